@@ -1,0 +1,58 @@
+SHELL := /bin/bash
+# wireseam — two commands on a fresh Debian/Ubuntu machine:
+#   make demo    install what is missing, build, run the main job on a bundled capture
+#   make test    same set-up, then the whole test suite
+
+CARGO     ?= cargo
+APT_PKGS  := libpcap-dev pkg-config
+BIN       := target/release/wireseam
+DEMO_FILE ?= fixtures/tcp-basic.pcap
+
+.PHONY: all deps build demo test man bless fuzz-smoke clean
+
+all: build
+
+# Install missing system packages through apt-get (as root, or with password-less sudo);
+# otherwise say exactly what to install.
+deps:
+	@command -v $(CARGO) >/dev/null 2>&1 || { \
+	  echo "wireseam: cargo (Rust toolchain) not found. Install Rust from your distribution (apt-get install cargo) or rustup, then re-run."; exit 1; }
+	@if pkg-config --exists libpcap 2>/dev/null; then :; else \
+	  echo "wireseam: installing $(APT_PKGS) (needed to build against libpcap)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+	    echo "wireseam: please run: sudo apt-get install -y $(APT_PKGS)"; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(APT_PKGS) >/dev/null || { \
+	    echo "wireseam: apt-get failed; please install: $(APT_PKGS)"; exit 1; }; \
+	fi
+
+build: deps
+	$(CARGO) build --release --locked
+
+demo: build
+	@echo "== wireseam read $(DEMO_FILE)  (one annotated line per frame)"
+	@$(BIN) read $(DEMO_FILE)
+	@echo
+	@echo "== the same with -v (every header field, all TCP options)"
+	@$(BIN) read -v $(DEMO_FILE) -c 3
+	@echo
+	@echo "== ARP: requests, replies, probe, announcement, gratuitous reply"
+	@$(BIN) read fixtures/arp.pcap
+	@echo
+	@echo "== JSON lines for programs (first 2)"
+	@$(BIN) read --format json $(DEMO_FILE) -c 2
+
+test: deps
+	mkdir -p target; $(CARGO) test --locked --all-targets 2>&1 | tee target/test.log; \
+	  status=$${PIPESTATUS[0]}; \
+	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'; \
+	  exit $$status
+
+# Regenerate the man pages and golden files after an intended change; review the diff.
+man: deps
+	WIRESEAM_BLESS=1 $(CARGO) test --locked --test man
+bless: deps
+	WIRESEAM_BLESS=1 $(CARGO) test --locked --test golden --test man
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,98 @@
+//! BPF filters compiled by libpcap and matched against file frames in user space.
+//!
+//! pcapng files can mix link types, so a filter is compiled lazily once per link type.
+
+use pcap::{BpfProgram, Capture, Linktype};
+
+#[derive(Debug, thiserror::Error)]
+#[error("filter expression `{expr}`: {msg}")]
+pub struct FilterError {
+    pub expr: String,
+    pub msg: String,
+}
+
+pub struct Filter {
+    expr: String,
+    /// (linktype, program or None if this link type cannot take the filter)
+    progs: Vec<(u32, Option<BpfProgram>)>,
+}
+
+impl Filter {
+    /// Compile `expr` for `linktype` right away so a syntax error is reported before any output.
+    pub fn new(expr: &str, linktype: u32) -> Result<Self, FilterError> {
+        let mut f = Filter { expr: expr.to_string(), progs: Vec::new() };
+        let p = compile(expr, linktype)?;
+        f.progs.push((linktype, Some(p)));
+        Ok(f)
+    }
+
+    /// Check the expression's syntax (against Ethernet) without keeping the program.
+    pub fn check(expr: &str) -> Result<(), FilterError> {
+        compile(expr, 1).map(|_| ())
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    /// Does the frame match? `wire_len` is the original length (for `greater`/`less`).
+    pub fn matches(&mut self, linktype: u32, frame: &[u8]) -> bool {
+        let idx = match self.progs.iter().position(|(l, _)| *l == linktype) {
+            Some(i) => i,
+            None => {
+                // A filter that cannot apply to this link type (e.g. `ether host` on raw IP) matches nothing.
+                let p = compile(&self.expr, linktype).ok();
+                self.progs.push((linktype, p));
+                self.progs.len() - 1
+            }
+        };
+        match &self.progs[idx].1 {
+            Some(p) => p.filter(frame),
+            None => false,
+        }
+    }
+}
+
+/// pcap files store LINKTYPE_* values; libpcap's compiler wants the platform's DLT_* value.
+/// They differ only for a few old types, of which raw IP matters here.
+fn linktype_to_dlt(l: u32) -> i32 {
+    match l {
+        101 => 12, // LINKTYPE_RAW → DLT_RAW (Linux and most BSDs)
+        100 => 11, // LINKTYPE_ATM_RFC1483 → DLT_ATM_RFC1483
+        other => other as i32,
+    }
+}
+
+fn compile(expr: &str, linktype: u32) -> Result<BpfProgram, FilterError> {
+    let err = |msg: String| FilterError { expr: expr.to_string(), msg };
+    let dead = Capture::dead(Linktype(linktype_to_dlt(linktype))).map_err(|e| err(e.to_string()))?;
+    dead.compile(expr, true).map_err(|e| {
+        let m = e.to_string();
+        let m = m.strip_prefix("libpcap error: ").unwrap_or(&m).to_string();
+        err(m)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_expression_is_an_error() {
+        let e = Filter::new("tcp port", 1).err().expect("should fail");
+        assert!(e.to_string().contains("tcp port"), "{e}");
+        assert!(Filter::check("tcp port 80 and not arp").is_ok());
+    }
+
+    #[test]
+    fn matches_by_linktype() {
+        // Raw IPv4 UDP packet to port 53
+        let pkt: [u8; 28] = [
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 8, 0, 0,
+        ];
+        let mut f = Filter::new("udp port 53", 101).unwrap();
+        assert!(f.matches(101, &pkt));
+        let mut f = Filter::new("udp port 54", 101).unwrap();
+        assert!(!f.matches(101, &pkt));
+    }
+}

@@ -1,0 +1,514 @@
+//! Zero-copy reader for pcap and pcapng files over a memory map.
+//!
+//! Why our own walker and not `pcap-file`'s parsers: a dissector must be lax. `pcap-file` rejects
+//! records whose original length is below the captured length and allocates an option vector per
+//! pcapng packet block; libpcap's reader refuses pcapng files whose interfaces have different link
+//! types. Walking records is a few dozen lines; everything else (BPF, live capture) stays libpcap.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::{PacketMeta, SourceInfo};
+
+/// Why a capture file cannot be read (or stopped being readable part-way).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{path}: cannot open: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{path}: is a directory; give a pcap or pcapng file")]
+    IsDir { path: PathBuf },
+    #[error("{path}: file is empty; nothing to read (was the capture stopped before it wrote its header?)")]
+    Empty { path: PathBuf },
+    #[error("{path}: not a pcap or pcapng file (starts with bytes {magic}); convert it with `editcap -F pcap` or check the file name")]
+    NotCapture { path: PathBuf, magic: String },
+    #[error("{path}: file header is truncated ({have} of {need} bytes)")]
+    ShortHeader { path: PathBuf, have: usize, need: usize },
+    #[error("{path}: corrupt {what} at byte offset {offset}: {detail}; frames before it were processed")]
+    Corrupt { path: PathBuf, what: &'static str, offset: u64, detail: String },
+    #[error("{path}: last record is truncated at byte offset {offset} ({have} of {need} bytes present); the file was cut short, frames before it were processed")]
+    TruncatedRecord { path: PathBuf, offset: u64, have: usize, need: usize },
+}
+
+impl FileError {
+    /// Errors after the header: the frames before were good and have been processed.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, FileError::Corrupt { .. } | FileError::TruncatedRecord { .. })
+    }
+}
+
+enum Data {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Data {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Data::Map(m) => m,
+            Data::Owned(v) => v,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Iface {
+    linktype: u32,
+    /// timestamp unit: ticks * mul / div = nanoseconds
+    mul: u64,
+    div: u64,
+    offset_s: i64,
+    nanos: bool,
+}
+
+impl Iface {
+    fn new(linktype: u32) -> Self {
+        Iface { linktype, mul: 1000, div: 1, offset_s: 0, nanos: false }
+    }
+    fn ts(&self, ticks: u64) -> i64 {
+        let ns = (ticks as u128 * self.mul as u128 / self.div as u128) as i64;
+        ns.saturating_add(self.offset_s.saturating_mul(1_000_000_000))
+    }
+}
+
+enum Format {
+    Pcap { be: bool, nanos: bool, rec_hdr: usize, linktype: u32 },
+    PcapNg { be: bool, ifaces: Vec<Iface> },
+}
+
+/// A capture file, mapped into memory and walked record by record.
+pub struct FileSource {
+    path: PathBuf,
+    data: Data,
+    pos: usize,
+    format: Format,
+    done: bool,
+}
+
+fn rd16(b: &[u8], be: bool) -> u16 {
+    let a = [b[0], b[1]];
+    if be { u16::from_be_bytes(a) } else { u16::from_le_bytes(a) }
+}
+fn rd32(b: &[u8], be: bool) -> u32 {
+    let a = [b[0], b[1], b[2], b[3]];
+    if be { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+}
+
+const SHB: u32 = 0x0A0D_0D0A;
+const BOM: u32 = 0x1A2B_3C4D;
+
+impl FileSource {
+    /// Open a file (`-` reads standard input into memory).
+    pub fn open(path: &Path) -> Result<Self, FileError> {
+        let data = if path.as_os_str() == "-" {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut v)
+                .map_err(|source| FileError::Open { path: path.into(), source })?;
+            Data::Owned(v)
+        } else {
+            let file = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
+            let md = file.metadata().map_err(|source| FileError::Open { path: path.into(), source })?;
+            if md.is_dir() {
+                return Err(FileError::IsDir { path: path.into() });
+            }
+            if md.is_file() {
+                if md.len() == 0 {
+                    return Err(FileError::Empty { path: path.into() });
+                }
+                // SAFETY: the map is read-only; a capture file being appended to while we read it
+                // only grows, and a file truncated under us is the caller's race (as with tcpdump).
+                #[allow(unsafe_code)]
+                let map = unsafe { memmap2::Mmap::map(&file) }
+                    .map_err(|source| FileError::Open { path: path.into(), source })?;
+                #[cfg(unix)]
+                let _ = map.advise(memmap2::Advice::Sequential);
+                Data::Map(map)
+            } else {
+                // a FIFO or character device: read it all
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut &file, &mut v)
+                    .map_err(|source| FileError::Open { path: path.into(), source })?;
+                Data::Owned(v)
+            }
+        };
+        Self::from_data(path.into(), data)
+    }
+
+    /// Parse a capture held in memory (used by tests and fuzzing).
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self, FileError> {
+        Self::from_data(PathBuf::from(name), Data::Owned(bytes))
+    }
+
+    fn from_data(path: PathBuf, data: Data) -> Result<Self, FileError> {
+        let b = data.bytes();
+        if b.is_empty() {
+            return Err(FileError::Empty { path });
+        }
+        if b.len() < 4 {
+            return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
+        }
+        let magic_le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let magic_be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let pcap = |m: u32| match m {
+            0xa1b2_c3d4 => Some((false, 16)),
+            0xa1b2_3c4d => Some((true, 16)),
+            0xa1b2_cd34 => Some((false, 24)), // Kuznetzov's modified pcap
+            _ => None,
+        };
+        let (format, pos) = if let Some((nanos, rec_hdr)) = pcap(magic_le) {
+            Self::pcap_header(&path, b, false, nanos, rec_hdr)?
+        } else if let Some((nanos, rec_hdr)) = pcap(magic_be) {
+            Self::pcap_header(&path, b, true, nanos, rec_hdr)?
+        } else if magic_le == SHB {
+            if b.len() < 12 {
+                return Err(FileError::ShortHeader { path, have: b.len(), need: 12 });
+            }
+            let be = match u32::from_le_bytes([b[8], b[9], b[10], b[11]]) {
+                BOM => false,
+                x if x.swap_bytes() == BOM => true,
+                _ => {
+                    return Err(FileError::Corrupt {
+                        path,
+                        what: "pcapng section header",
+                        offset: 8,
+                        detail: "bad byte-order magic".into(),
+                    })
+                }
+            };
+            (Format::PcapNg { be, ifaces: Vec::new() }, 0)
+        } else {
+            return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
+        };
+        Ok(FileSource { path, data, pos, format, done: false })
+    }
+
+    fn pcap_header(path: &Path, b: &[u8], be: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
+        if b.len() < 24 {
+            return Err(FileError::ShortHeader { path: path.into(), have: b.len(), need: 24 });
+        }
+        // The upper bits of the link-type word carry FCS information (pcap spec §"LinkType").
+        let linktype = rd32(&b[20..24], be) & 0x03ff_ffff;
+        Ok((Format::Pcap { be, nanos, rec_hdr, linktype }, 24))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Total size in bytes and current offset (for progress).
+    pub fn progress(&self) -> (u64, u64) {
+        (self.data.bytes().len() as u64, self.pos as u64)
+    }
+
+    /// Link type of a classic pcap file, or of the first pcapng interface seen so far.
+    pub fn info(&self) -> SourceInfo {
+        match &self.format {
+            Format::Pcap { linktype, nanos, .. } => SourceInfo { linktype: Some(*linktype), nanos: *nanos, pcapng: false },
+            Format::PcapNg { ifaces, .. } => SourceInfo {
+                linktype: ifaces.first().map(|i| i.linktype),
+                nanos: ifaces.iter().any(|i| i.nanos),
+                pcapng: true,
+            },
+        }
+    }
+
+    /// The next frame, or `None` at the end of the file. After an error, returns `None`.
+    pub fn next_packet(&mut self) -> Option<Result<(PacketMeta, &[u8]), FileError>> {
+        if self.done {
+            return None;
+        }
+        let r = match self.format {
+            Format::Pcap { be, nanos, rec_hdr, linktype } => self.next_pcap(be, nanos, rec_hdr, linktype),
+            Format::PcapNg { .. } => self.next_pcapng(),
+        };
+        match r {
+            Ok(Some((meta, start, end))) => Some(Ok((meta, &self.data.bytes()[start..end]))),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    fn next_pcap(&mut self, be: bool, nanos: bool, rec_hdr: usize, linktype: u32) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
+        let b = self.data.bytes();
+        let pos = self.pos;
+        if pos >= b.len() {
+            return Ok(None);
+        }
+        let rest = &b[pos..];
+        if rest.len() < rec_hdr {
+            return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: rec_hdr });
+        }
+        let sec = rd32(&rest[0..4], be) as i64;
+        let frac = rd32(&rest[4..8], be) as i64;
+        let caplen = rd32(&rest[8..12], be);
+        let len = rd32(&rest[12..16], be);
+        let need = rec_hdr as u64 + caplen as u64;
+        if (rest.len() as u64) < need {
+            return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: need as usize });
+        }
+        let start = pos + rec_hdr;
+        let end = start + caplen as usize;
+        self.pos = end;
+        let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
+        Ok(Some((PacketMeta { ts_ns, caplen, len: len.max(caplen), linktype, iface: 0, nanos }, start, end)))
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
+        loop {
+            let b = self.data.bytes();
+            let pos = self.pos;
+            if pos >= b.len() {
+                return Ok(None);
+            }
+            let rest = &b[pos..];
+            if rest.len() < 12 {
+                return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: 12 });
+            }
+            let (be_now, ifaces_len) = match &self.format {
+                Format::PcapNg { be, ifaces } => (*be, ifaces.len()),
+                _ => unreachable!("pcapng walker on pcap"),
+            };
+            let raw_type = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            let mut be = be_now;
+            if raw_type == SHB {
+                // A new section may switch byte order.
+                be = match u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) {
+                    BOM => false,
+                    x if x.swap_bytes() == BOM => true,
+                    _ => return Err(self.corrupt("pcapng section header", pos, "bad byte-order magic".into())),
+                };
+            }
+            let btype = rd32(&rest[0..4], be);
+            let blen = rd32(&rest[4..8], be) as usize;
+            if blen < 12 || blen % 4 != 0 {
+                return Err(self.corrupt("pcapng block", pos, format!("block length {blen} is not a multiple of 4 of at least 12")));
+            }
+            if rest.len() < blen {
+                return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: blen });
+            }
+            let body = &rest[8..blen - 4];
+            self.pos = pos + blen;
+            match btype {
+                SHB => {
+                    if let Format::PcapNg { be: fbe, ifaces } = &mut self.format {
+                        *fbe = be;
+                        ifaces.clear();
+                    }
+                }
+                1 => {
+                    // Interface Description Block
+                    if body.len() < 8 {
+                        return Err(self.corrupt("pcapng interface block", pos, "shorter than 8 bytes".into()));
+                    }
+                    let mut iface = Iface::new(rd16(&body[0..2], be) as u32);
+                    walk_options(&body[8..], be, |code, val| match (code, val.len()) {
+                        (9, 1) => {
+                            let v = val[0];
+                            let (mul, div) = if v & 0x80 == 0 {
+                                let e = (v & 0x7f) as u32;
+                                if e <= 9 { (10u64.pow(9 - e), 1) } else { (1, 10u64.saturating_pow(e - 9)) }
+                            } else {
+                                let e = (v & 0x7f) as u32;
+                                if e < 64 { (1_000_000_000, 1u64 << e) } else { (1, u64::MAX) }
+                            };
+                            iface.mul = mul;
+                            iface.div = div.max(1);
+                            iface.nanos = !(v & 0x80 == 0 && v <= 6);
+                        }
+                        (14, 8) => {
+                            let hi = rd32(&val[0..4], be) as u64;
+                            let lo = rd32(&val[4..8], be) as u64;
+                            let x = if be { (hi << 32) | lo } else { (lo << 32) | hi };
+                            iface.offset_s = x as i64;
+                        }
+                        _ => {}
+                    });
+                    if let Format::PcapNg { ifaces, .. } = &mut self.format {
+                        if ifaces.len() < 65536 {
+                            ifaces.push(iface);
+                        }
+                    }
+                }
+                6 | 2 => {
+                    // Enhanced Packet Block / obsolete Packet Block
+                    if body.len() < 20 {
+                        return Err(self.corrupt("pcapng packet block", pos, "shorter than 20 bytes".into()));
+                    }
+                    let ifid = if btype == 6 { rd32(&body[0..4], be) } else { rd16(&body[0..2], be) as u32 };
+                    let hi = rd32(&body[4..8], be) as u64;
+                    let lo = rd32(&body[8..12], be) as u64;
+                    let caplen = rd32(&body[12..16], be);
+                    let len = rd32(&body[16..20], be);
+                    if caplen as usize > body.len() - 20 {
+                        return Err(self.corrupt("pcapng packet block", pos, format!("captured length {caplen} exceeds the block")));
+                    }
+                    let Some(iface) = self.iface(ifid as usize, ifaces_len) else {
+                        return Err(self.corrupt("pcapng packet block", pos, format!("interface id {ifid} has no interface description")));
+                    };
+                    let start = pos + 8 + 20;
+                    let meta = PacketMeta {
+                        ts_ns: iface.ts((hi << 32) | lo),
+                        caplen,
+                        len: len.max(caplen),
+                        linktype: iface.linktype,
+                        iface: ifid,
+                        nanos: iface.nanos,
+                    };
+                    return Ok(Some((meta, start, start + caplen as usize)));
+                }
+                3 => {
+                    // Simple Packet Block: interface 0, no timestamp
+                    if body.len() < 4 {
+                        return Err(self.corrupt("pcapng simple packet block", pos, "shorter than 4 bytes".into()));
+                    }
+                    let Some(iface) = self.iface(0, ifaces_len) else {
+                        return Err(self.corrupt("pcapng simple packet block", pos, "no interface description before it".into()));
+                    };
+                    let len = rd32(&body[0..4], be);
+                    let caplen = (len as usize).min(body.len() - 4) as u32;
+                    let start = pos + 12;
+                    let meta = PacketMeta { ts_ns: 0, caplen, len: len.max(caplen), linktype: iface.linktype, iface: 0, nanos: iface.nanos };
+                    return Ok(Some((meta, start, start + caplen as usize)));
+                }
+                _ => {} // name resolution, statistics, custom, journal...: skipped
+            }
+        }
+    }
+
+    fn iface(&self, i: usize, n: usize) -> Option<Iface> {
+        match &self.format {
+            Format::PcapNg { ifaces, .. } if i < n => Some(ifaces[i]),
+            _ => None,
+        }
+    }
+
+    fn corrupt(&self, what: &'static str, offset: usize, detail: String) -> FileError {
+        FileError::Corrupt { path: self.path.clone(), what, offset: offset as u64, detail }
+    }
+}
+
+/// Walk pcapng options (code, length, value padded to 4) until opt_endofopt or the end.
+fn walk_options(mut b: &[u8], be: bool, mut f: impl FnMut(u16, &[u8])) {
+    while b.len() >= 4 {
+        let code = rd16(&b[0..2], be);
+        let len = rd16(&b[2..4], be) as usize;
+        if code == 0 {
+            break;
+        }
+        let padded = (len + 3) & !3;
+        if b.len() < 4 + len {
+            break;
+        }
+        f(code, &b[4..4 + len]);
+        if b.len() < 4 + padded {
+            break;
+        }
+        b = &b[4 + padded..];
+    }
+}
+
+fn hex_prefix(b: &[u8]) -> String {
+    b.iter().take(4).map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap_file(nanos: bool, recs: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&(if nanos { 0xa1b2_3c4du32 } else { 0xa1b2_c3d4 }).to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&1u32.to_le_bytes());
+        for (s, f, d) in recs {
+            v.extend_from_slice(&s.to_le_bytes());
+            v.extend_from_slice(&f.to_le_bytes());
+            v.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(d.len() as u32 + 10).to_le_bytes());
+            v.extend_from_slice(d);
+        }
+        v
+    }
+
+    #[test]
+    fn pcap_records_and_truncation() {
+        let mut f = pcap_file(false, &[(1, 5, b"abc"), (2, 0, b"defg")]);
+        f.truncate(f.len() - 2);
+        let mut s = FileSource::from_bytes("t.pcap", f).unwrap();
+        let (m, d) = s.next_packet().unwrap().unwrap();
+        assert_eq!((m.ts_ns, m.caplen, m.len, m.linktype, d), (1_000_005_000, 3, 13, 1, &b"abc"[..]));
+        let e = s.next_packet().unwrap().unwrap_err();
+        assert!(matches!(e, FileError::TruncatedRecord { have: 18, need: 20, .. }), "{e}");
+        assert!(s.next_packet().is_none());
+    }
+
+    #[test]
+    fn nanosecond_pcap() {
+        let f = pcap_file(true, &[(1, 5, b"abc")]);
+        let mut s = FileSource::from_bytes("t.pcap", f).unwrap();
+        let (m, _) = s.next_packet().unwrap().unwrap();
+        assert_eq!(m.ts_ns, 1_000_000_005);
+        assert!(m.nanos);
+    }
+
+    #[test]
+    fn not_a_capture() {
+        assert!(matches!(FileSource::from_bytes("x", b"hello world".to_vec()), Err(FileError::NotCapture { .. })));
+        assert!(matches!(FileSource::from_bytes("x", vec![]), Err(FileError::Empty { .. })));
+        assert!(matches!(FileSource::from_bytes("x", vec![0xd4, 0xc3, 0xb2, 0xa1, 0]), Err(FileError::ShortHeader { .. })));
+    }
+
+    fn block(t: u32, body: &[u8]) -> Vec<u8> {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        let mut v = Vec::new();
+        v.extend_from_slice(&t.to_le_bytes());
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(body);
+        v.resize(len - 4, 0);
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn pcapng_two_linktypes_and_tsresol() {
+        let mut f = block(SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        // second interface: linktype 113 with if_tsresol = 9 (nanoseconds)
+        f.extend(block(1, &[113, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+        let epb = |ifid: u32, ts: u64, d: &[u8]| {
+            let mut b = Vec::new();
+            b.extend_from_slice(&ifid.to_le_bytes());
+            b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+            b.extend_from_slice(&(ts as u32).to_le_bytes());
+            b.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            b.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            b.extend_from_slice(d);
+            block(6, &b)
+        };
+        f.extend(epb(0, 1_500_000, b"xy"));
+        f.extend(epb(1, 2_000_000_007, b"z"));
+        f.extend(block(5, &[0; 8])); // statistics: skipped
+        let mut s = FileSource::from_bytes("t.pcapng", f).unwrap();
+        let (m, d) = s.next_packet().unwrap().unwrap();
+        assert_eq!((m.linktype, m.ts_ns, d), (1, 1_500_000_000, &b"xy"[..]));
+        let (m, d) = s.next_packet().unwrap().unwrap();
+        assert_eq!((m.linktype, m.ts_ns, m.nanos, d), (113, 2_000_000_007, true, &b"z"[..]));
+        assert!(s.next_packet().is_none());
+    }
+
+    #[test]
+    fn pcapng_bad_block_length() {
+        let mut f = block(SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        f.extend_from_slice(&[6, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
+        let mut s = FileSource::from_bytes("t.pcapng", f).unwrap();
+        assert!(matches!(s.next_packet(), Some(Err(FileError::Corrupt { offset: 28, .. }))));
+    }
+}

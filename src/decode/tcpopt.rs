@@ -1,0 +1,168 @@
+//! TCP options: a lax walker over the raw option bytes.
+//!
+//! etherparse's `options_iterator()` stops at the first option kind it does not know (MPTCP 30,
+//! TFO 34, ...), so we walk the bytes ourselves: every option with a sane length is reported, an
+//! unknown kind by kind and length, and a malformed one ends the walk with its offset.
+
+/// One option, borrowed from the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opt<'a> {
+    Eol,
+    Nop,
+    Mss(u16),
+    WindowScale(u8),
+    SackPermitted,
+    /// SACK blocks as raw bytes (pairs of big-endian u32), see [`sack_blocks`].
+    Sack(&'a [u8]),
+    Timestamps(u32, u32),
+    Unknown { kind: u8, data: &'a [u8] },
+    /// A length byte that is missing, below 2, runs past the header, or is wrong for the kind.
+    Malformed { kind: u8, offset: usize },
+}
+
+/// Iterator over options; `offset` is relative to the start of the options.
+pub struct OptIter<'a> {
+    b: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+pub fn options(b: &[u8]) -> OptIter<'_> {
+    OptIter { b, pos: 0, done: false }
+}
+
+impl<'a> Iterator for OptIter<'a> {
+    type Item = Opt<'a>;
+    fn next(&mut self) -> Option<Opt<'a>> {
+        if self.done || self.pos >= self.b.len() {
+            return None;
+        }
+        let kind = self.b[self.pos];
+        match kind {
+            0 => {
+                self.done = true;
+                return Some(Opt::Eol);
+            }
+            1 => {
+                self.pos += 1;
+                return Some(Opt::Nop);
+            }
+            _ => {}
+        }
+        let offset = self.pos;
+        let bad = |s: &mut Self| {
+            s.done = true;
+            Some(Opt::Malformed { kind, offset })
+        };
+        let Some(&len) = self.b.get(self.pos + 1) else { return bad(self) };
+        let len = len as usize;
+        if len < 2 || self.pos + len > self.b.len() {
+            return bad(self);
+        }
+        let data = &self.b[self.pos + 2..self.pos + len];
+        let opt = match (kind, len) {
+            (2, 4) => Opt::Mss(u16::from_be_bytes([data[0], data[1]])),
+            (3, 3) => Opt::WindowScale(data[0]),
+            (4, 2) => Opt::SackPermitted,
+            (5, l) if l >= 10 && (l - 2) % 8 == 0 => Opt::Sack(data),
+            (8, 10) => Opt::Timestamps(
+                u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
+                u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
+            ),
+            (2..=5 | 8, _) => return bad(self),
+            _ => Opt::Unknown { kind, data },
+        };
+        self.pos += len;
+        Some(opt)
+    }
+}
+
+/// SACK blocks (left, right) from the raw bytes of a SACK option.
+pub fn sack_blocks(b: &[u8]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    b.chunks_exact(8).map(|c| {
+        (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]]))
+    })
+}
+
+/// The options the rest of the program looks at, parsed once per segment (no allocation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpOpts {
+    pub mss: Option<u16>,
+    pub ws: Option<u8>,
+    pub sack_perm: bool,
+    pub sack: [(u32, u32); 4],
+    pub nsack: u8,
+    pub ts: Option<(u32, u32)>,
+    /// First malformed option: (kind, offset within the options).
+    pub malformed: Option<(u8, usize)>,
+}
+
+impl TcpOpts {
+    pub fn parse(b: &[u8]) -> Self {
+        let mut o = TcpOpts::default();
+        for opt in options(b) {
+            match opt {
+                Opt::Mss(v) => o.mss = Some(v),
+                Opt::WindowScale(v) => o.ws = Some(v),
+                Opt::SackPermitted => o.sack_perm = true,
+                Opt::Sack(d) => {
+                    for blk in sack_blocks(d) {
+                        if (o.nsack as usize) < o.sack.len() {
+                            o.sack[o.nsack as usize] = blk;
+                            o.nsack += 1;
+                        }
+                    }
+                }
+                Opt::Timestamps(a, b) => o.ts = Some((a, b)),
+                Opt::Malformed { kind, offset } => o.malformed = Some((kind, offset)),
+                Opt::Eol | Opt::Nop | Opt::Unknown { .. } => {}
+            }
+        }
+        o
+    }
+
+    pub fn sack(&self) -> &[(u32, u32)] {
+        &self.sack[..self.nsack as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syn_options() {
+        // mss 1460, sackOK, TS 1 0, nop, wscale 7
+        let b = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        let v: Vec<_> = options(&b).collect();
+        assert_eq!(v, vec![Opt::Mss(1460), Opt::SackPermitted, Opt::Timestamps(1, 0), Opt::Nop, Opt::WindowScale(7)]);
+        let o = TcpOpts::parse(&b);
+        assert_eq!((o.mss, o.ws, o.sack_perm, o.ts), (Some(1460), Some(7), true, Some((1, 0))));
+    }
+
+    #[test]
+    fn unknown_kinds_do_not_stop_the_walk() {
+        // MPTCP (30, len 4), TFO (34, len 2), then MSS
+        let b = [30, 4, 0, 1, 34, 2, 2, 4, 0x05, 0xb4];
+        let v: Vec<_> = options(&b).collect();
+        assert_eq!(v[0], Opt::Unknown { kind: 30, data: &[0, 1] });
+        assert_eq!(v[1], Opt::Unknown { kind: 34, data: &[] });
+        assert_eq!(v[2], Opt::Mss(1460));
+    }
+
+    #[test]
+    fn malformed_and_eol() {
+        assert_eq!(options(&[2, 4, 5]).collect::<Vec<_>>(), vec![Opt::Malformed { kind: 2, offset: 0 }]);
+        assert_eq!(options(&[1, 9, 1]).collect::<Vec<_>>(), vec![Opt::Nop, Opt::Malformed { kind: 9, offset: 1 }]);
+        assert_eq!(options(&[3, 4, 7, 0]).collect::<Vec<_>>(), vec![Opt::Malformed { kind: 3, offset: 0 }]);
+        assert_eq!(options(&[1, 0, 2, 4, 5, 0xb4]).collect::<Vec<_>>(), vec![Opt::Nop, Opt::Eol]);
+        assert_eq!(options(&[7, 0]).collect::<Vec<_>>(), vec![Opt::Malformed { kind: 7, offset: 0 }]);
+    }
+
+    #[test]
+    fn sack_blocks_parse() {
+        let b = [1, 1, 5, 18, 0, 0, 0, 10, 0, 0, 0, 20, 0, 0, 0, 30, 0, 0, 0, 40];
+        let o = TcpOpts::parse(&b);
+        assert_eq!(o.sack(), &[(10, 20), (30, 40)]);
+    }
+}

@@ -1,0 +1,106 @@
+use super::*;
+use etherparse::PacketBuilder;
+
+fn eth_tcp(payload: &[u8], opts: &[etherparse::TcpOptionElement]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+        .tcp(40000, 9000, 1000, 64240)
+        .syn()
+        .options(opts)
+        .unwrap();
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+#[test]
+fn ethernet_ipv4_tcp_with_options() {
+    use etherparse::TcpOptionElement::*;
+    let v = eth_tcp(b"", &[MaximumSegmentSize(1460), SelectiveAcknowledgementPermitted, WindowScale(7)]);
+    let f = decode(1, &v, v.len() as u32);
+    assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+    let ip = f.ip().unwrap();
+    assert_eq!((ip.version, ip.ttl, ip.proto), (4, 64, 6));
+    let t = f.tcp().unwrap();
+    assert_eq!((t.sport, t.dport, t.seq, t.win, t.len), (40000, 9000, 1000, 64240, 0));
+    assert_eq!(t.flags, tcpflags::SYN);
+    assert_eq!((t.opts.mss, t.opts.ws, t.opts.sack_perm), (Some(1460), Some(7), true));
+}
+
+#[test]
+fn payload_length_comes_from_ip_not_capture() {
+    let v = eth_tcp(b"hello world", &[]);
+    // snap length cut: 5 payload bytes missing
+    let cut = &v[..v.len() - 5];
+    let f = decode(1, cut, v.len() as u32);
+    assert!(f.warnings.is_empty(), "snaplen truncation is not a malformation: {:?}", f.warnings);
+    assert_eq!(f.tcp().unwrap().len, 11);
+    assert_eq!(f.payload, b"hello ");
+}
+
+#[test]
+fn truncated_tcp_header_warns_with_offset() {
+    let v = eth_tcp(b"", &[]);
+    let cut = &v[..14 + 20 + 10];
+    let f = decode(1, cut, cut.len() as u32);
+    let w: Vec<String> = f.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(w.iter().any(|w| w.starts_with("tcp at offset 34")), "{w:?}");
+    assert!(f.ip().is_some(), "IP still decoded");
+}
+
+#[test]
+fn lying_ipv4_length_warns() {
+    let mut v = eth_tcp(b"abc", &[]);
+    v[14 + 2] = 0x05; // total length 0x05xx: far beyond the frame
+    let f = decode(1, &v, v.len() as u32);
+    assert!(f.warnings.iter().any(|w| matches!(w.what, WarnKind::LengthBeyondFrame { .. })), "{:?}", f.warnings);
+}
+
+#[test]
+fn vlan_and_qinq() {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .double_vlan(
+            etherparse::VlanId::try_new(200).unwrap(),
+            etherparse::VlanId::try_new(100).unwrap(),
+        )
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 9)
+        .udp(1, 2);
+    let mut v = Vec::new();
+    b.write(&mut v, b"x").unwrap();
+    let f = decode(1, &v, v.len() as u32);
+    assert_eq!(f.vlans(), &[200, 100]);
+    assert!(matches!(f.transport, Transport::Udp(Udp { sport: 1, dport: 2, len: 9 })));
+}
+
+#[test]
+fn raw_ipv6_and_null() {
+    let b = PacketBuilder::ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 5)
+        .udp(53, 53);
+    let mut v = Vec::new();
+    b.write(&mut v, b"q").unwrap();
+    let f = decode(101, &v, v.len() as u32);
+    assert_eq!(f.ip().unwrap().version, 6);
+    let mut n = vec![30, 0, 0, 0];
+    n.extend_from_slice(&v);
+    let f = decode(0, &n, n.len() as u32);
+    assert_eq!(f.link, Link::Null { family: 30 });
+    assert!(matches!(f.transport, Transport::Udp(_)));
+}
+
+#[test]
+fn garbage_never_panics() {
+    // every prefix of a few frames, with every byte value in a few positions
+    let base = eth_tcp(b"payload", &[etherparse::TcpOptionElement::MaximumSegmentSize(1400)]);
+    for lt in [0, 1, 101, 113, 276, 147] {
+        for cut in 0..base.len() {
+            let _ = decode(lt, &base[..cut], base.len() as u32);
+        }
+        for pos in [12, 13, 14, 23, 26, 46, 47, 54] {
+            for b in 0..=255u8 {
+                let mut v = base.clone();
+                v[pos] = b;
+                let _ = decode(lt, &v, v.len() as u32);
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! JSON lines following `shared/contract/json-lines.md`: one object per line, fields in a fixed
+//! order, written straight into the output buffer (no intermediate values, no allocation).
+
+use std::io::{self, Write};
+
+use super::time::{write_rfc3339, write_secs};
+use crate::decode::tcpopt::sack_blocks;
+use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
+use crate::pipeline::{PacketView, Sink};
+
+pub struct JsonSink<W: Write> {
+    w: W,
+}
+
+impl<W: Write> JsonSink<W> {
+    pub fn new(w: W) -> Self {
+        JsonSink { w }
+    }
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}
+
+/// Write `s` as a JSON string literal.
+pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
+    w.write_all(b"\"")?;
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        w.write_all(&bytes[start..i])?;
+        match esc {
+            Some(e) => w.write_all(e)?,
+            None => write!(w, "\\u{b:04x}")?,
+        }
+        start = i + 1;
+    }
+    w.write_all(&bytes[start..])?;
+    w.write_all(b"\"")
+}
+
+fn write_mac(w: &mut impl Write, m: &MacAddr) -> io::Result<()> {
+    w.write_all(b"\"")?;
+    w.write_all(&m.fmt_buf())?;
+    w.write_all(b"\"")
+}
+
+/// `"src_vendor":"...","src_class":"..."` extras (not in the contract; additions are allowed).
+fn write_mac_notes(w: &mut impl Write, key: &str, m: &MacAddr) -> io::Result<()> {
+    if let Some(c) = m.class() {
+        write!(w, ",\"{key}_class\":\"{c}\"")?;
+    } else if let Some(v) = oui::vendor(m) {
+        write!(w, ",\"{key}_vendor\":")?;
+        write_str(w, v)?;
+    }
+    Ok(())
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
+        let w = &mut self.w;
+        let f: &Frame = p.frame;
+        write!(w, "{{\"type\":\"packet\",\"n\":{},\"t\":", p.n)?;
+        write_secs(w, p.rel_ns, p.meta.nanos)?;
+        w.write_all(b",\"ts\":\"")?;
+        write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?;
+        write!(w, "\",\"len\":{},\"caplen\":{}", p.meta.len, p.meta.caplen)?;
+        match f.link {
+            Link::Ethernet { src, dst } => {
+                w.write_all(b",\"eth\":{\"src\":")?;
+                write_mac(w, &src)?;
+                w.write_all(b",\"dst\":")?;
+                write_mac(w, &dst)?;
+                if let Some(t) = f.ethertype {
+                    write!(w, ",\"type\":{t}")?;
+                }
+                if f.nvlan > 0 {
+                    w.write_all(b",\"vlan\":[")?;
+                    for (i, v) in f.vlans().iter().enumerate() {
+                        write!(w, "{}{v}", if i > 0 { "," } else { "" })?;
+                    }
+                    w.write_all(b"]")?;
+                }
+                write_mac_notes(w, "src", &src)?;
+                write_mac_notes(w, "dst", &dst)?;
+                w.write_all(b"}")?;
+            }
+            Link::Sll { v2, pkttype, hatype, .. } => {
+                write!(w, ",\"sll\":{{\"version\":{},\"pkttype\":{pkttype},\"hatype\":{hatype}", if v2 { 2 } else { 1 })?;
+                if let Some(m) = f.link.sll_mac() {
+                    w.write_all(b",\"src\":")?;
+                    write_mac(w, &m)?;
+                }
+                if let Some(t) = f.ethertype {
+                    write!(w, ",\"type\":{t}")?;
+                }
+                w.write_all(b"}")?;
+            }
+            _ => {}
+        }
+        match &f.net {
+            Net::Arp(a) => {
+                w.write_all(b",\"arp\":{\"op\":")?;
+                match a.op {
+                    1 => w.write_all(b"\"request\"")?,
+                    2 => w.write_all(b"\"reply\"")?,
+                    op => write!(w, "{op}")?,
+                }
+                if let Some(x) = a.eth_ipv4 {
+                    w.write_all(b",\"sha\":")?;
+                    write_mac(w, &x.sha)?;
+                    write!(w, ",\"spa\":\"{}\",\"tha\":", x.spa)?;
+                    write_mac(w, &x.tha)?;
+                    write!(w, ",\"tpa\":\"{}\"", x.tpa)?;
+                }
+                if let Some(k) = a.kind() {
+                    write!(w, ",\"kind\":\"{}\"", k.name())?;
+                }
+                if let Some(c) = p.arp_conflict {
+                    w.write_all(b",\"conflict\":{\"previous\":")?;
+                    write_mac(w, &c.previous)?;
+                    write!(w, ",\"frame\":{}}}", c.previous_frame)?;
+                }
+                w.write_all(b"}")?;
+            }
+            Net::Ip(ip) => {
+                write!(w, ",\"ip\":{{\"version\":{},\"src\":\"{}\",\"dst\":\"{}\",\"ttl\":{},\"proto\":{}", ip.version, ip.src, ip.dst, ip.ttl, ip.proto)?;
+                if let Some(id) = ip.id {
+                    write!(w, ",\"id\":{id}")?;
+                }
+                if let Some((off, more)) = ip.frag {
+                    write!(w, ",\"frag\":{{\"offset\":{off},\"more\":{more}}}")?;
+                }
+                w.write_all(b"}")?;
+            }
+            Net::None | Net::Other(_) => {}
+        }
+        match &f.transport {
+            Transport::Udp(u) => write!(w, ",\"udp\":{{\"sport\":{},\"dport\":{},\"len\":{}}}", u.sport, u.dport, u.len)?,
+            Transport::Icmp(i) => write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}}}", i.ty, i.code)?,
+            Transport::Tcp(t) => {
+                write!(w, ",\"tcp\":{{\"sport\":{},\"dport\":{},\"flags\":[", t.sport, t.dport)?;
+                let mut first = true;
+                for (i, name) in tcpflags::NAMES.iter().enumerate() {
+                    if t.flags & (1 << i) != 0 {
+                        if !first {
+                            w.write_all(b",")?;
+                        }
+                        first = false;
+                        write!(w, "\"{name}\"")?;
+                    }
+                }
+                write!(w, "],\"seq\":{},\"ack\":{},\"len\":{},\"win\":{}", t.seq, t.ack, t.len, t.win)?;
+                let o = &t.opts;
+                if let Some(m) = o.mss {
+                    write!(w, ",\"mss\":{m}")?;
+                }
+                if let Some(s) = o.ws {
+                    write!(w, ",\"ws\":{s}")?;
+                }
+                if o.sack_perm {
+                    w.write_all(b",\"sack_perm\":true")?;
+                }
+                if o.nsack > 0 {
+                    // Relative numbers need the tracker's ISN; until then they are the header's.
+                    w.write_all(b",\"sack\":[")?;
+                    for (i, (l, r)) in o.sack().iter().enumerate() {
+                        write!(w, "{}[{l},{r}]", if i > 0 { "," } else { "" })?;
+                    }
+                    w.write_all(b"]")?;
+                }
+                if let Some((a, b)) = o.ts {
+                    write!(w, ",\"ts\":[{a},{b}]")?;
+                }
+                w.write_all(b"}")?;
+                let _ = sack_blocks;
+            }
+            Transport::Other(_) | Transport::None => {}
+        }
+        if !f.warnings.is_empty() {
+            w.write_all(b",\"warnings\":[")?;
+            let mut buf = Vec::new();
+            for (i, warn) in f.warnings.iter().enumerate() {
+                if i > 0 {
+                    w.write_all(b",")?;
+                }
+                buf.clear();
+                write!(buf, "{warn}")?;
+                write_str(w, std::str::from_utf8(&buf).unwrap_or("?"))?;
+            }
+            w.write_all(b"]")?;
+        }
+        w.write_all(b"}\n")
+    }
+
+    fn finish(&mut self, _s: &crate::pipeline::RunSummary) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let mut v = Vec::new();
+        write_str(&mut v, "a\"b\\c\nd\u{1}é").unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), r#""a\"b\\c\nd\u0001é""#);
+    }
+}

@@ -1,0 +1,54 @@
+//! Colour for terminals only: styles are emitted when the choice (from `--color`, the terminal
+//! and `NO_COLOR`/`CLICOLOR_FORCE`, decided by anstream) says so, and never otherwise, so piped
+//! output carries no escape codes and costs nothing to strip.
+
+use anstyle::{AnsiColor, Style};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorMode {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Roles in the output, each with a style when colour is on.
+#[derive(Clone, Copy, Debug)]
+pub struct Palette {
+    pub on: bool,
+}
+
+pub const DIM: Style = AnsiColor::BrightBlack.on_default();
+pub const PROTO: Style = AnsiColor::Cyan.on_default().bold();
+pub const SYN: Style = AnsiColor::Green.on_default().bold();
+pub const FIN: Style = AnsiColor::Yellow.on_default().bold();
+pub const RST: Style = AnsiColor::Red.on_default().bold();
+pub const WARN: Style = AnsiColor::Red.on_default();
+pub const NOTE: Style = AnsiColor::Magenta.on_default();
+pub const STATE: Style = AnsiColor::Blue.on_default();
+
+impl Palette {
+    /// Decide for standard output.
+    pub fn for_stdout(mode: ColorMode) -> Self {
+        let choice = match mode {
+            ColorMode::Always => anstream::ColorChoice::Always,
+            ColorMode::Never => anstream::ColorChoice::Never,
+            ColorMode::Auto => anstream::ColorChoice::Auto,
+        };
+        let stream = anstream::AutoStream::new(std::io::stdout(), choice);
+        let on = !matches!(stream.current_choice(), anstream::ColorChoice::Never);
+        Palette { on }
+    }
+
+    pub fn off() -> Self {
+        Palette { on: false }
+    }
+
+    /// Opening sequence for `s` (empty when colour is off).
+    pub fn start(&self, s: Style) -> impl std::fmt::Display {
+        if self.on { s.render() } else { Style::new().render() }
+    }
+
+    pub fn reset(&self) -> &'static str {
+        if self.on { "\x1b[0m" } else { "" }
+    }
+}

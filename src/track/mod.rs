@@ -1,0 +1,3 @@
+//! Protocol state: the only stateful layer. ARP bindings; TCP connections come with the tracker.
+
+pub mod arp;

@@ -1,0 +1,139 @@
+//! Errors and exit codes as a user meets them: one clear message naming the file or flag, no
+//! panic, no backtrace.
+
+mod common;
+use common::*;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_clean_error(o: &std::process::Output, code: i32, needles: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "exit code; stderr: {e}");
+    for n in needles {
+        assert!(e.contains(n), "stderr should mention {n:?}: {e}");
+    }
+    assert!(!e.contains("panicked") && !e.contains("stack backtrace") && !e.contains("RUST_BACKTRACE"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
+}
+
+#[test]
+fn missing_file() {
+    let o = wireseam(&["read", "/nonexistent/x.pcap"]);
+    assert_clean_error(&o, 1, &["/nonexistent/x.pcap", "No such file"]);
+}
+
+#[test]
+fn directory() {
+    let d = root().join("fixtures");
+    let o = wireseam(&["read", d.to_str().unwrap()]);
+    assert_clean_error(&o, 1, &["is a directory"]);
+}
+
+#[test]
+fn empty_and_garbage_files() {
+    let dir = tempdir();
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    assert_clean_error(&wireseam(&["read", empty.to_str().unwrap()]), 1, &["empty.pcap", "empty"]);
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, b"hello, this is not a capture\n").unwrap();
+    assert_clean_error(&wireseam(&["read", text.to_str().unwrap()]), 1, &["notes.txt", "not a pcap or pcapng"]);
+    let short = dir.join("short.pcap");
+    std::fs::write(&short, [0xd4, 0xc3, 0xb2, 0xa1, 2, 0]).unwrap();
+    assert_clean_error(&wireseam(&["read", short.to_str().unwrap()]), 1, &["short.pcap", "header is truncated"]);
+}
+
+#[test]
+fn truncated_last_record_prints_everything_before_it() {
+    let f = fixture("truncated-file.pcap");
+    let o = wireseam(&["read", "--color", "never", f.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.lines().count() >= 2, "frames before the damage are printed: {out}");
+    assert_clean_error(&o, 1, &["truncated-file.pcap", "truncated", "frames read"]);
+}
+
+#[test]
+fn bad_filter_is_a_usage_error() {
+    let f = fixture("tcp-basic.pcap");
+    let o = wireseam(&["read", f.to_str().unwrap(), "tcp", "port"]);
+    assert_clean_error(&o, 2, &["tcp port", "pcap-filter"]);
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn filter_selects_frames_and_keeps_numbers() {
+    let f = fixture("udp.pcap");
+    let o = wireseam(&["read", "--format", "json", f.to_str().unwrap(), "icmp"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.lines().count() >= 2);
+    for l in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v.get("icmp").is_some(), "{l}");
+        assert!(v["n"].as_u64().unwrap() > 1, "frame numbers stay the file's");
+    }
+}
+
+#[test]
+fn count_stops_early() {
+    let f = fixture("tcp-basic.pcap");
+    let o = wireseam(&["read", "-c", "3", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 3);
+    assert_clean_error(&wireseam(&["read", "-c", "0", f.to_str().unwrap()]), 2, &["--count"]);
+}
+
+#[test]
+fn unsupported_linktype_is_listed_not_aborted() {
+    let f = fixture("unknown-linktype.pcap");
+    if !f.exists() {
+        return;
+    }
+    let o = wireseam(&["read", "--color", "never", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(out.lines().count() >= 1 && out.lines().all(|l| l.contains("link type")), "{out}");
+    assert_clean_error(&o, 0, &["link type", "not decoded"]);
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    // Many frames so output exceeds the pipe buffer after the reader goes away.
+    let f = fixture("loss.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["read", "-vv", "-x", f.to_str().unwrap()])
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn color_only_when_asked() {
+    let f = fixture("tcp-basic.pcap");
+    let o = wireseam(&["read", f.to_str().unwrap()]);
+    assert!(!o.stdout.contains(&0x1b), "no escape codes in piped output");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["read", "--color", "always", f.to_str().unwrap()])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(o.stdout.contains(&0x1b), "--color always colours");
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("wireseam-cli-{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

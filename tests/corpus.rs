@@ -1,0 +1,60 @@
+//! Every command must survive the tcpdump test corpus (830 odd and malformed real captures):
+//! no panic, no hang. The corpus lives in `../shared/corpora/tcpdump-tests` beside the repo.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use wireseam::output::json::JsonSink;
+use wireseam::output::style::Palette;
+use wireseam::output::text::{TextOptions, TextSink, TimeFormat};
+use wireseam::pipeline::{run_file, ReadOptions, RunError};
+
+fn corpus() -> Option<Vec<PathBuf>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/tcpdump-tests");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap")))
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+#[test]
+fn corpus_survives_every_output() {
+    let Some(files) = corpus() else {
+        eprintln!("corpus not found beside the repository; skipped");
+        return;
+    };
+    assert!(files.len() > 500, "corpus incomplete: {}", files.len());
+    let mut panics = Vec::new();
+    let (mut frames, mut damaged, mut unreadable) = (0u64, 0, 0);
+    for f in &files {
+        let opts = ReadOptions { path: f.clone(), filter: None, count: None };
+        for fmt in 0..3 {
+            let start = Instant::now();
+            let r = std::panic::catch_unwind(|| match fmt {
+                0 => run_file(&opts, &mut JsonSink::new(io::sink())),
+                _ => {
+                    let o = TextOptions { verbose: (fmt - 1) * 2, hex: fmt == 2, time: TimeFormat::Relative, palette: Palette::off() };
+                    run_file(&opts, &mut TextSink::new(io::sink(), o))
+                }
+            });
+            match r {
+                Err(_) => panics.push(format!("{} (format {fmt})", f.display())),
+                Ok(Ok(s)) => {
+                    if fmt == 0 {
+                        frames += s.frames;
+                        damaged += s.damage.is_some() as u32;
+                    }
+                }
+                Ok(Err(RunError::File(_))) => unreadable += (fmt == 0) as u32,
+                Ok(Err(e)) => panic!("{}: unexpected error {e}", f.display()),
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "{}: too slow (hang?)", f.display());
+        }
+    }
+    eprintln!("corpus: {} files, {frames} frames, {damaged} damaged part-way, {unreadable} unreadable", files.len());
+    assert!(panics.is_empty(), "panics on:\n{}", panics.join("\n"));
+}

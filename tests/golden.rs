@@ -1,0 +1,60 @@
+//! Golden outputs: every fixture through every output format, compared byte for byte with
+//! `tests/golden/`. Re-bless with `WIRESEAM_BLESS=1 cargo test --test golden` (or `make bless`)
+//! and review the diff.
+
+mod common;
+use common::*;
+
+/// (file suffix, arguments before the file)
+const FORMATS: &[(&str, &[&str])] = &[
+    ("txt", &["read", "--color", "never"]),
+    ("jsonl", &["read", "--format", "json"]),
+    ("v.txt", &["read", "--color", "never", "-vv", "-x"]),
+];
+
+#[test]
+fn golden_outputs() {
+    let mut failures = Vec::new();
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 10, "fixtures missing");
+    for f in &fixtures {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        for (suffix, args) in FORMATS {
+            let mut a: Vec<&str> = args.to_vec();
+            a.push(f.to_str().unwrap());
+            let out = wireseam(&a);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{name}: panic: {stderr}");
+            let golden = root().join("tests/golden").join(format!("{name}.{suffix}"));
+            if let Some(m) = check_golden(&golden, &out.stdout) {
+                failures.push(m);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn json_lines_parse_and_follow_the_contract() {
+    for f in fixtures() {
+        let out = wireseam(&["read", "--format", "json", f.to_str().unwrap()]);
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let mut n = 0;
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: bad JSON {e}: {line}", f.display()));
+            assert_eq!(v["type"], "packet");
+            n += 1;
+            assert_eq!(v["n"], n, "frames numbered in order");
+            assert!(v["ts"].as_str().unwrap().ends_with('Z'));
+            for key in ["eth", "arp", "ip", "udp", "icmp", "tcp"] {
+                assert!(!v.get(key).is_some_and(|x| x.is_null()), "absent layers are absent, not null");
+            }
+            if let Some(tcp) = v.get("tcp") {
+                let flags = tcp["flags"].as_array().unwrap();
+                let order = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"];
+                let idx: Vec<usize> = flags.iter().map(|f| order.iter().position(|o| f == o).unwrap()).collect();
+                assert!(idx.windows(2).all(|w| w[0] < w[1]), "flags in bit order");
+            }
+        }
+    }
+}
