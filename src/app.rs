@@ -5,7 +5,11 @@ use std::io::{self, BufWriter, Write};
 
 use clap::Parser;
 
-use crate::cli::{self, Config, ReadConfig};
+use std::io::IsTerminal;
+
+use crate::cli::{self, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig};
+use crate::output::conns::{select, write_json, write_table, ConnsSink};
+use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::json::JsonSink;
 use crate::output::style::Palette;
 use crate::output::text::{TextOptions, TextSink};
@@ -33,7 +37,36 @@ pub fn main() -> i32 {
     };
     match config {
         Config::Read(rc) => read(&rc),
+        Config::Conns(cc) => conns(&cc),
+        Config::Flow(fc) => flow(&fc),
     }
+}
+
+fn read_options(i: &InputConfig) -> ReadOptions {
+    ReadOptions { filter: i.filter.clone(), count: i.count, ..ReadOptions::new(i.file.clone()) }
+}
+
+fn conns(cc: &ConnsConfig) -> i32 {
+    let mut sink = ConnsSink::default();
+    let result = pipeline::run_file(&read_options(&cc.input), &mut sink);
+    let rows = select(std::mem::take(&mut sink.rows), &cc.filters, cc.sort, cc.reverse);
+    let mut out = BufWriter::new(io::stdout().lock());
+    let width = if io::stdout().is_terminal() { terminal_width() } else { None };
+    let written = if cc.json { write_json(&mut out, &rows) } else { write_table(&mut out, &rows, width) };
+    let written = written.and_then(|_| out.flush());
+    finish(&cc.input, result, written)
+}
+
+fn flow(fc: &FlowConfig) -> i32 {
+    let out = BufWriter::new(io::stdout().lock());
+    let mut sink = FlowSink::new(out, FlowOptions { conn: fc.conn, fold: fc.fold, palette: Palette::for_stdout(fc.color) });
+    let result = pipeline::run_file(&read_options(&fc.input), &mut sink);
+    finish(&fc.input, result, Ok(()))
+}
+
+/// Terminal width from COLUMNS, when a terminal is attached (comfy-table wraps to it).
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or(Some(120))
 }
 
 fn is_broken_pipe(e: &io::Error) -> bool {
@@ -43,7 +76,7 @@ fn is_broken_pipe(e: &io::Error) -> bool {
 fn read(rc: &ReadConfig) -> i32 {
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let opts = ReadOptions { path: rc.file.clone(), filter: rc.filter.clone(), count: rc.count };
+    let opts = read_options(&rc.input);
     let result = if rc.json {
         let mut sink = JsonSink::new(out);
         run(&opts, &mut sink)
@@ -52,12 +85,24 @@ fn read(rc: &ReadConfig) -> i32 {
         let mut sink = TextSink::new(out, TextOptions { verbose: rc.verbose, hex: rc.hex, time: rc.time, palette });
         run(&opts, &mut sink)
     };
+    finish(&rc.input, result, Ok(()))
+}
+
+/// Closing messages and the exit status of a file run.
+fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, written: io::Result<()>) -> i32 {
+    if let Err(e) = written {
+        if is_broken_pipe(&e) {
+            return EXIT_OK;
+        }
+        eprintln!("wireseam: writing output: {e}");
+        return EXIT_ERROR;
+    }
     match result {
         Ok(sum) => {
             for lt in &sum.unsupported_linktypes {
                 eprintln!(
                     "wireseam: {}: link type {lt} ({}) is not decoded; its frames are listed without dissection",
-                    rc.file.display(),
+                    input.file.display(),
                     crate::decode::link::linktype_name(*lt)
                 );
             }

@@ -4,8 +4,9 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::capture::{bpf::Filter, FileError, FileSource, PacketMeta};
-use crate::decode::{self, Frame, Net};
+use crate::decode::{self, Frame, Net, Transport};
 use crate::track::arp::{ArpConflict, ArpTable};
+use crate::track::tcp::{ConnSummary, SegInfo, Segment, TcpFlags, TrackConfig, Tracker};
 
 /// Everything a sink may print about one frame.
 pub struct PacketView<'a, 'f> {
@@ -19,11 +20,17 @@ pub struct PacketView<'a, 'f> {
     pub raw: &'a [u8],
     pub frame: &'f Frame<'a>,
     pub arp_conflict: Option<ArpConflict>,
+    /// What the connection tracker says about a TCP segment.
+    pub tcp: Option<SegInfo>,
 }
 
 /// An output format.
 pub trait Sink {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()>;
+    /// A connection is over (closed and lingered, evicted, or the input ended).
+    fn conn(&mut self, _c: &ConnSummary) -> io::Result<()> {
+        Ok(())
+    }
     fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
         Ok(())
     }
@@ -48,6 +55,13 @@ pub struct ReadOptions {
     pub path: PathBuf,
     pub filter: Option<String>,
     pub count: Option<u64>,
+    pub track: TrackConfig,
+}
+
+impl ReadOptions {
+    pub fn new(path: PathBuf) -> Self {
+        ReadOptions { path, filter: None, count: None, track: TrackConfig::default() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +86,8 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
     };
     let mut sum = RunSummary::default();
     let mut arp = ArpTable::new(1 << 16);
+    let mut tracker = Tracker::new(opts.track);
+    let mut done: Vec<ConnSummary> = Vec::new();
     let mut first_ts: Option<i64> = None;
     let mut prev_ts: Option<i64> = None;
     while let Some(item) = src.next_packet() {
@@ -101,6 +117,13 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
             Net::Arp(a) => arp.observe(n, a),
             _ => None,
         };
+        let tcp = track_tcp(&mut tracker, n, meta.ts_ns, &frame);
+        if n % 1024 == 0 {
+            tracker.expire(meta.ts_ns, &mut done);
+            for c in done.drain(..) {
+                sink.conn(&c)?;
+            }
+        }
         let view = PacketView {
             n,
             meta,
@@ -109,6 +132,7 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
             raw,
             frame: &frame,
             arp_conflict,
+            tcp,
         };
         prev_ts = Some(meta.ts_ns);
         sink.packet(&view)?;
@@ -117,6 +141,39 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
             break;
         }
     }
+    for c in tracker.finish() {
+        sink.conn(&c)?;
+    }
     sink.finish(&sum)?;
     Ok(sum)
+}
+
+/// Feed a TCP segment to the tracker. Fragments are not tracked (their length is not the
+/// segment's); a TCP header with no IP around it cannot occur.
+fn track_tcp(tracker: &mut Tracker, n: u64, ts: i64, f: &Frame<'_>) -> Option<SegInfo> {
+    let (Net::Ip(ip), Transport::Tcp(t)) = (&f.net, &f.transport) else { return None };
+    if ip.frag.is_some() {
+        return None;
+    }
+    let o = &t.opts;
+    let seg = Segment {
+        n,
+        ts,
+        src: ip.src,
+        dst: ip.dst,
+        sport: t.sport,
+        dport: t.dport,
+        flags: TcpFlags(t.flags),
+        seq: t.seq,
+        ack: t.ack,
+        win: t.win,
+        mss: o.mss,
+        ws: o.ws,
+        sack_perm: o.sack_perm,
+        sack: o.sack(),
+        tsopt: o.ts,
+        len: t.len,
+        payload: f.payload,
+    };
+    Some(tracker.segment(&seg))
 }

@@ -31,7 +31,7 @@ fn corpus_survives_every_output() {
     let mut panics = Vec::new();
     let (mut frames, mut damaged, mut unreadable) = (0u64, 0, 0);
     for f in &files {
-        let opts = ReadOptions { path: f.clone(), filter: None, count: None };
+        let opts = ReadOptions::new(f.clone());
         for fmt in 0..3 {
             let start = Instant::now();
             let r = std::panic::catch_unwind(|| match fmt {

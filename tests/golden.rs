@@ -10,6 +10,9 @@ const FORMATS: &[(&str, &[&str])] = &[
     ("txt", &["read", "--color", "never"]),
     ("jsonl", &["read", "--format", "json"]),
     ("v.txt", &["read", "--color", "never", "-vv", "-x"]),
+    ("conns.txt", &["conns"]),
+    ("conns.jsonl", &["conns", "--format", "json"]),
+    ("flow.txt", &["flow", "--color", "never"]),
 ];
 
 #[test]
@@ -42,6 +45,12 @@ fn json_lines_parse_and_follow_the_contract() {
         let mut n = 0;
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: bad JSON {e}: {line}", f.display()));
+            if v["type"] == "conn" {
+                for key in ["conn", "client", "server", "conn_state", "history", "client_state", "server_state", "mss", "ws", "irtt", "packets", "bytes", "retransmissions"] {
+                    assert!(v.get(key).is_some(), "conn record lacks {key}: {line}");
+                }
+                continue;
+            }
             assert_eq!(v["type"], "packet");
             n += 1;
             assert_eq!(v["n"], n, "frames numbered in order");
@@ -54,6 +63,13 @@ fn json_lines_parse_and_follow_the_contract() {
                 let order = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"];
                 let idx: Vec<usize> = flags.iter().map(|f| order.iter().position(|o| f == o).unwrap()).collect();
                 assert!(idx.windows(2).all(|w| w[0] < w[1]), "flags in bit order");
+                for key in ["conn", "dir", "phase", "state", "analysis", "rseq", "win_scaled"] {
+                    assert!(tcp.get(key).is_some(), "tcp lacks {key}: {line}");
+                }
+                let phase = tcp["phase"].as_str().unwrap();
+                let first = phase.split(' ').next().unwrap();
+                assert!(["handshake", "data", "teardown", "reset", "other"].contains(&first), "{phase}");
+                assert_eq!(tcp.get("rack").is_some(), flags.iter().any(|f| f == "ACK"), "rack only with ACK: {line}");
             }
         }
     }

@@ -37,7 +37,33 @@ pub enum Command {
     /// Dissect a pcap or pcapng file: one annotated line (or JSON object) per frame.
     #[command(after_help = READ_AFTER)]
     Read(ReadArgs),
+    /// One row per TCP connection: Zeek state and history, final RFC 9293 states, MSS, window
+    /// scale, initial RTT, packets and bytes each way, retransmissions, dup ACKs, zero windows.
+    #[command(after_help = CONNS_AFTER)]
+    Conns(ConnsArgs),
+    /// Ladder (sequence) diagram of each TCP connection: client and server columns, an arrow per
+    /// segment, each side's state changes beside its column.
+    #[command(after_help = FLOW_AFTER)]
+    Flow(FlowArgs),
 }
+
+const CONNS_AFTER: &str = "\
+Columns: state is Zeek's conn_state (SF normal close, S0 no answer, REJ refused, RSTO/RSTR reset
+by the client/server, S1 open at the end, ...) followed by Zeek's history letters (S syn, h
+syn-ack, A ack, D/d data, F/f fin, R/r reset, T/t retransmission, W/w zero window; upper case =
+client). Final states are each endpoint's RFC 9293 state after the last segment. Bytes are TCP
+payload bytes, retransmissions included.
+
+Examples:
+  wireseam conns capture.pcap --sort bytes
+  wireseam conns capture.pcap --filter state=SF --filter 'retrans>0'
+  wireseam conns capture.pcap --format json";
+
+const FLOW_AFTER: &str = "\
+Arrows carry tcpdump-style flags, relative seq (start:end for data), ack, length, the window in
+bytes (scaled; '?' when the scale is unknown) and MSS/window-scale options. A state is written
+beside its column when it changes. Runs of more than --fold uneventful segments (no SYN, FIN,
+RST, analysis flag or state change) are folded into one line with their counts.";
 
 const READ_AFTER: &str = "\
 Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked capture v1 and v2 (tcpdump -i any),
@@ -50,8 +76,9 @@ or truncated frames follow a '!' and name the layer and byte offset.
 JSON lines (--format json) follow the wireseam JSON-lines contract: one {\"type\":\"packet\"} object
 per frame with eth, arp, ip, udp, icmp, tcp and warnings keys as present.";
 
+/// The input every file command takes.
 #[derive(Args, Debug)]
-pub struct ReadArgs {
+pub struct InputArgs {
     /// Capture file to read (pcap or pcapng; `-` for standard input).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -63,6 +90,50 @@ pub struct ReadArgs {
     /// Stop after N frames (counted after the filter).
     #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConnsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output format: a table, or the JSON-lines `conn` records.
+    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Order of rows: id, start, duration, bytes, packets or retrans (largest first).
+    #[arg(long, default_value = "id", value_name = "KEY")]
+    pub sort: String,
+
+    /// Reverse the order.
+    #[arg(short = 'r', long)]
+    pub reverse: bool,
+
+    /// Keep only connections matching every condition: state=SF, client_state=TIME-WAIT,
+    /// server_state=CLOSE-WAIT, host=IP, port=N, or bytes|packets|retrans|dupacks|zerowin|duration
+    /// compared with > or < a number (e.g. 'retrans>0').
+    #[arg(long = "filter", value_name = "COND")]
+    pub conds: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct FlowArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Only connection N (the `#N` of `read` and the id of `conns`).
+    #[arg(long = "conn", value_name = "N")]
+    pub conn: Option<u32>,
+
+    /// Fold runs of more than N uneventful segments into one line (0: never fold).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub fold: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// Output format.
     #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
@@ -106,12 +177,18 @@ pub enum Time {
     Delta,
 }
 
-/// Validated configuration for `read`.
+/// Where frames come from.
 #[derive(Debug, Clone)]
-pub struct ReadConfig {
+pub struct InputConfig {
     pub file: PathBuf,
     pub filter: Option<String>,
     pub count: Option<u64>,
+}
+
+/// Validated configuration for `read`.
+#[derive(Debug, Clone)]
+pub struct ReadConfig {
+    pub input: InputConfig,
     pub json: bool,
     pub verbose: u8,
     pub hex: bool,
@@ -119,9 +196,39 @@ pub struct ReadConfig {
     pub color: ColorMode,
 }
 
+#[derive(Debug, Clone)]
+pub struct ConnsConfig {
+    pub input: InputConfig,
+    pub json: bool,
+    pub sort: crate::output::conns::SortKey,
+    pub reverse: bool,
+    pub filters: Vec<crate::output::conns::ConnFilter>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlowConfig {
+    pub input: InputConfig,
+    pub conn: Option<u32>,
+    pub fold: usize,
+    pub color: ColorMode,
+}
+
 #[derive(Debug)]
 pub enum Config {
     Read(ReadConfig),
+    Conns(ConnsConfig),
+    Flow(FlowConfig),
+}
+
+fn input_config(a: InputArgs) -> Result<InputConfig, String> {
+    let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
+    if let Some(f) = &filter {
+        crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
+    }
+    if a.count == Some(0) {
+        return Err("-c/--count must be at least 1".into());
+    }
+    Ok(InputConfig { file: a.file, filter, count: a.count })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -132,29 +239,29 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Color::Never => ColorMode::Never,
     };
     match cli.command {
-        Command::Read(a) => {
-            let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
-            if let Some(f) = &filter {
-                crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
-            }
-            if a.count == Some(0) {
-                return Err("-c/--count must be at least 1".into());
-            }
-            Ok(Config::Read(ReadConfig {
-                file: a.file,
-                filter,
-                count: a.count,
+        Command::Read(a) => Ok(Config::Read(ReadConfig {
+            input: input_config(a.input)?,
+            json: a.format == Format::Json,
+            verbose: a.verbose,
+            hex: a.hex,
+            time: match a.time {
+                Time::Relative => TimeFormat::Relative,
+                Time::Absolute => TimeFormat::Absolute,
+                Time::Delta => TimeFormat::Delta,
+            },
+            color,
+        })),
+        Command::Conns(a) => {
+            use crate::output::conns::{ConnFilter, SortKey};
+            Ok(Config::Conns(ConnsConfig {
+                input: input_config(a.input)?,
                 json: a.format == Format::Json,
-                verbose: a.verbose,
-                hex: a.hex,
-                time: match a.time {
-                    Time::Relative => TimeFormat::Relative,
-                    Time::Absolute => TimeFormat::Absolute,
-                    Time::Delta => TimeFormat::Delta,
-                },
-                color,
+                sort: SortKey::parse(&a.sort)?,
+                reverse: a.reverse,
+                filters: a.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
             }))
         }
+        Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input)?, conn: a.conn, fold: a.fold, color })),
     }
 }
 

@@ -4,9 +4,9 @@
 use std::io::{self, Write};
 
 use super::time::{write_rfc3339, write_secs};
-use crate::decode::tcpopt::sack_blocks;
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::pipeline::{PacketView, Sink};
+use crate::track::tcp::ConnSummary;
 
 pub struct JsonSink<W: Write> {
     w: W,
@@ -158,7 +158,20 @@ impl<W: Write> Sink for JsonSink<W> {
                         write!(w, "\"{name}\"")?;
                     }
                 }
-                write!(w, "],\"seq\":{},\"ack\":{},\"len\":{},\"win\":{}", t.seq, t.ack, t.len, t.win)?;
+                write!(w, "],\"seq\":{},\"ack\":{}", t.seq, t.ack)?;
+                if let Some(si) = &p.tcp {
+                    write!(w, ",\"rseq\":{}", si.rseq)?;
+                    if let Some(a) = si.rack {
+                        write!(w, ",\"rack\":{a}")?;
+                    }
+                }
+                write!(w, ",\"len\":{},\"win\":{}", t.len, t.win)?;
+                if let Some(si) = &p.tcp {
+                    match si.win_scaled {
+                        Some(v) => write!(w, ",\"win_scaled\":{v}")?,
+                        None => w.write_all(b",\"win_scaled\":null")?,
+                    }
+                }
                 let o = &t.opts;
                 if let Some(m) = o.mss {
                     write!(w, ",\"mss\":{m}")?;
@@ -170,18 +183,31 @@ impl<W: Write> Sink for JsonSink<W> {
                     w.write_all(b",\"sack_perm\":true")?;
                 }
                 if o.nsack > 0 {
-                    // Relative numbers need the tracker's ISN; until then they are the header's.
+                    // SACK blocks acknowledge the peer's bytes: relative to the peer's ISN
+                    // (the acknowledged direction), absolute when that is not known.
+                    let base = p.tcp.and_then(|si| si.ack_base).unwrap_or(0);
                     w.write_all(b",\"sack\":[")?;
                     for (i, (l, r)) in o.sack().iter().enumerate() {
-                        write!(w, "{}[{l},{r}]", if i > 0 { "," } else { "" })?;
+                        write!(w, "{}[{},{}]", if i > 0 { "," } else { "" }, l.wrapping_sub(base), r.wrapping_sub(base))?;
                     }
                     w.write_all(b"]")?;
                 }
                 if let Some((a, b)) = o.ts {
                     write!(w, ",\"ts\":[{a},{b}]")?;
                 }
+                if let Some(si) = &p.tcp {
+                    write!(w, ",\"conn\":{},\"dir\":\"{}\",\"phase\":\"{}\"", si.conn, si.dir, si.phase)?;
+                    write!(w, ",\"state\":{{\"client\":\"{}\",\"server\":\"{}\"}}", si.client.name(), si.server.name())?;
+                    w.write_all(b",\"analysis\":[")?;
+                    for (i, name) in si.analysis.names().enumerate() {
+                        write!(w, "{}\"{name}\"", if i > 0 { "," } else { "" })?;
+                    }
+                    w.write_all(b"]")?;
+                    if si.dup_ack_num > 0 {
+                        write!(w, ",\"dup_ack_num\":{},\"dup_ack_of\":{}", si.dup_ack_num, si.dup_ack_of)?;
+                    }
+                }
                 w.write_all(b"}")?;
-                let _ = sack_blocks;
             }
             Transport::Other(_) | Transport::None => {}
         }
@@ -201,9 +227,41 @@ impl<W: Write> Sink for JsonSink<W> {
         w.write_all(b"}\n")
     }
 
+    fn conn(&mut self, c: &ConnSummary) -> io::Result<()> {
+        write_conn(&mut self.w, c)
+    }
+
     fn finish(&mut self, _s: &crate::pipeline::RunSummary) -> io::Result<()> {
         self.w.flush()
     }
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "null".to_string(), |x| x.to_string())
+}
+
+/// The contract's `conn` record (plus `sack_perm`, `timestamps`, times and frame range).
+pub fn write_conn(w: &mut impl Write, c: &ConnSummary) -> io::Result<()> {
+    write!(w, "{{\"type\":\"conn\",\"conn\":{},\"client\":\"{}\",\"server\":\"{}\"", c.conn, c.client, c.server)?;
+    write!(w, ",\"conn_state\":\"{}\",\"history\":", c.conn_state)?;
+    write_str(w, &c.history)?;
+    write!(w, ",\"client_state\":\"{}\",\"server_state\":\"{}\"", c.client_state.name(), c.server_state.name())?;
+    write!(w, ",\"mss\":{{\"client\":{},\"server\":{}}}", opt(c.mss.0), opt(c.mss.1))?;
+    write!(w, ",\"ws\":{{\"client\":{},\"server\":{}}}", opt(c.ws.0), opt(c.ws.1))?;
+    w.write_all(b",\"irtt\":")?;
+    match c.irtt {
+        Some(ns) => write_secs(w, ns, true)?,
+        None => w.write_all(b"null")?,
+    }
+    write!(w, ",\"packets\":{{\"c2s\":{},\"s2c\":{}}}", c.packets[0], c.packets[1])?;
+    write!(w, ",\"bytes\":{{\"c2s\":{},\"s2c\":{}}}", c.bytes[0], c.bytes[1])?;
+    write!(w, ",\"retransmissions\":{},\"dup_acks\":{},\"zero_windows\":{}", c.retransmissions, c.dup_acks, c.zero_windows)?;
+    write!(w, ",\"sack_perm\":{},\"timestamps\":{}", c.sack_perm, c.timestamps)?;
+    w.write_all(b",\"start\":\"")?;
+    write_rfc3339(w, c.first_ts, false)?;
+    w.write_all(b"\",\"duration\":")?;
+    write_secs(w, c.last_ts - c.first_ts, false)?;
+    write!(w, ",\"first_frame\":{},\"last_frame\":{}}}\n", c.first_frame, c.last_frame)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Sinks: text for people, JSON lines for programs. All write to any `io::Write`.
 
+pub mod conns;
+pub mod flow;
 pub mod json;
 pub mod style;
 pub mod text;

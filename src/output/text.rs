@@ -13,6 +13,7 @@ use crate::decode::link::{linktype_name, sll_pkttype_name};
 use crate::decode::tcpopt::{options, sack_blocks, Opt};
 use crate::decode::{names, oui, Frame, Icmp, Link, MacAddr, Net, Transport};
 use crate::pipeline::{PacketView, RunSummary, Sink};
+use crate::track::tcp::SegInfo;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeFormat {
@@ -199,12 +200,26 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                     } else {
                         anstyle::Style::new()
                     };
-                    write!(w, "{}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
-                    write!(w, " seq {}", tcp.seq)?;
-                    if tcp.flags & 0x10 != 0 {
-                        write!(w, " ack {}", tcp.ack)?;
+                    if let Some(si) = &p.tcp {
+                        write!(w, "#{} {} ", si.conn, si.dir.arrow())?;
+                        write!(w, "{}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
+                        write!(w, " seq {}", si.rseq)?;
+                        if let Some(a) = si.rack {
+                            write!(w, " ack {a}")?;
+                        }
+                        match si.win_scaled {
+                            Some(ws) => write!(w, " win {ws}")?,
+                            None => write!(w, " win {} (scale unknown)", tcp.win)?,
+                        }
+                        write!(w, " len {}", tcp.len)?;
+                    } else {
+                        write!(w, "{}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
+                        write!(w, " seq {}", tcp.seq)?;
+                        if tcp.flags & 0x10 != 0 {
+                            write!(w, " ack {}", tcp.ack)?;
+                        }
+                        write!(w, " win {} len {}", tcp.win, tcp.len)?;
                     }
-                    write!(w, " win {} len {}", tcp.win, tcp.len)?;
                     let o = &tcp.opts;
                     if o.mss.is_some() || o.ws.is_some() || o.sack_perm || o.nsack > 0 {
                         w.write_all(b" <")?;
@@ -232,6 +247,9 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                             write!(w, "sack {}", o.nsack)?;
                         }
                         w.write_all(b">")?;
+                    }
+                    if let Some(si) = &p.tcp {
+                        write_tcp_story(w, si, pal)?;
                     }
                 }
                 Transport::Udp(u) => {
@@ -273,6 +291,37 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
             Link::Unknown { linktype } => write!(w, "link type {linktype} ({}) len {}", linktype_name(linktype), p.meta.len)?,
             _ => write!(w, "len {}", p.meta.len)?,
         },
+    }
+    Ok(())
+}
+
+/// Phase, both endpoints' states and the analysis flags in words.
+fn write_tcp_story(w: &mut impl Write, si: &SegInfo, pal: Palette) -> io::Result<()> {
+    write!(w, "  {}{}{}", pal.start(style::NOTE), si.phase, pal.reset())?;
+    write!(
+        w,
+        "  {}client {} server {}{}",
+        pal.start(style::STATE),
+        si.client.name(),
+        si.server.name(),
+        pal.reset()
+    )?;
+    for name in si.analysis.names() {
+        w.write_all(b"  ")?;
+        w.write_all(pal.start(style::WARN).to_string().as_bytes())?;
+        if name == "duplicate_ack" {
+            write!(w, "[dup ack #{} of frame {}]", si.dup_ack_num, si.dup_ack_of)?;
+        } else {
+            w.write_all(b"[")?;
+            for (i, part) in name.split('_').enumerate() {
+                if i > 0 {
+                    w.write_all(b" ")?;
+                }
+                w.write_all(part.as_bytes())?;
+            }
+            w.write_all(b"]")?;
+        }
+        w.write_all(pal.reset().as_bytes())?;
     }
     Ok(())
 }
@@ -365,6 +414,19 @@ fn write_details(w: &mut impl Write, p: &PacketView<'_, '_>, verbose: u8) -> io:
             }
         }
         write!(w, " seq {} ack {} win {} urg {}", t.seq, t.ack, t.win, t.urg)?;
+        if let Some(si) = &p.tcp {
+            write!(w, " | conn {} {} rel seq {}", si.conn, si.dir, si.rseq)?;
+            if let Some(a) = si.rack {
+                write!(w, " rel ack {a}")?;
+            }
+            match si.win_scaled {
+                Some(ws) => write!(w, " window {ws} bytes")?,
+                None => w.write_all(b" window scale unknown")?,
+            }
+            if let Some(b) = si.bytes_in_flight {
+                write!(w, " in flight {b}")?;
+            }
+        }
         if !t.opt_bytes.is_empty() {
             w.write_all(b" options <")?;
             for (i, o) in options(t.opt_bytes).enumerate() {

@@ -1,0 +1,250 @@
+//! `wireseam conns`: one row per TCP connection (Zeek-like summary), as a table or JSON lines.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+
+use super::json::write_conn;
+use super::time::secs_string;
+use crate::pipeline::{PacketView, Sink};
+use crate::track::tcp::ConnSummary;
+
+/// Collects connection summaries; packets are not printed.
+#[derive(Default)]
+pub struct ConnsSink {
+    pub rows: Vec<ConnSummary>,
+}
+
+impl Sink for ConnsSink {
+    fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
+        Ok(())
+    }
+    fn conn(&mut self, c: &ConnSummary) -> io::Result<()> {
+        self.rows.push(c.clone());
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Id,
+    Start,
+    Duration,
+    Bytes,
+    Packets,
+    Retrans,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "id" => SortKey::Id,
+            "start" => SortKey::Start,
+            "duration" => SortKey::Duration,
+            "bytes" => SortKey::Bytes,
+            "packets" => SortKey::Packets,
+            "retrans" | "retransmissions" => SortKey::Retrans,
+            _ => return Err(format!("--sort {s}: expected one of id, start, duration, bytes, packets, retrans")),
+        })
+    }
+}
+
+/// One `--filter` condition on a connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnFilter {
+    /// Zeek conn_state equals.
+    State(String),
+    ClientState(String),
+    ServerState(String),
+    Host(IpAddr),
+    Port(u16),
+    /// numeric field > value
+    Greater(NumField, f64),
+    Less(NumField, f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumField {
+    Bytes,
+    Packets,
+    Retrans,
+    DupAcks,
+    ZeroWindows,
+    Duration,
+}
+
+impl ConnFilter {
+    /// `state=SF`, `client_state=TIME-WAIT`, `server_state=CLOSE-WAIT`, `host=198.18.0.1`,
+    /// `port=9000`, `bytes>1000`, `packets<10`, `retrans>0`, `dupacks>0`, `zerowin>0`, `duration>1.5`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let err = || {
+            format!(
+                "--filter {s}: expected KEY=VALUE (state, client_state, server_state, host, port) or \
+                 KEY>N / KEY<N (bytes, packets, retrans, dupacks, zerowin, duration)"
+            )
+        };
+        if let Some((k, v)) = s.split_once('=') {
+            let v = v.trim();
+            return Ok(match k.trim() {
+                "state" | "conn_state" => ConnFilter::State(v.to_ascii_uppercase()),
+                "client_state" => ConnFilter::ClientState(v.to_ascii_uppercase()),
+                "server_state" => ConnFilter::ServerState(v.to_ascii_uppercase()),
+                "host" => ConnFilter::Host(v.parse().map_err(|_| format!("--filter {s}: `{v}` is not an IP address"))?),
+                "port" => ConnFilter::Port(v.parse().map_err(|_| format!("--filter {s}: `{v}` is not a port number"))?),
+                _ => return Err(err()),
+            });
+        }
+        let (k, v, greater) = if let Some((k, v)) = s.split_once('>') {
+            (k, v, true)
+        } else if let Some((k, v)) = s.split_once('<') {
+            (k, v, false)
+        } else {
+            return Err(err());
+        };
+        let field = match k.trim() {
+            "bytes" => NumField::Bytes,
+            "packets" => NumField::Packets,
+            "retrans" | "retransmissions" => NumField::Retrans,
+            "dupacks" | "dup_acks" => NumField::DupAcks,
+            "zerowin" | "zero_windows" => NumField::ZeroWindows,
+            "duration" => NumField::Duration,
+            _ => return Err(err()),
+        };
+        let n: f64 = v.trim().parse().map_err(|_| format!("--filter {s}: `{v}` is not a number"))?;
+        Ok(if greater { ConnFilter::Greater(field, n) } else { ConnFilter::Less(field, n) })
+    }
+
+    pub fn matches(&self, c: &ConnSummary) -> bool {
+        let num = |f: NumField| -> f64 {
+            match f {
+                NumField::Bytes => (c.bytes[0] + c.bytes[1]) as f64,
+                NumField::Packets => (c.packets[0] + c.packets[1]) as f64,
+                NumField::Retrans => c.retransmissions as f64,
+                NumField::DupAcks => c.dup_acks as f64,
+                NumField::ZeroWindows => c.zero_windows as f64,
+                NumField::Duration => (c.last_ts - c.first_ts) as f64 / 1e9,
+            }
+        };
+        match self {
+            ConnFilter::State(s) => c.conn_state == s,
+            ConnFilter::ClientState(s) => c.client_state.name() == s,
+            ConnFilter::ServerState(s) => c.server_state.name() == s,
+            ConnFilter::Host(ip) => c.client.ip() == *ip || c.server.ip() == *ip,
+            ConnFilter::Port(p) => c.client.port() == *p || c.server.port() == *p,
+            ConnFilter::Greater(f, n) => num(*f) > *n,
+            ConnFilter::Less(f, n) => num(*f) < *n,
+        }
+    }
+}
+
+/// Apply filters and sort (stable, ties by id).
+pub fn select(mut rows: Vec<ConnSummary>, filters: &[ConnFilter], sort: SortKey, reverse: bool) -> Vec<ConnSummary> {
+    rows.retain(|c| filters.iter().all(|f| f.matches(c)));
+    rows.sort_by_key(|c| c.conn);
+    match sort {
+        SortKey::Id => {}
+        SortKey::Start => rows.sort_by_key(|c| c.first_ts),
+        SortKey::Duration => rows.sort_by_key(|c| std::cmp::Reverse(c.last_ts - c.first_ts)),
+        SortKey::Bytes => rows.sort_by_key(|c| std::cmp::Reverse(c.bytes[0] + c.bytes[1])),
+        SortKey::Packets => rows.sort_by_key(|c| std::cmp::Reverse(c.packets[0] + c.packets[1])),
+        SortKey::Retrans => rows.sort_by_key(|c| std::cmp::Reverse(c.retransmissions)),
+    }
+    if reverse {
+        rows.reverse();
+    }
+    rows
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| x.to_string())
+}
+
+/// Thousands separators for byte counts: `1,234,567`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn ms(ns: i64) -> String {
+    format!("{:.3} ms", ns as f64 / 1e6)
+}
+
+/// The table. `width`: `None` = as wide as the content (pipes, tests); `Some(w)` = wrap to a terminal.
+pub fn write_table(w: &mut impl Write, rows: &[ConnSummary], width: Option<u16>) -> io::Result<()> {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED).force_no_tty();
+    match width {
+        Some(wd) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic).set_width(wd);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    t.set_header(vec![
+        "id", "client", "server", "state", "client / server final", "MSS c/s", "WS c/s", "iRTT", "duration", "pkts c→s/s→c",
+        "bytes c→s/s→c", "retrans", "dup ACK", "zero win",
+    ]);
+    for c in rows {
+        t.add_row(vec![
+            c.conn.to_string(),
+            c.client.to_string(),
+            c.server.to_string(),
+            format!("{} {}", c.conn_state, c.history),
+            format!("{} / {}", c.client_state.name(), c.server_state.name()),
+            format!("{}/{}", opt(c.mss.0), opt(c.mss.1)),
+            format!("{}/{}", opt(c.ws.0), opt(c.ws.1)),
+            c.irtt.map_or_else(|| "-".into(), ms),
+            secs_string(c.last_ts - c.first_ts, false),
+            format!("{}/{}", c.packets[0], c.packets[1]),
+            format!("{}/{}", group(c.bytes[0]), group(c.bytes[1])),
+            c.retransmissions.to_string(),
+            c.dup_acks.to_string(),
+            c.zero_windows.to_string(),
+        ]);
+    }
+    for i in [0, 7, 8, 9, 10, 11, 12, 13] {
+        if let Some(col) = t.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    writeln!(w, "{t}")?;
+    let total_bytes: u64 = rows.iter().map(|c| c.bytes[0] + c.bytes[1]).sum();
+    let retr: u64 = rows.iter().map(|c| c.retransmissions).sum();
+    writeln!(w, "{} connection{}, {} payload bytes, {} retransmissions", rows.len(), if rows.len() == 1 { "" } else { "s" }, group(total_bytes), retr)
+}
+
+pub fn write_json(w: &mut impl Write, rows: &[ConnSummary]) -> io::Result<()> {
+    for c in rows {
+        write_conn(w, c)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse() {
+        assert_eq!(ConnFilter::parse("state=sf").unwrap(), ConnFilter::State("SF".into()));
+        assert_eq!(ConnFilter::parse("bytes>100").unwrap(), ConnFilter::Greater(NumField::Bytes, 100.0));
+        assert!(ConnFilter::parse("port=x").unwrap_err().contains("not a port"));
+        assert!(ConnFilter::parse("colour=red").is_err());
+    }
+
+    #[test]
+    fn grouping() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(1234), "1,234");
+        assert_eq!(group(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,218 @@
+//! TCP connection tracker: per-endpoint RFC 9293 states on every segment,
+//! handshake/teardown phases, relative sequence numbers, scaled windows, MSS and
+//! Wireshark-compatible analysis flags, plus a Zeek-style summary per connection.
+//!
+//! Feed segments in capture order to [`Tracker::segment`]; call
+//! [`Tracker::expire`] now and then and [`Tracker::finish`] at the end of input.
+//!
+//! Module map: [`state`] (the RFC 9293 state machine, one `transition` function),
+//! [`analysis`] (Wireshark's `tcp.analysis.*` flags), [`phase`] (phase of a segment),
+//! [`history`] (Zeek `history`/`conn_state`), [`flow`] (connections and the flow
+//! table).
+//!
+//! # Conventions shared with tshark (checked by `crosscheck.py`)
+//! * `conn` is tshark's `tcp.stream`: connections are numbered in order of their
+//!   first packet; a SYN on a known 4-tuple whose sequence number differs from the
+//!   recorded ISN of that direction, or that follows a FIN (with ACK) or a RST,
+//!   starts a new connection and is flagged `reused_ports`.
+//! * `rseq`/`rack` are tshark's relative `tcp.seq`/`tcp.ack`: relative to the ISN
+//!   of a direction when its SYN was seen, else to `first seq - 1` (so the first
+//!   byte seen is 1); the base of the reverse direction can also come from the first
+//!   ACK (`ack - 1`) when that direction has not sent yet.
+//! * `win_scaled` equals tshark's `tcp.window_size` whenever it is `Some`. It is
+//!   `None` exactly when the sender's shift is genuinely unknown: no SYN/SYN,ACK
+//!   told it (mid-stream pickup), or only one of them was seen and it offered
+//!   scaling (the other may have declined). tshark then shows the raw window
+//!   (scale factor -1, "unknown"). SYN and SYN,ACK are never scaled; if only one
+//!   side offered window scaling, the shift is 0 both ways (RFC 7323 2.2).
+//!   Caveat: tshark applies a shift it knows from one SYN even when the peer's
+//!   answer was not captured; we say `None` there.
+
+pub mod analysis;
+pub mod flow;
+pub mod history;
+pub mod phase;
+pub mod state;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+pub use analysis::Analysis;
+pub use flow::Tracker;
+pub use phase::{OtherKind, Phase};
+pub use state::{transition, Event, TcpState};
+
+/// Capture time in nanoseconds since the Unix epoch.
+pub type TsNanos = i64;
+
+/// TCP header flags.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+
+    /// True if all bits of `bits` are set.
+    #[inline]
+    pub fn has(self, bits: u8) -> bool {
+        self.0 & bits == bits
+    }
+}
+
+/// One TCP segment, as decoded from a frame (borrowed, built per packet on the stack).
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    /// Frame number, 1-based, capture order.
+    pub n: u64,
+    pub ts: TsNanos,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub flags: TcpFlags,
+    pub seq: u32,
+    pub ack: u32,
+    pub win: u16,
+    pub mss: Option<u16>,
+    pub ws: Option<u8>,
+    pub sack_perm: bool,
+    /// Absolute SACK blocks as in the header.
+    pub sack: &'a [(u32, u32)],
+    pub tsopt: Option<(u32, u32)>,
+    /// TCP payload length per the IP header lengths (tshark's `tcp.len`).
+    pub len: u32,
+    /// Captured payload bytes (may be shorter than `len` when the snaplen cut it).
+    pub payload: &'a [u8],
+}
+
+/// Direction of a segment relative to the connection's client.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum Dir {
+    C2S,
+    S2C,
+}
+
+impl Dir {
+    /// `"c→s"` or `"s→c"`.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Dir::C2S => "c→s",
+            Dir::S2C => "s→c",
+        }
+    }
+    /// 0 for client→server, 1 for server→client (index of per-direction arrays).
+    #[inline]
+    pub fn idx(self) -> usize {
+        match self {
+            Dir::C2S => 0,
+            Dir::S2C => 1,
+        }
+    }
+    /// The other direction.
+    #[inline]
+    pub fn rev(self) -> Dir {
+        match self {
+            Dir::C2S => Dir::S2C,
+            Dir::S2C => Dir::C2S,
+        }
+    }
+}
+
+impl fmt::Display for Dir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dir::C2S => "c2s",
+            Dir::S2C => "s2c",
+        })
+    }
+}
+
+/// What the tracker says about one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegInfo {
+    /// 0-based, numbered in order of each connection's first packet (tshark `tcp.stream`).
+    pub conn: u32,
+    pub dir: Dir,
+    /// Relative to the sender direction's ISN (SYN = 0), like tshark's `tcp.seq`.
+    pub rseq: u32,
+    /// Relative to the other direction's ISN; `None` when ACK is not set (`tcp.ack`).
+    pub rack: Option<u32>,
+    /// The ISN bases used (absolute = relative + base), to relativise SACK blocks.
+    pub seq_base: u32,
+    pub ack_base: Option<u32>,
+    /// tshark's `tcp.window_size`; `None` while the sender's shift is unknown (see
+    /// the module documentation).
+    pub win_scaled: Option<u32>,
+    pub phase: Phase,
+    /// Each endpoint's state after this segment.
+    pub client: TcpState,
+    pub server: TcpState,
+    pub analysis: Analysis,
+    /// "dup ack #N" (0 if not a duplicate ACK), like `tcp.analysis.duplicate_ack_num`.
+    pub dup_ack_num: u32,
+    /// Frame number the duplicate ACK repeats (0 if none), `tcp.analysis.duplicate_ack_frame`.
+    pub dup_ack_of: u64,
+    /// First segment of a connection.
+    pub new_conn: bool,
+    /// Like `tcp.analysis.bytes_in_flight` (approximate when segments were not captured).
+    pub bytes_in_flight: Option<u32>,
+}
+
+/// Final per-connection record (the contract "conn" record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnSummary {
+    pub conn: u32,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Zeek: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH.
+    pub conn_state: &'static str,
+    /// Zeek history letters.
+    pub history: String,
+    pub client_state: TcpState,
+    pub server_state: TcpState,
+    /// (client, server) as announced in their SYN / SYN,ACK.
+    pub mss: (Option<u16>, Option<u16>),
+    pub ws: (Option<u8>, Option<u8>),
+    /// SACK permitted by both SYN and SYN,ACK.
+    pub sack_perm: bool,
+    /// Timestamps option in both SYN and SYN,ACK.
+    pub timestamps: bool,
+    /// Most recent SYN to the first ACK without SYN (`tcp.analysis.initial_rtt`).
+    pub irtt: Option<TsNanos>,
+    pub first_ts: TsNanos,
+    pub last_ts: TsNanos,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Segments per direction `[c2s, s2c]`.
+    pub packets: [u64; 2],
+    /// TCP payload bytes per direction (`tcp.len` summed), retransmissions included.
+    pub bytes: [u64; 2],
+    /// Segments flagged retransmission (including fast and spurious ones).
+    pub retransmissions: u64,
+    pub dup_acks: u64,
+    pub zero_windows: u64,
+}
+
+/// Tracker limits.
+#[derive(Clone, Copy, Debug)]
+pub struct TrackConfig {
+    /// Flow-table cap; past it the connection idle the longest is evicted (its
+    /// summary is kept and returned by `expire`/`finish`).
+    pub max_conns: usize,
+    /// How long (capture time) a finished connection stays in the table before its
+    /// summary is emitted and its state freed. Default 60 s.
+    pub close_linger: TsNanos,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig { max_conns: 1 << 20, close_linger: 60_000_000_000 }
+    }
+}
