@@ -7,7 +7,8 @@ use clap::Parser;
 
 use std::io::IsTerminal;
 
-use crate::cli::{self, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig};
+use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig};
+use crate::output::text::TimeFormat;
 use crate::output::conns::{select, write_json, write_table, ConnsSink};
 use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::json::JsonSink;
@@ -39,7 +40,156 @@ pub fn main() -> i32 {
         Config::Read(rc) => read(&rc),
         Config::Conns(cc) => conns(&cc),
         Config::Flow(fc) => flow(&fc),
+        Config::Capture(cc) => capture(&cc),
     }
+}
+
+/// Writes through a buffer, flushing at least every 100 ms (or every write on a terminal), so
+/// live lines appear promptly without a syscall per frame on a busy link.
+pub struct TimedFlush<W: Write> {
+    inner: BufWriter<W>,
+    last: std::time::Instant,
+    tty: bool,
+}
+
+impl<W: Write> TimedFlush<W> {
+    pub fn new(inner: W, tty: bool) -> Self {
+        TimedFlush { inner: BufWriter::with_capacity(64 * 1024, inner), last: std::time::Instant::now(), tty }
+    }
+}
+
+impl<W: Write> Write for TimedFlush<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if self.tty && buf.ends_with(b"\n") || self.last.elapsed() > std::time::Duration::from_millis(100) {
+            self.inner.flush()?;
+            self.last = std::time::Instant::now();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Forwards to a sink and keeps the connection summaries for the closing table.
+struct Tee<'a> {
+    inner: &'a mut dyn Sink,
+    conns: Vec<crate::track::tcp::ConnSummary>,
+}
+
+impl Sink for Tee<'_> {
+    fn packet(&mut self, p: &pipeline::PacketView<'_, '_>) -> io::Result<()> {
+        self.inner.packet(p)
+    }
+    fn conn(&mut self, c: &crate::track::tcp::ConnSummary) -> io::Result<()> {
+        self.conns.push(c.clone());
+        self.inner.conn(c)
+    }
+    fn finish(&mut self, s: &pipeline::RunSummary) -> io::Result<()> {
+        self.inner.finish(s)
+    }
+}
+
+fn capture(cc: &CaptureConfig) -> i32 {
+    use crate::capture::live::{self, LiveSource};
+    if cc.list {
+        return match live::list_interfaces() {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("wireseam: cannot list interfaces: {e}");
+                EXIT_ERROR
+            }
+        };
+    }
+    let mut src = match LiveSource::open(&cc.live) {
+        Ok(s) => s,
+        Err(e @ live::LiveError::Filter { .. }) => {
+            eprintln!("wireseam: {e}; see pcap-filter(7) for the syntax");
+            return EXIT_USAGE;
+        }
+        Err(e) => {
+            eprintln!("wireseam: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let user = cc.user.clone().or_else(live::default_user).unwrap_or_else(|| "root".into());
+    let dropped = match live::drop_privileges(&user) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("wireseam: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    eprintln!(
+        "wireseam: listening on {}, link-type {} ({}), snapshot length {} bytes{}",
+        cc.live.iface,
+        src.linktype(),
+        crate::decode::link::linktype_name(src.linktype()),
+        cc.live.snaplen,
+        match dropped {
+            Some((uid, _)) => format!(", running as {user} (uid {uid})"),
+            None => String::new(),
+        }
+    );
+    let stopper = src.stopper();
+    {
+        let s = stopper.clone();
+        if let Err(e) = ctrlc::set_handler(move || s.stop()) {
+            eprintln!("wireseam: warning: cannot handle Ctrl-C/SIGTERM ({e}); use -c or --duration");
+        }
+    }
+    if let Some(d) = cc.duration {
+        let s = stopper.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(d);
+            s.stop();
+        });
+    }
+    let opts = ReadOptions { count: cc.count, ..ReadOptions::new(cc.live.iface.clone().into()) };
+    let stdout = io::stdout();
+    let tty = stdout.is_terminal();
+    // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
+    let _ = tty;
+    let out = TimedFlush::new(stdout.lock(), true);
+    let (result, conns) = if cc.json {
+        let mut sink = JsonSink::new(out);
+        let mut tee = Tee { inner: &mut sink, conns: Vec::new() };
+        let r = pipeline::run(&mut src, &opts, &mut tee);
+        (r, tee.conns)
+    } else {
+        let palette = Palette::for_stdout(cc.color);
+        let mut sink = TextSink::new(out, TextOptions { verbose: cc.verbose, hex: cc.hex, time: TimeFormat::Relative, palette });
+        let mut tee = Tee { inner: &mut sink, conns: Vec::new() };
+        let r = pipeline::run(&mut src, &opts, &mut tee);
+        let conns = tee.conns;
+        if r.is_ok() && !conns.is_empty() {
+            let mut out = io::stdout().lock();
+            let rows = select(conns.clone(), &[], crate::output::conns::SortKey::Id, false);
+            let _ = writeln!(out).and_then(|_| write_table(&mut out, &rows, None)).and_then(|_| out.flush());
+        }
+        (r, conns)
+    };
+    let _ = conns;
+    let st = src.stats;
+    match &result {
+        Ok(sum) => eprintln!(
+            "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",
+            sum.frames,
+            st.received,
+            if cc.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
+            st.dropped,
+            st.if_dropped
+        ),
+        Err(_) => {}
+    }
+    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count };
+    finish(&input, result, Ok(()))
 }
 
 fn read_options(i: &InputConfig) -> ReadOptions {

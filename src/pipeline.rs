@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::capture::{bpf::Filter, FileError, FileSource, PacketMeta};
+use crate::capture::{bpf::Filter, FileError, FileSource, Next, PacketMeta, Source, SourceError};
 use crate::decode::{self, Frame, Net, Transport};
 use crate::track::arp::{ArpConflict, ArpTable};
 use crate::track::tcp::{ConnSummary, SegInfo, Segment, TcpFlags, TrackConfig, Tracker};
@@ -48,7 +48,7 @@ pub struct RunSummary {
     /// Link types found that are not decoded.
     pub unsupported_linktypes: Vec<u32>,
     /// The input ended in damage after `frames` good frames.
-    pub damage: Option<FileError>,
+    pub damage: Option<SourceError>,
 }
 
 pub struct ReadOptions {
@@ -77,11 +77,13 @@ pub enum RunError {
 /// Read a capture file and feed every (matching) frame to the sink.
 pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let mut src = FileSource::open(&opts.path)?;
+    run(&mut src, opts, sink)
+}
+
+/// The one loop: every frame of `src`, in order, through filter → decode → track → sink.
+pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let mut filter = match &opts.filter {
-        Some(expr) => {
-            let lt = src.info().linktype.unwrap_or(1);
-            Some(Filter::new(expr, lt)?)
-        }
+        Some(expr) => Some(Filter::new(expr, src.linktype_hint())?),
         None => None,
     };
     let mut sum = RunSummary::default();
@@ -90,10 +92,12 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
     let mut done: Vec<ConnSummary> = Vec::new();
     let mut first_ts: Option<i64> = None;
     let mut prev_ts: Option<i64> = None;
-    while let Some(item) = src.next_packet() {
-        let (meta, raw) = match item {
-            Ok(x) => x,
-            Err(e) => {
+    loop {
+        let (meta, raw) = match src.next_packet() {
+            Next::Packet(m, d) => (m, d),
+            Next::Again => continue,
+            Next::End => break,
+            Next::Err(e) => {
                 sum.damage = Some(e);
                 break;
             }
@@ -141,6 +145,7 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
             break;
         }
     }
+    src.end();
     for c in tracker.finish() {
         sink.conn(&c)?;
     }

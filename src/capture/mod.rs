@@ -3,6 +3,7 @@
 
 pub mod bpf;
 pub mod file;
+pub mod live;
 
 pub use file::{FileError, FileSource};
 
@@ -29,4 +30,44 @@ pub struct SourceInfo {
     pub linktype: Option<u32>,
     pub nanos: bool,
     pub pcapng: bool,
+}
+
+/// Why a source stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{0}")]
+    Live(String),
+}
+
+/// One step of a source.
+pub enum Next<'a> {
+    Packet(PacketMeta, &'a [u8]),
+    /// Nothing yet (a live read timed out or was interrupted); ask again.
+    Again,
+    End,
+    Err(SourceError),
+}
+
+/// Anything that yields frames in capture order.
+pub trait Source {
+    fn next_packet(&mut self) -> Next<'_>;
+    /// Link type to compile user-space filters for.
+    fn linktype_hint(&self) -> u32;
+    /// Called once after the last packet.
+    fn end(&mut self) {}
+}
+
+impl Source for FileSource {
+    fn next_packet(&mut self) -> Next<'_> {
+        match FileSource::next_packet(self) {
+            Some(Ok((m, d))) => Next::Packet(m, d),
+            Some(Err(e)) => Next::Err(SourceError::File(e)),
+            None => Next::End,
+        }
+    }
+    fn linktype_hint(&self) -> u32 {
+        self.info().linktype.unwrap_or(1)
+    }
 }

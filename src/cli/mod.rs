@@ -45,6 +45,75 @@ pub enum Command {
     /// segment, each side's state changes beside its column.
     #[command(after_help = FLOW_AFTER)]
     Flow(FlowArgs),
+    /// Capture live on an interface (libpcap) with the same annotations as `read`; `-w` saves a pcap.
+    #[command(after_help = CAPTURE_AFTER)]
+    Capture(CaptureArgs),
+}
+
+const CAPTURE_AFTER: &str = "\
+Stops on Ctrl-C, SIGTERM, -c or --duration; whatever libpcap still holds is drained and shown,
+then the connections seen and libpcap's received/dropped counts. Needs root or the binary with
+`setcap cap_net_raw,cap_net_admin=eip`; when started as root it drops to an unprivileged user
+(--user, default nobody) once the handle and the -w file are open, like tcpdump -Z.
+
+Examples:
+  sudo wireseam capture -i lo tcp port 9000
+  sudo wireseam capture -i eth0 -w out.pcap --duration 10
+  sudo wireseam capture -i lo --format json -c 100 | jq .";
+
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    /// Interface to capture on (default: libpcap's first suitable interface).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub iface: Option<String>,
+
+    /// List the interfaces that can be captured on, then exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list: bool,
+
+    /// BPF filter expression (kernel-side), as for tcpdump.
+    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub filter: Vec<String>,
+
+    /// Stop after N frames.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+
+    /// Also write the frames to a pcap file (nanosecond timestamps), flushed frame by frame.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Bytes to capture per frame.
+    #[arg(short = 's', long, default_value_t = 262144, value_name = "BYTES")]
+    pub snaplen: i32,
+
+    /// Do not put the interface into promiscuous mode.
+    #[arg(short = 'p', long = "no-promiscuous-mode")]
+    pub no_promisc: bool,
+
+    /// Kernel capture buffer in MiB (large buffers avoid drops in bursts).
+    #[arg(short = 'B', long = "buffer-size", default_value_t = 64, value_name = "MIB")]
+    pub buffer_mib: i32,
+
+    /// User to become after opening the capture (when started as root); `root` keeps root.
+    #[arg(short = 'Z', long = "user", value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// More detail per frame (as for read).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Hexdump of each frame's payload.
+    #[arg(short = 'x', long = "hex")]
+    pub hex: bool,
 }
 
 const CONNS_AFTER: &str = "\
@@ -213,11 +282,25 @@ pub struct FlowConfig {
     pub color: ColorMode,
 }
 
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    pub live: crate::capture::live::LiveConfig,
+    pub list: bool,
+    pub count: Option<u64>,
+    pub duration: Option<std::time::Duration>,
+    pub json: bool,
+    pub user: Option<String>,
+    pub verbose: u8,
+    pub hex: bool,
+    pub color: ColorMode,
+}
+
 #[derive(Debug)]
 pub enum Config {
     Read(ReadConfig),
     Conns(ConnsConfig),
     Flow(FlowConfig),
+    Capture(CaptureConfig),
 }
 
 fn input_config(a: InputArgs) -> Result<InputConfig, String> {
@@ -262,6 +345,53 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             }))
         }
         Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input)?, conn: a.conn, fold: a.fold, color })),
+        Command::Capture(a) => {
+            let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
+            if let Some(f) = &filter {
+                crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
+            }
+            if a.count == Some(0) {
+                return Err("-c/--count must be at least 1".into());
+            }
+            let duration = match a.duration {
+                Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
+                Some(d) => return Err(format!("--duration {d}: give a positive number of seconds")),
+                None => None,
+            };
+            if a.snaplen < 1 {
+                return Err(format!("--snaplen {}: must be at least 1", a.snaplen));
+            }
+            if !(1..=2047).contains(&a.buffer_mib) {
+                return Err(format!("--buffer-size {}: give 1 to 2047 MiB", a.buffer_mib));
+            }
+            let iface = match a.iface {
+                Some(i) => i,
+                None if a.list => String::new(),
+                None => pcap::Device::lookup()
+                    .ok()
+                    .flatten()
+                    .map(|d| d.name)
+                    .ok_or("no interface to capture on: give one with -i (see -D)")?,
+            };
+            Ok(Config::Capture(CaptureConfig {
+                live: crate::capture::live::LiveConfig {
+                    iface,
+                    filter,
+                    snaplen: a.snaplen,
+                    promisc: !a.no_promisc,
+                    buffer_bytes: a.buffer_mib * 1024 * 1024,
+                    write: a.write,
+                },
+                list: a.list,
+                count: a.count,
+                duration,
+                json: a.format == Format::Json,
+                user: a.user,
+                verbose: a.verbose,
+                hex: a.hex,
+                color,
+            }))
+        }
     }
 }
 
