@@ -1,0 +1,164 @@
+//! End-to-end: capture real traffic on loopback (CI runs as root). Each test is bounded in time
+//! and stops by itself; without root they are skipped with a message.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// Start a capture and wait for its "listening on" line.
+fn start_capture(args: &[&str]) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .arg("capture")
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "capture did not start: {line}");
+    // keep draining stderr in the background so the child never blocks on it
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        let _ = std::fs::write(std::env::temp_dir().join(format!("wireseam-live-stderr-{}", std::process::id())), rest);
+    });
+    child
+}
+
+fn wait_with_timeout(mut child: Child, limit: Duration) -> (Option<i32>, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut out = String::new();
+            child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+            return (st.code(), out);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("capture did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A tiny exchange: connect, hello, world, client closes first.
+fn exchange(port_hint: u16) -> u16 {
+    let l = TcpListener::bind(("127.0.0.1", port_hint)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut b = [0u8; 16];
+        let _ = s.read(&mut b).unwrap();
+        s.write_all(b"world\n").unwrap();
+        let _ = s.read(&mut b); // wait for the client's FIN
+    });
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"hello\n").unwrap();
+    let mut b = [0u8; 16];
+    let _ = c.read(&mut b).unwrap();
+    drop(c);
+    t.join().unwrap();
+    port
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn capture_loopback_handshake_json_and_savefile() {
+    if !is_root() {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("wireseam-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("out.pcap");
+    let filter = format!("tcp port {port}");
+    let child = start_capture(&["-i", "lo", "--format", "json", "-w", pcap.to_str().unwrap(), "-c", "10", &filter]);
+    exchange(port);
+    let (code, out) = wait_with_timeout(child, Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    let recs: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let pkts: Vec<&serde_json::Value> = recs.iter().filter(|r| r["type"] == "packet").collect();
+    assert_eq!(pkts.len(), 10, "{out}");
+    let phases: Vec<&str> = pkts.iter().map(|p| p["tcp"]["phase"].as_str().unwrap()).collect();
+    assert_eq!(&phases[..3], &["handshake 1/3", "handshake 2/3", "handshake 3/3"]);
+    assert_eq!(pkts[0]["tcp"]["state"]["client"], "SYN-SENT");
+    assert_eq!(pkts[2]["tcp"]["state"]["server"], "ESTABLISHED");
+    assert!(phases.iter().any(|p| p.starts_with("teardown")));
+    let conn = recs.iter().find(|r| r["type"] == "conn").expect("conn record at the end");
+    assert_eq!(conn["conn_state"], "SF");
+    // the -w file is a valid pcap that `read` opens, with the same frames
+    let o = common::wireseam(&["read", "--format", "json", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let n = String::from_utf8(o.stdout).unwrap().lines().filter(|l| l.contains("\"type\":\"packet\"")).count();
+    assert_eq!(n, 10);
+}
+
+#[test]
+fn sigint_drains_and_exits_zero_and_drops_privileges() {
+    if !is_root() {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let port = free_port();
+    let filter = format!("tcp port {port}");
+    let child = start_capture(&["-i", "lo", "--format", "json", &filter]);
+    let pid = child.id();
+    // the capture runs as an unprivileged user with no capabilities once it listens
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(!uid.split_whitespace().skip(1).any(|u| u == "0"), "still root: {uid}");
+    let capeff = status.lines().find(|l| l.starts_with("CapEff:")).unwrap();
+    assert!(capeff.ends_with("0000000000000000"), "capabilities kept: {capeff}");
+    let nnp = status.lines().find(|l| l.starts_with("NoNewPrivs:")).unwrap();
+    assert!(nnp.ends_with('1'), "{nnp}");
+    exchange(port);
+    std::thread::sleep(Duration::from_millis(200));
+    nix_kill(pid, "INT");
+    let (code, out) = wait_with_timeout(child, Duration::from_secs(10));
+    assert_eq!(code, Some(0), "SIGINT ends the capture cleanly");
+    let pkts = out.lines().filter(|l| l.contains("\"type\":\"packet\"")).count();
+    assert_eq!(pkts, 10, "every frame of the exchange was delivered before exit: {out}");
+    assert!(out.lines().any(|l| l.contains("\"type\":\"conn\"")));
+}
+
+#[test]
+fn duration_stops_an_idle_capture() {
+    if !is_root() {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let start = Instant::now();
+    let child = start_capture(&["-i", "lo", "--duration", "0.5", "tcp port 1"]);
+    let (code, _) = wait_with_timeout(child, Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn unknown_interface_lists_real_ones() {
+    let o = common::wireseam(&["capture", "-i", "nosuchif0", "-c", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("nosuchif0") && e.contains("lo"), "{e}");
+}
+
+fn nix_kill(pid: u32, sig: &str) {
+    let st = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap();
+    assert!(st.success());
+}
