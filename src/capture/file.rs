@@ -80,6 +80,8 @@ pub struct FileSource {
     path: PathBuf,
     data: Data,
     pos: usize,
+    /// Bytes before this offset have been handed back to the kernel (see `release_behind`).
+    released: usize,
     format: Format,
     done: bool,
 }
@@ -94,6 +96,8 @@ fn rd32(b: &[u8], be: bool) -> u32 {
 }
 
 const SHB: u32 = 0x0A0D_0D0A;
+/// Release walked pages every 8 MiB.
+const RELEASE_STEP: usize = 8 << 20;
 const BOM: u32 = 0x1A2B_3C4D;
 
 impl FileSource {
@@ -178,7 +182,7 @@ impl FileSource {
         } else {
             return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
         };
-        Ok(FileSource { path, data, pos, format, done: false })
+        Ok(FileSource { path, data, pos, released: 0, format, done: false })
     }
 
     fn pcap_header(path: &Path, b: &[u8], be: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
@@ -215,6 +219,9 @@ impl FileSource {
     pub fn next_packet(&mut self) -> Option<Result<(PacketMeta, &[u8]), FileError>> {
         if self.done {
             return None;
+        }
+        if self.pos - self.released >= RELEASE_STEP {
+            self.release_behind();
         }
         let r = match self.format {
             Format::Pcap { be, nanos, rec_hdr, linktype } => self.next_pcap(be, nanos, rec_hdr, linktype),
@@ -378,6 +385,24 @@ impl FileSource {
                 _ => {} // name resolution, statistics, custom, journal...: skipped
             }
         }
+    }
+
+    /// Drop the pages already walked from this process's resident set, so memory stays flat
+    /// however large the file is (they remain in the page cache).
+    fn release_behind(&mut self) {
+        const PAGE: usize = 4096;
+        let end = self.pos / PAGE * PAGE;
+        if let Data::Map(m) = &self.data {
+            if end > self.released {
+                // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
+                // clean pages; a later access re-reads them from the file, so no byte seen through
+                // the map changes. Frames borrowed from it do not outlive `next_packet`'s borrow
+                // anyway (the caller has dropped them before asking for the next one).
+                #[allow(unsafe_code)]
+                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released) };
+            }
+        }
+        self.released = end;
     }
 
     fn iface(&self, i: usize, n: usize) -> Option<Iface> {
