@@ -244,7 +244,12 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                         }
                         if o.nsack > 0 {
                             sep(w)?;
-                            write!(w, "sack {}", o.nsack)?;
+                            // blocks acknowledge the peer's bytes: relative to the peer's ISN
+                            let base = p.tcp.and_then(|si| si.ack_base).unwrap_or(0);
+                            w.write_all(b"sack")?;
+                            for (l, r) in o.sack() {
+                                write!(w, " {}:{}", l.wrapping_sub(base), r.wrapping_sub(base))?;
+                            }
                         }
                         w.write_all(b">")?;
                     }
