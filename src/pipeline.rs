@@ -131,8 +131,8 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         let view = PacketView {
             n,
             meta,
-            rel_ns: meta.ts_ns - first,
-            delta_ns: prev_ts.map_or(0, |p| meta.ts_ns - p),
+            rel_ns: meta.ts_ns.saturating_sub(first),
+            delta_ns: prev_ts.map_or(0, |p| meta.ts_ns.saturating_sub(p)),
             raw,
             frame: &frame,
             arp_conflict,

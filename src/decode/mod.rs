@@ -438,7 +438,21 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             other => WarnKind::Header(other.clone()),
         };
         f.warn(name, at, what);
-        // A cut TCP/UDP header still shows its ports when 4 bytes are there, like tcpdump.
+        // A TCP header cut inside its options (a short snap length on a SYN) still has every
+        // fixed field: decode those and the options present, as tshark does, so tracking sees
+        // the handshake.
+        if let (err::packet::SliceError::Len(l), Some(ip)) = (e, f.ip().copied()) {
+            if l.layer == err::Layer::TcpHeader && ip.frag.is_none() {
+                let payload = match &s.net {
+                    Some(LaxNetSlice::Ipv4(v)) => v.payload().payload,
+                    Some(LaxNetSlice::Ipv6(v)) => v.payload().payload,
+                    _ => &[],
+                };
+                if let Some(t) = partial_tcp(payload, ip.payload_len) {
+                    f.transport = Transport::Tcp(t);
+                }
+            }
+        }
     }
     match &s.transport {
         Some(TransportSlice::Tcp(t)) => {
@@ -570,6 +584,33 @@ fn walk_ipv6_exts(mut next: u8, mut b: &[u8], ip: &mut Ip) {
         next = b[0];
         b = &b[len..];
     }
+}
+
+/// The fixed 20 bytes of a TCP header and whatever options were captured.
+fn partial_tcp(b: &[u8], ip_payload_len: u32) -> Option<Tcp<'_>> {
+    if b.len() < 20 {
+        return None;
+    }
+    let hdr_len = ((b[12] >> 4) as usize) * 4;
+    if hdr_len < 20 {
+        return None;
+    }
+    let be16 = |o: usize| u16::from_be_bytes([b[o], b[o + 1]]);
+    let be32 = |o: usize| u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let opt_bytes = &b[20..hdr_len.min(b.len())];
+    Some(Tcp {
+        sport: be16(0),
+        dport: be16(2),
+        seq: be32(4),
+        ack: be32(8),
+        flags: b[13],
+        win: be16(14),
+        urg: be16(18),
+        hdr_len: hdr_len as u8,
+        len: ip_payload_len.saturating_sub(hdr_len as u32),
+        opts: TcpOpts::parse(opt_bytes),
+        opt_bytes,
+    })
 }
 
 fn vlan_len(f: &Frame) -> usize {

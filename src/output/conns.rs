@@ -123,7 +123,7 @@ impl ConnFilter {
                 NumField::Retrans => c.retransmissions as f64,
                 NumField::DupAcks => c.dup_acks as f64,
                 NumField::ZeroWindows => c.zero_windows as f64,
-                NumField::Duration => (c.last_ts - c.first_ts) as f64 / 1e9,
+                NumField::Duration => (c.last_ts.saturating_sub(c.first_ts)) as f64 / 1e9,
             }
         };
         match self {
@@ -145,7 +145,7 @@ pub fn select(mut rows: Vec<ConnSummary>, filters: &[ConnFilter], sort: SortKey,
     match sort {
         SortKey::Id => {}
         SortKey::Start => rows.sort_by_key(|c| c.first_ts),
-        SortKey::Duration => rows.sort_by_key(|c| std::cmp::Reverse(c.last_ts - c.first_ts)),
+        SortKey::Duration => rows.sort_by_key(|c| std::cmp::Reverse(c.last_ts.saturating_sub(c.first_ts))),
         SortKey::Bytes => rows.sort_by_key(|c| std::cmp::Reverse(c.bytes[0] + c.bytes[1])),
         SortKey::Packets => rows.sort_by_key(|c| std::cmp::Reverse(c.packets[0] + c.packets[1])),
         SortKey::Retrans => rows.sort_by_key(|c| std::cmp::Reverse(c.retransmissions)),
@@ -203,7 +203,7 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnSummary], width: Option<u16>)
             format!("{}/{}", opt(c.mss.0), opt(c.mss.1)),
             format!("{}/{}", opt(c.ws.0), opt(c.ws.1)),
             c.irtt.map_or_else(|| "-".into(), ms),
-            secs_string(c.last_ts - c.first_ts, false),
+            secs_string(c.last_ts.saturating_sub(c.first_ts), false),
             format!("{}/{}", c.packets[0], c.packets[1]),
             format!("{}/{}", group(c.bytes[0]), group(c.bytes[1])),
             c.retransmissions.to_string(),

@@ -203,6 +203,9 @@ impl<W: Write> Sink for JsonSink<W> {
                         write!(w, "{}\"{name}\"", if i > 0 { "," } else { "" })?;
                     }
                     w.write_all(b"]")?;
+                    if let Some(b) = si.bytes_in_flight {
+                        write!(w, ",\"bytes_in_flight\":{b}")?;
+                    }
                     if si.dup_ack_num > 0 {
                         write!(w, ",\"dup_ack_num\":{},\"dup_ack_of\":{}", si.dup_ack_num, si.dup_ack_of)?;
                     }
@@ -260,7 +263,7 @@ pub fn write_conn(w: &mut impl Write, c: &ConnSummary) -> io::Result<()> {
     w.write_all(b",\"start\":\"")?;
     write_rfc3339(w, c.first_ts, false)?;
     w.write_all(b"\",\"duration\":")?;
-    write_secs(w, c.last_ts - c.first_ts, false)?;
+    write_secs(w, c.last_ts.saturating_sub(c.first_ts), false)?;
     write!(w, ",\"first_frame\":{},\"last_frame\":{}}}\n", c.first_frame, c.last_frame)
 }
 

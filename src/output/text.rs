@@ -313,7 +313,7 @@ fn write_tcp_story(w: &mut impl Write, si: &SegInfo, pal: Palette) -> io::Result
     )?;
     for name in si.analysis.names() {
         w.write_all(b"  ")?;
-        w.write_all(pal.start(style::WARN).to_string().as_bytes())?;
+        write!(w, "{}", pal.start(style::WARN))?;
         if name == "duplicate_ack" {
             write!(w, "[dup ack #{} of frame {}]", si.dup_ack_num, si.dup_ack_of)?;
         } else {

@@ -7,9 +7,11 @@
 //! `maxseqtobeacked`, `lastack`, `dupacknum`, …). Differences:
 //!
 //! * Wireshark keeps a linked list of unacknowledged segments; it is used only for
-//!   the RTO/bytes-in-flight displays, never for a flag. Here a fixed-size summary
-//!   (lowest unacked sequence number, highest next sequence number) replaces it, so
-//!   `bytes_in_flight` is an approximation when segments were not captured.
+//!   the RTO/bytes-in-flight displays, never for a flag. Bytes in flight only need
+//!   the lowest and highest sequence numbers of that list, so here it is kept as a
+//!   union of at most `UNACKED_RANGES` (16) sequence ranges, inline (no heap); past
+//!   that many holes the two closest ranges merge and `bytes_in_flight` becomes
+//!   an approximation.
 //! * The "ta" record Wireshark creates lazily is the `Analysis` bit set here; "ta
 //!   exists" is equivalent to "some flag is set" for every check that reads it.
 
@@ -100,6 +102,89 @@ pub(crate) const WS_UNKNOWN: i16 = -1;
 /// Window scaling is known not to be in use (`-2` in Wireshark).
 pub(crate) const WS_NONE: i16 = -2;
 
+/// Number of disjoint unacknowledged ranges tracked per direction.
+pub(crate) const UNACKED_RANGES: usize = 16;
+
+/// The unacknowledged segments of one direction as sorted disjoint ranges
+/// `[seq, nextseq)` (what Wireshark's `segments` list covers).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Unacked {
+    r: [(u32, u32); UNACKED_RANGES],
+    n: u8,
+}
+
+impl Unacked {
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Add `[lo, hi)`.
+    pub fn add(&mut self, lo: u32, hi: u32) {
+        let n = self.n as usize;
+        // first range that ends at or after lo
+        let mut i = 0;
+        while i < n && lt_seq(self.r[i].1, lo) {
+            i += 1;
+        }
+        if i < n && !gt_seq(self.r[i].0, hi) {
+            // overlaps or touches range i: grow it, then swallow followers
+            if lt_seq(lo, self.r[i].0) {
+                self.r[i].0 = lo;
+            }
+            if gt_seq(hi, self.r[i].1) {
+                self.r[i].1 = hi;
+            }
+            let mut j = i + 1;
+            while j < n && !gt_seq(self.r[j].0, self.r[i].1) {
+                if gt_seq(self.r[j].1, self.r[i].1) {
+                    self.r[i].1 = self.r[j].1;
+                }
+                j += 1;
+            }
+            let gone = j - i - 1;
+            self.r.copy_within(j..n, i + 1);
+            self.n -= gone as u8;
+            return;
+        }
+        if n == UNACKED_RANGES {
+            // full: merge the two closest neighbours to make room
+            let k = (0..n - 1)
+                .min_by_key(|&k| self.r[k + 1].0.wrapping_sub(self.r[k].1))
+                .unwrap_or(0);
+            self.r[k].1 = self.r[k + 1].1;
+            self.r.copy_within(k + 2..n, k + 1);
+            self.n -= 1;
+            return self.add(lo, hi);
+        }
+        self.r.copy_within(i..n, i + 1);
+        self.r[i] = (lo, hi);
+        self.n += 1;
+    }
+
+    /// An acknowledgement `ack` arrived: drop what it covers, trim what it splits.
+    pub fn ack(&mut self, ack: u32) {
+        let n = self.n as usize;
+        let mut drop = 0;
+        while drop < n && !gt_seq(self.r[drop].1, ack) {
+            drop += 1;
+        }
+        self.r.copy_within(drop..n, 0);
+        self.n -= drop as u8;
+        if self.n > 0 && gt_seq(ack, self.r[0].0) {
+            self.r[0].0 = ack;
+        }
+    }
+
+    /// Highest minus lowest sequence number covered.
+    pub fn span(&self) -> u32 {
+        if self.n == 0 {
+            0
+        } else {
+            self.r[self.n as usize - 1].1.wrapping_sub(self.r[0].0)
+        }
+    }
+}
+
 /// Per-direction state of the sequence analysis (Wireshark's `tcp_flow_t` plus its
 /// `tcp_analyze_seq_flow_info_t`), for segments *sent* in that direction.
 #[derive(Clone, Copy, Debug)]
@@ -121,14 +206,10 @@ pub(crate) struct FlowSeq {
     pub nextseq: u32,
     pub maxseqtobeacked: u32,
     pub nextseqtime: TsNanos,
-    /// Length of the last segment that advanced `nextseq`, truncated like `guint8`.
-    pub lastacklen: u8,
     pub lastsegmentflags: u32,
     // bytes-in-flight summary of the unacked segment list
     pub valid_bif: bool,
-    pub una_any: bool,
-    pub una_lo: u32,
-    pub una_hi: u32,
+    pub unacked: Unacked,
     /// Total length of the SACK blocks of the last segment from this direction.
     pub sack_sum: u32,
 }
@@ -148,12 +229,9 @@ impl Default for FlowSeq {
             nextseq: 0,
             maxseqtobeacked: 0,
             nextseqtime: 0,
-            lastacklen: 0,
             lastsegmentflags: 0,
             valid_bif: true,
-            una_any: false,
-            una_lo: 0,
-            una_hi: 0,
+            unacked: Unacked::default(),
             sack_sum: 0,
         }
     }
@@ -203,7 +281,10 @@ pub(crate) fn analyze(
     first_rtt: Option<TsNanos>,
     preset: Analysis,
 ) -> SeqOutput {
-    let mut out = SeqOutput { flags: preset, ..SeqOutput::default() };
+    let mut out = SeqOutput {
+        flags: preset,
+        ..SeqOutput::default()
+    };
     let f = &mut out.flags;
     let seq = s.seq;
     let ack = s.ack;
@@ -246,7 +327,11 @@ pub(crate) fn analyze(
         }
         // WINDOW FULL: data up to the right edge of the peer's window.
         if seglen > 0 && rev.win_scale != WS_UNKNOWN && !sfr {
-            let shift = if rev.is_first_ack || rev.win_scale == WS_NONE { 0 } else { rev.win_scale as u32 };
+            let shift = if rev.is_first_ack || rev.win_scale == WS_NONE {
+                0
+            } else {
+                rev.win_scale as u32
+            };
             let edge = rev.lastack.wrapping_add(rev.window.wrapping_shl(shift));
             if seq.wrapping_add(seglen) == edge {
                 f.set(Analysis::WINDOW_FULL);
@@ -284,7 +369,11 @@ pub(crate) fn analyze(
             && ack == fwd.lastack
             && !sfr
         {
-            fwd.dupacknum = if fwd.dupacknum == u32::MAX { 1 } else { fwd.dupacknum.wrapping_add(1) };
+            fwd.dupacknum = if fwd.dupacknum == u32::MAX {
+                1
+            } else {
+                fwd.dupacknum.wrapping_add(1)
+            };
             f.set(Analysis::DUPLICATE_ACK);
             out.dup_ack_num = fwd.dupacknum;
             out.dup_ack_of = fwd.lastnondupack;
@@ -337,16 +426,15 @@ pub(crate) fn analyze(
         }
         // OUT-OF-ORDER: close in time to the segment that advanced nextseq.
         let t = s.ts.wrapping_sub(fwd.nextseqtime) as u64;
-        if seq_not_advanced && t < ooo_threshold(first_rtt) {
-            let synfin = u32::from(s.syn || s.fin);
-            if fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(synfin) {
-                f.set(Analysis::OUT_OF_ORDER);
-                break 'retx;
-            } else if fwd.lastacklen == 0 {
-                // an OOO closing a series of disordered packets after a pure ACK (issue 17214)
-                f.set(Analysis::OUT_OF_ORDER);
-                break 'retx;
-            }
+        // (Wireshark >= 4.2 also calls it out-of-order when it ends exactly at
+        // nextseq after a pure ACK (issue 17214); 4.0 does not.)
+        let synfin = u32::from(s.syn || s.fin);
+        if seq_not_advanced
+            && t < ooo_threshold(first_rtt)
+            && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(synfin)
+        {
+            f.set(Analysis::OUT_OF_ORDER);
+            break 'retx;
         }
         if seq_not_advanced {
             f.set(Analysis::RETRANSMISSION);
@@ -357,23 +445,7 @@ pub(crate) fn analyze(
     let nextseq = seq.wrapping_add(seglen).wrapping_add(synfin);
     let zwp = f.has(Analysis::ZERO_WINDOW_PROBE);
     if seglen > 0 || s.syn || s.fin {
-        // the unacked-segment list, summarised
-        if fwd.una_any {
-            if lt_seq(seq, fwd.una_lo) {
-                fwd.una_lo = seq;
-            }
-            if gt_seq(nextseq, fwd.una_hi) {
-                fwd.una_hi = nextseq;
-            }
-        } else {
-            fwd.una_any = true;
-            fwd.una_lo = seq;
-            fwd.una_hi = nextseq;
-        }
-    }
-    // lastacklen tracks the length of the segment moving the highest seq seen.
-    if fwd.nextseq == 0 || gt_seq(nextseq, fwd.nextseq.wrapping_add(synfin)) {
-        fwd.lastacklen = seglen as u8;
+        fwd.unacked.add(seq, nextseq);
     }
     // highest nextseq seen (zero window probes do not advance it)
     if (gt_seq(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !zwp {
@@ -389,17 +461,12 @@ pub(crate) fn analyze(
     fwd.lastacktime = s.ts;
     fwd.lastsegmentflags = f.0;
 
-    // This ack removes acknowledged segments from the peer's list.
-    if rev.una_any && s.ack_flag {
-        if !lt_seq(ack, rev.una_hi) {
-            rev.una_any = false;
-        } else if gt_seq(ack, rev.una_lo) {
-            rev.una_lo = ack;
-        }
-    }
+    // This ack (the raw field, like Wireshark) removes acknowledged segments
+    // from the peer's list.
+    rev.unacked.ack(ack);
     // bytes in flight after this segment (payload-based method, the default)
-    if seglen != 0 && fwd.una_any && fwd.valid_bif {
-        let in_flight = fwd.una_hi.wrapping_sub(fwd.una_lo).wrapping_sub(rev.sack_sum);
+    if seglen != 0 && !fwd.unacked.is_empty() && fwd.valid_bif {
+        let in_flight = fwd.unacked.span().wrapping_sub(rev.sack_sum);
         if in_flight > 0 && in_flight < 2_000_000_000 {
             out.bytes_in_flight = Some(in_flight - synfin);
         }
@@ -440,7 +507,8 @@ mod tests {
 
     #[test]
     fn names_in_fixed_order() {
-        let a = Analysis(Analysis::REUSED_PORTS | Analysis::RETRANSMISSION | Analysis::DUPLICATE_ACK);
+        let a =
+            Analysis(Analysis::REUSED_PORTS | Analysis::RETRANSMISSION | Analysis::DUPLICATE_ACK);
         assert_eq!(names(a), "retransmission,duplicate_ack,reused_ports");
         assert!(a.has(Analysis::RETRANSMISSION));
         assert!(Analysis::default().is_empty());
@@ -453,13 +521,28 @@ mod tests {
     }
     impl Pair {
         fn new() -> Self {
-            Pair { a: FlowSeq::default(), b: FlowSeq::default() }
+            Pair {
+                a: FlowSeq::default(),
+                b: FlowSeq::default(),
+            }
         }
         fn ab(&mut self, s: SeqInput) -> SeqOutput {
-            analyze(&mut self.a, &mut self.b, &s, Some(50_000_000), Analysis::default())
+            analyze(
+                &mut self.a,
+                &mut self.b,
+                &s,
+                Some(50_000_000),
+                Analysis::default(),
+            )
         }
         fn ba(&mut self, s: SeqInput) -> SeqOutput {
-            analyze(&mut self.b, &mut self.a, &s, Some(50_000_000), Analysis::default())
+            analyze(
+                &mut self.b,
+                &mut self.a,
+                &s,
+                Some(50_000_000),
+                Analysis::default(),
+            )
         }
     }
 
@@ -469,7 +552,10 @@ mod tests {
         assert!(p.ab(seg(1, 0, 1000, 5000, 100, 500)).flags.is_empty());
         assert!(p.ba(seg(2, 1, 5000, 1100, 0, 500)).flags.is_empty());
         // 1100..1200 lost before the capture point: 1200 shows a hole
-        assert_eq!(names(p.ab(seg(3, 2, 1200, 5000, 100, 500)).flags), "lost_segment");
+        assert_eq!(
+            names(p.ab(seg(3, 2, 1200, 5000, 100, 500)).flags),
+            "lost_segment"
+        );
         let d1 = p.ba(seg(4, 3, 5000, 1100, 0, 500));
         assert_eq!(names(d1.flags), "duplicate_ack");
         assert_eq!((d1.dup_ack_num, d1.dup_ack_of), (1, 2));
@@ -515,8 +601,14 @@ mod tests {
         p.ab(seg(1, 0, 1000, 5000, 100, 500));
         // b acks 1100 with window 100: a fills it exactly
         p.ba(seg(2, 1, 5000, 1100, 0, 100));
-        assert_eq!(names(p.ab(seg(3, 2, 1100, 5000, 100, 500)).flags), "window_full");
-        assert_eq!(names(p.ba(seg(4, 3, 5000, 1200, 0, 0)).flags), "zero_window");
+        assert_eq!(
+            names(p.ab(seg(3, 2, 1100, 5000, 100, 500)).flags),
+            "window_full"
+        );
+        assert_eq!(
+            names(p.ba(seg(4, 3, 5000, 1200, 0, 0)).flags),
+            "zero_window"
+        );
         let zwp = p.ab(seg(5, 200, 1200, 5000, 1, 500));
         assert_eq!(names(zwp.flags), "zero_window_probe");
         assert_eq!(p.a.nextseq, 1200, "probes do not advance nextseq");
@@ -531,7 +623,10 @@ mod tests {
         let mut p = Pair::new();
         p.ab(seg(1, 0, 1000, 5000, 100, 500));
         // b acks data a never was seen sending
-        assert_eq!(names(p.ba(seg(2, 1, 5000, 1300, 0, 500)).flags), "ack_lost_segment");
+        assert_eq!(
+            names(p.ba(seg(2, 1, 5000, 1300, 0, 500)).flags),
+            "ack_lost_segment"
+        );
         // a's own dupacknum is now "-1"
         assert_eq!(p.a.dupacknum, u32::MAX);
     }
@@ -553,13 +648,50 @@ mod tests {
     }
 
     #[test]
+    fn unacked_ranges() {
+        let mut u = Unacked::default();
+        u.add(100, 200);
+        u.add(300, 400);
+        u.add(200, 300); // fills the hole
+        assert_eq!((u.n, u.span()), (1, 300));
+        u.add(500, 600);
+        u.ack(450);
+        assert_eq!((u.n, u.span(), u.r[0].0), (1, 100, 500));
+        u.ack(520);
+        assert_eq!(u.span(), 80);
+        u.ack(600);
+        assert!(u.is_empty());
+        for k in 0..20u32 {
+            u.add(k * 1000, k * 1000 + 10);
+        }
+        assert_eq!(u.n as usize, UNACKED_RANGES);
+        assert_eq!(u.span(), 19_010);
+        let mut w = Unacked::default();
+        w.add(u32::MAX - 5, 5);
+        w.add(5, 10);
+        assert_eq!((w.n, w.span()), (1, 16));
+    }
+
+    #[test]
     fn bytes_in_flight() {
         let mut p = Pair::new();
-        assert_eq!(p.ab(seg(1, 0, 1000, 5000, 100, 500)).bytes_in_flight, Some(100));
-        assert_eq!(p.ab(seg(2, 0, 1100, 5000, 100, 500)).bytes_in_flight, Some(200));
+        assert_eq!(
+            p.ab(seg(1, 0, 1000, 5000, 100, 500)).bytes_in_flight,
+            Some(100)
+        );
+        assert_eq!(
+            p.ab(seg(2, 0, 1100, 5000, 100, 500)).bytes_in_flight,
+            Some(200)
+        );
         p.ba(seg(3, 1, 5000, 1100, 0, 500));
-        assert_eq!(p.ab(seg(4, 2, 1200, 5000, 100, 500)).bytes_in_flight, Some(200));
+        assert_eq!(
+            p.ab(seg(4, 2, 1200, 5000, 100, 500)).bytes_in_flight,
+            Some(200)
+        );
         p.ba(seg(5, 3, 5000, 1300, 0, 500));
-        assert_eq!(p.ab(seg(6, 4, 1300, 5000, 50, 500)).bytes_in_flight, Some(50));
+        assert_eq!(
+            p.ab(seg(6, 4, 1300, 5000, 50, 500)).bytes_in_flight,
+            Some(50)
+        );
     }
 }

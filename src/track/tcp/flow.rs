@@ -1,10 +1,12 @@
 //! Connections and the flow table.
 //!
 //! The table is an `FxHashMap` from a normalised 4-tuple to a slot of a slab of
-//! fixed-size connection records, threaded on an intrusive LRU list (least
-//! recently active first). Per segment: one hash lookup, plain field updates and
-//! an O(1) move to the LRU tail; no heap allocation except when a connection is
-//! created (slab/table growth, or a summary pushed for a replaced/evicted one).
+//! fixed-size connection records. Slots are threaded on two intrusive lists, both
+//! least recently active first: all connections (eviction at `max_conns`) and the
+//! finished ones (expiry after `close_linger`, so `expire` never walks idle
+//! unfinished connections). Per segment: one hash lookup, plain field updates and
+//! O(1) list moves; no heap allocation except when a connection is created
+//! (slab/table growth, or a summary pushed for a replaced/evicted one).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -16,24 +18,11 @@ use super::phase::{OtherKind, Phase, Teardown};
 use super::state::{transition, Event, TcpState};
 use super::{ConnSummary, Dir, SegInfo, Segment, TcpFlags, TrackConfig, TsNanos};
 
-/// Wireshark's conversation completeness bits (only FIN and RST are consulted).
-const COMPL_SYN: u8 = 1;
-const COMPL_SYNACK: u8 = 2;
-const COMPL_ACK: u8 = 4;
-const COMPL_DATA: u8 = 8;
-const COMPL_FIN: u8 = 16;
-const COMPL_RST: u8 = 32;
-
-/// Wireshark 4.0 also flags a SYN that repeats the recorded ISN (a SYN
-/// retransmission) as `reused_ports` (packet-tcp.c, the `else` branch of the SYN
-/// check in `dissect_tcp`).
-const REUSED_ON_SAME_ISN_SYN: bool = true;
-
 const NIL: u32 = u32::MAX;
 
 /// Normalised 4-tuple: the (address, port) pair that sorts first is `a`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct FlowKey {
+pub(crate) struct FlowKey {
     a: IpAddr,
     b: IpAddr,
     pa: u16,
@@ -43,16 +32,26 @@ struct FlowKey {
 impl FlowKey {
     fn of(seg: &Segment<'_>) -> FlowKey {
         if (seg.src, seg.sport) <= (seg.dst, seg.dport) {
-            FlowKey { a: seg.src, b: seg.dst, pa: seg.sport, pb: seg.dport }
+            FlowKey {
+                a: seg.src,
+                b: seg.dst,
+                pa: seg.sport,
+                pb: seg.dport,
+            }
         } else {
-            FlowKey { a: seg.dst, b: seg.src, pa: seg.dport, pb: seg.sport }
+            FlowKey {
+                a: seg.dst,
+                b: seg.src,
+                pa: seg.dport,
+                pb: seg.sport,
+            }
         }
     }
 }
 
 /// Everything known about one connection (fixed size, no heap).
 #[derive(Clone, Debug)]
-struct Conn {
+pub(crate) struct Conn {
     id: u32,
     client: SocketAddr,
     server: SocketAddr,
@@ -62,7 +61,6 @@ struct Conn {
     states: [TcpState; 2],
     teardown: Teardown,
     zeek: Zeek,
-    completeness: u8,
     ts_mru_syn: TsNanos,
     ts_first_rtt: TsNanos,
     /// ISN per direction, once its SYN (or SYN,ACK) was seen.
@@ -88,7 +86,13 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(id: u32, client: SocketAddr, server: SocketAddr, flipped: bool, seg: &Segment<'_>) -> Conn {
+    fn new(
+        id: u32,
+        client: SocketAddr,
+        server: SocketAddr,
+        flipped: bool,
+        seg: &Segment<'_>,
+    ) -> Conn {
         Conn {
             id,
             client,
@@ -97,7 +101,6 @@ impl Conn {
             states: [TcpState::Unknown; 2],
             teardown: Teardown::default(),
             zeek: Zeek::new(flipped),
-            completeness: 0,
             ts_mru_syn: 0,
             ts_first_rtt: 0,
             isn: [None; 2],
@@ -180,14 +183,17 @@ impl Conn {
     }
 
     /// The per-segment work once the connection is known.
-    /// `fresh`: the segment opened a new Wireshark conversation (no earlier one on
-    /// this 4-tuple).
-    fn process(&mut self, seg: &Segment<'_>, fresh: bool, preset: Analysis) -> SegInfo {
+    /// `new_conn`: first segment of this connection.
+    fn process(&mut self, seg: &Segment<'_>, new_conn: bool, preset: Analysis) -> SegInfo {
         let d = self.dir_of(seg).idx();
         let o = 1 - d;
         let f = seg.flags;
-        let (syn, ackf, fin, rst) =
-            (f.has(TcpFlags::SYN), f.has(TcpFlags::ACK), f.has(TcpFlags::FIN), f.has(TcpFlags::RST));
+        let (syn, ackf, fin, rst) = (
+            f.has(TcpFlags::SYN),
+            f.has(TcpFlags::ACK),
+            f.has(TcpFlags::FIN),
+            f.has(TcpFlags::RST),
+        );
 
         self.last_ts = seg.ts;
         self.last_frame = seg.n;
@@ -198,7 +204,11 @@ impl Conn {
         {
             let fwd = &mut self.seq[d];
             if !fwd.base_set {
-                fwd.base_seq = if syn { seg.seq } else { seg.seq.wrapping_sub(1) };
+                fwd.base_seq = if syn {
+                    seg.seq
+                } else {
+                    seg.seq.wrapping_sub(1)
+                };
                 fwd.base_set = true;
             }
         }
@@ -223,33 +233,16 @@ impl Conn {
         let first_rtt = (self.ts_first_rtt != 0).then_some(self.ts_first_rtt);
         let out = {
             let (a, b) = self.seq.split_at_mut(1);
-            let (fwd, rev) = if d == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
+            let (fwd, rev) = if d == 0 {
+                (&mut a[0], &mut b[0])
+            } else {
+                (&mut b[0], &mut a[0])
+            };
             analyze(fwd, rev, &input, first_rtt, preset)
         };
         let rseq = seg.seq.wrapping_sub(self.seq[d].base_seq);
         let rack = ackf.then(|| seg.ack.wrapping_sub(self.seq[o].base_seq));
         let win_scaled = self.window(d, seg);
-
-        // Wireshark: conversation completeness (for port-reuse decisions).
-        if !fresh {
-            if syn && ackf {
-                self.completeness |= COMPL_SYNACK;
-            }
-            if ackf && !syn {
-                self.completeness |= if seg.len > 0 { COMPL_DATA } else { COMPL_ACK };
-            }
-            if fin && ackf {
-                self.completeness |= COMPL_FIN;
-            }
-            if rst {
-                self.completeness |= COMPL_RST;
-            }
-        } else if syn && !ackf {
-            self.completeness |= COMPL_SYN;
-            if seg.len > 0 {
-                self.completeness |= COMPL_DATA;
-            }
-        }
 
         // Wireshark: SYN bookkeeping, initial RTT, first-ACK marker, options.
         if syn {
@@ -260,7 +253,7 @@ impl Conn {
         }
         if ackf && !syn {
             if self.ts_mru_syn != 0 && self.ts_first_rtt == 0 {
-                self.ts_first_rtt = seg.ts - self.ts_mru_syn;
+                self.ts_first_rtt = seg.ts.wrapping_sub(self.ts_mru_syn);
             }
             self.seq[d].is_first_ack = false;
         }
@@ -303,9 +296,19 @@ impl Conn {
         }
 
         // Zeek history / conn_state.
-        self.zeek.packet(d == 0, f, seg.seq, seg.ack, seg.len, seg.win);
+        self.zeek
+            .packet(d == 0, f, seg.seq, seg.ack, seg.len, seg.win);
         if flags.has(Analysis::ACK_LOST_SEGMENT) {
             self.zeek.gap(o == 0);
+        }
+
+        // A SYN after the connection is over (same ISN, so tshark keeps the stream)
+        // opens a new incarnation: restart the phase bookkeeping.
+        if syn && !ackf && self.finished() {
+            self.teardown = Teardown::default();
+            self.synack_seen = false;
+            self.handshake_done = false;
+            self.rst_seen = false;
         }
 
         // RFC 9293 states and the teardown steps.
@@ -365,14 +368,23 @@ impl Conn {
             analysis: flags,
             dup_ack_num: out.dup_ack_num,
             dup_ack_of: out.dup_ack_of,
-            new_conn: fresh,
+            new_conn,
             bytes_in_flight: out.bytes_in_flight,
         }
     }
 
     /// Turn the segment into sender/receiver events for the state machine.
     #[allow(clippy::too_many_arguments)]
-    fn apply_states(&mut self, d: usize, syn: bool, ackf: bool, fin: bool, rst: bool, ack: u32, acks_peer_fin: bool) {
+    fn apply_states(
+        &mut self,
+        d: usize,
+        syn: bool,
+        ackf: bool,
+        fin: bool,
+        rst: bool,
+        ack: u32,
+        acks_peer_fin: bool,
+    ) {
         let (s, r) = (d, 1 - d);
         let st = &mut self.states;
         if rst {
@@ -392,26 +404,55 @@ impl Conn {
             st[r] = transition(st[r], Event::RecvSynAck);
         }
         if fin {
-            st[s] = transition(st[s], Event::SendFin { peer_fin_acked: acks_peer_fin });
-            st[r] = transition(st[r], Event::RecvFin { fin_acked: acks_peer_fin });
+            st[s] = transition(
+                st[s],
+                Event::SendFin {
+                    peer_fin_acked: acks_peer_fin,
+                },
+            );
+            st[r] = transition(
+                st[r],
+                Event::RecvFin {
+                    fin_acked: acks_peer_fin,
+                },
+            );
         } else if ackf && !syn {
             let syn_acked = match self.isn[r] {
                 Some(isn) => (ack.wrapping_sub(isn.wrapping_add(1)) as i32) >= 0,
                 None => true,
             };
             st[s] = transition(st[s], Event::SendAck);
-            st[r] = transition(st[r], Event::RecvAck { syn_acked, fin_acked: acks_peer_fin });
+            st[r] = transition(
+                st[r],
+                Event::RecvAck {
+                    syn_acked,
+                    fin_acked: acks_peer_fin,
+                },
+            );
         }
     }
 }
 
-/// A slab slot threaded on the LRU list.
+/// Size probe for tests: one table slot (connection record plus links).
+#[cfg(test)]
+pub(crate) type ConnSize = Slot;
+
+/// Index of the list of all live connections, least recently active first
+/// (eviction order).
+const LRU: usize = 0;
+/// Index of the list of finished connections, least recently active first
+/// (expiry order).
+const FIN: usize = 1;
+
+/// A slab slot threaded on two intrusive lists (`LRU` always, `FIN` once the
+/// connection is finished).
 #[derive(Debug)]
-struct Slot {
+pub(crate) struct Slot {
     key: FlowKey,
     conn: Option<Conn>,
-    prev: u32,
-    next: u32,
+    prev: [u32; 2],
+    next: [u32; 2],
+    in_fin: bool,
 }
 
 /// The connection tracker.
@@ -421,8 +462,8 @@ pub struct Tracker {
     map: FxHashMap<FlowKey, u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    head: u32,
-    tail: u32,
+    head: [u32; 2],
+    tail: [u32; 2],
     next_id: u32,
     pending: Vec<ConnSummary>,
 }
@@ -430,12 +471,15 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(cfg: TrackConfig) -> Self {
         Tracker {
-            cfg: TrackConfig { max_conns: cfg.max_conns.max(1), ..cfg },
+            cfg: TrackConfig {
+                max_conns: cfg.max_conns.max(1),
+                ..cfg
+            },
             map: FxHashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            head: [NIL; 2],
+            tail: [NIL; 2],
             next_id: 0,
             pending: Vec::new(),
         }
@@ -446,34 +490,42 @@ impl Tracker {
         self.map.len()
     }
 
-    fn unlink(&mut self, i: u32) {
-        let (p, n) = (self.slots[i as usize].prev, self.slots[i as usize].next);
+    fn unlink(&mut self, l: usize, i: u32) {
+        let (p, n) = (
+            self.slots[i as usize].prev[l],
+            self.slots[i as usize].next[l],
+        );
         if p == NIL {
-            self.head = n;
+            self.head[l] = n;
         } else {
-            self.slots[p as usize].next = n;
+            self.slots[p as usize].next[l] = n;
         }
         if n == NIL {
-            self.tail = p;
+            self.tail[l] = p;
         } else {
-            self.slots[n as usize].prev = p;
+            self.slots[n as usize].prev[l] = p;
         }
     }
 
-    fn push_tail(&mut self, i: u32) {
-        self.slots[i as usize].prev = self.tail;
-        self.slots[i as usize].next = NIL;
-        if self.tail == NIL {
-            self.head = i;
+    fn push_tail(&mut self, l: usize, i: u32) {
+        self.slots[i as usize].prev[l] = self.tail[l];
+        self.slots[i as usize].next[l] = NIL;
+        if self.tail[l] == NIL {
+            self.head[l] = i;
         } else {
-            self.slots[self.tail as usize].next = i;
+            let t = self.tail[l] as usize;
+            self.slots[t].next[l] = i;
         }
-        self.tail = i;
+        self.tail[l] = i;
     }
 
     /// Remove slot `i` from the table and keep its summary.
     fn retire(&mut self, i: u32) {
-        self.unlink(i);
+        self.unlink(LRU, i);
+        if self.slots[i as usize].in_fin {
+            self.unlink(FIN, i);
+            self.slots[i as usize].in_fin = false;
+        }
         let slot = &mut self.slots[i as usize];
         if let Some(c) = slot.conn.take() {
             self.pending.push(c.summary());
@@ -484,8 +536,8 @@ impl Tracker {
     }
 
     fn insert(&mut self, key: FlowKey, conn: Conn) -> u32 {
-        if self.map.len() >= self.cfg.max_conns && self.head != NIL {
-            let victim = self.head;
+        if self.map.len() >= self.cfg.max_conns && self.head[LRU] != NIL {
+            let victim = self.head[LRU];
             self.retire(victim);
         }
         let i = match self.free.pop() {
@@ -496,11 +548,17 @@ impl Tracker {
                 i
             }
             None => {
-                self.slots.push(Slot { key, conn: Some(conn), prev: NIL, next: NIL });
+                self.slots.push(Slot {
+                    key,
+                    conn: Some(conn),
+                    prev: [NIL; 2],
+                    next: [NIL; 2],
+                    in_fin: false,
+                });
                 (self.slots.len() - 1) as u32
             }
         };
-        self.push_tail(i);
+        self.push_tail(LRU, i);
         self.map.insert(key, i);
         i
     }
@@ -526,62 +584,64 @@ impl Tracker {
         let synack = f.has(TcpFlags::SYN | TcpFlags::ACK);
         let mut preset = Analysis::default();
 
-        // (slot, first segment of a connection, new Wireshark conversation)
-        let (idx, new_conn, fresh) = match self.map.get(&key).copied() {
+        // (slot, first segment of a connection)
+        let (idx, new_conn) = match self.map.get(&key).copied() {
             None => {
                 let c = self.new_conn(seg);
-                (self.insert(key, c), true, true)
+                (self.insert(key, c), true)
             }
             Some(i) => {
                 let c = self.slots[i as usize].conn.as_mut().expect("live slot");
                 let d = c.dir_of(seg).idx();
                 let fwd = c.seq[d];
-                let mut replace = false;
-                if syn_only && fwd.base_set {
-                    if seg.seq != fwd.base_seq || c.completeness & (COMPL_RST | COMPL_FIN) != 0 {
-                        replace = true;
-                    } else if REUSED_ON_SAME_ISN_SYN {
-                        // a retransmitted SYN: restore nextseq in case a RST moved it
-                        c.seq[d].nextseq = c.seq[d].maxseqtobeacked;
-                        preset.set(Analysis::REUSED_PORTS);
-                    }
-                } else if synack && fwd.base_set && seg.seq != fwd.base_seq {
+                // tshark 4.0: a SYN whose sequence number differs from the ISN
+                // recorded for its direction starts a new conversation (same ISN:
+                // a retransmission, even after FIN or RST); a SYN,ACK with a new
+                // ISN only rebases that direction. Both are "reused ports".
+                let replace = syn_only && fwd.base_set && seg.seq != fwd.base_seq;
+                if synack && fwd.base_set && seg.seq != fwd.base_seq {
                     c.seq[d].base_seq = seg.seq;
                     preset.set(Analysis::REUSED_PORTS);
                 }
                 if replace {
                     preset.set(Analysis::REUSED_PORTS);
                     self.retire(i);
-                    let mut c = self.new_conn(seg);
-                    c.completeness = COMPL_SYN;
-                    (self.insert(key, c), true, false)
+                    let c = self.new_conn(seg);
+                    (self.insert(key, c), true)
                 } else {
-                    self.unlink(i);
-                    self.push_tail(i);
-                    (i, false, false)
+                    self.unlink(LRU, i);
+                    self.push_tail(LRU, i);
+                    (i, false)
                 }
             }
         };
-        let conn = self.slots[idx as usize].conn.as_mut().expect("live slot");
-        let mut info = conn.process(seg, fresh, preset);
-        info.new_conn = new_conn;
+        let slot = &mut self.slots[idx as usize];
+        let conn = slot.conn.as_mut().expect("live slot");
+        let info = conn.process(seg, new_conn, preset);
+        // keep the finished list ordered by last activity too
+        let finished = conn.finished();
+        if slot.in_fin {
+            self.unlink(FIN, idx);
+        }
+        self.slots[idx as usize].in_fin = finished;
+        if finished {
+            self.push_tail(FIN, idx);
+        }
         info
     }
 
     /// Move the summaries of finished connections idle for longer than
     /// `close_linger` (capture time `now`), and of evicted ones, into `out`.
     pub fn expire(&mut self, now: TsNanos, out: &mut Vec<ConnSummary>) {
-        let mut i = self.head;
-        while i != NIL {
-            let next = self.slots[i as usize].next;
+        // The finished list is ordered by last activity: stop at the first one
+        // still lingering. Unfinished connections are never visited here.
+        while self.head[FIN] != NIL {
+            let i = self.head[FIN];
             let c = self.slots[i as usize].conn.as_ref().expect("live slot");
             if c.last_ts.saturating_add(self.cfg.close_linger) >= now {
-                break; // the LRU list is ordered by last activity
+                break;
             }
-            if c.finished() {
-                self.retire(i);
-            }
-            i = next;
+            self.retire(i);
         }
         out.append(&mut self.pending);
     }
@@ -597,8 +657,8 @@ impl Tracker {
         self.map.clear();
         self.slots.clear();
         self.free.clear();
-        self.head = NIL;
-        self.tail = NIL;
+        self.head = [NIL; 2];
+        self.tail = [NIL; 2];
         out.sort_by_key(|s| s.conn);
         out
     }

@@ -99,9 +99,7 @@ impl ZEndpoint {
         if size >= 1 << 31 {
             return 0; // below the start: untrustworthy
         }
-        if size != 0 {
-            size -= 1;
-        }
+        size = size.saturating_sub(1);
         if self.fin_cnt > 0 && size != 0 {
             size -= 1;
         }
@@ -184,7 +182,15 @@ impl Zeek {
     }
 
     /// Process one segment (`TCPSessionAdapter::Process`, minus payload delivery).
-    pub fn packet(&mut self, is_orig: bool, flags: TcpFlags, seq: u32, ack: u32, len: u32, window: u16) {
+    pub fn packet(
+        &mut self,
+        is_orig: bool,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+        len: u32,
+        window: u16,
+    ) {
         let (syn, fin, rst, ackf) = (
             flags.has(TcpFlags::SYN),
             flags.has(TcpFlags::FIN),
@@ -294,19 +300,20 @@ impl Zeek {
         {
             let e = &mut self.ep[ei];
             let delta = one_past.wrapping_sub(e.last_seq) as i32;
-            let rxmit = if (syn || rst) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
-                false
-            } else if fin && e.last_seq == e.start_seq.wrapping_add(1) {
-                e.last_seq = one_past;
-                false
-            } else if e.state == ZState::Reset {
-                false
-            } else if delta > 0 {
-                e.last_seq = one_past;
-                false
-            } else {
-                len > 0
-            };
+            let rxmit =
+                if (syn || rst) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
+                    false
+                } else if fin && e.last_seq == e.start_seq.wrapping_add(1) {
+                    e.last_seq = one_past;
+                    false
+                } else if e.state == ZState::Reset {
+                    false
+                } else if delta > 0 {
+                    e.last_seq = one_past;
+                    false
+                } else {
+                    len > 0
+                };
             if rxmit && scaled(&mut e.rxmt) {
                 self.add_for(is_orig, b'T');
             }
@@ -316,14 +323,28 @@ impl Zeek {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn state_machine(&mut self, is_orig: bool, ei: usize, pi: usize, syn: bool, fin: bool, rst: bool, ackf: bool, len: u32) {
+    fn state_machine(
+        &mut self,
+        is_orig: bool,
+        ei: usize,
+        pi: usize,
+        syn: bool,
+        fin: bool,
+        rst: bool,
+        ackf: bool,
+        len: u32,
+    ) {
         let peer_state = self.ep[pi].state;
         let peer_prev = self.ep[pi].prev_state;
         match self.ep[ei].state {
             ZState::Inactive => {
                 if syn {
                     if is_orig {
-                        self.ep[ei].set_state(if ackf { ZState::SynAckSent } else { ZState::SynSent });
+                        self.ep[ei].set_state(if ackf {
+                            ZState::SynAckSent
+                        } else {
+                            ZState::SynSent
+                        });
                     } else {
                         if peer_state == ZState::SynSent {
                             self.ep[pi].set_state(ZState::Established);
@@ -356,7 +377,11 @@ impl Zeek {
                 }
             }
             ZState::Established | ZState::Partial => {
-                if syn && self.ep[ei].state == ZState::Partial && peer_state == ZState::Inactive && !ackf {
+                if syn
+                    && self.ep[ei].state == ZState::Partial
+                    && peer_state == ZState::Inactive
+                    && !ackf
+                {
                     self.ep[ei].set_state(ZState::SynSent);
                 }
                 if fin && !rst {
@@ -430,7 +455,9 @@ impl Zeek {
 /// Zeek's `/\^?S[^HAFGIQ]*R.*/` matched against the whole history.
 fn rstos0_pattern(h: &[u8]) -> bool {
     let h = h.strip_prefix(b"^").unwrap_or(h);
-    let Some(rest) = h.strip_prefix(b"S") else { return false };
+    let Some(rest) = h.strip_prefix(b"S") else {
+        return false;
+    };
     for &c in rest {
         if c == b'R' {
             return true;
@@ -457,7 +484,9 @@ mod tests {
     }
     impl C {
         fn new() -> Self {
-            C { z: Zeek::new(false) }
+            C {
+                z: Zeek::new(false),
+            }
         }
         fn o(&mut self, f: u8, seq: u32, ack: u32, len: u32) -> &mut Self {
             self.z.packet(true, TcpFlags(f), seq, ack, len, 100);
@@ -476,8 +505,13 @@ mod tests {
     fn sf_normal() {
         let mut c = C::new();
         c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0);
-        c.o(A | P, 101, 901, 10).r(A, 901, 111, 0).r(A | P, 901, 111, 20).o(A, 111, 921, 0);
-        c.o(F | A, 111, 921, 0).r(F | A, 921, 112, 0).o(A, 112, 922, 0);
+        c.o(A | P, 101, 901, 10)
+            .r(A, 901, 111, 0)
+            .r(A | P, 901, 111, 20)
+            .o(A, 111, 921, 0);
+        c.o(F | A, 111, 921, 0)
+            .r(F | A, 921, 112, 0)
+            .o(A, 112, 922, 0);
         assert_eq!(c.res(), ("ShADadFf".to_string(), "SF"));
     }
 
@@ -490,10 +524,16 @@ mod tests {
         c.o(S, 100, 0, 0).r(R | A, 0, 101, 0);
         assert_eq!(c.res(), ("Sr".to_string(), "REJ"));
         let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(R | A, 101, 901, 0);
+        c.o(S, 100, 0, 0)
+            .r(S | A, 900, 101, 0)
+            .o(A, 101, 901, 0)
+            .o(R | A, 101, 901, 0);
         assert_eq!(c.res(), ("ShAR".to_string(), "RSTO"));
         let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A | P, 101, 901, 5).r(R | A, 901, 106, 0);
+        c.o(S, 100, 0, 0)
+            .r(S | A, 900, 101, 0)
+            .o(A | P, 101, 901, 5)
+            .r(R | A, 901, 106, 0);
         assert_eq!(c.res(), ("ShDr".to_string(), "RSTR"));
         let mut c = C::new();
         c.o(S, 100, 0, 0).o(R, 101, 0, 0);
@@ -515,10 +555,16 @@ mod tests {
         c.o(F | A, 111, 901, 0).r(F | A, 901, 112, 0);
         assert_eq!(c.res().1, "SF");
         let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(F | A, 101, 901, 0);
+        c.o(S, 100, 0, 0)
+            .r(S | A, 900, 101, 0)
+            .o(A, 101, 901, 0)
+            .o(F | A, 101, 901, 0);
         assert_eq!(c.res(), ("ShAF".to_string(), "S2"));
         let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).r(F | A, 901, 101, 0);
+        c.o(S, 100, 0, 0)
+            .r(S | A, 900, 101, 0)
+            .o(A, 101, 901, 0)
+            .r(F | A, 901, 101, 0);
         assert_eq!(c.res(), ("ShAf".to_string(), "S3"));
         let mut c = C::new();
         c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0);
@@ -528,7 +574,10 @@ mod tests {
     #[test]
     fn retransmissions_and_zero_windows_are_logarithmic() {
         let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(A | P, 101, 901, 10);
+        c.o(S, 100, 0, 0)
+            .r(S | A, 900, 101, 0)
+            .o(A, 101, 901, 0)
+            .o(A | P, 101, 901, 10);
         for _ in 0..10 {
             c.o(A | P, 101, 901, 10);
         }

@@ -13,26 +13,34 @@
 //! # Conventions shared with tshark (checked by `crosscheck.py`)
 //! * `conn` is tshark's `tcp.stream`: connections are numbered in order of their
 //!   first packet; a SYN on a known 4-tuple whose sequence number differs from the
-//!   recorded ISN of that direction, or that follows a FIN (with ACK) or a RST,
-//!   starts a new connection and is flagged `reused_ports`.
+//!   recorded ISN of that direction starts a new connection and is flagged
+//!   `reused_ports` (a SYN repeating the ISN is a retransmission, even after FIN or
+//!   RST: that is what tshark 4.0 does). A SYN,ACK with a new ISN only rebases its
+//!   direction (also `reused_ports`).
 //! * `rseq`/`rack` are tshark's relative `tcp.seq`/`tcp.ack`: relative to the ISN
 //!   of a direction when its SYN was seen, else to `first seq - 1` (so the first
 //!   byte seen is 1); the base of the reverse direction can also come from the first
 //!   ACK (`ack - 1`) when that direction has not sent yet.
 //! * `win_scaled` equals tshark's `tcp.window_size` whenever it is `Some`. It is
 //!   `None` exactly when the sender's shift is genuinely unknown: no SYN/SYN,ACK
-//!   told it (mid-stream pickup), or only one of them was seen and it offered
-//!   scaling (the other may have declined). tshark then shows the raw window
-//!   (scale factor -1, "unknown"). SYN and SYN,ACK are never scaled; if only one
-//!   side offered window scaling, the shift is 0 both ways (RFC 7323 2.2).
-//!   Caveat: tshark applies a shift it knows from one SYN even when the peer's
-//!   answer was not captured; we say `None` there.
+//!   told it (mid-stream pickup); or only the SYN was seen and it offered scaling
+//!   (the answer may have declined it); or only the SYN,ACK was seen and this is
+//!   the client's direction (the server's shift, announced in the SYN,ACK, is in
+//!   effect since a SYN,ACK may carry it only if the SYN did). tshark then shows
+//!   the raw window (scale factor -1, "unknown"). SYN and SYN,ACK are never
+//!   scaled; if only one side offered window scaling, the shift is 0 both ways
+//!   (RFC 7323 2.2). Caveat: tshark applies a shift it knows from a SYN even when
+//!   the answer was not captured; we say `None` there.
+
+#![forbid(unsafe_code)]
 
 pub mod analysis;
 pub mod flow;
 pub mod history;
 pub mod phase;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -213,6 +221,9 @@ pub struct TrackConfig {
 
 impl Default for TrackConfig {
     fn default() -> Self {
-        TrackConfig { max_conns: 1 << 20, close_linger: 60_000_000_000 }
+        TrackConfig {
+            max_conns: 1 << 20,
+            close_linger: 60_000_000_000,
+        }
     }
 }

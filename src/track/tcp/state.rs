@@ -131,56 +131,61 @@ pub enum Event {
 }
 
 /// The state machine: the state of one endpoint after `ev`, given its state before.
+///
+/// Arms are tried in order; each carries the RFC 9293 rule it applies.
+#[rustfmt::skip]
 pub fn transition(s: TcpState, ev: Event) -> TcpState {
     use Event::*;
     use TcpState::*;
     match (s, ev) {
         // ---- RST received
-        (Listen, RecvRst) => Listen, // 3.10.7.2 first check: an incoming RST in LISTEN is ignored
-        (SynReceived, RecvRst) => Listen, // 3.10.7.4 second check: SYN-RECEIVED from a passive OPEN returns to LISTEN
-        (Closed, RecvRst) => Closed, // 3.10.7.1: an incoming RST to a CLOSED port is discarded
-        (_, RecvRst) => Closed, // 3.10.7.3 / 3.10.7.4 second check: connection reset, enter CLOSED
+        (Listen, RecvRst) => Listen,           // 3.10.7.2 first check: an incoming RST in LISTEN is ignored
+        (SynReceived, RecvRst) => Listen,      // 3.10.7.4 second check: SYN-RECEIVED from a passive OPEN returns to LISTEN
+        (Closed, RecvRst) => Closed,           // 3.10.7.1: an incoming RST to a CLOSED port is discarded
+        (_, RecvRst) => Closed,                // 3.10.7.3 / 3.10.7.4 second check: connection reset, enter CLOSED
         // ---- RST sent
-        (_, SendRst) => Closed, // 3.10.5 ABORT and 3.10.7.1 (RST from a port with no listener): no TCB, CLOSED
+        (_, SendRst) => Closed,                // 3.10.5 ABORT, 3.10.7.1 (RST from a port with no listener): no TCB, CLOSED
         // ---- SYN sent
-        (Unknown | Closed | Listen, SendSyn) => SynSent, // 3.10.1 active OPEN / 3.10.2 SEND in LISTEN: send SYN, enter SYN-SENT
+        (Unknown | Closed | Listen, SendSyn) => SynSent, // 3.10.1 active OPEN / 3.10.2 SEND in LISTEN: send SYN, SYN-SENT
+        (TimeWait, SendSyn) => SynSent,        // 3.6.1: TIME-WAIT over (or cut short, RFC 6191): a new OPEN enters SYN-SENT
         (SynSent | SynReceived, SendSyn) => s, // 3.8.1: retransmission of the SYN, state unchanged
-        (_, SendSyn) => s, // 3.10.7.4 fourth check: SYN in a synchronized state does not change its state
+        (_, SendSyn) => s,                     // 3.10.7.4 fourth check: a SYN in a synchronized state changes nothing
         // ---- SYN received
-        (Unknown | Closed | Listen, RecvSyn) => Listen, // 3.10.7.2: SYN arrives for a (passive) endpoint; shown LISTEN until it answers
-        (SynSent, RecvSyn) => SynReceived, // 3.10.7.3 fourth check: simultaneous open, enter SYN-RECEIVED
-        (_, RecvSyn) => s, // 3.10.7.4 fourth check: SYN in a synchronized state only elicits a challenge ACK
+        (Unknown | Closed | Listen, RecvSyn) => Listen, // 3.10.7.2: a SYN reaches a passive endpoint; LISTEN until it answers
+        (TimeWait, RecvSyn) => Listen,         // 3.6.1: a new SYN may reopen a connection from TIME-WAIT (RFC 6191)
+        (SynSent, RecvSyn) => SynReceived,     // 3.10.7.3 fourth check: simultaneous open, enter SYN-RECEIVED
+        (_, RecvSyn) => s,                     // 3.10.7.4 fourth check: SYN in a synchronized state only gets a challenge ACK
         // ---- SYN,ACK sent
-        (Unknown | Closed | Listen | SynSent | SynReceived, SendSynAck) => SynReceived, // 3.10.7.2 third check / 3.10.7.3: SYN,ACK is sent from SYN-RECEIVED
-        (_, SendSynAck) => s, // 3.8.1: a retransmitted SYN,ACK from a synchronized state changes nothing
+        (Unknown | Closed | Listen | SynSent | SynReceived, SendSynAck) => SynReceived, // 3.10.7.2 third check / 3.10.7.3: SYN,ACK is sent in SYN-RECEIVED
+        (_, SendSynAck) => s,                  // 3.8.1: a retransmitted SYN,ACK from a synchronized state changes nothing
         // ---- SYN,ACK received
-        (Unknown | SynSent | SynReceived, RecvSynAck) => Established, // 3.10.7.3 / 3.10.7.4 fifth check: our SYN is ACKed, enter ESTABLISHED
-        (Listen, RecvSynAck) => Listen, // 3.10.7.2 second check: an ACK in LISTEN is answered by RST, state unchanged
-        (_, RecvSynAck) => s, // 3.10.7.4 fourth check: a duplicate SYN,ACK is just ACKed
+        (Unknown | SynSent | SynReceived, RecvSynAck) => Established, // 3.10.7.3 / 3.10.7.4 fifth check: our SYN is ACKed, ESTABLISHED
+        (Listen, RecvSynAck) => Listen,        // 3.10.7.2 second check: an ACK in LISTEN is answered by RST, state unchanged
+        (_, RecvSynAck) => s,                  // 3.10.7.4 fourth check: a duplicate SYN,ACK is just ACKed
         // ---- ACK / data sent
-        (SynSent, SendAck) => Established, // 3.10.7.3: SYN-SENT only ACKs after an acceptable SYN,ACK (not captured)
-        (SynReceived, SendAck) => Established, // 3.10.2: SYN-RECEIVED holds data until ESTABLISHED, so the ACK of its SYN arrived
-        (_, SendAck) => s, // 3.10.2 SEND: sending data or ACKs does not change the state
+        (SynSent, SendAck) => Established,     // 3.10.7.3: SYN-SENT only ACKs after an acceptable SYN,ACK (not captured)
+        (SynReceived, SendAck) => Established, // 3.10.2: SYN-RECEIVED holds data until ESTABLISHED: its SYN was ACKed
+        (_, SendAck) => s,                     // 3.10.2 SEND: sending data or ACKs does not change the state
         // ---- ACK / data received
         (SynReceived, RecvAck { syn_acked: true, .. }) => Established, // 3.10.7.4 fifth check: SYN-RECEIVED + acceptable ACK → ESTABLISHED
-        (FinWait1, RecvAck { fin_acked: true, .. }) => FinWait2, // 3.10.7.4 fifth check: FIN-WAIT-1, our FIN ACKed → FIN-WAIT-2
-        (Closing, RecvAck { fin_acked: true, .. }) => TimeWait, // 3.10.7.4 fifth check: CLOSING, our FIN ACKed → TIME-WAIT
-        (LastAck, RecvAck { fin_acked: true, .. }) => Closed, // 3.10.7.4 fifth check: LAST-ACK, our FIN ACKed → CLOSED
-        (_, RecvAck { .. }) => s, // 3.10.7.4 fifth/seventh check: other ACKs and data leave the state alone
+        (FinWait1, RecvAck { fin_acked: true, .. }) => FinWait2,       // 3.10.7.4 fifth check: FIN-WAIT-1, our FIN ACKed → FIN-WAIT-2
+        (Closing, RecvAck { fin_acked: true, .. }) => TimeWait,        // 3.10.7.4 fifth check: CLOSING, our FIN ACKed → TIME-WAIT
+        (LastAck, RecvAck { fin_acked: true, .. }) => Closed,          // 3.10.7.4 fifth check: LAST-ACK, our FIN ACKed → CLOSED
+        (_, RecvAck { .. }) => s,              // 3.10.7.4 fifth/seventh check: other ACKs and data leave the state alone
         // ---- FIN sent
-        (Unknown | SynSent | SynReceived | Established, SendFin { .. }) => FinWait1, // 3.10.4 CLOSE in SYN-RECEIVED/ESTABLISHED: send FIN, FIN-WAIT-1
-        (CloseWait, SendFin { peer_fin_acked: true }) => LastAck, // 3.10.4 CLOSE in CLOSE-WAIT: send FIN, enter LAST-ACK
-        (CloseWait, SendFin { peer_fin_acked: false }) => Closing, // 3.10.7.4 eighth check: our FIN crossed the peer's, FIN-WAIT-1 + FIN → CLOSING
-        (_, SendFin { .. }) => s, // 3.8.1: retransmission of the FIN (or a FIN where none is possible): unchanged
+        (Unknown | SynSent | SynReceived | Established, SendFin { .. }) => FinWait1, // 3.10.4 CLOSE in SYN-RECEIVED/ESTABLISHED: FIN, FIN-WAIT-1
+        (CloseWait, SendFin { peer_fin_acked: true }) => LastAck,  // 3.10.4 CLOSE in CLOSE-WAIT: send FIN, enter LAST-ACK
+        (CloseWait, SendFin { peer_fin_acked: false }) => Closing, // 3.10.7.4 eighth check: FIN crossed the peer's: FIN-WAIT-1 + FIN → CLOSING
+        (_, SendFin { .. }) => s,              // 3.8.1: retransmitted FIN (or a FIN where none is possible): unchanged
         // ---- FIN received
         (Unknown | SynReceived | Established, RecvFin { .. }) => CloseWait, // 3.10.7.4 eighth check: SYN-RECEIVED/ESTABLISHED + FIN → CLOSE-WAIT
-        (FinWait1, RecvFin { fin_acked: true }) => TimeWait, // 3.10.7.4 eighth check: FIN-WAIT-1, our FIN ACKed → TIME-WAIT
-        (FinWait1, RecvFin { fin_acked: false }) => Closing, // 3.10.7.4 eighth check: FIN-WAIT-1, FIN not ACKed → CLOSING
-        (FinWait2, RecvFin { .. }) => TimeWait, // 3.10.7.4 eighth check: FIN-WAIT-2 + FIN → TIME-WAIT
-        (Closing, RecvFin { fin_acked: true }) => TimeWait, // 3.10.7.4 fifth check: CLOSING, our FIN ACKed → TIME-WAIT
-        (LastAck, RecvFin { fin_acked: true }) => Closed, // 3.10.7.4 fifth check: LAST-ACK, our FIN ACKed → CLOSED
-        (TimeWait, RecvFin { .. }) => TimeWait, // 3.10.7.4 eighth check: TIME-WAIT, retransmitted FIN restarts the 2 MSL timeout
-        (_, RecvFin { .. }) => s, // 3.10.7.3/3.10.7.4 eighth check: otherwise FIN is dropped or the state remains
+        (FinWait1, RecvFin { fin_acked: true }) => TimeWait,  // 3.10.7.4 eighth check: FIN-WAIT-1, our FIN ACKed → TIME-WAIT
+        (FinWait1, RecvFin { fin_acked: false }) => Closing,  // 3.10.7.4 eighth check: FIN-WAIT-1, FIN not ACKed → CLOSING
+        (FinWait2, RecvFin { .. }) => TimeWait,               // 3.10.7.4 eighth check: FIN-WAIT-2 + FIN → TIME-WAIT
+        (Closing, RecvFin { fin_acked: true }) => TimeWait,   // 3.10.7.4 fifth check: CLOSING, our FIN ACKed → TIME-WAIT
+        (LastAck, RecvFin { fin_acked: true }) => Closed,     // 3.10.7.4 fifth check: LAST-ACK, our FIN ACKed → CLOSED
+        (TimeWait, RecvFin { .. }) => TimeWait,               // 3.10.7.4 eighth check: TIME-WAIT, a retransmitted FIN restarts 2 MSL
+        (_, RecvFin { .. }) => s,              // 3.10.7.3 / 3.10.7.4 eighth check: otherwise the FIN is dropped or the state remains
     }
 }
 
@@ -191,19 +196,47 @@ mod tests {
     use super::TcpState::*;
     use super::*;
 
-    const ACK_NONE: Event = RecvAck { syn_acked: false, fin_acked: false };
-    const ACK_SYN: Event = RecvAck { syn_acked: true, fin_acked: false };
-    const ACK_FIN: Event = RecvAck { syn_acked: true, fin_acked: true };
+    const ACK_NONE: Event = RecvAck {
+        syn_acked: false,
+        fin_acked: false,
+    };
+    const ACK_SYN: Event = RecvAck {
+        syn_acked: true,
+        fin_acked: false,
+    };
+    const ACK_FIN: Event = RecvAck {
+        syn_acked: true,
+        fin_acked: true,
+    };
     const FIN_ACKING: Event = RecvFin { fin_acked: true };
     const FIN_PLAIN: Event = RecvFin { fin_acked: false };
-    const SFIN_ACKING: Event = SendFin { peer_fin_acked: true };
-    const SFIN_CROSS: Event = SendFin { peer_fin_acked: false };
+    const SFIN_ACKING: Event = SendFin {
+        peer_fin_acked: true,
+    };
+    const SFIN_CROSS: Event = SendFin {
+        peer_fin_acked: false,
+    };
 
     fn all_events() -> Vec<Event> {
         vec![
-            SendSyn, SendSynAck, SendAck, SFIN_ACKING, SFIN_CROSS, SendRst, RecvSyn, RecvSynAck,
-            ACK_NONE, ACK_SYN, ACK_FIN, RecvAck { syn_acked: false, fin_acked: true }, FIN_ACKING,
-            FIN_PLAIN, RecvRst,
+            SendSyn,
+            SendSynAck,
+            SendAck,
+            SFIN_ACKING,
+            SFIN_CROSS,
+            SendRst,
+            RecvSyn,
+            RecvSynAck,
+            ACK_NONE,
+            ACK_SYN,
+            ACK_FIN,
+            RecvAck {
+                syn_acked: false,
+                fin_acked: true,
+            },
+            FIN_ACKING,
+            FIN_PLAIN,
+            RecvRst,
         ]
     }
 
@@ -350,7 +383,13 @@ mod tests {
             &[
                 (ACK_SYN, FinWait1),
                 (ACK_FIN, FinWait2),
-                (RecvAck { syn_acked: false, fin_acked: true }, FinWait2),
+                (
+                    RecvAck {
+                        syn_acked: false,
+                        fin_acked: true,
+                    },
+                    FinWait2,
+                ),
                 (FIN_ACKING, TimeWait),
                 (FIN_PLAIN, Closing),
                 (SFIN_ACKING, FinWait1),
@@ -431,6 +470,8 @@ mod tests {
         check(
             TimeWait,
             &[
+                (SendSyn, SynSent),
+                (RecvSyn, Listen),
                 (FIN_PLAIN, TimeWait),
                 (FIN_ACKING, TimeWait),
                 (SendAck, TimeWait),
@@ -469,7 +510,11 @@ mod tests {
 
     #[test]
     fn normal_open_and_close() {
-        let (a, b) = run(&[(SendSyn, RecvSyn), (RecvSynAck, SendSynAck), (SendAck, ACK_SYN)]);
+        let (a, b) = run(&[
+            (SendSyn, RecvSyn),
+            (RecvSynAck, SendSynAck),
+            (SendAck, ACK_SYN),
+        ]);
         assert_eq!((a, b), (Established, Established));
         let (a, b) = run(&[
             (SendSyn, RecvSyn),
