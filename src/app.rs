@@ -193,7 +193,7 @@ fn capture(cc: &CaptureConfig) -> i32 {
 }
 
 fn read_options(i: &InputConfig) -> ReadOptions {
-    ReadOptions { filter: i.filter.clone(), count: i.count, ..ReadOptions::new(i.file.clone()) }
+    ReadOptions { filter: i.filter.clone(), count: i.count, progress: true, ..ReadOptions::new(i.file.clone()) }
 }
 
 fn conns(cc: &ConnsConfig) -> i32 {

@@ -56,12 +56,30 @@ pub struct ReadOptions {
     pub filter: Option<String>,
     pub count: Option<u64>,
     pub track: TrackConfig,
+    /// Show a progress bar on stderr for large inputs when stderr is a terminal.
+    pub progress: bool,
 }
 
 impl ReadOptions {
     pub fn new(path: PathBuf) -> Self {
-        ReadOptions { path, filter: None, count: None, track: TrackConfig::default() }
+        ReadOptions { path, filter: None, count: None, track: TrackConfig::default(), progress: false }
     }
+}
+
+/// A progress bar for file reads of more than 64 MB, drawn only on a terminal (indicatif hides
+/// itself otherwise), updated every 64 Ki frames so it costs nothing per frame.
+fn progress_bar(src: &dyn Source, wanted: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    let (total, _) = src.progress()?;
+    if !wanted || total < 64 << 20 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(pb)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +110,13 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
     let mut done: Vec<ConnSummary> = Vec::new();
     let mut first_ts: Option<i64> = None;
     let mut prev_ts: Option<i64> = None;
+    let bar = progress_bar(src, opts.progress);
     loop {
+        if sum.frames % 65_536 == 0 {
+            if let (Some(b), Some((_, done))) = (&bar, src.progress()) {
+                b.set_position(done);
+            }
+        }
         let (meta, raw) = match src.next_packet() {
             Next::Packet(m, d) => (m, d),
             Next::Again => continue,
@@ -146,6 +170,9 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         }
     }
     src.end();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     for c in tracker.finish() {
         sink.conn(&c)?;
     }

@@ -4,6 +4,7 @@
 pub mod bpf;
 pub mod file;
 pub mod live;
+pub mod mem;
 
 pub use file::{FileError, FileSource};
 
@@ -57,6 +58,10 @@ pub trait Source {
     fn linktype_hint(&self) -> u32;
     /// Called once after the last packet.
     fn end(&mut self) {}
+    /// (total bytes, bytes consumed) for a progress bar, when the size is known.
+    fn progress(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 impl Source for FileSource {
@@ -69,5 +74,8 @@ impl Source for FileSource {
     }
     fn linktype_hint(&self) -> u32 {
         self.info().linktype.unwrap_or(1)
+    }
+    fn progress(&self) -> Option<(u64, u64)> {
+        Some(FileSource::progress(self))
     }
 }
