@@ -7,7 +7,7 @@ use clap::Parser;
 
 use std::io::IsTerminal;
 
-use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig};
+use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig, StreamConfig};
 use crate::output::text::TimeFormat;
 use crate::output::conns::{select, write_json, write_table, ConnsSink};
 use crate::output::flow::{FlowOptions, FlowSink};
@@ -41,7 +41,22 @@ pub fn main() -> i32 {
         Config::Conns(cc) => conns(&cc),
         Config::Flow(fc) => flow(&fc),
         Config::Capture(cc) => capture(&cc),
+        Config::Stream(sc) => stream(&sc),
     }
+}
+
+fn stream(sc: &StreamConfig) -> i32 {
+    use crate::output::stream::{StreamOptions, StreamSink};
+    let mut opts = read_options(&sc.input);
+    if let Some(seams) = opts.seams.as_mut() {
+        seams.keep_bytes = sc.keep_bytes;
+        seams.keep_timeline = sc.recv.is_some();
+    }
+    let out = BufWriter::new(io::stdout().lock());
+    let o = StreamOptions { conn: sc.conn, hex: sc.hex, recv: sc.recv, slow_ms: sc.slow_ms, preview: sc.preview, palette: Palette::for_stdout(sc.color) };
+    let mut sink = StreamSink::new(out, o);
+    let result = pipeline::run_file(&opts, &mut sink);
+    finish(&sc.input, result, Ok(()))
 }
 
 /// Writes through a buffer, flushing at least every 100 ms (or every write on a terminal), so
@@ -75,16 +90,22 @@ impl<W: Write> Write for TimedFlush<W> {
 /// Forwards to a sink and keeps the connection summaries for the closing table.
 struct Tee<'a> {
     inner: &'a mut dyn Sink,
-    conns: Vec<crate::track::tcp::ConnSummary>,
+    conns: Vec<crate::output::conns::ConnRow>,
 }
 
 impl Sink for Tee<'_> {
     fn packet(&mut self, p: &pipeline::PacketView<'_, '_>) -> io::Result<()> {
         self.inner.packet(p)
     }
-    fn conn(&mut self, c: &crate::track::tcp::ConnSummary) -> io::Result<()> {
-        self.conns.push(c.clone());
-        self.inner.conn(c)
+    fn conn(&mut self, c: &crate::track::tcp::ConnSummary, seams: &pipeline::ConnSeams) -> io::Result<()> {
+        self.conns.push(crate::output::conns::ConnRow { c: c.clone(), seams: seams.clone() });
+        self.inner.conn(c, seams)
+    }
+    fn message(&mut self, m: &crate::analyze::Message) -> io::Result<()> {
+        self.inner.message(m)
+    }
+    fn late(&mut self, c: &crate::analyze::Carried) -> io::Result<()> {
+        self.inner.late(c)
     }
     fn finish(&mut self, s: &pipeline::RunSummary) -> io::Result<()> {
         self.inner.finish(s)
@@ -188,12 +209,16 @@ fn capture(cc: &CaptureConfig) -> i32 {
         ),
         Err(_) => {}
     }
-    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count };
+    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count, framing: Default::default() };
     finish(&input, result, Ok(()))
 }
 
 fn read_options(i: &InputConfig) -> ReadOptions {
-    ReadOptions { filter: i.filter.clone(), count: i.count, progress: true, ..ReadOptions::new(i.file.clone()) }
+    let mut o = ReadOptions { filter: i.filter.clone(), count: i.count, progress: true, ..ReadOptions::new(i.file.clone()) };
+    if let Some(s) = o.seams.as_mut() {
+        s.framing = i.framing.clone();
+    }
+    o
 }
 
 fn conns(cc: &ConnsConfig) -> i32 {

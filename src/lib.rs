@@ -5,6 +5,7 @@
 //! [`cli`] turns arguments into plain configuration; nothing below it sees clap types.
 #![deny(unsafe_code)]
 
+pub mod analyze;
 pub mod app;
 pub mod capture;
 pub mod cli;

@@ -13,7 +13,36 @@ const FORMATS: &[(&str, &[&str])] = &[
     ("conns.txt", &["conns"]),
     ("conns.jsonl", &["conns", "--format", "json"]),
     ("flow.txt", &["flow", "--color", "never"]),
+    ("stream.txt", &["stream", "--color", "never"]),
 ];
+
+/// Extra goldens for particular lessons: (golden name, arguments; the fixture path is last).
+const LESSONS: &[(&str, &[&str], &str)] = &[
+    ("lesson-recv2.txt", &["stream", "--color", "never", "--recv", "2"], "sticky.pcap"),
+    ("lesson-recv-slow.txt", &["stream", "--color", "never", "--recv", "1024", "--slow", "300"], "lines.pcap"),
+    ("lesson-framing-override.txt", &["stream", "--color", "never", "--framing", "c2s=fixed:7,s2c=segment"], "sticky.pcap"),
+    ("lesson-http-hex.txt", &["stream", "--color", "never", "-x"], "http.pcap"),
+];
+
+#[test]
+fn golden_lessons() {
+    let mut failures = Vec::new();
+    for (name, args, fixture) in LESSONS {
+        let mut a: Vec<&str> = args.to_vec();
+        let f = fixture_path(fixture);
+        a.push(f.to_str().unwrap());
+        let out = wireseam(&a);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        if let Some(m) = check_golden(&root().join("tests/golden").join(name), &out.stdout) {
+            failures.push(m);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn fixture_path(name: &str) -> std::path::PathBuf {
+    fixture(name)
+}
 
 #[test]
 fn golden_outputs() {
@@ -45,6 +74,12 @@ fn json_lines_parse_and_follow_the_contract() {
         let mut n = 0;
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: bad JSON {e}: {line}", f.display()));
+            if v["type"] == "message" {
+                for key in ["conn", "dir", "index", "offset", "len", "framing", "frames", "sticky", "split", "complete"] {
+                    assert!(v.get(key).is_some(), "message record lacks {key}: {line}");
+                }
+                continue;
+            }
             if v["type"] == "conn" {
                 for key in ["conn", "client", "server", "conn_state", "history", "client_state", "server_state", "mss", "ws", "irtt", "packets", "bytes", "retransmissions"] {
                     assert!(v.get(key).is_some(), "conn record lacks {key}: {line}");

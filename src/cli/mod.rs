@@ -48,7 +48,24 @@ pub enum Command {
     /// Capture live on an interface (libpcap) with the same annotations as `read`; `-w` saves a pcap.
     #[command(after_help = CAPTURE_AFTER)]
     Capture(CaptureArgs),
+    /// Application messages of each TCP connection (and UDP flow): where they stick together in
+    /// one segment or split over several, and what recv(N) would return.
+    #[command(after_help = STREAM_AFTER)]
+    Stream(StreamArgs),
 }
+
+const STREAM_AFTER: &str = "\
+TCP is a byte stream: the segments on the wire do not follow the application's send() calls.
+wireseam reassembles each direction (retransmissions: the first copy wins; gaps are marked),
+finds message boundaries with the framing (--framing, guessed per direction by default), and
+marks every message that shares a frame with another ('sticky') or spans several ('split').
+UDP datagrams are shown for contrast: one datagram, one message.
+
+Examples:
+  wireseam stream capture.pcap --conn 0
+  wireseam stream capture.pcap --framing c2s=len:4:be,s2c=lines
+  wireseam stream capture.pcap --recv 2              recv(2) on every arrival
+  wireseam stream capture.pcap --recv 1024 --slow 50 a reader that wakes every 50 ms";
 
 const CAPTURE_AFTER: &str = "\
 Stops on Ctrl-C, SIGTERM, -c or --duration; whatever libpcap still holds is drained and shown,
@@ -159,6 +176,48 @@ pub struct InputArgs {
     /// Stop after N frames (counted after the filter).
     #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u64>,
+
+    /// How application messages are delimited: auto (guess per direction), lines, crlf,
+    /// len:N:be / len:N:le (N = 1, 2, 4, 8; +K for K fixed header bytes after the length),
+    /// jsonhdr, http, tls, fixed:N, segment; per direction as c2s=SPEC,s2c=SPEC.
+    #[arg(long, default_value = "auto", value_name = "SPEC")]
+    pub framing: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Only connection N (default: every connection and UDP flow).
+    #[arg(long = "conn", value_name = "N")]
+    pub conn: Option<u32>,
+
+    /// Every connection (the default; for symmetry with --conn).
+    #[arg(long, conflicts_with = "conn")]
+    pub all: bool,
+
+    /// Hexdump of every message.
+    #[arg(short = 'x', long = "hex")]
+    pub hex: bool,
+
+    /// Simulate an application that calls recv(N) each time data arrives, and show what each
+    /// call returns with message boundaries marked '|'.
+    #[arg(long, value_name = "N")]
+    pub recv: Option<usize>,
+
+    /// With --recv: the application wakes up only every MS milliseconds and then reads until
+    /// the socket buffer is empty.
+    #[arg(long, value_name = "MS", requires = "recv")]
+    pub slow: Option<u64>,
+
+    /// Bytes of each message shown in the preview.
+    #[arg(long, default_value_t = 48, value_name = "N")]
+    pub preview: usize,
+
+    /// Stream bytes kept per direction for previews and recv (MiB).
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub keep: usize,
 }
 
 #[derive(Args, Debug)]
@@ -252,6 +311,19 @@ pub struct InputConfig {
     pub file: PathBuf,
     pub filter: Option<String>,
     pub count: Option<u64>,
+    pub framing: crate::analyze::FramingChoice,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    pub input: InputConfig,
+    pub conn: Option<u32>,
+    pub hex: bool,
+    pub recv: Option<usize>,
+    pub slow_ms: Option<u64>,
+    pub preview: usize,
+    pub keep_bytes: usize,
+    pub color: ColorMode,
 }
 
 /// Validated configuration for `read`.
@@ -301,6 +373,7 @@ pub enum Config {
     Conns(ConnsConfig),
     Flow(FlowConfig),
     Capture(CaptureConfig),
+    Stream(StreamConfig),
 }
 
 fn input_config(a: InputArgs) -> Result<InputConfig, String> {
@@ -311,7 +384,8 @@ fn input_config(a: InputArgs) -> Result<InputConfig, String> {
     if a.count == Some(0) {
         return Err("-c/--count must be at least 1".into());
     }
-    Ok(InputConfig { file: a.file, filter, count: a.count })
+    let framing = crate::analyze::FramingChoice::parse(&a.framing).map_err(|e| format!("--framing: {e}"))?;
+    Ok(InputConfig { file: a.file, filter, count: a.count, framing })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -345,6 +419,21 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             }))
         }
         Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input)?, conn: a.conn, fold: a.fold, color })),
+        Command::Stream(a) => {
+            if a.recv == Some(0) {
+                return Err("--recv must be at least 1 byte".into());
+            }
+            Ok(Config::Stream(StreamConfig {
+                input: input_config(a.input)?,
+                conn: a.conn,
+                hex: a.hex,
+                recv: a.recv,
+                slow_ms: a.slow,
+                preview: a.preview,
+                keep_bytes: a.keep.saturating_mul(1 << 20),
+                color,
+            }))
+        }
         Command::Capture(a) => {
             let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
             if let Some(f) = &filter {

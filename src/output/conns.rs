@@ -7,21 +7,29 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 
 use super::json::write_conn;
 use super::time::secs_string;
-use crate::pipeline::{PacketView, Sink};
+use crate::analyze::DirSummary;
+use crate::pipeline::{ConnSeams, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
+
+/// A connection and the seam summaries of its two directions.
+#[derive(Clone, Debug)]
+pub struct ConnRow {
+    pub c: ConnSummary,
+    pub seams: ConnSeams,
+}
 
 /// Collects connection summaries; packets are not printed.
 #[derive(Default)]
 pub struct ConnsSink {
-    pub rows: Vec<ConnSummary>,
+    pub rows: Vec<ConnRow>,
 }
 
 impl Sink for ConnsSink {
     fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
         Ok(())
     }
-    fn conn(&mut self, c: &ConnSummary) -> io::Result<()> {
-        self.rows.push(c.clone());
+    fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
+        self.rows.push(ConnRow { c: c.clone(), seams: seams.clone() });
         Ok(())
     }
 }
@@ -139,16 +147,16 @@ impl ConnFilter {
 }
 
 /// Apply filters and sort (stable, ties by id).
-pub fn select(mut rows: Vec<ConnSummary>, filters: &[ConnFilter], sort: SortKey, reverse: bool) -> Vec<ConnSummary> {
-    rows.retain(|c| filters.iter().all(|f| f.matches(c)));
-    rows.sort_by_key(|c| c.conn);
+pub fn select(mut rows: Vec<ConnRow>, filters: &[ConnFilter], sort: SortKey, reverse: bool) -> Vec<ConnRow> {
+    rows.retain(|r| filters.iter().all(|f| f.matches(&r.c)));
+    rows.sort_by_key(|r| r.c.conn);
     match sort {
         SortKey::Id => {}
-        SortKey::Start => rows.sort_by_key(|c| c.first_ts),
-        SortKey::Duration => rows.sort_by_key(|c| std::cmp::Reverse(c.last_ts.saturating_sub(c.first_ts))),
-        SortKey::Bytes => rows.sort_by_key(|c| std::cmp::Reverse(c.bytes[0] + c.bytes[1])),
-        SortKey::Packets => rows.sort_by_key(|c| std::cmp::Reverse(c.packets[0] + c.packets[1])),
-        SortKey::Retrans => rows.sort_by_key(|c| std::cmp::Reverse(c.retransmissions)),
+        SortKey::Start => rows.sort_by_key(|r| r.c.first_ts),
+        SortKey::Duration => rows.sort_by_key(|r| std::cmp::Reverse(r.c.last_ts.saturating_sub(r.c.first_ts))),
+        SortKey::Bytes => rows.sort_by_key(|r| std::cmp::Reverse(r.c.bytes[0] + r.c.bytes[1])),
+        SortKey::Packets => rows.sort_by_key(|r| std::cmp::Reverse(r.c.packets[0] + r.c.packets[1])),
+        SortKey::Retrans => rows.sort_by_key(|r| std::cmp::Reverse(r.c.retransmissions)),
     }
     if reverse {
         rows.reverse();
@@ -161,16 +169,22 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// Thousands separators for byte counts: `1,234,567`.
-pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+pub use crate::analyze::framing::detect::thousands as group;
+
+/// `lines` / `len:4:be`, `-` while undecided or absent.
+fn framing_cell(s: &ConnSeams) -> String {
+    let f = |d: &Option<DirSummary>| d.as_ref().and_then(|d| d.framing.as_ref()).map_or("-".to_string(), |x| x.spec.to_string());
+    format!("{}/{}", f(&s[0]), f(&s[1]))
+}
+
+/// `21 (20 sticky, 1 split)/9` messages per direction.
+fn messages_cell(s: &ConnSeams) -> String {
+    let f = |d: &Option<DirSummary>| match d {
+        None => "-".to_string(),
+        Some(d) if d.sticky == 0 && d.split == 0 => d.messages.to_string(),
+        Some(d) => format!("{} ({}s {}p)", d.messages, d.sticky, d.split),
+    };
+    format!("{}/{}", f(&s[0]), f(&s[1]))
 }
 
 fn ms(ns: i64) -> String {
@@ -178,7 +192,7 @@ fn ms(ns: i64) -> String {
 }
 
 /// The table. `width`: `None` = as wide as the content (pipes, tests); `Some(w)` = wrap to a terminal.
-pub fn write_table(w: &mut impl Write, rows: &[ConnSummary], width: Option<u16>) -> io::Result<()> {
+pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> io::Result<()> {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED).force_no_tty();
     match width {
@@ -191,9 +205,10 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnSummary], width: Option<u16>)
     }
     t.set_header(vec![
         "id", "client", "server", "state", "client / server final", "MSS c/s", "WS c/s", "iRTT", "duration", "pkts c→s/s→c",
-        "bytes c→s/s→c", "retrans", "dup ACK", "zero win",
+        "bytes c→s/s→c", "retrans", "dup ACK", "zero win", "framing c/s", "msgs c/s (sticky split)",
     ]);
-    for c in rows {
+    for r in rows {
+        let c = &r.c;
         t.add_row(vec![
             c.conn.to_string(),
             c.client.to_string(),
@@ -209,6 +224,8 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnSummary], width: Option<u16>)
             c.retransmissions.to_string(),
             c.dup_acks.to_string(),
             c.zero_windows.to_string(),
+            framing_cell(&r.seams),
+            messages_cell(&r.seams),
         ]);
     }
     for i in [0, 7, 8, 9, 10, 11, 12, 13] {
@@ -217,14 +234,14 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnSummary], width: Option<u16>)
         }
     }
     writeln!(w, "{t}")?;
-    let total_bytes: u64 = rows.iter().map(|c| c.bytes[0] + c.bytes[1]).sum();
-    let retr: u64 = rows.iter().map(|c| c.retransmissions).sum();
+    let total_bytes: u64 = rows.iter().map(|r| r.c.bytes[0] + r.c.bytes[1]).sum();
+    let retr: u64 = rows.iter().map(|r| r.c.retransmissions).sum();
     writeln!(w, "{} connection{}, {} payload bytes, {} retransmissions", rows.len(), if rows.len() == 1 { "" } else { "s" }, group(total_bytes), retr)
 }
 
-pub fn write_json(w: &mut impl Write, rows: &[ConnSummary]) -> io::Result<()> {
-    for c in rows {
-        write_conn(w, c)?;
+pub fn write_json(w: &mut impl Write, rows: &[ConnRow]) -> io::Result<()> {
+    for r in rows {
+        write_conn(w, &r.c, &r.seams)?;
     }
     Ok(())
 }

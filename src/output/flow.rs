@@ -92,7 +92,7 @@ impl<W: Write> Sink for FlowSink<W> {
         Ok(())
     }
 
-    fn conn(&mut self, c: &ConnSummary) -> io::Result<()> {
+    fn conn(&mut self, c: &ConnSummary, _seams: &crate::pipeline::ConnSeams) -> io::Result<()> {
         if self.o.conn.is_none_or(|id| id == c.conn) {
             self.summaries.insert(c.conn, c.clone());
         }

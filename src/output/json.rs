@@ -5,16 +5,18 @@ use std::io::{self, Write};
 
 use super::time::{write_rfc3339, write_secs};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
-use crate::pipeline::{PacketView, Sink};
+use crate::analyze::{Carried, DirSummary, Message};
+use crate::pipeline::{ConnSeams, MsgNote, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
 
 pub struct JsonSink<W: Write> {
     w: W,
+    waiting: super::Deferred,
 }
 
 impl<W: Write> JsonSink<W> {
     pub fn new(w: W) -> Self {
-        JsonSink { w }
+        JsonSink { w, waiting: super::Deferred::default() }
     }
     pub fn into_inner(self) -> W {
         self.w
@@ -64,10 +66,9 @@ fn write_mac_notes(w: &mut impl Write, key: &str, m: &MacAddr) -> io::Result<()>
     Ok(())
 }
 
-impl<W: Write> Sink for JsonSink<W> {
-    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
-        let w = &mut self.w;
-        let f: &Frame = p.frame;
+/// The packet record up to the open transport object (TCP/UDP), whose `messages` may come later.
+fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
+    let f: &Frame = p.frame;
         write!(w, "{{\"type\":\"packet\",\"n\":{},\"t\":", p.n)?;
         write_secs(w, p.rel_ns, p.meta.nanos)?;
         w.write_all(b",\"ts\":\"")?;
@@ -143,8 +144,21 @@ impl<W: Write> Sink for JsonSink<W> {
             }
             Net::None | Net::Other(_) => {}
         }
+        if !f.warnings.is_empty() {
+            w.write_all(b",\"warnings\":[")?;
+            let mut buf = Vec::new();
+            for (i, warn) in f.warnings.iter().enumerate() {
+                if i > 0 {
+                    w.write_all(b",")?;
+                }
+                buf.clear();
+                write!(buf, "{warn}")?;
+                write_str(w, std::str::from_utf8(&buf).unwrap_or("?"))?;
+            }
+            w.write_all(b"]")?;
+        }
         match &f.transport {
-            Transport::Udp(u) => write!(w, ",\"udp\":{{\"sport\":{},\"dport\":{},\"len\":{}}}", u.sport, u.dport, u.len)?,
+            Transport::Udp(u) => write!(w, ",\"udp\":{{\"sport\":{},\"dport\":{},\"len\":{}", u.sport, u.dport, u.len)?,
             Transport::Icmp(i) => write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}}}", i.ty, i.code)?,
             Transport::Tcp(t) => {
                 write!(w, ",\"tcp\":{{\"sport\":{},\"dport\":{},\"flags\":[", t.sport, t.dport)?;
@@ -210,31 +224,80 @@ impl<W: Write> Sink for JsonSink<W> {
                         write!(w, ",\"dup_ack_num\":{},\"dup_ack_of\":{}", si.dup_ack_num, si.dup_ack_of)?;
                     }
                 }
-                w.write_all(b"}")?;
             }
             Transport::Other(_) | Transport::None => {}
         }
-        if !f.warnings.is_empty() {
-            w.write_all(b",\"warnings\":[")?;
-            let mut buf = Vec::new();
-            for (i, warn) in f.warnings.iter().enumerate() {
-                if i > 0 {
-                    w.write_all(b",")?;
-                }
-                buf.clear();
-                write!(buf, "{warn}")?;
-                write_str(w, std::str::from_utf8(&buf).unwrap_or("?"))?;
-            }
-            w.write_all(b"]")?;
-        }
-        w.write_all(b"}\n")
+        Ok(())
     }
 
-    fn conn(&mut self, c: &ConnSummary) -> io::Result<()> {
-        write_conn(&mut self.w, c)
+/// `,"messages":[3,4,5]` inside the transport object.
+fn write_messages(w: &mut dyn Write, c: Option<&Carried>) -> io::Result<()> {
+    if let Some(c) = c {
+        w.write_all(b",\"messages\":[")?;
+        for (i, idx) in c.indices().enumerate() {
+            write!(w, "{}{idx}", if i > 0 { "," } else { "" })?;
+        }
+        w.write_all(b"]")?;
+    }
+    Ok(())
+}
+
+/// Close the transport object, then the record.
+fn write_tail(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
+    if matches!(p.frame.transport, Transport::Tcp(_) | Transport::Udp(_)) {
+        w.write_all(b"}")?;
+    }
+    w.write_all(b"}\n")
+}
+
+/// The contract's `message` record.
+pub fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
+    write!(w, "{{\"type\":\"message\",\"conn\":{}", m.conn)?;
+    if m.udp {
+        w.write_all(b",\"proto\":\"udp\"")?;
+    }
+    write!(w, ",\"dir\":\"{}\",\"index\":{},\"offset\":{},\"len\":{},\"framing\":\"{}\",\"frames\":[", if m.dir == 0 { "c2s" } else { "s2c" }, m.index, m.offset, m.len, m.framing)?;
+    for (i, f) in m.frames.iter().enumerate() {
+        write!(w, "{}{f}", if i > 0 { "," } else { "" })?;
+    }
+    write!(w, "],\"sticky\":{},\"split\":{},\"complete\":{}", m.sticky, m.split, m.complete)?;
+    if m.nframes as usize > m.frames.len() {
+        write!(w, ",\"nframes\":{}", m.nframes)?;
+    }
+    w.write_all(b"}\n")
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
+        if self.waiting.must_wait(&p.msgs) {
+            let (mut head, mut tail) = (Vec::new(), Vec::new());
+            write_head(&mut head, p)?;
+            write_tail(&mut tail, p)?;
+            self.waiting.push(p.n, head, tail, &p.msgs);
+            return self.waiting.flush(&mut self.w, false, &mut write_messages);
+        }
+        write_head(&mut self.w, p)?;
+        if let MsgNote::Known(c) = &p.msgs {
+            write_messages(&mut self.w, Some(c))?;
+        }
+        write_tail(&mut self.w, p)
+    }
+
+    fn late(&mut self, c: &Carried) -> io::Result<()> {
+        self.waiting.resolve(c);
+        self.waiting.flush(&mut self.w, false, &mut write_messages)
+    }
+
+    fn message(&mut self, m: &Message) -> io::Result<()> {
+        write_message(&mut self.w, m)
+    }
+
+    fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
+        write_conn(&mut self.w, c, seams)
     }
 
     fn finish(&mut self, _s: &crate::pipeline::RunSummary) -> io::Result<()> {
+        self.waiting.flush(&mut self.w, true, &mut write_messages)?;
         self.w.flush()
     }
 }
@@ -244,7 +307,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 /// The contract's `conn` record (plus `sack_perm`, `timestamps`, times and frame range).
-pub fn write_conn(w: &mut impl Write, c: &ConnSummary) -> io::Result<()> {
+pub fn write_conn(w: &mut impl Write, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
     write!(w, "{{\"type\":\"conn\",\"conn\":{},\"client\":\"{}\",\"server\":\"{}\"", c.conn, c.client, c.server)?;
     write!(w, ",\"conn_state\":\"{}\",\"history\":", c.conn_state)?;
     write_str(w, &c.history)?;
@@ -264,7 +327,27 @@ pub fn write_conn(w: &mut impl Write, c: &ConnSummary) -> io::Result<()> {
     write_rfc3339(w, c.first_ts, false)?;
     w.write_all(b"\",\"duration\":")?;
     write_secs(w, c.last_ts.saturating_sub(c.first_ts), false)?;
-    write!(w, ",\"first_frame\":{},\"last_frame\":{}}}\n", c.first_frame, c.last_frame)
+    write!(w, ",\"first_frame\":{},\"last_frame\":{}", c.first_frame, c.last_frame)?;
+    if seams.iter().any(|s| s.is_some()) {
+        let count = |f: &dyn Fn(&DirSummary) -> u64| [seams[0].as_ref().map_or(0, f), seams[1].as_ref().map_or(0, f)];
+        let m = count(&|s| s.messages);
+        write!(w, ",\"messages\":{{\"c2s\":{},\"s2c\":{}}}", m[0], m[1])?;
+        w.write_all(b",\"framing\":{")?;
+        for (i, (key, s)) in [("c2s", &seams[0]), ("s2c", &seams[1])].into_iter().enumerate() {
+            write!(w, "{}\"{key}\":", if i > 0 { "," } else { "" })?;
+            match s.as_ref().and_then(|s| s.framing.as_ref()) {
+                Some(d) => write!(w, "\"{}\"", d.spec)?,
+                None => w.write_all(b"null")?,
+            }
+        }
+        w.write_all(b"}")?;
+        let st = count(&|s| s.sticky);
+        let sp = count(&|s| s.split);
+        write!(w, ",\"sticky\":{{\"c2s\":{},\"s2c\":{}}},\"split\":{{\"c2s\":{},\"s2c\":{}}}", st[0], st[1], sp[0], sp[1])?;
+        let g = count(&|s| s.gaps);
+        write!(w, ",\"gaps\":{{\"c2s\":{},\"s2c\":{}}}", g[0], g[1])?;
+    }
+    w.write_all(b"}\n")
 }
 
 #[cfg(test)]

@@ -3,12 +3,104 @@
 pub mod conns;
 pub mod flow;
 pub mod json;
+pub mod stream;
 pub mod style;
 pub mod text;
 pub mod time;
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::io::{self, Write};
 use std::net::IpAddr;
+
+use crate::analyze::Carried;
+use crate::pipeline::MsgNote;
+
+/// Output of frames whose message annotation is not known yet (bytes held out of order or while
+/// the framing is detected), kept in frame order: a line waits as `head` + annotation + `tail`
+/// until [`Deferred::resolve`] gives its messages; lines behind it wait too, so the output stays
+/// in capture order. Bounded: past `MAX` waiting lines the oldest go out unannotated.
+#[derive(Default)]
+pub struct Deferred {
+    q: VecDeque<Waiting>,
+}
+
+struct Waiting {
+    n: u64,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    /// `None` while pending.
+    note: Option<Option<Carried>>,
+}
+
+impl Deferred {
+    const MAX: usize = 4096;
+
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// Does this frame's output have to wait?
+    pub fn must_wait(&self, note: &MsgNote) -> bool {
+        matches!(note, MsgNote::Pending) || !self.q.is_empty()
+    }
+
+    pub fn push(&mut self, n: u64, head: Vec<u8>, tail: Vec<u8>, note: &MsgNote) {
+        let note = match note {
+            MsgNote::Pending => None,
+            MsgNote::Known(c) => Some(Some(*c)),
+            MsgNote::None => Some(None),
+        };
+        self.q.push_back(Waiting { n, head, tail, note });
+    }
+
+    /// The messages of frame `c.n` are known now.
+    pub fn resolve(&mut self, c: &Carried) {
+        if let Some(e) = self.q.iter_mut().find(|e| e.n == c.n && e.note.is_none()) {
+            e.note = Some(Some(*c));
+        }
+    }
+
+    /// Write every line at the front whose annotation is known (all of them with `all`).
+    pub fn flush(&mut self, w: &mut dyn Write, all: bool, annotate: &mut dyn FnMut(&mut dyn Write, Option<&Carried>) -> io::Result<()>) -> io::Result<()> {
+        while let Some(front) = self.q.front() {
+            if front.note.is_none() && !all && self.q.len() <= Self::MAX {
+                break;
+            }
+            let e = self.q.pop_front().expect("front exists");
+            w.write_all(&e.head)?;
+            annotate(w, e.note.flatten().as_ref())?;
+            w.write_all(&e.tail)?;
+        }
+        Ok(())
+    }
+}
+
+/// `msg 3`, `msg 7 part 2 (continues)`, `msg 3-5 (3 stuck together)`: which application messages
+/// a frame carries.
+pub fn write_msg_note(w: &mut dyn Write, c: &Carried) -> io::Result<()> {
+    if c.dup {
+        return if c.first == c.last { write!(w, "again msg {}", c.first) } else { write!(w, "again msg {}-{}", c.first, c.last) };
+    }
+    if c.first == c.last {
+        write!(w, "msg {}", c.first)?;
+        match (c.first_part, c.continues) {
+            (1, false) => Ok(()),
+            (1, true) => w.write_all(b" part 1 (split, continues)"),
+            (p, true) => write!(w, " part {p} (continues)"),
+            (p, false) => write!(w, " part {p} (last)"),
+        }
+    } else {
+        write!(w, "msg {}-{} ({} stuck together", c.first, c.last, c.last - c.first + 1)?;
+        if c.first_part > 1 {
+            write!(w, "; msg {} part {}", c.first, c.first_part)?;
+        }
+        if c.continues {
+            write!(w, "; msg {} continues", c.last)?;
+        }
+        w.write_all(b")")
+    }
+}
 
 /// `198.18.0.1:9000` or `[2001:db8::1]:9000`.
 pub struct Endpoint(pub IpAddr, pub u16);

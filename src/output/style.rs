@@ -25,6 +25,7 @@ pub const RST: Style = AnsiColor::Red.on_default().bold();
 pub const WARN: Style = AnsiColor::Red.on_default();
 pub const NOTE: Style = AnsiColor::Magenta.on_default();
 pub const STATE: Style = AnsiColor::Blue.on_default();
+pub const SEAM: Style = AnsiColor::Yellow.on_default();
 
 impl Palette {
     /// Decide for standard output.

@@ -12,7 +12,8 @@ use super::{Endpoint, FlagLetters};
 use crate::decode::link::{linktype_name, sll_pkttype_name};
 use crate::decode::tcpopt::{options, sack_blocks, Opt};
 use crate::decode::{names, oui, Frame, Icmp, Link, MacAddr, Net, Transport};
-use crate::pipeline::{PacketView, RunSummary, Sink};
+use crate::analyze::Carried;
+use crate::pipeline::{MsgNote, PacketView, RunSummary, Sink};
 use crate::track::tcp::SegInfo;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,13 +37,14 @@ pub struct TextOptions {
 pub struct TextSink<W: Write> {
     w: W,
     o: TextOptions,
+    waiting: super::Deferred,
 }
 
 const LINK_COL: usize = 37;
 
 impl<W: Write> TextSink<W> {
     pub fn new(w: W, o: TextOptions) -> Self {
-        TextSink { w, o }
+        TextSink { w, o, waiting: super::Deferred::default() }
     }
 
     pub fn into_inner(self) -> W {
@@ -52,10 +54,44 @@ impl<W: Write> TextSink<W> {
 
 impl<W: Write> Sink for TextSink<W> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
+        if self.waiting.must_wait(&p.msgs) {
+            let (mut head, mut tail) = (Vec::new(), Vec::new());
+            write_head(&self.o, &mut head, p)?;
+            write_tail(&self.o, &mut tail, p)?;
+            self.waiting.push(p.n, head, tail, &p.msgs);
+            return self.flush_ready(false);
+        }
+        write_head(&self.o, &mut self.w, p)?;
+        if let MsgNote::Known(c) = &p.msgs {
+            write_annotation(&mut self.w, Some(c), self.o.palette)?;
+        }
+        write_tail(&self.o, &mut self.w, p)
+    }
+
+    fn late(&mut self, c: &Carried) -> io::Result<()> {
+        self.waiting.resolve(c);
+        self.flush_ready(false)
+    }
+
+    fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
+        self.flush_ready(true)?;
+        self.w.flush()
+    }
+}
+
+impl<W: Write> TextSink<W> {
+    fn flush_ready(&mut self, all: bool) -> io::Result<()> {
         let pal = self.o.palette;
-        let w = &mut self.w;
+        self.waiting.flush(&mut self.w, all, &mut |w, c| write_annotation(w, c, pal))
+    }
+
+}
+
+/// Everything on the frame's line before the message annotation.
+fn write_head(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
+        let pal = o.palette;
         write!(w, "{:>5} ", p.n)?;
-        match self.o.time {
+        match o.time {
             TimeFormat::Relative => write_padded_secs(w, p.rel_ns, p.meta.nanos)?,
             TimeFormat::Delta => write_padded_secs(w, p.delta_ns, p.meta.nanos)?,
             TimeFormat::Absolute => write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?,
@@ -63,23 +99,32 @@ impl<W: Write> Sink for TextSink<W> {
         w.write_all(b"  ")?;
         write_link_col(w, p.frame)?;
         w.write_all(b"  ")?;
-        write_summary(w, p, pal)?;
+        write_summary(w, p, pal)
+}
+
+/// Warnings, the end of the line, then the -v and -x lines.
+fn write_tail(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
+        let pal = o.palette;
         for warn in p.frame.warnings.iter() {
             write!(w, "  {}! {warn}{}", pal.start(style::WARN), pal.reset())?;
         }
         w.write_all(b"\n")?;
-        if self.o.verbose > 0 {
-            write_details(w, p, self.o.verbose)?;
+        if o.verbose > 0 {
+            write_details(w, p, o.verbose)?;
         }
-        if self.o.hex && !p.frame.payload.is_empty() {
+        if o.hex && !p.frame.payload.is_empty() {
             write_hex(w, p.frame.payload)?;
         }
         Ok(())
-    }
+}
 
-    fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
-        self.w.flush()
+fn write_annotation(w: &mut dyn Write, c: Option<&Carried>, pal: Palette) -> io::Result<()> {
+    if let Some(c) = c {
+        write!(w, "  {}", pal.start(style::SEAM))?;
+        super::write_msg_note(w, c)?;
+        w.write_all(pal.reset().as_bytes())?;
     }
+    Ok(())
 }
 
 fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()> {

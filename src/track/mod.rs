@@ -2,3 +2,4 @@
 
 pub mod arp;
 pub mod tcp;
+pub mod udp;

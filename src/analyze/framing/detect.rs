@@ -1,0 +1,538 @@
+//! `auto` framing detection from the first bytes of a direction.
+//!
+//! [`detect`] is a pure function of the bytes seen so far (and whether the stream
+//! ended there): it answers `None` ("need more bytes") or a [`Detection`]. Once it
+//! answers for a prefix, it gives the same answer for every longer prefix, so the
+//! choice never depends on how the bytes were cut into segments. It always
+//! answers by [`DETECT_MAX`] bytes.
+//!
+//! Rules, in priority order (the first that says yes wins; when the first rule
+//! that does not say no needs more bytes, the answer waits):
+//! 1. `http`: the stream starts with `HTTP/1.` (decided by byte 7), or with `GET `,
+//!    `HEAD `, `POST `, `PUT `, `DELETE `, `CONNECT `, `OPTIONS `, `TRACE `, `PATCH `
+//!    or `PRI ` and its first line (waited for up to 8 KiB) ends in ` HTTP/x.y`.
+//! 2. `tls`: a record header: type 0x14-0x17, version 3.0-3.4, length 1..=18432 (byte 5).
+//! 3. `jsonhdr`: u32be H (2..=61440), byte 4 is `{`, and the H-byte header parses as a
+//!    JSON object with a `len`/`length`/`size`/`body_len`/`content_length` integer.
+//! 4. text: all bytes printable ASCII, tab, CR, LF or >= 0x80 up to the 3rd newline
+//!    (or to [`WINDOW`] bytes with at least one newline, or to the end of the stream
+//!    with at least one newline): `crlf` when every newline seen follows a CR, else
+//!    `lines`. No newline by [`DETECT_MAX`] bytes, or a control byte: not text.
+//! 5. length prefixes `len:N:e` (N = 1, 2, 4, 8; be/le): each candidate walks its
+//!    chain of length fields from offset 0 until it has [`EARLY_FIELDS`] fields or
+//!    has passed [`WINDOW`] bytes (waiting for the bytes of the message that
+//!    straddles the window when it ends by [`LEN_WAIT_MAX`]; a field announcing a
+//!    message that ends later is counted as an open field and the chain stops). A 4/8-byte field above 16 MiB
+//!    kills the candidate. The evidence of a chain is
+//!    `fields × (8N − log2(largest + 1))` bits (how unlikely that many fields that
+//!    small are in random bytes), plus `log2(last message size)` when the chain
+//!    ends exactly at the end of the stream. The candidate with the most evidence
+//!    wins if it has at least 12 bits (20 for 2-byte fields; low), 20 (medium) or
+//!    40 with 3+ fields ending exactly on a message boundary (high), and at least
+//!    one complete message. Any byte is a valid 1-byte
+//!    length, so `len:1` is only considered when its chain of 3+ fields ends
+//!    exactly at the end of the stream.
+//! 6. otherwise `segment` (low).
+
+use super::http::starts_http;
+use super::jsonhdr::{json_len, MAX_HEADER};
+use crate::analyze::spec::{FramingSpec, LenSpec};
+use std::fmt;
+
+/// Text and length chains look at least this far (unless the stream ends first).
+pub const WINDOW: usize = 4096;
+/// Detection always decides by this many bytes.
+pub const DETECT_MAX: usize = 66 * 1024;
+/// A length chain does not wait for the bytes of a message ending beyond this
+/// offset: that field counts as open (its value is still evidence).
+pub const LEN_WAIT_MAX: u64 = 16 * 1024;
+/// A length chain with this many fields is conclusive before the window is full.
+pub const EARLY_FIELDS: u32 = 16;
+/// Text is conclusive at this many newlines.
+pub const TEXT_LINES: u32 = 3;
+/// Largest plausible value of a 4- or 8-byte length field.
+pub const MAX_PLAUSIBLE_LEN: u64 = 16 << 20;
+
+/// How sure a detection is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Low,
+    Medium,
+    High,
+    /// Not detected: given by the user.
+    Given,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Given => "given",
+        })
+    }
+}
+
+/// The framing chosen for a direction, how sure, and why.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Detection {
+    pub spec: FramingSpec,
+    pub level: Level,
+    /// Human-readable evidence, e.g. "16 length fields chained exactly over 4,312 bytes".
+    pub reason: String,
+}
+
+impl fmt::Display for Detection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}: {})", self.spec, self.level, self.reason)
+    }
+}
+
+/// `1234567` → `"1,234,567"`.
+pub fn thousands(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+enum Verdict {
+    No,
+    More,
+    Yes(Detection),
+}
+
+fn yes(spec: FramingSpec, level: Level, reason: String) -> Verdict {
+    Verdict::Yes(Detection { spec, level, reason })
+}
+
+/// Decides the framing of a direction from its first bytes `buf`; `ended`: the
+/// stream has no more bytes (closed, or a gap follows). `None`: need more bytes.
+pub fn detect(buf: &[u8], ended: bool) -> Option<Detection> {
+    let ended = ended || buf.len() >= DETECT_MAX;
+    let buf = &buf[..buf.len().min(DETECT_MAX)];
+    if buf.is_empty() {
+        return ended.then(|| Detection {
+            spec: FramingSpec::Segment,
+            level: Level::Low,
+            reason: "no bytes".into(),
+        });
+    }
+    let rules: [fn(&[u8], bool) -> Verdict; 5] = [rule_http, rule_tls, rule_jsonhdr, rule_text, rule_len];
+    for rule in rules {
+        match rule(buf, ended) {
+            Verdict::No => {}
+            Verdict::More => return None,
+            Verdict::Yes(d) => return Some(d),
+        }
+    }
+    Some(Detection {
+        spec: FramingSpec::Segment,
+        level: Level::Low,
+        reason: "no framing recognised (not HTTP, TLS, JSON headers, text lines or length prefixes)".into(),
+    })
+}
+
+/// The longest request line waited for.
+const MAX_REQUEST_LINE: usize = 8192;
+
+fn rule_http(b: &[u8], ended: bool) -> Verdict {
+    match starts_http(b) {
+        Some(true) if b.starts_with(b"HTTP/1.") => {
+            yes(FramingSpec::Http, Level::High, "stream starts with an HTTP/1 status line".into())
+        }
+        Some(true) => {
+            // "GET all-lines\n" is not HTTP: the request line must end in HTTP/x.y.
+            let seen = &b[..b.len().min(MAX_REQUEST_LINE)];
+            let Some(i) = memchr::memchr(b'\n', seen) else {
+                return if ended || b.len() >= MAX_REQUEST_LINE { Verdict::No } else { Verdict::More };
+            };
+            let line = seen[..i].strip_suffix(b"\r").unwrap_or(&seen[..i]);
+            let version = line.rsplit(|&c| c == b' ').next().unwrap_or(b"");
+            if line.iter().filter(|&&c| c == b' ').count() >= 2 && version.starts_with(b"HTTP/") {
+                yes(FramingSpec::Http, Level::High, "stream starts with an HTTP request line".into())
+            } else {
+                Verdict::No
+            }
+        }
+        Some(false) => Verdict::No,
+        None if ended => Verdict::No,
+        None => Verdict::More,
+    }
+}
+
+fn rule_tls(b: &[u8], ended: bool) -> Verdict {
+    let checks: [&dyn Fn(u8) -> bool; 3] = [&|x| (0x14..=0x17).contains(&x), &|x| x == 3, &|x| x <= 4];
+    for (i, c) in checks.iter().enumerate() {
+        match b.get(i) {
+            Some(&x) if !c(x) => return Verdict::No,
+            Some(_) => {}
+            None => return if ended { Verdict::No } else { Verdict::More },
+        }
+    }
+    if b.len() < 5 {
+        return if ended { Verdict::No } else { Verdict::More };
+    }
+    let len = u16::from_be_bytes([b[3], b[4]]);
+    if len == 0 || len > 18432 {
+        return Verdict::No;
+    }
+    let kind = match b[0] {
+        0x14 => "change_cipher_spec",
+        0x15 => "alert",
+        0x16 => "handshake",
+        _ => "application_data",
+    };
+    yes(
+        FramingSpec::Tls,
+        Level::High,
+        format!("TLS record header ({kind}, version 3.{}, length {len})", b[2]),
+    )
+}
+
+fn rule_jsonhdr(b: &[u8], ended: bool) -> Verdict {
+    let more = if ended { Verdict::No } else { Verdict::More };
+    // H <= 61440 means the first two bytes are 0 and at most 0x00 respectively... check as they come.
+    if b.len() < 4 {
+        let h_prefix_ok = b.iter().take(2).all(|&x| x == 0);
+        return if h_prefix_ok { more } else { Verdict::No };
+    }
+    let h = u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    if !(2..=MAX_HEADER).contains(&h) {
+        return Verdict::No;
+    }
+    match b.get(4) {
+        None => return more,
+        Some(&c) if c != b'{' => return Verdict::No,
+        _ => {}
+    }
+    // Walk the chain: every header must parse and carry a length.
+    let mut pos: usize = 0;
+    let mut msgs: u32 = 0;
+    let mut broke = false;
+    let mut last_end_exact = true;
+    while pos < WINDOW && msgs < EARLY_FIELDS {
+        if pos == b.len() {
+            if ended {
+                break;
+            }
+            return Verdict::More;
+        }
+        if pos + 4 > b.len() {
+            if ended {
+                last_end_exact = false;
+                break;
+            }
+            return Verdict::More;
+        }
+        let h = u64::from(u32::from_be_bytes([b[pos], b[pos + 1], b[pos + 2], b[pos + 3]]));
+        if !(2..=MAX_HEADER).contains(&h) {
+            broke = true;
+            break;
+        }
+        let hend = pos + 4 + h as usize;
+        if hend > b.len() {
+            if ended || hend > DETECT_MAX {
+                last_end_exact = false;
+                break;
+            }
+            return Verdict::More;
+        }
+        let body = match json_len(&b[pos + 4..hend]) {
+            Ok(Some(n)) => n,
+            _ => {
+                broke = true;
+                break;
+            }
+        };
+        msgs += 1;
+        let end = hend as u64 + body;
+        if end > b.len() as u64 {
+            if ended || end > LEN_WAIT_MAX.max(hend as u64) {
+                last_end_exact = false;
+                break;
+            }
+            return Verdict::More;
+        }
+        pos = end as usize;
+    }
+    if msgs == 0 {
+        return Verdict::No;
+    }
+    let (level, how) = if broke {
+        (Level::Medium, format!("{msgs} JSON header(s) with a length, then a header that does not parse"))
+    } else if !last_end_exact {
+        (
+            if msgs >= 2 { Level::High } else { Level::Medium },
+            format!("{msgs} JSON header(s) with a length; the last message runs past the bytes seen"),
+        )
+    } else {
+        (
+            if msgs >= 2 { Level::High } else { Level::Medium },
+            format!("{msgs} JSON-header messages chained exactly over {} bytes", thousands(pos as u64)),
+        )
+    };
+    yes(FramingSpec::JsonHdr, level, how)
+}
+
+fn is_text(b: u8) -> bool {
+    matches!(b, 0x20..=0x7e | b'\t' | b'\r' | b'\n' | 0x80..=0xff)
+}
+
+fn rule_text(b: &[u8], ended: bool) -> Verdict {
+    let mut nl: u32 = 0;
+    let mut all_crlf = true;
+    let decide = |nl: u32, all_crlf: bool, level: Level, seen: usize| {
+        let spec = if all_crlf { FramingSpec::Crlf } else { FramingSpec::Lines };
+        let term = if all_crlf { "CRLF" } else { "LF" };
+        yes(
+            spec,
+            level,
+            format!("printable text, {nl} {term}-terminated line(s) in the first {} bytes", thousands(seen as u64)),
+        )
+    };
+    for (i, &c) in b.iter().enumerate() {
+        if !is_text(c) {
+            return Verdict::No;
+        }
+        if c == b'\n' {
+            nl += 1;
+            all_crlf &= i > 0 && b[i - 1] == b'\r';
+            if nl >= TEXT_LINES {
+                return decide(nl, all_crlf, Level::High, i + 1);
+            }
+            if i + 1 >= WINDOW {
+                return decide(nl, all_crlf, Level::Medium, i + 1);
+            }
+        }
+        if i + 1 == WINDOW && nl > 0 {
+            return decide(nl, all_crlf, Level::Medium, i + 1);
+        }
+    }
+    if ended {
+        if nl > 0 {
+            decide(nl, all_crlf, Level::Medium, b.len())
+        } else {
+            Verdict::No
+        }
+    } else {
+        Verdict::More
+    }
+}
+
+/// A length chain's outcome.
+#[derive(Clone, Copy, Debug, Default)]
+struct Chain {
+    fields: u32,
+    largest: u64,
+    bytes: u64,
+    /// Ended exactly on a message boundary.
+    exact: bool,
+    /// Ended exactly at the end of the stream.
+    at_end: bool,
+    /// The last field's message runs past what was seen (its value counted in `largest`).
+    open: bool,
+    /// Value of the open field.
+    last: u64,
+}
+
+/// `Err(())`: impossible. `Ok(None)`: need more bytes.
+fn chain(b: &[u8], w: usize, be: bool, ended: bool) -> Result<Option<Chain>, ()> {
+    let mut c = Chain::default();
+    let mut pos: usize = 0;
+    loop {
+        if pos >= WINDOW || c.fields >= EARLY_FIELDS {
+            c.exact = true;
+            c.bytes = pos as u64;
+            return Ok(Some(c));
+        }
+        if pos + w > b.len() {
+            if !ended {
+                return Ok(None);
+            }
+            c.bytes = pos as u64;
+            c.exact = pos == b.len();
+            c.at_end = c.exact;
+            return Ok(Some(c));
+        }
+        let v = super::len::read_len(&b[pos..pos + w], be);
+        if w >= 4 && v > MAX_PLAUSIBLE_LEN {
+            return Err(());
+        }
+        c.largest = c.largest.max(v);
+        let end = (pos + w) as u64 + v;
+        if end > b.len() as u64 {
+            if !ended && end <= LEN_WAIT_MAX {
+                return Ok(None);
+            }
+            c.bytes = pos as u64;
+            c.last = v;
+            c.open = true;
+            return Ok(Some(c));
+        }
+        c.fields += 1;
+        pos = end as usize;
+    }
+}
+
+const LEN_CANDIDATES: [(usize, bool); 7] =
+    [(4, true), (2, true), (8, true), (4, false), (2, false), (8, false), (1, true)];
+
+fn rule_len(b: &[u8], ended: bool) -> Verdict {
+    let mut best: Option<(f64, usize, bool, Chain)> = None;
+    for &(w, be) in &LEN_CANDIDATES {
+        let c = match chain(b, w, be, ended) {
+            Err(()) => continue,
+            Ok(None) => return Verdict::More,
+            Ok(Some(c)) => c,
+        };
+        let n = c.fields + u32::from(c.open);
+        if c.fields == 0 || (w == 1 && !(c.at_end && c.fields >= 3)) {
+            // Every byte is a valid 1-byte length: only a chain that ends exactly
+            // at the end of the stream says anything.
+            continue;
+        }
+        let per = (8 * w) as f64 - ((c.largest + 1) as f64).log2();
+        let mut bits = f64::from(n) * per;
+        if c.at_end && c.fields > 0 {
+            bits += ((c.largest + w as u64) as f64).log2();
+        }
+        // A 2-byte field is small by chance far more often than a 4/8-byte one.
+        let floor = if w == 2 { 20.0 } else { 12.0 };
+        if bits < floor {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(bb, ..)| bits > *bb) {
+            best = Some((bits, w, be, c));
+        }
+    }
+    let Some((bits, w, be, c)) = best else {
+        return Verdict::No;
+    };
+    let level = if bits >= 40.0 && c.fields >= 3 && c.exact {
+        Level::High
+    } else if bits >= 20.0 {
+        Level::Medium
+    } else {
+        Level::Low
+    };
+    let spec = FramingSpec::Len(LenSpec {
+        width: w as u8,
+        big_endian: be,
+        extra: 0,
+    });
+    let reason = if c.open {
+        format!(
+            "{} length field(s) chained over {} bytes, then one announcing {} bytes beyond those examined",
+            c.fields,
+            thousands(c.bytes),
+            thousands(c.last)
+        )
+    } else {
+        format!(
+            "{} length field(s) chained exactly over {} bytes (largest {})",
+            c.fields,
+            thousands(c.bytes),
+            thousands(c.largest)
+        )
+    };
+    yes(spec, level, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lenmsgs(sizes: &[usize], w: usize, be: bool) -> Vec<u8> {
+        let mut v = Vec::new();
+        for (i, &s) in sizes.iter().enumerate() {
+            let l = (s as u64).to_be_bytes();
+            let mut f = l[8 - w..].to_vec();
+            if !be {
+                f.reverse();
+            }
+            v.extend(f);
+            v.extend((0..s).map(|k| b'a' + ((i + k) % 26) as u8));
+        }
+        v
+    }
+
+    #[test]
+    fn thousands_sep() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(4312), "4,312");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn http_tls() {
+        assert_eq!(detect(b"GE", false), None);
+        assert_eq!(detect(b"GET / HTTP/1.1", false), None);
+        assert_eq!(detect(b"GET / HTTP/1.1\r\n", false).unwrap().spec, FramingSpec::Http);
+        assert_eq!(detect(b"GET all-lines\n", true).unwrap().spec, FramingSpec::Lines);
+        assert_eq!(detect(b"HTTP/1.1 200 OK\r\n", false).unwrap().spec, FramingSpec::Http);
+        assert_eq!(detect(b"\x16\x03\x01\x02\x00\x01", false).unwrap().spec, FramingSpec::Tls);
+    }
+
+    #[test]
+    fn text() {
+        assert_eq!(detect(b"a\nb\n", false), None);
+        assert_eq!(detect(b"a\nb\nc\n", false).unwrap().spec, FramingSpec::Lines);
+        assert_eq!(detect(b"a\r\nb\r\nc\r\n", false).unwrap().spec, FramingSpec::Crlf);
+        assert_eq!(detect(b"a\r\nb\n", true).unwrap().spec, FramingSpec::Lines);
+        let mut v = vec![b'#'; 5000];
+        v.extend(b"msg\n");
+        assert_eq!(detect(&v[..4500], false), None);
+        assert_eq!(detect(&v, false).unwrap().spec, FramingSpec::Lines);
+    }
+
+    #[test]
+    fn length_prefixes() {
+        let s = lenmsgs(&[100, 2000, 5, 300, 1200, 900], 4, true);
+        let d = detect(&s, false).unwrap();
+        assert_eq!(d.spec.to_string(), "len:4:be");
+        assert_eq!(d.level, Level::High);
+        let s = lenmsgs(&[10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 2, false);
+        assert_eq!(detect(&s, true).unwrap().spec.to_string(), "len:2:le");
+        let s = lenmsgs(&[6000], 4, true);
+        assert_eq!(detect(&s[..1448], false), None);
+        let d = detect(&s, true).unwrap();
+        assert_eq!(d.spec.to_string(), "len:4:be");
+        let s = lenmsgs(&[10, 20, 30, 40, 50], 8, true);
+        assert_eq!(detect(&s, true).unwrap().spec.to_string(), "len:8:be");
+    }
+
+    #[test]
+    fn jsonhdr() {
+        let mut s = Vec::new();
+        for (i, n) in [12usize, 300, 1].iter().enumerate() {
+            let h = format!("{{\"len\": {n}, \"seq\": {i}}}");
+            s.extend((h.len() as u32).to_be_bytes());
+            s.extend(h.as_bytes());
+            s.extend(std::iter::repeat_n(b'x', *n));
+        }
+        assert_eq!(detect(&s[..10], false), None);
+        assert_eq!(detect(&s, true).unwrap().spec, FramingSpec::JsonHdr);
+    }
+
+    #[test]
+    fn random_bytes_are_segment() {
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let v: Vec<u8> = (0..DETECT_MAX)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        assert_eq!(detect(&v, false).unwrap().spec, FramingSpec::Segment);
+    }
+}

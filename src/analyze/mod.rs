@@ -1,0 +1,509 @@
+//! Stream reassembly and message framing: where application messages stick
+//! together in one TCP segment ("sticky packets") or split over several, and what
+//! an application's `recv(N)` calls would return.
+//!
+//! Feed it, in capture order, every TCP segment with payload
+//! ([`Seams::tcp_segment`]), every UDP datagram ([`Seams::udp_datagram`]), the end
+//! of each direction ([`Seams::close_dir`]) and the end of input ([`Seams::finish`]).
+//! Collect final [`Message`] records with [`Seams::drain`] whenever convenient;
+//! each call reports into a [`SegOut`]: the message indices carried by segments
+//! ([`Carried`]) and [`Event`]s (conflicts, gaps, cap drops, framing decided).
+//!
+//! Module map: [`reassembly`] (bytes in stream order, gaps, conflicts, caps),
+//! [`framing`] (the framers, [`framing::detect`] for `auto`), [`spec`] (framing
+//! names), `stream` (the per-direction message tracker), [`recv`] (the `recv()`
+//! simulation).
+//!
+//! Memory: out-of-order bytes and bytes held for detection are counted against a
+//! per-direction cap and a global cap ([`SeamConfig`]); in-order bytes are framed
+//! straight from the caller's payload and not kept (except a framer's partial
+//! header, a 64-byte-block hash history for conflict checks, and, when asked for,
+//! the timeline and the first `keep_bytes` of each direction).
+
+pub mod framing;
+pub mod reassembly;
+pub mod recv;
+pub mod spec;
+mod stream;
+
+use rustc_hash::FxHashMap;
+
+pub use framing::detect::{Detection, Level};
+pub use reassembly::GapReason;
+pub use recv::{render_recv, simulate_recv, simulate_recv_sizes, RecvCall};
+pub use spec::{DirFraming, FramingChoice, FramingSpec, LenSpec, SpecError};
+
+use framing::PairState;
+use reassembly::Mem;
+use stream::{reasm_cfg, StageCx, Stream};
+
+/// Configuration of [`Seams`].
+#[derive(Clone, Debug)]
+pub struct SeamConfig {
+    /// Framing per TCP direction (`auto` by default). UDP is always `datagram`.
+    pub framing: FramingChoice,
+    /// Most out-of-order bytes buffered per direction (accounted, see
+    /// [`reassembly::PIECE_OVERHEAD`]); beyond it a segment is dropped. Default 1 MiB.
+    pub per_dir_cap: usize,
+    /// Most bytes buffered (out of order or for detection) over all streams;
+    /// beyond it data is dropped. Default 64 MiB.
+    pub global_cap: usize,
+    /// When a direction's out-of-order bytes pass this, the oldest hole is given
+    /// up as a gap. Default 768 KiB (below `per_dir_cap`, so that drops for the
+    /// per-direction cap only hit single oversized segments).
+    pub gap_threshold: usize,
+    /// Bytes of already-framed stream kept as 64-byte-block hashes to detect
+    /// retransmissions with different bytes. 0 turns it off. Default 256 KiB
+    /// (16 KiB of hashes per direction at most).
+    pub conflict_window: usize,
+    /// Keep each direction's arrival timeline (for [`simulate_recv`]). O(segments).
+    pub keep_timeline: bool,
+    /// Keep the first this many bytes of each direction's stream (to print `recv`
+    /// results). Default 0.
+    pub keep_bytes: usize,
+    /// Most frame numbers listed in one message's `frames` (the count goes on in
+    /// `nframes`). Default 4096.
+    pub max_frames: usize,
+}
+
+impl Default for SeamConfig {
+    fn default() -> Self {
+        SeamConfig {
+            framing: FramingChoice::AUTO,
+            per_dir_cap: 1 << 20,
+            global_cap: 64 << 20,
+            gap_threshold: 768 << 10,
+            conflict_window: 256 << 10,
+            keep_timeline: false,
+            keep_bytes: 0,
+            max_frames: 4096,
+        }
+    }
+}
+
+/// One TCP segment with payload, as the tracker reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct SegIn<'a> {
+    /// Frame number (1-based).
+    pub n: u64,
+    /// Capture time, ns since the epoch.
+    pub ts: i64,
+    pub conn: u32,
+    /// 0 = client→server, 1 = server→client.
+    pub dir: usize,
+    /// Sequence number relative to the direction's ISN (first payload byte = 1).
+    /// For a SYN carrying data, pass the SYN's rseq + 1.
+    pub rseq: u32,
+    /// Payload length on the wire.
+    pub len: u32,
+    /// Captured payload (shorter than `len` when the snap length cut it).
+    pub payload: &'a [u8],
+    /// The tracker flagged it as a retransmission (counted only).
+    pub retransmission: bool,
+}
+
+/// The messages a segment carries bytes of: `first..=last` (0-based per
+/// connection and direction). The bytes of `first` in this segment are part
+/// `first_part` of it (1 = its first segment); every later index starts in this
+/// segment (part 1). `continues`: message `last` goes on after this segment.
+///
+/// Reported as soon as the segment's bytes are framed: for an in-order segment
+/// in the call that receives it; for a segment buffered out of order (or held
+/// while `auto` detection waits for more bytes), in the call that frames it, so
+/// a [`SegOut`] can hold entries for other frames. A segment whose bytes had all
+/// arrived before (a retransmission) gets `dup: true` and the messages those
+/// bytes belonged to (`first_part` 0), when they are still remembered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Carried {
+    pub n: u64,
+    pub conn: u32,
+    pub dir: usize,
+    pub first: u64,
+    pub last: u64,
+    pub first_part: u32,
+    pub continues: bool,
+    pub dup: bool,
+}
+
+impl Carried {
+    /// Every index carried.
+    pub fn indices(&self) -> std::ops::RangeInclusive<u64> {
+        self.first..=self.last
+    }
+}
+
+/// Warnings and notes produced while feeding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Frame `frame` carried bytes from `offset` (for `len` bytes compared) that
+    /// differ from the first copy, carried by `first_frame` (0 when no longer
+    /// known). The first copy was kept.
+    Conflict { conn: u32, dir: usize, offset: u64, len: u64, first_frame: u64, frame: u64 },
+    /// `len` bytes at `offset` are unknown (never captured, or cut by the snap length).
+    Gap { conn: u32, dir: usize, offset: u64, len: u64, reason: GapReason },
+    /// Out-of-order bytes of `frame` dropped for the per-direction (`global`
+    /// false) or the global memory cap; they will show up as a gap.
+    CapDrop { conn: u32, dir: usize, offset: u64, len: u64, frame: u64, global: bool },
+    /// Bytes after the end of a finished direction were ignored.
+    Late { conn: u32, dir: usize, offset: u64, len: u64, frame: u64 },
+    /// `auto` chose a framing.
+    Detected { conn: u32, dir: usize, detection: Detection },
+    /// The framer lost sync at `offset` (a gap in a header, or bytes that are not
+    /// `framing`); the rest of the direction is framed as `segment`.
+    Desync { conn: u32, dir: usize, offset: u64, framing: FramingSpec },
+}
+
+/// What one call reports. Every call of [`Seams`] that takes it clears it first.
+#[derive(Clone, Debug, Default)]
+pub struct SegOut {
+    pub carried: Vec<Carried>,
+    pub events: Vec<Event>,
+}
+
+impl SegOut {
+    pub fn clear(&mut self) {
+        self.carried.clear();
+        self.events.clear();
+    }
+    /// The entries for frame `n` (normally at most one).
+    pub fn for_frame(&self, n: u64) -> impl Iterator<Item = &Carried> {
+        self.carried.iter().filter(move |c| c.n == n)
+    }
+}
+
+/// An application message: the contract's `message` record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Connection id (the UDP flow id when `udp`).
+    pub conn: u32,
+    pub dir: usize,
+    pub udp: bool,
+    /// 0-based per connection and direction.
+    pub index: u64,
+    /// Offset in the reassembled direction stream (0 = first payload byte).
+    pub offset: u64,
+    pub len: u64,
+    pub framing: FramingSpec,
+    /// Frames that carried its bytes, in stream order, each once (at most
+    /// `max_frames` listed).
+    pub frames: Vec<u64>,
+    /// How many frames carried its bytes (= `frames.len()` unless capped).
+    pub nframes: u64,
+    /// A frame that carries it also carries bytes of another message.
+    pub sticky: bool,
+    /// It spans more than one frame.
+    pub split: bool,
+    /// False when the stream ended, or had a gap or a cap drop, before it was whole.
+    pub complete: bool,
+    /// When its first and last bytes became available in order (ns).
+    pub first_ts: i64,
+    pub last_ts: i64,
+}
+
+/// A range of a direction's stream and when it became available in order:
+/// the capture time of the frame that completed contiguity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub start: u64,
+    pub end: u64,
+    pub ts: i64,
+    /// Unknown bytes (a gap).
+    pub gap: bool,
+}
+
+/// Per-direction summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirSummary {
+    pub conn: u32,
+    pub dir: usize,
+    /// `None` while `auto` is still looking at the first bytes.
+    pub framing: Option<Detection>,
+    /// Offset where the framer lost sync and `segment` took over.
+    pub fallback_at: Option<u64>,
+    /// Bytes of stream handed on (captured bytes; gaps not counted).
+    pub bytes: u64,
+    pub segments: u64,
+    pub retransmissions: u64,
+    /// Final messages so far.
+    pub messages: u64,
+    pub sticky: u64,
+    pub split: u64,
+    pub incomplete: u64,
+    pub largest: u64,
+    pub max_segments_per_message: u64,
+    pub mean_segments_per_message: f64,
+    /// Messages opened but not final yet.
+    pub pending: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub conflicts: u64,
+    pub cap_drops: u64,
+    pub cap_drop_bytes: u64,
+    pub dup_bytes: u64,
+    /// Most out-of-order bytes buffered at once (accounted).
+    pub peak_buffered: usize,
+    /// Bytes held now for detection or by the framer (a partial header).
+    pub held: usize,
+    pub finished: bool,
+}
+
+#[derive(Default)]
+struct Conn {
+    dirs: [Option<Box<Stream>>; 2],
+    pair: PairState,
+}
+
+/// The engine: owns every direction's state.
+pub struct Seams {
+    cfg: SeamConfig,
+    conns: FxHashMap<u32, Conn>,
+    udp: FxHashMap<(u32, usize), u64>,
+    mem: Mem,
+    ready: Vec<Message>,
+}
+
+impl Seams {
+    pub fn new(cfg: SeamConfig) -> Self {
+        let mem = Mem::new(cfg.global_cap);
+        Seams {
+            cfg,
+            conns: FxHashMap::default(),
+            udp: FxHashMap::default(),
+            mem,
+            ready: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &SeamConfig {
+        &self.cfg
+    }
+
+    /// Bytes currently accounted against the global cap, and the peak.
+    pub fn memory(&self) -> (usize, usize) {
+        (self.mem.used, self.mem.peak)
+    }
+
+    /// One TCP segment with payload (segments with `len` 0 are ignored).
+    pub fn tcp_segment(&mut self, seg: &SegIn<'_>, out: &mut SegOut) {
+        out.clear();
+        if seg.len == 0 {
+            return;
+        }
+        let d = seg.dir & 1;
+        let Seams {
+            cfg, conns, mem, ready, ..
+        } = self;
+        let conn = conns.entry(seg.conn).or_default();
+        let stream = conn.dirs[d].get_or_insert_with(|| Box::new(Stream::new(seg.conn, d, cfg)));
+        stream.last_ts = seg.ts;
+        stream.segments += 1;
+        stream.retransmissions += u64::from(seg.retransmission);
+        let rcfg = reasm_cfg(cfg);
+        let mut cx = StageCx {
+            st: &mut stream.stage,
+            cfg,
+            out,
+            ready,
+            pair: &mut conn.pair,
+        };
+        stream
+            .reasm
+            .segment(&rcfg, mem, &mut cx, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+        if stream.close_pending && stream.reasm.is_complete() && !stream.reasm.is_finished() {
+            finish_stream(stream, &mut conn.pair, cfg, mem, out, ready);
+        }
+    }
+
+    /// One UDP datagram: one `datagram` message, final at once.
+    pub fn udp_datagram(&mut self, flow: u32, dir: usize, n: u64, ts: i64, payload: &[u8], out: &mut SegOut) {
+        out.clear();
+        let d = dir & 1;
+        let next = self.udp.entry((flow, d)).or_insert(0);
+        let index = *next;
+        let offset = 0;
+        *next += 1;
+        out.carried.push(Carried {
+            n,
+            conn: flow,
+            dir: d,
+            first: index,
+            last: index,
+            first_part: 1,
+            continues: false,
+            dup: false,
+        });
+        self.ready.push(Message {
+            conn: flow,
+            dir: d,
+            udp: true,
+            index,
+            offset,
+            len: payload.len() as u64,
+            framing: FramingSpec::Datagram,
+            frames: vec![n],
+            nframes: 1,
+            sticky: false,
+            split: false,
+            complete: true,
+            first_ts: ts,
+            last_ts: ts,
+        });
+    }
+
+    /// The direction ended. `fin_rseq`: relative sequence number of the FIN (the
+    /// FIN segment's rseq + its payload length), so that data still missing
+    /// before it is waited for (a retransmission may come after the FIN); the
+    /// direction is finished once everything before it is in, or at
+    /// [`finish`](Self::finish). `None` (RST, or closed without a FIN): finish
+    /// now, giving up on holes. Idempotent.
+    pub fn close_dir(&mut self, conn: u32, dir: usize, fin_rseq: Option<u32>, out: &mut SegOut) {
+        out.clear();
+        let Seams {
+            cfg, conns, mem, ready, ..
+        } = self;
+        let Some(c) = conns.get_mut(&conn) else { return };
+        let Some(stream) = c.dirs[dir & 1].as_mut() else {
+            return;
+        };
+        if stream.reasm.is_finished() {
+            return;
+        }
+        match fin_rseq {
+            Some(r) => {
+                stream.reasm.set_end_rseq(r);
+                stream.close_pending = true;
+                if stream.reasm.is_complete() {
+                    finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
+                }
+            }
+            None => finish_stream(stream, &mut c.pair, cfg, mem, out, ready),
+        }
+    }
+
+    /// Moves the final messages so far to `out`: per direction in index order;
+    /// across directions in the order they became final (deterministic for a
+    /// given input sequence).
+    pub fn drain(&mut self, out: &mut Vec<Message>) {
+        out.append(&mut self.ready);
+    }
+
+    /// Summary of one direction, `None` if it never carried payload (or was released).
+    pub fn summary(&self, conn: u32, dir: usize) -> Option<DirSummary> {
+        let s = self.conns.get(&conn)?.dirs[dir & 1].as_ref()?;
+        let st = &s.stage.stats;
+        let r = &s.reasm.stats;
+        Some(DirSummary {
+            conn,
+            dir: dir & 1,
+            framing: s.stage.detection.clone(),
+            fallback_at: s.stage.fallback_at,
+            bytes: r.bytes,
+            segments: s.segments,
+            retransmissions: s.retransmissions,
+            messages: st.messages,
+            sticky: st.sticky,
+            split: st.split,
+            incomplete: st.incomplete,
+            largest: st.largest,
+            max_segments_per_message: st.max_segments,
+            mean_segments_per_message: if st.messages == 0 {
+                0.0
+            } else {
+                st.sum_segments as f64 / st.messages as f64
+            },
+            pending: s.stage.pending() as u64,
+            gaps: r.gaps,
+            gap_bytes: r.gap_bytes,
+            conflicts: r.conflicts,
+            cap_drops: r.cap_drops,
+            cap_drop_bytes: r.cap_drop_bytes,
+            dup_bytes: r.dup_bytes,
+            peak_buffered: r.peak_buffered,
+            held: s.stage.held(),
+            finished: s.reasm.is_finished(),
+        })
+    }
+
+    /// The arrival timeline of a direction (empty unless `keep_timeline`).
+    pub fn timeline(&self, conn: u32, dir: usize) -> Option<&[Arrival]> {
+        Some(&self.conns.get(&conn)?.dirs[dir & 1].as_ref()?.stage.timeline)
+    }
+
+    /// The first `keep_bytes` bytes of a direction's stream (gaps as zero bytes).
+    pub fn kept_bytes(&self, conn: u32, dir: usize) -> Option<&[u8]> {
+        Some(&self.conns.get(&conn)?.dirs[dir & 1].as_ref()?.stage.kept)
+    }
+
+    /// Connection ids with state, ascending.
+    pub fn conn_ids(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.conns.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Finishes both directions of `conn` (as `close_dir(.., None)`), so its
+    /// messages are in the next [`drain`](Self::drain), then frees its state.
+    /// Take the summaries before.
+    pub fn release(&mut self, conn: u32, out: &mut SegOut) {
+        out.clear();
+        let Seams {
+            cfg, conns, mem, ready, ..
+        } = self;
+        let Some(mut c) = conns.remove(&conn) else { return };
+        for d in 0..2 {
+            if let Some(stream) = c.dirs[d].as_mut() {
+                if !stream.reasm.is_finished() {
+                    finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
+                }
+                stream.reasm.discard(mem);
+            }
+        }
+    }
+
+    /// Frees a UDP flow's counters.
+    pub fn release_udp(&mut self, flow: u32) {
+        self.udp.remove(&(flow, 0));
+        self.udp.remove(&(flow, 1));
+    }
+
+    /// End of input: finishes every direction (connections in id order, c2s then
+    /// s2c) and moves every message to `msgs`.
+    pub fn finish(&mut self, out: &mut SegOut, msgs: &mut Vec<Message>) {
+        out.clear();
+        let ids = self.conn_ids();
+        let Seams {
+            cfg, conns, mem, ready, ..
+        } = self;
+        for id in ids {
+            let c = conns.get_mut(&id).expect("conn");
+            for d in 0..2 {
+                if let Some(stream) = c.dirs[d].as_mut() {
+                    if !stream.reasm.is_finished() {
+                        finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
+                    }
+                }
+            }
+        }
+        self.drain(msgs);
+    }
+}
+
+fn finish_stream(
+    stream: &mut Stream,
+    pair: &mut PairState,
+    cfg: &SeamConfig,
+    mem: &mut Mem,
+    out: &mut SegOut,
+    ready: &mut Vec<Message>,
+) {
+    let ts = stream.last_ts;
+    let mut cx = StageCx {
+        st: &mut stream.stage,
+        cfg,
+        out,
+        ready,
+        pair,
+    };
+    stream.reasm.finish(mem, &mut cx, ts);
+    cx.finish(mem);
+}

@@ -1,0 +1,741 @@
+//! Per-direction TCP reassembly: places payload bytes by (unwrapped) sequence
+//! offset and hands them to a [`Sink`] in stream order.
+//!
+//! * Offsets: the tracker's `rseq` (1 = first payload byte) is unwrapped to the
+//!   64-bit value nearest the highest sequence seen so far; offset = unwrapped − 1.
+//!   Bytes before offset 0 (keep-alive garbage at ISN) are ignored.
+//! * In-order data (the common case) is handed to the sink straight from the
+//!   caller's payload slice, without copying. Out-of-order data is copied into
+//!   non-overlapping pieces in a `BTreeMap` until the hole before it fills.
+//! * Overlaps: the first copy of every byte wins. Where a later copy overlaps a
+//!   buffered piece with different bytes, a [`ReasmEvent::Conflict`] is raised.
+//!   Bytes already handed on are not kept; instead a 32-bit hash of each 64-byte
+//!   block of the last `conflict_window` bytes is, and a retransmission covering
+//!   whole blocks of that window is compared block by block (a difference only in
+//!   a block it covers partly goes unnoticed).
+//! * Holes: when the buffered bytes pass `gap_threshold`, at close, or at the end
+//!   of input, the hole before the first piece is skipped and handed to the sink
+//!   as a gap. The unknown tail of a payload cut by the snap length is a gap too.
+//! * Memory: every piece costs its captured bytes + [`PIECE_OVERHEAD`], counted
+//!   per direction (`per_dir_cap`) and globally ([`Mem`]); a piece that does not
+//!   fit is dropped ([`ReasmEvent::CapDrop`]) and becomes part of a gap later.
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// Accounting charge of one buffered piece beyond its bytes.
+pub const PIECE_OVERHEAD: usize = 64;
+/// Block size of the conflict-check history.
+pub const HIST_BLOCK: usize = 64;
+
+/// Global memory account shared by all directions.
+#[derive(Clone, Copy, Debug)]
+pub struct Mem {
+    pub used: usize,
+    pub cap: usize,
+    pub peak: usize,
+}
+
+impl Mem {
+    pub fn new(cap: usize) -> Self {
+        Mem { used: 0, cap, peak: 0 }
+    }
+    /// Charges `n` bytes if they fit under the cap.
+    pub fn try_take(&mut self, n: usize) -> bool {
+        if self.used + n > self.cap {
+            return false;
+        }
+        self.used += n;
+        self.peak = self.peak.max(self.used);
+        true
+    }
+    pub fn give(&mut self, n: usize) {
+        self.used = self.used.saturating_sub(n);
+    }
+}
+
+/// Reassembly limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ReasmCfg {
+    pub per_dir_cap: usize,
+    pub gap_threshold: usize,
+    pub conflict_window: usize,
+}
+
+/// Why bytes of the stream are unknown.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum GapReason {
+    /// Never captured (lost before the capture point, or dropped for memory).
+    Lost,
+    /// Cut by the capture's snap length.
+    Snaplen,
+}
+
+impl GapReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::Lost => "lost",
+            GapReason::Snaplen => "snaplen",
+        }
+    }
+}
+
+/// Things the reassembler reports besides bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReasmEvent {
+    /// Frame `frame` carried bytes that differ from the first copy (frame `first`),
+    /// from `offset` for `len` bytes (the compared overlap). The first copy is kept.
+    Conflict { offset: u64, len: u64, first: u64, frame: u64 },
+    /// `len` bytes at `offset` of frame `frame` were dropped: they did not fit
+    /// under the per-direction (`global` false) or global cap.
+    CapDrop { offset: u64, len: u64, frame: u64, global: bool },
+    /// Bytes beyond the end of a finished direction were ignored.
+    Late { offset: u64, len: u64, frame: u64 },
+}
+
+/// Receives a direction's bytes in stream order.
+pub trait Sink {
+    /// Bytes `[off, off + bytes.len())`, first carried by frame `n` whose segment
+    /// ends at stream offset `frame_end`; `ts` is the time they became available
+    /// in order (the capture time of the frame that completed contiguity).
+    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64);
+    /// `len` unknown bytes at `off`; `n`: the frame whose captured payload was cut
+    /// (snap length), if any.
+    fn gap(&mut self, mem: &mut Mem, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64);
+    /// Frame `n` carried `len` bytes at `off` again (already handed on).
+    fn old(&mut self, off: u64, len: u64, n: u64);
+    fn event(&mut self, ev: ReasmEvent);
+}
+
+/// A buffered out-of-order piece covering `[start, start + len)`; `data` is the
+/// captured prefix (the rest is unknown).
+#[derive(Debug)]
+struct Piece {
+    n: u64,
+    frame_end: u64,
+    data: Vec<u8>,
+    len: u64,
+}
+
+impl Piece {
+    fn cost(&self) -> usize {
+        self.data.len() + PIECE_OVERHEAD
+    }
+}
+
+/// Counters of one direction's reassembly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReasmStats {
+    pub bytes: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub conflicts: u64,
+    pub cap_drops: u64,
+    pub cap_drop_bytes: u64,
+    /// Bytes that arrived again after the first copy (retransmissions, overlaps).
+    pub dup_bytes: u64,
+    pub peak_buffered: usize,
+}
+
+/// Hash of one history block (8 bytes at a time; a change confined to one 8-byte
+/// word always changes it). Never 0.
+fn fnv(bytes: &[u8]) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        h = (h.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    for &b in words.remainder() {
+        h = (h.rotate_left(23) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    ((h >> 32) as u32 ^ h as u32) | 1
+}
+
+/// Hashes of the last delivered 64-byte blocks, and which frame first carried them.
+#[derive(Debug, Default)]
+struct History {
+    window_blocks: usize,
+    /// Offset of the block of `hashes[0]`.
+    start: u64,
+    /// 0 = the block held unknown bytes.
+    hashes: VecDeque<u32>,
+    cur: Vec<u8>,
+    cur_bad: bool,
+    /// (offset, frame) of delivered chunks, oldest first.
+    frames: VecDeque<(u64, u64)>,
+}
+
+impl History {
+    fn new(window: usize) -> Self {
+        History {
+            window_blocks: window / HIST_BLOCK,
+            ..Default::default()
+        }
+    }
+    fn enabled(&self) -> bool {
+        self.window_blocks > 0
+    }
+    fn push_block(&mut self, h: u32) {
+        self.hashes.push_back(h);
+        if self.hashes.len() > self.window_blocks {
+            self.hashes.pop_front();
+            self.start += HIST_BLOCK as u64;
+            let keep_from = self.start;
+            while self.frames.len() > 1 && self.frames[1].0 <= keep_from {
+                self.frames.pop_front();
+            }
+        }
+    }
+    fn data(&mut self, off: u64, mut b: &[u8], n: u64) {
+        if !self.enabled() {
+            return;
+        }
+        if self.frames.back().map(|f| f.1) != Some(n) {
+            self.frames.push_back((off, n));
+        }
+        while !b.is_empty() {
+            let take = (HIST_BLOCK - self.cur.len()).min(b.len());
+            if self.cur.is_empty() && take == HIST_BLOCK && !self.cur_bad {
+                self.push_block(fnv(&b[..take]));
+            } else {
+                self.cur.extend_from_slice(&b[..take]);
+                if self.cur.len() == HIST_BLOCK {
+                    let h = if self.cur_bad { 0 } else { fnv(&self.cur) };
+                    self.cur.clear();
+                    self.cur_bad = false;
+                    self.push_block(h);
+                }
+            }
+            b = &b[take..];
+        }
+    }
+    fn unknown(&mut self, mut len: u64) {
+        if !self.enabled() {
+            return;
+        }
+        while len > 0 {
+            let room = (HIST_BLOCK - self.cur.len()) as u64;
+            if self.cur.is_empty() && len >= HIST_BLOCK as u64 {
+                let bs = HIST_BLOCK as u64;
+                let blocks = len / bs;
+                if blocks >= self.window_blocks as u64 {
+                    // The whole window is unknown: forget it.
+                    let end = self.start + self.hashes.len() as u64 * bs;
+                    self.hashes.clear();
+                    self.frames.clear();
+                    self.start = end + blocks * bs;
+                } else {
+                    for _ in 0..blocks {
+                        self.push_block(0);
+                    }
+                }
+                len -= blocks * bs;
+                continue;
+            }
+            let take = room.min(len);
+            self.cur.resize(self.cur.len() + take as usize, 0);
+            self.cur_bad = true;
+            len -= take;
+            if self.cur.len() == HIST_BLOCK {
+                self.cur.clear();
+                self.cur_bad = false;
+                self.push_block(0);
+            }
+        }
+    }
+    /// Compares `b` (at `off`, already delivered) with the history: the first
+    /// whole block that differs, as (offset, first frame).
+    fn check(&self, off: u64, b: &[u8]) -> Option<(u64, u64)> {
+        if !self.enabled() || self.hashes.is_empty() {
+            return None;
+        }
+        let bs = HIST_BLOCK as u64;
+        let end = off + b.len() as u64;
+        let hist_end = self.start + self.hashes.len() as u64 * bs;
+        let mut blk = off.max(self.start).div_ceil(bs) * bs;
+        while blk + bs <= end.min(hist_end) {
+            let stored = self.hashes[((blk - self.start) / bs) as usize];
+            let i = (blk - off) as usize;
+            if stored != 0 && stored != fnv(&b[i..i + HIST_BLOCK]) {
+                let k = self.frames.partition_point(|&(o, _)| o <= blk);
+                let first = if k == 0 { 0 } else { self.frames[k - 1].1 };
+                return Some((blk, first));
+            }
+            blk += bs;
+        }
+        None
+    }
+}
+
+/// A conflict where `pay` (captured bytes at `base` of frame `n`, segment ending
+/// at `end`) and piece `p` (at `ps`) overlap with different captured bytes.
+fn diff(base: u64, pay: &[u8], n: u64, ps: u64, p: &Piece, end: u64) -> Option<ReasmEvent> {
+    let lo = ps.max(base);
+    let hi = (ps + p.data.len() as u64).min(base + pay.len() as u64).min(end);
+    if hi <= lo {
+        return None;
+    }
+    let a = &pay[(lo - base) as usize..(hi - base) as usize];
+    let b = &p.data[(lo - ps) as usize..(hi - ps) as usize];
+    let i = a.iter().zip(b).position(|(x, y)| x != y)?;
+    Some(ReasmEvent::Conflict {
+        offset: lo + i as u64,
+        len: hi - lo - i as u64,
+        first: p.n,
+        frame: n,
+    })
+}
+
+/// Reassembly state of one direction.
+#[derive(Debug)]
+pub struct Reassembler {
+    /// Next in-order offset: everything before it has been handed on.
+    next: u64,
+    /// Highest unwrapped sequence end seen (reference for unwrapping).
+    head: i64,
+    ooo: BTreeMap<u64, Piece>,
+    /// Accounted bytes in `ooo`.
+    buffered: usize,
+    hist: History,
+    /// Offset where the stream ends (FIN), when known.
+    end: Option<u64>,
+    /// No more bytes are accepted.
+    finished: bool,
+    pub stats: ReasmStats,
+}
+
+impl Reassembler {
+    pub fn new(cfg: &ReasmCfg) -> Self {
+        Reassembler {
+            next: 0,
+            head: 1,
+            ooo: BTreeMap::new(),
+            buffered: 0,
+            hist: History::new(cfg.conflict_window),
+            end: None,
+            finished: false,
+            stats: ReasmStats::default(),
+        }
+    }
+
+    /// Next in-order stream offset.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+    /// Accounted bytes held out of order.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+    /// Number of buffered pieces.
+    pub fn pieces(&self) -> usize {
+        self.ooo.len()
+    }
+    pub fn end(&self) -> Option<u64> {
+        self.end
+    }
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Unwraps a relative sequence number to the nearest 64-bit value.
+    pub fn unwrap_seq(&self, rseq: u32) -> i64 {
+        let d = rseq.wrapping_sub(self.head as u32) as i32;
+        self.head + i64::from(d)
+    }
+
+    /// Offset of the FIN (stream end) from its relative sequence number.
+    pub fn set_end_rseq(&mut self, rseq: u32) {
+        let e = (self.unwrap_seq(rseq) - 1).max(0) as u64;
+        self.end = Some(self.end.map_or(e, |x| x.min(e)));
+    }
+
+    /// All bytes up to the known end have been handed on (or there is no known
+    /// end and nothing is buffered).
+    pub fn is_complete(&self) -> bool {
+        self.ooo.is_empty() && self.end.is_none_or(|e| self.next >= e)
+    }
+
+    /// One TCP segment: `len` bytes at `rseq`, of which `payload` (maybe shorter)
+    /// were captured.
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment<S: Sink>(
+        &mut self,
+        cfg: &ReasmCfg,
+        mem: &mut Mem,
+        sink: &mut S,
+        rseq: u32,
+        len: u32,
+        payload: &[u8],
+        n: u64,
+        ts: i64,
+    ) {
+        if len == 0 {
+            return;
+        }
+        let start = self.unwrap_seq(rseq) - 1;
+        self.head = self.head.max(start + 1 + i64::from(len));
+        let mut len = u64::from(len);
+        let mut pay = &payload[..payload.len().min(len as usize)];
+        if start < 0 {
+            let cut = start.unsigned_abs();
+            if cut >= len {
+                return;
+            }
+            len -= cut;
+            pay = &pay[(cut as usize).min(pay.len())..];
+        }
+        let mut off = start.max(0) as u64;
+        let end = off + len;
+        let frame_end = end;
+        if off < self.next {
+            let k = end.min(self.next) - off;
+            sink.old(off, k, n);
+            self.stats.dup_bytes += k;
+            let known = &pay[..(k as usize).min(pay.len())];
+            if let Some((at, first)) = self.hist.check(off, known) {
+                self.stats.conflicts += 1;
+                sink.event(ReasmEvent::Conflict {
+                    offset: at,
+                    len: end.min(self.next) - at,
+                    first,
+                    frame: n,
+                });
+            }
+            if end <= self.next {
+                return;
+            }
+            pay = &pay[(k as usize).min(pay.len())..];
+            off = self.next;
+        }
+        if self.finished {
+            sink.event(ReasmEvent::Late {
+                offset: off,
+                len: end - off,
+                frame: n,
+            });
+            return;
+        }
+        let mut global_drop = false;
+        if off == self.next {
+            self.in_order(mem, sink, off, end, pay, n, frame_end, ts);
+            self.drain_contiguous(mem, sink, ts);
+        } else {
+            global_drop = self.buffer(cfg, mem, sink, off, end, pay, n, frame_end);
+        }
+        if global_drop {
+            // Make room: give up waiting for this direction's holes.
+            while !self.ooo.is_empty() {
+                self.skip_hole(mem, sink, ts);
+            }
+        }
+        while self.buffered > cfg.gap_threshold && !self.ooo.is_empty() {
+            self.skip_hole(mem, sink, ts);
+        }
+    }
+
+    /// Hands on `[cur, stop)` of a segment whose captured bytes `pay` start at `base`.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_own<S: Sink>(
+        &mut self,
+        mem: &mut Mem,
+        sink: &mut S,
+        base: u64,
+        cur: u64,
+        stop: u64,
+        pay: &[u8],
+        n: u64,
+        frame_end: u64,
+        ts: i64,
+    ) {
+        let known_end = (base + pay.len() as u64).min(stop);
+        if known_end > cur {
+            let b = &pay[(cur - base) as usize..(known_end - base) as usize];
+            self.hist.data(cur, b, n);
+            self.stats.bytes += b.len() as u64;
+            sink.data(mem, cur, b, n, frame_end, ts);
+        }
+        let from = known_end.max(cur);
+        if stop > from {
+            self.gap_out(mem, sink, from, stop - from, GapReason::Snaplen, Some(n), ts);
+        }
+        self.next = stop;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn gap_out<S: Sink>(
+        &mut self,
+        mem: &mut Mem,
+        sink: &mut S,
+        off: u64,
+        len: u64,
+        why: GapReason,
+        n: Option<u64>,
+        ts: i64,
+    ) {
+        self.hist.unknown(len);
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += len;
+        sink.gap(mem, off, len, why, n, ts);
+    }
+
+    fn deliver_piece<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, start: u64, p: Piece, ts: i64) {
+        mem.give(p.cost());
+        self.buffered -= p.cost();
+        let end = start + p.len;
+        self.emit_own(mem, sink, start, start, end, &p.data, p.n, p.frame_end, ts);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn in_order<S: Sink>(
+        &mut self,
+        mem: &mut Mem,
+        sink: &mut S,
+        base: u64,
+        end: u64,
+        pay: &[u8],
+        n: u64,
+        frame_end: u64,
+        ts: i64,
+    ) {
+        let mut cur = base;
+        while cur < end {
+            let nxt = self.ooo.range(cur..end).next().map(|(&s, _)| s);
+            let stop = nxt.unwrap_or(end);
+            if stop > cur {
+                self.emit_own(mem, sink, base, cur, stop, pay, n, frame_end, ts);
+            }
+            let Some(ps) = nxt else { break };
+            let p = self.ooo.remove(&ps).expect("piece");
+            let pend = ps + p.len;
+            let ev = diff(base, pay, n, ps, &p, end);
+            self.conflict(sink, ev);
+            self.stats.dup_bytes += pend.min(end) - ps;
+            self.deliver_piece(mem, sink, ps, p, ts);
+            cur = pend;
+        }
+    }
+
+    fn conflict<S: Sink>(&mut self, sink: &mut S, ev: Option<ReasmEvent>) {
+        if let Some(ev) = ev {
+            self.stats.conflicts += 1;
+            sink.event(ev);
+        }
+    }
+
+    fn drain_contiguous<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
+        while let Some(entry) = self.ooo.first_entry() {
+            if *entry.key() != self.next {
+                break;
+            }
+            let (s, p) = entry.remove_entry();
+            self.deliver_piece(mem, sink, s, p, ts);
+        }
+    }
+
+    /// Buffers the parts of `[off, end)` not yet covered. Returns true when a part
+    /// was dropped for the global cap.
+    #[allow(clippy::too_many_arguments)]
+    fn buffer<S: Sink>(
+        &mut self,
+        cfg: &ReasmCfg,
+        mem: &mut Mem,
+        sink: &mut S,
+        off: u64,
+        end: u64,
+        pay: &[u8],
+        n: u64,
+        frame_end: u64,
+    ) -> bool {
+        let mut cur = off;
+        let mut global_drop = false;
+        if let Some((&ps, p)) = self.ooo.range(..off).next_back() {
+            let pend = ps + p.len;
+            if pend > cur {
+                let ev = diff(off, pay, n, ps, p, end);
+                self.conflict(sink, ev);
+                self.stats.dup_bytes += pend.min(end) - cur;
+                cur = pend;
+            }
+        }
+        while cur < end {
+            let nxt = self.ooo.range(cur..end).next().map(|(&s, p)| (s, s + p.len));
+            let stop = nxt.map_or(end, |x| x.0);
+            if stop > cur {
+                let known_end = (off + pay.len() as u64).clamp(cur, stop);
+                let data = if known_end > cur {
+                    pay[(cur - off) as usize..(known_end - off) as usize].to_vec()
+                } else {
+                    Vec::new()
+                };
+                let piece = Piece {
+                    n,
+                    frame_end,
+                    data,
+                    len: stop - cur,
+                };
+                let cost = piece.cost();
+                if self.buffered + cost > cfg.per_dir_cap {
+                    self.drop_piece(sink, cur, stop - cur, n, false);
+                } else if !mem.try_take(cost) {
+                    self.drop_piece(sink, cur, stop - cur, n, true);
+                    global_drop = true;
+                } else {
+                    self.buffered += cost;
+                    self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffered);
+                    self.ooo.insert(cur, piece);
+                }
+            }
+            let Some((ps, pend)) = nxt else { break };
+            let ev = diff(off, pay, n, ps, &self.ooo[&ps], end);
+            self.conflict(sink, ev);
+            self.stats.dup_bytes += pend.min(end) - ps;
+            cur = pend;
+        }
+        global_drop
+    }
+
+    fn drop_piece<S: Sink>(&mut self, sink: &mut S, off: u64, len: u64, n: u64, global: bool) {
+        self.stats.cap_drops += 1;
+        self.stats.cap_drop_bytes += len;
+        sink.event(ReasmEvent::CapDrop {
+            offset: off,
+            len,
+            frame: n,
+            global,
+        });
+    }
+
+    /// Skips the hole before the first buffered piece (a gap), then hands on
+    /// everything contiguous after it.
+    fn skip_hole<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
+        let Some((&ps, _)) = self.ooo.first_key_value() else {
+            return;
+        };
+        if ps > self.next {
+            let from = self.next;
+            self.gap_out(mem, sink, from, ps - from, GapReason::Lost, None, ts);
+            self.next = ps;
+        }
+        self.drain_contiguous(mem, sink, ts);
+    }
+
+    /// Gives up on every hole: skips them all, then (when the end is known) the
+    /// missing tail up to the end. Nothing is buffered afterwards.
+    pub fn flush<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
+        while !self.ooo.is_empty() {
+            self.skip_hole(mem, sink, ts);
+        }
+        if let Some(e) = self.end {
+            if e > self.next {
+                let from = self.next;
+                self.gap_out(mem, sink, from, e - from, GapReason::Lost, None, ts);
+                self.next = e;
+            }
+        }
+    }
+
+    /// Flushes and refuses further bytes.
+    pub fn finish<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
+        self.flush(mem, sink, ts);
+        self.finished = true;
+    }
+
+    /// Frees everything buffered without handing it on.
+    pub fn discard(&mut self, mem: &mut Mem) {
+        for p in self.ooo.values() {
+            mem.give(p.cost());
+        }
+        self.ooo.clear();
+        self.buffered = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect {
+        bytes: Vec<u8>,
+        gaps: Vec<(u64, u64)>,
+        events: Vec<ReasmEvent>,
+    }
+
+    impl Sink for Collect {
+        fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _n: u64, _fe: u64, _ts: i64) {
+            assert_eq!(off, self.bytes.len() as u64);
+            self.bytes.extend_from_slice(b);
+        }
+        fn gap(&mut self, _m: &mut Mem, off: u64, len: u64, _w: GapReason, _n: Option<u64>, _ts: i64) {
+            assert_eq!(off, self.bytes.len() as u64);
+            self.gaps.push((off, len));
+            self.bytes.resize(self.bytes.len() + len as usize, b'?');
+        }
+        fn old(&mut self, _o: u64, _l: u64, _n: u64) {}
+        fn event(&mut self, ev: ReasmEvent) {
+            self.events.push(ev);
+        }
+    }
+
+    const CFG: ReasmCfg = ReasmCfg {
+        per_dir_cap: 1 << 20,
+        gap_threshold: 768 << 10,
+        conflict_window: 4096,
+    };
+
+    #[test]
+    fn reorder_overlap_and_conflict() {
+        let mut r = Reassembler::new(&CFG);
+        let mut m = Mem::new(1 << 30);
+        let mut c = Collect::default();
+        r.segment(&CFG, &mut m, &mut c, 6, 5, b"world", 2, 0);
+        assert_eq!(r.pieces(), 1);
+        r.segment(&CFG, &mut m, &mut c, 4, 4, b"loXo", 3, 0);
+        r.segment(&CFG, &mut m, &mut c, 1, 5, b"hello", 1, 0);
+        assert_eq!(c.bytes, b"helloworld");
+        assert_eq!(m.used, 0);
+        assert!(matches!(c.events[0], ReasmEvent::Conflict { offset: 5, first: 2, frame: 3, .. }));
+    }
+
+    #[test]
+    fn truncated_payload_is_a_gap() {
+        let mut r = Reassembler::new(&CFG);
+        let mut m = Mem::new(1 << 30);
+        let mut c = Collect::default();
+        r.segment(&CFG, &mut m, &mut c, 1, 10, b"abc", 1, 0);
+        r.segment(&CFG, &mut m, &mut c, 11, 2, b"de", 2, 0);
+        assert_eq!(c.bytes, b"abc???????de");
+        assert_eq!(c.gaps, vec![(3, 7)]);
+    }
+
+    #[test]
+    fn truncated_out_of_order_around_pieces() {
+        let mut r = Reassembler::new(&CFG);
+        let mut m = Mem::new(1 << 30);
+        let mut c = Collect::default();
+        r.segment(&CFG, &mut m, &mut c, 21, 10, b"0123456789", 1, 0);
+        // 100 bytes at offset 10, only 4 captured; overlaps the piece at 20..30.
+        r.segment(&CFG, &mut m, &mut c, 11, 100, b"abcd", 2, 0);
+        r.segment(&CFG, &mut m, &mut c, 1, 10, b"ABCDEFGHIJ", 3, 0);
+        assert_eq!(&c.bytes[..14], b"ABCDEFGHIJabcd");
+        assert_eq!(&c.bytes[20..30], b"0123456789");
+        assert_eq!(c.bytes.len(), 110);
+        assert_eq!(c.gaps, vec![(14, 6), (30, 80)]);
+        assert_eq!(m.used, 0);
+    }
+
+    #[test]
+    fn history_catches_changed_retransmission() {
+        let mut r = Reassembler::new(&CFG);
+        let mut m = Mem::new(1 << 30);
+        let mut c = Collect::default();
+        let a = vec![7u8; 300];
+        r.segment(&CFG, &mut m, &mut c, 1, 300, &a, 1, 0);
+        r.segment(&CFG, &mut m, &mut c, 1, 300, &a, 2, 0);
+        assert!(c.events.is_empty());
+        let mut b = a.clone();
+        b[200] = 8;
+        r.segment(&CFG, &mut m, &mut c, 1, 300, &b, 3, 0);
+        assert!(matches!(c.events[0], ReasmEvent::Conflict { offset: 192, first: 1, frame: 3, .. }));
+    }
+}

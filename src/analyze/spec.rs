@@ -1,0 +1,289 @@
+//! Framing specifications: the names of the contract (`lines`, `crlf`, `len:4:be`,
+//! `len:2:le`, `len:4:be+2`, `jsonhdr`, `http`, `tls`, `fixed:16`, `datagram`,
+//! `segment`), their parser, and the per-direction choice (`auto`, `lines`,
+//! `c2s=len:4:be,s2c=lines`).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A length-prefix framing: `width`-byte length field counting the body only,
+/// followed by `extra` bytes of fixed header, then the body.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub struct LenSpec {
+    /// 1, 2, 4 or 8.
+    pub width: u8,
+    pub big_endian: bool,
+    /// Fixed header bytes after the length field (the `+K` of `len:4:be+2`).
+    pub extra: u32,
+}
+
+/// How one direction's byte stream is cut into messages.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum FramingSpec {
+    /// `\n`-terminated lines.
+    Lines,
+    /// `\r\n`-terminated lines.
+    Crlf,
+    /// `len:N:be`, `len:N:le`, `len:N:be+K`.
+    Len(LenSpec),
+    /// u32be header length H, an H-byte JSON header whose `len` gives the body length.
+    JsonHdr,
+    /// HTTP/1.x requests and responses.
+    Http,
+    /// TLS records (5-byte header, length at bytes 3..5).
+    Tls,
+    /// Fixed-size messages of N bytes (N >= 1).
+    Fixed(u32),
+    /// No framing: every in-order chunk as delivered is one message.
+    Segment,
+    /// UDP: each datagram is one message.
+    Datagram,
+}
+
+/// A framing spec that could not be parsed. Display names the bad spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError {
+    pub spec: String,
+    pub reason: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid framing spec {:?}: {}", self.spec, self.reason)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+fn err(spec: &str, reason: impl Into<String>) -> SpecError {
+    SpecError {
+        spec: spec.to_string(),
+        reason: reason.into(),
+    }
+}
+
+const KNOWN: &str = "expected one of lines, crlf, len:N:be, len:N:le (N = 1, 2, 4, 8; optional +K), \
+                     jsonhdr, http, tls, fixed:N, segment, datagram";
+
+impl FramingSpec {
+    /// Parses a contract name. `len:N` without endianness means big-endian.
+    pub fn parse(s: &str) -> Result<FramingSpec, SpecError> {
+        let t = s.trim();
+        let lower = t.to_ascii_lowercase();
+        match lower.as_str() {
+            "lines" => return Ok(FramingSpec::Lines),
+            "crlf" => return Ok(FramingSpec::Crlf),
+            "jsonhdr" => return Ok(FramingSpec::JsonHdr),
+            "http" => return Ok(FramingSpec::Http),
+            "tls" => return Ok(FramingSpec::Tls),
+            "segment" => return Ok(FramingSpec::Segment),
+            "datagram" => return Ok(FramingSpec::Datagram),
+            "" => return Err(err(s, format!("empty; {KNOWN}"))),
+            _ => {}
+        }
+        if let Some(n) = lower.strip_prefix("fixed:") {
+            let n: u32 = n
+                .parse()
+                .map_err(|_| err(s, "fixed:N needs N, a message size in bytes (1 to 4294967295)"))?;
+            if n == 0 {
+                return Err(err(s, "fixed:N needs N >= 1"));
+            }
+            return Ok(FramingSpec::Fixed(n));
+        }
+        if let Some(rest) = lower.strip_prefix("len:") {
+            let (main, extra) = match rest.split_once('+') {
+                Some((m, k)) => {
+                    let k: u32 = k.parse().map_err(|_| {
+                        err(s, "the +K suffix needs K, a number of fixed header bytes after the length field")
+                    })?;
+                    (m, k)
+                }
+                None => (rest, 0),
+            };
+            let (w, e) = match main.split_once(':') {
+                Some((w, e)) => (w, e),
+                None => (main, "be"),
+            };
+            let width: u8 = match w {
+                "1" => 1,
+                "2" => 2,
+                "4" => 4,
+                "8" => 8,
+                _ => return Err(err(s, "length width must be 1, 2, 4 or 8 bytes")),
+            };
+            let big_endian = match e {
+                "be" => true,
+                "le" => false,
+                _ => return Err(err(s, "byte order must be be or le")),
+            };
+            return Ok(FramingSpec::Len(LenSpec {
+                width,
+                big_endian,
+                extra,
+            }));
+        }
+        Err(err(s, format!("unknown framing; {KNOWN}")))
+    }
+}
+
+impl FromStr for FramingSpec {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FramingSpec::parse(s)
+    }
+}
+
+impl fmt::Display for FramingSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FramingSpec::Lines => f.write_str("lines"),
+            FramingSpec::Crlf => f.write_str("crlf"),
+            FramingSpec::Len(l) => {
+                write!(f, "len:{}:{}", l.width, if l.big_endian { "be" } else { "le" })?;
+                if l.extra > 0 {
+                    write!(f, "+{}", l.extra)?;
+                }
+                Ok(())
+            }
+            FramingSpec::JsonHdr => f.write_str("jsonhdr"),
+            FramingSpec::Http => f.write_str("http"),
+            FramingSpec::Tls => f.write_str("tls"),
+            FramingSpec::Fixed(n) => write!(f, "fixed:{n}"),
+            FramingSpec::Segment => f.write_str("segment"),
+            FramingSpec::Datagram => f.write_str("datagram"),
+        }
+    }
+}
+
+/// The framing of one TCP direction: detected, or given.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+pub enum DirFraming {
+    #[default]
+    Auto,
+    Spec(FramingSpec),
+}
+
+impl fmt::Display for DirFraming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirFraming::Auto => f.write_str("auto"),
+            DirFraming::Spec(s) => s.fmt(f),
+        }
+    }
+}
+
+/// Framing for both directions of every TCP connection: `[c2s, s2c]`.
+/// UDP datagrams are always framed as `datagram`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+pub struct FramingChoice {
+    pub dirs: [DirFraming; 2],
+}
+
+impl FramingChoice {
+    pub const AUTO: FramingChoice = FramingChoice {
+        dirs: [DirFraming::Auto, DirFraming::Auto],
+    };
+
+    /// `auto`, a single spec for both directions (`lines`), or per direction
+    /// (`c2s=len:4:be,s2c=lines`; a direction left out stays `auto`).
+    pub fn parse(s: &str) -> Result<FramingChoice, SpecError> {
+        let t = s.trim();
+        let one = |v: &str| -> Result<DirFraming, SpecError> {
+            let v = v.trim();
+            if v.eq_ignore_ascii_case("auto") {
+                return Ok(DirFraming::Auto);
+            }
+            match FramingSpec::parse(v) {
+                Ok(FramingSpec::Datagram) => Err(err(
+                    s,
+                    "datagram framing applies to UDP only (UDP is always framed per datagram)",
+                )),
+                Ok(spec) => Ok(DirFraming::Spec(spec)),
+                Err(e) => Err(err(s, format!("{v:?}: {}", e.reason))),
+            }
+        };
+        if !t.contains('=') {
+            let d = one(t)?;
+            return Ok(FramingChoice { dirs: [d, d] });
+        }
+        let mut dirs = [DirFraming::Auto; 2];
+        let mut seen = [false; 2];
+        for part in t.split(',') {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| err(s, format!("{part:?} is not DIR=SPEC (DIR is c2s or s2c)")))?;
+            let i = match k.trim().to_ascii_lowercase().as_str() {
+                "c2s" => 0,
+                "s2c" => 1,
+                other => return Err(err(s, format!("unknown direction {other:?}; use c2s or s2c"))),
+            };
+            if seen[i] {
+                return Err(err(s, format!("direction {} given twice", k.trim())));
+            }
+            seen[i] = true;
+            dirs[i] = one(v)?;
+        }
+        Ok(FramingChoice { dirs })
+    }
+}
+
+impl FromStr for FramingChoice {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FramingChoice::parse(s)
+    }
+}
+
+impl fmt::Display for FramingChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.dirs[0] == self.dirs[1] {
+            self.dirs[0].fmt(f)
+        } else {
+            write!(f, "c2s={},s2c={}", self.dirs[0], self.dirs[1])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        for s in [
+            "lines", "crlf", "len:4:be", "len:2:le", "len:1:be", "len:8:le", "len:4:be+2", "jsonhdr",
+            "http", "tls", "fixed:16", "datagram", "segment",
+        ] {
+            assert_eq!(FramingSpec::parse(s).unwrap().to_string(), s);
+        }
+        assert_eq!(FramingSpec::parse("len:4").unwrap().to_string(), "len:4:be");
+        assert_eq!(FramingSpec::parse(" LEN:2:LE ").unwrap().to_string(), "len:2:le");
+    }
+
+    #[test]
+    fn errors_name_the_spec() {
+        let e = FramingSpec::parse("len:3:be").unwrap_err();
+        assert!(e.to_string().contains("\"len:3:be\""), "{e}");
+        assert!(e.to_string().contains("1, 2, 4 or 8"), "{e}");
+        for bad in ["len:4:xe", "fixed:0", "fixed:x", "json", "", "len:4:be+x"] {
+            let e = FramingSpec::parse(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn choices() {
+        assert_eq!(FramingChoice::parse("auto").unwrap(), FramingChoice::AUTO);
+        let c = FramingChoice::parse("c2s=len:4:be,s2c=lines").unwrap();
+        assert_eq!(c.to_string(), "c2s=len:4:be,s2c=lines");
+        assert_eq!(c.dirs[1], DirFraming::Spec(FramingSpec::Lines));
+        let c = FramingChoice::parse("s2c=http").unwrap();
+        assert_eq!(c.dirs[0], DirFraming::Auto);
+        assert_eq!(FramingChoice::parse("lines").unwrap().to_string(), "lines");
+        assert!(FramingChoice::parse("x2y=lines").is_err());
+        assert!(FramingChoice::parse("c2s=lines,c2s=crlf").is_err());
+        let e = FramingChoice::parse("c2s=len:5:be").unwrap_err();
+        assert!(e.to_string().contains("c2s=len:5:be"), "{e}");
+        assert!(FramingChoice::parse("datagram").is_err());
+    }
+}

@@ -1,0 +1,651 @@
+//! One direction of a TCP connection: reassembly, framing (or detection), and the
+//! message tracker that turns framer boundaries into [`Message`] records.
+//!
+//! Message life: a message is opened when its first byte (or a gap byte) is
+//! framed, and gets its index then. It is closed when the framer reports its end.
+//! It is final, and emitted, once it is closed and every frame that carried its
+//! bytes has been handed on completely (the stream position has passed the end of
+//! each of those segments): by then every other message sharing one of its frames
+//! is known, so `sticky` cannot change any more.
+
+use std::collections::VecDeque;
+
+use super::framing::detect::{detect, Detection, Level};
+use super::framing::{make_framer, FrameCx, Framer, PairState};
+use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
+use super::spec::{DirFraming, FramingSpec};
+use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
+
+/// Recent message starts remembered for mapping retransmitted bytes to messages.
+const RECENT_STARTS: usize = 1024;
+
+#[derive(Debug)]
+struct OpenMsg {
+    index: u64,
+    offset: u64,
+    end: Option<u64>,
+    frames: Vec<u64>,
+    nframes: u64,
+    last_frame: Option<u64>,
+    sticky: bool,
+    complete: bool,
+    max_frame_end: u64,
+    first_ts: i64,
+    last_ts: i64,
+    framing: FramingSpec,
+}
+
+/// A chunk held for detection.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    off: u64,
+    len: usize,
+    n: u64,
+    frame_end: u64,
+    ts: i64,
+}
+
+enum Mode {
+    Detect { buf: Vec<u8>, held: Vec<Held> },
+    Frame(Box<dyn Framer>),
+    Done,
+}
+
+/// Counters over the messages emitted so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct MsgStats {
+    pub messages: u64,
+    pub sticky: u64,
+    pub split: u64,
+    pub incomplete: u64,
+    pub largest: u64,
+    pub max_segments: u64,
+    pub sum_segments: u64,
+}
+
+pub(super) struct Stage {
+    conn: u32,
+    dir: usize,
+    mode: Mode,
+    pub detection: Option<Detection>,
+    /// Offset of the next byte to frame.
+    pos: u64,
+    next_index: u64,
+    pending: VecDeque<OpenMsg>,
+    open: bool,
+    /// Frames handed on only partly so far: (frame, segment end, last message index).
+    partial: Vec<(u64, u64, u64)>,
+    recent: VecDeque<(u64, u64)>,
+    ends: Vec<u64>,
+    pub timeline: Vec<Arrival>,
+    pub kept: Vec<u8>,
+    pub stats: MsgStats,
+    /// Where the framer lost sync and `segment` took over.
+    pub fallback_at: Option<u64>,
+    /// Offset where framing started (after a gap at the very beginning).
+    pub base: u64,
+}
+
+/// A stage with the context it reports into; the reassembler's sink.
+pub(super) struct StageCx<'a> {
+    pub st: &'a mut Stage,
+    pub cfg: &'a SeamConfig,
+    pub out: &'a mut SegOut,
+    pub ready: &'a mut Vec<Message>,
+    pub pair: &'a mut PairState,
+}
+
+/// One direction of one TCP connection.
+pub(super) struct Stream {
+    pub reasm: Reassembler,
+    pub stage: Stage,
+    /// A FIN was seen; finish once everything before it is in.
+    pub close_pending: bool,
+    pub last_ts: i64,
+    pub retransmissions: u64,
+    pub segments: u64,
+}
+
+impl Stream {
+    pub fn new(conn: u32, dir: usize, cfg: &SeamConfig) -> Self {
+        Stream {
+            reasm: Reassembler::new(&reasm_cfg(cfg)),
+            stage: Stage::new(conn, dir, cfg.framing.dirs[dir & 1]),
+            close_pending: false,
+            last_ts: 0,
+            retransmissions: 0,
+            segments: 0,
+        }
+    }
+}
+
+pub(super) fn reasm_cfg(cfg: &SeamConfig) -> ReasmCfg {
+    ReasmCfg {
+        per_dir_cap: cfg.per_dir_cap,
+        gap_threshold: cfg.gap_threshold,
+        conflict_window: cfg.conflict_window,
+    }
+}
+
+impl Stage {
+    pub fn new(conn: u32, dir: usize, choice: DirFraming) -> Self {
+        let (mode, detection) = match choice {
+            DirFraming::Auto => (
+                Mode::Detect {
+                    buf: Vec::new(),
+                    held: Vec::new(),
+                },
+                None,
+            ),
+            DirFraming::Spec(spec) => (
+                Mode::Frame(make_framer(spec, 0)),
+                Some(Detection {
+                    spec,
+                    level: Level::Given,
+                    reason: "given by the user".into(),
+                }),
+            ),
+        };
+        Stage {
+            conn,
+            dir,
+            mode,
+            detection,
+            pos: 0,
+            next_index: 0,
+            pending: VecDeque::new(),
+            open: false,
+            partial: Vec::new(),
+            recent: VecDeque::new(),
+            ends: Vec::new(),
+            timeline: Vec::new(),
+            kept: Vec::new(),
+            stats: MsgStats::default(),
+            fallback_at: None,
+            base: 0,
+        }
+    }
+
+    /// Messages opened but not yet emitted.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Bytes held for detection or by the framer.
+    pub fn held(&self) -> usize {
+        match &self.mode {
+            Mode::Detect { buf, .. } => buf.len(),
+            Mode::Frame(f) => f.held(),
+            Mode::Done => 0,
+        }
+    }
+
+    /// The framing in use now (`None` while detecting).
+    pub fn current(&self) -> Option<FramingSpec> {
+        match &self.mode {
+            Mode::Frame(f) => Some(f.spec()),
+            _ => self.detection.as_ref().map(|d| d.spec),
+        }
+    }
+}
+
+impl StageCx<'_> {
+    fn timeline(&mut self, start: u64, end: u64, ts: i64, gap: bool) {
+        if !self.cfg.keep_timeline {
+            return;
+        }
+        if let Some(last) = self.st.timeline.last_mut() {
+            if last.end == start && last.ts == ts && last.gap == gap {
+                last.end = end;
+                return;
+            }
+        }
+        self.st.timeline.push(Arrival { start, end, ts, gap });
+    }
+
+    fn keep(&mut self, off: u64, bytes: Option<&[u8]>, len: u64) {
+        let k = &mut self.st.kept;
+        if off != k.len() as u64 || k.len() >= self.cfg.keep_bytes {
+            return;
+        }
+        let room = (self.cfg.keep_bytes - k.len()).min(len as usize);
+        match bytes {
+            Some(b) => k.extend_from_slice(&b[..room]),
+            None => k.resize(k.len() + room, 0),
+        }
+    }
+
+    /// Ends detection with `det` and frames what was held.
+    fn decide(&mut self, mem: &mut Mem, det: Detection) {
+        let Mode::Detect { buf, held } = std::mem::replace(
+            &mut self.st.mode,
+            Mode::Frame(make_framer(det.spec, self.st.base)),
+        ) else {
+            return;
+        };
+        mem.give(buf.len());
+        self.out.events.push(Event::Detected {
+            conn: self.st.conn,
+            dir: self.st.dir,
+            detection: det.clone(),
+        });
+        self.st.detection = Some(det);
+        self.st.pos = self.st.base;
+        let mut at = 0usize;
+        for h in held {
+            self.frame_data(h.off, &buf[at..at + h.len], h.n, h.frame_end, h.ts);
+            at += h.len;
+        }
+    }
+
+    fn force_decide(&mut self, mem: &mut Mem) {
+        if let Mode::Detect { buf, .. } = &self.st.mode {
+            let det = detect(buf, true).expect("detect decides at the end");
+            self.decide(mem, det);
+        }
+    }
+
+    fn frame_data(&mut self, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64) {
+        let st = &mut *self.st;
+        let Mode::Frame(f) = &mut st.mode else { return };
+        debug_assert_eq!(off, st.pos);
+        let mut ends = std::mem::take(&mut st.ends);
+        ends.clear();
+        let mut cx = FrameCx {
+            ends: &mut ends,
+            pair: self.pair,
+            dir: st.dir,
+        };
+        let desync = f.feed(bytes, &mut cx);
+        let end = off + bytes.len() as u64;
+        let upto = desync.unwrap_or(end);
+        self.apply(off, upto, &ends, Some(n), frame_end, ts, false);
+        if let Some(x) = desync {
+            self.lose_sync(x);
+            if x < end {
+                ends.clear();
+                ends.push(end);
+                self.apply(x, end, &ends, Some(n), frame_end, ts, false);
+                if let Mode::Frame(f) = &mut self.st.mode {
+                    let mut cx = FrameCx {
+                        ends: &mut Vec::new(),
+                        pair: self.pair,
+                        dir: self.st.dir,
+                    };
+                    f.feed(&bytes[(x - off) as usize..], &mut cx);
+                }
+            }
+        }
+        self.st.ends = ends;
+        self.st.pos = end;
+    }
+
+    fn frame_gap(&mut self, off: u64, len: u64, n: Option<u64>, ts: i64) {
+        let st = &mut *self.st;
+        let Mode::Frame(f) = &mut st.mode else { return };
+        if n.is_some() && f.spec() == FramingSpec::Segment && !st.open {
+            // `segment`: the cut tail of a frame belongs to that frame's message.
+            if let Some(m) = st.pending.back_mut() {
+                if m.end == Some(off) && m.last_frame == n {
+                    m.end = None;
+                    st.open = true;
+                }
+            }
+        }
+        let mut ends = std::mem::take(&mut st.ends);
+        ends.clear();
+        let mut cx = FrameCx {
+            ends: &mut ends,
+            pair: self.pair,
+            dir: st.dir,
+        };
+        let in_sync = f.skip(len, &mut cx);
+        let end = off + len;
+        if in_sync {
+            self.apply(off, end, &ends, None, 0, ts, true);
+        } else {
+            ends.clear();
+            self.apply(off, end, &ends, None, 0, ts, true);
+            self.lose_sync(end);
+        }
+        self.st.ends = ends;
+        self.st.pos = end;
+    }
+
+    /// The framer cannot go on at `x`: the open message ends there, incomplete,
+    /// and `segment` frames the rest.
+    fn lose_sync(&mut self, x: u64) {
+        let st = &mut *self.st;
+        let from = match &st.mode {
+            Mode::Frame(f) => f.spec(),
+            _ => return,
+        };
+        if st.open {
+            let m = st.pending.back_mut().expect("open message");
+            m.complete = false;
+            m.end = Some(x);
+            st.open = false;
+        }
+        st.mode = Mode::Frame(make_framer(FramingSpec::Segment, x));
+        if st.fallback_at.is_none() {
+            st.fallback_at = Some(x);
+        }
+        self.out.events.push(Event::Desync {
+            conn: st.conn,
+            dir: st.dir,
+            offset: x,
+            framing: from,
+        });
+    }
+
+    /// Assigns the bytes `[off, upto)` to messages given the ends found in them.
+    #[allow(clippy::too_many_arguments)]
+    fn apply(&mut self, off: u64, upto: u64, ends: &[u64], n: Option<u64>, frame_end: u64, ts: i64, gap: bool) {
+        let mut cur = off;
+        let mut first: Option<(u64, u64)> = None;
+        let mut last_idx = 0;
+        for &e in ends {
+            if e <= cur || e > upto {
+                continue;
+            }
+            let (idx, part) = self.touch(cur, n, frame_end, ts, gap);
+            first.get_or_insert((idx, part));
+            last_idx = idx;
+            let st = &mut *self.st;
+            st.pending.back_mut().expect("open").end = Some(e);
+            st.open = false;
+            cur = e;
+        }
+        if cur < upto {
+            let (idx, part) = self.touch(cur, n, frame_end, ts, gap);
+            first.get_or_insert((idx, part));
+            last_idx = idx;
+        }
+        let (Some((first_idx, first_part)), Some(n)) = (first, n) else {
+            return;
+        };
+        let st = &mut *self.st;
+        if last_idx > first_idx {
+            st.mark_sticky(first_idx, last_idx);
+        }
+        if let Some(p) = st.partial.iter_mut().find(|p| p.0 == n) {
+            let earlier = p.2;
+            p.2 = last_idx;
+            if earlier < first_idx {
+                st.mark_sticky(earlier, earlier);
+                st.mark_sticky(first_idx, first_idx);
+            }
+        } else if frame_end > upto {
+            st.partial.push((n, frame_end, last_idx));
+        }
+        let continues = st.open && st.pending.back().is_some_and(|m| m.index == last_idx);
+        let (conn, dir) = (st.conn, st.dir);
+        if let Some(c) = self.out.carried.last_mut() {
+            if c.n == n && c.conn == conn && c.dir == dir && !c.dup && c.last <= first_idx {
+                c.last = last_idx;
+                c.continues = continues;
+                return;
+            }
+        }
+        self.out.carried.push(Carried {
+            n,
+            conn,
+            dir,
+            first: first_idx,
+            last: last_idx,
+            first_part: first_part as u32,
+            continues,
+            dup: false,
+        });
+    }
+
+    /// Adds bytes at `cur` to the open message (opening one if needed); returns
+    /// its index and, for a frame, the part number of that frame in it.
+    fn touch(&mut self, cur: u64, n: Option<u64>, frame_end: u64, ts: i64, gap: bool) -> (u64, u64) {
+        let cfg = self.cfg;
+        let st = &mut *self.st;
+        if !st.open {
+            let framing = st.current().unwrap_or(FramingSpec::Segment);
+            let index = st.next_index;
+            st.next_index += 1;
+            st.pending.push_back(OpenMsg {
+                index,
+                offset: cur,
+                end: None,
+                frames: Vec::new(),
+                nframes: 0,
+                last_frame: None,
+                sticky: false,
+                complete: true,
+                max_frame_end: 0,
+                first_ts: ts,
+                last_ts: ts,
+                framing,
+            });
+            st.open = true;
+            if st.recent.len() >= RECENT_STARTS {
+                st.recent.pop_front();
+            }
+            st.recent.push_back((cur, index));
+        }
+        let in_partial = n.is_some_and(|n| st.partial.iter().any(|p| p.0 == n));
+        let m = st.pending.back_mut().expect("open message");
+        let mut part = 0;
+        if let Some(n) = n {
+            part = if m.last_frame == Some(n) {
+                m.nframes
+            } else if let Some(i) = m.frames.iter().position(|&f| f == n).filter(|_| in_partial) {
+                i as u64 + 1
+            } else {
+                if m.frames.len() < cfg.max_frames {
+                    m.frames.push(n);
+                }
+                m.nframes += 1;
+                m.last_frame = Some(n);
+                m.nframes
+            };
+            m.max_frame_end = m.max_frame_end.max(frame_end);
+        }
+        if gap {
+            m.complete = false;
+        }
+        m.last_ts = ts;
+        (m.index, part)
+    }
+
+    /// Emits the messages that are final, in index order.
+    fn emit(&mut self, all: bool) {
+        let st = &mut *self.st;
+        let pos = st.pos;
+        st.partial.retain(|p| p.1 > pos);
+        while let Some(m) = st.pending.front() {
+            let final_ = all || (m.end.is_some() && pos >= m.max_frame_end);
+            if !final_ {
+                break;
+            }
+            let m = st.pending.pop_front().expect("front");
+            if st.pending.is_empty() {
+                st.open = false;
+            }
+            let end = m.end.unwrap_or(pos);
+            let msg = Message {
+                conn: st.conn,
+                dir: st.dir,
+                udp: false,
+                index: m.index,
+                offset: m.offset,
+                len: end - m.offset,
+                framing: m.framing,
+                frames: m.frames,
+                nframes: m.nframes,
+                sticky: m.sticky,
+                split: m.nframes > 1,
+                complete: m.complete && m.end.is_some(),
+                first_ts: m.first_ts,
+                last_ts: m.last_ts,
+            };
+            let s = &mut st.stats;
+            s.messages += 1;
+            s.sticky += u64::from(msg.sticky);
+            s.split += u64::from(msg.split);
+            s.incomplete += u64::from(!msg.complete);
+            s.largest = s.largest.max(msg.len);
+            s.max_segments = s.max_segments.max(msg.nframes);
+            s.sum_segments += msg.nframes;
+            self.ready.push(msg);
+        }
+    }
+
+    /// End of the direction: decide, let the framer close, emit everything.
+    pub fn finish(&mut self, mem: &mut Mem) {
+        self.force_decide(mem);
+        let st = &mut *self.st;
+        if let Mode::Frame(f) = &mut st.mode {
+            let mut ends = Vec::new();
+            let mut cx = FrameCx {
+                ends: &mut ends,
+                pair: self.pair,
+                dir: st.dir,
+            };
+            f.finish(&mut cx);
+            if st.open && ends.last() == Some(&st.pos) {
+                st.pending.back_mut().expect("open").end = Some(st.pos);
+                st.open = false;
+            }
+        }
+        if st.open {
+            let m = st.pending.back_mut().expect("open");
+            m.complete = false;
+            m.end = Some(st.pos);
+            st.open = false;
+        }
+        st.mode = Mode::Done;
+        self.emit(true);
+    }
+}
+
+impl Stage {
+    fn mark_sticky(&mut self, lo: u64, hi: u64) {
+        for m in self.pending.iter_mut() {
+            if m.index >= lo && m.index <= hi {
+                m.sticky = true;
+            }
+        }
+    }
+}
+
+impl Sink for StageCx<'_> {
+    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64) {
+        self.timeline(off, off + bytes.len() as u64, ts, false);
+        self.keep(off, Some(bytes), bytes.len() as u64);
+        match &mut self.st.mode {
+            Mode::Detect { buf, held } => {
+                if mem.try_take(bytes.len()) {
+                    buf.extend_from_slice(bytes);
+                    held.push(Held {
+                        off,
+                        len: bytes.len(),
+                        n,
+                        frame_end,
+                        ts,
+                    });
+                    self.st.pos = off + bytes.len() as u64;
+                    if let Some(det) = detect(buf, false) {
+                        self.decide(mem, det);
+                    }
+                } else {
+                    // No memory to wait longer: decide on what was seen.
+                    self.force_decide(mem);
+                    self.frame_data(off, bytes, n, frame_end, ts);
+                }
+            }
+            Mode::Frame(_) => self.frame_data(off, bytes, n, frame_end, ts),
+            Mode::Done => {}
+        }
+        self.emit(false);
+    }
+
+    fn gap(&mut self, mem: &mut Mem, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64) {
+        self.timeline(off, off + len, ts, true);
+        self.keep(off, None, len);
+        self.out.events.push(Event::Gap {
+            conn: self.st.conn,
+            dir: self.st.dir,
+            offset: off,
+            len,
+            reason: why,
+        });
+        if let Mode::Detect { buf, .. } = &self.st.mode {
+            if buf.is_empty() {
+                // Nothing seen yet: start (and detect) after the gap.
+                self.st.base = off + len;
+                self.st.pos = off + len;
+                return;
+            }
+            self.force_decide(mem);
+        }
+        if matches!(self.st.mode, Mode::Frame(_)) {
+            self.frame_gap(off, len, n, ts);
+        }
+        self.emit(false);
+    }
+
+    fn old(&mut self, off: u64, len: u64, n: u64) {
+        let r = &self.st.recent;
+        if r.is_empty() || len == 0 {
+            return;
+        }
+        let end = off + len;
+        let i = r.partition_point(|&(o, _)| o <= off).saturating_sub(1);
+        let j = r.partition_point(|&(o, _)| o < end).saturating_sub(1).max(i);
+        self.out.carried.push(Carried {
+            n,
+            conn: self.st.conn,
+            dir: self.st.dir,
+            first: r[i].1,
+            last: r[j].1,
+            first_part: 0,
+            continues: false,
+            dup: true,
+        });
+    }
+
+    fn event(&mut self, ev: ReasmEvent) {
+        let (conn, dir) = (self.st.conn, self.st.dir);
+        self.out.events.push(match ev {
+            ReasmEvent::Conflict {
+                offset,
+                len,
+                first,
+                frame,
+            } => Event::Conflict {
+                conn,
+                dir,
+                offset,
+                len,
+                first_frame: first,
+                frame,
+            },
+            ReasmEvent::CapDrop {
+                offset,
+                len,
+                frame,
+                global,
+            } => Event::CapDrop {
+                conn,
+                dir,
+                offset,
+                len,
+                frame,
+                global,
+            },
+            ReasmEvent::Late { offset, len, frame } => Event::Late {
+                conn,
+                dir,
+                offset,
+                len,
+                frame,
+            },
+        });
+    }
+}
