@@ -556,7 +556,8 @@ impl Sink for StageCx<'_> {
                     });
                     self.st.pos = off + bytes.len() as u64;
                     if buf.len() >= *next_try {
-                        *next_try = (buf.len() * 2).max(buf.len() + 512).min(crate::analyze::framing::detect::DETECT_MAX);
+                        // every segment while small (prompt live output), then geometrically
+                        *next_try = if buf.len() < 8192 { 0 } else { (buf.len() + buf.len() / 2).min(crate::analyze::framing::detect::DETECT_MAX) };
                         if let Some(det) = detect(buf, false) {
                             self.decide(mem, det);
                         }
