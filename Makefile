@@ -29,18 +29,10 @@ deps:
 build: deps
 	$(CARGO) build --release --locked
 
+# The guided tour: live on loopback when it may capture (root or capabilities), otherwise on the
+# captures bundled in the binary.
 demo: build
-	@echo "== wireseam read $(DEMO_FILE)  (one annotated line per frame)"
-	@$(BIN) read $(DEMO_FILE)
-	@echo
-	@echo "== the same with -v (every header field, all TCP options)"
-	@$(BIN) read -v $(DEMO_FILE) -c 3
-	@echo
-	@echo "== ARP: requests, replies, probe, announcement, gratuitous reply"
-	@$(BIN) read fixtures/arp.pcap
-	@echo
-	@echo "== JSON lines for programs (first 2)"
-	@$(BIN) read --format json $(DEMO_FILE) -c 2
+	@$(BIN) demo
 
 test: deps
 	mkdir -p target; $(CARGO) test --locked --all-targets 2>&1 | tee target/test.log; \

@@ -42,6 +42,40 @@ pub fn main() -> i32 {
         Config::Flow(fc) => flow(&fc),
         Config::Capture(cc) => capture(&cc),
         Config::Stream(sc) => stream(&sc),
+        Config::Gen(gc) => gen(gc.as_ref()),
+        Config::Demo(dc) => {
+            let mut out = TimedFlush::new(io::stdout().lock(), true);
+            match crate::demo::run(&dc, &mut out).and_then(|c| out.flush().map(|_| c)) {
+                Ok(c) => c,
+                Err(e) if is_broken_pipe(&e) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("wireseam: demo: {e}");
+                    EXIT_ERROR
+                }
+            }
+        }
+    }
+}
+
+fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
+    let Some(cfg) = cfg else {
+        for s in crate::gen::Scenario::all() {
+            println!("{:<14} {}", s.name(), s.describe());
+        }
+        return EXIT_OK;
+    };
+    let mut out = TimedFlush::new(io::stdout().lock(), true);
+    match crate::gen::run(cfg, &mut out) {
+        Ok(report) => {
+            let _ = writeln!(out, "{}", report.summary());
+            let _ = out.flush();
+            EXIT_OK
+        }
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("wireseam: gen {}: {e}", cfg.scenario.name());
+            EXIT_ERROR
+        }
     }
 }
 

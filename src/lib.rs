@@ -10,6 +10,8 @@ pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod demo;
+pub mod gen;
 pub mod output;
 pub mod pipeline;
 pub mod track;

@@ -109,3 +109,13 @@ fn json_lines_parse_and_follow_the_contract() {
         }
     }
 }
+
+/// The offline tour (bundled captures) is deterministic: pin it.
+#[test]
+fn golden_demo_offline() {
+    let out = wireseam(&["demo", "--offline", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    if let Some(m) = check_golden(&root().join("tests/golden/demo-offline.txt"), &out.stdout) {
+        panic!("{m}");
+    }
+}

@@ -162,3 +162,110 @@ fn nix_kill(pid: u32, sig: &str) {
     let st = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap();
     assert!(st.success());
 }
+
+/// Issue 5's proof: capture on loopback while the generators run, then check the JSON records of
+/// each scenario (kept apart by port).
+#[test]
+fn generators_under_capture_show_their_lessons() {
+    use wireseam::gen::{self, GenConfig, Scenario};
+    if !is_root() {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let base = 47_300u16;
+    let plan = [
+        (Scenario::Handshake, base),
+        (Scenario::Sticky, base + 1),
+        (Scenario::Nodelay, base + 2),
+        (Scenario::Reset, base + 3),
+        (Scenario::Refused, base + 4),
+        (Scenario::ServerClose, base + 5),
+    ];
+    let dir = std::env::temp_dir().join(format!("wireseam-gen-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("gen.pcap");
+    let filter = format!("portrange {}-{}", base, base + 5);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["capture", "-i", "lo", "--format", "json", "-w", pcap.to_str().unwrap(), &filter])
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    // read stdout while the capture runs: the JSON exceeds a pipe buffer
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    for (s, port) in plan {
+        let cfg = GenConfig { port, quiet: true, ..GenConfig::new(s) };
+        gen::run(&cfg, &mut std::io::sink()).unwrap_or_else(|e| panic!("{}: {e}", s.name()));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    nix_kill(child.id(), "TERM");
+    let mut stderr_rest = String::new();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("capture did not stop within 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = err.read_to_string(&mut stderr_rest);
+    let out = reader.join().unwrap();
+    assert_eq!(code, Some(0), "{stderr_rest}");
+    assert!(stderr_rest.contains(" 0 dropped by kernel"), "drops: {stderr_rest}");
+    let recs: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let port_of = |r: &serde_json::Value| -> Option<u16> {
+        let t = r.get("tcp")?;
+        let (s, d) = (t["sport"].as_u64()? as u16, t["dport"].as_u64()? as u16);
+        [s, d].into_iter().find(|p| (base..=base + 5).contains(p))
+    };
+    let packets = |port: u16| -> Vec<&serde_json::Value> {
+        recs.iter().filter(|r| r["type"] == "packet" && port_of(r) == Some(port)).collect()
+    };
+    // handshake: the three steps in order, then a four-way close, client in TIME-WAIT
+    let hs = packets(base);
+    let phases: Vec<&str> = hs.iter().map(|p| p["tcp"]["phase"].as_str().unwrap()).collect();
+    assert_eq!(&phases[..3], &["handshake 1/3", "handshake 2/3", "handshake 3/3"], "{phases:?}");
+    assert_eq!(hs[0]["tcp"]["state"]["client"], "SYN-SENT");
+    assert_eq!(hs[2]["tcp"]["state"]["server"], "ESTABLISHED");
+    assert!(hs.iter().any(|p| p["tcp"]["state"]["client"] == "TIME-WAIT"));
+    // sticky: a client segment carries several messages; nodelay: none does
+    let sticky_segments = |port: u16| {
+        packets(port)
+            .iter()
+            .filter(|p| p["tcp"]["dir"] == "c2s" && p["tcp"]["messages"].as_array().is_some_and(|m| m.len() >= 2))
+            .count()
+    };
+    assert!(sticky_segments(base + 1) >= 1, "sticky: no segment carried several messages");
+    assert_eq!(sticky_segments(base + 2), 0, "nodelay: a segment carried several messages");
+    // reset and refused: RSTs
+    let has_rst = |port: u16| packets(port).iter().any(|p| p["tcp"]["flags"].as_array().unwrap().iter().any(|f| f == "RST"));
+    assert!(has_rst(base + 3), "reset: no RST");
+    assert!(has_rst(base + 4), "refused: no RST");
+    let conn_states: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["type"] == "conn" && r["server"].as_str().unwrap().ends_with(&format!(":{}", base + 4)))
+        .map(|r| r["conn_state"].as_str().unwrap())
+        .collect();
+    assert!(!conn_states.is_empty() && conn_states.iter().all(|s| *s == "REJ"), "{conn_states:?}");
+    // server-close: the client sits in CLOSE-WAIT
+    assert!(packets(base + 5).iter().any(|p| p["tcp"]["state"]["client"] == "CLOSE-WAIT"));
+    // the -w file holds the same frames, readable by read
+    let total = recs.iter().filter(|r| r["type"] == "packet").count();
+    let o = common::wireseam(&["read", "--format", "json", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let n = String::from_utf8(o.stdout).unwrap().lines().filter(|l| l.contains("\"type\":\"packet\"")).count();
+    assert_eq!(n, total);
+}

@@ -27,7 +27,6 @@ pub struct FlowOptions {
 struct Event {
     n: u64,
     rel_ns: i64,
-    nanos: bool,
     flags: u8,
     len: u32,
     win: u16,
@@ -81,7 +80,6 @@ impl<W: Write> Sink for FlowSink<W> {
         c.events.push(Event {
             n: p.n,
             rel_ns: p.rel_ns,
-            nanos: p.meta.nanos,
             flags: tcp.flags,
             len: tcp.len,
             win: tcp.win,
@@ -288,7 +286,8 @@ fn line(out: &mut String, e: &Event, prev: &mut (TcpState, TcpState), pal: Palet
     } else {
         anstyle::Style::new()
     };
-    let _ = write!(out, "{:>6}  {:>10}  ", e.n, secs_string(e.rel_ns, e.nanos));
+    // microseconds always: the ladder's columns stay aligned for nanosecond captures too
+    let _ = write!(out, "{:>6}  {:>10}  ", e.n, secs_string(e.rel_ns, false));
     let _ = write!(out, "{}{}{} │", pal.start(style::STATE), state_cell(cs), pal.reset());
     let _ = write!(out, "{}{}{}│ ", pal.start(st), arrow(e.si.dir, &label(e)), pal.reset());
     let server = ss.map_or("", |s| s.name());

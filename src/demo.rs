@@ -1,0 +1,236 @@
+//! `wireseam demo` (and `make demo`): capture on loopback while a tour of generators runs, then
+//! show per scenario the annotated packets, the ladder diagram and the message seams. Without
+//! the right to capture it says so and shows the same tour on captures bundled in the binary.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+
+use crate::capture::live::{LiveConfig, LiveSource};
+use crate::capture::mem::MemSource;
+use crate::capture::{FileSource, Source};
+use crate::gen::{self, GenConfig, Scenario};
+use crate::output::flow::{FlowOptions, FlowSink};
+use crate::output::stream::{StreamOptions, StreamSink};
+use crate::output::style::{self, ColorMode, Palette};
+use crate::output::text::{TextOptions, TextSink, TimeFormat};
+use crate::pipeline::{self, PacketView, ReadOptions, Sink};
+
+/// One stop of the tour: what runs, on which port, and the bundled capture that shows the same.
+struct Stop {
+    scenario: Scenario,
+    port: u16,
+    fixture: &'static [u8],
+    fixture_name: &'static str,
+    lesson: &'static str,
+}
+
+const BASE_PORT: u16 = 47_100;
+
+fn tour() -> Vec<Stop> {
+    vec![
+        Stop {
+            scenario: Scenario::Handshake,
+            port: BASE_PORT,
+            fixture: include_bytes!("../fixtures/tcp-basic.pcap"),
+            fixture_name: "tcp-basic.pcap",
+            lesson: "The three-way handshake (SYN, SYN-ACK, ACK) and the four-way close (FIN, ACK, FIN, ACK). \
+                     Watch each side's state: the side that closes first ends in TIME-WAIT.",
+        },
+        Stop {
+            scenario: Scenario::Sticky,
+            port: BASE_PORT + 1,
+            fixture: include_bytes!("../fixtures/sticky.pcap"),
+            fixture_name: "sticky.pcap",
+            lesson: "Many small send() calls, few segments: TCP is a byte stream, so the receiver's recv() \
+                     can return several messages glued together ('sticky packets').",
+        },
+        Stop {
+            scenario: Scenario::Nodelay,
+            port: BASE_PORT + 2,
+            fixture: include_bytes!("../fixtures/nodelay.pcap"),
+            fixture_name: "nodelay.pcap",
+            lesson: "The same writes with TCP_NODELAY: more, smaller segments. Boundaries are still not \
+                     guaranteed; only the application's framing makes them.",
+        },
+        Stop {
+            scenario: Scenario::Framed,
+            port: BASE_PORT + 3,
+            fixture: include_bytes!("../fixtures/framed.pcap"),
+            fixture_name: "framed.pcap",
+            lesson: "A 4-byte length before every message: whatever the segments look like, the receiver \
+                     reads the length, then exactly that many bytes.",
+        },
+        Stop {
+            scenario: Scenario::HalfClose,
+            port: BASE_PORT + 4,
+            fixture: include_bytes!("../fixtures/half-close.pcap"),
+            fixture_name: "half-close.pcap",
+            lesson: "shutdown(SHUT_WR): the client's FIN closes only its direction; the server (CLOSE-WAIT) \
+                     keeps sending until it closes too.",
+        },
+        Stop {
+            scenario: Scenario::Reset,
+            port: BASE_PORT + 5,
+            fixture: include_bytes!("../fixtures/rst-abort.pcap"),
+            fixture_name: "rst-abort.pcap",
+            lesson: "SO_LINGER {on, 0} then close(): an abort with RST, no four-way close, no TIME-WAIT.",
+        },
+        Stop {
+            scenario: Scenario::UdpEcho,
+            port: BASE_PORT + 6,
+            fixture: include_bytes!("../fixtures/udp.pcap"),
+            fixture_name: "udp.pcap",
+            lesson: "UDP keeps message boundaries: each sendto() arrives as one datagram, one recvfrom().",
+        },
+    ]
+}
+
+/// Records frames of a live capture for replay.
+struct Recorder(Arc<Mutex<MemSource>>);
+
+impl Sink for Recorder {
+    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
+        if let Ok(mut m) = self.0.lock() {
+            m.push(p.meta, p.raw);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    pub color: ColorMode,
+    /// Do not try to capture: show the bundled captures.
+    pub offline: bool,
+}
+
+fn heading(out: &mut dyn Write, pal: Palette, text: &str) -> io::Result<()> {
+    writeln!(out, "\n{}━━ {text} {}{}", pal.start(style::PROTO), "━".repeat(70usize.saturating_sub(text.chars().count())), pal.reset())
+}
+
+fn sub(out: &mut dyn Write, pal: Palette, text: &str) -> io::Result<()> {
+    writeln!(out, "{}── {text}{}", pal.start(style::DIM), pal.reset())
+}
+
+/// Run the tour. Returns the exit status.
+pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
+    let pal = Palette::for_stdout(cfg.color);
+    let stops = tour();
+    let recorded = if cfg.offline { None } else { capture_tour(&stops, out, pal)? };
+    let live = recorded.is_some();
+    if !live {
+        writeln!(out, "Showing the captures bundled with wireseam (fixtures/), made from the same generators between two network namespaces.")?;
+    }
+    for (i, stop) in stops.iter().enumerate() {
+        heading(out, pal, &format!("{}/{}  {}: {}", i + 1, stops.len(), stop.scenario.name(), stop.scenario.describe()))?;
+        writeln!(out, "{}", stop.lesson)?;
+        let filter = if live { Some(format!("port {}", stop.port)) } else { None };
+        let label = if live { format!("live capture, port {}", stop.port) } else { format!("fixtures/{}", stop.fixture_name) };
+        let source = |recorded: &Option<Arc<Mutex<MemSource>>>| -> Box<dyn Source> {
+            match recorded {
+                Some(m) => {
+                    let mut m = m.lock().map(|m| m.clone()).unwrap_or_default();
+                    m.rewind();
+                    Box::new(m)
+                }
+                None => Box::new(FileSource::from_bytes(stop.fixture_name, stop.fixture.to_vec()).expect("bundled fixture is a valid pcap")),
+            }
+        };
+        let opts = ReadOptions { filter: filter.clone(), ..ReadOptions::new(label.clone().into()) };
+        sub(out, pal, &format!("packets ({label})"))?;
+        let text = TextOptions { verbose: 0, hex: false, time: TimeFormat::Relative, palette: pal };
+        let mut buf = Vec::new();
+        let r = pipeline::run(source(&recorded).as_mut(), &opts, &mut TextSink::new(&mut buf, text));
+        write_limited(out, &buf, 24)?;
+        if let Ok(sum) = r {
+            if sum.shown == 0 {
+                writeln!(out, "(no frames captured for this scenario)")?;
+                continue;
+            }
+        }
+        if stop.scenario != Scenario::UdpEcho {
+            sub(out, pal, "ladder (wireseam flow)")?;
+            let mut buf = Vec::new();
+            let _ = pipeline::run(source(&recorded).as_mut(), &opts, &mut FlowSink::new(&mut buf, FlowOptions { conn: None, fold: 6, palette: pal }));
+            write_limited(out, &buf, 40)?;
+        }
+        if matches!(stop.scenario, Scenario::Sticky | Scenario::Nodelay | Scenario::Framed | Scenario::UdpEcho) {
+            sub(out, pal, "message seams (wireseam stream)")?;
+            let mut o = ReadOptions { filter, ..ReadOptions::new(label.clone().into()) };
+            if let Some(s) = o.seams.as_mut() {
+                s.keep_bytes = 1 << 20;
+                s.keep_timeline = stop.scenario == Scenario::Sticky;
+            }
+            let so = StreamOptions {
+                conn: None,
+                hex: false,
+                recv: (stop.scenario == Scenario::Sticky).then_some(4096),
+                slow_ms: None,
+                preview: 24,
+                palette: pal,
+            };
+            let mut buf = Vec::new();
+            let _ = pipeline::run(source(&recorded).as_mut(), &o, &mut StreamSink::new(&mut buf, so));
+            write_limited(out, &buf, 44)?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "Next: `wireseam gen --list` for every scenario, `wireseam capture -i lo` in one terminal and `wireseam gen sticky` in another.")?;
+    Ok(0)
+}
+
+fn write_limited(out: &mut dyn Write, buf: &[u8], max: usize) -> io::Result<()> {
+    let text = String::from_utf8_lossy(buf);
+    let n = text.lines().count();
+    for l in text.lines().take(max) {
+        writeln!(out, "{l}")?;
+    }
+    if n > max {
+        writeln!(out, "… {} more lines", n - max)?;
+    }
+    Ok(())
+}
+
+/// Capture on lo while the generators run. `None` when capturing is not possible here.
+fn capture_tour(stops: &[Stop], out: &mut dyn Write, pal: Palette) -> io::Result<Option<Arc<Mutex<MemSource>>>> {
+    let lo = stops.iter().map(|s| s.port).min().unwrap_or(BASE_PORT);
+    let hi = stops.iter().map(|s| s.port).max().unwrap_or(BASE_PORT);
+    let cfg = LiveConfig {
+        iface: "lo".into(),
+        filter: Some(format!("portrange {lo}-{hi}")),
+        snaplen: 262_144,
+        promisc: false,
+        buffer_bytes: 64 << 20,
+        write: None,
+    };
+    let mut src = match LiveSource::open(&cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(out, "{}Cannot capture on lo: {e}{}", pal.start(style::WARN), pal.reset())?;
+            writeln!(out, "(run `sudo make demo` or `sudo wireseam demo` to watch it live)")?;
+            return Ok(None);
+        }
+    };
+    let stopper = src.stopper();
+    let mem = Arc::new(Mutex::new(MemSource::new(src.linktype())));
+    let rec = Recorder(Arc::clone(&mem));
+    let handle = std::thread::spawn(move || {
+        let mut rec = rec;
+        let _ = pipeline::run(&mut src, &ReadOptions::new("lo".into()), &mut rec);
+    });
+    writeln!(out, "Capturing on lo (ports {lo}-{hi}) while the generators run:")?;
+    for stop in stops {
+        let g = GenConfig { port: stop.port, quiet: false, ..GenConfig::new(stop.scenario) };
+        let mut log = Vec::new();
+        match gen::run(&g, &mut log) {
+            Ok(_) => writeln!(out, "  {:<12} done", stop.scenario.name())?,
+            Err(e) => writeln!(out, "  {:<12} failed: {e}", stop.scenario.name())?,
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stopper.stop();
+    let _ = handle.join();
+    let n = mem.lock().map(|m| m.len()).unwrap_or(0);
+    writeln!(out, "{n} frames captured.")?;
+    Ok(Some(mem))
+}
