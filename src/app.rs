@@ -84,10 +84,10 @@ fn stream(sc: &StreamConfig) -> i32 {
     let mut opts = read_options(&sc.input);
     if let Some(seams) = opts.seams.as_mut() {
         seams.keep_bytes = sc.keep_bytes;
-        seams.keep_timeline = sc.recv.is_some();
+        seams.keep_timeline = !sc.recv.is_empty();
     }
     let out = BufWriter::new(io::stdout().lock());
-    let o = StreamOptions { conn: sc.conn, hex: sc.hex, recv: sc.recv, slow_ms: sc.slow_ms, preview: sc.preview, palette: Palette::for_stdout(sc.color) };
+    let o = StreamOptions { conn: sc.conn, hex: sc.hex, recv: sc.recv.clone(), slow_ms: sc.slow_ms, preview: sc.preview, palette: Palette::for_stdout(sc.color) };
     let mut sink = StreamSink::new(out, o);
     let result = pipeline::run_file(&opts, &mut sink);
     finish(&sc.input, result, Ok(()))

@@ -164,13 +164,13 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
             let so = StreamOptions {
                 conn: None,
                 hex: false,
-                recv: (stop.scenario == Scenario::Sticky).then_some(4096),
+                recv: if stop.scenario == Scenario::Sticky { vec![4096] } else { vec![] },
                 slow_ms: None,
                 preview: 24,
                 palette: pal,
             };
             let mut buf = Vec::new();
-            let _ = pipeline::run(source(&recorded).as_mut(), &o, &mut StreamSink::new(&mut buf, so));
+            let _ = pipeline::run(source(&recorded).as_mut(), &o, &mut StreamSink::new(&mut buf, so.clone()));
             write_limited(out, &buf, 44)?;
         }
     }

@@ -18,6 +18,7 @@ const FORMATS: &[(&str, &[&str])] = &[
 
 /// Extra goldens for particular lessons: (golden name, arguments; the fixture path is last).
 const LESSONS: &[(&str, &[&str], &str)] = &[
+    ("lesson-helloworld.txt", &["stream", "--color", "never", "--framing", "fixed:5", "--recv", "2,10"], "helloworld.pcap"),
     ("lesson-recv2.txt", &["stream", "--color", "never", "--recv", "2"], "sticky.pcap"),
     ("lesson-recv-slow.txt", &["stream", "--color", "never", "--recv", "1024", "--slow", "300"], "lines.pcap"),
     ("lesson-framing-override.txt", &["stream", "--color", "never", "--framing", "c2s=fixed:7,s2c=segment"], "sticky.pcap"),

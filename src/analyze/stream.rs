@@ -147,7 +147,7 @@ impl Stage {
                 Some(Detection {
                     spec,
                     level: Level::Given,
-                    reason: "given by the user".into(),
+                    reason: "--framing".into(),
                 }),
             ),
         };

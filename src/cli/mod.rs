@@ -275,9 +275,10 @@ pub struct StreamArgs {
     pub hex: bool,
 
     /// Simulate an application that calls recv(N) each time data arrives, and show what each
-    /// call returns with message boundaries marked '|'.
-    #[arg(long, value_name = "N")]
-    pub recv: Option<usize>,
+    /// call returns with message boundaries marked '|'. A list (2,10) gives the size of each
+    /// call in turn, the last repeating.
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    pub recv: Vec<usize>,
 
     /// With --recv: the application wakes up only every MS milliseconds and then reads until
     /// the socket buffer is empty.
@@ -392,7 +393,7 @@ pub struct StreamConfig {
     pub input: InputConfig,
     pub conn: Option<u32>,
     pub hex: bool,
-    pub recv: Option<usize>,
+    pub recv: Vec<usize>,
     pub slow_ms: Option<u64>,
     pub preview: usize,
     pub keep_bytes: usize,
@@ -518,8 +519,8 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         }
         Command::Demo(a) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: a.offline })),
         Command::Stream(a) => {
-            if a.recv == Some(0) {
-                return Err("--recv must be at least 1 byte".into());
+            if a.recv.contains(&0) {
+                return Err("--recv sizes must be at least 1 byte".into());
             }
             Ok(Config::Stream(StreamConfig {
                 input: input_config(a.input)?,

@@ -8,17 +8,18 @@ use std::io::{self, Write};
 
 use super::style::{self, Palette};
 use super::Endpoint;
-use crate::analyze::{render_recv, simulate_recv, Arrival, Carried, DirSummary, Message, Seams};
+use crate::analyze::{render_recv, simulate_recv_sizes, Arrival, Carried, DirSummary, Message, Seams};
 use crate::pipeline::{ConnSeams, MsgNote, PacketView, RunSummary, Sink};
 use crate::track::tcp::{ConnSummary, Dir};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct StreamOptions {
     /// Only this TCP connection (UDP flows are shown when no connection is chosen).
     pub conn: Option<u32>,
     pub hex: bool,
-    /// Simulate an application calling `recv(N)` ...
-    pub recv: Option<usize>,
+    /// Simulate an application calling `recv(N)` with these sizes (the last repeats; empty: no
+    /// simulation) ...
+    pub recv: Vec<usize>,
     /// ... that wakes up only every `slow` milliseconds.
     pub slow_ms: Option<u64>,
     /// Bytes of each message shown in the preview.
@@ -288,8 +289,9 @@ fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp
         let split = d.messages.iter().filter(|m| m.split).count();
         let _ = writeln!(out, "    {} messages, {sticky} sticky, {split} split", d.messages.len());
     }
-    if let (Some(n), false) = (o.recv, d.timeline.is_empty()) {
-        let calls = simulate_recv(&d.timeline, &d.messages, n, o.slow_ms);
+    if !o.recv.is_empty() && !d.timeline.is_empty() {
+        let calls = simulate_recv_sizes(&d.timeline, &d.messages, &o.recv, o.slow_ms, 1_000_000);
+        let n = o.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
         let how = match o.slow_ms {
             Some(ms) => format!("an application that wakes every {ms} ms and calls recv({n}) until nothing is left"),
             None => format!("an application that calls recv({n}) each time data arrives"),
