@@ -243,12 +243,13 @@ fn capture(cc: &CaptureConfig) -> i32 {
         ),
         Err(_) => {}
     }
-    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count, framing: Default::default() };
+    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count, framing: Default::default(), max_conns: opts.track.max_conns };
     finish(&input, result, Ok(()))
 }
 
 fn read_options(i: &InputConfig) -> ReadOptions {
     let mut o = ReadOptions { filter: i.filter.clone(), count: i.count, progress: true, ..ReadOptions::new(i.file.clone()) };
+    o.track.max_conns = i.max_conns;
     if let Some(s) = o.seams.as_mut() {
         s.framing = i.framing.clone();
     }
@@ -313,6 +314,18 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
                     "wireseam: {}: link type {lt} ({}) is not decoded; its frames are listed without dissection",
                     input.file.display(),
                     crate::decode::link::linktype_name(*lt)
+                );
+            }
+            if sum.evicted > 0 {
+                eprintln!(
+                    "wireseam: warning: {} connections were evicted from the full tracking table ({} at once); they were summarised early and later packets of the same ports count as new connections; raise --max-conns",
+                    sum.evicted, sum.max_conns
+                );
+            }
+            if sum.cap_dropped_bytes > 0 {
+                eprintln!(
+                    "wireseam: warning: {} bytes of out-of-order stream data were dropped by the reassembly memory caps; the messages they touch are marked incomplete",
+                    sum.cap_dropped_bytes
                 );
             }
             if let Some(e) = &sum.damage {

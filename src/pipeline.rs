@@ -84,6 +84,13 @@ pub struct RunSummary {
     pub unsupported_linktypes: Vec<u32>,
     /// The input ended in damage after `frames` good frames.
     pub damage: Option<SourceError>,
+    /// Connections evicted from the full tracking table (summarised early; later packets of
+    /// the same 4-tuple start a new connection id).
+    pub evicted: u64,
+    /// The table size that forced the evictions.
+    pub max_conns: usize,
+    /// Stream bytes dropped by the reassembly memory caps (their messages are incomplete).
+    pub cap_dropped_bytes: u64,
 }
 
 pub struct ReadOptions {
@@ -99,9 +106,14 @@ pub struct ReadOptions {
 
 impl ReadOptions {
     pub fn new(path: PathBuf) -> Self {
-        ReadOptions { path, filter: None, count: None, track: TrackConfig::default(), progress: false, seams: Some(SeamConfig::default()) }
+        ReadOptions { path, filter: None, count: None, track: TrackConfig { max_conns: DEFAULT_MAX_CONNS, ..TrackConfig::default() }, progress: false, seams: Some(SeamConfig::default()) }
     }
 }
+
+/// Connections tracked at once before the least recently active is evicted (its summary is still
+/// written). About 2-3 KB each with stream state, so floods stay within ~64 MB; `--max-conns`
+/// raises it for captures with more concurrent connections.
+pub const DEFAULT_MAX_CONNS: usize = 16_384;
 
 /// Message seams for the run: the engine plus the per-call output buffers.
 struct SeamState {
@@ -109,6 +121,7 @@ struct SeamState {
     out: SegOut,
     msgs: Vec<Message>,
     udp: UdpFlows,
+    cap_dropped: u64,
 }
 
 impl SeamState {
@@ -116,6 +129,11 @@ impl SeamState {
     /// Returns the note for frame `n` itself.
     fn emit(&mut self, n: u64, sink: &mut dyn Sink) -> io::Result<Option<Carried>> {
         let mut mine = None;
+        for e in &self.out.events {
+            if let crate::analyze::Event::CapDrop { len, .. } = e {
+                self.cap_dropped += len;
+            }
+        }
         for c in &self.out.carried {
             if c.n == n {
                 mine = Some(*c);
@@ -193,7 +211,7 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
     let mut arp = ArpTable::new(1 << 16);
     let mut tracker = Tracker::new(opts.track);
     let mut done: Vec<ConnSummary> = Vec::new();
-    let mut seams = opts.seams.clone().map(|cfg| SeamState { seams: Seams::new(cfg), out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new(1 << 20) });
+    let mut seams = opts.seams.clone().map(|cfg| SeamState { seams: Seams::new(cfg), out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new(1 << 20), cap_dropped: 0 });
     let mut first_ts: Option<i64> = None;
     let mut prev_ts: Option<i64> = None;
     let bar = progress_bar(src, opts.progress);
@@ -262,6 +280,11 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         }
     }
     src.end();
+    sum.evicted = tracker.evicted();
+    sum.max_conns = opts.track.max_conns;
+    if let Some(st) = seams.as_ref() {
+        sum.cap_dropped_bytes = st.cap_dropped;
+    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -255,6 +255,11 @@ pub struct InputArgs {
     /// jsonhdr, http, tls, fixed:N, segment; per direction as c2s=SPEC,s2c=SPEC.
     #[arg(long, default_value = "auto", value_name = "SPEC")]
     pub framing: String,
+
+    /// TCP connections tracked at once; past it the least recently active one is summarised and
+    /// forgotten (bounds memory under floods: about 3 KB each).
+    #[arg(long, default_value_t = crate::pipeline::DEFAULT_MAX_CONNS, value_name = "N")]
+    pub max_conns: usize,
 }
 
 #[derive(Args, Debug)]
@@ -386,6 +391,7 @@ pub struct InputConfig {
     pub filter: Option<String>,
     pub count: Option<u64>,
     pub framing: crate::analyze::FramingChoice,
+    pub max_conns: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -461,7 +467,10 @@ fn input_config(a: InputArgs) -> Result<InputConfig, String> {
         return Err("-c/--count must be at least 1".into());
     }
     let framing = crate::analyze::FramingChoice::parse(&a.framing).map_err(|e| format!("--framing: {e}"))?;
-    Ok(InputConfig { file: a.file, filter, count: a.count, framing })
+    if a.max_conns == 0 {
+        return Err("--max-conns must be at least 1".into());
+    }
+    Ok(InputConfig { file: a.file, filter, count: a.count, framing, max_conns: a.max_conns })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).

@@ -466,6 +466,7 @@ pub struct Tracker {
     tail: [u32; 2],
     next_id: u32,
     pending: Vec<ConnSummary>,
+    evicted: u64,
 }
 
 impl Tracker {
@@ -482,12 +483,18 @@ impl Tracker {
             tail: [NIL; 2],
             next_id: 0,
             pending: Vec::new(),
+            evicted: 0,
         }
     }
 
     /// Connections currently held in the table.
     pub fn live(&self) -> usize {
         self.map.len()
+    }
+
+    /// Connections evicted because the table was full (their summaries were still emitted).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     fn unlink(&mut self, l: usize, i: u32) {
@@ -538,6 +545,7 @@ impl Tracker {
     fn insert(&mut self, key: FlowKey, conn: Conn) -> u32 {
         if self.map.len() >= self.cfg.max_conns && self.head[LRU] != NIL {
             let victim = self.head[LRU];
+            self.evicted += 1;
             self.retire(victim);
         }
         let i = match self.free.pop() {
