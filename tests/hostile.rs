@@ -102,12 +102,19 @@ fn measure(bytes: Vec<u8>) -> (usize, usize, f64) {
 
 const CAP: usize = 64 << 20;
 
+/// The heap counters are process-wide: one test at a time (generation included).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn ip(i: usize) -> [u8; 4] {
     [10, (i >> 16) as u8, (i >> 8) as u8, i as u8]
 }
 
 #[test]
 fn syn_flood_from_distinct_ports() {
+    let _serial = serial();
     let n = flood_size();
     let frames = (0..n).map(|i| (i as u64, tcp(ip(i / 60_000), 1024 + (i % 60_000) as u16, [10, 255, 0, 1], 80, i as u32 * 7919, None, true, b"")));
     let bytes = pcap(frames);
@@ -119,6 +126,7 @@ fn syn_flood_from_distinct_ports() {
 
 #[test]
 fn many_connections_with_unacknowledged_data() {
+    let _serial = serial();
     let n = flood_size() / 2;
     let frames = (0..n).flat_map(|i| {
         let (c, p) = (ip(i / 60_000), 1024 + (i % 60_000) as u16);
@@ -139,6 +147,7 @@ fn many_connections_with_unacknowledged_data() {
 
 #[test]
 fn sequence_jumps_of_two_gigabytes() {
+    let _serial = serial();
     let mut frames = vec![
         (0u64, tcp([10, 0, 0, 1], 4000, [10, 0, 0, 2], 80, 0, None, true, b"")),
         (1, tcp([10, 0, 0, 2], 80, [10, 0, 0, 1], 4000, 0, Some(1), true, b"")),
@@ -156,6 +165,7 @@ fn sequence_jumps_of_two_gigabytes() {
 
 #[test]
 fn length_field_announcing_four_gigabytes() {
+    let _serial = serial();
     let mut frames = vec![
         (0u64, tcp([10, 0, 0, 1], 4001, [10, 0, 0, 2], 80, 0, None, true, b"")),
         (1, tcp([10, 0, 0, 2], 80, [10, 0, 0, 1], 4001, 0, Some(1), true, b"")),
