@@ -46,5 +46,20 @@ man: deps
 bless: deps
 	WIRESEAM_BLESS=1 $(CARGO) test --locked --test golden --test man
 
+# Each cargo-fuzz target for a bounded short time (CI runs it): frame decoding, capture files
+# (seeded with fixtures/), the tracker and the seam engine. Longer runs: FUZZ_SECONDS=600.
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := decode capture_file track seams
+fuzz-smoke: deps
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t; seeds=; [ $$t = capture_file ] && seeds=../fixtures; \
+	  echo "fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t corpus/$$t $$seeds -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
+	    | grep -E 'stat::number_of_executed_units|ERROR|panicked|SUMMARY' || exit 1; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || { echo "fuzz $$t found a crash (fuzz/artifacts/$$t)"; exit 1; }; \
+	done
+
 clean:
 	$(CARGO) clean

@@ -1,4 +1,5 @@
-//! Every fixture, randomly truncated and bit-flipped, through every output: no panic, no hang,
+//! Every fixture, randomly truncated and bit-flipped, through every output (read JSON and text,
+//! conns, flow, stream with recv simulation): no panic, no hang,
 //! a warning or a clear error instead. Deterministic (fixed seeds), so a failure reproduces.
 
 mod common;
@@ -10,6 +11,7 @@ use wireseam::capture::FileSource;
 use wireseam::output::conns::ConnsSink;
 use wireseam::output::flow::{FlowOptions, FlowSink};
 use wireseam::output::json::JsonSink;
+use wireseam::output::stream::{StreamOptions, StreamSink};
 use wireseam::output::style::Palette;
 use wireseam::output::text::{TextOptions, TextSink, TimeFormat};
 use wireseam::pipeline::{run, ReadOptions, Sink};
@@ -61,6 +63,10 @@ fn sinks() -> Vec<Box<dyn Sink>> {
         Box::new(TextSink::new(io::sink(), text)),
         Box::new(ConnsSink::default()),
         Box::new(FlowSink::new(io::sink(), FlowOptions { conn: None, fold: 6, palette: Palette::off() })),
+        Box::new(StreamSink::new(
+            io::sink(),
+            StreamOptions { conn: None, hex: true, recv: vec![3, 100], slow_ms: Some(5), preview: 64, palette: Palette::off() },
+        )),
     ]
 }
 
@@ -77,7 +83,14 @@ fn mutated_fixtures_never_panic() {
                 let start = Instant::now();
                 let name = f.display().to_string();
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match FileSource::from_bytes(&name, bytes.clone()) {
-                    Ok(mut src) => run(&mut src, &ReadOptions::new(f.clone()), sink.as_mut()).map(|s| s.damage.is_some()),
+                    Ok(mut src) => {
+                        let mut o = ReadOptions::new(f.clone());
+                        if let Some(s) = o.seams.as_mut() {
+                            s.keep_bytes = 1 << 16;
+                            s.keep_timeline = true;
+                        }
+                        run(&mut src, &o, sink.as_mut()).map(|s| s.damage.is_some())
+                    }
                     Err(_) => Ok(false),
                 }));
                 match r {

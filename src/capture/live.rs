@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use pcap::{Active, BreakLoop, Capture, Device, Precision, Savefile};
+use pcap::{Active, BreakLoop, Capture, Device, Precision};
+use std::io::Write;
 
 use super::{Next, PacketMeta, Source, SourceError};
 
@@ -64,7 +65,7 @@ pub struct LiveStats {
 
 pub struct LiveSource {
     cap: Option<Capture<Active>>,
-    save: Option<Savefile>,
+    save: Option<RecordWriter>,
     linktype: u32,
     nanos: bool,
     draining: bool,
@@ -139,11 +140,14 @@ impl LiveSource {
                 msg: e.to_string().trim_start_matches("libpcap error: ").to_string(),
             })?;
         }
+        let linktype = cap.get_datalink().0 as u32;
         let save = match &cfg.write {
-            Some(path) => Some(cap.savefile(path).map_err(|e| LiveError::Write { path: path.display().to_string(), msg: e.to_string() })?),
+            Some(path) => Some(
+                RecordWriter::create(path, linktype, cfg.snaplen as u32)
+                    .map_err(|e| LiveError::Write { path: path.display().to_string(), msg: e.to_string() })?,
+            ),
             None => None,
         };
-        let linktype = cap.get_datalink().0 as u32;
         let brk = Arc::new(cap.breakloop_handle());
         Ok(LiveSource {
             cap: Some(cap),
@@ -173,9 +177,6 @@ impl LiveSource {
             if let Ok(s) = cap.stats() {
                 self.stats = LiveStats { received: s.received, dropped: s.dropped, if_dropped: s.if_dropped };
             }
-        }
-        if let Some(s) = self.save.as_mut() {
-            let _ = s.flush();
         }
     }
 
@@ -223,13 +224,14 @@ impl Source for LiveSource {
         let Some(cap) = cap.as_mut() else { return Next::End };
         match cap.next_packet() {
             Ok(p) => {
-                if let Some(s) = save.as_mut() {
-                    s.write(&p);
-                    // Whole records reach the file before the frame is shown: a kill part-way
-                    // leaves a valid pcap.
-                    let _ = s.flush();
-                }
                 let h = p.header;
+                if let Some(s) = save.as_mut() {
+                    // The record reaches the file before the frame is shown, in one write(2):
+                    // a kill part-way leaves a valid pcap of whole records.
+                    if let Err(e) = s.record(h.ts.tv_sec as i64, h.ts.tv_usec as i64, h.len, p.data) {
+                        return Next::Err(SourceError::Live(format!("-w: {e}")));
+                    }
+                }
                 let ts_ns = h.ts.tv_sec as i64 * 1_000_000_000 + h.ts.tv_usec as i64;
                 let meta = PacketMeta { ts_ns, caplen: h.caplen, len: h.len, linktype: *linktype, iface: 0, nanos: *nanos };
                 Next::Packet(meta, p.data)
@@ -258,6 +260,40 @@ impl Source for LiveSource {
             self.finish_stats();
             self.finished = true;
         }
+    }
+}
+
+/// A nanosecond pcap written one whole record per write(2). libpcap's `pcap_dump` goes through
+/// stdio, which splits a 64 KiB loopback frame over several writes; a SIGKILL between them
+/// would leave half a record. Here each record (header and data) is assembled and written at
+/// once, so the file is always a valid pcap of whole records.
+pub struct RecordWriter {
+    file: std::fs::File,
+    buf: Vec<u8>,
+}
+
+impl RecordWriter {
+    pub fn create(path: &std::path::Path, linktype: u32, snaplen: u32) -> std::io::Result<Self> {
+        let mut file = std::fs::File::create(path)?;
+        let mut h = Vec::with_capacity(24);
+        h.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes()); // nanosecond timestamps
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&4u16.to_le_bytes());
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(&snaplen.to_le_bytes());
+        h.extend_from_slice(&linktype.to_le_bytes());
+        file.write_all(&h)?;
+        Ok(RecordWriter { file, buf: Vec::with_capacity(65_536 + 16) })
+    }
+
+    pub fn record(&mut self, sec: i64, nsec: i64, wire_len: u32, data: &[u8]) -> std::io::Result<()> {
+        self.buf.clear();
+        self.buf.extend_from_slice(&(sec as u32).to_le_bytes());
+        self.buf.extend_from_slice(&(nsec as u32).to_le_bytes());
+        self.buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&wire_len.to_le_bytes());
+        self.buf.extend_from_slice(data);
+        self.file.write_all(&self.buf)
     }
 }
 
