@@ -307,3 +307,21 @@ fn sigkill_leaves_a_valid_savefile() {
         assert!(frames > 0, "round {round}: nothing was written before the kill");
     }
 }
+
+/// Without the right to capture: one clear line saying how to get it, exit 1.
+#[test]
+fn no_permission_says_how_to_get_it() {
+    if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to run as an unprivileged user");
+        return;
+    }
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", env!("CARGO_BIN_EXE_wireseam"), "capture", "-i", "lo", "-c", "1"])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("no permission to capture on lo") && e.contains("setcap cap_net_raw,cap_net_admin=eip"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+}
