@@ -144,6 +144,21 @@ fn make_call(
 /// Renders a call like `recv #2 (10) → "llo|world" (msg 0 end, msg 1)`.
 /// `bytes` holds the direction's stream from offset 0 (e.g. `kept_bytes`); a
 /// range beyond it is shown as its length. At most `max` bytes are shown.
+/// One byte of a quoted preview: printable ASCII as is, `\n \r \t \" \\` escaped, the rest `\xNN`.
+pub fn push_escaped(s: &mut String, x: u8) {
+    match x {
+        b'\n' => s.push_str("\\n"),
+        b'\r' => s.push_str("\\r"),
+        b'\t' => s.push_str("\\t"),
+        b'"' => s.push_str("\\\""),
+        b'\\' => s.push_str("\\\\"),
+        0x20..=0x7e => s.push(x as char),
+        _ => {
+            let _ = write!(s, "\\x{x:02x}");
+        }
+    }
+}
+
 pub fn render_recv(c: &RecvCall, bytes: &[u8], messages: &[Message], max: usize) -> String {
     let mut s = format!("recv #{} ({}) → ", c.call, c.asked);
     if c.end as usize <= bytes.len() && !c.gap {
@@ -159,18 +174,7 @@ pub fn render_recv(c: &RecvCall, bytes: &[u8], messages: &[Message], max: usize)
                 truncated = true;
                 break;
             }
-            let x = bytes[o as usize];
-            match x {
-                b'\n' => s.push_str("\\n"),
-                b'\r' => s.push_str("\\r"),
-                b'\t' => s.push_str("\\t"),
-                b'"' => s.push_str("\\\""),
-                b'\\' => s.push_str("\\\\"),
-                0x20..=0x7e => s.push(x as char),
-                _ => {
-                    let _ = write!(s, "\\x{x:02x}");
-                }
-            }
+            push_escaped(&mut s, bytes[o as usize]);
         }
         if truncated {
             let _ = write!(s, "…\" [{} bytes]", c.end - c.start);

@@ -448,7 +448,7 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
                     Some(LaxNetSlice::Ipv6(v)) => v.payload().payload,
                     _ => &[],
                 };
-                if let Some(t) = partial_tcp(payload, ip.payload_len) {
+                if let Some(t) = tcp_view(payload, ip.payload_len) {
                     f.transport = Transport::Tcp(t);
                 }
             }
@@ -456,26 +456,14 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
     }
     match &s.transport {
         Some(TransportSlice::Tcp(t)) => {
-            let opts = TcpOpts::parse(&t.header_slice()[20..]);
-            let hdr_len = t.header_len();
             let ip_pl = f.ip().map(|i| i.payload_len).unwrap_or(t.slice().len() as u32);
-            if let Some((kind, o)) = opts.malformed {
-                f.warn("tcp", off(t.slice()) + 20 + o, WarnKind::BadOption { kind });
+            if let Some(tcp) = tcp_view(t.slice(), ip_pl) {
+                if let Some((kind, o)) = tcp.opts.malformed {
+                    f.warn("tcp", off(t.slice()) + 20 + o, WarnKind::BadOption { kind });
+                }
+                f.payload = t.payload();
+                f.transport = Transport::Tcp(tcp);
             }
-            f.payload = t.payload();
-            f.transport = Transport::Tcp(Tcp {
-                sport: t.source_port(),
-                dport: t.destination_port(),
-                seq: t.sequence_number(),
-                ack: t.acknowledgment_number(),
-                flags: t.header_slice()[13],
-                win: t.window_size(),
-                urg: t.urgent_pointer(),
-                hdr_len: hdr_len as u8,
-                len: ip_pl.saturating_sub(hdr_len as u32),
-                opts,
-                opt_bytes: &t.header_slice()[20..],
-            });
         }
         Some(TransportSlice::Udp(u)) => {
             f.payload = u.payload();
@@ -531,21 +519,9 @@ fn first_fragment_or_other<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, ip: &
                 }
             }
             6 => {
-                if let Ok(t) = etherparse::TcpSlice::from_slice(payload) {
+                if let (Ok(t), Some(tcp)) = (etherparse::TcpSlice::from_slice(payload), tcp_view(payload, ip.payload_len)) {
                     f.payload = t.payload();
-                    f.transport = Transport::Tcp(Tcp {
-                        sport: t.source_port(),
-                        dport: t.destination_port(),
-                        seq: t.sequence_number(),
-                        ack: t.acknowledgment_number(),
-                        flags: t.header_slice()[13],
-                        win: t.window_size(),
-                        urg: t.urgent_pointer(),
-                        hdr_len: t.header_len() as u8,
-                        len: ip.payload_len.saturating_sub(t.header_len() as u32),
-                        opts: TcpOpts::parse(&t.header_slice()[20..]),
-                        opt_bytes: &t.header_slice()[20..],
-                    });
+                    f.transport = Transport::Tcp(tcp);
                     return;
                 }
             }
@@ -586,8 +562,9 @@ fn walk_ipv6_exts(mut next: u8, mut b: &[u8], ip: &mut Ip) {
     }
 }
 
-/// The fixed 20 bytes of a TCP header and whatever options were captured.
-fn partial_tcp(b: &[u8], ip_payload_len: u32) -> Option<Tcp<'_>> {
+/// A TCP header view from its bytes: the fixed 20 bytes and whatever options were captured
+/// (all of them for a whole header). `None` below 20 bytes or with a data offset under 5.
+fn tcp_view(b: &[u8], ip_payload_len: u32) -> Option<Tcp<'_>> {
     if b.len() < 20 {
         return None;
     }

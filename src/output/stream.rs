@@ -162,17 +162,7 @@ impl<W: Write> Sink for StreamSink<W> {
 fn preview(b: &[u8], max: usize) -> String {
     let mut s = String::from("\"");
     for &x in b.iter().take(max) {
-        match x {
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(x as char),
-            _ => {
-                let _ = write!(s, "\\x{x:02x}");
-            }
-        }
+        crate::analyze::recv::push_escaped(&mut s, x);
     }
     s.push('"');
     if b.len() > max {
@@ -182,22 +172,9 @@ fn preview(b: &[u8], max: usize) -> String {
 }
 
 fn hexdump(out: &mut String, b: &[u8]) {
-    for (i, chunk) in b.chunks(16).enumerate() {
-        let _ = write!(out, "            {:04x}  ", i * 16);
-        for j in 0..16 {
-            match chunk.get(j) {
-                Some(x) => {
-                    let _ = write!(out, "{x:02x} ");
-                }
-                None => out.push_str("   "),
-            }
-        }
-        out.push(' ');
-        for &x in chunk {
-            out.push(if x.is_ascii_graphic() || x == b' ' { x as char } else { '.' });
-        }
-        out.push('\n');
-    }
+    let mut v = Vec::new();
+    let _ = super::text::write_hex(&mut v, b, "            ");
+    out.push_str(&String::from_utf8_lossy(&v));
 }
 
 fn list(v: &[u64]) -> String {

@@ -113,7 +113,7 @@ fn write_tail(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io
             write_details(w, p, o.verbose)?;
         }
         if o.hex && !p.frame.payload.is_empty() {
-            write_hex(w, p.frame.payload)?;
+            write_hex(w, p.frame.payload, "        ")?;
         }
         Ok(())
 }
@@ -513,9 +513,10 @@ fn write_details(w: &mut impl Write, p: &PacketView<'_, '_>, verbose: u8) -> io:
     Ok(())
 }
 
-fn write_hex(w: &mut impl Write, b: &[u8]) -> io::Result<()> {
+/// A hexdump, 16 bytes a line with offset and printable column, each line after `indent`.
+pub fn write_hex(w: &mut impl Write, b: &[u8], indent: &str) -> io::Result<()> {
     for (i, chunk) in b.chunks(16).enumerate() {
-        write!(w, "        {:04x}  ", i * 16)?;
+        write!(w, "{indent}{:04x}  ", i * 16)?;
         for j in 0..16 {
             match chunk.get(j) {
                 Some(x) => write!(w, "{x:02x} ")?,
