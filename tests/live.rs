@@ -270,8 +270,10 @@ fn generators_under_capture_show_their_lessons() {
     assert_eq!(n, total);
 }
 
-/// A capture killed with SIGKILL part-way through a bulk transfer leaves a valid pcap: every
-/// record whole (read exits 0, no "truncated" warning).
+/// A capture killed with SIGKILL part-way through a bulk transfer leaves a readable pcap: every
+/// record but possibly the one being written is whole. (The kernel stops a write(2) at a page
+/// boundary on a fatal signal, so a 64 KiB loopback record can be cut; one write per record
+/// makes that the only possible damage, and `read` prints everything before it.)
 #[test]
 fn sigkill_leaves_a_valid_savefile() {
     use wireseam::gen::{self, GenConfig, Scenario};
@@ -301,8 +303,11 @@ fn sigkill_leaves_a_valid_savefile() {
         let _ = bulk.join();
         let o = common::wireseam(&["read", "--format", "json", pcap.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "round {round}: {err}");
-        assert!(!err.contains("truncated"), "round {round}: {err}");
+        match o.status.code() {
+            Some(0) => assert!(err.is_empty(), "round {round}: {err}"),
+            Some(1) => assert!(err.contains("last record is truncated") && err.lines().count() == 1, "round {round}: {err}"),
+            other => panic!("round {round}: exit {other:?}: {err}"),
+        }
         let frames = String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.contains("\"type\":\"packet\"")).count();
         assert!(frames > 0, "round {round}: nothing was written before the kill");
     }

@@ -226,8 +226,7 @@ impl Source for LiveSource {
             Ok(p) => {
                 let h = p.header;
                 if let Some(s) = save.as_mut() {
-                    // The record reaches the file before the frame is shown, in one write(2):
-                    // a kill part-way leaves a valid pcap of whole records.
+                    // The record reaches the file before the frame is shown, in one write(2).
                     if let Err(e) = s.record(h.ts.tv_sec as i64, h.ts.tv_usec as i64, h.len, p.data) {
                         return Next::Err(SourceError::Live(format!("-w: {e}")));
                     }
@@ -263,10 +262,12 @@ impl Source for LiveSource {
     }
 }
 
-/// A nanosecond pcap written one whole record per write(2). libpcap's `pcap_dump` goes through
-/// stdio, which splits a 64 KiB loopback frame over several writes; a SIGKILL between them
-/// would leave half a record. Here each record (header and data) is assembled and written at
-/// once, so the file is always a valid pcap of whole records.
+/// A nanosecond pcap written one whole record per write(2), before the frame is shown.
+/// libpcap's `pcap_dump` goes through a stdio buffer that holds records back and splits large
+/// ones across writes. Here a record reaches the kernel at once: a crash loses nothing that
+/// was shown, and a SIGKILL can cut at most the record being written (the kernel ends a
+/// write(2) early at a page boundary on a fatal signal), which readers report as a cut-short
+/// last record after reading every record before it.
 pub struct RecordWriter {
     file: std::fs::File,
     buf: Vec<u8>,

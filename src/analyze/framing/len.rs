@@ -183,6 +183,9 @@ impl FixedFramer {
     }
 }
 
+/// Most whole `fixed:N` messages a gap may hold and keep sync.
+const MAX_GAP_MESSAGES: u64 = 1024;
+
 impl Framer for FixedFramer {
     fn spec(&self) -> FramingSpec {
         FramingSpec::Fixed(self.n as u32)
@@ -195,6 +198,13 @@ impl Framer for FixedFramer {
         None
     }
     fn skip(&mut self, len: u64, cx: &mut FrameCx<'_>) -> bool {
+        // A gap holding more than MAX_GAP_MESSAGES whole messages would make as many records
+        // of bytes nobody saw (a 2 GB hole at fixed:7 is 300 M of them: found by fuzzing):
+        // lose sync instead, the rest of the direction is framed as `segment`.
+        if len / self.n > MAX_GAP_MESSAGES {
+            self.pos += len;
+            return false;
+        }
         self.advance(len, cx);
         true
     }
