@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Build a large benchmark capture from real traffic: wireseam's own generators between two
+# network namespaces over a veth pair (offloads off, MTU 1500, so frames are MTU-sized like a
+# real NIC), captured by `wireseam capture -w`. Run as root.
+#   benches/make-capture.sh [OUT] [MB]      default benches/data/big.pcap, 500 MB
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-benches/data/big.pcap}
+mb=${2:-500}
+bin=$PWD/target/release/wireseam
+[ -x "$bin" ] || cargo build --release --locked
+command -v ethtool >/dev/null || { echo "needs ethtool (apt-get install ethtool)"; exit 1; }
+mkdir -p "$(dirname "$out")"
+out=$(realpath -m "$out")
+A=wsb-a; B=wsb-b
+cleanup() { ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true; }
+trap cleanup EXIT
+cleanup
+ip netns add $A; ip netns add $B
+ip link add wsba0 type veth peer name wsbb0
+ip link set wsba0 netns $A; ip link set wsbb0 netns $B
+ip -n $A addr add 198.18.7.1/24 dev wsba0; ip -n $B addr add 198.18.7.2/24 dev wsbb0
+for ns in $A $B; do ip -n $ns link set lo up; done
+ip -n $A link set wsba0 up; ip -n $B link set wsbb0 up
+ip netns exec $A ethtool -K wsba0 tso off gso off gro off >/dev/null
+ip netns exec $B ethtool -K wsbb0 tso off gso off gro off >/dev/null
+ip netns exec $A "$bin" capture -i wsba0 -w "$out" --format json -Z root tcp > /dev/null 2>/tmp/wsb-capture.err &
+cap=$!
+sleep 1
+kill -0 $cap 2>/dev/null || { cat /tmp/wsb-capture.err; exit 1; }
+limit=$((mb * 1000000))
+port=9100
+round=0
+run() { # scenario, args...
+  local s=$1; shift
+  ip netns exec $B "$bin" gen "$s" --role server --addr 198.18.7.2 --port $port -q "$@" >/dev/null &
+  local srv=$!
+  sleep 0.05
+  ip netns exec $A "$bin" gen "$s" --role client --addr 198.18.7.2 --port $port -q "$@" >/dev/null || true
+  wait $srv || true
+  port=$((port + 1))
+  if [ $port -gt 9900 ]; then port=9100; fi
+}
+while [ "$(stat -c %s "$out" 2>/dev/null || echo 0)" -lt "$limit" ]; do
+  round=$((round + 1))
+  run framed --count 200 --seed $round
+  run many --count 20
+  run jsonhdr --count 50 --seed $round
+  if [ $((round % 4)) -eq 0 ]; then run bulk --size $((8 << 20)); fi
+  printf '\r%s MB, round %d' "$(( $(stat -c %s "$out") / 1000000 ))" $round
+done
+echo
+kill -INT $cap; wait $cap || true
+tail -1 /tmp/wsb-capture.err
+ls -l "$out"
