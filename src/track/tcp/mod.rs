@@ -57,15 +57,16 @@ pub type TsNanos = i64;
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
 pub struct TcpFlags(pub u8);
 
+/// The bit values are the decoder's (one definition for the whole program).
 impl TcpFlags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
-    pub const ECE: u8 = 0x40;
-    pub const CWR: u8 = 0x80;
+    pub const FIN: u8 = crate::decode::tcpflags::FIN;
+    pub const SYN: u8 = crate::decode::tcpflags::SYN;
+    pub const RST: u8 = crate::decode::tcpflags::RST;
+    pub const PSH: u8 = crate::decode::tcpflags::PSH;
+    pub const ACK: u8 = crate::decode::tcpflags::ACK;
+    pub const URG: u8 = crate::decode::tcpflags::URG;
+    pub const ECE: u8 = crate::decode::tcpflags::ECE;
+    pub const CWR: u8 = crate::decode::tcpflags::CWR;
 
     /// True if all bits of `bits` are set.
     #[inline]
