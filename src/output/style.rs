@@ -45,11 +45,24 @@ impl Palette {
     }
 
     /// Opening sequence for `s` (empty when colour is off).
-    pub fn start(&self, s: Style) -> impl std::fmt::Display {
-        if self.on { s.render() } else { Style::new().render() }
+    pub fn start(&self, s: Style) -> Start {
+        Start(self.on.then_some(s))
     }
 
     pub fn reset(&self) -> &'static str {
         if self.on { "\x1b[0m" } else { "" }
+    }
+}
+
+/// The escape sequence opening a style, or nothing (without going through anstyle's formatter:
+/// uncoloured output is the common, per-frame case).
+pub struct Start(Option<Style>);
+
+impl std::fmt::Display for Start {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(s) => s.render().fmt(f),
+            None => Ok(()),
+        }
     }
 }

@@ -90,7 +90,13 @@ impl<W: Write> TextSink<W> {
 /// Everything on the frame's line before the message annotation.
 fn write_head(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
         let pal = o.palette;
-        write!(w, "{:>5} ", p.n)?;
+        let mut b = itoa::Buffer::new();
+        let n = b.format(p.n);
+        for _ in n.len()..5 {
+            w.write_all(b" ")?;
+        }
+        w.write_all(n.as_bytes())?;
+        w.write_all(b" ")?;
         match o.time {
             TimeFormat::Relative => write_padded_secs(w, p.rel_ns, p.meta.nanos)?,
             TimeFormat::Delta => write_padded_secs(w, p.delta_ns, p.meta.nanos)?,
@@ -125,6 +131,10 @@ fn write_annotation(w: &mut dyn Write, c: Option<&Carried>, pal: Palette) -> io:
         w.write_all(pal.reset().as_bytes())?;
     }
     Ok(())
+}
+
+fn num(w: &mut impl Write, n: impl itoa::Integer) -> io::Result<()> {
+    w.write_all(itoa::Buffer::new().format(n).as_bytes())
 }
 
 fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()> {
@@ -246,17 +256,25 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                         anstyle::Style::new()
                     };
                     if let Some(si) = &p.tcp {
-                        write!(w, "#{} {} ", si.conn, si.dir.arrow())?;
-                        write!(w, "{}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
-                        write!(w, " seq {}", si.rseq)?;
+                        // itoa: this is the hottest line of the text output
+                        w.write_all(b"#")?;
+                        num(w, si.conn)?;
+                        w.write_all(b" ")?;
+                        w.write_all(si.dir.arrow().as_bytes())?;
+                        write!(w, " {}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
+                        w.write_all(b" seq ")?;
+                        num(w, si.rseq)?;
                         if let Some(a) = si.rack {
-                            write!(w, " ack {a}")?;
+                            w.write_all(b" ack ")?;
+                            num(w, a)?;
                         }
+                        w.write_all(b" win ")?;
                         match si.win_scaled {
-                            Some(ws) => write!(w, " win {ws}")?,
-                            None => write!(w, " win {} (scale unknown)", tcp.win)?,
+                            Some(ws) => num(w, ws)?,
+                            None => write!(w, "{} (scale unknown)", tcp.win)?,
                         }
-                        write!(w, " len {}", tcp.len)?;
+                        w.write_all(b" len ")?;
+                        num(w, tcp.len)?;
                     } else {
                         write!(w, "{}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
                         write!(w, " seq {}", tcp.seq)?;
@@ -348,14 +366,11 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
 /// Phase, both endpoints' states and the analysis flags in words.
 fn write_tcp_story(w: &mut impl Write, si: &SegInfo, pal: Palette) -> io::Result<()> {
     write!(w, "  {}{}{}", pal.start(style::NOTE), si.phase, pal.reset())?;
-    write!(
-        w,
-        "  {}client {} server {}{}",
-        pal.start(style::STATE),
-        si.client.name(),
-        si.server.name(),
-        pal.reset()
-    )?;
+    write!(w, "  {}client ", pal.start(style::STATE))?;
+    w.write_all(si.client.name().as_bytes())?;
+    w.write_all(b" server ")?;
+    w.write_all(si.server.name().as_bytes())?;
+    w.write_all(pal.reset().as_bytes())?;
     for name in si.analysis.names() {
         w.write_all(b"  ")?;
         write!(w, "{}", pal.start(style::WARN))?;

@@ -32,13 +32,20 @@ pub fn write_rfc3339(w: &mut impl Write, ts_ns: i64, nanos: bool) -> io::Result<
 
 /// Seconds with six (or nine) decimals, e.g. `12.000345`; negative values keep their sign.
 pub fn write_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()> {
-    let sign = if ns < 0 { "-" } else { "" };
-    let a = ns.unsigned_abs();
-    if nanos {
-        write!(w, "{sign}{}.{:09}", a / 1_000_000_000, a % 1_000_000_000)
-    } else {
-        write!(w, "{sign}{}.{:06}", a / 1_000_000_000, a % 1_000_000_000 / 1000)
+    // by hand (itoa and a fixed-width fraction): written for every frame of text and JSON
+    if ns < 0 {
+        w.write_all(b"-")?;
     }
+    let a = ns.unsigned_abs();
+    w.write_all(itoa::Buffer::new().format(a / 1_000_000_000).as_bytes())?;
+    let (mut frac, digits) = if nanos { (a % 1_000_000_000, 9) } else { (a % 1_000_000_000 / 1000, 6) };
+    let mut buf = [b'0'; 10];
+    buf[0] = b'.';
+    for i in (1..=digits).rev() {
+        buf[i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    w.write_all(&buf[..=digits])
 }
 
 pub fn secs_string(ns: i64, nanos: bool) -> String {
