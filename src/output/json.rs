@@ -23,6 +23,12 @@ impl<W: Write> JsonSink<W> {
     }
 }
 
+/// `,"key":123` without going through core::fmt (the per-frame fields).
+fn int(w: &mut impl Write, key: &[u8], n: impl itoa::Integer) -> io::Result<()> {
+    w.write_all(key)?;
+    w.write_all(itoa::Buffer::new().format(n).as_bytes())
+}
+
 /// Write `s` as a JSON string literal.
 pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
     w.write_all(b"\"")?;
@@ -69,11 +75,13 @@ fn write_mac_notes(w: &mut impl Write, key: &str, m: &MacAddr) -> io::Result<()>
 /// The packet record up to the open transport object (TCP/UDP), whose `messages` may come later.
 fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
     let f: &Frame = p.frame;
-        write!(w, "{{\"type\":\"packet\",\"n\":{},\"t\":", p.n)?;
+        int(w, b"{\"type\":\"packet\",\"n\":", p.n)?;
+        w.write_all(b",\"t\":")?;
         write_secs(w, p.rel_ns, p.meta.nanos)?;
         w.write_all(b",\"ts\":\"")?;
         write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?;
-        write!(w, "\",\"len\":{},\"caplen\":{}", p.meta.len, p.meta.caplen)?;
+        int(w, b"\",\"len\":", p.meta.len)?;
+        int(w, b",\"caplen\":", p.meta.caplen)?;
         match f.link {
             Link::Ethernet { src, dst } => {
                 w.write_all(b",\"eth\":{\"src\":")?;
@@ -172,17 +180,20 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
                         write!(w, "\"{name}\"")?;
                     }
                 }
-                write!(w, "],\"seq\":{},\"ack\":{}", t.seq, t.ack)?;
+                w.write_all(b"]")?;
+                int(w, b",\"seq\":", t.seq)?;
+                int(w, b",\"ack\":", t.ack)?;
                 if let Some(si) = &p.tcp {
-                    write!(w, ",\"rseq\":{}", si.rseq)?;
+                    int(w, b",\"rseq\":", si.rseq)?;
                     if let Some(a) = si.rack {
-                        write!(w, ",\"rack\":{a}")?;
+                        int(w, b",\"rack\":", a)?;
                     }
                 }
-                write!(w, ",\"len\":{},\"win\":{}", t.len, t.win)?;
+                int(w, b",\"len\":", t.len)?;
+                int(w, b",\"win\":", t.win)?;
                 if let Some(si) = &p.tcp {
                     match si.win_scaled {
-                        Some(v) => write!(w, ",\"win_scaled\":{v}")?,
+                        Some(v) => int(w, b",\"win_scaled\":", v)?,
                         None => w.write_all(b",\"win_scaled\":null")?,
                     }
                 }
@@ -210,7 +221,9 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
                     write!(w, ",\"ts\":[{a},{b}]")?;
                 }
                 if let Some(si) = &p.tcp {
-                    write!(w, ",\"conn\":{},\"dir\":\"{}\",\"phase\":\"{}\"", si.conn, si.dir, si.phase)?;
+                    int(w, b",\"conn\":", si.conn)?;
+                    w.write_all(if si.dir == crate::track::tcp::Dir::C2S { b",\"dir\":\"c2s\"" } else { b",\"dir\":\"s2c\"" })?;
+                    write!(w, ",\"phase\":\"{}\"", si.phase)?;
                     write!(w, ",\"state\":{{\"client\":\"{}\",\"server\":\"{}\"}}", si.client.name(), si.server.name())?;
                     w.write_all(b",\"analysis\":[")?;
                     for (i, name) in si.analysis.names().enumerate() {
