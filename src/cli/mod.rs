@@ -17,6 +17,12 @@ Examples:
   wireseam read capture.pcapng tcp port 9000     only frames matching a BPF filter
   wireseam read -v -x capture.pcap -c 10         every field and a payload hexdump
   wireseam read capture.pcap --format json | jq  JSON lines for programs
+  wireseam flow capture.pcap --conn 0            ladder diagram: handshake, data, close, states
+  wireseam conns capture.pcap --sort bytes       one row per connection
+  wireseam stream capture.pcap --recv 1024       messages, sticky/split seams, what recv() returns
+  sudo wireseam capture -i lo tcp port 9000      live, same annotations
+  wireseam gen sticky                            make the traffic of a lesson
+  wireseam demo                                  the guided tour
 
 Exit status: 0 success; 1 an input could not be read (or was damaged part-way: everything
 before the damage is printed first); 2 bad arguments or filter expression.";
