@@ -114,6 +114,35 @@ impl fmt::Display for Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Write without core::fmt for IPv4 (the per-frame case); IPv6 through Display.
+    pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
+        match self.0 {
+            IpAddr::V4(a) => {
+                let mut buf = [0u8; 21];
+                let mut n = 0;
+                let mut it = itoa::Buffer::new();
+                for (i, o) in a.octets().iter().enumerate() {
+                    if i > 0 {
+                        buf[n] = b'.';
+                        n += 1;
+                    }
+                    let d = it.format(*o).as_bytes();
+                    buf[n..n + d.len()].copy_from_slice(d);
+                    n += d.len();
+                }
+                buf[n] = b':';
+                n += 1;
+                let d = it.format(self.1).as_bytes();
+                buf[n..n + d.len()].copy_from_slice(d);
+                n += d.len();
+                w.write_all(&buf[..n])
+            }
+            IpAddr::V6(_) => write!(w, "{self}"),
+        }
+    }
+}
+
 /// tcpdump's flag letters: `S` SYN, `F` FIN, `R` RST, `P` PSH, `.` ACK, `U` URG, `E` ECE, `W` CWR.
 pub struct FlagLetters(pub u8);
 
@@ -150,6 +179,16 @@ mod tests {
         assert_eq!(FlagLetters(0x04).to_string(), "[R]");
         assert_eq!(FlagLetters(0xc2).to_string(), "[SEW]");
         assert_eq!(FlagLetters(0).to_string(), "[none]");
+    }
+
+    #[test]
+    fn endpoint_fast_path_matches_display() {
+        for (ip, port) in [("198.18.0.1", 80u16), ("0.0.0.0", 0), ("255.255.255.255", 65535), ("2001:db8::1", 9000)] {
+            let e = Endpoint(ip.parse().unwrap(), port);
+            let mut v = Vec::new();
+            e.write_to(&mut v).unwrap();
+            assert_eq!(String::from_utf8(v).unwrap(), e.to_string());
+        }
     }
 
     #[test]

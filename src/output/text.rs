@@ -245,7 +245,10 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
         (Net::Ip(ip), t) => {
             match t {
                 Transport::Tcp(tcp) => {
-                    write!(w, "{} → {} ", Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))?;
+                    Endpoint(ip.src, tcp.sport).write_to(w)?;
+                    w.write_all(" → ".as_bytes())?;
+                    Endpoint(ip.dst, tcp.dport).write_to(w)?;
+                    w.write_all(b" ")?;
                     let st = if tcp.flags & 0x04 != 0 {
                         style::RST
                     } else if tcp.flags & 0x02 != 0 {
