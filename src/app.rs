@@ -44,7 +44,7 @@ pub fn main() -> i32 {
         Config::Stream(sc) => stream(&sc),
         Config::Gen(gc) => gen(gc.as_ref()),
         Config::Demo(dc) => {
-            let mut out = TimedFlush::new(io::stdout().lock(), true);
+            let mut out = io::LineWriter::new(io::stdout().lock());
             match crate::demo::run(&dc, &mut out).and_then(|c| out.flush().map(|_| c)) {
                 Ok(c) => c,
                 Err(e) if is_broken_pipe(&e) => EXIT_OK,
@@ -64,7 +64,7 @@ fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
         }
         return EXIT_OK;
     };
-    let mut out = TimedFlush::new(io::stdout().lock(), true);
+    let mut out = io::LineWriter::new(io::stdout().lock());
     match crate::gen::run(cfg, &mut out) {
         Ok(report) => {
             let _ = writeln!(out, "{}", report.summary());
@@ -91,34 +91,6 @@ fn stream(sc: &StreamConfig) -> i32 {
     let mut sink = StreamSink::new(out, o);
     let result = pipeline::run_file(&opts, &mut sink);
     finish(&sc.input, result, Ok(()))
-}
-
-/// Writes through a buffer, flushing at least every 100 ms (or every write on a terminal), so
-/// live lines appear promptly without a syscall per frame on a busy link.
-pub struct TimedFlush<W: Write> {
-    inner: BufWriter<W>,
-    last: std::time::Instant,
-    tty: bool,
-}
-
-impl<W: Write> TimedFlush<W> {
-    pub fn new(inner: W, tty: bool) -> Self {
-        TimedFlush { inner: BufWriter::with_capacity(64 * 1024, inner), last: std::time::Instant::now(), tty }
-    }
-}
-
-impl<W: Write> Write for TimedFlush<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        if self.tty && buf.ends_with(b"\n") || self.last.elapsed() > std::time::Duration::from_millis(100) {
-            self.inner.flush()?;
-            self.last = std::time::Instant::now();
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// Forwards to a sink and keeps the connection summaries for the closing table.
@@ -207,42 +179,31 @@ fn capture(cc: &CaptureConfig) -> i32 {
         });
     }
     let opts = ReadOptions { count: cc.count, ..ReadOptions::new(cc.live.iface.clone().into()) };
-    let stdout = io::stdout();
-    let tty = stdout.is_terminal();
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
-    let _ = tty;
-    let out = TimedFlush::new(stdout.lock(), true);
-    let (result, conns) = if cc.json {
-        let mut sink = JsonSink::new(out);
-        let mut tee = Tee { inner: &mut sink, conns: Vec::new() };
-        let r = pipeline::run(&mut src, &opts, &mut tee);
-        (r, tee.conns)
+    let out = io::LineWriter::new(io::stdout().lock());
+    let result = if cc.json {
+        pipeline::run(&mut src, &opts, &mut JsonSink::new(out))
     } else {
         let palette = Palette::for_stdout(cc.color);
         let mut sink = TextSink::new(out, TextOptions { verbose: cc.verbose, hex: cc.hex, time: TimeFormat::Relative, palette });
         let mut tee = Tee { inner: &mut sink, conns: Vec::new() };
         let r = pipeline::run(&mut src, &opts, &mut tee);
-        let conns = tee.conns;
-        if r.is_ok() && !conns.is_empty() {
+        if r.is_ok() && !tee.conns.is_empty() {
             let mut out = io::stdout().lock();
-            let rows = select(conns.clone(), &[], crate::output::conns::SortKey::Id, false);
+            let rows = select(tee.conns, &[], crate::output::conns::SortKey::Id, false);
             let _ = writeln!(out).and_then(|_| write_table(&mut out, &rows, None)).and_then(|_| out.flush());
         }
-        (r, conns)
+        r
     };
-    let _ = conns;
     let st = src.stats;
-    match &result {
-        Ok(sum) => eprintln!(
-            "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",
-            sum.frames,
-            st.received,
-            if cc.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
-            st.dropped,
-            st.if_dropped
-        ),
-        Err(_) => {}
-    }
+    if let Ok(sum) = &result { eprintln!(
+        "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",
+        sum.frames,
+        st.received,
+        if cc.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
+        st.dropped,
+        st.if_dropped
+    ) }
     let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count, framing: Default::default(), max_conns: opts.track.max_conns };
     finish(&input, result, Ok(()))
 }
@@ -251,7 +212,7 @@ fn read_options(i: &InputConfig) -> ReadOptions {
     let mut o = ReadOptions { filter: i.filter.clone(), count: i.count, progress: true, ..ReadOptions::new(i.file.clone()) };
     o.track.max_conns = i.max_conns;
     if let Some(s) = o.seams.as_mut() {
-        s.framing = i.framing.clone();
+        s.framing = i.framing;
     }
     o
 }
@@ -289,11 +250,11 @@ fn read(rc: &ReadConfig) -> i32 {
     let opts = read_options(&rc.input);
     let result = if rc.json {
         let mut sink = JsonSink::new(out);
-        run(&opts, &mut sink)
+        pipeline::run_file(&opts, &mut sink)
     } else {
         let palette = Palette::for_stdout(rc.color);
         let mut sink = TextSink::new(out, TextOptions { verbose: rc.verbose, hex: rc.hex, time: rc.time, palette });
-        run(&opts, &mut sink)
+        pipeline::run_file(&opts, &mut sink)
     };
     finish(&rc.input, result, Ok(()))
 }
@@ -346,14 +307,3 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
     }
 }
 
-fn run(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<pipeline::RunSummary, RunError> {
-    let r = pipeline::run_file(opts, sink);
-    // Flush errors after a successful run (e.g. the pipe closed at the very end).
-    if let Err(RunError::Io(e)) = &r {
-        if is_broken_pipe(e) {
-            return r;
-        }
-    }
-    let _ = io::stdout().flush();
-    r
-}

@@ -292,7 +292,7 @@ impl FileSource {
             }
             let btype = rd32(&rest[0..4], be);
             let blen = rd32(&rest[4..8], be) as usize;
-            if blen < 12 || blen % 4 != 0 {
+            if blen < 12 || !blen.is_multiple_of(4) {
                 return Err(self.corrupt("pcapng block", pos, format!("block length {blen} is not a multiple of 4 of at least 12")));
             }
             if rest.len() < blen {

@@ -227,11 +227,11 @@ impl Source for LiveSource {
                 let h = p.header;
                 if let Some(s) = save.as_mut() {
                     // The record reaches the file before the frame is shown, in one write(2).
-                    if let Err(e) = s.record(h.ts.tv_sec as i64, h.ts.tv_usec as i64, h.len, p.data) {
+                    if let Err(e) = s.record(h.ts.tv_sec, h.ts.tv_usec, h.len, p.data) {
                         return Next::Err(SourceError::Live(format!("-w: {e}")));
                     }
                 }
-                let ts_ns = h.ts.tv_sec as i64 * 1_000_000_000 + h.ts.tv_usec as i64;
+                let ts_ns = h.ts.tv_sec * 1_000_000_000 + h.ts.tv_usec;
                 let meta = PacketMeta { ts_ns, caplen: h.caplen, len: h.len, linktype: *linktype, iface: 0, nanos: *nanos };
                 Next::Packet(meta, p.data)
             }

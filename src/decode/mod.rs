@@ -481,7 +481,7 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             let b = i.bytes5to8();
             let echo = matches!(ty, 128 | 129).then(|| (u16::from_be_bytes([b[0], b[1]]), u16::from_be_bytes([b[2], b[3]])));
             let p = i.payload();
-            let target = (matches!(ty, 135 | 136 | 137) && p.len() >= 16).then(|| {
+            let target = (matches!(ty, 135..=137) && p.len() >= 16).then(|| {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&p[..16]);
                 Ipv6Addr::from(a)

@@ -186,7 +186,7 @@ fn render(id: u32, c: &Conn, sum: Option<&ConnSummary>, o: &FlowOptions) -> Stri
     let (cl, sv) = c.endpoints.clone().unwrap_or_default();
     let _ = writeln!(out, "{}conn #{id}{}  client {cl}  ⇄  server {sv}", pal.start(style::PROTO), pal.reset());
     let pad = " ".repeat(20);
-    let _ = writeln!(out, "{pad}{:>STATE_W$} │{:^MID$}│ {}", "client", "", "server");
+    let _ = writeln!(out, "{pad}{:>STATE_W$} │{:^MID$}│ server", "client", "");
     // States before the first segment: what the first segment implies.
     let first = &c.events[0];
     let (c0, s0) = if first.flags & tcpflags::SYN != 0 && first.flags & tcpflags::ACK == 0 {
