@@ -204,13 +204,14 @@ fn capture(cc: &CaptureConfig) -> i32 {
         st.dropped,
         st.if_dropped
     ) }
-    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count, framing: Default::default(), max_conns: opts.track.max_conns };
+    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count, framing: Default::default(), max_conns: opts.track.max_conns, threads: 1 };
     finish(&input, result, Ok(()))
 }
 
 fn read_options(i: &InputConfig) -> ReadOptions {
     let mut o = ReadOptions { filter: i.filter.clone(), count: i.count, progress: true, ..ReadOptions::new(i.file.clone()) };
     o.track.max_conns = i.max_conns;
+    o.threads = i.threads;
     if let Some(s) = o.seams.as_mut() {
         s.framing = i.framing;
     }

@@ -7,6 +7,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::{PacketMeta, SourceInfo};
 
@@ -36,13 +38,16 @@ impl FileError {
     }
 }
 
-enum Data {
+/// The bytes of a capture file: a read-only map, or the whole input read into memory.
+/// Shared (`Arc`) so that frames can be handed to other threads by reference while the walker
+/// goes on (see [`FileSource::shared`]).
+pub enum Data {
     Map(memmap2::Mmap),
     Owned(Vec<u8>),
 }
 
 impl Data {
-    fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &[u8] {
         match self {
             Data::Map(m) => m,
             Data::Owned(v) => v,
@@ -78,10 +83,13 @@ enum Format {
 /// A capture file, mapped into memory and walked record by record.
 pub struct FileSource {
     path: PathBuf,
-    data: Data,
+    data: Arc<Data>,
     pos: usize,
     /// Bytes before this offset have been handed back to the kernel (see `release_behind`).
     released: usize,
+    /// When frames are still in use elsewhere (other threads), pages are released only below
+    /// the offset stored here by their last user.
+    release_limit: Option<Arc<AtomicUsize>>,
     format: Format,
     done: bool,
 }
@@ -182,7 +190,7 @@ impl FileSource {
         } else {
             return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
         };
-        Ok(FileSource { path, data, pos, released: 0, format, done: false })
+        Ok(FileSource { path, data: Arc::new(data), pos, released: 0, release_limit: None, format, done: false })
     }
 
     fn pcap_header(path: &Path, b: &[u8], be: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
@@ -196,6 +204,18 @@ impl FileSource {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file's bytes, for readers that keep frames beyond the next call: every range
+    /// returned by [`next_range`](Self::next_range) indexes them.
+    pub fn shared(&self) -> Arc<Data> {
+        Arc::clone(&self.data)
+    }
+
+    /// Release walked pages only below the offset `limit` holds (set by whoever uses the frames
+    /// last), instead of right behind the walker.
+    pub fn set_release_limit(&mut self, limit: Arc<AtomicUsize>) {
+        self.release_limit = Some(limit);
     }
 
     /// Total size in bytes and current offset (for progress).
@@ -217,6 +237,14 @@ impl FileSource {
 
     /// The next frame, or `None` at the end of the file. After an error, returns `None`.
     pub fn next_packet(&mut self) -> Option<Result<(PacketMeta, &[u8]), FileError>> {
+        match self.next_range()? {
+            Ok((meta, r)) => Some(Ok((meta, &self.data.bytes()[r]))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Like [`next_packet`](Self::next_packet), but the frame as a range of [`shared`](Self::shared).
+    pub fn next_range(&mut self) -> Option<Result<(PacketMeta, std::ops::Range<usize>), FileError>> {
         if self.done {
             return None;
         }
@@ -228,7 +256,7 @@ impl FileSource {
             Format::PcapNg { .. } => self.next_pcapng(),
         };
         match r {
-            Ok(Some((meta, start, end))) => Some(Ok((meta, &self.data.bytes()[start..end]))),
+            Ok(Some((meta, start, end))) => Some(Ok((meta, start..end))),
             Ok(None) => {
                 self.done = true;
                 None
@@ -391,13 +419,21 @@ impl FileSource {
     /// however large the file is (they remain in the page cache).
     fn release_behind(&mut self) {
         const PAGE: usize = 4096;
-        let end = self.pos / PAGE * PAGE;
-        if let Data::Map(m) = &self.data {
+        let upto = match &self.release_limit {
+            Some(l) => self.pos.min(l.load(Ordering::Relaxed)),
+            None => self.pos,
+        };
+        let end = upto / PAGE * PAGE;
+        if end <= self.released {
+            return;
+        }
+        if let Data::Map(m) = &*self.data {
             if end > self.released {
                 // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
                 // clean pages; a later access re-reads them from the file, so no byte seen through
                 // the map changes. Frames borrowed from it do not outlive `next_packet`'s borrow
-                // anyway (the caller has dropped them before asking for the next one).
+                // anyway (the caller has dropped them before asking for the next one), and with a
+                // release limit only pages every other user is done with are released.
                 #[allow(unsafe_code)]
                 let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released) };
             }

@@ -266,6 +266,11 @@ pub struct InputArgs {
     /// forgotten (bounds memory under floods: about 3 KB each).
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_MAX_CONNS, value_name = "N")]
     pub max_conns: usize,
+
+    /// Threads for the connections (sharded by flow; output identical for any N). Default: the
+    /// available cores, at most 8. With --threads N each thread holds 1/N of --max-conns.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -398,6 +403,7 @@ pub struct InputConfig {
     pub count: Option<u64>,
     pub framing: crate::analyze::FramingChoice,
     pub max_conns: usize,
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -476,7 +482,13 @@ fn input_config(a: InputArgs) -> Result<InputConfig, String> {
     if a.max_conns == 0 {
         return Err("--max-conns must be at least 1".into());
     }
-    Ok(InputConfig { file: a.file, filter, count: a.count, framing, max_conns: a.max_conns })
+    let threads = match a.threads {
+        Some(0) => return Err("--threads must be at least 1".into()),
+        Some(n) if n > 256 => return Err(format!("--threads {n}: at most 256")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+    };
+    Ok(InputConfig { file: a.file, filter, count: a.count, framing, max_conns: a.max_conns, threads })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).

@@ -32,6 +32,9 @@ impl Sink for ConnsSink {
         self.rows.push(ConnRow { c: c.clone(), seams: seams.clone() });
         Ok(())
     }
+    fn wants_packets(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -136,6 +136,9 @@ impl<W: Write> Sink for StreamSink<W> {
         Ok(())
     }
 
+    fn shardable(&self) -> bool {
+        false
+    }
     fn late(&mut self, _c: &Carried) -> io::Result<()> {
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! The one-way flow: capture → decode → track (connections) → analyze (message seams) → sinks,
 //! in capture order.
 
+mod parallel;
+
 use std::io;
 use std::path::PathBuf;
 
@@ -57,6 +59,10 @@ pub trait Sink {
     fn message(&mut self, _m: &Message) -> io::Result<()> {
         Ok(())
     }
+    /// [`message`](Self::message), for sinks that keep the message.
+    fn message_owned(&mut self, m: Message) -> io::Result<()> {
+        self.message(&m)
+    }
     /// The messages of an earlier frame whose packet was shown with [`MsgNote::Pending`].
     fn late(&mut self, _c: &Carried) -> io::Result<()> {
         Ok(())
@@ -68,6 +74,15 @@ pub trait Sink {
     }
     fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
         Ok(())
+    }
+    /// False if [`packet`](Self::packet) ignores its argument (frames need not be kept for it).
+    fn wants_packets(&self) -> bool {
+        true
+    }
+    /// False if the sink needs [`conn_end`](Self::conn_end) (the seam engine's kept bytes),
+    /// which a run sharded over threads cannot give.
+    fn shardable(&self) -> bool {
+        true
     }
 }
 
@@ -102,11 +117,13 @@ pub struct ReadOptions {
     pub progress: bool,
     /// Reassembly and framing; `None` turns message seams off.
     pub seams: Option<SeamConfig>,
+    /// Worker threads for file input (1: everything on the calling thread).
+    pub threads: usize,
 }
 
 impl ReadOptions {
     pub fn new(path: PathBuf) -> Self {
-        ReadOptions { path, filter: None, count: None, track: TrackConfig { max_conns: DEFAULT_MAX_CONNS, ..TrackConfig::default() }, progress: false, seams: Some(SeamConfig::default()) }
+        ReadOptions { path, filter: None, count: None, track: TrackConfig { max_conns: DEFAULT_MAX_CONNS, ..TrackConfig::default() }, progress: false, seams: Some(SeamConfig::default()), threads: 1 }
     }
 }
 
@@ -143,7 +160,7 @@ impl SeamState {
         }
         self.seams.drain(&mut self.msgs);
         for m in self.msgs.drain(..) {
-            sink.message(&m)?;
+            sink.message_owned(m)?;
         }
         Ok(mine)
     }
@@ -162,12 +179,93 @@ impl SeamState {
     }
 }
 
-fn conn_done(seams: &mut Option<SeamState>, c: &ConnSummary, sink: &mut dyn Sink) -> io::Result<()> {
-    match seams {
-        Some(st) => st.conn_done(c, sink),
-        None => sink.conn(c, &[None, None]),
+/// What the protocol state says about one frame.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FrameFacts {
+    pub arp_conflict: Option<ArpConflict>,
+    pub tcp: Option<SegInfo>,
+    pub msgs: MsgNote,
+    pub udp_flow: Option<(u32, usize)>,
+}
+
+/// All protocol state of a run (ARP bindings, TCP connections, message seams), fed decoded
+/// frames in capture order. One per run, or one per shard of connections with `--threads`.
+pub(crate) struct Engine {
+    arp: ArpTable,
+    tracker: Tracker,
+    seams: Option<SeamState>,
+    done: Vec<ConnSummary>,
+}
+
+impl Engine {
+    /// `shards` engines share the limits of one: each gets its part of the connection table
+    /// and of the reassembly memory.
+    pub fn new(opts: &ReadOptions, shards: usize) -> Self {
+        let shards = shards.max(1);
+        let track = TrackConfig { max_conns: opts.track.max_conns.div_ceil(shards), ..opts.track };
+        let seams = opts.seams.clone().map(|mut cfg| {
+            cfg.global_cap /= shards;
+            SeamState { seams: Seams::new(cfg), out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new((1 << 20) / shards), cap_dropped: 0 }
+        });
+        Engine { arp: ArpTable::new(1 << 16), tracker: Tracker::new(track), seams, done: Vec::new() }
+    }
+
+    /// Track frame `n`; messages of earlier frames that it completes go to the sink first.
+    pub fn frame(&mut self, n: u64, ts: i64, frame: &Frame<'_>, sink: &mut dyn Sink) -> io::Result<FrameFacts> {
+        let arp_conflict = match &frame.net {
+            Net::Arp(a) => self.arp.observe(n, a),
+            _ => None,
+        };
+        let tcp = track_tcp(&mut self.tracker, n, ts, frame);
+        let (msgs, udp_flow) = match self.seams.as_mut() {
+            Some(st) => feed_seams(st, n, ts, frame, tcp.as_ref(), sink)?,
+            None => (MsgNote::None, None),
+        };
+        Ok(FrameFacts { arp_conflict, tcp, msgs, udp_flow })
+    }
+
+    /// Connections finished (and lingered) by capture time `ts`, or evicted, in id order.
+    pub fn expired(&mut self, ts: i64) -> Vec<ConnSummary> {
+        self.tracker.expire(ts, &mut self.done);
+        self.done.sort_by_key(|c| c.conn);
+        std::mem::take(&mut self.done)
+    }
+
+    /// End of input: every connection still held, in id order.
+    pub fn remaining(&mut self) -> Vec<ConnSummary> {
+        self.tracker.finish()
+    }
+
+    /// Report a connection that is over (its last messages, its summary) and free its state.
+    pub fn conn_done(&mut self, c: &ConnSummary, sink: &mut dyn Sink) -> io::Result<()> {
+        match self.seams.as_mut() {
+            Some(st) => st.conn_done(c, sink),
+            None => sink.conn(c, &[None, None]),
+        }
+    }
+
+    /// End of input, after the last `conn_done`: whatever the seam engine still holds.
+    pub fn finish_seams(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if let Some(st) = self.seams.as_mut() {
+            st.seams.finish(&mut st.out, &mut st.msgs);
+            for c in &st.out.carried {
+                sink.late(c)?;
+            }
+            for m in st.msgs.drain(..) {
+                sink.message_owned(m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// (connections evicted, stream bytes dropped by the memory caps)
+    pub fn losses(&self) -> (u64, u64) {
+        (self.tracker.evicted(), self.seams.as_ref().map_or(0, |s| s.cap_dropped))
     }
 }
+
+/// How often (in frames) finished connections are looked for.
+pub(crate) const EXPIRE_EVERY: u64 = 1024;
 
 /// A progress bar for file reads of more than 64 MB, drawn only on a terminal (indicatif hides
 /// itself otherwise), updated every 64 Ki frames so it costs nothing per frame.
@@ -196,8 +294,13 @@ pub enum RunError {
 }
 
 /// Read a capture file and feed every (matching) frame to the sink.
+/// With `opts.threads` above 1 the connections are sharded over that many threads, unless
+/// `--count` stops early or the sink cannot be sharded; the output is the same.
 pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let mut src = FileSource::open(&opts.path)?;
+    if opts.threads > 1 && opts.count.is_none() && sink.shardable() {
+        return parallel::run(src, opts, opts.threads, sink);
+    }
     run(&mut src, opts, sink)
 }
 
@@ -208,12 +311,8 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         None => None,
     };
     let mut sum = RunSummary::default();
-    let mut arp = ArpTable::new(1 << 16);
-    let mut tracker = Tracker::new(opts.track);
-    let mut done: Vec<ConnSummary> = Vec::new();
-    let mut seams = opts.seams.clone().map(|cfg| SeamState { seams: Seams::new(cfg), out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new(1 << 20), cap_dropped: 0 });
-    let mut first_ts: Option<i64> = None;
-    let mut prev_ts: Option<i64> = None;
+    let mut engine = Engine::new(opts, 1);
+    let mut clock = Clock::default();
     let bar = progress_bar(src, opts.progress);
     loop {
         if sum.frames % 65_536 == 0 {
@@ -232,47 +331,21 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         };
         sum.frames += 1;
         let n = sum.frames;
-        let first = *first_ts.get_or_insert(meta.ts_ns);
+        clock.saw(meta.ts_ns);
         if let Some(f) = filter.as_mut() {
             if !f.matches(meta.linktype, raw) {
                 continue;
             }
         }
-        let frame = decode::decode(meta.linktype, raw, meta.len);
-        if !frame.warnings.is_empty() {
-            sum.malformed += 1;
-        }
-        if !crate::decode::link::linktype_supported(meta.linktype) && !sum.unsupported_linktypes.contains(&meta.linktype) {
-            sum.unsupported_linktypes.push(meta.linktype);
-        }
-        let arp_conflict = match &frame.net {
-            Net::Arp(a) => arp.observe(n, a),
-            _ => None,
-        };
-        let tcp = track_tcp(&mut tracker, n, meta.ts_ns, &frame);
-        let (msgs, udp_flow) = match seams.as_mut() {
-            Some(st) => feed_seams(st, n, meta.ts_ns, &frame, tcp.as_ref(), sink)?,
-            None => (MsgNote::None, None),
-        };
-        if n % 1024 == 0 {
-            tracker.expire(meta.ts_ns, &mut done);
-            for c in done.drain(..) {
-                conn_done(&mut seams, &c, sink)?;
+        let frame = decode_counted(&mut sum, meta, raw);
+        let facts = engine.frame(n, meta.ts_ns, &frame, sink)?;
+        if n % EXPIRE_EVERY == 0 {
+            for c in engine.expired(meta.ts_ns) {
+                engine.conn_done(&c, sink)?;
             }
         }
-        let view = PacketView {
-            n,
-            meta,
-            rel_ns: meta.ts_ns.saturating_sub(first),
-            delta_ns: prev_ts.map_or(0, |p| meta.ts_ns.saturating_sub(p)),
-            raw,
-            frame: &frame,
-            arp_conflict,
-            tcp,
-            msgs,
-            udp_flow,
-        };
-        prev_ts = Some(meta.ts_ns);
+        let (rel_ns, delta_ns) = clock.shown(meta.ts_ns);
+        let view = PacketView { n, meta, rel_ns, delta_ns, raw, frame: &frame, arp_conflict: facts.arp_conflict, tcp: facts.tcp, msgs: facts.msgs, udp_flow: facts.udp_flow };
         sink.packet(&view)?;
         sum.shown += 1;
         if opts.count.is_some_and(|c| sum.shown >= c) {
@@ -280,28 +353,50 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         }
     }
     src.end();
-    sum.evicted = tracker.evicted();
+    (sum.evicted, sum.cap_dropped_bytes) = engine.losses();
     sum.max_conns = opts.track.max_conns;
-    if let Some(st) = seams.as_ref() {
-        sum.cap_dropped_bytes = st.cap_dropped;
-    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    for c in tracker.finish() {
-        conn_done(&mut seams, &c, sink)?;
+    for c in engine.remaining() {
+        engine.conn_done(&c, sink)?;
     }
-    if let Some(st) = seams.as_mut() {
-        st.seams.finish(&mut st.out, &mut st.msgs);
-        for c in &st.out.carried {
-            sink.late(c)?;
-        }
-        for m in st.msgs.drain(..) {
-            sink.message(&m)?;
-        }
-    }
+    engine.finish_seams(sink)?;
     sink.finish(&sum)?;
     Ok(sum)
+}
+
+/// Times relative to the first frame read and to the previous frame shown.
+#[derive(Default)]
+pub(crate) struct Clock {
+    first: Option<i64>,
+    prev: Option<i64>,
+}
+
+impl Clock {
+    /// Every frame read (also those the filter drops).
+    pub fn saw(&mut self, ts: i64) {
+        self.first.get_or_insert(ts);
+    }
+    /// A frame shown: (since the first frame, since the previous frame shown).
+    pub fn shown(&mut self, ts: i64) -> (i64, i64) {
+        let rel = ts.saturating_sub(self.first.unwrap_or(ts));
+        let delta = self.prev.map_or(0, |p| ts.saturating_sub(p));
+        self.prev = Some(ts);
+        (rel, delta)
+    }
+}
+
+/// Decode a frame and count what the summary reports about it.
+pub(crate) fn decode_counted<'a>(sum: &mut RunSummary, meta: PacketMeta, raw: &'a [u8]) -> Frame<'a> {
+    let frame = decode::decode(meta.linktype, raw, meta.len);
+    if !frame.warnings.is_empty() {
+        sum.malformed += 1;
+    }
+    if !crate::decode::link::linktype_supported(meta.linktype) && !sum.unsupported_linktypes.contains(&meta.linktype) {
+        sum.unsupported_linktypes.push(meta.linktype);
+    }
+    frame
 }
 
 /// Feed a segment's payload (or a datagram) to the seam engine; FIN and RST close directions.
