@@ -137,3 +137,23 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+#[test]
+fn threads_flag_is_checked() {
+    let f = fixture("tcp-basic.pcap");
+    let o = wireseam(&["conns", "--threads", "0", f.to_str().unwrap()]);
+    assert_clean_error(&o, 2, &["--threads", "at least 1"]);
+    let o = wireseam(&["read", "--threads", "many", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--threads"));
+}
+
+#[test]
+fn truncated_file_with_threads_keeps_frames_and_error() {
+    let f = fixture("truncated-file.pcap");
+    let one = wireseam(&["read", "--color", "never", "--threads", "1", f.to_str().unwrap()]);
+    let two = wireseam(&["read", "--color", "never", "--threads", "2", f.to_str().unwrap()]);
+    assert_eq!(one.stdout, two.stdout);
+    assert_eq!(one.stderr, two.stderr);
+    assert_clean_error(&two, 1, &["truncated-file.pcap", "truncated"]);
+}

@@ -29,9 +29,27 @@ fn corpus_survives_every_output() {
     };
     assert!(files.len() > 500, "corpus incomplete: {}", files.len());
     let mut panics = Vec::new();
+    let mut mismatches = Vec::new();
     let (mut frames, mut damaged, mut unreadable) = (0u64, 0, 0);
     for f in &files {
         let opts = ReadOptions::new(f.clone());
+        // Sharded over threads, JSON output must be byte-identical to the single-threaded run.
+        let sharded = std::panic::catch_unwind(|| {
+            let mut one = Vec::new();
+            let a = run_file(&opts, &mut JsonSink::new(&mut one)).map(|s| (s.frames, s.shown, s.malformed));
+            let mut three = Vec::new();
+            let b = run_file(&ReadOptions { threads: 3, ..ReadOptions::new(f.clone()) }, &mut JsonSink::new(&mut three)).map(|s| (s.frames, s.shown, s.malformed));
+            match (a, b) {
+                (Ok(a), Ok(b)) => a == b && one == three,
+                (Err(_), Err(_)) => true,
+                _ => false,
+            }
+        });
+        match sharded {
+            Err(_) => panics.push(format!("{} (--threads 3)", f.display())),
+            Ok(false) => mismatches.push(f.display().to_string()),
+            Ok(true) => {}
+        }
         for fmt in 0..3 {
             let start = Instant::now();
             let r = std::panic::catch_unwind(|| match fmt {
@@ -57,4 +75,5 @@ fn corpus_survives_every_output() {
     }
     eprintln!("corpus: {} files, {frames} frames, {damaged} damaged part-way, {unreadable} unreadable", files.len());
     assert!(panics.is_empty(), "panics on:\n{}", panics.join("\n"));
+    assert!(mismatches.is_empty(), "--threads 3 output differs on:\n{}", mismatches.join("\n"));
 }

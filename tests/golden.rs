@@ -67,6 +67,31 @@ fn golden_outputs() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `--threads N` shards connections over threads; the output must not change with N (nor
+/// match the goldens less). Every fixture, every sharded format, 1 vs 2 vs 5 threads.
+#[test]
+fn threads_do_not_change_output() {
+    let mut failures = Vec::new();
+    for f in &fixtures() {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        for (suffix, args) in FORMATS.iter().filter(|(s, _)| !s.starts_with("stream")) {
+            let run = |threads: &str| {
+                let mut a: Vec<&str> = args.to_vec();
+                a.extend(["--threads", threads, f.to_str().unwrap()]);
+                let out = wireseam(&a);
+                (out.status.code(), out.stdout, out.stderr)
+            };
+            let one = run("1");
+            for t in ["2", "5"] {
+                if run(t) != one {
+                    failures.push(format!("{name}.{suffix}: --threads {t} differs from --threads 1"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn json_lines_parse_and_follow_the_contract() {
     for f in fixtures() {

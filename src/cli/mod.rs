@@ -267,8 +267,9 @@ pub struct InputArgs {
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_MAX_CONNS, value_name = "N")]
     pub max_conns: usize,
 
-    /// Threads for the connections (sharded by flow; output identical for any N). Default: the
-    /// available cores, at most 8. With --threads N each thread holds 1/N of --max-conns.
+    /// Threads for file input: connections sharded over N workers by flow, output merged back in
+    /// frame order (identical for any N). Each worker holds 1/N of --max-conns and of the
+    /// reassembly memory cap. Default 1 (see README, Performance).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
@@ -486,7 +487,7 @@ fn input_config(a: InputArgs) -> Result<InputConfig, String> {
         Some(0) => return Err("--threads must be at least 1".into()),
         Some(n) if n > 256 => return Err(format!("--threads {n}: at most 256")),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        None => 1,
     };
     Ok(InputConfig { file: a.file, filter, count: a.count, framing, max_conns: a.max_conns, threads })
 }

@@ -35,6 +35,9 @@ impl Sink for ConnsSink {
     fn wants_packets(&self) -> bool {
         false
     }
+    fn wants_messages(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

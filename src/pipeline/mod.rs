@@ -79,6 +79,10 @@ pub trait Sink {
     fn wants_packets(&self) -> bool {
         true
     }
+    /// False if [`message`](Self::message) and [`late`](Self::late) ignore theirs.
+    fn wants_messages(&self) -> bool {
+        true
+    }
     /// False if the sink needs [`conn_end`](Self::conn_end) (the seam engine's kept bytes),
     /// which a run sharded over threads cannot give.
     fn shardable(&self) -> bool {

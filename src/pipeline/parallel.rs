@@ -33,7 +33,7 @@ use crate::decode::{Frame, Net, Transport};
 use crate::track::tcp::ConnSummary;
 
 /// Frames handed out at once (one batch per worker at most per round).
-const BATCH: usize = 512;
+const BATCH: usize = 1024;
 /// Batches queued per channel.
 const DEPTH: usize = 4;
 
@@ -94,6 +94,8 @@ struct Out<'a> {
 /// The worker's sink: keeps every call as a record.
 struct Recorder {
     out: Vec<Rec>,
+    /// Record messages (the sink looks at them).
+    messages: bool,
 }
 
 impl Sink for Recorder {
@@ -105,15 +107,18 @@ impl Sink for Recorder {
         Ok(())
     }
     fn message(&mut self, m: &Message) -> io::Result<()> {
-        self.out.push(Rec::Msg(m.clone()));
-        Ok(())
+        self.message_owned(m.clone())
     }
     fn message_owned(&mut self, m: Message) -> io::Result<()> {
-        self.out.push(Rec::Msg(m));
+        if self.messages {
+            self.out.push(Rec::Msg(m));
+        }
         Ok(())
     }
     fn late(&mut self, c: &Carried) -> io::Result<()> {
-        self.out.push(Rec::Late(*c));
+        if self.messages {
+            self.out.push(Rec::Late(*c));
+        }
         Ok(())
     }
 }
@@ -150,6 +155,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, threads: usize, sink: &mut d
     let merged = Arc::new(AtomicUsize::new(0));
     src.set_release_limit(Arc::clone(&merged));
     let shards = threads.max(1);
+    let messages = sink.wants_messages();
     std::thread::scope(|s| {
         let mut to_workers = Vec::new();
         let mut from_workers = Vec::new();
@@ -162,7 +168,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, threads: usize, sink: &mut d
             to_workers.push((batch_tx, batch_back_rx));
             from_workers.push(Shard::new(out_rx, out_back_tx, batch_back_tx));
             let w = std::thread::Builder::new().name(format!("ws-worker{k}"));
-            workers.push(w.spawn_scoped(s, move || worker(opts, shards, batch_rx, out_tx, out_back_rx)).map_err(RunError::Io)?);
+            workers.push(w.spawn_scoped(s, move || worker(opts, shards, messages, batch_rx, out_tx, out_back_rx)).map_err(RunError::Io)?);
         }
         let (order_tx, order_rx) = sync_channel::<Vec<u32>>(DEPTH * 2);
         let r = std::thread::Builder::new().name("ws-reader".into());
@@ -265,9 +271,9 @@ fn read<'a>(
 
 /// A worker: one engine for its shard; records everything for the merger.
 /// Returns (connections evicted, stream bytes dropped by the caps).
-fn worker<'a>(opts: &ReadOptions, shards: usize, batches: Receiver<Batch<'a>>, outs: SyncSender<Out<'a>>, outs_back: Receiver<(Vec<Rec>, Vec<FrameFacts>)>) -> (u64, u64) {
+fn worker<'a>(opts: &ReadOptions, shards: usize, messages: bool, batches: Receiver<Batch<'a>>, outs: SyncSender<Out<'a>>, outs_back: Receiver<(Vec<Rec>, Vec<FrameFacts>)>) -> (u64, u64) {
     let mut engine = Engine::new(opts, shards);
-    let mut rec = Recorder { out: Vec::with_capacity(BATCH * 2) };
+    let mut rec = Recorder { out: Vec::with_capacity(BATCH * 2), messages };
     // The recorder never fails, so neither do the engine calls below.
     for input in batches.iter() {
         let (recs, mut facts) = outs_back.try_recv().unwrap_or_else(|_| (Vec::with_capacity(BATCH * 2), Vec::with_capacity(BATCH)));
@@ -508,13 +514,29 @@ fn merge(mut shards: Vec<Shard<'_>>, order: Receiver<Vec<u32>>, merged: &AtomicU
 }
 
 #[cfg(test)]
-mod size_tests {
+mod tests {
+    use super::*;
+
     #[test]
-    fn sizes() {
-        use crate::decode::*;
-        eprintln!("Warnings {} Net {} Transport {} Link {} Ip {} Tcp {}", std::mem::size_of::<Warnings>(), std::mem::size_of::<Net>(), std::mem::size_of::<Transport>(), std::mem::size_of::<link::Link>(), std::mem::size_of::<Ip>(), std::mem::size_of::<Tcp>());
-        eprintln!("Frame {} FrameIn {} Rec {} FrameFacts {}",
-            std::mem::size_of::<crate::decode::Frame>(), std::mem::size_of::<super::FrameIn>(), std::mem::size_of::<super::Rec>(),
-            std::mem::size_of::<super::FrameFacts>());
+    fn both_directions_of_a_flow_share_a_shard() {
+        use crate::decode::decode;
+        let build = |a: [u8; 4], b: [u8; 4], sp: u16, dp: u16| {
+            let mut v = Vec::new();
+            etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(a, b, 64).tcp(sp, dp, 1, 100).write(&mut v, b"x").unwrap();
+            v
+        };
+        for shards in 1..8 {
+            let mut seen = std::collections::HashSet::new();
+            for i in 0..64u16 {
+                let x = build([10, 0, 0, 1], [10, 0, 0, 2], 40000 + i, 9000);
+                let y = build([10, 0, 0, 2], [10, 0, 0, 1], 9000, 40000 + i);
+                let (fx, fy) = (decode(1, &x, x.len() as u32), decode(1, &y, y.len() as u32));
+                let k = shard_of(&fx, 1, shards);
+                assert_eq!(k, shard_of(&fy, 2, shards), "shards {shards}, port {i}");
+                assert!(k < shards);
+                seen.insert(k);
+            }
+            assert_eq!(seen.len(), shards, "64 flows reach every one of {shards} shards");
+        }
     }
 }
