@@ -15,14 +15,17 @@ size=$(stat -c %s "$f")
 frames=$($bin read --format json "$f" | grep -c '"type":"packet"' || true)
 echo "file: $f  $((size / 1000000)) MB  $frames frames  ($(nproc) cores, $(uname -r))"
 json=$(mktemp)
+nt=$(nproc)
 hyperfine --warmup 1 --runs "$runs" --export-json "$json" -N \
   -n "wireseam conns" "$bin conns $f" \
+  -n "wireseam conns --threads $nt" "$bin conns --threads $nt $f" \
+  -n "wireseam read --threads $nt" "$bin read --threads $nt $f" \
   -n "tshark conv,tcp" "tshark -n -r $f -q -z conv,tcp" \
   -n "wireseam read" "$bin read $f" \
   -n "wireseam read json" "$bin read --format json $f" \
   -n "tcpdump -nn -r" "tcpdump -nn -r $f" \
   --output=null >/dev/null
-python3 - "$json" "$size" <<'PY'
+python3 - "$json" "$size" "$nt" <<'PY'
 import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 size = int(sys.argv[2])
@@ -33,9 +36,13 @@ rd, rj, td = r["wireseam read"], r["wireseam read json"], r["tcpdump -nn -r"]
 print(f"conns vs tshark conv,tcp: {t / c:5.1f}x faster  (target >= 25x; {size / c / 1e9:.2f} GB/s, target >= 1 GB/s)")
 print(f"read text vs tcpdump:     {td / rd:5.1f}x faster  (target >= 2x)")
 print(f"read json vs tcpdump:     {td / rj:5.1f}x faster  (target >= 1x)")
+nt = sys.argv[3]
+ct, rt = r[f"wireseam conns --threads {nt}"], r[f"wireseam read --threads {nt}"]
+print(f"conns --threads {nt} vs 1:    {c / ct:5.2f}x  (target >= 1.7x on 2 cores)")
+print(f"read --threads {nt} vs 1:     {rd / rt:5.2f}x")
 PY
 echo "peak RSS:"
-for cmd in "$bin conns $f" "$bin read $f" "$bin read --format json $f" "tshark -n -r $f -q -z conv,tcp" "tcpdump -nn -r $f"; do
+for cmd in "$bin conns $f" "$bin conns --threads $nt $f" "$bin read $f" "$bin read --threads $nt $f" "$bin read --format json $f" "tshark -n -r $f -q -z conv,tcp" "tcpdump -nn -r $f"; do
   /usr/bin/time -f "  %M KB  $cmd" $cmd >/dev/null 2>/tmp/ws-time.$$ || true
   tail -1 /tmp/ws-time.$$
 done

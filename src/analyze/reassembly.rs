@@ -638,6 +638,9 @@ impl Reassembler {
     pub fn finish<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
         self.flush(mem, sink, ts);
         self.finished = true;
+        // No byte is accepted any more: the conflict history is not needed while the
+        // connection lingers (tens of thousands may linger in a long capture).
+        self.hist = History::default();
     }
 
     /// Frees everything buffered without handing it on.

@@ -526,6 +526,14 @@ impl StageCx<'_> {
         }
         st.mode = Mode::Done;
         self.emit(true);
+        // Done for good: free the working buffers while the connection lingers.
+        let st = &mut *self.st;
+        st.partial = Vec::new();
+        st.recent = VecDeque::new();
+        st.ends = Vec::new();
+        if st.pending.is_empty() {
+            st.pending = VecDeque::new();
+        }
     }
 }
 
