@@ -34,8 +34,8 @@ use divan::counter::{BytesCount, ItemsCount};
 use divan::{black_box, Bencher};
 
 use wireseam::capture::{FileSource, PacketMeta};
-use wireseam::decode::{self as wsdecode, Frame, Net, Transport};
-use wireseam::track::tcp::{Dir, SegInfo, Segment, TcpFlags, TrackConfig, Tracker};
+use wireseam::decode::{self as wsdecode, Frame};
+use wireseam::track::tcp::{Dir, SegInfo, TcpFlags, TrackConfig, Tracker};
 
 fn main() {
     // At least 0.5 s per benchmark (most iterations take 1-1000 µs, so the 100 default samples
@@ -99,35 +99,7 @@ impl Capture {
     }
 }
 
-/// `Segment` from a decoded frame, exactly as `track_tcp` in src/pipeline/mod.rs builds it
-/// (IP fragments and non-TCP frames are not tracked).
-#[inline]
-fn segment_of<'a>(n: u64, ts: i64, f: &'a Frame<'a>) -> Option<Segment<'a>> {
-    let (Net::Ip(ip), Transport::Tcp(t)) = (&f.net, &f.transport) else { return None };
-    if ip.frag.is_some() {
-        return None;
-    }
-    let o = &t.opts;
-    Some(Segment {
-        n,
-        ts,
-        src: ip.src,
-        dst: ip.dst,
-        sport: t.sport,
-        dport: t.dport,
-        flags: TcpFlags(t.flags),
-        seq: t.seq,
-        ack: t.ack,
-        win: t.win,
-        mss: o.mss,
-        ws: o.ws,
-        sack_perm: o.sack_perm,
-        sack: o.sack(),
-        tsopt: o.ts,
-        len: t.len,
-        payload: f.payload,
-    })
-}
+use wireseam::pipeline::segment_of;
 
 /// The pipeline's table size (`ReadOptions::new`).
 fn track_config() -> TrackConfig {

@@ -451,15 +451,20 @@ fn feed_seams(st: &mut SeamState, n: u64, ts: i64, f: &Frame<'_>, si: Option<&Se
     }
 }
 
-/// Feed a TCP segment to the tracker. Fragments are not tracked (their length is not the
-/// segment's); a TCP header with no IP around it cannot occur.
+/// Feed a TCP segment to the tracker.
 fn track_tcp(tracker: &mut Tracker, n: u64, ts: i64, f: &Frame<'_>) -> Option<SegInfo> {
+    Some(tracker.segment(&segment_of(n, ts, f)?))
+}
+
+/// The tracker's view of a decoded frame: `None` for non-TCP frames and IP fragments (their
+/// length is not the segment's; a TCP header with no IP around it cannot occur).
+pub fn segment_of<'a>(n: u64, ts: i64, f: &'a Frame<'a>) -> Option<Segment<'a>> {
     let (Net::Ip(ip), Transport::Tcp(t)) = (&f.net, &f.transport) else { return None };
     if ip.frag.is_some() {
         return None;
     }
     let o = &t.opts;
-    let seg = Segment {
+    Some(Segment {
         n,
         ts,
         src: ip.src,
@@ -477,6 +482,5 @@ fn track_tcp(tracker: &mut Tracker, n: u64, ts: i64, f: &Frame<'_>) -> Option<Se
         tsopt: o.ts,
         len: t.len,
         payload: f.payload,
-    };
-    Some(tracker.segment(&seg))
+    })
 }
