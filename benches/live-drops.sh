@@ -11,21 +11,20 @@ bin=$PWD/target/release/wireseam
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 port=9555
-for i in $(seq "$runs"); do
-  "$bin" capture -i lo --format json -w "$tmp/ws.pcap" "tcp port $port" >"$tmp/ws.jsonl" 2>"$tmp/ws.err" &
-  cap=$!
+# One run: start the capture command (its stderr to $tmp/err), make the traffic, stop it.
+run() {
+  "$@" 2>"$tmp/err" &
+  local cap=$!
   sleep 1
   "$bin" gen bulk --port $port --size "$size" -q >/dev/null
   sleep 1
   kill -INT $cap; wait $cap || true
-  echo "wireseam run $i: $(tail -1 "$tmp/ws.err")"
+}
+for i in $(seq "$runs"); do
+  run "$bin" capture -i lo --format json -w "$tmp/ws.pcap" "tcp port $port" >"$tmp/ws.jsonl"
+  echo "wireseam run $i: $(tail -1 "$tmp/err")"
   if command -v tcpdump >/dev/null; then
-    tcpdump -i lo -w "$tmp/td.pcap" "tcp port $port" 2>"$tmp/td.err" &
-    cap=$!
-    sleep 1
-    "$bin" gen bulk --port $port --size "$size" -q >/dev/null
-    sleep 1
-    kill -INT $cap; wait $cap || true
-    echo "tcpdump  run $i: $(grep -E 'captured|dropped by kernel' "$tmp/td.err" | tr '\n' ' ')"
+    run tcpdump -i lo -w "$tmp/td.pcap" "tcp port $port"
+    echo "tcpdump  run $i: $(grep -E 'captured|dropped by kernel' "$tmp/err" | tr '\n' ' ')"
   fi
 done

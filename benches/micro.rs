@@ -196,6 +196,21 @@ mod seams {
     }
 
     impl DirStream {
+        /// Segment `s` of replay `rep` (frames numbered after the earlier replays, sequence
+        /// numbers shifted by the stream length) on connection `conn`.
+        fn seg_in<'a>(&self, s: &'a Seg, rep: u32, conn: u32) -> SegIn<'a> {
+            SegIn {
+                n: s.n + u64::from(rep) * self.nframes,
+                ts: s.ts,
+                conn,
+                dir: self.dir,
+                rseq: s.rseq.wrapping_add(rep.wrapping_mul(self.len)),
+                len: s.len,
+                payload: &s.payload,
+                retransmission: s.retransmission,
+            }
+        }
+
         /// Direction `dir` of connection 0 of a fixture, through the real tracker (for `rseq`
         /// and the retransmission flag), the way `feed_seams` builds its `SegIn`s.
         fn from_fixture(fixture: &str, dir: Dir) -> DirStream {
@@ -281,19 +296,8 @@ mod seams {
     /// end of input. Messages are drained after every call (as `SeamState::emit` does).
     fn feed_long(seams: &mut Seams, st: &DirStream, reps: u32, out: &mut SegOut, msgs: &mut Vec<Message>) {
         for r in 0..reps {
-            let shift = r.wrapping_mul(st.len);
             for s in &st.segs {
-                let seg = SegIn {
-                    n: s.n + u64::from(r) * st.nframes,
-                    ts: s.ts,
-                    conn: 0,
-                    dir: st.dir,
-                    rseq: s.rseq.wrapping_add(shift),
-                    len: s.len,
-                    payload: &s.payload,
-                    retransmission: s.retransmission,
-                };
-                seams.tcp_segment(&seg, out);
+                seams.tcp_segment(&st.seg_in(s, r, 0), out);
                 seams.drain(msgs);
                 msgs.clear();
             }
@@ -324,19 +328,8 @@ mod seams {
         let mut seams = Seams::new(config(framing));
         let (mut out, mut all) = (SegOut::default(), Vec::new());
         for r in 0..reps {
-            let shift = r.wrapping_mul(st.len);
             for s in &st.segs {
-                let seg = SegIn {
-                    n: s.n,
-                    ts: s.ts,
-                    conn: 0,
-                    dir: st.dir,
-                    rseq: s.rseq.wrapping_add(shift),
-                    len: s.len,
-                    payload: &s.payload,
-                    retransmission: s.retransmission,
-                };
-                seams.tcp_segment(&seg, &mut out);
+                seams.tcp_segment(&st.seg_in(s, r, 0), &mut out);
                 seams.drain(&mut all);
             }
         }
@@ -405,17 +398,7 @@ mod seams {
             .bench_local_values(|mut seams| {
                 for conn in 0..conns {
                     for s in &st.segs {
-                        let seg = SegIn {
-                            n: s.n,
-                            ts: s.ts,
-                            conn,
-                            dir: st.dir,
-                            rseq: s.rseq,
-                            len: s.len,
-                            payload: &s.payload,
-                            retransmission: s.retransmission,
-                        };
-                        seams.tcp_segment(&seg, &mut out);
+                        seams.tcp_segment(&st.seg_in(s, 0, conn), &mut out);
                         seams.drain(&mut msgs);
                         msgs.clear();
                     }

@@ -428,15 +428,13 @@ impl FileSource {
             return;
         }
         if let Data::Map(m) = &*self.data {
-            if end > self.released {
-                // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
-                // clean pages; a later access re-reads them from the file, so no byte seen through
-                // the map changes. Frames borrowed from it do not outlive `next_packet`'s borrow
-                // anyway (the caller has dropped them before asking for the next one), and with a
-                // release limit only pages every other user is done with are released.
-                #[allow(unsafe_code)]
-                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released) };
-            }
+            // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
+            // clean pages; a later access re-reads them from the file, so no byte seen through
+            // the map changes. Frames borrowed from it do not outlive `next_packet`'s borrow
+            // anyway (the caller has dropped them before asking for the next one), and with a
+            // release limit only pages every other user is done with are released.
+            #[allow(unsafe_code)]
+            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released) };
         }
         self.released = end;
     }

@@ -303,7 +303,7 @@ pub enum RunError {
 pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let mut src = FileSource::open(&opts.path)?;
     if opts.threads > 1 && opts.count.is_none() && sink.shardable() {
-        return parallel::run(src, opts, opts.threads, sink);
+        return parallel::run(src, opts, sink);
     }
     run(&mut src, opts, sink)
 }

@@ -143,9 +143,9 @@ fn shard_of(f: &Frame<'_>, n: u64, shards: usize) -> usize {
     ((x ^ (x >> 32)) % shards as u64) as usize
 }
 
-/// Read a capture file with `threads` workers. The caller checks that the run can be sharded
-/// (no `--count`, a sink without `conn_end`).
-pub fn run(mut src: FileSource, opts: &ReadOptions, threads: usize, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
+/// Read a capture file with `opts.threads` workers. The caller checks that the run can be
+/// sharded (no `--count`, a sink without `conn_end`).
+pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let filter = match &opts.filter {
         Some(expr) => Some(Filter::new(expr, crate::capture::Source::linktype_hint(&src))?),
         None => None,
@@ -154,7 +154,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, threads: usize, sink: &mut d
     let bytes: &[u8] = data.bytes();
     let merged = Arc::new(AtomicUsize::new(0));
     src.set_release_limit(Arc::clone(&merged));
-    let shards = threads.max(1);
+    let shards = opts.threads.max(1);
     let messages = sink.wants_messages();
     std::thread::scope(|s| {
         let mut to_workers = Vec::new();
