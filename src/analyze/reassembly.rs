@@ -136,18 +136,36 @@ pub struct ReasmStats {
     pub peak_buffered: usize,
 }
 
-/// Hash of one history block (8 bytes at a time; a change confined to one 8-byte
-/// word always changes it). Never 0.
-fn fnv(bytes: &[u8]) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        h = (h.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+/// Hash of one history block. Each 8-byte word goes through its own bijection
+/// (xor a lane key, multiply by an odd constant) and the lanes are summed, so a
+/// change confined to one word always changes the 64-bit sum; the lanes are
+/// independent, so the multiplies overlap instead of forming one serial chain
+/// (this runs over every delivered byte). Never 0.
+fn block_hash(bytes: &[u8]) -> u32 {
+    const K: [u64; 8] = [
+        0x9e37_79b9_7f4a_7c15,
+        0xc2b2_ae3d_27d4_eb4f,
+        0x1656_67b1_9e37_79f9,
+        0x85eb_ca77_c2b2_ae63,
+        0x27d4_eb2f_1656_67c5,
+        0xff51_afd7_ed55_8ccd,
+        0xc4ce_b9fe_1a85_ec53,
+        0x94d0_49bb_1331_11eb,
+    ];
+    let mut h: u64 = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(64);
+    for blk in &mut words {
+        let mut acc = [0u64; 8];
+        for (i, w) in blk.chunks_exact(8).enumerate() {
+            let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            acc[i] = (x ^ K[(i + 3) & 7]).wrapping_mul(K[i] | 1);
+        }
+        h = h.rotate_left(29) ^ acc.iter().fold(0u64, |a, &b| a.wrapping_add(b));
     }
-    for &b in words.remainder() {
-        h = (h.rotate_left(23) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for (i, &b) in words.remainder().iter().enumerate() {
+        h = h.wrapping_add((u64::from(b) ^ K[i & 7]).wrapping_mul(K[(i + 5) & 7] | 1).rotate_left(i as u32 & 63));
     }
+    let h = h ^ (h >> 29);
     ((h >> 32) as u32 ^ h as u32) | 1
 }
 
@@ -196,11 +214,11 @@ impl History {
         while !b.is_empty() {
             let take = (HIST_BLOCK - self.cur.len()).min(b.len());
             if self.cur.is_empty() && take == HIST_BLOCK && !self.cur_bad {
-                self.push_block(fnv(&b[..take]));
+                self.push_block(block_hash(&b[..take]));
             } else {
                 self.cur.extend_from_slice(&b[..take]);
                 if self.cur.len() == HIST_BLOCK {
-                    let h = if self.cur_bad { 0 } else { fnv(&self.cur) };
+                    let h = if self.cur_bad { 0 } else { block_hash(&self.cur) };
                     self.cur.clear();
                     self.cur_bad = false;
                     self.push_block(h);
@@ -256,7 +274,7 @@ impl History {
         while blk + bs <= end.min(hist_end) {
             let stored = self.hashes[((blk - self.start) / bs) as usize];
             let i = (blk - off) as usize;
-            if stored != 0 && stored != fnv(&b[i..i + HIST_BLOCK]) {
+            if stored != 0 && stored != block_hash(&b[i..i + HIST_BLOCK]) {
                 let k = self.frames.partition_point(|&(o, _)| o <= blk);
                 let first = if k == 0 { 0 } else { self.frames[k - 1].1 };
                 return Some((blk, first));
