@@ -412,3 +412,73 @@ proptest! {
         }
     }
 }
+
+/// Feeds one segment (conn 0, dir 0) and returns what it reported.
+fn one(s: &mut Seams, n: u64, off: usize, p: &[u8], retransmission: bool) -> SegOut {
+    let mut so = SegOut::default();
+    s.tcp_segment(
+        &SegIn {
+            n,
+            ts: n as i64 * 1_000_000,
+            conn: 0,
+            dir: 0,
+            rseq: off as u32 + 1,
+            len: p.len() as u32,
+            payload: p,
+            retransmission,
+        },
+        &mut so,
+    );
+    so
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A finished direction is reduced to a small record while its connection lingers (not when
+    /// timelines are kept). Segments that come after the FIN — retransmissions of old bytes, bytes
+    /// beyond the end, both — must be reported and counted exactly as by the full stream state.
+    #[test]
+    fn finished_direction_reports_late_segments_like_a_live_one(
+        (stream, _ends) in len_messages(),
+        cut in any::<prop::sample::Index>(),
+        hole in any::<bool>(),
+        late in prop::collection::vec((any::<prop::sample::Index>(), 1usize..3000, any::<bool>()), 1..6),
+        framing in prop::sample::select(vec!["auto", "len:4:be", "lines", "segment"]),
+    ) {
+        let total = stream.len();
+        let at = cut.index(total);
+        let mut results = Vec::new();
+        for keep in [false, true] {
+            let c = SeamConfig { framing: FramingChoice::parse(framing).unwrap(), keep_timeline: keep, keep_bytes: 0, ..SeamConfig::default() };
+            let mut s = Seams::new(c);
+            let mut log: Vec<String> = Vec::new();
+            let mut msgs = Vec::new();
+            // The stream in two segments (the first maybe missing: a hole the FIN gives up on at finish).
+            if !hole && at > 0 {
+                log.push(format!("{:?}", one(&mut s, 1, 0, &stream[..at], false)));
+            }
+            log.push(format!("{:?}", one(&mut s, 2, at, &stream[at..], false)));
+            let mut so = SegOut::default();
+            s.close_dir(0, 0, Some(total as u32 + 1), &mut so);
+            log.push(format!("{so:?}"));
+            if hole {
+                // Nothing finishes while the hole is open; a reset gives up on it.
+                s.close_dir(0, 0, None, &mut so);
+                log.push(format!("{so:?}"));
+            }
+            s.drain(&mut msgs);
+            for (i, (ix, len, retr)) in late.iter().enumerate() {
+                let off = ix.index(total + 100);
+                let bytes = vec![b'z'; *len];
+                log.push(format!("{:?}", one(&mut s, 10 + i as u64, off, &bytes, *retr)));
+                log.push(format!("{:?}", s.summary(0, 0)));
+            }
+            s.drain(&mut msgs);
+            log.push(format!("{:?}", finish(&mut s, &mut msgs)));
+            log.push(format!("{:?} {:?}", s.summary(0, 0), msgs));
+            results.push(log);
+        }
+        prop_assert_eq!(&results[0], &results[1]);
+    }
+}

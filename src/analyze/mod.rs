@@ -35,7 +35,7 @@ pub use spec::{DirFraming, FramingChoice, FramingSpec, LenSpec, SpecError};
 
 use framing::PairState;
 use reassembly::Mem;
-use stream::{reasm_cfg, StageCx, Stream};
+use stream::{reasm_cfg, Finished, MsgStats, StageCx, Stream};
 
 /// Configuration of [`Seams`].
 #[derive(Clone, Debug)]
@@ -247,10 +247,32 @@ pub struct DirSummary {
     pub finished: bool,
 }
 
+/// A direction's seam state.
+enum DirState {
+    /// Still taking bytes.
+    Live(Box<Stream>),
+    /// Finished and reduced (see [`Finished`]); not used while timelines or bytes are
+    /// kept, which need the stage.
+    Done(Box<Finished>),
+}
+
 #[derive(Default)]
 struct Conn {
-    dirs: [Option<Box<Stream>>; 2],
+    dirs: [Option<DirState>; 2],
     pair: PairState,
+}
+
+/// Reduces a direction that just finished to its [`Finished`] form.
+fn settle(slot: &mut Option<DirState>, cfg: &SeamConfig) {
+    if cfg.keep_timeline || cfg.keep_bytes > 0 {
+        return;
+    }
+    let done = matches!(slot, Some(DirState::Live(s)) if s.reasm.is_finished() && s.stage.pending() == 0 && s.stage.held() == 0);
+    if done {
+        if let Some(DirState::Live(s)) = slot.take() {
+            *slot = Some(DirState::Done(Box::new(Finished::new(*s))));
+        }
+    }
 }
 
 /// The engine: owns every direction's state.
@@ -294,11 +316,18 @@ impl Seams {
             cfg, conns, mem, ready, ..
         } = self;
         let conn = conns.entry(seg.conn).or_default();
-        let stream = conn.dirs[d].get_or_insert_with(|| Box::new(Stream::new(seg.conn, d, cfg)));
+        let rcfg = reasm_cfg(cfg);
+        let slot = &mut conn.dirs[d];
+        let stream = match slot.get_or_insert_with(|| DirState::Live(Box::new(Stream::new(seg.conn, d, cfg)))) {
+            DirState::Live(s) => s,
+            DirState::Done(f) => {
+                f.segment(&rcfg, mem, out, seg);
+                return;
+            }
+        };
         stream.last_ts = seg.ts;
         stream.segments += 1;
         stream.retransmissions += u64::from(seg.retransmission);
-        let rcfg = reasm_cfg(cfg);
         let mut cx = StageCx {
             st: &mut stream.stage,
             cfg,
@@ -311,6 +340,7 @@ impl Seams {
             .segment(&rcfg, mem, &mut cx, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
         if stream.close_pending && stream.reasm.is_complete() && !stream.reasm.is_finished() {
             finish_stream(stream, &mut conn.pair, cfg, mem, out, ready);
+            settle(slot, cfg);
         }
     }
 
@@ -362,7 +392,8 @@ impl Seams {
             cfg, conns, mem, ready, ..
         } = self;
         let Some(c) = conns.get_mut(&conn) else { return };
-        let Some(stream) = c.dirs[dir & 1].as_mut() else {
+        let slot = &mut c.dirs[dir & 1];
+        let Some(DirState::Live(stream)) = slot else {
             return;
         };
         if stream.reasm.is_finished() {
@@ -378,6 +409,7 @@ impl Seams {
             }
             None => finish_stream(stream, &mut c.pair, cfg, mem, out, ready),
         }
+        settle(slot, cfg);
     }
 
     /// Moves the final messages so far to `out`: per direction in index order;
@@ -389,49 +421,30 @@ impl Seams {
 
     /// Summary of one direction, `None` if it never carried payload (or was released).
     pub fn summary(&self, conn: u32, dir: usize) -> Option<DirSummary> {
-        let s = self.conns.get(&conn)?.dirs[dir & 1].as_ref()?;
-        let st = &s.stage.stats;
-        let r = &s.reasm.stats;
-        Some(DirSummary {
+        let d = Dir {
             conn,
             dir: dir & 1,
-            framing: s.stage.detection.clone(),
-            fallback_at: s.stage.fallback_at,
-            bytes: r.bytes,
-            segments: s.segments,
-            retransmissions: s.retransmissions,
-            messages: st.messages,
-            sticky: st.sticky,
-            split: st.split,
-            incomplete: st.incomplete,
-            largest: st.largest,
-            max_segments_per_message: st.max_segments,
-            mean_segments_per_message: if st.messages == 0 {
-                0.0
-            } else {
-                st.sum_segments as f64 / st.messages as f64
-            },
-            pending: s.stage.pending() as u64,
-            gaps: r.gaps,
-            gap_bytes: r.gap_bytes,
-            conflicts: r.conflicts,
-            cap_drops: r.cap_drops,
-            cap_drop_bytes: r.cap_drop_bytes,
-            dup_bytes: r.dup_bytes,
-            peak_buffered: r.peak_buffered,
-            held: s.stage.held(),
-            finished: s.reasm.is_finished(),
+        };
+        Some(match self.conns.get(&conn)?.dirs[dir & 1].as_ref()? {
+            DirState::Live(s) => d.summary(&s.reasm, &s.stage.stats, s.stage.detection.as_ref(), s.stage.fallback_at, (s.segments, s.retransmissions), (s.stage.pending(), s.stage.held())),
+            DirState::Done(f) => d.summary(&f.reasm, &f.stats, f.detection.as_ref(), f.fallback_at, (f.segments, f.retransmissions), (0, 0)),
         })
     }
 
     /// The arrival timeline of a direction (empty unless `keep_timeline`).
     pub fn timeline(&self, conn: u32, dir: usize) -> Option<&[Arrival]> {
-        Some(&self.conns.get(&conn)?.dirs[dir & 1].as_ref()?.stage.timeline)
+        match self.conns.get(&conn)?.dirs[dir & 1].as_ref()? {
+            DirState::Live(s) => Some(&s.stage.timeline),
+            DirState::Done(_) => Some(&[]),
+        }
     }
 
     /// The first `keep_bytes` bytes of a direction's stream (gaps as zero bytes).
     pub fn kept_bytes(&self, conn: u32, dir: usize) -> Option<&[u8]> {
-        Some(&self.conns.get(&conn)?.dirs[dir & 1].as_ref()?.stage.kept)
+        match self.conns.get(&conn)?.dirs[dir & 1].as_ref()? {
+            DirState::Live(s) => Some(&s.stage.kept),
+            DirState::Done(_) => Some(&[]),
+        }
     }
 
     /// Connection ids with state, ascending.
@@ -451,7 +464,7 @@ impl Seams {
         } = self;
         let Some(mut c) = conns.remove(&conn) else { return };
         for d in 0..2 {
-            if let Some(stream) = c.dirs[d].as_mut() {
+            if let Some(DirState::Live(stream)) = c.dirs[d].as_mut() {
                 if !stream.reasm.is_finished() {
                     finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
                 }
@@ -477,7 +490,7 @@ impl Seams {
         for id in ids {
             let c = conns.get_mut(&id).expect("conn");
             for d in 0..2 {
-                if let Some(stream) = c.dirs[d].as_mut() {
+                if let Some(DirState::Live(stream)) = c.dirs[d].as_mut() {
                     if !stream.reasm.is_finished() {
                         finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
                     }
@@ -485,6 +498,49 @@ impl Seams {
             }
         }
         self.drain(msgs);
+    }
+}
+
+/// Which direction a summary is of.
+struct Dir {
+    conn: u32,
+    dir: usize,
+}
+
+impl Dir {
+    /// `counts`: (segments, retransmissions); `now`: (messages pending, bytes held).
+    fn summary(&self, r: &reassembly::Reassembler, st: &MsgStats, framing: Option<&Detection>, fallback_at: Option<u64>, counts: (u64, u64), now: (usize, usize)) -> DirSummary {
+        let rs = &r.stats;
+        DirSummary {
+            conn: self.conn,
+            dir: self.dir,
+            framing: framing.cloned(),
+            fallback_at,
+            bytes: rs.bytes,
+            segments: counts.0,
+            retransmissions: counts.1,
+            messages: st.messages,
+            sticky: st.sticky,
+            split: st.split,
+            incomplete: st.incomplete,
+            largest: st.largest,
+            max_segments_per_message: st.max_segments,
+            mean_segments_per_message: if st.messages == 0 {
+                0.0
+            } else {
+                st.sum_segments as f64 / st.messages as f64
+            },
+            pending: now.0 as u64,
+            gaps: rs.gaps,
+            gap_bytes: rs.gap_bytes,
+            conflicts: rs.conflicts,
+            cap_drops: rs.cap_drops,
+            cap_drop_bytes: rs.cap_drop_bytes,
+            dup_bytes: rs.dup_bytes,
+            peak_buffered: rs.peak_buffered,
+            held: now.1,
+            finished: r.is_finished(),
+        }
     }
 }
 

@@ -314,7 +314,9 @@ pub struct Reassembler {
     ooo: BTreeMap<u64, Piece>,
     /// Accounted bytes in `ooo`.
     buffered: usize,
-    hist: History,
+    /// `None` when the conflict window is 0, and once finished (boxed: a finished
+    /// direction lingers with its connection and should cost little).
+    hist: Option<Box<History>>,
     /// Offset where the stream ends (FIN), when known.
     end: Option<u64>,
     /// No more bytes are accepted.
@@ -329,7 +331,7 @@ impl Reassembler {
             head: 1,
             ooo: BTreeMap::new(),
             buffered: 0,
-            hist: History::new(cfg.conflict_window),
+            hist: (cfg.conflict_window >= HIST_BLOCK).then(|| Box::new(History::new(cfg.conflict_window))),
             end: None,
             finished: false,
             stats: ReasmStats::default(),
@@ -410,7 +412,7 @@ impl Reassembler {
             sink.old(off, k, n);
             self.stats.dup_bytes += k;
             let known = &pay[..(k as usize).min(pay.len())];
-            if let Some((at, first)) = self.hist.check(off, known) {
+            if let Some((at, first)) = self.hist.as_ref().and_then(|h| h.check(off, known)) {
                 self.stats.conflicts += 1;
                 sink.event(ReasmEvent::Conflict {
                     offset: at,
@@ -468,7 +470,9 @@ impl Reassembler {
         let known_end = (base + pay.len() as u64).min(stop);
         if known_end > cur {
             let b = &pay[(cur - base) as usize..(known_end - base) as usize];
-            self.hist.data(cur, b, n);
+            if let Some(h) = &mut self.hist {
+                h.data(cur, b, n);
+            }
             self.stats.bytes += b.len() as u64;
             sink.data(mem, cur, b, n, frame_end, ts);
         }
@@ -490,7 +494,9 @@ impl Reassembler {
         n: Option<u64>,
         ts: i64,
     ) {
-        self.hist.unknown(len);
+        if let Some(h) = &mut self.hist {
+            h.unknown(len);
+        }
         self.stats.gaps += 1;
         self.stats.gap_bytes += len;
         sink.gap(mem, off, len, why, n, ts);
@@ -658,7 +664,7 @@ impl Reassembler {
         self.finished = true;
         // No byte is accepted any more: the conflict history is not needed while the
         // connection lingers (tens of thousands may linger in a long capture).
-        self.hist = History::default();
+        self.hist = None;
     }
 
     /// Frees everything buffered without handing it on.

@@ -628,41 +628,118 @@ impl Sink for StageCx<'_> {
     }
 
     fn event(&mut self, ev: ReasmEvent) {
-        let (conn, dir) = (self.st.conn, self.st.dir);
-        self.out.events.push(match ev {
-            ReasmEvent::Conflict {
-                offset,
-                len,
-                first,
-                frame,
-            } => Event::Conflict {
-                conn,
-                dir,
-                offset,
-                len,
-                first_frame: first,
-                frame,
-            },
-            ReasmEvent::CapDrop {
-                offset,
-                len,
-                frame,
-                global,
-            } => Event::CapDrop {
-                conn,
-                dir,
-                offset,
-                len,
-                frame,
-                global,
-            },
-            ReasmEvent::Late { offset, len, frame } => Event::Late {
-                conn,
-                dir,
-                offset,
-                len,
-                frame,
-            },
-        });
+        self.out.events.push(event_of(self.st.conn, self.st.dir, ev));
+    }
+}
+
+/// A reassembler event as reported for direction `dir` of `conn`.
+fn event_of(conn: u32, dir: usize, ev: ReasmEvent) -> Event {
+    match ev {
+        ReasmEvent::Conflict {
+            offset,
+            len,
+            first,
+            frame,
+        } => Event::Conflict {
+            conn,
+            dir,
+            offset,
+            len,
+            first_frame: first,
+            frame,
+        },
+        ReasmEvent::CapDrop {
+            offset,
+            len,
+            frame,
+            global,
+        } => Event::CapDrop {
+            conn,
+            dir,
+            offset,
+            len,
+            frame,
+            global,
+        },
+        ReasmEvent::Late { offset, len, frame } => Event::Late {
+            conn,
+            dir,
+            offset,
+            len,
+            frame,
+        },
+    }
+}
+
+/// A finished direction reduced to what its summary and a late segment still need.
+///
+/// A closed connection lingers in the tracker (60 s of capture time by default), and a long
+/// capture can hold tens of thousands of them; a [`Stream`] with its stage costs about 650
+/// bytes plus its framer, this about half without any other heap. Its reassembler is
+/// finished: a late segment only counts duplicate bytes and reports [`ReasmEvent::Late`],
+/// exactly as the live stream would (its message memory and conflict history were already
+/// freed when it finished).
+pub(super) struct Finished {
+    pub reasm: Reassembler,
+    pub stats: MsgStats,
+    pub detection: Option<Detection>,
+    pub fallback_at: Option<u64>,
+    conn: u32,
+    dir: usize,
+    pub last_ts: i64,
+    pub retransmissions: u64,
+    pub segments: u64,
+}
+
+impl Finished {
+    /// `s` must be finished, with nothing pending or held.
+    pub fn new(s: Stream) -> Self {
+        debug_assert!(s.reasm.is_finished() && s.stage.pending() == 0 && s.stage.held() == 0);
+        Finished {
+            reasm: s.reasm,
+            stats: s.stage.stats,
+            detection: s.stage.detection,
+            fallback_at: s.stage.fallback_at,
+            conn: s.stage.conn,
+            dir: s.stage.dir,
+            last_ts: s.last_ts,
+            retransmissions: s.retransmissions,
+            segments: s.segments,
+        }
+    }
+
+    /// A segment that came after the direction finished.
+    pub fn segment(&mut self, cfg: &ReasmCfg, mem: &mut Mem, out: &mut SegOut, seg: &super::SegIn<'_>) {
+        self.last_ts = seg.ts;
+        self.segments += 1;
+        self.retransmissions += u64::from(seg.retransmission);
+        let mut sink = LateSink {
+            conn: self.conn,
+            dir: self.dir,
+            out,
+        };
+        self.reasm
+            .segment(cfg, mem, &mut sink, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+    }
+}
+
+/// The sink of a finished reassembler: it hands on no bytes, only events.
+struct LateSink<'a> {
+    conn: u32,
+    dir: usize,
+    out: &'a mut SegOut,
+}
+
+impl Sink for LateSink<'_> {
+    fn data(&mut self, _: &mut Mem, _: u64, _: &[u8], _: u64, _: u64, _: i64) {
+        debug_assert!(false, "a finished reassembler hands on no bytes");
+    }
+    fn gap(&mut self, _: &mut Mem, _: u64, _: u64, _: GapReason, _: Option<u64>, _: i64) {
+        debug_assert!(false, "a finished reassembler hands on no gaps");
+    }
+    /// Nothing: a finished stage no longer remembers which messages old bytes belonged to.
+    fn old(&mut self, _: u64, _: u64, _: u64) {}
+    fn event(&mut self, ev: ReasmEvent) {
+        self.out.events.push(event_of(self.conn, self.dir, ev));
     }
 }
