@@ -104,7 +104,7 @@ impl Sink for Tee<'_> {
         self.inner.packet(p)
     }
     fn conn(&mut self, c: &crate::track::tcp::ConnSummary, seams: &pipeline::ConnSeams) -> io::Result<()> {
-        self.conns.push(crate::output::conns::ConnRow { c: c.clone(), seams: seams.clone() });
+        self.conns.push(crate::output::conns::ConnRow::new(c, seams));
         self.inner.conn(c, seams)
     }
     fn message(&mut self, m: &crate::analyze::Message) -> io::Result<()> {

@@ -7,15 +7,49 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 
 use super::json::write_conn;
 use super::time::secs_string;
-use crate::analyze::DirSummary;
+use crate::analyze::{DirSummary, FramingSpec};
 use crate::pipeline::{ConnSeams, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
 
-/// A connection and the seam summaries of its two directions.
+/// A connection and what its row shows of the seams of its two directions.
 #[derive(Clone, Debug)]
 pub struct ConnRow {
     pub c: ConnSummary,
-    pub seams: ConnSeams,
+    pub seams: SeamCounts,
+}
+
+impl ConnRow {
+    pub fn new(c: &ConnSummary, seams: &ConnSeams) -> Self {
+        ConnRow { c: c.clone(), seams: seam_counts(seams) }
+    }
+}
+
+/// What a `conn` record or row shows of one direction's seams. Rows are kept until the end
+/// (for sorting, and for the table of a live capture): this is 48 bytes where the whole
+/// [`DirSummary`] is over 220 plus its framing evidence text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DirCounts {
+    pub framing: Option<FramingSpec>,
+    pub messages: u64,
+    pub sticky: u64,
+    pub split: u64,
+    pub gaps: u64,
+}
+
+/// [`DirCounts`] of both directions (`None`: the direction carried no payload).
+pub type SeamCounts = [Option<DirCounts>; 2];
+
+pub fn seam_counts(s: &ConnSeams) -> SeamCounts {
+    let one = |d: &Option<DirSummary>| {
+        d.as_ref().map(|d| DirCounts {
+            framing: d.framing.as_ref().map(|x| x.spec),
+            messages: d.messages,
+            sticky: d.sticky,
+            split: d.split,
+            gaps: d.gaps,
+        })
+    };
+    [one(&s[0]), one(&s[1])]
 }
 
 /// Collects connection summaries; packets are not printed.
@@ -29,7 +63,7 @@ impl Sink for ConnsSink {
         Ok(())
     }
     fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
-        self.rows.push(ConnRow { c: c.clone(), seams: seams.clone() });
+        self.rows.push(ConnRow::new(c, seams));
         Ok(())
     }
     fn wants_packets(&self) -> bool {
@@ -178,14 +212,14 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 pub use crate::analyze::framing::detect::thousands as group;
 
 /// `lines` / `len:4:be`, `-` while undecided or absent.
-fn framing_cell(s: &ConnSeams) -> String {
-    let f = |d: &Option<DirSummary>| d.as_ref().and_then(|d| d.framing.as_ref()).map_or("-".to_string(), |x| x.spec.to_string());
+fn framing_cell(s: &SeamCounts) -> String {
+    let f = |d: &Option<DirCounts>| d.and_then(|d| d.framing).map_or("-".to_string(), |x| x.to_string());
     format!("{}/{}", f(&s[0]), f(&s[1]))
 }
 
 /// `21 (20 sticky, 1 split)/9` messages per direction.
-fn messages_cell(s: &ConnSeams) -> String {
-    let f = |d: &Option<DirSummary>| match d {
+fn messages_cell(s: &SeamCounts) -> String {
+    let f = |d: &Option<DirCounts>| match d {
         None => "-".to_string(),
         Some(d) if d.sticky == 0 && d.split == 0 => d.messages.to_string(),
         Some(d) => format!("{} ({}s {}p)", d.messages, d.sticky, d.split),
@@ -197,52 +231,106 @@ fn ms(ns: i64) -> String {
     format!("{:.3} ms", ns as f64 / 1e6)
 }
 
-/// The table. `width`: `None` = as wide as the content (pipes, tests); `Some(w)` = wrap to a terminal.
-pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> io::Result<()> {
+const HEADER: [&str; 16] = [
+    "id", "client", "server", "state", "client / server final", "MSS c/s", "WS c/s", "iRTT", "duration", "pkts c→s/s→c",
+    "bytes c→s/s→c", "retrans", "dup ACK", "zero win", "framing c/s", "msgs c/s (sticky split)",
+];
+/// Columns aligned right (numbers).
+const RIGHT: [usize; 8] = [0, 7, 8, 9, 10, 11, 12, 13];
+/// Rows per comfy-table when a table is written in parts.
+const CHUNK: usize = 1024;
+
+fn cells(r: &ConnRow) -> [String; 16] {
+    let c = &r.c;
+    [
+        c.conn.to_string(),
+        c.client.to_string(),
+        c.server.to_string(),
+        format!("{} {}", c.conn_state, c.history),
+        format!("{} / {}", c.client_state.name(), c.server_state.name()),
+        format!("{}/{}", opt(c.mss.0), opt(c.mss.1)),
+        format!("{}/{}", opt(c.ws.0), opt(c.ws.1)),
+        c.irtt.map_or_else(|| "-".into(), ms),
+        secs_string(c.last_ts.saturating_sub(c.first_ts), false),
+        format!("{}/{}", c.packets[0], c.packets[1]),
+        format!("{}/{}", group(c.bytes[0]), group(c.bytes[1])),
+        c.retransmissions.to_string(),
+        c.dup_acks.to_string(),
+        c.zero_windows.to_string(),
+        framing_cell(&r.seams),
+        messages_cell(&r.seams),
+    ]
+}
+
+/// An empty table with the header, the style and the alignments.
+fn new_table() -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED).force_no_tty();
-    match width {
-        Some(wd) => {
-            t.set_content_arrangement(ContentArrangement::Dynamic).set_width(wd);
-        }
-        None => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
-    t.set_header(vec![
-        "id", "client", "server", "state", "client / server final", "MSS c/s", "WS c/s", "iRTT", "duration", "pkts c→s/s→c",
-        "bytes c→s/s→c", "retrans", "dup ACK", "zero win", "framing c/s", "msgs c/s (sticky split)",
-    ]);
-    for r in rows {
-        let c = &r.c;
-        t.add_row(vec![
-            c.conn.to_string(),
-            c.client.to_string(),
-            c.server.to_string(),
-            format!("{} {}", c.conn_state, c.history),
-            format!("{} / {}", c.client_state.name(), c.server_state.name()),
-            format!("{}/{}", opt(c.mss.0), opt(c.mss.1)),
-            format!("{}/{}", opt(c.ws.0), opt(c.ws.1)),
-            c.irtt.map_or_else(|| "-".into(), ms),
-            secs_string(c.last_ts.saturating_sub(c.first_ts), false),
-            format!("{}/{}", c.packets[0], c.packets[1]),
-            format!("{}/{}", group(c.bytes[0]), group(c.bytes[1])),
-            c.retransmissions.to_string(),
-            c.dup_acks.to_string(),
-            c.zero_windows.to_string(),
-            framing_cell(&r.seams),
-            messages_cell(&r.seams),
-        ]);
-    }
-    for i in [0, 7, 8, 9, 10, 11, 12, 13] {
+    t.set_header(HEADER.to_vec());
+    for i in RIGHT {
         if let Some(col) = t.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    writeln!(w, "{t}")?;
+    t
+}
+
+/// The table. `width`: `None` = as wide as the content (pipes, tests); `Some(w)` = wrap to a terminal.
+pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> io::Result<()> {
+    match width {
+        Some(wd) => {
+            // Wrapping depends on every row at once: one table.
+            let mut t = new_table();
+            t.set_content_arrangement(ContentArrangement::Dynamic).set_width(wd);
+            for r in rows {
+                t.add_row(cells(r).to_vec());
+            }
+            writeln!(w, "{t}")?;
+        }
+        None => write_parts(w, rows, CHUNK)?,
+    }
     let total_bytes: u64 = rows.iter().map(|r| r.c.bytes[0] + r.c.bytes[1]).sum();
     let retr: u64 = rows.iter().map(|r| r.c.retransmissions).sum();
     writeln!(w, "{} connection{}, {} payload bytes, {} retransmissions", rows.len(), if rows.len() == 1 { "" } else { "s" }, group(total_bytes), retr)
+}
+
+/// The unwrapped table, `chunk` rows per comfy-table, byte for byte the table comfy-table
+/// draws of all rows at once. One table of every row holds about 2.5 KB per row in cells
+/// (40 MB for 15,000 connections); this holds `chunk` rows. The column widths (all cells are
+/// ASCII, the header's arrows one column wide) come from a first pass over the rows and are
+/// fixed in every part; each part is drawn whole and only its border/header lines dropped
+/// (this style has no lines between rows, and nothing wraps).
+fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result<()> {
+    let mut widths: [usize; 16] = HEADER.map(|h| h.chars().count());
+    for r in rows {
+        for (wd, c) in widths.iter_mut().zip(cells(r)) {
+            *wd = (*wd).max(c.chars().count());
+        }
+    }
+    let parts = rows.len().div_ceil(chunk).max(1);
+    for k in 0..parts {
+        let part = &rows[(k * chunk).min(rows.len())..((k + 1) * chunk).min(rows.len())];
+        let mut t = new_table();
+        t.set_content_arrangement(ContentArrangement::Disabled);
+        for (i, wd) in widths.iter().enumerate() {
+            if let Some(col) = t.column_mut(i) {
+                let fixed = u16::try_from(wd + 2).unwrap_or(u16::MAX);
+                col.set_constraint(comfy_table::ColumnConstraint::Absolute(comfy_table::Width::Fixed(fixed)));
+            }
+        }
+        for r in part {
+            t.add_row(cells(r).to_vec());
+        }
+        let drawn = t.to_string();
+        let lines: Vec<&str> = drawn.lines().collect();
+        // Top border, header and header rule open the first part; the bottom border closes the last.
+        let from = if k == 0 { 0 } else { 3 };
+        let to = if k + 1 == parts { lines.len() } else { lines.len().saturating_sub(1) };
+        for l in &lines[from.min(to)..to] {
+            writeln!(w, "{l}")?;
+        }
+    }
+    Ok(())
 }
 
 pub fn write_json(w: &mut impl Write, rows: &[ConnRow]) -> io::Result<()> {
@@ -262,6 +350,60 @@ mod tests {
         assert_eq!(ConnFilter::parse("bytes>100").unwrap(), ConnFilter::Greater(NumField::Bytes, 100.0));
         assert!(ConnFilter::parse("port=x").unwrap_err().contains("not a port"));
         assert!(ConnFilter::parse("colour=red").is_err());
+    }
+
+    /// Rows of varied widths: one comfy-table of all rows, drawn the way the terminal path does
+    /// without a width, against the table written in parts of every size.
+    #[test]
+    fn table_in_parts_is_the_whole_table() {
+        use crate::track::tcp::TcpState;
+        let mut rows = Vec::new();
+        for i in 0..23u32 {
+            let c = ConnSummary {
+                conn: i,
+                client: format!("10.0.{}.{}:{}", i, i * 7 % 256, 1000 + i * 997).parse().unwrap(),
+                server: if i % 3 == 0 { "[2001:db8::1]:443".parse().unwrap() } else { "10.1.1.1:80".parse().unwrap() },
+                conn_state: if i % 2 == 0 { "SF" } else { "RSTO" },
+                history: "ShADadFf"[..(i as usize % 8) + 1].to_string(),
+                client_state: TcpState::TimeWait,
+                server_state: TcpState::Closed,
+                irtt: (i % 4 != 0).then_some(i as i64 * 123_456),
+                bytes: [u64::from(i).pow(5), u64::from(i) * 3],
+                packets: [u64::from(i) * 11, 2],
+                retransmissions: u64::from(i % 5),
+                first_ts: 0,
+                last_ts: i as i64 * 1_000_000_007,
+                mss: (Some(1460), (i % 2 == 0).then_some(536)),
+                ws: (Some(7), None),
+                sack_perm: true,
+                timestamps: false,
+                first_frame: 1,
+                last_frame: 99,
+                dup_acks: u64::from(i),
+                zero_windows: 0,
+            };
+            rows.push(ConnRow { c, seams: [None, None] });
+        }
+        let mut whole = new_table();
+        whole.set_content_arrangement(ContentArrangement::Disabled);
+        for r in &rows {
+            whole.add_row(cells(r).to_vec());
+        }
+        let whole = format!("{whole}\n");
+        for n in [0, 1, 5, 22, 23] {
+            for chunk in [1, 2, 7, 22, 23, 1000] {
+                let mut v = Vec::new();
+                write_parts(&mut v, &rows[..n], chunk).unwrap();
+                let mut t = new_table();
+                for r in &rows[..n] {
+                    t.add_row(cells(r).to_vec());
+                }
+                assert_eq!(String::from_utf8(v).unwrap(), format!("{t}\n"), "{n} rows in parts of {chunk}");
+            }
+        }
+        let mut v = Vec::new();
+        write_parts(&mut v, &rows, 4).unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), whole);
     }
 
     #[test]

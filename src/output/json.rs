@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::time::{write_rfc3339, write_secs};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
-use crate::analyze::{Carried, DirSummary, Message};
+use crate::analyze::{Carried, Message};
 use crate::pipeline::{ConnSeams, MsgNote, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
 
@@ -306,7 +306,7 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
-        write_conn(&mut self.w, c, seams)
+        write_conn(&mut self.w, c, &super::conns::seam_counts(seams))
     }
 
     fn finish(&mut self, _s: &crate::pipeline::RunSummary) -> io::Result<()> {
@@ -320,7 +320,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 /// The contract's `conn` record (plus `sack_perm`, `timestamps`, times and frame range).
-pub fn write_conn(w: &mut impl Write, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
+pub fn write_conn(w: &mut impl Write, c: &ConnSummary, seams: &super::conns::SeamCounts) -> io::Result<()> {
     write!(w, "{{\"type\":\"conn\",\"conn\":{},\"client\":\"{}\",\"server\":\"{}\"", c.conn, c.client, c.server)?;
     write!(w, ",\"conn_state\":\"{}\",\"history\":", c.conn_state)?;
     write_str(w, &c.history)?;
@@ -342,14 +342,14 @@ pub fn write_conn(w: &mut impl Write, c: &ConnSummary, seams: &ConnSeams) -> io:
     write_secs(w, c.last_ts.saturating_sub(c.first_ts), false)?;
     write!(w, ",\"first_frame\":{},\"last_frame\":{}", c.first_frame, c.last_frame)?;
     if seams.iter().any(|s| s.is_some()) {
-        let count = |f: &dyn Fn(&DirSummary) -> u64| [seams[0].as_ref().map_or(0, f), seams[1].as_ref().map_or(0, f)];
+        let count = |f: &dyn Fn(&super::conns::DirCounts) -> u64| [seams[0].as_ref().map_or(0, f), seams[1].as_ref().map_or(0, f)];
         let m = count(&|s| s.messages);
         write!(w, ",\"messages\":{{\"c2s\":{},\"s2c\":{}}}", m[0], m[1])?;
         w.write_all(b",\"framing\":{")?;
         for (i, (key, s)) in [("c2s", &seams[0]), ("s2c", &seams[1])].into_iter().enumerate() {
             write!(w, "{}\"{key}\":", if i > 0 { "," } else { "" })?;
-            match s.as_ref().and_then(|s| s.framing.as_ref()) {
-                Some(d) => write!(w, "\"{}\"", d.spec)?,
+            match s.as_ref().and_then(|s| s.framing) {
+                Some(spec) => write!(w, "\"{spec}\"")?,
                 None => w.write_all(b"null")?,
             }
         }
