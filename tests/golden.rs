@@ -92,6 +92,24 @@ fn threads_do_not_change_output() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A full connection table evicts the connection idle the longest: one table (tracking runs in
+/// one thread), so the same connections are evicted, with the same ids after them, for any N.
+#[test]
+fn threads_do_not_change_evictions() {
+    let mut failures = Vec::new();
+    for f in &fixtures() {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let run = |threads: &str| wireseam(&["read", "--format", "json", "--max-conns", "1", "--threads", threads, f.to_str().unwrap()]).stdout;
+        let one = run("1");
+        for t in ["2", "3"] {
+            if run(t) != one {
+                failures.push(format!("{name}: --max-conns 1 --threads {t} differs from --threads 1"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn json_lines_parse_and_follow_the_contract() {
     for f in fixtures() {

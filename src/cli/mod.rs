@@ -267,9 +267,10 @@ pub struct InputArgs {
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_MAX_CONNS, value_name = "N")]
     pub max_conns: usize,
 
-    /// Threads for file input: connections sharded over N workers by flow, output merged back in
-    /// frame order (identical for any N). Each worker holds 1/N of --max-conns and of the
-    /// reassembly memory cap. Default 1 (see README, Performance).
+    /// Threads for file input: a reader decodes and tracks, N workers reassemble and frame
+    /// messages (connections shared out by id), output merged back in frame order (identical for
+    /// any N). Each worker holds 1/N of the reassembly memory cap. Default 1 (see README,
+    /// Performance).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }

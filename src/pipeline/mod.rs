@@ -192,40 +192,26 @@ pub(crate) struct FrameFacts {
     pub udp_flow: Option<(u32, usize)>,
 }
 
-/// All protocol state of a run (ARP bindings, TCP connections, message seams), fed decoded
-/// frames in capture order. One per run, or one per shard of connections with `--threads`.
-pub(crate) struct Engine {
+/// The connection state of a run: ARP bindings and TCP connections. Fed every decoded frame
+/// in capture order; one per run (with `--threads`, in the reader).
+pub(crate) struct Tracking {
     arp: ArpTable,
     tracker: Tracker,
-    seams: Option<SeamState>,
     done: Vec<ConnSummary>,
 }
 
-impl Engine {
-    /// `shards` engines share the limits of one: each gets its part of the connection table
-    /// and of the reassembly memory.
-    pub fn new(opts: &ReadOptions, shards: usize) -> Self {
-        let shards = shards.max(1);
-        let track = TrackConfig { max_conns: opts.track.max_conns.div_ceil(shards), ..opts.track };
-        let seams = opts.seams.clone().map(|mut cfg| {
-            cfg.global_cap /= shards;
-            SeamState { seams: Seams::new(cfg), out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new((1 << 20) / shards), cap_dropped: 0 }
-        });
-        Engine { arp: ArpTable::new(1 << 16), tracker: Tracker::new(track), seams, done: Vec::new() }
+impl Tracking {
+    pub fn new(opts: &ReadOptions) -> Self {
+        Tracking { arp: ArpTable::new(1 << 16), tracker: Tracker::new(opts.track), done: Vec::new() }
     }
 
-    /// Track frame `n`; messages of earlier frames that it completes go to the sink first.
-    pub fn frame(&mut self, n: u64, ts: i64, frame: &Frame<'_>, sink: &mut dyn Sink) -> io::Result<FrameFacts> {
+    /// Frame `n`'s ARP conflict and TCP segment facts.
+    pub fn frame(&mut self, n: u64, ts: i64, frame: &Frame<'_>) -> (Option<ArpConflict>, Option<SegInfo>) {
         let arp_conflict = match &frame.net {
             Net::Arp(a) => self.arp.observe(n, a),
             _ => None,
         };
-        let tcp = track_tcp(&mut self.tracker, n, ts, frame);
-        let (msgs, udp_flow) = match self.seams.as_mut() {
-            Some(st) => feed_seams(st, n, ts, frame, tcp.as_ref(), sink)?,
-            None => (MsgNote::None, None),
-        };
-        Ok(FrameFacts { arp_conflict, tcp, msgs, udp_flow })
+        (arp_conflict, track_tcp(&mut self.tracker, n, ts, frame))
     }
 
     /// Connections finished (and lingered) by capture time `ts`, or evicted, in id order.
@@ -240,17 +226,46 @@ impl Engine {
         self.tracker.finish()
     }
 
+    /// Connections evicted from the full table.
+    pub fn evicted(&self) -> u64 {
+        self.tracker.evicted()
+    }
+}
+
+/// The message-seam state of a run (or, with `--threads`, of one shard of its connections and
+/// UDP flows), fed frames with their TCP facts in capture order. `None` inside: seams are off.
+pub(crate) struct SeamStage(Option<SeamState>);
+
+impl SeamStage {
+    /// `shards` stages share the limits of one: each gets its part of the reassembly memory.
+    pub fn new(opts: &ReadOptions, shards: usize) -> Self {
+        let shards = shards.max(1);
+        SeamStage(opts.seams.clone().map(|mut cfg| {
+            cfg.global_cap /= shards;
+            SeamState { seams: Seams::new(cfg), out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new((1 << 20) / shards), cap_dropped: 0 }
+        }))
+    }
+
+    /// Frame `n` (with its TCP facts); messages of earlier frames that it completes go to the
+    /// sink first. Returns the frame's message note and UDP flow.
+    pub fn frame(&mut self, n: u64, ts: i64, frame: &Frame<'_>, tcp: Option<&SegInfo>, sink: &mut dyn Sink) -> io::Result<(MsgNote, Option<(u32, usize)>)> {
+        match self.0.as_mut() {
+            Some(st) => feed_seams(st, n, ts, frame, tcp, sink),
+            None => Ok((MsgNote::None, None)),
+        }
+    }
+
     /// Report a connection that is over (its last messages, its summary) and free its state.
     pub fn conn_done(&mut self, c: &ConnSummary, sink: &mut dyn Sink) -> io::Result<()> {
-        match self.seams.as_mut() {
+        match self.0.as_mut() {
             Some(st) => st.conn_done(c, sink),
             None => sink.conn(c, &[None, None]),
         }
     }
 
     /// End of input, after the last `conn_done`: whatever the seam engine still holds.
-    pub fn finish_seams(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
-        if let Some(st) = self.seams.as_mut() {
+    pub fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if let Some(st) = self.0.as_mut() {
             st.seams.finish(&mut st.out, &mut st.msgs);
             for c in &st.out.carried {
                 sink.late(c)?;
@@ -262,9 +277,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Stream bytes dropped by the memory caps.
+    pub fn cap_dropped(&self) -> u64 {
+        self.0.as_ref().map_or(0, |s| s.cap_dropped)
+    }
+}
+
+/// All protocol state of a single-threaded run: tracking, then seams, per frame.
+pub(crate) struct Engine {
+    pub track: Tracking,
+    pub seams: SeamStage,
+}
+
+impl Engine {
+    pub fn new(opts: &ReadOptions) -> Self {
+        Engine { track: Tracking::new(opts), seams: SeamStage::new(opts, 1) }
+    }
+
+    /// Track frame `n`; messages of earlier frames that it completes go to the sink first.
+    pub fn frame(&mut self, n: u64, ts: i64, frame: &Frame<'_>, sink: &mut dyn Sink) -> io::Result<FrameFacts> {
+        let (arp_conflict, tcp) = self.track.frame(n, ts, frame);
+        let (msgs, udp_flow) = self.seams.frame(n, ts, frame, tcp.as_ref(), sink)?;
+        Ok(FrameFacts { arp_conflict, tcp, msgs, udp_flow })
+    }
+
     /// (connections evicted, stream bytes dropped by the memory caps)
     pub fn losses(&self) -> (u64, u64) {
-        (self.tracker.evicted(), self.seams.as_ref().map_or(0, |s| s.cap_dropped))
+        (self.track.evicted(), self.seams.cap_dropped())
     }
 }
 
@@ -315,7 +354,7 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         None => None,
     };
     let mut sum = RunSummary::default();
-    let mut engine = Engine::new(opts, 1);
+    let mut engine = Engine::new(opts);
     let mut clock = Clock::default();
     let bar = progress_bar(src, opts.progress);
     loop {
@@ -344,8 +383,8 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         let frame = decode_counted(&mut sum, meta, raw);
         let facts = engine.frame(n, meta.ts_ns, &frame, sink)?;
         if n % EXPIRE_EVERY == 0 {
-            for c in engine.expired(meta.ts_ns) {
-                engine.conn_done(&c, sink)?;
+            for c in engine.track.expired(meta.ts_ns) {
+                engine.seams.conn_done(&c, sink)?;
             }
         }
         let (rel_ns, delta_ns) = clock.shown(meta.ts_ns);
@@ -362,10 +401,10 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    for c in engine.remaining() {
-        engine.conn_done(&c, sink)?;
+    for c in engine.track.remaining() {
+        engine.seams.conn_done(&c, sink)?;
     }
-    engine.finish_seams(sink)?;
+    engine.seams.finish(sink)?;
     sink.finish(&sum)?;
     Ok(sum)
 }

@@ -1,36 +1,39 @@
-//! `--threads N` for capture files: connections sharded over N workers by a symmetric flow hash,
-//! their results merged back in frame order.
+//! `--threads N` for capture files: tracking in one thread, message seams sharded over N workers,
+//! results merged back in frame order.
 //!
-//! Threads: a *reader* walks the file, applies the filter, decodes each frame once and picks its
-//! shard; N *workers* each own an [`Engine`] (TCP tracking, reassembly, framing) for their share
-//! of the connections and UDP flows; the caller's thread *merges* the workers' records in frame
-//! order and drives the sink. Frames are never copied: the file is mapped once and every thread
-//! borrows from it.
+//! Threads: a *reader* walks the file, applies the filter, decodes each frame once, tracks it
+//! (ARP bindings, the TCP connection table and state machines: one table, as in a single run)
+//! and picks its shard; N *workers* each own a [`SeamStage`] (reassembly and framing) for their
+//! share of the connections (by connection id) and UDP flows (by a symmetric flow hash); the
+//! caller's thread *merges* the workers' records in frame order and drives the sink. Tracking
+//! and seams thus run side by side even when one connection carries all the traffic. Frames are
+//! never copied: the file is mapped once and every thread borrows from it.
 //!
 //! The sink sees the calls a single-threaded [`run`](super::run) makes, in the same order, with
 //! the same connection and flow ids, so the output does not depend on the thread count:
 //! * a frame's records (messages it completes, then its packet) come from the one worker that
-//!   owns its flow; ARP goes to shard 0 (one table of bindings), stateless frames anywhere;
-//! * every worker expires connections at the same frames as a single run would, and the
-//!   connections finished there are replayed in global id order, as [`Engine::expired`] sorts;
-//! * workers number connections locally; the merger renumbers them in order of first
-//!   appearance, which is the single run's numbering (ids are given in frame order).
+//!   owns its connection or flow; frames without seam state go anywhere;
+//! * the reader expires connections at the same frames as a single run, and hands each one to
+//!   its worker; the merger replays the connections of one expiry point in id order, as
+//!   [`Tracking::expired`] returns them;
+//! * connection ids are the tracker's; UDP flows are numbered per worker, and the merger
+//!   renumbers them in order of first appearance, which is the single run's numbering.
 //!
-//! What can differ: each worker holds `1/N` of `--max-conns` and of the reassembly memory cap,
-//! so *which* connection is evicted, or which bytes are dropped, when those limits are reached
-//! can depend on N (both are reported).
+//! What can differ: each worker holds `1/N` of the reassembly memory cap, so *which* bytes are
+//! dropped when that cap is reached can depend on N (it is reported).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-use super::{decode_counted, progress_bar, Clock, Engine, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, Sink, EXPIRE_EVERY};
+use super::{decode_counted, progress_bar, Clock, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
 use crate::analyze::{Carried, Message};
 use crate::capture::bpf::Filter;
 use crate::capture::{FileSource, PacketMeta, SourceError};
 use crate::decode::{Frame, Net, Transport};
-use crate::track::tcp::ConnSummary;
+use crate::track::arp::ArpConflict;
+use crate::track::tcp::{ConnSummary, SegInfo};
 
 /// Frames handed out at once (one batch per worker at most per round).
 const BATCH: usize = 1024;
@@ -48,15 +51,19 @@ struct FrameIn<'a> {
     /// End offset of the frame in the file (released once the merger is past it).
     end: usize,
     frame: Frame<'a>,
+    /// What the reader's tracking said about it.
+    arp: Option<ArpConflict>,
+    tcp: Option<SegInfo>,
 }
 
 /// Work for one worker, in order.
-#[derive(Clone, Copy)]
 enum Task {
-    /// The batch's next frame; `expire`: look for finished connections after it.
+    /// The batch's next frame; `expire`: it is an expiry point (its records end at the `Mark`).
     Frame { expire: bool },
-    /// Another worker's frame is an expiry point: look for finished connections too.
-    Expire { ts: i64 },
+    /// A connection of this worker that the tracker finished (or evicted) at an expiry point.
+    Done(Box<ConnSummary>),
+    /// End of an expiry point (every worker gets one at each, and one at the end of input).
+    Mark,
 }
 
 #[derive(Default)]
@@ -123,13 +130,20 @@ impl Sink for Recorder {
     }
 }
 
-/// Which worker owns a frame: both directions of a TCP connection or UDP flow hash alike.
-fn shard_of(f: &Frame<'_>, n: u64, shards: usize) -> usize {
+/// The worker that owns a connection's seams.
+fn owner(conn: u32, shards: usize) -> usize {
+    conn as usize % shards
+}
+
+/// Which worker owns a frame: a tracked TCP segment its connection's; both directions of a UDP
+/// flow hash alike; any other frame has no seam state.
+fn shard_of(f: &Frame<'_>, tcp: Option<&SegInfo>, n: u64, shards: usize) -> usize {
     use std::hash::{Hash, Hasher};
+    if let Some(si) = tcp {
+        return owner(si.conn, shards);
+    }
     let (ip, sport, dport) = match (&f.net, &f.transport) {
-        (Net::Ip(ip), Transport::Tcp(t)) if ip.frag.is_none() => (ip, t.sport, t.dport),
         (Net::Ip(ip), Transport::Udp(u)) if ip.frag.is_none() => (ip, u.sport, u.dport),
-        (Net::Arp(_), _) => return 0,
         _ => return (n % shards as u64) as usize,
     };
     let a = (ip.src, sport);
@@ -172,15 +186,13 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
         }
         let (order_tx, order_rx) = sync_channel::<Vec<u32>>(DEPTH * 2);
         let r = std::thread::Builder::new().name("ws-reader".into());
-        let reader = r.spawn_scoped(s, move || read(&mut src, bytes, filter, opts.progress, to_workers, order_tx)).map_err(RunError::Io)?;
+        let reader = r.spawn_scoped(s, move || read(&mut src, bytes, filter, opts, to_workers, order_tx)).map_err(RunError::Io)?;
         let merged_result = merge(from_workers, order_rx, &merged, sink);
         // On a sink error the merger has dropped its receivers: workers and reader stop at
         // their next send.
         let mut sum = reader.join().expect("reader thread");
         for w in workers {
-            let (evicted, dropped) = w.join().expect("worker thread");
-            sum.evicted += evicted;
-            sum.cap_dropped_bytes += dropped;
+            sum.cap_dropped_bytes += w.join().expect("worker thread");
         }
         sum.max_conns = opts.track.max_conns;
         merged_result?;
@@ -189,19 +201,21 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     })
 }
 
-/// The reader: walk, filter, decode, hand out. Returns the frame counts and any damage.
+/// The reader: walk, filter, decode, track, hand out. Returns the frame counts, evictions and
+/// any damage.
 fn read<'a>(
     src: &mut FileSource,
     bytes: &'a [u8],
     mut filter: Option<Filter>,
-    progress: bool,
+    opts: &ReadOptions,
     workers: Vec<(SyncSender<Batch<'a>>, Receiver<Batch<'a>>)>,
     order_tx: SyncSender<Vec<u32>>,
 ) -> RunSummary {
     let shards = workers.len();
     let mut sum = RunSummary::default();
     let mut clock = Clock::default();
-    let bar = progress_bar(src, progress);
+    let bar = progress_bar(src, opts.progress);
+    let mut tracking = Tracking::new(opts);
     let mut batches: Vec<Batch<'a>> = (0..shards).map(|_| Batch::default()).collect();
     let mut order: Vec<u32> = Vec::with_capacity(BATCH);
     // Send every batch, then the order they make up; false once the merger has stopped.
@@ -242,17 +256,14 @@ fn read<'a>(
             }
         }
         let frame = decode_counted(&mut sum, meta, raw);
-        let k = shard_of(&frame, n, shards);
+        let (arp, tcp) = tracking.frame(n, meta.ts_ns, &frame);
+        let k = shard_of(&frame, tcp.as_ref(), n, shards);
         let expire = n % EXPIRE_EVERY == 0;
         let (rel_ns, delta_ns) = clock.shown(meta.ts_ns);
-        batches[k].frames.push(FrameIn { n, meta, rel_ns, delta_ns, raw, end, frame });
+        batches[k].frames.push(FrameIn { n, meta, rel_ns, delta_ns, raw, end, frame, arp, tcp });
         batches[k].tasks.push(Task::Frame { expire });
         if expire {
-            for (j, b) in batches.iter_mut().enumerate() {
-                if j != k {
-                    b.tasks.push(Task::Expire { ts: meta.ts_ns });
-                }
-            }
+            hand_out(&mut batches, tracking.expired(meta.ts_ns));
         }
         order.push(k as u32 | (expire as u32) << 31);
         sum.shown += 1;
@@ -260,74 +271,85 @@ fn read<'a>(
             break;
         }
     }
-    if !order.is_empty() {
-        flush(&mut batches, &mut order);
-    }
+    // End of input (or the merger stopped): the connections still held, like an expiry point.
+    hand_out(&mut batches, tracking.remaining());
+    flush(&mut batches, &mut order);
+    sum.evicted = tracking.evicted();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     sum
 }
 
-/// A worker: one engine for its shard; records everything for the merger.
-/// Returns (connections evicted, stream bytes dropped by the caps).
-fn worker<'a>(opts: &ReadOptions, shards: usize, messages: bool, batches: Receiver<Batch<'a>>, outs: SyncSender<Out<'a>>, outs_back: Receiver<(Vec<Rec>, Vec<FrameFacts>)>) -> (u64, u64) {
-    let mut engine = Engine::new(opts, shards);
+/// The connections finished at one expiry point (in id order) go to their workers; every
+/// worker gets the point's end mark.
+fn hand_out(batches: &mut [Batch<'_>], done: Vec<ConnSummary>) {
+    let shards = batches.len();
+    for c in done {
+        batches[owner(c.conn, shards)].tasks.push(Task::Done(Box::new(c)));
+    }
+    for b in batches.iter_mut() {
+        b.tasks.push(Task::Mark);
+    }
+}
+
+/// A worker: the seams of its shard; records everything for the merger.
+/// Returns the stream bytes dropped by the caps.
+fn worker<'a>(opts: &ReadOptions, shards: usize, messages: bool, batches: Receiver<Batch<'a>>, outs: SyncSender<Out<'a>>, outs_back: Receiver<(Vec<Rec>, Vec<FrameFacts>)>) -> u64 {
+    let mut seams = SeamStage::new(opts, shards);
     let mut rec = Recorder { out: Vec::with_capacity(BATCH * 2), messages };
-    // The recorder never fails, so neither do the engine calls below.
+    // An expiry point's frame: its records end after the point's connections.
+    let mut open = false;
+    // The recorder never fails, so neither do the seam calls below.
     for input in batches.iter() {
         let (recs, mut facts) = outs_back.try_recv().unwrap_or_else(|_| (Vec::with_capacity(BATCH * 2), Vec::with_capacity(BATCH)));
         rec.out = recs;
         let mut frames = input.frames.iter();
         for t in &input.tasks {
-            match *t {
-                Task::Frame { expire: exp } => {
+            match t {
+                Task::Frame { expire } => {
                     let f = frames.next().expect("a frame per frame task");
                     rec.out.push(Rec::Packet(facts.len() as u32));
-                    facts.push(engine.frame(f.n, f.meta.ts_ns, &f.frame, &mut rec).expect("recorder"));
-                    if exp {
-                        expire(&mut engine, f.meta.ts_ns, &mut rec);
+                    let (msgs, udp_flow) = seams.frame(f.n, f.meta.ts_ns, &f.frame, f.tcp.as_ref(), &mut rec).expect("recorder");
+                    facts.push(FrameFacts { arp_conflict: f.arp, tcp: f.tcp, msgs, udp_flow });
+                    if *expire {
+                        open = true;
+                    } else {
+                        rec.out.push(Rec::FrameEnd);
                     }
-                    rec.out.push(Rec::FrameEnd);
                 }
-                Task::Expire { ts } => expire(&mut engine, ts, &mut rec),
+                Task::Done(c) => {
+                    rec.out.push(Rec::Group(c.conn));
+                    seams.conn_done(c, &mut rec).expect("recorder");
+                }
+                Task::Mark => {
+                    rec.out.push(Rec::GroupsEnd);
+                    if std::mem::take(&mut open) {
+                        rec.out.push(Rec::FrameEnd);
+                    }
+                }
             }
         }
         let out = Out { input, recs: std::mem::take(&mut rec.out), facts };
         if outs.send(out).is_err() {
-            return engine.losses();
+            return seams.cap_dropped();
         }
     }
-    for c in engine.remaining() {
-        rec.out.push(Rec::Group(c.conn));
-        engine.conn_done(&c, &mut rec).expect("recorder");
-    }
-    rec.out.push(Rec::GroupsEnd);
-    engine.finish_seams(&mut rec).expect("recorder");
+    seams.finish(&mut rec).expect("recorder");
     let _ = outs.send(Out { input: Batch::default(), recs: rec.out, facts: Vec::new() });
-    engine.losses()
+    seams.cap_dropped()
 }
 
-fn expire(engine: &mut Engine, ts: i64, rec: &mut Recorder) {
-    for c in engine.expired(ts) {
-        rec.out.push(Rec::Group(c.conn));
-        engine.conn_done(&c, rec).expect("recorder");
-    }
-    rec.out.push(Rec::GroupsEnd);
-}
-
-/// Local → global ids of one worker's connections and UDP flows.
+/// Local → global ids of one worker's UDP flows.
 #[derive(Default)]
 struct LocalIds {
-    tcp: Vec<u32>,
     udp: Vec<u32>,
 }
 
-/// Global ids: connections and UDP flows numbered in order of first appearance, which is the
-/// order a single run numbers them in.
+/// Global UDP flow ids: numbered in order of first appearance, which is the order a single run
+/// numbers them in. (Connection ids come from the one tracker.)
 #[derive(Default)]
 struct Ids {
-    tcp: u32,
     udp: u32,
 }
 
@@ -340,39 +362,25 @@ fn global(map: &mut Vec<u32>, next: &mut u32, local: u32) -> u32 {
 }
 
 impl Ids {
-    fn tcp(&mut self, l: &mut LocalIds, local: u32) -> u32 {
-        global(&mut l.tcp, &mut self.tcp, local)
-    }
     fn udp(&mut self, l: &mut LocalIds, local: u32) -> u32 {
         global(&mut l.udp, &mut self.udp, local)
     }
 
     fn facts(&mut self, l: &mut LocalIds, f: &mut FrameFacts) {
-        let udp = f.udp_flow.is_some();
-        if let Some(si) = f.tcp.as_mut() {
-            si.conn = self.tcp(l, si.conn);
-        }
         if let Some((id, _)) = f.udp_flow.as_mut() {
             *id = self.udp(l, *id);
-        }
-        if let MsgNote::Known(c) = &mut f.msgs {
-            c.conn = if udp { self.udp(l, c.conn) } else { self.tcp(l, c.conn) };
+            if let MsgNote::Known(c) = &mut f.msgs {
+                c.conn = *id;
+            }
         }
     }
 
-    /// Rewrite a record's local ids as global ones.
+    /// Rewrite a record's local UDP flow ids as global ones.
     fn rec(&mut self, l: &mut LocalIds, r: &mut Rec) {
-        match r {
-            Rec::Late(c) => c.conn = self.tcp(l, c.conn),
-            Rec::Msg(m) => m.conn = if m.udp { self.udp(l, m.conn) } else { self.tcp(l, m.conn) },
-            Rec::Group(id) => *id = self.tcp(l, *id),
-            Rec::Conn(b) => {
-                b.0.conn = self.tcp(l, b.0.conn);
-                for d in b.1.iter_mut().flatten() {
-                    d.conn = b.0.conn;
-                }
+        if let Rec::Msg(m) = r {
+            if m.udp {
+                m.conn = self.udp(l, m.conn);
             }
-            Rec::Taken | Rec::Packet(_) | Rec::GroupsEnd | Rec::FrameEnd => {}
         }
     }
 }
@@ -440,13 +448,13 @@ fn replay_groups(shards: &mut [Shard<'_>], ids: &mut Ids, sink: &mut dyn Sink) -
     for sh in shards.iter_mut() {
         loop {
             match sh.take() {
-                Some(Rec::Group(local)) => {
+                Some(Rec::Group(id)) => {
                     let mut recs = Vec::new();
                     while let Some(mut r) = sh.take_inner() {
                         ids.rec(&mut sh.ids, &mut r);
                         recs.push(r);
                     }
-                    groups.push((ids.tcp(&mut sh.ids, local), recs));
+                    groups.push((id, recs));
                 }
                 Some(Rec::GroupsEnd) | None => break,
                 Some(_) => unreachable!("a worker's expiry records are groups"),
@@ -518,11 +526,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_directions_of_a_flow_share_a_shard() {
+    fn both_directions_of_a_udp_flow_share_a_shard() {
         use crate::decode::decode;
         let build = |a: [u8; 4], b: [u8; 4], sp: u16, dp: u16| {
             let mut v = Vec::new();
-            etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(a, b, 64).tcp(sp, dp, 1, 100).write(&mut v, b"x").unwrap();
+            etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(a, b, 64).udp(sp, dp).write(&mut v, b"x").unwrap();
             v
         };
         for shards in 1..8 {
@@ -531,8 +539,8 @@ mod tests {
                 let x = build([10, 0, 0, 1], [10, 0, 0, 2], 40000 + i, 9000);
                 let y = build([10, 0, 0, 2], [10, 0, 0, 1], 9000, 40000 + i);
                 let (fx, fy) = (decode(1, &x, x.len() as u32), decode(1, &y, y.len() as u32));
-                let k = shard_of(&fx, 1, shards);
-                assert_eq!(k, shard_of(&fy, 2, shards), "shards {shards}, port {i}");
+                let k = shard_of(&fx, None, 1, shards);
+                assert_eq!(k, shard_of(&fy, None, 2, shards), "shards {shards}, port {i}");
                 assert!(k < shards);
                 seen.insert(k);
             }
