@@ -205,11 +205,13 @@ impl Conn {
         self.isn_s.wrapping_add(1).wrapping_add((r as u32).wrapping_mul(REP_LEN))
     }
 
-    fn from_client(&self, seq: u32, win: u16) -> PacketBuilderStep<TcpHeader> {
+    /// Ethernet, IPv4 and TCP headers of a segment from the client (flags and options follow).
+    fn client_seg(&self, seq: u32, win: u16) -> PacketBuilderStep<TcpHeader> {
         PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(self.ip, SERVER_IP, 64).tcp(self.port, SERVER_PORT, seq, win)
     }
 
-    fn from_server(&self, seq: u32, win: u16) -> PacketBuilderStep<TcpHeader> {
+    /// The same from the server.
+    fn server_seg(&self, seq: u32, win: u16) -> PacketBuilderStep<TcpHeader> {
         PacketBuilder::ethernet2(SERVER_MAC, CLIENT_MAC).ipv4(SERVER_IP, self.ip, 64).tcp(SERVER_PORT, self.port, seq, win)
     }
 }
@@ -308,44 +310,44 @@ fn write_capture<W: Write>(out: &mut W, plan: Plan) -> io::Result<Written> {
         let batch = || (0..plan.conns).map(|i| Conn::new(b * plan.conns + i));
         // Handshake.
         for c in batch() {
-            p.push(c.from_client(c.isn_c, SYN_WIN).syn().options(&SYN_OPTS).map_err(io::Error::other)?, &[])?;
+            p.push(c.client_seg(c.isn_c, SYN_WIN).syn().options(&SYN_OPTS).map_err(io::Error::other)?, &[])?;
         }
         for c in batch() {
-            p.push(c.from_server(c.isn_s, SYN_WIN).syn().ack(c.cseq(0)).options(&SYN_OPTS).map_err(io::Error::other)?, &[])?;
+            p.push(c.server_seg(c.isn_s, SYN_WIN).syn().ack(c.cseq(0)).options(&SYN_OPTS).map_err(io::Error::other)?, &[])?;
         }
         for c in batch() {
-            p.push(c.from_client(c.cseq(0), WIN).ack(c.sseq(0)), &[])?;
+            p.push(c.client_seg(c.cseq(0), WIN).ack(c.sseq(0)), &[])?;
         }
         // Request / reply rounds.
         for r in 0..plan.rounds {
             for c in batch() {
                 message(&mut payload, REQ_LEN, c.k, r);
-                p.push(c.from_client(c.cseq(r), WIN).psh().ack(c.sseq(r)), &payload)?;
+                p.push(c.client_seg(c.cseq(r), WIN).psh().ack(c.sseq(r)), &payload)?;
             }
             for c in batch() {
-                p.push(c.from_server(c.sseq(r), WIN).ack(c.cseq(r + 1)), &[])?;
+                p.push(c.server_seg(c.sseq(r), WIN).ack(c.cseq(r + 1)), &[])?;
             }
             for c in batch() {
                 message(&mut payload, REP_LEN, c.k, r);
-                p.push(c.from_server(c.sseq(r), WIN).psh().ack(c.cseq(r + 1)), &payload)?;
+                p.push(c.server_seg(c.sseq(r), WIN).psh().ack(c.cseq(r + 1)), &payload)?;
             }
             for c in batch() {
-                p.push(c.from_client(c.cseq(r + 1), WIN).ack(c.sseq(r + 1)), &[])?;
+                p.push(c.client_seg(c.cseq(r + 1), WIN).ack(c.sseq(r + 1)), &[])?;
             }
         }
         // Close: the client first.
         let n = plan.rounds;
         for c in batch() {
-            p.push(c.from_client(c.cseq(n), WIN).fin().ack(c.sseq(n)), &[])?;
+            p.push(c.client_seg(c.cseq(n), WIN).fin().ack(c.sseq(n)), &[])?;
         }
         for c in batch() {
-            p.push(c.from_server(c.sseq(n), WIN).ack(c.cseq(n).wrapping_add(1)), &[])?;
+            p.push(c.server_seg(c.sseq(n), WIN).ack(c.cseq(n).wrapping_add(1)), &[])?;
         }
         for c in batch() {
-            p.push(c.from_server(c.sseq(n), WIN).fin().ack(c.cseq(n).wrapping_add(1)), &[])?;
+            p.push(c.server_seg(c.sseq(n), WIN).fin().ack(c.cseq(n).wrapping_add(1)), &[])?;
         }
         for c in batch() {
-            p.push(c.from_client(c.cseq(n).wrapping_add(1), WIN).ack(c.sseq(n).wrapping_add(1)), &[])?;
+            p.push(c.client_seg(c.cseq(n).wrapping_add(1), WIN).ack(c.sseq(n).wrapping_add(1)), &[])?;
         }
     }
     Ok(p.written)
