@@ -54,9 +54,11 @@ impl Deferred {
         self.q.push_back(Waiting { n, head, tail, note });
     }
 
-    /// The messages of frame `c.n` are known now.
+    /// The messages of frame `c.n` are known now. The queue is in frame order (one entry per
+    /// frame): a binary search, not a walk over up to `MAX` waiting lines per message.
     pub fn resolve(&mut self, c: &Carried) {
-        if let Some(e) = self.q.iter_mut().find(|e| e.n == c.n && e.note.is_none()) {
+        let i = self.q.partition_point(|e| e.n < c.n);
+        if let Some(e) = self.q.get_mut(i).filter(|e| e.n == c.n && e.note.is_none()) {
             e.note = Some(Some(*c));
         }
     }
