@@ -263,7 +263,7 @@ pub struct InputArgs {
     pub framing: String,
 
     /// TCP connections tracked at once; past it the least recently active one is summarised and
-    /// forgotten (bounds memory under floods: about 3 KB each).
+    /// forgotten (bounds memory under floods: about 5 KB per open connection).
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_MAX_CONNS, value_name = "N")]
     pub max_conns: usize,
 

@@ -132,8 +132,9 @@ impl ReadOptions {
 }
 
 /// Connections tracked at once before the least recently active is evicted (its summary is still
-/// written). About 2-3 KB each with stream state, so floods stay within ~64 MB; `--max-conns`
-/// raises it for captures with more concurrent connections.
+/// written). Measured (`benches/scale.sh`): about 5 KB per open connection with its stream
+/// state, 1.6 KB once closed and lingering, so a flood of open connections stays within ~80 MB;
+/// `--max-conns` raises it for captures with more concurrent connections.
 pub const DEFAULT_MAX_CONNS: usize = 16_384;
 
 /// Message seams for the run: the engine plus the per-call output buffers.
