@@ -571,8 +571,16 @@ impl Sink for StageCx<'_> {
                         }
                     }
                 } else {
-                    // No memory to wait longer: decide on what was seen.
-                    self.force_decide(mem);
+                    // No memory to wait longer: decide on what was seen, this segment included
+                    // (with the global cap full, a new direction still has its first bytes).
+                    let det = if buf.is_empty() {
+                        detect(bytes, true)
+                    } else {
+                        let mut seen = buf.clone();
+                        seen.extend_from_slice(bytes);
+                        detect(&seen, true)
+                    };
+                    self.decide(mem, det.expect("detect decides at the end"));
                     self.frame_data(off, bytes, n, frame_end, ts);
                 }
             }
