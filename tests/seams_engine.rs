@@ -18,24 +18,29 @@ fn cfg(framing: &str) -> SeamConfig {
     }
 }
 
+/// Feeds one segment (conn 0, dir 0) and returns what it reported.
+fn one(s: &mut Seams, n: u64, off: usize, p: &[u8], retransmission: bool) -> SegOut {
+    let mut so = SegOut::default();
+    s.tcp_segment(
+        &SegIn {
+            n,
+            ts: n as i64 * 1_000_000,
+            conn: 0,
+            dir: 0,
+            rseq: off as u32 + 1,
+            len: p.len() as u32,
+            payload: p,
+            retransmission,
+        },
+        &mut so,
+    );
+    so
+}
+
 /// Feeds `(n, off, payload)` segments of one direction (conn 0, dir 0).
 fn feed(s: &mut Seams, segs: &[(u64, usize, &[u8])], out: &mut Vec<Message>, so_all: &mut Vec<SegOut>) {
     for &(n, off, p) in segs {
-        let mut so = SegOut::default();
-        s.tcp_segment(
-            &SegIn {
-                n,
-                ts: n as i64 * 1_000_000,
-                conn: 0,
-                dir: 0,
-                rseq: off as u32 + 1,
-                len: p.len() as u32,
-                payload: p,
-                retransmission: false,
-            },
-            &mut so,
-        );
-        so_all.push(so);
+        so_all.push(one(s, n, off, p, false));
         s.drain(out);
     }
 }
@@ -411,25 +416,6 @@ proptest! {
             prop_assert_eq!(tl.last().map_or(0, |a| a.end), bytes.len() as u64);
         }
     }
-}
-
-/// Feeds one segment (conn 0, dir 0) and returns what it reported.
-fn one(s: &mut Seams, n: u64, off: usize, p: &[u8], retransmission: bool) -> SegOut {
-    let mut so = SegOut::default();
-    s.tcp_segment(
-        &SegIn {
-            n,
-            ts: n as i64 * 1_000_000,
-            conn: 0,
-            dir: 0,
-            rseq: off as u32 + 1,
-            len: p.len() as u32,
-            payload: p,
-            retransmission,
-        },
-        &mut so,
-    );
-    so
 }
 
 proptest! {
