@@ -67,6 +67,23 @@ fn golden_outputs() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Runs `args` + `--threads N` + `file` for 1 and each of `threads`; notes every N whose exit
+/// status, stdout or stderr differs from one thread's.
+fn compare_threads(label: &str, args: &[&str], file: &std::path::Path, threads: &[&str], failures: &mut Vec<String>) {
+    let run = |n: &str| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--threads", n, file.to_str().unwrap()]);
+        let out = wireseam(&a);
+        (out.status.code(), out.stdout, out.stderr)
+    };
+    let one = run("1");
+    for t in threads {
+        if run(t) != one {
+            failures.push(format!("{label}: --threads {t} differs from --threads 1"));
+        }
+    }
+}
+
 /// `--threads N` shards connections over threads; the output must not change with N (nor
 /// match the goldens less). Every fixture, every sharded format, 1 vs 2 vs 5 threads.
 #[test]
@@ -75,18 +92,7 @@ fn threads_do_not_change_output() {
     for f in &fixtures() {
         let name = f.file_name().unwrap().to_str().unwrap();
         for (suffix, args) in FORMATS.iter().filter(|(s, _)| !s.starts_with("stream")) {
-            let run = |threads: &str| {
-                let mut a: Vec<&str> = args.to_vec();
-                a.extend(["--threads", threads, f.to_str().unwrap()]);
-                let out = wireseam(&a);
-                (out.status.code(), out.stdout, out.stderr)
-            };
-            let one = run("1");
-            for t in ["2", "5"] {
-                if run(t) != one {
-                    failures.push(format!("{name}.{suffix}: --threads {t} differs from --threads 1"));
-                }
-            }
+            compare_threads(&format!("{name}.{suffix}"), args, f, &["2", "5"], &mut failures);
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -99,13 +105,7 @@ fn threads_do_not_change_evictions() {
     let mut failures = Vec::new();
     for f in &fixtures() {
         let name = f.file_name().unwrap().to_str().unwrap();
-        let run = |threads: &str| wireseam(&["read", "--format", "json", "--max-conns", "1", "--threads", threads, f.to_str().unwrap()]).stdout;
-        let one = run("1");
-        for t in ["2", "3"] {
-            if run(t) != one {
-                failures.push(format!("{name}: --max-conns 1 --threads {t} differs from --threads 1"));
-            }
-        }
+        compare_threads(&format!("{name} --max-conns 1"), &["read", "--format", "json", "--max-conns", "1"], f, &["2", "3"], &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
