@@ -4,7 +4,7 @@
 //! the memory caps hold at every step; sequence numbers wrap.
 
 use proptest::prelude::*;
-use wireseam::analyze::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
+use wireseam::analyze::reassembly::{Backing, GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
 
 #[derive(Default)]
 struct Collect {
@@ -43,6 +43,7 @@ const BIG: ReasmCfg = ReasmCfg {
     per_dir_cap: 1 << 20,
     gap_threshold: 768 << 10,
     conflict_window: 256 << 10,
+    backing: None,
 };
 
 /// A stream and its cut into segments (offset, len).
@@ -192,7 +193,7 @@ proptest! {
 
     #[test]
     fn caps_hold((bytes, sched) in schedule(), per_dir in 1000usize..6000, global in 500usize..8000) {
-        let cfg = ReasmCfg { per_dir_cap: per_dir, gap_threshold: per_dir * 3 / 4, conflict_window: 4096 };
+        let cfg = ReasmCfg { per_dir_cap: per_dir, gap_threshold: per_dir * 3 / 4, conflict_window: 4096, backing: None };
         let mut r = Reassembler::new(&cfg);
         let mut m = Mem::new(global);
         let mut c = Collect { store: false, ..Default::default() };
@@ -251,6 +252,7 @@ fn sequence_wraps_past_2_pow_32() {
         per_dir_cap: 1 << 20,
         gap_threshold: 0,
         conflict_window: 4096,
+        backing: None,
     };
     let mut r = Reassembler::new(&cfg);
     let mut m = Mem::new(1 << 20);
@@ -280,4 +282,69 @@ fn sequence_wraps_past_2_pow_32() {
     }
     assert!(off > 1 << 32);
     assert_eq!(c.gaps.len(), 4);
+}
+
+/// Every payload of a run laid out one after the other, like frames in a capture file.
+struct Arena(Vec<u8>);
+
+impl Backing for Arena {
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The conflict check reading first copies again from the backing reports exactly what
+    /// the hashed history reports: the same blocks, offsets and first frames, through
+    /// reordering, retransmissions with changed bytes, snap-length cuts, lost segments and a
+    /// window small enough to slide.
+    #[test]
+    fn backed_history_reports_what_hashes_report((bytes, sched) in schedule(),
+                                                 caps in prop::collection::vec(0usize..1600, 16),
+                                                 flips in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..12),
+                                                 lost in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+                                                 window in prop::sample::select(vec![64usize, 128, 1000, 4096, 256 << 10])) {
+        // The segments as a capture would hold them: cut to a snap length, some with changed bytes.
+        let mut sched = sched;
+        for i in &lost {
+            if sched.len() > 1 {
+                sched.remove(i.index(sched.len()));
+            }
+        }
+        let mut arena = Vec::new();
+        let mut at = Vec::new();
+        for (i, &(o, l)) in sched.iter().enumerate() {
+            let cap = if i % 3 == 0 { caps[i % caps.len()].min(l) } else { l };
+            at.push((arena.len(), cap));
+            arena.extend_from_slice(&bytes[o..o + cap]);
+            arena.extend_from_slice(&[0xee; 7]);
+        }
+        for (seg, byte) in &flips {
+            let k = seg.index(sched.len());
+            let (a, cap) = at[k];
+            if cap > 0 {
+                arena[a + byte.index(cap)] ^= 0x5a;
+            }
+        }
+        let arena = Arena(arena);
+        let hashed_cfg = ReasmCfg { conflict_window: window, ..BIG };
+        let backed_cfg = ReasmCfg { backing: Some(&arena), ..hashed_cfg };
+        let run = |cfg: &ReasmCfg| {
+            let mut r = Reassembler::new(cfg);
+            let mut m = Mem::new(64 << 20);
+            let mut c = Collect { store: true, ..Default::default() };
+            for (i, &(o, l)) in sched.iter().enumerate() {
+                let (a, cap) = at[i];
+                let pay = &arena.0[a..a + cap];
+                r.segment(cfg, &mut m, &mut c, o as u32 + 1, l as u32, pay, i as u64 + 1, 0);
+            }
+            r.flush(&mut m, &mut c, 0);
+            (c.bytes, c.gaps, c.events, r.stats)
+        };
+        let hashed = run(&hashed_cfg);
+        let backed = run(&backed_cfg);
+        prop_assert_eq!(hashed, backed);
+    }
 }

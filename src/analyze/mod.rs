@@ -17,8 +17,9 @@
 //! Memory: out-of-order bytes and bytes held for detection are counted against a
 //! per-direction cap and a global cap ([`SeamConfig`]); in-order bytes are framed
 //! straight from the caller's payload and not kept (except a framer's partial
-//! header, a 64-byte-block hash history for conflict checks, and, when asked for,
-//! the timeline and the first `keep_bytes` of each direction).
+//! header, the conflict check's memory of the last `conflict_window` bytes — where
+//! they lie in the capture file when it is memory-mapped, else 64-byte-block hashes —
+//! and, when asked for, the timeline and the first `keep_bytes` of each direction).
 
 pub mod framing;
 pub mod reassembly;
@@ -34,7 +35,8 @@ pub use recv::{render_recv, simulate_recv, simulate_recv_sizes, RecvCall};
 pub use spec::{DirFraming, FramingChoice, FramingSpec, LenSpec, SpecError};
 
 use framing::PairState;
-use reassembly::Mem;
+use reassembly::{Backing, Mem};
+use std::sync::Arc;
 use stream::{reasm_cfg, Finished, MsgStats, StageCx, Stream};
 
 /// Configuration of [`Seams`].
@@ -52,9 +54,10 @@ pub struct SeamConfig {
     /// up as a gap. Default 768 KiB (below `per_dir_cap`, so that drops for the
     /// per-direction cap only hit single oversized segments).
     pub gap_threshold: usize,
-    /// Bytes of already-framed stream kept as 64-byte-block hashes to detect
-    /// retransmissions with different bytes. 0 turns it off. Default 256 KiB
-    /// (16 KiB of hashes per direction at most).
+    /// Bytes of already-framed stream a retransmission is compared with, in 64-byte
+    /// blocks, to detect retransmissions with different bytes. 0 turns it off. Default
+    /// 256 KiB: with a [`Seams::set_backing`] (file input) a 32-byte record per delivered
+    /// chunk, else 16 KiB of block hashes per direction at most.
     pub conflict_window: usize,
     /// Keep each direction's arrival timeline (for [`simulate_recv`]). O(segments).
     pub keep_timeline: bool,
@@ -282,6 +285,8 @@ pub struct Seams {
     udp: FxHashMap<(u32, usize), u64>,
     mem: Mem,
     ready: Vec<Message>,
+    /// Where every TCP payload fed stays readable (file input); see [`Seams::set_backing`].
+    backing: Option<Arc<dyn Backing>>,
 }
 
 impl Seams {
@@ -293,7 +298,17 @@ impl Seams {
             udp: FxHashMap::default(),
             mem,
             ready: Vec::new(),
+            backing: None,
         }
+    }
+
+    /// Every TCP payload fed from now on lies in `backing` (the memory-mapped capture file), which
+    /// lives as long as the engine: retransmissions are then compared with the first copy read
+    /// again from it, instead of hashing every byte as it is handed on. Call before the first
+    /// segment; the results are the same either way.
+    pub fn set_backing(&mut self, backing: Arc<dyn Backing>) {
+        debug_assert!(self.conns.is_empty());
+        self.backing = Some(backing);
     }
 
     pub fn config(&self) -> &SeamConfig {
@@ -313,12 +328,13 @@ impl Seams {
         }
         let d = seg.dir & 1;
         let Seams {
-            cfg, conns, mem, ready, ..
+            cfg, conns, mem, ready, backing, ..
         } = self;
         let conn = conns.entry(seg.conn).or_default();
-        let rcfg = reasm_cfg(cfg);
+        let backing = backing.as_deref();
+        let rcfg = reasm_cfg(cfg, backing);
         let slot = &mut conn.dirs[d];
-        let stream = match slot.get_or_insert_with(|| DirState::Live(Box::new(Stream::new(seg.conn, d, cfg)))) {
+        let stream = match slot.get_or_insert_with(|| DirState::Live(Box::new(Stream::new(seg.conn, d, cfg, backing)))) {
             DirState::Live(s) => s,
             DirState::Done(f) => {
                 f.segment(&rcfg, mem, out, seg);

@@ -9,10 +9,13 @@
 //!   non-overlapping pieces in a `BTreeMap` until the hole before it fills.
 //! * Overlaps: the first copy of every byte wins. Where a later copy overlaps a
 //!   buffered piece with different bytes, a [`ReasmEvent::Conflict`] is raised.
-//!   Bytes already handed on are not kept; instead a 32-bit hash of each 64-byte
-//!   block of the last `conflict_window` bytes is, and a retransmission covering
-//!   whole blocks of that window is compared block by block (a difference only in
-//!   a block it covers partly goes unnoticed).
+//!   Bytes already handed on are not kept; a retransmission covering whole 64-byte
+//!   blocks of the last `conflict_window` bytes is compared with them block by
+//!   block (a difference only in a block it covers partly goes unnoticed). When
+//!   every payload stays readable for the whole run (a [`Backing`]: the
+//!   memory-mapped capture file) the first copy is read again from there, so the
+//!   in-order path never touches payload bytes; otherwise (live capture) a 32-bit
+//!   hash of each block is kept as it is handed on. Both report the same blocks.
 //! * Holes: when the buffered bytes pass `gap_threshold`, at close, or at the end
 //!   of input, the hole before the first piece is skipped and handed to the sink
 //!   as a gap. The unknown tail of a payload cut by the snap length is a gap too.
@@ -53,12 +56,43 @@ impl Mem {
     }
 }
 
-/// Reassembly limits.
-#[derive(Clone, Copy, Debug)]
-pub struct ReasmCfg {
+/// Memory that holds every payload of the run until the run ends (a memory-mapped capture
+/// file, or standard input read whole), so bytes handed on can be read again instead of kept.
+pub trait Backing: Send + Sync {
+    fn bytes(&self) -> &[u8];
+    /// `range` of [`Backing::bytes`] was read again (a retransmission check of old bytes):
+    /// give its pages back if the source can, so that memory stays flat.
+    fn reread(&self, _range: std::ops::Range<usize>) {}
+}
+
+/// Where `part` starts in `backing`, if it lies inside it.
+fn index_in(backing: &[u8], part: &[u8]) -> Option<usize> {
+    let b = backing.as_ptr_range();
+    let p = part.as_ptr_range();
+    (p.start >= b.start && p.end <= b.end).then(|| p.start as usize - b.start as usize)
+}
+
+/// Reassembly limits, and where payloads can be read again.
+#[derive(Clone, Copy)]
+pub struct ReasmCfg<'a> {
     pub per_dir_cap: usize,
     pub gap_threshold: usize,
     pub conflict_window: usize,
+    /// Every payload passed in lies in this for the whole run: the conflict check reads first
+    /// copies from it instead of hashing every byte. A reassembler keeps the mode it was created
+    /// with, so every call for it must pass the same.
+    pub backing: Option<&'a dyn Backing>,
+}
+
+impl std::fmt::Debug for ReasmCfg<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReasmCfg")
+            .field("per_dir_cap", &self.per_dir_cap)
+            .field("gap_threshold", &self.gap_threshold)
+            .field("conflict_window", &self.conflict_window)
+            .field("backed", &self.backing.is_some())
+            .finish()
+    }
 }
 
 /// Why bytes of the stream are unknown.
@@ -114,6 +148,8 @@ struct Piece {
     frame_end: u64,
     data: Vec<u8>,
     len: u64,
+    /// Where `data` was copied from in the run's [`Backing`].
+    at: Option<usize>,
 }
 
 impl Piece {
@@ -169,9 +205,143 @@ fn block_hash(bytes: &[u8]) -> u32 {
     ((h >> 32) as u32 ^ h as u32) | 1
 }
 
+/// The conflict check's memory of the bytes already handed on.
+#[derive(Debug)]
+enum History {
+    Hashed(Hashed),
+    Backed(Backed),
+}
+
+impl History {
+    fn new(window: usize, backed: bool) -> Self {
+        if backed {
+            History::Backed(Backed { window_blocks: (window / HIST_BLOCK) as u64, pos: 0, chunks: VecDeque::new() })
+        } else {
+            History::Hashed(Hashed::new(window))
+        }
+    }
+    /// Bytes `b` at `off` from frame `n`, handed on; `at`: where they lie in the backing.
+    fn data(&mut self, off: u64, b: &[u8], n: u64, at: Option<usize>) {
+        match self {
+            History::Hashed(h) => h.data(off, b, n),
+            History::Backed(h) => h.data(off, b.len(), n, at),
+        }
+    }
+    fn unknown(&mut self, len: u64) {
+        match self {
+            History::Hashed(h) => h.unknown(len),
+            History::Backed(h) => h.pos += len,
+        }
+    }
+    fn check(&self, off: u64, b: &[u8], backing: Option<&dyn Backing>) -> Option<(u64, u64)> {
+        match (self, backing) {
+            (History::Hashed(h), _) => h.check(off, b),
+            (History::Backed(h), Some(bk)) => h.check(off, b, bk),
+            (History::Backed(_), None) => None,
+        }
+    }
+}
+
+/// Delivered bytes of one run-long backing: a chunk of the stream lies at `at`, first carried
+/// by `frame`.
+#[derive(Clone, Copy, Debug)]
+struct Chunk {
+    off: u64,
+    len: u64,
+    at: usize,
+    frame: u64,
+}
+
+/// The first copies of the last delivered blocks, found again in the [`Backing`]: one record
+/// per delivered chunk (about one per segment) instead of a hash per 64 bytes, and no byte
+/// touched until a retransmission needs them. Checks exactly the blocks [`Hashed`] checks.
+#[derive(Debug)]
+struct Backed {
+    window_blocks: u64,
+    /// Stream bytes handed on (known or not).
+    pos: u64,
+    /// Known chunks, in stream order, that still reach into the window.
+    chunks: VecDeque<Chunk>,
+}
+
+impl Backed {
+    fn data(&mut self, off: u64, len: usize, n: u64, at: Option<usize>) {
+        debug_assert_eq!(off, self.pos);
+        let len = len as u64;
+        self.pos = off + len;
+        if let Some(at) = at {
+            match self.chunks.back_mut() {
+                Some(c) if c.frame == n && c.off + c.len == off && c.at + c.len as usize == at => c.len += len,
+                _ => self.chunks.push_back(Chunk { off, len, at, frame: n }),
+            }
+        }
+        let (start, _) = self.window();
+        while self.chunks.front().is_some_and(|c| c.off + c.len <= start) {
+            self.chunks.pop_front();
+        }
+    }
+    /// The whole blocks remembered: `[start, end)`.
+    fn window(&self) -> (u64, u64) {
+        let bs = HIST_BLOCK as u64;
+        let end = self.pos / bs * bs;
+        (end.saturating_sub(self.window_blocks * bs), end)
+    }
+    /// As [`Hashed::check`], comparing with the first copy's bytes.
+    fn check(&self, off: u64, b: &[u8], backing: &dyn Backing) -> Option<(u64, u64)> {
+        let bs = HIST_BLOCK as u64;
+        let (start, hist_end) = self.window();
+        let end = off + b.len() as u64;
+        let mut blk = off.max(start).div_ceil(bs) * bs;
+        let last = end.min(hist_end);
+        if blk + bs > last {
+            return None;
+        }
+        let all = backing.bytes();
+        let mut k = self.chunks.partition_point(|c| c.off + c.len <= blk);
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        let mut found = None;
+        'blocks: while blk + bs <= last {
+            while self.chunks.get(k).is_some_and(|c| c.off + c.len <= blk) {
+                k += 1;
+            }
+            // The block's first copy, chunk by chunk; a block not wholly known is skipped.
+            let mut at = blk;
+            let mut j = k;
+            let mut same = true;
+            while at < blk + bs {
+                let Some(c) = self.chunks.get(j).filter(|c| c.off <= at) else {
+                    blk += bs;
+                    continue 'blocks;
+                };
+                let upto = (c.off + c.len).min(blk + bs);
+                let from = c.at + (at - c.off) as usize;
+                let n = (upto - at) as usize;
+                let (Some(first), Some(again)) = (all.get(from..from + n), b.get((at - off) as usize..(at - off) as usize + n)) else {
+                    blk += bs;
+                    continue 'blocks;
+                };
+                lo = lo.min(from);
+                hi = hi.max(from + n);
+                same &= first == again;
+                at = upto;
+                j += 1;
+            }
+            if !same {
+                found = Some((blk, self.chunks[k].frame));
+                break;
+            }
+            blk += bs;
+        }
+        if lo < hi {
+            backing.reread(lo..hi);
+        }
+        found
+    }
+}
+
 /// Hashes of the last delivered 64-byte blocks, and which frame first carried them.
 #[derive(Debug, Default)]
-struct History {
+struct Hashed {
     window_blocks: usize,
     /// Offset of the block of `hashes[0]`.
     start: u64,
@@ -183,9 +353,9 @@ struct History {
     frames: VecDeque<(u64, u64)>,
 }
 
-impl History {
+impl Hashed {
     fn new(window: usize) -> Self {
-        History {
+        Hashed {
             window_blocks: window / HIST_BLOCK,
             ..Default::default()
         }
@@ -331,7 +501,7 @@ impl Reassembler {
             head: 1,
             ooo: BTreeMap::new(),
             buffered: 0,
-            hist: (cfg.conflict_window >= HIST_BLOCK).then(|| Box::new(History::new(cfg.conflict_window))),
+            hist: (cfg.conflict_window >= HIST_BLOCK).then(|| Box::new(History::new(cfg.conflict_window, cfg.backing.is_some()))),
             end: None,
             finished: false,
             stats: ReasmStats::default(),
@@ -412,7 +582,7 @@ impl Reassembler {
             sink.old(off, k, n);
             self.stats.dup_bytes += k;
             let known = &pay[..(k as usize).min(pay.len())];
-            if let Some((at, first)) = self.hist.as_ref().and_then(|h| h.check(off, known)) {
+            if let Some((at, first)) = self.hist.as_ref().and_then(|h| h.check(off, known, cfg.backing)) {
                 self.stats.conflicts += 1;
                 sink.event(ReasmEvent::Conflict {
                     offset: at,
@@ -436,11 +606,12 @@ impl Reassembler {
             return;
         }
         let mut global_drop = false;
+        let at = cfg.backing.and_then(|bk| index_in(bk.bytes(), pay));
         if off == self.next {
-            self.in_order(mem, sink, off, end, pay, n, frame_end, ts);
+            self.in_order(mem, sink, off, end, pay, at, n, frame_end, ts);
             self.drain_contiguous(mem, sink, ts);
         } else {
-            global_drop = self.buffer(cfg, mem, sink, off, end, pay, n, frame_end);
+            global_drop = self.buffer(cfg, mem, sink, off, end, pay, at, n, frame_end);
         }
         if global_drop {
             // Make room: give up waiting for this direction's holes.
@@ -453,7 +624,8 @@ impl Reassembler {
         }
     }
 
-    /// Hands on `[cur, stop)` of a segment whose captured bytes `pay` start at `base`.
+    /// Hands on `[cur, stop)` of a segment whose captured bytes `pay` start at `base` (and at
+    /// `at` in the backing).
     #[allow(clippy::too_many_arguments)]
     fn emit_own<S: Sink>(
         &mut self,
@@ -463,6 +635,7 @@ impl Reassembler {
         cur: u64,
         stop: u64,
         pay: &[u8],
+        at: Option<usize>,
         n: u64,
         frame_end: u64,
         ts: i64,
@@ -471,7 +644,7 @@ impl Reassembler {
         if known_end > cur {
             let b = &pay[(cur - base) as usize..(known_end - base) as usize];
             if let Some(h) = &mut self.hist {
-                h.data(cur, b, n);
+                h.data(cur, b, n, at.map(|a| a + (cur - base) as usize));
             }
             self.stats.bytes += b.len() as u64;
             sink.data(mem, cur, b, n, frame_end, ts);
@@ -506,7 +679,7 @@ impl Reassembler {
         mem.give(p.cost());
         self.buffered -= p.cost();
         let end = start + p.len;
-        self.emit_own(mem, sink, start, start, end, &p.data, p.n, p.frame_end, ts);
+        self.emit_own(mem, sink, start, start, end, &p.data, p.at, p.n, p.frame_end, ts);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -517,6 +690,7 @@ impl Reassembler {
         base: u64,
         end: u64,
         pay: &[u8],
+        at: Option<usize>,
         n: u64,
         frame_end: u64,
         ts: i64,
@@ -526,7 +700,7 @@ impl Reassembler {
             let nxt = self.ooo.range(cur..end).next().map(|(&s, _)| s);
             let stop = nxt.unwrap_or(end);
             if stop > cur {
-                self.emit_own(mem, sink, base, cur, stop, pay, n, frame_end, ts);
+                self.emit_own(mem, sink, base, cur, stop, pay, at, n, frame_end, ts);
             }
             let Some(ps) = nxt else { break };
             let p = self.ooo.remove(&ps).expect("piece");
@@ -567,6 +741,7 @@ impl Reassembler {
         off: u64,
         end: u64,
         pay: &[u8],
+        at: Option<usize>,
         n: u64,
         frame_end: u64,
     ) -> bool {
@@ -596,6 +771,7 @@ impl Reassembler {
                     frame_end,
                     data,
                     len: stop - cur,
+                    at: at.map(|a| a + (cur - off) as usize),
                 };
                 let cost = piece.cost();
                 if self.buffered + cost > cfg.per_dir_cap {
@@ -708,6 +884,7 @@ mod tests {
         per_dir_cap: 1 << 20,
         gap_threshold: 768 << 10,
         conflict_window: 4096,
+        backing: None,
     };
 
     #[test]

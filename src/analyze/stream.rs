@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use super::framing::detect::{detect, Detection, Level};
 use super::framing::{make_framer, FrameCx, Framer, PairState};
-use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
+use super::reassembly::{Backing, GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
 use super::spec::{DirFraming, FramingSpec};
 use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
 
@@ -111,9 +111,9 @@ pub(super) struct Stream {
 }
 
 impl Stream {
-    pub fn new(conn: u32, dir: usize, cfg: &SeamConfig) -> Self {
+    pub fn new(conn: u32, dir: usize, cfg: &SeamConfig, backing: Option<&dyn Backing>) -> Self {
         Stream {
-            reasm: Reassembler::new(&reasm_cfg(cfg)),
+            reasm: Reassembler::new(&reasm_cfg(cfg, backing)),
             stage: Stage::new(conn, dir, cfg.framing.dirs[dir & 1]),
             close_pending: false,
             last_ts: 0,
@@ -123,11 +123,12 @@ impl Stream {
     }
 }
 
-pub(super) fn reasm_cfg(cfg: &SeamConfig) -> ReasmCfg {
+pub(super) fn reasm_cfg<'a>(cfg: &SeamConfig, backing: Option<&'a dyn Backing>) -> ReasmCfg<'a> {
     ReasmCfg {
         per_dir_cap: cfg.per_dir_cap,
         gap_threshold: cfg.gap_threshold,
         conflict_window: cfg.conflict_window,
+        backing,
     }
 }
 

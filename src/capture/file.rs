@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{PacketMeta, SourceInfo};
+use crate::analyze::reassembly::Backing;
 
 /// Why a capture file cannot be read (or stopped being readable part-way).
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,28 @@ impl Data {
         match self {
             Data::Map(m) => m,
             Data::Owned(v) => v,
+        }
+    }
+}
+
+impl Backing for Data {
+    fn bytes(&self) -> &[u8] {
+        Data::bytes(self)
+    }
+
+    /// The pages of `range` leave the resident set again (the walker released them once
+    /// already; a retransmission check brought them back).
+    fn reread(&self, range: std::ops::Range<usize>) {
+        const PAGE: usize = 4096;
+        if let Data::Map(m) = self {
+            let from = range.start / PAGE * PAGE;
+            let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(m.len());
+            if to > from {
+                // SAFETY: as in `release_behind`: dropping clean pages of a read-only file map
+                // changes no byte seen through it (a later access reads them from the file again).
+                #[allow(unsafe_code)]
+                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+            }
         }
     }
 }

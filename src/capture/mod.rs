@@ -8,6 +8,10 @@ pub mod mem;
 
 pub use file::{FileError, FileSource};
 
+use std::sync::Arc;
+
+use crate::analyze::reassembly::Backing;
+
 /// What the capture layer knows about one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketMeta {
@@ -62,6 +66,10 @@ pub trait Source {
     fn progress(&self) -> Option<(u64, u64)> {
         None
     }
+    /// Memory every packet of this source lies in for the whole run (a file), if any.
+    fn backing(&self) -> Option<Arc<dyn Backing>> {
+        None
+    }
 }
 
 impl Source for FileSource {
@@ -77,5 +85,8 @@ impl Source for FileSource {
     }
     fn progress(&self) -> Option<(u64, u64)> {
         Some(FileSource::progress(self))
+    }
+    fn backing(&self) -> Option<Arc<dyn Backing>> {
+        Some(self.shared())
     }
 }

@@ -5,10 +5,12 @@ mod parallel;
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::capture::{bpf::Filter, FileError, FileSource, Next, PacketMeta, Source, SourceError};
 use crate::decode::{self, Frame, Net, Transport};
 use crate::track::arp::{ArpConflict, ArpTable};
+use crate::analyze::reassembly::Backing;
 use crate::analyze::{Carried, DirSummary, Message, SeamConfig, Seams, SegIn, SegOut};
 use crate::track::tcp::{ConnSummary, Dir, SegInfo, Segment, TcpFlags, TrackConfig, Tracker};
 use crate::track::udp::UdpFlows;
@@ -239,11 +241,16 @@ pub(crate) struct SeamStage(Option<SeamState>);
 
 impl SeamStage {
     /// `shards` stages share the limits of one: each gets its part of the reassembly memory.
-    pub fn new(opts: &ReadOptions, shards: usize) -> Self {
+    /// `backing`: the run's frames all lie in it (file input; see [`Seams::set_backing`]).
+    pub fn new(opts: &ReadOptions, shards: usize, backing: Option<Arc<dyn Backing>>) -> Self {
         let shards = shards.max(1);
         SeamStage(opts.seams.clone().map(|mut cfg| {
             cfg.global_cap /= shards;
-            SeamState { seams: Seams::new(cfg), out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new((1 << 20) / shards), cap_dropped: 0 }
+            let mut seams = Seams::new(cfg);
+            if let Some(b) = backing {
+                seams.set_backing(b);
+            }
+            SeamState { seams, out: SegOut::default(), msgs: Vec::new(), udp: UdpFlows::new((1 << 20) / shards), cap_dropped: 0 }
         }))
     }
 
@@ -291,8 +298,8 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub fn new(opts: &ReadOptions) -> Self {
-        Engine { track: Tracking::new(opts), seams: SeamStage::new(opts, 1) }
+    pub fn new(opts: &ReadOptions, backing: Option<Arc<dyn Backing>>) -> Self {
+        Engine { track: Tracking::new(opts), seams: SeamStage::new(opts, 1, backing) }
     }
 
     /// Track frame `n`; messages of earlier frames that it completes go to the sink first.
@@ -355,7 +362,7 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         None => None,
     };
     let mut sum = RunSummary::default();
-    let mut engine = Engine::new(opts);
+    let mut engine = Engine::new(opts, src.backing());
     let mut clock = Clock::default();
     let bar = progress_bar(src, opts.progress);
     loop {

@@ -28,6 +28,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use super::{decode_counted, progress_bar, Clock, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
+use crate::analyze::reassembly::Backing;
 use crate::analyze::{Carried, Message};
 use crate::capture::bpf::Filter;
 use crate::capture::{FileSource, PacketMeta, SourceError};
@@ -182,7 +183,8 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
             to_workers.push((batch_tx, batch_back_rx));
             from_workers.push(Shard::new(out_rx, out_back_tx, batch_back_tx));
             let w = std::thread::Builder::new().name(format!("ws-worker{k}"));
-            workers.push(w.spawn_scoped(s, move || worker(opts, shards, messages, batch_rx, out_tx, out_back_rx)).map_err(RunError::Io)?);
+            let backing: Arc<dyn Backing> = data.clone();
+            workers.push(w.spawn_scoped(s, move || worker(opts, shards, messages, backing, batch_rx, out_tx, out_back_rx)).map_err(RunError::Io)?);
         }
         let (order_tx, order_rx) = sync_channel::<Vec<u32>>(DEPTH * 2);
         let r = std::thread::Builder::new().name("ws-reader".into());
@@ -295,8 +297,16 @@ fn hand_out(batches: &mut [Batch<'_>], done: Vec<ConnSummary>) {
 
 /// A worker: the seams of its shard; records everything for the merger.
 /// Returns the stream bytes dropped by the caps.
-fn worker<'a>(opts: &ReadOptions, shards: usize, messages: bool, batches: Receiver<Batch<'a>>, outs: SyncSender<Out<'a>>, outs_back: Receiver<(Vec<Rec>, Vec<FrameFacts>)>) -> u64 {
-    let mut seams = SeamStage::new(opts, shards);
+fn worker<'a>(
+    opts: &ReadOptions,
+    shards: usize,
+    messages: bool,
+    backing: Arc<dyn Backing>,
+    batches: Receiver<Batch<'a>>,
+    outs: SyncSender<Out<'a>>,
+    outs_back: Receiver<(Vec<Rec>, Vec<FrameFacts>)>,
+) -> u64 {
+    let mut seams = SeamStage::new(opts, shards, Some(backing));
     let mut rec = Recorder { out: Vec::with_capacity(BATCH * 2), messages };
     // An expiry point's frame: its records end after the point's connections.
     let mut open = false;
