@@ -1,6 +1,6 @@
-//! MAC vendor names from the IEEE registry, embedded by the `oui-data` crate (MIT licence; data
-//! from the IEEE MA-L/MA-M/MA-S public listings). Behind the default `oui` feature: it adds ~9 MB
-//! to the binary.
+//! MAC vendor names from the IEEE registry, from the `oui-data` crate (MIT licence; data from
+//! the IEEE MA-L/MA-M/MA-S/CID/IAB public listings), turned into pointer-free tables by
+//! `build.rs`. Behind the default `oui` feature: it adds ~2 MB to the binary.
 
 use super::MacAddr;
 
@@ -12,16 +12,39 @@ pub fn vendor(mac: &MacAddr) -> Option<&'static str> {
     lookup(mac)
 }
 
+/// The registry as `build.rs` wrote it: sorted keys (`digits << 40 | prefix`, little-endian
+/// u64); for each key where its name lies in `NAMES` (u32 offset, u32 length).
+#[cfg(feature = "oui")]
+mod table {
+    pub static KEYS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oui_keys.bin"));
+    pub static NAMES_AT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oui_names_at.bin"));
+    pub static NAMES: &str = include_str!(concat!(env!("OUT_DIR"), "/oui_names.txt"));
+}
+
 #[cfg(feature = "oui")]
 fn lookup(mac: &MacAddr) -> Option<&'static str> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut b = [0u8; 12];
-    for (i, x) in mac.0.iter().enumerate() {
-        b[i * 2] = HEX[(x >> 4) as usize];
-        b[i * 2 + 1] = HEX[(x & 15) as usize];
+    use table::{KEYS, NAMES, NAMES_AT};
+    let m = mac.0.iter().fold(0u64, |a, &b| a << 8 | u64::from(b));
+    let n = KEYS.len() / 8;
+    let key_at = |i: usize| u64::from_le_bytes(KEYS[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    // The longest registered prefix wins: MA-S (36 bits), MA-M (28), then MA-L/CID/IAB (24).
+    for digits in [9u32, 7, 6] {
+        let key = (u64::from(digits) << 40) | (m >> (48 - 4 * digits));
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match key_at(mid).cmp(&key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let word = |i: usize| u32::from_le_bytes(NAMES_AT[i * 4..i * 4 + 4].try_into().expect("4 bytes")) as usize;
+                    let (at, len) = (word(mid * 2), word(mid * 2 + 1));
+                    return NAMES.get(at..at + len);
+                }
+            }
+        }
     }
-    let s = std::str::from_utf8(&b).ok()?;
-    oui_data::lookup(s).map(|d| d.organization())
+    None
 }
 
 #[cfg(not(feature = "oui"))]
@@ -37,5 +60,33 @@ mod tests {
     fn known_vendor() {
         assert_eq!(vendor(&MacAddr([0x50, 0xa6, 0xd8, 0, 0, 1])), Some("Apple, Inc."));
         assert_eq!(vendor(&MacAddr([0x52, 0x54, 0, 0, 0, 1])), None, "locally administered");
+    }
+
+    /// The tables build.rs writes answer as the oui-data crate does: every registered prefix
+    /// (each with a tail that falls inside it), and a spread of other addresses.
+    #[test]
+    fn same_answers_as_the_registry_crate() {
+        let hex = |m: &MacAddr| m.0.iter().map(|b| format!("{b:02X}")).collect::<String>();
+        let mut macs = Vec::new();
+        for (prefix, _) in oui_data::OUI_ENTRIES.entries() {
+            let digits = prefix.len() as u32;
+            let v = u64::from_str_radix(prefix, 16).unwrap();
+            for tail in [0u64, 0x5a5a5a5a5, u64::MAX] {
+                let low = tail & ((1u64 << (48 - 4 * digits)) - 1);
+                let m = (v << (48 - 4 * digits)) | low;
+                macs.push(MacAddr(std::array::from_fn(|i| (m >> (40 - 8 * i)) as u8)));
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            macs.push(MacAddr(std::array::from_fn(|i| (x >> (8 * i)) as u8)));
+        }
+        assert!(macs.len() > 100_000, "{} addresses", macs.len());
+        for m in &macs {
+            assert_eq!(lookup(m), oui_data::lookup(&hex(m)).map(|d| d.organization()), "{}", hex(m));
+        }
     }
 }
