@@ -285,6 +285,23 @@ fn is_text(b: u8) -> bool {
     matches!(b, 0x20..=0x7e | b'\t' | b'\r' | b'\n' | 0x80..=0xff)
 }
 
+/// Index of the first byte that is not text, or `b.len()`. 64 bytes at a time without a
+/// branch per byte (vectorised): detection runs this over up to [`DETECT_MAX`] bytes of every
+/// direction that looks like text without line ends, once per try.
+fn first_non_text(b: &[u8]) -> usize {
+    let mut at = 0;
+    for ch in b.chunks(64) {
+        if !ch.iter().fold(true, |ok, &c| ok & is_text(c)) {
+            return at + ch.iter().position(|&c| !is_text(c)).unwrap_or(ch.len());
+        }
+        at += ch.len();
+    }
+    b.len()
+}
+
+/// Rule 4, in the order of the bytes: a non-text byte says no; the [`TEXT_LINES`]th newline,
+/// a newline at or past [`WINDOW`], or reaching [`WINDOW`] with a newline seen says yes. Jumps
+/// from newline to newline (`memchr`) up to the first non-text byte.
 fn rule_text(b: &[u8], ended: bool) -> Verdict {
     let mut nl: u32 = 0;
     let mut all_crlf = true;
@@ -297,23 +314,26 @@ fn rule_text(b: &[u8], ended: bool) -> Verdict {
             format!("printable text, {nl} {term}-terminated line(s) in the first {} bytes", thousands(seen as u64)),
         )
     };
-    for (i, &c) in b.iter().enumerate() {
-        if !is_text(c) {
-            return Verdict::No;
+    let bad = first_non_text(b);
+    for i in memchr::memchr_iter(b'\n', &b[..bad]) {
+        if i >= WINDOW && nl > 0 {
+            // Byte WINDOW - 1 was passed with a line seen.
+            return decide(nl, all_crlf, Level::Medium, WINDOW);
         }
-        if c == b'\n' {
-            nl += 1;
-            all_crlf &= i > 0 && b[i - 1] == b'\r';
-            if nl >= TEXT_LINES {
-                return decide(nl, all_crlf, Level::High, i + 1);
-            }
-            if i + 1 >= WINDOW {
-                return decide(nl, all_crlf, Level::Medium, i + 1);
-            }
+        nl += 1;
+        all_crlf &= i > 0 && b[i - 1] == b'\r';
+        if nl >= TEXT_LINES {
+            return decide(nl, all_crlf, Level::High, i + 1);
         }
-        if i + 1 == WINDOW && nl > 0 {
+        if i + 1 >= WINDOW {
             return decide(nl, all_crlf, Level::Medium, i + 1);
         }
+    }
+    if bad >= WINDOW && nl > 0 {
+        return decide(nl, all_crlf, Level::Medium, WINDOW);
+    }
+    if bad < b.len() {
+        return Verdict::No;
     }
     if ended {
         if nl > 0 {
@@ -447,6 +467,87 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    /// Rule 4 as it was first written, a byte at a time: the reference for [`rule_text`].
+    fn rule_text_byte_by_byte(b: &[u8], ended: bool) -> Verdict {
+        let mut nl: u32 = 0;
+        let mut all_crlf = true;
+        let decide = |nl: u32, all_crlf: bool, level: Level, seen: usize| {
+            let spec = if all_crlf { FramingSpec::Crlf } else { FramingSpec::Lines };
+            let term = if all_crlf { "CRLF" } else { "LF" };
+            yes(
+                spec,
+                level,
+                format!("printable text, {nl} {term}-terminated line(s) in the first {} bytes", thousands(seen as u64)),
+            )
+        };
+        for (i, &c) in b.iter().enumerate() {
+            if !is_text(c) {
+                return Verdict::No;
+            }
+            if c == b'\n' {
+                nl += 1;
+                all_crlf &= i > 0 && b[i - 1] == b'\r';
+                if nl >= TEXT_LINES {
+                    return decide(nl, all_crlf, Level::High, i + 1);
+                }
+                if i + 1 >= WINDOW {
+                    return decide(nl, all_crlf, Level::Medium, i + 1);
+                }
+            }
+            if i + 1 == WINDOW && nl > 0 {
+                return decide(nl, all_crlf, Level::Medium, i + 1);
+            }
+        }
+        if ended {
+            if nl > 0 {
+                decide(nl, all_crlf, Level::Medium, b.len())
+            } else {
+                Verdict::No
+            }
+        } else {
+            Verdict::More
+        }
+    }
+
+    fn verdict(v: Verdict) -> String {
+        match v {
+            Verdict::No => "no".into(),
+            Verdict::More => "more".into(),
+            Verdict::Yes(d) => format!("{d:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Text with few or many newlines, CRs, high bytes and the odd control byte, around
+        /// the window: the fast rule answers as the byte-by-byte one.
+        #[test]
+        fn text_rule_answers_as_byte_by_byte(
+            len in prop_oneof![0usize..9000, 4090usize..4100],
+            nl_every in prop::sample::select(vec![0usize, 3, 40, 700, 1500, 4095, 4096, 5000]),
+            nls in prop::collection::vec(prop_oneof![0usize..9000, 4090usize..4100], 0..4),
+            crlf in any::<bool>(),
+            bad_at in prop::option::of(prop_oneof![0usize..9000, 4090usize..4100]),
+            seed in any::<u64>(),
+            ended in any::<bool>(),
+        ) {
+            let mut x = seed | 1;
+            let mut b: Vec<u8> = (0..len).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; 0x20 + (x % 0x5f) as u8 }).collect();
+            let mut at: Vec<usize> = nls.into_iter().filter(|&i| i < len).collect();
+            if nl_every > 0 {
+                at.extend((nl_every..len).step_by(nl_every));
+            }
+            for i in at {
+                b[i] = b'\n';
+                if crlf && i > 0 && (x >> (i % 64)) & 1 == 1 { b[i - 1] = b'\r'; }
+            }
+            if let Some(k) = bad_at.filter(|&k| k < len) { b[k] = if seed % 3 == 0 { 0x80 } else { 0x07 }; }
+            prop_assert_eq!(verdict(rule_text(&b, ended)), verdict(rule_text_byte_by_byte(&b, ended)));
+        }
+    }
+
     use super::*;
 
     fn lenmsgs(sizes: &[usize], w: usize, be: bool) -> Vec<u8> {
