@@ -104,3 +104,61 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// `decode` as it would be without the fast path: link layer, then the lax path for the rest.
+fn decode_lax_only(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
+    let (link, l2_len, proto) = link::slice(linktype, data);
+    let mut f = Frame::new(link);
+    match link {
+        Link::Unknown { linktype } => {
+            f.warn("link", 0, WarnKind::UnknownLinkType(linktype));
+            f
+        }
+        Link::Truncated { layer, need } => {
+            f.warn(layer, 0, WarnKind::Truncated { need: need as u32, have: data.len() as u32 });
+            f
+        }
+        _ => decode_lax(f, proto, data, l2_len, wire_len),
+    }
+}
+
+/// Every frame of every fixture and of the tcpdump corpus (when it is beside the repository)
+/// decodes to the same `Frame` with and without the fast path, also cut to a snap length.
+#[test]
+fn frames_decode_the_same_on_both_paths() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in [root.join("fixtures"), root.join("../shared/corpora/tcpdump-tests")] {
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            files.extend(rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
+                matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap"))
+            }));
+        }
+    }
+    files.sort();
+    let (mut frames, mut fast) = (0u64, 0u64);
+    for path in &files {
+        let Ok(mut src) = crate::capture::FileSource::open(path) else { continue };
+        while let Some(Ok((meta, raw))) = src.next_packet() {
+            for cut in [raw.len(), raw.len().min(54), raw.len().min(40)] {
+                let d = &raw[..cut];
+                let a = format!("{:?}", decode(meta.linktype, d, meta.len));
+                let b = format!("{:?}", decode_lax_only(meta.linktype, d, meta.len));
+                assert_eq!(a, b, "{} frame {} cut to {cut}", path.display(), frames + 1);
+                let (link, l2, proto) = link::slice(meta.linktype, d);
+                let mut f = Frame::new(link);
+                let v = match proto {
+                    link::Proto::Ether(0x0800) => Some(4),
+                    link::Proto::Ether(0x86dd) => Some(6),
+                    link::Proto::Ip => d.get(l2).map(|b| b >> 4),
+                    _ => None,
+                };
+                fast += u64::from(v.is_some_and(|v| fast_ip(&mut f, v, d, l2, meta.len)));
+            }
+            frames += 1;
+        }
+    }
+    assert!(frames > 100, "{frames} frames");
+    assert!(fast > frames / 4, "the fast path took {fast} of {frames} frames");
+    eprintln!("{frames} frames, {fast} decodes on the fast path");
+}
