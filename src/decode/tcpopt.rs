@@ -100,6 +100,11 @@ pub struct TcpOpts {
 impl TcpOpts {
     pub fn parse(b: &[u8]) -> Self {
         let mut o = TcpOpts::default();
+        // What nearly every segment of a Linux connection carries: NOP, NOP, timestamps.
+        if let [1, 1, 8, 10, a0, a1, a2, a3, e0, e1, e2, e3] = *b {
+            o.ts = Some((u32::from_be_bytes([a0, a1, a2, a3]), u32::from_be_bytes([e0, e1, e2, e3])));
+            return o;
+        }
         for opt in options(b) {
             match opt {
                 Opt::Mss(v) => o.mss = Some(v),
@@ -157,6 +162,18 @@ mod tests {
         assert_eq!(options(&[3, 4, 7, 0]).collect::<Vec<_>>(), vec![Opt::Malformed { kind: 3, offset: 0 }]);
         assert_eq!(options(&[1, 0, 2, 4, 5, 0xb4]).collect::<Vec<_>>(), vec![Opt::Nop, Opt::Eol]);
         assert_eq!(options(&[7, 0]).collect::<Vec<_>>(), vec![Opt::Malformed { kind: 7, offset: 0 }]);
+    }
+
+    /// The NOP NOP timestamps shortcut gives what the walk gives.
+    #[test]
+    fn timestamps_shortcut() {
+        let b = [1, 1, 8, 10, 0, 0, 1, 2, 0x80, 0, 0, 3];
+        let walked = options(&b).fold(None, |ts, o| if let Opt::Timestamps(a, e) = o { Some((a, e)) } else { ts });
+        assert_eq!(walked, Some((0x102, 0x8000_0003)));
+        assert_eq!(TcpOpts::parse(&b), TcpOpts { ts: walked, ..TcpOpts::default() });
+        // Not the shortcut's shape: walked.
+        assert_eq!(TcpOpts::parse(&[1, 1, 8, 10, 0, 0, 1, 2, 0x80, 0, 0, 3, 1, 3, 3, 7]).ws, Some(7));
+        assert_eq!(TcpOpts::parse(&[1, 1, 8, 9, 0, 0, 1, 2, 0x80, 0, 0, 3]).malformed, Some((8, 2)));
     }
 
     #[test]
