@@ -153,6 +153,10 @@ const SHB: u32 = 0x0A0D_0D0A;
 /// Release walked pages every 2 MiB (at most that much of the file is resident behind
 /// the reader; one madvise call per 2 MiB costs nothing measurable).
 const RELEASE_STEP: usize = 2 << 20;
+/// With worker threads (a release limit set) every release also stops the other cores to flush
+/// their TLBs (an inter-processor interrupt per call): 12% of the reader's time at 2 MiB on 2
+/// cores. Releasing every 8 MiB makes that ~1% for 6 MB more resident pages.
+const THREADED_RELEASE_STEP: usize = 8 << 20;
 const BOM: u32 = 0x1A2B_3C4D;
 
 impl FileSource {
@@ -295,7 +299,7 @@ impl FileSource {
         if self.done {
             return None;
         }
-        if self.pos - self.released >= RELEASE_STEP {
+        if self.pos - self.released >= if self.release_limit.is_some() { THREADED_RELEASE_STEP } else { RELEASE_STEP } {
             self.release_behind();
         }
         let r = match self.format {
