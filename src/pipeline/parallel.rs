@@ -37,9 +37,9 @@ use crate::track::arp::ArpConflict;
 use crate::track::tcp::{ConnSummary, SegInfo};
 
 /// Frames handed out at once (one batch per worker at most per round).
-const BATCH: usize = 1024;
+const BATCH: usize = 512;
 /// Batches queued per channel.
-const DEPTH: usize = 4;
+const DEPTH: usize = 2;
 
 /// A decoded frame, as the reader hands it out. It stays in its batch, which travels reader →
 /// worker → merger → reader, so the frame is never copied.
