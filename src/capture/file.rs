@@ -43,14 +43,30 @@ impl FileError {
 /// Shared (`Arc`) so that frames can be handed to other threads by reference while the walker
 /// goes on (see [`FileSource::shared`]).
 pub enum Data {
-    Map(memmap2::Mmap),
+    /// The map, and the pages retransmission checks have read again since they were last given
+    /// back.
+    Map(memmap2::Mmap, std::sync::Mutex<Reread>),
     Owned(Vec<u8>),
 }
+
+/// Pages of the map read again (a retransmission compared with its first copy) that have not
+/// been given back yet: the span they lie in, and how many.
+#[derive(Debug, Default)]
+pub struct Reread {
+    lo: usize,
+    hi: usize,
+    pages: usize,
+}
+
+/// Pages read again are given back this many at a time, in one call over their span: each
+/// `MADV_DONTNEED` of a threaded run stops the other cores (a TLB flush), so one per check
+/// would cost up to ~0.1 ms per retransmission; this way at most 128 KiB stay resident.
+const REREAD_FLUSH_PAGES: usize = 32;
 
 impl Data {
     pub fn bytes(&self) -> &[u8] {
         match self {
-            Data::Map(m) => m,
+            Data::Map(m, _) => m,
             Data::Owned(v) => v,
         }
     }
@@ -62,18 +78,28 @@ impl Backing for Data {
     }
 
     /// The pages of `range` leave the resident set again (the walker released them once
-    /// already; a retransmission check brought them back).
+    /// already; a retransmission check brought them back), [`REREAD_FLUSH_PAGES`] at a time.
     fn reread(&self, range: std::ops::Range<usize>) {
         const PAGE: usize = 4096;
-        if let Data::Map(m) = self {
-            let from = range.start / PAGE * PAGE;
-            let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(m.len());
-            if to > from {
-                // SAFETY: as in `release_behind`: dropping clean pages of a read-only file map
-                // changes no byte seen through it (a later access reads them from the file again).
-                #[allow(unsafe_code)]
-                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
-            }
+        let Data::Map(m, pending) = self else { return };
+        let from = range.start / PAGE * PAGE;
+        let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(m.len());
+        if to <= from {
+            return;
+        }
+        let Ok(mut r) = pending.lock() else { return };
+        if r.pages == 0 {
+            (r.lo, r.hi) = (from, to);
+        } else {
+            (r.lo, r.hi) = (r.lo.min(from), r.hi.max(to));
+        }
+        r.pages += (to - from) / PAGE;
+        if r.pages >= REREAD_FLUSH_PAGES {
+            // SAFETY: as in `release_behind`: dropping clean pages of a read-only file map
+            // changes no byte seen through it (a later access reads them from the file again).
+            #[allow(unsafe_code)]
+            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.lo, r.hi - r.lo) };
+            *r = Reread::default();
         }
     }
 }
@@ -184,7 +210,7 @@ impl FileSource {
                     .map_err(|source| FileError::Open { path: path.into(), source })?;
                 #[cfg(unix)]
                 let _ = map.advise(memmap2::Advice::Sequential);
-                Data::Map(map)
+                Data::Map(map, Default::default())
             } else {
                 // a FIFO or character device: read it all
                 let mut v = Vec::new();
@@ -481,7 +507,7 @@ impl FileSource {
         if end <= self.released {
             return;
         }
-        if let Data::Map(m) = &*self.data {
+        if let Data::Map(m, _) = &*self.data {
             // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
             // clean pages; a later access re-reads them from the file, so no byte seen through
             // the map changes. Frames borrowed from it do not outlive `next_packet`'s borrow
@@ -561,6 +587,29 @@ mod tests {
         let e = s.next_packet().unwrap().unwrap_err();
         assert!(matches!(e, FileError::TruncatedRecord { have: 18, need: 20, .. }), "{e}");
         assert!(s.next_packet().is_none());
+    }
+
+    /// Pages read again are given back in one call once 32 have gathered, over their span.
+    #[test]
+    fn reread_pages_are_given_back_in_batches() {
+        let path = std::env::temp_dir().join(format!("ws-reread-{}.pcap", std::process::id()));
+        let frame = vec![0x5au8; 4000];
+        let recs: Vec<(u32, u32, &[u8])> = (0..100).map(|i| (i, 0, &frame[..])).collect();
+        std::fs::write(&path, pcap_file(false, &recs)).unwrap();
+        let src = FileSource::open(&path).unwrap();
+        let data = src.shared();
+        let pending = |d: &Data| match d {
+            Data::Map(_, p) => p.lock().unwrap().pages,
+            Data::Owned(_) => unreachable!("a file is mapped"),
+        };
+        data.reread(10..20);
+        assert_eq!(pending(&data), 1);
+        data.reread(4096 * 10..4096 * 12 + 1);
+        assert_eq!(pending(&data), 4, "pages 10, 11 and 12");
+        data.reread(4096 * 50..4096 * 78);
+        assert_eq!(pending(&data), 0, "32 pages gathered: given back");
+        assert!(data.bytes()[4096 * 60..4096 * 61].contains(&0x5a), "still readable");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
