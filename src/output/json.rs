@@ -283,7 +283,7 @@ pub fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
 impl<W: Write> Sink for JsonSink<W> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
         if self.waiting.must_wait(&p.msgs) {
-            let (mut head, mut tail) = (Vec::new(), Vec::new());
+            let (mut head, mut tail) = self.waiting.buffers();
             write_head(&mut head, p)?;
             write_tail(&mut tail, p)?;
             self.waiting.push(p.n, head, tail, &p.msgs);

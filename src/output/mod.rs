@@ -23,6 +23,9 @@ use crate::pipeline::MsgNote;
 #[derive(Default)]
 pub struct Deferred {
     q: VecDeque<Waiting>,
+    /// Buffers of lines already written, cleared, for the next lines that wait: a waiting line
+    /// costs no allocation once as many have waited at once.
+    spare: Vec<Vec<u8>>,
 }
 
 struct Waiting {
@@ -43,6 +46,11 @@ impl Deferred {
     /// Does this frame's output have to wait?
     pub fn must_wait(&self, note: &MsgNote) -> bool {
         matches!(note, MsgNote::Pending) || !self.q.is_empty()
+    }
+
+    /// Two empty buffers for a line's head and tail (recycled from lines already written).
+    pub fn buffers(&mut self) -> (Vec<u8>, Vec<u8>) {
+        (self.spare.pop().unwrap_or_default(), self.spare.pop().unwrap_or_default())
     }
 
     pub fn push(&mut self, n: u64, head: Vec<u8>, tail: Vec<u8>, note: &MsgNote) {
@@ -69,10 +77,16 @@ impl Deferred {
             if front.note.is_none() && !all && self.q.len() <= Self::MAX {
                 break;
             }
-            let e = self.q.pop_front().expect("front exists");
+            let mut e = self.q.pop_front().expect("front exists");
             w.write_all(&e.head)?;
             annotate(w, e.note.flatten().as_ref())?;
             w.write_all(&e.tail)?;
+            for mut b in [std::mem::take(&mut e.head), std::mem::take(&mut e.tail)] {
+                if self.spare.len() < 2 * Self::MAX && b.capacity() <= 4096 {
+                    b.clear();
+                    self.spare.push(b);
+                }
+            }
         }
         Ok(())
     }
@@ -172,6 +186,32 @@ impl fmt::Display for FlagLetters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Waiting lines come out in frame order with their annotations, and their buffers are
+    /// handed out again, empty.
+    #[test]
+    fn deferred_lines_in_order_and_buffers_reused() {
+        let mut d = Deferred::default();
+        let c = |n| Carried { n, conn: 0, dir: 0, first: n, last: n, first_part: 1, continues: false, dup: false };
+        for n in 1..=3u64 {
+            let (mut h, mut t) = d.buffers();
+            h.extend_from_slice(format!("{n}:").as_bytes());
+            t.extend_from_slice(b";");
+            d.push(n, h, t, &MsgNote::Pending);
+        }
+        let mut out = Vec::new();
+        let mut note = |w: &mut dyn Write, c: Option<&Carried>| write!(w, "{}", c.map_or(0, |c| c.first));
+        d.resolve(&c(2));
+        d.flush(&mut out, false, &mut note).unwrap();
+        assert!(out.is_empty(), "line 1 still waits");
+        d.resolve(&c(1));
+        d.flush(&mut out, false, &mut note).unwrap();
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), "1:1;2:2;");
+        let (h, t) = d.buffers();
+        assert!(h.is_empty() && t.is_empty() && h.capacity() > 0 && t.capacity() > 0);
+        d.flush(&mut out, true, &mut note).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "1:1;2:2;3:0;");
+    }
 
     #[test]
     fn flags_like_tcpdump() {

@@ -55,7 +55,7 @@ impl<W: Write> TextSink<W> {
 impl<W: Write> Sink for TextSink<W> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
         if self.waiting.must_wait(&p.msgs) {
-            let (mut head, mut tail) = (Vec::new(), Vec::new());
+            let (mut head, mut tail) = self.waiting.buffers();
             write_head(&self.o, &mut head, p)?;
             write_tail(&self.o, &mut tail, p)?;
             self.waiting.push(p.n, head, tail, &p.msgs);
