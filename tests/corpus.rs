@@ -77,3 +77,49 @@ fn corpus_survives_every_output() {
     assert!(panics.is_empty(), "panics on:\n{}", panics.join("\n"));
     assert!(mismatches.is_empty(), "--threads 3 output differs on:\n{}", mismatches.join("\n"));
 }
+
+/// Collects the connections and their seam counts; claims to look at packets, or not (then the
+/// seam engine keeps no frame lists).
+struct Conns {
+    annotated: bool,
+    out: Vec<String>,
+}
+
+impl wireseam::pipeline::Sink for Conns {
+    fn packet(&mut self, _p: &wireseam::pipeline::PacketView<'_, '_>) -> io::Result<()> {
+        Ok(())
+    }
+    fn conn(&mut self, c: &wireseam::track::tcp::ConnSummary, seams: &wireseam::pipeline::ConnSeams) -> io::Result<()> {
+        self.out.push(format!("{c:?} {seams:?}"));
+        Ok(())
+    }
+    fn wants_packets(&self) -> bool {
+        self.annotated
+    }
+    fn wants_messages(&self) -> bool {
+        self.annotated
+    }
+}
+
+/// `conns` runs without per-message frame lists: every connection's summary and seam counts
+/// (messages, sticky, split, segments per message) are the same as with them, on every fixture
+/// and corpus file.
+#[test]
+fn seam_counts_without_frame_lists() {
+    let mut files = corpus().unwrap_or_default();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    files.extend(std::fs::read_dir(fixtures).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "pcap")));
+    let mut conns = 0;
+    for f in &files {
+        let opts = ReadOptions::new(f.clone());
+        let mut with = Conns { annotated: true, out: Vec::new() };
+        let mut without = Conns { annotated: false, out: Vec::new() };
+        let a = run_file(&opts, &mut with).map(|s| s.frames);
+        let b = run_file(&opts, &mut without).map(|s| s.frames);
+        assert_eq!(a.is_ok(), b.is_ok(), "{}", f.display());
+        assert_eq!(with.out, without.out, "{}", f.display());
+        conns += with.out.len();
+    }
+    assert!(conns > 100, "{conns} connections");
+    eprintln!("{} files, {conns} connections", files.len());
+}

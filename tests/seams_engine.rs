@@ -318,6 +318,15 @@ proptest! {
         let input: Vec<(u64, usize, &[u8])> = sched.iter().map(|&(n, o, l)| (n, o, &stream[o..o + l])).collect();
         feed(&mut s, &input, &mut msgs, &mut sos);
         sos.push(finish(&mut s, &mut msgs));
+        // Without frame lists (as `conns` runs) every count is the same.
+        let mut s0 = Seams::new(SeamConfig { max_frames: 0, ..cfg(if auto { "auto" } else { "len:4:be" }) });
+        let (mut msgs0, mut sos0) = (Vec::new(), Vec::new());
+        feed(&mut s0, &input, &mut msgs0, &mut sos0);
+        finish(&mut s0, &mut msgs0);
+        let counts = |ms: &[Message]| ms.iter().map(|m| (m.offset, m.len, m.nframes, m.sticky, m.split, m.complete)).collect::<Vec<_>>();
+        prop_assert_eq!(counts(&msgs0), counts(&msgs));
+        prop_assert!(msgs0.iter().all(|m| m.frames.is_empty()));
+        prop_assert_eq!(format!("{:?}", s0.summary(0, 0)), format!("{:?}", s.summary(0, 0)));
         let det = s.summary(0, 0).unwrap().framing.unwrap();
         if det.spec.to_string() != "len:4:be" {
             // auto may choose otherwise on a tiny stream; nothing more to check then.

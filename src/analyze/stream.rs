@@ -434,11 +434,18 @@ impl StageCx<'_> {
             }
             st.recent.push_back((cur, index));
         }
-        let in_partial = n.is_some_and(|n| st.partial.iter().any(|p| p.0 == n));
+        // A frame whose bytes arrive in parts (around bytes buffered out of order): the message
+        // index its earlier parts reached.
+        let partial_reached = n.and_then(|n| st.partial.iter().find(|p| p.0 == n)).map(|p| p.2);
+        let in_partial = partial_reached.is_some();
         let m = st.pending.back_mut().expect("open message");
         let mut part = 0;
         if let Some(n) = n {
             part = if m.last_frame == Some(n) {
+                m.nframes
+            } else if cfg.max_frames == 0 && partial_reached == Some(m.index) {
+                // Frame lists are off (nobody reads them): an earlier part of this frame already
+                // reached this message, so it is counted; which part it is goes unreported.
                 m.nframes
             } else if let Some(i) = m.frames.iter().position(|&f| f == n).filter(|_| in_partial) {
                 i as u64 + 1

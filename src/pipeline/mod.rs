@@ -242,10 +242,14 @@ pub(crate) struct SeamStage(Option<SeamState>);
 impl SeamStage {
     /// `shards` stages share the limits of one: each gets its part of the reassembly memory.
     /// `backing`: the run's frames all lie in it (file input; see [`Seams::set_backing`]).
-    pub fn new(opts: &ReadOptions, shards: usize, backing: Option<Arc<dyn Backing>>) -> Self {
+    /// `annotated`: the sink looks at packets or messages (else no frame lists are kept).
+    pub fn new(opts: &ReadOptions, shards: usize, backing: Option<Arc<dyn Backing>>, annotated: bool) -> Self {
         let shards = shards.max(1);
         SeamStage(opts.seams.clone().map(|mut cfg| {
             cfg.global_cap /= shards;
+            if !annotated {
+                cfg.max_frames = 0;
+            }
             let mut seams = Seams::new(cfg);
             if let Some(b) = backing {
                 seams.set_backing(b);
@@ -298,8 +302,8 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub fn new(opts: &ReadOptions, backing: Option<Arc<dyn Backing>>) -> Self {
-        Engine { track: Tracking::new(opts), seams: SeamStage::new(opts, 1, backing) }
+    pub fn new(opts: &ReadOptions, backing: Option<Arc<dyn Backing>>, annotated: bool) -> Self {
+        Engine { track: Tracking::new(opts), seams: SeamStage::new(opts, 1, backing, annotated) }
     }
 
     /// Track frame `n`; messages of earlier frames that it completes go to the sink first.
@@ -362,7 +366,7 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         None => None,
     };
     let mut sum = RunSummary::default();
-    let mut engine = Engine::new(opts, src.backing());
+    let mut engine = Engine::new(opts, src.backing(), sink.wants_packets() || sink.wants_messages());
     let mut clock = Clock::default();
     let bar = progress_bar(src, opts.progress);
     loop {

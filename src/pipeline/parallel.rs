@@ -171,6 +171,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     src.set_release_limit(Arc::clone(&merged));
     let shards = opts.threads.max(1);
     let messages = sink.wants_messages();
+    let annotated = messages || sink.wants_packets();
     std::thread::scope(|s| {
         let mut to_workers = Vec::new();
         let mut from_workers = Vec::new();
@@ -184,7 +185,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
             from_workers.push(Shard::new(out_rx, out_back_tx, batch_back_tx));
             let w = std::thread::Builder::new().name(format!("ws-worker{k}"));
             let backing: Arc<dyn Backing> = data.clone();
-            workers.push(w.spawn_scoped(s, move || worker(opts, shards, messages, backing, batch_rx, out_tx, out_back_rx)).map_err(RunError::Io)?);
+            workers.push(w.spawn_scoped(s, move || worker(opts, shards, messages, annotated, backing, batch_rx, out_tx, out_back_rx)).map_err(RunError::Io)?);
         }
         let (order_tx, order_rx) = sync_channel::<Vec<u32>>(DEPTH * 2);
         let r = std::thread::Builder::new().name("ws-reader".into());
@@ -297,16 +298,18 @@ fn hand_out(batches: &mut [Batch<'_>], done: Vec<ConnSummary>) {
 
 /// A worker: the seams of its shard; records everything for the merger.
 /// Returns the stream bytes dropped by the caps.
+#[allow(clippy::too_many_arguments)]
 fn worker<'a>(
     opts: &ReadOptions,
     shards: usize,
     messages: bool,
+    annotated: bool,
     backing: Arc<dyn Backing>,
     batches: Receiver<Batch<'a>>,
     outs: SyncSender<Out<'a>>,
     outs_back: Receiver<(Vec<Rec>, Vec<FrameFacts>)>,
 ) -> u64 {
-    let mut seams = SeamStage::new(opts, shards, Some(backing));
+    let mut seams = SeamStage::new(opts, shards, Some(backing), annotated);
     let mut rec = Recorder { out: Vec::with_capacity(BATCH * 2), messages };
     // An expiry point's frame: its records end after the point's connections.
     let mut open = false;
