@@ -162,24 +162,38 @@ impl Endpoint {
 /// tcpdump's flag letters: `S` SYN, `F` FIN, `R` RST, `P` PSH, `.` ACK, `U` URG, `E` ECE, `W` CWR.
 pub struct FlagLetters(pub u8);
 
-impl fmt::Display for FlagLetters {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl FlagLetters {
+    /// `[S.]`, `[none]`: the bracketed letters in a fixed buffer.
+    fn letters(&self) -> ([u8; 10], usize) {
         use crate::decode::tcpflags::*;
-        let mut buf = [0u8; 8];
-        let mut n = 0;
+        let mut buf = [0u8; 10];
+        buf[0] = b'[';
+        let mut n = 1;
         for (bit, c) in [(SYN, b'S'), (FIN, b'F'), (RST, b'R'), (PSH, b'P'), (URG, b'U'), (ECE, b'E'), (CWR, b'W'), (ACK, b'.')] {
             if self.0 & bit != 0 {
                 buf[n] = c;
                 n += 1;
             }
         }
-        if n == 0 {
-            return f.pad("[none]");
+        if n == 1 {
+            buf[..6].copy_from_slice(b"[none]");
+            return (buf, 6);
         }
-        let s = std::str::from_utf8(&buf[..n]).unwrap_or("?");
-        f.write_str("[")?;
-        f.write_str(s)?;
-        f.write_str("]")
+        buf[n] = b']';
+        (buf, n + 1)
+    }
+
+    /// As `Display`, without `core::fmt` (once per TCP line of the text output).
+    pub fn write_to(&self, w: &mut impl io::Write) -> io::Result<()> {
+        let (buf, n) = self.letters();
+        w.write_all(&buf[..n])
+    }
+}
+
+impl fmt::Display for FlagLetters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (buf, n) = self.letters();
+        f.pad(std::str::from_utf8(&buf[..n]).unwrap_or("?"))
     }
 }
 
@@ -221,6 +235,12 @@ mod tests {
         assert_eq!(FlagLetters(0x04).to_string(), "[R]");
         assert_eq!(FlagLetters(0xc2).to_string(), "[SEW]");
         assert_eq!(FlagLetters(0).to_string(), "[none]");
+        for f in 0..=255u8 {
+            let mut v = Vec::new();
+            FlagLetters(f).write_to(&mut v).unwrap();
+            assert_eq!(String::from_utf8(v).unwrap(), FlagLetters(f).to_string());
+        }
+        assert_eq!(format!("{:<8}|", FlagLetters(0x10)), "[.]     |", "width still pads");
     }
 
     #[test]

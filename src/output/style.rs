@@ -58,6 +58,16 @@ impl Palette {
 /// uncoloured output is the common, per-frame case).
 pub struct Start(Option<Style>);
 
+impl Start {
+    /// Writes the sequence (nothing when colour is off) without `core::fmt` in that case.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        match self.0 {
+            Some(s) => write!(w, "{}", s.render()),
+            None => Ok(()),
+        }
+    }
+}
+
 impl std::fmt::Display for Start {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {

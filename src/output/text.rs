@@ -199,7 +199,14 @@ fn proto_label(f: &Frame) -> &'static str {
 
 fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io::Result<()> {
     let f = p.frame;
-    write!(w, "{}{:<6}{} ", pal.start(style::PROTO), proto_label(f), pal.reset())?;
+    pal.start(style::PROTO).write_to(w)?;
+    let label = proto_label(f);
+    w.write_all(label.as_bytes())?;
+    for _ in label.chars().count()..6 {
+        w.write_all(b" ")?;
+    }
+    w.write_all(pal.reset().as_bytes())?;
+    w.write_all(b" ")?;
     if !f.vlans().is_empty() {
         w.write_all(b"[vlan ")?;
         for (i, v) in f.vlans().iter().enumerate() {
@@ -264,7 +271,10 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                         num(w, si.conn)?;
                         w.write_all(b" ")?;
                         w.write_all(si.dir.arrow().as_bytes())?;
-                        write!(w, " {}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
+                        w.write_all(b" ")?;
+                        pal.start(st).write_to(w)?;
+                        FlagLetters(tcp.flags).write_to(w)?;
+                        w.write_all(pal.reset().as_bytes())?;
                         w.write_all(b" seq ")?;
                         num(w, si.rseq)?;
                         if let Some(a) = si.rack {
@@ -368,8 +378,16 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
 
 /// Phase, both endpoints' states and the analysis flags in words.
 fn write_tcp_story(w: &mut impl Write, si: &SegInfo, pal: Palette) -> io::Result<()> {
-    write!(w, "  {}{}{}", pal.start(style::NOTE), si.phase, pal.reset())?;
-    write!(w, "  {}client ", pal.start(style::STATE))?;
+    w.write_all(b"  ")?;
+    pal.start(style::NOTE).write_to(w)?;
+    match si.phase {
+        crate::track::tcp::Phase::Data => w.write_all(b"data")?,
+        ref ph => write!(w, "{ph}")?,
+    }
+    w.write_all(pal.reset().as_bytes())?;
+    w.write_all(b"  ")?;
+    pal.start(style::STATE).write_to(w)?;
+    w.write_all(b"client ")?;
     w.write_all(si.client.name().as_bytes())?;
     w.write_all(b" server ")?;
     w.write_all(si.server.name().as_bytes())?;
