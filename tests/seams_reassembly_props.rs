@@ -348,3 +348,64 @@ proptest! {
         prop_assert_eq!(hashed, backed);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(60))]
+
+    /// Many tiny segments: the backed history passes its record limit and turns into block
+    /// hashes made from the first copies; it still reports what the hashed history reports.
+    #[test]
+    fn backed_history_turned_hashed_reports_the_same(sizes in prop::collection::vec(1usize..24, 600..1400),
+                                                     seed in any::<u64>(),
+                                                     flips in prop::collection::vec(any::<prop::sample::Index>(), 1..20),
+                                                     window in prop::sample::select(vec![1000usize, 4096, 256 << 10])) {
+        let total: usize = sizes.iter().sum();
+        let mut x = seed | 1;
+        let bytes: Vec<u8> = (0..total).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
+        let mut sched = Vec::new();
+        let mut o = 0;
+        for (i, &l) in sizes.iter().enumerate() {
+            sched.push((o, l));
+            // now and then a retransmission of a stretch up to 600 bytes back
+            if i % 37 == 36 {
+                let back = o.min(600);
+                sched.push((o - back, back + l));
+            }
+            if i % 91 == 90 && i > 0 {
+                let n = sched.len();
+                sched.swap(n - 1, n - 2);
+            }
+            o += l;
+        }
+        let mut arena = Vec::new();
+        let mut at = Vec::new();
+        for &(so, sl) in &sched {
+            at.push(arena.len());
+            arena.extend_from_slice(&bytes[so..so + sl]);
+            arena.push(0xee);
+        }
+        for f in &flips {
+            // change a byte of a retransmission (one that repeats earlier bytes)
+            let k = f.index(sched.len());
+            if sched[k].1 > 64 {
+                arena[at[k] + f.index(sched[k].1)] ^= 0x77;
+            }
+        }
+        let arena = Arena(arena);
+        let hashed_cfg = ReasmCfg { conflict_window: window, ..BIG };
+        let backed_cfg = ReasmCfg { backing: Some(&arena), ..hashed_cfg };
+        let run = |cfg: &ReasmCfg| {
+            let mut r = Reassembler::new(cfg);
+            let mut m = Mem::new(64 << 20);
+            let mut c = Collect { store: true, ..Default::default() };
+            for (i, &(so, sl)) in sched.iter().enumerate() {
+                r.segment(cfg, &mut m, &mut c, so as u32 + 1, sl as u32, &arena.0[at[i]..at[i] + sl], i as u64 + 1, 0);
+            }
+            r.flush(&mut m, &mut c, 0);
+            (c.bytes, c.gaps, c.events, r.stats)
+        };
+        let hashed = run(&hashed_cfg);
+        let backed = run(&backed_cfg);
+        prop_assert_eq!(hashed, backed);
+    }
+}

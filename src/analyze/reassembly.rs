@@ -240,7 +240,22 @@ impl History {
             (History::Backed(_), None) => None,
         }
     }
+    /// A direction of many small segments would need more chunk records than block hashes
+    /// (one record per segment of the window against one hash per 64 bytes): past
+    /// [`MAX_CHUNKS`] records it switches to hashes, made from the first copies in `backing`,
+    /// and goes on as a live capture does. Same answers either way.
+    fn bound(&mut self, backing: &dyn Backing) {
+        if let History::Backed(b) = self {
+            if b.chunks.len() > MAX_CHUNKS {
+                *self = History::Hashed(b.to_hashed(backing));
+            }
+        }
+    }
 }
+
+/// Most chunk records a [`Backed`] history keeps (32 bytes each: 16 KiB, what the block hashes of
+/// the default window cost at most) before it turns into a [`Hashed`] one.
+const MAX_CHUNKS: usize = 512;
 
 /// Delivered bytes of one run-long backing: a chunk of the stream lies at `at`, first carried
 /// by `frame`.
@@ -286,6 +301,63 @@ impl Backed {
         let end = self.pos / bs * bs;
         (end.saturating_sub(self.window_blocks * bs), end)
     }
+    /// The first copy of `[lo, hi)` when every byte of it is known (`None` otherwise), from
+    /// chunk `k` on (advanced past chunks that end at or before `lo`).
+    fn copy_of(&self, all: &[u8], lo: u64, hi: u64, k: &mut usize, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        while self.chunks.get(*k).is_some_and(|c| c.off + c.len <= lo) {
+            *k += 1;
+        }
+        let mut at = lo;
+        let mut j = *k;
+        while at < hi {
+            let Some(c) = self.chunks.get(j).filter(|c| c.off <= at) else { return false };
+            let upto = (c.off + c.len).min(hi);
+            let from = c.at + (at - c.off) as usize;
+            let Some(bytes) = all.get(from..from + (upto - at) as usize) else { return false };
+            out.extend_from_slice(bytes);
+            at = upto;
+            j += 1;
+        }
+        true
+    }
+
+    /// The same history as block hashes (what a live capture would hold now).
+    fn to_hashed(&self, backing: &dyn Backing) -> Hashed {
+        let bs = HIST_BLOCK as u64;
+        let all = backing.bytes();
+        let (start, end) = self.window();
+        let mut h = Hashed::new(self.window_blocks as usize * HIST_BLOCK);
+        h.start = start;
+        let mut k = 0;
+        let mut buf = Vec::with_capacity(HIST_BLOCK);
+        let mut blk = start;
+        while blk < end {
+            let known = self.copy_of(all, blk, blk + bs, &mut k, &mut buf);
+            h.hashes.push_back(if known { block_hash(&buf) } else { 0 });
+            blk += bs;
+        }
+        if self.pos > end {
+            if !self.copy_of(all, end, self.pos, &mut k, &mut buf) {
+                buf.clear();
+                buf.resize((self.pos - end) as usize, 0);
+                h.cur_bad = true;
+            }
+            h.cur = buf;
+        }
+        for c in &self.chunks {
+            if h.frames.back().map(|f| f.1) != Some(c.frame) {
+                h.frames.push_back((c.off, c.frame));
+            }
+        }
+        let lo = self.chunks.iter().map(|c| c.at).min();
+        let hi = self.chunks.iter().map(|c| c.at + c.len as usize).max();
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            backing.reread(lo..hi);
+        }
+        h
+    }
+
     /// As [`Hashed::check`], comparing with the first copy's bytes.
     fn check(&self, off: u64, b: &[u8], backing: &dyn Backing) -> Option<(u64, u64)> {
         let bs = HIST_BLOCK as u64;
@@ -622,6 +694,9 @@ impl Reassembler {
         while self.buffered > cfg.gap_threshold && !self.ooo.is_empty() {
             self.skip_hole(mem, sink, ts);
         }
+        if let (Some(h), Some(bk)) = (&mut self.hist, cfg.backing) {
+            h.bound(bk);
+        }
     }
 
     /// Hands on `[cur, stop)` of a segment whose captured bytes `pay` start at `base` (and at
@@ -926,6 +1001,36 @@ mod tests {
         assert_eq!(c.bytes.len(), 110);
         assert_eq!(c.gaps, vec![(14, 6), (30, 80)]);
         assert_eq!(m.used, 0);
+    }
+
+    struct Bytes(Vec<u8>);
+    impl Backing for Bytes {
+        fn bytes(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    /// One record per segment while there are few; many small segments turn the history into
+    /// block hashes (bounded memory), which still catch a changed retransmission.
+    #[test]
+    fn backed_history_is_bounded() {
+        let data = Bytes((0..20_000u32).map(|i| (i * 7 % 251) as u8).collect());
+        let cfg = ReasmCfg { conflict_window: 256 << 10, backing: Some(&data), ..CFG };
+        let mut r = Reassembler::new(&cfg);
+        let mut m = Mem::new(1 << 30);
+        let mut c = Collect::default();
+        for i in 0..100u32 {
+            r.segment(&cfg, &mut m, &mut c, i * 10 + 1, 10, &data.0[(i * 10) as usize..(i * 10 + 10) as usize], u64::from(i) + 1, 0);
+        }
+        assert!(matches!(r.hist.as_deref(), Some(History::Backed(b)) if b.chunks.len() == 100));
+        for i in 100..2000u32 {
+            r.segment(&cfg, &mut m, &mut c, i * 10 + 1, 10, &data.0[(i * 10) as usize..(i * 10 + 10) as usize], u64::from(i) + 1, 0);
+        }
+        assert!(matches!(r.hist.as_deref(), Some(History::Hashed(_))), "past {MAX_CHUNKS} records: hashes");
+        let mut bad = data.0[640..768].to_vec();
+        bad[70] ^= 1;
+        r.segment(&cfg, &mut m, &mut c, 641, 128, &bad, 9999, 0);
+        assert!(matches!(c.events[..], [ReasmEvent::Conflict { offset: 704, first: 71, frame: 9999, .. }]), "{:?}", c.events);
     }
 
     #[test]
