@@ -57,7 +57,7 @@ pub struct SeamConfig {
     /// Bytes of already-framed stream a retransmission is compared with, in 64-byte
     /// blocks, to detect retransmissions with different bytes. 0 turns it off. Default
     /// 256 KiB: with a [`Seams::set_backing`] (file input) a 32-byte record per delivered
-    /// chunk, else 16 KiB of block hashes per direction at most.
+    /// chunk (block hashes past 512 records), else block hashes; 16 KiB per direction at most.
     pub conflict_window: usize,
     /// Keep each direction's arrival timeline (for [`simulate_recv`]). O(segments).
     pub keep_timeline: bool,
