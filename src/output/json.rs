@@ -29,6 +29,29 @@ fn int(w: &mut impl Write, key: &[u8], n: impl itoa::Integer) -> io::Result<()> 
     w.write_all(itoa::Buffer::new().format(n).as_bytes())
 }
 
+/// An address as JSON string content: IPv4 digit by digit (every packet has two), IPv6 through
+/// `Display`.
+fn write_ip(w: &mut impl Write, a: &std::net::IpAddr) -> io::Result<()> {
+    match a {
+        std::net::IpAddr::V4(v) => {
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            let mut it = itoa::Buffer::new();
+            for (i, o) in v.octets().iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                let d = it.format(*o).as_bytes();
+                buf[n..n + d.len()].copy_from_slice(d);
+                n += d.len();
+            }
+            w.write_all(&buf[..n])
+        }
+        std::net::IpAddr::V6(v) => write!(w, "{v}"),
+    }
+}
+
 /// Write `s` as a JSON string literal.
 pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
     w.write_all(b"\"")?;
@@ -64,9 +87,15 @@ fn write_mac(w: &mut impl Write, m: &MacAddr) -> io::Result<()> {
 /// `"src_vendor":"...","src_class":"..."` extras (not in the contract; additions are allowed).
 fn write_mac_notes(w: &mut impl Write, key: &str, m: &MacAddr) -> io::Result<()> {
     if let Some(c) = m.class() {
-        write!(w, ",\"{key}_class\":\"{c}\"")?;
+        w.write_all(b",\"")?;
+        w.write_all(key.as_bytes())?;
+        w.write_all(b"_class\":\"")?;
+        w.write_all(c.as_bytes())?;
+        w.write_all(b"\"")?;
     } else if let Some(v) = oui::vendor(m) {
-        write!(w, ",\"{key}_vendor\":")?;
+        w.write_all(b",\"")?;
+        w.write_all(key.as_bytes())?;
+        w.write_all(b"_vendor\":")?;
         write_str(w, v)?;
     }
     Ok(())
@@ -89,7 +118,7 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
                 w.write_all(b",\"dst\":")?;
                 write_mac(w, &dst)?;
                 if let Some(t) = f.ethertype {
-                    write!(w, ",\"type\":{t}")?;
+                    int(w, b",\"type\":", t)?;
                 }
                 if f.nvlan > 0 {
                     w.write_all(b",\"vlan\":[")?;
@@ -141,9 +170,15 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
                 w.write_all(b"}")?;
             }
             Net::Ip(ip) => {
-                write!(w, ",\"ip\":{{\"version\":{},\"src\":\"{}\",\"dst\":\"{}\",\"ttl\":{},\"proto\":{}", ip.version, ip.src, ip.dst, ip.ttl, ip.proto)?;
+                int(w, b",\"ip\":{\"version\":", ip.version)?;
+                w.write_all(b",\"src\":\"")?;
+                write_ip(w, &ip.src)?;
+                w.write_all(b"\",\"dst\":\"")?;
+                write_ip(w, &ip.dst)?;
+                int(w, b"\",\"ttl\":", ip.ttl)?;
+                int(w, b",\"proto\":", ip.proto)?;
                 if let Some(id) = ip.id {
-                    write!(w, ",\"id\":{id}")?;
+                    int(w, b",\"id\":", id)?;
                 }
                 if let Some((off, more)) = ip.frag {
                     write!(w, ",\"frag\":{{\"offset\":{off},\"more\":{more}}}")?;
@@ -166,10 +201,16 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
             w.write_all(b"]")?;
         }
         match &f.transport {
-            Transport::Udp(u) => write!(w, ",\"udp\":{{\"sport\":{},\"dport\":{},\"len\":{}", u.sport, u.dport, u.len)?,
+            Transport::Udp(u) => {
+                int(w, b",\"udp\":{\"sport\":", u.sport)?;
+                int(w, b",\"dport\":", u.dport)?;
+                int(w, b",\"len\":", u.len)?;
+            }
             Transport::Icmp(i) => write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}}}", i.ty, i.code)?,
             Transport::Tcp(t) => {
-                write!(w, ",\"tcp\":{{\"sport\":{},\"dport\":{},\"flags\":[", t.sport, t.dport)?;
+                int(w, b",\"tcp\":{\"sport\":", t.sport)?;
+                int(w, b",\"dport\":", t.dport)?;
+                w.write_all(b",\"flags\":[")?;
                 let mut first = true;
                 for (i, name) in tcpflags::NAMES.iter().enumerate() {
                     if t.flags & (1 << i) != 0 {
@@ -177,7 +218,9 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
                             w.write_all(b",")?;
                         }
                         first = false;
-                        write!(w, "\"{name}\"")?;
+                        w.write_all(b"\"")?;
+                        w.write_all(name.as_bytes())?;
+                        w.write_all(b"\"")?;
                     }
                 }
                 w.write_all(b"]")?;
@@ -199,10 +242,10 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
                 }
                 let o = &t.opts;
                 if let Some(m) = o.mss {
-                    write!(w, ",\"mss\":{m}")?;
+                    int(w, b",\"mss\":", m)?;
                 }
                 if let Some(s) = o.ws {
-                    write!(w, ",\"ws\":{s}")?;
+                    int(w, b",\"ws\":", s)?;
                 }
                 if o.sack_perm {
                     w.write_all(b",\"sack_perm\":true")?;
@@ -218,20 +261,30 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
                     w.write_all(b"]")?;
                 }
                 if let Some((a, b)) = o.ts {
-                    write!(w, ",\"ts\":[{a},{b}]")?;
+                    int(w, b",\"ts\":[", a)?;
+                    int(w, b",", b)?;
+                    w.write_all(b"]")?;
                 }
                 if let Some(si) = &p.tcp {
                     int(w, b",\"conn\":", si.conn)?;
                     w.write_all(if si.dir == crate::track::tcp::Dir::C2S { b",\"dir\":\"c2s\"" } else { b",\"dir\":\"s2c\"" })?;
-                    write!(w, ",\"phase\":\"{}\"", si.phase)?;
-                    write!(w, ",\"state\":{{\"client\":\"{}\",\"server\":\"{}\"}}", si.client.name(), si.server.name())?;
-                    w.write_all(b",\"analysis\":[")?;
+                    match si.phase {
+                        crate::track::tcp::Phase::Data => w.write_all(b",\"phase\":\"data\"")?,
+                        ref ph => write!(w, ",\"phase\":\"{ph}\"")?,
+                    }
+                    w.write_all(b",\"state\":{\"client\":\"")?;
+                    w.write_all(si.client.name().as_bytes())?;
+                    w.write_all(b"\",\"server\":\"")?;
+                    w.write_all(si.server.name().as_bytes())?;
+                    w.write_all(b"\"},\"analysis\":[")?;
                     for (i, name) in si.analysis.names().enumerate() {
-                        write!(w, "{}\"{name}\"", if i > 0 { "," } else { "" })?;
+                        w.write_all(if i > 0 { b",\"" } else { b"\"" })?;
+                        w.write_all(name.as_bytes())?;
+                        w.write_all(b"\"")?;
                     }
                     w.write_all(b"]")?;
                     if let Some(b) = si.bytes_in_flight {
-                        write!(w, ",\"bytes_in_flight\":{b}")?;
+                        int(w, b",\"bytes_in_flight\":", b)?;
                     }
                     if si.dup_ack_num > 0 {
                         write!(w, ",\"dup_ack_num\":{},\"dup_ack_of\":{}", si.dup_ack_num, si.dup_ack_of)?;

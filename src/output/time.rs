@@ -22,12 +22,25 @@ pub fn write_rfc3339(w: &mut impl Write, ts_ns: i64, nanos: bool) -> io::Result<
     let frac = ts_ns.rem_euclid(1_000_000_000);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    write!(w, "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.", s / 3600, s / 60 % 60, s % 60)?;
-    if nanos {
-        write!(w, "{frac:09}Z")
-    } else {
-        write!(w, "{:06}Z", frac / 1000)
-    }
+    // By hand into a fixed buffer (every JSON packet record has one): `YYYY-MM-DDTHH:MM:SS.` then
+    // 6 or 9 digits and `Z`. Nanoseconds in an i64 span the years 1677 to 2262: four digits.
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    let put = |b: &mut [u8; 30], at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut b, 0, 4, y as u64);
+    put(&mut b, 5, 2, u64::from(mo));
+    put(&mut b, 8, 2, u64::from(d));
+    put(&mut b, 11, 2, (s / 3600) as u64);
+    put(&mut b, 14, 2, (s / 60 % 60) as u64);
+    put(&mut b, 17, 2, (s % 60) as u64);
+    let digits = if nanos { 9 } else { 6 };
+    put(&mut b, 20, digits, if nanos { frac as u64 } else { frac as u64 / 1000 });
+    b[20 + digits] = b'Z';
+    w.write_all(&b[..21 + digits])
 }
 
 /// Seconds with six (or nine) decimals, e.g. `12.000345`; negative values keep their sign.
@@ -71,6 +84,33 @@ mod tests {
         assert_eq!(s(1_767_225_600_000_123_456, true), "2026-01-01T00:00:00.000123456Z");
         assert_eq!(s(951_782_400_000_000_000, false), "2000-02-29T00:00:00.000000Z");
         assert_eq!(s(-1_000_000_000, false), "1969-12-31T23:59:59.000000Z");
+    }
+
+    /// The by-hand digits against `core::fmt`'s padding, over the whole i64 range (years
+    /// 1677 to 2262) and both precisions.
+    #[test]
+    fn rfc3339_by_hand_matches_fmt() {
+        let fmt = |ts: i64, nanos: bool| {
+            let secs = ts.div_euclid(1_000_000_000);
+            let frac = ts.rem_euclid(1_000_000_000);
+            let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+            let t = secs.rem_euclid(86_400);
+            let head = format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.", t / 3600, t / 60 % 60, t % 60);
+            if nanos { format!("{head}{frac:09}Z") } else { format!("{head}{:06}Z", frac / 1000) }
+        };
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut all = vec![i64::MIN, i64::MAX, 0, -1, 1];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            all.push(x as i64);
+        }
+        for ts in all {
+            for nanos in [false, true] {
+                assert_eq!(s(ts, nanos), fmt(ts, nanos), "{ts}");
+            }
+        }
     }
 
     #[test]
