@@ -301,25 +301,28 @@ impl Backed {
         let end = self.pos / bs * bs;
         (end.saturating_sub(self.window_blocks * bs), end)
     }
-    /// The first copy of `[lo, hi)` when every byte of it is known (`None` otherwise), from
-    /// chunk `k` on (advanced past chunks that end at or before `lo`).
-    fn copy_of(&self, all: &[u8], lo: u64, hi: u64, k: &mut usize, out: &mut Vec<u8>) -> bool {
+    /// Copies the first copy of `[lo, hi)` into `out` when every byte of it is known, and returns
+    /// the span of the backing it was read from; `None` when a byte is unknown. Starts at chunk
+    /// `k`, which it advances past chunks that end at or before `lo` (callers go forward).
+    fn copy_of(&self, all: &[u8], lo: u64, hi: u64, k: &mut usize, out: &mut Vec<u8>) -> Option<std::ops::Range<usize>> {
         out.clear();
         while self.chunks.get(*k).is_some_and(|c| c.off + c.len <= lo) {
             *k += 1;
         }
+        let (mut first, mut last) = (usize::MAX, 0);
         let mut at = lo;
         let mut j = *k;
         while at < hi {
-            let Some(c) = self.chunks.get(j).filter(|c| c.off <= at) else { return false };
+            let c = self.chunks.get(j).filter(|c| c.off <= at)?;
             let upto = (c.off + c.len).min(hi);
             let from = c.at + (at - c.off) as usize;
-            let Some(bytes) = all.get(from..from + (upto - at) as usize) else { return false };
-            out.extend_from_slice(bytes);
+            let to = from + (upto - at) as usize;
+            out.extend_from_slice(all.get(from..to)?);
+            (first, last) = (first.min(from), last.max(to));
             at = upto;
             j += 1;
         }
-        true
+        Some(first..last)
     }
 
     /// The same history as block hashes (what a live capture would hold now).
@@ -333,12 +336,12 @@ impl Backed {
         let mut buf = Vec::with_capacity(HIST_BLOCK);
         let mut blk = start;
         while blk < end {
-            let known = self.copy_of(all, blk, blk + bs, &mut k, &mut buf);
+            let known = self.copy_of(all, blk, blk + bs, &mut k, &mut buf).is_some();
             h.hashes.push_back(if known { block_hash(&buf) } else { 0 });
             blk += bs;
         }
         if self.pos > end {
-            if !self.copy_of(all, end, self.pos, &mut k, &mut buf) {
+            if self.copy_of(all, end, self.pos, &mut k, &mut buf).is_none() {
                 buf.clear();
                 buf.resize((self.pos - end) as usize, 0);
                 h.cur_bad = true;
@@ -362,45 +365,23 @@ impl Backed {
     fn check(&self, off: u64, b: &[u8], backing: &dyn Backing) -> Option<(u64, u64)> {
         let bs = HIST_BLOCK as u64;
         let (start, hist_end) = self.window();
-        let end = off + b.len() as u64;
+        let last = (off + b.len() as u64).min(hist_end);
         let mut blk = off.max(start).div_ceil(bs) * bs;
-        let last = end.min(hist_end);
-        if blk + bs > last {
-            return None;
-        }
         let all = backing.bytes();
         let mut k = self.chunks.partition_point(|c| c.off + c.len <= blk);
+        let mut first = Vec::with_capacity(HIST_BLOCK);
         let (mut lo, mut hi) = (usize::MAX, 0);
         let mut found = None;
-        'blocks: while blk + bs <= last {
-            while self.chunks.get(k).is_some_and(|c| c.off + c.len <= blk) {
-                k += 1;
-            }
-            // The block's first copy, chunk by chunk; a block not wholly known is skipped.
-            let mut at = blk;
-            let mut j = k;
-            let mut same = true;
-            while at < blk + bs {
-                let Some(c) = self.chunks.get(j).filter(|c| c.off <= at) else {
-                    blk += bs;
-                    continue 'blocks;
-                };
-                let upto = (c.off + c.len).min(blk + bs);
-                let from = c.at + (at - c.off) as usize;
-                let n = (upto - at) as usize;
-                let (Some(first), Some(again)) = (all.get(from..from + n), b.get((at - off) as usize..(at - off) as usize + n)) else {
-                    blk += bs;
-                    continue 'blocks;
-                };
-                lo = lo.min(from);
-                hi = hi.max(from + n);
-                same &= first == again;
-                at = upto;
-                j += 1;
-            }
-            if !same {
-                found = Some((blk, self.chunks[k].frame));
-                break;
+        while blk + bs <= last {
+            // A block not wholly known is skipped (a hash of 0).
+            if let Some(span) = self.copy_of(all, blk, blk + bs, &mut k, &mut first) {
+                (lo, hi) = (lo.min(span.start), hi.max(span.end));
+                let i = (blk - off) as usize;
+                if first[..] != b[i..i + HIST_BLOCK] {
+                    // `copy_of` left `k` at the chunk holding the block's first byte.
+                    found = Some((blk, self.chunks[k].frame));
+                    break;
+                }
             }
             blk += bs;
         }

@@ -29,29 +29,6 @@ fn int(w: &mut impl Write, key: &[u8], n: impl itoa::Integer) -> io::Result<()> 
     w.write_all(itoa::Buffer::new().format(n).as_bytes())
 }
 
-/// An address as JSON string content: IPv4 digit by digit (every packet has two), IPv6 through
-/// `Display`.
-fn write_ip(w: &mut impl Write, a: &std::net::IpAddr) -> io::Result<()> {
-    match a {
-        std::net::IpAddr::V4(v) => {
-            let mut buf = [0u8; 15];
-            let mut n = 0;
-            let mut it = itoa::Buffer::new();
-            for (i, o) in v.octets().iter().enumerate() {
-                if i > 0 {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                let d = it.format(*o).as_bytes();
-                buf[n..n + d.len()].copy_from_slice(d);
-                n += d.len();
-            }
-            w.write_all(&buf[..n])
-        }
-        std::net::IpAddr::V6(v) => write!(w, "{v}"),
-    }
-}
-
 /// Write `s` as a JSON string literal.
 pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
     w.write_all(b"\"")?;
@@ -172,9 +149,9 @@ fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
             Net::Ip(ip) => {
                 int(w, b",\"ip\":{\"version\":", ip.version)?;
                 w.write_all(b",\"src\":\"")?;
-                write_ip(w, &ip.src)?;
+                super::write_ip(w, &ip.src)?;
                 w.write_all(b"\",\"dst\":\"")?;
-                write_ip(w, &ip.dst)?;
+                super::write_ip(w, &ip.dst)?;
                 int(w, b"\",\"ttl\":", ip.ttl)?;
                 int(w, b",\"proto\":", ip.proto)?;
                 if let Some(id) = ip.id {

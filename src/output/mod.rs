@@ -130,29 +130,37 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// An address as text without core::fmt for IPv4 (every frame has two; digit by digit into a
+/// fixed buffer); IPv6 through `Display`.
+pub fn write_ip(w: &mut impl Write, a: &IpAddr) -> io::Result<()> {
+    match a {
+        IpAddr::V4(v) => {
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            let mut it = itoa::Buffer::new();
+            for (i, o) in v.octets().iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                let d = it.format(*o).as_bytes();
+                buf[n..n + d.len()].copy_from_slice(d);
+                n += d.len();
+            }
+            w.write_all(&buf[..n])
+        }
+        IpAddr::V6(v) => write!(w, "{v}"),
+    }
+}
+
 impl Endpoint {
     /// Write without core::fmt for IPv4 (the per-frame case); IPv6 through Display.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
         match self.0 {
-            IpAddr::V4(a) => {
-                let mut buf = [0u8; 21];
-                let mut n = 0;
-                let mut it = itoa::Buffer::new();
-                for (i, o) in a.octets().iter().enumerate() {
-                    if i > 0 {
-                        buf[n] = b'.';
-                        n += 1;
-                    }
-                    let d = it.format(*o).as_bytes();
-                    buf[n..n + d.len()].copy_from_slice(d);
-                    n += d.len();
-                }
-                buf[n] = b':';
-                n += 1;
-                let d = it.format(self.1).as_bytes();
-                buf[n..n + d.len()].copy_from_slice(d);
-                n += d.len();
-                w.write_all(&buf[..n])
+            IpAddr::V4(_) => {
+                write_ip(w, &self.0)?;
+                w.write_all(b":")?;
+                w.write_all(itoa::Buffer::new().format(self.1).as_bytes())
             }
             IpAddr::V6(_) => write!(w, "{self}"),
         }
