@@ -4,7 +4,7 @@
 //! the memory caps hold at every step; sequence numbers wrap.
 
 use proptest::prelude::*;
-use wireseam::analyze::reassembly::{Backing, GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
+use wireseam::analyze::reassembly::{Backing, GapReason, Mem, ReasmCfg, ReasmEvent, ReasmStats, Reassembler, Sink};
 
 #[derive(Default)]
 struct Collect {
@@ -293,6 +293,27 @@ impl Backing for Arena {
     }
 }
 
+type Outcome = (Vec<u8>, Vec<(u64, u64)>, Vec<ReasmEvent>, ReasmStats);
+
+/// Feeds `segs` — (stream offset, length on the wire, where the captured bytes lie in `arena`,
+/// how many were captured), frame i + 1 each — once with block hashes and once reading first
+/// copies from `arena`.
+fn hashed_and_backed(arena: &Arena, window: usize, segs: &[(usize, usize, usize, usize)]) -> (Outcome, Outcome) {
+    let hashed = ReasmCfg { conflict_window: window, ..BIG };
+    let backed = ReasmCfg { backing: Some(arena), ..hashed };
+    let run = |cfg: &ReasmCfg| {
+        let mut r = Reassembler::new(cfg);
+        let mut m = Mem::new(64 << 20);
+        let mut c = Collect { store: true, ..Default::default() };
+        for (i, &(o, l, at, cap)) in segs.iter().enumerate() {
+            r.segment(cfg, &mut m, &mut c, o as u32 + 1, l as u32, &arena.0[at..at + cap], i as u64 + 1, 0);
+        }
+        r.flush(&mut m, &mut c, 0);
+        (c.bytes, c.gaps, c.events, r.stats)
+    };
+    (run(&hashed), run(&backed))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -328,23 +349,8 @@ proptest! {
                 arena[a + byte.index(cap)] ^= 0x5a;
             }
         }
-        let arena = Arena(arena);
-        let hashed_cfg = ReasmCfg { conflict_window: window, ..BIG };
-        let backed_cfg = ReasmCfg { backing: Some(&arena), ..hashed_cfg };
-        let run = |cfg: &ReasmCfg| {
-            let mut r = Reassembler::new(cfg);
-            let mut m = Mem::new(64 << 20);
-            let mut c = Collect { store: true, ..Default::default() };
-            for (i, &(o, l)) in sched.iter().enumerate() {
-                let (a, cap) = at[i];
-                let pay = &arena.0[a..a + cap];
-                r.segment(cfg, &mut m, &mut c, o as u32 + 1, l as u32, pay, i as u64 + 1, 0);
-            }
-            r.flush(&mut m, &mut c, 0);
-            (c.bytes, c.gaps, c.events, r.stats)
-        };
-        let hashed = run(&hashed_cfg);
-        let backed = run(&backed_cfg);
+        let segs: Vec<_> = sched.iter().zip(&at).map(|(&(o, l), &(a, cap))| (o, l, a, cap)).collect();
+        let (hashed, backed) = hashed_and_backed(&Arena(arena), window, &segs);
         prop_assert_eq!(hashed, backed);
     }
 }
@@ -391,21 +397,8 @@ proptest! {
                 arena[at[k] + f.index(sched[k].1)] ^= 0x77;
             }
         }
-        let arena = Arena(arena);
-        let hashed_cfg = ReasmCfg { conflict_window: window, ..BIG };
-        let backed_cfg = ReasmCfg { backing: Some(&arena), ..hashed_cfg };
-        let run = |cfg: &ReasmCfg| {
-            let mut r = Reassembler::new(cfg);
-            let mut m = Mem::new(64 << 20);
-            let mut c = Collect { store: true, ..Default::default() };
-            for (i, &(so, sl)) in sched.iter().enumerate() {
-                r.segment(cfg, &mut m, &mut c, so as u32 + 1, sl as u32, &arena.0[at[i]..at[i] + sl], i as u64 + 1, 0);
-            }
-            r.flush(&mut m, &mut c, 0);
-            (c.bytes, c.gaps, c.events, r.stats)
-        };
-        let hashed = run(&hashed_cfg);
-        let backed = run(&backed_cfg);
+        let segs: Vec<_> = sched.iter().zip(&at).map(|(&(o, l), &a)| (o, l, a, l)).collect();
+        let (hashed, backed) = hashed_and_backed(&Arena(arena), window, &segs);
         prop_assert_eq!(hashed, backed);
     }
 }

@@ -365,22 +365,7 @@ fn fast_ip<'a>(f: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize, wi
             if total < hdr_len as u32 {
                 return false;
             }
-            let ip = Ip {
-                version: 4,
-                src: IpAddr::V4(h.source_addr()),
-                dst: IpAddr::V4(h.destination_addr()),
-                ttl: h.ttl(),
-                proto: h.protocol().0,
-                id: Some(h.identification() as u32),
-                df: h.dont_fragment(),
-                frag: None,
-                hdr_len: hdr_len as u16,
-                payload_len: (total - hdr_len as u32).min(on_wire_after(l2_len + hdr_len)),
-                ext: [0; 4],
-                next: h.protocol().0,
-                ext_count: 0,
-                tos: h.slice()[1],
-            };
+            let ip = ipv4(&h, (total - hdr_len as u32).min(on_wire_after(l2_len + hdr_len)), None);
             (ip, pl.payload, 0x0800)
         }
         6 => {
@@ -390,22 +375,7 @@ fn fast_ip<'a>(f: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize, wi
             if !v6.extensions().slice().is_empty() || pl.fragmented || h.payload_length() == 0 {
                 return false;
             }
-            let ip = Ip {
-                version: 6,
-                src: IpAddr::V6(h.source_addr()),
-                dst: IpAddr::V6(h.destination_addr()),
-                ttl: h.hop_limit(),
-                proto: pl.ip_number.0,
-                id: None,
-                df: false,
-                frag: None,
-                hdr_len: 40,
-                payload_len: (h.payload_length() as u32).min(on_wire_after(l2_len + 40)),
-                ext: [0; 4],
-                next: h.next_header().0,
-                ext_count: 0,
-                tos: ((h.slice()[0] & 0x0f) << 4) | (h.slice()[1] >> 4),
-            };
+            let ip = ipv6(&h, pl.ip_number.0, 0, (h.payload_length() as u32).min(on_wire_after(l2_len + 40)));
             (ip, pl.payload, 0x86dd)
         }
         _ => return false,
@@ -431,6 +401,47 @@ fn fast_ip<'a>(f: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize, wi
     f.net = Net::Ip(ip);
     f.transport = transport;
     true
+}
+
+/// The IPv4 layer of a header; `payload_len` and `frag` as the caller worked them out.
+fn ipv4(h: &etherparse::Ipv4HeaderSlice<'_>, payload_len: u32, frag: Option<(u32, bool)>) -> Ip {
+    Ip {
+        version: 4,
+        src: IpAddr::V4(h.source_addr()),
+        dst: IpAddr::V4(h.destination_addr()),
+        ttl: h.ttl(),
+        proto: h.protocol().0,
+        id: Some(h.identification() as u32),
+        df: h.dont_fragment(),
+        frag,
+        hdr_len: h.slice().len() as u16,
+        payload_len,
+        ext: [0; 4],
+        next: h.protocol().0,
+        ext_count: 0,
+        tos: h.slice()[1],
+    }
+}
+
+/// The IPv6 layer of a header followed by `ext_len` bytes of extension headers (walked by the
+/// caller) and a payload of protocol `proto`.
+fn ipv6(h: &etherparse::Ipv6HeaderSlice<'_>, proto: u8, ext_len: usize, payload_len: u32) -> Ip {
+    Ip {
+        version: 6,
+        src: IpAddr::V6(h.source_addr()),
+        dst: IpAddr::V6(h.destination_addr()),
+        ttl: h.hop_limit(),
+        proto,
+        id: None,
+        df: false,
+        frag: None,
+        hdr_len: (40 + ext_len) as u16,
+        payload_len,
+        ext: [0; 4],
+        next: h.next_header().0,
+        ext_count: 0,
+        tos: ((h.slice()[0] & 0x0f) << 4) | (h.slice()[1] >> 4),
+    }
 }
 
 fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: usize, wire_len: u32) {
@@ -482,45 +493,16 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             if total < hdr_len as u32 {
                 f.warn("ipv4", off(h.slice()) + 2, WarnKind::Other("total length smaller than the header"));
             }
-            f.net = Net::Ip(Ip {
-                version: 4,
-                src: IpAddr::V4(h.source_addr()),
-                dst: IpAddr::V4(h.destination_addr()),
-                ttl: h.ttl(),
-                proto: h.protocol().0,
-                id: Some(h.identification() as u32),
-                df: h.dont_fragment(),
-                frag: if frag_off != 0 || mf { Some((frag_off, mf)) } else { None },
-                hdr_len: hdr_len as u16,
-                payload_len,
-                ext: [0; 4],
-                next: h.protocol().0,
-                ext_count: 0,
-                tos: h.slice()[1],
-            });
+            f.net = Net::Ip(ipv4(&h, payload_len, if frag_off != 0 || mf { Some((frag_off, mf)) } else { None }));
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             f.ethertype = Some(0x86dd);
             let h = v6.header();
             let exts = v6.extensions();
-            let mut ip = Ip {
-                version: 6,
-                src: IpAddr::V6(h.source_addr()),
-                dst: IpAddr::V6(h.destination_addr()),
-                ttl: h.hop_limit(),
-                proto: v6.payload().ip_number.0,
-                id: None,
-                df: false,
-                frag: None,
-                hdr_len: (40 + exts.slice().len()) as u16,
-                payload_len: (h.payload_length() as u32)
-                    .saturating_sub(exts.slice().len() as u32)
-                    .min(on_wire_after(off(h.slice()) + 40 + exts.slice().len())),
-                ext: [0; 4],
-                next: h.next_header().0,
-                ext_count: 0,
-                tos: ((h.slice()[0] & 0x0f) << 4) | (h.slice()[1] >> 4),
-            };
+            let payload_len = (h.payload_length() as u32)
+                .saturating_sub(exts.slice().len() as u32)
+                .min(on_wire_after(off(h.slice()) + 40 + exts.slice().len()));
+            let mut ip = ipv6(&h, v6.payload().ip_number.0, exts.slice().len(), payload_len);
             // Walk the extension headers ourselves over the bytes etherparse delimited: its
             // `Ipv6ExtensionSliceIter` reads unchecked and crashed (SIGSEGV) on lax-sliced
             // malformed headers of the tcpdump corpus (ipv6-next-header-oobr-*.pcap).
