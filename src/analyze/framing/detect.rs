@@ -299,45 +299,43 @@ fn first_non_text(b: &[u8]) -> usize {
     b.len()
 }
 
+/// Rule 4's yes: `nl` lines seen (all CRLF-terminated or not) in the first `seen` bytes.
+fn text_yes(nl: u32, all_crlf: bool, level: Level, seen: usize) -> Verdict {
+    let spec = if all_crlf { FramingSpec::Crlf } else { FramingSpec::Lines };
+    let term = if all_crlf { "CRLF" } else { "LF" };
+    yes(spec, level, format!("printable text, {nl} {term}-terminated line(s) in the first {} bytes", thousands(seen as u64)))
+}
+
 /// Rule 4, in the order of the bytes: a non-text byte says no; the [`TEXT_LINES`]th newline,
 /// a newline at or past [`WINDOW`], or reaching [`WINDOW`] with a newline seen says yes. Jumps
 /// from newline to newline (`memchr`) up to the first non-text byte.
 fn rule_text(b: &[u8], ended: bool) -> Verdict {
     let mut nl: u32 = 0;
     let mut all_crlf = true;
-    let decide = |nl: u32, all_crlf: bool, level: Level, seen: usize| {
-        let spec = if all_crlf { FramingSpec::Crlf } else { FramingSpec::Lines };
-        let term = if all_crlf { "CRLF" } else { "LF" };
-        yes(
-            spec,
-            level,
-            format!("printable text, {nl} {term}-terminated line(s) in the first {} bytes", thousands(seen as u64)),
-        )
-    };
     let bad = first_non_text(b);
     for i in memchr::memchr_iter(b'\n', &b[..bad]) {
         if i >= WINDOW && nl > 0 {
             // Byte WINDOW - 1 was passed with a line seen.
-            return decide(nl, all_crlf, Level::Medium, WINDOW);
+            return text_yes(nl, all_crlf, Level::Medium, WINDOW);
         }
         nl += 1;
         all_crlf &= i > 0 && b[i - 1] == b'\r';
         if nl >= TEXT_LINES {
-            return decide(nl, all_crlf, Level::High, i + 1);
+            return text_yes(nl, all_crlf, Level::High, i + 1);
         }
         if i + 1 >= WINDOW {
-            return decide(nl, all_crlf, Level::Medium, i + 1);
+            return text_yes(nl, all_crlf, Level::Medium, i + 1);
         }
     }
     if bad >= WINDOW && nl > 0 {
-        return decide(nl, all_crlf, Level::Medium, WINDOW);
+        return text_yes(nl, all_crlf, Level::Medium, WINDOW);
     }
     if bad < b.len() {
         return Verdict::No;
     }
     if ended {
         if nl > 0 {
-            decide(nl, all_crlf, Level::Medium, b.len())
+            text_yes(nl, all_crlf, Level::Medium, b.len())
         } else {
             Verdict::No
         }
@@ -473,15 +471,6 @@ mod tests {
     fn rule_text_byte_by_byte(b: &[u8], ended: bool) -> Verdict {
         let mut nl: u32 = 0;
         let mut all_crlf = true;
-        let decide = |nl: u32, all_crlf: bool, level: Level, seen: usize| {
-            let spec = if all_crlf { FramingSpec::Crlf } else { FramingSpec::Lines };
-            let term = if all_crlf { "CRLF" } else { "LF" };
-            yes(
-                spec,
-                level,
-                format!("printable text, {nl} {term}-terminated line(s) in the first {} bytes", thousands(seen as u64)),
-            )
-        };
         for (i, &c) in b.iter().enumerate() {
             if !is_text(c) {
                 return Verdict::No;
@@ -490,19 +479,19 @@ mod tests {
                 nl += 1;
                 all_crlf &= i > 0 && b[i - 1] == b'\r';
                 if nl >= TEXT_LINES {
-                    return decide(nl, all_crlf, Level::High, i + 1);
+                    return text_yes(nl, all_crlf, Level::High, i + 1);
                 }
                 if i + 1 >= WINDOW {
-                    return decide(nl, all_crlf, Level::Medium, i + 1);
+                    return text_yes(nl, all_crlf, Level::Medium, i + 1);
                 }
             }
             if i + 1 == WINDOW && nl > 0 {
-                return decide(nl, all_crlf, Level::Medium, i + 1);
+                return text_yes(nl, all_crlf, Level::Medium, i + 1);
             }
         }
         if ended {
             if nl > 0 {
-                decide(nl, all_crlf, Level::Medium, b.len())
+                text_yes(nl, all_crlf, Level::Medium, b.len())
             } else {
                 Verdict::No
             }
