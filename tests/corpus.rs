@@ -103,7 +103,7 @@ impl wireseam::pipeline::Sink for Conns {
 
 /// `conns` runs without per-message frame lists: every connection's summary and seam counts
 /// (messages, sticky, split, segments per message) are the same as with them, on every fixture
-/// and corpus file.
+/// and corpus file; and the same again with three threads.
 #[test]
 fn seam_counts_without_frame_lists() {
     let mut files = corpus().unwrap_or_default();
@@ -114,10 +114,16 @@ fn seam_counts_without_frame_lists() {
         let opts = ReadOptions::new(f.clone());
         let mut with = Conns { annotated: true, out: Vec::new() };
         let mut without = Conns { annotated: false, out: Vec::new() };
-        let a = run_file(&opts, &mut with).map(|s| s.frames);
-        let b = run_file(&opts, &mut without).map(|s| s.frames);
+        let counts = |s: wireseam::pipeline::RunSummary| (s.frames, s.shown, s.malformed, s.unsupported_linktypes, s.damage.is_some(), s.evicted);
+        let a = run_file(&opts, &mut with).map(counts);
+        let b = run_file(&opts, &mut without).map(counts);
         assert_eq!(a.is_ok(), b.is_ok(), "{}", f.display());
         assert_eq!(with.out, without.out, "{}", f.display());
+        // and sharded end to end over threads (`pipeline::sharded`): the same connections and counts
+        let mut sharded = Conns { annotated: false, out: Vec::new() };
+        let c = run_file(&ReadOptions { threads: 3, ..ReadOptions::new(f.clone()) }, &mut sharded).map(counts);
+        assert_eq!(b.ok(), c.ok(), "{} --threads 3", f.display());
+        assert_eq!(without.out, sharded.out, "{} --threads 3", f.display());
         conns += with.out.len();
     }
     assert!(conns > 100, "{conns} connections");

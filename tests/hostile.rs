@@ -9,10 +9,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use etherparse::PacketBuilder;
 use wireseam::capture::FileSource;
 use wireseam::output::conns::ConnsSink;
 use wireseam::pipeline::{run, ReadOptions, Sink};
+
+mod common;
+use common::{pcap, tcp};
 
 /// Tracks live heap bytes and their peak.
 struct Peak;
@@ -39,39 +41,6 @@ static A: Peak = Peak;
 
 fn flood_size() -> usize {
     std::env::var("WIRESEAM_FLOOD").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
-}
-
-/// A classic pcap (microseconds, Ethernet) of the given frames.
-fn pcap(frames: impl Iterator<Item = (u64, Vec<u8>)>) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1 << 20);
-    v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&[0; 8]);
-    v.extend_from_slice(&65535u32.to_le_bytes());
-    v.extend_from_slice(&1u32.to_le_bytes());
-    for (t_us, f) in frames {
-        v.extend_from_slice(&((1_767_225_600 + t_us / 1_000_000) as u32).to_le_bytes());
-        v.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
-        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(&f);
-    }
-    v
-}
-
-fn tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, seq: u32, ack: Option<u32>, syn: bool, payload: &[u8]) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64);
-    let mut t = b.tcp(sport, dport, seq, 64240);
-    if syn {
-        t = t.syn();
-    }
-    if let Some(a) = ack {
-        t = t.ack(a);
-    }
-    let mut v = Vec::with_capacity(64 + payload.len());
-    t.write(&mut v, payload).unwrap();
-    v
 }
 
 /// Run a capture through the full pipeline (tracking and seams) into the conns sink, returning

@@ -8,7 +8,10 @@
 pub mod link;
 pub mod names;
 pub mod oui;
+mod peek;
 pub mod tcpopt;
+
+pub use peek::{peek, FlowTuple, Peek};
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

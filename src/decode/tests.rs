@@ -122,10 +122,8 @@ fn decode_lax_only(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
     }
 }
 
-/// Every frame of every fixture and of the tcpdump corpus (when it is beside the repository)
-/// decodes to the same `Frame` with and without the fast path, also cut to a snap length.
-#[test]
-fn frames_decode_the_same_on_both_paths() {
+/// Every fixture and, when it is beside the repository, every capture of the tcpdump corpus.
+fn fixture_and_corpus_files() -> Vec<std::path::PathBuf> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for dir in [root.join("fixtures"), root.join("../shared/corpora/tcpdump-tests")] {
@@ -136,6 +134,14 @@ fn frames_decode_the_same_on_both_paths() {
         }
     }
     files.sort();
+    files
+}
+
+/// Every frame of every fixture and of the tcpdump corpus (when it is beside the repository)
+/// decodes to the same `Frame` with and without the fast path, also cut to a snap length.
+#[test]
+fn frames_decode_the_same_on_both_paths() {
+    let files = fixture_and_corpus_files();
     let (mut frames, mut fast) = (0u64, 0u64);
     for path in &files {
         let Ok(mut src) = crate::capture::FileSource::open(path) else { continue };
@@ -161,4 +167,36 @@ fn frames_decode_the_same_on_both_paths() {
     assert!(frames > 100, "{frames} frames");
     assert!(fast > frames / 4, "the fast path took {fast} of {frames} frames");
     eprintln!("{frames} frames, {fast} decodes on the fast path");
+}
+
+/// The peek never disagrees with decoding, on every fixture and corpus frame, whole and cut: a
+/// frame it puts in a flow decodes to that flow or to none; one it calls flowless has no flow.
+#[test]
+fn peek_agrees_with_decode() {
+    let (mut frames, mut flows, mut known) = (0u64, 0u64, 0u64);
+    for path in &fixture_and_corpus_files() {
+        let Ok(mut src) = crate::capture::FileSource::open(path) else { continue };
+        while let Some(Ok((meta, raw))) = src.next_packet() {
+            frames += 1;
+            for cut in [raw.len(), raw.len().min(54), raw.len().min(38), raw.len().min(20)] {
+                let d = &raw[..cut];
+                let decoded = decode(meta.linktype, d, meta.len).flow();
+                let at = || format!("{} frame {frames} cut to {cut}", path.display());
+                match peek(meta.linktype, d) {
+                    Peek::Flow(t) => {
+                        assert!(decoded.is_none() || decoded == Some(t), "{}: peek {t:?}, decode {decoded:?}", at());
+                        known += 1;
+                        flows += u64::from(decoded.is_some());
+                    }
+                    Peek::NoFlow => {
+                        assert_eq!(decoded, None, "{}: peek says no flow", at());
+                        known += 1;
+                    }
+                    Peek::Unknown => {}
+                }
+            }
+        }
+    }
+    assert!(frames > 100 && flows > frames / 4, "{frames} frames, {flows} flows peeked");
+    eprintln!("{frames} frames: {known} peeks known, {flows} flows");
 }

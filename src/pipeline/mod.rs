@@ -2,6 +2,7 @@
 //! in capture order.
 
 mod parallel;
+mod sharded;
 
 use std::io;
 use std::path::PathBuf;
@@ -205,7 +206,16 @@ pub(crate) struct Tracking {
 
 impl Tracking {
     pub fn new(opts: &ReadOptions) -> Self {
-        Tracking { arp: ArpTable::new(1 << 16), tracker: Tracker::new(opts.track), done: Vec::new() }
+        Self::with_config(opts.track)
+    }
+
+    pub fn with_config(track: TrackConfig) -> Self {
+        Tracking { arp: ArpTable::new(1 << 16), tracker: Tracker::new(track), done: Vec::new() }
+    }
+
+    /// Connections created so far (the next connection's id).
+    pub fn created(&self) -> u32 {
+        self.tracker.created()
     }
 
     /// Frame `n`'s ARP conflict and TCP segment facts.
@@ -350,10 +360,16 @@ pub enum RunError {
 
 /// Read a capture file and feed every (matching) frame to the sink.
 /// With `opts.threads` above 1 the connections are sharded over that many threads, unless
-/// `--count` stops early or the sink cannot be sharded; the output is the same.
+/// `--count` stops early or the sink cannot be sharded; the output is the same. A sink of
+/// connections only has each thread do everything for its flows ([`sharded`]); a sink of
+/// packets or messages gets one reader thread that decodes and tracks and workers that
+/// reassemble ([`parallel`]).
 pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let mut src = FileSource::open(&opts.path)?;
     if opts.threads > 1 && opts.count.is_none() && sink.shardable() {
+        if !sink.wants_packets() && !sink.wants_messages() {
+            return sharded::run(src, opts, sink);
+        }
         return parallel::run(src, opts, sink);
     }
     run(&mut src, opts, sink)
@@ -445,13 +461,18 @@ impl Clock {
 /// Decode a frame and count what the summary reports about it.
 pub(crate) fn decode_counted<'a>(sum: &mut RunSummary, meta: PacketMeta, raw: &'a [u8]) -> Frame<'a> {
     let frame = decode::decode(meta.linktype, raw, meta.len);
+    count_decoded(sum, meta, &frame);
+    frame
+}
+
+/// Count what the summary reports about a decoded frame.
+pub(crate) fn count_decoded(sum: &mut RunSummary, meta: PacketMeta, frame: &Frame<'_>) {
     if !frame.warnings.is_empty() {
         sum.malformed += 1;
     }
     if !crate::decode::link::linktype_supported(meta.linktype) && !sum.unsupported_linktypes.contains(&meta.linktype) {
         sum.unsupported_linktypes.push(meta.linktype);
     }
-    frame
 }
 
 /// Feed a segment's payload (or a datagram) to the seam engine; FIN and RST close directions.

@@ -65,3 +65,37 @@ pub fn fixtures() -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// A classic pcap (microseconds, Ethernet) of the given frames.
+pub fn pcap(frames: impl Iterator<Item = (u64, Vec<u8>)>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 << 20);
+    v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(&65535u32.to_le_bytes());
+    v.extend_from_slice(&1u32.to_le_bytes());
+    for (t_us, f) in frames {
+        v.extend_from_slice(&((1_767_225_600 + t_us / 1_000_000) as u32).to_le_bytes());
+        v.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
+        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        v.extend_from_slice(&f);
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, seq: u32, ack: Option<u32>, syn: bool, payload: &[u8]) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64);
+    let mut t = b.tcp(sport, dport, seq, 64240);
+    if syn {
+        t = t.syn();
+    }
+    if let Some(a) = ack {
+        t = t.ack(a);
+    }
+    let mut v = Vec::with_capacity(64 + payload.len());
+    t.write(&mut v, payload).unwrap();
+    v
+}

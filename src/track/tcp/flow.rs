@@ -504,6 +504,11 @@ impl Tracker {
         self.map.len()
     }
 
+    /// Connections created so far: the id the next one gets.
+    pub fn created(&self) -> u32 {
+        self.next_id
+    }
+
     /// Connections evicted because the table was full (their summaries were still emitted).
     pub fn evicted(&self) -> u64 {
         self.evicted

@@ -1,0 +1,178 @@
+//! Which flow a frame belongs to, read from fixed offsets of its first bytes without decoding
+//! it: threads that each take a share of the flows (`pipeline::sharded`) look at every frame
+//! and decode only their own.
+//!
+//! The peek answers only for the common shapes (a link header, then IPv4 or IPv6 without
+//! extension headers, then TCP or UDP, not a fragment) and otherwise says it does not know, so
+//! that the caller decodes the frame. What it must never do is disagree with [`decode`]: a
+//! frame it puts in a flow decodes to that flow or to none, and a frame it calls flowless
+//! decodes to no flow (`peek_agrees_with_decode` checks every fixture and corpus frame).
+//!
+//! [`decode`]: super::decode
+
+use super::link::{self, Link, Proto};
+use super::{Frame, Net, Transport};
+
+/// The addresses and ports of a TCP segment or UDP datagram, in the order of the frame.
+/// IPv4 addresses are their 32-bit value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowTuple {
+    pub src: u128,
+    pub sport: u16,
+    pub dst: u128,
+    pub dport: u16,
+}
+
+impl FlowTuple {
+    /// A hash equal for both directions of a flow, spread over all 64 bits.
+    pub fn symmetric_hash(&self) -> u64 {
+        let side = |a: u128, p: u16| fmix64(a as u64 ^ fmix64((a >> 64) as u64 ^ u64::from(p) << 48));
+        fmix64(side(self.src, self.sport).wrapping_add(side(self.dst, self.dport)))
+    }
+}
+
+/// MurmurHash3's 64-bit finaliser: every input bit flips each output bit with probability ~1/2.
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// What the first bytes of a frame say about its flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peek {
+    /// A TCP segment or UDP datagram of this flow (unless decoding finds it malformed).
+    Flow(FlowTuple),
+    /// Certainly no TCP segment or UDP datagram (ARP, ICMP, an unknown or cut link header).
+    NoFlow,
+    /// Anything else: decode to know.
+    Unknown,
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn addr4(b: &[u8], at: usize) -> u128 {
+    u128::from(u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+}
+
+fn addr6(b: &[u8], at: usize) -> u128 {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[at..at + 16]);
+    u128::from_be_bytes(a)
+}
+
+/// Peek at a frame of link type `linktype`.
+pub fn peek(linktype: u32, data: &[u8]) -> Peek {
+    let (link, l2, proto) = link::slice(linktype, data);
+    if matches!(link, Link::Unknown { .. } | Link::Truncated { .. }) {
+        // decode stops at the link layer
+        return Peek::NoFlow;
+    }
+    let ip = &data[l2..];
+    let version = match proto {
+        Proto::Ether(0x0800) => 4,
+        Proto::Ether(0x86dd) => 6,
+        Proto::Ether(0x0806) => return Peek::NoFlow,
+        Proto::Ip => match ip.first() {
+            Some(b) => b >> 4,
+            None => return Peek::Unknown,
+        },
+        _ => return Peek::Unknown,
+    };
+    match version {
+        4 if ip.len() >= 20 && ip[0] >> 4 == 4 => {
+            let hl = usize::from(ip[0] & 0x0f) * 4;
+            // more-fragments or a fragment offset: decode (first fragments carry ports)
+            if hl < 20 || ip.len() < hl + 4 || be16(ip, 6) & 0x3fff != 0 {
+                return Peek::Unknown;
+            }
+            match ip[9] {
+                6 | 17 => Peek::Flow(FlowTuple { src: addr4(ip, 12), sport: be16(ip, hl), dst: addr4(ip, 16), dport: be16(ip, hl + 2) }),
+                1 => Peek::NoFlow,
+                _ => Peek::Unknown,
+            }
+        }
+        6 if ip.len() >= 44 && ip[0] >> 4 == 6 => match ip[6] {
+            6 | 17 => Peek::Flow(FlowTuple { src: addr6(ip, 8), sport: be16(ip, 40), dst: addr6(ip, 24), dport: be16(ip, 42) }),
+            // ICMPv6, no next header
+            58 | 59 => Peek::NoFlow,
+            _ => Peek::Unknown,
+        },
+        _ => Peek::Unknown,
+    }
+}
+
+impl Frame<'_> {
+    /// The flow of a whole (unfragmented) TCP segment or UDP datagram: what connection
+    /// tracking and datagram seams key on.
+    pub fn flow(&self) -> Option<FlowTuple> {
+        let Net::Ip(ip) = &self.net else { return None };
+        if ip.frag.is_some() {
+            return None;
+        }
+        let (sport, dport) = match &self.transport {
+            Transport::Tcp(t) => (t.sport, t.dport),
+            Transport::Udp(u) => (u.sport, u.dport),
+            _ => return None,
+        };
+        let bits = |a: std::net::IpAddr| match a {
+            std::net::IpAddr::V4(v) => u128::from(u32::from(v)),
+            std::net::IpAddr::V6(v) => u128::from(v),
+        };
+        Some(FlowTuple { src: bits(ip.src), sport, dst: bits(ip.dst), dport })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eth_ipv4(proto: u8, frag: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&[0x45, 0, 0, 40, 0, 1]);
+        f.extend_from_slice(&frag.to_be_bytes());
+        f.extend_from_slice(&[64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        f.extend_from_slice(&[0x1f, 0x90, 0xc0, 0x00]);
+        f.extend_from_slice(&[0u8; 16]);
+        f
+    }
+
+    #[test]
+    fn shapes() {
+        let t = FlowTuple { src: 0x0a00_0001, sport: 8080, dst: 0x0a00_0002, dport: 0xc000 };
+        assert_eq!(peek(1, &eth_ipv4(6, 0x4000)), Peek::Flow(t), "DF is no fragment");
+        assert_eq!(peek(1, &eth_ipv4(17, 0)), Peek::Flow(t));
+        assert_eq!(peek(1, &eth_ipv4(6, 0x2000)), Peek::Unknown, "more fragments");
+        assert_eq!(peek(1, &eth_ipv4(6, 0x0001)), Peek::Unknown, "fragment offset");
+        assert_eq!(peek(1, &eth_ipv4(1, 0)), Peek::NoFlow);
+        assert_eq!(peek(1, &eth_ipv4(47, 0)), Peek::Unknown);
+        assert_eq!(peek(1, &eth_ipv4(6, 0)[..36]), Peek::Unknown, "ports cut off");
+        assert_eq!(peek(1, &[0u8; 10]), Peek::NoFlow, "cut link header");
+        let mut arp = eth_ipv4(6, 0);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(peek(1, &arp), Peek::NoFlow);
+        let mut vlan = eth_ipv4(6, 0);
+        vlan[12..14].copy_from_slice(&[0x81, 0x00]);
+        assert_eq!(peek(1, &vlan), Peek::Unknown);
+        // raw IP (link type 101)
+        assert_eq!(peek(101, &eth_ipv4(6, 0)[14..]), Peek::Flow(t));
+    }
+
+    #[test]
+    fn hash_is_symmetric_and_spreads() {
+        let mut shards = [0u32; 4];
+        for i in 0..4000u32 {
+            let t = FlowTuple { src: u128::from(0x0a00_0001u32), sport: 40000 + (i % 20000) as u16, dst: u128::from(0x0a00_0002 + i / 20000), dport: 9000 };
+            let r = FlowTuple { src: t.dst, sport: t.dport, dst: t.src, dport: t.sport };
+            assert_eq!(t.symmetric_hash(), r.symmetric_hash());
+            shards[(t.symmetric_hash() % 4) as usize] += 1;
+        }
+        // consecutive client ports spread evenly (within 10 %)
+        assert!(shards.iter().all(|&c| (900..=1100).contains(&c)), "{shards:?}");
+    }
+}
