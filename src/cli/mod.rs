@@ -267,10 +267,11 @@ pub struct InputArgs {
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_MAX_CONNS, value_name = "N")]
     pub max_conns: usize,
 
-    /// Threads for file input: a reader decodes and tracks, N workers reassemble and frame
-    /// messages (connections shared out by id), output merged back in frame order (identical for
-    /// any N). Each worker holds 1/N of the reassembly memory cap. Default 1 (see README,
-    /// Performance).
+    /// Threads for file input; the output is the same for any N. `conns`: each thread takes a
+    /// share of the connections end to end (default: the available cores, at most 8). `read`,
+    /// `flow`: a reader thread decodes and tracks, N workers reassemble, output merged back in
+    /// frame order (default 1). Each thread holds 1/N of the reassembly memory cap (with
+    /// `conns`, also of --max-conns). See README, Performance.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
@@ -472,7 +473,18 @@ pub enum Config {
     Demo(crate::demo::DemoConfig),
 }
 
-fn input_config(a: InputArgs) -> Result<InputConfig, String> {
+/// `--threads` of `conns` when not given: the available cores, at most this many (every
+/// thread walks the whole file, so more add less and less).
+const MAX_DEFAULT_THREADS: usize = 8;
+
+/// The default `--threads` of `conns`: the cores available to this process, up to
+/// [`MAX_DEFAULT_THREADS`].
+pub fn default_conns_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_DEFAULT_THREADS)
+}
+
+/// `default_threads`: `--threads` when not given.
+fn input_config(a: InputArgs, default_threads: usize) -> Result<InputConfig, String> {
     let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
     if let Some(f) = &filter {
         crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
@@ -488,7 +500,7 @@ fn input_config(a: InputArgs) -> Result<InputConfig, String> {
         Some(0) => return Err("--threads must be at least 1".into()),
         Some(n) if n > 256 => return Err(format!("--threads {n}: at most 256")),
         Some(n) => n,
-        None => 1,
+        None => default_threads,
     };
     Ok(InputConfig { file: a.file, filter, count: a.count, framing, max_conns: a.max_conns, threads })
 }
@@ -502,7 +514,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     };
     match cli.command {
         Command::Read(a) => Ok(Config::Read(ReadConfig {
-            input: input_config(a.input)?,
+            input: input_config(a.input, 1)?,
             json: a.format == Format::Json,
             verbose: a.verbose,
             hex: a.hex,
@@ -516,14 +528,14 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Command::Conns(a) => {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
-                input: input_config(a.input)?,
+                input: input_config(a.input, default_conns_threads())?,
                 json: a.format == Format::Json,
                 sort: SortKey::parse(&a.sort)?,
                 reverse: a.reverse,
                 filters: a.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
             }))
         }
-        Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input)?, conn: a.conn, fold: a.fold, color })),
+        Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input, 1)?, conn: a.conn, fold: a.fold, color })),
         Command::Gen(a) => {
             if a.list {
                 return Ok(Config::Gen(None));
@@ -552,7 +564,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 return Err("--recv sizes must be at least 1 byte".into());
             }
             Ok(Config::Stream(StreamConfig {
-                input: input_config(a.input)?,
+                input: input_config(a.input, 1)?,
                 conn: a.conn,
                 hex: a.hex,
                 recv: a.recv,

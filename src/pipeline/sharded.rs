@@ -7,10 +7,11 @@
 //! merged frame by frame anyway). For a connection summary, decoding and tracking are half of
 //! the work, so one reader cannot feed two cores; and every frame decoded on one core and
 //! reassembled on another costs cache misses. Here nothing crosses threads per frame: each
-//! thread walks the same mapped file (a record header is cheap and the other walker has just
-//! brought it into the shared cache), peeks at the addresses and ports ([`decode::peek`]), and
+//! thread walks the whole file (a map of its own, whose pages it releases behind itself, so a
+//! thread running ahead keeps nothing resident for the others; handing frames out from one
+//! walker measured slower), peeks at the addresses and ports ([`decode::peek`]), and
 //! decodes, tracks and reassembles only the frames of its flows (by a symmetric hash of the
-//! flow, so both directions meet).
+//! flow, so both directions meet, into buckets placed by load: [`Placement`]).
 //!
 //! The sink sees what a single run gives it, in the same order with the same connection ids:
 //! * every thread sees every frame number and timestamp, so all of them expire connections at
@@ -42,9 +43,56 @@ const ROUND: u64 = 16 * EXPIRE_EVERY;
 /// Rounds queued per thread.
 const DEPTH: usize = 4;
 
-/// The thread that owns a flow (frames without one go to the first).
-fn owner(flow: Option<FlowTuple>, shards: usize) -> usize {
-    flow.map_or(0, |t| ((u128::from(t.symmetric_hash()) * shards as u128) >> 64) as usize)
+/// Flow buckets placed on threads one by one.
+const BUCKETS: usize = 1 << 12;
+/// A bucket not placed yet.
+const UNPLACED: u16 = u16::MAX;
+/// Frames after which the recent loads are halved.
+const LOAD_HALF_LIFE: u64 = 1 << 14;
+
+/// Which thread takes which flows. Flows fall into buckets by their symmetric hash; a bucket
+/// goes, at the first frame of any of its flows, to the thread with the least recent load
+/// (an estimate of the work of the frames it took: 4 units a frame and one per 128 bytes,
+/// halved every [`LOAD_HALF_LIFE`] frames) and stays there. A fixed hash split leaves
+/// a capture whose traffic is mostly a few large connections unbalanced (the 208 MB bench
+/// capture split 39:61); this way connections that start together go to different threads,
+/// and new ones to whichever has had less to do.
+///
+/// Every thread runs this on every frame, in the same order, so all of them reach the same
+/// placements without sharing anything, and a run's placements do not depend on timing.
+struct Placement {
+    bucket: Box<[u16]>,
+    load: Vec<u64>,
+    frames: u64,
+}
+
+impl Placement {
+    fn new(shards: usize) -> Self {
+        Placement { bucket: vec![UNPLACED; BUCKETS].into_boxed_slice(), load: vec![0; shards], frames: 0 }
+    }
+
+    /// The thread that takes the next frame (frames without a flow go to the first).
+    fn owner(&mut self, flow: Option<FlowTuple>, caplen: u32) -> usize {
+        let k = match flow {
+            None => 0,
+            Some(t) => {
+                let b = &mut self.bucket[(t.symmetric_hash() >> (64 - BUCKETS.trailing_zeros())) as usize];
+                if *b == UNPLACED {
+                    let least = (0..self.load.len()).min_by_key(|&k| self.load[k]).unwrap_or(0);
+                    *b = least as u16;
+                }
+                *b as usize
+            }
+        };
+        self.load[k] += 4 + u64::from(caplen / 128);
+        self.frames += 1;
+        if self.frames % LOAD_HALF_LIFE == 0 {
+            for l in &mut self.load {
+                *l /= 2;
+            }
+        }
+        k
+    }
 }
 
 /// What one thread did over a round of frames.
@@ -134,6 +182,7 @@ fn shard(k: usize, shards: usize, mut src: FileSource, mut filter: Option<Filter
     let mut sum = RunSummary::default();
     let mut unsupported = Vec::new();
     let mut round = Round::default();
+    let mut place = Placement::new(shards);
     loop {
         if sum.frames % 65_536 == 0 {
             if let Some(b) = &bar {
@@ -153,11 +202,11 @@ fn shard(k: usize, shards: usize, mut src: FileSource, mut filter: Option<Filter
         let raw = &bytes[range];
         let point = n % EXPIRE_EVERY == 0;
         let (mine, decoded) = match decode::peek(meta.linktype, raw) {
-            Peek::Flow(t) => (owner(Some(t), shards) == k, None),
-            Peek::NoFlow => (k == 0, None),
+            Peek::Flow(t) => (place.owner(Some(t), meta.caplen) == k, None),
+            Peek::NoFlow => (place.owner(None, meta.caplen) == k, None),
             Peek::Unknown => {
                 let f = decode::decode(meta.linktype, raw, meta.len);
-                (owner(f.flow(), shards) == k, Some(f))
+                (place.owner(f.flow(), meta.caplen) == k, Some(f))
             }
         };
         if (mine || point) && filter.as_mut().is_none_or(|f| f.matches(meta.linktype, raw)) {
@@ -327,4 +376,52 @@ fn total(ends: impl Iterator<Item = (RunSummary, Vec<(u64, u32)>)>) -> RunSummar
         }
     }
     sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(i: u32) -> FlowTuple {
+        FlowTuple { src: u128::from(0x0a00_0001u32), sport: 40_000 + i as u16, dst: u128::from(0x0a00_0002u32), dport: 9000 }
+    }
+
+    /// Twenty equal connections that start together split ten and ten (a fixed hash split
+    /// gives 10 ± 2.2 for each, often worse), both directions of one stay together, and
+    /// frames without a flow go to the first thread.
+    #[test]
+    fn placement_balances_flows_that_start_together() {
+        let mut p = Placement::new(2);
+        let mut first = Vec::new();
+        for i in 0..20 {
+            first.push(p.owner(Some(flow(i)), 1500));
+        }
+        assert_eq!(first.iter().filter(|&&k| k == 0).count(), 10, "{first:?}");
+        for round in 0..1000 {
+            for i in 0..20 {
+                let f = flow(i);
+                let back = FlowTuple { src: f.dst, sport: f.dport, dst: f.src, dport: f.sport };
+                let t = if round % 2 == 0 { f } else { back };
+                assert_eq!(p.owner(Some(t), 66), first[i as usize], "flow {i} moved");
+            }
+        }
+        assert_eq!(p.owner(None, 60), 0);
+    }
+
+    /// New connections go to the thread with less recent work: one long busy connection on
+    /// one thread sends the next ones to the other.
+    #[test]
+    fn placement_follows_recent_load() {
+        let mut p = Placement::new(2);
+        let busy = p.owner(Some(flow(0)), 1500);
+        for _ in 0..5_000 {
+            p.owner(Some(flow(0)), 1500);
+        }
+        let mut placed = Vec::new();
+        for i in 1..=5u32 {
+            // distinct buckets: flows far apart in the port space
+            placed.push(p.owner(Some(FlowTuple { sport: (i * 7919) as u16, ..flow(0) }), 60));
+        }
+        assert!(placed.iter().all(|&k| k != busy), "{placed:?} beside busy {busy}");
+    }
 }
