@@ -2,7 +2,7 @@
 //! it: threads that each take a share of the flows (`pipeline::sharded`) look at every frame
 //! and decode only their own.
 //!
-//! The peek answers only for the common shapes (a link header, then IPv4 or IPv6 without
+//! The peek answers only for the common shapes (a link header, at most one VLAN tag, then IPv4 or IPv6 without
 //! extension headers, then TCP or UDP, not a fragment) and otherwise says it does not know, so
 //! that the caller decodes the frame. What it must never do is disagree with [`decode`]: a
 //! frame it puts in a flow decodes to that flow or to none, and a frame it calls flowless
@@ -67,7 +67,12 @@ pub fn peek(linktype: u32, data: &[u8]) -> Peek {
         // decode stops at the link layer
         return Peek::NoFlow;
     }
-    let ip = &data[l2..];
+    let (mut ip, mut proto) = (&data[l2..], proto);
+    // one 802.1Q or 802.1ad tag
+    if let (Proto::Ether(0x8100 | 0x88a8), Some(tag)) = (proto, ip.get(..4)) {
+        proto = Proto::Ether(be16(tag, 2));
+        ip = &ip[4..];
+    }
     let version = match proto {
         Proto::Ether(0x0800) => 4,
         Proto::Ether(0x86dd) => 6,
@@ -152,8 +157,10 @@ mod tests {
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert_eq!(peek(1, &arp), Peek::NoFlow);
         let mut vlan = eth_ipv4(6, 0);
-        vlan[12..14].copy_from_slice(&[0x81, 0x00]);
-        assert_eq!(peek(1, &vlan), Peek::Unknown);
+        vlan.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+        assert_eq!(peek(1, &vlan), Peek::Flow(t), "one VLAN tag");
+        vlan.splice(12..12, [0x88, 0xa8, 0x00, 0x07]);
+        assert_eq!(peek(1, &vlan), Peek::Unknown, "two tags");
         // raw IP (link type 101)
         assert_eq!(peek(101, &eth_ipv4(6, 0)[14..]), Peek::Flow(t));
     }

@@ -86,7 +86,7 @@ impl Placement {
         };
         self.load[k] += 4 + u64::from(caplen / 128);
         self.frames += 1;
-        if self.frames % LOAD_HALF_LIFE == 0 {
+        if self.frames.is_multiple_of(LOAD_HALF_LIFE) {
             for l in &mut self.load {
                 *l /= 2;
             }
