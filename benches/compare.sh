@@ -17,8 +17,8 @@ echo "file: $f  $((size / 1000000)) MB  $frames frames  ($(nproc) cores, $(uname
 json=$(mktemp)
 nt=$(nproc)
 hyperfine --warmup 1 --runs "$runs" --export-json "$json" -N \
+  -n "wireseam conns --threads 1" "$bin conns --threads 1 $f" \
   -n "wireseam conns" "$bin conns $f" \
-  -n "wireseam conns --threads $nt" "$bin conns --threads $nt $f" \
   -n "wireseam read --threads $nt" "$bin read --threads $nt $f" \
   -n "tshark conv,tcp" "tshark -n -r $f -q -z conv,tcp" \
   -n "wireseam read" "$bin read $f" \
@@ -30,19 +30,20 @@ import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 size = int(sys.argv[2])
 for k, v in r.items():
-    print(f"  {k:<20} {v:8.3f} s  {size / v / 1e9:6.2f} GB/s")
-c, t = r["wireseam conns"], r["tshark conv,tcp"]
+    print(f"  {k:<28} {v:8.3f} s  {size / v / 1e9:6.2f} GB/s")
+c, cd, t = r["wireseam conns --threads 1"], r["wireseam conns"], r["tshark conv,tcp"]
 rd, rj, td = r["wireseam read"], r["wireseam read json"], r["tcpdump -nn -r"]
-print(f"conns vs tshark conv,tcp: {t / c:5.1f}x faster  (target >= 25x; {size / c / 1e9:.2f} GB/s, target >= 1 GB/s)")
+print(f"conns vs tshark conv,tcp: {t / cd:5.1f}x faster  (target >= 25x; default threads: the {sys.argv[3]} cores)")
+print(f"  one thread:             {t / c:5.1f}x faster  ({size / c / 1e9:.2f} GB/s, target >= 1 GB/s on one core)")
 print(f"read text vs tcpdump:     {td / rd:5.1f}x faster  (target >= 2x)")
 print(f"read json vs tcpdump:     {td / rj:5.1f}x faster  (target >= 1x)")
 nt = sys.argv[3]
-ct, rt = r[f"wireseam conns --threads {nt}"], r[f"wireseam read --threads {nt}"]
-print(f"conns --threads {nt} vs 1:    {c / ct:5.2f}x  (target >= 1.7x on 2 cores)")
+rt = r[f"wireseam read --threads {nt}"]
+print(f"conns --threads {nt} vs 1:    {c / cd:5.2f}x  (target >= 1.7x on 2 cores)")
 print(f"read --threads {nt} vs 1:     {rd / rt:5.2f}x")
 PY
 echo "peak RSS:"
-for cmd in "$bin conns $f" "$bin conns --threads $nt $f" "$bin read $f" "$bin read --threads $nt $f" "$bin read --format json $f" "tshark -n -r $f -q -z conv,tcp" "tcpdump -nn -r $f"; do
+for cmd in "$bin conns --threads 1 $f" "$bin conns $f" "$bin read $f" "$bin read --threads $nt $f" "$bin read --format json $f" "tshark -n -r $f -q -z conv,tcp" "tcpdump -nn -r $f"; do
   /usr/bin/time -f "  %M KB  $cmd" $cmd >/dev/null 2>/tmp/ws-time.$$ || true
   tail -1 /tmp/ws-time.$$
 done
