@@ -271,7 +271,7 @@ pub struct InputArgs {
     /// share of the connections end to end (default: the available cores, at most 8). `read`,
     /// `flow`: a reader thread decodes and tracks, N workers reassemble, output merged back in
     /// frame order (default 1). Each thread holds 1/N of the reassembly memory cap (with
-    /// `conns`, also of --max-conns). See README, Performance.
+    /// `conns`, 2/N of --max-conns). See README, Performance.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }

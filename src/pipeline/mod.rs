@@ -136,8 +136,9 @@ impl ReadOptions {
 
 /// Connections tracked at once before the least recently active is evicted (its summary is still
 /// written). Measured (`benches/scale.sh`): about 5 KB per open connection with its stream
-/// state, 1.6 KB once closed and lingering, so a flood of open connections stays within ~80 MB;
-/// `--max-conns` raises it for captures with more concurrent connections.
+/// state, 1.6 KB once closed and lingering, so a flood of open connections stays within ~80 MB
+/// (twice that for `conns` over several threads: `sharded::table_share`); `--max-conns` raises
+/// it for captures with more concurrent connections.
 pub const DEFAULT_MAX_CONNS: usize = 16_384;
 
 /// Message seams for the run: the engine plus the per-call output buffers.

@@ -21,9 +21,10 @@
 //!   the first frames of the connections it creates, and the merger numbers them in that order;
 //! * the connections of one expiry point are passed on in id order, as a single run does.
 //!
-//! What can differ: each thread holds `1/N` of the connection table (`--max-conns`) and of the
-//! reassembly memory cap, so which connections are evicted, or which bytes dropped, once a cap
-//! is reached can depend on N (both are reported).
+//! What can differ: each thread holds `2/N` of the connection table (`--max-conns`; all of it
+//! with two threads, see [`table_share`]) and `1/N` of the reassembly memory cap, so which
+//! connections are evicted, or which bytes dropped, once a cap is reached can depend on N (both
+//! are reported).
 
 use std::io;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -146,7 +147,7 @@ pub fn run(src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<R
             None => None,
         });
     }
-    let track = TrackConfig { max_conns: opts.track.max_conns.div_ceil(shards), ..opts.track };
+    let track = TrackConfig { max_conns: table_share(opts.track.max_conns, shards), ..opts.track };
     std::thread::scope(|s| {
         let mut rxs = Vec::with_capacity(shards);
         let mut threads = Vec::with_capacity(shards);
@@ -168,6 +169,14 @@ pub fn run(src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<R
         sink.finish(&sum)?;
         Ok(sum)
     })
+}
+
+/// The connection table of each of `shards` threads: 2/N of `--max-conns` (all of it with two
+/// threads). Flows are placed by load, not by count, so threads can hold unequal numbers of
+/// connections: with an equal share of the table a capture that fits in one table evicted
+/// connections with three threads. In all the threads may hold up to twice `--max-conns`.
+fn table_share(max_conns: usize, shards: usize) -> usize {
+    max_conns.saturating_mul(2).div_ceil(shards.max(1)).min(max_conns).max(1)
 }
 
 /// One thread: walk every frame, take those of its flows. Sends a [`Round`] every [`ROUND`]
