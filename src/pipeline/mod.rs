@@ -438,6 +438,27 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
     Ok(sum)
 }
 
+/// The next frame of a file walked by a thread (its number, metadata and place in the map), with
+/// the progress bar moved on every 64 Ki frames; `None` at the end of the file or at damage
+/// (kept in `sum`).
+pub(crate) fn walk_next(src: &mut FileSource, sum: &mut RunSummary, bar: Option<&indicatif::ProgressBar>) -> Option<(u64, PacketMeta, std::ops::Range<usize>)> {
+    if sum.frames.is_multiple_of(65_536) {
+        if let Some(b) = bar {
+            b.set_position(src.progress().1);
+        }
+    }
+    match src.next_range()? {
+        Ok((meta, range)) => {
+            sum.frames += 1;
+            Some((sum.frames, meta, range))
+        }
+        Err(e) => {
+            sum.damage = Some(SourceError::File(e));
+            None
+        }
+    }
+}
+
 /// Times relative to the first frame read and to the previous frame shown.
 #[derive(Default)]
 pub(crate) struct Clock {

@@ -27,11 +27,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-use super::{decode_counted, progress_bar, Clock, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
+use super::{decode_counted, progress_bar, walk_next, Clock, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
 use crate::analyze::reassembly::Backing;
 use crate::analyze::{Carried, Message};
 use crate::capture::bpf::Filter;
-use crate::capture::{FileSource, PacketMeta, SourceError};
+use crate::capture::{FileSource, PacketMeta};
 use crate::decode::{Frame, Net, Transport};
 use crate::track::arp::ArpConflict;
 use crate::track::tcp::{ConnSummary, SegInfo};
@@ -234,22 +234,7 @@ fn read<'a>(
         }
         order_tx.send(std::mem::replace(order, Vec::with_capacity(BATCH))).is_ok()
     };
-    loop {
-        if sum.frames % 65_536 == 0 {
-            if let Some(b) = &bar {
-                b.set_position(src.progress().1);
-            }
-        }
-        let (meta, range) = match src.next_range() {
-            Some(Ok(x)) => x,
-            None => break,
-            Some(Err(e)) => {
-                sum.damage = Some(SourceError::File(e));
-                break;
-            }
-        };
-        sum.frames += 1;
-        let n = sum.frames;
+    while let Some((n, meta, range)) = walk_next(src, &mut sum, bar.as_ref()) {
         clock.saw(meta.ts_ns);
         let end = range.end;
         let raw = &bytes[range];

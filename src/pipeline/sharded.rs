@@ -32,10 +32,10 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::{count_decoded, progress_bar, ConnSeams, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
+use super::{count_decoded, progress_bar, walk_next, ConnSeams, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
 use crate::analyze::reassembly::Backing;
 use crate::capture::bpf::Filter;
-use crate::capture::{FileSource, SourceError};
+use crate::capture::FileSource;
 use crate::decode::{self, FlowTuple, Peek};
 use crate::track::tcp::{ConnSummary, TrackConfig};
 
@@ -192,22 +192,7 @@ fn shard(k: usize, shards: usize, mut src: FileSource, mut filter: Option<Filter
     let mut unsupported = Vec::new();
     let mut round = Round::default();
     let mut place = Placement::new(shards);
-    loop {
-        if sum.frames % 65_536 == 0 {
-            if let Some(b) = &bar {
-                b.set_position(src.progress().1);
-            }
-        }
-        let (meta, range) = match src.next_range() {
-            Some(Ok(x)) => x,
-            None => break,
-            Some(Err(e)) => {
-                sum.damage = Some(SourceError::File(e));
-                break;
-            }
-        };
-        sum.frames += 1;
-        let n = sum.frames;
+    while let Some((n, meta, range)) = walk_next(&mut src, &mut sum, bar.as_ref()) {
         let raw = &bytes[range];
         let point = n % EXPIRE_EVERY == 0;
         let (mine, decoded) = match decode::peek(meta.linktype, raw) {
