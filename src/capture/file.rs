@@ -139,10 +139,9 @@ pub struct FileSource {
     pos: usize,
     /// Bytes before this offset have been handed back to the kernel (see `release_behind`).
     released: usize,
-    /// How far behind the walker pages may be released.
-    release: Release,
-    /// `pos - released` at which pages are released again.
-    release_step: usize,
+    /// When frames are still in use elsewhere (other threads), pages are released only below
+    /// the offset stored here by their last user.
+    release_limit: Option<Arc<AtomicUsize>>,
     format: Format,
     done: bool,
 }
@@ -170,6 +169,17 @@ fn prefetch(b: &[u8], at: usize) {
     let _ = (b, at);
 }
 
+/// Map a capture file for reading from start to end.
+fn map_file(file: &File, path: &Path) -> Result<memmap2::Mmap, FileError> {
+    // SAFETY: the map is read-only; a capture file being appended to while we read it only
+    // grows, and a file truncated under us is the caller's race (as with tcpdump).
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(file) }.map_err(|source| FileError::Open { path: path.into(), source })?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(map)
+}
+
 fn rd16(b: &[u8], be: bool) -> u16 {
     let a = [b[0], b[1]];
     if be { u16::from_be_bytes(a) } else { u16::from_le_bytes(a) }
@@ -187,18 +197,7 @@ const RELEASE_STEP: usize = 2 << 20;
 /// their TLBs (an inter-processor interrupt per call): 12% of the reader's time at 2 MiB on 2
 /// cores. Releasing every 8 MiB makes that ~1% for 6 MB more resident pages.
 const THREADED_RELEASE_STEP: usize = 8 << 20;
-/// Release step of one of several walkers ([`FileSource::walkers`]).
-const WALKER_RELEASE_STEP: usize = 2 << 20;
 const BOM: u32 = 0x1A2B_3C4D;
-
-/// Who else reads the walked pages, so how far behind the walker they may be released.
-enum Release {
-    /// Nobody: right behind the walker.
-    Behind,
-    /// Frames still in use elsewhere (other threads): only below the offset stored here by
-    /// their last user.
-    Limit(Arc<AtomicUsize>),
-}
 
 impl FileSource {
     /// Open a file (`-` reads standard input into memory).
@@ -219,13 +218,7 @@ impl FileSource {
                 if md.len() == 0 {
                     return Err(FileError::Empty { path: path.into() });
                 }
-                // SAFETY: the map is read-only; a capture file being appended to while we read it
-                // only grows, and a file truncated under us is the caller's race (as with tcpdump).
-                #[allow(unsafe_code)]
-                let map = unsafe { memmap2::Mmap::map(&file) }
-                    .map_err(|source| FileError::Open { path: path.into(), source })?;
-                #[cfg(unix)]
-                let _ = map.advise(memmap2::Advice::Sequential);
+                let map = map_file(&file, path)?;
                 file_kept = Some(Arc::new(file));
                 Data::Map(map, Default::default())
             } else {
@@ -286,7 +279,7 @@ impl FileSource {
         } else {
             return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
         };
-        Ok(FileSource { path, data: Arc::new(data), file: None, pos, released: 0, release: Release::Behind, release_step: RELEASE_STEP, format, done: false })
+        Ok(FileSource { path, data: Arc::new(data), file: None, pos, released: 0, release_limit: None, format, done: false })
     }
 
     fn pcap_header(path: &Path, b: &[u8], be: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
@@ -311,27 +304,19 @@ impl FileSource {
     /// Release walked pages only below the offset `limit` holds (set by whoever uses the frames
     /// last), instead of right behind the walker.
     pub fn set_release_limit(&mut self, limit: Arc<AtomicUsize>) {
-        self.release = Release::Limit(limit);
-        self.release_step = THREADED_RELEASE_STEP;
+        self.release_limit = Some(limit);
     }
 
     /// `n` walkers of the file from the current position, each yielding every frame (for
     /// threads that each take their share of the frames). Each walks a map of its own and
-    /// releases the pages behind it: walkers of one map could release only below the slowest,
-    /// and a walker running ahead would keep everything in between resident. Input read into
-    /// memory is shared.
+    /// releases the pages behind it every 2 MiB, as a single walker does: walkers of one map
+    /// could release only below the slowest, and a walker running ahead would keep everything
+    /// in between resident. Input read into memory is shared.
     pub fn walkers(self, n: usize) -> Result<Vec<FileSource>, FileError> {
         let mut all = Vec::with_capacity(n.max(1));
         for _ in 1..n.max(1) {
             let data = match (&*self.data, &self.file) {
-                (Data::Map(..), Some(file)) => {
-                    // SAFETY: as in `open`.
-                    #[allow(unsafe_code)]
-                    let map = unsafe { memmap2::Mmap::map(&**file) }.map_err(|source| FileError::Open { path: self.path.clone(), source })?;
-                    #[cfg(unix)]
-                    let _ = map.advise(memmap2::Advice::Sequential);
-                    Arc::new(Data::Map(map, Default::default()))
-                }
+                (Data::Map(..), Some(file)) => Arc::new(Data::Map(map_file(file, &self.path)?, Default::default())),
                 _ => Arc::clone(&self.data),
             };
             all.push(FileSource {
@@ -340,13 +325,12 @@ impl FileSource {
                 file: self.file.clone(),
                 pos: self.pos,
                 released: self.released,
-                release: Release::Behind,
-                release_step: WALKER_RELEASE_STEP,
+                release_limit: None,
                 format: self.format.clone(),
                 done: self.done,
             });
         }
-        all.insert(0, FileSource { release_step: WALKER_RELEASE_STEP, ..self });
+        all.insert(0, FileSource { release_limit: None, ..self });
         Ok(all)
     }
 
@@ -380,7 +364,7 @@ impl FileSource {
         if self.done {
             return None;
         }
-        if self.pos - self.released >= self.release_step {
+        if self.pos - self.released >= if self.release_limit.is_some() { THREADED_RELEASE_STEP } else { RELEASE_STEP } {
             self.release_behind();
         }
         let r = match self.format {
@@ -554,9 +538,9 @@ impl FileSource {
     /// however large the file is (they remain in the page cache).
     fn release_behind(&mut self) {
         const PAGE: usize = 4096;
-        let upto = match &self.release {
-            Release::Behind => self.pos,
-            Release::Limit(l) => self.pos.min(l.load(Ordering::Relaxed)),
+        let upto = match &self.release_limit {
+            Some(l) => self.pos.min(l.load(Ordering::Relaxed)),
+            None => self.pos,
         };
         let end = upto / PAGE * PAGE;
         if end <= self.released {
