@@ -479,7 +479,7 @@ const MAX_DEFAULT_THREADS: usize = 8;
 
 /// The default `--threads` of `conns`: the cores available to this process, up to
 /// [`MAX_DEFAULT_THREADS`].
-pub fn default_conns_threads() -> usize {
+fn default_conns_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_DEFAULT_THREADS)
 }
 
