@@ -268,7 +268,7 @@ pub struct InputArgs {
     pub max_conns: usize,
 
     /// Threads for file input; the output is the same for any N. `conns`: each thread takes a
-    /// share of the connections end to end (default: the available cores, at most 8). `read`,
+    /// share of the connections end to end (default: the available cores, at most 4). `read`,
     /// `flow`: a reader thread decodes and tracks, N workers reassemble, output merged back in
     /// frame order (default 1). Each thread holds 1/N of the reassembly memory cap (with
     /// `conns`, 2/N of --max-conns). See README, Performance.
@@ -473,9 +473,11 @@ pub enum Config {
     Demo(crate::demo::DemoConfig),
 }
 
-/// `--threads` of `conns` when not given: the available cores, at most this many (every
-/// thread walks the whole file, so more add less and less).
-const MAX_DEFAULT_THREADS: usize = 8;
+/// `--threads` of `conns` when not given: the available cores, at most this many. Every thread
+/// walks the whole file, so more add less and less, and each adds ~2 MB (its own mapped pages
+/// and tables): 4 threads peak at 61 MB on the 2 GB bench capture, 8 at 68 MB (over the 64 MB
+/// target).
+const MAX_DEFAULT_THREADS: usize = 4;
 
 /// The default `--threads` of `conns`: the cores available to this process, up to
 /// [`MAX_DEFAULT_THREADS`].
