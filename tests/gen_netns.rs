@@ -108,8 +108,18 @@ fn tcp_between_namespaces() {
     for sc in [Scenario::Handshake, Scenario::Sticky, Scenario::Split] {
         let addr = IpAddr::V4(ns.addr_b());
         let server = run_in(&ns.b, GenConfig { role: Role::Server, addr, ..GenConfig::new(sc) });
-        std::thread::sleep(Duration::from_millis(300));
-        let (c, clog) = run_in(&ns.a, GenConfig { role: Role::Client, addr, ..GenConfig::new(sc) }).join().unwrap();
+        // The server listens once its thread has entered the namespace and bound: on a loaded
+        // machine that took longer than a fixed 300 ms, so the client tries again while refused.
+        let mut tries = 0;
+        let (c, clog) = loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let (c, clog) = run_in(&ns.a, GenConfig { role: Role::Client, addr, ..GenConfig::new(sc) }).join().unwrap();
+            tries += 1;
+            match &c {
+                Err(e) if e.contains("connection refused") && tries < 20 => continue,
+                _ => break (c, clog),
+            }
+        };
         let (s, slog) = server.join().unwrap();
         let c = c.unwrap_or_else(|e| panic!("{sc} client: {e}\n{clog}"));
         let s = s.unwrap_or_else(|e| panic!("{sc} server: {e}\n{slog}"));

@@ -233,9 +233,17 @@ fn separate_server_and_client() {
         let server = std::thread::spawn(move || {
             gen::run(&GenConfig { role: Role::Server, port, ..GenConfig::new(sc) }, &mut Vec::new())
         });
-        std::thread::sleep(Duration::from_millis(300));
-        let c = gen::run(&GenConfig { role: Role::Client, port, ..GenConfig::new(sc) }, &mut Vec::new())
-            .unwrap_or_else(|e| panic!("{sc} client: {e}"));
+        // Tried again while refused: on a loaded machine the server can take longer than the
+        // first 300 ms to bind.
+        let mut tries = 0;
+        let c = loop {
+            std::thread::sleep(Duration::from_millis(300));
+            tries += 1;
+            match gen::run(&GenConfig { role: Role::Client, port, ..GenConfig::new(sc) }, &mut Vec::new()) {
+                Err(e) if e.to_string().contains("connection refused") && tries < 20 => continue,
+                r => break r.unwrap_or_else(|e| panic!("{sc} client: {e}")),
+            }
+        };
         let s = server.join().unwrap().unwrap_or_else(|e| panic!("{sc} server: {e}"));
         assert_eq!(c.role, Role::Client);
         assert_eq!(s.role, Role::Server);
