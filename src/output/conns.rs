@@ -216,6 +216,13 @@ fn opt(w: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
 pub use crate::analyze::framing::detect::thousands as group;
 
 /// `group` into `w` without a `String`.
+/// `a/b`, each written by `f`.
+fn pair<T>(w: &mut Vec<u8>, (a, b): (T, T), f: impl Fn(&mut Vec<u8>, T)) {
+    f(w, a);
+    w.push(b'/');
+    f(w, b);
+}
+
 fn grouped(w: &mut Vec<u8>, v: u64) {
     let mut digits = [0u8; 20];
     let mut n = v;
@@ -286,13 +293,9 @@ fn write_cells(r: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; 16]) {
     end(buf);
     let _ = write!(buf, "{} / {}", c.client_state.name(), c.server_state.name());
     end(buf);
-    opt(buf, c.mss.0);
-    buf.push(b'/');
-    opt(buf, c.mss.1);
+    pair(buf, c.mss, opt);
     end(buf);
-    opt(buf, c.ws.0);
-    buf.push(b'/');
-    opt(buf, c.ws.1);
+    pair(buf, c.ws, opt);
     end(buf);
     let _ = match c.irtt {
         Some(ns) => write!(buf, "{:.3} ms", ns as f64 / 1e6),
@@ -303,9 +306,7 @@ fn write_cells(r: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; 16]) {
     end(buf);
     let _ = write!(buf, "{}/{}", c.packets[0], c.packets[1]);
     end(buf);
-    grouped(buf, c.bytes[0]);
-    buf.push(b'/');
-    grouped(buf, c.bytes[1]);
+    pair(buf, (c.bytes[0], c.bytes[1]), grouped);
     end(buf);
     let _ = write!(buf, "{}", c.retransmissions);
     end(buf);

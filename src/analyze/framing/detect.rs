@@ -306,6 +306,16 @@ fn text_yes(nl: u32, all_crlf: bool, level: Level, seen: usize) -> Verdict {
     yes(spec, level, format!("printable text, {nl} {term}-terminated line(s) in the first {} bytes", thousands(seen as u64)))
 }
 
+/// Rule 4 after all `len` bytes were text and no earlier decision: yes at the end of the stream
+/// if a newline was seen, else wait for more.
+fn text_at_end(nl: u32, all_crlf: bool, ended: bool, len: usize) -> Verdict {
+    match (ended, nl > 0) {
+        (false, _) => Verdict::More,
+        (true, true) => text_yes(nl, all_crlf, Level::Medium, len),
+        (true, false) => Verdict::No,
+    }
+}
+
 /// Rule 4, in the order of the bytes: a non-text byte says no; the [`TEXT_LINES`]th newline,
 /// a newline at or past [`WINDOW`], or reaching [`WINDOW`] with a newline seen says yes. Jumps
 /// from newline to newline (`memchr`) up to the first non-text byte.
@@ -333,15 +343,7 @@ fn rule_text(b: &[u8], ended: bool) -> Verdict {
     if bad < b.len() {
         return Verdict::No;
     }
-    if ended {
-        if nl > 0 {
-            text_yes(nl, all_crlf, Level::Medium, b.len())
-        } else {
-            Verdict::No
-        }
-    } else {
-        Verdict::More
-    }
+    text_at_end(nl, all_crlf, ended, b.len())
 }
 
 /// A length chain's outcome.
@@ -489,15 +491,7 @@ mod tests {
                 return text_yes(nl, all_crlf, Level::Medium, i + 1);
             }
         }
-        if ended {
-            if nl > 0 {
-                text_yes(nl, all_crlf, Level::Medium, b.len())
-            } else {
-                Verdict::No
-            }
-        } else {
-            Verdict::More
-        }
+        text_at_end(nl, all_crlf, ended, b.len())
     }
 
     fn verdict(v: Verdict) -> String {
