@@ -96,7 +96,7 @@ proptest! {
         for (i, &(o, l)) in sched.iter().enumerate() {
             feed(&mut r, &BIG, &mut m, &mut c, &bytes, o, l, i as u64 + 1);
         }
-        r.flush(&mut m, &mut c, 0);
+        r.flush(None, &mut m, &mut c, 0);
         prop_assert_eq!(&c.bytes, &bytes);
         prop_assert!(c.gaps.is_empty());
         prop_assert!(c.events.is_empty(), "{:?}", c.events);
@@ -122,7 +122,7 @@ proptest! {
                 feed(&mut r, &BIG, &mut m, &mut c, &bytes, segs[i].0, segs[i].1, k);
             }
         }
-        r.flush(&mut m, &mut c, 0);
+        r.flush(None, &mut m, &mut c, 0);
         let (o, l) = segs[drop];
         if drop + 1 == segs.len() {
             // A lost tail is not known without the FIN.
@@ -170,7 +170,7 @@ proptest! {
             feed(&mut r, &BIG, &mut m, &mut c, &bytes, segs[0].0, segs[0].1, n);
         }
         let _ = first;
-        r.flush(&mut m, &mut c, 0);
+        r.flush(None, &mut m, &mut c, 0);
         prop_assert_eq!(&c.bytes, &bytes);
         // Buffered (out of order): always caught. Already handed on: caught when
         // the changed byte lies in a 64-byte block the copy covers entirely.
@@ -203,7 +203,7 @@ proptest! {
             prop_assert!(r.buffered() <= per_dir, "per dir {} > {}", r.buffered(), per_dir);
             prop_assert!(m.peak <= global);
         }
-        r.flush(&mut m, &mut c, 0);
+        r.flush(None, &mut m, &mut c, 0);
         prop_assert_eq!(m.used, 0);
         let gap_bytes: u64 = c.gaps.iter().map(|g| g.1).sum();
         prop_assert!(c.end <= bytes.len() as u64);
@@ -230,7 +230,7 @@ proptest! {
             }
             r.segment(&BIG, &mut m, &mut c, o as u32 + 1, l as u32, &bytes[o..o + cap], i as u64 + 1, 0);
         }
-        r.flush(&mut m, &mut c, 0);
+        r.flush(None, &mut m, &mut c, 0);
         prop_assert_eq!(c.bytes.len(), bytes.len());
         let mut unknown = vec![false; bytes.len()];
         for &(o, l) in &c.gaps {
@@ -308,7 +308,7 @@ fn hashed_and_backed(arena: &Arena, window: usize, segs: &[(usize, usize, usize,
         for (i, &(o, l, at, cap)) in segs.iter().enumerate() {
             r.segment(cfg, &mut m, &mut c, o as u32 + 1, l as u32, &arena.0[at..at + cap], i as u64 + 1, 0);
         }
-        r.flush(&mut m, &mut c, 0);
+        r.flush(cfg.backing, &mut m, &mut c, 0);
         (c.bytes, c.gaps, c.events, r.stats)
     };
     (run(&hashed), run(&backed))

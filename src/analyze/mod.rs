@@ -357,7 +357,7 @@ impl Seams {
             .reasm
             .segment(&rcfg, mem, &mut cx, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
         if stream.close_pending && stream.reasm.is_complete() && !stream.reasm.is_finished() {
-            finish_stream(stream, &mut conn.pair, cfg, mem, out, ready);
+            finish_stream(stream, &mut conn.pair, backing, cfg, mem, out, ready);
             settle(slot, cfg);
         }
     }
@@ -407,8 +407,9 @@ impl Seams {
     pub fn close_dir(&mut self, conn: u32, dir: usize, fin_rseq: Option<u32>, out: &mut SegOut) {
         out.clear();
         let Seams {
-            cfg, conns, mem, ready, ..
+            cfg, conns, mem, ready, backing, ..
         } = self;
+        let backing = backing.as_deref();
         let Some(c) = conns.get_mut(&conn) else { return };
         let slot = &mut c.dirs[dir & 1];
         let Some(DirState::Live(stream)) = slot else {
@@ -422,10 +423,10 @@ impl Seams {
                 stream.reasm.set_end_rseq(r);
                 stream.close_pending = true;
                 if stream.reasm.is_complete() {
-                    finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
+                    finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready);
                 }
             }
-            None => finish_stream(stream, &mut c.pair, cfg, mem, out, ready),
+            None => finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready),
         }
         settle(slot, cfg);
     }
@@ -478,13 +479,14 @@ impl Seams {
     pub fn release(&mut self, conn: u32, out: &mut SegOut) {
         out.clear();
         let Seams {
-            cfg, conns, mem, ready, ..
+            cfg, conns, mem, ready, backing, ..
         } = self;
+        let backing = backing.as_deref();
         let Some(mut c) = conns.remove(&conn) else { return };
         for d in 0..2 {
             if let Some(DirState::Live(stream)) = c.dirs[d].as_mut() {
                 if !stream.reasm.is_finished() {
-                    finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
+                    finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready);
                 }
                 stream.reasm.discard(mem);
             }
@@ -503,14 +505,15 @@ impl Seams {
         out.clear();
         let ids = self.conn_ids();
         let Seams {
-            cfg, conns, mem, ready, ..
+            cfg, conns, mem, ready, backing, ..
         } = self;
+        let backing = backing.as_deref();
         for id in ids {
             let c = conns.get_mut(&id).expect("conn");
             for d in 0..2 {
                 if let Some(DirState::Live(stream)) = c.dirs[d].as_mut() {
                     if !stream.reasm.is_finished() {
-                        finish_stream(stream, &mut c.pair, cfg, mem, out, ready);
+                        finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready);
                     }
                 }
             }
@@ -565,6 +568,7 @@ impl Dir {
 fn finish_stream(
     stream: &mut Stream,
     pair: &mut PairState,
+    backing: Option<&dyn Backing>,
     cfg: &SeamConfig,
     mem: &mut Mem,
     out: &mut SegOut,
@@ -578,6 +582,6 @@ fn finish_stream(
         ready,
         pair,
     };
-    stream.reasm.finish(mem, &mut cx, ts);
+    stream.reasm.finish(backing, mem, &mut cx, ts);
     cx.finish(mem);
 }

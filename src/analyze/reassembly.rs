@@ -140,21 +140,44 @@ pub trait Sink {
     fn event(&mut self, ev: ReasmEvent);
 }
 
-/// A buffered out-of-order piece covering `[start, start + len)`; `data` is the
-/// captured prefix (the rest is unknown).
+/// A buffered out-of-order piece covering `[start, start + len)`, of which the first `known`
+/// bytes were captured (the rest is unknown). Those bytes are held in `data`, or, when they lie
+/// in the run's [`Backing`] (file input), only where: `at` (read again when the piece is
+/// handed on; a bulk transfer waiting for retransmissions holds up to the per-direction cap,
+/// and copies of them were most of a long capture's memory).
 #[derive(Debug)]
 struct Piece {
     n: u64,
     frame_end: u64,
     data: Vec<u8>,
+    known: usize,
     len: u64,
-    /// Where `data` was copied from in the run's [`Backing`].
+    /// Where the captured bytes lie in the run's [`Backing`].
     at: Option<usize>,
 }
 
 impl Piece {
+    /// What it counts against the caps: the captured bytes, held or not, so that the caps
+    /// (and so the output) do not depend on whether the input is a file.
     fn cost(&self) -> usize {
-        self.data.len() + PIECE_OVERHEAD
+        self.known + PIECE_OVERHEAD
+    }
+
+    /// The captured bytes.
+    fn bytes<'s>(&'s self, backing: Option<&'s dyn Backing>) -> &'s [u8] {
+        match (self.at, backing) {
+            (Some(a), Some(bk)) if self.data.len() != self.known => &bk.bytes()[a..a + self.known],
+            _ => &self.data,
+        }
+    }
+
+    /// Done reading [`bytes`](Self::bytes): pages read again from the backing go back.
+    fn read(&self, backing: Option<&dyn Backing>) {
+        if let (Some(a), Some(bk)) = (self.at, backing) {
+            if self.data.len() != self.known {
+                bk.reread(a..a + self.known);
+            }
+        }
     }
 }
 
@@ -510,15 +533,17 @@ impl Hashed {
 
 /// A conflict where `pay` (captured bytes at `base` of frame `n`, segment ending
 /// at `end`) and piece `p` (at `ps`) overlap with different captured bytes.
-fn diff(base: u64, pay: &[u8], n: u64, ps: u64, p: &Piece, end: u64) -> Option<ReasmEvent> {
+fn diff(base: u64, pay: &[u8], n: u64, ps: u64, p: &Piece, end: u64, backing: Option<&dyn Backing>) -> Option<ReasmEvent> {
     let lo = ps.max(base);
-    let hi = (ps + p.data.len() as u64).min(base + pay.len() as u64).min(end);
+    let hi = (ps + p.known as u64).min(base + pay.len() as u64).min(end);
     if hi <= lo {
         return None;
     }
     let a = &pay[(lo - base) as usize..(hi - base) as usize];
-    let b = &p.data[(lo - ps) as usize..(hi - ps) as usize];
-    let i = a.iter().zip(b).position(|(x, y)| x != y)?;
+    let b = &p.bytes(backing)[(lo - ps) as usize..(hi - ps) as usize];
+    let i = a.iter().zip(b).position(|(x, y)| x != y);
+    p.read(backing);
+    let i = i?;
     Some(ReasmEvent::Conflict {
         offset: lo + i as u64,
         len: hi - lo - i as u64,
@@ -661,19 +686,19 @@ impl Reassembler {
         let mut global_drop = false;
         let at = cfg.backing.and_then(|bk| index_in(bk.bytes(), pay));
         if off == self.next {
-            self.in_order(mem, sink, off, end, pay, at, n, frame_end, ts);
-            self.drain_contiguous(mem, sink, ts);
+            self.in_order(cfg.backing, mem, sink, off, end, pay, at, n, frame_end, ts);
+            self.drain_contiguous(cfg.backing, mem, sink, ts);
         } else {
             global_drop = self.buffer(cfg, mem, sink, off, end, pay, at, n, frame_end);
         }
         if global_drop {
             // Make room: give up waiting for this direction's holes.
             while !self.ooo.is_empty() {
-                self.skip_hole(mem, sink, ts);
+                self.skip_hole(cfg.backing, mem, sink, ts);
             }
         }
         while self.buffered > cfg.gap_threshold && !self.ooo.is_empty() {
-            self.skip_hole(mem, sink, ts);
+            self.skip_hole(cfg.backing, mem, sink, ts);
         }
         if let (Some(h), Some(bk)) = (&mut self.hist, cfg.backing) {
             h.bound(bk);
@@ -731,16 +756,18 @@ impl Reassembler {
         sink.gap(mem, off, len, why, n, ts);
     }
 
-    fn deliver_piece<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, start: u64, p: Piece, ts: i64) {
+    fn deliver_piece<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, start: u64, p: Piece, ts: i64) {
         mem.give(p.cost());
         self.buffered -= p.cost();
         let end = start + p.len;
-        self.emit_own(mem, sink, start, start, end, &p.data, p.at, p.n, p.frame_end, ts);
+        self.emit_own(mem, sink, start, start, end, p.bytes(backing), p.at, p.n, p.frame_end, ts);
+        p.read(backing);
     }
 
     #[allow(clippy::too_many_arguments)]
     fn in_order<S: Sink>(
         &mut self,
+        backing: Option<&dyn Backing>,
         mem: &mut Mem,
         sink: &mut S,
         base: u64,
@@ -761,10 +788,10 @@ impl Reassembler {
             let Some(ps) = nxt else { break };
             let p = self.ooo.remove(&ps).expect("piece");
             let pend = ps + p.len;
-            let ev = diff(base, pay, n, ps, &p, end);
+            let ev = diff(base, pay, n, ps, &p, end, backing);
             self.conflict(sink, ev);
             self.stats.dup_bytes += pend.min(end) - ps;
-            self.deliver_piece(mem, sink, ps, p, ts);
+            self.deliver_piece(backing, mem, sink, ps, p, ts);
             cur = pend;
         }
     }
@@ -776,13 +803,13 @@ impl Reassembler {
         }
     }
 
-    fn drain_contiguous<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
+    fn drain_contiguous<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
         while let Some(entry) = self.ooo.first_entry() {
             if *entry.key() != self.next {
                 break;
             }
             let (s, p) = entry.remove_entry();
-            self.deliver_piece(mem, sink, s, p, ts);
+            self.deliver_piece(backing, mem, sink, s, p, ts);
         }
     }
 
@@ -806,7 +833,7 @@ impl Reassembler {
         if let Some((&ps, p)) = self.ooo.range(..off).next_back() {
             let pend = ps + p.len;
             if pend > cur {
-                let ev = diff(off, pay, n, ps, p, end);
+                let ev = diff(off, pay, n, ps, p, end, cfg.backing);
                 self.conflict(sink, ev);
                 self.stats.dup_bytes += pend.min(end) - cur;
                 cur = pend;
@@ -817,17 +844,20 @@ impl Reassembler {
             let stop = nxt.map_or(end, |x| x.0);
             if stop > cur {
                 let known_end = (off + pay.len() as u64).clamp(cur, stop);
-                let data = if known_end > cur {
-                    pay[(cur - off) as usize..(known_end - off) as usize].to_vec()
-                } else {
+                let known = (known_end - cur) as usize;
+                let at = at.map(|a| a + (cur - off) as usize);
+                let data = if known == 0 || (at.is_some() && cfg.backing.is_some()) {
                     Vec::new()
+                } else {
+                    pay[(cur - off) as usize..(known_end - off) as usize].to_vec()
                 };
                 let piece = Piece {
                     n,
                     frame_end,
                     data,
+                    known,
                     len: stop - cur,
-                    at: at.map(|a| a + (cur - off) as usize),
+                    at,
                 };
                 let cost = piece.cost();
                 if self.buffered + cost > cfg.per_dir_cap {
@@ -842,7 +872,7 @@ impl Reassembler {
                 }
             }
             let Some((ps, pend)) = nxt else { break };
-            let ev = diff(off, pay, n, ps, &self.ooo[&ps], end);
+            let ev = diff(off, pay, n, ps, &self.ooo[&ps], end, cfg.backing);
             self.conflict(sink, ev);
             self.stats.dup_bytes += pend.min(end) - ps;
             cur = pend;
@@ -863,7 +893,7 @@ impl Reassembler {
 
     /// Skips the hole before the first buffered piece (a gap), then hands on
     /// everything contiguous after it.
-    fn skip_hole<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
+    fn skip_hole<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
         let Some((&ps, _)) = self.ooo.first_key_value() else {
             return;
         };
@@ -872,14 +902,14 @@ impl Reassembler {
             self.gap_out(mem, sink, from, ps - from, GapReason::Lost, None, ts);
             self.next = ps;
         }
-        self.drain_contiguous(mem, sink, ts);
+        self.drain_contiguous(backing, mem, sink, ts);
     }
 
     /// Gives up on every hole: skips them all, then (when the end is known) the
     /// missing tail up to the end. Nothing is buffered afterwards.
-    pub fn flush<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
+    pub fn flush<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
         while !self.ooo.is_empty() {
-            self.skip_hole(mem, sink, ts);
+            self.skip_hole(backing, mem, sink, ts);
         }
         if let Some(e) = self.end {
             if e > self.next {
@@ -891,8 +921,8 @@ impl Reassembler {
     }
 
     /// Flushes and refuses further bytes.
-    pub fn finish<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, ts: i64) {
-        self.flush(mem, sink, ts);
+    pub fn finish<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
+        self.flush(backing, mem, sink, ts);
         self.finished = true;
         // No byte is accepted any more: the conflict history is not needed while the
         // connection lingers (tens of thousands may linger in a long capture).
