@@ -263,3 +263,41 @@ fn sharded_tables_fit_what_one_table_fits() {
         assert_eq!(one, many, "{threads} threads");
     }
 }
+
+/// A sink that fails stops the run with its error, whatever the threads are doing: early, in
+/// the middle, and among the end of input's connections (the threads must not wait for one
+/// that has stopped).
+#[test]
+fn sharded_sink_error_stops_the_run() {
+    struct FailAt(usize, usize);
+    impl Sink for FailAt {
+        fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
+            Ok(())
+        }
+        fn conn(&mut self, _c: &ConnSummary, _seams: &ConnSeams) -> io::Result<()> {
+            self.0 += 1;
+            if self.0 == self.1 {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "reader gone"));
+            }
+            Ok(())
+        }
+        fn wants_packets(&self) -> bool {
+            false
+        }
+        fn wants_messages(&self) -> bool {
+            false
+        }
+    }
+    let path = write("sharded-fail.pcap", &capture(3_000));
+    for (linger_ms, at) in [(200, 1), (200, 1_500), (60_000, 10), (60_000, 2_999)] {
+        let mut opts = ReadOptions::new(path.clone());
+        opts.track.close_linger = linger_ms * 1_000_000;
+        for threads in [2, 3] {
+            opts.threads = threads;
+            let mut sink = FailAt(0, at);
+            let r = run_file(&opts, &mut sink);
+            assert!(r.is_err(), "linger {linger_ms} ms, fail at {at}, {threads} threads: no error");
+            assert_eq!(sink.0, at, "nothing after the error");
+        }
+    }
+}

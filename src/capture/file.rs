@@ -70,6 +70,22 @@ impl Data {
             Data::Owned(v) => v,
         }
     }
+
+    /// Give the pages of `range` (rounded out to whole pages) back to the kernel. Any thread
+    /// may, at any time: the map is read-only, so a page read again afterwards comes back from
+    /// the file with the same bytes.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        const PAGE: usize = 4096;
+        let Data::Map(m, _) = self else { return };
+        let from = range.start / PAGE * PAGE;
+        let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(m.len());
+        if to > from {
+            // SAFETY: as in `release_behind`: dropping clean pages of a read-only file map
+            // changes no byte seen through it (a later access reads them from the file again).
+            #[allow(unsafe_code)]
+            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+        }
+    }
 }
 
 impl Backing for Data {
@@ -95,10 +111,7 @@ impl Backing for Data {
         }
         r.pages += (to - from) / PAGE;
         if r.pages >= REREAD_FLUSH_PAGES {
-            // SAFETY: as in `release_behind`: dropping clean pages of a read-only file map
-            // changes no byte seen through it (a later access reads them from the file again).
-            #[allow(unsafe_code)]
-            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.lo, r.hi - r.lo) };
+            self.release(r.lo..r.hi);
             *r = Reread::default();
         }
     }
@@ -134,14 +147,16 @@ enum Format {
 pub struct FileSource {
     path: PathBuf,
     data: Arc<Data>,
-    /// The file behind a map (to map it again for another walker).
-    file: Option<Arc<File>>,
     pos: usize,
     /// Bytes before this offset have been handed back to the kernel (see `release_behind`).
     released: usize,
     /// When frames are still in use elsewhere (other threads), pages are released only below
     /// the offset stored here by their last user.
     release_limit: Option<Arc<AtomicUsize>>,
+    /// Pages are released this many bytes at a time.
+    release_step: usize,
+    /// Where to announce releases (see `announce_released`).
+    announce: Option<Arc<AtomicUsize>>,
     format: Format,
     done: bool,
 }
@@ -151,7 +166,7 @@ pub struct FileSource {
 /// payload bytes are not touched on the common path, so without this every frame's headers cost
 /// two trips to memory, one after the other.
 #[inline]
-fn prefetch(b: &[u8], at: usize) {
+pub(crate) fn prefetch(b: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = b.get(at..) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -193,16 +208,15 @@ const SHB: u32 = 0x0A0D_0D0A;
 /// Release walked pages every 2 MiB (at most that much of the file is resident behind
 /// the reader; one madvise call per 2 MiB costs nothing measurable).
 const RELEASE_STEP: usize = 2 << 20;
-/// With worker threads (a release limit set) every release also stops the other cores to flush
-/// their TLBs (an inter-processor interrupt per call): 12% of the reader's time at 2 MiB on 2
+/// With other threads running, every release also stops the other cores to flush their TLBs (an
+/// inter-processor interrupt per call): 12% of `read --threads`' reader's time at 2 MiB on 2
 /// cores. Releasing every 8 MiB makes that ~1% for 6 MB more resident pages.
-const THREADED_RELEASE_STEP: usize = 8 << 20;
+pub const THREADED_RELEASE_STEP: usize = 8 << 20;
 const BOM: u32 = 0x1A2B_3C4D;
 
 impl FileSource {
     /// Open a file (`-` reads standard input into memory).
     pub fn open(path: &Path) -> Result<Self, FileError> {
-        let mut file_kept = None;
         let data = if path.as_os_str() == "-" {
             let mut v = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut v)
@@ -218,9 +232,7 @@ impl FileSource {
                 if md.len() == 0 {
                     return Err(FileError::Empty { path: path.into() });
                 }
-                let map = map_file(&file, path)?;
-                file_kept = Some(Arc::new(file));
-                Data::Map(map, Default::default())
+                Data::Map(map_file(&file, path)?, Default::default())
             } else {
                 // a FIFO or character device: read it all
                 let mut v = Vec::new();
@@ -229,9 +241,7 @@ impl FileSource {
                 Data::Owned(v)
             }
         };
-        let mut src = Self::from_data(path.into(), data)?;
-        src.file = file_kept;
-        Ok(src)
+        Self::from_data(path.into(), data)
     }
 
     /// Parse a capture held in memory (used by tests and fuzzing).
@@ -279,7 +289,7 @@ impl FileSource {
         } else {
             return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
         };
-        Ok(FileSource { path, data: Arc::new(data), file: None, pos, released: 0, release_limit: None, format, done: false })
+        Ok(FileSource { path, data: Arc::new(data), pos, released: 0, release_limit: None, release_step: RELEASE_STEP, announce: None, format, done: false })
     }
 
     fn pcap_header(path: &Path, b: &[u8], be: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
@@ -302,36 +312,17 @@ impl FileSource {
     }
 
     /// Release walked pages only below the offset `limit` holds (set by whoever uses the frames
-    /// last), instead of right behind the walker.
-    pub fn set_release_limit(&mut self, limit: Arc<AtomicUsize>) {
+    /// last), instead of right behind the walker, and `step` bytes at a time.
+    pub fn set_release_limit(&mut self, limit: Arc<AtomicUsize>, step: usize) {
         self.release_limit = Some(limit);
+        self.release_step = step;
     }
 
-    /// `n` walkers of the file from the current position, each yielding every frame (for
-    /// threads that each take their share of the frames). Each walks a map of its own and
-    /// releases the pages behind it every 2 MiB, as a single walker does: walkers of one map
-    /// could release only below the slowest, and a walker running ahead would keep everything
-    /// in between resident. Input read into memory is shared.
-    pub fn walkers(self, n: usize) -> Result<Vec<FileSource>, FileError> {
-        let mut all = Vec::with_capacity(n.max(1));
-        for _ in 1..n.max(1) {
-            let data = match (&*self.data, &self.file) {
-                (Data::Map(..), Some(file)) => Arc::new(Data::Map(map_file(file, &self.path)?, Default::default())),
-                _ => Arc::clone(&self.data),
-            };
-            all.push(FileSource {
-                path: self.path.clone(),
-                data,
-                file: self.file.clone(),
-                pos: self.pos,
-                released: self.released,
-                release_limit: None,
-                format: self.format.clone(),
-                done: self.done,
-            });
-        }
-        all.insert(0, FileSource { release_limit: None, ..self });
-        Ok(all)
+    /// Store in `mark`, before releasing pages, the offset below which they are released (for
+    /// threads that lag behind the walker and read released pages again: they know to release
+    /// those themselves).
+    pub fn announce_released(&mut self, mark: Arc<AtomicUsize>) {
+        self.announce = Some(mark);
     }
 
     /// Total size in bytes and current offset (for progress).
@@ -364,7 +355,7 @@ impl FileSource {
         if self.done {
             return None;
         }
-        if self.pos - self.released >= if self.release_limit.is_some() { THREADED_RELEASE_STEP } else { RELEASE_STEP } {
+        if self.pos - self.released >= self.release_step {
             self.release_behind();
         }
         let r = match self.format {
@@ -546,12 +537,13 @@ impl FileSource {
         if end <= self.released {
             return;
         }
+        if let Some(mark) = &self.announce {
+            mark.store(end, Ordering::SeqCst);
+        }
         if let Data::Map(m, _) = &*self.data {
             // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
             // clean pages; a later access re-reads them from the file, so no byte seen through
-            // the map changes. Frames borrowed from it do not outlive `next_packet`'s borrow
-            // anyway (the caller has dropped them before asking for the next one), and with a
-            // release limit only pages every other user is done with are released.
+            // the map changes, also for frames other threads are still reading.
             #[allow(unsafe_code)]
             let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released) };
         }
@@ -648,6 +640,25 @@ mod tests {
         data.reread(4096 * 50..4096 * 78);
         assert_eq!(pending(&data), 0, "32 pages gathered: given back");
         assert!(data.bytes()[4096 * 60..4096 * 61].contains(&0x5a), "still readable");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Pages given back (any thread may, while others read them) read back the same bytes.
+    #[test]
+    fn released_pages_read_back_the_same() {
+        let path = std::env::temp_dir().join(format!("ws-release-{}.pcap", std::process::id()));
+        let frames: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 3000]).collect();
+        let recs: Vec<(u32, u32, &[u8])> = frames.iter().enumerate().map(|(i, f)| (i as u32, 0, &f[..])).collect();
+        let file = pcap_file(false, &recs);
+        std::fs::write(&path, &file).unwrap();
+        let src = FileSource::open(&path).unwrap();
+        let data = src.shared();
+        assert_eq!(data.bytes(), &file[..]);
+        data.release(4096 * 3 + 100..4096 * 20 - 7);
+        data.release(0..1);
+        data.release(file.len() - 10..file.len() + 4096 * 4);
+        data.release(50..50);
+        assert_eq!(data.bytes(), &file[..], "released pages come back from the file");
         std::fs::remove_file(&path).unwrap();
     }
 

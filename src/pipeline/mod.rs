@@ -483,17 +483,17 @@ impl Clock {
 /// Decode a frame and count what the summary reports about it.
 pub(crate) fn decode_counted<'a>(sum: &mut RunSummary, meta: PacketMeta, raw: &'a [u8]) -> Frame<'a> {
     let frame = decode::decode(meta.linktype, raw, meta.len);
-    count_decoded(sum, meta, &frame);
+    count_decoded(sum, meta.linktype, &frame);
     frame
 }
 
 /// Count what the summary reports about a decoded frame.
-pub(crate) fn count_decoded(sum: &mut RunSummary, meta: PacketMeta, frame: &Frame<'_>) {
+pub(crate) fn count_decoded(sum: &mut RunSummary, linktype: u32, frame: &Frame<'_>) {
     if !frame.warnings.is_empty() {
         sum.malformed += 1;
     }
-    if !crate::decode::link::linktype_supported(meta.linktype) && !sum.unsupported_linktypes.contains(&meta.linktype) {
-        sum.unsupported_linktypes.push(meta.linktype);
+    if !crate::decode::link::linktype_supported(linktype) && !sum.unsupported_linktypes.contains(&linktype) {
+        sum.unsupported_linktypes.push(linktype);
     }
 }
 

@@ -168,7 +168,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     let data = src.shared();
     let bytes: &[u8] = data.bytes();
     let merged = Arc::new(AtomicUsize::new(0));
-    src.set_release_limit(Arc::clone(&merged));
+    src.set_release_limit(Arc::clone(&merged), crate::capture::file::THREADED_RELEASE_STEP);
     let shards = opts.threads.max(1);
     let messages = sink.wants_messages();
     let annotated = messages || sink.wants_packets();

@@ -1,22 +1,32 @@
-//! `--threads N` for sinks that look at connections only (`conns`): N threads each walk the
-//! whole capture and take a share of the flows end to end (decode, tracking, seams); the
-//! caller's thread merges the connections they finish back into the order of a single run.
+//! `--threads N` for sinks that look at connections only (`conns`): N threads take a share of
+//! the flows each, end to end (decode, tracking, seams); the caller's thread merges the
+//! connections they finish back into the order of a single run.
 //!
 //! Why not [`parallel`](super::parallel) here: there one reader decodes and tracks every frame
 //! and hands it to a seam worker, which suits sinks that print every packet (their output is
 //! merged frame by frame anyway). For a connection summary, decoding and tracking are half of
-//! the work, so one reader cannot feed two cores; and every frame decoded on one core and
-//! reassembled on another costs cache misses. Here nothing crosses threads per frame: each
-//! thread walks the whole file (a map of its own, whose pages it releases behind itself, so a
-//! thread running ahead keeps nothing resident for the others; handing frames out from one
-//! walker measured slower), peeks at the addresses and ports ([`decode::peek`]), and
-//! decodes, tracks and reassembles only the frames of its flows (by a symmetric hash of the
-//! flow, so both directions meet, into buckets placed by load: [`Placement`]).
+//! the work, so one reader cannot feed two cores.
+//!
+//! Here the file is walked once, a step of [`EXPIRE_EVERY`] frames at a time, by whichever
+//! thread needs the next step first ([`Walk`]): it reads each frame's addresses and ports
+//! ([`decode::peek`]), finds the thread of its flow (by a symmetric hash of the flow, so both
+//! directions meet, into buckets placed by load: [`Placement`]), and files the frame's offset
+//! and record in that thread's list for the step. Each thread then decodes, tracks and
+//! reassembles the frames of its lists. The faster thread ends up doing most of the walking,
+//! which evens out the imbalance that placement leaves. (Each thread walking the whole file
+//! itself, a map each, cost ~25 % more in all: every frame's headers were read from memory by
+//! both cores and every page was mapped twice.)
+//!
+//! A thread may walk up to [`AHEAD`] steps beyond the slowest one. The walker releases the
+//! file's pages behind itself, keeping at most [`LAG`] bytes for the threads behind it; a
+//! thread further behind maps its pages again (from the page cache) and releases them itself
+//! ([`Refaulted`]), so memory stays flat however unequal the threads' work is for a while.
 //!
 //! The sink sees what a single run gives it, in the same order with the same connection ids:
-//! * every thread sees every frame number and timestamp, so all of them expire connections at
-//!   the same frames with the same clock (a frame the filter drops is no expiry point, so
-//!   every thread applies the filter to those frames);
+//! * a step ends at an expiry point's frame (but for the last, which may be shorter); the
+//!   walker passes that point with its time to every thread, so all of them expire connections
+//!   at the same frames with the same clock (a frame the filter drops is no expiry point, so
+//!   the walker applies the filter to those frames);
 //! * a single run numbers connections in the order of their first frames; each thread reports
 //!   the first frames of the connections it creates, and the merger numbers them in that order;
 //! * the connections of one expiry point are passed on in id order, as a single run does.
@@ -26,15 +36,19 @@
 //! connections are evicted, or which bytes dropped, once a cap is reached can depend on N (both
 //! are reported).
 
+use std::collections::VecDeque;
 use std::io;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use rustc_hash::FxHashMap;
 
 use super::{count_decoded, progress_bar, walk_next, ConnSeams, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
 use crate::analyze::reassembly::Backing;
 use crate::capture::bpf::Filter;
+use crate::capture::file::{prefetch, Data};
 use crate::capture::FileSource;
 use crate::decode::{self, FlowTuple, Peek};
 use crate::track::tcp::{ConnSummary, TrackConfig};
@@ -59,8 +73,8 @@ const LOAD_HALF_LIFE: u64 = 1 << 14;
 /// capture split 39:61); this way connections that start together go to different threads,
 /// and new ones to whichever has had less to do.
 ///
-/// Every thread runs this on every frame, in the same order, so all of them reach the same
-/// placements without sharing anything, and a run's placements do not depend on timing.
+/// The walk runs this on every frame in order (whichever thread walks), so a run's placements
+/// do not depend on timing.
 struct Placement {
     bucket: Box<[u16]>,
     load: Vec<u64>,
@@ -138,7 +152,7 @@ impl Sink for Keep<'_> {
 
 /// Read a capture file with `opts.threads` threads, for a sink that wants neither packets nor
 /// messages. The caller checks that the run can be sharded (no `--count`).
-pub fn run(src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
+pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let shards = opts.threads.max(1);
     let mut filters = Vec::with_capacity(shards);
     for _ in 0..shards {
@@ -148,15 +162,29 @@ pub fn run(src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<R
         });
     }
     let track = TrackConfig { max_conns: table_share(opts.track.max_conns, shards), ..opts.track };
-    std::thread::scope(|s| {
+    let data = src.shared();
+    let limit = Arc::new(AtomicUsize::new(0));
+    src.set_release_limit(Arc::clone(&limit), WALK_RELEASE_STEP);
+    let released = Arc::new(AtomicUsize::new(0));
+    src.announce_released(Arc::clone(&released));
+    let bar = progress_bar(&src, opts.progress);
+    let shared = Shared {
+        walk: Mutex::new(Walk { src, data: Arc::clone(&data), place: Placement::new(shards), sum: RunSummary::default(), bar, limit }),
+        steps: Mutex::new(Steps { queues: (0..shards).map(|_| VecDeque::new()).collect(), spare: Vec::new(), walked: 0, done: vec![(0, 0); shards], ended: false }),
+        ready: Condvar::new(),
+        released,
+    };
+    let shared = &shared;
+    let mut sum = std::thread::scope(|s| {
         let mut rxs = Vec::with_capacity(shards);
         let mut threads = Vec::with_capacity(shards);
-        for (k, (walker, filter)) in src.walkers(shards)?.into_iter().zip(filters).enumerate() {
+        for (k, filter) in filters.into_iter().enumerate() {
             let (tx, rx) = sync_channel::<Round>(DEPTH);
             rxs.push(rx);
-            let backing: Arc<dyn Backing> = walker.shared();
+            let backing: Arc<dyn Backing> = Arc::clone(&data) as Arc<dyn Backing>;
+            let data = Arc::clone(&data);
             let t = std::thread::Builder::new().name(format!("ws-shard{k}"));
-            threads.push(t.spawn_scoped(s, move || shard(k, shards, walker, filter, opts, track, backing, tx)).map_err(RunError::Io)?);
+            threads.push(t.spawn_scoped(s, move || shard(k, shared, &data, filter, opts, track, backing, tx)).map_err(RunError::Io)?);
         }
         let merged = merge(rxs, sink);
         // On a sink error the merger has dropped its receivers: the threads stop at their
@@ -164,11 +192,17 @@ pub fn run(src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<R
         for t in threads {
             t.join().expect("shard thread");
         }
-        let mut sum = merged?;
-        sum.max_conns = opts.track.max_conns;
-        sink.finish(&sum)?;
-        Ok(sum)
-    })
+        merged
+    })?;
+    let mut walk = shared.walk.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(b) = walk.bar.take() {
+        b.finish_and_clear();
+    }
+    sum.frames = walk.sum.frames;
+    sum.damage = walk.sum.damage.take();
+    sum.max_conns = opts.track.max_conns;
+    sink.finish(&sum)?;
+    Ok(sum)
 }
 
 /// The connection table of each of `shards` threads: 2/N of `--max-conns` (all of it with two
@@ -179,61 +213,307 @@ fn table_share(max_conns: usize, shards: usize) -> usize {
     max_conns.saturating_mul(2).div_ceil(shards.max(1)).min(max_conns).max(1)
 }
 
-/// One thread: walk every frame, take those of its flows. Sends a [`Round`] every [`ROUND`]
+/// Steps a thread may walk ahead of the slowest thread. Placement balances the threads' work
+/// only on average; over stretches of a capture one of them has more to do, and the other
+/// would wait for it (at 2 to 8 steps, a thread waited 10-15 % of the run on the 2 GB bench
+/// capture). The steps' lists cost 32 bytes a frame; the file pages in between are not kept
+/// (see [`LAG`]).
+const AHEAD: u64 = 32;
+/// The walker keeps at most this many bytes of the file resident behind it for threads that
+/// lag: a thread further behind reads its frames' pages again (cheap: they are in the page
+/// cache) and gives them back itself ([`Refaulted`]).
+const LAG: usize = 4 << 20;
+/// Frames ahead whose headers a thread asks the CPU for.
+const PREFETCH_AHEAD: usize = 3;
+
+/// The walker releases pages this many bytes at a time.
+const WALK_RELEASE_STEP: usize = 2 << 20;
+
+/// A frame of a step, for the thread that takes it (32 bytes: a step's lists are kept until
+/// their thread takes them, up to [`AHEAD`] steps).
+#[derive(Clone, Copy, Debug)]
+struct Taken {
+    /// Its bytes in the file.
+    start: u64,
+    caplen: u32,
+    /// Its number within the step (from 0).
+    idx: u16,
+    linktype: u32,
+    len: u32,
+    ts_ns: i64,
+}
+
+const _: () = assert!(std::mem::size_of::<Taken>() == 32 && EXPIRE_EVERY <= 1 << 16);
+
+impl Taken {
+    fn bytes(self) -> Range<usize> {
+        let start = self.start as usize;
+        start..start + self.caplen as usize
+    }
+}
+
+/// A thread's frames of one step of the walk.
+type Frames = Vec<Taken>;
+
+/// One step of the walk ([`EXPIRE_EVERY`] frames; the last step may be shorter), as every
+/// thread sees it.
+#[derive(Clone, Copy, Debug)]
+struct StepEnd {
+    /// The expiry point at the step's last frame, when the filter passes it: number and time.
+    point: Option<(u64, i64)>,
+    /// Frames walked up to the end of the step, and in it.
+    upto: u64,
+    len: u64,
+    /// The file offsets of the step's frames.
+    start_pos: usize,
+    end_pos: usize,
+    /// The input ends with this step.
+    last: bool,
+}
+
+/// The walk of the file, done a step at a time by whichever thread needs the next step first.
+struct Walk {
+    src: FileSource,
+    data: Arc<Data>,
+    place: Placement,
+    /// Frames read, and the damage the input ended in.
+    sum: RunSummary,
+    bar: Option<indicatif::ProgressBar>,
+    /// The walker releases the pages below this offset.
+    limit: Arc<AtomicUsize>,
+}
+
+impl Walk {
+    /// Walk the next step: each frame to the thread of its flow, in `frames` (empty vectors).
+    /// `filter` decides whether the step's last frame is an expiry point.
+    fn step(&mut self, frames: &mut [Frames], filter: &mut Option<Filter>) -> StepEnd {
+        let bytes = self.data.bytes();
+        let start_pos = self.src.progress().1 as usize;
+        let mut point = None;
+        let mut len = 0;
+        let mut last = true;
+        while let Some((n, meta, range)) = walk_next(&mut self.src, &mut self.sum, self.bar.as_ref()) {
+            let raw = &bytes[range.clone()];
+            let flow = match decode::peek(meta.linktype, raw) {
+                Peek::Flow(t) => Some(t),
+                Peek::NoFlow => None,
+                Peek::Unknown => decode::decode(meta.linktype, raw, meta.len).flow(),
+            };
+            frames[self.place.owner(flow, meta.caplen)].push(Taken {
+                start: range.start as u64,
+                caplen: meta.caplen,
+                idx: len as u16,
+                linktype: meta.linktype,
+                len: meta.len,
+                ts_ns: meta.ts_ns,
+            });
+            len += 1;
+            if n % EXPIRE_EVERY == 0 {
+                if filter.as_mut().is_none_or(|f| f.matches(meta.linktype, raw)) {
+                    point = Some((n, meta.ts_ns));
+                }
+                last = false;
+                break;
+            }
+        }
+        StepEnd { point, upto: self.sum.frames, len, start_pos, end_pos: self.src.progress().1 as usize, last }
+    }
+}
+
+/// Steps walked and not yet taken, each thread's in a queue of its own.
+struct Steps {
+    queues: Vec<VecDeque<(Frames, StepEnd)>>,
+    /// Emptied frame lists, for the next steps.
+    spare: Vec<Frames>,
+    walked: u64,
+    /// Steps each thread has taken (`u64::MAX`: it has stopped), and the file offset it has
+    /// reached.
+    done: Vec<(u64, usize)>,
+    /// The input's last step has been walked.
+    ended: bool,
+}
+
+impl Steps {
+    fn slowest(&self) -> (u64, usize) {
+        let steps = self.done.iter().map(|d| d.0).min().unwrap_or(0);
+        let pos = self.done.iter().map(|d| d.1).min().unwrap_or(0);
+        (steps, pos)
+    }
+}
+
+struct Shared {
+    walk: Mutex<Walk>,
+    steps: Mutex<Steps>,
+    /// A step was walked, or a thread took one.
+    ready: Condvar,
+    /// The walker has released (or is releasing) the pages below this offset.
+    released: Arc<AtomicUsize>,
+}
+
+impl Shared {
+    fn steps(&self) -> MutexGuard<'_, Steps> {
+        self.steps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Thread `k`'s next step: walked already, or walked now by this thread (with the one after
+    /// it, so that the others find theirs ready). `None` after the last step.
+    fn step(&self, k: usize, filter: &mut Option<Filter>) -> Option<(Frames, StepEnd)> {
+        loop {
+            {
+                let mut st = self.steps();
+                loop {
+                    if let Some(s) = st.queues[k].pop_front() {
+                        return Some(s);
+                    }
+                    if st.ended {
+                        return None;
+                    }
+                    if st.walked < st.slowest().0.saturating_add(AHEAD) {
+                        break;
+                    }
+                    st = self.ready.wait(st).unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+            let mut walk = self.walk.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                let mut frames = {
+                    let mut st = self.steps();
+                    let (slowest, pos) = st.slowest();
+                    if st.ended || st.queues[k].len() >= 2 || st.walked >= slowest.saturating_add(AHEAD) {
+                        break;
+                    }
+                    let at = walk.src.progress().1 as usize;
+                    walk.limit.store(pos.max(at.saturating_sub(LAG)), Ordering::Relaxed);
+                    let shards = st.queues.len();
+                    (0..shards).map(|_| st.spare.pop().unwrap_or_default()).collect::<Vec<_>>()
+                };
+                let end = walk.step(&mut frames, filter);
+                let mut st = self.steps();
+                st.walked += 1;
+                st.ended = end.last;
+                for (q, f) in st.queues.iter_mut().zip(frames) {
+                    q.push_back((f, end));
+                }
+                drop(st);
+                self.ready.notify_all();
+            }
+        }
+    }
+
+    /// Thread `k` has taken a step: its frame list goes back for the next.
+    fn taken(&self, k: usize, mut frames: Frames, end: &StepEnd) {
+        frames.clear();
+        let mut st = self.steps();
+        if st.spare.len() < 2 * st.done.len() {
+            st.spare.push(frames);
+        }
+        st.done[k].0 += 1;
+        st.done[k].1 = end.end_pos;
+        drop(st);
+        self.ready.notify_all();
+    }
+
+    /// Thread `k` takes no more steps (it is done, or stopped): it holds the others back no more.
+    fn leave(&self, k: usize) {
+        self.steps().done[k] = (u64::MAX, usize::MAX);
+        self.ready.notify_all();
+    }
+}
+
+/// Calls [`Shared::leave`] however the thread ends, a panic included (the others would wait
+/// for it for ever).
+struct Leave<'s>(&'s Shared, usize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.leave(self.1);
+    }
+}
+
+/// Pages a thread read after the walker had released them (it lagged more than [`LAG`]
+/// behind): they are resident again until the thread gives them back, a few MiB at a time.
+#[derive(Default)]
+struct Refaulted {
+    lo: usize,
+    hi: usize,
+}
+
+impl Refaulted {
+    /// Released this many bytes at a time (each release interrupts the other cores).
+    const STEP: usize = 4 << 20;
+
+    /// Thread's step `end` is done; the walker has released the pages below `released`.
+    fn step(&mut self, data: &Data, end: &StepEnd, released: usize) {
+        let hi = end.end_pos.min(released);
+        if hi <= end.start_pos {
+            return;
+        }
+        if self.hi == self.lo {
+            self.lo = end.start_pos;
+        }
+        self.hi = hi;
+        if self.hi - self.lo >= Refaulted::STEP {
+            data.release(self.lo..self.hi);
+            *self = Refaulted::default();
+        }
+    }
+}
+
+/// One thread: take the frames of its flows, step by step. Sends a [`Round`] every [`ROUND`]
 /// frames and at the end; stops early if the merger has stopped.
 #[allow(clippy::too_many_arguments)]
-fn shard(k: usize, shards: usize, mut src: FileSource, mut filter: Option<Filter>, opts: &ReadOptions, track: TrackConfig, backing: Arc<dyn Backing>, tx: SyncSender<Round>) {
-    let data = src.shared();
+fn shard(k: usize, shared: &Shared, data: &Data, mut filter: Option<Filter>, opts: &ReadOptions, track: TrackConfig, backing: Arc<dyn Backing>, tx: SyncSender<Round>) {
+    let _leave = Leave(shared, k);
     let bytes = data.bytes();
-    let bar = if k == 0 { progress_bar(&src, opts.progress) } else { None };
+    let shards = shared.steps().done.len();
     let mut tracking = Tracking::with_config(track);
     let mut seams = SeamStage::new(opts, shards, Some(backing), false);
     let mut sum = RunSummary::default();
     let mut unsupported = Vec::new();
     let mut round = Round::default();
-    let mut place = Placement::new(shards);
-    while let Some((n, meta, range)) = walk_next(&mut src, &mut sum, bar.as_ref()) {
-        let raw = &bytes[range];
-        let point = n % EXPIRE_EVERY == 0;
-        let (mine, decoded) = match decode::peek(meta.linktype, raw) {
-            Peek::Flow(t) => (place.owner(Some(t), meta.caplen) == k, None),
-            Peek::NoFlow => (place.owner(None, meta.caplen) == k, None),
-            Peek::Unknown => {
-                let f = decode::decode(meta.linktype, raw, meta.len);
-                (place.owner(f.flow(), meta.caplen) == k, Some(f))
+    let mut refaulted = Refaulted::default();
+    while let Some((frames, end)) = shared.step(k, &mut filter) {
+        let mut keep = Keep(&mut round);
+        let first = end.upto - end.len + 1;
+        for (i, &f) in frames.iter().enumerate() {
+            // The walker has touched these bytes on another core (or not at all, when a
+            // thread lags): ask for the headers a few frames ahead.
+            if let Some(a) = frames.get(i + PREFETCH_AHEAD) {
+                prefetch(bytes, a.start as usize);
             }
-        };
-        if (mine || point) && filter.as_mut().is_none_or(|f| f.matches(meta.linktype, raw)) {
-            let mut keep = Keep(&mut round);
-            if mine {
-                let frame = decoded.unwrap_or_else(|| decode::decode(meta.linktype, raw, meta.len));
-                let seen = sum.unsupported_linktypes.len();
-                count_decoded(&mut sum, meta, &frame);
-                if sum.unsupported_linktypes.len() > seen {
-                    unsupported.push((n, meta.linktype));
-                }
-                let created = tracking.created();
-                let (_, tcp) = tracking.frame(n, meta.ts_ns, &frame);
-                if tracking.created() != created {
-                    keep.0.created.push(n);
-                }
-                seams.frame(n, meta.ts_ns, &frame, tcp.as_ref(), &mut keep).expect("keeping never fails");
-                sum.shown += 1;
+            let (n, raw) = (first + u64::from(f.idx), &bytes[f.bytes()]);
+            if filter.as_mut().is_some_and(|flt| !flt.matches(f.linktype, raw)) {
+                continue;
             }
-            if point {
-                for c in tracking.expired(meta.ts_ns) {
-                    seams.conn_done(&c, &mut keep).expect("keeping never fails");
-                }
-                let end = keep.0.conns.len();
-                keep.0.points.push((n, end));
+            let frame = decode::decode(f.linktype, raw, f.len);
+            let seen = sum.unsupported_linktypes.len();
+            count_decoded(&mut sum, f.linktype, &frame);
+            if sum.unsupported_linktypes.len() > seen {
+                unsupported.push((n, f.linktype));
             }
+            let created = tracking.created();
+            let (_, tcp) = tracking.frame(n, f.ts_ns, &frame);
+            if tracking.created() != created {
+                keep.0.created.push(n);
+            }
+            seams.frame(n, f.ts_ns, &frame, tcp.as_ref(), &mut keep).expect("keeping never fails");
+            sum.shown += 1;
         }
-        if n % ROUND == 0 && tx.send(std::mem::take(&mut round)).is_err() {
+        if let Some((n, ts)) = end.point {
+            for c in tracking.expired(ts) {
+                seams.conn_done(&c, &mut keep).expect("keeping never fails");
+            }
+            let at = keep.0.conns.len();
+            keep.0.points.push((n, at));
+        }
+        shared.taken(k, frames, &end);
+        refaulted.step(data, &end, shared.released.load(Ordering::SeqCst));
+        if end.len > 0 && end.upto % ROUND == 0 && tx.send(std::mem::take(&mut round)).is_err() {
             return;
         }
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+        if end.last {
+            break;
+        }
     }
     // The connections still held, in id order, as the end point.
     round.points.push((u64::MAX, usize::MAX));
