@@ -473,10 +473,9 @@ pub enum Config {
     Demo(crate::demo::DemoConfig),
 }
 
-/// `--threads` of `conns` when not given: the available cores, at most this many. Every thread
-/// walks the whole file, so more add less and less, and each adds ~2 MB (its own mapped pages
-/// and tables): 4 threads peak at 61 MB on the 2 GB bench capture, 8 at 68 MB (over the 64 MB
-/// target).
+/// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
+/// adds its own tables and pages in use: on the 2 GB bench capture one thread peaks at 41 MB,
+/// 2 at 52, 4 at 61, 8 at 67 MB (over the 64 MB target).
 const MAX_DEFAULT_THREADS: usize = 4;
 
 /// The default `--threads` of `conns`: the cores available to this process, up to

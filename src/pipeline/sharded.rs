@@ -404,9 +404,9 @@ impl Shared {
     fn taken(&self, k: usize, mut frames: Frames, end: &StepEnd) {
         frames.clear();
         let mut st = self.steps();
-        if st.spare.len() < 2 * st.done.len() {
-            st.spare.push(frames);
-        }
+        // Kept however many: at most (AHEAD + 2) lists a thread exist at once, and a new one
+        // grows by reallocation, frame by frame.
+        st.spare.push(frames);
         st.done[k].0 += 1;
         st.done[k].1 = end.end_pos;
         drop(st);
