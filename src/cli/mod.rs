@@ -270,7 +270,7 @@ pub struct InputArgs {
     /// Threads for file input; the output is the same for any N. `conns`: each thread takes a
     /// share of the connections end to end (default: the available cores, at most 4). `read`,
     /// `flow`: a reader thread decodes and tracks, N workers reassemble, output merged back in
-    /// frame order (default 1). Each thread holds 1/N of the reassembly memory cap (with
+    /// frame order (default: the available cores, at most 2). Each thread holds 1/N of the reassembly memory cap (with
     /// `conns`, 2/N of --max-conns). See README, Performance.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -476,12 +476,17 @@ pub enum Config {
 /// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
 /// adds its own tables and pages in use: on the 2 GB bench capture one thread peaks at 41 MB,
 /// 2 at 52, 4 at 61, 8 at 67 MB (over the 64 MB target).
-const MAX_DEFAULT_THREADS: usize = 4;
+const MAX_DEFAULT_CONNS_THREADS: usize = 4;
 
-/// The default `--threads` of `conns`: the cores available to this process, up to
-/// [`MAX_DEFAULT_THREADS`].
-fn default_conns_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_DEFAULT_THREADS)
+/// `--threads` of `read` and `flow` when not given: the available cores, at most this many
+/// seam workers (besides the reader and the renderer, which stay one thread each: with more
+/// workers they are the limit). On the 2 GB bench capture `read --format json` peaks at 47 MB
+/// with one thread, 59 MB with 2 workers and 66 MB with 4 (over the 64 MB target).
+const MAX_DEFAULT_READ_THREADS: usize = 2;
+
+/// The cores available to this process, up to `max`.
+fn default_threads(max: usize) -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(max)
 }
 
 /// `default_threads`: `--threads` when not given.
@@ -515,7 +520,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     };
     match cli.command {
         Command::Read(a) => Ok(Config::Read(ReadConfig {
-            input: input_config(a.input, 1)?,
+            input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
             json: a.format == Format::Json,
             verbose: a.verbose,
             hex: a.hex,
@@ -529,14 +534,14 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Command::Conns(a) => {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
-                input: input_config(a.input, default_conns_threads())?,
+                input: input_config(a.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
                 json: a.format == Format::Json,
                 sort: SortKey::parse(&a.sort)?,
                 reverse: a.reverse,
                 filters: a.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
             }))
         }
-        Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input, 1)?, conn: a.conn, fold: a.fold, color })),
+        Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?, conn: a.conn, fold: a.fold, color })),
         Command::Gen(a) => {
             if a.list {
                 return Ok(Config::Gen(None));
@@ -645,4 +650,32 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
         out.push((format!("{name}.1"), buf));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn threads(args: &[&str]) -> usize {
+        let cli = Cli::try_parse_from(args).expect("parses");
+        match to_config(cli).expect("valid") {
+            Config::Read(c) => c.input.threads,
+            Config::Conns(c) => c.input.threads,
+            Config::Flow(c) => c.input.threads,
+            _ => unreachable!("a command reading a file"),
+        }
+    }
+
+    /// Without `--threads`: the available cores, at most 4 for `conns` and 2 for `read` and
+    /// `flow` (their memory caps); `--threads N` wins.
+    #[test]
+    fn default_threads_follow_the_cores_within_caps() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(threads(&["wireseam", "conns", "x.pcap"]), cores.min(4));
+        assert_eq!(threads(&["wireseam", "read", "x.pcap"]), cores.min(2));
+        assert_eq!(threads(&["wireseam", "flow", "x.pcap"]), cores.min(2));
+        assert_eq!(threads(&["wireseam", "read", "--threads", "3", "x.pcap"]), 3);
+        assert_eq!(threads(&["wireseam", "conns", "--threads", "1", "x.pcap"]), 1);
+    }
 }
