@@ -15,36 +15,44 @@ size=$(stat -c %s "$f")
 frames=$($bin read --format json "$f" | grep -c '"type":"packet"' || true)
 echo "file: $f  $((size / 1000000)) MB  $frames frames  ($(nproc) cores, $(uname -r))"
 json=$(mktemp)
+ceil=$(mktemp)
 nt=$(nproc)
 hyperfine --warmup 1 --runs "$runs" --export-json "$json" -N \
   -n "wireseam conns --threads 1" "$bin conns --threads 1 $f" \
   -n "wireseam conns" "$bin conns $f" \
-  -n "wireseam read --threads $nt" "$bin read --threads $nt $f" \
   -n "tshark conv,tcp" "tshark -n -r $f -q -z conv,tcp" \
+  -n "wireseam read --threads 1" "$bin read --threads 1 $f" \
   -n "wireseam read" "$bin read $f" \
   -n "wireseam read json" "$bin read --format json $f" \
   -n "tcpdump -nn -r" "tcpdump -nn -r $f" \
   --output=null >/dev/null
-python3 - "$json" "$size" "$nt" <<'PY'
+# What the machine itself gives threads: as many single-threaded runs as cores, started together.
+hyperfine --warmup 1 --runs "$runs" --export-json "$ceil" \
+  -n "$nt x conns --threads 1 at once" "for i in \$(seq $nt); do $bin conns --threads 1 $f >/dev/null & done; wait" \
+  --output=null >/dev/null
+python3 - "$json" "$size" "$nt" "$ceil" <<'PY'
 import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 size = int(sys.argv[2])
+nt = int(sys.argv[3])
+par = json.load(open(sys.argv[4]))["results"][0]["mean"]
 for k, v in r.items():
     print(f"  {k:<28} {v:8.3f} s  {size / v / 1e9:6.2f} GB/s")
+print(f"  {nt} x conns --threads 1 at once {par:6.3f} s")
 c, cd, t = r["wireseam conns --threads 1"], r["wireseam conns"], r["tshark conv,tcp"]
-rd, rj, td = r["wireseam read"], r["wireseam read json"], r["tcpdump -nn -r"]
-print(f"conns vs tshark conv,tcp: {t / cd:5.1f}x faster  (target >= 25x; default threads: the {sys.argv[3]} cores)")
+r1, rd, rj, td = r["wireseam read --threads 1"], r["wireseam read"], r["wireseam read json"], r["tcpdump -nn -r"]
+print(f"conns vs tshark conv,tcp: {t / cd:5.1f}x faster  (target >= 25x; default threads: the {nt} cores, at most 4)")
 print(f"  one thread:             {t / c:5.1f}x faster  ({size / c / 1e9:.2f} GB/s, target >= 1 GB/s on one core)")
-print(f"read text vs tcpdump:     {td / rd:5.1f}x faster  (target >= 2x)")
+print(f"read text vs tcpdump:     {td / rd:5.1f}x faster  (target >= 2x; default threads: at most 2)")
+print(f"  one thread:             {td / r1:5.1f}x faster")
 print(f"read json vs tcpdump:     {td / rj:5.1f}x faster  (target >= 1x)")
-nt = sys.argv[3]
-rt = r[f"wireseam read --threads {nt}"]
-print(f"conns --threads {nt} vs 1:    {c / cd:5.2f}x  (target >= 1.7x on 2 cores)")
-print(f"read --threads {nt} vs 1:     {rd / rt:5.2f}x")
+print(f"conns default vs 1 thread: {c / cd:5.2f}x  (target >= 1.7x on 2 cores)")
+print(f"  the machine's ceiling:   {nt * c / par:5.2f}x  ({nt} single-threaded runs at once did {nt}x the work in {par / c:.2f}x the time)")
+print(f"read default vs 1 thread:  {r1 / rd:5.2f}x")
 PY
 echo "peak RSS:"
-for cmd in "$bin conns --threads 1 $f" "$bin conns $f" "$bin read $f" "$bin read --threads $nt $f" "$bin read --format json $f" "tshark -n -r $f -q -z conv,tcp" "tcpdump -nn -r $f"; do
+for cmd in "$bin conns --threads 1 $f" "$bin conns $f" "$bin read --threads 1 $f" "$bin read $f" "$bin read --format json $f" "tshark -n -r $f -q -z conv,tcp" "tcpdump -nn -r $f"; do
   /usr/bin/time -f "  %M KB  $cmd" $cmd >/dev/null 2>/tmp/ws-time.$$ || true
   tail -1 /tmp/ws-time.$$
 done
-rm -f "$json" /tmp/ws-time.$$
+rm -f "$json" "$ceil" /tmp/ws-time.$$
