@@ -163,8 +163,9 @@ impl Piece {
         self.known + PIECE_OVERHEAD
     }
 
-    /// The captured bytes.
+    /// The captured bytes (`backing`: the run's, as every call for this reassembler passes).
     fn bytes<'s>(&'s self, backing: Option<&'s dyn Backing>) -> &'s [u8] {
+        debug_assert!(self.data.len() == self.known || backing.is_some(), "a held piece read without its backing");
         match (self.at, backing) {
             (Some(a), Some(bk)) if self.data.len() != self.known => &bk.bytes()[a..a + self.known],
             _ => &self.data,
