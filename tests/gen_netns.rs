@@ -7,7 +7,7 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{in_netns, tshark, Capture, NsPair};
+use common::{in_netns, tshark, until_listening, Capture, NsPair};
 use wireseam::gen::{self, GenConfig, GenReport, Role, Scenario};
 
 fn run_in(ns: &str, cfg: GenConfig) -> std::thread::JoinHandle<(Result<GenReport, String>, String)> {
@@ -108,18 +108,11 @@ fn tcp_between_namespaces() {
     for sc in [Scenario::Handshake, Scenario::Sticky, Scenario::Split] {
         let addr = IpAddr::V4(ns.addr_b());
         let server = run_in(&ns.b, GenConfig { role: Role::Server, addr, ..GenConfig::new(sc) });
-        // The server listens once its thread has entered the namespace and bound: on a loaded
-        // machine that took longer than a fixed 300 ms, so the client tries again while refused.
-        let mut tries = 0;
-        let (c, clog) = loop {
-            std::thread::sleep(Duration::from_millis(300));
-            let (c, clog) = run_in(&ns.a, GenConfig { role: Role::Client, addr, ..GenConfig::new(sc) }).join().unwrap();
-            tries += 1;
-            match &c {
-                Err(e) if e.contains("connection refused") && tries < 20 => continue,
-                _ => break (c, clog),
-            }
-        };
+        // (the server listens once its thread has entered the namespace and bound)
+        let (c, clog) = until_listening(
+            || run_in(&ns.a, GenConfig { role: Role::Client, addr, ..GenConfig::new(sc) }).join().unwrap(),
+            |(c, _)| matches!(c, Err(e) if e.contains("connection refused")),
+        );
         let (s, slog) = server.join().unwrap();
         let c = c.unwrap_or_else(|e| panic!("{sc} client: {e}\n{clog}"));
         let s = s.unwrap_or_else(|e| panic!("{sc} server: {e}\n{slog}"));

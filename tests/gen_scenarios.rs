@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use wireseam::gen::{self, GenConfig, GenError, GenReport, Role, Scenario};
 
+#[path = "gen_common/mod.rs"]
+mod common;
+use common::until_listening;
+
 fn run_with(cfg: GenConfig) -> (GenReport, String) {
     let mut log = Vec::new();
     let r = gen::run(&cfg, &mut log).unwrap_or_else(|e| panic!("{}: {e}", cfg.scenario));
@@ -233,17 +237,11 @@ fn separate_server_and_client() {
         let server = std::thread::spawn(move || {
             gen::run(&GenConfig { role: Role::Server, port, ..GenConfig::new(sc) }, &mut Vec::new())
         });
-        // Tried again while refused: on a loaded machine the server can take longer than the
-        // first 300 ms to bind.
-        let mut tries = 0;
-        let c = loop {
-            std::thread::sleep(Duration::from_millis(300));
-            tries += 1;
-            match gen::run(&GenConfig { role: Role::Client, port, ..GenConfig::new(sc) }, &mut Vec::new()) {
-                Err(e) if e.to_string().contains("connection refused") && tries < 20 => continue,
-                r => break r.unwrap_or_else(|e| panic!("{sc} client: {e}")),
-            }
-        };
+        let c = until_listening(
+            || gen::run(&GenConfig { role: Role::Client, port, ..GenConfig::new(sc) }, &mut Vec::new()),
+            |r| matches!(r, Err(e) if e.to_string().contains("connection refused")),
+        )
+        .unwrap_or_else(|e| panic!("{sc} client: {e}"));
         let s = server.join().unwrap().unwrap_or_else(|e| panic!("{sc} server: {e}"));
         assert_eq!(c.role, Role::Client);
         assert_eq!(s.role, Role::Server);

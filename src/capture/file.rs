@@ -80,8 +80,9 @@ impl Data {
         let from = range.start / PAGE * PAGE;
         let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(m.len());
         if to > from {
-            // SAFETY: as in `release_behind`: dropping clean pages of a read-only file map
-            // changes no byte seen through it (a later access reads them from the file again).
+            // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
+            // clean pages; a later access re-reads them from the file, so no byte seen through
+            // the map changes, also for frames other threads are still reading.
             #[allow(unsafe_code)]
             let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
         }
@@ -137,7 +138,6 @@ impl Iface {
     }
 }
 
-#[derive(Clone)]
 enum Format {
     Pcap { be: bool, nanos: bool, rec_hdr: usize, linktype: u32 },
     PcapNg { be: bool, ifaces: Vec<Iface> },
@@ -540,13 +540,7 @@ impl FileSource {
         if let Some(mark) = &self.announce {
             mark.store(end, Ordering::SeqCst);
         }
-        if let Data::Map(m, _) = &*self.data {
-            // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
-            // clean pages; a later access re-reads them from the file, so no byte seen through
-            // the map changes, also for frames other threads are still reading.
-            #[allow(unsafe_code)]
-            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released) };
-        }
+        self.data.release(self.released..end);
         self.released = end;
     }
 

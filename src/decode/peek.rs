@@ -1,10 +1,10 @@
 //! Which flow a frame belongs to, read from fixed offsets of its first bytes without decoding
-//! it: threads that each take a share of the flows (`pipeline::sharded`) look at every frame
-//! and decode only their own.
+//! it: the walk of a sharded run (`pipeline::sharded`) looks at every frame to hand it to the
+//! thread of its flow, which alone decodes it.
 //!
-//! The peek answers only for the common shapes (a link header, at most one VLAN tag, then IPv4 or IPv6 without
-//! extension headers, then TCP or UDP, not a fragment) and otherwise says it does not know, so
-//! that the caller decodes the frame. What it must never do is disagree with [`decode`]: a
+//! The peek answers only for the common shapes (a link header, at most one VLAN tag, then IPv4
+//! or IPv6 without extension headers, then TCP or UDP, not a fragment) and otherwise says it
+//! does not know, so that the caller decodes the frame. What it must never do is disagree with [`decode`]: a
 //! frame it puts in a flow decodes to that flow or to none, and a frame it calls flowless
 //! decodes to no flow (`peek_agrees_with_decode` checks every fixture and corpus frame).
 //!
@@ -26,8 +26,8 @@ pub struct FlowTuple {
 impl FlowTuple {
     /// A hash equal for both directions of a flow: the two sides combined by XOR (which does
     /// not care about their order), then one multiplication (Fibonacci hashing), so the high
-    /// bits are the well-mixed ones. Cheap because every thread of a sharded run computes it
-    /// for every frame.
+    /// bits are the well-mixed ones. Cheap because the walk of a sharded run computes it for
+    /// every frame.
     pub fn symmetric_hash(&self) -> u64 {
         let a = self.src ^ self.dst;
         let k = (a as u64) ^ ((a >> 64) as u64).rotate_left(23) ^ u64::from(self.sport ^ self.dport) << 40;

@@ -215,7 +215,6 @@ fn opt(w: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
 /// Thousands separators for byte counts: `1,234,567`.
 pub use crate::analyze::framing::detect::thousands as group;
 
-/// `group` into `w` without a `String`.
 /// `a/b`, each written by `f`.
 fn pair<T>(w: &mut Vec<u8>, (a, b): (T, T), f: impl Fn(&mut Vec<u8>, T)) {
     f(w, a);
@@ -223,6 +222,7 @@ fn pair<T>(w: &mut Vec<u8>, (a, b): (T, T), f: impl Fn(&mut Vec<u8>, T)) {
     f(w, b);
 }
 
+/// `group` into `w` without a `String`.
 fn grouped(w: &mut Vec<u8>, v: u64) {
     let mut digits = [0u8; 20];
     let mut n = v;

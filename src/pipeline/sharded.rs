@@ -123,8 +123,8 @@ struct Round {
     /// The end of input's connections go on in the next message (they are sent in parts:
     /// all of them at once would be the run's memory peak).
     more: bool,
-    /// In the last message: the thread's counts (its frames only, except `frames` and
-    /// `damage`), and the link types it could not decode with the frames they first appeared in.
+    /// In the last message: the thread's counts (its frames only; `frames` and `damage` are
+    /// the walk's), and the link types it could not decode with the frames they first appeared in.
     end: Option<(RunSummary, Vec<(u64, u32)>)>,
 }
 
@@ -169,7 +169,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     src.announce_released(Arc::clone(&released));
     let bar = progress_bar(&src, opts.progress);
     let shared = Shared {
-        walk: Mutex::new(Walk { src, data: Arc::clone(&data), place: Placement::new(shards), sum: RunSummary::default(), bar, limit }),
+        walk: Mutex::new(Walk { src, place: Placement::new(shards), sum: RunSummary::default(), bar, limit }),
         steps: Mutex::new(Steps { queues: (0..shards).map(|_| VecDeque::new()).collect(), spare: Vec::new(), walked: 0, done: vec![(0, 0); shards], ended: false }),
         ready: Condvar::new(),
         released,
@@ -181,10 +181,9 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
         for (k, filter) in filters.into_iter().enumerate() {
             let (tx, rx) = sync_channel::<Round>(DEPTH);
             rxs.push(rx);
-            let backing: Arc<dyn Backing> = Arc::clone(&data) as Arc<dyn Backing>;
             let data = Arc::clone(&data);
             let t = std::thread::Builder::new().name(format!("ws-shard{k}"));
-            threads.push(t.spawn_scoped(s, move || shard(k, shared, &data, filter, opts, track, backing, tx)).map_err(RunError::Io)?);
+            threads.push(t.spawn_scoped(s, move || shard(k, shared, data, filter, opts, track, tx)).map_err(RunError::Io)?);
         }
         let merged = merge(rxs, sink);
         // On a sink error the merger has dropped its receivers: the threads stop at their
@@ -274,7 +273,6 @@ struct StepEnd {
 /// The walk of the file, done a step at a time by whichever thread needs the next step first.
 struct Walk {
     src: FileSource,
-    data: Arc<Data>,
     place: Placement,
     /// Frames read, and the damage the input ended in.
     sum: RunSummary,
@@ -287,7 +285,8 @@ impl Walk {
     /// Walk the next step: each frame to the thread of its flow, in `frames` (empty vectors).
     /// `filter` decides whether the step's last frame is an expiry point.
     fn step(&mut self, frames: &mut [Frames], filter: &mut Option<Filter>) -> StepEnd {
-        let bytes = self.data.bytes();
+        let data = self.src.shared();
+        let bytes = data.bytes();
         let start_pos = self.src.progress().1 as usize;
         let mut point = None;
         let mut len = 0;
@@ -461,13 +460,12 @@ impl Refaulted {
 
 /// One thread: take the frames of its flows, step by step. Sends a [`Round`] every [`ROUND`]
 /// frames and at the end; stops early if the merger has stopped.
-#[allow(clippy::too_many_arguments)]
-fn shard(k: usize, shared: &Shared, data: &Data, mut filter: Option<Filter>, opts: &ReadOptions, track: TrackConfig, backing: Arc<dyn Backing>, tx: SyncSender<Round>) {
+fn shard(k: usize, shared: &Shared, data: Arc<Data>, mut filter: Option<Filter>, opts: &ReadOptions, track: TrackConfig, tx: SyncSender<Round>) {
     let _leave = Leave(shared, k);
     let bytes = data.bytes();
     let shards = shared.steps().done.len();
     let mut tracking = Tracking::with_config(track);
-    let mut seams = SeamStage::new(opts, shards, Some(backing), false);
+    let mut seams = SeamStage::new(opts, shards, Some(Arc::clone(&data) as Arc<dyn Backing>), false);
     let mut sum = RunSummary::default();
     let mut unsupported = Vec::new();
     let mut round = Round::default();
@@ -507,7 +505,7 @@ fn shard(k: usize, shared: &Shared, data: &Data, mut filter: Option<Filter>, opt
             keep.0.points.push((n, at));
         }
         shared.taken(k, frames, &end);
-        refaulted.step(data, &end, shared.released.load(Ordering::SeqCst));
+        refaulted.step(&data, &end, shared.released.load(Ordering::SeqCst));
         if end.len > 0 && end.upto % ROUND == 0 && tx.send(std::mem::take(&mut round)).is_err() {
             return;
         }
@@ -627,15 +625,12 @@ fn renumber(c: &mut ConnSummary, seams: &mut ConnSeams, ids: &mut FxHashMap<u64,
     }
 }
 
-/// The run's counts from the threads' (each counted its own frames; all walked all of them).
+/// The run's counts from the threads' (each counted its own frames; the frames read and the
+/// damage are the walk's, which [`run`] adds).
 fn total(ends: impl Iterator<Item = (RunSummary, Vec<(u64, u32)>)>) -> RunSummary {
     let mut sum = RunSummary::default();
     let mut unsupported = Vec::new();
-    for (i, (s, u)) in ends.enumerate() {
-        if i == 0 {
-            sum.frames = s.frames;
-            sum.damage = s.damage;
-        }
+    for (s, u) in ends {
         sum.shown += s.shown;
         sum.malformed += s.malformed;
         sum.evicted += s.evicted;

@@ -256,3 +256,18 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
         f()
     })
 }
+
+/// Runs a client (`client`) every 300 ms until it is not refused, at most 20 times: a server
+/// started on another thread listens only once that thread has bound, which on a loaded
+/// machine took longer than a fixed wait. `refused` says whether an outcome was a refusal.
+pub fn until_listening<T>(mut client: impl FnMut() -> T, refused: impl Fn(&T) -> bool) -> T {
+    let mut tries = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let r = client();
+        tries += 1;
+        if !refused(&r) || tries >= 20 {
+            return r;
+        }
+    }
+}
