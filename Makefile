@@ -8,7 +8,7 @@ APT_PKGS  := libpcap-dev pkg-config
 BIN       := target/release/wireseam
 DEMO_FILE ?= fixtures/tcp-basic.pcap
 
-.PHONY: all deps build demo test man bless fuzz-smoke clean
+.PHONY: all deps build demo test lint man bless fuzz-smoke clean
 
 all: build
 
@@ -34,7 +34,14 @@ build: deps
 demo: build
 	@$(BIN) demo
 
-test: deps
+# Formatting (rustfmt.toml) and every clippy warning fail the build; `make test` runs this first.
+lint: deps
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+test: deps lint
 	mkdir -p target; $(CARGO) test --locked --all-targets 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'; \

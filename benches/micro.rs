@@ -42,11 +42,7 @@ fn main() {
     // alone would be over in milliseconds and at the mercy of one noisy moment), at most 2 s:
     // the whole run takes about 20 s on 2 cores. `--min-time`, `--max-time` and the
     // other divan options on the command line still win.
-    divan::Divan::default()
-        .min_time(Duration::from_millis(500))
-        .max_time(Duration::from_secs(2))
-        .config_with_args()
-        .main();
+    divan::Divan::default().min_time(Duration::from_millis(500)).max_time(Duration::from_secs(2)).config_with_args().main();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,14 +114,11 @@ mod decode {
     #[divan::bench(args = FIXTURES)]
     fn frames(bencher: Bencher, fixture: &str) {
         let cap = Capture::fixture(fixture);
-        bencher
-            .counter(ItemsCount::new(cap.frames.len()))
-            .counter(BytesCount::new(cap.bytes()))
-            .bench_local(|| {
-                for (m, d) in &cap.frames {
-                    black_box(wsdecode::decode(m.linktype, black_box(d), m.len));
-                }
-            });
+        bencher.counter(ItemsCount::new(cap.frames.len())).counter(BytesCount::new(cap.bytes())).bench_local(|| {
+            for (m, d) in &cap.frames {
+                black_box(wsdecode::decode(m.linktype, black_box(d), m.len));
+            }
+        });
     }
 }
 
@@ -347,7 +340,11 @@ mod seams {
             assert!(sum.incomplete <= 1, "{ctx}: incomplete messages");
         } else {
             assert_eq!(sum.incomplete, 0, "{ctx}: incomplete messages");
-            assert!(sum.messages > 0 && sum.messages.is_multiple_of(u64::from(reps)), "{ctx}: {} messages over {reps} replays", sum.messages);
+            assert!(
+                sum.messages > 0 && sum.messages.is_multiple_of(u64::from(reps)),
+                "{ctx}: {} messages over {reps} replays",
+                sum.messages
+            );
         }
         let det = sum.framing.as_ref().map(|d| d.spec);
         match FramingChoice::parse(framing).expect("spec").dirs[st.dir] {

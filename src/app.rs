@@ -8,11 +8,11 @@ use clap::Parser;
 use std::io::IsTerminal;
 
 use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig, StreamConfig};
-use crate::output::text::TimeFormat;
 use crate::output::conns::{select, write_json, write_table, ConnsSink};
 use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::json::JsonSink;
 use crate::output::style::Palette;
+use crate::output::text::TimeFormat;
 use crate::output::text::{TextOptions, TextSink};
 use crate::pipeline::{self, ReadOptions, RunError, Sink};
 
@@ -87,7 +87,14 @@ fn stream(sc: &StreamConfig) -> i32 {
         seams.keep_timeline = !sc.recv.is_empty();
     }
     let out = BufWriter::new(io::stdout().lock());
-    let o = StreamOptions { conn: sc.conn, hex: sc.hex, recv: sc.recv.clone(), slow_ms: sc.slow_ms, preview: sc.preview, palette: Palette::for_stdout(sc.color) };
+    let o = StreamOptions {
+        conn: sc.conn,
+        hex: sc.hex,
+        recv: sc.recv.clone(),
+        slow_ms: sc.slow_ms,
+        preview: sc.preview,
+        palette: Palette::for_stdout(sc.color),
+    };
     let mut sink = StreamSink::new(out, o);
     let result = pipeline::run_file(&opts, &mut sink);
     finish(&sc.input, result, Ok(()))
@@ -196,15 +203,24 @@ fn capture(cc: &CaptureConfig) -> i32 {
         r
     };
     let st = src.stats;
-    if let Ok(sum) = &result { eprintln!(
-        "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",
-        sum.frames,
-        st.received,
-        if cc.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
-        st.dropped,
-        st.if_dropped
-    ) }
-    let input = InputConfig { file: cc.live.iface.clone().into(), filter: None, count: cc.count, framing: Default::default(), max_conns: opts.track.max_conns, threads: 1 };
+    if let Ok(sum) = &result {
+        eprintln!(
+            "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",
+            sum.frames,
+            st.received,
+            if cc.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
+            st.dropped,
+            st.if_dropped
+        )
+    }
+    let input = InputConfig {
+        file: cc.live.iface.clone().into(),
+        filter: None,
+        count: cc.count,
+        framing: Default::default(),
+        max_conns: opts.track.max_conns,
+        threads: 1,
+    };
     finish(&input, result, Ok(()))
 }
 
@@ -307,4 +323,3 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
         }
     }
 }
-

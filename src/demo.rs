@@ -119,7 +119,10 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
     let recorded = if cfg.offline { None } else { capture_tour(&stops, out, pal)? };
     let live = recorded.is_some();
     if !live {
-        writeln!(out, "Showing the captures bundled with wireseam (fixtures/), made from the same generators between two network namespaces.")?;
+        writeln!(
+            out,
+            "Showing the captures bundled with wireseam (fixtures/), made from the same generators between two network namespaces."
+        )?;
     }
     for (i, stop) in stops.iter().enumerate() {
         heading(out, pal, &format!("{}/{}  {}: {}", i + 1, stops.len(), stop.scenario.name(), stop.scenario.describe()))?;
@@ -133,7 +136,9 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
                     m.rewind();
                     Box::new(m)
                 }
-                None => Box::new(FileSource::from_bytes(stop.fixture_name, stop.fixture.to_vec()).expect("bundled fixture is a valid pcap")),
+                None => {
+                    Box::new(FileSource::from_bytes(stop.fixture_name, stop.fixture.to_vec()).expect("bundled fixture is a valid pcap"))
+                }
             }
         };
         let opts = ReadOptions { filter: filter.clone(), ..ReadOptions::new(label.clone().into()) };
@@ -151,7 +156,11 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
         if stop.scenario != Scenario::UdpEcho {
             sub(out, pal, "ladder (wireseam flow)")?;
             let mut buf = Vec::new();
-            let _ = pipeline::run(source(&recorded).as_mut(), &opts, &mut FlowSink::new(&mut buf, FlowOptions { conn: None, fold: 6, palette: pal }));
+            let _ = pipeline::run(
+                source(&recorded).as_mut(),
+                &opts,
+                &mut FlowSink::new(&mut buf, FlowOptions { conn: None, fold: 6, palette: pal }),
+            );
             write_limited(out, &buf, 40)?;
         }
         if matches!(stop.scenario, Scenario::Sticky | Scenario::Nodelay | Scenario::Framed | Scenario::UdpEcho) {
@@ -175,7 +184,10 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
         }
     }
     writeln!(out)?;
-    writeln!(out, "Next: `wireseam gen --list` for every scenario, `wireseam capture -i lo` in one terminal and `wireseam gen sticky` in another.")?;
+    writeln!(
+        out,
+        "Next: `wireseam gen --list` for every scenario, `wireseam capture -i lo` in one terminal and `wireseam gen sticky` in another."
+    )?;
     Ok(0)
 }
 

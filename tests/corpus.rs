@@ -38,7 +38,8 @@ fn corpus_survives_every_output() {
             let mut one = Vec::new();
             let a = run_file(&opts, &mut JsonSink::new(&mut one)).map(|s| (s.frames, s.shown, s.malformed));
             let mut three = Vec::new();
-            let b = run_file(&ReadOptions { threads: 3, ..ReadOptions::new(f.clone()) }, &mut JsonSink::new(&mut three)).map(|s| (s.frames, s.shown, s.malformed));
+            let b = run_file(&ReadOptions { threads: 3, ..ReadOptions::new(f.clone()) }, &mut JsonSink::new(&mut three))
+                .map(|s| (s.frames, s.shown, s.malformed));
             match (a, b) {
                 (Ok(a), Ok(b)) => a == b && one == three,
                 (Err(_), Err(_)) => true,
@@ -108,13 +109,19 @@ impl wireseam::pipeline::Sink for Conns {
 fn seam_counts_without_frame_lists() {
     let mut files = corpus().unwrap_or_default();
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    files.extend(std::fs::read_dir(fixtures).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "pcap")));
+    files.extend(
+        std::fs::read_dir(fixtures)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap")),
+    );
     let mut conns = 0;
     for f in &files {
         let opts = ReadOptions::new(f.clone());
         let mut with = Conns { annotated: true, out: Vec::new() };
         let mut without = Conns { annotated: false, out: Vec::new() };
-        let counts = |s: wireseam::pipeline::RunSummary| (s.frames, s.shown, s.malformed, s.unsupported_linktypes, s.damage.is_some(), s.evicted);
+        let counts =
+            |s: wireseam::pipeline::RunSummary| (s.frames, s.shown, s.malformed, s.unsupported_linktypes, s.damage.is_some(), s.evicted);
         let a = run_file(&opts, &mut with).map(counts);
         let b = run_file(&opts, &mut without).map(counts);
         assert_eq!(a.is_ok(), b.is_ok(), "{}", f.display());

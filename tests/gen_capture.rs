@@ -108,10 +108,8 @@ fn nodelay_mostly_one_segment_per_write() {
 fn split_over_several_segments() {
     need_capture!();
     let (r, file, port) = captured(Scenario::Split, |_| {});
-    let lens: Vec<usize> = tshark(&file, &format!("tcp.dstport == {port} && tcp.len > 0"), &["tcp.len"])
-        .iter()
-        .map(|f| f[0].parse().unwrap())
-        .collect();
+    let lens: Vec<usize> =
+        tshark(&file, &format!("tcp.dstport == {port} && tcp.len > 0"), &["tcp.len"]).iter().map(|f| f[0].parse().unwrap()).collect();
     assert!(lens.len() >= 2, "{lens:?}");
     assert_eq!(lens.iter().sum::<usize>(), 6004, "{lens:?}");
     let mss = r.mss.unwrap() as usize;
@@ -126,8 +124,7 @@ fn split_over_several_segments() {
 fn zero_window_advertised() {
     need_capture!();
     let (_, file, port) = captured(Scenario::ZeroWindow, |_| {});
-    let zero =
-        tshark(&file, &format!("tcp.srcport == {port} && tcp.window_size == 0 && tcp.flags.syn == 0"), &["tcp.len"]);
+    let zero = tshark(&file, &format!("tcp.srcport == {port} && tcp.window_size == 0 && tcp.flags.syn == 0"), &["tcp.len"]);
     assert!(!zero.is_empty(), "no zero window from the receiver");
     let probes = tshark(&file, &format!("tcp.dstport == {port} && tcp.analysis.keep_alive"), &["tcp.len"]);
     assert!(!probes.is_empty(), "no zero-window probe");

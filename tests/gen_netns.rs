@@ -67,15 +67,11 @@ fn udp_broadcast_across_the_veth() {
     let ns = NsPair::new(63);
     let port = 40_000 + (std::process::id() % 10_000) as u16;
     let cap = capture_in(&ns, &ns.vb, &format!("udp port {port}"), "bcast.pcap");
-    let server = run_in(
-        &ns.b,
-        GenConfig { role: Role::Server, port, iface: Some(ns.vb.clone()), ..GenConfig::new(Scenario::UdpBroadcast) },
-    );
+    let server =
+        run_in(&ns.b, GenConfig { role: Role::Server, port, iface: Some(ns.vb.clone()), ..GenConfig::new(Scenario::UdpBroadcast) });
     std::thread::sleep(Duration::from_millis(300));
-    let client = run_in(
-        &ns.a,
-        GenConfig { role: Role::Client, port, iface: Some(ns.va.clone()), ..GenConfig::new(Scenario::UdpBroadcast) },
-    );
+    let client =
+        run_in(&ns.a, GenConfig { role: Role::Client, port, iface: Some(ns.va.clone()), ..GenConfig::new(Scenario::UdpBroadcast) });
     let (c, clog) = client.join().unwrap();
     let (s, slog) = server.join().unwrap();
     let c = c.unwrap_or_else(|e| panic!("{e}\n{clog}"));

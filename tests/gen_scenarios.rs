@@ -234,9 +234,7 @@ fn ipv6_loopback() {
 fn separate_server_and_client() {
     for sc in [Scenario::Echo, Scenario::Many, Scenario::UdpEcho, Scenario::Reset] {
         let port = free_port();
-        let server = std::thread::spawn(move || {
-            gen::run(&GenConfig { role: Role::Server, port, ..GenConfig::new(sc) }, &mut Vec::new())
-        });
+        let server = std::thread::spawn(move || gen::run(&GenConfig { role: Role::Server, port, ..GenConfig::new(sc) }, &mut Vec::new()));
         let c = until_listening(
             || gen::run(&GenConfig { role: Role::Client, port, ..GenConfig::new(sc) }, &mut Vec::new()),
             |r| matches!(r, Err(e) if e.to_string().contains("connection refused")),

@@ -125,7 +125,21 @@ fn json_lines_parse_and_follow_the_contract() {
                 continue;
             }
             if v["type"] == "conn" {
-                for key in ["conn", "client", "server", "conn_state", "history", "client_state", "server_state", "mss", "ws", "irtt", "packets", "bytes", "retransmissions"] {
+                for key in [
+                    "conn",
+                    "client",
+                    "server",
+                    "conn_state",
+                    "history",
+                    "client_state",
+                    "server_state",
+                    "mss",
+                    "ws",
+                    "irtt",
+                    "packets",
+                    "bytes",
+                    "retransmissions",
+                ] {
                     assert!(v.get(key).is_some(), "conn record lacks {key}: {line}");
                 }
                 continue;

@@ -85,7 +85,8 @@ fn ip(i: usize) -> [u8; 4] {
 fn syn_flood_from_distinct_ports() {
     let _serial = serial();
     let n = flood_size();
-    let frames = (0..n).map(|i| (i as u64, tcp(ip(i / 60_000), 1024 + (i % 60_000) as u16, [10, 255, 0, 1], 80, i as u32 * 7919, None, true, b"")));
+    let frames =
+        (0..n).map(|i| (i as u64, tcp(ip(i / 60_000), 1024 + (i % 60_000) as u16, [10, 255, 0, 1], 80, i as u32 * 7919, None, true, b"")));
     let bytes = pcap(frames);
     let (conns, peak, secs) = measure(bytes);
     eprintln!("SYN flood: {n} SYNs, {conns} connections summarised, peak heap {:.1} MB, {secs:.2} s", peak as f64 / 1e6);
@@ -109,7 +110,10 @@ fn many_connections_with_unacknowledged_data() {
     });
     let bytes = pcap(frames);
     let (conns, peak, secs) = measure(bytes);
-    eprintln!("{n} connections with unacknowledged out-of-order data: {conns} summarised, peak heap {:.1} MB, {secs:.2} s", peak as f64 / 1e6);
+    eprintln!(
+        "{n} connections with unacknowledged out-of-order data: {conns} summarised, peak heap {:.1} MB, {secs:.2} s",
+        peak as f64 / 1e6
+    );
     assert_eq!(conns, n);
     assert!(peak < CAP, "peak heap {peak} bytes over the 64 MB cap");
 }

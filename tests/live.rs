@@ -231,9 +231,8 @@ fn generators_under_capture_show_their_lessons() {
         let (s, d) = (t["sport"].as_u64()? as u16, t["dport"].as_u64()? as u16);
         [s, d].into_iter().find(|p| (base..=base + 5).contains(p))
     };
-    let packets = |port: u16| -> Vec<&serde_json::Value> {
-        recs.iter().filter(|r| r["type"] == "packet" && port_of(r) == Some(port)).collect()
-    };
+    let packets =
+        |port: u16| -> Vec<&serde_json::Value> { recs.iter().filter(|r| r["type"] == "packet" && port_of(r) == Some(port)).collect() };
     // handshake: the three steps in order, then a four-way close, client in TIME-WAIT
     let hs = packets(base);
     let phases: Vec<&str> = hs.iter().map(|p| p["tcp"]["phase"].as_str().unwrap()).collect();
@@ -243,10 +242,7 @@ fn generators_under_capture_show_their_lessons() {
     assert!(hs.iter().any(|p| p["tcp"]["state"]["client"] == "TIME-WAIT"));
     // sticky: a client segment carries several messages; nodelay: none does
     let sticky_segments = |port: u16| {
-        packets(port)
-            .iter()
-            .filter(|p| p["tcp"]["dir"] == "c2s" && p["tcp"]["messages"].as_array().is_some_and(|m| m.len() >= 2))
-            .count()
+        packets(port).iter().filter(|p| p["tcp"]["dir"] == "c2s" && p["tcp"]["messages"].as_array().is_some_and(|m| m.len() >= 2)).count()
     };
     assert!(sticky_segments(base + 1) >= 1, "sticky: no segment carried several messages");
     assert_eq!(sticky_segments(base + 2), 0, "nodelay: a segment carried several messages");
@@ -321,7 +317,18 @@ fn no_permission_says_how_to_get_it() {
         return;
     }
     let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", env!("CARGO_BIN_EXE_wireseam"), "capture", "-i", "lo", "-c", "1"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            env!("CARGO_BIN_EXE_wireseam"),
+            "capture",
+            "-i",
+            "lo",
+            "-c",
+            "1",
+        ])
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();

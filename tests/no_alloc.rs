@@ -64,52 +64,16 @@ fn segment_hot_path_does_not_allocate() {
     let mut seq = 101u32;
     for i in 0..10_000u64 {
         // data, some of it retransmitted or out of order, dup acks, zero windows
-        let s2 = if i % 97 == 0 {
-            seq.wrapping_sub(1000)
-        } else {
-            seq
-        };
-        t.segment(&mk(
-            4 + 3 * i,
-            true,
-            TcpFlags::ACK | TcpFlags::PSH,
-            s2,
-            901,
-            1000,
-        ));
+        let s2 = if i % 97 == 0 { seq.wrapping_sub(1000) } else { seq };
+        t.segment(&mk(4 + 3 * i, true, TcpFlags::ACK | TcpFlags::PSH, s2, 901, 1000));
         seq = seq.wrapping_add(1000);
-        let ack = if i % 13 == 0 {
-            seq.wrapping_sub(2000)
-        } else {
-            seq
-        };
+        let ack = if i % 13 == 0 { seq.wrapping_sub(2000) } else { seq };
         t.segment(&mk(5 + 3 * i, false, TcpFlags::ACK, 901, ack, 0));
         t.segment(&mk(6 + 3 * i, false, TcpFlags::ACK, 901, ack, 0));
     }
-    t.segment(&mk(
-        40_000,
-        true,
-        TcpFlags::FIN | TcpFlags::ACK,
-        seq,
-        901,
-        0,
-    ));
-    t.segment(&mk(
-        40_001,
-        false,
-        TcpFlags::FIN | TcpFlags::ACK,
-        901,
-        seq.wrapping_add(1),
-        0,
-    ));
-    t.segment(&mk(
-        40_002,
-        true,
-        TcpFlags::ACK,
-        seq.wrapping_add(1),
-        902,
-        0,
-    ));
+    t.segment(&mk(40_000, true, TcpFlags::FIN | TcpFlags::ACK, seq, 901, 0));
+    t.segment(&mk(40_001, false, TcpFlags::FIN | TcpFlags::ACK, 901, seq.wrapping_add(1), 0));
+    t.segment(&mk(40_002, true, TcpFlags::ACK, seq.wrapping_add(1), 902, 0));
     t.segment(&mk(40_003, true, TcpFlags::RST, seq.wrapping_add(1), 0, 0));
     let after = allocs();
     assert_eq!(after - before, 0, "allocations on the hot path");
@@ -172,7 +136,8 @@ fn seams_allocate_per_message_not_per_frame() {
     let mut rseq = 1u32;
     let mut feed = |s: &mut Seams, out: &mut SegOut, from: usize, to: usize, n: u64| {
         for (k, chunk) in stream[from..to].chunks(1448).enumerate() {
-            let seg = SegIn { n: n + k as u64, ts: 0, conn: 0, dir: 0, rseq, len: chunk.len() as u32, payload: chunk, retransmission: false };
+            let seg =
+                SegIn { n: n + k as u64, ts: 0, conn: 0, dir: 0, rseq, len: chunk.len() as u32, payload: chunk, retransmission: false };
             s.tcp_segment(&seg, out);
             rseq = rseq.wrapping_add(chunk.len() as u32);
         }

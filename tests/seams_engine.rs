@@ -5,33 +5,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use wireseam::analyze::{
-    render_recv, simulate_recv_sizes, Event, FramingChoice, FramingSpec, Level, Message, SeamConfig, Seams,
-    SegIn, SegOut,
+    render_recv, simulate_recv_sizes, Event, FramingChoice, FramingSpec, Level, Message, SeamConfig, Seams, SegIn, SegOut,
 };
 
 fn cfg(framing: &str) -> SeamConfig {
-    SeamConfig {
-        framing: FramingChoice::parse(framing).unwrap(),
-        keep_timeline: true,
-        keep_bytes: 1 << 20,
-        ..SeamConfig::default()
-    }
+    SeamConfig { framing: FramingChoice::parse(framing).unwrap(), keep_timeline: true, keep_bytes: 1 << 20, ..SeamConfig::default() }
 }
 
 /// Feeds one segment (conn 0, dir 0) and returns what it reported.
 fn one(s: &mut Seams, n: u64, off: usize, p: &[u8], retransmission: bool) -> SegOut {
     let mut so = SegOut::default();
     s.tcp_segment(
-        &SegIn {
-            n,
-            ts: n as i64 * 1_000_000,
-            conn: 0,
-            dir: 0,
-            rseq: off as u32 + 1,
-            len: p.len() as u32,
-            payload: p,
-            retransmission,
-        },
+        &SegIn { n, ts: n as i64 * 1_000_000, conn: 0, dir: 0, rseq: off as u32 + 1, len: p.len() as u32, payload: p, retransmission },
         &mut so,
     );
     so
@@ -201,11 +186,7 @@ fn udp_datagrams_are_messages() {
 #[test]
 fn global_cap_holds_across_connections() {
     let cap = 20_000;
-    let mut s = Seams::new(SeamConfig {
-        framing: FramingChoice::parse("lines").unwrap(),
-        global_cap: cap,
-        ..SeamConfig::default()
-    });
+    let mut s = Seams::new(SeamConfig { framing: FramingChoice::parse("lines").unwrap(), global_cap: cap, ..SeamConfig::default() });
     let mut so = SegOut::default();
     let data = vec![b'x'; 1000];
     let mut n = 0;
@@ -214,7 +195,10 @@ fn global_cap_holds_across_connections() {
     for round in 1..10u32 {
         for conn in 0..30u32 {
             n += 1;
-            s.tcp_segment(&SegIn { n, ts: 0, conn, dir: 0, rseq: 1 + round * 1000, len: 1000, payload: &data, retransmission: false }, &mut so);
+            s.tcp_segment(
+                &SegIn { n, ts: 0, conn, dir: 0, rseq: 1 + round * 1000, len: 1000, payload: &data, retransmission: false },
+                &mut so,
+            );
             drops += so.events.iter().filter(|e| matches!(e, Event::CapDrop { global: true, .. })).count();
             assert!(s.memory().0 <= cap);
         }

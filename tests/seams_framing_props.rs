@@ -130,12 +130,7 @@ fn http_stream(requests: bool) -> impl Strategy<Value = Stream> {
     let body = prop::collection::vec(any::<u8>(), 0..400);
     let chunks = prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..5);
     let m = if requests {
-        prop_oneof![
-            "[a-z/]{1,20}".prop_map(HttpMsg::Get),
-            body.prop_map(HttpMsg::Post),
-            chunks.prop_map(HttpMsg::ChunkedReq),
-        ]
-        .boxed()
+        prop_oneof!["[a-z/]{1,20}".prop_map(HttpMsg::Get), body.prop_map(HttpMsg::Post), chunks.prop_map(HttpMsg::ChunkedReq),].boxed()
     } else {
         prop_oneof![
             body.prop_map(HttpMsg::Resp),
@@ -218,11 +213,7 @@ fn cuts() -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn len_spec(width: u8, be: bool, extra: u32) -> FramingSpec {
-    FramingSpec::Len(LenSpec {
-        width,
-        big_endian: be,
-        extra,
-    })
+    FramingSpec::Len(LenSpec { width, big_endian: be, extra })
 }
 
 proptest! {

@@ -39,12 +39,7 @@ impl Sink for Collect {
     }
 }
 
-const BIG: ReasmCfg = ReasmCfg {
-    per_dir_cap: 1 << 20,
-    gap_threshold: 768 << 10,
-    conflict_window: 256 << 10,
-    backing: None,
-};
+const BIG: ReasmCfg = ReasmCfg { per_dir_cap: 1 << 20, gap_threshold: 768 << 10, conflict_window: 256 << 10, backing: None };
 
 /// A stream and its cut into segments (offset, len).
 fn stream_and_segments() -> impl Strategy<Value = (Vec<u8>, Vec<(usize, usize)>)> {
@@ -248,12 +243,7 @@ proptest! {
 fn sequence_wraps_past_2_pow_32() {
     // Jump ahead 1e9 bytes at a time (gaps are counted, not stored): the 5th
     // segment's rseq wraps, and must land at offset 5e9.
-    let cfg = ReasmCfg {
-        per_dir_cap: 1 << 20,
-        gap_threshold: 0,
-        conflict_window: 4096,
-        backing: None,
-    };
+    let cfg = ReasmCfg { per_dir_cap: 1 << 20, gap_threshold: 0, conflict_window: 4096, backing: None };
     let mut r = Reassembler::new(&cfg);
     let mut m = Mem::new(1 << 20);
     let mut c = Collect::default();

@@ -56,7 +56,11 @@ fn conn_frames(i: u32) -> Vec<Vec<u8>> {
     let dport = if i.is_multiple_of(3) { 80 } else { 9000 };
     let eth = |c2s: bool| {
         let (a, b) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
-        if c2s { PacketBuilder::ethernet2(a, b) } else { PacketBuilder::ethernet2(b, a) }
+        if c2s {
+            PacketBuilder::ethernet2(a, b)
+        } else {
+            PacketBuilder::ethernet2(b, a)
+        }
     };
     // one segment: (from the client?, seq, ack, SYN, FIN, RST, payload)
     let seg = |c2s: bool, seq: u32, ack: Option<u32>, syn: bool, fin: bool, rst: bool, payload: &[u8]| {
@@ -73,10 +77,18 @@ fn conn_frames(i: u32) -> Vec<Vec<u8>> {
                 a[11] = side;
                 a
             };
-            if i.is_multiple_of(13) { eth(c2s).single_vlan(etherparse::VlanId::try_new(7).unwrap()).ipv6(addr(s), addr(d), 64) } else { eth(c2s).ipv6(addr(s), addr(d), 64) }
+            if i.is_multiple_of(13) {
+                eth(c2s).single_vlan(etherparse::VlanId::try_new(7).unwrap()).ipv6(addr(s), addr(d), 64)
+            } else {
+                eth(c2s).ipv6(addr(s), addr(d), 64)
+            }
         } else {
             let addr = |side: u8| if side == 0 { [10, (i >> 16) as u8, (i >> 8) as u8, i as u8] } else { [10, 200, 0, (i % 4) as u8 + 1] };
-            if i.is_multiple_of(13) { eth(c2s).single_vlan(etherparse::VlanId::try_new(7).unwrap()).ipv4(addr(s), addr(d), 64) } else { eth(c2s).ipv4(addr(s), addr(d), 64) }
+            if i.is_multiple_of(13) {
+                eth(c2s).single_vlan(etherparse::VlanId::try_new(7).unwrap()).ipv4(addr(s), addr(d), 64)
+            } else {
+                eth(c2s).ipv4(addr(s), addr(d), 64)
+            }
         };
         let mut t = ip.tcp(sp, dp, seq, 64240);
         if syn {
@@ -122,7 +134,9 @@ fn conn_frames(i: u32) -> Vec<Vec<u8>> {
 }
 
 fn udp(i: u32) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4]).ipv4([10, 9, 0, 1], [10, 9, 0, (i % 5) as u8 + 2], 64).udp(5353, 6000 + (i % 3) as u16);
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4])
+        .ipv4([10, 9, 0, 1], [10, 9, 0, (i % 5) as u8 + 2], 64)
+        .udp(5353, 6000 + (i % 3) as u16);
     let mut v = Vec::new();
     b.write(&mut v, format!("datagram {i}\n").as_bytes()).unwrap();
     v
@@ -169,7 +183,16 @@ fn conns(opts: &ReadOptions) -> (Vec<String>, RunSummary) {
 
 /// The parts of a run's summary that must not depend on the thread count.
 fn counts(s: &RunSummary) -> String {
-    format!("frames {} shown {} malformed {} unsupported {:?} damage {:?} evicted {} dropped {}", s.frames, s.shown, s.malformed, s.unsupported_linktypes, s.damage.is_some(), s.evicted, s.cap_dropped_bytes)
+    format!(
+        "frames {} shown {} malformed {} unsupported {:?} damage {:?} evicted {} dropped {}",
+        s.frames,
+        s.shown,
+        s.malformed,
+        s.unsupported_linktypes,
+        s.damage.is_some(),
+        s.evicted,
+        s.cap_dropped_bytes
+    )
 }
 
 /// Everything lingers to the end of input (sent in parts), or closed connections expire at
@@ -192,7 +215,11 @@ fn sharded_conns_equal_one_thread() {
                 let (many, sum) = conns(&opts);
                 assert_eq!(counts(&sum1), counts(&sum), "linger {linger_ms} ms, filter {filter:?}, {threads} threads");
                 if let Some(k) = (0..one.len()).find(|&k| one.get(k) != many.get(k)) {
-                    panic!("linger {linger_ms} ms, filter {filter:?}, {threads} threads: connection {k} differs\n one: {:?}\n {threads}: {:?}", one.get(k), many.get(k));
+                    panic!(
+                        "linger {linger_ms} ms, filter {filter:?}, {threads} threads: connection {k} differs\n one: {:?}\n {threads}: {:?}",
+                        one.get(k),
+                        many.get(k)
+                    );
                 }
                 assert_eq!(one.len(), many.len());
             }

@@ -294,14 +294,7 @@ pub struct Seams {
 impl Seams {
     pub fn new(cfg: SeamConfig) -> Self {
         let mem = Mem::new(cfg.global_cap);
-        Seams {
-            cfg,
-            conns: FxHashMap::default(),
-            udp: FxHashMap::default(),
-            mem,
-            ready: Vec::new(),
-            backing: None,
-        }
+        Seams { cfg, conns: FxHashMap::default(), udp: FxHashMap::default(), mem, ready: Vec::new(), backing: None }
     }
 
     /// Every TCP payload fed from now on lies in `backing` (the memory-mapped capture file), which
@@ -329,9 +322,7 @@ impl Seams {
             return;
         }
         let d = seg.dir & 1;
-        let Seams {
-            cfg, conns, mem, ready, backing, ..
-        } = self;
+        let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let conn = conns.entry(seg.conn).or_default();
         let backing = backing.as_deref();
         let rcfg = reasm_cfg(cfg, backing);
@@ -346,16 +337,8 @@ impl Seams {
         stream.last_ts = seg.ts;
         stream.segments += 1;
         stream.retransmissions += u64::from(seg.retransmission);
-        let mut cx = StageCx {
-            st: &mut stream.stage,
-            cfg,
-            out,
-            ready,
-            pair: &mut conn.pair,
-        };
-        stream
-            .reasm
-            .segment(&rcfg, mem, &mut cx, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+        let mut cx = StageCx { st: &mut stream.stage, cfg, out, ready, pair: &mut conn.pair };
+        stream.reasm.segment(&rcfg, mem, &mut cx, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
         if stream.close_pending && stream.reasm.is_complete() && !stream.reasm.is_finished() {
             finish_stream(stream, &mut conn.pair, backing, cfg, mem, out, ready);
             settle(slot, cfg);
@@ -370,16 +353,7 @@ impl Seams {
         let index = *next;
         let offset = 0;
         *next += 1;
-        out.carried.push(Carried {
-            n,
-            conn: flow,
-            dir: d,
-            first: index,
-            last: index,
-            first_part: 1,
-            continues: false,
-            dup: false,
-        });
+        out.carried.push(Carried { n, conn: flow, dir: d, first: index, last: index, first_part: 1, continues: false, dup: false });
         self.ready.push(Message {
             conn: flow,
             dir: d,
@@ -406,9 +380,7 @@ impl Seams {
     /// now, giving up on holes. Idempotent.
     pub fn close_dir(&mut self, conn: u32, dir: usize, fin_rseq: Option<u32>, out: &mut SegOut) {
         out.clear();
-        let Seams {
-            cfg, conns, mem, ready, backing, ..
-        } = self;
+        let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let backing = backing.as_deref();
         let Some(c) = conns.get_mut(&conn) else { return };
         let slot = &mut c.dirs[dir & 1];
@@ -440,13 +412,19 @@ impl Seams {
 
     /// Summary of one direction, `None` if it never carried payload (or was released).
     pub fn summary(&self, conn: u32, dir: usize) -> Option<DirSummary> {
-        let d = Dir {
-            conn,
-            dir: dir & 1,
-        };
+        let d = Dir { conn, dir: dir & 1 };
         Some(match self.conns.get(&conn)?.dirs[dir & 1].as_ref()? {
-            DirState::Live(s) => d.summary(&s.reasm, &s.stage.stats, s.stage.detection.as_ref(), s.stage.fallback_at, (s.segments, s.retransmissions), (s.stage.pending(), s.stage.held())),
-            DirState::Done(f) => d.summary(&f.reasm, &f.stats, f.detection.as_ref(), f.fallback_at, (f.segments, f.retransmissions), (0, 0)),
+            DirState::Live(s) => d.summary(
+                &s.reasm,
+                &s.stage.stats,
+                s.stage.detection.as_ref(),
+                s.stage.fallback_at,
+                (s.segments, s.retransmissions),
+                (s.stage.pending(), s.stage.held()),
+            ),
+            DirState::Done(f) => {
+                d.summary(&f.reasm, &f.stats, f.detection.as_ref(), f.fallback_at, (f.segments, f.retransmissions), (0, 0))
+            }
         })
     }
 
@@ -478,9 +456,7 @@ impl Seams {
     /// Take the summaries before.
     pub fn release(&mut self, conn: u32, out: &mut SegOut) {
         out.clear();
-        let Seams {
-            cfg, conns, mem, ready, backing, ..
-        } = self;
+        let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let backing = backing.as_deref();
         let Some(mut c) = conns.remove(&conn) else { return };
         for d in 0..2 {
@@ -504,9 +480,7 @@ impl Seams {
     pub fn finish(&mut self, out: &mut SegOut, msgs: &mut Vec<Message>) {
         out.clear();
         let ids = self.conn_ids();
-        let Seams {
-            cfg, conns, mem, ready, backing, ..
-        } = self;
+        let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let backing = backing.as_deref();
         for id in ids {
             let c = conns.get_mut(&id).expect("conn");
@@ -530,7 +504,15 @@ struct Dir {
 
 impl Dir {
     /// `counts`: (segments, retransmissions); `now`: (messages pending, bytes held).
-    fn summary(&self, r: &reassembly::Reassembler, st: &MsgStats, framing: Option<&Detection>, fallback_at: Option<u64>, counts: (u64, u64), now: (usize, usize)) -> DirSummary {
+    fn summary(
+        &self,
+        r: &reassembly::Reassembler,
+        st: &MsgStats,
+        framing: Option<&Detection>,
+        fallback_at: Option<u64>,
+        counts: (u64, u64),
+        now: (usize, usize),
+    ) -> DirSummary {
         let rs = &r.stats;
         DirSummary {
             conn: self.conn,
@@ -546,11 +528,7 @@ impl Dir {
             incomplete: st.incomplete,
             largest: st.largest,
             max_segments_per_message: st.max_segments,
-            mean_segments_per_message: if st.messages == 0 {
-                0.0
-            } else {
-                st.sum_segments as f64 / st.messages as f64
-            },
+            mean_segments_per_message: if st.messages == 0 { 0.0 } else { st.sum_segments as f64 / st.messages as f64 },
             pending: now.0 as u64,
             gaps: rs.gaps,
             gap_bytes: rs.gap_bytes,
@@ -575,13 +553,7 @@ fn finish_stream(
     ready: &mut Vec<Message>,
 ) {
     let ts = stream.last_ts;
-    let mut cx = StageCx {
-        st: &mut stream.stage,
-        cfg,
-        out,
-        ready,
-        pair,
-    };
+    let mut cx = StageCx { st: &mut stream.stage, cfg, out, ready, pair };
     stream.reasm.finish(backing, mem, &mut cx, ts);
     cx.finish(mem);
 }

@@ -432,10 +432,7 @@ struct Hashed {
 
 impl Hashed {
     fn new(window: usize) -> Self {
-        Hashed {
-            window_blocks: window / HIST_BLOCK,
-            ..Default::default()
-        }
+        Hashed { window_blocks: window / HIST_BLOCK, ..Default::default() }
     }
     fn enabled(&self) -> bool {
         self.window_blocks > 0
@@ -545,12 +542,7 @@ fn diff(base: u64, pay: &[u8], n: u64, ps: u64, p: &Piece, end: u64, backing: Op
     let i = a.iter().zip(b).position(|(x, y)| x != y);
     p.read(backing);
     let i = i?;
-    Some(ReasmEvent::Conflict {
-        offset: lo + i as u64,
-        len: hi - lo - i as u64,
-        first: p.n,
-        frame: n,
-    })
+    Some(ReasmEvent::Conflict { offset: lo + i as u64, len: hi - lo - i as u64, first: p.n, frame: n })
 }
 
 /// Reassembly state of one direction.
@@ -627,17 +619,7 @@ impl Reassembler {
     /// One TCP segment: `len` bytes at `rseq`, of which `payload` (maybe shorter)
     /// were captured.
     #[allow(clippy::too_many_arguments)]
-    pub fn segment<S: Sink>(
-        &mut self,
-        cfg: &ReasmCfg,
-        mem: &mut Mem,
-        sink: &mut S,
-        rseq: u32,
-        len: u32,
-        payload: &[u8],
-        n: u64,
-        ts: i64,
-    ) {
+    pub fn segment<S: Sink>(&mut self, cfg: &ReasmCfg, mem: &mut Mem, sink: &mut S, rseq: u32, len: u32, payload: &[u8], n: u64, ts: i64) {
         if len == 0 {
             return;
         }
@@ -663,12 +645,7 @@ impl Reassembler {
             let known = &pay[..(k as usize).min(pay.len())];
             if let Some((at, first)) = self.hist.as_ref().and_then(|h| h.check(off, known, cfg.backing)) {
                 self.stats.conflicts += 1;
-                sink.event(ReasmEvent::Conflict {
-                    offset: at,
-                    len: end.min(self.next) - at,
-                    first,
-                    frame: n,
-                });
+                sink.event(ReasmEvent::Conflict { offset: at, len: end.min(self.next) - at, first, frame: n });
             }
             if end <= self.next {
                 return;
@@ -677,11 +654,7 @@ impl Reassembler {
             off = self.next;
         }
         if self.finished {
-            sink.event(ReasmEvent::Late {
-                offset: off,
-                len: end - off,
-                frame: n,
-            });
+            sink.event(ReasmEvent::Late { offset: off, len: end - off, frame: n });
             return;
         }
         let mut global_drop = false;
@@ -739,16 +712,7 @@ impl Reassembler {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn gap_out<S: Sink>(
-        &mut self,
-        mem: &mut Mem,
-        sink: &mut S,
-        off: u64,
-        len: u64,
-        why: GapReason,
-        n: Option<u64>,
-        ts: i64,
-    ) {
+    fn gap_out<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64) {
         if let Some(h) = &mut self.hist {
             h.unknown(len);
         }
@@ -852,14 +816,7 @@ impl Reassembler {
                 } else {
                     pay[(cur - off) as usize..(known_end - off) as usize].to_vec()
                 };
-                let piece = Piece {
-                    n,
-                    frame_end,
-                    data,
-                    known,
-                    len: stop - cur,
-                    at,
-                };
+                let piece = Piece { n, frame_end, data, known, len: stop - cur, at };
                 let cost = piece.cost();
                 if self.buffered + cost > cfg.per_dir_cap {
                     self.drop_piece(sink, cur, stop - cur, n, false);
@@ -884,12 +841,7 @@ impl Reassembler {
     fn drop_piece<S: Sink>(&mut self, sink: &mut S, off: u64, len: u64, n: u64, global: bool) {
         self.stats.cap_drops += 1;
         self.stats.cap_drop_bytes += len;
-        sink.event(ReasmEvent::CapDrop {
-            offset: off,
-            len,
-            frame: n,
-            global,
-        });
+        sink.event(ReasmEvent::CapDrop { offset: off, len, frame: n, global });
     }
 
     /// Skips the hole before the first buffered piece (a gap), then hands on
@@ -967,12 +919,7 @@ mod tests {
         }
     }
 
-    const CFG: ReasmCfg = ReasmCfg {
-        per_dir_cap: 1 << 20,
-        gap_threshold: 768 << 10,
-        conflict_window: 4096,
-        backing: None,
-    };
+    const CFG: ReasmCfg = ReasmCfg { per_dir_cap: 1 << 20, gap_threshold: 768 << 10, conflict_window: 4096, backing: None };
 
     #[test]
     fn reorder_overlap_and_conflict() {

@@ -107,15 +107,7 @@ pub fn simulate_recv_sizes(
     calls
 }
 
-fn make_call(
-    call: u64,
-    ts: i64,
-    asked: usize,
-    start: u64,
-    end: u64,
-    timeline: &[Arrival],
-    messages: &[Message],
-) -> RecvCall {
+fn make_call(call: u64, ts: i64, asked: usize, start: u64, end: u64, timeline: &[Arrival], messages: &[Message]) -> RecvCall {
     let boundaries = messages
         .iter()
         .skip(messages.partition_point(|m| m.offset + m.len <= start))
@@ -128,17 +120,7 @@ fn make_call(
     };
     let k = timeline.partition_point(|a| a.end <= start);
     let gap = timeline[k..].iter().take_while(|a| a.start < end).any(|a| a.gap);
-    RecvCall {
-        call,
-        ts,
-        asked,
-        start,
-        end,
-        boundaries,
-        first_msg: find(start),
-        last_msg: find(end - 1),
-        gap,
-    }
+    RecvCall { call, ts, asked, start, end, boundaries, first_msg: find(start), last_msg: find(end - 1), gap }
 }
 
 /// Renders a call like `recv #2 (10) → "llo|world" (msg 0 end, msg 1)`.
@@ -236,12 +218,7 @@ mod tests {
     #[test]
     fn seed_lesson() {
         // "hello" and "world" written separately, coalesced by Nagle into one segment.
-        let tl = [Arrival {
-            start: 0,
-            end: 10,
-            ts: 1_000,
-            gap: false,
-        }];
+        let tl = [Arrival { start: 0, end: 10, ts: 1_000, gap: false }];
         let msgs = [msg(0, 0, 5), msg(1, 5, 5)];
         let calls = simulate_recv_sizes(&tl, &msgs, &[2, 10], None, 100);
         assert_eq!(calls.len(), 2);
@@ -250,10 +227,7 @@ mod tests {
         assert_eq!(calls[1].boundaries, vec![5]);
         let b = b"helloworld";
         assert_eq!(render_recv(&calls[0], b, &msgs, 80), "recv #1 (2) → \"he\" (msg 0 part)");
-        assert_eq!(
-            render_recv(&calls[1], b, &msgs, 80),
-            "recv #2 (10) → \"llo|world\" (msg 0 end, msg 1)"
-        );
+        assert_eq!(render_recv(&calls[1], b, &msgs, 80), "recv #2 (10) → \"llo|world\" (msg 0 end, msg 1)");
     }
 
     #[test]
@@ -270,9 +244,6 @@ mod tests {
         // Wake at 0 (3 bytes), at 10 ms (3 more), then at 50 ms.
         assert_eq!(slow.iter().map(|c| (c.ts, c.end)).collect::<Vec<_>>(), vec![(0, 3), (10_000_000, 6), (50_000_000, 9)]);
         let slow = simulate_recv(&tl, &msgs, 4, Some(20));
-        assert_eq!(
-            slow.iter().map(|c| (c.ts / 1_000_000, c.start, c.end)).collect::<Vec<_>>(),
-            vec![(0, 0, 3), (20, 3, 6), (60, 6, 9)]
-        );
+        assert_eq!(slow.iter().map(|c| (c.ts / 1_000_000, c.start, c.end)).collect::<Vec<_>>(), vec![(0, 0, 3), (20, 3, 6), (60, 6, 9)]);
     }
 }

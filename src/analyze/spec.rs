@@ -56,10 +56,7 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 fn err(spec: &str, reason: impl Into<String>) -> SpecError {
-    SpecError {
-        spec: spec.to_string(),
-        reason: reason.into(),
-    }
+    SpecError { spec: spec.to_string(), reason: reason.into() }
 }
 
 const KNOWN: &str = "expected one of lines, crlf, len:N:be, len:N:le (N = 1, 2, 4, 8; optional +K), \
@@ -82,9 +79,7 @@ impl FramingSpec {
             _ => {}
         }
         if let Some(n) = lower.strip_prefix("fixed:") {
-            let n: u32 = n
-                .parse()
-                .map_err(|_| err(s, "fixed:N needs N, a message size in bytes (1 to 4294967295)"))?;
+            let n: u32 = n.parse().map_err(|_| err(s, "fixed:N needs N, a message size in bytes (1 to 4294967295)"))?;
             if n == 0 {
                 return Err(err(s, "fixed:N needs N >= 1"));
             }
@@ -93,9 +88,8 @@ impl FramingSpec {
         if let Some(rest) = lower.strip_prefix("len:") {
             let (main, extra) = match rest.split_once('+') {
                 Some((m, k)) => {
-                    let k: u32 = k.parse().map_err(|_| {
-                        err(s, "the +K suffix needs K, a number of fixed header bytes after the length field")
-                    })?;
+                    let k: u32 =
+                        k.parse().map_err(|_| err(s, "the +K suffix needs K, a number of fixed header bytes after the length field"))?;
                     (m, k)
                 }
                 None => (rest, 0),
@@ -116,11 +110,7 @@ impl FramingSpec {
                 "le" => false,
                 _ => return Err(err(s, "byte order must be be or le")),
             };
-            return Ok(FramingSpec::Len(LenSpec {
-                width,
-                big_endian,
-                extra,
-            }));
+            return Ok(FramingSpec::Len(LenSpec { width, big_endian, extra }));
         }
         Err(err(s, format!("unknown framing; {KNOWN}")))
     }
@@ -180,9 +170,7 @@ pub struct FramingChoice {
 }
 
 impl FramingChoice {
-    pub const AUTO: FramingChoice = FramingChoice {
-        dirs: [DirFraming::Auto, DirFraming::Auto],
-    };
+    pub const AUTO: FramingChoice = FramingChoice { dirs: [DirFraming::Auto, DirFraming::Auto] };
 
     /// `auto`, a single spec for both directions (`lines`), or per direction
     /// (`c2s=len:4:be,s2c=lines`; a direction left out stays `auto`).
@@ -194,10 +182,7 @@ impl FramingChoice {
                 return Ok(DirFraming::Auto);
             }
             match FramingSpec::parse(v) {
-                Ok(FramingSpec::Datagram) => Err(err(
-                    s,
-                    "datagram framing applies to UDP only (UDP is always framed per datagram)",
-                )),
+                Ok(FramingSpec::Datagram) => Err(err(s, "datagram framing applies to UDP only (UDP is always framed per datagram)")),
                 Ok(spec) => Ok(DirFraming::Spec(spec)),
                 Err(e) => Err(err(s, format!("{v:?}: {}", e.reason))),
             }
@@ -209,9 +194,7 @@ impl FramingChoice {
         let mut dirs = [DirFraming::Auto; 2];
         let mut seen = [false; 2];
         for part in t.split(',') {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| err(s, format!("{part:?} is not DIR=SPEC (DIR is c2s or s2c)")))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| err(s, format!("{part:?} is not DIR=SPEC (DIR is c2s or s2c)")))?;
             let i = match k.trim().to_ascii_lowercase().as_str() {
                 "c2s" => 0,
                 "s2c" => 1,
@@ -251,8 +234,19 @@ mod tests {
     #[test]
     fn round_trip() {
         for s in [
-            "lines", "crlf", "len:4:be", "len:2:le", "len:1:be", "len:8:le", "len:4:be+2", "jsonhdr",
-            "http", "tls", "fixed:16", "datagram", "segment",
+            "lines",
+            "crlf",
+            "len:4:be",
+            "len:2:le",
+            "len:1:be",
+            "len:8:le",
+            "len:4:be+2",
+            "jsonhdr",
+            "http",
+            "tls",
+            "fixed:16",
+            "datagram",
+            "segment",
         ] {
             assert_eq!(FramingSpec::parse(s).unwrap().to_string(), s);
         }

@@ -50,7 +50,11 @@ enum Mode {
     /// re-scanned the whole buffer each time (quadratic: 63% of a 300 MB run); a geometric
     /// schedule keeps the total linear. Detection is monotone (a longer prefix gives the answer
     /// a shorter one gave), so trying less often only delays the same decision.
-    Detect { buf: Vec<u8>, held: Vec<Held>, next_try: usize },
+    Detect {
+        buf: Vec<u8>,
+        held: Vec<Held>,
+        next_try: usize,
+    },
     Frame(Box<dyn Framer>),
     Done,
 }
@@ -124,33 +128,16 @@ impl Stream {
 }
 
 pub(super) fn reasm_cfg<'a>(cfg: &SeamConfig, backing: Option<&'a dyn Backing>) -> ReasmCfg<'a> {
-    ReasmCfg {
-        per_dir_cap: cfg.per_dir_cap,
-        gap_threshold: cfg.gap_threshold,
-        conflict_window: cfg.conflict_window,
-        backing,
-    }
+    ReasmCfg { per_dir_cap: cfg.per_dir_cap, gap_threshold: cfg.gap_threshold, conflict_window: cfg.conflict_window, backing }
 }
 
 impl Stage {
     pub fn new(conn: u32, dir: usize, choice: DirFraming) -> Self {
         let (mode, detection) = match choice {
-            DirFraming::Auto => (
-                Mode::Detect {
-                    buf: Vec::new(),
-                    held: Vec::new(),
-                    next_try: 0,
-                },
-                None,
-            ),
-            DirFraming::Spec(spec) => (
-                Mode::Frame(make_framer(spec, 0)),
-                Some(Detection {
-                    spec,
-                    level: Level::Given,
-                    reason: "--framing".into(),
-                }),
-            ),
+            DirFraming::Auto => (Mode::Detect { buf: Vec::new(), held: Vec::new(), next_try: 0 }, None),
+            DirFraming::Spec(spec) => {
+                (Mode::Frame(make_framer(spec, 0)), Some(Detection { spec, level: Level::Given, reason: "--framing".into() }))
+            }
         };
         Stage {
             conn,
@@ -223,18 +210,11 @@ impl StageCx<'_> {
 
     /// Ends detection with `det` and frames what was held.
     fn decide(&mut self, mem: &mut Mem, det: Detection) {
-        let Mode::Detect { buf, held, .. } = std::mem::replace(
-            &mut self.st.mode,
-            Mode::Frame(make_framer(det.spec, self.st.base)),
-        ) else {
+        let Mode::Detect { buf, held, .. } = std::mem::replace(&mut self.st.mode, Mode::Frame(make_framer(det.spec, self.st.base))) else {
             return;
         };
         mem.give(buf.len());
-        self.out.events.push(Event::Detected {
-            conn: self.st.conn,
-            dir: self.st.dir,
-            detection: det.clone(),
-        });
+        self.out.events.push(Event::Detected { conn: self.st.conn, dir: self.st.dir, detection: det.clone() });
         self.st.detection = Some(det);
         self.st.pos = self.st.base;
         let mut at = 0usize;
@@ -257,11 +237,7 @@ impl StageCx<'_> {
         debug_assert_eq!(off, st.pos);
         let mut ends = std::mem::take(&mut st.ends);
         ends.clear();
-        let mut cx = FrameCx {
-            ends: &mut ends,
-            pair: self.pair,
-            dir: st.dir,
-        };
+        let mut cx = FrameCx { ends: &mut ends, pair: self.pair, dir: st.dir };
         let desync = f.feed(bytes, &mut cx);
         let end = off + bytes.len() as u64;
         let upto = desync.unwrap_or(end);
@@ -273,11 +249,7 @@ impl StageCx<'_> {
                 ends.push(end);
                 self.apply(x, end, &ends, Some(n), frame_end, ts, false);
                 if let Mode::Frame(f) = &mut self.st.mode {
-                    let mut cx = FrameCx {
-                        ends: &mut Vec::new(),
-                        pair: self.pair,
-                        dir: self.st.dir,
-                    };
+                    let mut cx = FrameCx { ends: &mut Vec::new(), pair: self.pair, dir: self.st.dir };
                     f.feed(&bytes[(x - off) as usize..], &mut cx);
                 }
             }
@@ -300,11 +272,7 @@ impl StageCx<'_> {
         }
         let mut ends = std::mem::take(&mut st.ends);
         ends.clear();
-        let mut cx = FrameCx {
-            ends: &mut ends,
-            pair: self.pair,
-            dir: st.dir,
-        };
+        let mut cx = FrameCx { ends: &mut ends, pair: self.pair, dir: st.dir };
         let in_sync = f.skip(len, &mut cx);
         let end = off + len;
         if in_sync {
@@ -336,12 +304,7 @@ impl StageCx<'_> {
         if st.fallback_at.is_none() {
             st.fallback_at = Some(x);
         }
-        self.out.events.push(Event::Desync {
-            conn: st.conn,
-            dir: st.dir,
-            offset: x,
-            framing: from,
-        });
+        self.out.events.push(Event::Desync { conn: st.conn, dir: st.dir, offset: x, framing: from });
     }
 
     /// Assigns the bytes `[off, upto)` to messages given the ends found in them.
@@ -515,11 +478,7 @@ impl StageCx<'_> {
         let st = &mut *self.st;
         if let Mode::Frame(f) = &mut st.mode {
             let mut ends = Vec::new();
-            let mut cx = FrameCx {
-                ends: &mut ends,
-                pair: self.pair,
-                dir: st.dir,
-            };
+            let mut cx = FrameCx { ends: &mut ends, pair: self.pair, dir: st.dir };
             f.finish(&mut cx);
             if st.open && ends.last() == Some(&st.pos) {
                 st.pending.back_mut().expect("open").end = Some(st.pos);
@@ -563,17 +522,12 @@ impl Sink for StageCx<'_> {
             Mode::Detect { buf, held, next_try } => {
                 if mem.try_take(bytes.len()) {
                     buf.extend_from_slice(bytes);
-                    held.push(Held {
-                        off,
-                        len: bytes.len(),
-                        n,
-                        frame_end,
-                        ts,
-                    });
+                    held.push(Held { off, len: bytes.len(), n, frame_end, ts });
                     self.st.pos = off + bytes.len() as u64;
                     if buf.len() >= *next_try {
                         // every segment while small (prompt live output), then geometrically
-                        *next_try = if buf.len() < 8192 { 0 } else { (buf.len() + buf.len() / 2).min(crate::analyze::framing::detect::DETECT_MAX) };
+                        *next_try =
+                            if buf.len() < 8192 { 0 } else { (buf.len() + buf.len() / 2).min(crate::analyze::framing::detect::DETECT_MAX) };
                         if let Some(det) = detect(buf, false) {
                             self.decide(mem, det);
                         }
@@ -601,13 +555,7 @@ impl Sink for StageCx<'_> {
     fn gap(&mut self, mem: &mut Mem, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64) {
         self.timeline(off, off + len, ts, true);
         self.keep(off, None, len);
-        self.out.events.push(Event::Gap {
-            conn: self.st.conn,
-            dir: self.st.dir,
-            offset: off,
-            len,
-            reason: why,
-        });
+        self.out.events.push(Event::Gap { conn: self.st.conn, dir: self.st.dir, offset: off, len, reason: why });
         if let Mode::Detect { buf, .. } = &self.st.mode {
             if buf.is_empty() {
                 // Nothing seen yet: start (and detect) after the gap.
@@ -651,39 +599,9 @@ impl Sink for StageCx<'_> {
 /// A reassembler event as reported for direction `dir` of `conn`.
 fn event_of(conn: u32, dir: usize, ev: ReasmEvent) -> Event {
     match ev {
-        ReasmEvent::Conflict {
-            offset,
-            len,
-            first,
-            frame,
-        } => Event::Conflict {
-            conn,
-            dir,
-            offset,
-            len,
-            first_frame: first,
-            frame,
-        },
-        ReasmEvent::CapDrop {
-            offset,
-            len,
-            frame,
-            global,
-        } => Event::CapDrop {
-            conn,
-            dir,
-            offset,
-            len,
-            frame,
-            global,
-        },
-        ReasmEvent::Late { offset, len, frame } => Event::Late {
-            conn,
-            dir,
-            offset,
-            len,
-            frame,
-        },
+        ReasmEvent::Conflict { offset, len, first, frame } => Event::Conflict { conn, dir, offset, len, first_frame: first, frame },
+        ReasmEvent::CapDrop { offset, len, frame, global } => Event::CapDrop { conn, dir, offset, len, frame, global },
+        ReasmEvent::Late { offset, len, frame } => Event::Late { conn, dir, offset, len, frame },
     }
 }
 
@@ -729,13 +647,8 @@ impl Finished {
         self.last_ts = seg.ts;
         self.segments += 1;
         self.retransmissions += u64::from(seg.retransmission);
-        let mut sink = LateSink {
-            conn: self.conn,
-            dir: self.dir,
-            out,
-        };
-        self.reasm
-            .segment(cfg, mem, &mut sink, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+        let mut sink = LateSink { conn: self.conn, dir: self.dir, out };
+        self.reasm.segment(cfg, mem, &mut sink, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
     }
 }
 

@@ -87,9 +87,7 @@ mod tests {
     #[test]
     fn matches_by_linktype() {
         // Raw IPv4 UDP packet to port 53
-        let pkt: [u8; 28] = [
-            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 8, 0, 0,
-        ];
+        let pkt: [u8; 28] = [0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 8, 0, 0];
         let mut f = Filter::new("udp port 53", 101).unwrap();
         assert!(f.matches(101, &pkt));
         let mut f = Filter::new("udp port 54", 101).unwrap();

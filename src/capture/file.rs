@@ -197,11 +197,19 @@ fn map_file(file: &File, path: &Path) -> Result<memmap2::Mmap, FileError> {
 
 fn rd16(b: &[u8], be: bool) -> u16 {
     let a = [b[0], b[1]];
-    if be { u16::from_be_bytes(a) } else { u16::from_le_bytes(a) }
+    if be {
+        u16::from_be_bytes(a)
+    } else {
+        u16::from_le_bytes(a)
+    }
 }
 fn rd32(b: &[u8], be: bool) -> u32 {
     let a = [b[0], b[1], b[2], b[3]];
-    if be { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+    if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
 }
 
 const SHB: u32 = 0x0A0D_0D0A;
@@ -236,8 +244,7 @@ impl FileSource {
             } else {
                 // a FIFO or character device: read it all
                 let mut v = Vec::new();
-                std::io::Read::read_to_end(&mut &file, &mut v)
-                    .map_err(|source| FileError::Open { path: path.into(), source })?;
+                std::io::Read::read_to_end(&mut &file, &mut v).map_err(|source| FileError::Open { path: path.into(), source })?;
                 Data::Owned(v)
             }
         };
@@ -289,7 +296,17 @@ impl FileSource {
         } else {
             return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
         };
-        Ok(FileSource { path, data: Arc::new(data), pos, released: 0, release_limit: None, release_step: RELEASE_STEP, announce: None, format, done: false })
+        Ok(FileSource {
+            path,
+            data: Arc::new(data),
+            pos,
+            released: 0,
+            release_limit: None,
+            release_step: RELEASE_STEP,
+            announce: None,
+            format,
+            done: false,
+        })
     }
 
     fn pcap_header(path: &Path, b: &[u8], be: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
@@ -334,11 +351,9 @@ impl FileSource {
     pub fn info(&self) -> SourceInfo {
         match &self.format {
             Format::Pcap { linktype, nanos, .. } => SourceInfo { linktype: Some(*linktype), nanos: *nanos, pcapng: false },
-            Format::PcapNg { ifaces, .. } => SourceInfo {
-                linktype: ifaces.first().map(|i| i.linktype),
-                nanos: ifaces.iter().any(|i| i.nanos),
-                pcapng: true,
-            },
+            Format::PcapNg { ifaces, .. } => {
+                SourceInfo { linktype: ifaces.first().map(|i| i.linktype), nanos: ifaces.iter().any(|i| i.nanos), pcapng: true }
+            }
         }
     }
 
@@ -456,10 +471,18 @@ impl FileSource {
                             let v = val[0];
                             let (mul, div) = if v & 0x80 == 0 {
                                 let e = (v & 0x7f) as u32;
-                                if e <= 9 { (10u64.pow(9 - e), 1) } else { (1, 10u64.saturating_pow(e - 9)) }
+                                if e <= 9 {
+                                    (10u64.pow(9 - e), 1)
+                                } else {
+                                    (1, 10u64.saturating_pow(e - 9))
+                                }
                             } else {
                                 let e = (v & 0x7f) as u32;
-                                if e < 64 { (1_000_000_000, 1u64 << e) } else { (1, u64::MAX) }
+                                if e < 64 {
+                                    (1_000_000_000, 1u64 << e)
+                                } else {
+                                    (1, u64::MAX)
+                                }
                             };
                             iface.mul = mul;
                             iface.div = div.max(1);
@@ -517,7 +540,8 @@ impl FileSource {
                     let len = rd32(&body[0..4], be);
                     let caplen = (len as usize).min(body.len() - 4) as u32;
                     let start = pos + 12;
-                    let meta = PacketMeta { ts_ns: 0, caplen, len: len.max(caplen), linktype: iface.linktype, iface: 0, nanos: iface.nanos };
+                    let meta =
+                        PacketMeta { ts_ns: 0, caplen, len: len.max(caplen), linktype: iface.linktype, iface: 0, nanos: iface.nanos };
                     return Ok(Some((meta, start, start + caplen as usize)));
                 }
                 _ => {} // name resolution, statistics, custom, journal...: skipped

@@ -541,7 +541,12 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 filters: a.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
             }))
         }
-        Command::Flow(a) => Ok(Config::Flow(FlowConfig { input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?, conn: a.conn, fold: a.fold, color })),
+        Command::Flow(a) => Ok(Config::Flow(FlowConfig {
+            input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+            conn: a.conn,
+            fold: a.fold,
+            color,
+        })),
         Command::Gen(a) => {
             if a.list {
                 return Ok(Config::Gen(None));
@@ -602,11 +607,9 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             let iface = match a.iface {
                 Some(i) => i,
                 None if a.list => String::new(),
-                None => pcap::Device::lookup()
-                    .ok()
-                    .flatten()
-                    .map(|d| d.name)
-                    .ok_or("no interface to capture on: give one with -i (see -D)")?,
+                None => {
+                    pcap::Device::lookup().ok().flatten().map(|d| d.name).ok_or("no interface to capture on: give one with -i (see -D)")?
+                }
             };
             Ok(Config::Capture(CaptureConfig {
                 live: crate::capture::live::LiveConfig {

@@ -63,16 +63,33 @@ impl fmt::Debug for MacAddr {
 /// The link-layer header of a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Link {
-    Ethernet { src: MacAddr, dst: MacAddr },
+    Ethernet {
+        src: MacAddr,
+        dst: MacAddr,
+    },
     /// Linux cooked capture (v1 or v2): packet type (0 host, 1 broadcast, 2 multicast, 3 other host,
     /// 4 outgoing), ARPHRD type, link-layer source address.
-    Sll { v2: bool, pkttype: u16, hatype: u16, addr: [u8; 8], alen: u8, ifindex: u32 },
+    Sll {
+        v2: bool,
+        pkttype: u16,
+        hatype: u16,
+        addr: [u8; 8],
+        alen: u8,
+        ifindex: u32,
+    },
     /// BSD loopback (null/loop): the address family.
-    Null { family: u32 },
+    Null {
+        family: u32,
+    },
     Raw,
-    Unknown { linktype: u32 },
+    Unknown {
+        linktype: u32,
+    },
     /// The link header itself is cut short.
-    Truncated { layer: &'static str, need: usize },
+    Truncated {
+        layer: &'static str,
+        need: usize,
+    },
 }
 
 impl Link {

@@ -32,13 +32,21 @@ pub struct Warning {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WarnKind {
     /// Header cut short: needed `need` bytes, `have` present.
-    Truncated { need: u32, have: u32 },
+    Truncated {
+        need: u32,
+        have: u32,
+    },
     /// A length field claims more than is present although nothing was cut by the snap length.
-    LengthBeyondFrame { claimed: u32, present: u32 },
+    LengthBeyondFrame {
+        claimed: u32,
+        present: u32,
+    },
     /// Error reported by etherparse (content errors: bad version, IHL < 5, data offset < 5, ...).
     Header(err::packet::SliceError),
     /// A TCP option whose length is invalid.
-    BadOption { kind: u8 },
+    BadOption {
+        kind: u8,
+    },
     UnknownLinkType(u32),
     Other(&'static str),
 }
@@ -491,7 +499,11 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             let mf = h.more_fragments();
             let pl = v4.payload();
             if pl.incomplete && !cut {
-                f.warn("ipv4", off(h.slice()), WarnKind::LengthBeyondFrame { claimed: total, present: (hdr_len + pl.payload.len()) as u32 });
+                f.warn(
+                    "ipv4",
+                    off(h.slice()),
+                    WarnKind::LengthBeyondFrame { claimed: total, present: (hdr_len + pl.payload.len()) as u32 },
+                );
             }
             if total < hdr_len as u32 {
                 f.warn("ipv4", off(h.slice()) + 2, WarnKind::Other("total length smaller than the header"));
@@ -512,10 +524,14 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             walk_ipv6_exts(h.next_header().0, exts.slice(), &mut ip);
             let pl = v6.payload();
             if pl.incomplete && !cut && h.payload_length() != 0 {
-                f.warn("ipv6", off(h.slice()), WarnKind::LengthBeyondFrame {
-                    claimed: 40 + h.payload_length() as u32,
-                    present: (40 + exts.slice().len() + pl.payload.len()) as u32,
-                });
+                f.warn(
+                    "ipv6",
+                    off(h.slice()),
+                    WarnKind::LengthBeyondFrame {
+                        claimed: 40 + h.payload_length() as u32,
+                        present: (40 + exts.slice().len() + pl.payload.len()) as u32,
+                    },
+                );
             }
             f.net = Net::Ip(ip);
         }

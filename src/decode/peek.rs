@@ -171,7 +171,12 @@ mod tests {
         let mut buckets = std::collections::HashSet::new();
         for i in 0..4000u32 {
             // clients on a few addresses with consecutive ports, to one server port
-            let t = FlowTuple { src: u128::from(0x0a00_0001 + i % 3), sport: 40000 + (i / 3) as u16, dst: u128::from(0x0a00_0100u32), dport: 9000 };
+            let t = FlowTuple {
+                src: u128::from(0x0a00_0001 + i % 3),
+                sport: 40000 + (i / 3) as u16,
+                dst: u128::from(0x0a00_0100u32),
+                dport: 9000,
+            };
             let r = FlowTuple { src: t.dst, sport: t.dport, dst: t.src, dport: t.sport };
             assert_eq!(t.symmetric_hash(), r.symmetric_hash());
             quarters[(t.symmetric_hash() >> 62) as usize] += 1;

@@ -15,9 +15,15 @@ pub enum Opt<'a> {
     /// SACK blocks as raw bytes (pairs of big-endian u32), see [`sack_blocks`].
     Sack(&'a [u8]),
     Timestamps(u32, u32),
-    Unknown { kind: u8, data: &'a [u8] },
+    Unknown {
+        kind: u8,
+        data: &'a [u8],
+    },
     /// A length byte that is missing, below 2, runs past the header, or is wrong for the kind.
-    Malformed { kind: u8, offset: usize },
+    Malformed {
+        kind: u8,
+        offset: usize,
+    },
 }
 
 /// Iterator over options; `offset` is relative to the start of the options.
@@ -79,9 +85,7 @@ impl<'a> Iterator for OptIter<'a> {
 
 /// SACK blocks (left, right) from the raw bytes of a SACK option.
 pub fn sack_blocks(b: &[u8]) -> impl Iterator<Item = (u32, u32)> + '_ {
-    b.chunks_exact(8).map(|c| {
-        (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]]))
-    })
+    b.chunks_exact(8).map(|c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]])))
 }
 
 /// The options the rest of the program looks at, parsed once per segment (no allocation).

@@ -59,10 +59,7 @@ fn lying_ipv4_length_warns() {
 #[test]
 fn vlan_and_qinq() {
     let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .double_vlan(
-            etherparse::VlanId::try_new(200).unwrap(),
-            etherparse::VlanId::try_new(100).unwrap(),
-        )
+        .double_vlan(etherparse::VlanId::try_new(200).unwrap(), etherparse::VlanId::try_new(100).unwrap())
         .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 9)
         .udp(1, 2);
     let mut v = Vec::new();
@@ -74,8 +71,12 @@ fn vlan_and_qinq() {
 
 #[test]
 fn raw_ipv6_and_null() {
-    let b = PacketBuilder::ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 5)
-        .udp(53, 53);
+    let b = PacketBuilder::ipv6(
+        [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        5,
+    )
+    .udp(53, 53);
     let mut v = Vec::new();
     b.write(&mut v, b"q").unwrap();
     let f = decode(101, &v, v.len() as u32);
@@ -128,9 +129,10 @@ fn fixture_and_corpus_files() -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for dir in [root.join("fixtures"), root.join("../shared/corpora/tcpdump-tests")] {
         if let Ok(rd) = std::fs::read_dir(&dir) {
-            files.extend(rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
-                matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap"))
-            }));
+            files.extend(
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap"))),
+            );
         }
     }
     files.sort();

@@ -30,9 +30,10 @@ pub(crate) fn arp_iface(ifc: &NetworkInterface) -> Result<ArpIface, GenError> {
     if ifc.is_loopback() {
         return Err(GenError::Unsupported("arp needs an Ethernet interface; loopback has no link layer".into()));
     }
-    let mac = ifc.mac.filter(|m| *m != MacAddr::zero()).ok_or_else(|| {
-        GenError::Unsupported(format!("{} has no Ethernet address; arp needs an Ethernet interface", ifc.name))
-    })?;
+    let mac = ifc
+        .mac
+        .filter(|m| *m != MacAddr::zero())
+        .ok_or_else(|| GenError::Unsupported(format!("{} has no Ethernet address; arp needs an Ethernet interface", ifc.name)))?;
     let (ip, prefix) = ifc
         .ips
         .iter()
@@ -68,23 +69,14 @@ pub(crate) fn target(own: Ipv4Addr, prefix: u8, want: IpAddr) -> Result<Ipv4Addr
         }
     }
     if prefix >= 31 {
-        return Err(GenError::Unsupported(format!(
-            "{own}/{prefix} has no other host address to ask about; give one with --addr"
-        )));
+        return Err(GenError::Unsupported(format!("{own}/{prefix} has no other host address to ask about; give one with --addr")));
     }
     let first = net + 1;
     Ok(Ipv4Addr::from(if first == u32::from(own) { first + 1 } else { first }))
 }
 
 /// One Ethernet frame carrying an ARP packet for IPv4 over Ethernet.
-pub(crate) fn arp_frame(
-    eth_dst: MacAddr,
-    op: ArpOperation,
-    sha: MacAddr,
-    spa: Ipv4Addr,
-    tha: MacAddr,
-    tpa: Ipv4Addr,
-) -> Vec<u8> {
+pub(crate) fn arp_frame(eth_dst: MacAddr, op: ArpOperation, sha: MacAddr, spa: Ipv4Addr, tha: MacAddr, tpa: Ipv4Addr) -> Vec<u8> {
     let mut buf = vec![0u8; FRAME_LEN];
     let mut arp_buf = [0u8; 28];
     {
@@ -121,8 +113,7 @@ fn reply_for(frame: &[u8], me: MacAddr) -> Option<(Ipv4Addr, MacAddr, Ipv4Addr)>
 pub(crate) fn run(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
     if cfg.role == Role::Server {
         return Err(GenError::Unsupported(
-            "arp has no server side: the kernel of every host on the link answers; run it with --role client or both"
-                .into(),
+            "arp has no server side: the kernel of every host on the link answers; run it with --role client or both".into(),
         ));
     }
     let name = cfg.iface.as_deref().unwrap_or_default();
@@ -143,9 +134,7 @@ pub(crate) fn run(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
         Ok(Channel::Ethernet(tx, rx)) => (tx, rx),
         Ok(_) => return Err(GenError::Unsupported(format!("{name} is not an Ethernet interface"))),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return Err(GenError::Permission(
-                "arp sends raw Ethernet frames: it needs root or CAP_NET_RAW (try sudo)".into(),
-            ))
+            return Err(GenError::Permission("arp sends raw Ethernet frames: it needs root or CAP_NET_RAW (try sudo)".into()))
         }
         Err(e) => return Err(GenError::io(format!("opening a raw socket on {name}"), e)),
     };
@@ -233,8 +222,7 @@ mod tests {
     fn frames_have_rfc5227_shapes() {
         let me = MacAddr::new(2, 0, 0, 0, 0, 1);
         let ip = Ipv4Addr::new(198, 18, 0, 1);
-        let probe =
-            arp_frame(MacAddr::broadcast(), ArpOperations::Request, me, Ipv4Addr::UNSPECIFIED, MacAddr::zero(), ip);
+        let probe = arp_frame(MacAddr::broadcast(), ArpOperations::Request, me, Ipv4Addr::UNSPECIFIED, MacAddr::zero(), ip);
         assert_eq!(probe.len(), 42);
         assert_eq!(&probe[..6], &[0xff; 6]);
         assert_eq!(&probe[12..14], &[0x08, 0x06]);

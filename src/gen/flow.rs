@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::net::{
-    self, accept, connected, dial, drain, read_exact, read_line, run_tcp, send, show, shutdown_write, Ctx, Env,
-    ListenOpts, Part,
+    self, accept, connected, dial, drain, read_exact, read_line, run_tcp, send, show, shutdown_write, Ctx, Env, ListenOpts, Part,
 };
 use super::{GenConfig, GenError, GenReport, Rng, Tally, Voice};
 
@@ -137,13 +136,7 @@ fn echo_serve(env: &Env, l: &TcpListener, v: &Voice) -> Result<Part, GenError> {
         send(&mut s, &up, &mut p.tally, "answering")?;
     }
     p.reads = Some(p.tally.messages_received);
-    p.note(
-        v,
-        format!(
-            "answered {} reads ({} bytes), then the client's FIN",
-            p.tally.messages_received, p.tally.bytes_received
-        ),
-    );
+    p.note(v, format!("answered {} reads ({} bytes), then the client's FIN", p.tally.messages_received, p.tally.bytes_received));
     Ok(p)
 }
 

@@ -101,18 +101,12 @@ impl Scenario {
     pub fn describe(&self) -> &'static str {
         match self {
             Scenario::Handshake => "three-way open, one line each way, four-way close; the client ends in TIME-WAIT",
-            Scenario::HalfClose => {
-                "client sends a request and shuts down writing; the server keeps sending after the FIN"
-            }
+            Scenario::HalfClose => "client sends a request and shuts down writing; the server keeps sending after the FIN",
             Scenario::ServerClose => "the server closes first; the client sits in CLOSE-WAIT before it closes too",
             Scenario::Reset => "connections aborted with RST: SO_LINGER {on, 0}, and close with unread data",
             Scenario::Refused => "connect to a closed port: the SYN is answered by RST (twice)",
-            Scenario::Keepalive => {
-                "an idle connection with SO_KEEPALIVE every second: keep-alive probes and their ACKs"
-            }
-            Scenario::ZeroWindow => {
-                "a receiver with a tiny buffer that does not read: window full, zero window, probes"
-            }
+            Scenario::Keepalive => "an idle connection with SO_KEEPALIVE every second: keep-alive probes and their ACKs",
+            Scenario::ZeroWindow => "a receiver with a tiny buffer that does not read: window full, zero window, probes",
             Scenario::Sticky => "small writes coalesced by Nagle and TCP_CORK: several messages in one segment",
             Scenario::Nodelay => "the same small writes with TCP_NODELAY: one segment per write",
             Scenario::Split => "one length-prefixed message larger than the MSS, split over several segments",
@@ -415,11 +409,8 @@ impl GenReport {
         if self.resets > 0 {
             s += &format!(", {} reset", self.resets);
         }
-        let bursts: Vec<String> = self
-            .bursts
-            .iter()
-            .map(|b| format!("{} {} messages in {} segments", b.mode, b.messages, b.segments))
-            .collect();
+        let bursts: Vec<String> =
+            self.bursts.iter().map(|b| format!("{} {} messages in {} segments", b.mode, b.messages, b.segments)).collect();
         if !bursts.is_empty() {
             s += &format!("; {}", bursts.join(", "));
         }
@@ -744,10 +735,7 @@ mod tests {
         r.connections = 1;
         r.bursts.push(Burst { mode: "nagle", messages: 10, segments: 2 });
         r.elapsed = Duration::from_millis(407);
-        assert_eq!(
-            r.summary(),
-            "sticky: 21 messages (16524 bytes) sent, 1 reply; nagle 10 messages in 2 segments; 0.41 s"
-        );
+        assert_eq!(r.summary(), "sticky: 21 messages (16524 bytes) sent, 1 reply; nagle 10 messages in 2 segments; 0.41 s");
     }
 
     #[test]

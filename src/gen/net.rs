@@ -78,10 +78,9 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> GenError {
     match e.raw_os_error() {
         Some(libc::EADDRINUSE) => GenError::PortInUse { port: addr.port() },
         Some(libc::EADDRNOTAVAIL) => GenError::AddrNotAvailable { addr: addr.ip() },
-        Some(libc::EACCES) => GenError::Permission(format!(
-            "port {} is privileged (below 1024): run as root or pick another with --port",
-            addr.port()
-        )),
+        Some(libc::EACCES) => {
+            GenError::Permission(format!("port {} is privileged (below 1024): run as root or pick another with --port", addr.port()))
+        }
         _ => GenError::io(format!("binding {addr}"), e),
     }
 }
@@ -277,13 +276,7 @@ pub(crate) fn tcp_counters(s: &impl AsRawFd) -> Option<TcpCounters> {
     // writes at most `len` bytes (its true size) into it, and `fd` is open for the borrow of `s`.
     let (rc, info) = unsafe {
         let mut info: libc::tcp_info = std::mem::zeroed();
-        let rc = libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        );
+        let rc = libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, (&mut info as *mut libc::tcp_info).cast(), &mut len);
         (rc, info)
     };
     if rc != 0 {
@@ -326,13 +319,7 @@ impl Default for ListenOpts {
 
 /// Run a TCP scenario for `cfg.role`: the server in a scoped thread and the client here (Both),
 /// or only one of them.
-pub(crate) fn run_tcp(
-    cfg: &GenConfig,
-    v: &Voice,
-    opts: ListenOpts,
-    serve: Serve,
-    dial: Dial,
-) -> Result<GenReport, GenError> {
+pub(crate) fn run_tcp(cfg: &GenConfig, v: &Voice, opts: ListenOpts, serve: Serve, dial: Dial) -> Result<GenReport, GenError> {
     let env = Env::new(cfg);
     let sv = v.as_(Who::Server);
     let cv = v.as_(Who::Client);

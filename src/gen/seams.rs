@@ -10,8 +10,8 @@ use std::time::Duration;
 use socket2::SockRef;
 
 use super::net::{
-    self, accept, connected, data_segs_out, dial, read_exact, read_exact_or_eof, read_frame, run_tcp, send, show,
-    shutdown_write, Ctx, Env, ListenOpts, Part,
+    self, accept, connected, data_segs_out, dial, read_exact, read_exact_or_eof, read_frame, run_tcp, send, show, shutdown_write, Ctx, Env,
+    ListenOpts, Part,
 };
 use super::{body, frame, Burst, GenConfig, GenError, GenReport, Rng, Tally, Voice, DEFAULT_SPLIT_MSS};
 
@@ -188,10 +188,7 @@ fn sticky_serve(env: &Env, l: &TcpListener, v: &Voice) -> Result<Part, GenError>
     p.tally.messages_received = lines;
     p.reads = Some(reads);
     let (k, nl) = first.unwrap_or((0, 0));
-    p.note(
-        v,
-        format!("the first recv(65536) returned {k} bytes holding {nl} lines; {lines} lines in {reads} recv() calls"),
-    );
+    p.note(v, format!("the first recv(65536) returned {k} bytes holding {nl} lines; {lines} lines in {reads} recv() calls"));
     v.why(
         "the receiver sees only a stream: one recv() returns whatever has arrived, several messages or part \
          of one (the tutorial's 'helloworld'). Only the application's own framing, a newline here, tells \
@@ -352,11 +349,7 @@ fn framed_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
     p.bursts.push(Burst { mode: "framed", messages: msgs.len(), segments: k });
     p.note(
         v,
-        format!(
-            "{} frames ({} bytes) echoed back intact; the client's writes left in {k} data segments",
-            msgs.len(),
-            p.tally.bytes_sent
-        ),
+        format!("{} frames ({} bytes) echoed back intact; the client's writes left in {k} data segments", msgs.len(), p.tally.bytes_sent),
     );
     Ok(p)
 }
@@ -451,8 +444,8 @@ fn jh_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
         ));
     }
     p.tally = pipelined(&mut s, &msgs, |s, i| {
-        let (fields, b, wire) = jh_read(s, "reading an answer")?
-            .ok_or_else(|| GenError::Mismatch(format!("the server closed before answering file {i}")))?;
+        let (fields, b, wire) =
+            jh_read(s, "reading an answer")?.ok_or_else(|| GenError::Mismatch(format!("the server closed before answering file {i}")))?;
         let want = format!("received {}: {} bytes", files[i].0, files[i].1);
         if json::num(&fields, "seq") != Some(i as u64) || b != want.as_bytes() {
             return Err(GenError::Mismatch(format!("answer {i} was {}", show(&b))));
@@ -637,10 +630,8 @@ mod json {
                             Some(b'u') => {
                                 let hex = self.b.get(self.i..self.i + 4).ok_or("short \\u escape")?;
                                 self.i += 4;
-                                let code = std::str::from_utf8(hex)
-                                    .ok()
-                                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-                                    .ok_or("bad \\u escape")?;
+                                let code =
+                                    std::str::from_utf8(hex).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).ok_or("bad \\u escape")?;
                                 char::from_u32(code).unwrap_or('\u{fffd}')
                             }
                             _ => return Err(format!("bad escape at byte {}", self.i - 1)),

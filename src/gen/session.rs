@@ -9,8 +9,7 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 
 use super::net::{
-    self, accept, closed_port, connected, dial, drain, is_reset, read_line, run_tcp, send, show, shutdown_write, Ctx,
-    Env, ListenOpts, Part,
+    self, accept, closed_port, connected, dial, drain, is_reset, read_line, run_tcp, send, show, shutdown_write, Ctx, Env, ListenOpts, Part,
 };
 use super::{GenConfig, GenError, GenReport, Role, Voice, Who};
 
@@ -338,8 +337,7 @@ fn ka_serve(env: &Env, l: &TcpListener, v: &Voice) -> Result<Part, GenError> {
 }
 
 fn ka_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
-    let ka =
-        TcpKeepalive::new().with_time(Duration::from_secs(1)).with_interval(Duration::from_secs(1)).with_retries(5);
+    let ka = TcpKeepalive::new().with_time(Duration::from_secs(1)).with_interval(Duration::from_secs(1)).with_retries(5);
     let mut s = net::connect(at, |sock| {
         sock.set_keepalive(true)?;
         sock.set_tcp_keepalive(&ka)

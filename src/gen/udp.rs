@@ -126,9 +126,7 @@ fn echo_server(env: &Env, sock: &UdpSocket, v: &Voice) -> Result<Tally, GenError
                 v.say(format!("no more datagrams after {} of {want}: the rest were lost", t.messages_received));
                 break;
             }
-            Err(e) if timed_out(&e) => {
-                return Err(GenError::Timeout { what: "waiting for a datagram".into(), secs: wait.as_secs_f64() })
-            }
+            Err(e) if timed_out(&e) => return Err(GenError::Timeout { what: "waiting for a datagram".into(), secs: wait.as_secs_f64() }),
             Err(e) => return Err(GenError::io("receiving a datagram", e)),
         };
         t.got(k);
@@ -222,9 +220,7 @@ pub(crate) fn broadcast_of(name: &str) -> Result<BcastIface, GenError> {
     });
     match v4 {
         None => Err(GenError::Unsupported(format!("{name} has no IPv4 address; broadcast needs one"))),
-        Some((addr, Some(broadcast), flags)) if flags.contains(InterfaceFlags::IFF_BROADCAST) => {
-            Ok(BcastIface { addr, broadcast })
-        }
+        Some((addr, Some(broadcast), flags)) if flags.contains(InterfaceFlags::IFF_BROADCAST) => Ok(BcastIface { addr, broadcast }),
         Some(_) => Err(GenError::Unsupported(format!(
             "{name} has no IPv4 broadcast address (point-to-point or not configured); pick an Ethernet-like interface"
         ))),

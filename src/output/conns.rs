@@ -265,8 +265,22 @@ fn messages_cell(w: &mut Vec<u8>, s: &SeamCounts) {
 }
 
 const HEADER: [&str; 16] = [
-    "id", "client", "server", "state", "client / server final", "MSS c/s", "WS c/s", "iRTT", "duration", "pkts c→s/s→c",
-    "bytes c→s/s→c", "retrans", "dup ACK", "zero win", "framing c/s", "msgs c/s (sticky split)",
+    "id",
+    "client",
+    "server",
+    "state",
+    "client / server final",
+    "MSS c/s",
+    "WS c/s",
+    "iRTT",
+    "duration",
+    "pkts c→s/s→c",
+    "bytes c→s/s→c",
+    "retrans",
+    "dup ACK",
+    "zero win",
+    "framing c/s",
+    "msgs c/s (sticky split)",
 ];
 /// Columns aligned right (numbers).
 const RIGHT: [usize; 8] = [0, 7, 8, 9, 10, 11, 12, 13];
@@ -362,7 +376,14 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> 
     }
     let total_bytes: u64 = rows.iter().map(|r| r.c.bytes[0] + r.c.bytes[1]).sum();
     let retr: u64 = rows.iter().map(|r| r.c.retransmissions).sum();
-    writeln!(w, "{} connection{}, {} payload bytes, {} retransmissions", rows.len(), if rows.len() == 1 { "" } else { "s" }, group(total_bytes), retr)
+    writeln!(
+        w,
+        "{} connection{}, {} payload bytes, {} retransmissions",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        group(total_bytes),
+        retr
+    )
 }
 
 /// The unwrapped table, byte for byte the table comfy-table draws of all rows at once

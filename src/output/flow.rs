@@ -240,14 +240,7 @@ fn render(id: u32, c: &Conn, sum: Option<&ConnSummary>, o: &FlowOptions) -> Stri
         i = stop;
     }
     if let Some(s) = sum {
-        let _ = write!(
-            out,
-            "{pad}client {} · server {} · {} {} · ",
-            s.client_state.name(),
-            s.server_state.name(),
-            s.conn_state,
-            s.history
-        );
+        let _ = write!(out, "{pad}client {} · server {} · {} {} · ", s.client_state.name(), s.server_state.name(), s.conn_state, s.history);
         if let Some(r) = s.irtt {
             let _ = write!(out, "iRTT {:.3} ms · ", r as f64 / 1e6);
         }

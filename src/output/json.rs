@@ -4,8 +4,8 @@
 use std::io::{self, Write};
 
 use super::time::{write_rfc3339, write_secs};
-use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::analyze::{Carried, Message};
+use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::pipeline::{ConnSeams, MsgNote, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
 
@@ -81,197 +81,197 @@ fn write_mac_notes(w: &mut impl Write, key: &str, m: &MacAddr) -> io::Result<()>
 /// The packet record up to the open transport object (TCP/UDP), whose `messages` may come later.
 fn write_head(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
     let f: &Frame = p.frame;
-        int(w, b"{\"type\":\"packet\",\"n\":", p.n)?;
-        w.write_all(b",\"t\":")?;
-        write_secs(w, p.rel_ns, p.meta.nanos)?;
-        w.write_all(b",\"ts\":\"")?;
-        write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?;
-        int(w, b"\",\"len\":", p.meta.len)?;
-        int(w, b",\"caplen\":", p.meta.caplen)?;
-        match f.link {
-            Link::Ethernet { src, dst } => {
-                w.write_all(b",\"eth\":{\"src\":")?;
-                write_mac(w, &src)?;
-                w.write_all(b",\"dst\":")?;
-                write_mac(w, &dst)?;
-                if let Some(t) = f.ethertype {
-                    int(w, b",\"type\":", t)?;
-                }
-                if f.nvlan > 0 {
-                    w.write_all(b",\"vlan\":[")?;
-                    for (i, v) in f.vlans().iter().enumerate() {
-                        write!(w, "{}{v}", if i > 0 { "," } else { "" })?;
-                    }
-                    w.write_all(b"]")?;
-                }
-                write_mac_notes(w, "src", &src)?;
-                write_mac_notes(w, "dst", &dst)?;
-                w.write_all(b"}")?;
+    int(w, b"{\"type\":\"packet\",\"n\":", p.n)?;
+    w.write_all(b",\"t\":")?;
+    write_secs(w, p.rel_ns, p.meta.nanos)?;
+    w.write_all(b",\"ts\":\"")?;
+    write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?;
+    int(w, b"\",\"len\":", p.meta.len)?;
+    int(w, b",\"caplen\":", p.meta.caplen)?;
+    match f.link {
+        Link::Ethernet { src, dst } => {
+            w.write_all(b",\"eth\":{\"src\":")?;
+            write_mac(w, &src)?;
+            w.write_all(b",\"dst\":")?;
+            write_mac(w, &dst)?;
+            if let Some(t) = f.ethertype {
+                int(w, b",\"type\":", t)?;
             }
-            Link::Sll { v2, pkttype, hatype, .. } => {
-                write!(w, ",\"sll\":{{\"version\":{},\"pkttype\":{pkttype},\"hatype\":{hatype}", if v2 { 2 } else { 1 })?;
-                if let Some(m) = f.link.sll_mac() {
-                    w.write_all(b",\"src\":")?;
-                    write_mac(w, &m)?;
-                }
-                if let Some(t) = f.ethertype {
-                    write!(w, ",\"type\":{t}")?;
-                }
-                w.write_all(b"}")?;
-            }
-            _ => {}
-        }
-        match &f.net {
-            Net::Arp(a) => {
-                w.write_all(b",\"arp\":{\"op\":")?;
-                match a.op {
-                    1 => w.write_all(b"\"request\"")?,
-                    2 => w.write_all(b"\"reply\"")?,
-                    op => write!(w, "{op}")?,
-                }
-                if let Some(x) = a.eth_ipv4 {
-                    w.write_all(b",\"sha\":")?;
-                    write_mac(w, &x.sha)?;
-                    write!(w, ",\"spa\":\"{}\",\"tha\":", x.spa)?;
-                    write_mac(w, &x.tha)?;
-                    write!(w, ",\"tpa\":\"{}\"", x.tpa)?;
-                }
-                if let Some(k) = a.kind() {
-                    write!(w, ",\"kind\":\"{}\"", k.name())?;
-                }
-                if let Some(c) = p.arp_conflict {
-                    w.write_all(b",\"conflict\":{\"previous\":")?;
-                    write_mac(w, &c.previous)?;
-                    write!(w, ",\"frame\":{}}}", c.previous_frame)?;
-                }
-                w.write_all(b"}")?;
-            }
-            Net::Ip(ip) => {
-                int(w, b",\"ip\":{\"version\":", ip.version)?;
-                w.write_all(b",\"src\":\"")?;
-                super::write_ip(w, &ip.src)?;
-                w.write_all(b"\",\"dst\":\"")?;
-                super::write_ip(w, &ip.dst)?;
-                int(w, b"\",\"ttl\":", ip.ttl)?;
-                int(w, b",\"proto\":", ip.proto)?;
-                if let Some(id) = ip.id {
-                    int(w, b",\"id\":", id)?;
-                }
-                if let Some((off, more)) = ip.frag {
-                    write!(w, ",\"frag\":{{\"offset\":{off},\"more\":{more}}}")?;
-                }
-                w.write_all(b"}")?;
-            }
-            Net::None | Net::Other(_) => {}
-        }
-        if !f.warnings.is_empty() {
-            w.write_all(b",\"warnings\":[")?;
-            let mut buf = Vec::new();
-            for (i, warn) in f.warnings.iter().enumerate() {
-                if i > 0 {
-                    w.write_all(b",")?;
-                }
-                buf.clear();
-                write!(buf, "{warn}")?;
-                write_str(w, std::str::from_utf8(&buf).unwrap_or("?"))?;
-            }
-            w.write_all(b"]")?;
-        }
-        match &f.transport {
-            Transport::Udp(u) => {
-                int(w, b",\"udp\":{\"sport\":", u.sport)?;
-                int(w, b",\"dport\":", u.dport)?;
-                int(w, b",\"len\":", u.len)?;
-            }
-            Transport::Icmp(i) => write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}}}", i.ty, i.code)?,
-            Transport::Tcp(t) => {
-                int(w, b",\"tcp\":{\"sport\":", t.sport)?;
-                int(w, b",\"dport\":", t.dport)?;
-                w.write_all(b",\"flags\":[")?;
-                let mut first = true;
-                for (i, name) in tcpflags::NAMES.iter().enumerate() {
-                    if t.flags & (1 << i) != 0 {
-                        if !first {
-                            w.write_all(b",")?;
-                        }
-                        first = false;
-                        w.write_all(b"\"")?;
-                        w.write_all(name.as_bytes())?;
-                        w.write_all(b"\"")?;
-                    }
+            if f.nvlan > 0 {
+                w.write_all(b",\"vlan\":[")?;
+                for (i, v) in f.vlans().iter().enumerate() {
+                    write!(w, "{}{v}", if i > 0 { "," } else { "" })?;
                 }
                 w.write_all(b"]")?;
-                int(w, b",\"seq\":", t.seq)?;
-                int(w, b",\"ack\":", t.ack)?;
-                if let Some(si) = &p.tcp {
-                    int(w, b",\"rseq\":", si.rseq)?;
-                    if let Some(a) = si.rack {
-                        int(w, b",\"rack\":", a)?;
+            }
+            write_mac_notes(w, "src", &src)?;
+            write_mac_notes(w, "dst", &dst)?;
+            w.write_all(b"}")?;
+        }
+        Link::Sll { v2, pkttype, hatype, .. } => {
+            write!(w, ",\"sll\":{{\"version\":{},\"pkttype\":{pkttype},\"hatype\":{hatype}", if v2 { 2 } else { 1 })?;
+            if let Some(m) = f.link.sll_mac() {
+                w.write_all(b",\"src\":")?;
+                write_mac(w, &m)?;
+            }
+            if let Some(t) = f.ethertype {
+                write!(w, ",\"type\":{t}")?;
+            }
+            w.write_all(b"}")?;
+        }
+        _ => {}
+    }
+    match &f.net {
+        Net::Arp(a) => {
+            w.write_all(b",\"arp\":{\"op\":")?;
+            match a.op {
+                1 => w.write_all(b"\"request\"")?,
+                2 => w.write_all(b"\"reply\"")?,
+                op => write!(w, "{op}")?,
+            }
+            if let Some(x) = a.eth_ipv4 {
+                w.write_all(b",\"sha\":")?;
+                write_mac(w, &x.sha)?;
+                write!(w, ",\"spa\":\"{}\",\"tha\":", x.spa)?;
+                write_mac(w, &x.tha)?;
+                write!(w, ",\"tpa\":\"{}\"", x.tpa)?;
+            }
+            if let Some(k) = a.kind() {
+                write!(w, ",\"kind\":\"{}\"", k.name())?;
+            }
+            if let Some(c) = p.arp_conflict {
+                w.write_all(b",\"conflict\":{\"previous\":")?;
+                write_mac(w, &c.previous)?;
+                write!(w, ",\"frame\":{}}}", c.previous_frame)?;
+            }
+            w.write_all(b"}")?;
+        }
+        Net::Ip(ip) => {
+            int(w, b",\"ip\":{\"version\":", ip.version)?;
+            w.write_all(b",\"src\":\"")?;
+            super::write_ip(w, &ip.src)?;
+            w.write_all(b"\",\"dst\":\"")?;
+            super::write_ip(w, &ip.dst)?;
+            int(w, b"\",\"ttl\":", ip.ttl)?;
+            int(w, b",\"proto\":", ip.proto)?;
+            if let Some(id) = ip.id {
+                int(w, b",\"id\":", id)?;
+            }
+            if let Some((off, more)) = ip.frag {
+                write!(w, ",\"frag\":{{\"offset\":{off},\"more\":{more}}}")?;
+            }
+            w.write_all(b"}")?;
+        }
+        Net::None | Net::Other(_) => {}
+    }
+    if !f.warnings.is_empty() {
+        w.write_all(b",\"warnings\":[")?;
+        let mut buf = Vec::new();
+        for (i, warn) in f.warnings.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            buf.clear();
+            write!(buf, "{warn}")?;
+            write_str(w, std::str::from_utf8(&buf).unwrap_or("?"))?;
+        }
+        w.write_all(b"]")?;
+    }
+    match &f.transport {
+        Transport::Udp(u) => {
+            int(w, b",\"udp\":{\"sport\":", u.sport)?;
+            int(w, b",\"dport\":", u.dport)?;
+            int(w, b",\"len\":", u.len)?;
+        }
+        Transport::Icmp(i) => write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}}}", i.ty, i.code)?,
+        Transport::Tcp(t) => {
+            int(w, b",\"tcp\":{\"sport\":", t.sport)?;
+            int(w, b",\"dport\":", t.dport)?;
+            w.write_all(b",\"flags\":[")?;
+            let mut first = true;
+            for (i, name) in tcpflags::NAMES.iter().enumerate() {
+                if t.flags & (1 << i) != 0 {
+                    if !first {
+                        w.write_all(b",")?;
                     }
-                }
-                int(w, b",\"len\":", t.len)?;
-                int(w, b",\"win\":", t.win)?;
-                if let Some(si) = &p.tcp {
-                    match si.win_scaled {
-                        Some(v) => int(w, b",\"win_scaled\":", v)?,
-                        None => w.write_all(b",\"win_scaled\":null")?,
-                    }
-                }
-                let o = &t.opts;
-                if let Some(m) = o.mss {
-                    int(w, b",\"mss\":", m)?;
-                }
-                if let Some(s) = o.ws {
-                    int(w, b",\"ws\":", s)?;
-                }
-                if o.sack_perm {
-                    w.write_all(b",\"sack_perm\":true")?;
-                }
-                if o.nsack > 0 {
-                    // SACK blocks acknowledge the peer's bytes: relative to the peer's ISN
-                    // (the acknowledged direction), absolute when that is not known.
-                    let base = p.tcp.and_then(|si| si.ack_base).unwrap_or(0);
-                    w.write_all(b",\"sack\":[")?;
-                    for (i, (l, r)) in o.sack().iter().enumerate() {
-                        write!(w, "{}[{},{}]", if i > 0 { "," } else { "" }, l.wrapping_sub(base), r.wrapping_sub(base))?;
-                    }
-                    w.write_all(b"]")?;
-                }
-                if let Some((a, b)) = o.ts {
-                    int(w, b",\"ts\":[", a)?;
-                    int(w, b",", b)?;
-                    w.write_all(b"]")?;
-                }
-                if let Some(si) = &p.tcp {
-                    int(w, b",\"conn\":", si.conn)?;
-                    w.write_all(if si.dir == crate::track::tcp::Dir::C2S { b",\"dir\":\"c2s\"" } else { b",\"dir\":\"s2c\"" })?;
-                    match si.phase {
-                        crate::track::tcp::Phase::Data => w.write_all(b",\"phase\":\"data\"")?,
-                        ref ph => write!(w, ",\"phase\":\"{ph}\"")?,
-                    }
-                    w.write_all(b",\"state\":{\"client\":\"")?;
-                    w.write_all(si.client.name().as_bytes())?;
-                    w.write_all(b"\",\"server\":\"")?;
-                    w.write_all(si.server.name().as_bytes())?;
-                    w.write_all(b"\"},\"analysis\":[")?;
-                    for (i, name) in si.analysis.names().enumerate() {
-                        w.write_all(if i > 0 { b",\"" } else { b"\"" })?;
-                        w.write_all(name.as_bytes())?;
-                        w.write_all(b"\"")?;
-                    }
-                    w.write_all(b"]")?;
-                    if let Some(b) = si.bytes_in_flight {
-                        int(w, b",\"bytes_in_flight\":", b)?;
-                    }
-                    if si.dup_ack_num > 0 {
-                        write!(w, ",\"dup_ack_num\":{},\"dup_ack_of\":{}", si.dup_ack_num, si.dup_ack_of)?;
-                    }
+                    first = false;
+                    w.write_all(b"\"")?;
+                    w.write_all(name.as_bytes())?;
+                    w.write_all(b"\"")?;
                 }
             }
-            Transport::Other(_) | Transport::None => {}
+            w.write_all(b"]")?;
+            int(w, b",\"seq\":", t.seq)?;
+            int(w, b",\"ack\":", t.ack)?;
+            if let Some(si) = &p.tcp {
+                int(w, b",\"rseq\":", si.rseq)?;
+                if let Some(a) = si.rack {
+                    int(w, b",\"rack\":", a)?;
+                }
+            }
+            int(w, b",\"len\":", t.len)?;
+            int(w, b",\"win\":", t.win)?;
+            if let Some(si) = &p.tcp {
+                match si.win_scaled {
+                    Some(v) => int(w, b",\"win_scaled\":", v)?,
+                    None => w.write_all(b",\"win_scaled\":null")?,
+                }
+            }
+            let o = &t.opts;
+            if let Some(m) = o.mss {
+                int(w, b",\"mss\":", m)?;
+            }
+            if let Some(s) = o.ws {
+                int(w, b",\"ws\":", s)?;
+            }
+            if o.sack_perm {
+                w.write_all(b",\"sack_perm\":true")?;
+            }
+            if o.nsack > 0 {
+                // SACK blocks acknowledge the peer's bytes: relative to the peer's ISN
+                // (the acknowledged direction), absolute when that is not known.
+                let base = p.tcp.and_then(|si| si.ack_base).unwrap_or(0);
+                w.write_all(b",\"sack\":[")?;
+                for (i, (l, r)) in o.sack().iter().enumerate() {
+                    write!(w, "{}[{},{}]", if i > 0 { "," } else { "" }, l.wrapping_sub(base), r.wrapping_sub(base))?;
+                }
+                w.write_all(b"]")?;
+            }
+            if let Some((a, b)) = o.ts {
+                int(w, b",\"ts\":[", a)?;
+                int(w, b",", b)?;
+                w.write_all(b"]")?;
+            }
+            if let Some(si) = &p.tcp {
+                int(w, b",\"conn\":", si.conn)?;
+                w.write_all(if si.dir == crate::track::tcp::Dir::C2S { b",\"dir\":\"c2s\"" } else { b",\"dir\":\"s2c\"" })?;
+                match si.phase {
+                    crate::track::tcp::Phase::Data => w.write_all(b",\"phase\":\"data\"")?,
+                    ref ph => write!(w, ",\"phase\":\"{ph}\"")?,
+                }
+                w.write_all(b",\"state\":{\"client\":\"")?;
+                w.write_all(si.client.name().as_bytes())?;
+                w.write_all(b"\",\"server\":\"")?;
+                w.write_all(si.server.name().as_bytes())?;
+                w.write_all(b"\"},\"analysis\":[")?;
+                for (i, name) in si.analysis.names().enumerate() {
+                    w.write_all(if i > 0 { b",\"" } else { b"\"" })?;
+                    w.write_all(name.as_bytes())?;
+                    w.write_all(b"\"")?;
+                }
+                w.write_all(b"]")?;
+                if let Some(b) = si.bytes_in_flight {
+                    int(w, b",\"bytes_in_flight\":", b)?;
+                }
+                if si.dup_ack_num > 0 {
+                    write!(w, ",\"dup_ack_num\":{},\"dup_ack_of\":{}", si.dup_ack_num, si.dup_ack_of)?;
+                }
+            }
         }
-        Ok(())
+        Transport::Other(_) | Transport::None => {}
     }
+    Ok(())
+}
 
 /// `,"messages":[3,4,5]` inside the transport object.
 fn write_messages(w: &mut dyn Write, c: Option<&Carried>) -> io::Result<()> {
@@ -299,7 +299,15 @@ pub fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
     if m.udp {
         w.write_all(b",\"proto\":\"udp\"")?;
     }
-    write!(w, ",\"dir\":\"{}\",\"index\":{},\"offset\":{},\"len\":{},\"framing\":\"{}\",\"frames\":[", if m.dir == 0 { "c2s" } else { "s2c" }, m.index, m.offset, m.len, m.framing)?;
+    write!(
+        w,
+        ",\"dir\":\"{}\",\"index\":{},\"offset\":{},\"len\":{},\"framing\":\"{}\",\"frames\":[",
+        if m.dir == 0 { "c2s" } else { "s2c" },
+        m.index,
+        m.offset,
+        m.len,
+        m.framing
+    )?;
     for (i, f) in m.frames.iter().enumerate() {
         write!(w, "{}{f}", if i > 0 { "," } else { "" })?;
     }

@@ -16,6 +16,9 @@ use std::net::IpAddr;
 use crate::analyze::Carried;
 use crate::pipeline::MsgNote;
 
+/// Writes a frame's message annotation (`None`: the frame carries no message bytes).
+pub type Annotate<'a> = dyn FnMut(&mut dyn Write, Option<&Carried>) -> io::Result<()> + 'a;
+
 /// Output of frames whose message annotation is not known yet (bytes held out of order or while
 /// the framing is detected), kept in frame order: a line waits as `head` + annotation + `tail`
 /// until [`Deferred::resolve`] gives its messages; lines behind it wait too, so the output stays
@@ -72,7 +75,12 @@ impl Deferred {
     }
 
     /// Write every line at the front whose annotation is known (all of them with `all`).
-    pub fn flush(&mut self, w: &mut dyn Write, all: bool, annotate: &mut dyn FnMut(&mut dyn Write, Option<&Carried>) -> io::Result<()>) -> io::Result<()> {
+    pub fn flush(
+        &mut self,
+        w: &mut dyn Write,
+        all: bool,
+        annotate: &mut Annotate<'_>,
+    ) -> io::Result<()> {
         while let Some(front) = self.q.front() {
             if front.note.is_none() && !all && self.q.len() <= Self::MAX {
                 break;

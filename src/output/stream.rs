@@ -42,12 +42,15 @@ struct ConnData {
     done: bool,
 }
 
+/// The first bytes of each UDP datagram, by (direction, message index).
+type Previews = BTreeMap<(usize, u64), Vec<u8>>;
+
 /// A UDP flow: each datagram is one message; previews are taken from the frames.
 #[derive(Default)]
 struct UdpData {
     endpoints: Option<(String, String)>,
     messages: [Vec<Message>; 2],
-    previews: BTreeMap<(usize, u64), Vec<u8>>,
+    previews: Previews,
 }
 
 pub struct StreamSink<W: Write> {
@@ -204,7 +207,13 @@ fn list(v: &[u64]) -> String {
     s
 }
 
-fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp_previews: Option<(&BTreeMap<(usize, u64), Vec<u8>>, usize)>) {
+fn render_dir(
+    out: &mut String,
+    label: &str,
+    d: &DirData,
+    o: &StreamOptions,
+    udp_previews: Option<(&Previews, usize)>,
+) {
     let pal = o.palette;
     if d.messages.is_empty() {
         let _ = writeln!(out, "  {label}: no payload");
@@ -237,7 +246,8 @@ fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp
         let _ = write!(out, "    {:>5}  {range:>17}  {:>7}  {frames:<12} {pv}", m.index, m.len);
         let mut marks = Vec::new();
         if m.sticky {
-            let mut others: Vec<u64> = m.frames.iter().flat_map(|f| by_frame.get(f).into_iter().flatten().copied()).filter(|i| *i != m.index).collect();
+            let mut others: Vec<u64> =
+                m.frames.iter().flat_map(|f| by_frame.get(f).into_iter().flatten().copied()).filter(|i| *i != m.index).collect();
             others.sort_unstable();
             others.dedup();
             marks.push(format!("sticky: shares a frame with msg {}", list(&others)));
@@ -298,7 +308,12 @@ fn render_conn(out: &mut String, id: u32, c: &ConnData, o: &StreamOptions) {
 fn render_udp(out: &mut String, id: u32, u: &UdpData, o: &StreamOptions) {
     let pal = o.palette;
     let (a, b) = u.endpoints.clone().unwrap_or_default();
-    let _ = writeln!(out, "{}udp flow {id}{}  {a}  ⇄  {b}   (UDP keeps boundaries: one datagram, one message)", pal.start(style::PROTO), pal.reset());
+    let _ = writeln!(
+        out,
+        "{}udp flow {id}{}  {a}  ⇄  {b}   (UDP keeps boundaries: one datagram, one message)",
+        pal.start(style::PROTO),
+        pal.reset()
+    );
     for (d, label) in [(0usize, "→"), (1, "←")] {
         let data = DirData { messages: u.messages[d].clone(), ..DirData::default() };
         render_dir(out, label, &data, o, Some((&u.previews, d)));

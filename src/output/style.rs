@@ -50,7 +50,11 @@ impl Palette {
     }
 
     pub fn reset(&self) -> &'static str {
-        if self.on { "\x1b[0m" } else { "" }
+        if self.on {
+            "\x1b[0m"
+        } else {
+            ""
+        }
     }
 }
 

@@ -9,10 +9,10 @@ use std::io::{self, Write};
 use super::style::{self, Palette};
 use super::time::{write_rfc3339, write_secs};
 use super::{Endpoint, FlagLetters};
+use crate::analyze::Carried;
 use crate::decode::link::{linktype_name, sll_pkttype_name};
 use crate::decode::tcpopt::{options, sack_blocks, Opt};
 use crate::decode::{names, oui, Frame, Icmp, Link, MacAddr, Net, Transport};
-use crate::analyze::Carried;
 use crate::pipeline::{MsgNote, PacketView, RunSummary, Sink};
 use crate::track::tcp::SegInfo;
 
@@ -84,44 +84,43 @@ impl<W: Write> TextSink<W> {
         let pal = self.o.palette;
         self.waiting.flush(&mut self.w, all, &mut |w, c| write_annotation(w, c, pal))
     }
-
 }
 
 /// Everything on the frame's line before the message annotation.
 fn write_head(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
-        let pal = o.palette;
-        let mut b = itoa::Buffer::new();
-        let n = b.format(p.n);
-        for _ in n.len()..5 {
-            w.write_all(b" ")?;
-        }
-        w.write_all(n.as_bytes())?;
+    let pal = o.palette;
+    let mut b = itoa::Buffer::new();
+    let n = b.format(p.n);
+    for _ in n.len()..5 {
         w.write_all(b" ")?;
-        match o.time {
-            TimeFormat::Relative => write_padded_secs(w, p.rel_ns, p.meta.nanos)?,
-            TimeFormat::Delta => write_padded_secs(w, p.delta_ns, p.meta.nanos)?,
-            TimeFormat::Absolute => write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?,
-        }
-        w.write_all(b"  ")?;
-        write_link_col(w, p.frame)?;
-        w.write_all(b"  ")?;
-        write_summary(w, p, pal)
+    }
+    w.write_all(n.as_bytes())?;
+    w.write_all(b" ")?;
+    match o.time {
+        TimeFormat::Relative => write_padded_secs(w, p.rel_ns, p.meta.nanos)?,
+        TimeFormat::Delta => write_padded_secs(w, p.delta_ns, p.meta.nanos)?,
+        TimeFormat::Absolute => write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?,
+    }
+    w.write_all(b"  ")?;
+    write_link_col(w, p.frame)?;
+    w.write_all(b"  ")?;
+    write_summary(w, p, pal)
 }
 
 /// Warnings, the end of the line, then the -v and -x lines.
 fn write_tail(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
-        let pal = o.palette;
-        for warn in p.frame.warnings.iter() {
-            write!(w, "  {}! {warn}{}", pal.start(style::WARN), pal.reset())?;
-        }
-        w.write_all(b"\n")?;
-        if o.verbose > 0 {
-            write_details(w, p, o.verbose)?;
-        }
-        if o.hex && !p.frame.payload.is_empty() {
-            write_hex(w, p.frame.payload, "        ")?;
-        }
-        Ok(())
+    let pal = o.palette;
+    for warn in p.frame.warnings.iter() {
+        write!(w, "  {}! {warn}{}", pal.start(style::WARN), pal.reset())?;
+    }
+    w.write_all(b"\n")?;
+    if o.verbose > 0 {
+        write_details(w, p, o.verbose)?;
+    }
+    if o.hex && !p.frame.payload.is_empty() {
+        write_hex(w, p.frame.payload, "        ")?;
+    }
+    Ok(())
 }
 
 fn write_annotation(w: &mut dyn Write, c: Option<&Carried>, pal: Palette) -> io::Result<()> {
@@ -223,9 +222,7 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
             match (a.eth_ipv4, a.op) {
                 (Some(x), 1) => match kind {
                     Some(crate::decode::ArpKind::Probe) => write!(w, "probe: who-has {} (from 0.0.0.0, is the address free?)", x.tpa)?,
-                    Some(crate::decode::ArpKind::Announcement) => {
-                        write!(w, "announcement (gratuitous): {} is-at {}", x.spa, x.sha)?
-                    }
+                    Some(crate::decode::ArpKind::Announcement) => write!(w, "announcement (gratuitous): {} is-at {}", x.spa, x.sha)?,
                     _ => write!(w, "who-has {} tell {}", x.tpa, x.spa)?,
                 },
                 (Some(x), 2) => {

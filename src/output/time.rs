@@ -96,7 +96,11 @@ mod tests {
             let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
             let t = secs.rem_euclid(86_400);
             let head = format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.", t / 3600, t / 60 % 60, t % 60);
-            if nanos { format!("{head}{frac:09}Z") } else { format!("{head}{:06}Z", frac / 1000) }
+            if nanos {
+                format!("{head}{frac:09}Z")
+            } else {
+                format!("{head}{:06}Z", frac / 1000)
+            }
         };
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut all = vec![i64::MIN, i64::MAX, 0, -1, 1];

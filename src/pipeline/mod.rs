@@ -8,11 +8,11 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::analyze::reassembly::Backing;
+use crate::analyze::{Carried, DirSummary, Message, SeamConfig, Seams, SegIn, SegOut};
 use crate::capture::{bpf::Filter, FileError, FileSource, Next, PacketMeta, Source, SourceError};
 use crate::decode::{self, Frame, Net, Transport};
 use crate::track::arp::{ArpConflict, ArpTable};
-use crate::analyze::reassembly::Backing;
-use crate::analyze::{Carried, DirSummary, Message, SeamConfig, Seams, SegIn, SegOut};
 use crate::track::tcp::{ConnSummary, Dir, SegInfo, Segment, TcpFlags, TrackConfig, Tracker};
 use crate::track::udp::UdpFlows;
 
@@ -130,7 +130,15 @@ pub struct ReadOptions {
 
 impl ReadOptions {
     pub fn new(path: PathBuf) -> Self {
-        ReadOptions { path, filter: None, count: None, track: TrackConfig { max_conns: DEFAULT_MAX_CONNS, ..TrackConfig::default() }, progress: false, seams: Some(SeamConfig::default()), threads: 1 }
+        ReadOptions {
+            path,
+            filter: None,
+            count: None,
+            track: TrackConfig { max_conns: DEFAULT_MAX_CONNS, ..TrackConfig::default() },
+            progress: false,
+            seams: Some(SeamConfig::default()),
+            threads: 1,
+        }
     }
 }
 
@@ -271,7 +279,14 @@ impl SeamStage {
 
     /// Frame `n` (with its TCP facts); messages of earlier frames that it completes go to the
     /// sink first. Returns the frame's message note and UDP flow.
-    pub fn frame(&mut self, n: u64, ts: i64, frame: &Frame<'_>, tcp: Option<&SegInfo>, sink: &mut dyn Sink) -> io::Result<(MsgNote, Option<(u32, usize)>)> {
+    pub fn frame(
+        &mut self,
+        n: u64,
+        ts: i64,
+        frame: &Frame<'_>,
+        tcp: Option<&SegInfo>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<(MsgNote, Option<(u32, usize)>)> {
         match self.0.as_mut() {
             Some(st) => feed_seams(st, n, ts, frame, tcp, sink),
             None => Ok((MsgNote::None, None)),
@@ -417,7 +432,18 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
             }
         }
         let (rel_ns, delta_ns) = clock.shown(meta.ts_ns);
-        let view = PacketView { n, meta, rel_ns, delta_ns, raw, frame: &frame, arp_conflict: facts.arp_conflict, tcp: facts.tcp, msgs: facts.msgs, udp_flow: facts.udp_flow };
+        let view = PacketView {
+            n,
+            meta,
+            rel_ns,
+            delta_ns,
+            raw,
+            frame: &frame,
+            arp_conflict: facts.arp_conflict,
+            tcp: facts.tcp,
+            msgs: facts.msgs,
+            udp_flow: facts.udp_flow,
+        };
         sink.packet(&view)?;
         sum.shown += 1;
         if opts.count.is_some_and(|c| sum.shown >= c) {
@@ -441,7 +467,11 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
 /// The next frame of a file walked by a thread (its number, metadata and place in the map), with
 /// the progress bar moved on every 64 Ki frames; `None` at the end of the file or at damage
 /// (kept in `sum`).
-pub(crate) fn walk_next(src: &mut FileSource, sum: &mut RunSummary, bar: Option<&indicatif::ProgressBar>) -> Option<(u64, PacketMeta, std::ops::Range<usize>)> {
+pub(crate) fn walk_next(
+    src: &mut FileSource,
+    sum: &mut RunSummary,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Option<(u64, PacketMeta, std::ops::Range<usize>)> {
     if sum.frames.is_multiple_of(65_536) {
         if let Some(b) = bar {
             b.set_position(src.progress().1);
@@ -498,7 +528,14 @@ pub(crate) fn count_decoded(sum: &mut RunSummary, linktype: u32, frame: &Frame<'
 }
 
 /// Feed a segment's payload (or a datagram) to the seam engine; FIN and RST close directions.
-fn feed_seams(st: &mut SeamState, n: u64, ts: i64, f: &Frame<'_>, si: Option<&SegInfo>, sink: &mut dyn Sink) -> io::Result<(MsgNote, Option<(u32, usize)>)> {
+fn feed_seams(
+    st: &mut SeamState,
+    n: u64,
+    ts: i64,
+    f: &Frame<'_>,
+    si: Option<&SegInfo>,
+    sink: &mut dyn Sink,
+) -> io::Result<(MsgNote, Option<(u32, usize)>)> {
     match (&f.net, &f.transport, si) {
         (Net::Ip(_), Transport::Tcp(t), Some(si)) => {
             let dir = si.dir.idx();

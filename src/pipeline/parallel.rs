@@ -27,7 +27,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-use super::{decode_counted, progress_bar, walk_next, Clock, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
+use super::{
+    decode_counted, progress_bar, walk_next, Clock, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink,
+    Tracking, EXPIRE_EVERY,
+};
 use crate::analyze::reassembly::Backing;
 use crate::analyze::{Carried, Message};
 use crate::capture::bpf::Filter;
@@ -185,7 +188,10 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
             from_workers.push(Shard::new(out_rx, out_back_tx, batch_back_tx));
             let w = std::thread::Builder::new().name(format!("ws-worker{k}"));
             let backing: Arc<dyn Backing> = data.clone();
-            workers.push(w.spawn_scoped(s, move || worker(opts, shards, messages, annotated, backing, batch_rx, out_tx, out_back_rx)).map_err(RunError::Io)?);
+            workers.push(
+                w.spawn_scoped(s, move || worker(opts, shards, messages, annotated, backing, batch_rx, out_tx, out_back_rx))
+                    .map_err(RunError::Io)?,
+            );
         }
         let (order_tx, order_rx) = sync_channel::<Vec<u32>>(DEPTH * 2);
         let r = std::thread::Builder::new().name("ws-reader".into());
@@ -396,7 +402,14 @@ struct Shard<'a> {
 
 impl<'a> Shard<'a> {
     fn new(rx: Receiver<Out<'a>>, back: Sender<(Vec<Rec>, Vec<FrameFacts>)>, batch_back: Sender<Batch<'a>>) -> Self {
-        Shard { rx, back, batch_back, cur: Out { input: Batch::default(), recs: Vec::new(), facts: Vec::new() }, pos: 0, ids: LocalIds::default() }
+        Shard {
+            rx,
+            back,
+            batch_back,
+            cur: Out { input: Batch::default(), recs: Vec::new(), facts: Vec::new() },
+            pos: 0,
+            ids: LocalIds::default(),
+        }
     }
 
     /// The next record, waiting for the worker if need be; `None` once it has ended.
@@ -492,7 +505,18 @@ fn merge(mut shards: Vec<Shard<'_>>, order: Receiver<Vec<u32>>, merged: &AtomicU
             let Some(Rec::FrameEnd) = sh.take() else { unreachable!("a frame's records end with FrameEnd") };
             let (fi, f) = (&sh.cur.input.frames[i], &sh.cur.facts[i]);
             if wants_packets {
-                let view = PacketView { n: fi.n, meta: fi.meta, rel_ns: fi.rel_ns, delta_ns: fi.delta_ns, raw: fi.raw, frame: &fi.frame, arp_conflict: f.arp_conflict, tcp: f.tcp, msgs: f.msgs, udp_flow: f.udp_flow };
+                let view = PacketView {
+                    n: fi.n,
+                    meta: fi.meta,
+                    rel_ns: fi.rel_ns,
+                    delta_ns: fi.delta_ns,
+                    raw: fi.raw,
+                    frame: &fi.frame,
+                    arp_conflict: f.arp_conflict,
+                    tcp: f.tcp,
+                    msgs: f.msgs,
+                    udp_flow: f.udp_flow,
+                };
                 sink.packet(&view)?;
             }
             merged.store(fi.end, Ordering::Relaxed);

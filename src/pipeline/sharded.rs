@@ -45,7 +45,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use rustc_hash::FxHashMap;
 
-use super::{count_decoded, progress_bar, walk_next, ConnSeams, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking, EXPIRE_EVERY};
+use super::{
+    count_decoded, progress_bar, walk_next, ConnSeams, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking,
+    EXPIRE_EVERY,
+};
 use crate::analyze::reassembly::Backing;
 use crate::capture::bpf::Filter;
 use crate::capture::file::{prefetch, Data};
@@ -170,7 +173,13 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     let bar = progress_bar(&src, opts.progress);
     let shared = Shared {
         walk: Mutex::new(Walk { src, place: Placement::new(shards), sum: RunSummary::default(), bar, limit }),
-        steps: Mutex::new(Steps { queues: (0..shards).map(|_| VecDeque::new()).collect(), spare: Vec::new(), walked: 0, done: vec![(0, 0); shards], ended: false }),
+        steps: Mutex::new(Steps {
+            queues: (0..shards).map(|_| VecDeque::new()).collect(),
+            spare: Vec::new(),
+            walked: 0,
+            done: vec![(0, 0); shards],
+            ended: false,
+        }),
         ready: Condvar::new(),
         released,
     };
@@ -460,7 +469,15 @@ impl Refaulted {
 
 /// One thread: take the frames of its flows, step by step. Sends a [`Round`] every [`ROUND`]
 /// frames and at the end; stops early if the merger has stopped.
-fn shard(k: usize, shared: &Shared, data: Arc<Data>, mut filter: Option<Filter>, opts: &ReadOptions, track: TrackConfig, tx: SyncSender<Round>) {
+fn shard(
+    k: usize,
+    shared: &Shared,
+    data: Arc<Data>,
+    mut filter: Option<Filter>,
+    opts: &ReadOptions,
+    track: TrackConfig,
+    tx: SyncSender<Round>,
+) {
     let _leave = Leave(shared, k);
     let bytes = data.bytes();
     let shards = shared.steps().done.len();
@@ -559,7 +576,10 @@ fn merge(rxs: Vec<Receiver<Round>>, sink: &mut dyn Sink) -> Result<RunSummary, R
             at[s] += 1;
         }
         let points = rounds[0].points.clone();
-        debug_assert!(rounds.iter().all(|r| r.points.iter().map(|p| p.0).eq(points.iter().map(|p| p.0))), "threads disagree on expiry points");
+        debug_assert!(
+            rounds.iter().all(|r| r.points.iter().map(|p| p.0).eq(points.iter().map(|p| p.0))),
+            "threads disagree on expiry points"
+        );
         let mut conns: Vec<_> = rounds.iter_mut().map(|r| std::mem::take(&mut r.conns).into_iter()).collect();
         let mut taken = vec![0usize; shards];
         for (j, &(at, _)) in points.iter().enumerate() {

@@ -9,11 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 /// Why capture tests cannot run here, if they cannot.
@@ -65,17 +61,11 @@ impl Capture {
         let file = tmp_file(name);
         let _ = std::fs::remove_file(&file);
         let mut args: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
-        args.extend(
-            ["tcpdump", "-i", iface, "-n", "-B", "32768", "--immediate-mode", "-U", "-w"].iter().map(|s| s.to_string()),
-        );
+        args.extend(["tcpdump", "-i", iface, "-n", "-B", "32768", "--immediate-mode", "-U", "-w"].iter().map(|s| s.to_string()));
         args.push(file.display().to_string());
         args.push(filter.to_string());
-        let mut child = Command::new(&args[0])
-            .args(&args[1..])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting tcpdump");
+        let mut child =
+            Command::new(&args[0]).args(&args[1..]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starting tcpdump");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

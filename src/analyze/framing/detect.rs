@@ -118,11 +118,7 @@ pub fn detect(buf: &[u8], ended: bool) -> Option<Detection> {
     let ended = ended || buf.len() >= DETECT_MAX;
     let buf = &buf[..buf.len().min(DETECT_MAX)];
     if buf.is_empty() {
-        return ended.then(|| Detection {
-            spec: FramingSpec::Segment,
-            level: Level::Low,
-            reason: "no bytes".into(),
-        });
+        return ended.then(|| Detection { spec: FramingSpec::Segment, level: Level::Low, reason: "no bytes".into() });
     }
     let rules: [fn(&[u8], bool) -> Verdict; 5] = [rule_http, rule_tls, rule_jsonhdr, rule_text, rule_len];
     for rule in rules {
@@ -144,9 +140,7 @@ const MAX_REQUEST_LINE: usize = 8192;
 
 fn rule_http(b: &[u8], ended: bool) -> Verdict {
     match starts_http(b) {
-        Some(true) if b.starts_with(b"HTTP/1.") => {
-            yes(FramingSpec::Http, Level::High, "stream starts with an HTTP/1 status line".into())
-        }
+        Some(true) if b.starts_with(b"HTTP/1.") => yes(FramingSpec::Http, Level::High, "stream starts with an HTTP/1 status line".into()),
         Some(true) => {
             // "GET all-lines\n" is not HTTP: the request line must end in HTTP/x.y.
             let seen = &b[..b.len().min(MAX_REQUEST_LINE)];
@@ -189,11 +183,7 @@ fn rule_tls(b: &[u8], ended: bool) -> Verdict {
         0x16 => "handshake",
         _ => "application_data",
     };
-    yes(
-        FramingSpec::Tls,
-        Level::High,
-        format!("TLS record header ({kind}, version 3.{}, length {len})", b[2]),
-    )
+    yes(FramingSpec::Tls, Level::High, format!("TLS record header ({kind}, version 3.{}, length {len})", b[2]))
 }
 
 fn rule_jsonhdr(b: &[u8], ended: bool) -> Verdict {
@@ -401,8 +391,7 @@ fn chain(b: &[u8], w: usize, be: bool, ended: bool) -> Result<Option<Chain>, ()>
     }
 }
 
-const LEN_CANDIDATES: [(usize, bool); 7] =
-    [(4, true), (2, true), (8, true), (4, false), (2, false), (8, false), (1, true)];
+const LEN_CANDIDATES: [(usize, bool); 7] = [(4, true), (2, true), (8, true), (4, false), (2, false), (8, false), (1, true)];
 
 fn rule_len(b: &[u8], ended: bool) -> Verdict {
     let mut best: Option<(f64, usize, bool, Chain)> = None;
@@ -442,11 +431,7 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
     } else {
         Level::Low
     };
-    let spec = FramingSpec::Len(LenSpec {
-        width: w as u8,
-        big_endian: be,
-        extra: 0,
-    });
+    let spec = FramingSpec::Len(LenSpec { width: w as u8, big_endian: be, extra: 0 });
     let reason = if c.open {
         format!(
             "{} length field(s) chained over {} bytes, then one announcing {} bytes beyond those examined",
@@ -455,12 +440,7 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
             thousands(c.last)
         )
     } else {
-        format!(
-            "{} length field(s) chained exactly over {} bytes (largest {})",
-            c.fields,
-            thousands(c.bytes),
-            thousands(c.largest)
-        )
+        format!("{} length field(s) chained exactly over {} bytes (largest {})", c.fields, thousands(c.bytes), thousands(c.largest))
     };
     yes(spec, level, reason)
 }

@@ -19,9 +19,7 @@ use crate::analyze::spec::FramingSpec;
 /// Largest header block (or chunk-size / trailer line) accepted.
 pub const MAX_HEAD: usize = 64 * 1024;
 
-const METHODS: [&[u8]; 10] = [
-    b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"CONNECT ", b"OPTIONS ", b"TRACE ", b"PATCH ", b"PRI ",
-];
+const METHODS: [&[u8]; 10] = [b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"CONNECT ", b"OPTIONS ", b"TRACE ", b"PATCH ", b"PRI "];
 
 /// True when `b` starts an HTTP/1 request or response (`GET `, ..., `HTTP/1.`).
 /// `None`: too short to tell.
@@ -93,13 +91,7 @@ fn trim(mut s: &[u8]) -> &[u8] {
 fn parse_head(block: &[u8]) -> Option<Head> {
     let mut lines = block.split(|&b| b == b'\n').map(trim).skip_while(|l| l.is_empty());
     let first = lines.next()?;
-    let mut h = Head {
-        request: true,
-        kind: REQ_PLAIN,
-        status: 0,
-        content_length: None,
-        chunked: false,
-    };
+    let mut h = Head { request: true, kind: REQ_PLAIN, status: 0, content_length: None, chunked: false };
     if first.starts_with(b"HTTP/1.") {
         h.request = false;
         let code = first.split(|&b| b == b' ').nth(1)?;
@@ -128,8 +120,7 @@ fn parse_head(block: &[u8]) -> Option<Head> {
         let name = trim(&line[..colon]);
         let value = trim(&line[colon + 1..]);
         if name.eq_ignore_ascii_case(b"content-length") {
-            if h.content_length.is_none() && !value.is_empty() && value.len() <= 19 && value.iter().all(u8::is_ascii_digit)
-            {
+            if h.content_length.is_none() && !value.is_empty() && value.len() <= 19 && value.iter().all(u8::is_ascii_digit) {
                 h.content_length = Some(value.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')));
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -156,13 +147,7 @@ fn parse_chunk_size(line: &[u8]) -> Option<u64> {
 
 impl HttpFramer {
     pub fn new(start: u64) -> Self {
-        HttpFramer {
-            pos: start,
-            st: St::Head,
-            buf: Vec::new(),
-            lead: 0,
-            validated: false,
-        }
+        HttpFramer { pos: start, st: St::Head, buf: Vec::new(), lead: 0, validated: false }
     }
 
     fn end_message(&mut self, cx: &mut FrameCx<'_>) {

@@ -149,9 +149,7 @@ impl<'a> Parser<'a> {
             b'n' => self.lit(b"null"),
             b'-' | b'0'..=b'9' => {
                 let start = self.i;
-                while self.i < self.b.len()
-                    && matches!(self.b[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
+                while self.i < self.b.len() && matches!(self.b[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
                     self.i += 1;
                 }
                 (self.i > start).then_some(())
@@ -189,13 +187,7 @@ pub struct JsonHdrFramer {
 
 impl JsonHdrFramer {
     pub fn new(start: u64) -> Self {
-        JsonHdrFramer {
-            pos: start,
-            st: St::HdrLen,
-            lenbuf: [0; 4],
-            have: 0,
-            json: Vec::new(),
-        }
+        JsonHdrFramer { pos: start, st: St::HdrLen, lenbuf: [0; 4], have: 0, json: Vec::new() }
     }
     fn body(&mut self, n: u64, cx: &mut FrameCx<'_>) {
         if n == 0 {

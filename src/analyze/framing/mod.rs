@@ -104,11 +104,7 @@ pub fn frame_all(spec: FramingSpec, chunks: &[&[u8]]) -> (Vec<u64>, Option<u64>)
     let mut f = make_framer(spec, 0);
     let mut ends = Vec::new();
     let mut pair = PairState::default();
-    let mut cx = FrameCx {
-        ends: &mut ends,
-        pair: &mut pair,
-        dir: 0,
-    };
+    let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: 0 };
     let mut desync = None;
     for c in chunks {
         if let Some(x) = f.feed(c, &mut cx) {

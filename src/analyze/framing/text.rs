@@ -15,11 +15,7 @@ pub struct LineFramer {
 
 impl LineFramer {
     pub fn new(crlf: bool, start: u64) -> Self {
-        LineFramer {
-            crlf,
-            pos: start,
-            prev_cr: false,
-        }
+        LineFramer { crlf, pos: start, prev_cr: false }
     }
 }
 

@@ -89,11 +89,7 @@ impl Analysis {
     }
     /// Names of the set flags, in the fixed order of [`Analysis::NAMES`].
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| self.0 & (1 << i) != 0)
-            .map(|(_, n)| *n)
+        Self::NAMES.iter().enumerate().filter(move |(i, _)| self.0 & (1 << i) != 0).map(|(_, n)| *n)
     }
 }
 
@@ -148,9 +144,7 @@ impl Unacked {
         }
         if n == UNACKED_RANGES {
             // full: merge the two closest neighbours to make room
-            let k = (0..n - 1)
-                .min_by_key(|&k| self.r[k + 1].0.wrapping_sub(self.r[k].1))
-                .unwrap_or(0);
+            let k = (0..n - 1).min_by_key(|&k| self.r[k + 1].0.wrapping_sub(self.r[k].1)).unwrap_or(0);
             self.r[k].1 = self.r[k + 1].1;
             self.r.copy_within(k + 2..n, k + 1);
             self.n -= 1;
@@ -274,17 +268,8 @@ fn ooo_threshold(first_rtt: Option<TsNanos>) -> u64 {
 
 /// `tcp_analyze_sequence_number()`: analyse one segment sent in the `fwd`
 /// direction. `preset` carries flags set before the analysis (reused ports).
-pub(crate) fn analyze(
-    fwd: &mut FlowSeq,
-    rev: &mut FlowSeq,
-    s: &SeqInput,
-    first_rtt: Option<TsNanos>,
-    preset: Analysis,
-) -> SeqOutput {
-    let mut out = SeqOutput {
-        flags: preset,
-        ..SeqOutput::default()
-    };
+pub(crate) fn analyze(fwd: &mut FlowSeq, rev: &mut FlowSeq, s: &SeqInput, first_rtt: Option<TsNanos>, preset: Analysis) -> SeqOutput {
+    let mut out = SeqOutput { flags: preset, ..SeqOutput::default() };
     let f = &mut out.flags;
     let seq = s.seq;
     let ack = s.ack;
@@ -316,22 +301,12 @@ pub(crate) fn analyze(
             f.set(Analysis::KEEP_ALIVE);
         }
         // WINDOW UPDATE: empty, same seq/ack, new non-zero window.
-        if seglen == 0
-            && window != 0
-            && window != fwd.window
-            && seq == fwd.nextseq
-            && ack == fwd.lastack
-            && !sfr
-        {
+        if seglen == 0 && window != 0 && window != fwd.window && seq == fwd.nextseq && ack == fwd.lastack && !sfr {
             f.set(Analysis::WINDOW_UPDATE);
         }
         // WINDOW FULL: data up to the right edge of the peer's window.
         if seglen > 0 && rev.win_scale != WS_UNKNOWN && !sfr {
-            let shift = if rev.is_first_ack || rev.win_scale == WS_NONE {
-                0
-            } else {
-                rev.win_scale as u32
-            };
+            let shift = if rev.is_first_ack || rev.win_scale == WS_NONE { 0 } else { rev.win_scale as u32 };
             let edge = rev.lastack.wrapping_add(rev.window.wrapping_shl(shift));
             if seq.wrapping_add(seglen) == edge {
                 f.set(Analysis::WINDOW_FULL);
@@ -362,18 +337,8 @@ pub(crate) fn analyze(
             break 'fwd;
         }
         // DUPLICATE ACK: empty, same window/seq/ack as the previous segment.
-        if seglen == 0
-            && window != 0
-            && window == fwd.window
-            && seq == fwd.nextseq
-            && ack == fwd.lastack
-            && !sfr
-        {
-            fwd.dupacknum = if fwd.dupacknum == u32::MAX {
-                1
-            } else {
-                fwd.dupacknum.wrapping_add(1)
-            };
+        if seglen == 0 && window != 0 && window == fwd.window && seq == fwd.nextseq && ack == fwd.lastack && !sfr {
+            fwd.dupacknum = if fwd.dupacknum == u32::MAX { 1 } else { fwd.dupacknum.wrapping_add(1) };
             f.set(Analysis::DUPLICATE_ACK);
             out.dup_ack_num = fwd.dupacknum;
             out.dup_ack_of = fwd.lastnondupack;
@@ -429,10 +394,7 @@ pub(crate) fn analyze(
         // (Wireshark >= 4.2 also calls it out-of-order when it ends exactly at
         // nextseq after a pure ACK (issue 17214); 4.0 does not.)
         let synfin = u32::from(s.syn || s.fin);
-        if seq_not_advanced
-            && t < ooo_threshold(first_rtt)
-            && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(synfin)
-        {
+        if seq_not_advanced && t < ooo_threshold(first_rtt) && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(synfin) {
             f.set(Analysis::OUT_OF_ORDER);
             break 'retx;
         }
@@ -479,18 +441,7 @@ mod tests {
     use super::*;
 
     fn seg(frame: u64, ts_ms: i64, seq: u32, ack: u32, len: u32, win: u32) -> SeqInput {
-        SeqInput {
-            frame,
-            ts: ts_ms * 1_000_000,
-            seq,
-            ack,
-            seglen: len,
-            syn: false,
-            fin: false,
-            rst: false,
-            ack_flag: true,
-            window: win,
-        }
+        SeqInput { frame, ts: ts_ms * 1_000_000, seq, ack, seglen: len, syn: false, fin: false, rst: false, ack_flag: true, window: win }
     }
 
     fn names(a: Analysis) -> String {
@@ -507,8 +458,7 @@ mod tests {
 
     #[test]
     fn names_in_fixed_order() {
-        let a =
-            Analysis(Analysis::REUSED_PORTS | Analysis::RETRANSMISSION | Analysis::DUPLICATE_ACK);
+        let a = Analysis(Analysis::REUSED_PORTS | Analysis::RETRANSMISSION | Analysis::DUPLICATE_ACK);
         assert_eq!(names(a), "retransmission,duplicate_ack,reused_ports");
         assert!(a.has(Analysis::RETRANSMISSION));
         assert!(Analysis::default().is_empty());
@@ -521,28 +471,13 @@ mod tests {
     }
     impl Pair {
         fn new() -> Self {
-            Pair {
-                a: FlowSeq::default(),
-                b: FlowSeq::default(),
-            }
+            Pair { a: FlowSeq::default(), b: FlowSeq::default() }
         }
         fn ab(&mut self, s: SeqInput) -> SeqOutput {
-            analyze(
-                &mut self.a,
-                &mut self.b,
-                &s,
-                Some(50_000_000),
-                Analysis::default(),
-            )
+            analyze(&mut self.a, &mut self.b, &s, Some(50_000_000), Analysis::default())
         }
         fn ba(&mut self, s: SeqInput) -> SeqOutput {
-            analyze(
-                &mut self.b,
-                &mut self.a,
-                &s,
-                Some(50_000_000),
-                Analysis::default(),
-            )
+            analyze(&mut self.b, &mut self.a, &s, Some(50_000_000), Analysis::default())
         }
     }
 
@@ -552,10 +487,7 @@ mod tests {
         assert!(p.ab(seg(1, 0, 1000, 5000, 100, 500)).flags.is_empty());
         assert!(p.ba(seg(2, 1, 5000, 1100, 0, 500)).flags.is_empty());
         // 1100..1200 lost before the capture point: 1200 shows a hole
-        assert_eq!(
-            names(p.ab(seg(3, 2, 1200, 5000, 100, 500)).flags),
-            "lost_segment"
-        );
+        assert_eq!(names(p.ab(seg(3, 2, 1200, 5000, 100, 500)).flags), "lost_segment");
         let d1 = p.ba(seg(4, 3, 5000, 1100, 0, 500));
         assert_eq!(names(d1.flags), "duplicate_ack");
         assert_eq!((d1.dup_ack_num, d1.dup_ack_of), (1, 2));
@@ -601,14 +533,8 @@ mod tests {
         p.ab(seg(1, 0, 1000, 5000, 100, 500));
         // b acks 1100 with window 100: a fills it exactly
         p.ba(seg(2, 1, 5000, 1100, 0, 100));
-        assert_eq!(
-            names(p.ab(seg(3, 2, 1100, 5000, 100, 500)).flags),
-            "window_full"
-        );
-        assert_eq!(
-            names(p.ba(seg(4, 3, 5000, 1200, 0, 0)).flags),
-            "zero_window"
-        );
+        assert_eq!(names(p.ab(seg(3, 2, 1100, 5000, 100, 500)).flags), "window_full");
+        assert_eq!(names(p.ba(seg(4, 3, 5000, 1200, 0, 0)).flags), "zero_window");
         let zwp = p.ab(seg(5, 200, 1200, 5000, 1, 500));
         assert_eq!(names(zwp.flags), "zero_window_probe");
         assert_eq!(p.a.nextseq, 1200, "probes do not advance nextseq");
@@ -623,10 +549,7 @@ mod tests {
         let mut p = Pair::new();
         p.ab(seg(1, 0, 1000, 5000, 100, 500));
         // b acks data a never was seen sending
-        assert_eq!(
-            names(p.ba(seg(2, 1, 5000, 1300, 0, 500)).flags),
-            "ack_lost_segment"
-        );
+        assert_eq!(names(p.ba(seg(2, 1, 5000, 1300, 0, 500)).flags), "ack_lost_segment");
         // a's own dupacknum is now "-1"
         assert_eq!(p.a.dupacknum, u32::MAX);
     }
@@ -675,23 +598,11 @@ mod tests {
     #[test]
     fn bytes_in_flight() {
         let mut p = Pair::new();
-        assert_eq!(
-            p.ab(seg(1, 0, 1000, 5000, 100, 500)).bytes_in_flight,
-            Some(100)
-        );
-        assert_eq!(
-            p.ab(seg(2, 0, 1100, 5000, 100, 500)).bytes_in_flight,
-            Some(200)
-        );
+        assert_eq!(p.ab(seg(1, 0, 1000, 5000, 100, 500)).bytes_in_flight, Some(100));
+        assert_eq!(p.ab(seg(2, 0, 1100, 5000, 100, 500)).bytes_in_flight, Some(200));
         p.ba(seg(3, 1, 5000, 1100, 0, 500));
-        assert_eq!(
-            p.ab(seg(4, 2, 1200, 5000, 100, 500)).bytes_in_flight,
-            Some(200)
-        );
+        assert_eq!(p.ab(seg(4, 2, 1200, 5000, 100, 500)).bytes_in_flight, Some(200));
         p.ba(seg(5, 3, 5000, 1300, 0, 500));
-        assert_eq!(
-            p.ab(seg(6, 4, 1300, 5000, 50, 500)).bytes_in_flight,
-            Some(50)
-        );
+        assert_eq!(p.ab(seg(6, 4, 1300, 5000, 50, 500)).bytes_in_flight, Some(50));
     }
 }

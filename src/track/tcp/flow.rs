@@ -98,13 +98,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    fn new(
-        id: u32,
-        client: SocketAddr,
-        server: SocketAddr,
-        flipped: bool,
-        seg: &Segment<'_>,
-    ) -> Conn {
+    fn new(id: u32, client: SocketAddr, server: SocketAddr, flipped: bool, seg: &Segment<'_>) -> Conn {
         Conn {
             id,
             client,
@@ -200,12 +194,7 @@ impl Conn {
         let d = self.dir_of(seg).idx();
         let o = 1 - d;
         let f = seg.flags;
-        let (syn, ackf, fin, rst) = (
-            f.has(TcpFlags::SYN),
-            f.has(TcpFlags::ACK),
-            f.has(TcpFlags::FIN),
-            f.has(TcpFlags::RST),
-        );
+        let (syn, ackf, fin, rst) = (f.has(TcpFlags::SYN), f.has(TcpFlags::ACK), f.has(TcpFlags::FIN), f.has(TcpFlags::RST));
 
         self.last_ts = seg.ts;
         self.last_frame = seg.n;
@@ -216,11 +205,7 @@ impl Conn {
         {
             let fwd = &mut self.seq[d];
             if !fwd.base_set {
-                fwd.base_seq = if syn {
-                    seg.seq
-                } else {
-                    seg.seq.wrapping_sub(1)
-                };
+                fwd.base_seq = if syn { seg.seq } else { seg.seq.wrapping_sub(1) };
                 fwd.base_set = true;
             }
         }
@@ -245,11 +230,7 @@ impl Conn {
         let first_rtt = (self.ts_first_rtt != 0).then_some(self.ts_first_rtt);
         let out = {
             let (a, b) = self.seq.split_at_mut(1);
-            let (fwd, rev) = if d == 0 {
-                (&mut a[0], &mut b[0])
-            } else {
-                (&mut b[0], &mut a[0])
-            };
+            let (fwd, rev) = if d == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
             analyze(fwd, rev, &input, first_rtt, preset)
         };
         let rseq = seg.seq.wrapping_sub(self.seq[d].base_seq);
@@ -275,11 +256,7 @@ impl Conn {
                 self.ws_in_synack[d] = true;
             }
         }
-        self.seq[d].sack_sum = seg
-            .sack
-            .iter()
-            .take(3)
-            .fold(0u32, |acc, &(l, r)| acc.wrapping_add(r.wrapping_sub(l)));
+        self.seq[d].sack_sum = seg.sack.iter().take(3).fold(0u32, |acc, &(l, r)| acc.wrapping_add(r.wrapping_sub(l)));
         if syn {
             // verify_tcp_window_scaling()
             if self.seq[d].win_scale == WS_UNKNOWN {
@@ -308,8 +285,7 @@ impl Conn {
         }
 
         // Zeek history / conn_state.
-        self.zeek
-            .packet(d == 0, f, seg.seq, seg.ack, seg.len, seg.win);
+        self.zeek.packet(d == 0, f, seg.seq, seg.ack, seg.len, seg.win);
         if flags.has(Analysis::ACK_LOST_SEGMENT) {
             self.zeek.gap(o == 0);
         }
@@ -387,16 +363,7 @@ impl Conn {
 
     /// Turn the segment into sender/receiver events for the state machine.
     #[allow(clippy::too_many_arguments)]
-    fn apply_states(
-        &mut self,
-        d: usize,
-        syn: bool,
-        ackf: bool,
-        fin: bool,
-        rst: bool,
-        ack: u32,
-        acks_peer_fin: bool,
-    ) {
+    fn apply_states(&mut self, d: usize, syn: bool, ackf: bool, fin: bool, rst: bool, ack: u32, acks_peer_fin: bool) {
         let (s, r) = (d, 1 - d);
         let st = &mut self.states;
         if rst {
@@ -416,31 +383,15 @@ impl Conn {
             st[r] = transition(st[r], Event::RecvSynAck);
         }
         if fin {
-            st[s] = transition(
-                st[s],
-                Event::SendFin {
-                    peer_fin_acked: acks_peer_fin,
-                },
-            );
-            st[r] = transition(
-                st[r],
-                Event::RecvFin {
-                    fin_acked: acks_peer_fin,
-                },
-            );
+            st[s] = transition(st[s], Event::SendFin { peer_fin_acked: acks_peer_fin });
+            st[r] = transition(st[r], Event::RecvFin { fin_acked: acks_peer_fin });
         } else if ackf && !syn {
             let syn_acked = match self.isn[r] {
                 Some(isn) => (ack.wrapping_sub(isn.wrapping_add(1)) as i32) >= 0,
                 None => true,
             };
             st[s] = transition(st[s], Event::SendAck);
-            st[r] = transition(
-                st[r],
-                Event::RecvAck {
-                    syn_acked,
-                    fin_acked: acks_peer_fin,
-                },
-            );
+            st[r] = transition(st[r], Event::RecvAck { syn_acked, fin_acked: acks_peer_fin });
         }
     }
 }
@@ -484,10 +435,7 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(cfg: TrackConfig) -> Self {
         Tracker {
-            cfg: TrackConfig {
-                max_conns: cfg.max_conns.max(1),
-                ..cfg
-            },
+            cfg: TrackConfig { max_conns: cfg.max_conns.max(1), ..cfg },
             map: FxHashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -515,10 +463,7 @@ impl Tracker {
     }
 
     fn unlink(&mut self, l: usize, i: u32) {
-        let (p, n) = (
-            self.slots[i as usize].prev[l],
-            self.slots[i as usize].next[l],
-        );
+        let (p, n) = (self.slots[i as usize].prev[l], self.slots[i as usize].next[l]);
         if p == NIL {
             self.head[l] = n;
         } else {
@@ -573,13 +518,7 @@ impl Tracker {
                 i
             }
             None => {
-                self.slots.push(Slot {
-                    key,
-                    conn: Some(conn),
-                    prev: [NIL; 2],
-                    next: [NIL; 2],
-                    in_fin: false,
-                });
+                self.slots.push(Slot { key, conn: Some(conn), prev: [NIL; 2], next: [NIL; 2], in_fin: false });
                 (self.slots.len() - 1) as u32
             }
         };

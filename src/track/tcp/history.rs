@@ -133,12 +133,7 @@ fn scaled(counter: &mut (u32, u32)) -> bool {
 
 impl Zeek {
     pub fn new(flipped: bool) -> Self {
-        let mut z = Zeek {
-            ep: [ZEndpoint::new(); 2],
-            hist_seen: 0,
-            hist: [0; HIST_CAP],
-            hist_len: 0,
-        };
+        let mut z = Zeek { ep: [ZEndpoint::new(); 2], hist_seen: 0, hist: [0; HIST_CAP], hist_len: 0 };
         if flipped {
             z.add(b'^');
         }
@@ -182,21 +177,9 @@ impl Zeek {
     }
 
     /// Process one segment (`TCPSessionAdapter::Process`, minus payload delivery).
-    pub fn packet(
-        &mut self,
-        is_orig: bool,
-        flags: TcpFlags,
-        seq: u32,
-        ack: u32,
-        len: u32,
-        window: u16,
-    ) {
-        let (syn, fin, rst, ackf) = (
-            flags.has(TcpFlags::SYN),
-            flags.has(TcpFlags::FIN),
-            flags.has(TcpFlags::RST),
-            flags.has(TcpFlags::ACK),
-        );
+    pub fn packet(&mut self, is_orig: bool, flags: TcpFlags, seq: u32, ack: u32, len: u32, window: u16) {
+        let (syn, fin, rst, ackf) =
+            (flags.has(TcpFlags::SYN), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST), flags.has(TcpFlags::ACK));
         let (ei, pi) = if is_orig { (0, 1) } else { (1, 0) };
         let mut seg_len = len + u32::from(syn) + u32::from(fin);
         if rst {
@@ -271,11 +254,7 @@ impl Zeek {
         }
 
         // update_window: zero windows (scaling does not change zero)
-        if window == 0
-            && !rst
-            && self.ep[pi].state != ZState::Closed
-            && self.ep[ei].state != ZState::Reset
-            && scaled(&mut self.ep[ei].win0)
+        if window == 0 && !rst && self.ep[pi].state != ZState::Closed && self.ep[ei].state != ZState::Reset && scaled(&mut self.ep[ei].win0)
         {
             self.add_for(is_orig, b'W');
         }
@@ -300,20 +279,19 @@ impl Zeek {
         {
             let e = &mut self.ep[ei];
             let delta = one_past.wrapping_sub(e.last_seq) as i32;
-            let rxmit =
-                if (syn || rst) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
-                    false
-                } else if fin && e.last_seq == e.start_seq.wrapping_add(1) {
-                    e.last_seq = one_past;
-                    false
-                } else if e.state == ZState::Reset {
-                    false
-                } else if delta > 0 {
-                    e.last_seq = one_past;
-                    false
-                } else {
-                    len > 0
-                };
+            let rxmit = if (syn || rst) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
+                false
+            } else if fin && e.last_seq == e.start_seq.wrapping_add(1) {
+                e.last_seq = one_past;
+                false
+            } else if e.state == ZState::Reset {
+                false
+            } else if delta > 0 {
+                e.last_seq = one_past;
+                false
+            } else {
+                len > 0
+            };
             if rxmit && scaled(&mut e.rxmt) {
                 self.add_for(is_orig, b'T');
             }
@@ -323,28 +301,14 @@ impl Zeek {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn state_machine(
-        &mut self,
-        is_orig: bool,
-        ei: usize,
-        pi: usize,
-        syn: bool,
-        fin: bool,
-        rst: bool,
-        ackf: bool,
-        len: u32,
-    ) {
+    fn state_machine(&mut self, is_orig: bool, ei: usize, pi: usize, syn: bool, fin: bool, rst: bool, ackf: bool, len: u32) {
         let peer_state = self.ep[pi].state;
         let peer_prev = self.ep[pi].prev_state;
         match self.ep[ei].state {
             ZState::Inactive => {
                 if syn {
                     if is_orig {
-                        self.ep[ei].set_state(if ackf {
-                            ZState::SynAckSent
-                        } else {
-                            ZState::SynSent
-                        });
+                        self.ep[ei].set_state(if ackf { ZState::SynAckSent } else { ZState::SynSent });
                     } else {
                         if peer_state == ZState::SynSent {
                             self.ep[pi].set_state(ZState::Established);
@@ -377,11 +341,7 @@ impl Zeek {
                 }
             }
             ZState::Established | ZState::Partial => {
-                if syn
-                    && self.ep[ei].state == ZState::Partial
-                    && peer_state == ZState::Inactive
-                    && !ackf
-                {
+                if syn && self.ep[ei].state == ZState::Partial && peer_state == ZState::Inactive && !ackf {
                     self.ep[ei].set_state(ZState::SynSent);
                 }
                 if fin && !rst {
@@ -409,9 +369,7 @@ impl Zeek {
         let o_inactive = matches!(o.state, ZState::Inactive | ZState::Partial);
         let r_inactive = matches!(r.state, ZState::Inactive | ZState::Partial);
         if r.state == ZState::Reset {
-            if matches!(o.state, ZState::SynSent | ZState::SynAckSent)
-                || (o.state == ZState::Reset && o.size() == 0 && r.size() == 0)
-            {
+            if matches!(o.state, ZState::SynSent | ZState::SynAckSent) || (o.state == ZState::Reset && o.size() == 0 && r.size() == 0) {
                 "REJ"
             } else if o_inactive {
                 "RSTRH"
@@ -484,9 +442,7 @@ mod tests {
     }
     impl C {
         fn new() -> Self {
-            C {
-                z: Zeek::new(false),
-            }
+            C { z: Zeek::new(false) }
         }
         fn o(&mut self, f: u8, seq: u32, ack: u32, len: u32) -> &mut Self {
             self.z.packet(true, TcpFlags(f), seq, ack, len, 100);
@@ -505,13 +461,8 @@ mod tests {
     fn sf_normal() {
         let mut c = C::new();
         c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0);
-        c.o(A | P, 101, 901, 10)
-            .r(A, 901, 111, 0)
-            .r(A | P, 901, 111, 20)
-            .o(A, 111, 921, 0);
-        c.o(F | A, 111, 921, 0)
-            .r(F | A, 921, 112, 0)
-            .o(A, 112, 922, 0);
+        c.o(A | P, 101, 901, 10).r(A, 901, 111, 0).r(A | P, 901, 111, 20).o(A, 111, 921, 0);
+        c.o(F | A, 111, 921, 0).r(F | A, 921, 112, 0).o(A, 112, 922, 0);
         assert_eq!(c.res(), ("ShADadFf".to_string(), "SF"));
     }
 
@@ -524,16 +475,10 @@ mod tests {
         c.o(S, 100, 0, 0).r(R | A, 0, 101, 0);
         assert_eq!(c.res(), ("Sr".to_string(), "REJ"));
         let mut c = C::new();
-        c.o(S, 100, 0, 0)
-            .r(S | A, 900, 101, 0)
-            .o(A, 101, 901, 0)
-            .o(R | A, 101, 901, 0);
+        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(R | A, 101, 901, 0);
         assert_eq!(c.res(), ("ShAR".to_string(), "RSTO"));
         let mut c = C::new();
-        c.o(S, 100, 0, 0)
-            .r(S | A, 900, 101, 0)
-            .o(A | P, 101, 901, 5)
-            .r(R | A, 901, 106, 0);
+        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A | P, 101, 901, 5).r(R | A, 901, 106, 0);
         assert_eq!(c.res(), ("ShDr".to_string(), "RSTR"));
         let mut c = C::new();
         c.o(S, 100, 0, 0).o(R, 101, 0, 0);
@@ -555,16 +500,10 @@ mod tests {
         c.o(F | A, 111, 901, 0).r(F | A, 901, 112, 0);
         assert_eq!(c.res().1, "SF");
         let mut c = C::new();
-        c.o(S, 100, 0, 0)
-            .r(S | A, 900, 101, 0)
-            .o(A, 101, 901, 0)
-            .o(F | A, 101, 901, 0);
+        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(F | A, 101, 901, 0);
         assert_eq!(c.res(), ("ShAF".to_string(), "S2"));
         let mut c = C::new();
-        c.o(S, 100, 0, 0)
-            .r(S | A, 900, 101, 0)
-            .o(A, 101, 901, 0)
-            .r(F | A, 901, 101, 0);
+        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).r(F | A, 901, 101, 0);
         assert_eq!(c.res(), ("ShAf".to_string(), "S3"));
         let mut c = C::new();
         c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0);
@@ -574,10 +513,7 @@ mod tests {
     #[test]
     fn retransmissions_and_zero_windows_are_logarithmic() {
         let mut c = C::new();
-        c.o(S, 100, 0, 0)
-            .r(S | A, 900, 101, 0)
-            .o(A, 101, 901, 0)
-            .o(A | P, 101, 901, 10);
+        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(A | P, 101, 901, 10);
         for _ in 0..10 {
             c.o(A | P, 101, 901, 10);
         }

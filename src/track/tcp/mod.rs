@@ -222,9 +222,6 @@ pub struct TrackConfig {
 
 impl Default for TrackConfig {
     fn default() -> Self {
-        TrackConfig {
-            max_conns: 1 << 20,
-            close_linger: 60_000_000_000,
-        }
+        TrackConfig { max_conns: 1 << 20, close_linger: 60_000_000_000 }
     }
 }

@@ -157,18 +157,9 @@ mod tests {
         assert_eq!(Phase::Teardown(0b0110).to_string(), "teardown 2+3/4");
         assert_eq!(Phase::Teardown(0b1000).to_string(), "teardown 4/4");
         assert_eq!(Phase::Reset.to_string(), "reset");
-        assert_eq!(
-            Phase::Other(OtherKind::KeepAlive).to_string(),
-            "other keep-alive"
-        );
+        assert_eq!(Phase::Other(OtherKind::KeepAlive).to_string(), "other keep-alive");
         assert_eq!(Phase::Other(OtherKind::Plain).to_string(), "other");
-        for p in [
-            Phase::Handshake(2),
-            Phase::Data,
-            Phase::Teardown(1),
-            Phase::Reset,
-            Phase::Other(OtherKind::ZeroWindowProbe),
-        ] {
+        for p in [Phase::Handshake(2), Phase::Data, Phase::Teardown(1), Phase::Reset, Phase::Other(OtherKind::ZeroWindowProbe)] {
             assert!(p.to_string().starts_with(p.category()));
         }
     }

@@ -84,12 +84,7 @@ impl TcpState {
     pub fn has_closed_its_side(&self) -> bool {
         matches!(
             self,
-            TcpState::FinWait1
-                | TcpState::FinWait2
-                | TcpState::Closing
-                | TcpState::LastAck
-                | TcpState::TimeWait
-                | TcpState::Closed
+            TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing | TcpState::LastAck | TcpState::TimeWait | TcpState::Closed
         )
     }
 }
@@ -196,26 +191,13 @@ mod tests {
     use super::TcpState::*;
     use super::*;
 
-    const ACK_NONE: Event = RecvAck {
-        syn_acked: false,
-        fin_acked: false,
-    };
-    const ACK_SYN: Event = RecvAck {
-        syn_acked: true,
-        fin_acked: false,
-    };
-    const ACK_FIN: Event = RecvAck {
-        syn_acked: true,
-        fin_acked: true,
-    };
+    const ACK_NONE: Event = RecvAck { syn_acked: false, fin_acked: false };
+    const ACK_SYN: Event = RecvAck { syn_acked: true, fin_acked: false };
+    const ACK_FIN: Event = RecvAck { syn_acked: true, fin_acked: true };
     const FIN_ACKING: Event = RecvFin { fin_acked: true };
     const FIN_PLAIN: Event = RecvFin { fin_acked: false };
-    const SFIN_ACKING: Event = SendFin {
-        peer_fin_acked: true,
-    };
-    const SFIN_CROSS: Event = SendFin {
-        peer_fin_acked: false,
-    };
+    const SFIN_ACKING: Event = SendFin { peer_fin_acked: true };
+    const SFIN_CROSS: Event = SendFin { peer_fin_acked: false };
 
     fn all_events() -> Vec<Event> {
         vec![
@@ -230,10 +212,7 @@ mod tests {
             ACK_NONE,
             ACK_SYN,
             ACK_FIN,
-            RecvAck {
-                syn_acked: false,
-                fin_acked: true,
-            },
+            RecvAck { syn_acked: false, fin_acked: true },
             FIN_ACKING,
             FIN_PLAIN,
             RecvRst,
@@ -383,13 +362,7 @@ mod tests {
             &[
                 (ACK_SYN, FinWait1),
                 (ACK_FIN, FinWait2),
-                (
-                    RecvAck {
-                        syn_acked: false,
-                        fin_acked: true,
-                    },
-                    FinWait2,
-                ),
+                (RecvAck { syn_acked: false, fin_acked: true }, FinWait2),
                 (FIN_ACKING, TimeWait),
                 (FIN_PLAIN, Closing),
                 (SFIN_ACKING, FinWait1),
@@ -510,11 +483,7 @@ mod tests {
 
     #[test]
     fn normal_open_and_close() {
-        let (a, b) = run(&[
-            (SendSyn, RecvSyn),
-            (RecvSynAck, SendSynAck),
-            (SendAck, ACK_SYN),
-        ]);
+        let (a, b) = run(&[(SendSyn, RecvSyn), (RecvSynAck, SendSynAck), (SendAck, ACK_SYN)]);
         assert_eq!((a, b), (Established, Established));
         let (a, b) = run(&[
             (SendSyn, RecvSyn),

@@ -36,47 +36,21 @@ struct Opt {
     ts: bool,
 }
 
-const SYNOPT: Opt = Opt {
-    mss: Some(1460),
-    ws: Some(7),
-    sackp: true,
-    ts: true,
-};
+const SYNOPT: Opt = Opt { mss: Some(1460), ws: Some(7), sackp: true, ts: true };
 
 impl Drive {
     fn new() -> Self {
         Self::with(TrackConfig::default())
     }
     fn with(cfg: TrackConfig) -> Self {
-        Drive {
-            t: Tracker::new(cfg),
-            n: 0,
-            ts: 1_000_000_000,
-            cport: 40000,
-            caddr: cli(),
-            saddr: srv(),
-            out: vec![],
-        }
+        Drive { t: Tracker::new(cfg), n: 0, ts: 1_000_000_000, cport: 40000, caddr: cli(), saddr: srv(), out: vec![] }
     }
     #[allow(clippy::too_many_arguments)]
-    fn seg(
-        &mut self,
-        from_client: bool,
-        flags: u8,
-        seq: u32,
-        ack: u32,
-        len: u32,
-        win: u16,
-        o: Opt,
-        dt_us: i64,
-    ) -> SegInfo {
+    fn seg(&mut self, from_client: bool, flags: u8, seq: u32, ack: u32, len: u32, win: u16, o: Opt, dt_us: i64) -> SegInfo {
         self.n += 1;
         self.ts += dt_us * 1000;
-        let (src, dst, sport, dport) = if from_client {
-            (self.caddr, self.saddr, self.cport, 80)
-        } else {
-            (self.saddr, self.caddr, 80, self.cport)
-        };
+        let (src, dst, sport, dport) =
+            if from_client { (self.caddr, self.saddr, self.cport, 80) } else { (self.saddr, self.caddr, 80, self.cport) };
         let seg = Segment {
             n: self.n,
             ts: self.ts,
@@ -108,26 +82,14 @@ impl Drive {
     }
     fn handshake(&mut self, isn_c: u32, isn_s: u32) {
         self.seg(true, S, isn_c, 0, 0, 64240, SYNOPT, 0);
-        self.seg(
-            false,
-            S | A,
-            isn_s,
-            isn_c.wrapping_add(1),
-            0,
-            65160,
-            SYNOPT,
-            50,
-        );
+        self.seg(false, S | A, isn_s, isn_c.wrapping_add(1), 0, 65160, SYNOPT, 50);
         self.c(A, isn_c.wrapping_add(1), isn_s.wrapping_add(1), 0);
     }
     fn phases(&self) -> Vec<String> {
         self.out.iter().map(|i| i.phase.to_string()).collect()
     }
     fn states(&self) -> Vec<(&'static str, &'static str)> {
-        self.out
-            .iter()
-            .map(|i| (i.client.name(), i.server.name()))
-            .collect()
+        self.out.iter().map(|i| (i.client.name(), i.server.name())).collect()
     }
 }
 
@@ -176,10 +138,7 @@ fn full_connection() {
         ]
     );
     let i = d.out[3];
-    assert_eq!(
-        (i.conn, i.dir, i.rseq, i.rack, i.seq_base, i.ack_base),
-        (0, Dir::C2S, 1, Some(1), 1000, Some(5000))
-    );
+    assert_eq!((i.conn, i.dir, i.rseq, i.rack, i.seq_base, i.ack_base), (0, Dir::C2S, 1, Some(1), 1000, Some(5000)));
     assert_eq!(d.out[0].rack, None);
     assert_eq!(d.out[0].win_scaled, Some(64240), "SYN never scaled");
     assert_eq!(d.out[1].win_scaled, Some(65160), "SYN,ACK never scaled");
@@ -190,14 +149,8 @@ fn full_connection() {
     assert_eq!(sums.len(), 1);
     let s = &sums[0];
     assert_eq!((s.conn_state, s.history.as_str()), ("SF", "ShADadFf"));
-    assert_eq!(
-        (s.client_state, s.server_state),
-        (TcpState::TimeWait, TcpState::Closed)
-    );
-    assert_eq!(
-        (s.mss, s.ws),
-        ((Some(1460), Some(1460)), (Some(7), Some(7)))
-    );
+    assert_eq!((s.client_state, s.server_state), (TcpState::TimeWait, TcpState::Closed));
+    assert_eq!((s.mss, s.ws), ((Some(1460), Some(1460)), (Some(7), Some(7))));
     assert!(s.sack_perm && s.timestamps);
     assert_eq!(s.irtt, Some(150_000));
     assert_eq!((s.packets, s.bytes), ([6, 5], [10, 20]));
@@ -212,19 +165,10 @@ fn refused_connection() {
     d.seg(true, S, 7, 0, 0, 64240, SYNOPT, 0);
     d.seg(true, S, 7, 0, 0, 64240, SYNOPT, 1_000_000);
     let i = d.s(R | A, 0, 8, 0);
-    assert_eq!(
-        d.out[1].analysis.names().collect::<Vec<_>>(),
-        ["retransmission"]
-    );
-    assert_eq!(
-        (i.client, i.server, i.phase),
-        (TcpState::Closed, TcpState::Closed, Phase::Reset)
-    );
+    assert_eq!(d.out[1].analysis.names().collect::<Vec<_>>(), ["retransmission"]);
+    assert_eq!((i.client, i.server, i.phase), (TcpState::Closed, TcpState::Closed, Phase::Reset));
     let s = &d.t.finish()[0];
-    assert_eq!(
-        (s.conn_state, s.history.as_str(), s.retransmissions),
-        ("REJ", "Sr", 1)
-    );
+    assert_eq!((s.conn_state, s.history.as_str(), s.retransmissions), ("REJ", "Sr", 1));
 }
 
 #[test]
@@ -254,33 +198,19 @@ fn port_reuse_new_isn_is_a_new_connection() {
     assert!(!j.analysis.has(Analysis::REUSED_PORTS));
     assert!(j.analysis.has(Analysis::RETRANSMISSION));
     let sums = d.t.finish();
-    assert_eq!(
-        sums.iter()
-            .map(|s| (s.conn, s.conn_state))
-            .collect::<Vec<_>>(),
-        [(0, "SF"), (1, "S0")]
-    );
+    assert_eq!(sums.iter().map(|s| (s.conn, s.conn_state)).collect::<Vec<_>>(), [(0, "SF"), (1, "S0")]);
 }
 
 #[test]
 fn midstream_pickup() {
     let mut d = Drive::new();
     let i = d.s(A | P, 70_000, 90_000, 100); // server speaks first: it becomes the "client"
-    assert_eq!(
-        (i.dir, i.rseq, i.rack, i.win_scaled),
-        (Dir::C2S, 1, Some(1), None)
-    );
-    assert_eq!(
-        (i.client, i.server, i.phase),
-        (TcpState::Unknown, TcpState::Unknown, Phase::Data)
-    );
+    assert_eq!((i.dir, i.rseq, i.rack, i.win_scaled), (Dir::C2S, 1, Some(1), None));
+    assert_eq!((i.client, i.server, i.phase), (TcpState::Unknown, TcpState::Unknown, Phase::Data));
     let j = d.c(A, 90_000, 70_100, 0);
     assert_eq!((j.dir, j.rseq, j.rack), (Dir::S2C, 1, Some(101)));
     let k = d.c(F | A, 90_000, 70_100, 0);
-    assert_eq!(
-        (k.client, k.server),
-        (TcpState::CloseWait, TcpState::FinWait1)
-    );
+    assert_eq!((k.client, k.server), (TcpState::CloseWait, TcpState::FinWait1));
     let s = &d.t.finish()[0];
     assert_eq!(s.client.to_string(), "198.19.0.2:80");
     assert_eq!(s.history, "Daf");
@@ -290,22 +220,12 @@ fn midstream_pickup() {
 fn synack_first_flips_roles() {
     let mut d = Drive::new();
     let i = d.seg(false, S | A, 70, 8, 0, 64240, SYNOPT, 0);
-    assert_eq!(
-        (i.dir, i.client, i.server),
-        (Dir::S2C, TcpState::Established, TcpState::SynReceived)
-    );
+    assert_eq!((i.dir, i.client, i.server), (Dir::S2C, TcpState::Established, TcpState::SynReceived));
     let j = d.c(A, 8, 71, 0);
     assert_eq!(j.phase, Phase::Handshake(3));
-    assert_eq!(
-        j.win_scaled, None,
-        "client's shift is unknown without its SYN"
-    );
+    assert_eq!(j.win_scaled, None, "client's shift is unknown without its SYN");
     let k = d.s(A, 71, 8, 0);
-    assert_eq!(
-        k.win_scaled,
-        Some(509 << 7),
-        "a shift sent in a SYN,ACK is in effect"
-    );
+    assert_eq!(k.win_scaled, Some(509 << 7), "a shift sent in a SYN,ACK is in effect");
     let s = &d.t.finish()[0];
     assert!(s.history.starts_with('^'));
     assert_eq!(s.client.to_string(), "198.19.0.1:40000");
@@ -315,19 +235,7 @@ fn synack_first_flips_roles() {
 fn one_sided_window_scaling_is_not_in_effect() {
     let mut d = Drive::new();
     d.seg(true, S, 1, 0, 0, 64240, SYNOPT, 0);
-    d.seg(
-        false,
-        S | A,
-        9,
-        2,
-        0,
-        64240,
-        Opt {
-            mss: Some(1400),
-            ..Opt::default()
-        },
-        10,
-    );
+    d.seg(false, S | A, 9, 2, 0, 64240, Opt { mss: Some(1400), ..Opt::default() }, 10);
     let i = d.c(A, 2, 10, 0);
     assert_eq!(i.win_scaled, Some(502));
     let s = d.s(A, 10, 2, 0);
@@ -347,16 +255,7 @@ fn ipv6_and_isn_wraparound() {
     assert_eq!(j.rack, Some(101));
     let k = d.c(A | P, isn.wrapping_add(101), 0, 100);
     assert!(k.analysis.is_empty(), "{:?}", k.analysis);
-    let r = d.seg(
-        true,
-        A | P,
-        isn.wrapping_add(1),
-        0,
-        100,
-        502,
-        Opt::default(),
-        500_000,
-    );
+    let r = d.seg(true, A | P, isn.wrapping_add(1), 0, 100, 502, Opt::default(), 500_000);
     assert!(r.analysis.has(Analysis::SPURIOUS_RETRANSMISSION));
 }
 
@@ -384,23 +283,12 @@ fn simultaneous_open_and_close() {
             ("TIME-WAIT", "TIME-WAIT"),
         ]
     );
-    assert_eq!(
-        d.phases()[4..],
-        [
-            "teardown 1/4",
-            "teardown 3/4",
-            "teardown 4/4",
-            "teardown 2/4"
-        ]
-    );
+    assert_eq!(d.phases()[4..], ["teardown 1/4", "teardown 3/4", "teardown 4/4", "teardown 2/4"]);
 }
 
 #[test]
 fn eviction_keeps_summaries() {
-    let mut d = Drive::with(TrackConfig {
-        max_conns: 2,
-        close_linger: 1_000_000_000,
-    });
+    let mut d = Drive::with(TrackConfig { max_conns: 2, close_linger: 1_000_000_000 });
     for p in 0..3u16 {
         d.cport = 41000 + p;
         d.seg(true, S, 1, 0, 0, 64240, SYNOPT, 10);
@@ -419,10 +307,7 @@ fn eviction_keeps_summaries() {
 
 #[test]
 fn expire_frees_finished_idle_connections_only() {
-    let mut d = Drive::with(TrackConfig {
-        max_conns: 100,
-        close_linger: 1_000_000_000,
-    });
+    let mut d = Drive::with(TrackConfig { max_conns: 100, close_linger: 1_000_000_000 });
     d.cport = 42000;
     d.seg(true, S, 1, 0, 0, 64240, SYNOPT, 0);
     d.seg(false, R | A, 0, 2, 0, 0, Opt::default(), 10); // refused: finished
@@ -432,12 +317,7 @@ fn expire_frees_finished_idle_connections_only() {
     d.t.expire(d.ts, &mut out);
     assert!(out.is_empty(), "not idle long enough yet");
     d.t.expire(d.ts + 5_000_000_000, &mut out);
-    assert_eq!(
-        out.iter()
-            .map(|s| (s.conn, s.conn_state))
-            .collect::<Vec<_>>(),
-        [(0, "REJ")]
-    );
+    assert_eq!(out.iter().map(|s| (s.conn, s.conn_state)).collect::<Vec<_>>(), [(0, "REJ")]);
     assert_eq!(d.t.live(), 1);
     // the same 4-tuple after expiry starts a fresh connection id
     d.cport = 42000;
@@ -466,10 +346,7 @@ fn keepalive_and_zero_window_phases() {
 
 #[test]
 fn dir_display() {
-    assert_eq!(
-        (Dir::C2S.to_string(), Dir::S2C.to_string()),
-        ("c2s".into(), "s2c".into())
-    );
+    assert_eq!((Dir::C2S.to_string(), Dir::S2C.to_string()), ("c2s".into(), "s2c".into()));
     assert_eq!((Dir::C2S.arrow(), Dir::S2C.arrow()), ("c→s", "s→c"));
     assert!(TcpFlags(S | A).has(S) && !TcpFlags(S).has(S | A));
 }
@@ -492,10 +369,7 @@ fn random_segments_never_panic() {
         rng ^= rng << 17;
         rng
     };
-    let mut t = Tracker::new(TrackConfig {
-        max_conns: 5,
-        close_linger: 1_000_000,
-    });
+    let mut t = Tracker::new(TrackConfig { max_conns: 5, close_linger: 1_000_000 });
     let mut out = vec![];
     let mut ts: TsNanos = 0;
     let mut max_id = 0;
@@ -506,11 +380,8 @@ fn random_segments_never_panic() {
         let from_c = r & 1 == 0;
         let port = 1000 + (r >> 8) as u16 % 8;
         let base = (r >> 20) as u32 % 4;
-        let seq = base
-            .wrapping_mul(0x4000_0000)
-            .wrapping_add((r >> 24) as u32 % 5000);
-        let ack =
-            ((r >> 32) as u32 % 5000).wrapping_add(((r >> 60) as u32).wrapping_mul(0x3000_0000));
+        let seq = base.wrapping_mul(0x4000_0000).wrapping_add((r >> 24) as u32 % 5000);
+        let ack = ((r >> 32) as u32 % 5000).wrapping_add(((r >> 60) as u32).wrapping_mul(0x3000_0000));
         let seg = Segment {
             n,
             ts,
@@ -546,10 +417,7 @@ fn random_segments_never_panic() {
 
 #[test]
 fn expire_skips_over_older_unfinished_connections() {
-    let mut d = Drive::with(TrackConfig {
-        max_conns: 100_000,
-        close_linger: 1_000_000_000,
-    });
+    let mut d = Drive::with(TrackConfig { max_conns: 100_000, close_linger: 1_000_000_000 });
     for p in 0..20_000u16 {
         d.cport = 1024 + p;
         d.seg(true, S, 1, 0, 0, 64240, SYNOPT, 1); // never answered: not finished
@@ -563,9 +431,6 @@ fn expire_skips_over_older_unfinished_connections() {
     }
     assert!(out.is_empty());
     d.t.expire(d.ts + 2_000_000_000, &mut out);
-    assert_eq!(
-        out.iter().map(|s| s.conn_state).collect::<Vec<_>>(),
-        ["REJ"]
-    );
+    assert_eq!(out.iter().map(|s| s.conn_state).collect::<Vec<_>>(), ["REJ"]);
     assert_eq!(d.t.live(), 20_000);
 }
