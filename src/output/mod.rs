@@ -75,12 +75,7 @@ impl Deferred {
     }
 
     /// Write every line at the front whose annotation is known (all of them with `all`).
-    pub fn flush(
-        &mut self,
-        w: &mut dyn Write,
-        all: bool,
-        annotate: &mut Annotate<'_>,
-    ) -> io::Result<()> {
+    pub fn flush(&mut self, w: &mut dyn Write, all: bool, annotate: &mut Annotate<'_>) -> io::Result<()> {
         while let Some(front) = self.q.front() {
             if front.note.is_none() && !all && self.q.len() <= Self::MAX {
                 break;

@@ -207,13 +207,7 @@ fn list(v: &[u64]) -> String {
     s
 }
 
-fn render_dir(
-    out: &mut String,
-    label: &str,
-    d: &DirData,
-    o: &StreamOptions,
-    udp_previews: Option<(&Previews, usize)>,
-) {
+fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp_previews: Option<(&Previews, usize)>) {
     let pal = o.palette;
     if d.messages.is_empty() {
         let _ = writeln!(out, "  {label}: no payload");
