@@ -12,6 +12,7 @@ pub mod cli;
 pub mod decode;
 pub mod demo;
 pub mod gen;
+pub mod numbers;
 pub mod output;
 pub mod pipeline;
 pub mod track;

@@ -4,7 +4,8 @@
 //! the memory caps hold at every step; sequence numbers wrap.
 
 use proptest::prelude::*;
-use wireseam::analyze::reassembly::{Backing, GapReason, Mem, ReasmCfg, ReasmEvent, ReasmStats, Reassembler, Sink};
+use wireseam::analyze::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmStats, Reassembler, Sink};
+use wireseam::capture::Backing;
 
 #[derive(Default)]
 struct Collect {

@@ -34,8 +34,9 @@ pub use reassembly::GapReason;
 pub use recv::{render_recv, simulate_recv, simulate_recv_sizes, RecvCall};
 pub use spec::{DirFraming, FramingChoice, FramingSpec, LenSpec, SpecError};
 
+use crate::capture::Backing;
 use framing::PairState;
-use reassembly::{Backing, Mem};
+use reassembly::Mem;
 use std::sync::Arc;
 use stream::{reasm_cfg, Finished, MsgStats, StageCx, Stream};
 

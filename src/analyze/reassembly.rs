@@ -56,14 +56,7 @@ impl Mem {
     }
 }
 
-/// Memory that holds every payload of the run until the run ends (a memory-mapped capture
-/// file, or standard input read whole), so bytes handed on can be read again instead of kept.
-pub trait Backing: Send + Sync {
-    fn bytes(&self) -> &[u8];
-    /// `range` of [`Backing::bytes`] was read again (a retransmission check of old bytes):
-    /// give its pages back if the source can, so that memory stays flat.
-    fn reread(&self, _range: std::ops::Range<usize>) {}
-}
+use crate::capture::Backing;
 
 /// Where `part` starts in `backing`, if it lies inside it.
 fn index_in(backing: &[u8], part: &[u8]) -> Option<usize> {

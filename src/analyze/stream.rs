@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 
 use super::framing::detect::{detect, Detection, Level};
 use super::framing::{make_framer, FrameCx, Framer, PairState};
-use super::reassembly::{Backing, GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
+use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
 use super::spec::{DirFraming, FramingSpec};
 use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
+use crate::capture::Backing;
 
 /// Recent message starts remembered for mapping retransmitted bytes to messages.
 const RECENT_STARTS: usize = 1024;

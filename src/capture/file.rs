@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{PacketMeta, SourceInfo};
-use crate::analyze::reassembly::Backing;
+use super::{Backing, PacketMeta, SourceInfo};
 
 /// Why a capture file cannot be read (or stopped being readable part-way).
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,15 @@ pub use file::{FileError, FileSource};
 
 use std::sync::Arc;
 
-use crate::analyze::reassembly::Backing;
+/// Memory that holds every frame of the run until the run ends (a memory-mapped capture file),
+/// so that later stages can read bytes again instead of copying them.
+pub trait Backing: Send + Sync {
+    /// Every byte of the source; each frame a source yields is a subslice of it.
+    fn bytes(&self) -> &[u8];
+    /// `range` of [`Backing::bytes`] was read again after the walk had passed it: give its
+    /// pages back if the source can, so that memory stays flat.
+    fn reread(&self, _range: std::ops::Range<usize>) {}
+}
 
 /// What the capture layer knows about one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -213,7 +213,7 @@ fn opt(w: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
 }
 
 /// Thousands separators for byte counts: `1,234,567`.
-pub use crate::analyze::framing::detect::thousands as group;
+pub use crate::numbers::thousands as group;
 
 /// `a/b`, each written by `f`.
 fn pair<T>(w: &mut Vec<u8>, (a, b): (T, T), f: impl Fn(&mut Vec<u8>, T)) {

@@ -8,8 +8,8 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::analyze::reassembly::Backing;
 use crate::analyze::{Carried, DirSummary, Message, SeamConfig, Seams, SegIn, SegOut};
+use crate::capture::Backing;
 use crate::capture::{bpf::Filter, FileError, FileSource, Next, PacketMeta, Source, SourceError};
 use crate::decode::{self, Frame, Net, Transport};
 use crate::track::arp::{ArpConflict, ArpTable};

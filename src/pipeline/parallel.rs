@@ -31,9 +31,9 @@ use super::{
     decode_counted, progress_bar, walk_next, Clock, FrameFacts, MsgNote, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink,
     Tracking, EXPIRE_EVERY,
 };
-use crate::analyze::reassembly::Backing;
 use crate::analyze::{Carried, Message};
 use crate::capture::bpf::Filter;
+use crate::capture::Backing;
 use crate::capture::{FileSource, PacketMeta};
 use crate::decode::{Frame, Net, Transport};
 use crate::track::arp::ArpConflict;

@@ -49,9 +49,9 @@ use super::{
     count_decoded, progress_bar, walk_next, ConnSeams, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking,
     EXPIRE_EVERY,
 };
-use crate::analyze::reassembly::Backing;
 use crate::capture::bpf::Filter;
 use crate::capture::file::{prefetch, Data};
+use crate::capture::Backing;
 use crate::capture::FileSource;
 use crate::decode::{self, FlowTuple, Peek};
 use crate::track::tcp::{ConnSummary, TrackConfig};

@@ -37,6 +37,7 @@
 use super::http::starts_http;
 use super::jsonhdr::{json_len, MAX_HEADER};
 use crate::analyze::spec::{FramingSpec, LenSpec};
+use crate::numbers::thousands;
 use std::fmt;
 
 /// Text and length chains look at least this far (unless the stream ends first).
@@ -87,19 +88,6 @@ impl fmt::Display for Detection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}: {})", self.spec, self.level, self.reason)
     }
-}
-
-/// `1234567` → `"1,234,567"`.
-pub fn thousands(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 enum Verdict {
@@ -525,14 +513,6 @@ mod tests {
             v.extend((0..s).map(|k| b'a' + ((i + k) % 26) as u8));
         }
         v
-    }
-
-    #[test]
-    fn thousands_sep() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(4312), "4,312");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 
     #[test]
