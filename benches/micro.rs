@@ -95,7 +95,7 @@ impl Capture {
     }
 }
 
-use wireseam::pipeline::segment_of;
+use wireseam::track::segment_of;
 
 /// The pipeline's table size (`ReadOptions::new`).
 fn track_config() -> TrackConfig {
@@ -179,7 +179,7 @@ mod seams {
 
     /// The payload segments of one direction of one connection, in capture order.
     struct DirStream {
-        dir: usize,
+        dir: wireseam::track::Dir,
         segs: Vec<Seg>,
         /// rseq of the first byte and the stream length (first byte to last byte seen).
         first: u32,
@@ -230,10 +230,10 @@ mod seams {
                 });
             }
             assert!(!segs.is_empty(), "{fixture} {dir}: no payload");
-            DirStream::new(dir.idx(), segs, cap.frames.len() as u64)
+            DirStream::new(dir, segs, cap.frames.len() as u64)
         }
 
-        fn new(dir: usize, segs: Vec<Seg>, nframes: u64) -> DirStream {
+        fn new(dir: wireseam::track::Dir, segs: Vec<Seg>, nframes: u64) -> DirStream {
             let first = segs.iter().map(|s| s.rseq).min().expect("segments");
             let end = segs.iter().map(|s| s.rseq.wrapping_add(s.len)).max().expect("segments");
             DirStream { dir, segs, first, len: end.wrapping_sub(first), nframes }
@@ -267,7 +267,7 @@ mod seams {
                 })
                 .collect();
             let n = segs.len() as u64;
-            DirStream::new(0, segs, n)
+            DirStream::new(wireseam::track::Dir::C2S, segs, n)
         }
 
         fn payload_bytes(&self) -> usize {
@@ -347,7 +347,7 @@ mod seams {
             );
         }
         let det = sum.framing.as_ref().map(|d| d.spec);
-        match FramingChoice::parse(framing).expect("spec").dirs[st.dir] {
+        match FramingChoice::parse(framing).expect("spec").dirs[st.dir.idx()] {
             wireseam::analyze::DirFraming::Spec(s) => assert_eq!(det, Some(s), "{ctx}"),
             wireseam::analyze::DirFraming::Auto => {
                 assert!(!matches!(det, None | Some(FramingSpec::Segment)), "{ctx}: auto chose {det:?}")

@@ -378,7 +378,8 @@ fn self_check() -> Result<(), String> {
             self.flagged += u64::from(p.tcp.is_some_and(|t| !t.analysis.is_empty()));
             Ok(())
         }
-        fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
+        fn conn(&mut self, record: &wireseam::pipeline::ConnRecord) -> io::Result<()> {
+            let (c, seams) = (&record.summary, &record.seams);
             self.conns.push((c.clone(), seams.clone()));
             Ok(())
         }

@@ -110,9 +110,9 @@ impl Sink for Tee<'_> {
     fn packet(&mut self, p: &pipeline::PacketView<'_, '_>) -> io::Result<()> {
         self.inner.packet(p)
     }
-    fn conn(&mut self, c: &crate::track::tcp::ConnSummary, seams: &pipeline::ConnSeams) -> io::Result<()> {
-        self.conns.push(crate::output::conns::ConnRow::new(c, seams));
-        self.inner.conn(c, seams)
+    fn conn(&mut self, c: &pipeline::ConnRecord) -> io::Result<()> {
+        self.conns.push(crate::output::conns::ConnRow::new(&c.summary, &c.seams));
+        self.inner.conn(c)
     }
     fn message(&mut self, m: &crate::analyze::Message) -> io::Result<()> {
         self.inner.message(m)

@@ -90,7 +90,8 @@ impl wireseam::pipeline::Sink for Conns {
     fn packet(&mut self, _p: &wireseam::pipeline::PacketView<'_, '_>) -> io::Result<()> {
         Ok(())
     }
-    fn conn(&mut self, c: &wireseam::track::tcp::ConnSummary, seams: &wireseam::pipeline::ConnSeams) -> io::Result<()> {
+    fn conn(&mut self, record: &wireseam::pipeline::ConnRecord) -> io::Result<()> {
+        let (c, seams) = (&record.summary, &record.seams);
         self.out.push(format!("{c:?} {seams:?}"));
         Ok(())
     }

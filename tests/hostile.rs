@@ -57,7 +57,7 @@ fn measure(bytes: Vec<u8>) -> (usize, usize, f64) {
         fn packet(&mut self, _p: &wireseam::pipeline::PacketView<'_, '_>) -> std::io::Result<()> {
             Ok(())
         }
-        fn conn(&mut self, _c: &wireseam::track::tcp::ConnSummary, _s: &wireseam::pipeline::ConnSeams) -> std::io::Result<()> {
+        fn conn(&mut self, _record: &wireseam::pipeline::ConnRecord) -> std::io::Result<()> {
             self.0 += 1;
             Ok(())
         }

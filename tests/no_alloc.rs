@@ -136,8 +136,16 @@ fn seams_allocate_per_message_not_per_frame() {
     let mut rseq = 1u32;
     let mut feed = |s: &mut Seams, out: &mut SegOut, from: usize, to: usize, n: u64| {
         for (k, chunk) in stream[from..to].chunks(1448).enumerate() {
-            let seg =
-                SegIn { n: n + k as u64, ts: 0, conn: 0, dir: 0, rseq, len: chunk.len() as u32, payload: chunk, retransmission: false };
+            let seg = SegIn {
+                n: n + k as u64,
+                ts: 0,
+                conn: 0,
+                dir: wireseam::track::Dir::C2S,
+                rseq,
+                len: chunk.len() as u32,
+                payload: chunk,
+                retransmission: false,
+            };
             s.tcp_segment(&seg, out);
             rseq = rseq.wrapping_add(chunk.len() as u32);
         }

@@ -2,6 +2,8 @@
 //! gaps, FIN handling, caps, HTTP pairing, UDP, recv simulation.
 
 use std::collections::{BTreeMap, BTreeSet};
+use wireseam::track::Dir::{self, C2S, S2C};
+use wireseam::track::FlowId;
 
 use proptest::prelude::*;
 use wireseam::analyze::{
@@ -16,7 +18,7 @@ fn cfg(framing: &str) -> SeamConfig {
 fn one(s: &mut Seams, n: u64, off: usize, p: &[u8], retransmission: bool) -> SegOut {
     let mut so = SegOut::default();
     s.tcp_segment(
-        &SegIn { n, ts: n as i64 * 1_000_000, conn: 0, dir: 0, rseq: off as u32 + 1, len: p.len() as u32, payload: p, retransmission },
+        &SegIn { n, ts: n as i64 * 1_000_000, conn: 0, dir: C2S, rseq: off as u32 + 1, len: p.len() as u32, payload: p, retransmission },
         &mut so,
     );
     so
@@ -48,9 +50,9 @@ fn nagle_hello_world_and_recv() {
     assert!(msgs.iter().all(|m| m.sticky && !m.split && m.complete && m.frames == vec![4]));
     let c = sos[0].carried[0];
     assert_eq!((c.n, c.first, c.last, c.first_part, c.continues), (4, 0, 1, 1, false));
-    let tl = s.timeline(0, 0).unwrap();
+    let tl = s.timeline(0, C2S).unwrap();
     let calls = simulate_recv_sizes(tl, &msgs, &[2, 10], None, 100);
-    let bytes = s.kept_bytes(0, 0).unwrap();
+    let bytes = s.kept_bytes(0, C2S).unwrap();
     let shown: Vec<String> = calls.iter().map(|c| render_recv(c, bytes, &msgs, 80)).collect();
     assert_eq!(shown, vec!["recv #1 (2) → \"he\" (msg 0 part)", "recv #2 (10) → \"llo\\n|world\\n\" (msg 0 end, msg 1)"]);
 }
@@ -75,7 +77,7 @@ fn split_message_parts_and_finality() {
     assert_eq!((msgs[1].offset, msgs[1].len, msgs[1].sticky), (3004, 5, true));
     let c = sos[2].carried[0];
     assert_eq!((c.first, c.last, c.first_part, c.continues), (0, 1, 3, false));
-    let sum = s.summary(0, 0).unwrap();
+    let sum = s.summary(0, C2S).unwrap();
     assert_eq!((sum.messages, sum.sticky, sum.split, sum.largest, sum.max_segments_per_message), (2, 2, 1, 3004, 3));
 }
 
@@ -118,10 +120,10 @@ fn fin_waits_for_the_retransmission() {
     let mut sos = Vec::new();
     feed(&mut s, &[(1, 0, b"ab\ncd"), (3, 8, b"gh\n")], &mut msgs, &mut sos);
     let mut so = SegOut::default();
-    s.close_dir(0, 0, Some(12), &mut so); // FIN after byte 11 (rseq 12)
-    assert!(!s.summary(0, 0).unwrap().finished);
+    s.close_dir(0, C2S, Some(12), &mut so); // FIN after byte 11 (rseq 12)
+    assert!(!s.summary(0, C2S).unwrap().finished);
     feed(&mut s, &[(5, 5, b"ef\n")], &mut msgs, &mut sos);
-    let sum = s.summary(0, 0).unwrap();
+    let sum = s.summary(0, C2S).unwrap();
     assert!(sum.finished);
     assert_eq!((sum.gaps, sum.messages, sum.incomplete), (0, 3, 0));
     assert_eq!(msgs.iter().map(|m| m.len).collect::<Vec<_>>(), vec![3, 5, 3]);
@@ -147,7 +149,7 @@ fn truncated_payload_segment_framing() {
     let mut msgs = Vec::new();
     let mut so = SegOut::default();
     for (n, off, len) in [(1u64, 0u32, 100u32), (2, 100, 50)] {
-        s.tcp_segment(&SegIn { n, ts: 0, conn: 0, dir: 0, rseq: off + 1, len, payload: b"abcd", retransmission: false }, &mut so);
+        s.tcp_segment(&SegIn { n, ts: 0, conn: 0, dir: C2S, rseq: off + 1, len, payload: b"abcd", retransmission: false }, &mut so);
     }
     finish(&mut s, &mut msgs);
     let v: Vec<(u64, u64, bool, Vec<u64>)> = msgs.iter().map(|m| (m.offset, m.len, m.complete, m.frames.clone())).collect();
@@ -160,11 +162,14 @@ fn http_head_pairing_across_directions() {
     let mut so = SegOut::default();
     let req = b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    s.tcp_segment(&SegIn { n: 1, ts: 0, conn: 7, dir: 0, rseq: 1, len: req.len() as u32, payload: req, retransmission: false }, &mut so);
-    s.tcp_segment(&SegIn { n: 2, ts: 1, conn: 7, dir: 1, rseq: 1, len: resp.len() as u32, payload: resp, retransmission: false }, &mut so);
+    s.tcp_segment(&SegIn { n: 1, ts: 0, conn: 7, dir: C2S, rseq: 1, len: req.len() as u32, payload: req, retransmission: false }, &mut so);
+    s.tcp_segment(
+        &SegIn { n: 2, ts: 1, conn: 7, dir: S2C, rseq: 1, len: resp.len() as u32, payload: resp, retransmission: false },
+        &mut so,
+    );
     let mut msgs = Vec::new();
     finish(&mut s, &mut msgs);
-    let resp_lens: Vec<u64> = msgs.iter().filter(|m| m.dir == 1).map(|m| m.len).collect();
+    let resp_lens: Vec<u64> = msgs.iter().filter(|m| m.dir == S2C).map(|m| m.len).collect();
     assert_eq!(resp_lens, vec![41, 40]);
     assert!(msgs.iter().all(|m| m.complete && m.framing == FramingSpec::Http));
 }
@@ -173,13 +178,14 @@ fn http_head_pairing_across_directions() {
 fn udp_datagrams_are_messages() {
     let mut s = Seams::new(SeamConfig::default());
     let mut so = SegOut::default();
-    s.udp_datagram(3, 0, 10, 0, b"ping", &mut so);
-    s.udp_datagram(3, 1, 11, 0, b"pong!", &mut so);
-    s.udp_datagram(3, 0, 12, 0, b"again", &mut so);
+    s.udp_datagram(3, C2S, 10, 0, b"ping", &mut so);
+    s.udp_datagram(3, S2C, 11, 0, b"pong!", &mut so);
+    s.udp_datagram(3, C2S, 12, 0, b"again", &mut so);
     let mut msgs = Vec::new();
     s.drain(&mut msgs);
-    let v: Vec<(usize, u64, u64, bool)> = msgs.iter().map(|m| (m.dir, m.index, m.len, m.udp)).collect();
-    assert_eq!(v, vec![(0, 0, 4, true), (1, 0, 5, true), (0, 1, 5, true)]);
+    let v: Vec<(Dir, u64, u64, FlowId)> = msgs.iter().map(|m| (m.dir, m.index, m.len, m.flow)).collect();
+    let udp = FlowId::Udp(3);
+    assert_eq!(v, vec![(C2S, 0, 4, udp), (S2C, 0, 5, udp), (C2S, 1, 5, udp)]);
     assert!(msgs.iter().all(|m| m.framing == FramingSpec::Datagram));
 }
 
@@ -196,7 +202,7 @@ fn global_cap_holds_across_connections() {
         for conn in 0..30u32 {
             n += 1;
             s.tcp_segment(
-                &SegIn { n, ts: 0, conn, dir: 0, rseq: 1 + round * 1000, len: 1000, payload: &data, retransmission: false },
+                &SegIn { n, ts: 0, conn, dir: C2S, rseq: 1 + round * 1000, len: 1000, payload: &data, retransmission: false },
                 &mut so,
             );
             drops += so.events.iter().filter(|e| matches!(e, Event::CapDrop { global: true, .. })).count();
@@ -310,8 +316,8 @@ proptest! {
         let counts = |ms: &[Message]| ms.iter().map(|m| (m.offset, m.len, m.nframes, m.sticky, m.split, m.complete)).collect::<Vec<_>>();
         prop_assert_eq!(counts(&msgs0), counts(&msgs));
         prop_assert!(msgs0.iter().all(|m| m.frames.is_empty()));
-        prop_assert_eq!(format!("{:?}", s0.summary(0, 0)), format!("{:?}", s.summary(0, 0)));
-        let det = s.summary(0, 0).unwrap().framing.unwrap();
+        prop_assert_eq!(format!("{:?}", s0.summary(0, C2S)), format!("{:?}", s.summary(0, C2S)));
+        let det = s.summary(0, C2S).unwrap().framing.unwrap();
         if det.spec.to_string() != "len:4:be" {
             // auto may choose otherwise on a tiny stream; nothing more to check then.
             prop_assert!(auto && (ends.len() < 3 || det.level < Level::High), "{:?}", det);
@@ -321,7 +327,7 @@ proptest! {
         let got: Vec<(u64, u64, Vec<u64>, bool, bool)> = msgs.iter().map(|m| (m.offset, m.len, m.frames.clone(), m.sticky, m.split)).collect();
         prop_assert_eq!(&got, &exp);
         prop_assert!(msgs.iter().enumerate().all(|(i, m)| m.index == i as u64 && m.complete));
-        let sum = s.summary(0, 0).unwrap();
+        let sum = s.summary(0, C2S).unwrap();
         prop_assert_eq!(sum.gaps, 0);
         prop_assert_eq!(sum.conflicts, 0);
         prop_assert_eq!(s.memory().0, 0);
@@ -380,11 +386,11 @@ proptest! {
         let half = segs.len() / 2;
         for (k, &(o, l)) in segs.iter().enumerate() {
             let cap = caps[k % caps.len()].min(l);
-            for dir in 0..2 {
-                s.tcp_segment(&SegIn { n: k as u64 * 2 + dir as u64 + 1, ts: k as i64, conn: 1, dir, rseq: o as u32 + 1, len: l as u32, payload: &bytes[o..o + cap], retransmission: false }, &mut so);
+            for dir in [C2S, S2C] {
+                s.tcp_segment(&SegIn { n: k as u64 * 2 + dir.idx() as u64 + 1, ts: k as i64, conn: 1, dir, rseq: o as u32 + 1, len: l as u32, payload: &bytes[o..o + cap], retransmission: false }, &mut so);
             }
             if fin && k == half {
-                s.close_dir(1, 0, Some(bytes.len() as u32 + 1), &mut so);
+                s.close_dir(1, C2S, Some(bytes.len() as u32 + 1), &mut so);
             }
             s.drain(&mut msgs);
         }
@@ -392,7 +398,7 @@ proptest! {
         s.finish(&mut so, &mut rest);
         msgs.extend(rest);
         prop_assert_eq!(s.memory().0, 0);
-        for dir in 0..2 {
+        for dir in [C2S, S2C] {
             let v: Vec<&Message> = msgs.iter().filter(|m| m.dir == dir).collect();
             let sum = s.summary(1, dir).unwrap();
             let mut at = sum.framing.as_ref().map(|_| v.first().map_or(0, |m| m.offset)).unwrap_or(0);
@@ -439,11 +445,11 @@ proptest! {
             }
             log.push(format!("{:?}", one(&mut s, 2, at, &stream[at..], false)));
             let mut so = SegOut::default();
-            s.close_dir(0, 0, Some(total as u32 + 1), &mut so);
+            s.close_dir(0, C2S, Some(total as u32 + 1), &mut so);
             log.push(format!("{so:?}"));
             if hole {
                 // Nothing finishes while the hole is open; a reset gives up on it.
-                s.close_dir(0, 0, None, &mut so);
+                s.close_dir(0, C2S, None, &mut so);
                 log.push(format!("{so:?}"));
             }
             s.drain(&mut msgs);
@@ -451,11 +457,11 @@ proptest! {
                 let off = ix.index(total + 100);
                 let bytes = vec![b'z'; *len];
                 log.push(format!("{:?}", one(&mut s, 10 + i as u64, off, &bytes, *retr)));
-                log.push(format!("{:?}", s.summary(0, 0)));
+                log.push(format!("{:?}", s.summary(0, C2S)));
             }
             s.drain(&mut msgs);
             log.push(format!("{:?}", finish(&mut s, &mut msgs)));
-            log.push(format!("{:?} {:?}", s.summary(0, 0), msgs));
+            log.push(format!("{:?} {:?}", s.summary(0, C2S), msgs));
             results.push(log);
         }
         prop_assert_eq!(&results[0], &results[1]);
@@ -478,7 +484,7 @@ fn detection_with_the_global_cap_full_uses_the_segment_in_hand() {
     let mut msgs = Vec::new();
     let mut sos = Vec::new();
     feed(&mut s, &[(1, 0, &stream[..]), (2, stream.len(), &stream[..])], &mut msgs, &mut sos);
-    let det = s.summary(0, 0).unwrap().framing.unwrap();
+    let det = s.summary(0, C2S).unwrap().framing.unwrap();
     assert_eq!(det.spec.to_string(), "len:4:be", "{det:?}");
     finish(&mut s, &mut msgs);
     assert_eq!(msgs.len(), 12);

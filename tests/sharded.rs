@@ -10,8 +10,7 @@ use std::io;
 use std::path::PathBuf;
 
 use etherparse::PacketBuilder;
-use wireseam::pipeline::{run_file, ConnSeams, PacketView, ReadOptions, RunSummary, Sink};
-use wireseam::track::tcp::ConnSummary;
+use wireseam::pipeline::{run_file, PacketView, ReadOptions, RunSummary, Sink};
 
 mod common;
 use common::pcap;
@@ -25,7 +24,8 @@ impl Sink for Conns {
     fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
         Ok(())
     }
-    fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
+    fn conn(&mut self, record: &wireseam::pipeline::ConnRecord) -> io::Result<()> {
+        let (c, seams) = (&record.summary, &record.seams);
         self.0.push(format!("{c:?} {seams:?}"));
         Ok(())
     }
@@ -261,7 +261,8 @@ impl Sink for CountPackets {
     fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
         Ok(())
     }
-    fn conn(&mut self, c: &ConnSummary, _seams: &ConnSeams) -> io::Result<()> {
+    fn conn(&mut self, record: &wireseam::pipeline::ConnRecord) -> io::Result<()> {
+        let c = &record.summary;
         self.segments += c.packets[0] + c.packets[1];
         Ok(())
     }
@@ -301,7 +302,7 @@ fn sharded_sink_error_stops_the_run() {
         fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
             Ok(())
         }
-        fn conn(&mut self, _c: &ConnSummary, _seams: &ConnSeams) -> io::Result<()> {
+        fn conn(&mut self, _record: &wireseam::pipeline::ConnRecord) -> io::Result<()> {
             self.0 += 1;
             if self.0 == self.1 {
                 return Err(io::Error::new(io::ErrorKind::BrokenPipe, "reader gone"));

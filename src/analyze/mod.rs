@@ -29,6 +29,8 @@ mod stream;
 
 use rustc_hash::FxHashMap;
 
+use crate::track::{Dir, FlowId};
+
 pub use framing::detect::{Detection, Level};
 pub use reassembly::GapReason;
 pub use recv::{render_recv, simulate_recv, simulate_recv_sizes, RecvCall};
@@ -94,9 +96,10 @@ pub struct SegIn<'a> {
     pub n: u64,
     /// Capture time, ns since the epoch.
     pub ts: i64,
+    /// The connection's id (from tracking).
     pub conn: u32,
-    /// 0 = client→server, 1 = server→client.
-    pub dir: usize,
+    /// The sender's direction.
+    pub dir: Dir,
     /// Sequence number relative to the direction's ISN (first payload byte = 1).
     /// For a SYN carrying data, pass the SYN's rseq + 1.
     pub rseq: u32,
@@ -121,13 +124,21 @@ pub struct SegIn<'a> {
 /// bytes belonged to (`first_part` 0), when they are still remembered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Carried {
+    /// The frame.
     pub n: u64,
-    pub conn: u32,
-    pub dir: usize,
+    /// The connection or UDP flow the messages are of.
+    pub flow: FlowId,
+    /// Their direction.
+    pub dir: Dir,
+    /// First message index carried (0-based per flow and direction).
     pub first: u64,
+    /// Last message index carried.
     pub last: u64,
+    /// Which part of message `first` the frame holds (1: its first segment; 0 with `dup`).
     pub first_part: u32,
+    /// Message `last` goes on after this frame.
     pub continues: bool,
+    /// Every byte had arrived before: a retransmission of these messages.
     pub dup: bool,
 }
 
@@ -144,19 +155,19 @@ pub enum Event {
     /// Frame `frame` carried bytes from `offset` (for `len` bytes compared) that
     /// differ from the first copy, carried by `first_frame` (0 when no longer
     /// known). The first copy was kept.
-    Conflict { conn: u32, dir: usize, offset: u64, len: u64, first_frame: u64, frame: u64 },
+    Conflict { conn: u32, dir: Dir, offset: u64, len: u64, first_frame: u64, frame: u64 },
     /// `len` bytes at `offset` are unknown (never captured, or cut by the snap length).
-    Gap { conn: u32, dir: usize, offset: u64, len: u64, reason: GapReason },
+    Gap { conn: u32, dir: Dir, offset: u64, len: u64, reason: GapReason },
     /// Out-of-order bytes of `frame` dropped for the per-direction (`global`
     /// false) or the global memory cap; they will show up as a gap.
-    CapDrop { conn: u32, dir: usize, offset: u64, len: u64, frame: u64, global: bool },
+    CapDrop { conn: u32, dir: Dir, offset: u64, len: u64, frame: u64, global: bool },
     /// Bytes after the end of a finished direction were ignored.
-    Late { conn: u32, dir: usize, offset: u64, len: u64, frame: u64 },
+    Late { conn: u32, dir: Dir, offset: u64, len: u64, frame: u64 },
     /// `auto` chose a framing.
-    Detected { conn: u32, dir: usize, detection: Detection },
+    Detected { conn: u32, dir: Dir, detection: Detection },
     /// The framer lost sync at `offset` (a gap in a header, or bytes that are not
     /// `framing`); the rest of the direction is framed as `segment`.
-    Desync { conn: u32, dir: usize, offset: u64, framing: FramingSpec },
+    Desync { conn: u32, dir: Dir, offset: u64, framing: FramingSpec },
 }
 
 /// What one call reports. Every call of [`Seams`] that takes it clears it first.
@@ -180,10 +191,10 @@ impl SegOut {
 /// An application message: the contract's `message` record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
-    /// Connection id (the UDP flow id when `udp`).
-    pub conn: u32,
-    pub dir: usize,
-    pub udp: bool,
+    /// The TCP connection or UDP flow it was sent on.
+    pub flow: FlowId,
+    /// The sender's direction.
+    pub dir: Dir,
     /// 0-based per connection and direction.
     pub index: u64,
     /// Offset in the reassembled direction stream (0 = first payload byte).
@@ -220,8 +231,10 @@ pub struct Arrival {
 /// Per-direction summary.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DirSummary {
+    /// The connection's id.
     pub conn: u32,
-    pub dir: usize,
+    /// The direction summarised.
+    pub dir: Dir,
     /// `None` while `auto` is still looking at the first bytes.
     pub framing: Option<Detection>,
     /// Offset where the framer lost sync and `segment` took over.
@@ -262,8 +275,9 @@ enum DirState {
     Done(Box<Finished>),
 }
 
+/// A connection's seam state: its two directions (`[c2s, s2c]`) and what they share.
 #[derive(Default)]
-struct Conn {
+struct ConnStreams {
     dirs: [Option<DirState>; 2],
     pair: PairState,
 }
@@ -284,8 +298,9 @@ fn settle(slot: &mut Option<DirState>, cfg: &SeamConfig) {
 /// The engine: owns every direction's state.
 pub struct Seams {
     cfg: SeamConfig,
-    conns: FxHashMap<u32, Conn>,
-    udp: FxHashMap<(u32, usize), u64>,
+    conns: FxHashMap<u32, ConnStreams>,
+    /// The next message index of each UDP flow's direction.
+    udp: FxHashMap<(u32, Dir), u64>,
     mem: Mem,
     ready: Vec<Message>,
     /// Where every TCP payload fed stays readable (file input); see [`Seams::set_backing`].
@@ -322,13 +337,13 @@ impl Seams {
         if seg.len == 0 {
             return;
         }
-        let d = seg.dir & 1;
+        let dir = seg.dir;
         let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let conn = conns.entry(seg.conn).or_default();
         let backing = backing.as_deref();
         let rcfg = reasm_cfg(cfg, backing);
-        let slot = &mut conn.dirs[d];
-        let stream = match slot.get_or_insert_with(|| DirState::Live(Box::new(Stream::new(seg.conn, d, cfg, backing)))) {
+        let slot = &mut conn.dirs[dir.idx()];
+        let stream = match slot.get_or_insert_with(|| DirState::Live(Box::new(Stream::new(seg.conn, dir, cfg, backing)))) {
             DirState::Live(s) => s,
             DirState::Done(f) => {
                 f.segment(&rcfg, mem, out, seg);
@@ -347,18 +362,17 @@ impl Seams {
     }
 
     /// One UDP datagram: one `datagram` message, final at once.
-    pub fn udp_datagram(&mut self, flow: u32, dir: usize, n: u64, ts: i64, payload: &[u8], out: &mut SegOut) {
+    pub fn udp_datagram(&mut self, flow: u32, dir: Dir, n: u64, ts: i64, payload: &[u8], out: &mut SegOut) {
         out.clear();
-        let d = dir & 1;
-        let next = self.udp.entry((flow, d)).or_insert(0);
+        let next = self.udp.entry((flow, dir)).or_insert(0);
         let index = *next;
         let offset = 0;
         *next += 1;
-        out.carried.push(Carried { n, conn: flow, dir: d, first: index, last: index, first_part: 1, continues: false, dup: false });
+        let flow = FlowId::Udp(flow);
+        out.carried.push(Carried { n, flow, dir, first: index, last: index, first_part: 1, continues: false, dup: false });
         self.ready.push(Message {
-            conn: flow,
-            dir: d,
-            udp: true,
+            flow,
+            dir,
             index,
             offset,
             len: payload.len() as u64,
@@ -379,12 +393,12 @@ impl Seams {
     /// direction is finished once everything before it is in, or at
     /// [`finish`](Self::finish). `None` (RST, or closed without a FIN): finish
     /// now, giving up on holes. Idempotent.
-    pub fn close_dir(&mut self, conn: u32, dir: usize, fin_rseq: Option<u32>, out: &mut SegOut) {
+    pub fn close_dir(&mut self, conn: u32, dir: Dir, fin_rseq: Option<u32>, out: &mut SegOut) {
         out.clear();
         let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let backing = backing.as_deref();
         let Some(c) = conns.get_mut(&conn) else { return };
-        let slot = &mut c.dirs[dir & 1];
+        let slot = &mut c.dirs[dir.idx()];
         let Some(DirState::Live(stream)) = slot else {
             return;
         };
@@ -412,9 +426,9 @@ impl Seams {
     }
 
     /// Summary of one direction, `None` if it never carried payload (or was released).
-    pub fn summary(&self, conn: u32, dir: usize) -> Option<DirSummary> {
-        let d = Dir { conn, dir: dir & 1 };
-        Some(match self.conns.get(&conn)?.dirs[dir & 1].as_ref()? {
+    pub fn summary(&self, conn: u32, dir: Dir) -> Option<DirSummary> {
+        let d = SummaryOf { conn, dir };
+        Some(match self.conns.get(&conn)?.dirs[dir.idx()].as_ref()? {
             DirState::Live(s) => d.summary(
                 &s.reasm,
                 &s.stage.stats,
@@ -430,18 +444,27 @@ impl Seams {
     }
 
     /// The arrival timeline of a direction (empty unless `keep_timeline`).
-    pub fn timeline(&self, conn: u32, dir: usize) -> Option<&[Arrival]> {
-        match self.conns.get(&conn)?.dirs[dir & 1].as_ref()? {
+    pub fn timeline(&self, conn: u32, dir: Dir) -> Option<&[Arrival]> {
+        match self.conns.get(&conn)?.dirs[dir.idx()].as_ref()? {
             DirState::Live(s) => Some(&s.stage.timeline),
             DirState::Done(_) => Some(&[]),
         }
     }
 
     /// The first `keep_bytes` bytes of a direction's stream (gaps as zero bytes).
-    pub fn kept_bytes(&self, conn: u32, dir: usize) -> Option<&[u8]> {
-        match self.conns.get(&conn)?.dirs[dir & 1].as_ref()? {
+    pub fn kept_bytes(&self, conn: u32, dir: Dir) -> Option<&[u8]> {
+        match self.conns.get(&conn)?.dirs[dir.idx()].as_ref()? {
             DirState::Live(s) => Some(&s.stage.kept),
             DirState::Done(_) => Some(&[]),
+        }
+    }
+
+    /// Moves out what a direction kept for the reader of its stream: its first `keep_bytes`
+    /// bytes and its arrival timeline (both empty unless asked for in [`SeamConfig`]).
+    pub fn take_kept(&mut self, conn: u32, dir: Dir) -> (Vec<u8>, Vec<Arrival>) {
+        match self.conns.get_mut(&conn).and_then(|c| c.dirs[dir.idx()].as_mut()) {
+            Some(DirState::Live(s)) => (std::mem::take(&mut s.stage.kept), std::mem::take(&mut s.stage.timeline)),
+            _ => (Vec::new(), Vec::new()),
         }
     }
 
@@ -472,8 +495,8 @@ impl Seams {
 
     /// Frees a UDP flow's counters.
     pub fn release_udp(&mut self, flow: u32) {
-        self.udp.remove(&(flow, 0));
-        self.udp.remove(&(flow, 1));
+        self.udp.remove(&(flow, Dir::C2S));
+        self.udp.remove(&(flow, Dir::S2C));
     }
 
     /// End of input: finishes every direction (connections in id order, c2s then
@@ -498,12 +521,12 @@ impl Seams {
 }
 
 /// Which direction a summary is of.
-struct Dir {
+struct SummaryOf {
     conn: u32,
-    dir: usize,
+    dir: Dir,
 }
 
-impl Dir {
+impl SummaryOf {
     /// `counts`: (segments, retransmissions); `now`: (messages pending, bytes held).
     fn summary(
         &self,

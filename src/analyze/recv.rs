@@ -198,9 +198,8 @@ mod tests {
 
     fn msg(index: u64, offset: u64, len: u64) -> Message {
         Message {
-            conn: 0,
-            dir: 0,
-            udp: false,
+            flow: crate::track::FlowId::Tcp(0),
+            dir: crate::track::Dir::C2S,
             index,
             offset,
             len,

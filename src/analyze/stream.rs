@@ -16,6 +16,7 @@ use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink}
 use super::spec::{DirFraming, FramingSpec};
 use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
 use crate::capture::Backing;
+use crate::track::{Dir, FlowId};
 
 /// Recent message starts remembered for mapping retransmitted bytes to messages.
 const RECENT_STARTS: usize = 1024;
@@ -74,7 +75,7 @@ pub(super) struct MsgStats {
 
 pub(super) struct Stage {
     conn: u32,
-    dir: usize,
+    dir: Dir,
     mode: Mode,
     pub detection: Option<Detection>,
     /// Offset of the next byte to frame.
@@ -116,10 +117,10 @@ pub(super) struct Stream {
 }
 
 impl Stream {
-    pub fn new(conn: u32, dir: usize, cfg: &SeamConfig, backing: Option<&dyn Backing>) -> Self {
+    pub fn new(conn: u32, dir: Dir, cfg: &SeamConfig, backing: Option<&dyn Backing>) -> Self {
         Stream {
             reasm: Reassembler::new(&reasm_cfg(cfg, backing)),
-            stage: Stage::new(conn, dir, cfg.framing.dirs[dir & 1]),
+            stage: Stage::new(conn, dir, cfg.framing.dirs[dir.idx()]),
             close_pending: false,
             last_ts: 0,
             retransmissions: 0,
@@ -133,7 +134,7 @@ pub(super) fn reasm_cfg<'a>(cfg: &SeamConfig, backing: Option<&'a dyn Backing>) 
 }
 
 impl Stage {
-    pub fn new(conn: u32, dir: usize, choice: DirFraming) -> Self {
+    pub fn new(conn: u32, dir: Dir, choice: DirFraming) -> Self {
         let (mode, detection) = match choice {
             DirFraming::Auto => (Mode::Detect { buf: Vec::new(), held: Vec::new(), next_try: 0 }, None),
             DirFraming::Spec(spec) => {
@@ -349,9 +350,9 @@ impl StageCx<'_> {
             st.partial.push((n, frame_end, last_idx));
         }
         let continues = st.open && st.pending.back().is_some_and(|m| m.index == last_idx);
-        let (conn, dir) = (st.conn, st.dir);
+        let (flow, dir) = (FlowId::Tcp(st.conn), st.dir);
         if let Some(c) = self.out.carried.last_mut() {
-            if c.n == n && c.conn == conn && c.dir == dir && !c.dup && c.last <= first_idx {
+            if c.n == n && c.flow == flow && c.dir == dir && !c.dup && c.last <= first_idx {
                 c.last = last_idx;
                 c.continues = continues;
                 return;
@@ -359,7 +360,7 @@ impl StageCx<'_> {
         }
         self.out.carried.push(Carried {
             n,
-            conn,
+            flow,
             dir,
             first: first_idx,
             last: last_idx,
@@ -446,9 +447,8 @@ impl StageCx<'_> {
             }
             let end = m.end.unwrap_or(pos);
             let msg = Message {
-                conn: st.conn,
+                flow: FlowId::Tcp(st.conn),
                 dir: st.dir,
-                udp: false,
                 index: m.index,
                 offset: m.offset,
                 len: end - m.offset,
@@ -582,7 +582,7 @@ impl Sink for StageCx<'_> {
         let j = r.partition_point(|&(o, _)| o < end).saturating_sub(1).max(i);
         self.out.carried.push(Carried {
             n,
-            conn: self.st.conn,
+            flow: FlowId::Tcp(self.st.conn),
             dir: self.st.dir,
             first: r[i].1,
             last: r[j].1,
@@ -598,7 +598,7 @@ impl Sink for StageCx<'_> {
 }
 
 /// A reassembler event as reported for direction `dir` of `conn`.
-fn event_of(conn: u32, dir: usize, ev: ReasmEvent) -> Event {
+fn event_of(conn: u32, dir: Dir, ev: ReasmEvent) -> Event {
     match ev {
         ReasmEvent::Conflict { offset, len, first, frame } => Event::Conflict { conn, dir, offset, len, first_frame: first, frame },
         ReasmEvent::CapDrop { offset, len, frame, global } => Event::CapDrop { conn, dir, offset, len, frame, global },
@@ -620,7 +620,7 @@ pub(super) struct Finished {
     pub detection: Option<Detection>,
     pub fallback_at: Option<u64>,
     conn: u32,
-    dir: usize,
+    dir: Dir,
     pub last_ts: i64,
     pub retransmissions: u64,
     pub segments: u64,
@@ -656,7 +656,7 @@ impl Finished {
 /// The sink of a finished reassembler: it hands on no bytes, only events.
 struct LateSink<'a> {
     conn: u32,
-    dir: usize,
+    dir: Dir,
     out: &'a mut SegOut,
 }
 

@@ -269,8 +269,8 @@ pub struct InputArgs {
 
     /// Threads for file input; the output is the same for any N. `conns`: each thread takes a
     /// share of the connections end to end (default: the available cores, at most 4). `read`,
-    /// `flow`: a reader thread decodes and tracks, N workers reassemble, output merged back in
-    /// frame order (default: the available cores, at most 2). Each thread holds 1/N of the
+    /// `flow`, `stream`: a reader thread decodes and tracks, N workers reassemble, output merged
+    /// back in frame order (default: the available cores, at most 2; `stream`: 1). Each thread holds 1/N of the
     /// reassembly memory cap (with `conns`, 2/N of --max-conns). See README, Performance.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -8,7 +8,7 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use super::json::write_conn;
 use super::time::write_secs;
 use crate::analyze::{DirSummary, FramingSpec};
-use crate::pipeline::{ConnSeams, PacketView, Sink};
+use crate::pipeline::{ConnRecord, ConnSeams, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
 
 /// A connection and what its row shows of the seams of its two directions.
@@ -62,8 +62,8 @@ impl Sink for ConnsSink {
     fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
         Ok(())
     }
-    fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
-        self.rows.push(ConnRow::new(c, seams));
+    fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+        self.rows.push(ConnRow::new(&c.summary, &c.seams));
         Ok(())
     }
     fn wants_packets(&self) -> bool {

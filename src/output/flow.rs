@@ -90,7 +90,8 @@ impl<W: Write> Sink for FlowSink<W> {
         Ok(())
     }
 
-    fn conn(&mut self, c: &ConnSummary, _seams: &crate::pipeline::ConnSeams) -> io::Result<()> {
+    fn conn(&mut self, record: &crate::pipeline::ConnRecord) -> io::Result<()> {
+        let c = &record.summary;
         if self.o.conn.is_none_or(|id| id == c.conn) {
             self.summaries.insert(c.conn, c.clone());
         }

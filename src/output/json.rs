@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use super::time::{write_rfc3339, write_secs};
 use crate::analyze::{Carried, Message};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
-use crate::pipeline::{ConnSeams, MsgNote, PacketView, Sink};
+use crate::pipeline::{ConnRecord, MsgNote, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
 
 pub struct JsonSink<W: Write> {
@@ -295,18 +295,14 @@ fn write_tail(w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
 
 /// The contract's `message` record.
 pub fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
-    write!(w, "{{\"type\":\"message\",\"conn\":{}", m.conn)?;
-    if m.udp {
+    write!(w, "{{\"type\":\"message\",\"conn\":{}", m.flow.id())?;
+    if m.flow.is_udp() {
         w.write_all(b",\"proto\":\"udp\"")?;
     }
     write!(
         w,
         ",\"dir\":\"{}\",\"index\":{},\"offset\":{},\"len\":{},\"framing\":\"{}\",\"frames\":[",
-        if m.dir == 0 { "c2s" } else { "s2c" },
-        m.index,
-        m.offset,
-        m.len,
-        m.framing
+        m.dir, m.index, m.offset, m.len, m.framing
     )?;
     for (i, f) in m.frames.iter().enumerate() {
         write!(w, "{}{f}", if i > 0 { "," } else { "" })?;
@@ -343,8 +339,8 @@ impl<W: Write> Sink for JsonSink<W> {
         write_message(&mut self.w, m)
     }
 
-    fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
-        write_conn(&mut self.w, c, &super::conns::seam_counts(seams))
+    fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+        write_conn(&mut self.w, &c.summary, &super::conns::seam_counts(&c.seams))
     }
 
     fn finish(&mut self, _s: &crate::pipeline::RunSummary) -> io::Result<()> {

@@ -217,7 +217,16 @@ mod tests {
     #[test]
     fn deferred_lines_in_order_and_buffers_reused() {
         let mut d = Deferred::default();
-        let c = |n| Carried { n, conn: 0, dir: 0, first: n, last: n, first_part: 1, continues: false, dup: false };
+        let c = |n| Carried {
+            n,
+            flow: crate::track::FlowId::Tcp(0),
+            dir: crate::track::Dir::C2S,
+            first: n,
+            last: n,
+            first_part: 1,
+            continues: false,
+            dup: false,
+        };
         for n in 1..=3u64 {
             let (mut h, mut t) = d.buffers();
             h.extend_from_slice(format!("{n}:").as_bytes());

@@ -8,9 +8,9 @@ use std::io::{self, Write};
 
 use super::style::{self, Palette};
 use super::Endpoint;
-use crate::analyze::{render_recv, simulate_recv_sizes, Arrival, Carried, DirSummary, Message, Seams};
-use crate::pipeline::{ConnSeams, MsgNote, PacketView, RunSummary, Sink};
-use crate::track::tcp::{ConnSummary, Dir};
+use crate::analyze::{render_recv, simulate_recv_sizes, Arrival, Carried, DirSummary, Message};
+use crate::pipeline::{ConnRecord, MsgNote, PacketView, RunSummary, Sink};
+use crate::track::{Dir, FlowId};
 
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
@@ -82,65 +82,59 @@ impl<W: Write> Sink for StreamSink<W> {
                 }
             }
         }
-        if let (Some((flow, dir)), MsgNote::Known(c), Some(ip), crate::decode::Transport::Udp(u)) =
-            (p.udp_flow, p.msgs, p.frame.ip(), &p.frame.transport)
+        if let (Some(udp), MsgNote::Known(c), Some(ip), crate::decode::Transport::Udp(u)) =
+            (p.udp, p.msgs, p.frame.ip(), &p.frame.transport)
         {
             if self.o.conn.is_none() {
-                let d = self.udp.entry(flow).or_default();
+                let d = self.udp.entry(udp.flow).or_default();
                 if d.endpoints.is_none() {
                     let a = Endpoint(ip.src, u.sport).to_string();
                     let b = Endpoint(ip.dst, u.dport).to_string();
-                    d.endpoints = Some(if dir == 0 { (a, b) } else { (b, a) });
+                    d.endpoints = Some(if udp.dir == Dir::C2S { (a, b) } else { (b, a) });
                 }
                 let keep = p.frame.payload.len().min(self.o.preview.max(256));
-                d.previews.insert((dir, c.first), p.frame.payload[..keep].to_vec());
+                d.previews.insert((udp.dir.idx(), c.first), p.frame.payload[..keep].to_vec());
             }
         }
         Ok(())
     }
 
     fn message(&mut self, m: &Message) -> io::Result<()> {
-        if m.udp {
-            if self.o.conn.is_none() {
-                self.udp.entry(m.conn).or_default().messages[m.dir & 1].push(m.clone());
+        match m.flow {
+            FlowId::Udp(flow) => {
+                if self.o.conn.is_none() {
+                    self.udp.entry(flow).or_default().messages[m.dir.idx()].push(m.clone());
+                }
             }
-        } else if self.wanted(m.conn) {
-            self.conns.entry(m.conn).or_default().dirs[m.dir & 1].messages.push(m.clone());
-        }
-        Ok(())
-    }
-
-    fn conn_end(&mut self, conn: u32, seams: &Seams) -> io::Result<()> {
-        if !self.wanted(conn) {
-            return Ok(());
-        }
-        let c = self.conns.entry(conn).or_default();
-        for d in 0..2 {
-            if let Some(b) = seams.kept_bytes(conn, d) {
-                c.dirs[d].bytes = b.to_vec();
-            }
-            if let Some(t) = seams.timeline(conn, d) {
-                c.dirs[d].timeline = t.to_vec();
+            FlowId::Tcp(conn) => {
+                if self.wanted(conn) {
+                    self.conns.entry(conn).or_default().dirs[m.dir.idx()].messages.push(m.clone());
+                }
             }
         }
         Ok(())
     }
 
-    fn conn(&mut self, s: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
+    fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+        self.conn_owned(c.clone())
+    }
+
+    fn conn_owned(&mut self, record: ConnRecord) -> io::Result<()> {
+        let s = &record.summary;
         if self.wanted(s.conn) {
             let c = self.conns.entry(s.conn).or_default();
-            c.dirs[0].summary = seams[0].clone();
-            c.dirs[1].summary = seams[1].clone();
+            let ConnRecord { summary, seams: [c2s, s2c], kept: [kept_c2s, kept_s2c] } = record;
+            for (d, (seams, kept)) in c.dirs.iter_mut().zip([(c2s, kept_c2s), (s2c, kept_s2c)]) {
+                d.summary = seams;
+                d.bytes = kept.bytes;
+                d.timeline = kept.timeline;
+            }
             c.done = true;
             if c.endpoints.is_none() {
-                c.endpoints = Some((s.client.to_string(), s.server.to_string()));
+                c.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
             }
         }
         Ok(())
-    }
-
-    fn shardable(&self) -> bool {
-        false
     }
     fn late(&mut self, _c: &Carried) -> io::Result<()> {
         Ok(())

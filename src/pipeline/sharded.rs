@@ -1,6 +1,6 @@
 //! `--threads N` for sinks that look at connections only (`conns`): N threads take a share of
-//! the flows each, end to end (decode, tracking, seams); the caller's thread merges the
-//! connections they finish back into the order of a single run.
+//! the flows each and run a whole [`Core`] on them; the caller's thread merges the connections
+//! they finish back into the order of a single run.
 //!
 //! Why not [`parallel`](super::parallel) here: there one reader decodes and tracks every frame
 //! and hands it to a seam worker, which suits sinks that print every packet (their output is
@@ -13,9 +13,8 @@
 //! directions meet, into buckets placed by load: [`Placement`]), and files the frame's offset
 //! and record in that thread's list for the step. Each thread then decodes, tracks and
 //! reassembles the frames of its lists. The faster thread ends up doing most of the walking,
-//! which evens out the imbalance that placement leaves. (Each thread walking the whole file
-//! itself, a map each, cost ~25 % more in all: every frame's headers were read from memory by
-//! both cores and every page was mapped twice.)
+//! which evens out the imbalance that placement leaves, and each frame's headers are read from
+//! memory once by the walk.
 //!
 //! A thread may walk up to [`AHEAD`] steps beyond the slowest one. The walker releases the
 //! file's pages behind itself, keeping at most [`LAG`] bytes for the threads behind it; a
@@ -24,9 +23,9 @@
 //!
 //! The sink sees what a single run gives it, in the same order with the same connection ids:
 //! * a step ends at an expiry point's frame (but for the last, which may be shorter); the
-//!   walker passes that point with its time to every thread, so all of them expire connections
-//!   at the same frames with the same clock (a frame the filter drops is no expiry point, so
-//!   the walker applies the filter to those frames);
+//!   walker passes that point with its time to every thread, so all of them run the expiry
+//!   step at the same frames with the same clock (a frame the filter drops is no expiry point,
+//!   so the walker asks its own thread's front whether that frame passes);
 //! * a single run numbers connections in the order of their first frames; each thread reports
 //!   the first frames of the connections it creates, and the merger numbers them in that order;
 //! * the connections of one expiry point are passed on in id order, as a single run does.
@@ -45,16 +44,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use rustc_hash::FxHashMap;
 
-use super::{
-    count_decoded, progress_bar, walk_next, ConnSeams, PacketView, ReadOptions, RunError, RunSummary, SeamStage, Sink, Tracking,
-    EXPIRE_EVERY,
-};
-use crate::capture::bpf::Filter;
+use super::core::{is_expiry_point, Core, Front, EXPIRE_EVERY};
+use super::{progress_bar, walk_next, ConnRecord, PacketView, ReadOptions, RunError, RunSummary, Sink};
 use crate::capture::file::{prefetch, Data};
-use crate::capture::Backing;
-use crate::capture::FileSource;
+use crate::capture::{Backing, FileSource, PacketMeta, Source};
 use crate::decode::{self, FlowTuple, Peek};
-use crate::track::tcp::{ConnSummary, TrackConfig};
+use crate::track::tcp::TrackConfig;
 
 /// Frames between two hand-overs to the merger (a whole number of expiry intervals).
 const ROUND: u64 = 16 * EXPIRE_EVERY;
@@ -122,7 +117,7 @@ struct Round {
     /// end of its connections in `conns`. Every thread has the same points.
     points: Vec<(u64, usize)>,
     /// Connections finished, with the thread's own ids.
-    conns: Vec<(ConnSummary, ConnSeams)>,
+    conns: Vec<ConnRecord>,
     /// The end of input's connections go on in the next message (they are sent in parts:
     /// all of them at once would be the run's memory peak).
     more: bool,
@@ -135,14 +130,17 @@ struct Round {
 const END_PART: usize = 256;
 
 /// A thread's sink: keeps the connections of the round.
-struct Keep<'r>(&'r mut Round);
+struct RoundSink<'r>(&'r mut Round);
 
-impl Sink for Keep<'_> {
+impl Sink for RoundSink<'_> {
     fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
         Ok(())
     }
-    fn conn(&mut self, c: &ConnSummary, seams: &ConnSeams) -> io::Result<()> {
-        self.0.conns.push((c.clone(), seams.clone()));
+    fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+        self.conn_owned(c.clone())
+    }
+    fn conn_owned(&mut self, c: ConnRecord) -> io::Result<()> {
+        self.0.conns.push(c);
         Ok(())
     }
     fn wants_packets(&self) -> bool {
@@ -157,15 +155,13 @@ impl Sink for Keep<'_> {
 /// messages. The caller checks that the run can be sharded (no `--count`).
 pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let shards = opts.threads.max(1);
-    let mut filters = Vec::with_capacity(shards);
-    for _ in 0..shards {
-        filters.push(match &opts.filter {
-            Some(expr) => Some(Filter::new(expr, crate::capture::Source::linktype_hint(&src))?),
-            None => None,
-        });
-    }
     let track = TrackConfig { max_conns: table_share(opts.track.max_conns, shards), ..opts.track };
     let data = src.shared();
+    let mut cores = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let backing: Arc<dyn Backing> = data.clone();
+        cores.push(Core::new(opts, src.linktype_hint(), track, shards, Some(backing), false)?);
+    }
     let limit = Arc::new(AtomicUsize::new(0));
     src.set_release_limit(Arc::clone(&limit), WALK_RELEASE_STEP);
     let released = Arc::new(AtomicUsize::new(0));
@@ -187,12 +183,12 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     let mut sum = std::thread::scope(|s| {
         let mut rxs = Vec::with_capacity(shards);
         let mut threads = Vec::with_capacity(shards);
-        for (k, filter) in filters.into_iter().enumerate() {
+        for (k, core) in cores.into_iter().enumerate() {
             let (tx, rx) = sync_channel::<Round>(DEPTH);
             rxs.push(rx);
             let data = Arc::clone(&data);
             let t = std::thread::Builder::new().name(format!("ws-shard{k}"));
-            threads.push(t.spawn_scoped(s, move || shard(k, shared, data, filter, opts, track, tx)).map_err(RunError::Io)?);
+            threads.push(t.spawn_scoped(s, move || shard(k, shared, data, core, opts, tx)).map_err(RunError::Io)?);
         }
         let merged = merge(rxs, sink);
         // On a sink error the merger has dropped its receivers: the threads stop at their
@@ -240,7 +236,7 @@ const WALK_RELEASE_STEP: usize = 2 << 20;
 /// A frame of a step, for the thread that takes it (32 bytes: a step's lists are kept until
 /// their thread takes them, up to [`AHEAD`] steps).
 #[derive(Clone, Copy, Debug)]
-struct Taken {
+struct FrameRef {
     /// Its bytes in the file.
     start: u64,
     caplen: u32,
@@ -251,17 +247,22 @@ struct Taken {
     ts_ns: i64,
 }
 
-const _: () = assert!(std::mem::size_of::<Taken>() == 32 && EXPIRE_EVERY <= 1 << 16);
+const _: () = assert!(std::mem::size_of::<FrameRef>() == 32 && EXPIRE_EVERY <= 1 << 16);
 
-impl Taken {
+impl FrameRef {
     fn bytes(self) -> Range<usize> {
         let start = self.start as usize;
         start..start + self.caplen as usize
     }
+
+    /// What the capture layer recorded of it (as far as the core reads it).
+    fn meta(self) -> PacketMeta {
+        PacketMeta { ts_ns: self.ts_ns, caplen: self.caplen, len: self.len, linktype: self.linktype, iface: 0, nanos: false }
+    }
 }
 
 /// A thread's frames of one step of the walk.
-type Frames = Vec<Taken>;
+type Frames = Vec<FrameRef>;
 
 /// One step of the walk ([`EXPIRE_EVERY`] frames; the last step may be shorter), as every
 /// thread sees it.
@@ -292,8 +293,8 @@ struct Walk {
 
 impl Walk {
     /// Walk the next step: each frame to the thread of its flow, in `frames` (empty vectors).
-    /// `filter` decides whether the step's last frame is an expiry point.
-    fn step(&mut self, frames: &mut [Frames], filter: &mut Option<Filter>) -> StepEnd {
+    /// `front`'s filter decides whether the step's last frame is an expiry point.
+    fn step(&mut self, frames: &mut [Frames], front: &mut Front) -> StepEnd {
         let data = self.src.shared();
         let bytes = data.bytes();
         let start_pos = self.src.progress().1 as usize;
@@ -307,7 +308,7 @@ impl Walk {
                 Peek::NoFlow => None,
                 Peek::Unknown => decode::decode(meta.linktype, raw, meta.len).flow(),
             };
-            frames[self.place.owner(flow, meta.caplen)].push(Taken {
+            frames[self.place.owner(flow, meta.caplen)].push(FrameRef {
                 start: range.start as u64,
                 caplen: meta.caplen,
                 idx: len as u16,
@@ -316,8 +317,8 @@ impl Walk {
                 ts_ns: meta.ts_ns,
             });
             len += 1;
-            if n % EXPIRE_EVERY == 0 {
-                if filter.as_mut().is_none_or(|f| f.matches(meta.linktype, raw)) {
+            if is_expiry_point(n) {
+                if front.passes(meta.linktype, raw) {
                     point = Some((n, meta.ts_ns));
                 }
                 last = false;
@@ -365,7 +366,7 @@ impl Shared {
 
     /// Thread `k`'s next step: walked already, or walked now by this thread (with the one after
     /// it, so that the others find theirs ready). `None` after the last step.
-    fn step(&self, k: usize, filter: &mut Option<Filter>) -> Option<(Frames, StepEnd)> {
+    fn step(&self, k: usize, front: &mut Front) -> Option<(Frames, StepEnd)> {
         loop {
             {
                 let mut st = self.steps();
@@ -395,7 +396,7 @@ impl Shared {
                     let shards = st.queues.len();
                     (0..shards).map(|_| st.spare.pop().unwrap_or_default()).collect::<Vec<_>>()
                 };
-                let end = walk.step(&mut frames, filter);
+                let end = walk.step(&mut frames, front);
                 let mut st = self.steps();
                 st.walked += 1;
                 st.ended = end.last;
@@ -467,28 +468,16 @@ impl Refaulted {
     }
 }
 
-/// One thread: take the frames of its flows, step by step. Sends a [`Round`] every [`ROUND`]
-/// frames and at the end; stops early if the merger has stopped.
-fn shard(
-    k: usize,
-    shared: &Shared,
-    data: Arc<Data>,
-    mut filter: Option<Filter>,
-    opts: &ReadOptions,
-    track: TrackConfig,
-    tx: SyncSender<Round>,
-) {
+/// One thread: take the frames of its flows, step by step, through its core. Sends a [`Round`]
+/// every [`ROUND`] frames and at the end; stops early if the merger has stopped.
+fn shard(k: usize, shared: &Shared, data: Arc<Data>, mut core: Core, opts: &ReadOptions, tx: SyncSender<Round>) {
     let _leave = Leave(shared, k);
     let bytes = data.bytes();
-    let shards = shared.steps().done.len();
-    let mut tracking = Tracking::with_config(track);
-    let mut seams = SeamStage::new(opts, shards, Some(Arc::clone(&data) as Arc<dyn Backing>), false);
-    let mut sum = RunSummary::default();
-    let mut unsupported = Vec::new();
     let mut round = Round::default();
     let mut refaulted = Refaulted::default();
-    while let Some((frames, end)) = shared.step(k, &mut filter) {
-        let mut keep = Keep(&mut round);
+    // The round sink never fails, so neither do the core's calls below.
+    while let Some((frames, end)) = shared.step(k, &mut core.front) {
+        let mut keep = RoundSink(&mut round);
         let first = end.upto - end.len + 1;
         for (i, &f) in frames.iter().enumerate() {
             // The walker has touched these bytes on another core (or not at all, when a
@@ -497,27 +486,15 @@ fn shard(
                 prefetch(bytes, a.start as usize);
             }
             let (n, raw) = (first + u64::from(f.idx), &bytes[f.bytes()]);
-            if filter.as_mut().is_some_and(|flt| !flt.matches(f.linktype, raw)) {
-                continue;
-            }
-            let frame = decode::decode(f.linktype, raw, f.len);
-            let seen = sum.unsupported_linktypes.len();
-            count_decoded(&mut sum, f.linktype, &frame);
-            if sum.unsupported_linktypes.len() > seen {
-                unsupported.push((n, f.linktype));
-            }
-            let created = tracking.created();
-            let (_, tcp) = tracking.frame(n, f.ts_ns, &frame);
-            if tracking.created() != created {
+            let Some((frame, _)) = core.front.admit(n, f.meta(), raw) else { continue };
+            let created = core.front.tracking.tcp_created();
+            core.frame(n, f.ts_ns, &frame, &mut keep).expect("a round sink never fails");
+            if core.front.tracking.tcp_created() != created {
                 keep.0.created.push(n);
             }
-            seams.frame(n, f.ts_ns, &frame, tcp.as_ref(), &mut keep).expect("keeping never fails");
-            sum.shown += 1;
         }
         if let Some((n, ts)) = end.point {
-            for c in tracking.expired(ts) {
-                seams.conn_done(&c, &mut keep).expect("keeping never fails");
-            }
+            core.expire(ts, &mut keep).expect("a round sink never fails");
             let at = keep.0.conns.len();
             keep.0.points.push((n, at));
         }
@@ -532,23 +509,22 @@ fn shard(
     }
     // The connections still held, in id order, as the end point.
     round.points.push((u64::MAX, usize::MAX));
-    let remaining = tracking.remaining();
-    for part in remaining.chunks(END_PART) {
+    let remaining = core.front.remaining();
+    let mut remaining = remaining.into_iter().peekable();
+    while remaining.peek().is_some() {
         if round.conns.len() >= END_PART {
             round.more = true;
             if tx.send(std::mem::take(&mut round)).is_err() {
                 return;
             }
         }
-        for c in part {
-            seams.conn_done(c, &mut Keep(&mut round)).expect("keeping never fails");
-        }
+        core.back.conns_done(remaining.by_ref().take(END_PART).collect(), &mut RoundSink(&mut round)).expect("a round sink never fails");
     }
-    drop(remaining);
-    seams.finish(&mut Keep(&mut round)).expect("keeping never fails");
-    sum.evicted = tracking.evicted();
-    sum.cap_dropped_bytes = seams.cap_dropped();
-    round.end = Some((sum, unsupported));
+    core.back.finish(&mut RoundSink(&mut round)).expect("a round sink never fails");
+    let mut sum = RunSummary::default();
+    core.summarise(&mut sum, opts);
+    sum.unsupported_linktypes.clear();
+    round.end = Some((sum, std::mem::take(&mut core.front.counts.unsupported)));
     let _ = tx.send(round);
 }
 
@@ -560,7 +536,7 @@ fn merge(rxs: Vec<Receiver<Round>>, sink: &mut dyn Sink) -> Result<RunSummary, R
     let mut ids: FxHashMap<u64, u32> = FxHashMap::default();
     let ids = &mut ids;
     let mut next_id = 0u32;
-    let mut point: Vec<(u32, ConnSummary, ConnSeams)> = Vec::new();
+    let mut point: Vec<ConnRecord> = Vec::new();
     loop {
         let mut rounds = Vec::with_capacity(shards);
         for rx in &rxs {
@@ -588,15 +564,15 @@ fn merge(rxs: Vec<Receiver<Round>>, sink: &mut dyn Sink) -> Result<RunSummary, R
             }
             for s in 0..shards {
                 let upto = rounds[s].points.get(j).map_or(taken[s], |p| p.1);
-                for (mut c, mut seams) in conns[s].by_ref().take(upto - taken[s]) {
-                    renumber(&mut c, &mut seams, ids);
-                    point.push((c.conn, c, seams));
+                for mut c in conns[s].by_ref().take(upto - taken[s]) {
+                    renumber(&mut c, ids);
+                    point.push(c);
                 }
                 taken[s] = upto;
             }
-            point.sort_unstable_by_key(|p| p.0);
-            for (_, c, seams) in point.drain(..) {
-                sink.conn(&c, &seams)?;
+            point.sort_unstable_by_key(|c| c.summary.conn);
+            for c in point.drain(..) {
+                sink.conn_owned(c)?;
             }
         }
     }
@@ -607,18 +583,18 @@ fn merge(rxs: Vec<Receiver<Round>>, sink: &mut dyn Sink) -> Result<RunSummary, R
 fn end_point(
     rxs: &[Receiver<Round>],
     mut rounds: Vec<Round>,
-    mut conns: Vec<std::vec::IntoIter<(ConnSummary, ConnSeams)>>,
+    mut conns: Vec<std::vec::IntoIter<ConnRecord>>,
     ids: &mut FxHashMap<u64, u32>,
     sink: &mut dyn Sink,
 ) -> Result<RunSummary, RunError> {
     let shards = rxs.len();
-    let mut next: Vec<Option<(ConnSummary, ConnSeams)>> = (0..shards).map(|_| None).collect();
+    let mut next: Vec<Option<ConnRecord>> = (0..shards).map(|_| None).collect();
     loop {
         for s in 0..shards {
             while next[s].is_none() {
-                if let Some((mut c, mut seams)) = conns[s].next() {
-                    renumber(&mut c, &mut seams, ids);
-                    next[s] = Some((c, seams));
+                if let Some(mut c) = conns[s].next() {
+                    renumber(&mut c, ids);
+                    next[s] = Some(c);
                 } else if rounds[s].more {
                     let Ok(r) = rxs[s].recv() else { return Ok(RunSummary::default()) };
                     rounds[s] = r;
@@ -628,20 +604,21 @@ fn end_point(
                 }
             }
         }
-        let Some(s) = (0..shards).filter(|&s| next[s].is_some()).min_by_key(|&s| next[s].as_ref().map(|n| n.0.conn)) else { break };
-        let (c, seams) = next[s].take().expect("picked");
-        sink.conn(&c, &seams)?;
+        let Some(s) = (0..shards).filter(|&s| next[s].is_some()).min_by_key(|&s| next[s].as_ref().map(|n| n.summary.conn)) else {
+            break;
+        };
+        sink.conn_owned(next[s].take().expect("picked"))?;
     }
     Ok(total(rounds.into_iter().filter_map(|r| r.end)))
 }
 
 /// Give a thread's connection the run's id (and forget its first frame).
-fn renumber(c: &mut ConnSummary, seams: &mut ConnSeams, ids: &mut FxHashMap<u64, u32>) {
-    let id = ids.remove(&c.first_frame);
-    debug_assert!(id.is_some(), "connection of frame {} was never created", c.first_frame);
-    c.conn = id.unwrap_or(c.conn);
-    for d in seams.iter_mut().flatten() {
-        d.conn = c.conn;
+fn renumber(c: &mut ConnRecord, ids: &mut FxHashMap<u64, u32>) {
+    let id = ids.remove(&c.summary.first_frame);
+    debug_assert!(id.is_some(), "connection of frame {} was never created", c.summary.first_frame);
+    c.summary.conn = id.unwrap_or(c.summary.conn);
+    for d in c.seams.iter_mut().flatten() {
+        d.conn = c.summary.conn;
     }
 }
 

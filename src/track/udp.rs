@@ -4,8 +4,12 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::Dir;
+
+/// (source address, source port, destination address, destination port) of a flow's first datagram.
 type Key = (IpAddr, u16, IpAddr, u16);
 
+/// The UDP flows of a run, keyed by their first datagram's addresses and ports.
 pub struct UdpFlows {
     map: FxHashMap<Key, u32>,
     next: u32,
@@ -13,17 +17,18 @@ pub struct UdpFlows {
 }
 
 impl UdpFlows {
+    /// No flows yet; at most `cap` will be numbered.
     pub fn new(cap: usize) -> Self {
         UdpFlows { map: FxHashMap::default(), next: 0, cap }
     }
 
-    /// (flow id, direction: 0 from the first sender, 1 back). `None` once `cap` flows exist.
-    pub fn flow(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, usize)> {
+    /// (flow id, direction: `C2S` from the first sender). `None` once `cap` flows exist.
+    pub fn flow(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, Dir)> {
         if let Some(&id) = self.map.get(&(src, sport, dst, dport)) {
-            return Some((id, 0));
+            return Some((id, Dir::C2S));
         }
         if let Some(&id) = self.map.get(&(dst, dport, src, sport)) {
-            return Some((id, 1));
+            return Some((id, Dir::S2C));
         }
         if self.map.len() >= self.cap {
             return None;
@@ -31,7 +36,7 @@ impl UdpFlows {
         let id = self.next;
         self.next += 1;
         self.map.insert((src, sport, dst, dport), id);
-        Some((id, 0))
+        Some((id, Dir::C2S))
     }
 }
 
@@ -44,9 +49,9 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let mut f = UdpFlows::new(2);
-        assert_eq!(f.flow(a, 1, b, 2), Some((0, 0)));
-        assert_eq!(f.flow(b, 2, a, 1), Some((0, 1)));
-        assert_eq!(f.flow(a, 3, b, 2), Some((1, 0)));
+        assert_eq!(f.flow(a, 1, b, 2), Some((0, Dir::C2S)));
+        assert_eq!(f.flow(b, 2, a, 1), Some((0, Dir::S2C)));
+        assert_eq!(f.flow(a, 3, b, 2), Some((1, Dir::C2S)));
         assert_eq!(f.flow(a, 4, b, 2), None, "cap");
     }
 }

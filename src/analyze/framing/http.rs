@@ -189,7 +189,7 @@ impl HttpFramer {
             }
             return true;
         }
-        let req = cx.pair.pop_request(cx.dir ^ 1).unwrap_or(REQ_PLAIN);
+        let req = cx.pair.pop_request(cx.dir.rev()).unwrap_or(REQ_PLAIN);
         if req == REQ_CONNECT && (200..300).contains(&h.status) {
             self.end_message(cx);
             self.st = St::Over;
@@ -374,6 +374,7 @@ fn block_complete(buf: &[u8]) -> bool {
 mod tests {
     use crate::analyze::framing::{frame_all, make_framer, FrameCx, PairState};
     use crate::analyze::spec::FramingSpec;
+    use crate::track::Dir;
 
     const REQS: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\n\r\n";
 
@@ -398,11 +399,11 @@ mod tests {
         let mut pair = PairState::default();
         let mut ends = Vec::new();
         let mut req = make_framer(FramingSpec::Http, 0);
-        let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: 0 };
+        let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: Dir::C2S };
         req.feed(b"HEAD / HTTP/1.1\r\n\r\n", &mut cx);
         let mut resp = make_framer(FramingSpec::Http, 0);
         let mut ends2 = Vec::new();
-        let mut cx = FrameCx { ends: &mut ends2, pair: &mut pair, dir: 1 };
+        let mut cx = FrameCx { ends: &mut ends2, pair: &mut pair, dir: Dir::S2C };
         resp.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", &mut cx);
         assert_eq!(ends2, vec![39, 78]);
     }

@@ -252,6 +252,7 @@ impl Framer for SegmentFramer {
 mod tests {
     use crate::analyze::framing::{frame_all, make_framer, FrameCx, PairState};
     use crate::analyze::spec::FramingSpec;
+    use crate::track::Dir;
 
     fn spec(s: &str) -> FramingSpec {
         FramingSpec::parse(s).unwrap()
@@ -276,7 +277,7 @@ mod tests {
         let mut f = make_framer(spec("len:8:be"), 0);
         let mut ends = Vec::new();
         let mut pair = PairState::default();
-        let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: 0 };
+        let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: Dir::C2S };
         assert!(f.feed(&[0xff; 8], &mut cx).is_none());
         assert!(f.feed(&[0u8; 100_000], &mut cx).is_none());
         assert!(f.skip(1 << 40, &mut cx));
@@ -289,7 +290,7 @@ mod tests {
         let mut f = make_framer(spec("len:2:be"), 0);
         let mut ends = Vec::new();
         let mut pair = PairState::default();
-        let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: 0 };
+        let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: Dir::C2S };
         f.feed(b"\0\x0aab", &mut cx);
         assert!(f.skip(8, &mut cx));
         assert_eq!(cx.ends, &vec![12]);

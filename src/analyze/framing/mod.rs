@@ -17,6 +17,7 @@ pub mod text;
 use std::collections::VecDeque;
 
 use super::spec::FramingSpec;
+use crate::track::Dir;
 
 /// What the two directions of one connection share: the HTTP requests seen in each
 /// direction (HEAD or CONNECT matter to the response framer of the other direction).
@@ -35,16 +36,16 @@ const MAX_QUEUED_REQS: usize = 4096;
 
 impl PairState {
     /// A request of kind `kind` was framed in direction `dir`.
-    pub fn push_request(&mut self, dir: usize, kind: u8) {
-        let q = &mut self.reqs[dir & 1];
+    pub fn push_request(&mut self, dir: Dir, kind: u8) {
+        let q = &mut self.reqs[dir.idx()];
         if q.len() >= MAX_QUEUED_REQS {
             q.pop_front();
         }
         q.push_back(kind);
     }
     /// The oldest unanswered request sent in direction `dir`, if one was seen.
-    pub fn pop_request(&mut self, dir: usize) -> Option<u8> {
-        self.reqs[dir & 1].pop_front()
+    pub fn pop_request(&mut self, dir: Dir) -> Option<u8> {
+        self.reqs[dir.idx()].pop_front()
     }
 }
 
@@ -54,13 +55,13 @@ pub struct FrameCx<'a> {
     pub ends: &'a mut Vec<u64>,
     /// State shared with the reverse direction.
     pub pair: &'a mut PairState,
-    /// This framer's direction (0 = c2s, 1 = s2c).
-    pub dir: usize,
+    /// This framer's direction.
+    pub dir: Dir,
 }
 
 /// A message framer. Offsets are absolute positions in the direction's stream;
 /// a framer made by [`make_framer`] with `start` expects its first byte at `start`.
-pub trait Framer {
+pub trait Framer: Send {
     /// The framing this framer implements.
     fn spec(&self) -> FramingSpec;
     /// Offset of the next byte to feed.
@@ -104,7 +105,7 @@ pub fn frame_all(spec: FramingSpec, chunks: &[&[u8]]) -> (Vec<u64>, Option<u64>)
     let mut f = make_framer(spec, 0);
     let mut ends = Vec::new();
     let mut pair = PairState::default();
-    let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: 0 };
+    let mut cx = FrameCx { ends: &mut ends, pair: &mut pair, dir: Dir::C2S };
     let mut desync = None;
     for c in chunks {
         if let Some(x) = f.feed(c, &mut cx) {
