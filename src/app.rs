@@ -10,10 +10,9 @@ use std::io::IsTerminal;
 use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig, StreamConfig};
 use crate::output::conns::{select, write_json, write_table, ConnsSink};
 use crate::output::flow::{FlowOptions, FlowSink};
-use crate::output::json::JsonSink;
 use crate::output::style::Palette;
-use crate::output::text::TimeFormat;
-use crate::output::text::{TextOptions, TextSink};
+use crate::output::text::{TextOptions, TimeFormat};
+use crate::output::{packet_sink, OutputFormat};
 use crate::pipeline::{self, ReadOptions, RunError, Sink};
 
 pub const EXIT_OK: i32 = 0;
@@ -188,12 +187,12 @@ fn capture(cc: &CaptureConfig) -> i32 {
     let opts = ReadOptions { count: cc.count, ..ReadOptions::new(cc.live.iface.clone().into()) };
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
     let out = io::LineWriter::new(io::stdout().lock());
-    let result = if cc.json {
-        pipeline::run(&mut src, &opts, &mut JsonSink::new(out))
+    let text = TextOptions { verbose: cc.verbose, hex: cc.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cc.color) };
+    let mut sink = packet_sink(cc.format, text, out);
+    let result = if cc.format == OutputFormat::Json {
+        pipeline::run(&mut src, &opts, sink.as_mut())
     } else {
-        let palette = Palette::for_stdout(cc.color);
-        let mut sink = TextSink::new(out, TextOptions { verbose: cc.verbose, hex: cc.hex, time: TimeFormat::Relative, palette });
-        let mut tee = Tee { inner: &mut sink, conns: Vec::new() };
+        let mut tee = Tee { inner: sink.as_mut(), conns: Vec::new() };
         let r = pipeline::run(&mut src, &opts, &mut tee);
         if r.is_ok() && !tee.conns.is_empty() {
             let mut out = io::stdout().lock();
@@ -240,7 +239,10 @@ fn conns(cc: &ConnsConfig) -> i32 {
     let rows = select(std::mem::take(&mut sink.rows), &cc.filters, cc.sort, cc.reverse);
     let mut out = BufWriter::new(io::stdout().lock());
     let width = if io::stdout().is_terminal() { terminal_width() } else { None };
-    let written = if cc.json { write_json(&mut out, &rows) } else { write_table(&mut out, &rows, width) };
+    let written = match cc.format {
+        OutputFormat::Json => write_json(&mut out, &rows),
+        OutputFormat::Text => write_table(&mut out, &rows, width),
+    };
     let written = written.and_then(|_| out.flush());
     finish(&cc.input, result, written)
 }
@@ -265,14 +267,8 @@ fn read(rc: &ReadConfig) -> i32 {
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let opts = read_options(&rc.input);
-    let result = if rc.json {
-        let mut sink = JsonSink::new(out);
-        pipeline::run_file(&opts, &mut sink)
-    } else {
-        let palette = Palette::for_stdout(rc.color);
-        let mut sink = TextSink::new(out, TextOptions { verbose: rc.verbose, hex: rc.hex, time: rc.time, palette });
-        pipeline::run_file(&opts, &mut sink)
-    };
+    let text = TextOptions { verbose: rc.verbose, hex: rc.hex, time: rc.time, palette: Palette::for_stdout(rc.color) };
+    let result = pipeline::run_file(&opts, packet_sink(rc.format, text, out).as_mut());
     finish(&rc.input, result, Ok(()))
 }
 

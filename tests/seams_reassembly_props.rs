@@ -4,7 +4,7 @@
 //! the memory caps hold at every step; sequence numbers wrap.
 
 use proptest::prelude::*;
-use wireseam::analyze::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmStats, Reassembler, Sink};
+use wireseam::analyze::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, ReasmStats, Reassembler};
 use wireseam::capture::Backing;
 
 #[derive(Default)]
@@ -17,7 +17,7 @@ struct Collect {
     store: bool,
 }
 
-impl Sink for Collect {
+impl ReasmSink for Collect {
     fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _n: u64, frame_end: u64, _ts: i64) {
         assert_eq!(off, self.end, "bytes handed on in order");
         assert!(frame_end >= off + b.len() as u64);

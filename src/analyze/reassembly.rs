@@ -1,5 +1,5 @@
 //! Per-direction TCP reassembly: places payload bytes by (unwrapped) sequence
-//! offset and hands them to a [`Sink`] in stream order.
+//! offset and hands them to a [`ReasmSink`] in stream order.
 //!
 //! * Offsets: the tracker's `rseq` (1 = first payload byte) is unwrapped to the
 //!   64-bit value nearest the highest sequence seen so far; offset = unwrapped − 1.
@@ -120,7 +120,7 @@ pub enum ReasmEvent {
 }
 
 /// Receives a direction's bytes in stream order.
-pub trait Sink {
+pub trait ReasmSink {
     /// Bytes `[off, off + bytes.len())`, first carried by frame `n` whose segment
     /// ends at stream offset `frame_end`; `ts` is the time they became available
     /// in order (the capture time of the frame that completed contiguity).
@@ -612,7 +612,17 @@ impl Reassembler {
     /// One TCP segment: `len` bytes at `rseq`, of which `payload` (maybe shorter)
     /// were captured.
     #[allow(clippy::too_many_arguments)]
-    pub fn segment<S: Sink>(&mut self, cfg: &ReasmCfg, mem: &mut Mem, sink: &mut S, rseq: u32, len: u32, payload: &[u8], n: u64, ts: i64) {
+    pub fn segment<S: ReasmSink>(
+        &mut self,
+        cfg: &ReasmCfg,
+        mem: &mut Mem,
+        sink: &mut S,
+        rseq: u32,
+        len: u32,
+        payload: &[u8],
+        n: u64,
+        ts: i64,
+    ) {
         if len == 0 {
             return;
         }
@@ -675,7 +685,7 @@ impl Reassembler {
     /// Hands on `[cur, stop)` of a segment whose captured bytes `pay` start at `base` (and at
     /// `at` in the backing).
     #[allow(clippy::too_many_arguments)]
-    fn emit_own<S: Sink>(
+    fn emit_own<S: ReasmSink>(
         &mut self,
         mem: &mut Mem,
         sink: &mut S,
@@ -705,7 +715,7 @@ impl Reassembler {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn gap_out<S: Sink>(&mut self, mem: &mut Mem, sink: &mut S, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64) {
+    fn gap_out<S: ReasmSink>(&mut self, mem: &mut Mem, sink: &mut S, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64) {
         if let Some(h) = &mut self.hist {
             h.unknown(len);
         }
@@ -714,7 +724,7 @@ impl Reassembler {
         sink.gap(mem, off, len, why, n, ts);
     }
 
-    fn deliver_piece<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, start: u64, p: Piece, ts: i64) {
+    fn deliver_piece<S: ReasmSink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, start: u64, p: Piece, ts: i64) {
         mem.give(p.cost());
         self.buffered -= p.cost();
         let end = start + p.len;
@@ -723,7 +733,7 @@ impl Reassembler {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn in_order<S: Sink>(
+    fn in_order<S: ReasmSink>(
         &mut self,
         backing: Option<&dyn Backing>,
         mem: &mut Mem,
@@ -754,14 +764,14 @@ impl Reassembler {
         }
     }
 
-    fn conflict<S: Sink>(&mut self, sink: &mut S, ev: Option<ReasmEvent>) {
+    fn conflict<S: ReasmSink>(&mut self, sink: &mut S, ev: Option<ReasmEvent>) {
         if let Some(ev) = ev {
             self.stats.conflicts += 1;
             sink.event(ev);
         }
     }
 
-    fn drain_contiguous<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
+    fn drain_contiguous<S: ReasmSink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
         while let Some(entry) = self.ooo.first_entry() {
             if *entry.key() != self.next {
                 break;
@@ -774,7 +784,7 @@ impl Reassembler {
     /// Buffers the parts of `[off, end)` not yet covered. Returns true when a part
     /// was dropped for the global cap.
     #[allow(clippy::too_many_arguments)]
-    fn buffer<S: Sink>(
+    fn buffer<S: ReasmSink>(
         &mut self,
         cfg: &ReasmCfg,
         mem: &mut Mem,
@@ -831,7 +841,7 @@ impl Reassembler {
         global_drop
     }
 
-    fn drop_piece<S: Sink>(&mut self, sink: &mut S, off: u64, len: u64, n: u64, global: bool) {
+    fn drop_piece<S: ReasmSink>(&mut self, sink: &mut S, off: u64, len: u64, n: u64, global: bool) {
         self.stats.cap_drops += 1;
         self.stats.cap_drop_bytes += len;
         sink.event(ReasmEvent::CapDrop { offset: off, len, frame: n, global });
@@ -839,7 +849,7 @@ impl Reassembler {
 
     /// Skips the hole before the first buffered piece (a gap), then hands on
     /// everything contiguous after it.
-    fn skip_hole<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
+    fn skip_hole<S: ReasmSink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
         let Some((&ps, _)) = self.ooo.first_key_value() else {
             return;
         };
@@ -853,7 +863,7 @@ impl Reassembler {
 
     /// Gives up on every hole: skips them all, then (when the end is known) the
     /// missing tail up to the end. Nothing is buffered afterwards.
-    pub fn flush<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
+    pub fn flush<S: ReasmSink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
         while !self.ooo.is_empty() {
             self.skip_hole(backing, mem, sink, ts);
         }
@@ -867,7 +877,7 @@ impl Reassembler {
     }
 
     /// Flushes and refuses further bytes.
-    pub fn finish<S: Sink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
+    pub fn finish<S: ReasmSink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, ts: i64) {
         self.flush(backing, mem, sink, ts);
         self.finished = true;
         // No byte is accepted any more: the conflict history is not needed while the
@@ -896,7 +906,7 @@ mod tests {
         events: Vec<ReasmEvent>,
     }
 
-    impl Sink for Collect {
+    impl ReasmSink for Collect {
         fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _n: u64, _fe: u64, _ts: i64) {
             assert_eq!(off, self.bytes.len() as u64);
             self.bytes.extend_from_slice(b);

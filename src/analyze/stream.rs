@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use super::framing::detect::{detect, Detection, Level};
 use super::framing::{make_framer, FrameCx, Framer, PairState};
-use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, Reassembler, Sink};
+use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, Reassembler};
 use super::spec::{DirFraming, FramingSpec};
 use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
 use crate::capture::Backing;
@@ -515,7 +515,7 @@ impl Stage {
     }
 }
 
-impl Sink for StageCx<'_> {
+impl ReasmSink for StageCx<'_> {
     fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64) {
         self.timeline(off, off + bytes.len() as u64, ts, false);
         self.keep(off, Some(bytes), bytes.len() as u64);
@@ -660,7 +660,7 @@ struct LateSink<'a> {
     out: &'a mut SegOut,
 }
 
-impl Sink for LateSink<'_> {
+impl ReasmSink for LateSink<'_> {
     fn data(&mut self, _: &mut Mem, _: u64, _: &[u8], _: u64, _: u64, _: i64) {
         debug_assert!(false, "a finished reassembler hands on no bytes");
     }

@@ -381,6 +381,15 @@ pub enum Format {
     Json,
 }
 
+impl From<Format> for crate::output::OutputFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => crate::output::OutputFormat::Text,
+            Format::Json => crate::output::OutputFormat::Json,
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Color {
     Auto,
@@ -425,7 +434,7 @@ pub struct StreamConfig {
 #[derive(Debug, Clone)]
 pub struct ReadConfig {
     pub input: InputConfig,
-    pub json: bool,
+    pub format: crate::output::OutputFormat,
     pub verbose: u8,
     pub hex: bool,
     pub time: TimeFormat,
@@ -435,7 +444,7 @@ pub struct ReadConfig {
 #[derive(Debug, Clone)]
 pub struct ConnsConfig {
     pub input: InputConfig,
-    pub json: bool,
+    pub format: crate::output::OutputFormat,
     pub sort: crate::output::conns::SortKey,
     pub reverse: bool,
     pub filters: Vec<crate::output::conns::ConnFilter>,
@@ -455,7 +464,7 @@ pub struct CaptureConfig {
     pub list: bool,
     pub count: Option<u64>,
     pub duration: Option<std::time::Duration>,
-    pub json: bool,
+    pub format: crate::output::OutputFormat,
     pub user: Option<String>,
     pub verbose: u8,
     pub hex: bool,
@@ -521,7 +530,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     match cli.command {
         Command::Read(a) => Ok(Config::Read(ReadConfig {
             input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            json: a.format == Format::Json,
+            format: a.format.into(),
             verbose: a.verbose,
             hex: a.hex,
             time: match a.time {
@@ -535,7 +544,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
                 input: input_config(a.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
-                json: a.format == Format::Json,
+                format: a.format.into(),
                 sort: SortKey::parse(&a.sort)?,
                 reverse: a.reverse,
                 filters: a.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
@@ -623,7 +632,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 list: a.list,
                 count: a.count,
                 duration,
-                json: a.format == Format::Json,
+                format: a.format.into(),
                 user: a.user,
                 verbose: a.verbose,
                 hex: a.hex,

@@ -14,7 +14,25 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use crate::analyze::Carried;
-use crate::pipeline::MsgNote;
+use crate::pipeline::{MsgNote, Sink};
+
+/// How a run's records are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// For people: annotated lines (`read`, `capture`) or a table (`conns`).
+    Text,
+    /// JSON lines for programs (`docs/json-lines.md`).
+    Json,
+}
+
+/// The sink of a packet listing (`read`, `capture`) in `format`, writing to `w`: the one place
+/// a format becomes a sink. `text` applies to [`OutputFormat::Text`].
+pub fn packet_sink<'w, W: Write + 'w>(format: OutputFormat, text: text::TextOptions, w: W) -> Box<dyn Sink + 'w> {
+    match format {
+        OutputFormat::Text => Box::new(text::TextSink::new(w, text)),
+        OutputFormat::Json => Box::new(json::JsonSink::new(w)),
+    }
+}
 
 /// Writes a frame's message annotation (`None`: the frame carries no message bytes).
 pub type Annotate<'a> = dyn FnMut(&mut dyn Write, Option<&Carried>) -> io::Result<()> + 'a;

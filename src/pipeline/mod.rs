@@ -1,15 +1,15 @@
-//! The run: frames from a source, through the one [frame core](core), to a sink.
+//! The run: frames from a source, through the one [frame core](frame_core), to a sink.
 //!
 //! Where things go: the order of the stages for every frame (filter → decode → track → seams,
-//! and the expiry step every [`EXPIRE_EVERY`] frames) is written once, in [`core`]; a new stage
-//! is one edit there ([`core::Front::admit`] before tracking, [`core::Back::frame`] after it).
+//! and the expiry step every [`EXPIRE_EVERY`] frames) is written once, in [`frame_core`]; a new stage
+//! is one edit there ([`frame_core::Front::admit`] before tracking, [`frame_core::Back::frame`] after it).
 //! The drivers only decide which thread runs which half: [`run`] runs a whole core on the
-//! calling thread, `parallel` (packets or messages, `--threads`) runs the [`core::Front`] on a
-//! reader thread and a [`core::Back`] per worker, `sharded` (connections only, `--threads`) runs
+//! calling thread, `parallel` (packets or messages, `--threads`) runs the [`frame_core::Front`] on a
+//! reader thread and a [`frame_core::Back`] per worker, `sharded` (connections only, `--threads`) runs
 //! a whole core per thread on its share of the flows. Sinks see the same calls in the same order
 //! from all three.
 
-pub mod core;
+pub mod frame_core;
 mod parallel;
 mod sharded;
 
@@ -23,8 +23,8 @@ use crate::track::arp::ArpConflict;
 use crate::track::tcp::{ConnSummary, SegInfo, TrackConfig};
 use crate::track::{Tracked, UdpInfo};
 
-use self::core::Core;
-pub use self::core::EXPIRE_EVERY;
+use self::frame_core::Core;
+pub use self::frame_core::EXPIRE_EVERY;
 
 /// Which application messages a frame carries bytes of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,7 +294,7 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         let n = sum.frames;
         let Some((frame, times)) = core.front.admit(n, meta, raw) else { continue };
         let facts = core.frame(n, meta.ts_ns, &frame, sink)?;
-        if core::is_expiry_point(n) {
+        if frame_core::is_expiry_point(n) {
             core.expire(meta.ts_ns, sink)?;
         }
         sink.packet(&PacketView::new(n, meta, times, raw, &frame, &facts))?;

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-use super::core::{is_expiry_point, Back, Front};
+use super::frame_core::{is_expiry_point, Back, Front};
 use super::{progress_bar, walk_next, ConnRecord, FrameFacts, FrameTimes, PacketView, ReadOptions, RunError, RunSummary, Sink};
 use crate::analyze::{Carried, Message};
 use crate::capture::{Backing, FileSource, PacketMeta, Source};

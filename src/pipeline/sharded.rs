@@ -44,7 +44,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use rustc_hash::FxHashMap;
 
-use super::core::{is_expiry_point, Core, Front, EXPIRE_EVERY};
+use super::frame_core::{is_expiry_point, Core, Front, EXPIRE_EVERY};
 use super::{progress_bar, walk_next, ConnRecord, PacketView, ReadOptions, RunError, RunSummary, Sink};
 use crate::capture::file::{prefetch, Data};
 use crate::capture::{Backing, FileSource, PacketMeta, Source};
