@@ -22,6 +22,7 @@
 //! and, when asked for, the timeline and the first `keep_bytes` of each direction).
 
 pub mod framing;
+pub mod reader;
 pub mod reassembly;
 pub mod recv;
 pub mod spec;
@@ -32,8 +33,12 @@ use rustc_hash::FxHashMap;
 use crate::track::{Dir, FlowId};
 
 pub use framing::detect::{Detection, Level};
+pub use reader::{
+    buffer_glue, next_gap, simulate_reader, simulate_recvfrom, BufferGlue, Reader, RecvCall, RecvFromCall, RecvSchedule, Returned,
+    StreamEnd,
+};
 pub use reassembly::GapReason;
-pub use recv::{render_recv, simulate_recv, simulate_recv_sizes, RecvCall};
+pub use recv::{render_recv, simulate_recv, simulate_recv_sizes};
 pub use spec::{DirFraming, FramingChoice, FramingSpec, LenSpec, SpecError};
 
 use crate::capture::Backing;

@@ -1,48 +1,20 @@
-//! What an application's `recv()` calls would have returned.
-//!
-//! Input: a direction's arrival timeline ([`Arrival`]: each in-order byte range
-//! and the capture time it became available) and its messages. Two receivers:
-//! * eager (`slow_ms` = `None`): blocked in `recv`, it wakes as soon as bytes are
-//!   available and calls `recv(N)` until the receive buffer is empty;
-//! * slow (`slow_ms` = `Some(MS)`): it wakes every MS ms from the first arrival
-//!   and calls `recv(N)` until the buffer is empty, then sleeps again.
-//!
-//! The application is taken to be infinitely fast: all calls of one wake-up
-//! happen at the wake-up time. Each call returns `min(N, buffered)` bytes.
+//! What an application's `recv()` calls would have returned, in words: the simulation itself is
+//! [`reader`](super::reader); this module keeps its two classic schedules as functions and
+//! renders calls as text.
 
+use super::reader::{simulate_reader, Reader, RecvCall, RecvSchedule, Returned, StreamEnd};
 use super::{Arrival, Message};
 use std::fmt::Write as _;
-
-/// One simulated `recv()` call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecvCall {
-    /// 1-based call number.
-    pub call: u64,
-    /// Time of the call (ns).
-    pub ts: i64,
-    /// Requested size.
-    pub asked: usize,
-    /// Byte range returned, `[start, end)`.
-    pub start: u64,
-    pub end: u64,
-    /// Message ends strictly inside the range (where `|` is drawn).
-    pub boundaries: Vec<u64>,
-    /// Messages whose bytes are in the range (indices), `None` if no message covers it.
-    pub first_msg: Option<u64>,
-    pub last_msg: Option<u64>,
-    /// The range holds unknown bytes (a gap).
-    pub gap: bool,
-}
 
 /// [`simulate_recv_sizes`] with one size for every call and at most a million calls.
 pub fn simulate_recv(timeline: &[Arrival], messages: &[Message], n: usize, slow_ms: Option<u64>) -> Vec<RecvCall> {
     simulate_recv_sizes(timeline, messages, &[n], slow_ms, 1_000_000)
 }
 
-/// Simulates the receiver. `messages`: the direction's messages, in index order.
-/// `sizes[i]` is the size asked by call i+1; the last size repeats (the seed
-/// lesson: "hello" and "world" coalesced, `recv(2)` then `recv(10)` returns "he"
-/// then "lloworld"). Stops after `max_calls` calls.
+/// The data calls of a reader that wakes at each arrival (`slow_ms` `None`) or every `slow_ms`
+/// milliseconds ([`simulate_reader`] with [`RecvSchedule::Arrival`] or [`RecvSchedule::Every`]).
+/// `sizes[i]` is the size asked by call i+1; the last size repeats (the seed lesson: "hello"
+/// and "world" coalesced, `recv(2)` then `recv(10)` returns "he" then "lloworld").
 pub fn simulate_recv_sizes(
     timeline: &[Arrival],
     messages: &[Message],
@@ -50,77 +22,9 @@ pub fn simulate_recv_sizes(
     slow_ms: Option<u64>,
     max_calls: usize,
 ) -> Vec<RecvCall> {
-    let mut calls = Vec::new();
-    if timeline.is_empty() || sizes.is_empty() {
-        return calls;
-    }
-    // Availability steps: (time, stream end available), times made non-decreasing.
-    let mut steps: Vec<(i64, u64)> = Vec::new();
-    let mut t_max = i64::MIN;
-    for a in timeline {
-        t_max = t_max.max(a.ts);
-        match steps.last_mut() {
-            Some(last) if last.0 == t_max => last.1 = last.1.max(a.end),
-            _ => steps.push((t_max, a.end)),
-        }
-    }
-    let mut consumed = timeline[0].start;
-    let total = steps.last().map_or(consumed, |s| s.1);
-    let drain = |t: i64, avail: u64, consumed: &mut u64, calls: &mut Vec<RecvCall>| {
-        while *consumed < avail && calls.len() < max_calls {
-            let asked = sizes[calls.len().min(sizes.len() - 1)].max(1);
-            let end = avail.min(*consumed + asked as u64);
-            calls.push(make_call(calls.len() as u64 + 1, t, asked, *consumed, end, timeline, messages));
-            *consumed = end;
-        }
-    };
-    match slow_ms {
-        None => {
-            for &(t, avail) in &steps {
-                drain(t, avail, &mut consumed, &mut calls);
-            }
-        }
-        Some(ms) => {
-            let period = (ms.max(1) as i64).saturating_mul(1_000_000);
-            let t0 = steps[0].0;
-            let mut k: i64 = 0;
-            let mut i = 0;
-            while consumed < total && calls.len() < max_calls {
-                let wake = t0.saturating_add(k.saturating_mul(period));
-                while i + 1 < steps.len() && steps[i + 1].0 <= wake {
-                    i += 1;
-                }
-                let avail = if steps[i].0 <= wake { steps[i].1 } else { consumed };
-                if avail > consumed {
-                    drain(wake, avail, &mut consumed, &mut calls);
-                    k += 1;
-                } else if i + 1 < steps.len() {
-                    // Sleep through the wake-ups that find nothing new.
-                    let next_t = steps[i + 1].0;
-                    k = ((next_t - t0) + period - 1) / period;
-                } else {
-                    break;
-                }
-            }
-        }
-    }
-    calls
-}
-
-fn make_call(call: u64, ts: i64, asked: usize, start: u64, end: u64, timeline: &[Arrival], messages: &[Message]) -> RecvCall {
-    let boundaries = messages
-        .iter()
-        .skip(messages.partition_point(|m| m.offset + m.len <= start))
-        .map(|m| m.offset + m.len)
-        .take_while(|&e| e < end)
-        .collect();
-    let find = |o: u64| -> Option<u64> {
-        let i = messages.partition_point(|m| m.offset + m.len <= o);
-        messages.get(i).filter(|m| m.offset <= o).map(|m| m.index)
-    };
-    let k = timeline.partition_point(|a| a.end <= start);
-    let gap = timeline[k..].iter().take_while(|a| a.start < end).any(|a| a.gap);
-    RecvCall { call, ts, asked, start, end, boundaries, first_msg: find(start), last_msg: find(end - 1), gap }
+    let schedule = slow_ms.map_or(RecvSchedule::Arrival, |ms| RecvSchedule::Every { ms });
+    let reader = Reader { sizes, schedule, established: None, sends: &[], end: StreamEnd::Open, max_calls };
+    simulate_reader(timeline, messages, &reader)
 }
 
 /// Renders a call like `recv #2 (10) → "llo|world" (msg 0 end, msg 1)`.
@@ -143,6 +47,17 @@ pub fn push_escaped(s: &mut String, x: u8) {
 
 pub fn render_recv(c: &RecvCall, bytes: &[u8], messages: &[Message], max: usize) -> String {
     let mut s = format!("recv #{} ({}) → ", c.call, c.asked);
+    match c.returned {
+        Returned::Bytes => {}
+        Returned::Eof => {
+            s.push_str("b'' (the peer closed: FIN)");
+            return s;
+        }
+        Returned::Reset => {
+            s.push_str("fails: ConnectionResetError (RST)");
+            return s;
+        }
+    }
     if c.end as usize <= bytes.len() && !c.gap {
         s.push('"');
         let mut b = c.boundaries.iter().peekable();
