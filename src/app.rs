@@ -90,7 +90,7 @@ fn stream(sc: &StreamConfig) -> i32 {
         conn: sc.conn,
         hex: sc.hex,
         recv: sc.recv.clone(),
-        slow_ms: sc.slow_ms,
+        recv_at: sc.recv_at,
         preview: sc.preview,
         palette: Palette::for_stdout(sc.color),
     };

@@ -174,7 +174,7 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
                 conn: None,
                 hex: false,
                 recv: if stop.scenario == Scenario::Sticky { vec![4096] } else { vec![] },
-                slow_ms: None,
+                recv_at: crate::analyze::RecvSchedule::Arrival,
                 preview: 24,
                 palette: pal,
             };

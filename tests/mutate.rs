@@ -65,7 +65,14 @@ fn sinks() -> Vec<Box<dyn Sink>> {
         Box::new(FlowSink::new(io::sink(), FlowOptions { conn: None, fold: 6, palette: Palette::off() })),
         Box::new(StreamSink::new(
             io::sink(),
-            StreamOptions { conn: None, hex: true, recv: vec![3, 100], slow_ms: Some(5), preview: 64, palette: Palette::off() },
+            StreamOptions {
+                conn: None,
+                hex: true,
+                recv: vec![3, 100],
+                recv_at: wireseam::analyze::RecvSchedule::Every { ms: 5 },
+                preview: 64,
+                palette: Palette::off(),
+            },
         )),
     ]
 }

@@ -144,7 +144,9 @@ Examples:
   wireseam stream capture.pcap --conn 0
   wireseam stream capture.pcap --framing c2s=len:4:be,s2c=lines
   wireseam stream capture.pcap --recv 2              recv(2) on every arrival
-  wireseam stream capture.pcap --recv 1024 --slow 50 a reader that wakes every 50 ms";
+  wireseam stream capture.pcap --recv 1024 --slow 50 a reader that wakes every 50 ms
+  wireseam stream capture.pcap --recv 1024 --recv-at end
+                                                     a reader that comes after everything arrived";
 
 const CAPTURE_AFTER: &str = "\
 Stops on Ctrl-C, SIGTERM, -c or --duration; whatever libpcap still holds is drained and shown,
@@ -299,8 +301,16 @@ pub struct StreamArgs {
     #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
     pub recv: Vec<usize>,
 
+    /// With --recv: when the reading application calls recv(). `arrival`: each time data
+    /// arrives (default); `after:MS`: first MS ms after the connection is established (a server
+    /// busy after accept()), then call after call; `every:MS`: it wakes every MS ms and reads
+    /// until the buffer is empty; `end`: once everything has arrived (the most glued case);
+    /// `after-send`: once after each message it sends itself (a request/response client).
+    #[arg(long, value_name = "WHEN", requires = "recv", conflicts_with = "slow")]
+    pub recv_at: Option<String>,
+
     /// With --recv: the application wakes up only every MS milliseconds and then reads until
-    /// the socket buffer is empty.
+    /// the socket buffer is empty (the same as --recv-at every:MS).
     #[arg(long, value_name = "MS", requires = "recv")]
     pub slow: Option<u64>,
 
@@ -424,7 +434,7 @@ pub struct StreamConfig {
     pub conn: Option<u32>,
     pub hex: bool,
     pub recv: Vec<usize>,
-    pub slow_ms: Option<u64>,
+    pub recv_at: crate::analyze::RecvSchedule,
     pub preview: usize,
     pub keep_bytes: usize,
     pub color: ColorMode,
@@ -588,7 +598,11 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 conn: a.conn,
                 hex: a.hex,
                 recv: a.recv,
-                slow_ms: a.slow,
+                recv_at: match (a.recv_at, a.slow) {
+                    (Some(w), _) => w.parse().map_err(|e| format!("--recv-at {e}"))?,
+                    (None, Some(ms)) => crate::analyze::RecvSchedule::Every { ms: ms.max(1) },
+                    (None, None) => crate::analyze::RecvSchedule::Arrival,
+                },
                 preview: a.preview,
                 keep_bytes: a.keep.saturating_mul(1 << 20),
                 color,

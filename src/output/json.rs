@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::time::{write_rfc3339, write_secs};
-use crate::analyze::{Carried, Message};
+use crate::analyze::{Carried, FramingSpec, Message};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
@@ -307,7 +307,12 @@ pub fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
     for (i, f) in m.frames.iter().enumerate() {
         write!(w, "{}{f}", if i > 0 { "," } else { "" })?;
     }
-    write!(w, "],\"sticky\":{},\"split\":{},\"complete\":{}", m.sticky, m.split, m.complete)?;
+    if m.framing == FramingSpec::Segment {
+        // No framing recognised: where the sender's messages end is unknown.
+        write!(w, "],\"sticky\":null,\"split\":null,\"complete\":{}", m.complete)?;
+    } else {
+        write!(w, "],\"sticky\":{},\"split\":{},\"complete\":{}", m.sticky, m.split, m.complete)?;
+    }
     if m.nframes as usize > m.frames.len() {
         write!(w, ",\"nframes\":{}", m.nframes)?;
     }

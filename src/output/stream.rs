@@ -8,8 +8,13 @@ use std::io::{self, Write};
 
 use super::style::{self, Palette};
 use super::Endpoint;
-use crate::analyze::{render_recv, simulate_recv_sizes, Arrival, Carried, DirSummary, Message};
+use crate::analyze::{
+    buffer_glue, render_recv, simulate_reader, simulate_recvfrom, Arrival, Carried, DirSummary, FramingSpec, Message, Reader, RecvSchedule,
+    Returned, StreamEnd,
+};
+use crate::numbers::thousands;
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, RunSummary, Sink};
+use crate::track::tcp::ConnSummary;
 use crate::track::{Dir, FlowId};
 
 #[derive(Clone, Debug)]
@@ -17,11 +22,11 @@ pub struct StreamOptions {
     /// Only this TCP connection (UDP flows are shown when no connection is chosen).
     pub conn: Option<u32>,
     pub hex: bool,
-    /// Simulate an application calling `recv(N)` with these sizes (the last repeats; empty: no
-    /// simulation) ...
+    /// Simulate an application calling `recv(N)` (TCP) or `recvfrom(N)` (UDP) with these sizes
+    /// (the last repeats; empty: no simulation) ...
     pub recv: Vec<usize>,
-    /// ... that wakes up only every `slow` milliseconds.
-    pub slow_ms: Option<u64>,
+    /// ... at these times.
+    pub recv_at: RecvSchedule,
     /// Bytes of each message shown in the preview.
     pub preview: usize,
     pub palette: Palette,
@@ -39,7 +44,8 @@ struct DirData {
 struct ConnData {
     endpoints: Option<(String, String)>,
     dirs: [DirData; 2],
-    done: bool,
+    /// The tracker's summary, once the connection is over.
+    summary: Option<ConnSummary>,
 }
 
 /// The first bytes of each UDP datagram, by (direction, message index).
@@ -129,10 +135,10 @@ impl<W: Write> Sink for StreamSink<W> {
                 d.bytes = kept.bytes;
                 d.timeline = kept.timeline;
             }
-            c.done = true;
             if c.endpoints.is_none() {
                 c.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
             }
+            c.summary = Some(summary);
         }
         Ok(())
     }
@@ -201,7 +207,132 @@ fn list(v: &[u64]) -> String {
     s
 }
 
-fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp_previews: Option<(&Previews, usize)>) {
+/// What the reader of a direction knows besides the direction's own data: when the connection
+/// was established, how the direction ended, and when the reader itself sent its messages.
+struct ReaderCx<'a> {
+    established: Option<i64>,
+    end: StreamEnd,
+    sends: Vec<i64>,
+    /// "c→s": the direction's label, naming its reader in words.
+    reader_name: &'a str,
+}
+
+impl ReaderCx<'_> {
+    /// A direction of connection `c` (`d` 0: client → server), read by the other endpoint.
+    fn of<'a>(c: &ConnData, d: usize, reader_name: &'a str) -> ReaderCx<'a> {
+        let summary = c.summary.as_ref();
+        let established = summary.and_then(|s| s.irtt.map(|rtt| s.first_ts.saturating_add(rtt)));
+        let end = summary.map_or(StreamEnd::Open, |s| stream_end(&s.history, d));
+        let sends = c.dirs[1 - d].messages.iter().map(|m| m.first_ts).collect();
+        ReaderCx { established, end, sends, reader_name }
+    }
+}
+
+/// How direction `d` (0: the client's) ended, from the Zeek history letters (in order of first
+/// occurrence): its sender's FIN (`F` for the client, `f` for the server) gives `b''`, a reset
+/// (`R`/`r`) before it a failing call; neither: the capture ended first.
+fn stream_end(history: &str, d: usize) -> StreamEnd {
+    let fin = history.find(if d == 0 { 'F' } else { 'f' });
+    let rst = history.find(['R', 'r']);
+    match (fin, rst) {
+        (Some(f), Some(r)) if r < f => StreamEnd::Reset,
+        (Some(_), _) => StreamEnd::Fin,
+        (None, Some(_)) => StreamEnd::Reset,
+        (None, None) => StreamEnd::Open,
+    }
+}
+
+/// Milliseconds with three decimals: `0.041 ms`.
+fn ms(ns: i64) -> String {
+    format!("{}.{:03} ms", ns / 1_000_000, (ns % 1_000_000) / 1_000)
+}
+
+/// A message's bytes, if kept.
+fn body_of<'d>(d: &'d DirData, m: &Message, udp_previews: Option<(&'d Previews, usize)>) -> Option<&'d [u8]> {
+    match udp_previews {
+        Some((p, dir)) => p.get(&(dir, m.index)).map(|v| v.as_slice()),
+        None => {
+            let end = (m.offset + m.len) as usize;
+            (end <= d.bytes.len()).then(|| &d.bytes[m.offset as usize..end])
+        }
+    }
+}
+
+/// Pairs of adjacent messages shown one by one before the rest are summed up.
+const GLUE_SHOWN: usize = 6;
+
+/// Messages that arrived in separate frames stick together in the receive buffer for a reader
+/// that comes after the second one arrived: one line per pair, the glued bytes quoted.
+fn render_glue(out: &mut String, d: &DirData, o: &StreamOptions) {
+    let glue = buffer_glue(&d.messages);
+    if glue.is_empty() {
+        return;
+    }
+    let by_index = |i: u64| d.messages.iter().find(|m| m.index == i);
+    for g in glue.iter().take(GLUE_SHOWN) {
+        let (Some(a), Some(b)) = (by_index(g.first), by_index(g.first + 1)) else { continue };
+        let both = match (body_of(d, a, None), body_of(d, b, None)) {
+            (Some(x), Some(y)) => preview(&[x, y].concat(), o.preview * 2),
+            _ => "both".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "    msg {}|{} arrived {} apart: a recv() that comes later gets {both} in one call",
+            g.first,
+            g.first + 1,
+            ms(g.gap_ns)
+        );
+    }
+    if glue.len() > GLUE_SHOWN {
+        let closest = glue.iter().min_by_key(|g| g.gap_ns).expect("not empty");
+        let _ = writeln!(
+            out,
+            "    … {} more pairs arrived in separate frames (closest: msg {}|{}, {} apart); a late recv() glues them the same way",
+            glue.len() - GLUE_SHOWN,
+            closest.first,
+            closest.first + 1,
+            ms(closest.gap_ns)
+        );
+    }
+}
+
+/// What to try when no framing was recognised, from what the bytes look like.
+fn suggest_framing(d: &DirData) -> String {
+    let mut tries: Vec<String> = Vec::new();
+    let lens: Vec<u64> = d.messages.iter().map(|m| m.len).collect();
+    if lens.len() >= 2 && lens.windows(2).all(|w| w[0] == w[1]) {
+        tries.push(format!("--framing fixed:{} (every chunk is {} bytes)", lens[0], lens[0]));
+    }
+    let head = &d.bytes[..d.bytes.len().min(4096)];
+    if head.len() >= 5 {
+        let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let be = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        let (v, order) = if le <= be { (le, "le") } else { (be, "be") };
+        if v > 0 && u64::from(v) < 1 << 24 {
+            if head[4] == b'{' {
+                tries.push(format!("--framing jsonhdr:{order} (a {v}-byte JSON header after a 4-byte length)"));
+            } else {
+                tries.push(format!("--framing len:4:{order} (the first 4 bytes read {v} as a {order} integer)"));
+            }
+        }
+    }
+    if head.contains(&b'\n') {
+        tries.push("--framing lines".to_string());
+    }
+    if tries.is_empty() {
+        return "the sender's protocol decides where its messages end; if it uses fixed sizes, lines or length headers, try --framing fixed:N, lines or len:4:le".to_string();
+    }
+    format!("try {}", tries.join(", or "))
+}
+
+fn render_dir(
+    out: &mut String,
+    label: &str,
+    d: &DirData,
+    o: &StreamOptions,
+    udp_previews: Option<(&Previews, usize)>,
+    reader: Option<&ReaderCx<'_>>,
+) {
     let pal = o.palette;
     if d.messages.is_empty() {
         let _ = writeln!(out, "  {label}: no payload");
@@ -211,6 +342,8 @@ fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp
         Some(det) => det.to_string(),
         None => d.messages[0].framing.to_string(),
     };
+    // Segment framing: the chunks are what segments delivered, not the sender's messages.
+    let unknown = d.messages.iter().all(|m| m.framing == FramingSpec::Segment);
     let _ = writeln!(out, "  {}{label}{}  framing {framing}", pal.start(style::PROTO), pal.reset());
     // which messages each frame carries, to name the neighbours of sticky messages
     let mut by_frame: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
@@ -219,28 +352,22 @@ fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp
             by_frame.entry(*f).or_default().push(m.index);
         }
     }
-    let _ = writeln!(out, "    {:>5}  {:>17}  {:>7}  {:<12} preview", "msg", "bytes", "len", "frames");
+    let _ = writeln!(out, "    {:>5}  {:>17}  {:>7}  {:<12} preview", if unknown { "chunk" } else { "msg" }, "bytes", "len", "frames");
     for m in &d.messages {
         let range = format!("{}-{}", m.offset, (m.offset + m.len).saturating_sub(1));
         let frames = list(&m.frames);
-        let body: Option<&[u8]> = match udp_previews {
-            Some((p, dir)) => p.get(&(dir, m.index)).map(|v| v.as_slice()),
-            None => {
-                let end = (m.offset + m.len) as usize;
-                (end <= d.bytes.len()).then(|| &d.bytes[m.offset as usize..end])
-            }
-        };
+        let body = body_of(d, m, udp_previews);
         let pv = body.map_or_else(|| "(bytes not kept)".to_string(), |b| preview(b, o.preview));
         let _ = write!(out, "    {:>5}  {range:>17}  {:>7}  {frames:<12} {pv}", m.index, m.len);
         let mut marks = Vec::new();
-        if m.sticky {
+        if m.sticky && !unknown {
             let mut others: Vec<u64> =
                 m.frames.iter().flat_map(|f| by_frame.get(f).into_iter().flatten().copied()).filter(|i| *i != m.index).collect();
             others.sort_unstable();
             others.dedup();
             marks.push(format!("sticky: shares a frame with msg {}", list(&others)));
         }
-        if m.split {
+        if m.split && !unknown {
             marks.push(format!("split over {} frames", m.nframes));
         }
         if !m.complete {
@@ -256,31 +383,113 @@ fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp
             }
         }
     }
+    let counts = |n: u64, sticky: u64, split: u64| {
+        if unknown {
+            format!("{n} chunks as delivered, sticky unknown, split unknown")
+        } else {
+            format!("{n} messages, {sticky} sticky, {split} split")
+        }
+    };
     if let Some(s) = &d.summary {
         let _ = writeln!(
             out,
-            "    {} messages, {} sticky, {} split, {} incomplete; largest {} bytes; segments per message max {} mean {:.1}; {} gaps ({} bytes), {} conflicting retransmissions",
-            s.messages, s.sticky, s.split, s.incomplete, s.largest, s.max_segments_per_message, s.mean_segments_per_message, s.gaps, s.gap_bytes, s.conflicts
+            "    {}, {} incomplete; largest {} bytes; segments per message max {} mean {:.1}; {} gaps ({} bytes), {} conflicting retransmissions",
+            counts(s.messages, s.sticky, s.split),
+            s.incomplete,
+            s.largest,
+            s.max_segments_per_message,
+            s.mean_segments_per_message,
+            s.gaps,
+            s.gap_bytes,
+            s.conflicts
         );
     } else {
-        let sticky = d.messages.iter().filter(|m| m.sticky).count();
-        let split = d.messages.iter().filter(|m| m.split).count();
-        let _ = writeln!(out, "    {} messages, {sticky} sticky, {split} split", d.messages.len());
+        let sticky = d.messages.iter().filter(|m| m.sticky).count() as u64;
+        let split = d.messages.iter().filter(|m| m.split).count() as u64;
+        let _ = writeln!(out, "    {}", counts(d.messages.len() as u64, sticky, split));
     }
-    if !o.recv.is_empty() && !d.timeline.is_empty() {
-        let calls = simulate_recv_sizes(&d.timeline, &d.messages, &o.recv, o.slow_ms, 1_000_000);
-        let n = o.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
-        let how = match o.slow_ms {
-            Some(ms) => format!("an application that wakes every {ms} ms and calls recv({n}) until nothing is left"),
-            None => format!("an application that calls recv({n}) each time data arrives"),
+    if unknown && udp_previews.is_none() {
+        let _ = writeln!(
+            out,
+            "    {}message boundaries unknown{}: no framing recognised, so each chunk is what one segment delivered; {}",
+            pal.start(style::SEAM),
+            pal.reset(),
+            suggest_framing(d)
+        );
+    }
+    if udp_previews.is_none() {
+        render_glue(out, d, o);
+    }
+    if o.recv.is_empty() {
+        return;
+    }
+    if let Some((previews, dir)) = udp_previews {
+        render_recvfrom(out, d, o, previews, dir);
+        return;
+    }
+    if d.timeline.is_empty() {
+        return;
+    }
+    let Some(cx) = reader else { return };
+    let r =
+        Reader { sizes: &o.recv, schedule: o.recv_at, established: cx.established, sends: &cx.sends, end: cx.end, max_calls: 1_000_000 };
+    let calls = simulate_reader(&d.timeline, &d.messages, &r);
+    let n = o.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
+    let _ = writeln!(
+        out,
+        "    {} recv({n}) calls by the {} reader, which {} ('|' marks a message boundary):",
+        calls.len(),
+        cx.reader_name,
+        o.recv_at.describe()
+    );
+    for c in calls.iter().take(200) {
+        let _ = writeln!(out, "      {}", render_recv(c, &d.bytes, &d.messages, 80));
+    }
+    if calls.len() > 200 {
+        let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
+    }
+    let total = d.timeline.last().map_or(0, |a| a.end);
+    let read = calls.iter().map(|c| c.end).max().unwrap_or(0);
+    if o.recv_at == RecvSchedule::AfterSend && read < total {
+        let filled = calls.iter().any(|c| c.returned == Returned::Bytes && c.end - c.start == c.asked as u64);
+        let why = if filled {
+            "; a recv() that fills its size leaves the rest of that reply in the buffer, and the next request's recv() returns it: replies shift"
+        } else {
+            ""
         };
-        let _ = writeln!(out, "    {} recv() calls by {how} ('|' marks a message boundary):", calls.len());
-        for c in calls.iter().take(200) {
-            let _ = writeln!(out, "      {}", render_recv(c, &d.bytes, &d.messages, 80));
+        let _ = writeln!(
+            out,
+            "      {} bytes were never read: one recv() per request returns what is buffered when it is made, not one reply{why}",
+            thousands(total - read)
+        );
+    }
+}
+
+/// `recvfrom(N)` on each datagram: a datagram larger than N is cut and the rest lost.
+fn render_recvfrom(out: &mut String, d: &DirData, o: &StreamOptions, previews: &Previews, dir: usize) {
+    let calls = simulate_recvfrom(&d.messages, &o.recv);
+    let _ = writeln!(out, "    {} recvfrom() calls, one datagram each:", calls.len());
+    for c in calls.iter().take(200) {
+        let shown = previews.get(&(dir, c.index)).map(|b| preview(&b[..b.len().min(c.returned as usize)], o.preview.min(40)));
+        let pv = shown.map_or_else(String::new, |p| format!(" {p}"));
+        if c.lost() > 0 {
+            let _ = writeln!(
+                out,
+                "      recvfrom #{} ({}) → {} of {} bytes{pv} (msg {}); {} lost: UDP does not keep the rest for the next call",
+                c.call,
+                c.asked,
+                thousands(c.returned),
+                thousands(c.len),
+                c.index,
+                thousands(c.lost())
+            );
+        } else {
+            let _ =
+                writeln!(out, "      recvfrom #{} ({}) → {} bytes{pv} (msg {}, whole)", c.call, c.asked, thousands(c.returned), c.index);
         }
-        if calls.len() > 200 {
-            let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
-        }
+    }
+    if calls.len() > 200 {
+        let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
     }
 }
 
@@ -288,8 +497,8 @@ fn render_conn(out: &mut String, id: u32, c: &ConnData, o: &StreamOptions) {
     let pal = o.palette;
     let (cl, sv) = c.endpoints.clone().unwrap_or_default();
     let _ = writeln!(out, "{}conn #{id}{}  client {cl}  ⇄  server {sv}", pal.start(style::PROTO), pal.reset());
-    render_dir(out, "c→s", &c.dirs[0], o, None);
-    render_dir(out, "s→c", &c.dirs[1], o, None);
+    render_dir(out, "c→s", &c.dirs[0], o, None, Some(&ReaderCx::of(c, 0, "server")));
+    render_dir(out, "s→c", &c.dirs[1], o, None, Some(&ReaderCx::of(c, 1, "client")));
     out.push('\n');
 }
 
@@ -304,7 +513,7 @@ fn render_udp(out: &mut String, id: u32, u: &UdpData, o: &StreamOptions) {
     );
     for (d, label) in [(0usize, "→"), (1, "←")] {
         let data = DirData { messages: u.messages[d].clone(), ..DirData::default() };
-        render_dir(out, label, &data, o, Some((&u.previews, d)));
+        render_dir(out, label, &data, o, Some((&u.previews, d)), None);
     }
     out.push('\n');
 }
