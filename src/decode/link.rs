@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::Layer;
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct MacAddr(pub [u8; 6]);
 
@@ -87,7 +89,7 @@ pub enum Link {
     },
     /// The link header itself is cut short.
     Truncated {
-        layer: &'static str,
+        layer: Layer,
         need: usize,
     },
 }
@@ -175,7 +177,7 @@ pub fn slice(linktype: u32, d: &[u8]) -> (Link, usize, Proto) {
     match linktype {
         LINKTYPE_ETHERNET => {
             if d.len() < 14 {
-                return short("ethernet", 14);
+                return short(Layer::Ethernet, 14);
             }
             let dst = MacAddr([d[0], d[1], d[2], d[3], d[4], d[5]]);
             let src = MacAddr([d[6], d[7], d[8], d[9], d[10], d[11]]);
@@ -183,7 +185,7 @@ pub fn slice(linktype: u32, d: &[u8]) -> (Link, usize, Proto) {
         }
         LINKTYPE_LINUX_SLL => {
             if d.len() < 16 {
-                return short("sll", 16);
+                return short(Layer::Sll, 16);
             }
             let mut addr = [0u8; 8];
             addr.copy_from_slice(&d[6..14]);
@@ -194,7 +196,7 @@ pub fn slice(linktype: u32, d: &[u8]) -> (Link, usize, Proto) {
         }
         LINKTYPE_LINUX_SLL2 => {
             if d.len() < 20 {
-                return short("sll2", 20);
+                return short(Layer::Sll2, 20);
             }
             let mut addr = [0u8; 8];
             addr.copy_from_slice(&d[12..20]);
@@ -212,7 +214,7 @@ pub fn slice(linktype: u32, d: &[u8]) -> (Link, usize, Proto) {
         }
         LINKTYPE_NULL | LINKTYPE_LOOP => {
             if d.len() < 4 {
-                return short("null", 4);
+                return short(Layer::Null, 4);
             }
             let raw = [d[0], d[1], d[2], d[3]];
             // DLT_NULL is in the capturing host's byte order: a small family number has its
@@ -248,7 +250,7 @@ mod tests {
         assert_eq!(slice(0, &[2, 0, 0, 0, 0x45]).0, Link::Null { family: 2 });
         assert_eq!(slice(0, &[0, 0, 0, 30, 0x60]).0, Link::Null { family: 30 });
         assert_eq!(slice(0, &[0, 0, 0, 30, 0x60]).2, Proto::Ip);
-        assert_eq!(slice(0, &[1, 2]).0, Link::Truncated { layer: "null", need: 4 });
+        assert_eq!(slice(0, &[1, 2]).0, Link::Truncated { layer: Layer::Null, need: 4 });
     }
 
     #[test]

@@ -21,10 +21,77 @@ use etherparse::{err, EtherType, LaxNetSlice, LaxSlicedPacket, LinkSlice, Transp
 pub use link::{Link, MacAddr};
 pub use tcpopt::TcpOpts;
 
+/// The protocol layer a [`Warning`] is about; [`Layer::as_str`] is the name output shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layer {
+    /// The link header as a whole, or a link type that is not decoded.
+    Link,
+    /// Ethernet II header (or the EtherType payload after it).
+    Ethernet,
+    /// Linux cooked capture v1 header (LINKTYPE_LINUX_SLL).
+    Sll,
+    /// Linux cooked capture v2 header (LINKTYPE_LINUX_SLL2).
+    Sll2,
+    /// BSD null/loopback header (LINKTYPE_NULL, LINKTYPE_LOOP).
+    Null,
+    /// 802.1Q / 802.1ad VLAN tag.
+    Vlan,
+    /// 802.1AE MACsec header.
+    Macsec,
+    /// An IP header of a raw-IP link whose version is not yet known.
+    Ip,
+    /// IPv4 header (RFC 791), options and authentication header included.
+    Ipv4,
+    /// IPv6 header (RFC 8200) and its extension headers.
+    Ipv6,
+    /// ARP packet (RFC 826).
+    Arp,
+    /// TCP header and options (RFC 9293).
+    Tcp,
+    /// UDP header (RFC 768).
+    Udp,
+    /// ICMP for IPv4 (RFC 792).
+    Icmp,
+    /// ICMPv6 (RFC 4443).
+    Icmpv6,
+    /// IGMP.
+    Igmp,
+}
+
+impl Layer {
+    /// The lower-case name warnings print: `ipv4`, `tcp`, `sll2`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Link => "link",
+            Layer::Ethernet => "ethernet",
+            Layer::Sll => "sll",
+            Layer::Sll2 => "sll2",
+            Layer::Null => "null",
+            Layer::Vlan => "vlan",
+            Layer::Macsec => "macsec",
+            Layer::Ip => "ip",
+            Layer::Ipv4 => "ipv4",
+            Layer::Ipv6 => "ipv6",
+            Layer::Arp => "arp",
+            Layer::Tcp => "tcp",
+            Layer::Udp => "udp",
+            Layer::Icmp => "icmp",
+            Layer::Icmpv6 => "icmpv6",
+            Layer::Igmp => "igmp",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A decoding problem: which layer, at which byte offset of the frame, and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
-    pub layer: &'static str,
+    pub layer: Layer,
     pub offset: u32,
     pub what: WarnKind,
 }
@@ -290,7 +357,7 @@ impl<'a> Frame<'a> {
         }
     }
 
-    fn warn(&mut self, layer: &'static str, offset: usize, what: WarnKind) {
+    fn warn(&mut self, layer: Layer, offset: usize, what: WarnKind) {
         self.warnings.push(Warning { layer, offset: offset as u32, what });
     }
 }
@@ -302,7 +369,7 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
     let mut f = Frame::new(link);
     match link {
         Link::Unknown { linktype } => {
-            f.warn("link", 0, WarnKind::UnknownLinkType(linktype));
+            f.warn(Layer::Link, 0, WarnKind::UnknownLinkType(linktype));
             return f;
         }
         Link::Truncated { layer, need } => {
@@ -336,8 +403,10 @@ fn decode_lax<'a>(mut f: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: 
             Ok(s) => s,
             Err(e) => {
                 let (what, layer) = match e {
-                    err::ip::LaxHeaderSliceError::Len(l) => (WarnKind::Truncated { need: l.required_len as u32, have: l.len as u32 }, "ip"),
-                    err::ip::LaxHeaderSliceError::Content(c) => (WarnKind::Header(err::packet::SliceError::Ip(c)), "ip"),
+                    err::ip::LaxHeaderSliceError::Len(l) => {
+                        (WarnKind::Truncated { need: l.required_len as u32, have: l.len as u32 }, Layer::Ip)
+                    }
+                    err::ip::LaxHeaderSliceError::Content(c) => (WarnKind::Header(err::packet::SliceError::Ip(c)), Layer::Ip),
                 };
                 f.warn(layer, l2_len, what);
                 return f;
@@ -500,13 +569,13 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             let pl = v4.payload();
             if pl.incomplete && !cut {
                 f.warn(
-                    "ipv4",
+                    Layer::Ipv4,
                     off(h.slice()),
                     WarnKind::LengthBeyondFrame { claimed: total, present: (hdr_len + pl.payload.len()) as u32 },
                 );
             }
             if total < hdr_len as u32 {
-                f.warn("ipv4", off(h.slice()) + 2, WarnKind::Other("total length smaller than the header"));
+                f.warn(Layer::Ipv4, off(h.slice()) + 2, WarnKind::Other("total length smaller than the header"));
             }
             f.net = Net::Ip(ipv4(&h, payload_len, if frag_off != 0 || mf { Some((frag_off, mf)) } else { None }));
         }
@@ -525,7 +594,7 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             let pl = v6.payload();
             if pl.incomplete && !cut && h.payload_length() != 0 {
                 f.warn(
-                    "ipv6",
+                    Layer::Ipv6,
                     off(h.slice()),
                     WarnKind::LengthBeyondFrame {
                         claimed: 40 + h.payload_length() as u32,
@@ -539,12 +608,12 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
     }
     if let Some((e, _layer)) = &s.stop_err {
         let (name, at) = match e {
-            err::packet::SliceError::Len(l) => (layer_name(l.layer), l2_len + l.layer_start_offset),
-            err::packet::SliceError::Tcp(_) => ("tcp", transport_offset(f, l2_len)),
-            err::packet::SliceError::Ipv4(_) | err::packet::SliceError::Ipv4Exts(_) => ("ipv4", l2_len + vlan_len(f)),
-            err::packet::SliceError::Ipv6(_) | err::packet::SliceError::Ipv6Exts(_) => ("ipv6", l2_len + vlan_len(f)),
-            err::packet::SliceError::Ip(_) => ("ip", l2_len + vlan_len(f)),
-            _ => ("link", 0),
+            err::packet::SliceError::Len(l) => (layer_of(l.layer), l2_len + l.layer_start_offset),
+            err::packet::SliceError::Tcp(_) => (Layer::Tcp, transport_offset(f, l2_len)),
+            err::packet::SliceError::Ipv4(_) | err::packet::SliceError::Ipv4Exts(_) => (Layer::Ipv4, l2_len + vlan_len(f)),
+            err::packet::SliceError::Ipv6(_) | err::packet::SliceError::Ipv6Exts(_) => (Layer::Ipv6, l2_len + vlan_len(f)),
+            err::packet::SliceError::Ip(_) => (Layer::Ip, l2_len + vlan_len(f)),
+            _ => (Layer::Link, 0),
         };
         let what = match e {
             err::packet::SliceError::Len(l) => WarnKind::Truncated { need: l.required_len as u32, have: l.len as u32 },
@@ -572,7 +641,7 @@ fn fill<'a>(f: &mut Frame<'a>, s: &LaxSlicedPacket<'a>, data: &'a [u8], l2_len: 
             let ip_pl = f.ip().map(|i| i.payload_len).unwrap_or(t.slice().len() as u32);
             if let Some(tcp) = tcp_view(t.slice(), ip_pl) {
                 if let Some((kind, o)) = tcp.opts.malformed {
-                    f.warn("tcp", off(t.slice()) + 20 + o, WarnKind::BadOption { kind });
+                    f.warn(Layer::Tcp, off(t.slice()) + 20 + o, WarnKind::BadOption { kind });
                 }
                 f.payload = t.payload();
                 f.transport = Transport::Tcp(tcp);
@@ -711,21 +780,23 @@ fn transport_offset(f: &Frame, l2: usize) -> usize {
     l2 + vlan_len(f) + f.ip().map(|i| i.hdr_len as usize).unwrap_or(0)
 }
 
-fn layer_name(l: err::Layer) -> &'static str {
+fn layer_of(l: err::Layer) -> Layer {
     use err::Layer::*;
     match l {
-        LinuxSllHeader => "sll",
-        Ethernet2Header | EtherPayload => "ethernet",
-        VlanHeader => "vlan",
-        MacsecHeader | MacsecPacket => "macsec",
-        IpHeader | Ipv4Header | Ipv4Packet | IpAuthHeader => "ipv4",
-        Ipv6Header | Ipv6Packet | Ipv6ExtHeader | Ipv6HopByHopHeader | Ipv6DestOptionsHeader | Ipv6RouteHeader | Ipv6FragHeader => "ipv6",
-        UdpHeader | UdpPayload => "udp",
-        TcpHeader => "tcp",
-        Icmpv4 | Icmpv4Timestamp | Icmpv4TimestampReply => "icmp",
-        Icmpv6 => "icmpv6",
-        Igmp => "igmp",
-        Arp => "arp",
+        LinuxSllHeader => Layer::Sll,
+        Ethernet2Header | EtherPayload => Layer::Ethernet,
+        VlanHeader => Layer::Vlan,
+        MacsecHeader | MacsecPacket => Layer::Macsec,
+        IpHeader | Ipv4Header | Ipv4Packet | IpAuthHeader => Layer::Ipv4,
+        Ipv6Header | Ipv6Packet | Ipv6ExtHeader | Ipv6HopByHopHeader | Ipv6DestOptionsHeader | Ipv6RouteHeader | Ipv6FragHeader => {
+            Layer::Ipv6
+        }
+        UdpHeader | UdpPayload => Layer::Udp,
+        TcpHeader => Layer::Tcp,
+        Icmpv4 | Icmpv4Timestamp | Icmpv4TimestampReply => Layer::Icmp,
+        Icmpv6 => Layer::Icmpv6,
+        Igmp => Layer::Igmp,
+        Arp => Layer::Arp,
     }
 }
 

@@ -112,7 +112,7 @@ fn decode_lax_only(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
     let mut f = Frame::new(link);
     match link {
         Link::Unknown { linktype } => {
-            f.warn("link", 0, WarnKind::UnknownLinkType(linktype));
+            f.warn(Layer::Link, 0, WarnKind::UnknownLinkType(linktype));
             f
         }
         Link::Truncated { layer, need } => {
