@@ -24,8 +24,10 @@ struct Stop {
     lesson: &'static str,
 }
 
+/// Port of the first stop; the others follow it (a range the capture filter can name).
 const BASE_PORT: u16 = 47_100;
 
+/// The stops, in the order shown.
 fn tour() -> Vec<Stop> {
     vec![
         Stop {
@@ -89,34 +91,44 @@ fn tour() -> Vec<Stop> {
 struct Recorder(Arc<Mutex<MemSource>>);
 
 impl Sink for Recorder {
-    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
-        if let Ok(mut m) = self.0.lock() {
-            m.push(p.meta, p.raw);
+    fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
+        if let Ok(mut frames) = self.0.lock() {
+            frames.push(view.meta, view.raw);
         }
         Ok(())
     }
 }
 
+/// How `wireseam demo` runs.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
+    /// `--color`.
     pub color: ColorMode,
     /// Do not try to capture: show the bundled captures.
     pub offline: bool,
 }
 
-fn heading(out: &mut dyn Write, pal: Palette, text: &str) -> io::Result<()> {
-    writeln!(out, "\n{}━━ {text} {}{}", pal.start(style::PROTO), "━".repeat(70usize.saturating_sub(text.chars().count())), pal.reset())
+/// A stop's title line.
+fn heading(out: &mut dyn Write, palette: Palette, text: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "\n{}━━ {text} {}{}",
+        palette.start(style::PROTO),
+        "━".repeat(70usize.saturating_sub(text.chars().count())),
+        palette.reset()
+    )
 }
 
-fn sub(out: &mut dyn Write, pal: Palette, text: &str) -> io::Result<()> {
-    writeln!(out, "{}── {text}{}", pal.start(style::DIM), pal.reset())
+/// A section's title line within a stop.
+fn sub(out: &mut dyn Write, palette: Palette, text: &str) -> io::Result<()> {
+    writeln!(out, "{}── {text}{}", palette.start(style::DIM), palette.reset())
 }
 
 /// Run the tour. Returns the exit status.
 pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
-    let pal = Palette::for_stdout(cfg.color);
+    let palette = Palette::for_stdout(cfg.color);
     let stops = tour();
-    let recorded = if cfg.offline { None } else { capture_tour(&stops, out, pal)? };
+    let recorded = if cfg.offline { None } else { capture_tour(&stops, out, palette)? };
     let live = recorded.is_some();
     if !live {
         writeln!(
@@ -125,16 +137,16 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
         )?;
     }
     for (i, stop) in stops.iter().enumerate() {
-        heading(out, pal, &format!("{}/{}  {}: {}", i + 1, stops.len(), stop.scenario.name(), stop.scenario.describe()))?;
+        heading(out, palette, &format!("{}/{}  {}: {}", i + 1, stops.len(), stop.scenario.name(), stop.scenario.describe()))?;
         writeln!(out, "{}", stop.lesson)?;
         let filter = if live { Some(format!("port {}", stop.port)) } else { None };
         let label = if live { format!("live capture, port {}", stop.port) } else { format!("fixtures/{}", stop.fixture_name) };
         let source = |recorded: &Option<Arc<Mutex<MemSource>>>| -> Box<dyn Source> {
             match recorded {
-                Some(m) => {
-                    let mut m = m.lock().map(|m| m.clone()).unwrap_or_default();
-                    m.rewind();
-                    Box::new(m)
+                Some(frames) => {
+                    let mut frames = frames.lock().map(|frames| frames.clone()).unwrap_or_default();
+                    frames.rewind();
+                    Box::new(frames)
                 }
                 None => {
                     Box::new(FileSource::from_bytes(stop.fixture_name, stop.fixture.to_vec()).expect("bundled fixture is a valid pcap"))
@@ -142,44 +154,44 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
             }
         };
         let opts = ReadOptions { filter: filter.clone(), ..ReadOptions::new(label.clone().into()) };
-        sub(out, pal, &format!("packets ({label})"))?;
-        let text = TextOptions { verbose: 0, hex: false, time: TimeFormat::Relative, palette: pal };
+        sub(out, palette, &format!("packets ({label})"))?;
+        let text = TextOptions { verbose: 0, hex: false, time: TimeFormat::Relative, palette };
         let mut buf = Vec::new();
-        let r = pipeline::run(source(&recorded).as_mut(), &opts, &mut TextSink::new(&mut buf, text));
+        let result = pipeline::run(source(&recorded).as_mut(), &opts, &mut TextSink::new(&mut buf, text));
         write_limited(out, &buf, 24)?;
-        if let Ok(sum) = r {
-            if sum.shown == 0 {
+        if let Ok(summary) = result {
+            if summary.shown == 0 {
                 writeln!(out, "(no frames captured for this scenario)")?;
                 continue;
             }
         }
         if stop.scenario != Scenario::UdpEcho {
-            sub(out, pal, "ladder (wireseam flow)")?;
+            sub(out, palette, "ladder (wireseam flow)")?;
             let mut buf = Vec::new();
             let _ = pipeline::run(
                 source(&recorded).as_mut(),
                 &opts,
-                &mut FlowSink::new(&mut buf, FlowOptions { conn: None, fold: 6, palette: pal }),
+                &mut FlowSink::new(&mut buf, FlowOptions { conn: None, fold: 6, palette }),
             );
             write_limited(out, &buf, 40)?;
         }
         if matches!(stop.scenario, Scenario::Sticky | Scenario::Nodelay | Scenario::Framed | Scenario::UdpEcho) {
-            sub(out, pal, "message seams (wireseam stream)")?;
-            let mut o = ReadOptions { filter, ..ReadOptions::new(label.clone().into()) };
-            if let Some(s) = o.seams.as_mut() {
-                s.keep_bytes = 1 << 20;
-                s.keep_timeline = stop.scenario == Scenario::Sticky;
+            sub(out, palette, "message seams (wireseam stream)")?;
+            let mut seam_opts = ReadOptions { filter, ..ReadOptions::new(label.clone().into()) };
+            if let Some(seams) = seam_opts.seams.as_mut() {
+                seams.keep_bytes = 1 << 20;
+                seams.keep_timeline = stop.scenario == Scenario::Sticky;
             }
-            let so = StreamOptions {
+            let stream_opts = StreamOptions {
                 conn: None,
                 hex: false,
                 recv: if stop.scenario == Scenario::Sticky { vec![4096] } else { vec![] },
                 recv_at: crate::analyze::RecvSchedule::Arrival,
                 preview: 24,
-                palette: pal,
+                palette,
             };
             let mut buf = Vec::new();
-            let _ = pipeline::run(source(&recorded).as_mut(), &o, &mut StreamSink::new(&mut buf, so.clone()));
+            let _ = pipeline::run(source(&recorded).as_mut(), &seam_opts, &mut StreamSink::new(&mut buf, stream_opts.clone()));
             write_limited(out, &buf, 44)?;
         }
     }
@@ -191,58 +203,59 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
     Ok(0)
 }
 
+/// The first `max` lines of `buf`, and how many more there were.
 fn write_limited(out: &mut dyn Write, buf: &[u8], max: usize) -> io::Result<()> {
     let text = String::from_utf8_lossy(buf);
-    let n = text.lines().count();
-    for l in text.lines().take(max) {
-        writeln!(out, "{l}")?;
+    let total = text.lines().count();
+    for line in text.lines().take(max) {
+        writeln!(out, "{line}")?;
     }
-    if n > max {
-        writeln!(out, "… {} more lines", n - max)?;
+    if total > max {
+        writeln!(out, "… {} more lines", total - max)?;
     }
     Ok(())
 }
 
 /// Capture on lo while the generators run. `None` when capturing is not possible here.
-fn capture_tour(stops: &[Stop], out: &mut dyn Write, pal: Palette) -> io::Result<Option<Arc<Mutex<MemSource>>>> {
-    let lo = stops.iter().map(|s| s.port).min().unwrap_or(BASE_PORT);
-    let hi = stops.iter().map(|s| s.port).max().unwrap_or(BASE_PORT);
+fn capture_tour(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io::Result<Option<Arc<Mutex<MemSource>>>> {
+    let first_port = stops.iter().map(|stop| stop.port).min().unwrap_or(BASE_PORT);
+    let last_port = stops.iter().map(|stop| stop.port).max().unwrap_or(BASE_PORT);
     let cfg = LiveConfig {
         iface: "lo".into(),
-        filter: Some(format!("portrange {lo}-{hi}")),
+        filter: Some(format!("portrange {first_port}-{last_port}")),
         snaplen: 262_144,
         promisc: false,
         buffer_bytes: 64 << 20,
         write: None,
     };
     let mut src = match LiveSource::open(&cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            writeln!(out, "{}Cannot capture on lo: {e}{}", pal.start(style::WARN), pal.reset())?;
+        Ok(source) => source,
+        Err(err) => {
+            writeln!(out, "{}Cannot capture on lo: {err}{}", palette.start(style::WARN), palette.reset())?;
             writeln!(out, "(run `sudo make demo` or `sudo wireseam demo` to watch it live)")?;
             return Ok(None);
         }
     };
     let stopper = src.stopper();
     let mem = Arc::new(Mutex::new(MemSource::new(src.linktype())));
-    let rec = Recorder(Arc::clone(&mem));
+    let recorder = Recorder(Arc::clone(&mem));
     let handle = std::thread::spawn(move || {
-        let mut rec = rec;
-        let _ = pipeline::run(&mut src, &ReadOptions::new("lo".into()), &mut rec);
+        let mut recorder = recorder;
+        let _ = pipeline::run(&mut src, &ReadOptions::new("lo".into()), &mut recorder);
     });
-    writeln!(out, "Capturing on lo (ports {lo}-{hi}) while the generators run:")?;
+    writeln!(out, "Capturing on lo (ports {first_port}-{last_port}) while the generators run:")?;
     for stop in stops {
-        let g = GenConfig { port: stop.port, quiet: false, ..GenConfig::new(stop.scenario) };
+        let gen_cfg = GenConfig { port: stop.port, quiet: false, ..GenConfig::new(stop.scenario) };
         let mut log = Vec::new();
-        match gen::run(&g, &mut log) {
+        match gen::run(&gen_cfg, &mut log) {
             Ok(_) => writeln!(out, "  {:<12} done", stop.scenario.name())?,
-            Err(e) => writeln!(out, "  {:<12} failed: {e}", stop.scenario.name())?,
+            Err(err) => writeln!(out, "  {:<12} failed: {err}", stop.scenario.name())?,
         }
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
     stopper.stop();
     let _ = handle.join();
-    let n = mem.lock().map(|m| m.len()).unwrap_or(0);
-    writeln!(out, "{n} frames captured.")?;
+    let captured = mem.lock().map(|frames| frames.len()).unwrap_or(0);
+    writeln!(out, "{captured} frames captured.")?;
     Ok(Some(mem))
 }

@@ -4,13 +4,17 @@
 
 use pcap::{BpfProgram, Capture, Linktype};
 
+/// A filter expression libpcap cannot compile (for the link type at hand).
 #[derive(Debug, thiserror::Error)]
 #[error("filter expression `{expr}`: {msg}")]
 pub struct FilterError {
+    /// The expression.
     pub expr: String,
+    /// libpcap's message, without its `libpcap error: ` prefix.
     pub msg: String,
 }
 
+/// A pcap-filter(7) expression, compiled once per link type it meets.
 pub struct Filter {
     expr: String,
     /// (linktype, program or None if this link type cannot take the filter)
@@ -20,10 +24,10 @@ pub struct Filter {
 impl Filter {
     /// Compile `expr` for `linktype` right away so a syntax error is reported before any output.
     pub fn new(expr: &str, linktype: u32) -> Result<Self, FilterError> {
-        let mut f = Filter { expr: expr.to_string(), progs: Vec::new() };
-        let p = compile(expr, linktype)?;
-        f.progs.push((linktype, Some(p)));
-        Ok(f)
+        let mut filter = Filter { expr: expr.to_string(), progs: Vec::new() };
+        let program = compile(expr, linktype)?;
+        filter.progs.push((linktype, Some(program)));
+        Ok(filter)
     }
 
     /// Check the expression's syntax (against Ethernet) without keeping the program.
@@ -31,23 +35,25 @@ impl Filter {
         compile(expr, 1).map(|_| ())
     }
 
+    /// The expression as given.
     pub fn expr(&self) -> &str {
         &self.expr
     }
 
-    /// Does the frame match? `wire_len` is the original length (for `greater`/`less`).
+    /// Does `frame` (the captured bytes) match? A link type met for the first time gets the
+    /// expression compiled for it; where the expression cannot apply, nothing matches.
     pub fn matches(&mut self, linktype: u32, frame: &[u8]) -> bool {
-        let idx = match self.progs.iter().position(|(l, _)| *l == linktype) {
-            Some(i) => i,
+        let index = match self.progs.iter().position(|(lt, _)| *lt == linktype) {
+            Some(found) => found,
             None => {
                 // A filter that cannot apply to this link type (e.g. `ether host` on raw IP) matches nothing.
-                let p = compile(&self.expr, linktype).ok();
-                self.progs.push((linktype, p));
+                let program = compile(&self.expr, linktype).ok();
+                self.progs.push((linktype, program));
                 self.progs.len() - 1
             }
         };
-        match &self.progs[idx].1 {
-            Some(p) => p.filter(frame),
+        match &self.progs[index].1 {
+            Some(program) => program.filter(frame),
             None => false,
         }
     }
@@ -55,21 +61,22 @@ impl Filter {
 
 /// pcap files store LINKTYPE_* values; libpcap's compiler wants the platform's DLT_* value.
 /// They differ only for a few old types, of which raw IP matters here.
-fn linktype_to_dlt(l: u32) -> i32 {
-    match l {
+fn linktype_to_dlt(linktype: u32) -> i32 {
+    match linktype {
         101 => 12, // LINKTYPE_RAW → DLT_RAW (Linux and most BSDs)
         100 => 11, // LINKTYPE_ATM_RFC1483 → DLT_ATM_RFC1483
         other => other as i32,
     }
 }
 
+/// Compile `expr` for `linktype` with optimisation, as tcpdump does.
 fn compile(expr: &str, linktype: u32) -> Result<BpfProgram, FilterError> {
-    let err = |msg: String| FilterError { expr: expr.to_string(), msg };
-    let dead = Capture::dead(Linktype(linktype_to_dlt(linktype))).map_err(|e| err(e.to_string()))?;
-    dead.compile(expr, true).map_err(|e| {
-        let m = e.to_string();
-        let m = m.strip_prefix("libpcap error: ").unwrap_or(&m).to_string();
-        err(m)
+    let filter_error = |msg: String| FilterError { expr: expr.to_string(), msg };
+    let dead = Capture::dead(Linktype(linktype_to_dlt(linktype))).map_err(|err| filter_error(err.to_string()))?;
+    dead.compile(expr, true).map_err(|err| {
+        let msg = err.to_string();
+        let msg = msg.strip_prefix("libpcap error: ").unwrap_or(&msg).to_string();
+        filter_error(msg)
     })
 }
 

@@ -15,20 +15,68 @@ use super::{Backing, PacketMeta, SourceInfo};
 /// Why a capture file cannot be read (or stopped being readable part-way).
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// The file cannot be opened, read or mapped.
     #[error("{path}: cannot open: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The path names a directory.
     #[error("{path}: is a directory; give a pcap or pcapng file")]
-    IsDir { path: PathBuf },
+    IsDir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The file has no bytes.
     #[error("{path}: file is empty; nothing to read (was the capture stopped before it wrote its header?)")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The first four bytes are no pcap or pcapng magic number.
     #[error("{path}: not a pcap or pcapng file (starts with bytes {magic}); convert it with `editcap -F pcap` or check the file name")]
-    NotCapture { path: PathBuf, magic: String },
+    NotCapture {
+        /// The file.
+        path: PathBuf,
+        /// Its first bytes in hex, space-separated.
+        magic: String,
+    },
+    /// The file ends inside its file header (pcap) or section header (pcapng).
     #[error("{path}: file header is truncated ({have} of {need} bytes)")]
-    ShortHeader { path: PathBuf, have: usize, need: usize },
+    ShortHeader {
+        /// The file.
+        path: PathBuf,
+        /// Bytes present.
+        have: usize,
+        /// Bytes the header needs.
+        need: usize,
+    },
+    /// A structure after the header is impossible (bad block length, byte-order magic, interface id).
     #[error("{path}: corrupt {what} at byte offset {offset}: {detail}; frames before it were processed")]
-    Corrupt { path: PathBuf, what: &'static str, offset: u64, detail: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The structure, as a noun phrase ("pcapng packet block").
+        what: &'static str,
+        /// Byte offset of the structure in the file.
+        offset: u64,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The file ends inside a record (a capture cut short).
     #[error("{path}: last record is truncated at byte offset {offset} ({have} of {need} bytes present); the file was cut short, frames before it were processed")]
-    TruncatedRecord { path: PathBuf, offset: u64, have: usize, need: usize },
+    TruncatedRecord {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the record in the file.
+        offset: u64,
+        /// Bytes present from there.
+        have: usize,
+        /// Bytes the record needs.
+        need: usize,
+    },
 }
 
 impl FileError {
@@ -39,12 +87,13 @@ impl FileError {
 }
 
 /// The bytes of a capture file: a read-only map, or the whole input read into memory.
-/// Shared (`Arc`) so that frames can be handed to other threads by reference while the walker
-/// goes on (see [`FileSource::shared`]).
+/// [`FileSource::shared`] hands it out as an `Arc`: a frame's range stays valid and its bytes
+/// stay the same for as long as anyone holds it, whatever the walker does meanwhile.
 pub enum Data {
     /// The map, and the pages retransmission checks have read again since they were last given
     /// back.
     Map(memmap2::Mmap, std::sync::Mutex<Reread>),
+    /// Input that cannot be mapped (standard input, a FIFO) or was built in memory.
     Owned(Vec<u8>),
 }
 
@@ -63,10 +112,11 @@ pub struct Reread {
 const REREAD_FLUSH_PAGES: usize = 32;
 
 impl Data {
+    /// The whole file.
     pub fn bytes(&self) -> &[u8] {
         match self {
-            Data::Map(m, _) => m,
-            Data::Owned(v) => v,
+            Data::Map(map, _) => map,
+            Data::Owned(owned) => owned,
         }
     }
 
@@ -75,15 +125,15 @@ impl Data {
     /// the file with the same bytes.
     pub fn release(&self, range: std::ops::Range<usize>) {
         const PAGE: usize = 4096;
-        let Data::Map(m, _) = self else { return };
+        let Data::Map(map, _) = self else { return };
         let from = range.start / PAGE * PAGE;
-        let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(m.len());
+        let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(map.len());
         if to > from {
             // SAFETY: MADV_DONTNEED on a read-only, never-written file mapping only discards
             // clean pages; a later access re-reads them from the file, so no byte seen through
             // the map changes, also for frames other threads are still reading.
             #[allow(unsafe_code)]
-            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
         }
     }
 }
@@ -97,33 +147,36 @@ impl Backing for Data {
     /// already; a retransmission check brought them back), [`REREAD_FLUSH_PAGES`] at a time.
     fn reread(&self, range: std::ops::Range<usize>) {
         const PAGE: usize = 4096;
-        let Data::Map(m, pending) = self else { return };
+        let Data::Map(map, pending) = self else { return };
         let from = range.start / PAGE * PAGE;
-        let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(m.len());
+        let to = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(map.len());
         if to <= from {
             return;
         }
-        let Ok(mut r) = pending.lock() else { return };
-        if r.pages == 0 {
-            (r.lo, r.hi) = (from, to);
+        let Ok(mut reread) = pending.lock() else { return };
+        if reread.pages == 0 {
+            (reread.lo, reread.hi) = (from, to);
         } else {
-            (r.lo, r.hi) = (r.lo.min(from), r.hi.max(to));
+            (reread.lo, reread.hi) = (reread.lo.min(from), reread.hi.max(to));
         }
-        r.pages += (to - from) / PAGE;
-        if r.pages >= REREAD_FLUSH_PAGES {
-            self.release(r.lo..r.hi);
-            *r = Reread::default();
+        reread.pages += (to - from) / PAGE;
+        if reread.pages >= REREAD_FLUSH_PAGES {
+            self.release(reread.lo..reread.hi);
+            *reread = Reread::default();
         }
     }
 }
 
+/// A pcapng interface (Interface Description Block): its link type and how its timestamps read.
 #[derive(Clone, Copy, Debug)]
 struct Iface {
     linktype: u32,
     /// timestamp unit: ticks * mul / div = nanoseconds
     mul: u64,
     div: u64,
+    /// `if_tsoffset`: seconds added to every timestamp.
     offset_s: i64,
+    /// The resolution is finer than microseconds.
     nanos: bool,
 }
 
@@ -137,9 +190,10 @@ impl Iface {
     }
 }
 
+/// What the file header said, and for pcapng the interfaces of the current section.
 enum Format {
-    Pcap { be: bool, nanos: bool, rec_hdr: usize, linktype: u32 },
-    PcapNg { be: bool, ifaces: Vec<Iface> },
+    Pcap { big_endian: bool, nanos: bool, rec_hdr: usize, linktype: u32 },
+    PcapNg { big_endian: bool, ifaces: Vec<Iface> },
 }
 
 /// A capture file, mapped into memory and walked record by record.
@@ -165,22 +219,22 @@ pub struct FileSource {
 /// payload bytes are not touched on the common path, so without this every frame's headers cost
 /// two trips to memory, one after the other.
 #[inline]
-pub(crate) fn prefetch(b: &[u8], at: usize) {
+pub(crate) fn prefetch(bytes: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(p) = b.get(at..) {
+    if let Some(here) = bytes.get(at..) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         // SAFETY: a prefetch is a hint: it never faults and changes no memory; both addresses lie
         // inside `b`.
         #[allow(unsafe_code)]
         unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p.as_ptr().cast());
-            if let Some(q) = p.get(64..) {
-                _mm_prefetch::<_MM_HINT_T0>(q.as_ptr().cast());
+            _mm_prefetch::<_MM_HINT_T0>(here.as_ptr().cast());
+            if let Some(next_line) = here.get(64..) {
+                _mm_prefetch::<_MM_HINT_T0>(next_line.as_ptr().cast());
             }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (b, at);
+    let _ = (bytes, at);
 }
 
 /// Map a capture file for reading from start to end.
@@ -194,94 +248,97 @@ fn map_file(file: &File, path: &Path) -> Result<memmap2::Mmap, FileError> {
     Ok(map)
 }
 
-fn rd16(b: &[u8], be: bool) -> u16 {
-    let a = [b[0], b[1]];
-    if be {
-        u16::from_be_bytes(a)
+fn rd16(bytes: &[u8], big_endian: bool) -> u16 {
+    let raw = [bytes[0], bytes[1]];
+    if big_endian {
+        u16::from_be_bytes(raw)
     } else {
-        u16::from_le_bytes(a)
+        u16::from_le_bytes(raw)
     }
 }
-fn rd32(b: &[u8], be: bool) -> u32 {
-    let a = [b[0], b[1], b[2], b[3]];
-    if be {
-        u32::from_be_bytes(a)
+fn rd32(bytes: &[u8], big_endian: bool) -> u32 {
+    let raw = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    if big_endian {
+        u32::from_be_bytes(raw)
     } else {
-        u32::from_le_bytes(a)
+        u32::from_le_bytes(raw)
     }
 }
 
+/// pcapng Section Header Block type (the same in either byte order).
 const SHB: u32 = 0x0A0D_0D0A;
 /// Release walked pages every 2 MiB (at most that much of the file is resident behind
 /// the reader; one madvise call per 2 MiB costs nothing measurable).
 const RELEASE_STEP: usize = 2 << 20;
-/// With other threads running, every release also stops the other cores to flush their TLBs (an
-/// inter-processor interrupt per call): 12% of `read --threads`' reader's time at 2 MiB on 2
-/// cores. Releasing every 8 MiB makes that ~1% for 6 MB more resident pages.
+/// Release step for a walker whose frames other threads read: every release also stops the other
+/// cores to flush their TLBs (an inter-processor interrupt per call). 8 MiB was chosen to keep
+/// that near 1% of the walker's time on 2 cores (it is about 12% at 2 MiB), for 6 MB more
+/// resident pages.
 pub const THREADED_RELEASE_STEP: usize = 8 << 20;
+/// pcapng byte-order magic, as written by the section's writer.
 const BOM: u32 = 0x1A2B_3C4D;
 
 impl FileSource {
     /// Open a file (`-` reads standard input into memory).
     pub fn open(path: &Path) -> Result<Self, FileError> {
         let data = if path.as_os_str() == "-" {
-            let mut v = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut v)
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
                 .map_err(|source| FileError::Open { path: path.into(), source })?;
-            Data::Owned(v)
+            Data::Owned(bytes)
         } else {
             let file = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
-            let md = file.metadata().map_err(|source| FileError::Open { path: path.into(), source })?;
-            if md.is_dir() {
+            let metadata = file.metadata().map_err(|source| FileError::Open { path: path.into(), source })?;
+            if metadata.is_dir() {
                 return Err(FileError::IsDir { path: path.into() });
             }
-            if md.is_file() {
-                if md.len() == 0 {
+            if metadata.is_file() {
+                if metadata.len() == 0 {
                     return Err(FileError::Empty { path: path.into() });
                 }
                 Data::Map(map_file(&file, path)?, Default::default())
             } else {
                 // a FIFO or character device: read it all
-                let mut v = Vec::new();
-                std::io::Read::read_to_end(&mut &file, &mut v).map_err(|source| FileError::Open { path: path.into(), source })?;
-                Data::Owned(v)
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(|source| FileError::Open { path: path.into(), source })?;
+                Data::Owned(bytes)
             }
         };
         Self::from_data(path.into(), data)
     }
 
-    /// Parse a capture held in memory (used by tests and fuzzing).
+    /// Parse a capture held in memory; `name` stands for the path in errors.
     pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self, FileError> {
         Self::from_data(PathBuf::from(name), Data::Owned(bytes))
     }
 
     fn from_data(path: PathBuf, data: Data) -> Result<Self, FileError> {
-        let b = data.bytes();
-        if b.is_empty() {
+        let bytes = data.bytes();
+        if bytes.is_empty() {
             return Err(FileError::Empty { path });
         }
-        if b.len() < 4 {
-            return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
+        if bytes.len() < 4 {
+            return Err(FileError::NotCapture { path, magic: hex_prefix(bytes) });
         }
-        let magic_le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let magic_be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        let pcap = |m: u32| match m {
+        let magic_le = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let magic_be = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let pcap = |magic: u32| match magic {
             0xa1b2_c3d4 => Some((false, 16)),
             0xa1b2_3c4d => Some((true, 16)),
             0xa1b2_cd34 => Some((false, 24)), // Kuznetzov's modified pcap
             _ => None,
         };
         let (format, pos) = if let Some((nanos, rec_hdr)) = pcap(magic_le) {
-            Self::pcap_header(&path, b, false, nanos, rec_hdr)?
+            Self::pcap_header(&path, bytes, false, nanos, rec_hdr)?
         } else if let Some((nanos, rec_hdr)) = pcap(magic_be) {
-            Self::pcap_header(&path, b, true, nanos, rec_hdr)?
+            Self::pcap_header(&path, bytes, true, nanos, rec_hdr)?
         } else if magic_le == SHB {
-            if b.len() < 12 {
-                return Err(FileError::ShortHeader { path, have: b.len(), need: 12 });
+            if bytes.len() < 12 {
+                return Err(FileError::ShortHeader { path, have: bytes.len(), need: 12 });
             }
-            let be = match u32::from_le_bytes([b[8], b[9], b[10], b[11]]) {
+            let big_endian = match u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) {
                 BOM => false,
-                x if x.swap_bytes() == BOM => true,
+                magic if magic.swap_bytes() == BOM => true,
                 _ => {
                     return Err(FileError::Corrupt {
                         path,
@@ -291,9 +348,9 @@ impl FileSource {
                     })
                 }
             };
-            (Format::PcapNg { be, ifaces: Vec::new() }, 0)
+            (Format::PcapNg { big_endian, ifaces: Vec::new() }, 0)
         } else {
-            return Err(FileError::NotCapture { path, magic: hex_prefix(b) });
+            return Err(FileError::NotCapture { path, magic: hex_prefix(bytes) });
         };
         Ok(FileSource {
             path,
@@ -308,15 +365,16 @@ impl FileSource {
         })
     }
 
-    fn pcap_header(path: &Path, b: &[u8], be: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
-        if b.len() < 24 {
-            return Err(FileError::ShortHeader { path: path.into(), have: b.len(), need: 24 });
+    fn pcap_header(path: &Path, bytes: &[u8], big_endian: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
+        if bytes.len() < 24 {
+            return Err(FileError::ShortHeader { path: path.into(), have: bytes.len(), need: 24 });
         }
         // The upper bits of the link-type word carry FCS information (pcap spec §"LinkType").
-        let linktype = rd32(&b[20..24], be) & 0x03ff_ffff;
-        Ok((Format::Pcap { be, nanos, rec_hdr, linktype }, 24))
+        let linktype = rd32(&bytes[20..24], big_endian) & 0x03ff_ffff;
+        Ok((Format::Pcap { big_endian, nanos, rec_hdr, linktype }, 24))
     }
 
+    /// The path the source was opened with (`-` for standard input).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -327,16 +385,16 @@ impl FileSource {
         Arc::clone(&self.data)
     }
 
-    /// Release walked pages only below the offset `limit` holds (set by whoever uses the frames
-    /// last), instead of right behind the walker, and `step` bytes at a time.
+    /// Release walked pages only below the offset `limit` holds (whoever uses the frames last
+    /// stores it), instead of right behind the walker, and `step` bytes at a time.
     pub fn set_release_limit(&mut self, limit: Arc<AtomicUsize>, step: usize) {
         self.release_limit = Some(limit);
         self.release_step = step;
     }
 
-    /// Store in `mark`, before releasing pages, the offset below which they are released (for
-    /// threads that lag behind the walker and read released pages again: they know to release
-    /// those themselves).
+    /// Before each release, store in `mark` the offset below which pages are being released: a
+    /// reader still working below it knows that the pages it touches come back into memory (and
+    /// can release them itself).
     pub fn announce_released(&mut self, mark: Arc<AtomicUsize>) {
         self.announce = Some(mark);
     }
@@ -359,8 +417,8 @@ impl FileSource {
     /// The next frame, or `None` at the end of the file. After an error, returns `None`.
     pub fn next_packet(&mut self) -> Option<Result<(PacketMeta, &[u8]), FileError>> {
         match self.next_range()? {
-            Ok((meta, r)) => Some(Ok((meta, &self.data.bytes()[r]))),
-            Err(e) => Some(Err(e)),
+            Ok((meta, range)) => Some(Ok((meta, &self.data.bytes()[range]))),
+            Err(err) => Some(Err(err)),
         }
     }
 
@@ -372,11 +430,11 @@ impl FileSource {
         if self.pos - self.released >= self.release_step {
             self.release_behind();
         }
-        let r = match self.format {
-            Format::Pcap { be, nanos, rec_hdr, linktype } => self.next_pcap(be, nanos, rec_hdr, linktype),
+        let record = match self.format {
+            Format::Pcap { big_endian, nanos, rec_hdr, linktype } => self.next_pcap(big_endian, nanos, rec_hdr, linktype),
             Format::PcapNg { .. } => self.next_pcapng(),
         };
-        match r {
+        match record {
             Ok(Some((meta, start, end))) => {
                 prefetch(self.data.bytes(), self.pos);
                 Some(Ok((meta, start..end)))
@@ -385,27 +443,33 @@ impl FileSource {
                 self.done = true;
                 None
             }
-            Err(e) => {
+            Err(err) => {
                 self.done = true;
-                Some(Err(e))
+                Some(Err(err))
             }
         }
     }
 
-    fn next_pcap(&mut self, be: bool, nanos: bool, rec_hdr: usize, linktype: u32) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
-        let b = self.data.bytes();
+    fn next_pcap(
+        &mut self,
+        big_endian: bool,
+        nanos: bool,
+        rec_hdr: usize,
+        linktype: u32,
+    ) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
+        let bytes = self.data.bytes();
         let pos = self.pos;
-        if pos >= b.len() {
+        if pos >= bytes.len() {
             return Ok(None);
         }
-        let rest = &b[pos..];
+        let rest = &bytes[pos..];
         if rest.len() < rec_hdr {
             return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: rec_hdr });
         }
-        let sec = rd32(&rest[0..4], be) as i64;
-        let frac = rd32(&rest[4..8], be) as i64;
-        let caplen = rd32(&rest[8..12], be);
-        let len = rd32(&rest[12..16], be);
+        let sec = rd32(&rest[0..4], big_endian) as i64;
+        let frac = rd32(&rest[4..8], big_endian) as i64;
+        let caplen = rd32(&rest[8..12], big_endian);
+        let len = rd32(&rest[12..16], big_endian);
         let need = rec_hdr as u64 + caplen as u64;
         if (rest.len() as u64) < need {
             return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: need as usize });
@@ -419,31 +483,31 @@ impl FileSource {
 
     fn next_pcapng(&mut self) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
         loop {
-            let b = self.data.bytes();
+            let bytes = self.data.bytes();
             let pos = self.pos;
-            if pos >= b.len() {
+            if pos >= bytes.len() {
                 return Ok(None);
             }
-            let rest = &b[pos..];
+            let rest = &bytes[pos..];
             if rest.len() < 12 {
                 return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: 12 });
             }
-            let (be_now, ifaces_len) = match &self.format {
-                Format::PcapNg { be, ifaces } => (*be, ifaces.len()),
+            let (big_endian_before, ifaces_len) = match &self.format {
+                Format::PcapNg { big_endian, ifaces } => (*big_endian, ifaces.len()),
                 _ => unreachable!("pcapng walker on pcap"),
             };
             let raw_type = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-            let mut be = be_now;
+            let mut big_endian = big_endian_before;
             if raw_type == SHB {
                 // A new section may switch byte order.
-                be = match u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) {
+                big_endian = match u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) {
                     BOM => false,
-                    x if x.swap_bytes() == BOM => true,
+                    magic if magic.swap_bytes() == BOM => true,
                     _ => return Err(self.corrupt("pcapng section header", pos, "bad byte-order magic".into())),
                 };
             }
-            let btype = rd32(&rest[0..4], be);
-            let blen = rd32(&rest[4..8], be) as usize;
+            let btype = rd32(&rest[0..4], big_endian);
+            let blen = rd32(&rest[4..8], big_endian) as usize;
             if blen < 12 || !blen.is_multiple_of(4) {
                 return Err(self.corrupt("pcapng block", pos, format!("block length {blen} is not a multiple of 4 of at least 12")));
             }
@@ -454,8 +518,8 @@ impl FileSource {
             self.pos = pos + blen;
             match btype {
                 SHB => {
-                    if let Format::PcapNg { be: fbe, ifaces } = &mut self.format {
-                        *fbe = be;
+                    if let Format::PcapNg { big_endian: section_big_endian, ifaces } = &mut self.format {
+                        *section_big_endian = big_endian;
                         ifaces.clear();
                     }
                 }
@@ -464,34 +528,34 @@ impl FileSource {
                     if body.len() < 8 {
                         return Err(self.corrupt("pcapng interface block", pos, "shorter than 8 bytes".into()));
                     }
-                    let mut iface = Iface::new(rd16(&body[0..2], be) as u32);
-                    walk_options(&body[8..], be, |code, val| match (code, val.len()) {
+                    let mut iface = Iface::new(rd16(&body[0..2], big_endian) as u32);
+                    walk_options(&body[8..], big_endian, |code, val| match (code, val.len()) {
                         (9, 1) => {
-                            let v = val[0];
-                            let (mul, div) = if v & 0x80 == 0 {
-                                let e = (v & 0x7f) as u32;
-                                if e <= 9 {
-                                    (10u64.pow(9 - e), 1)
+                            let tsresol = val[0];
+                            let (mul, div) = if tsresol & 0x80 == 0 {
+                                let exponent = (tsresol & 0x7f) as u32;
+                                if exponent <= 9 {
+                                    (10u64.pow(9 - exponent), 1)
                                 } else {
-                                    (1, 10u64.saturating_pow(e - 9))
+                                    (1, 10u64.saturating_pow(exponent - 9))
                                 }
                             } else {
-                                let e = (v & 0x7f) as u32;
-                                if e < 64 {
-                                    (1_000_000_000, 1u64 << e)
+                                let exponent = (tsresol & 0x7f) as u32;
+                                if exponent < 64 {
+                                    (1_000_000_000, 1u64 << exponent)
                                 } else {
                                     (1, u64::MAX)
                                 }
                             };
                             iface.mul = mul;
                             iface.div = div.max(1);
-                            iface.nanos = !(v & 0x80 == 0 && v <= 6);
+                            iface.nanos = !(tsresol & 0x80 == 0 && tsresol <= 6);
                         }
                         (14, 8) => {
-                            let hi = rd32(&val[0..4], be) as u64;
-                            let lo = rd32(&val[4..8], be) as u64;
-                            let x = if be { (hi << 32) | lo } else { (lo << 32) | hi };
-                            iface.offset_s = x as i64;
+                            let hi = rd32(&val[0..4], big_endian) as u64;
+                            let lo = rd32(&val[4..8], big_endian) as u64;
+                            let offset = if big_endian { (hi << 32) | lo } else { (lo << 32) | hi };
+                            iface.offset_s = offset as i64;
                         }
                         _ => {}
                     });
@@ -506,11 +570,11 @@ impl FileSource {
                     if body.len() < 20 {
                         return Err(self.corrupt("pcapng packet block", pos, "shorter than 20 bytes".into()));
                     }
-                    let ifid = if btype == 6 { rd32(&body[0..4], be) } else { rd16(&body[0..2], be) as u32 };
-                    let hi = rd32(&body[4..8], be) as u64;
-                    let lo = rd32(&body[8..12], be) as u64;
-                    let caplen = rd32(&body[12..16], be);
-                    let len = rd32(&body[16..20], be);
+                    let ifid = if btype == 6 { rd32(&body[0..4], big_endian) } else { rd16(&body[0..2], big_endian) as u32 };
+                    let hi = rd32(&body[4..8], big_endian) as u64;
+                    let lo = rd32(&body[8..12], big_endian) as u64;
+                    let caplen = rd32(&body[12..16], big_endian);
+                    let len = rd32(&body[16..20], big_endian);
                     if caplen as usize > body.len() - 20 {
                         return Err(self.corrupt("pcapng packet block", pos, format!("captured length {caplen} exceeds the block")));
                     }
@@ -536,7 +600,7 @@ impl FileSource {
                     let Some(iface) = self.iface(0, ifaces_len) else {
                         return Err(self.corrupt("pcapng simple packet block", pos, "no interface description before it".into()));
                     };
-                    let len = rd32(&body[0..4], be);
+                    let len = rd32(&body[0..4], big_endian);
                     let caplen = (len as usize).min(body.len() - 4) as u32;
                     let start = pos + 12;
                     let meta =
@@ -553,7 +617,7 @@ impl FileSource {
     fn release_behind(&mut self) {
         const PAGE: usize = 4096;
         let upto = match &self.release_limit {
-            Some(l) => self.pos.min(l.load(Ordering::Relaxed)),
+            Some(limit) => self.pos.min(limit.load(Ordering::Relaxed)),
             None => self.pos,
         };
         let end = upto / PAGE * PAGE;
@@ -567,9 +631,9 @@ impl FileSource {
         self.released = end;
     }
 
-    fn iface(&self, i: usize, n: usize) -> Option<Iface> {
+    fn iface(&self, id: usize, count: usize) -> Option<Iface> {
         match &self.format {
-            Format::PcapNg { ifaces, .. } if i < n => Some(ifaces[i]),
+            Format::PcapNg { ifaces, .. } if id < count => Some(ifaces[id]),
             _ => None,
         }
     }
@@ -580,27 +644,27 @@ impl FileSource {
 }
 
 /// Walk pcapng options (code, length, value padded to 4) until opt_endofopt or the end.
-fn walk_options(mut b: &[u8], be: bool, mut f: impl FnMut(u16, &[u8])) {
-    while b.len() >= 4 {
-        let code = rd16(&b[0..2], be);
-        let len = rd16(&b[2..4], be) as usize;
+fn walk_options(mut options: &[u8], big_endian: bool, mut visit: impl FnMut(u16, &[u8])) {
+    while options.len() >= 4 {
+        let code = rd16(&options[0..2], big_endian);
+        let len = rd16(&options[2..4], big_endian) as usize;
         if code == 0 {
             break;
         }
         let padded = (len + 3) & !3;
-        if b.len() < 4 + len {
+        if options.len() < 4 + len {
             break;
         }
-        f(code, &b[4..4 + len]);
-        if b.len() < 4 + padded {
+        visit(code, &options[4..4 + len]);
+        if options.len() < 4 + padded {
             break;
         }
-        b = &b[4 + padded..];
+        options = &options[4 + padded..];
     }
 }
 
-fn hex_prefix(b: &[u8]) -> String {
-    b.iter().take(4).map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(4).map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -608,33 +672,33 @@ mod tests {
     use super::*;
 
     fn pcap_file(nanos: bool, recs: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let mut v = Vec::new();
-        v.extend_from_slice(&(if nanos { 0xa1b2_3c4du32 } else { 0xa1b2_c3d4 }).to_le_bytes());
-        v.extend_from_slice(&2u16.to_le_bytes());
-        v.extend_from_slice(&4u16.to_le_bytes());
-        v.extend_from_slice(&[0; 8]);
-        v.extend_from_slice(&65535u32.to_le_bytes());
-        v.extend_from_slice(&1u32.to_le_bytes());
-        for (s, f, d) in recs {
-            v.extend_from_slice(&s.to_le_bytes());
-            v.extend_from_slice(&f.to_le_bytes());
-            v.extend_from_slice(&(d.len() as u32).to_le_bytes());
-            v.extend_from_slice(&(d.len() as u32 + 10).to_le_bytes());
-            v.extend_from_slice(d);
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&(if nanos { 0xa1b2_3c4du32 } else { 0xa1b2_c3d4 }).to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&65535u32.to_le_bytes());
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        for (sec, frac, data) in recs {
+            bytes.extend_from_slice(&sec.to_le_bytes());
+            bytes.extend_from_slice(&frac.to_le_bytes());
+            bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&(data.len() as u32 + 10).to_le_bytes());
+            bytes.extend_from_slice(data);
         }
-        v
+        bytes
     }
 
     #[test]
     fn pcap_records_and_truncation() {
-        let mut f = pcap_file(false, &[(1, 5, b"abc"), (2, 0, b"defg")]);
-        f.truncate(f.len() - 2);
-        let mut s = FileSource::from_bytes("t.pcap", f).unwrap();
-        let (m, d) = s.next_packet().unwrap().unwrap();
-        assert_eq!((m.ts_ns, m.caplen, m.len, m.linktype, d), (1_000_005_000, 3, 13, 1, &b"abc"[..]));
-        let e = s.next_packet().unwrap().unwrap_err();
-        assert!(matches!(e, FileError::TruncatedRecord { have: 18, need: 20, .. }), "{e}");
-        assert!(s.next_packet().is_none());
+        let mut file = pcap_file(false, &[(1, 5, b"abc"), (2, 0, b"defg")]);
+        file.truncate(file.len() - 2);
+        let mut src = FileSource::from_bytes("t.pcap", file).unwrap();
+        let (meta, data) = src.next_packet().unwrap().unwrap();
+        assert_eq!((meta.ts_ns, meta.caplen, meta.len, meta.linktype, data), (1_000_005_000, 3, 13, 1, &b"abc"[..]));
+        let err = src.next_packet().unwrap().unwrap_err();
+        assert!(matches!(err, FileError::TruncatedRecord { have: 18, need: 20, .. }), "{err}");
+        assert!(src.next_packet().is_none());
     }
 
     /// Pages read again are given back in one call once 32 have gathered, over their span.
@@ -646,8 +710,8 @@ mod tests {
         std::fs::write(&path, pcap_file(false, &recs)).unwrap();
         let src = FileSource::open(&path).unwrap();
         let data = src.shared();
-        let pending = |d: &Data| match d {
-            Data::Map(_, p) => p.lock().unwrap().pages,
+        let pending = |data: &Data| match data {
+            Data::Map(_, reread) => reread.lock().unwrap().pages,
             Data::Owned(_) => unreachable!("a file is mapped"),
         };
         data.reread(10..20);
@@ -665,7 +729,7 @@ mod tests {
     fn released_pages_read_back_the_same() {
         let path = std::env::temp_dir().join(format!("ws-release-{}.pcap", std::process::id()));
         let frames: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 3000]).collect();
-        let recs: Vec<(u32, u32, &[u8])> = frames.iter().enumerate().map(|(i, f)| (i as u32, 0, &f[..])).collect();
+        let recs: Vec<(u32, u32, &[u8])> = frames.iter().enumerate().map(|(i, frame)| (i as u32, 0, &frame[..])).collect();
         let file = pcap_file(false, &recs);
         std::fs::write(&path, &file).unwrap();
         let src = FileSource::open(&path).unwrap();
@@ -681,11 +745,11 @@ mod tests {
 
     #[test]
     fn nanosecond_pcap() {
-        let f = pcap_file(true, &[(1, 5, b"abc")]);
-        let mut s = FileSource::from_bytes("t.pcap", f).unwrap();
-        let (m, _) = s.next_packet().unwrap().unwrap();
-        assert_eq!(m.ts_ns, 1_000_000_005);
-        assert!(m.nanos);
+        let file = pcap_file(true, &[(1, 5, b"abc")]);
+        let mut src = FileSource::from_bytes("t.pcap", file).unwrap();
+        let (meta, _) = src.next_packet().unwrap().unwrap();
+        assert_eq!(meta.ts_ns, 1_000_000_005);
+        assert!(meta.nanos);
     }
 
     #[test]
@@ -695,49 +759,49 @@ mod tests {
         assert!(matches!(FileSource::from_bytes("x", vec![0xd4, 0xc3, 0xb2, 0xa1, 0]), Err(FileError::ShortHeader { .. })));
     }
 
-    fn block(t: u32, body: &[u8]) -> Vec<u8> {
+    fn block(block_type: u32, body: &[u8]) -> Vec<u8> {
         let len = 12 + body.len().div_ceil(4) * 4;
-        let mut v = Vec::new();
-        v.extend_from_slice(&t.to_le_bytes());
-        v.extend_from_slice(&(len as u32).to_le_bytes());
-        v.extend_from_slice(body);
-        v.resize(len - 4, 0);
-        v.extend_from_slice(&(len as u32).to_le_bytes());
-        v
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&block_type.to_le_bytes());
+        bytes.extend_from_slice(&(len as u32).to_le_bytes());
+        bytes.extend_from_slice(body);
+        bytes.resize(len - 4, 0);
+        bytes.extend_from_slice(&(len as u32).to_le_bytes());
+        bytes
     }
 
     #[test]
     fn pcapng_two_linktypes_and_tsresol() {
-        let mut f = block(SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-        f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        let mut file = block(SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        file.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
         // second interface: linktype 113 with if_tsresol = 9 (nanoseconds)
-        f.extend(block(1, &[113, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
-        let epb = |ifid: u32, ts: u64, d: &[u8]| {
-            let mut b = Vec::new();
-            b.extend_from_slice(&ifid.to_le_bytes());
-            b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-            b.extend_from_slice(&(ts as u32).to_le_bytes());
-            b.extend_from_slice(&(d.len() as u32).to_le_bytes());
-            b.extend_from_slice(&(d.len() as u32).to_le_bytes());
-            b.extend_from_slice(d);
-            block(6, &b)
+        file.extend(block(1, &[113, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+        let epb = |ifid: u32, ts: u64, data: &[u8]| {
+            let mut body = Vec::new();
+            body.extend_from_slice(&ifid.to_le_bytes());
+            body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+            body.extend_from_slice(&(ts as u32).to_le_bytes());
+            body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            body.extend_from_slice(data);
+            block(6, &body)
         };
-        f.extend(epb(0, 1_500_000, b"xy"));
-        f.extend(epb(1, 2_000_000_007, b"z"));
-        f.extend(block(5, &[0; 8])); // statistics: skipped
-        let mut s = FileSource::from_bytes("t.pcapng", f).unwrap();
-        let (m, d) = s.next_packet().unwrap().unwrap();
-        assert_eq!((m.linktype, m.ts_ns, d), (1, 1_500_000_000, &b"xy"[..]));
-        let (m, d) = s.next_packet().unwrap().unwrap();
-        assert_eq!((m.linktype, m.ts_ns, m.nanos, d), (113, 2_000_000_007, true, &b"z"[..]));
-        assert!(s.next_packet().is_none());
+        file.extend(epb(0, 1_500_000, b"xy"));
+        file.extend(epb(1, 2_000_000_007, b"z"));
+        file.extend(block(5, &[0; 8])); // statistics: skipped
+        let mut src = FileSource::from_bytes("t.pcapng", file).unwrap();
+        let (meta, data) = src.next_packet().unwrap().unwrap();
+        assert_eq!((meta.linktype, meta.ts_ns, data), (1, 1_500_000_000, &b"xy"[..]));
+        let (meta, data) = src.next_packet().unwrap().unwrap();
+        assert_eq!((meta.linktype, meta.ts_ns, meta.nanos, data), (113, 2_000_000_007, true, &b"z"[..]));
+        assert!(src.next_packet().is_none());
     }
 
     #[test]
     fn pcapng_bad_block_length() {
-        let mut f = block(SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-        f.extend_from_slice(&[6, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
-        let mut s = FileSource::from_bytes("t.pcapng", f).unwrap();
-        assert!(matches!(s.next_packet(), Some(Err(FileError::Corrupt { offset: 28, .. }))));
+        let mut file = block(SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        file.extend_from_slice(&[6, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
+        let mut src = FileSource::from_bytes("t.pcapng", file).unwrap();
+        assert!(matches!(src.next_packet(), Some(Err(FileError::Corrupt { offset: 28, .. }))));
     }
 }

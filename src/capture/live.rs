@@ -14,42 +14,85 @@ use std::io::Write;
 
 use super::{Next, PacketMeta, Source, SourceError};
 
+/// How to open a live capture.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
+    /// Interface name, as `wireseam capture -D` lists it.
     pub iface: String,
+    /// BPF filter expression (pcap-filter(7)), run in the kernel.
     pub filter: Option<String>,
+    /// Bytes kept of each frame (tcpdump's `-s`).
     pub snaplen: i32,
+    /// Put the interface into promiscuous mode.
     pub promisc: bool,
+    /// Size of the kernel capture buffer (tcpdump's `-B`, in bytes here).
     pub buffer_bytes: i32,
+    /// Savefile to write every captured frame to (tcpdump's `-w`).
     pub write: Option<PathBuf>,
 }
 
+/// Why a live capture cannot start; each message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    /// Capturing needs root or CAP_NET_RAW and CAP_NET_ADMIN.
     #[error("no permission to capture on {iface}: run as root, or give the binary the capabilities with `sudo setcap cap_net_raw,cap_net_admin=eip {exe}` ({detail})")]
-    Permission { iface: String, exe: String, detail: String },
+    Permission {
+        /// The interface.
+        iface: String,
+        /// This program's path, for the setcap command.
+        exe: String,
+        /// libpcap's message.
+        detail: String,
+    },
+    /// No interface has that name.
     #[error("no interface named `{iface}`; interfaces: {available} (list them with `wireseam capture -D`)")]
-    NoSuchInterface { iface: String, available: String },
+    NoSuchInterface {
+        /// The name asked for.
+        iface: String,
+        /// The names that exist, comma-separated.
+        available: String,
+    },
+    /// The filter expression does not compile.
     #[error("filter expression `{expr}`: {msg}")]
-    Filter { expr: String, msg: String },
+    Filter {
+        /// The expression.
+        expr: String,
+        /// libpcap's message.
+        msg: String,
+    },
+    /// The `-w` file cannot be created or written.
     #[error("-w {path}: {msg}")]
-    Write { path: String, msg: String },
+    Write {
+        /// The file.
+        path: String,
+        /// What the system said.
+        msg: String,
+    },
+    /// Anything else libpcap reports.
     #[error("capture on {iface}: {msg}")]
-    Other { iface: String, msg: String },
+    Other {
+        /// The interface.
+        iface: String,
+        /// libpcap's message.
+        msg: String,
+    },
 }
 
 /// Stops a running capture from another thread (signal handler thread, timer, demo driver).
 #[derive(Clone)]
 pub struct Stopper {
     flag: Arc<AtomicBool>,
-    brk: Arc<BreakLoop>,
+    break_loop: Arc<BreakLoop>,
 }
 
 impl Stopper {
+    /// Ask the capture to stop: the blocked read returns, and the source drains what libpcap
+    /// still holds before it ends. Safe to call from any thread, any number of times.
     pub fn stop(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        self.brk.breakloop();
+        self.break_loop.breakloop();
     }
+    /// True once [`stop`](Self::stop) has been called.
     pub fn stopped(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
@@ -58,11 +101,15 @@ impl Stopper {
 /// Counts from libpcap at the end of a capture.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LiveStats {
+    /// Packets the filter passed (`ps_recv`, pcap_stats(3PCAP)).
     pub received: u32,
+    /// Packets dropped because the kernel buffer was full (`ps_drop`).
     pub dropped: u32,
+    /// Packets dropped by the interface or its driver (`ps_ifdrop`).
     pub if_dropped: u32,
 }
 
+/// A live capture on one interface, read frame by frame as a [`Source`].
 pub struct LiveSource {
     cap: Option<Capture<Active>>,
     save: Option<RecordWriter>,
@@ -74,36 +121,37 @@ pub struct LiveSource {
     finished: bool,
     stop: Stopper,
     iface: String,
+    /// libpcap's counts, filled in when the source ends.
     pub stats: LiveStats,
 }
 
 fn interface_names() -> String {
     match Device::list() {
-        Ok(devs) => devs.into_iter().map(|d| d.name).collect::<Vec<_>>().join(", "),
-        Err(e) => format!("(cannot list: {e})"),
+        Ok(devs) => devs.into_iter().map(|dev| dev.name).collect::<Vec<_>>().join(", "),
+        Err(err) => format!("(cannot list: {err})"),
     }
 }
 
 /// `wireseam capture -D`: name, flags and addresses of every interface libpcap can open.
 pub fn list_interfaces() -> Result<Vec<String>, String> {
-    let devs = Device::list().map_err(|e| e.to_string())?;
+    let devs = Device::list().map_err(|err| err.to_string())?;
     Ok(devs
         .into_iter()
         .enumerate()
-        .map(|(i, d)| {
+        .map(|(i, dev)| {
             let mut flags = Vec::new();
-            if d.flags.is_up() {
+            if dev.flags.is_up() {
                 flags.push("up");
             }
-            if d.flags.is_running() {
+            if dev.flags.is_running() {
                 flags.push("running");
             }
-            if d.flags.is_loopback() {
+            if dev.flags.is_loopback() {
                 flags.push("loopback");
             }
-            let addrs: Vec<String> = d.addresses.iter().map(|a| a.addr.to_string()).collect();
-            let mut line = format!("{}. {}", i + 1, d.name);
-            if let Some(desc) = &d.desc {
+            let addrs: Vec<String> = dev.addresses.iter().map(|addr| addr.addr.to_string()).collect();
+            let mut line = format!("{}. {}", i + 1, dev.name);
+            if let Some(desc) = &dev.desc {
                 line += &format!(" ({desc})");
             }
             if !flags.is_empty() {
@@ -118,10 +166,12 @@ pub fn list_interfaces() -> Result<Vec<String>, String> {
 }
 
 impl LiveSource {
+    /// Open `cfg.iface` in immediate mode with nanosecond timestamps, install the filter in the
+    /// kernel and create the `-w` file.
     pub fn open(cfg: &LiveConfig) -> Result<Self, LiveError> {
         let iface = cfg.iface.clone();
-        let other = |e: pcap::Error| LiveError::Other { iface: iface.clone(), msg: e.to_string() };
-        let known = Device::list().map(|l| l.iter().any(|d| d.name == cfg.iface)).unwrap_or(true);
+        let other = |err: pcap::Error| LiveError::Other { iface: iface.clone(), msg: err.to_string() };
+        let known = Device::list().map(|devices| devices.iter().any(|dev| dev.name == cfg.iface)).unwrap_or(true);
         if !known {
             return Err(LiveError::NoSuchInterface { iface, available: interface_names() });
         }
@@ -133,22 +183,22 @@ impl LiveSource {
             .buffer_size(cfg.buffer_bytes)
             .precision(Precision::Nano)
             .open()
-            .map_err(|e| classify_open_error(&iface, e))?;
+            .map_err(|err| classify_open_error(&iface, err))?;
         if let Some(expr) = &cfg.filter {
-            cap.filter(expr, true).map_err(|e| LiveError::Filter {
+            cap.filter(expr, true).map_err(|err| LiveError::Filter {
                 expr: expr.clone(),
-                msg: e.to_string().trim_start_matches("libpcap error: ").to_string(),
+                msg: err.to_string().trim_start_matches("libpcap error: ").to_string(),
             })?;
         }
         let linktype = cap.get_datalink().0 as u32;
         let save = match &cfg.write {
             Some(path) => Some(
                 RecordWriter::create(path, linktype, cfg.snaplen as u32)
-                    .map_err(|e| LiveError::Write { path: path.display().to_string(), msg: e.to_string() })?,
+                    .map_err(|err| LiveError::Write { path: path.display().to_string(), msg: err.to_string() })?,
             ),
             None => None,
         };
-        let brk = Arc::new(cap.breakloop_handle());
+        let break_loop = Arc::new(cap.breakloop_handle());
         Ok(LiveSource {
             cap: Some(cap),
             save,
@@ -158,24 +208,26 @@ impl LiveSource {
             drained: false,
             break_seen: false,
             finished: false,
-            stop: Stopper { flag: Arc::new(AtomicBool::new(false)), brk },
+            stop: Stopper { flag: Arc::new(AtomicBool::new(false)), break_loop },
             iface,
             stats: LiveStats::default(),
         })
     }
 
+    /// A handle that stops this capture from another thread.
     pub fn stopper(&self) -> Stopper {
         self.stop.clone()
     }
 
+    /// The interface's link type (LINKTYPE_* number).
     pub fn linktype(&self) -> u32 {
         self.linktype
     }
 
     fn finish_stats(&mut self) {
         if let Some(cap) = self.cap.as_mut() {
-            if let Ok(s) = cap.stats() {
-                self.stats = LiveStats { received: s.received, dropped: s.dropped, if_dropped: s.if_dropped };
+            if let Ok(counts) = cap.stats() {
+                self.stats = LiveStats { received: counts.received, dropped: counts.dropped, if_dropped: counts.if_dropped };
             }
         }
     }
@@ -190,11 +242,12 @@ impl LiveSource {
     }
 }
 
-fn classify_open_error(iface: &str, e: pcap::Error) -> LiveError {
-    let msg = e.to_string();
+/// The [`LiveError`] that says what to do about a failed open.
+fn classify_open_error(iface: &str, err: pcap::Error) -> LiveError {
+    let msg = err.to_string();
     let lower = msg.to_lowercase();
     if lower.contains("permission") || lower.contains("not permitted") {
-        let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "wireseam".into());
+        let exe = std::env::current_exe().map(|path| path.display().to_string()).unwrap_or_else(|_| "wireseam".into());
         LiveError::Permission { iface: iface.to_string(), exe, detail: msg }
     } else if lower.contains("no such device") || lower.contains("doesn't exist") {
         LiveError::NoSuchInterface { iface: iface.to_string(), available: interface_names() }
@@ -216,24 +269,24 @@ impl Source for LiveSource {
             return Next::End;
         }
         if (self.stop.stopped() || self.break_seen) && !self.draining {
-            if let Err(e) = self.start_draining() {
-                return Next::Err(SourceError::Live(e.to_string()));
+            if let Err(err) = self.start_draining() {
+                return Next::Err(SourceError::Live(err.to_string()));
             }
         }
         let LiveSource { cap, save, linktype, nanos, draining, iface, drained, break_seen, .. } = self;
         let Some(cap) = cap.as_mut() else { return Next::End };
         match cap.next_packet() {
-            Ok(p) => {
-                let h = p.header;
-                if let Some(s) = save.as_mut() {
+            Ok(packet) => {
+                let header = packet.header;
+                if let Some(writer) = save.as_mut() {
                     // The record reaches the file before the frame is shown, in one write(2).
-                    if let Err(e) = s.record(h.ts.tv_sec, h.ts.tv_usec, h.len, p.data) {
-                        return Next::Err(SourceError::Live(format!("-w: {e}")));
+                    if let Err(err) = writer.record(header.ts.tv_sec, header.ts.tv_usec, header.len, packet.data) {
+                        return Next::Err(SourceError::Live(format!("-w: {err}")));
                     }
                 }
-                let ts_ns = h.ts.tv_sec * 1_000_000_000 + h.ts.tv_usec;
-                let meta = PacketMeta { ts_ns, caplen: h.caplen, len: h.len, linktype: *linktype, iface: 0, nanos: *nanos };
-                Next::Packet(meta, p.data)
+                let ts_ns = header.ts.tv_sec * 1_000_000_000 + header.ts.tv_usec;
+                let meta = PacketMeta { ts_ns, caplen: header.caplen, len: header.len, linktype: *linktype, iface: 0, nanos: *nanos };
+                Next::Packet(meta, packet.data)
             }
             Err(pcap::Error::TimeoutExpired) => {
                 if *draining {
@@ -246,7 +299,7 @@ impl Source for LiveSource {
                 *break_seen = true;
                 Next::Again
             }
-            Err(e) => Next::Err(SourceError::Live(format!("capture on {iface}: {e}"))),
+            Err(err) => Next::Err(SourceError::Live(format!("capture on {iface}: {err}"))),
         }
     }
 
@@ -274,19 +327,21 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
+    /// Create `path` and write the file header (nanosecond pcap, version 2.4).
     pub fn create(path: &std::path::Path, linktype: u32, snaplen: u32) -> std::io::Result<Self> {
         let mut file = std::fs::File::create(path)?;
-        let mut h = Vec::with_capacity(24);
-        h.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes()); // nanosecond timestamps
-        h.extend_from_slice(&2u16.to_le_bytes());
-        h.extend_from_slice(&4u16.to_le_bytes());
-        h.extend_from_slice(&[0; 8]);
-        h.extend_from_slice(&snaplen.to_le_bytes());
-        h.extend_from_slice(&linktype.to_le_bytes());
-        file.write_all(&h)?;
+        let mut header = Vec::with_capacity(24);
+        header.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes()); // nanosecond timestamps
+        header.extend_from_slice(&2u16.to_le_bytes());
+        header.extend_from_slice(&4u16.to_le_bytes());
+        header.extend_from_slice(&[0; 8]);
+        header.extend_from_slice(&snaplen.to_le_bytes());
+        header.extend_from_slice(&linktype.to_le_bytes());
+        file.write_all(&header)?;
         Ok(RecordWriter { file, buf: Vec::with_capacity(65_536 + 16) })
     }
 
+    /// Append one record: timestamp, captured and original length, captured bytes.
     pub fn record(&mut self, sec: i64, nsec: i64, wire_len: u32, data: &[u8]) -> std::io::Result<()> {
         self.buf.clear();
         self.buf.extend_from_slice(&(sec as u32).to_le_bytes());
@@ -305,17 +360,17 @@ pub fn drop_privileges(user: &str) -> Result<Option<(u32, u32)>, String> {
     if !getuid().is_root() || user == "root" {
         return Ok(None);
     }
-    let u = User::from_name(user)
-        .map_err(|e| format!("--user {user}: {e}"))?
+    let account = User::from_name(user)
+        .map_err(|err| format!("--user {user}: {err}"))?
         .ok_or_else(|| format!("--user {user}: no such user (give an existing unprivileged user, or `--user root` to keep root)"))?;
-    setgroups(&[u.gid]).map_err(|e| format!("setgroups: {e}"))?;
-    setgid(u.gid).map_err(|e| format!("setgid: {e}"))?;
-    setuid(u.uid).map_err(|e| format!("setuid: {e}"))?;
-    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
-    Ok(Some((u.uid.as_raw(), u.gid.as_raw())))
+    setgroups(&[account.gid]).map_err(|err| format!("setgroups: {err}"))?;
+    setgid(account.gid).map_err(|err| format!("setgid: {err}"))?;
+    setuid(account.uid).map_err(|err| format!("setuid: {err}"))?;
+    nix::sys::prctl::set_no_new_privs().map_err(|err| format!("no_new_privs: {err}"))?;
+    Ok(Some((account.uid.as_raw(), account.gid.as_raw())))
 }
 
 /// The default unprivileged user to become: `nobody` when it exists.
 pub fn default_user() -> Option<String> {
-    nix::unistd::User::from_name("nobody").ok().flatten().map(|u| u.name)
+    nix::unistd::User::from_name("nobody").ok().flatten().map(|account| account.name)
 }

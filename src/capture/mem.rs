@@ -2,6 +2,7 @@
 
 use super::{Next, PacketMeta, Source};
 
+/// A [`Source`] over frames copied into memory, replayed in the order pushed.
 #[derive(Default, Clone)]
 pub struct MemSource {
     frames: Vec<(PacketMeta, Vec<u8>)>,
@@ -10,18 +11,22 @@ pub struct MemSource {
 }
 
 impl MemSource {
+    /// An empty source whose frames are of link type `linktype`.
     pub fn new(linktype: u32) -> Self {
         MemSource { frames: Vec::new(), next: 0, linktype }
     }
 
+    /// Append a copy of a frame.
     pub fn push(&mut self, meta: PacketMeta, data: &[u8]) {
         self.frames.push((meta, data.to_vec()));
     }
 
+    /// Number of frames held.
     pub fn len(&self) -> usize {
         self.frames.len()
     }
 
+    /// True when no frame is held.
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
@@ -35,9 +40,9 @@ impl MemSource {
 impl Source for MemSource {
     fn next_packet(&mut self) -> Next<'_> {
         match self.frames.get(self.next) {
-            Some((m, d)) => {
+            Some((meta, data)) => {
                 self.next += 1;
-                Next::Packet(*m, d)
+                Next::Packet(*meta, data)
             }
             None => Next::End,
         }

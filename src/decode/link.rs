@@ -2,10 +2,14 @@
 
 use std::fmt;
 
+use super::Layer;
+
+/// An IEEE 802 48-bit MAC address, in transmission order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct MacAddr(pub [u8; 6]);
 
 impl MacAddr {
+    /// All ones: ff:ff:ff:ff:ff:ff.
     pub fn is_broadcast(&self) -> bool {
         self.0 == [0xff; 6]
     }
@@ -17,6 +21,7 @@ impl MacAddr {
     pub fn is_local(&self) -> bool {
         self.0[0] & 2 == 2
     }
+    /// All zeros (the unknown target of an ARP request).
     pub fn is_zero(&self) -> bool {
         self.0 == [0; 6]
     }
@@ -37,20 +42,20 @@ impl MacAddr {
     /// Write as `aa:bb:cc:dd:ee:ff` into a fixed buffer (no allocation).
     pub fn fmt_buf(&self) -> [u8; 17] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut b = [b':'; 17];
-        for (i, x) in self.0.iter().enumerate() {
-            b[i * 3] = HEX[(x >> 4) as usize];
-            b[i * 3 + 1] = HEX[(x & 15) as usize];
+        let mut text = [b':'; 17];
+        for (i, byte) in self.0.iter().enumerate() {
+            text[i * 3] = HEX[(byte >> 4) as usize];
+            text[i * 3 + 1] = HEX[(byte & 15) as usize];
         }
-        b
+        text
     }
 }
 
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.fmt_buf();
+        let text = self.fmt_buf();
         // fmt_buf only writes ASCII hex digits and colons
-        f.pad(std::str::from_utf8(&b).unwrap_or("??"))
+        f.pad(std::str::from_utf8(&text).unwrap_or("??"))
     }
 }
 
@@ -63,36 +68,52 @@ impl fmt::Debug for MacAddr {
 /// The link-layer header of a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Link {
+    /// Ethernet II (LINKTYPE_ETHERNET).
     Ethernet {
+        /// Source address.
         src: MacAddr,
+        /// Destination address.
         dst: MacAddr,
     },
     /// Linux cooked capture (v1 or v2): packet type (0 host, 1 broadcast, 2 multicast, 3 other host,
     /// 4 outgoing), ARPHRD type, link-layer source address.
     Sll {
+        /// SLL2 (LINKTYPE_LINUX_SLL2) rather than SLL.
         v2: bool,
+        /// Packet type, see [`sll_pkttype_name`].
         pkttype: u16,
+        /// ARPHRD_ hardware type of the interface (1 Ethernet, 772 loopback, 824 netlink).
         hatype: u16,
+        /// Link-layer source address, `alen` bytes of it meaningful.
         addr: [u8; 8],
+        /// Length of the address (at most 8).
         alen: u8,
+        /// Interface index (SLL2 only; 0 for SLL).
         ifindex: u32,
     },
     /// BSD loopback (null/loop): the address family.
     Null {
+        /// Address family (2 AF_INET; 10, 24, 28 or 30 AF_INET6 depending on the OS).
         family: u32,
     },
+    /// No link header: the frame starts with the IP header (LINKTYPE_RAW, IPV4, IPV6).
     Raw,
+    /// A link type this decoder does not slice.
     Unknown {
+        /// Its LINKTYPE_ number.
         linktype: u32,
     },
     /// The link header itself is cut short.
     Truncated {
-        layer: &'static str,
+        /// The link layer whose header is cut.
+        layer: Layer,
+        /// Bytes its header needs.
         need: usize,
     },
 }
 
 impl Link {
+    /// (source, destination) of an Ethernet header.
     pub fn eth(&self) -> Option<(MacAddr, MacAddr)> {
         match *self {
             Link::Ethernet { src, dst } => Some((src, dst)),
@@ -109,8 +130,9 @@ impl Link {
     }
 }
 
-pub fn sll_pkttype_name(t: u16) -> &'static str {
-    match t {
+/// tcpdump's abbreviation of an SLL packet type: In, B(roadcast), M(ulticast), P(romiscuous), Out.
+pub fn sll_pkttype_name(pkttype: u16) -> &'static str {
+    match pkttype {
         0 => "In",
         1 => "B",
         2 => "M",
@@ -123,6 +145,7 @@ pub fn sll_pkttype_name(t: u16) -> &'static str {
 /// What follows the link header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proto {
+    /// An EtherType (0x0600 and above).
     Ether(u16),
     /// IPv4 or IPv6 by the version nibble.
     Ip,
@@ -130,17 +153,26 @@ pub enum Proto {
     Other(u16),
 }
 
+/// BSD loopback, address family in the capturing host's byte order (tcpdump.org link-layer header types).
 pub const LINKTYPE_NULL: u32 = 0;
+/// Ethernet II / IEEE 802.3.
 pub const LINKTYPE_ETHERNET: u32 = 1;
+/// Raw IPv4 or IPv6, by the version nibble (DLT_RAW is also 12 or 14 on some BSDs).
 pub const LINKTYPE_RAW: u32 = 101;
+/// OpenBSD loopback, address family in network byte order.
 pub const LINKTYPE_LOOP: u32 = 108;
+/// Linux cooked capture v1.
 pub const LINKTYPE_LINUX_SLL: u32 = 113;
+/// Raw IPv4.
 pub const LINKTYPE_IPV4: u32 = 228;
+/// Raw IPv6.
 pub const LINKTYPE_IPV6: u32 = 229;
+/// Linux cooked capture v2.
 pub const LINKTYPE_LINUX_SLL2: u32 = 276;
 
-pub fn linktype_name(l: u32) -> &'static str {
-    match l {
+/// The DLT name tcpdump prints for a link type (`EN10MB`, `LINUX_SLL2`, ...), or `unsupported`.
+pub fn linktype_name(linktype: u32) -> &'static str {
+    match linktype {
         LINKTYPE_NULL => "NULL",
         LINKTYPE_ETHERNET => "EN10MB",
         LINKTYPE_RAW | 12 | 14 => "RAW",
@@ -153,68 +185,70 @@ pub fn linktype_name(l: u32) -> &'static str {
     }
 }
 
-pub fn linktype_supported(l: u32) -> bool {
-    linktype_name(l) != "unsupported"
+/// True for the link types [`slice`] decodes.
+pub fn linktype_supported(linktype: u32) -> bool {
+    linktype_name(linktype) != "unsupported"
 }
 
-fn be16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
+fn be16(bytes: &[u8]) -> u16 {
+    u16::from_be_bytes([bytes[0], bytes[1]])
 }
 
-fn ether_or_other(t: u16) -> Proto {
-    if t >= 0x0600 {
-        Proto::Ether(t)
+/// A type/length field: an EtherType from 0x0600 up (IEEE 802.3), a length or other below.
+fn ether_or_other(type_or_len: u16) -> Proto {
+    if type_or_len >= 0x0600 {
+        Proto::Ether(type_or_len)
     } else {
-        Proto::Other(t)
+        Proto::Other(type_or_len)
     }
 }
 
 /// Slice the link header: (link, header length, what follows).
-pub fn slice(linktype: u32, d: &[u8]) -> (Link, usize, Proto) {
+pub fn slice(linktype: u32, data: &[u8]) -> (Link, usize, Proto) {
     let short = |layer, need| (Link::Truncated { layer, need }, 0, Proto::Other(0));
     match linktype {
         LINKTYPE_ETHERNET => {
-            if d.len() < 14 {
-                return short("ethernet", 14);
+            if data.len() < 14 {
+                return short(Layer::Ethernet, 14);
             }
-            let dst = MacAddr([d[0], d[1], d[2], d[3], d[4], d[5]]);
-            let src = MacAddr([d[6], d[7], d[8], d[9], d[10], d[11]]);
-            (Link::Ethernet { src, dst }, 14, ether_or_other(be16(&d[12..14])))
+            let dst = MacAddr([data[0], data[1], data[2], data[3], data[4], data[5]]);
+            let src = MacAddr([data[6], data[7], data[8], data[9], data[10], data[11]]);
+            (Link::Ethernet { src, dst }, 14, ether_or_other(be16(&data[12..14])))
         }
         LINKTYPE_LINUX_SLL => {
-            if d.len() < 16 {
-                return short("sll", 16);
+            if data.len() < 16 {
+                return short(Layer::Sll, 16);
             }
             let mut addr = [0u8; 8];
-            addr.copy_from_slice(&d[6..14]);
-            let hatype = be16(&d[2..4]);
-            let link = Link::Sll { v2: false, pkttype: be16(&d[0..2]), hatype, addr, alen: be16(&d[4..6]).min(8) as u8, ifindex: 0 };
-            let proto = if hatype == 824 { Proto::Other(0) } else { ether_or_other(be16(&d[14..16])) };
+            addr.copy_from_slice(&data[6..14]);
+            let hatype = be16(&data[2..4]);
+            let link = Link::Sll { v2: false, pkttype: be16(&data[0..2]), hatype, addr, alen: be16(&data[4..6]).min(8) as u8, ifindex: 0 };
+            let proto = if hatype == 824 { Proto::Other(0) } else { ether_or_other(be16(&data[14..16])) };
             (link, 16, proto)
         }
         LINKTYPE_LINUX_SLL2 => {
-            if d.len() < 20 {
-                return short("sll2", 20);
+            if data.len() < 20 {
+                return short(Layer::Sll2, 20);
             }
             let mut addr = [0u8; 8];
-            addr.copy_from_slice(&d[12..20]);
-            let hatype = be16(&d[8..10]);
+            addr.copy_from_slice(&data[12..20]);
+            let hatype = be16(&data[8..10]);
             let link = Link::Sll {
                 v2: true,
-                pkttype: d[10] as u16,
+                pkttype: data[10] as u16,
                 hatype,
                 addr,
-                alen: d[11].min(8),
-                ifindex: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+                alen: data[11].min(8),
+                ifindex: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
             };
-            let proto = if hatype == 824 { Proto::Other(0) } else { ether_or_other(be16(&d[0..2])) };
+            let proto = if hatype == 824 { Proto::Other(0) } else { ether_or_other(be16(&data[0..2])) };
             (link, 20, proto)
         }
         LINKTYPE_NULL | LINKTYPE_LOOP => {
-            if d.len() < 4 {
-                return short("null", 4);
+            if data.len() < 4 {
+                return short(Layer::Null, 4);
             }
-            let raw = [d[0], d[1], d[2], d[3]];
+            let raw = [data[0], data[1], data[2], data[3]];
             // DLT_NULL is in the capturing host's byte order: a small family number has its
             // significant byte first (little endian) or last (big endian).
             let family = if linktype == LINKTYPE_LOOP || raw[0] == 0 { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
@@ -248,7 +282,7 @@ mod tests {
         assert_eq!(slice(0, &[2, 0, 0, 0, 0x45]).0, Link::Null { family: 2 });
         assert_eq!(slice(0, &[0, 0, 0, 30, 0x60]).0, Link::Null { family: 30 });
         assert_eq!(slice(0, &[0, 0, 0, 30, 0x60]).2, Proto::Ip);
-        assert_eq!(slice(0, &[1, 2]).0, Link::Truncated { layer: "null", need: 4 });
+        assert_eq!(slice(0, &[1, 2]).0, Link::Truncated { layer: Layer::Null, need: 4 });
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Names for numbers: EtherTypes, IP protocols, ICMP types, IPv6 extension headers.
 
-pub fn ethertype(t: u16) -> Option<&'static str> {
-    Some(match t {
+/// Short name of an EtherType (IEEE 802 registry), `None` when unlisted.
+pub fn ethertype(ethertype: u16) -> Option<&'static str> {
+    Some(match ethertype {
         0x0800 => "IPv4",
         0x0806 => "ARP",
         0x86dd => "IPv6",
@@ -29,8 +30,9 @@ pub fn ethertype(t: u16) -> Option<&'static str> {
     })
 }
 
-pub fn ip_proto(p: u8) -> &'static str {
-    match p {
+/// IANA keyword of an IP protocol number; `proto` when unlisted.
+pub fn ip_proto(proto: u8) -> &'static str {
+    match proto {
         0 => "HOPOPT",
         1 => "ICMP",
         2 => "IGMP",
@@ -56,6 +58,7 @@ pub fn ip_proto(p: u8) -> &'static str {
     }
 }
 
+/// What an ICMP message is, by type and code (RFC 792, RFC 1812 for the unreachable codes); `type` when unlisted.
 pub fn icmp4(ty: u8, code: u8) -> &'static str {
     match (ty, code) {
         (0, _) => "echo reply",
@@ -80,6 +83,7 @@ pub fn icmp4(ty: u8, code: u8) -> &'static str {
     }
 }
 
+/// What an ICMPv6 message is, by type and code (RFC 4443, RFC 4861 neighbour discovery, RFC 2710 / 3810 MLD); `type` when unlisted.
 pub fn icmp6(ty: u8, code: u8) -> &'static str {
     match (ty, code) {
         (1, 4) => "port unreachable",
@@ -103,8 +107,9 @@ pub fn icmp6(ty: u8, code: u8) -> &'static str {
     }
 }
 
-pub fn ipv6_ext(n: u8) -> &'static str {
-    match n {
+/// Short name of an IPv6 extension header by next-header number (RFC 8200, RFC 4302 for AH); `ext` when unlisted.
+pub fn ipv6_ext(next_header: u8) -> &'static str {
+    match next_header {
         0 => "hop-by-hop",
         43 => "routing",
         44 => "fragment",
@@ -114,6 +119,7 @@ pub fn ipv6_ext(n: u8) -> &'static str {
     }
 }
 
+/// Name of an ARP operation (RFC 826, RFC 903 RARP, RFC 2390 InARP); `op` when unlisted.
 pub fn arp_op(op: u16) -> &'static str {
     match op {
         1 => "request",

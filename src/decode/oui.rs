@@ -16,21 +16,24 @@ pub fn vendor(mac: &MacAddr) -> Option<&'static str> {
 /// u64); for each key where its name lies in `NAMES` (u32 offset, u32 length).
 #[cfg(feature = "oui")]
 mod table {
+    /// Sorted keys, 8 bytes each.
     pub static KEYS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oui_keys.bin"));
+    /// For key `i`, words `2i` and `2i + 1`: offset and length of its name in `NAMES`.
     pub static NAMES_AT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oui_names_at.bin"));
+    /// Every vendor name, one after the other.
     pub static NAMES: &str = include_str!(concat!(env!("OUT_DIR"), "/oui_names.txt"));
 }
 
 #[cfg(feature = "oui")]
 fn lookup(mac: &MacAddr) -> Option<&'static str> {
     use table::{KEYS, NAMES, NAMES_AT};
-    let m = mac.0.iter().fold(0u64, |a, &b| a << 8 | u64::from(b));
-    let n = KEYS.len() / 8;
+    let bits = mac.0.iter().fold(0u64, |acc, &byte| acc << 8 | u64::from(byte));
+    let count = KEYS.len() / 8;
     let key_at = |i: usize| u64::from_le_bytes(KEYS[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     // The longest registered prefix wins: MA-S (36 bits), MA-M (28), then MA-L/CID/IAB (24).
     for digits in [9u32, 7, 6] {
-        let key = (u64::from(digits) << 40) | (m >> (48 - 4 * digits));
-        let (mut lo, mut hi) = (0, n);
+        let key = (u64::from(digits) << 40) | (bits >> (48 - 4 * digits));
+        let (mut lo, mut hi) = (0, count);
         while lo < hi {
             let mid = (lo + hi) / 2;
             match key_at(mid).cmp(&key) {

@@ -1,11 +1,10 @@
 //! Which flow a frame belongs to, read from fixed offsets of its first bytes without decoding
-//! it: the walk of a sharded run (`pipeline::sharded`) looks at every frame to hand it to the
-//! thread of its flow, which alone decodes it.
+//! it, so that frames can be routed by flow before anyone decodes them.
 //!
-//! The peek answers only for the common shapes (a link header, at most one VLAN tag, then IPv4
-//! or IPv6 without extension headers, then TCP or UDP, not a fragment) and otherwise says it
-//! does not know, so that the caller decodes the frame. What it must never do is disagree with [`decode`]: a
-//! frame it puts in a flow decodes to that flow or to none, and a frame it calls flowless
+//! [`peek`] answers only for the common shapes (a link header, at most one VLAN tag, then IPv4
+//! or IPv6 without extension headers, then TCP or UDP, not a fragment) and otherwise answers
+//! [`Peek::Unknown`], so that the caller decodes the frame. It never disagrees with [`decode`]:
+//! a frame it puts in a flow decodes to that flow or to none, and a frame it calls flowless
 //! decodes to no flow (`peek_agrees_with_decode` checks every fixture and corpus frame).
 //!
 //! [`decode`]: super::decode
@@ -17,21 +16,24 @@ use super::{Frame, Net, Transport};
 /// IPv4 addresses are their 32-bit value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowTuple {
+    /// Source address.
     pub src: u128,
+    /// Source port.
     pub sport: u16,
+    /// Destination address.
     pub dst: u128,
+    /// Destination port.
     pub dport: u16,
 }
 
 impl FlowTuple {
     /// A hash equal for both directions of a flow: the two sides combined by XOR (which does
     /// not care about their order), then one multiplication (Fibonacci hashing), so the high
-    /// bits are the well-mixed ones. Cheap because the walk of a sharded run computes it for
-    /// every frame.
+    /// bits are the well-mixed ones. A few arithmetic operations, no allocation and no branch.
     pub fn symmetric_hash(&self) -> u64 {
-        let a = self.src ^ self.dst;
-        let k = (a as u64) ^ ((a >> 64) as u64).rotate_left(23) ^ u64::from(self.sport ^ self.dport) << 40;
-        k.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        let addrs = self.src ^ self.dst;
+        let key = (addrs as u64) ^ ((addrs >> 64) as u64).rotate_left(23) ^ u64::from(self.sport ^ self.dport) << 40;
+        key.wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 }
 
@@ -46,28 +48,29 @@ pub enum Peek {
     Unknown,
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
+fn be16(bytes: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([bytes[at], bytes[at + 1]])
 }
 
-fn addr4(b: &[u8], at: usize) -> u128 {
-    u128::from(u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+fn addr4(bytes: &[u8], at: usize) -> u128 {
+    u128::from(u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]))
 }
 
-fn addr6(b: &[u8], at: usize) -> u128 {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&b[at..at + 16]);
-    u128::from_be_bytes(a)
+fn addr6(bytes: &[u8], at: usize) -> u128 {
+    let mut addr = [0u8; 16];
+    addr.copy_from_slice(&bytes[at..at + 16]);
+    u128::from_be_bytes(addr)
 }
 
-/// Peek at a frame of link type `linktype`.
+/// Peek at a frame of link type `linktype`: reads fixed offsets only, allocates nothing, and
+/// never contradicts [`decode`](super::decode) (see the module docs).
 pub fn peek(linktype: u32, data: &[u8]) -> Peek {
-    let (link, l2, proto) = link::slice(linktype, data);
+    let (link, l2_len, proto) = link::slice(linktype, data);
     if matches!(link, Link::Unknown { .. } | Link::Truncated { .. }) {
         // decode stops at the link layer
         return Peek::NoFlow;
     }
-    let (mut ip, mut proto) = (&data[l2..], proto);
+    let (mut ip, mut proto) = (&data[l2_len..], proto);
     // one 802.1Q or 802.1ad tag
     if let (Proto::Ether(0x8100 | 0x88a8), Some(tag)) = (proto, ip.get(..4)) {
         proto = Proto::Ether(be16(tag, 2));
@@ -85,13 +88,15 @@ pub fn peek(linktype: u32, data: &[u8]) -> Peek {
     };
     match version {
         4 if ip.len() >= 20 && ip[0] >> 4 == 4 => {
-            let hl = usize::from(ip[0] & 0x0f) * 4;
+            let hdr_len = usize::from(ip[0] & 0x0f) * 4;
             // more-fragments or a fragment offset: decode (first fragments carry ports)
-            if hl < 20 || ip.len() < hl + 4 || be16(ip, 6) & 0x3fff != 0 {
+            if hdr_len < 20 || ip.len() < hdr_len + 4 || be16(ip, 6) & 0x3fff != 0 {
                 return Peek::Unknown;
             }
             match ip[9] {
-                6 | 17 => Peek::Flow(FlowTuple { src: addr4(ip, 12), sport: be16(ip, hl), dst: addr4(ip, 16), dport: be16(ip, hl + 2) }),
+                6 | 17 => {
+                    Peek::Flow(FlowTuple { src: addr4(ip, 12), sport: be16(ip, hdr_len), dst: addr4(ip, 16), dport: be16(ip, hdr_len + 2) })
+                }
                 1 => Peek::NoFlow,
                 _ => Peek::Unknown,
             }

@@ -7,43 +7,55 @@
 /// One option, borrowed from the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opt<'a> {
+    /// End of option list (kind 0, RFC 9293); the walk stops here.
     Eol,
+    /// No-operation padding (kind 1, RFC 9293).
     Nop,
+    /// Maximum segment size (kind 2, RFC 9293).
     Mss(u16),
+    /// Window scale shift count (kind 3, RFC 7323).
     WindowScale(u8),
+    /// SACK permitted (kind 4, RFC 2018).
     SackPermitted,
     /// SACK blocks as raw bytes (pairs of big-endian u32), see [`sack_blocks`].
     Sack(&'a [u8]),
+    /// Timestamps TSval and TSecr (kind 8, RFC 7323).
     Timestamps(u32, u32),
+    /// Any other kind with a sane length.
     Unknown {
+        /// The option kind.
         kind: u8,
+        /// The option's bytes after kind and length.
         data: &'a [u8],
     },
     /// A length byte that is missing, below 2, runs past the header, or is wrong for the kind.
     Malformed {
+        /// The option kind.
         kind: u8,
+        /// Offset of the option's kind byte within the options.
         offset: usize,
     },
 }
 
 /// Iterator over options; `offset` is relative to the start of the options.
 pub struct OptIter<'a> {
-    b: &'a [u8],
+    bytes: &'a [u8],
     pos: usize,
     done: bool,
 }
 
-pub fn options(b: &[u8]) -> OptIter<'_> {
-    OptIter { b, pos: 0, done: false }
+/// Walk the option bytes of a TCP header (what follows the fixed 20 bytes).
+pub fn options(bytes: &[u8]) -> OptIter<'_> {
+    OptIter { bytes, pos: 0, done: false }
 }
 
 impl<'a> Iterator for OptIter<'a> {
     type Item = Opt<'a>;
     fn next(&mut self) -> Option<Opt<'a>> {
-        if self.done || self.pos >= self.b.len() {
+        if self.done || self.pos >= self.bytes.len() {
             return None;
         }
-        let kind = self.b[self.pos];
+        let kind = self.bytes[self.pos];
         match kind {
             0 => {
                 self.done = true;
@@ -56,16 +68,16 @@ impl<'a> Iterator for OptIter<'a> {
             _ => {}
         }
         let offset = self.pos;
-        let bad = |s: &mut Self| {
-            s.done = true;
+        let malformed = |walk: &mut Self| {
+            walk.done = true;
             Some(Opt::Malformed { kind, offset })
         };
-        let Some(&len) = self.b.get(self.pos + 1) else { return bad(self) };
+        let Some(&len) = self.bytes.get(self.pos + 1) else { return malformed(self) };
         let len = len as usize;
-        if len < 2 || self.pos + len > self.b.len() {
-            return bad(self);
+        if len < 2 || self.pos + len > self.bytes.len() {
+            return malformed(self);
         }
-        let data = &self.b[self.pos + 2..self.pos + len];
+        let data = &self.bytes[self.pos + 2..self.pos + len];
         let opt = match (kind, len) {
             (2, 4) => Opt::Mss(u16::from_be_bytes([data[0], data[1]])),
             (3, 3) => Opt::WindowScale(data[0]),
@@ -75,7 +87,7 @@ impl<'a> Iterator for OptIter<'a> {
                 u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
                 u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
             ),
-            (2..=5 | 8, _) => return bad(self),
+            (2..=5 | 8, _) => return malformed(self),
             _ => Opt::Unknown { kind, data },
         };
         self.pos += len;
@@ -84,52 +96,61 @@ impl<'a> Iterator for OptIter<'a> {
 }
 
 /// SACK blocks (left, right) from the raw bytes of a SACK option.
-pub fn sack_blocks(b: &[u8]) -> impl Iterator<Item = (u32, u32)> + '_ {
-    b.chunks_exact(8).map(|c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]])))
+pub fn sack_blocks(bytes: &[u8]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    bytes.chunks_exact(8).map(|c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]])))
 }
 
 /// The options the rest of the program looks at, parsed once per segment (no allocation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpOpts {
+    /// Maximum segment size.
     pub mss: Option<u16>,
+    /// Window scale shift count.
     pub ws: Option<u8>,
+    /// SACK permitted was present.
     pub sack_perm: bool,
+    /// SACK blocks (left edge, right edge); the first `nsack` are set.
     pub sack: [(u32, u32); 4],
+    /// How many entries of `sack` are set (a SACK option holds at most four blocks, RFC 2018).
     pub nsack: u8,
+    /// Timestamps (TSval, TSecr).
     pub ts: Option<(u32, u32)>,
     /// First malformed option: (kind, offset within the options).
     pub malformed: Option<(u8, usize)>,
 }
 
 impl TcpOpts {
-    pub fn parse(b: &[u8]) -> Self {
-        let mut o = TcpOpts::default();
+    /// Parse option bytes: of a repeated option the last counts (SACK blocks add up, four at
+    /// most); the walk stops at EOL or the first malformed option.
+    pub fn parse(bytes: &[u8]) -> Self {
+        let mut opts = TcpOpts::default();
         // What nearly every segment of a Linux connection carries: NOP, NOP, timestamps.
-        if let [1, 1, 8, 10, a0, a1, a2, a3, e0, e1, e2, e3] = *b {
-            o.ts = Some((u32::from_be_bytes([a0, a1, a2, a3]), u32::from_be_bytes([e0, e1, e2, e3])));
-            return o;
+        if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *bytes {
+            opts.ts = Some((u32::from_be_bytes([v0, v1, v2, v3]), u32::from_be_bytes([e0, e1, e2, e3])));
+            return opts;
         }
-        for opt in options(b) {
+        for opt in options(bytes) {
             match opt {
-                Opt::Mss(v) => o.mss = Some(v),
-                Opt::WindowScale(v) => o.ws = Some(v),
-                Opt::SackPermitted => o.sack_perm = true,
-                Opt::Sack(d) => {
-                    for blk in sack_blocks(d) {
-                        if (o.nsack as usize) < o.sack.len() {
-                            o.sack[o.nsack as usize] = blk;
-                            o.nsack += 1;
+                Opt::Mss(mss) => opts.mss = Some(mss),
+                Opt::WindowScale(shift) => opts.ws = Some(shift),
+                Opt::SackPermitted => opts.sack_perm = true,
+                Opt::Sack(blocks) => {
+                    for block in sack_blocks(blocks) {
+                        if (opts.nsack as usize) < opts.sack.len() {
+                            opts.sack[opts.nsack as usize] = block;
+                            opts.nsack += 1;
                         }
                     }
                 }
-                Opt::Timestamps(a, b) => o.ts = Some((a, b)),
-                Opt::Malformed { kind, offset } => o.malformed = Some((kind, offset)),
+                Opt::Timestamps(tsval, tsecr) => opts.ts = Some((tsval, tsecr)),
+                Opt::Malformed { kind, offset } => opts.malformed = Some((kind, offset)),
                 Opt::Eol | Opt::Nop | Opt::Unknown { .. } => {}
             }
         }
-        o
+        opts
     }
 
+    /// The SACK blocks present, in option order.
     pub fn sack(&self) -> &[(u32, u32)] {
         &self.sack[..self.nsack as usize]
     }

@@ -2,105 +2,105 @@ use super::*;
 use etherparse::PacketBuilder;
 
 fn eth_tcp(payload: &[u8], opts: &[etherparse::TcpOptionElement]) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
         .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
         .tcp(40000, 9000, 1000, 64240)
         .syn()
         .options(opts)
         .unwrap();
-    let mut v = Vec::new();
-    b.write(&mut v, payload).unwrap();
-    v
+    let mut bytes = Vec::new();
+    builder.write(&mut bytes, payload).unwrap();
+    bytes
 }
 
 #[test]
 fn ethernet_ipv4_tcp_with_options() {
     use etherparse::TcpOptionElement::*;
-    let v = eth_tcp(b"", &[MaximumSegmentSize(1460), SelectiveAcknowledgementPermitted, WindowScale(7)]);
-    let f = decode(1, &v, v.len() as u32);
-    assert!(f.warnings.is_empty(), "{:?}", f.warnings);
-    let ip = f.ip().unwrap();
+    let bytes = eth_tcp(b"", &[MaximumSegmentSize(1460), SelectiveAcknowledgementPermitted, WindowScale(7)]);
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    assert!(frame.warnings.is_empty(), "{:?}", frame.warnings);
+    let ip = frame.ip().unwrap();
     assert_eq!((ip.version, ip.ttl, ip.proto), (4, 64, 6));
-    let t = f.tcp().unwrap();
-    assert_eq!((t.sport, t.dport, t.seq, t.win, t.len), (40000, 9000, 1000, 64240, 0));
-    assert_eq!(t.flags, tcpflags::SYN);
-    assert_eq!((t.opts.mss, t.opts.ws, t.opts.sack_perm), (Some(1460), Some(7), true));
+    let tcp = frame.tcp().unwrap();
+    assert_eq!((tcp.sport, tcp.dport, tcp.seq, tcp.win, tcp.len), (40000, 9000, 1000, 64240, 0));
+    assert_eq!(tcp.flags, tcpflags::SYN);
+    assert_eq!((tcp.opts.mss, tcp.opts.ws, tcp.opts.sack_perm), (Some(1460), Some(7), true));
 }
 
 #[test]
 fn payload_length_comes_from_ip_not_capture() {
-    let v = eth_tcp(b"hello world", &[]);
+    let bytes = eth_tcp(b"hello world", &[]);
     // snap length cut: 5 payload bytes missing
-    let cut = &v[..v.len() - 5];
-    let f = decode(1, cut, v.len() as u32);
-    assert!(f.warnings.is_empty(), "snaplen truncation is not a malformation: {:?}", f.warnings);
-    assert_eq!(f.tcp().unwrap().len, 11);
-    assert_eq!(f.payload, b"hello ");
+    let cut = &bytes[..bytes.len() - 5];
+    let frame = decode(1, cut, bytes.len() as u32);
+    assert!(frame.warnings.is_empty(), "snaplen truncation is not a malformation: {:?}", frame.warnings);
+    assert_eq!(frame.tcp().unwrap().len, 11);
+    assert_eq!(frame.payload, b"hello ");
 }
 
 #[test]
 fn truncated_tcp_header_warns_with_offset() {
-    let v = eth_tcp(b"", &[]);
-    let cut = &v[..14 + 20 + 10];
-    let f = decode(1, cut, cut.len() as u32);
-    let w: Vec<String> = f.warnings.iter().map(|w| w.to_string()).collect();
-    assert!(w.iter().any(|w| w.starts_with("tcp at offset 34")), "{w:?}");
-    assert!(f.ip().is_some(), "IP still decoded");
+    let bytes = eth_tcp(b"", &[]);
+    let cut = &bytes[..14 + 20 + 10];
+    let frame = decode(1, cut, cut.len() as u32);
+    let warnings: Vec<String> = frame.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(warnings.iter().any(|w| w.starts_with("tcp at offset 34")), "{warnings:?}");
+    assert!(frame.ip().is_some(), "IP still decoded");
 }
 
 #[test]
 fn lying_ipv4_length_warns() {
-    let mut v = eth_tcp(b"abc", &[]);
-    v[14 + 2] = 0x05; // total length 0x05xx: far beyond the frame
-    let f = decode(1, &v, v.len() as u32);
-    assert!(f.warnings.iter().any(|w| matches!(w.what, WarnKind::LengthBeyondFrame { .. })), "{:?}", f.warnings);
+    let mut bytes = eth_tcp(b"abc", &[]);
+    bytes[14 + 2] = 0x05; // total length 0x05xx: far beyond the frame
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    assert!(frame.warnings.iter().any(|w| matches!(w.what, WarnKind::LengthBeyondFrame { .. })), "{:?}", frame.warnings);
 }
 
 #[test]
 fn vlan_and_qinq() {
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
         .double_vlan(etherparse::VlanId::try_new(200).unwrap(), etherparse::VlanId::try_new(100).unwrap())
         .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 9)
         .udp(1, 2);
-    let mut v = Vec::new();
-    b.write(&mut v, b"x").unwrap();
-    let f = decode(1, &v, v.len() as u32);
-    assert_eq!(f.vlans(), &[200, 100]);
-    assert!(matches!(f.transport, Transport::Udp(Udp { sport: 1, dport: 2, len: 9 })));
+    let mut bytes = Vec::new();
+    builder.write(&mut bytes, b"x").unwrap();
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    assert_eq!(frame.vlans(), &[200, 100]);
+    assert!(matches!(frame.transport, Transport::Udp(Udp { sport: 1, dport: 2, len: 9 })));
 }
 
 #[test]
 fn raw_ipv6_and_null() {
-    let b = PacketBuilder::ipv6(
+    let builder = PacketBuilder::ipv6(
         [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
         [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
         5,
     )
     .udp(53, 53);
-    let mut v = Vec::new();
-    b.write(&mut v, b"q").unwrap();
-    let f = decode(101, &v, v.len() as u32);
-    assert_eq!(f.ip().unwrap().version, 6);
-    let mut n = vec![30, 0, 0, 0];
-    n.extend_from_slice(&v);
-    let f = decode(0, &n, n.len() as u32);
-    assert_eq!(f.link, Link::Null { family: 30 });
-    assert!(matches!(f.transport, Transport::Udp(_)));
+    let mut bytes = Vec::new();
+    builder.write(&mut bytes, b"q").unwrap();
+    let frame = decode(101, &bytes, bytes.len() as u32);
+    assert_eq!(frame.ip().unwrap().version, 6);
+    let mut null_frame = vec![30, 0, 0, 0];
+    null_frame.extend_from_slice(&bytes);
+    let frame = decode(0, &null_frame, null_frame.len() as u32);
+    assert_eq!(frame.link, Link::Null { family: 30 });
+    assert!(matches!(frame.transport, Transport::Udp(_)));
 }
 
 #[test]
 fn garbage_never_panics() {
     // every prefix of a few frames, with every byte value in a few positions
     let base = eth_tcp(b"payload", &[etherparse::TcpOptionElement::MaximumSegmentSize(1400)]);
-    for lt in [0, 1, 101, 113, 276, 147] {
+    for linktype in [0, 1, 101, 113, 276, 147] {
         for cut in 0..base.len() {
-            let _ = decode(lt, &base[..cut], base.len() as u32);
+            let _ = decode(linktype, &base[..cut], base.len() as u32);
         }
         for pos in [12, 13, 14, 23, 26, 46, 47, 54] {
-            for b in 0..=255u8 {
-                let mut v = base.clone();
-                v[pos] = b;
-                let _ = decode(lt, &v, v.len() as u32);
+            for byte in 0..=255u8 {
+                let mut mutated = base.clone();
+                mutated[pos] = byte;
+                let _ = decode(linktype, &mutated, mutated.len() as u32);
             }
         }
     }
@@ -109,17 +109,17 @@ fn garbage_never_panics() {
 /// `decode` as it would be without the fast path: link layer, then the lax path for the rest.
 fn decode_lax_only(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
     let (link, l2_len, proto) = link::slice(linktype, data);
-    let mut f = Frame::new(link);
+    let mut frame = Frame::new(link);
     match link {
         Link::Unknown { linktype } => {
-            f.warn("link", 0, WarnKind::UnknownLinkType(linktype));
-            f
+            frame.warn(Layer::Link, 0, WarnKind::UnknownLinkType(linktype));
+            frame
         }
         Link::Truncated { layer, need } => {
-            f.warn(layer, 0, WarnKind::Truncated { need: need as u32, have: data.len() as u32 });
-            f
+            frame.warn(layer, 0, WarnKind::Truncated { need: need as u32, have: data.len() as u32 });
+            frame
         }
-        _ => decode_lax(f, proto, data, l2_len, wire_len),
+        _ => decode_lax(frame, proto, data, l2_len, wire_len),
     }
 }
 
@@ -128,9 +128,10 @@ fn fixture_and_corpus_files() -> Vec<std::path::PathBuf> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for dir in [root.join("fixtures"), root.join("../shared/corpora/tcpdump-tests")] {
-        if let Ok(rd) = std::fs::read_dir(&dir) {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
             files.extend(
-                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap"))),
             );
         }
@@ -149,19 +150,19 @@ fn frames_decode_the_same_on_both_paths() {
         let Ok(mut src) = crate::capture::FileSource::open(path) else { continue };
         while let Some(Ok((meta, raw))) = src.next_packet() {
             for cut in [raw.len(), raw.len().min(54), raw.len().min(40)] {
-                let d = &raw[..cut];
-                let a = format!("{:?}", decode(meta.linktype, d, meta.len));
-                let b = format!("{:?}", decode_lax_only(meta.linktype, d, meta.len));
-                assert_eq!(a, b, "{} frame {} cut to {cut}", path.display(), frames + 1);
-                let (link, l2, proto) = link::slice(meta.linktype, d);
-                let mut f = Frame::new(link);
-                let v = match proto {
+                let data = &raw[..cut];
+                let both_paths = format!("{:?}", decode(meta.linktype, data, meta.len));
+                let lax_only = format!("{:?}", decode_lax_only(meta.linktype, data, meta.len));
+                assert_eq!(both_paths, lax_only, "{} frame {} cut to {cut}", path.display(), frames + 1);
+                let (link, l2_len, proto) = link::slice(meta.linktype, data);
+                let mut frame = Frame::new(link);
+                let version = match proto {
                     link::Proto::Ether(0x0800) => Some(4),
                     link::Proto::Ether(0x86dd) => Some(6),
-                    link::Proto::Ip => d.get(l2).map(|b| b >> 4),
+                    link::Proto::Ip => data.get(l2_len).map(|b| b >> 4),
                     _ => None,
                 };
-                fast += u64::from(v.is_some_and(|v| fast_ip(&mut f, v, d, l2, meta.len)));
+                fast += u64::from(version.is_some_and(|version| fast_ip(&mut frame, version, data, l2_len, meta.len)));
             }
             frames += 1;
         }
@@ -181,12 +182,12 @@ fn peek_agrees_with_decode() {
         while let Some(Ok((meta, raw))) = src.next_packet() {
             frames += 1;
             for cut in [raw.len(), raw.len().min(54), raw.len().min(38), raw.len().min(20)] {
-                let d = &raw[..cut];
-                let decoded = decode(meta.linktype, d, meta.len).flow();
+                let data = &raw[..cut];
+                let decoded = decode(meta.linktype, data, meta.len).flow();
                 let at = || format!("{} frame {frames} cut to {cut}", path.display());
-                match peek(meta.linktype, d) {
-                    Peek::Flow(t) => {
-                        assert!(decoded.is_none() || decoded == Some(t), "{}: peek {t:?}, decode {decoded:?}", at());
+                match peek(meta.linktype, data) {
+                    Peek::Flow(tuple) => {
+                        assert!(decoded.is_none() || decoded == Some(tuple), "{}: peek {tuple:?}, decode {decoded:?}", at());
                         known += 1;
                         flows += u64::from(decoded.is_some());
                     }

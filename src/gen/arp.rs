@@ -20,34 +20,38 @@ const LISTEN: Duration = Duration::from_millis(500);
 /// The interface facts ARP needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ArpIface {
+    /// The interface's Ethernet address.
     pub mac: MacAddr,
+    /// Its first IPv4 address.
     pub ip: Ipv4Addr,
+    /// That address's prefix length.
     pub prefix: u8,
 }
 
-/// Check that `ifc` can carry ARP and return its MAC and first IPv4 address.
-pub(crate) fn arp_iface(ifc: &NetworkInterface) -> Result<ArpIface, GenError> {
-    if ifc.is_loopback() {
+/// Check that `iface` can carry ARP and return its MAC and first IPv4 address.
+pub(crate) fn arp_iface(iface: &NetworkInterface) -> Result<ArpIface, GenError> {
+    if iface.is_loopback() {
         return Err(GenError::Unsupported("arp needs an Ethernet interface; loopback has no link layer".into()));
     }
-    let mac = ifc
+    let mac = iface
         .mac
-        .filter(|m| *m != MacAddr::zero())
-        .ok_or_else(|| GenError::Unsupported(format!("{} has no Ethernet address; arp needs an Ethernet interface", ifc.name)))?;
-    let (ip, prefix) = ifc
+        .filter(|mac| *mac != MacAddr::zero())
+        .ok_or_else(|| GenError::Unsupported(format!("{} has no Ethernet address; arp needs an Ethernet interface", iface.name)))?;
+    let (ip, prefix) = iface
         .ips
         .iter()
-        .find_map(|n| match n {
+        .find_map(|net| match net {
             IpNetwork::V4(v4) => Some((v4.ip(), v4.prefix())),
             IpNetwork::V6(_) => None,
         })
-        .ok_or_else(|| GenError::Unsupported(format!("{} has no IPv4 address; ARP maps IPv4 addresses", ifc.name)))?;
-    if !ifc.is_up() {
-        return Err(GenError::Unsupported(format!("{} is down; `ip link set {} up` first", ifc.name, ifc.name)));
+        .ok_or_else(|| GenError::Unsupported(format!("{} has no IPv4 address; ARP maps IPv4 addresses", iface.name)))?;
+    if !iface.is_up() {
+        return Err(GenError::Unsupported(format!("{} is down; `ip link set {} up` first", iface.name, iface.name)));
     }
     Ok(ArpIface { mac, ip, prefix })
 }
 
+/// The netmask of a prefix length, as a host-order integer.
 fn mask(prefix: u8) -> u32 {
     if prefix == 0 {
         0
@@ -59,13 +63,13 @@ fn mask(prefix: u8) -> u32 {
 /// The address to ask about: `want` if it is another host of the subnet, else the first host
 /// address of the subnet that is not ours.
 pub(crate) fn target(own: Ipv4Addr, prefix: u8, want: IpAddr) -> Result<Ipv4Addr, GenError> {
-    let m = mask(prefix);
-    let net = u32::from(own) & m;
-    let bcast = net | !m;
-    if let IpAddr::V4(w) = want {
-        let w32 = u32::from(w);
-        if w32 & m == net && w != own && w32 != net && w32 != bcast {
-            return Ok(w);
+    let netmask = mask(prefix);
+    let net = u32::from(own) & netmask;
+    let broadcast = net | !netmask;
+    if let IpAddr::V4(wanted) = want {
+        let wanted_bits = u32::from(wanted);
+        if wanted_bits & netmask == net && wanted != own && wanted_bits != net && wanted_bits != broadcast {
+            return Ok(wanted);
         }
     }
     if prefix >= 31 {
@@ -110,54 +114,55 @@ fn reply_for(frame: &[u8], me: MacAddr) -> Option<(Ipv4Addr, MacAddr, Ipv4Addr)>
         .then(|| (arp.get_sender_proto_addr(), arp.get_sender_hw_addr(), arp.get_target_proto_addr()))
 }
 
-pub(crate) fn run(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
+/// Send a request, an announcement and a probe on `cfg.iface`, then listen for replies.
+pub(crate) fn run(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
     if cfg.role == Role::Server {
         return Err(GenError::Unsupported(
             "arp has no server side: the kernel of every host on the link answers; run it with --role client or both".into(),
         ));
     }
     let name = cfg.iface.as_deref().unwrap_or_default();
-    let ifc = datalink::interfaces()
+    let iface = datalink::interfaces()
         .into_iter()
         .find(|i| i.name == name)
         .ok_or_else(|| GenError::Config(format!("no interface named {name}; `ip -br link` lists them")))?;
-    let me = arp_iface(&ifc)?;
+    let me = arp_iface(&iface)?;
     let tpa = target(me.ip, me.prefix, cfg.addr)?;
-    let cv = v.as_(Who::Client);
+    let client_voice = voice.as_(Who::Client);
     let config = datalink::Config {
         read_timeout: Some(Duration::from_millis(50)),
         write_timeout: Some(Duration::from_secs(1)),
         promiscuous: false,
         ..datalink::Config::default()
     };
-    let (mut tx, mut rx) = match datalink::channel(&ifc, config) {
+    let (mut tx, mut rx) = match datalink::channel(&iface, config) {
         Ok(Channel::Ethernet(tx, rx)) => (tx, rx),
         Ok(_) => return Err(GenError::Unsupported(format!("{name} is not an Ethernet interface"))),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
             return Err(GenError::Permission("arp sends raw Ethernet frames: it needs root or CAP_NET_RAW (try sudo)".into()))
         }
-        Err(e) => return Err(GenError::io(format!("opening a raw socket on {name}"), e)),
+        Err(err) => return Err(GenError::io(format!("opening a raw socket on {name}"), err)),
     };
-    cv.say(format!("on {name}: {} at {}/{}", me.mac, me.ip, me.prefix));
-    let bc = MacAddr::broadcast();
+    client_voice.say(format!("on {name}: {} at {}/{}", me.mac, me.ip, me.prefix));
+    let broadcast = MacAddr::broadcast();
     let zero = MacAddr::zero();
     let unspecified = Ipv4Addr::UNSPECIFIED;
     let frames = [
         (
-            arp_frame(bc, ArpOperations::Request, me.mac, me.ip, zero, tpa),
+            arp_frame(broadcast, ArpOperations::Request, me.mac, me.ip, zero, tpa),
             format!("request: who has {tpa}? tell {} (broadcast)", me.ip),
             "a host that must send to a neighbour's IP first asks the whole link, to ff:ff:ff:ff:ff:ff, for its MAC; \
              the owner answers with a unicast reply and both sides cache the binding (`ip neigh`).",
         ),
         (
-            arp_frame(bc, ArpOperations::Request, me.mac, me.ip, zero, me.ip),
+            arp_frame(broadcast, ArpOperations::Request, me.mac, me.ip, zero, me.ip),
             format!("announcement (gratuitous ARP): {} is at {}", me.ip, me.mac),
             "sender and target IP are both our own address: nobody is asked anything; every host that already \
              caches this IP updates it to our MAC (after an address or NIC change, a failover). RFC 5227 calls \
              it an ARP Announcement.",
         ),
         (
-            arp_frame(bc, ArpOperations::Request, me.mac, unspecified, zero, tpa),
+            arp_frame(broadcast, ArpOperations::Request, me.mac, unspecified, zero, tpa),
             format!("probe: is anyone using {tpa}? (sender IP 0.0.0.0)"),
             "an RFC 5227 probe, sent before claiming an address: sender IP 0.0.0.0 so no cache learns anything \
              from it. If the address is taken its owner replies and the prober must pick another one.",
@@ -167,35 +172,35 @@ pub(crate) fn run(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
     for (frame, what, why) in &frames {
         match tx.send_to(frame, None) {
             Some(Ok(())) => {}
-            Some(Err(e)) => return Err(GenError::io(format!("sending an ARP frame on {name}"), e)),
+            Some(Err(err)) => return Err(GenError::io(format!("sending an ARP frame on {name}"), err)),
             None => return Err(GenError::Internal("pnet did not send the frame".into())),
         }
         report.messages += 1;
         report.bytes_sent += frame.len() as u64;
         report.client_tally.messages_sent += 1;
         report.client_tally.bytes_sent += frame.len() as u64;
-        cv.say(format!("sent {what}"));
-        v.why(*why);
+        client_voice.say(format!("sent {what}"));
+        voice.why(*why);
         std::thread::sleep(Duration::from_millis(100));
     }
     let until = Instant::now() + LISTEN;
     let mut replies = Vec::new();
     while Instant::now() < until {
         // Timeouts come back as errors; keep listening until the deadline.
-        if let Ok(f) = rx.next() {
-            if let Some(r) = reply_for(f, me.mac) {
-                if r.2.is_unspecified() {
-                    cv.say(format!("reply to the probe: {} is at {}, so the address is taken", r.0, r.1));
+        if let Ok(received) = rx.next() {
+            if let Some(reply) = reply_for(received, me.mac) {
+                if reply.2.is_unspecified() {
+                    client_voice.say(format!("reply to the probe: {} is at {}, so the address is taken", reply.0, reply.1));
                 } else {
-                    cv.say(format!("reply to the request: {} is at {}", r.0, r.1));
+                    client_voice.say(format!("reply to the request: {} is at {}", reply.0, reply.1));
                 }
-                report.client_tally.got(f.len());
-                replies.push(r);
+                report.client_tally.got(received.len());
+                replies.push(reply);
             }
         }
     }
     if replies.is_empty() {
-        cv.say(format!("no ARP reply within {} ms: nobody on the link has {tpa}", LISTEN.as_millis()));
+        client_voice.say(format!("no ARP reply within {} ms: nobody on the link has {tpa}", LISTEN.as_millis()));
     }
     report.replies = replies.len();
     report.server = Some(std::net::SocketAddr::new(tpa.into(), 0));

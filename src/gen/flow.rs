@@ -22,8 +22,8 @@ const TINY_RCVBUF: usize = 2048;
 /// How long the zero-window receiver does not read.
 const STALL: Duration = Duration::from_millis(1500);
 
-pub(crate) fn zero_window(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
-    v.why(
+pub(crate) fn zero_window(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
+    voice.why(
         "the receiver's window is the free space in its receive buffer. A tiny SO_RCVBUF (set before listen(), \
          so the handshake already offers a small window and no window scaling) and a reader that sleeps: the \
          sender fills the window, the receiver advertises window 0, the sender probes it at growing intervals \
@@ -31,70 +31,70 @@ pub(crate) fn zero_window(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenEr
          Linux's probe carries no data and the sequence number just below the next byte, the same shape as a \
          keep-alive, so Wireshark labels it 'keep-alive'.",
     );
-    run_tcp(cfg, v, ListenOpts { rcvbuf: Some(TINY_RCVBUF), backlog: 8 }, zw_serve, zw_dial)
+    run_tcp(cfg, voice, ListenOpts { rcvbuf: Some(TINY_RCVBUF), backlog: 8 }, zw_serve, zw_dial)
 }
 
-fn zw_serve(env: &Env, l: &TcpListener, v: &Voice) -> Result<Part, GenError> {
-    let (mut s, peer) = accept(l, env.wait)?;
-    let mut p = Part { connections: 1, ..Part::default() };
-    let actual = SockRef::from(&s).recv_buffer_size().unwrap_or(0);
-    v.say(format!(
+fn zw_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, GenError> {
+    let (mut stream, peer) = accept(listener, env.wait)?;
+    let mut part = Part { connections: 1, ..Part::default() };
+    let actual = SockRef::from(&stream).recv_buffer_size().unwrap_or(0);
+    voice.say(format!(
         "accepted {peer}; SO_RCVBUF {TINY_RCVBUF} asked, {actual} granted (Linux doubles it for bookkeeping); \
          not reading for {:.1} s",
         STALL.as_secs_f64()
     ));
     sleep(STALL);
-    v.say("reading now, 1 KiB at a time with 2 ms pauses: each read frees space and the window reopens");
+    voice.say("reading now, 1 KiB at a time with 2 ms pauses: each read frees space and the window reopens");
     let mut buf = [0u8; 1024];
     let mut reads = 0;
     loop {
-        let k = s.read(&mut buf).ctx("reading slowly")?;
-        if k == 0 {
+        let just_read = stream.read(&mut buf).ctx("reading slowly")?;
+        if just_read == 0 {
             break;
         }
         reads += 1;
-        p.tally.bytes_received += k as u64;
+        part.tally.bytes_received += just_read as u64;
         sleep(Duration::from_millis(2));
     }
-    p.tally.messages_received = 1;
-    p.reads = Some(reads);
-    let n = p.tally.bytes_received;
-    p.note(v, format!("read {n} bytes in {reads} reads, then the client's FIN"));
-    send(&mut s, format!("got {n} bytes\n").as_bytes(), &mut p.tally, "answering")?;
-    Ok(p)
+    part.tally.messages_received = 1;
+    part.reads = Some(reads);
+    let received = part.tally.bytes_received;
+    part.note(voice, format!("read {received} bytes in {reads} reads, then the client's FIN"));
+    send(&mut stream, format!("got {received} bytes\n").as_bytes(), &mut part.tally, "answering")?;
+    Ok(part)
 }
 
-fn zw_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
+fn zw_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
     let size = env.cfg.size_or(64 * 1024);
-    let mut s = dial(at)?;
-    let mut p = connected(v, &s, at, "");
+    let mut stream = dial(at)?;
+    let mut part = connected(voice, &stream, at, "");
     let data: Vec<u8> = (0..size).map(|i| (i % 256) as u8).collect();
-    let t = Instant::now();
-    let before = net::tcp_counters(&s).unwrap_or_default();
-    send(&mut s, &data, &mut p.tally, "writing into the closed window")?;
-    v.say(format!(
+    let started = Instant::now();
+    let before = net::tcp_counters(&stream).unwrap_or_default();
+    send(&mut stream, &data, &mut part.tally, "writing into the closed window")?;
+    voice.say(format!(
         "wrote {size} bytes; write() returned after {:.2} s (the send buffer took what the window refused)",
-        t.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64()
     ));
-    shutdown_write(&s)?;
-    let reply = read_line(&mut s, "waiting for the receiver to catch up")?;
-    let after = net::tcp_counters(&s).unwrap_or_default();
-    p.tcp = Some(after);
-    p.tally.got(reply.len());
+    shutdown_write(&stream)?;
+    let reply = read_line(&mut stream, "waiting for the receiver to catch up")?;
+    let after = net::tcp_counters(&stream).unwrap_or_default();
+    part.tcp = Some(after);
+    part.tally.got(reply.len());
     if reply != format!("got {size} bytes\n").as_bytes() {
         return Err(GenError::Mismatch(format!("expected \"got {size} bytes\", got {}", show(&reply))));
     }
-    p.note(
-        v,
+    part.note(
+        voice,
         format!(
             "all {size} bytes delivered after {:.2} s in {} data segments; {} segments sent in all \
              (window probes included)",
-            t.elapsed().as_secs_f64(),
+            started.elapsed().as_secs_f64(),
             after.data_segs_out.wrapping_sub(before.data_segs_out),
             after.segs_out.wrapping_sub(before.segs_out)
         ),
     );
-    Ok(p)
+    Ok(part)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,59 +106,62 @@ fn echo_sizes(cfg: &GenConfig) -> Vec<usize> {
 }
 
 /// Lower-case payload of message `i`.
-fn echo_msg(i: usize, n: usize) -> Vec<u8> {
-    let mut pat = format!("echo {i}: ").into_bytes();
-    pat.extend(b'a'..=b'z');
-    pat.iter().copied().cycle().take(n).collect()
+fn echo_msg(index: usize, len: usize) -> Vec<u8> {
+    let mut pattern = format!("echo {index}: ").into_bytes();
+    pattern.extend(b'a'..=b'z');
+    pattern.iter().copied().cycle().take(len).collect()
 }
 
-pub(crate) fn echo(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
-    v.why(
+pub(crate) fn echo(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
+    voice.why(
         "request/response, as in the tutorials' echo server (conn.send(data.upper())): the client sends one \
          message and waits for the answer before the next. The server's kernel delays the ACK of a request \
          a little, so the answer usually carries it: each exchange is two data segments and one pure ACK.",
     );
-    run_tcp(cfg, v, ListenOpts::default(), echo_serve, echo_dial)
+    run_tcp(cfg, voice, ListenOpts::default(), echo_serve, echo_dial)
 }
 
-fn echo_serve(env: &Env, l: &TcpListener, v: &Voice) -> Result<Part, GenError> {
-    let (mut s, peer) = accept(l, env.wait)?;
-    v.say(format!("accepted {peer}; answering whatever arrives in upper case"));
-    let mut p = Part { connections: 1, ..Part::default() };
+fn echo_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, GenError> {
+    let (mut stream, peer) = accept(listener, env.wait)?;
+    voice.say(format!("accepted {peer}; answering whatever arrives in upper case"));
+    let mut part = Part { connections: 1, ..Part::default() };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let k = s.read(&mut buf).ctx("reading a request")?;
-        if k == 0 {
+        let just_read = stream.read(&mut buf).ctx("reading a request")?;
+        if just_read == 0 {
             break;
         }
-        p.tally.got(k);
-        let up = buf[..k].to_ascii_uppercase();
-        send(&mut s, &up, &mut p.tally, "answering")?;
+        part.tally.got(just_read);
+        let upper = buf[..just_read].to_ascii_uppercase();
+        send(&mut stream, &upper, &mut part.tally, "answering")?;
     }
-    p.reads = Some(p.tally.messages_received);
-    p.note(v, format!("answered {} reads ({} bytes), then the client's FIN", p.tally.messages_received, p.tally.bytes_received));
-    Ok(p)
+    part.reads = Some(part.tally.messages_received);
+    part.note(
+        voice,
+        format!("answered {} reads ({} bytes), then the client's FIN", part.tally.messages_received, part.tally.bytes_received),
+    );
+    Ok(part)
 }
 
-fn echo_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
+fn echo_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
     let sizes = echo_sizes(env.cfg);
-    let mut s = dial(at)?;
-    let mut p = connected(v, &s, at, "");
-    for (i, &n) in sizes.iter().enumerate() {
-        let m = echo_msg(i, n);
-        send(&mut s, &m, &mut p.tally, "sending a request")?;
-        let back = read_exact(&mut s, n, "reading the answer")?;
-        if back != m.to_ascii_uppercase() {
+    let mut stream = dial(at)?;
+    let mut part = connected(voice, &stream, at, "");
+    for (i, &len) in sizes.iter().enumerate() {
+        let request = echo_msg(i, len);
+        send(&mut stream, &request, &mut part.tally, "sending a request")?;
+        let back = read_exact(&mut stream, len, "reading the answer")?;
+        if back != request.to_ascii_uppercase() {
             return Err(GenError::Mismatch(format!("answer {i} was {}", show(&back))));
         }
-        p.tally.got(n);
+        part.tally.got(len);
         if i < 3 {
-            v.say(format!("sent {}, got {}", show(&m), show(&back)));
+            voice.say(format!("sent {}, got {}", show(&request), show(&back)));
         }
     }
-    p.tcp = net::tcp_counters(&s);
-    p.note(v, format!("{} requests answered correctly ({} bytes each way)", sizes.len(), p.tally.bytes_sent));
-    Ok(p)
+    part.tcp = net::tcp_counters(&stream);
+    part.note(voice, format!("{} requests answered correctly ({} bytes each way)", sizes.len(), part.tally.bytes_sent));
+    Ok(part)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,171 +169,171 @@ fn echo_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
 
 const SMALL_STACK: usize = 128 * 1024;
 
-pub(crate) fn many(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
-    v.why(
+pub(crate) fn many(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
+    voice.why(
         "many clients at once, each with its own connection: the 4-tuples differ only in the client's \
          ephemeral port. The server gives each accepted socket its own thread (like Python's \
          socketserver.ThreadingTCPServer), so the handshakes, requests and closes interleave in the capture.",
     );
     let backlog = cfg.count_or(10).clamp(16, 1024) as i32;
-    run_tcp(cfg, v, ListenOpts { rcvbuf: None, backlog }, many_serve, many_dial)
+    run_tcp(cfg, voice, ListenOpts { rcvbuf: None, backlog }, many_serve, many_dial)
 }
 
-fn many_serve(env: &Env, l: &TcpListener, v: &Voice) -> Result<Part, GenError> {
-    let n = env.cfg.count_or(10);
+fn many_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, GenError> {
+    let clients = env.cfg.count_or(10);
     let parts = std::thread::scope(|scope| {
-        let mut handles = Vec::with_capacity(n);
-        for i in 0..n {
+        let mut handles = Vec::with_capacity(clients);
+        for i in 0..clients {
             let wait = if i == 0 { env.wait } else { net::IO_TIMEOUT };
-            let (s, _) = match accept(l, wait) {
-                Ok(x) => x,
-                Err(e) => {
-                    handles.push(Err(e));
+            let (stream, _) = match accept(listener, wait) {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    handles.push(Err(err));
                     break;
                 }
             };
-            let h = std::thread::Builder::new().stack_size(SMALL_STACK).spawn_scoped(scope, move || serve_one(s));
-            handles.push(h.map_err(|e| GenError::io("starting a thread", e)));
+            let handle = std::thread::Builder::new().stack_size(SMALL_STACK).spawn_scoped(scope, move || serve_one(stream));
+            handles.push(handle.map_err(|err| GenError::io("starting a thread", err)));
         }
         handles
             .into_iter()
-            .map(|h| h?.join().unwrap_or_else(|_| Err(GenError::Internal("a server thread panicked".into()))))
+            .map(|handle| handle?.join().unwrap_or_else(|_| Err(GenError::Internal("a server thread panicked".into()))))
             .collect::<Vec<Result<Tally, GenError>>>()
     });
-    let mut p = Part::default();
-    for t in parts {
-        let t = t?;
-        p.connections += 1;
-        p.tally.bytes_sent += t.bytes_sent;
-        p.tally.bytes_received += t.bytes_received;
-        p.tally.messages_sent += t.messages_sent;
-        p.tally.messages_received += t.messages_received;
+    let mut part = Part::default();
+    for tally in parts {
+        let tally = tally?;
+        part.connections += 1;
+        part.tally.bytes_sent += tally.bytes_sent;
+        part.tally.bytes_received += tally.bytes_received;
+        part.tally.messages_sent += tally.messages_sent;
+        part.tally.messages_received += tally.messages_received;
     }
-    p.note(v, format!("served {} connections, one thread each", p.connections));
-    Ok(p)
+    part.note(voice, format!("served {} connections, one thread each", part.connections));
+    Ok(part)
 }
 
-fn serve_one(mut s: TcpStream) -> Result<Tally, GenError> {
-    let mut t = Tally::default();
-    let line = read_line(&mut s, "reading a request")?;
-    t.got(line.len());
+fn serve_one(mut stream: TcpStream) -> Result<Tally, GenError> {
+    let mut tally = Tally::default();
+    let line = read_line(&mut stream, "reading a request")?;
+    tally.got(line.len());
     let mut answer = b"re: ".to_vec();
     answer.extend_from_slice(&line);
-    send(&mut s, &answer, &mut t, "answering")?;
-    drain(&mut s, "waiting for the client's FIN")?;
-    Ok(t)
+    send(&mut stream, &answer, &mut tally, "answering")?;
+    drain(&mut stream, "waiting for the client's FIN")?;
+    Ok(tally)
 }
 
-fn many_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
-    let n = env.cfg.count_or(10);
-    let barrier = Barrier::new(n);
-    v.say(format!("starting {n} clients; all connect, then all send at once"));
+fn many_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
+    let clients = env.cfg.count_or(10);
+    let barrier = Barrier::new(clients);
+    voice.say(format!("starting {clients} clients; all connect, then all send at once"));
     let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
+        let handles: Vec<_> = (0..clients)
             .map(|i| {
-                let b = &barrier;
+                let barrier_ref = &barrier;
                 std::thread::Builder::new().stack_size(SMALL_STACK).spawn_scoped(scope, move || {
-                    let s = dial(at);
-                    b.wait(); // every thread reaches the barrier once, connected or not
-                    client_one(s?, i)
+                    let stream = dial(at);
+                    barrier_ref.wait(); // every thread reaches the barrier once, connected or not
+                    client_one(stream?, i)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| match h {
-                Ok(h) => h.join().unwrap_or_else(|_| Err(GenError::Internal("a client thread panicked".into()))),
-                Err(e) => Err(GenError::io("starting a thread", e)),
+            .map(|handle| match handle {
+                Ok(handle) => handle.join().unwrap_or_else(|_| Err(GenError::Internal("a client thread panicked".into()))),
+                Err(err) => Err(GenError::io("starting a thread", err)),
             })
             .collect::<Vec<_>>()
     });
-    let mut p = Part::default();
-    for r in results {
-        let (t, local) = r?;
-        p.connections += 1;
-        p.local.get_or_insert(local);
-        p.tally.bytes_sent += t.bytes_sent;
-        p.tally.bytes_received += t.bytes_received;
-        p.tally.messages_sent += t.messages_sent;
-        p.tally.messages_received += t.messages_received;
+    let mut part = Part::default();
+    for result in results {
+        let (tally, local) = result?;
+        part.connections += 1;
+        part.local.get_or_insert(local);
+        part.tally.bytes_sent += tally.bytes_sent;
+        part.tally.bytes_received += tally.bytes_received;
+        part.tally.messages_sent += tally.messages_sent;
+        part.tally.messages_received += tally.messages_received;
     }
-    p.note(v, format!("{} clients got their answers and closed", p.connections));
-    Ok(p)
+    part.note(voice, format!("{} clients got their answers and closed", part.connections));
+    Ok(part)
 }
 
-fn client_one(mut s: TcpStream, i: usize) -> Result<(Tally, SocketAddr), GenError> {
-    let local = s.local_addr().ctx("reading the local address")?;
-    let mut t = Tally::default();
-    let req = format!("req {i:02} from port {}\n", local.port());
-    send(&mut s, req.as_bytes(), &mut t, "sending a request")?;
-    let line = read_line(&mut s, "reading the answer")?;
+fn client_one(mut stream: TcpStream, index: usize) -> Result<(Tally, SocketAddr), GenError> {
+    let local = stream.local_addr().ctx("reading the local address")?;
+    let mut tally = Tally::default();
+    let req = format!("req {index:02} from port {}\n", local.port());
+    send(&mut stream, req.as_bytes(), &mut tally, "sending a request")?;
+    let line = read_line(&mut stream, "reading the answer")?;
     if line != format!("re: {req}").as_bytes() {
-        return Err(GenError::Mismatch(format!("client {i} got {}", show(&line))));
+        return Err(GenError::Mismatch(format!("client {index} got {}", show(&line))));
     }
-    t.got(line.len());
-    Ok((t, local))
+    tally.got(line.len());
+    Ok((tally, local))
 }
 
 // ---------------------------------------------------------------------------------------------
 // bulk
 
-pub(crate) fn bulk(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
-    v.why(
+pub(crate) fn bulk(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
+    voice.why(
         "a one-way transfer as fast as the connection allows: slow start grows the congestion window from 10 \
          segments, the receiver's advertised window grows as its buffer autotunes, and the sender fills \
          segments up to the MSS (65483 bytes on lo once the window allows, 1448 on Ethernet with timestamps).",
     );
-    run_tcp(cfg, v, ListenOpts::default(), bulk_serve, bulk_dial)
+    run_tcp(cfg, voice, ListenOpts::default(), bulk_serve, bulk_dial)
 }
 
-fn bulk_serve(env: &Env, l: &TcpListener, v: &Voice) -> Result<Part, GenError> {
-    let (mut s, peer) = accept(l, env.wait)?;
-    v.say(format!("accepted {peer}; reading to end of stream"));
-    let mut p = Part { connections: 1, ..Part::default() };
-    let (n, reads) = drain(&mut s, "reading the transfer")?;
-    p.tally.bytes_received = n;
-    p.tally.messages_received = 1;
-    p.reads = Some(reads);
-    p.note(v, format!("received {n} bytes in {reads} reads"));
-    send(&mut s, format!("got {n} bytes\n").as_bytes(), &mut p.tally, "answering")?;
-    Ok(p)
+fn bulk_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, GenError> {
+    let (mut stream, peer) = accept(listener, env.wait)?;
+    voice.say(format!("accepted {peer}; reading to end of stream"));
+    let mut part = Part { connections: 1, ..Part::default() };
+    let (received, reads) = drain(&mut stream, "reading the transfer")?;
+    part.tally.bytes_received = received;
+    part.tally.messages_received = 1;
+    part.reads = Some(reads);
+    part.note(voice, format!("received {received} bytes in {reads} reads"));
+    send(&mut stream, format!("got {received} bytes\n").as_bytes(), &mut part.tally, "answering")?;
+    Ok(part)
 }
 
-fn bulk_dial(env: &Env, at: SocketAddr, v: &Voice) -> Result<Part, GenError> {
+fn bulk_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
     let size = env.cfg.size_or(8 << 20);
-    let mut s = dial(at)?;
-    let mut p = connected(v, &s, at, "");
+    let mut stream = dial(at)?;
+    let mut part = connected(voice, &stream, at, "");
     let chunk: Vec<u8> = b"0123456789abcdef".iter().copied().cycle().take(64 * 1024).collect();
-    let t = Instant::now();
+    let started = Instant::now();
     let mut left = size;
     while left > 0 {
-        let k = left.min(chunk.len());
-        s.write_all(&chunk[..k]).ctx("sending the transfer")?;
-        left -= k;
+        let chunk_len = left.min(chunk.len());
+        stream.write_all(&chunk[..chunk_len]).ctx("sending the transfer")?;
+        left -= chunk_len;
     }
-    p.tally.bytes_sent = size as u64;
-    p.tally.messages_sent = 1;
-    shutdown_write(&s)?;
-    let reply = read_line(&mut s, "waiting for the receiver's count")?;
-    let secs = t.elapsed().as_secs_f64();
+    part.tally.bytes_sent = size as u64;
+    part.tally.messages_sent = 1;
+    shutdown_write(&stream)?;
+    let reply = read_line(&mut stream, "waiting for the receiver's count")?;
+    let secs = started.elapsed().as_secs_f64();
     if reply != format!("got {size} bytes\n").as_bytes() {
         return Err(GenError::Mismatch(format!("expected \"got {size} bytes\", got {}", show(&reply))));
     }
-    p.tally.got(reply.len());
-    let c = net::tcp_counters(&s).unwrap_or_default();
-    p.tcp = Some(c);
-    p.note(
-        v,
+    part.tally.got(reply.len());
+    let counters = net::tcp_counters(&stream).unwrap_or_default();
+    part.tcp = Some(counters);
+    part.note(
+        voice,
         format!(
             "{size} bytes in {secs:.3} s ({:.0} MB/s): {} data segments of up to {} bytes, cwnd {} segments, {} retransmitted",
             size as f64 / secs.max(1e-9) / 1e6,
-            c.data_segs_out,
-            c.snd_mss,
-            c.snd_cwnd,
-            c.total_retrans
+            counters.data_segs_out,
+            counters.snd_mss,
+            counters.snd_cwnd,
+            counters.total_retrans
         ),
     );
-    Ok(p)
+    Ok(part)
 }
 
 #[cfg(test)]

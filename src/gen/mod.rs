@@ -27,23 +27,41 @@ pub use net::TcpCounters;
 /// The traffic situations a generator can produce. Names are what users type (`wireseam gen NAME`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scenario {
+    /// Three-way open, one line each way, four-way close.
     Handshake,
+    /// The client shuts down writing and the server keeps sending.
     HalfClose,
+    /// The server closes first; the client passes through CLOSE-WAIT.
     ServerClose,
+    /// Connections aborted with RST.
     Reset,
+    /// A connect to a closed port, answered by RST.
     Refused,
+    /// An idle connection with SO_KEEPALIVE probes.
     Keepalive,
+    /// A receiver that does not read: zero window and window probes.
     ZeroWindow,
+    /// Small writes coalesced by Nagle and TCP_CORK.
     Sticky,
+    /// The same small writes with TCP_NODELAY.
     Nodelay,
+    /// One length-prefixed message larger than the MSS.
     Split,
+    /// Length-prefixed messages of random sizes, echoed.
     Framed,
+    /// A length, a JSON header giving the body length, then the body.
     Jsonhdr,
+    /// Request/response echo.
     Echo,
+    /// Many concurrent short connections.
     Many,
+    /// A large one-way transfer.
     Bulk,
+    /// UDP datagrams echoed back.
     UdpEcho,
+    /// UDP datagrams to an interface's broadcast address.
     UdpBroadcast,
+    /// ARP request, announcement and probe.
     Arp,
 }
 
@@ -74,6 +92,7 @@ impl Scenario {
         &ALL
     }
 
+    /// The name users type and output shows (`half-close`, `udp-echo`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Handshake => "handshake",
@@ -150,9 +169,9 @@ fn scenario_list() -> String {
 impl FromStr for Scenario {
     type Err = UnknownScenario;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let want = s.trim().to_ascii_lowercase().replace('_', "-");
-        ALL.iter().copied().find(|sc| sc.name() == want).ok_or_else(|| UnknownScenario(s.to_string()))
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let want = text.trim().to_ascii_lowercase().replace('_', "-");
+        ALL.iter().copied().find(|scenario| scenario.name() == want).ok_or_else(|| UnknownScenario(text.to_string()))
     }
 }
 
@@ -178,6 +197,7 @@ impl fmt::Display for Role {
     }
 }
 
+/// A name that is no role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown role '{0}'; one of: both, server, client")]
 pub struct UnknownRole(pub String);
@@ -185,12 +205,12 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
             "both" => Ok(Role::Both),
             "server" => Ok(Role::Server),
             "client" => Ok(Role::Client),
-            _ => Err(UnknownRole(s.to_string())),
+            _ => Err(UnknownRole(text.to_string())),
         }
     }
 }
@@ -203,11 +223,13 @@ pub const DEFAULT_SPLIT_MSS: u32 = 536;
 /// Everything a generator run needs; the main program fills it from its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenConfig {
+    /// What to produce.
     pub scenario: Scenario,
     /// Server address (listen on it, or connect to it). Default 127.0.0.1; ::1 works too.
     pub addr: IpAddr,
     /// Server port; 0 picks a free one (only with `Role::Both` or `Role::Server`).
     pub port: u16,
+    /// Which side(s) this process plays.
     pub role: Role,
     /// Seed for random sizes (framed, jsonhdr, echo, udp-echo).
     pub seed: u64,
@@ -241,14 +263,15 @@ impl Default for GenConfig {
 }
 
 impl GenConfig {
+    /// The defaults (127.0.0.1:9000, both roles, seed 1) for `scenario`.
     pub fn new(scenario: Scenario) -> Self {
         GenConfig { scenario, ..GenConfig::default() }
     }
 
     /// Reject option combinations that cannot work, before any socket is opened.
     pub fn validate(&self) -> Result<(), GenError> {
-        let sc = self.scenario;
-        if self.role == Role::Client && self.port == 0 && sc != Scenario::Arp {
+        let scenario = self.scenario;
+        if self.role == Role::Client && self.port == 0 && scenario != Scenario::Arp {
             return Err(GenError::Config("a client needs the server's port: give --port".into()));
         }
         if let Some(mss) = self.mss {
@@ -256,37 +279,37 @@ impl GenConfig {
                 return Err(GenError::Config(format!("--mss {mss} is out of range; Linux accepts 88 to 65495")));
             }
         }
-        if let Some((lo, hi)) = limits::count(sc) {
-            if let Some(c) = self.count {
-                if c < lo || c > hi {
-                    return Err(GenError::Config(format!("--count {c} is out of range for {sc}: {lo} to {hi}")));
+        if let Some((min, max)) = limits::count(scenario) {
+            if let Some(count) = self.count {
+                if count < min || count > max {
+                    return Err(GenError::Config(format!("--count {count} is out of range for {scenario}: {min} to {max}")));
                 }
             }
         }
-        if let Some((lo, hi)) = limits::size(sc) {
-            if let Some(s) = self.size {
-                if s < lo || s > hi {
-                    return Err(GenError::Config(format!("--size {s} is out of range for {sc}: {lo} to {hi}")));
+        if let Some((min, max)) = limits::size(scenario) {
+            if let Some(size) = self.size {
+                if size < min || size > max {
+                    return Err(GenError::Config(format!("--size {size} is out of range for {scenario}: {min} to {max}")));
                 }
             }
         }
-        if let (Some(c), Some(s)) = (self.count, self.size) {
-            if matches!(sc, Scenario::Framed | Scenario::Jsonhdr | Scenario::Echo | Scenario::UdpEcho)
-                && c.saturating_mul(s) > limits::TOTAL
+        if let (Some(count), Some(size)) = (self.count, self.size) {
+            if matches!(scenario, Scenario::Framed | Scenario::Jsonhdr | Scenario::Echo | Scenario::UdpEcho)
+                && count.saturating_mul(size) > limits::TOTAL
             {
                 return Err(GenError::Config(format!(
-                    "--count {c} x --size {s} is more than {} MiB; {sc} stays small to finish in seconds",
+                    "--count {count} x --size {size} is more than {} MiB; {scenario} stays small to finish in seconds",
                     limits::TOTAL >> 20
                 )));
             }
         }
-        if sc.needs_iface() && self.iface.is_none() {
+        if scenario.needs_iface() && self.iface.is_none() {
             return Err(GenError::Config(format!(
-                "{sc} sends on a network interface: give --iface (an Ethernet or veth interface, not lo)"
+                "{scenario} sends on a network interface: give --iface (an Ethernet or veth interface, not lo)"
             )));
         }
-        if matches!(sc, Scenario::UdpBroadcast | Scenario::Arp) && self.addr.is_ipv6() {
-            return Err(GenError::Unsupported(format!("{sc} is IPv4 only (IPv6 has neither broadcast nor ARP)")));
+        if matches!(scenario, Scenario::UdpBroadcast | Scenario::Arp) && self.addr.is_ipv6() {
+            return Err(GenError::Unsupported(format!("{scenario} is IPv4 only (IPv6 has neither broadcast nor ARP)")));
         }
         Ok(())
     }
@@ -304,8 +327,9 @@ impl GenConfig {
 mod limits {
     use super::Scenario;
 
-    pub fn count(sc: Scenario) -> Option<(usize, usize)> {
-        Some(match sc {
+    /// Smallest and largest `--count` of a scenario that takes one.
+    pub fn count(scenario: Scenario) -> Option<(usize, usize)> {
+        Some(match scenario {
             Scenario::HalfClose => (1, 100),
             Scenario::Refused => (1, 20),
             Scenario::Keepalive => (1, 8),
@@ -321,8 +345,9 @@ mod limits {
     /// Largest count x size of the scenarios that send `count` messages of up to `size` bytes.
     pub const TOTAL: usize = 64 << 20;
 
-    pub fn size(sc: Scenario) -> Option<(usize, usize)> {
-        Some(match sc {
+    /// Smallest and largest `--size` of a scenario that takes one.
+    pub fn size(scenario: Scenario) -> Option<(usize, usize)> {
+        Some(match scenario {
             // the zero-window receiver reads about 0.5 MB/s once it wakes up
             Scenario::ZeroWindow => (1, 1 << 20),
             Scenario::Split => (1, 1 << 20),
@@ -337,9 +362,13 @@ mod limits {
 /// Application-level counts of one side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// Application bytes written.
     pub bytes_sent: u64,
+    /// Application bytes read.
     pub bytes_received: u64,
+    /// Messages (lines, frames, datagrams) written.
     pub messages_sent: usize,
+    /// Messages read.
     pub messages_received: usize,
 }
 
@@ -354,7 +383,9 @@ impl Tally {
 /// What a run did, measured by the sockets themselves.
 #[derive(Clone, Debug)]
 pub struct GenReport {
+    /// The scenario that ran.
     pub scenario: Scenario,
+    /// The side(s) this process played.
     pub role: Role,
     /// Local address of the (first) client socket.
     pub client: Option<SocketAddr>,
@@ -366,7 +397,9 @@ pub struct GenReport {
     pub messages: usize,
     /// Replies received and checked by the client side (echoes, answers, ARP replies).
     pub replies: usize,
+    /// What the client side read and wrote (zero when it did not run here).
     pub client_tally: Tally,
+    /// What the server side read and wrote (zero when it did not run here).
     pub server_tally: Tally,
     /// TCP connections completed (accepted, or connected).
     pub connections: usize,
@@ -382,6 +415,7 @@ pub struct GenReport {
     pub tcp: Option<TcpCounters>,
     /// Data segments (kernel count, in MSS units) that carried each burst of small messages.
     pub bursts: Vec<Burst>,
+    /// Wall-clock time of the whole run.
     pub elapsed: Duration,
     /// Measured facts, one line each (also narrated).
     pub notes: Vec<String>,
@@ -391,7 +425,7 @@ impl GenReport {
     /// One line for the end of a run, e.g. `sticky: 21 messages (16524 bytes) sent, 1 reply; nagle 10
     /// messages in 2 segments, cork 10 in 1; 0.41 s`.
     pub fn summary(&self) -> String {
-        let mut s = format!(
+        let mut line = format!(
             "{}: {} message{} ({} bytes) sent, {} repl{}",
             self.scenario,
             self.messages,
@@ -401,29 +435,31 @@ impl GenReport {
             if self.replies == 1 { "y" } else { "ies" }
         );
         if self.connections > 1 {
-            s += &format!(", {} connections", self.connections);
+            line += &format!(", {} connections", self.connections);
         }
         if self.refused > 0 {
-            s += &format!(", {} refused", self.refused);
+            line += &format!(", {} refused", self.refused);
         }
         if self.resets > 0 {
-            s += &format!(", {} reset", self.resets);
+            line += &format!(", {} reset", self.resets);
         }
         let bursts: Vec<String> =
             self.bursts.iter().map(|b| format!("{} {} messages in {} segments", b.mode, b.messages, b.segments)).collect();
         if !bursts.is_empty() {
-            s += &format!("; {}", bursts.join(", "));
+            line += &format!("; {}", bursts.join(", "));
         }
-        s + &format!("; {:.2} s", self.elapsed.as_secs_f64())
+        line + &format!("; {:.2} s", self.elapsed.as_secs_f64())
     }
 }
 
 /// A burst of small writes and the data segments that carried it (from TCP_INFO).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Burst {
-    /// How the burst was sent: "nagle", "cork" or "nodelay".
+    /// How the burst was sent: "nagle", "cork", "nodelay", "split" or "framed".
     pub mode: &'static str,
+    /// Messages written in the burst.
     pub messages: usize,
+    /// Data segments the kernel sent for them (TCP_INFO `tcpi_data_segs_out` difference).
     pub segments: u32,
 }
 
@@ -452,30 +488,57 @@ impl GenReport {
     }
 }
 
+/// Why a generator run failed; each message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {
+    /// The server port is taken (EADDRINUSE).
     #[error("port {port} is in use; pick another with --port")]
-    PortInUse { port: u16 },
+    PortInUse {
+        /// The port asked for.
+        port: u16,
+    },
+    /// The address is not local (EADDRNOTAVAIL).
     #[error("{addr} is not an address of this machine (or its interface is down); use a local address such as 127.0.0.1 or ::1")]
-    AddrNotAvailable { addr: IpAddr },
+    AddrNotAvailable {
+        /// The address asked for.
+        addr: IpAddr,
+    },
+    /// A client found no server (ECONNREFUSED where the scenario does not expect it).
     #[error("nothing listens on {addr} (connection refused); start the server side first (--role server)")]
-    Refused { addr: SocketAddr },
+    Refused {
+        /// The server address contacted.
+        addr: SocketAddr,
+    },
+    /// A bounded wait ran out.
     #[error("timed out after {secs:.1} s {what}")]
-    Timeout { what: String, secs: f64 },
+    Timeout {
+        /// What was being waited for, as a phrase ("waiting for a client").
+        what: String,
+        /// How long the wait was.
+        secs: f64,
+    },
+    /// The scenario needs a privilege this process lacks (raw frames, a port below 1024, broadcast).
     #[error("{0}")]
     Permission(String),
+    /// The scenario cannot run here (loopback where Ethernet is needed, IPv6 where only IPv4 exists).
     #[error("{0}")]
     Unsupported(String),
+    /// An option or combination of options is out of range.
     #[error("{0}")]
     Config(String),
+    /// The peer's data was not what the scenario sent or expected.
     #[error("the peer did not answer as expected: {0}")]
     Mismatch(String),
+    /// A socket call failed.
     #[error("{what}: {source}")]
     Io {
+        /// The call, as a phrase ("connecting to 127.0.0.1:9000").
         what: String,
+        /// The error it returned.
         #[source]
         source: io::Error,
     },
+    /// A generator thread panicked or broke an invariant.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -492,8 +555,8 @@ pub fn run(cfg: &GenConfig, log: &mut dyn io::Write) -> Result<GenReport, GenErr
     let start = Instant::now();
     let (tx, rx) = mpsc::channel::<Line>();
     let voice = Voice { tx, who: Who::Gen };
-    let result = std::thread::scope(|s| {
-        let worker = s.spawn(move || {
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
             voice.say(format!("{}: {}", cfg.scenario, cfg.scenario.describe()));
             dispatch(cfg, &voice)
         });
@@ -514,26 +577,26 @@ pub fn run(cfg: &GenConfig, log: &mut dyn io::Write) -> Result<GenReport, GenErr
     Ok(report)
 }
 
-fn dispatch(cfg: &GenConfig, v: &Voice) -> Result<GenReport, GenError> {
+fn dispatch(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
     match cfg.scenario {
-        Scenario::Handshake => session::handshake(cfg, v),
-        Scenario::HalfClose => session::half_close(cfg, v),
-        Scenario::ServerClose => session::server_close(cfg, v),
-        Scenario::Reset => session::reset(cfg, v),
-        Scenario::Refused => session::refused(cfg, v),
-        Scenario::Keepalive => session::keepalive(cfg, v),
-        Scenario::ZeroWindow => flow::zero_window(cfg, v),
-        Scenario::Echo => flow::echo(cfg, v),
-        Scenario::Many => flow::many(cfg, v),
-        Scenario::Bulk => flow::bulk(cfg, v),
-        Scenario::Sticky => seams::sticky(cfg, v, false),
-        Scenario::Nodelay => seams::sticky(cfg, v, true),
-        Scenario::Split => seams::split(cfg, v),
-        Scenario::Framed => seams::framed(cfg, v),
-        Scenario::Jsonhdr => seams::jsonhdr(cfg, v),
-        Scenario::UdpEcho => udp::echo(cfg, v),
-        Scenario::UdpBroadcast => udp::broadcast(cfg, v),
-        Scenario::Arp => arp::run(cfg, v),
+        Scenario::Handshake => session::handshake(cfg, voice),
+        Scenario::HalfClose => session::half_close(cfg, voice),
+        Scenario::ServerClose => session::server_close(cfg, voice),
+        Scenario::Reset => session::reset(cfg, voice),
+        Scenario::Refused => session::refused(cfg, voice),
+        Scenario::Keepalive => session::keepalive(cfg, voice),
+        Scenario::ZeroWindow => flow::zero_window(cfg, voice),
+        Scenario::Echo => flow::echo(cfg, voice),
+        Scenario::Many => flow::many(cfg, voice),
+        Scenario::Bulk => flow::bulk(cfg, voice),
+        Scenario::Sticky => seams::sticky(cfg, voice, false),
+        Scenario::Nodelay => seams::sticky(cfg, voice, true),
+        Scenario::Split => seams::split(cfg, voice),
+        Scenario::Framed => seams::framed(cfg, voice),
+        Scenario::Jsonhdr => seams::jsonhdr(cfg, voice),
+        Scenario::UdpEcho => udp::echo(cfg, voice),
+        Scenario::UdpBroadcast => udp::broadcast(cfg, voice),
+        Scenario::Arp => arp::run(cfg, voice),
     }
 }
 
@@ -567,11 +630,11 @@ impl Line {
             return writeln!(w, "{}", self.text);
         }
         let indent = " ".repeat(tag.len() + 2);
-        for (i, l) in wrap(&self.text, WRAP - indent.len()).iter().enumerate() {
+        for (i, piece) in wrap(&self.text, WRAP - indent.len()).iter().enumerate() {
             if i == 0 {
-                writeln!(w, "{tag}  {l}")?;
+                writeln!(w, "{tag}  {piece}")?;
             } else {
-                writeln!(w, "{indent}{l}")?;
+                writeln!(w, "{indent}{piece}")?;
             }
         }
         Ok(())
@@ -580,21 +643,21 @@ impl Line {
 
 /// Greedy word wrap; words longer than `width` stay whole.
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
+    let mut lines = Vec::new();
+    let mut line = String::new();
     for word in text.split_whitespace() {
-        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
-            out.push(std::mem::take(&mut cur));
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
         }
-        if !cur.is_empty() {
-            cur.push(' ');
+        if !line.is_empty() {
+            line.push(' ');
         }
-        cur.push_str(word);
+        line.push_str(word);
     }
-    if !cur.is_empty() || out.is_empty() {
-        out.push(cur);
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
     }
-    out
+    lines
 }
 
 /// A thread's handle on the narration; lines reach the log in the order they are said.
@@ -646,11 +709,12 @@ impl Rng {
     }
 }
 
-/// Printable, position-dependent payload of message `i` (so reassembly can be checked by eye).
-pub(crate) fn body(i: usize, n: usize) -> Vec<u8> {
-    let mut pat = format!("m{i:02}:").into_bytes();
-    pat.extend(b'A'..=b'Z');
-    pat.iter().copied().cycle().take(n).collect()
+/// Printable, position-dependent payload of `len` bytes for message `index` (so reassembly can
+/// be checked by eye).
+pub(crate) fn body(index: usize, len: usize) -> Vec<u8> {
+    let mut pattern = format!("m{index:02}:").into_bytes();
+    pattern.extend(b'A'..=b'Z');
+    pattern.iter().copied().cycle().take(len).collect()
 }
 
 /// 4-byte big-endian length + body: the tutorial's `struct.pack('>I', len(body)) + body`.

@@ -19,6 +19,7 @@ pub(crate) const SERVER_WAIT: Duration = Duration::from_secs(30);
 
 /// What a scenario function may consult besides its socket.
 pub(crate) struct Env<'a> {
+    /// The run's configuration.
     pub cfg: &'a GenConfig,
     /// How long to wait for the peer to show up (first accept or first datagram).
     pub wait: Duration,
@@ -34,22 +35,32 @@ impl Env<'_> {
 /// What one side of a TCP scenario did.
 #[derive(Debug, Default)]
 pub(crate) struct Part {
+    /// Application bytes and messages of this side.
     pub tally: Tally,
+    /// Local address of this side's (first) socket.
     pub local: Option<SocketAddr>,
+    /// Connections completed.
     pub connections: usize,
+    /// Connection attempts refused.
     pub refused: usize,
+    /// Connections that ended in RST as this side saw it.
     pub resets: usize,
+    /// recv() calls, where the scenario counts them.
     pub reads: Option<usize>,
+    /// Effective MSS of this side's socket.
     pub mss: Option<u32>,
+    /// TCP_INFO counters at the end of the main phase.
     pub tcp: Option<TcpCounters>,
+    /// Bursts of small writes and their segments.
     pub bursts: Vec<Burst>,
+    /// Measured facts, one line each.
     pub notes: Vec<String>,
 }
 
 impl Part {
     /// Record a measured fact: narrated now, kept in the report.
-    pub(crate) fn note(&mut self, v: &Voice, text: String) {
-        v.say(text.clone());
+    pub(crate) fn note(&mut self, voice: &Voice, text: String) {
+        voice.say(text.clone());
         self.notes.push(text);
     }
 }
@@ -70,18 +81,20 @@ impl<T> Ctx<T> for io::Result<T> {
     }
 }
 
-pub(crate) fn is_reset(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted)
+/// The peer reset or aborted the connection.
+pub(crate) fn is_reset(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted)
 }
 
-fn bind_error(addr: SocketAddr, e: io::Error) -> GenError {
-    match e.raw_os_error() {
+/// The [`GenError`] that says what to do about a failed bind() or listen().
+fn bind_error(addr: SocketAddr, error: io::Error) -> GenError {
+    match error.raw_os_error() {
         Some(libc::EADDRINUSE) => GenError::PortInUse { port: addr.port() },
         Some(libc::EADDRNOTAVAIL) => GenError::AddrNotAvailable { addr: addr.ip() },
         Some(libc::EACCES) => {
             GenError::Permission(format!("port {} is privileged (below 1024): run as root or pick another with --port", addr.port()))
         }
-        _ => GenError::io(format!("binding {addr}"), e),
+        _ => GenError::io(format!("binding {addr}"), error),
     }
 }
 
@@ -93,8 +106,8 @@ pub(crate) fn listen(addr: SocketAddr, rcvbuf: Option<usize>, backlog: i32) -> R
     if addr.is_ipv6() {
         sock.set_only_v6(true).ctx("setting IPV6_V6ONLY")?;
     }
-    if let Some(n) = rcvbuf {
-        sock.set_recv_buffer_size(n).ctx("setting SO_RCVBUF")?;
+    if let Some(size) = rcvbuf {
+        sock.set_recv_buffer_size(size).ctx("setting SO_RCVBUF")?;
     }
     sock.bind(&SockAddr::from(addr)).map_err(|e| bind_error(addr, e))?;
     sock.listen(backlog).map_err(|e| bind_error(addr, e))?;
@@ -108,24 +121,25 @@ pub(crate) fn closed_port(addr: SocketAddr) -> Result<Socket, GenError> {
     Ok(sock)
 }
 
-fn set_timeouts(s: &TcpStream) -> Result<(), GenError> {
-    s.set_read_timeout(Some(IO_TIMEOUT)).ctx("setting SO_RCVTIMEO")?;
-    s.set_write_timeout(Some(IO_TIMEOUT)).ctx("setting SO_SNDTIMEO")
+/// SO_RCVTIMEO and SO_SNDTIMEO of [`IO_TIMEOUT`].
+fn set_timeouts(stream: &TcpStream) -> Result<(), GenError> {
+    stream.set_read_timeout(Some(IO_TIMEOUT)).ctx("setting SO_RCVTIMEO")?;
+    stream.set_write_timeout(Some(IO_TIMEOUT)).ctx("setting SO_SNDTIMEO")
 }
 
 /// accept() that gives up after `wait` (SO_RCVTIMEO applies to accept on Linux).
-pub(crate) fn accept(l: &TcpListener, wait: Duration) -> Result<(TcpStream, SocketAddr), GenError> {
-    SockRef::from(l).set_read_timeout(Some(wait)).ctx("setting the accept timeout")?;
-    let at = l.local_addr().ctx("reading the listening address")?;
-    let (s, peer) = match l.accept() {
+pub(crate) fn accept(listener: &TcpListener, wait: Duration) -> Result<(TcpStream, SocketAddr), GenError> {
+    SockRef::from(listener).set_read_timeout(Some(wait)).ctx("setting the accept timeout")?;
+    let at = listener.local_addr().ctx("reading the listening address")?;
+    let (stream, peer) = match listener.accept() {
         Ok(x) => x,
         Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
             return Err(GenError::Timeout { what: format!("waiting for a client on {at}"), secs: wait.as_secs_f64() });
         }
         Err(e) => return Err(GenError::io("accepting a connection", e)),
     };
-    set_timeouts(&s)?;
-    Ok((s, peer))
+    set_timeouts(&stream)?;
+    Ok((stream, peer))
 }
 
 /// Connect with a timeout after `prep` has set options on the fresh socket.
@@ -140,9 +154,9 @@ pub(crate) fn connect(addr: SocketAddr, prep: impl FnOnce(&Socket) -> io::Result
         }
         Err(e) => return Err(GenError::io(format!("connecting to {addr}"), e)),
     }
-    let s: TcpStream = sock.into();
-    set_timeouts(&s)?;
-    Ok(s)
+    let stream: TcpStream = sock.into();
+    set_timeouts(&stream)?;
+    Ok(stream)
 }
 
 /// A plain connect with no options.
@@ -151,11 +165,11 @@ pub(crate) fn dial(addr: SocketAddr) -> Result<TcpStream, GenError> {
 }
 
 /// Narrate a new connection and start the client's [`Part`] with its addresses and MSS.
-pub(crate) fn connected(v: &Voice, s: &TcpStream, at: SocketAddr, how: &str) -> Part {
-    let local = s.local_addr().ok();
-    let mss = mss(s);
+pub(crate) fn connected(voice: &Voice, stream: &TcpStream, at: SocketAddr, how: &str) -> Part {
+    let local = stream.local_addr().ok();
+    let mss = mss(stream);
     let how = if how.is_empty() { String::new() } else { format!("{how}, ") };
-    v.say(format!(
+    voice.say(format!(
         "connected {} -> {at}: ESTABLISHED ({how}send MSS {})",
         local.map_or_else(|| "?".into(), |a| a.to_string()),
         mss.map_or_else(|| "?".into(), |m| m.to_string())
@@ -165,15 +179,15 @@ pub(crate) fn connected(v: &Voice, s: &TcpStream, at: SocketAddr, how: &str) -> 
 
 /// Read one line (with its '\n') a byte at a time, so nothing after it is consumed.
 /// Empty at end of stream.
-pub(crate) fn read_line(s: &mut TcpStream, what: &str) -> Result<Vec<u8>, GenError> {
+pub(crate) fn read_line(stream: &mut TcpStream, what: &str) -> Result<Vec<u8>, GenError> {
     let mut line = Vec::new();
-    let mut b = [0u8; 1];
+    let mut byte = [0u8; 1];
     while line.len() < 64 * 1024 {
-        match s.read(&mut b).ctx(what)? {
+        match stream.read(&mut byte).ctx(what)? {
             0 => break,
             _ => {
-                line.push(b[0]);
-                if b[0] == b'\n' {
+                line.push(byte[0]);
+                if byte[0] == b'\n' {
                     break;
                 }
             }
@@ -184,63 +198,65 @@ pub(crate) fn read_line(s: &mut TcpStream, what: &str) -> Result<Vec<u8>, GenErr
 
 /// Read exactly `n` bytes; `None` when the stream ends cleanly before the first byte.
 /// Also returns how many read() calls it took.
-pub(crate) fn read_exact_or_eof(s: &mut TcpStream, n: usize, what: &str) -> Result<Option<(Vec<u8>, usize)>, GenError> {
-    let mut buf = vec![0u8; n];
+pub(crate) fn read_exact_or_eof(stream: &mut TcpStream, len: usize, what: &str) -> Result<Option<(Vec<u8>, usize)>, GenError> {
+    let mut buf = vec![0u8; len];
     let mut got = 0;
     let mut reads = 0;
-    while got < n {
-        let k = s.read(&mut buf[got..]).ctx(what)?;
+    while got < len {
+        let just_read = stream.read(&mut buf[got..]).ctx(what)?;
         reads += 1;
-        if k == 0 {
+        if just_read == 0 {
             if got == 0 {
                 return Ok(None);
             }
-            return Err(GenError::Mismatch(format!("the stream ended after {got} of {n} bytes {what}")));
+            return Err(GenError::Mismatch(format!("the stream ended after {got} of {len} bytes {what}")));
         }
-        got += k;
+        got += just_read;
     }
     Ok(Some((buf, reads)))
 }
 
-pub(crate) fn read_exact(s: &mut TcpStream, n: usize, what: &str) -> Result<Vec<u8>, GenError> {
-    match read_exact_or_eof(s, n, what)? {
-        Some((b, _)) => Ok(b),
-        None if n == 0 => Ok(Vec::new()),
-        None => Err(GenError::Mismatch(format!("the stream ended before any of {n} bytes {what}"))),
+/// Read exactly `len` bytes; a stream that ends first is a [`GenError::Mismatch`].
+pub(crate) fn read_exact(stream: &mut TcpStream, len: usize, what: &str) -> Result<Vec<u8>, GenError> {
+    match read_exact_or_eof(stream, len, what)? {
+        Some((bytes, _)) => Ok(bytes),
+        None if len == 0 => Ok(Vec::new()),
+        None => Err(GenError::Mismatch(format!("the stream ended before any of {len} bytes {what}"))),
     }
 }
 
 /// Read a 4-byte big-endian length and that many bytes; `None` at a clean end of stream.
-pub(crate) fn read_frame(s: &mut TcpStream, what: &str) -> Result<Option<Vec<u8>>, GenError> {
-    let Some((hdr, _)) = read_exact_or_eof(s, 4, what)? else { return Ok(None) };
-    let n = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
-    if n > 64 << 20 {
-        return Err(GenError::Mismatch(format!("a length header says {n} bytes, more than 64 MiB")));
+pub(crate) fn read_frame(stream: &mut TcpStream, what: &str) -> Result<Option<Vec<u8>>, GenError> {
+    let Some((hdr, _)) = read_exact_or_eof(stream, 4, what)? else { return Ok(None) };
+    let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+    if len > 64 << 20 {
+        return Err(GenError::Mismatch(format!("a length header says {len} bytes, more than 64 MiB")));
     }
-    read_exact(s, n, what).map(Some)
+    read_exact(stream, len, what).map(Some)
 }
 
 /// Read until the peer's FIN; returns (bytes, read calls).
-pub(crate) fn drain(s: &mut TcpStream, what: &str) -> Result<(u64, usize), GenError> {
+pub(crate) fn drain(stream: &mut TcpStream, what: &str) -> Result<(u64, usize), GenError> {
     let mut buf = vec![0u8; 64 * 1024];
     let (mut total, mut reads) = (0u64, 0usize);
     loop {
-        let k = s.read(&mut buf).ctx(what)?;
-        if k == 0 {
+        let just_read = stream.read(&mut buf).ctx(what)?;
+        if just_read == 0 {
             return Ok((total, reads));
         }
-        total += k as u64;
+        total += just_read as u64;
         reads += 1;
     }
 }
 
-pub(crate) fn shutdown_write(s: &TcpStream) -> Result<(), GenError> {
-    s.shutdown(Shutdown::Write).ctx("shutting down the sending side")
+/// shutdown(SHUT_WR): send FIN, keep reading.
+pub(crate) fn shutdown_write(stream: &TcpStream) -> Result<(), GenError> {
+    stream.shutdown(Shutdown::Write).ctx("shutting down the sending side")
 }
 
 /// Effective MSS of a connected socket.
-pub(crate) fn mss(s: &TcpStream) -> Option<u32> {
-    SockRef::from(s).tcp_mss().ok()
+pub(crate) fn mss(stream: &TcpStream) -> Option<u32> {
+    SockRef::from(stream).tcp_mss().ok()
 }
 
 /// A few TCP_INFO counters of a socket (see tcp(7) and linux/tcp.h).
@@ -248,7 +264,9 @@ pub(crate) fn mss(s: &TcpStream) -> Option<u32> {
 pub struct TcpCounters {
     /// Kernel TCP state number (1 ESTABLISHED, 4 FIN_WAIT2, 6 TIME_WAIT, 8 CLOSE_WAIT, ...).
     pub state: u8,
+    /// MSS this socket sends with (`tcpi_snd_mss`).
     pub snd_mss: u32,
+    /// MSS estimated for the peer's segments (`tcpi_rcv_mss`).
     pub rcv_mss: u32,
     /// Segments sent, including pure ACKs, window probes and keep-alives.
     pub segs_out: u32,
@@ -256,6 +274,7 @@ pub struct TcpCounters {
     pub segs_in: u32,
     /// Segments sent that carried data, in MSS units (a GSO bundle of 5 MSS counts 5).
     pub data_segs_out: u32,
+    /// Segments received that carried data, in MSS units.
     pub data_segs_in: u32,
     /// Retransmitted segments, all time.
     pub total_retrans: u32,
@@ -269,8 +288,8 @@ pub struct TcpCounters {
 
 /// Read TCP_INFO. `None` when the kernel refuses (not a TCP socket).
 #[allow(unsafe_code)]
-pub(crate) fn tcp_counters(s: &impl AsRawFd) -> Option<TcpCounters> {
-    let fd = s.as_raw_fd();
+pub(crate) fn tcp_counters(socket: &impl AsRawFd) -> Option<TcpCounters> {
+    let fd = socket.as_raw_fd();
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: tcp_info consists of integers only, so the all-zero value is valid; getsockopt
     // writes at most `len` bytes (its true size) into it, and `fd` is open for the borrow of `s`.
@@ -298,16 +317,20 @@ pub(crate) fn tcp_counters(s: &impl AsRawFd) -> Option<TcpCounters> {
 }
 
 /// Data segments sent so far (0 when TCP_INFO is unavailable).
-pub(crate) fn data_segs_out(s: &TcpStream) -> u32 {
-    tcp_counters(s).map_or(0, |c| c.data_segs_out)
+pub(crate) fn data_segs_out(stream: &TcpStream) -> u32 {
+    tcp_counters(stream).map_or(0, |counters| counters.data_segs_out)
 }
 
+/// A scenario's server side: serve on the listener, report what it did.
 pub(crate) type Serve = fn(&Env, &TcpListener, &Voice) -> Result<Part, GenError>;
+/// A scenario's client side: connect to the address, report what it did.
 pub(crate) type Dial = fn(&Env, SocketAddr, &Voice) -> Result<Part, GenError>;
 
 /// How the scenario's listener is made.
 pub(crate) struct ListenOpts {
+    /// SO_RCVBUF set before listen() (the kernel doubles it).
     pub rcvbuf: Option<usize>,
+    /// listen() backlog.
     pub backlog: i32,
 }
 
@@ -319,105 +342,109 @@ impl Default for ListenOpts {
 
 /// Run a TCP scenario for `cfg.role`: the server in a scoped thread and the client here (Both),
 /// or only one of them.
-pub(crate) fn run_tcp(cfg: &GenConfig, v: &Voice, opts: ListenOpts, serve: Serve, dial: Dial) -> Result<GenReport, GenError> {
+pub(crate) fn run_tcp(cfg: &GenConfig, voice: &Voice, opts: ListenOpts, serve: Serve, dial: Dial) -> Result<GenReport, GenError> {
     let env = Env::new(cfg);
-    let sv = v.as_(Who::Server);
-    let cv = v.as_(Who::Client);
+    let server_voice = voice.as_(Who::Server);
+    let client_voice = voice.as_(Who::Client);
     let target = SocketAddr::new(cfg.addr, cfg.port);
     let mut report = GenReport::new(cfg);
     match cfg.role {
         Role::Client => {
-            let c = dial(&env, target, &cv)?;
+            let client = dial(&env, target, &client_voice)?;
             report.server = Some(target);
-            merge(&mut report, Some(c), None);
+            merge(&mut report, Some(client), None);
         }
         Role::Server => {
-            let l = listen(target, opts.rcvbuf, opts.backlog)?;
-            let at = l.local_addr().ctx("reading the listening address")?;
-            sv.say(format!(
+            let listener = listen(target, opts.rcvbuf, opts.backlog)?;
+            let at = listener.local_addr().ctx("reading the listening address")?;
+            server_voice.say(format!(
                 "listening on {at}; waiting up to {:.0} s for a client (wireseam gen {} --role client --addr {} --port {})",
                 env.wait.as_secs_f64(),
                 cfg.scenario,
                 at.ip(),
                 at.port()
             ));
-            let s = serve(&env, &l, &sv)?;
+            let server = serve(&env, &listener, &server_voice)?;
             report.server = Some(at);
-            merge(&mut report, None, Some(s));
+            merge(&mut report, None, Some(server));
         }
         Role::Both => {
-            let l = listen(target, opts.rcvbuf, opts.backlog)?;
-            let at = l.local_addr().ctx("reading the listening address")?;
-            sv.say(format!("listening on {at}"));
-            let (c, s) = std::thread::scope(|scope| {
-                let (env_ref, l_ref) = (&env, &l);
-                let h = scope.spawn(move || serve(env_ref, l_ref, &sv));
-                let c = dial(&env, at, &cv);
-                let s = h.join().unwrap_or_else(|_| Err(GenError::Internal("the server thread panicked".into())));
-                (c, s)
+            let listener = listen(target, opts.rcvbuf, opts.backlog)?;
+            let at = listener.local_addr().ctx("reading the listening address")?;
+            server_voice.say(format!("listening on {at}"));
+            let (client, server) = std::thread::scope(|scope| {
+                let (env_ref, listener_ref) = (&env, &listener);
+                let server_thread = scope.spawn(move || serve(env_ref, listener_ref, &server_voice));
+                let client = dial(&env, at, &client_voice);
+                let server = server_thread.join().unwrap_or_else(|_| Err(GenError::Internal("the server thread panicked".into())));
+                (client, server)
             });
-            let (c, s) = match (c, s) {
-                (Ok(c), Ok(s)) => (c, s),
+            let (client, server) = match (client, server) {
+                (Ok(client), Ok(server)) => (client, server),
                 // The server's complaint is the cause unless it merely timed out waiting.
-                (Err(ce), Err(se)) => return Err(if matches!(se, GenError::Timeout { .. }) { ce } else { se }),
-                (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+                (Err(client_err), Err(server_err)) => {
+                    return Err(if matches!(server_err, GenError::Timeout { .. }) { client_err } else { server_err })
+                }
+                (Err(err), Ok(_)) | (Ok(_), Err(err)) => return Err(err),
             };
             report.server = Some(at);
-            merge(&mut report, Some(c), Some(s));
+            merge(&mut report, Some(client), Some(server));
         }
     }
     Ok(report)
 }
 
-fn merge(r: &mut GenReport, client: Option<Part>, server: Option<Part>) {
+/// Fill the report from the parts of the sides that ran here: bytes, messages and replies are
+/// the client's when it ran, resets add up, and the client's notes come first.
+fn merge(report: &mut GenReport, client: Option<Part>, server: Option<Part>) {
     let only_server = client.is_none();
-    if let Some(s) = server {
-        r.server_tally = s.tally;
-        r.server_reads = s.reads;
-        r.connections = s.connections;
-        r.resets += s.resets;
-        r.notes.extend(s.notes);
+    if let Some(server) = server {
+        report.server_tally = server.tally;
+        report.server_reads = server.reads;
+        report.connections = server.connections;
+        report.resets += server.resets;
+        report.notes.extend(server.notes);
         if only_server {
-            r.bytes_sent = s.tally.bytes_sent;
-            r.messages = s.tally.messages_sent;
-            r.replies = s.tally.messages_received;
+            report.bytes_sent = server.tally.bytes_sent;
+            report.messages = server.tally.messages_sent;
+            report.replies = server.tally.messages_received;
         }
     }
-    if let Some(c) = client {
-        r.client = c.local;
-        r.client_tally = c.tally;
-        r.bytes_sent = c.tally.bytes_sent;
-        r.messages = c.tally.messages_sent;
-        r.replies = c.tally.messages_received;
-        r.connections = r.connections.max(c.connections);
-        r.refused = c.refused;
-        r.resets += c.resets;
-        r.mss = c.mss;
-        r.tcp = c.tcp;
-        r.bursts = c.bursts;
-        let server_notes = std::mem::take(&mut r.notes);
-        r.notes = c.notes;
-        r.notes.extend(server_notes);
+    if let Some(client) = client {
+        report.client = client.local;
+        report.client_tally = client.tally;
+        report.bytes_sent = client.tally.bytes_sent;
+        report.messages = client.tally.messages_sent;
+        report.replies = client.tally.messages_received;
+        report.connections = report.connections.max(client.connections);
+        report.refused = client.refused;
+        report.resets += client.resets;
+        report.mss = client.mss;
+        report.tcp = client.tcp;
+        report.bursts = client.bursts;
+        let server_notes = std::mem::take(&mut report.notes);
+        report.notes = client.notes;
+        report.notes.extend(server_notes);
     }
 }
 
 /// Write all of `buf`, counting it.
-pub(crate) fn send(s: &mut TcpStream, buf: &[u8], tally: &mut Tally, what: &str) -> Result<(), GenError> {
+pub(crate) fn send(stream: &mut TcpStream, buf: &[u8], tally: &mut Tally, what: &str) -> Result<(), GenError> {
     use std::io::Write;
-    s.write_all(buf).ctx(what)?;
+    stream.write_all(buf).ctx(what)?;
     tally.bytes_sent += buf.len() as u64;
     tally.messages_sent += 1;
     Ok(())
 }
 
 /// Shortened, printable view of a payload for narration.
-pub(crate) fn show(b: &[u8]) -> String {
-    let s: String = b.iter().take(40).map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' }).collect();
-    let s = s.trim_end_matches('.').to_string();
-    if b.len() > 40 {
-        format!("\"{s}...\" ({} bytes)", b.len())
+pub(crate) fn show(bytes: &[u8]) -> String {
+    let text: String = bytes.iter().take(40).map(|&byte| if (0x20..0x7f).contains(&byte) { byte as char } else { '.' }).collect();
+    let text = text.trim_end_matches('.').to_string();
+    if bytes.len() > 40 {
+        format!("\"{text}...\" ({} bytes)", bytes.len())
     } else {
-        format!("\"{}\"", s.replace('"', "'"))
+        format!("\"{}\"", text.replace('"', "'"))
     }
 }
 

@@ -14,13 +14,16 @@ use crate::track::tcp::ConnSummary;
 /// A connection and what its row shows of the seams of its two directions.
 #[derive(Clone, Debug)]
 pub struct ConnRow {
-    pub c: ConnSummary,
+    /// The connection's final record.
+    pub summary: ConnSummary,
+    /// Its seam counts, client to server first.
     pub seams: SeamCounts,
 }
 
 impl ConnRow {
-    pub fn new(c: &ConnSummary, seams: &ConnSeams) -> Self {
-        ConnRow { c: c.clone(), seams: seam_counts(seams) }
+    /// The row of a connection that is over.
+    pub fn new(summary: &ConnSummary, seams: &ConnSeams) -> Self {
+        ConnRow { summary: summary.clone(), seams: seam_counts(seams) }
     }
 }
 
@@ -29,41 +32,48 @@ impl ConnRow {
 /// [`DirSummary`] is over 220 plus its framing evidence text.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DirCounts {
+    /// The framing the direction was read with, `None` while undecided.
     pub framing: Option<FramingSpec>,
+    /// Final messages.
     pub messages: u64,
+    /// Messages that shared a frame with another message.
     pub sticky: u64,
+    /// Messages that spanned more than one frame.
     pub split: u64,
+    /// Holes in the stream: byte ranges lost before capture, dropped for memory, or cut by the snap length.
     pub gaps: u64,
 }
 
 /// [`DirCounts`] of both directions (`None`: the direction carried no payload).
 pub type SeamCounts = [Option<DirCounts>; 2];
 
-pub fn seam_counts(s: &ConnSeams) -> SeamCounts {
-    let one = |d: &Option<DirSummary>| {
-        d.as_ref().map(|d| DirCounts {
-            framing: d.framing.as_ref().map(|x| x.spec),
-            messages: d.messages,
-            sticky: d.sticky,
-            split: d.split,
-            gaps: d.gaps,
+/// The counts of both directions' seam summaries.
+pub fn seam_counts(seams: &ConnSeams) -> SeamCounts {
+    let one = |dir: &Option<DirSummary>| {
+        dir.as_ref().map(|dir| DirCounts {
+            framing: dir.framing.as_ref().map(|framing| framing.spec),
+            messages: dir.messages,
+            sticky: dir.sticky,
+            split: dir.split,
+            gaps: dir.gaps,
         })
     };
-    [one(&s[0]), one(&s[1])]
+    [one(&seams[0]), one(&seams[1])]
 }
 
 /// Collects connection summaries; packets are not printed.
 #[derive(Default)]
 pub struct ConnsSink {
+    /// One row per connection, in the order they ended.
     pub rows: Vec<ConnRow>,
 }
 
 impl Sink for ConnsSink {
-    fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
+    fn packet(&mut self, _view: &PacketView<'_, '_>) -> io::Result<()> {
         Ok(())
     }
-    fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
-        self.rows.push(ConnRow::new(&c.summary, &c.seams));
+    fn conn(&mut self, record: &ConnRecord) -> io::Result<()> {
+        self.rows.push(ConnRow::new(&record.summary, &record.seams));
         Ok(())
     }
     fn wants_packets(&self) -> bool {
@@ -74,26 +84,34 @@ impl Sink for ConnsSink {
     }
 }
 
+/// `--sort`: the order of the rows; all but `id` and `start` put the largest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortKey {
+    /// Connection number.
     Id,
+    /// First frame's time.
     Start,
+    /// Time from first to last frame.
     Duration,
+    /// Payload bytes, both directions.
     Bytes,
+    /// Packets, both directions.
     Packets,
+    /// Retransmissions.
     Retrans,
 }
 
 impl SortKey {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Ok(match s {
+    /// The key a `--sort` word names.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Ok(match text {
             "id" => SortKey::Id,
             "start" => SortKey::Start,
             "duration" => SortKey::Duration,
             "bytes" => SortKey::Bytes,
             "packets" => SortKey::Packets,
             "retrans" | "retransmissions" => SortKey::Retrans,
-            _ => return Err(format!("--sort {s}: expected one of id, start, duration, bytes, packets, retrans")),
+            _ => return Err(format!("--sort {text}: expected one of id, start, duration, bytes, packets, retrans")),
         })
     }
 }
@@ -103,54 +121,66 @@ impl SortKey {
 pub enum ConnFilter {
     /// Zeek conn_state equals.
     State(String),
+    /// The client's final TCP state equals (RFC 9293 name, `TIME-WAIT`).
     ClientState(String),
+    /// The server's final TCP state equals.
     ServerState(String),
+    /// Either endpoint has this address.
     Host(IpAddr),
+    /// Either endpoint has this port.
     Port(u16),
     /// numeric field > value
     Greater(NumField, f64),
+    /// numeric field < value
     Less(NumField, f64),
 }
 
+/// The numbers a [`ConnFilter`] can compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumField {
+    /// Payload bytes, both directions.
     Bytes,
+    /// Packets, both directions.
     Packets,
+    /// Retransmissions.
     Retrans,
+    /// Duplicate ACKs.
     DupAcks,
+    /// Zero-window advertisements.
     ZeroWindows,
+    /// Seconds from first to last frame.
     Duration,
 }
 
 impl ConnFilter {
     /// `state=SF`, `client_state=TIME-WAIT`, `server_state=CLOSE-WAIT`, `host=198.18.0.1`,
     /// `port=9000`, `bytes>1000`, `packets<10`, `retrans>0`, `dupacks>0`, `zerowin>0`, `duration>1.5`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         let err = || {
             format!(
-                "--filter {s}: expected KEY=VALUE (state, client_state, server_state, host, port) or \
+                "--filter {text}: expected KEY=VALUE (state, client_state, server_state, host, port) or \
                  KEY>N / KEY<N (bytes, packets, retrans, dupacks, zerowin, duration)"
             )
         };
-        if let Some((k, v)) = s.split_once('=') {
-            let v = v.trim();
-            return Ok(match k.trim() {
-                "state" | "conn_state" => ConnFilter::State(v.to_ascii_uppercase()),
-                "client_state" => ConnFilter::ClientState(v.to_ascii_uppercase()),
-                "server_state" => ConnFilter::ServerState(v.to_ascii_uppercase()),
-                "host" => ConnFilter::Host(v.parse().map_err(|_| format!("--filter {s}: `{v}` is not an IP address"))?),
-                "port" => ConnFilter::Port(v.parse().map_err(|_| format!("--filter {s}: `{v}` is not a port number"))?),
+        if let Some((key, value)) = text.split_once('=') {
+            let value = value.trim();
+            return Ok(match key.trim() {
+                "state" | "conn_state" => ConnFilter::State(value.to_ascii_uppercase()),
+                "client_state" => ConnFilter::ClientState(value.to_ascii_uppercase()),
+                "server_state" => ConnFilter::ServerState(value.to_ascii_uppercase()),
+                "host" => ConnFilter::Host(value.parse().map_err(|_| format!("--filter {text}: `{value}` is not an IP address"))?),
+                "port" => ConnFilter::Port(value.parse().map_err(|_| format!("--filter {text}: `{value}` is not a port number"))?),
                 _ => return Err(err()),
             });
         }
-        let (k, v, greater) = if let Some((k, v)) = s.split_once('>') {
-            (k, v, true)
-        } else if let Some((k, v)) = s.split_once('<') {
-            (k, v, false)
+        let (key, value, greater) = if let Some((key, value)) = text.split_once('>') {
+            (key, value, true)
+        } else if let Some((key, value)) = text.split_once('<') {
+            (key, value, false)
         } else {
             return Err(err());
         };
-        let field = match k.trim() {
+        let field = match key.trim() {
             "bytes" => NumField::Bytes,
             "packets" => NumField::Packets,
             "retrans" | "retransmissions" => NumField::Retrans,
@@ -159,44 +189,45 @@ impl ConnFilter {
             "duration" => NumField::Duration,
             _ => return Err(err()),
         };
-        let n: f64 = v.trim().parse().map_err(|_| format!("--filter {s}: `{v}` is not a number"))?;
-        Ok(if greater { ConnFilter::Greater(field, n) } else { ConnFilter::Less(field, n) })
+        let number: f64 = value.trim().parse().map_err(|_| format!("--filter {text}: `{value}` is not a number"))?;
+        Ok(if greater { ConnFilter::Greater(field, number) } else { ConnFilter::Less(field, number) })
     }
 
-    pub fn matches(&self, c: &ConnSummary) -> bool {
-        let num = |f: NumField| -> f64 {
-            match f {
-                NumField::Bytes => (c.bytes[0] + c.bytes[1]) as f64,
-                NumField::Packets => (c.packets[0] + c.packets[1]) as f64,
-                NumField::Retrans => c.retransmissions as f64,
-                NumField::DupAcks => c.dup_acks as f64,
-                NumField::ZeroWindows => c.zero_windows as f64,
-                NumField::Duration => (c.last_ts.saturating_sub(c.first_ts)) as f64 / 1e9,
+    /// Does the connection pass?
+    pub fn matches(&self, summary: &ConnSummary) -> bool {
+        let num = |field: NumField| -> f64 {
+            match field {
+                NumField::Bytes => (summary.bytes[0] + summary.bytes[1]) as f64,
+                NumField::Packets => (summary.packets[0] + summary.packets[1]) as f64,
+                NumField::Retrans => summary.retransmissions as f64,
+                NumField::DupAcks => summary.dup_acks as f64,
+                NumField::ZeroWindows => summary.zero_windows as f64,
+                NumField::Duration => (summary.last_ts.saturating_sub(summary.first_ts)) as f64 / 1e9,
             }
         };
         match self {
-            ConnFilter::State(s) => c.conn_state == s,
-            ConnFilter::ClientState(s) => c.client_state.name() == s,
-            ConnFilter::ServerState(s) => c.server_state.name() == s,
-            ConnFilter::Host(ip) => c.client.ip() == *ip || c.server.ip() == *ip,
-            ConnFilter::Port(p) => c.client.port() == *p || c.server.port() == *p,
-            ConnFilter::Greater(f, n) => num(*f) > *n,
-            ConnFilter::Less(f, n) => num(*f) < *n,
+            ConnFilter::State(state) => summary.conn_state == state,
+            ConnFilter::ClientState(state) => summary.client_state.name() == state,
+            ConnFilter::ServerState(state) => summary.server_state.name() == state,
+            ConnFilter::Host(ip) => summary.client.ip() == *ip || summary.server.ip() == *ip,
+            ConnFilter::Port(port) => summary.client.port() == *port || summary.server.port() == *port,
+            ConnFilter::Greater(field, bound) => num(*field) > *bound,
+            ConnFilter::Less(field, bound) => num(*field) < *bound,
         }
     }
 }
 
 /// Apply filters and sort (stable, ties by id).
 pub fn select(mut rows: Vec<ConnRow>, filters: &[ConnFilter], sort: SortKey, reverse: bool) -> Vec<ConnRow> {
-    rows.retain(|r| filters.iter().all(|f| f.matches(&r.c)));
-    rows.sort_by_key(|r| r.c.conn);
+    rows.retain(|row| filters.iter().all(|filter| filter.matches(&row.summary)));
+    rows.sort_by_key(|row| row.summary.conn);
     match sort {
         SortKey::Id => {}
-        SortKey::Start => rows.sort_by_key(|r| r.c.first_ts),
-        SortKey::Duration => rows.sort_by_key(|r| std::cmp::Reverse(r.c.last_ts.saturating_sub(r.c.first_ts))),
-        SortKey::Bytes => rows.sort_by_key(|r| std::cmp::Reverse(r.c.bytes[0] + r.c.bytes[1])),
-        SortKey::Packets => rows.sort_by_key(|r| std::cmp::Reverse(r.c.packets[0] + r.c.packets[1])),
-        SortKey::Retrans => rows.sort_by_key(|r| std::cmp::Reverse(r.c.retransmissions)),
+        SortKey::Start => rows.sort_by_key(|row| row.summary.first_ts),
+        SortKey::Duration => rows.sort_by_key(|row| std::cmp::Reverse(row.summary.last_ts.saturating_sub(row.summary.first_ts))),
+        SortKey::Bytes => rows.sort_by_key(|row| std::cmp::Reverse(row.summary.bytes[0] + row.summary.bytes[1])),
+        SortKey::Packets => rows.sort_by_key(|row| std::cmp::Reverse(row.summary.packets[0] + row.summary.packets[1])),
+        SortKey::Retrans => rows.sort_by_key(|row| std::cmp::Reverse(row.summary.retransmissions)),
     }
     if reverse {
         rows.reverse();
@@ -204,62 +235,62 @@ pub fn select(mut rows: Vec<ConnRow>, filters: &[ConnFilter], sort: SortKey, rev
     rows
 }
 
-/// Writes `v`, or `-` when absent.
-fn opt(w: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
-    let _ = match v {
-        Some(x) => write!(w, "{x}"),
-        None => w.write_all(b"-"),
+/// Writes `value`, or `-` when absent.
+fn opt(buf: &mut Vec<u8>, value: Option<impl std::fmt::Display>) {
+    let _ = match value {
+        Some(value) => write!(buf, "{value}"),
+        None => buf.write_all(b"-"),
     };
 }
 
 /// Thousands separators for byte counts: `1,234,567`.
 pub use crate::numbers::thousands as group;
 
-/// `a/b`, each written by `f`.
-fn pair<T>(w: &mut Vec<u8>, (a, b): (T, T), f: impl Fn(&mut Vec<u8>, T)) {
-    f(w, a);
-    w.push(b'/');
-    f(w, b);
+/// `first/second`, each written by `write_one`.
+fn pair<T>(buf: &mut Vec<u8>, (first, second): (T, T), write_one: impl Fn(&mut Vec<u8>, T)) {
+    write_one(buf, first);
+    buf.push(b'/');
+    write_one(buf, second);
 }
 
-/// `group` into `w` without a `String`.
-fn grouped(w: &mut Vec<u8>, v: u64) {
+/// `group` into `buf` without a `String`.
+fn grouped(buf: &mut Vec<u8>, value: u64) {
     let mut digits = [0u8; 20];
-    let mut n = v;
-    let mut k = 0;
+    let mut rest = value;
+    let mut count = 0;
     loop {
-        digits[k] = b'0' + (n % 10) as u8;
-        n /= 10;
-        k += 1;
-        if n == 0 {
+        digits[count] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        count += 1;
+        if rest == 0 {
             break;
         }
     }
-    for i in (0..k).rev() {
-        w.push(digits[i]);
+    for i in (0..count).rev() {
+        buf.push(digits[i]);
         if i > 0 && i % 3 == 0 {
-            w.push(b',');
+            buf.push(b',');
         }
     }
 }
 
 /// `lines` / `len:4:be`, `-` while undecided or absent.
-fn framing_cell(w: &mut Vec<u8>, s: &SeamCounts) {
-    opt(w, s[0].and_then(|d| d.framing));
-    w.push(b'/');
-    opt(w, s[1].and_then(|d| d.framing));
+fn framing_cell(buf: &mut Vec<u8>, seams: &SeamCounts) {
+    opt(buf, seams[0].and_then(|dir| dir.framing));
+    buf.push(b'/');
+    opt(buf, seams[1].and_then(|dir| dir.framing));
 }
 
 /// `21 (20s 1p)/9` messages per direction (sticky, split).
-fn messages_cell(w: &mut Vec<u8>, s: &SeamCounts) {
-    for (i, d) in s.iter().enumerate() {
+fn messages_cell(buf: &mut Vec<u8>, seams: &SeamCounts) {
+    for (i, dir) in seams.iter().enumerate() {
         if i == 1 {
-            w.push(b'/');
+            buf.push(b'/');
         }
-        let _ = match d {
-            None => w.write_all(b"-"),
-            Some(d) if d.sticky == 0 && d.split == 0 => write!(w, "{}", d.messages),
-            Some(d) => write!(w, "{} ({}s {}p)", d.messages, d.sticky, d.split),
+        let _ = match dir {
+            None => buf.write_all(b"-"),
+            Some(dir) if dir.sticky == 0 && dir.split == 0 => write!(buf, "{}", dir.messages),
+            Some(dir) => write!(buf, "{} ({}s {}p)", dir.messages, dir.sticky, dir.split),
         };
     }
 }
@@ -289,48 +320,48 @@ const CHUNK: usize = 1024;
 
 /// The 16 cells of a row, one after the other in `buf` (cleared first); cell `i` ends at
 /// `ends[i]`. One buffer for all rows: no allocation per cell.
-fn write_cells(r: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; 16]) {
-    let c = &r.c;
+fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; 16]) {
+    let conn = &row.summary;
     buf.clear();
     let mut i = 0;
     let mut end = |buf: &Vec<u8>| {
         ends[i] = buf.len();
         i += 1;
     };
-    let _ = write!(buf, "{}", c.conn);
+    let _ = write!(buf, "{}", conn.conn);
     end(buf);
-    let _ = write!(buf, "{}", c.client);
+    let _ = write!(buf, "{}", conn.client);
     end(buf);
-    let _ = write!(buf, "{}", c.server);
+    let _ = write!(buf, "{}", conn.server);
     end(buf);
-    let _ = write!(buf, "{} {}", c.conn_state, c.history);
+    let _ = write!(buf, "{} {}", conn.conn_state, conn.history);
     end(buf);
-    let _ = write!(buf, "{} / {}", c.client_state.name(), c.server_state.name());
+    let _ = write!(buf, "{} / {}", conn.client_state.name(), conn.server_state.name());
     end(buf);
-    pair(buf, c.mss, opt);
+    pair(buf, conn.mss, opt);
     end(buf);
-    pair(buf, c.ws, opt);
+    pair(buf, conn.ws, opt);
     end(buf);
-    let _ = match c.irtt {
+    let _ = match conn.irtt {
         Some(ns) => write!(buf, "{:.3} ms", ns as f64 / 1e6),
         None => buf.write_all(b"-"),
     };
     end(buf);
-    let _ = write_secs(buf, c.last_ts.saturating_sub(c.first_ts), false);
+    let _ = write_secs(buf, conn.last_ts.saturating_sub(conn.first_ts), false);
     end(buf);
-    let _ = write!(buf, "{}/{}", c.packets[0], c.packets[1]);
+    let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
     end(buf);
-    pair(buf, (c.bytes[0], c.bytes[1]), grouped);
+    pair(buf, (conn.bytes[0], conn.bytes[1]), grouped);
     end(buf);
-    let _ = write!(buf, "{}", c.retransmissions);
+    let _ = write!(buf, "{}", conn.retransmissions);
     end(buf);
-    let _ = write!(buf, "{}", c.dup_acks);
+    let _ = write!(buf, "{}", conn.dup_acks);
     end(buf);
-    let _ = write!(buf, "{}", c.zero_windows);
+    let _ = write!(buf, "{}", conn.zero_windows);
     end(buf);
-    framing_cell(buf, &r.seams);
+    framing_cell(buf, &row.seams);
     end(buf);
-    messages_cell(buf, &r.seams);
+    messages_cell(buf, &row.seams);
     end(buf);
 }
 
@@ -340,49 +371,50 @@ fn cell<'b>(buf: &'b [u8], ends: &[usize; 16], i: usize) -> &'b str {
     std::str::from_utf8(&buf[from..ends[i]]).unwrap_or("")
 }
 
-fn cells(r: &ConnRow) -> [String; 16] {
+/// The 16 cells of a row as strings.
+fn cells(row: &ConnRow) -> [String; 16] {
     let mut buf = Vec::new();
     let mut ends = [0; 16];
-    write_cells(r, &mut buf, &mut ends);
+    write_cells(row, &mut buf, &mut ends);
     std::array::from_fn(|i| cell(&buf, &ends, i).to_string())
 }
 
 /// An empty table with the header, the style and the alignments.
 fn new_table() -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED).force_no_tty();
-    t.set_header(HEADER.to_vec());
+    let mut table = Table::new();
+    table.load_style(presets::UTF8_FULL_CONDENSED).force_no_tty();
+    table.set_header(HEADER.to_vec());
     for i in RIGHT {
-        if let Some(col) = t.column_mut(i) {
+        if let Some(col) = table.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    t
+    table
 }
 
-/// The table. `width`: `None` = as wide as the content (pipes, tests); `Some(w)` = wrap to a terminal.
+/// The table. `width`: `None` = as wide as the content (pipes, tests); `Some(columns)` = wrap to a terminal.
 pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> io::Result<()> {
     match width {
-        Some(wd) => {
+        Some(columns) => {
             // Wrapping depends on every row at once: one table.
-            let mut t = new_table();
-            t.set_content_arrangement(ContentArrangement::Dynamic).set_width(wd);
-            for r in rows {
-                t.add_row(cells(r).to_vec());
+            let mut table = new_table();
+            table.set_content_arrangement(ContentArrangement::Dynamic).set_width(columns);
+            for row in rows {
+                table.add_row(cells(row).to_vec());
             }
-            writeln!(w, "{t}")?;
+            writeln!(w, "{table}")?;
         }
         None => write_parts(w, rows, CHUNK)?,
     }
-    let total_bytes: u64 = rows.iter().map(|r| r.c.bytes[0] + r.c.bytes[1]).sum();
-    let retr: u64 = rows.iter().map(|r| r.c.retransmissions).sum();
+    let total_bytes: u64 = rows.iter().map(|row| row.summary.bytes[0] + row.summary.bytes[1]).sum();
+    let retransmissions: u64 = rows.iter().map(|row| row.summary.retransmissions).sum();
     writeln!(
         w,
         "{} connection{}, {} payload bytes, {} retransmissions",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" },
         group(total_bytes),
-        retr
+        retransmissions
     )
 }
 
@@ -398,55 +430,55 @@ fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result
     let mut widths: [usize; 16] = HEADER.map(|h| h.chars().count());
     let mut buf = Vec::with_capacity(256);
     let mut ends = [0usize; 16];
-    for r in rows {
-        write_cells(r, &mut buf, &mut ends);
-        for (i, wd) in widths.iter_mut().enumerate() {
-            *wd = (*wd).max(cell(&buf, &ends, i).chars().count());
+    for row in rows {
+        write_cells(row, &mut buf, &mut ends);
+        for (i, width) in widths.iter_mut().enumerate() {
+            *width = (*width).max(cell(&buf, &ends, i).chars().count());
         }
     }
-    let mut t = new_table();
-    t.set_content_arrangement(ContentArrangement::Disabled);
-    for (i, wd) in widths.iter().enumerate() {
-        if let Some(col) = t.column_mut(i) {
-            let fixed = u16::try_from(wd + 2).unwrap_or(u16::MAX);
+    let mut table = new_table();
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    for (i, width) in widths.iter().enumerate() {
+        if let Some(col) = table.column_mut(i) {
+            let fixed = u16::try_from(width + 2).unwrap_or(u16::MAX);
             col.set_constraint(comfy_table::ColumnConstraint::Absolute(comfy_table::Width::Fixed(fixed)));
         }
     }
     if rows.is_empty() {
-        return writeln!(w, "{t}");
+        return writeln!(w, "{table}");
     }
     // Drawn with one empty row: top border, header, header rule, (the row), bottom border.
-    t.add_row(vec![""; 16]);
-    let frame = t.to_string();
+    table.add_row(vec![""; 16]);
+    let frame = table.to_string();
     let lines: Vec<&str> = frame.lines().collect();
     let [top, head, rule, _, bottom] = lines[..] else {
         return Err(io::Error::other("unexpected table frame"));
     };
-    for l in [top, head, rule] {
-        writeln!(w, "{l}")?;
+    for line in [top, head, rule] {
+        writeln!(w, "{line}")?;
     }
     let mut out = Vec::with_capacity(64 << 10);
-    for (k, r) in rows.iter().enumerate() {
-        write_cells(r, &mut buf, &mut ends);
+    for (row_index, row) in rows.iter().enumerate() {
+        write_cells(row, &mut buf, &mut ends);
         out.extend_from_slice("│".as_bytes());
-        for (i, &wd) in widths.iter().enumerate() {
+        for (i, &width) in widths.iter().enumerate() {
             if i > 0 {
                 out.extend_from_slice("┆".as_bytes());
             }
-            let c = cell(&buf, &ends, i);
-            let pad = wd - c.chars().count();
+            let text = cell(&buf, &ends, i);
+            let pad = width - text.chars().count();
             out.push(b' ');
             if RIGHT.contains(&i) {
                 out.resize(out.len() + pad, b' ');
-                out.extend_from_slice(c.as_bytes());
+                out.extend_from_slice(text.as_bytes());
             } else {
-                out.extend_from_slice(c.as_bytes());
+                out.extend_from_slice(text.as_bytes());
                 out.resize(out.len() + pad, b' ');
             }
             out.push(b' ');
         }
         out.extend_from_slice("│\n".as_bytes());
-        if (k + 1) % chunk.max(1) == 0 {
+        if (row_index + 1) % chunk.max(1) == 0 {
             w.write_all(&out)?;
             out.clear();
         }
@@ -455,9 +487,10 @@ fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result
     writeln!(w, "{bottom}")
 }
 
+/// The rows as `conn` JSON lines (`docs/json-lines.md`).
 pub fn write_json(w: &mut impl Write, rows: &[ConnRow]) -> io::Result<()> {
-    for r in rows {
-        write_conn(w, &r.c, &r.seams)?;
+    for row in rows {
+        write_conn(w, &row.summary, &row.seams)?;
     }
     Ok(())
 }
@@ -481,7 +514,7 @@ mod tests {
         use crate::track::tcp::TcpState;
         let mut rows = Vec::new();
         for i in 0..23u32 {
-            let c = ConnSummary {
+            let summary = ConnSummary {
                 conn: i,
                 client: format!("10.0.{}.{}:{}", i, i * 7 % 256, 1000 + i * 997).parse().unwrap(),
                 server: if i % 3 == 0 { "[2001:db8::1]:443".parse().unwrap() } else { "10.1.1.1:80".parse().unwrap() },
@@ -504,28 +537,28 @@ mod tests {
                 dup_acks: u64::from(i),
                 zero_windows: 0,
             };
-            rows.push(ConnRow { c, seams: [None, None] });
+            rows.push(ConnRow { summary, seams: [None, None] });
         }
         let mut whole = new_table();
         whole.set_content_arrangement(ContentArrangement::Disabled);
-        for r in &rows {
-            whole.add_row(cells(r).to_vec());
+        for row in &rows {
+            whole.add_row(cells(row).to_vec());
         }
         let whole = format!("{whole}\n");
         for n in [0, 1, 5, 22, 23] {
             for chunk in [1, 2, 7, 22, 23, 1000] {
-                let mut v = Vec::new();
-                write_parts(&mut v, &rows[..n], chunk).unwrap();
-                let mut t = new_table();
-                for r in &rows[..n] {
-                    t.add_row(cells(r).to_vec());
+                let mut out = Vec::new();
+                write_parts(&mut out, &rows[..n], chunk).unwrap();
+                let mut table = new_table();
+                for row in &rows[..n] {
+                    table.add_row(cells(row).to_vec());
                 }
-                assert_eq!(String::from_utf8(v).unwrap(), format!("{t}\n"), "{n} rows in parts of {chunk}");
+                assert_eq!(String::from_utf8(out).unwrap(), format!("{table}\n"), "{n} rows in parts of {chunk}");
             }
         }
-        let mut v = Vec::new();
-        write_parts(&mut v, &rows, 4).unwrap();
-        assert_eq!(String::from_utf8(v).unwrap(), whole);
+        let mut out = Vec::new();
+        write_parts(&mut out, &rows, 4).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), whole);
     }
 
     #[test]
@@ -533,10 +566,10 @@ mod tests {
         assert_eq!(group(0), "0");
         assert_eq!(group(1234), "1,234");
         assert_eq!(group(1234567), "1,234,567");
-        for v in [0, 1, 12, 123, 1234, 12345, 123456, 1234567, 999_999_999_999, u64::MAX] {
-            let mut w = Vec::new();
-            grouped(&mut w, v);
-            assert_eq!(String::from_utf8(w).unwrap(), group(v));
+        for value in [0, 1, 12, 123, 1234, 12345, 123456, 1234567, 999_999_999_999, u64::MAX] {
+            let mut out = Vec::new();
+            grouped(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), group(value));
         }
     }
 }

@@ -15,15 +15,18 @@ use crate::decode::tcpflags;
 use crate::pipeline::{PacketView, RunSummary, Sink};
 use crate::track::tcp::{ConnSummary, Dir, SegInfo, TcpState};
 
+/// What `wireseam flow` draws.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowOptions {
     /// Only this connection.
     pub conn: Option<u32>,
     /// Fold runs of more than this many uneventful segments (0 = never fold).
     pub fold: usize,
+    /// Colours, or none.
     pub palette: Palette,
 }
 
+/// One TCP segment of a connection, as the ladder needs it.
 struct Event {
     n: u64,
     rel_ns: i64,
@@ -32,134 +35,141 @@ struct Event {
     win: u16,
     mss: Option<u16>,
     ws: Option<u8>,
-    si: SegInfo,
+    seg: SegInfo,
 }
 
 impl Event {
     /// Nothing a reader must see: plain data or ACK, no state change, no analysis flag.
     fn uneventful(&self, prev: (TcpState, TcpState)) -> bool {
         self.flags & (tcpflags::SYN | tcpflags::FIN | tcpflags::RST) == 0
-            && self.si.analysis.is_empty()
-            && (self.si.client, self.si.server) == prev
+            && self.seg.analysis.is_empty()
+            && (self.seg.client, self.seg.server) == prev
     }
 }
 
+/// A connection's endpoints (client first) and segments, in capture order.
 struct Conn {
     endpoints: Option<(String, String)>,
     events: Vec<Event>,
 }
 
+/// Collects TCP segments per connection and draws the ladders when the input ends.
 pub struct FlowSink<W: Write> {
     w: W,
-    o: FlowOptions,
+    opts: FlowOptions,
     conns: BTreeMap<u32, Conn>,
     summaries: BTreeMap<u32, ConnSummary>,
 }
 
 impl<W: Write> FlowSink<W> {
-    pub fn new(w: W, o: FlowOptions) -> Self {
-        FlowSink { w, o, conns: BTreeMap::new(), summaries: BTreeMap::new() }
+    /// A sink writing to `w`.
+    pub fn new(w: W, opts: FlowOptions) -> Self {
+        FlowSink { w, opts, conns: BTreeMap::new(), summaries: BTreeMap::new() }
     }
 }
 
+/// Width of the arrow column between client and server.
 const MID: usize = 58;
+/// Width of a state cell (`ESTABLISHED` and a space).
 const STATE_W: usize = 12;
 
 impl<W: Write> Sink for FlowSink<W> {
-    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
-        let (Some(si), Some(tcp), Some(ip)) = (p.tcp, p.frame.tcp(), p.frame.ip()) else { return Ok(()) };
-        if self.o.conn.is_some_and(|c| c != si.conn) {
+    fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
+        let (Some(seg), Some(tcp), Some(ip)) = (view.tcp, view.frame.tcp(), view.frame.ip()) else { return Ok(()) };
+        if self.opts.conn.is_some_and(|conn| conn != seg.conn) {
             return Ok(());
         }
-        let c = self.conns.entry(si.conn).or_insert(Conn { endpoints: None, events: Vec::new() });
-        if c.endpoints.is_none() {
-            let a = Endpoint(ip.src, tcp.sport).to_string();
-            let b = Endpoint(ip.dst, tcp.dport).to_string();
-            c.endpoints = Some(if si.dir == Dir::C2S { (a, b) } else { (b, a) });
+        let conn = self.conns.entry(seg.conn).or_insert(Conn { endpoints: None, events: Vec::new() });
+        if conn.endpoints.is_none() {
+            let src = Endpoint(ip.src, tcp.sport).to_string();
+            let dst = Endpoint(ip.dst, tcp.dport).to_string();
+            conn.endpoints = Some(if seg.dir == Dir::C2S { (src, dst) } else { (dst, src) });
         }
-        c.events.push(Event {
-            n: p.n,
-            rel_ns: p.rel_ns,
+        conn.events.push(Event {
+            n: view.n,
+            rel_ns: view.rel_ns,
             flags: tcp.flags,
             len: tcp.len,
             win: tcp.win,
             mss: tcp.opts.mss,
             ws: tcp.opts.ws,
-            si,
+            seg,
         });
         Ok(())
     }
 
     fn conn(&mut self, record: &crate::pipeline::ConnRecord) -> io::Result<()> {
-        let c = &record.summary;
-        if self.o.conn.is_none_or(|id| id == c.conn) {
-            self.summaries.insert(c.conn, c.clone());
+        let summary = &record.summary;
+        if self.opts.conn.is_none_or(|id| id == summary.conn) {
+            self.summaries.insert(summary.conn, summary.clone());
         }
         Ok(())
     }
 
-    fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
-        if let Some(id) = self.o.conn {
+    fn finish(&mut self, _summary: &RunSummary) -> io::Result<()> {
+        if let Some(id) = self.opts.conn {
             if !self.conns.contains_key(&id) {
                 writeln!(self.w, "no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)")?;
             }
         }
         let conns = std::mem::take(&mut self.conns);
         let mut first = true;
-        for (id, c) in conns {
+        for (id, conn) in conns {
             if !first {
                 writeln!(self.w)?;
             }
             first = false;
-            let s = render(id, &c, self.summaries.get(&id), &self.o);
-            self.w.write_all(s.as_bytes())?;
+            let ladder = render(id, &conn, self.summaries.get(&id), &self.opts);
+            self.w.write_all(ladder.as_bytes())?;
         }
         self.w.flush()
     }
 }
 
-fn label(e: &Event) -> String {
-    let mut s = String::new();
-    let _ = write!(s, "{} seq {}", FlagLetters(e.flags), e.si.rseq);
-    if e.len > 0 {
-        let _ = write!(s, ":{}", e.si.rseq.wrapping_add(e.len));
+/// The arrow's text: flags, relative seq (and its end), ack, length, window, handshake options.
+fn label(event: &Event) -> String {
+    let mut text = String::new();
+    let _ = write!(text, "{} seq {}", FlagLetters(event.flags), event.seg.rseq);
+    if event.len > 0 {
+        let _ = write!(text, ":{}", event.seg.rseq.wrapping_add(event.len));
     }
-    if let Some(a) = e.si.rack {
-        let _ = write!(s, " ack {a}");
+    if let Some(rack) = event.seg.rack {
+        let _ = write!(text, " ack {rack}");
     }
-    if e.len > 0 {
-        let _ = write!(s, " len {}", e.len);
+    if event.len > 0 {
+        let _ = write!(text, " len {}", event.len);
     }
-    match e.si.win_scaled {
-        Some(w) => {
-            let _ = write!(s, " win {w}");
+    match event.seg.win_scaled {
+        Some(window) => {
+            let _ = write!(text, " win {window}");
         }
         None => {
-            let _ = write!(s, " win {}?", e.win);
+            let _ = write!(text, " win {}?", event.win);
         }
     }
-    if let Some(m) = e.mss {
-        let _ = write!(s, " mss {m}");
+    if let Some(mss) = event.mss {
+        let _ = write!(text, " mss {mss}");
     }
-    if let Some(w) = e.ws {
-        let _ = write!(s, " ws {w}");
+    if let Some(shift) = event.ws {
+        let _ = write!(text, " ws {shift}");
     }
-    s
+    text
 }
 
-fn notes(e: &Event) -> String {
-    let mut s = String::new();
-    for name in e.si.analysis.names() {
-        if !s.is_empty() {
-            s.push_str(", ");
+/// The analysis flags in words, comma-separated.
+fn notes(event: &Event) -> String {
+    let mut text = String::new();
+    for name in event.seg.analysis.names() {
+        if !text.is_empty() {
+            text.push_str(", ");
         }
         if name == "duplicate_ack" {
-            let _ = write!(s, "dup ack #{}", e.si.dup_ack_num);
+            let _ = write!(text, "dup ack #{}", event.seg.dup_ack_num);
         } else {
-            s.push_str(&name.replace('_', " "));
+            text.push_str(&name.replace('_', " "));
         }
     }
-    s
+    text
 }
 
 /// The arrow between the two columns, exactly MID columns wide.
@@ -177,85 +187,94 @@ fn arrow(dir: Dir, text: &str) -> String {
     }
 }
 
-fn state_cell(s: Option<TcpState>) -> String {
-    format!("{:>STATE_W$}", s.map_or("", |s| s.name()))
+/// A state right-aligned in its cell, blank for `None`.
+fn state_cell(state: Option<TcpState>) -> String {
+    format!("{:>STATE_W$}", state.map_or("", |state| state.name()))
 }
 
-fn render(id: u32, c: &Conn, sum: Option<&ConnSummary>, o: &FlowOptions) -> String {
-    let pal = o.palette;
+/// The whole ladder of one connection, with the summary under it.
+fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOptions) -> String {
+    let palette = opts.palette;
     let mut out = String::new();
-    let (cl, sv) = c.endpoints.clone().unwrap_or_default();
-    let _ = writeln!(out, "{}conn #{id}{}  client {cl}  ⇄  server {sv}", pal.start(style::PROTO), pal.reset());
+    let (client, server) = conn.endpoints.clone().unwrap_or_default();
+    let _ = writeln!(out, "{}conn #{id}{}  client {client}  ⇄  server {server}", palette.start(style::PROTO), palette.reset());
     let pad = " ".repeat(20);
     let _ = writeln!(out, "{pad}{:>STATE_W$} │{:^MID$}│ server", "client", "");
     // States before the first segment: what the first segment implies.
-    let first = &c.events[0];
-    let (c0, s0) = if first.flags & tcpflags::SYN != 0 && first.flags & tcpflags::ACK == 0 {
+    let first = &conn.events[0];
+    let (client_start, server_start) = if first.flags & tcpflags::SYN != 0 && first.flags & tcpflags::ACK == 0 {
         (TcpState::Closed, TcpState::Listen)
     } else {
         (TcpState::Unknown, TcpState::Unknown)
     };
-    let _ = writeln!(out, "{pad}{} │{:MID$}│ {}", state_cell(Some(c0)), "", s0.name());
-    let mut prev = (c0, s0);
+    let _ = writeln!(out, "{pad}{} │{:MID$}│ {}", state_cell(Some(client_start)), "", server_start.name());
+    let mut prev = (client_start, server_start);
     let mut i = 0;
-    let ev = &c.events;
-    while i < ev.len() {
+    let events = &conn.events;
+    while i < events.len() {
         // A run of uneventful segments starting at i?
         let mut j = i;
-        let mut st = prev;
-        while j < ev.len() && ev[j].uneventful(st) {
-            st = (ev[j].si.client, ev[j].si.server);
+        let mut states = prev;
+        while j < events.len() && events[j].uneventful(states) {
+            states = (events[j].seg.client, events[j].seg.server);
             j += 1;
         }
-        if o.fold > 0 && j - i > o.fold {
+        if opts.fold > 0 && j - i > opts.fold {
             // first two, a fold line, the last one
-            for e in &ev[i..i + 2] {
-                line(&mut out, e, &mut prev, pal);
+            for event in &events[i..i + 2] {
+                line(&mut out, event, &mut prev, palette);
             }
-            let hidden = &ev[i + 2..j - 1];
-            let (mut n, mut b) = ([0u64; 2], [0u64; 2]);
-            for e in hidden {
-                n[e.si.dir.idx()] += 1;
-                b[e.si.dir.idx()] += e.len as u64;
+            let hidden = &events[i + 2..j - 1];
+            let (mut segs, mut bytes) = ([0u64; 2], [0u64; 2]);
+            for event in hidden {
+                segs[event.seg.dir.idx()] += 1;
+                bytes[event.seg.dir.idx()] += event.len as u64;
             }
             let text = format!(
                 "⋮ {} more (frames {}–{}): {} c→s {} B, {} s→c {} B",
                 hidden.len(),
                 hidden[0].n,
                 hidden[hidden.len() - 1].n,
-                n[0],
-                group(b[0]),
-                n[1],
-                group(b[1]),
+                segs[0],
+                group(bytes[0]),
+                segs[1],
+                group(bytes[1]),
             );
             let text: String = text.chars().take(MID - 2).collect();
-            let _ = writeln!(out, "{pad}{} │{}{:^MID$}{}│", state_cell(None), pal.start(style::DIM), text, pal.reset());
-            line(&mut out, &ev[j - 1], &mut prev, pal);
+            let _ = writeln!(out, "{pad}{} │{}{:^MID$}{}│", state_cell(None), palette.start(style::DIM), text, palette.reset());
+            line(&mut out, &events[j - 1], &mut prev, palette);
             i = j;
             continue;
         }
         let stop = if j > i { j } else { i + 1 };
-        for e in &ev[i..stop] {
-            line(&mut out, e, &mut prev, pal);
+        for event in &events[i..stop] {
+            line(&mut out, event, &mut prev, palette);
         }
         i = stop;
     }
-    if let Some(s) = sum {
-        let _ = write!(out, "{pad}client {} · server {} · {} {} · ", s.client_state.name(), s.server_state.name(), s.conn_state, s.history);
-        if let Some(r) = s.irtt {
-            let _ = write!(out, "iRTT {:.3} ms · ", r as f64 / 1e6);
+    if let Some(summary) = summary {
+        let _ = write!(
+            out,
+            "{pad}client {} · server {} · {} {} · ",
+            summary.client_state.name(),
+            summary.server_state.name(),
+            summary.conn_state,
+            summary.history
+        );
+        if let Some(irtt) = summary.irtt {
+            let _ = write!(out, "iRTT {:.3} ms · ", irtt as f64 / 1e6);
         }
         let _ = writeln!(
             out,
             "{}/{} packets · {}/{} bytes · {} retransmissions",
-            s.packets[0],
-            s.packets[1],
-            group(s.bytes[0]),
-            group(s.bytes[1]),
-            s.retransmissions
+            summary.packets[0],
+            summary.packets[1],
+            group(summary.bytes[0]),
+            group(summary.bytes[1]),
+            summary.retransmissions
         );
-        for (who, st) in [("client", s.client_state), ("server", s.server_state)] {
-            let why = match st {
+        for (who, state) in [("client", summary.client_state), ("server", summary.server_state)] {
+            let why = match state {
                 TcpState::TimeWait => "closed first: waits 2×MSL in TIME-WAIT before the port pair can be reused",
                 TcpState::CloseWait => "got the peer's FIN but its application never closed (CLOSE-WAIT)",
                 TcpState::FinWait2 => "sent FIN, acknowledged; still waiting for the peer's FIN",
@@ -267,29 +286,37 @@ fn render(id: u32, c: &Conn, sum: Option<&ConnSummary>, o: &FlowOptions) -> Stri
     out
 }
 
-fn line(out: &mut String, e: &Event, prev: &mut (TcpState, TcpState), pal: Palette) {
-    let cs = (e.si.client != prev.0).then_some(e.si.client);
-    let ss = (e.si.server != prev.1).then_some(e.si.server);
-    *prev = (e.si.client, e.si.server);
-    let st = if e.flags & tcpflags::RST != 0 {
+/// One segment's line: frame, time, the client's new state, the arrow, the server's new state, notes.
+fn line(out: &mut String, event: &Event, prev: &mut (TcpState, TcpState), palette: Palette) {
+    let client_state = (event.seg.client != prev.0).then_some(event.seg.client);
+    let server_state = (event.seg.server != prev.1).then_some(event.seg.server);
+    *prev = (event.seg.client, event.seg.server);
+    let flag_style = if event.flags & tcpflags::RST != 0 {
         style::RST
-    } else if e.flags & tcpflags::SYN != 0 {
+    } else if event.flags & tcpflags::SYN != 0 {
         style::SYN
-    } else if e.flags & tcpflags::FIN != 0 {
+    } else if event.flags & tcpflags::FIN != 0 {
         style::FIN
     } else {
         anstyle::Style::new()
     };
     // microseconds always: the ladder's columns stay aligned for nanosecond captures too
-    let _ = write!(out, "{:>6}  {:>10}  ", e.n, secs_string(e.rel_ns, false));
-    let _ = write!(out, "{}{}{} │", pal.start(style::STATE), state_cell(cs), pal.reset());
-    let _ = write!(out, "{}{}{}│ ", pal.start(st), arrow(e.si.dir, &label(e)), pal.reset());
-    let server = ss.map_or("", |s| s.name());
-    let n = notes(e);
-    if n.is_empty() {
-        let _ = writeln!(out, "{}{server}{}", pal.start(style::STATE), pal.reset());
+    let _ = write!(out, "{:>6}  {:>10}  ", event.n, secs_string(event.rel_ns, false));
+    let _ = write!(out, "{}{}{} │", palette.start(style::STATE), state_cell(client_state), palette.reset());
+    let _ = write!(out, "{}{}{}│ ", palette.start(flag_style), arrow(event.seg.dir, &label(event)), palette.reset());
+    let server = server_state.map_or("", |state| state.name());
+    let note_text = notes(event);
+    if note_text.is_empty() {
+        let _ = writeln!(out, "{}{server}{}", palette.start(style::STATE), palette.reset());
     } else {
-        let _ = writeln!(out, "{}{server:<STATE_W$}{}  {}{n}{}", pal.start(style::STATE), pal.reset(), pal.start(style::WARN), pal.reset());
+        let _ = writeln!(
+            out,
+            "{}{server:<STATE_W$}{}  {}{note_text}{}",
+            palette.start(style::STATE),
+            palette.reset(),
+            palette.start(style::WARN),
+            palette.reset()
+        );
     }
 }
 
@@ -299,9 +326,9 @@ mod tests {
 
     #[test]
     fn arrows_have_fixed_width() {
-        for d in [Dir::C2S, Dir::S2C] {
-            assert_eq!(arrow(d, "[S] seq 0").chars().count(), MID);
-            assert_eq!(arrow(d, &"x".repeat(200)).chars().count(), MID);
+        for dir in [Dir::C2S, Dir::S2C] {
+            assert_eq!(arrow(dir, "[S] seq 0").chars().count(), MID);
+            assert_eq!(arrow(dir, &"x".repeat(200)).chars().count(), MID);
         }
         assert!(arrow(Dir::C2S, "a").ends_with("▶ "));
         assert!(arrow(Dir::S2C, "a").starts_with(" ◀"));

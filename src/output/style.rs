@@ -4,27 +4,41 @@
 
 use anstyle::{AnsiColor, Style};
 
+/// `--color`: when to colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColorMode {
+    /// On a terminal, unless `NO_COLOR` is set (or `CLICOLOR_FORCE` forces it on).
     Auto,
+    /// Always.
     Always,
+    /// Never.
     Never,
 }
 
 /// Roles in the output, each with a style when colour is on.
 #[derive(Clone, Copy, Debug)]
 pub struct Palette {
+    /// Colour is on: styles are written.
     pub on: bool,
 }
 
+/// Secondary text: folded runs, section rules.
 pub const DIM: Style = AnsiColor::BrightBlack.on_default();
+/// Protocol labels and headings.
 pub const PROTO: Style = AnsiColor::Cyan.on_default().bold();
+/// Segments with SYN.
 pub const SYN: Style = AnsiColor::Green.on_default().bold();
+/// Segments with FIN.
 pub const FIN: Style = AnsiColor::Yellow.on_default().bold();
+/// Segments with RST.
 pub const RST: Style = AnsiColor::Red.on_default().bold();
+/// Decoding warnings, conflicts and analysis flags.
 pub const WARN: Style = AnsiColor::Red.on_default();
+/// A segment's phase in the connection.
 pub const NOTE: Style = AnsiColor::Magenta.on_default();
+/// TCP endpoint states.
 pub const STATE: Style = AnsiColor::Blue.on_default();
+/// The messages a frame carries.
 pub const SEAM: Style = AnsiColor::Yellow.on_default();
 
 impl Palette {
@@ -40,15 +54,17 @@ impl Palette {
         Palette { on }
     }
 
+    /// No colour.
     pub fn off() -> Self {
         Palette { on: false }
     }
 
-    /// Opening sequence for `s` (empty when colour is off).
-    pub fn start(&self, s: Style) -> Start {
-        Start(self.on.then_some(s))
+    /// Opening sequence for `style` (empty when colour is off).
+    pub fn start(&self, style: Style) -> Start {
+        Start(self.on.then_some(style))
     }
 
+    /// The sequence that ends a style (empty when colour is off).
     pub fn reset(&self) -> &'static str {
         if self.on {
             "\x1b[0m"
@@ -66,7 +82,7 @@ impl Start {
     /// Writes the sequence (nothing when colour is off) without `core::fmt` in that case.
     pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
         match self.0 {
-            Some(s) => write!(w, "{}", s.render()),
+            Some(style) => write!(w, "{}", style.render()),
             None => Ok(()),
         }
     }
@@ -75,7 +91,7 @@ impl Start {
 impl std::fmt::Display for Start {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            Some(s) => s.render().fmt(f),
+            Some(style) => style.render().fmt(f),
             None => Ok(()),
         }
     }

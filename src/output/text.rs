@@ -16,6 +16,7 @@ use crate::decode::{names, oui, Frame, Icmp, Link, MacAddr, Net, Transport};
 use crate::pipeline::{MsgNote, PacketView, RunSummary, Sink};
 use crate::track::tcp::SegInfo;
 
+/// What the time column shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeFormat {
     /// Seconds since the first frame (tshark's default).
@@ -26,54 +27,63 @@ pub enum TimeFormat {
     Delta,
 }
 
+/// How the text output looks.
 #[derive(Clone, Copy, Debug)]
 pub struct TextOptions {
+    /// `-v` count: 1 adds a line per layer with every field, 2 adds timestamps and link types.
     pub verbose: u8,
+    /// `-x`: a hexdump of each frame's transport payload.
     pub hex: bool,
+    /// What the time column shows.
     pub time: TimeFormat,
+    /// Colours, or none.
     pub palette: Palette,
 }
 
+/// The default output: one aligned line per frame (and more with `-v`/`-x`).
 pub struct TextSink<W: Write> {
     w: W,
-    o: TextOptions,
+    opts: TextOptions,
     waiting: super::Deferred,
 }
 
+/// Width of the link column: two MAC addresses and the arrow between them.
 const LINK_COL: usize = 37;
 
 impl<W: Write> TextSink<W> {
-    pub fn new(w: W, o: TextOptions) -> Self {
-        TextSink { w, o, waiting: super::Deferred::default() }
+    /// A sink writing to `w`.
+    pub fn new(w: W, opts: TextOptions) -> Self {
+        TextSink { w, opts, waiting: super::Deferred::default() }
     }
 
+    /// The writer back, after [`Sink::finish`] has flushed everything held back.
     pub fn into_inner(self) -> W {
         self.w
     }
 }
 
 impl<W: Write> Sink for TextSink<W> {
-    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
-        if self.waiting.must_wait(&p.msgs) {
+    fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
+        if self.waiting.must_wait(&view.msgs) {
             let (mut head, mut tail) = self.waiting.buffers();
-            write_head(&self.o, &mut head, p)?;
-            write_tail(&self.o, &mut tail, p)?;
-            self.waiting.push(p.n, head, tail, &p.msgs);
+            write_head(&self.opts, &mut head, view)?;
+            write_tail(&self.opts, &mut tail, view)?;
+            self.waiting.push(view.n, head, tail, &view.msgs);
             return self.flush_ready(false);
         }
-        write_head(&self.o, &mut self.w, p)?;
-        if let MsgNote::Known(c) = &p.msgs {
-            write_annotation(&mut self.w, Some(c), self.o.palette)?;
+        write_head(&self.opts, &mut self.w, view)?;
+        if let MsgNote::Known(carried) = &view.msgs {
+            write_annotation(&mut self.w, Some(carried), self.opts.palette)?;
         }
-        write_tail(&self.o, &mut self.w, p)
+        write_tail(&self.opts, &mut self.w, view)
     }
 
-    fn late(&mut self, c: &Carried) -> io::Result<()> {
-        self.waiting.resolve(c);
+    fn late(&mut self, carried: &Carried) -> io::Result<()> {
+        self.waiting.resolve(carried);
         self.flush_ready(false)
     }
 
-    fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
+    fn finish(&mut self, _summary: &RunSummary) -> io::Result<()> {
         self.flush_ready(true)?;
         self.w.flush()
     }
@@ -81,66 +91,69 @@ impl<W: Write> Sink for TextSink<W> {
 
 impl<W: Write> TextSink<W> {
     fn flush_ready(&mut self, all: bool) -> io::Result<()> {
-        let pal = self.o.palette;
-        self.waiting.flush(&mut self.w, all, &mut |w, c| write_annotation(w, c, pal))
+        let palette = self.opts.palette;
+        self.waiting.flush(&mut self.w, all, &mut |w, carried| write_annotation(w, carried, palette))
     }
 }
 
 /// Everything on the frame's line before the message annotation.
-fn write_head(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
-    let pal = o.palette;
-    let mut b = itoa::Buffer::new();
-    let n = b.format(p.n);
-    for _ in n.len()..5 {
+fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
+    let palette = opts.palette;
+    let mut itoa_buf = itoa::Buffer::new();
+    let number = itoa_buf.format(view.n);
+    for _ in number.len()..5 {
         w.write_all(b" ")?;
     }
-    w.write_all(n.as_bytes())?;
+    w.write_all(number.as_bytes())?;
     w.write_all(b" ")?;
-    match o.time {
-        TimeFormat::Relative => write_padded_secs(w, p.rel_ns, p.meta.nanos)?,
-        TimeFormat::Delta => write_padded_secs(w, p.delta_ns, p.meta.nanos)?,
-        TimeFormat::Absolute => write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?,
+    match opts.time {
+        TimeFormat::Relative => write_padded_secs(w, view.rel_ns, view.meta.nanos)?,
+        TimeFormat::Delta => write_padded_secs(w, view.delta_ns, view.meta.nanos)?,
+        TimeFormat::Absolute => write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?,
     }
     w.write_all(b"  ")?;
-    write_link_col(w, p.frame)?;
+    write_link_col(w, view.frame)?;
     w.write_all(b"  ")?;
-    write_summary(w, p, pal)
+    write_summary(w, view, palette)
 }
 
 /// Warnings, the end of the line, then the -v and -x lines.
-fn write_tail(o: &TextOptions, w: &mut impl Write, p: &PacketView<'_, '_>) -> io::Result<()> {
-    let pal = o.palette;
-    for warn in p.frame.warnings.iter() {
-        write!(w, "  {}! {warn}{}", pal.start(style::WARN), pal.reset())?;
+fn write_tail(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
+    let palette = opts.palette;
+    for warn in view.frame.warnings.iter() {
+        write!(w, "  {}! {warn}{}", palette.start(style::WARN), palette.reset())?;
     }
     w.write_all(b"\n")?;
-    if o.verbose > 0 {
-        write_details(w, p, o.verbose)?;
+    if opts.verbose > 0 {
+        write_details(w, view, opts.verbose)?;
     }
-    if o.hex && !p.frame.payload.is_empty() {
-        write_hex(w, p.frame.payload, "        ")?;
-    }
-    Ok(())
-}
-
-fn write_annotation(w: &mut dyn Write, c: Option<&Carried>, pal: Palette) -> io::Result<()> {
-    if let Some(c) = c {
-        write!(w, "  {}", pal.start(style::SEAM))?;
-        super::write_msg_note(w, c)?;
-        w.write_all(pal.reset().as_bytes())?;
+    if opts.hex && !view.frame.payload.is_empty() {
+        write_hex(w, view.frame.payload, "        ")?;
     }
     Ok(())
 }
 
-fn num(w: &mut impl Write, n: impl itoa::Integer) -> io::Result<()> {
-    w.write_all(itoa::Buffer::new().format(n).as_bytes())
+/// The messages a frame carries, in the seam colour.
+fn write_annotation(w: &mut dyn Write, carried: Option<&Carried>, palette: Palette) -> io::Result<()> {
+    if let Some(carried) = carried {
+        write!(w, "  {}", palette.start(style::SEAM))?;
+        super::write_msg_note(w, carried)?;
+        w.write_all(palette.reset().as_bytes())?;
+    }
+    Ok(())
 }
 
+/// An integer without `core::fmt`.
+fn num(w: &mut impl Write, value: impl itoa::Integer) -> io::Result<()> {
+    w.write_all(itoa::Buffer::new().format(value).as_bytes())
+}
+
+/// Seconds right-aligned to the time column's width.
 fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()> {
     let mut buf = [0u8; 32];
-    let mut c = io::Cursor::new(&mut buf[..]);
-    write_secs(&mut c, ns, nanos)?;
-    let len = c.position() as usize;
+    let mut cursor = io::Cursor::new(&mut buf[..]);
+    write_secs(&mut cursor, ns, nanos)?;
+    let len = cursor.position() as usize;
     let width = if nanos { 13 } else { 10 };
     for _ in len..width {
         w.write_all(b" ")?;
@@ -148,30 +161,31 @@ fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()>
     w.write_all(&buf[..len])
 }
 
-fn write_link_col(w: &mut impl Write, f: &Frame) -> io::Result<()> {
+/// The link column: MAC addresses, SLL packet type, or what the link layer is, padded to [`LINK_COL`].
+fn write_link_col(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
     let mut col = [b' '; 64];
-    let mut c = io::Cursor::new(&mut col[..]);
-    match f.link {
+    let mut cursor = io::Cursor::new(&mut col[..]);
+    match frame.link {
         Link::Ethernet { src, dst } => {
-            c.write_all(&src.fmt_buf())?;
-            c.write_all(" → ".as_bytes())?;
-            c.write_all(&dst.fmt_buf())?;
+            cursor.write_all(&src.fmt_buf())?;
+            cursor.write_all(" → ".as_bytes())?;
+            cursor.write_all(&dst.fmt_buf())?;
         }
         Link::Sll { pkttype, .. } => {
-            write!(c, "{:<4}", sll_pkttype_name(pkttype))?;
-            match f.link.sll_mac() {
-                Some(m) => c.write_all(&m.fmt_buf())?,
-                None => c.write_all(b"-")?,
+            write!(cursor, "{:<4}", sll_pkttype_name(pkttype))?;
+            match frame.link.sll_mac() {
+                Some(mac) => cursor.write_all(&mac.fmt_buf())?,
+                None => cursor.write_all(b"-")?,
             }
         }
-        Link::Null { family } => write!(c, "loopback af {family}")?,
-        Link::Raw => c.write_all(b"raw ip")?,
-        Link::Unknown { linktype } => write!(c, "link type {linktype}")?,
-        Link::Truncated { layer, .. } => write!(c, "{layer} (cut)")?,
+        Link::Null { family } => write!(cursor, "loopback af {family}")?,
+        Link::Raw => cursor.write_all(b"raw ip")?,
+        Link::Unknown { linktype } => write!(cursor, "link type {linktype}")?,
+        Link::Truncated { layer, .. } => write!(cursor, "{layer} (cut)")?,
     }
-    let used = c.position() as usize;
+    let used = cursor.position() as usize;
     // "→" is three bytes but one column
-    let shown = if matches!(f.link, Link::Ethernet { .. }) { used - 2 } else { used };
+    let shown = if matches!(frame.link, Link::Ethernet { .. }) { used - 2 } else { used };
     w.write_all(&col[..used])?;
     for _ in shown..LINK_COL {
         w.write_all(b" ")?;
@@ -179,8 +193,9 @@ fn write_link_col(w: &mut impl Write, f: &Frame) -> io::Result<()> {
     Ok(())
 }
 
-fn proto_label(f: &Frame) -> &'static str {
-    match (&f.net, &f.transport) {
+/// The protocol column: the innermost layer decoded.
+fn proto_label(frame: &Frame) -> &'static str {
+    match (&frame.net, &frame.transport) {
         (_, Transport::Tcp(_)) => "TCP",
         (_, Transport::Udp(_)) => "UDP",
         (_, Transport::Icmp(Icmp { v6: false, .. })) => "ICMP",
@@ -189,71 +204,74 @@ fn proto_label(f: &Frame) -> &'static str {
         (Net::Ip(ip), _) if ip.version == 4 => "IPv4",
         (Net::Ip(_), _) => "IPv6",
         (Net::Other(t), _) => names::ethertype(*t).unwrap_or("ETH"),
-        (Net::None, _) => match f.link {
+        (Net::None, _) => match frame.link {
             Link::Unknown { .. } => "?",
             _ => "-",
         },
     }
 }
 
-fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io::Result<()> {
-    let f = p.frame;
-    pal.start(style::PROTO).write_to(w)?;
-    let label = proto_label(f);
+/// The summary column: addresses, ports and the innermost layer's fields, tcpdump-like.
+fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette) -> io::Result<()> {
+    let frame = view.frame;
+    palette.start(style::PROTO).write_to(w)?;
+    let label = proto_label(frame);
     w.write_all(label.as_bytes())?;
     for _ in label.chars().count()..6 {
         w.write_all(b" ")?;
     }
-    w.write_all(pal.reset().as_bytes())?;
+    w.write_all(palette.reset().as_bytes())?;
     w.write_all(b" ")?;
-    if !f.vlans().is_empty() {
+    if !frame.vlans().is_empty() {
         w.write_all(b"[vlan ")?;
-        for (i, v) in f.vlans().iter().enumerate() {
+        for (i, vlan) in frame.vlans().iter().enumerate() {
             if i > 0 {
                 w.write_all(b",")?;
             }
-            write!(w, "{v}")?;
+            write!(w, "{vlan}")?;
         }
         w.write_all(b"] ")?;
     }
-    match (&f.net, &f.transport) {
-        (Net::Arp(a), _) => {
-            let kind = a.kind();
-            match (a.eth_ipv4, a.op) {
-                (Some(x), 1) => match kind {
-                    Some(crate::decode::ArpKind::Probe) => write!(w, "probe: who-has {} (from 0.0.0.0, is the address free?)", x.tpa)?,
-                    Some(crate::decode::ArpKind::Announcement) => write!(w, "announcement (gratuitous): {} is-at {}", x.spa, x.sha)?,
-                    _ => write!(w, "who-has {} tell {}", x.tpa, x.spa)?,
+    match (&frame.net, &frame.transport) {
+        (Net::Arp(arp), _) => {
+            let kind = arp.kind();
+            match (arp.eth_ipv4, arp.op) {
+                (Some(addrs), 1) => match kind {
+                    Some(crate::decode::ArpKind::Probe) => write!(w, "probe: who-has {} (from 0.0.0.0, is the address free?)", addrs.tpa)?,
+                    Some(crate::decode::ArpKind::Announcement) => {
+                        write!(w, "announcement (gratuitous): {} is-at {}", addrs.spa, addrs.sha)?
+                    }
+                    _ => write!(w, "who-has {} tell {}", addrs.tpa, addrs.spa)?,
                 },
-                (Some(x), 2) => {
+                (Some(addrs), 2) => {
                     if kind.is_some() {
                         w.write_all(b"gratuitous reply: ")?;
                     }
-                    write!(w, "{} is-at {}", x.spa, x.sha)?
+                    write!(w, "{} is-at {}", addrs.spa, addrs.sha)?
                 }
-                (Some(x), op) => write!(w, "{} {} {} → {} {}", names::arp_op(op), x.spa, x.sha, x.tpa, x.tha)?,
-                (None, op) => write!(w, "{} op {op} hw type {} proto 0x{:04x}", names::arp_op(op), a.htype, a.ptype)?,
+                (Some(addrs), op) => write!(w, "{} {} {} → {} {}", names::arp_op(op), addrs.spa, addrs.sha, addrs.tpa, addrs.tha)?,
+                (None, op) => write!(w, "{} op {op} hw type {} proto 0x{:04x}", names::arp_op(op), arp.htype, arp.ptype)?,
             }
-            if let Some(c) = p.arp_conflict {
+            if let Some(conflict) = view.arp_conflict {
                 write!(
                     w,
                     "  {}! conflict: {} was at {} (frame {}){}",
-                    pal.start(style::WARN),
-                    c.ip,
-                    c.previous,
-                    c.previous_frame,
-                    pal.reset()
+                    palette.start(style::WARN),
+                    conflict.ip,
+                    conflict.previous,
+                    conflict.previous_frame,
+                    palette.reset()
                 )?;
             }
         }
-        (Net::Ip(ip), t) => {
-            match t {
+        (Net::Ip(ip), transport) => {
+            match transport {
                 Transport::Tcp(tcp) => {
                     Endpoint(ip.src, tcp.sport).write_to(w)?;
                     w.write_all(" → ".as_bytes())?;
                     Endpoint(ip.dst, tcp.dport).write_to(w)?;
                     w.write_all(b" ")?;
-                    let st = if tcp.flags & 0x04 != 0 {
+                    let flag_style = if tcp.flags & 0x04 != 0 {
                         style::RST
                     } else if tcp.flags & 0x02 != 0 {
                         style::SYN
@@ -262,39 +280,39 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                     } else {
                         anstyle::Style::new()
                     };
-                    if let Some(si) = &p.tcp {
+                    if let Some(seg) = &view.tcp {
                         // itoa: this is the hottest line of the text output
                         w.write_all(b"#")?;
-                        num(w, si.conn)?;
+                        num(w, seg.conn)?;
                         w.write_all(b" ")?;
-                        w.write_all(si.dir.arrow().as_bytes())?;
+                        w.write_all(seg.dir.arrow().as_bytes())?;
                         w.write_all(b" ")?;
-                        pal.start(st).write_to(w)?;
+                        palette.start(flag_style).write_to(w)?;
                         FlagLetters(tcp.flags).write_to(w)?;
-                        w.write_all(pal.reset().as_bytes())?;
+                        w.write_all(palette.reset().as_bytes())?;
                         w.write_all(b" seq ")?;
-                        num(w, si.rseq)?;
-                        if let Some(a) = si.rack {
+                        num(w, seg.rseq)?;
+                        if let Some(rack) = seg.rack {
                             w.write_all(b" ack ")?;
-                            num(w, a)?;
+                            num(w, rack)?;
                         }
                         w.write_all(b" win ")?;
-                        match si.win_scaled {
+                        match seg.win_scaled {
                             Some(ws) => num(w, ws)?,
                             None => write!(w, "{} (scale unknown)", tcp.win)?,
                         }
                         w.write_all(b" len ")?;
                         num(w, tcp.len)?;
                     } else {
-                        write!(w, "{}{}{}", pal.start(st), FlagLetters(tcp.flags), pal.reset())?;
+                        write!(w, "{}{}{}", palette.start(flag_style), FlagLetters(tcp.flags), palette.reset())?;
                         write!(w, " seq {}", tcp.seq)?;
                         if tcp.flags & 0x10 != 0 {
                             write!(w, " ack {}", tcp.ack)?;
                         }
                         write!(w, " win {} len {}", tcp.win, tcp.len)?;
                     }
-                    let o = &tcp.opts;
-                    if o.mss.is_some() || o.ws.is_some() || o.sack_perm || o.nsack > 0 {
+                    let opts = &tcp.opts;
+                    if opts.mss.is_some() || opts.ws.is_some() || opts.sack_perm || opts.nsack > 0 {
                         w.write_all(b" <")?;
                         let mut first = true;
                         let mut sep = |w: &mut dyn Write| -> io::Result<()> {
@@ -303,51 +321,51 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                             }
                             Ok(())
                         };
-                        if let Some(m) = o.mss {
+                        if let Some(mss) = opts.mss {
                             sep(w)?;
-                            write!(w, "mss {m}")?;
+                            write!(w, "mss {mss}")?;
                         }
-                        if o.sack_perm {
+                        if opts.sack_perm {
                             sep(w)?;
                             w.write_all(b"sackOK")?;
                         }
-                        if let Some(s) = o.ws {
+                        if let Some(shift) = opts.ws {
                             sep(w)?;
-                            write!(w, "wscale {s}")?;
+                            write!(w, "wscale {shift}")?;
                         }
-                        if o.nsack > 0 {
+                        if opts.nsack > 0 {
                             sep(w)?;
                             // blocks acknowledge the peer's bytes: relative to the peer's ISN
-                            let base = p.tcp.and_then(|si| si.ack_base).unwrap_or(0);
+                            let base = view.tcp.and_then(|seg| seg.ack_base).unwrap_or(0);
                             w.write_all(b"sack")?;
-                            for (l, r) in o.sack() {
-                                write!(w, " {}:{}", l.wrapping_sub(base), r.wrapping_sub(base))?;
+                            for (left, right) in opts.sack() {
+                                write!(w, " {}:{}", left.wrapping_sub(base), right.wrapping_sub(base))?;
                             }
                         }
                         w.write_all(b">")?;
                     }
-                    if let Some(si) = &p.tcp {
-                        write_tcp_story(w, si, pal)?;
+                    if let Some(seg) = &view.tcp {
+                        write_tcp_story(w, seg, palette)?;
                     }
                 }
-                Transport::Udp(u) => {
-                    write!(w, "{} → {} len {}", Endpoint(ip.src, u.sport), Endpoint(ip.dst, u.dport), u.len.saturating_sub(8))?;
+                Transport::Udp(udp) => {
+                    write!(w, "{} → {} len {}", Endpoint(ip.src, udp.sport), Endpoint(ip.dst, udp.dport), udp.len.saturating_sub(8))?;
                 }
-                Transport::Icmp(i) => {
+                Transport::Icmp(icmp) => {
                     write!(w, "{} → {} ", ip.src, ip.dst)?;
-                    let name = if i.v6 { names::icmp6(i.ty, i.code) } else { names::icmp4(i.ty, i.code) };
+                    let name = if icmp.v6 { names::icmp6(icmp.ty, icmp.code) } else { names::icmp4(icmp.ty, icmp.code) };
                     if name == "type" {
-                        write!(w, "type {} code {}", i.ty, i.code)?;
+                        write!(w, "type {} code {}", icmp.ty, icmp.code)?;
                     } else {
                         w.write_all(name.as_bytes())?;
                     }
-                    if let Some((id, seq)) = i.echo {
+                    if let Some((id, seq)) = icmp.echo {
                         write!(w, " id {id} seq {seq}")?;
                     }
-                    match (i.ty, i.target) {
-                        (135, Some(t)) => write!(w, " who-has {t}")?,
-                        (136, Some(t)) => write!(w, " {t} is here")?,
-                        (_, Some(t)) => write!(w, " target {t}")?,
+                    match (icmp.ty, icmp.target) {
+                        (135, Some(target)) => write!(w, " who-has {target}")?,
+                        (136, Some(target)) => write!(w, " {target} is here")?,
+                        (_, Some(target)) => write!(w, " target {target}")?,
                         _ => {}
                     }
                 }
@@ -356,44 +374,44 @@ fn write_summary(w: &mut impl Write, p: &PacketView<'_, '_>, pal: Palette) -> io
                 }
                 Transport::None => write!(w, "{} → {}", ip.src, ip.dst)?,
             }
-            if let Some((off, more)) = ip.frag {
-                write!(w, " frag id {} off {}{}", ip.id.unwrap_or(0), off, if more { " +MF" } else { "" })?;
+            if let Some((offset, more)) = ip.frag {
+                write!(w, " frag id {} off {}{}", ip.id.unwrap_or(0), offset, if more { " +MF" } else { "" })?;
             }
         }
-        (Net::Other(t), _) => match names::ethertype(*t) {
-            Some(_) => write!(w, "ethertype 0x{t:04x} len {}", p.meta.len)?,
-            None if *t < 0x0600 => write!(w, "802.3/LLC len {}", p.meta.len)?,
-            None => write!(w, "ethertype 0x{t:04x} (unknown) len {}", p.meta.len)?,
+        (Net::Other(ethertype), _) => match names::ethertype(*ethertype) {
+            Some(_) => write!(w, "ethertype 0x{ethertype:04x} len {}", view.meta.len)?,
+            None if *ethertype < 0x0600 => write!(w, "802.3/LLC len {}", view.meta.len)?,
+            None => write!(w, "ethertype 0x{ethertype:04x} (unknown) len {}", view.meta.len)?,
         },
-        (Net::None, _) => match f.link {
-            Link::Unknown { linktype } => write!(w, "link type {linktype} ({}) len {}", linktype_name(linktype), p.meta.len)?,
-            _ => write!(w, "len {}", p.meta.len)?,
+        (Net::None, _) => match frame.link {
+            Link::Unknown { linktype } => write!(w, "link type {linktype} ({}) len {}", linktype_name(linktype), view.meta.len)?,
+            _ => write!(w, "len {}", view.meta.len)?,
         },
     }
     Ok(())
 }
 
 /// Phase, both endpoints' states and the analysis flags in words.
-fn write_tcp_story(w: &mut impl Write, si: &SegInfo, pal: Palette) -> io::Result<()> {
+fn write_tcp_story(w: &mut impl Write, seg: &SegInfo, palette: Palette) -> io::Result<()> {
     w.write_all(b"  ")?;
-    pal.start(style::NOTE).write_to(w)?;
-    match si.phase {
+    palette.start(style::NOTE).write_to(w)?;
+    match seg.phase {
         crate::track::tcp::Phase::Data => w.write_all(b"data")?,
-        ref ph => write!(w, "{ph}")?,
+        ref phase => write!(w, "{phase}")?,
     }
-    w.write_all(pal.reset().as_bytes())?;
+    w.write_all(palette.reset().as_bytes())?;
     w.write_all(b"  ")?;
-    pal.start(style::STATE).write_to(w)?;
+    palette.start(style::STATE).write_to(w)?;
     w.write_all(b"client ")?;
-    w.write_all(si.client.name().as_bytes())?;
+    w.write_all(seg.client.name().as_bytes())?;
     w.write_all(b" server ")?;
-    w.write_all(si.server.name().as_bytes())?;
-    w.write_all(pal.reset().as_bytes())?;
-    for name in si.analysis.names() {
+    w.write_all(seg.server.name().as_bytes())?;
+    w.write_all(palette.reset().as_bytes())?;
+    for name in seg.analysis.names() {
         w.write_all(b"  ")?;
-        write!(w, "{}", pal.start(style::WARN))?;
+        write!(w, "{}", palette.start(style::WARN))?;
         if name == "duplicate_ack" {
-            write!(w, "[dup ack #{} of frame {}]", si.dup_ack_num, si.dup_ack_of)?;
+            write!(w, "[dup ack #{} of frame {}]", seg.dup_ack_num, seg.dup_ack_of)?;
         } else {
             w.write_all(b"[")?;
             for (i, part) in name.split('_').enumerate() {
@@ -404,37 +422,38 @@ fn write_tcp_story(w: &mut impl Write, si: &SegInfo, pal: Palette) -> io::Result
             }
             w.write_all(b"]")?;
         }
-        w.write_all(pal.reset().as_bytes())?;
+        w.write_all(palette.reset().as_bytes())?;
     }
     Ok(())
 }
 
-fn mac_note(m: &MacAddr) -> String {
-    match (m.class(), oui::vendor(m)) {
-        (Some(c), _) => format!("{m} ({c})"),
-        (None, Some(v)) => format!("{m} ({v})"),
-        (None, None) => format!("{m} (global, vendor unknown)"),
+/// A MAC address with its class or vendor.
+fn mac_note(mac: &MacAddr) -> String {
+    match (mac.class(), oui::vendor(mac)) {
+        (Some(class), _) => format!("{mac} ({class})"),
+        (None, Some(vendor)) => format!("{mac} ({vendor})"),
+        (None, None) => format!("{mac} (global, vendor unknown)"),
     }
 }
 
 /// `-v`: one indented line per layer with every field.
-fn write_details(w: &mut impl Write, p: &PacketView<'_, '_>, verbose: u8) -> io::Result<()> {
-    let f = p.frame;
+fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> io::Result<()> {
+    let frame = view.frame;
     const IND: &str = "        ";
-    write!(w, "{IND}frame len {} captured {}", p.meta.len, p.meta.caplen)?;
+    write!(w, "{IND}frame len {} captured {}", view.meta.len, view.meta.caplen)?;
     if verbose > 1 {
         w.write_all(b" at ")?;
-        write_rfc3339(w, p.meta.ts_ns, p.meta.nanos)?;
-        write!(w, " linktype {} ({})", p.meta.linktype, linktype_name(p.meta.linktype))?;
+        write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
+        write!(w, " linktype {} ({})", view.meta.linktype, linktype_name(view.meta.linktype))?;
     }
     w.write_all(b"\n")?;
-    match f.link {
+    match frame.link {
         Link::Ethernet { src, dst } => {
             write!(w, "{IND}eth  src {} dst {}", mac_note(&src), mac_note(&dst))?;
-            if let Some(t) = f.ethertype {
-                write!(w, " type 0x{t:04x}")?;
-                if let Some(n) = names::ethertype(t) {
-                    write!(w, " ({n})")?;
+            if let Some(ethertype) = frame.ethertype {
+                write!(w, " type 0x{ethertype:04x}")?;
+                if let Some(name) = names::ethertype(ethertype) {
+                    write!(w, " ({name})")?;
                 }
             }
             w.write_all(b"\n")?;
@@ -444,31 +463,31 @@ fn write_details(w: &mut impl Write, p: &PacketView<'_, '_>, verbose: u8) -> io:
             if v2 {
                 write!(w, " ifindex {ifindex}")?;
             }
-            if let Some(m) = f.link.sll_mac() {
-                write!(w, " src {}", mac_note(&m))?;
+            if let Some(mac) = frame.link.sll_mac() {
+                write!(w, " src {}", mac_note(&mac))?;
             }
             w.write_all(b"\n")?;
         }
         _ => {}
     }
-    if let Net::Arp(a) = &f.net {
-        if let Some(x) = a.eth_ipv4 {
+    if let Net::Arp(arp) = &frame.net {
+        if let Some(addrs) = arp.eth_ipv4 {
             write!(
                 w,
                 "{IND}arp  {} sender {} {} target {} {}",
-                names::arp_op(a.op),
-                x.sha,
-                x.spa,
-                if x.tha.is_zero() { "00:00:00:00:00:00 (unknown)".to_string() } else { x.tha.to_string() },
-                x.tpa
+                names::arp_op(arp.op),
+                addrs.sha,
+                addrs.spa,
+                if addrs.tha.is_zero() { "00:00:00:00:00:00 (unknown)".to_string() } else { addrs.tha.to_string() },
+                addrs.tpa
             )?;
-            if let Some(k) = a.kind() {
-                write!(w, " [{}]", k.name())?;
+            if let Some(kind) = arp.kind() {
+                write!(w, " [{}]", kind.name())?;
             }
             w.write_all(b"\n")?;
         }
     }
-    if let Some(ip) = f.ip() {
+    if let Some(ip) = frame.ip() {
         if ip.version == 4 {
             write!(w, "{IND}ipv4 ttl {} id 0x{:04x} tos 0x{:02x}", ip.ttl, ip.id.unwrap_or(0), ip.tos)?;
             if ip.df {
@@ -478,57 +497,57 @@ fn write_details(w: &mut impl Write, p: &PacketView<'_, '_>, verbose: u8) -> io:
             write!(w, "{IND}ipv6 hop limit {} tclass 0x{:02x}", ip.ttl, ip.tos)?;
             if ip.ext_count > 0 {
                 w.write_all(b" ext")?;
-                for e in ip.exts() {
-                    write!(w, " {}", names::ipv6_ext(*e))?;
+                for ext in ip.exts() {
+                    write!(w, " {}", names::ipv6_ext(*ext))?;
                 }
             }
         }
         write!(w, " hdr {} payload {} proto {} ({})", ip.hdr_len, ip.payload_len, ip.proto, names::ip_proto(ip.proto))?;
-        if let Some((off, more)) = ip.frag {
-            write!(w, " fragment offset {off}{}", if more { " more" } else { " last" })?;
+        if let Some((offset, more)) = ip.frag {
+            write!(w, " fragment offset {offset}{}", if more { " more" } else { " last" })?;
         }
         w.write_all(b"\n")?;
     }
-    if let Transport::Tcp(t) = &f.transport {
-        write!(w, "{IND}tcp  hdr {} flags 0x{:02x}", t.hdr_len, t.flags)?;
-        for (i, n) in crate::decode::tcpflags::NAMES.iter().enumerate() {
-            if t.flags & (1 << i) != 0 {
-                write!(w, " {n}")?;
+    if let Transport::Tcp(tcp) = &frame.transport {
+        write!(w, "{IND}tcp  hdr {} flags 0x{:02x}", tcp.hdr_len, tcp.flags)?;
+        for (i, name) in crate::decode::tcpflags::NAMES.iter().enumerate() {
+            if tcp.flags & (1 << i) != 0 {
+                write!(w, " {name}")?;
             }
         }
-        write!(w, " seq {} ack {} win {} urg {}", t.seq, t.ack, t.win, t.urg)?;
-        if let Some(si) = &p.tcp {
-            write!(w, " | conn {} {} rel seq {}", si.conn, si.dir, si.rseq)?;
-            if let Some(a) = si.rack {
-                write!(w, " rel ack {a}")?;
+        write!(w, " seq {} ack {} win {} urg {}", tcp.seq, tcp.ack, tcp.win, tcp.urg)?;
+        if let Some(seg) = &view.tcp {
+            write!(w, " | conn {} {} rel seq {}", seg.conn, seg.dir, seg.rseq)?;
+            if let Some(rack) = seg.rack {
+                write!(w, " rel ack {rack}")?;
             }
-            match si.win_scaled {
-                Some(ws) => write!(w, " window {ws} bytes")?,
+            match seg.win_scaled {
+                Some(window) => write!(w, " window {window} bytes")?,
                 None => w.write_all(b" window scale unknown")?,
             }
-            if let Some(b) = si.bytes_in_flight {
-                write!(w, " in flight {b}")?;
+            if let Some(in_flight) = seg.bytes_in_flight {
+                write!(w, " in flight {in_flight}")?;
             }
         }
-        if !t.opt_bytes.is_empty() {
+        if !tcp.opt_bytes.is_empty() {
             w.write_all(b" options <")?;
-            for (i, o) in options(t.opt_bytes).enumerate() {
+            for (i, opt) in options(tcp.opt_bytes).enumerate() {
                 if i > 0 {
                     w.write_all(b",")?;
                 }
-                match o {
+                match opt {
                     Opt::Eol => w.write_all(b"eol")?,
                     Opt::Nop => w.write_all(b"nop")?,
-                    Opt::Mss(m) => write!(w, "mss {m}")?,
-                    Opt::WindowScale(s) => write!(w, "wscale {s} (x{})", 1u64 << s.min(14))?,
+                    Opt::Mss(mss) => write!(w, "mss {mss}")?,
+                    Opt::WindowScale(shift) => write!(w, "wscale {shift} (x{})", 1u64 << shift.min(14))?,
                     Opt::SackPermitted => w.write_all(b"sackOK")?,
-                    Opt::Sack(d) => {
+                    Opt::Sack(blocks) => {
                         w.write_all(b"sack")?;
-                        for (l, r) in sack_blocks(d) {
-                            write!(w, " {l}-{r}")?;
+                        for (left, right) in sack_blocks(blocks) {
+                            write!(w, " {left}-{right}")?;
                         }
                     }
-                    Opt::Timestamps(a, b) => write!(w, "TS val {a} ecr {b}")?,
+                    Opt::Timestamps(tsval, tsecr) => write!(w, "TS val {tsval} ecr {tsecr}")?,
                     Opt::Unknown { kind, data } => write!(w, "kind {kind} len {}", data.len() + 2)?,
                     Opt::Malformed { kind, offset } => write!(w, "malformed kind {kind} at {offset}")?,
                 }
@@ -537,22 +556,22 @@ fn write_details(w: &mut impl Write, p: &PacketView<'_, '_>, verbose: u8) -> io:
         }
         w.write_all(b"\n")?;
     }
-    if let Transport::Udp(u) = &f.transport {
-        writeln!(w, "{IND}udp  len {} (payload {})", u.len, u.len.saturating_sub(8))?;
+    if let Transport::Udp(udp) = &frame.transport {
+        writeln!(w, "{IND}udp  len {} (payload {})", udp.len, udp.len.saturating_sub(8))?;
     }
-    if let Transport::Icmp(i) = &f.transport {
-        writeln!(w, "{IND}icmp type {} code {}", i.ty, i.code)?;
+    if let Transport::Icmp(icmp) = &frame.transport {
+        writeln!(w, "{IND}icmp type {} code {}", icmp.ty, icmp.code)?;
     }
     Ok(())
 }
 
 /// A hexdump, 16 bytes a line with offset and printable column, each line after `indent`.
-pub fn write_hex(w: &mut impl Write, b: &[u8], indent: &str) -> io::Result<()> {
-    for (i, chunk) in b.chunks(16).enumerate() {
+pub fn write_hex(w: &mut impl Write, bytes: &[u8], indent: &str) -> io::Result<()> {
+    for (i, chunk) in bytes.chunks(16).enumerate() {
         write!(w, "{indent}{:04x}  ", i * 16)?;
         for j in 0..16 {
             match chunk.get(j) {
-                Some(x) => write!(w, "{x:02x} ")?,
+                Some(byte) => write!(w, "{byte:02x} ")?,
                 None => w.write_all(b"   ")?,
             }
             if j == 7 {
@@ -560,8 +579,8 @@ pub fn write_hex(w: &mut impl Write, b: &[u8], indent: &str) -> io::Result<()> {
             }
         }
         w.write_all(b" ")?;
-        for &x in chunk {
-            w.write_all(&[if x.is_ascii_graphic() || x == b' ' { x } else { b'.' }])?;
+        for &byte in chunk {
+            w.write_all(&[if byte.is_ascii_graphic() || byte == b' ' { byte } else { b'.' }])?;
         }
         w.write_all(b"\n")?;
     }
