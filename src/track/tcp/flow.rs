@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use super::analysis::{analyze, Analysis, FlowSeq, SeqInput, WS_NONE, WS_UNKNOWN};
 use super::history::Zeek;
 use super::phase::{OtherKind, Phase, Teardown};
-use super::state::{transition, Event, TcpState};
+use super::state::{transition, EndpointEvent, TcpState};
 use super::{ConnSummary, Dir, SegInfo, Segment, TcpFlags, TrackConfig, TsNanos};
 
 const NIL: u32 = u32::MAX;
@@ -367,31 +367,31 @@ impl Conn {
         let (s, r) = (d, 1 - d);
         let st = &mut self.states;
         if rst {
-            st[s] = transition(st[s], Event::SendRst);
-            st[r] = transition(st[r], Event::RecvRst);
+            st[s] = transition(st[s], EndpointEvent::SendRst);
+            st[r] = transition(st[r], EndpointEvent::RecvRst);
             return;
         }
         if syn && !ackf {
             let crossing = st[s] == TcpState::Listen; // it already received the peer's SYN
-            st[s] = transition(st[s], Event::SendSyn);
+            st[s] = transition(st[s], EndpointEvent::SendSyn);
             if crossing {
-                st[s] = transition(st[s], Event::RecvSyn);
+                st[s] = transition(st[s], EndpointEvent::RecvSyn);
             }
-            st[r] = transition(st[r], Event::RecvSyn);
+            st[r] = transition(st[r], EndpointEvent::RecvSyn);
         } else if syn {
-            st[s] = transition(st[s], Event::SendSynAck);
-            st[r] = transition(st[r], Event::RecvSynAck);
+            st[s] = transition(st[s], EndpointEvent::SendSynAck);
+            st[r] = transition(st[r], EndpointEvent::RecvSynAck);
         }
         if fin {
-            st[s] = transition(st[s], Event::SendFin { peer_fin_acked: acks_peer_fin });
-            st[r] = transition(st[r], Event::RecvFin { fin_acked: acks_peer_fin });
+            st[s] = transition(st[s], EndpointEvent::SendFin { peer_fin_acked: acks_peer_fin });
+            st[r] = transition(st[r], EndpointEvent::RecvFin { fin_acked: acks_peer_fin });
         } else if ackf && !syn {
             let syn_acked = match self.isn[r] {
                 Some(isn) => (ack.wrapping_sub(isn.wrapping_add(1)) as i32) >= 0,
                 None => true,
             };
-            st[s] = transition(st[s], Event::SendAck);
-            st[r] = transition(st[r], Event::RecvAck { syn_acked, fin_acked: acks_peer_fin });
+            st[s] = transition(st[s], EndpointEvent::SendAck);
+            st[r] = transition(st[r], EndpointEvent::RecvAck { syn_acked, fin_acked: acks_peer_fin });
         }
     }
 }

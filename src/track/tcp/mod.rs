@@ -48,7 +48,7 @@ use std::net::{IpAddr, SocketAddr};
 pub use analysis::Analysis;
 pub use flow::Tracker;
 pub use phase::{OtherKind, Phase};
-pub use state::{transition, Event, TcpState};
+pub use state::{transition, EndpointEvent, TcpState};
 
 /// Capture time in nanoseconds since the Unix epoch.
 pub type TsNanos = i64;
