@@ -20,7 +20,69 @@
 //! acknowledged that it never got; here a gap is counted when Wireshark's analysis
 //! flags `ack_lost_segment` (an ACK for data never seen), for the data's sender.
 
+use std::fmt;
+
 use super::TcpFlags;
+
+/// Zeek's `conn_state`: how the connection went, in Zeek's codes
+/// (`scripts/base/protocols/conn/main.zeek`). Originator = our client, responder = our server.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum ZeekConnState {
+    /// `S0`: connection attempt seen, no reply.
+    S0,
+    /// `S1`: connection established, not terminated.
+    S1,
+    /// `SF`: normal establishment and termination.
+    Sf,
+    /// `REJ`: connection attempt rejected.
+    Rej,
+    /// `S2`: connection established and close attempt by originator seen (but no reply from responder).
+    S2,
+    /// `S3`: connection established and close attempt by responder seen (but no reply from originator).
+    S3,
+    /// `RSTO`: connection established, originator aborted (sent a RST).
+    Rsto,
+    /// `RSTR`: responder sent a RST.
+    Rstr,
+    /// `RSTOS0`: originator sent a SYN followed by a RST, no SYN,ACK from the responder seen.
+    Rstos0,
+    /// `RSTRH`: responder sent a SYN,ACK followed by a RST, no SYN from the (purported) originator seen.
+    Rstrh,
+    /// `SH`: originator sent a SYN followed by a FIN, no SYN,ACK from the responder seen (half open).
+    Sh,
+    /// `SHR`: responder sent a SYN,ACK followed by a FIN, no SYN from the originator seen.
+    Shr,
+    /// `OTH`: no SYN seen, just midstream traffic (e.g. a partial connection that was not closed).
+    Oth,
+}
+
+impl ZeekConnState {
+    /// Zeek's code: `S0`, `S1`, `SF`, `REJ`, `S2`, `S3`, `RSTO`, `RSTR`, `RSTOS0`, `RSTRH`, `SH`, `SHR`, `OTH`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZeekConnState::S0 => "S0",
+            ZeekConnState::S1 => "S1",
+            ZeekConnState::Sf => "SF",
+            ZeekConnState::Rej => "REJ",
+            ZeekConnState::S2 => "S2",
+            ZeekConnState::S3 => "S3",
+            ZeekConnState::Rsto => "RSTO",
+            ZeekConnState::Rstr => "RSTR",
+            ZeekConnState::Rstos0 => "RSTOS0",
+            ZeekConnState::Rstrh => "RSTRH",
+            ZeekConnState::Sh => "SH",
+            ZeekConnState::Shr => "SHR",
+            ZeekConnState::Oth => "OTH",
+        }
+    }
+}
+
+/// Zeek's code, as [`ZeekConnState::as_str`] (width and alignment flags are honoured).
+impl fmt::Display for ZeekConnState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum ZState {
@@ -364,48 +426,48 @@ impl Zeek {
     }
 
     /// Zeek's `conn_state` for the connection as seen so far.
-    pub fn conn_state(&self) -> &'static str {
+    pub fn conn_state(&self) -> ZeekConnState {
         let (o, r) = (&self.ep[0], &self.ep[1]);
         let o_inactive = matches!(o.state, ZState::Inactive | ZState::Partial);
         let r_inactive = matches!(r.state, ZState::Inactive | ZState::Partial);
         if r.state == ZState::Reset {
             if matches!(o.state, ZState::SynSent | ZState::SynAckSent) || (o.state == ZState::Reset && o.size() == 0 && r.size() == 0) {
-                "REJ"
+                ZeekConnState::Rej
             } else if o_inactive {
-                "RSTRH"
+                ZeekConnState::Rstrh
             } else {
-                "RSTR"
+                ZeekConnState::Rstr
             }
         } else if o.state == ZState::Reset {
             if r_inactive {
                 if rstos0_pattern(&self.hist[..self.hist_len as usize]) {
-                    "RSTOS0"
+                    ZeekConnState::Rstos0
                 } else {
-                    "OTH"
+                    ZeekConnState::Oth
                 }
             } else {
-                "RSTO"
+                ZeekConnState::Rsto
             }
         } else if r.state == ZState::Closed && o.state == ZState::Closed {
-            "SF"
+            ZeekConnState::Sf
         } else if o.state == ZState::Closed {
             if r_inactive {
-                "SH"
+                ZeekConnState::Sh
             } else {
-                "S2"
+                ZeekConnState::S2
             }
         } else if r.state == ZState::Closed {
             if o_inactive {
-                "SHR"
+                ZeekConnState::Shr
             } else {
-                "S3"
+                ZeekConnState::S3
             }
         } else if o.state == ZState::SynSent && r.state == ZState::Inactive {
-            "S0"
+            ZeekConnState::S0
         } else if o.state == ZState::Established && r.state == ZState::Established {
-            "S1"
+            ZeekConnState::S1
         } else {
-            "OTH"
+            ZeekConnState::Oth
         }
     }
 }
@@ -453,8 +515,17 @@ mod tests {
             self
         }
         fn res(&self) -> (String, &'static str) {
-            (self.z.history(), self.z.conn_state())
+            (self.z.history(), self.z.conn_state().as_str())
         }
+    }
+
+    #[test]
+    fn conn_state_codes() {
+        use ZeekConnState::*;
+        let codes: Vec<&str> =
+            [S0, S1, Sf, Rej, S2, S3, Rsto, Rstr, Rstos0, Rstrh, Sh, Shr, Oth].iter().map(|state| state.as_str()).collect();
+        assert_eq!(codes.join(" "), "S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH");
+        assert_eq!(format!("{Rstos0}|{Sf:<4}|{Rej:>4}"), "RSTOS0|SF  | REJ");
     }
 
     #[test]
@@ -493,7 +564,7 @@ mod tests {
         let mut z = Zeek::new(true);
         z.packet(false, TcpFlags(S | A), 900, 101, 0, 100);
         z.packet(false, TcpFlags(R), 901, 0, 0, 100);
-        assert_eq!((z.history(), z.conn_state()), ("^hr".to_string(), "RSTRH"));
+        assert_eq!((z.history(), z.conn_state().as_str()), ("^hr".to_string(), "RSTRH"));
         let mut c = C::new();
         c.o(A | P, 101, 901, 10).r(A, 901, 111, 0);
         assert_eq!(c.res(), ("Da".to_string(), "OTH"));

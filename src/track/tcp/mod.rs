@@ -47,6 +47,7 @@ use std::net::{IpAddr, SocketAddr};
 
 pub use analysis::Analysis;
 pub use flow::Tracker;
+pub use history::ZeekConnState;
 pub use phase::{OtherKind, Phase};
 pub use state::{transition, EndpointEvent, TcpState};
 
@@ -180,8 +181,8 @@ pub struct ConnSummary {
     pub conn: u32,
     pub client: SocketAddr,
     pub server: SocketAddr,
-    /// Zeek: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH.
-    pub conn_state: &'static str,
+    /// Zeek's `conn_state`.
+    pub conn_state: ZeekConnState,
     /// Zeek history letters.
     pub history: String,
     pub client_state: TcpState,

@@ -148,7 +148,7 @@ fn full_connection() {
     let sums = d.t.finish();
     assert_eq!(sums.len(), 1);
     let s = &sums[0];
-    assert_eq!((s.conn_state, s.history.as_str()), ("SF", "ShADadFf"));
+    assert_eq!((s.conn_state, s.history.as_str()), (ZeekConnState::Sf, "ShADadFf"));
     assert_eq!((s.client_state, s.server_state), (TcpState::TimeWait, TcpState::Closed));
     assert_eq!((s.mss, s.ws), ((Some(1460), Some(1460)), (Some(7), Some(7))));
     assert!(s.sack_perm && s.timestamps);
@@ -168,7 +168,7 @@ fn refused_connection() {
     assert_eq!(d.out[1].analysis.names().collect::<Vec<_>>(), ["retransmission"]);
     assert_eq!((i.client, i.server, i.phase), (TcpState::Closed, TcpState::Closed, Phase::Reset));
     let s = &d.t.finish()[0];
-    assert_eq!((s.conn_state, s.history.as_str(), s.retransmissions), ("REJ", "Sr", 1));
+    assert_eq!((s.conn_state, s.history.as_str(), s.retransmissions), (ZeekConnState::Rej, "Sr", 1));
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn port_reuse_new_isn_is_a_new_connection() {
     assert!(!j.analysis.has(Analysis::REUSED_PORTS));
     assert!(j.analysis.has(Analysis::RETRANSMISSION));
     let sums = d.t.finish();
-    assert_eq!(sums.iter().map(|s| (s.conn, s.conn_state)).collect::<Vec<_>>(), [(0, "SF"), (1, "S0")]);
+    assert_eq!(sums.iter().map(|s| (s.conn, s.conn_state)).collect::<Vec<_>>(), [(0, ZeekConnState::Sf), (1, ZeekConnState::S0)]);
 }
 
 #[test]
@@ -317,7 +317,7 @@ fn expire_frees_finished_idle_connections_only() {
     d.t.expire(d.ts, &mut out);
     assert!(out.is_empty(), "not idle long enough yet");
     d.t.expire(d.ts + 5_000_000_000, &mut out);
-    assert_eq!(out.iter().map(|s| (s.conn, s.conn_state)).collect::<Vec<_>>(), [(0, "REJ")]);
+    assert_eq!(out.iter().map(|s| (s.conn, s.conn_state)).collect::<Vec<_>>(), [(0, ZeekConnState::Rej)]);
     assert_eq!(d.t.live(), 1);
     // the same 4-tuple after expiry starts a fresh connection id
     d.cport = 42000;
@@ -431,6 +431,6 @@ fn expire_skips_over_older_unfinished_connections() {
     }
     assert!(out.is_empty());
     d.t.expire(d.ts + 2_000_000_000, &mut out);
-    assert_eq!(out.iter().map(|s| s.conn_state).collect::<Vec<_>>(), ["REJ"]);
+    assert_eq!(out.iter().map(|s| s.conn_state).collect::<Vec<_>>(), [ZeekConnState::Rej]);
     assert_eq!(d.t.live(), 20_000);
 }
