@@ -10,7 +10,7 @@
 //! [`history`] (Zeek `history`/`conn_state`), [`flow`] (connections and the flow
 //! table).
 //!
-//! # Conventions shared with tshark (checked by `crosscheck.py`)
+//! # Conventions shared with tshark (checked by `scripts/tshark-tcp.py`)
 //! * `conn` is tshark's `tcp.stream`: connections are numbered in order of their
 //!   first packet; a SYN on a known 4-tuple whose sequence number differs from the
 //!   recorded ISN of that direction starts a new connection and is flagged
