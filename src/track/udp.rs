@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 
 type Key = (IpAddr, u16, IpAddr, u16);
 
+/// UDP flow ids by 4-tuple, either way round.
 pub struct UdpFlows {
     map: FxHashMap<Key, u32>,
     next: u32,
@@ -13,6 +14,7 @@ pub struct UdpFlows {
 }
 
 impl UdpFlows {
+    /// An empty table that numbers at most `cap` flows.
     pub fn new(cap: usize) -> Self {
         UdpFlows { map: FxHashMap::default(), next: 0, cap }
     }

@@ -38,20 +38,35 @@ pub(crate) fn le_seq(a: u32, b: u32) -> bool {
 pub struct Analysis(pub u32);
 
 impl Analysis {
+    /// Data, SYN or FIN that does not advance the sequence space (`tcp.analysis.retransmission`).
     pub const RETRANSMISSION: u32 = 1 << 0;
+    /// A retransmission after at least two duplicate ACKs for it within 20 ms.
     pub const FAST_RETRANSMISSION: u32 = 1 << 1;
+    /// A retransmission of data the peer had already acknowledged.
     pub const SPURIOUS_RETRANSMISSION: u32 = 1 << 2;
+    /// Below the highest sequence seen, within the out-of-order threshold (initial RTT or 3 ms).
     pub const OUT_OF_ORDER: u32 = 1 << 3;
+    /// Starts beyond the next expected sequence number: a previous segment was not captured.
     pub const LOST_SEGMENT: u32 = 1 << 4;
+    /// Acknowledges data that was not captured.
     pub const ACK_LOST_SEGMENT: u32 = 1 << 5;
+    /// Empty, with the same window, sequence and acknowledgment numbers as the previous segment.
     pub const DUPLICATE_ACK: u32 = 1 << 6;
+    /// Advertises a zero window (no SYN, FIN or RST).
     pub const ZERO_WINDOW: u32 = 1 << 7;
+    /// One byte at the next expected sequence number while the peer's window is zero.
     pub const ZERO_WINDOW_PROBE: u32 = 1 << 8;
+    /// Repeats the zero window in answer to a zero-window probe.
     pub const ZERO_WINDOW_PROBE_ACK: u32 = 1 << 9;
+    /// Data that fills the peer's advertised window exactly.
     pub const WINDOW_FULL: u32 = 1 << 10;
+    /// Empty, same sequence and acknowledgment numbers, a new non-zero window.
     pub const WINDOW_UPDATE: u32 = 1 << 11;
+    /// Zero or one byte starting one below the next expected sequence number.
     pub const KEEP_ALIVE: u32 = 1 << 12;
+    /// Repeats the previous ACK in answer to a keep-alive.
     pub const KEEP_ALIVE_ACK: u32 = 1 << 13;
+    /// A SYN (or SYN,ACK) on a known 4-tuple with a new ISN (see the module documentation of [`super`]).
     pub const REUSED_PORTS: u32 = 1 << 14;
 
     /// Flag names, indexed by bit number (the fixed output order).
@@ -83,6 +98,7 @@ impl Analysis {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+    /// Set every bit of `bits`.
     #[inline]
     pub(crate) fn set(&mut self, bits: u32) {
         self.0 |= bits;
@@ -201,17 +217,27 @@ pub(crate) struct FlowSeq {
     pub window: u32,
     /// True between a SYN of this direction and its first non-SYN ACK (issue 14690).
     pub is_first_ack: bool,
+    /// Raw acknowledgement field of this direction's last segment.
     pub lastack: u32,
+    /// Capture time of this direction's last segment.
     pub lastacktime: TsNanos,
+    /// Frame that last changed this direction's acknowledgement number.
     pub lastnondupack: u64,
-    /// Wireshark keeps it as `guint32` and stores -1 in it: so do we.
+    /// Duplicate ACKs since that frame. An ACK of data never seen from this direction sets
+    /// it to `u32::MAX`, Wireshark's -1 in a `guint32`, with the same effects.
     pub dupacknum: u32,
+    /// Highest sequence number past the data, SYN or FIN seen (0 before any).
     pub nextseq: u32,
+    /// End of the contiguous sequence space seen, what an ACK may cover without a gap.
     pub maxseqtobeacked: u32,
+    /// Capture time of the segment that last advanced `nextseq`.
     pub nextseqtime: TsNanos,
+    /// [`Analysis`] bits of this direction's last segment.
     pub lastsegmentflags: u32,
-    // bytes-in-flight summary of the unacked segment list
+    /// False from a lost segment of this direction until the peer's next ACK: no
+    /// `bytes_in_flight` is reported meanwhile.
     pub valid_bif: bool,
+    /// Sent and not yet acknowledged sequence ranges, for `bytes_in_flight`.
     pub unacked: Unacked,
     /// Total length of the SACK blocks of the last segment from this direction.
     pub sack_sum: u32,
@@ -242,11 +268,15 @@ impl Default for FlowSeq {
 /// The parts of a segment the sequence analysis looks at.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SeqInput {
+    /// Frame number.
     pub frame: u64,
+    /// Capture time.
     pub ts: TsNanos,
+    /// Absolute sequence number.
     pub seq: u32,
     /// Raw acknowledgement field (used even when ACK is clear, like Wireshark).
     pub ack: u32,
+    /// Payload length (`tcp.len`).
     pub seglen: u32,
     /// Header flags (SYN, FIN, RST and ACK are read).
     pub flags: TcpFlags,
@@ -257,9 +287,13 @@ pub(crate) struct SeqInput {
 /// What the analysis says about one segment.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SeqOutput {
+    /// The flags, including the preset ones.
     pub flags: Analysis,
+    /// As [`super::SegInfo::dup_ack_num`].
     pub dup_ack_num: u32,
+    /// As [`super::SegInfo::dup_ack_of`].
     pub dup_ack_of: u64,
+    /// As [`super::SegInfo::bytes_in_flight`].
     pub bytes_in_flight: Option<u32>,
 }
 

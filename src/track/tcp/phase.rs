@@ -29,10 +29,15 @@ use super::Dir;
 /// Sub-kinds of the `other` phase.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum OtherKind {
+    /// After the connection is over, or no ACK flag: `other`.
     Plain,
+    /// Flagged keep-alive: `other keep-alive`.
     KeepAlive,
+    /// Flagged keep-alive ACK: `other keep-alive-ack`.
     KeepAliveAck,
+    /// Flagged zero-window probe: `other zero-window-probe`.
     ZeroWindowProbe,
+    /// Flagged zero-window probe ACK: `other zero-window-probe-ack`.
     ZeroWindowProbeAck,
 }
 
@@ -41,10 +46,13 @@ pub enum OtherKind {
 pub enum Phase {
     /// Step 1, 2 or 3 of the three-way handshake.
     Handshake(u8),
+    /// Payload, pure ACKs and anything else between handshake and teardown.
     Data,
     /// Teardown steps done by this segment, as a bit set: bit `k-1` = step `k` (1..=4).
     Teardown(u8),
+    /// Any segment with RST.
     Reset,
+    /// Keep-alives, zero-window probes and their ACKs, and segments that fit no other phase.
     Other(OtherKind),
 }
 

@@ -31,16 +31,27 @@ use std::fmt;
 pub enum TcpState {
     /// Not yet inferable from the capture.
     Unknown,
+    /// No connection state at all (RFC 9293 3.3.2).
     Closed,
+    /// Waiting for a connection request (RFC 9293 3.3.2).
     Listen,
+    /// Sent a SYN, waiting for a matching SYN (RFC 9293 3.3.2).
     SynSent,
+    /// Received and sent a SYN, waiting for the ACK of its own (RFC 9293 3.3.2).
     SynReceived,
+    /// Open connection, the data transfer state (RFC 9293 3.3.2).
     Established,
+    /// Sent its FIN, waiting for the peer's FIN or the ACK of its own (RFC 9293 3.3.2).
     FinWait1,
+    /// Its FIN acknowledged, waiting for the peer's FIN (RFC 9293 3.3.2).
     FinWait2,
+    /// Received the peer's FIN, waiting for its own user to close (RFC 9293 3.3.2).
     CloseWait,
+    /// Both FINs sent, waiting for the ACK of its own (RFC 9293 3.3.2).
     Closing,
+    /// Sent its FIN after the peer's, waiting for its ACK (RFC 9293 3.3.2).
     LastAck,
+    /// Both FINs acknowledged, waiting out 2 MSL for delayed segments (RFC 9293 3.3.2).
     TimeWait,
 }
 
@@ -107,20 +118,30 @@ pub enum EndpointEvent {
     SendSynAck,
     /// It sent a segment with ACK and without SYN/FIN/RST (data or pure ACK).
     SendAck,
-    /// It sent a FIN. `peer_fin_acked`: the segment acknowledges a FIN the peer sent
-    /// earlier (false also when the peer has sent no FIN).
-    SendFin { peer_fin_acked: bool },
+    /// It sent a FIN.
+    SendFin {
+        /// The segment acknowledges a FIN the peer sent earlier (false also when the peer
+        /// has sent no FIN).
+        peer_fin_acked: bool,
+    },
     /// It sent a RST.
     SendRst,
     /// It received a SYN without ACK.
     RecvSyn,
     /// It received a SYN,ACK.
     RecvSynAck,
-    /// It received a segment with ACK and without SYN/FIN/RST. `syn_acked`: the ACK
-    /// covers its SYN; `fin_acked`: the ACK covers its FIN.
-    RecvAck { syn_acked: bool, fin_acked: bool },
-    /// It received a FIN. `fin_acked`: the same segment acknowledges its own FIN.
-    RecvFin { fin_acked: bool },
+    /// It received a segment with ACK and without SYN/FIN/RST.
+    RecvAck {
+        /// The ACK covers its SYN.
+        syn_acked: bool,
+        /// The ACK covers its FIN.
+        fin_acked: bool,
+    },
+    /// It received a FIN.
+    RecvFin {
+        /// The same segment acknowledges its own FIN.
+        fin_acked: bool,
+    },
     /// It received a RST.
     RecvRst,
 }
