@@ -1,8 +1,8 @@
 //! Wireshark-compatible TCP sequence analysis (the `tcp.analysis.*` flags).
 //!
 //! This is a transcription of `tcp_analyze_sequence_number()` in Wireshark's
-//! `epan/dissectors/packet-tcp.c` (the 4.0 series, which is what `tshark` on the
-//! development machines runs), with the same order of checks, the same 32-bit
+//! `epan/dissectors/packet-tcp.c` (the 4.0 series, the tshark `scripts/tshark-tcp.py`
+//! checks the tracker against), with the same order of checks, the same 32-bit
 //! wrapping comparisons and the same per-direction bookkeeping (`nextseq`,
 //! `maxseqtobeacked`, `lastack`, `dupacknum`, …). Differences:
 //!
@@ -301,7 +301,7 @@ pub(crate) struct SeqOutput {
 #[inline]
 fn ooo_threshold(first_rtt: Option<TsNanos>) -> u64 {
     match first_rtt {
-        Some(r) if r != 0 => r as u64,
+        Some(rtt) if rtt != 0 => rtt as u64,
         _ => 3_000_000,
     }
 }
@@ -576,7 +576,7 @@ mod tests {
         pair.replier.win_scale = WindowScale::Shift(0);
         pair.sender.win_scale = WindowScale::Shift(0);
         pair.send(seg(1, 0, 1000, 5000, 100, 500));
-        // b acks 1100 with window 100: a fills it exactly
+        // the replier acks 1100 with window 100: the sender fills it exactly
         pair.reply(seg(2, 1, 5000, 1100, 0, 100));
         assert_eq!(names(pair.send(seg(3, 2, 1100, 5000, 100, 500)).flags), "window_full");
         assert_eq!(names(pair.reply(seg(4, 3, 5000, 1200, 0, 0)).flags), "zero_window");
@@ -593,9 +593,9 @@ mod tests {
     fn ack_lost_segment_once() {
         let mut pair = Pair::new();
         pair.send(seg(1, 0, 1000, 5000, 100, 500));
-        // b acks data a never was seen sending
+        // the replier acks data the sender was never seen sending
         assert_eq!(names(pair.reply(seg(2, 1, 5000, 1300, 0, 500)).flags), "ack_lost_segment");
-        // a's own dupacknum is now "-1"
+        // which sets the sender's own dupacknum to "-1"
         assert_eq!(pair.sender.dupacknum, u32::MAX);
     }
 

@@ -481,19 +481,19 @@ mod tests {
     /// documented "sink" pairs leave CLOSED-like states.
     #[test]
     fn total_and_rst_always_closes_synchronized() {
-        for s in TcpState::ALL {
-            for ev in all_events() {
-                let _ = transition(s, ev);
+        for state in TcpState::ALL {
+            for event in all_events() {
+                let _ = transition(state, event);
             }
-            assert_eq!(transition(s, SendRst), Closed);
-            if !matches!(s, Listen | SynReceived) {
-                assert_eq!(transition(s, RecvRst), Closed);
+            assert_eq!(transition(state, SendRst), Closed);
+            if !matches!(state, Listen | SynReceived) {
+                assert_eq!(transition(state, RecvRst), Closed);
             }
         }
     }
 
-    /// Drive whole conversations through the machine.
-    /// Endpoints A and B from UNKNOWN through `(A's event, B's event)` pairs.
+    /// Drive whole conversations through the machine: endpoints A and B from UNKNOWN
+    /// through `(A's event, B's event)` pairs.
     fn run(steps: &[(EndpointEvent, EndpointEvent)]) -> (TcpState, TcpState) {
         let (mut host_a, mut host_b) = (Unknown, Unknown);
         for &(event_a, event_b) in steps {

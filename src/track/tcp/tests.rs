@@ -414,7 +414,7 @@ fn random_segments_never_panic() {
     let mut ts: TsNanos = 0;
     let mut max_id = 0;
     let sack = [(1u32, 9u32), (20, 30)];
-    for n in 1..200_000u64 {
+    for frame in 1..200_000u64 {
         let bits = next();
         ts += (bits % 3_000_000) as i64 - 1_000; // sometimes goes backwards
         let from_client = bits & 1 == 0;
@@ -423,7 +423,7 @@ fn random_segments_never_panic() {
         let seq = base.wrapping_mul(0x4000_0000).wrapping_add((bits >> 24) as u32 % 5000);
         let ack = ((bits >> 32) as u32 % 5000).wrapping_add(((bits >> 60) as u32).wrapping_mul(0x3000_0000));
         let seg = Segment {
-            n,
+            n: frame,
             ts,
             src: if from_client { cli() } else { srv() },
             dst: if from_client { srv() } else { cli() },
@@ -444,7 +444,7 @@ fn random_segments_never_panic() {
         let info = tracker.segment(&seg);
         max_id = max_id.max(info.conn);
         let _ = info.phase.to_string();
-        if n % 1000 == 0 {
+        if frame % 1000 == 0 {
             tracker.expire(ts, &mut out);
         }
         assert!(tracker.live() <= 5);
