@@ -9,6 +9,7 @@
 //! (slab/table growth, or a summary pushed for a replaced/evicted one).
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroI64;
 
 use rustc_hash::FxHashMap;
 
@@ -150,12 +151,6 @@ struct SynParams {
     timestamps: bool,
 }
 
-/// A capture time as Wireshark keeps its RTT bookkeeping: a zero time counts as unset
-/// (`nstime_is_zero`).
-fn unless_zero(ts: TsNanos) -> Option<TsNanos> {
-    (ts != 0).then_some(ts)
-}
-
 /// Everything known about one connection (fixed size, no heap). Per-direction arrays are
 /// indexed by [`Dir::idx`].
 #[derive(Clone, Debug)]
@@ -169,10 +164,11 @@ pub(crate) struct Conn {
     states: [TcpState; 2],
     incarnation: Incarnation,
     zeek: ZeekConn,
-    /// Time of the most recent SYN without ACK (Wireshark's `ts_mru_syn`).
-    last_syn_ts: Option<TsNanos>,
+    /// Time of the most recent SYN without ACK (Wireshark's `ts_mru_syn`). Like both these
+    /// Wireshark times, a zero value counts as unset (`nstime_is_zero`): hence non-zero.
+    last_syn_ts: Option<NonZeroI64>,
     /// Most recent SYN to the first ACK without SYN (Wireshark's `ts_first_rtt`).
-    first_rtt: Option<TsNanos>,
+    first_rtt: Option<NonZeroI64>,
     /// Per direction, once its SYN (or SYN,ACK) was seen.
     syn_params: [Option<SynParams>; 2],
     synack_scale: [SynAckScale; 2],
@@ -244,7 +240,7 @@ impl Conn {
             ws: (client_syn.and_then(|syn| syn.ws), server_syn.and_then(|syn| syn.ws)),
             sack_perm: both(|syn| syn.sack_perm),
             timestamps: both(|syn| syn.timestamps),
-            irtt: self.first_rtt,
+            irtt: self.first_rtt.map(NonZeroI64::get),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             first_frame: self.first_frame,
@@ -300,7 +296,7 @@ impl Conn {
                 Dir::C2S => (c2s, s2c),
                 Dir::S2C => (s2c, c2s),
             };
-            analyze(fwd, rev, &input, self.first_rtt, preset)
+            analyze(fwd, rev, &input, self.first_rtt.map(NonZeroI64::get), preset)
         };
         let rseq = seg.seq.wrapping_sub(seq_base);
         let rack = ack_base.map(|base| seg.ack.wrapping_sub(base));
@@ -309,13 +305,13 @@ impl Conn {
         // Wireshark: SYN bookkeeping, initial RTT, first-ACK marker, options.
         if syn {
             if !ack_flag {
-                self.last_syn_ts = unless_zero(seg.ts);
+                self.last_syn_ts = NonZeroI64::new(seg.ts);
             }
             self.seq[sender].is_first_ack = true;
         }
         if ack_flag && !syn {
             if let (Some(syn_ts), None) = (self.last_syn_ts, self.first_rtt) {
-                self.first_rtt = unless_zero(seg.ts.wrapping_sub(syn_ts));
+                self.first_rtt = NonZeroI64::new(seg.ts.wrapping_sub(syn_ts.get()));
             }
             self.seq[sender].is_first_ack = false;
         }
