@@ -411,7 +411,7 @@ fn self_check() -> Result<(), String> {
     }
     let rounds = plan.rounds;
     for (c, seams) in &sink.conns {
-        let clean = c.conn_state == "SF"
+        let clean = c.conn_state.as_str() == "SF"
             && c.packets == [4 + 2 * rounds, 3 + 2 * rounds]
             && c.bytes == [rounds * u64::from(REQ_LEN), rounds * u64::from(REP_LEN)]
             && c.retransmissions == 0

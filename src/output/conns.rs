@@ -206,7 +206,7 @@ impl ConnFilter {
             }
         };
         match self {
-            ConnFilter::State(state) => summary.conn_state == state,
+            ConnFilter::State(state) => summary.conn_state.as_str() == state,
             ConnFilter::ClientState(state) => summary.client_state.name() == state,
             ConnFilter::ServerState(state) => summary.server_state.name() == state,
             ConnFilter::Host(ip) => summary.client.ip() == *ip || summary.server.ip() == *ip,
@@ -511,14 +511,14 @@ mod tests {
     /// without a width, against the table written in parts of every size.
     #[test]
     fn table_in_parts_is_the_whole_table() {
-        use crate::track::tcp::TcpState;
+        use crate::track::tcp::{TcpState, ZeekConnState};
         let mut rows = Vec::new();
         for i in 0..23u32 {
             let summary = ConnSummary {
                 conn: i,
                 client: format!("10.0.{}.{}:{}", i, i * 7 % 256, 1000 + i * 997).parse().unwrap(),
                 server: if i % 3 == 0 { "[2001:db8::1]:443".parse().unwrap() } else { "10.1.1.1:80".parse().unwrap() },
-                conn_state: if i % 2 == 0 { "SF" } else { "RSTO" },
+                conn_state: if i % 2 == 0 { ZeekConnState::Sf } else { ZeekConnState::Rsto },
                 history: "ShADadFf"[..(i as usize % 8) + 1].to_string(),
                 client_state: TcpState::TimeWait,
                 server_state: TcpState::Closed,

@@ -9,11 +9,15 @@ use crate::decode::{Arp, MacAddr};
 /// An IP that was bound to another MAC before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArpConflict {
+    /// The IP address now claimed by another MAC.
     pub ip: Ipv4Addr,
+    /// The MAC it was bound to before.
     pub previous: MacAddr,
+    /// Frame that made the previous binding.
     pub previous_frame: u64,
 }
 
+/// IPv4-to-MAC bindings asserted so far (RFC 826 replies, RFC 5227 announcements).
 #[derive(Default)]
 pub struct ArpTable {
     seen: HashMap<Ipv4Addr, (MacAddr, u64)>,
@@ -21,6 +25,7 @@ pub struct ArpTable {
 }
 
 impl ArpTable {
+    /// An empty table that learns at most `cap` bindings (later IPs are not checked).
     pub fn new(cap: usize) -> Self {
         ArpTable { seen: HashMap::new(), cap }
     }

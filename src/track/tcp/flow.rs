@@ -9,83 +9,169 @@
 //! (slab/table growth, or a summary pushed for a replaced/evicted one).
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroI64;
 
 use rustc_hash::FxHashMap;
 
-use super::analysis::{analyze, Analysis, FlowSeq, SeqInput, WS_NONE, WS_UNKNOWN};
-use super::history::Zeek;
+use super::analysis::{analyze, Analysis, FlowSeq, SeqInput, WindowScale};
+use super::history::ZeekConn;
 use super::phase::{OtherKind, Phase, Teardown};
-use super::state::{transition, Event, TcpState};
+use super::state::{transition, EndpointEvent, TcpState};
 use super::{ConnSummary, Dir, SegInfo, Segment, TcpFlags, TrackConfig, TsNanos};
 
+/// End of an intrusive list (no slot).
 const NIL: u32 = u32::MAX;
 
 /// Normalised 4-tuple in three machine words: the (address, port) pair that sorts first (as
-/// `(IpAddr, u16)` sorts: IPv4 before IPv6, then by value) is `a`. Addresses as numbers, the
-/// family and both ports in `ports`, so hashing is three rounds and comparing three words (an
-/// `IpAddr` pair hashed field by field was most of a lookup).
+/// `(IpAddr, u16)` sorts: IPv4 before IPv6, then by value) is `first_addr`. Addresses as numbers,
+/// the family and both ports in `ports`, so hashing is three rounds and comparing three words.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct FlowKey {
-    a: u128,
-    b: u128,
-    /// IPv6 flag << 32 | port of `a` << 16 | port of `b`.
+    first_addr: u128,
+    second_addr: u128,
+    /// IPv6 flag << 32 | port of `first_addr` << 16 | port of `second_addr`.
     ports: u64,
 }
 
 impl std::hash::Hash for FlowKey {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        h.write_u64(self.a as u64 ^ (self.a >> 64) as u64);
-        h.write_u64(self.b as u64 ^ (self.b >> 64) as u64);
-        h.write_u64(self.ports);
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.first_addr as u64 ^ (self.first_addr >> 64) as u64);
+        state.write_u64(self.second_addr as u64 ^ (self.second_addr >> 64) as u64);
+        state.write_u64(self.ports);
     }
 }
 
 /// An address as a number, and whether it is IPv6.
-fn addr_bits(a: &IpAddr) -> (bool, u128) {
-    match a {
-        IpAddr::V4(v) => (false, u128::from(v.to_bits())),
-        IpAddr::V6(v) => (true, v.to_bits()),
+fn addr_bits(addr: &IpAddr) -> (bool, u128) {
+    match addr {
+        IpAddr::V4(v4) => (false, u128::from(v4.to_bits())),
+        IpAddr::V6(v6) => (true, v6.to_bits()),
     }
 }
 
 impl FlowKey {
     fn of(seg: &Segment<'_>) -> FlowKey {
-        let (v6s, s) = addr_bits(&seg.src);
-        let (v6d, d) = addr_bits(&seg.dst);
-        let v6 = u64::from(v6s || v6d) << 32;
-        if (v6s, s, seg.sport) <= (v6d, d, seg.dport) {
-            FlowKey { a: s, b: d, ports: v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport) }
+        let (src_v6, src) = addr_bits(&seg.src);
+        let (dst_v6, dst) = addr_bits(&seg.dst);
+        let v6 = u64::from(src_v6 || dst_v6) << 32;
+        if (src_v6, src, seg.sport) <= (dst_v6, dst, seg.dport) {
+            FlowKey { first_addr: src, second_addr: dst, ports: v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport) }
         } else {
-            FlowKey { a: d, b: s, ports: v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport) }
+            FlowKey { first_addr: dst, second_addr: src, ports: v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport) }
         }
     }
 }
 
-/// Everything known about one connection (fixed size, no heap).
+/// How far the three-way handshake of a connection's current incarnation has got.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+enum Handshake {
+    /// No SYN,ACK seen yet.
+    #[default]
+    AwaitingSynAck,
+    /// A SYN,ACK was seen: the client's next segment with ACK and without SYN is `handshake 3/3`.
+    SynAckSeen,
+    /// The client has acknowledged the SYN,ACK (or started the teardown instead).
+    Done,
+}
+
+/// Phase bookkeeping of one incarnation of a connection; a SYN without ACK after the
+/// connection is over starts the next incarnation (see [`super::phase`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Incarnation {
+    handshake: Handshake,
+    teardown: Teardown,
+    /// Sender of the first RST. A RST ends the incarnation: every RST seen is taken as valid
+    /// (see [`super::state`]).
+    reset_by: Option<Dir>,
+}
+
+impl Incarnation {
+    /// True once it is over: reset, or both FINs acknowledged.
+    fn over(&self) -> bool {
+        self.reset_by.is_some() || self.teardown.complete()
+    }
+
+    /// The phase of a segment sent in direction `from` (rules in [`super::phase`]);
+    /// `teardown_steps` is what [`Teardown::step`] said about it. Advances the handshake.
+    fn phase(&mut self, from: Dir, flags: TcpFlags, analysis: Analysis, teardown_steps: u8) -> Phase {
+        let (syn, ack_flag) = (flags.has(TcpFlags::SYN), flags.has(TcpFlags::ACK));
+        let from_client = from == Dir::C2S;
+        if flags.has(TcpFlags::RST) {
+            Phase::Reset
+        } else if syn && !ack_flag {
+            Phase::Handshake(1)
+        } else if syn {
+            if self.handshake == Handshake::AwaitingSynAck {
+                self.handshake = Handshake::SynAckSeen;
+            }
+            Phase::Handshake(2)
+        } else if analysis.has(Analysis::KEEP_ALIVE) {
+            Phase::Other(OtherKind::KeepAlive)
+        } else if analysis.has(Analysis::KEEP_ALIVE_ACK) {
+            Phase::Other(OtherKind::KeepAliveAck)
+        } else if analysis.has(Analysis::ZERO_WINDOW_PROBE) {
+            Phase::Other(OtherKind::ZeroWindowProbe)
+        } else if analysis.has(Analysis::ZERO_WINDOW_PROBE_ACK) {
+            Phase::Other(OtherKind::ZeroWindowProbeAck)
+        } else if teardown_steps != 0 {
+            if from_client && self.handshake == Handshake::SynAckSeen {
+                self.handshake = Handshake::Done;
+            }
+            Phase::Teardown(teardown_steps)
+        } else if from_client && ack_flag && self.handshake == Handshake::SynAckSeen {
+            self.handshake = Handshake::Done;
+            Phase::Handshake(3)
+        } else if !ack_flag || self.over() {
+            Phase::Other(OtherKind::Plain)
+        } else {
+            Phase::Data
+        }
+    }
+}
+
+/// What a direction's SYN,ACK said about window scaling.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+enum SynAckScale {
+    /// No SYN,ACK with a window-scale option seen from this direction.
+    #[default]
+    NotAnnounced,
+    /// A SYN,ACK from this direction carried the option. RFC 7323 2.2 allows that only when
+    /// the SYN offered scaling, so this direction's shift is in effect.
+    Announced,
+}
+
+/// What a direction's latest SYN (or SYN,ACK) announced.
+#[derive(Clone, Copy, Debug)]
+struct SynParams {
+    isn: u32,
+    mss: Option<u16>,
+    /// Window-scale shift as in the option (unclamped).
+    ws: Option<u8>,
+    sack_perm: bool,
+    timestamps: bool,
+}
+
+/// Everything known about one connection (fixed size, no heap). Per-direction arrays are
+/// indexed by [`Dir::idx`].
 #[derive(Clone, Debug)]
 pub(crate) struct Conn {
     id: u32,
     client: SocketAddr,
     server: SocketAddr,
-    /// Wireshark sequence analysis per direction `[c2s, s2c]`.
+    /// Wireshark sequence analysis per direction.
     seq: [FlowSeq; 2],
     /// RFC 9293 states `[client, server]`.
     states: [TcpState; 2],
-    teardown: Teardown,
-    zeek: Zeek,
-    ts_mru_syn: TsNanos,
-    ts_first_rtt: TsNanos,
-    /// ISN per direction, once its SYN (or SYN,ACK) was seen.
-    isn: [Option<u32>; 2],
-    synack_seen: bool,
-    handshake_done: bool,
-    /// Shift announced in a SYN,ACK (implies the SYN offered scaling too).
-    ws_in_synack: [bool; 2],
-    mss: [Option<u16>; 2],
-    ws: [Option<u8>; 2],
-    sack_perm: [Option<bool>; 2],
-    tsopt: [Option<bool>; 2],
-    rst_seen: bool,
+    incarnation: Incarnation,
+    zeek: ZeekConn,
+    /// Time of the most recent SYN without ACK (Wireshark's `ts_mru_syn`). Like both these
+    /// Wireshark times, a zero value counts as unset (`nstime_is_zero`): hence non-zero.
+    last_syn_ts: Option<NonZeroI64>,
+    /// Most recent SYN to the first ACK without SYN (Wireshark's `ts_first_rtt`).
+    first_rtt: Option<NonZeroI64>,
+    /// Per direction, once its SYN (or SYN,ACK) was seen.
+    syn_params: [Option<SynParams>; 2],
+    synack_scale: [SynAckScale; 2],
     first_ts: TsNanos,
     last_ts: TsNanos,
     first_frame: u64,
@@ -105,19 +191,12 @@ impl Conn {
             server,
             seq: [FlowSeq::default(); 2],
             states: [TcpState::Unknown; 2],
-            teardown: Teardown::default(),
-            zeek: Zeek::new(flipped),
-            ts_mru_syn: 0,
-            ts_first_rtt: 0,
-            isn: [None; 2],
-            synack_seen: false,
-            handshake_done: false,
-            ws_in_synack: [false; 2],
-            mss: [None; 2],
-            ws: [None; 2],
-            sack_perm: [None; 2],
-            tsopt: [None; 2],
-            rst_seen: false,
+            incarnation: Incarnation::default(),
+            zeek: ZeekConn::new(flipped),
+            last_syn_ts: None,
+            first_rtt: None,
+            syn_params: [None; 2],
+            synack_scale: [SynAckScale::NotAnnounced; 2],
             first_ts: seg.ts,
             last_ts: seg.ts,
             first_frame: seg.n,
@@ -141,14 +220,14 @@ impl Conn {
 
     /// Both sides are done (RST, or both FINs acknowledged, or both states closed).
     fn finished(&self) -> bool {
-        self.rst_seen
-            || self.teardown.complete()
+        self.incarnation.over()
             || (matches!(self.states[0], TcpState::Closed | TcpState::TimeWait)
                 && matches!(self.states[1], TcpState::Closed | TcpState::TimeWait))
     }
 
     fn summary(&self) -> ConnSummary {
-        let both = |v: [Option<bool>; 2]| v[0] == Some(true) && v[1] == Some(true);
+        let [client_syn, server_syn] = self.syn_params;
+        let both = |option: fn(&SynParams) -> bool| self.syn_params.iter().all(|params| params.as_ref().is_some_and(option));
         ConnSummary {
             conn: self.id,
             client: self.client,
@@ -157,11 +236,11 @@ impl Conn {
             history: self.zeek.history(),
             client_state: self.states[0],
             server_state: self.states[1],
-            mss: (self.mss[0], self.mss[1]),
-            ws: (self.ws[0], self.ws[1]),
-            sack_perm: both(self.sack_perm),
-            timestamps: both(self.tsopt),
-            irtt: (self.ts_first_rtt != 0).then_some(self.ts_first_rtt),
+            mss: (client_syn.and_then(|syn| syn.mss), server_syn.and_then(|syn| syn.mss)),
+            ws: (client_syn.and_then(|syn| syn.ws), server_syn.and_then(|syn| syn.ws)),
+            sack_perm: both(|syn| syn.sack_perm),
+            timestamps: both(|syn| syn.timestamps),
+            irtt: self.first_rtt.map(NonZeroI64::get),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             first_frame: self.first_frame,
@@ -174,16 +253,18 @@ impl Conn {
         }
     }
 
-    /// tshark's `tcp.window_size`, or `None` where the sender's shift is unknown.
-    fn window(&self, d: usize, seg: &Segment<'_>) -> Option<u32> {
+    /// tshark's `tcp.window_size` of a segment sent in direction `from`, or `None` where the
+    /// sender's shift is unknown (rules in the module documentation of [`super`]).
+    fn window(&self, from: Dir, seg: &Segment<'_>) -> Option<u32> {
         let raw = u32::from(seg.win);
         if seg.flags.has(TcpFlags::SYN) {
-            return Some(raw); // SYNs are never scaled
+            return Some(raw); // RFC 7323 2.2: the window of a SYN is never scaled
         }
-        let (fwd, rev) = (&self.seq[d], &self.seq[1 - d]);
+        let (fwd, rev) = (&self.seq[from.idx()], &self.seq[from.rev().idx()]);
+        let peer_scales = matches!(rev.win_scale, WindowScale::Shift(_));
         match fwd.win_scale {
-            WS_NONE => Some(raw),
-            ws if ws >= 0 && (rev.win_scale >= 0 || self.ws_in_synack[d]) => Some(raw << ws),
+            WindowScale::Absent => Some(raw),
+            WindowScale::Shift(shift) if peer_scales || self.synack_scale[from.idx()] == SynAckScale::Announced => Some(raw << shift),
             _ => None,
         }
     }
@@ -191,169 +272,118 @@ impl Conn {
     /// The per-segment work once the connection is known.
     /// `new_conn`: first segment of this connection.
     fn process(&mut self, seg: &Segment<'_>, new_conn: bool, preset: Analysis) -> SegInfo {
-        let d = self.dir_of(seg).idx();
-        let o = 1 - d;
-        let f = seg.flags;
-        let (syn, ackf, fin, rst) = (f.has(TcpFlags::SYN), f.has(TcpFlags::ACK), f.has(TcpFlags::FIN), f.has(TcpFlags::RST));
+        let dir = self.dir_of(seg);
+        let (sender, receiver) = (dir.idx(), dir.rev().idx());
+        let flags = seg.flags;
+        let (syn, ack_flag, fin, rst) =
+            (flags.has(TcpFlags::SYN), flags.has(TcpFlags::ACK), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST));
 
         self.last_ts = seg.ts;
         self.last_frame = seg.n;
-        self.packets[d] += 1;
-        self.bytes[d] += u64::from(seg.len);
+        self.packets[sender] += 1;
+        self.bytes[sender] += u64::from(seg.len);
 
-        // Wireshark: relative sequence bases.
-        {
-            let fwd = &mut self.seq[d];
-            if !fwd.base_set {
-                fwd.base_seq = if syn { seg.seq } else { seg.seq.wrapping_sub(1) };
-                fwd.base_set = true;
-            }
-        }
-        if ackf && !self.seq[o].base_set {
-            self.seq[o].base_seq = seg.ack.wrapping_sub(1);
-            self.seq[o].base_set = true;
-        }
+        // Wireshark: relative sequence bases (set once; a SYN,ACK with a new ISN rebases in
+        // `Tracker::segment`).
+        let seq_base = *self.seq[sender].seq_base.get_or_insert(if syn { seg.seq } else { seg.seq.wrapping_sub(1) });
+        let ack_base = ack_flag.then(|| *self.seq[receiver].seq_base.get_or_insert(seg.ack.wrapping_sub(1)));
 
         // Wireshark: sequence analysis.
-        let input = SeqInput {
-            frame: seg.n,
-            ts: seg.ts,
-            seq: seg.seq,
-            ack: seg.ack,
-            seglen: seg.len,
-            syn,
-            fin,
-            rst,
-            ack_flag: ackf,
-            window: u32::from(seg.win),
-        };
-        let first_rtt = (self.ts_first_rtt != 0).then_some(self.ts_first_rtt);
+        let input = SeqInput { frame: seg.n, ts: seg.ts, seq: seg.seq, ack: seg.ack, seglen: seg.len, flags, window: u32::from(seg.win) };
         let out = {
-            let (a, b) = self.seq.split_at_mut(1);
-            let (fwd, rev) = if d == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
-            analyze(fwd, rev, &input, first_rtt, preset)
+            let [c2s, s2c] = &mut self.seq;
+            let (fwd, rev) = match dir {
+                Dir::C2S => (c2s, s2c),
+                Dir::S2C => (s2c, c2s),
+            };
+            analyze(fwd, rev, &input, self.first_rtt.map(NonZeroI64::get), preset)
         };
-        let rseq = seg.seq.wrapping_sub(self.seq[d].base_seq);
-        let rack = ackf.then(|| seg.ack.wrapping_sub(self.seq[o].base_seq));
-        let win_scaled = self.window(d, seg);
+        let rseq = seg.seq.wrapping_sub(seq_base);
+        let rack = ack_base.map(|base| seg.ack.wrapping_sub(base));
+        let win_scaled = self.window(dir, seg);
 
         // Wireshark: SYN bookkeeping, initial RTT, first-ACK marker, options.
         if syn {
-            if !ackf {
-                self.ts_mru_syn = seg.ts;
+            if !ack_flag {
+                self.last_syn_ts = NonZeroI64::new(seg.ts);
             }
-            self.seq[d].is_first_ack = true;
+            self.seq[sender].is_first_ack = true;
         }
-        if ackf && !syn {
-            if self.ts_mru_syn != 0 && self.ts_first_rtt == 0 {
-                self.ts_first_rtt = seg.ts.wrapping_sub(self.ts_mru_syn);
+        if ack_flag && !syn {
+            if let (Some(syn_ts), None) = (self.last_syn_ts, self.first_rtt) {
+                self.first_rtt = NonZeroI64::new(seg.ts.wrapping_sub(syn_ts.get()));
             }
-            self.seq[d].is_first_ack = false;
+            self.seq[sender].is_first_ack = false;
         }
-        if let Some(ws) = seg.ws {
-            self.seq[d].win_scale = i16::from(ws.min(14));
-            if syn && ackf {
-                self.ws_in_synack[d] = true;
+        if let Some(shift) = seg.ws {
+            self.seq[sender].win_scale = WindowScale::Shift(shift.min(14));
+            if syn && ack_flag {
+                self.synack_scale[sender] = SynAckScale::Announced;
             }
         }
-        self.seq[d].sack_sum = seg.sack.iter().take(3).fold(0u32, |acc, &(l, r)| acc.wrapping_add(r.wrapping_sub(l)));
+        self.seq[sender].sack_sum = seg.sack.iter().take(3).fold(0u32, |acc, &(left, right)| acc.wrapping_add(right.wrapping_sub(left)));
         if syn {
-            // verify_tcp_window_scaling()
-            if self.seq[d].win_scale == WS_UNKNOWN {
-                self.seq[d].win_scale = WS_NONE;
-                self.seq[o].win_scale = WS_NONE;
-            } else if ackf && self.seq[o].win_scale == WS_NONE {
-                self.seq[d].win_scale = WS_NONE;
+            // verify_tcp_window_scaling(): a SYN without the option turns scaling off both
+            // ways, a SYN,ACK answering such a SYN turns off its own (RFC 7323 2.2).
+            if self.seq[sender].win_scale == WindowScale::Unknown {
+                self.seq[sender].win_scale = WindowScale::Absent;
+                self.seq[receiver].win_scale = WindowScale::Absent;
+            } else if ack_flag && self.seq[receiver].win_scale == WindowScale::Absent {
+                self.seq[sender].win_scale = WindowScale::Absent;
             }
-            self.isn[d] = Some(seg.seq);
-            self.mss[d] = seg.mss;
-            self.ws[d] = seg.ws;
-            self.sack_perm[d] = Some(seg.sack_perm);
-            self.tsopt[d] = Some(seg.tsopt.is_some());
+            self.syn_params[sender] =
+                Some(SynParams { isn: seg.seq, mss: seg.mss, ws: seg.ws, sack_perm: seg.sack_perm, timestamps: seg.tsopt.is_some() });
         }
 
         // Counters.
-        let flags = out.flags;
-        if flags.has(Analysis::RETRANSMISSION) {
+        let analysis = out.flags;
+        if analysis.has(Analysis::RETRANSMISSION) {
             self.retransmissions += 1;
         }
-        if flags.has(Analysis::DUPLICATE_ACK) {
+        if analysis.has(Analysis::DUPLICATE_ACK) {
             self.dup_acks += 1;
         }
-        if flags.has(Analysis::ZERO_WINDOW) {
+        if analysis.has(Analysis::ZERO_WINDOW) {
             self.zero_windows += 1;
         }
 
-        // Zeek history / conn_state.
-        self.zeek.packet(d == 0, f, seg.seq, seg.ack, seg.len, seg.win);
-        if flags.has(Analysis::ACK_LOST_SEGMENT) {
-            self.zeek.gap(o == 0);
+        // Zeek history / conn_state; an ACK for data never seen is a gap in the peer's stream.
+        self.zeek.packet(dir, flags, seg.seq, seg.ack, seg.len, seg.win);
+        if analysis.has(Analysis::ACK_LOST_SEGMENT) {
+            self.zeek.gap(dir.rev());
         }
 
         // A SYN after the connection is over (same ISN, so tshark keeps the stream)
         // opens a new incarnation: restart the phase bookkeeping.
-        if syn && !ackf && self.finished() {
-            self.teardown = Teardown::default();
-            self.synack_seen = false;
-            self.handshake_done = false;
-            self.rst_seen = false;
+        if syn && !ack_flag && self.finished() {
+            self.incarnation = Incarnation::default();
         }
 
         // RFC 9293 states and the teardown steps.
-        let acks_peer_fin = ackf && self.teardown.acks_peer_fin(d, seg.ack);
-        let tmask = if rst {
+        let acks_peer_fin = ack_flag && self.incarnation.teardown.acks_peer_fin(dir, seg.ack);
+        let teardown_steps = if rst {
             0
         } else {
             let fin_octet = fin.then(|| seg.seq.wrapping_add(seg.len).wrapping_add(u32::from(syn)));
-            self.teardown.step(d, fin_octet, ackf.then_some(seg.ack))
+            self.incarnation.teardown.step(dir, fin_octet, ack_flag.then_some(seg.ack))
         };
-        self.apply_states(d, syn, ackf, fin, rst, seg.ack, acks_peer_fin);
+        self.apply_states(dir, flags, seg.ack, acks_peer_fin);
         if rst {
-            self.rst_seen = true;
+            self.incarnation.reset_by.get_or_insert(dir);
         }
-
-        // Phase.
-        let phase = if rst {
-            Phase::Reset
-        } else if syn && !ackf {
-            Phase::Handshake(1)
-        } else if syn {
-            self.synack_seen = true;
-            Phase::Handshake(2)
-        } else if flags.has(Analysis::KEEP_ALIVE) {
-            Phase::Other(OtherKind::KeepAlive)
-        } else if flags.has(Analysis::KEEP_ALIVE_ACK) {
-            Phase::Other(OtherKind::KeepAliveAck)
-        } else if flags.has(Analysis::ZERO_WINDOW_PROBE) {
-            Phase::Other(OtherKind::ZeroWindowProbe)
-        } else if flags.has(Analysis::ZERO_WINDOW_PROBE_ACK) {
-            Phase::Other(OtherKind::ZeroWindowProbeAck)
-        } else if tmask != 0 {
-            if d == 0 && self.synack_seen {
-                self.handshake_done = true;
-            }
-            Phase::Teardown(tmask)
-        } else if d == 0 && ackf && self.synack_seen && !self.handshake_done {
-            self.handshake_done = true;
-            Phase::Handshake(3)
-        } else if !ackf || self.teardown.complete() || self.rst_seen {
-            Phase::Other(OtherKind::Plain)
-        } else {
-            Phase::Data
-        };
 
         SegInfo {
             conn: self.id,
-            dir: if d == 0 { Dir::C2S } else { Dir::S2C },
+            dir,
             rseq,
             rack,
-            seq_base: self.seq[d].base_seq,
-            ack_base: ackf.then_some(self.seq[o].base_seq),
+            seq_base,
+            ack_base,
             win_scaled,
-            phase,
+            phase: self.incarnation.phase(dir, flags, analysis, teardown_steps),
             client: self.states[0],
             server: self.states[1],
-            analysis: flags,
+            analysis,
             dup_ack_num: out.dup_ack_num,
             dup_ack_of: out.dup_ack_of,
             new_conn,
@@ -361,37 +391,39 @@ impl Conn {
         }
     }
 
-    /// Turn the segment into sender/receiver events for the state machine.
-    #[allow(clippy::too_many_arguments)]
-    fn apply_states(&mut self, d: usize, syn: bool, ackf: bool, fin: bool, rst: bool, ack: u32, acks_peer_fin: bool) {
-        let (s, r) = (d, 1 - d);
-        let st = &mut self.states;
-        if rst {
-            st[s] = transition(st[s], Event::SendRst);
-            st[r] = transition(st[r], Event::RecvRst);
+    /// Apply a segment sent in direction `from` to both endpoints' RFC 9293 states: the
+    /// sender's `Send*` event and the receiver's `Recv*` event (see [`super::state`]).
+    /// `acks_peer_fin`: the segment acknowledges the receiver's FIN.
+    fn apply_states(&mut self, from: Dir, flags: TcpFlags, ack: u32, acks_peer_fin: bool) {
+        use EndpointEvent::*;
+        let (sender, receiver) = (from.idx(), from.rev().idx());
+        let (syn, ack_flag, fin) = (flags.has(TcpFlags::SYN), flags.has(TcpFlags::ACK), flags.has(TcpFlags::FIN));
+        let receiver_isn = self.syn_params[receiver].map(|params| params.isn);
+        let states = &mut self.states;
+        if flags.has(TcpFlags::RST) {
+            states[sender] = transition(states[sender], SendRst);
+            states[receiver] = transition(states[receiver], RecvRst);
             return;
         }
-        if syn && !ackf {
-            let crossing = st[s] == TcpState::Listen; // it already received the peer's SYN
-            st[s] = transition(st[s], Event::SendSyn);
+        if syn && !ack_flag {
+            let crossing = states[sender] == TcpState::Listen; // it already received the peer's SYN
+            states[sender] = transition(states[sender], SendSyn);
             if crossing {
-                st[s] = transition(st[s], Event::RecvSyn);
+                states[sender] = transition(states[sender], RecvSyn);
             }
-            st[r] = transition(st[r], Event::RecvSyn);
+            states[receiver] = transition(states[receiver], RecvSyn);
         } else if syn {
-            st[s] = transition(st[s], Event::SendSynAck);
-            st[r] = transition(st[r], Event::RecvSynAck);
+            states[sender] = transition(states[sender], SendSynAck);
+            states[receiver] = transition(states[receiver], RecvSynAck);
         }
         if fin {
-            st[s] = transition(st[s], Event::SendFin { peer_fin_acked: acks_peer_fin });
-            st[r] = transition(st[r], Event::RecvFin { fin_acked: acks_peer_fin });
-        } else if ackf && !syn {
-            let syn_acked = match self.isn[r] {
-                Some(isn) => (ack.wrapping_sub(isn.wrapping_add(1)) as i32) >= 0,
-                None => true,
-            };
-            st[s] = transition(st[s], Event::SendAck);
-            st[r] = transition(st[r], Event::RecvAck { syn_acked, fin_acked: acks_peer_fin });
+            states[sender] = transition(states[sender], SendFin { peer_fin_acked: acks_peer_fin });
+            states[receiver] = transition(states[receiver], RecvFin { fin_acked: acks_peer_fin });
+        } else if ack_flag && !syn {
+            // ack >= isn + 1 in sequence space; without the receiver's SYN, assume it is covered
+            let syn_acked = receiver_isn.is_none_or(|isn| (ack.wrapping_sub(isn.wrapping_add(1)) as i32) >= 0);
+            states[sender] = transition(states[sender], SendAck);
+            states[receiver] = transition(states[receiver], RecvAck { syn_acked, fin_acked: acks_peer_fin });
         }
     }
 }
@@ -400,22 +432,24 @@ impl Conn {
 #[cfg(test)]
 pub(crate) type ConnSize = Slot;
 
-/// Index of the list of all live connections, least recently active first
-/// (eviction order).
-const LRU: usize = 0;
-/// Index of the list of finished connections, least recently active first
-/// (expiry order).
-const FIN: usize = 1;
+/// The two intrusive lists a slot is threaded on, both least recently active first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum List {
+    /// All live connections (eviction order).
+    Live = 0,
+    /// Finished connections (expiry order).
+    Finished = 1,
+}
 
-/// A slab slot threaded on two intrusive lists (`LRU` always, `FIN` once the
-/// connection is finished).
+/// A slab slot threaded on two intrusive lists ([`List::Live`] always, [`List::Finished`]
+/// once the connection is finished); links are slot numbers or `NIL`, indexed by `List`.
 #[derive(Debug)]
 pub(crate) struct Slot {
     key: FlowKey,
     conn: Option<Conn>,
     prev: [u32; 2],
     next: [u32; 2],
-    in_fin: bool,
+    on_finished_list: bool,
 }
 
 /// The connection tracker.
@@ -425,6 +459,7 @@ pub struct Tracker {
     map: FxHashMap<FlowKey, u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// First and last slot of each list, indexed by `List`.
     head: [u32; 2],
     tail: [u32; 2],
     next_id: u32,
@@ -433,6 +468,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
+    /// An empty tracker; `max_conns` is at least 1.
     pub fn new(cfg: TrackConfig) -> Self {
         Tracker {
             cfg: TrackConfig { max_conns: cfg.max_conns.max(1), ..cfg },
@@ -462,78 +498,80 @@ impl Tracker {
         self.evicted
     }
 
-    fn unlink(&mut self, l: usize, i: u32) {
-        let (p, n) = (self.slots[i as usize].prev[l], self.slots[i as usize].next[l]);
-        if p == NIL {
-            self.head[l] = n;
+    fn unlink(&mut self, list: List, slot: u32) {
+        let list = list as usize;
+        let (prev, next) = (self.slots[slot as usize].prev[list], self.slots[slot as usize].next[list]);
+        if prev == NIL {
+            self.head[list] = next;
         } else {
-            self.slots[p as usize].next[l] = n;
+            self.slots[prev as usize].next[list] = next;
         }
-        if n == NIL {
-            self.tail[l] = p;
+        if next == NIL {
+            self.tail[list] = prev;
         } else {
-            self.slots[n as usize].prev[l] = p;
+            self.slots[next as usize].prev[list] = prev;
         }
     }
 
-    fn push_tail(&mut self, l: usize, i: u32) {
-        self.slots[i as usize].prev[l] = self.tail[l];
-        self.slots[i as usize].next[l] = NIL;
-        if self.tail[l] == NIL {
-            self.head[l] = i;
+    fn push_tail(&mut self, list: List, slot: u32) {
+        let list = list as usize;
+        self.slots[slot as usize].prev[list] = self.tail[list];
+        self.slots[slot as usize].next[list] = NIL;
+        if self.tail[list] == NIL {
+            self.head[list] = slot;
         } else {
-            let t = self.tail[l] as usize;
-            self.slots[t].next[l] = i;
+            let tail = self.tail[list] as usize;
+            self.slots[tail].next[list] = slot;
         }
-        self.tail[l] = i;
+        self.tail[list] = slot;
     }
 
-    /// Remove slot `i` from the table and keep its summary.
-    fn retire(&mut self, i: u32) {
-        self.unlink(LRU, i);
-        if self.slots[i as usize].in_fin {
-            self.unlink(FIN, i);
-            self.slots[i as usize].in_fin = false;
+    /// Remove `slot` from the table and keep its summary.
+    fn retire(&mut self, slot: u32) {
+        self.unlink(List::Live, slot);
+        if self.slots[slot as usize].on_finished_list {
+            self.unlink(List::Finished, slot);
+            self.slots[slot as usize].on_finished_list = false;
         }
-        let slot = &mut self.slots[i as usize];
-        if let Some(c) = slot.conn.take() {
-            self.pending.push(c.summary());
+        let entry = &mut self.slots[slot as usize];
+        if let Some(conn) = entry.conn.take() {
+            self.pending.push(conn.summary());
         }
-        let key = slot.key;
+        let key = entry.key;
         self.map.remove(&key);
-        self.free.push(i);
+        self.free.push(slot);
     }
 
     fn insert(&mut self, key: FlowKey, conn: Conn) -> u32 {
-        if self.map.len() >= self.cfg.max_conns && self.head[LRU] != NIL {
-            let victim = self.head[LRU];
+        if self.map.len() >= self.cfg.max_conns && self.head[List::Live as usize] != NIL {
+            let victim = self.head[List::Live as usize];
             self.evicted += 1;
             self.retire(victim);
         }
-        let i = match self.free.pop() {
-            Some(i) => {
-                let s = &mut self.slots[i as usize];
-                s.key = key;
-                s.conn = Some(conn);
-                i
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                let entry = &mut self.slots[slot as usize];
+                entry.key = key;
+                entry.conn = Some(conn);
+                slot
             }
             None => {
-                self.slots.push(Slot { key, conn: Some(conn), prev: [NIL; 2], next: [NIL; 2], in_fin: false });
+                self.slots.push(Slot { key, conn: Some(conn), prev: [NIL; 2], next: [NIL; 2], on_finished_list: false });
                 (self.slots.len() - 1) as u32
             }
         };
-        self.push_tail(LRU, i);
-        self.map.insert(key, i);
-        i
+        self.push_tail(List::Live, slot);
+        self.map.insert(key, slot);
+        slot
     }
 
     fn new_conn(&mut self, seg: &Segment<'_>) -> Conn {
-        let f = seg.flags;
+        let flags = seg.flags;
         let src = SocketAddr::new(seg.src, seg.sport);
         let dst = SocketAddr::new(seg.dst, seg.dport);
         // Client: sender of the first SYN; receiver of a SYN,ACK seen first;
         // otherwise (mid-stream) the sender of the first packet seen.
-        let flipped = f.has(TcpFlags::SYN | TcpFlags::ACK) && !f.has(TcpFlags::RST);
+        let flipped = flags.has(TcpFlags::SYN | TcpFlags::ACK) && !flags.has(TcpFlags::RST);
         let (client, server) = if flipped { (dst, src) } else { (src, dst) };
         let id = self.next_id;
         self.next_id += 1;
@@ -543,53 +581,51 @@ impl Tracker {
     /// Process one segment in capture order.
     pub fn segment(&mut self, seg: &Segment<'_>) -> SegInfo {
         let key = FlowKey::of(seg);
-        let f = seg.flags;
-        let syn_only = f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK);
-        let synack = f.has(TcpFlags::SYN | TcpFlags::ACK);
+        let flags = seg.flags;
+        let syn_only = flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK);
+        let synack = flags.has(TcpFlags::SYN | TcpFlags::ACK);
         let mut preset = Analysis::default();
 
-        // (slot, first segment of a connection)
-        let (idx, new_conn) = match self.map.get(&key).copied() {
+        let (slot, new_conn) = match self.map.get(&key).copied() {
             None => {
-                let c = self.new_conn(seg);
-                (self.insert(key, c), true)
+                let conn = self.new_conn(seg);
+                (self.insert(key, conn), true)
             }
-            Some(i) => {
-                let c = self.slots[i as usize].conn.as_mut().expect("live slot");
-                let d = c.dir_of(seg).idx();
-                let fwd = c.seq[d];
-                // tshark 4.0: a SYN whose sequence number differs from the ISN
-                // recorded for its direction starts a new conversation (same ISN:
-                // a retransmission, even after FIN or RST); a SYN,ACK with a new
-                // ISN only rebases that direction. Both are "reused ports".
-                let replace = syn_only && fwd.base_set && seg.seq != fwd.base_seq;
-                if synack && fwd.base_set && seg.seq != fwd.base_seq {
-                    c.seq[d].base_seq = seg.seq;
+            Some(slot) => {
+                let conn = self.slots[slot as usize].conn.as_mut().expect("live slot");
+                let sender = conn.dir_of(seg).idx();
+                // tshark 4.0: a SYN whose sequence number differs from the base of its
+                // direction (the ISN when its SYN was seen) starts a new conversation (same
+                // ISN: a retransmission, even after FIN or RST); a SYN,ACK with a new ISN
+                // only rebases that direction. Both are "reused ports".
+                let new_isn = conn.seq[sender].seq_base.is_some_and(|base| base != seg.seq);
+                if synack && new_isn {
+                    conn.seq[sender].seq_base = Some(seg.seq);
                     preset.set(Analysis::REUSED_PORTS);
                 }
-                if replace {
+                if syn_only && new_isn {
                     preset.set(Analysis::REUSED_PORTS);
-                    self.retire(i);
-                    let c = self.new_conn(seg);
-                    (self.insert(key, c), true)
+                    self.retire(slot);
+                    let conn = self.new_conn(seg);
+                    (self.insert(key, conn), true)
                 } else {
-                    self.unlink(LRU, i);
-                    self.push_tail(LRU, i);
-                    (i, false)
+                    self.unlink(List::Live, slot);
+                    self.push_tail(List::Live, slot);
+                    (slot, false)
                 }
             }
         };
-        let slot = &mut self.slots[idx as usize];
-        let conn = slot.conn.as_mut().expect("live slot");
+        let entry = &mut self.slots[slot as usize];
+        let conn = entry.conn.as_mut().expect("live slot");
         let info = conn.process(seg, new_conn, preset);
         // keep the finished list ordered by last activity too
         let finished = conn.finished();
-        if slot.in_fin {
-            self.unlink(FIN, idx);
+        if entry.on_finished_list {
+            self.unlink(List::Finished, slot);
         }
-        self.slots[idx as usize].in_fin = finished;
+        self.slots[slot as usize].on_finished_list = finished;
         if finished {
-            self.push_tail(FIN, idx);
+            self.push_tail(List::Finished, slot);
         }
         info
     }
@@ -599,33 +635,33 @@ impl Tracker {
     pub fn expire(&mut self, now: TsNanos, out: &mut Vec<ConnSummary>) {
         // The finished list is ordered by last activity: stop at the first one
         // still lingering. Unfinished connections are never visited here.
-        while self.head[FIN] != NIL {
-            let i = self.head[FIN];
-            let c = self.slots[i as usize].conn.as_ref().expect("live slot");
-            if c.last_ts.saturating_add(self.cfg.close_linger) >= now {
+        while self.head[List::Finished as usize] != NIL {
+            let slot = self.head[List::Finished as usize];
+            let conn = self.slots[slot as usize].conn.as_ref().expect("live slot");
+            if conn.last_ts.saturating_add(self.cfg.close_linger) >= now {
                 break;
             }
-            self.retire(i);
+            self.retire(slot);
         }
         out.append(&mut self.pending);
     }
 
     /// End of input: summaries of every remaining connection, sorted by id.
-    /// This is the end of a run's memory peak: the table is freed, not kept for reuse, the
-    /// list is sized once, and the sort (ids are unique) needs no buffer.
+    /// The table is freed, not kept for reuse, the list is sized once, and the sort (ids are
+    /// unique) needs no buffer: this is the end of a run's memory peak.
     pub fn finish(&mut self) -> Vec<ConnSummary> {
         let mut out = std::mem::take(&mut self.pending);
         out.reserve_exact(self.map.len());
         self.map = Default::default();
-        for s in std::mem::take(&mut self.slots) {
-            if let Some(c) = s.conn {
-                out.push(c.summary());
+        for entry in std::mem::take(&mut self.slots) {
+            if let Some(conn) = entry.conn {
+                out.push(conn.summary());
             }
         }
         self.free = Vec::new();
         self.head = [NIL; 2];
         self.tail = [NIL; 2];
-        out.sort_unstable_by_key(|s| s.conn);
+        out.sort_unstable_by_key(|summary| summary.conn);
         out
     }
 }
@@ -660,13 +696,13 @@ mod key_tests {
     /// side that sorts first is the one `(IpAddr, u16)` puts first.
     #[test]
     fn flow_keys() {
-        let k = FlowKey::of(&seg("10.0.0.2", 80, "10.0.0.1", 4000));
-        assert_eq!(k, FlowKey::of(&seg("10.0.0.1", 4000, "10.0.0.2", 80)));
-        assert_eq!(k.a, u128::from(u32::from_be_bytes([10, 0, 0, 1])));
-        assert_eq!(k.ports & 0xffff_ffff, 4000 << 16 | 80);
-        assert_ne!(k, FlowKey::of(&seg("10.0.0.1", 4001, "10.0.0.2", 80)));
-        assert_ne!(k, FlowKey::of(&seg("10.0.0.1", 4000, "10.0.0.3", 80)));
-        assert_ne!(k, FlowKey::of(&seg("::ffff:10.0.0.1", 4000, "::ffff:10.0.0.2", 80)), "IPv4-mapped IPv6 is another flow");
+        let key = FlowKey::of(&seg("10.0.0.2", 80, "10.0.0.1", 4000));
+        assert_eq!(key, FlowKey::of(&seg("10.0.0.1", 4000, "10.0.0.2", 80)));
+        assert_eq!(key.first_addr, u128::from(u32::from_be_bytes([10, 0, 0, 1])));
+        assert_eq!(key.ports & 0xffff_ffff, 4000 << 16 | 80);
+        assert_ne!(key, FlowKey::of(&seg("10.0.0.1", 4001, "10.0.0.2", 80)));
+        assert_ne!(key, FlowKey::of(&seg("10.0.0.1", 4000, "10.0.0.3", 80)));
+        assert_ne!(key, FlowKey::of(&seg("::ffff:10.0.0.1", 4000, "::ffff:10.0.0.2", 80)), "IPv4-mapped IPv6 is another flow");
         let same_addr = FlowKey::of(&seg("10.0.0.1", 5000, "10.0.0.1", 80));
         assert_eq!(same_addr.ports & 0xffff_ffff, 80 << 16 | 5000);
         let v6 = FlowKey::of(&seg("2001:db8::2", 1, "2001:db8::1", 2));

@@ -20,16 +20,86 @@
 //! acknowledged that it never got; here a gap is counted when Wireshark's analysis
 //! flags `ack_lost_segment` (an ACK for data never seen), for the data's sender.
 
-use super::TcpFlags;
+use std::fmt;
 
+use super::{Dir, TcpFlags};
+
+/// Zeek's `conn_state`: how the connection went, in Zeek's codes
+/// (`scripts/base/protocols/conn/main.zeek`). Originator = our client, responder = our server.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum ZeekConnState {
+    /// `S0`: connection attempt seen, no reply.
+    S0,
+    /// `S1`: connection established, not terminated.
+    S1,
+    /// `SF`: normal establishment and termination.
+    Sf,
+    /// `REJ`: connection attempt rejected.
+    Rej,
+    /// `S2`: connection established and close attempt by originator seen (but no reply from responder).
+    S2,
+    /// `S3`: connection established and close attempt by responder seen (but no reply from originator).
+    S3,
+    /// `RSTO`: connection established, originator aborted (sent a RST).
+    Rsto,
+    /// `RSTR`: responder sent a RST.
+    Rstr,
+    /// `RSTOS0`: originator sent a SYN followed by a RST, no SYN,ACK from the responder seen.
+    Rstos0,
+    /// `RSTRH`: responder sent a SYN,ACK followed by a RST, no SYN from the (purported) originator seen.
+    Rstrh,
+    /// `SH`: originator sent a SYN followed by a FIN, no SYN,ACK from the responder seen (half open).
+    Sh,
+    /// `SHR`: responder sent a SYN,ACK followed by a FIN, no SYN from the originator seen.
+    Shr,
+    /// `OTH`: no SYN seen, just midstream traffic (e.g. a partial connection that was not closed).
+    Oth,
+}
+
+impl ZeekConnState {
+    /// Zeek's code: `S0`, `S1`, `SF`, `REJ`, `S2`, `S3`, `RSTO`, `RSTR`, `RSTOS0`, `RSTRH`, `SH`, `SHR`, `OTH`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZeekConnState::S0 => "S0",
+            ZeekConnState::S1 => "S1",
+            ZeekConnState::Sf => "SF",
+            ZeekConnState::Rej => "REJ",
+            ZeekConnState::S2 => "S2",
+            ZeekConnState::S3 => "S3",
+            ZeekConnState::Rsto => "RSTO",
+            ZeekConnState::Rstr => "RSTR",
+            ZeekConnState::Rstos0 => "RSTOS0",
+            ZeekConnState::Rstrh => "RSTRH",
+            ZeekConnState::Sh => "SH",
+            ZeekConnState::Shr => "SHR",
+            ZeekConnState::Oth => "OTH",
+        }
+    }
+}
+
+/// Zeek's code, as [`ZeekConnState::as_str`] (width and alignment flags are honoured).
+impl fmt::Display for ZeekConnState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// State of one endpoint in Zeek's model (`TCP_Endpoint::EndpointState`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum ZState {
+pub(crate) enum ZeekEndpointState {
+    /// Nothing sent yet.
     Inactive,
+    /// Sent a SYN (originator).
     SynSent,
+    /// Sent a SYN,ACK as the originator (Zeek's `SYN_ACK_SENT`).
     SynAckSent,
+    /// Active without a handshake seen.
     Partial,
+    /// Handshake seen, or active after a peer that is established.
     Established,
+    /// Sent a FIN.
     Closed,
+    /// Sent a RST.
     Reset,
 }
 
@@ -40,14 +110,43 @@ const HIST_FIN_RST: u32 = 0x8;
 const HIST_DATA: u32 = 0x10;
 const HIST_ACK: u32 = 0x20;
 const HIST_MULTI: u32 = 0x40;
+/// A sequence jump larger than this is not a retransmission or an ACK advance (Zeek's `TOO_LARGE_SEQ_DELTA`).
 const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
-const HIST_CAP: usize = 40;
+/// History letters kept per connection; later ones are dropped.
+const HISTORY_CAP: usize = 40;
 
-/// One Zeek endpoint.
+/// Zeek's `ScaledHistoryEntry` counter: a letter is written at the 1st, 10th, 100th, … event.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct ZEndpoint {
-    pub state: ZState,
-    pub prev_state: ZState,
+struct ScaledCounter {
+    count: u32,
+    /// The count at which the letter is written next.
+    threshold: u32,
+}
+
+impl ScaledCounter {
+    const NEW: ScaledCounter = ScaledCounter { count: 0, threshold: 1 };
+
+    /// Count one event; true when it reaches the threshold (which then grows tenfold).
+    fn hit(&mut self) -> bool {
+        self.count += 1;
+        if self.count != self.threshold {
+            return false;
+        }
+        match self.threshold.checked_mul(10) {
+            Some(next) => self.threshold = next,
+            None => self.count = 0,
+        }
+        true
+    }
+}
+
+/// One Zeek endpoint (`TCP_Endpoint`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ZeekEndpoint {
+    /// Its state in Zeek's model.
+    pub state: ZeekEndpointState,
+    /// Its state before the last change.
+    pub prev_state: ZeekEndpointState,
     start_seq: u32,
     last_seq: u32,
     ack_seq: u32,
@@ -55,33 +154,31 @@ pub(crate) struct ZEndpoint {
     hist_last_fin: u32,
     hist_last_rst: u32,
     fin_cnt: u32,
-    rxmt: (u32, u32),
-    win0: (u32, u32),
-    gap: (u32, u32),
+    retransmissions: ScaledCounter,
+    zero_windows: ScaledCounter,
+    gaps: ScaledCounter,
 }
 
-impl ZEndpoint {
-    fn new() -> Self {
-        ZEndpoint {
-            state: ZState::Inactive,
-            prev_state: ZState::Inactive,
-            start_seq: 0,
-            last_seq: 0,
-            ack_seq: 0,
-            hist_last_syn: 0,
-            hist_last_fin: 0,
-            hist_last_rst: 0,
-            fin_cnt: 0,
-            rxmt: (0, 1),
-            win0: (0, 1),
-            gap: (0, 1),
-        }
-    }
+impl ZeekEndpoint {
+    const NEW: ZeekEndpoint = ZeekEndpoint {
+        state: ZeekEndpointState::Inactive,
+        prev_state: ZeekEndpointState::Inactive,
+        start_seq: 0,
+        last_seq: 0,
+        ack_seq: 0,
+        hist_last_syn: 0,
+        hist_last_fin: 0,
+        hist_last_rst: 0,
+        fin_cnt: 0,
+        retransmissions: ScaledCounter::NEW,
+        zero_windows: ScaledCounter::NEW,
+        gaps: ScaledCounter::NEW,
+    };
 
-    fn set_state(&mut self, s: ZState) {
-        if s != self.state {
+    fn set_state(&mut self, state: ZeekEndpointState) {
+        if state != self.state {
             self.prev_state = self.state;
-            self.state = s;
+            self.state = state;
         }
     }
 
@@ -107,56 +204,46 @@ impl ZEndpoint {
     }
 }
 
-/// Zeek's per-connection history/state tracker.
+/// Zeek's view of one connection: its two endpoints and the history letters.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Zeek {
-    /// `[orig, resp]`
-    pub ep: [ZEndpoint; 2],
-    hist_seen: u32,
-    hist: [u8; HIST_CAP],
-    hist_len: u8,
+pub(crate) struct ZeekConn {
+    /// Indexed by [`Dir::idx`] of the sender: `[originator, responder]`.
+    pub endpoints: [ZeekEndpoint; 2],
+    /// `HIST_*` bits of the letters written once, originator's in the low 16 bits.
+    letters_seen: u32,
+    letters: [u8; HISTORY_CAP],
+    letters_len: u8,
 }
 
-/// Record `code` once per counter threshold 1, 10, 100, … (`ScaledHistoryEntry`).
-fn scaled(counter: &mut (u32, u32)) -> bool {
-    counter.0 += 1;
-    if counter.0 == counter.1 {
-        match counter.1.checked_mul(10) {
-            Some(t) => counter.1 = t,
-            None => counter.0 = 0,
-        }
-        true
-    } else {
-        false
-    }
-}
-
-impl Zeek {
+impl ZeekConn {
+    /// A connection with nothing seen; `flipped`: the first packet was a SYN,ACK, so its
+    /// receiver is the originator (history starts with `^`).
     pub fn new(flipped: bool) -> Self {
-        let mut z = Zeek { ep: [ZEndpoint::new(); 2], hist_seen: 0, hist: [0; HIST_CAP], hist_len: 0 };
+        let mut conn = ZeekConn { endpoints: [ZeekEndpoint::NEW; 2], letters_seen: 0, letters: [0; HISTORY_CAP], letters_len: 0 };
         if flipped {
-            z.add(b'^');
+            conn.add(b'^');
         }
-        z
+        conn
     }
 
-    fn add(&mut self, c: u8) {
-        if (self.hist_len as usize) < HIST_CAP {
-            self.hist[self.hist_len as usize] = c;
-            self.hist_len += 1;
+    fn add(&mut self, letter: u8) {
+        if (self.letters_len as usize) < HISTORY_CAP {
+            self.letters[self.letters_len as usize] = letter;
+            self.letters_len += 1;
         }
     }
 
-    fn add_for(&mut self, is_orig: bool, c: u8) {
-        self.add(if is_orig { c } else { c.to_ascii_lowercase() });
+    /// Add `letter`, upper case for the originator and lower case for the responder.
+    fn add_for(&mut self, from: Dir, letter: u8) {
+        self.add(if from == Dir::C2S { letter } else { letter.to_ascii_lowercase() })
     }
 
     /// `CheckHistory`: add the letter the first time; true if it was seen before.
-    fn check(&mut self, is_orig: bool, mask: u32, c: u8) -> bool {
-        let mask = if is_orig { mask } else { mask << 16 };
-        if self.hist_seen & mask == 0 {
-            self.hist_seen |= mask;
-            self.add_for(is_orig, c);
+    fn check(&mut self, from: Dir, mask: u32, letter: u8) -> bool {
+        let mask = if from == Dir::C2S { mask } else { mask << 16 };
+        if self.letters_seen & mask == 0 {
+            self.letters_seen |= mask;
+            self.add_for(from, letter);
             false
         } else {
             true
@@ -165,22 +252,22 @@ impl Zeek {
 
     /// The history string.
     pub fn history(&self) -> String {
-        String::from_utf8_lossy(&self.hist[..self.hist_len as usize]).into_owned()
+        String::from_utf8_lossy(&self.letters[..self.letters_len as usize]).into_owned()
     }
 
-    /// A content gap in the stream sent by the originator (`is_orig`) or responder.
-    pub fn gap(&mut self, is_orig: bool) {
-        let i = usize::from(!is_orig);
-        if scaled(&mut self.ep[i].gap) {
-            self.add_for(is_orig, b'G');
+    /// A content gap in the stream sent in direction `from`.
+    pub fn gap(&mut self, from: Dir) {
+        if self.endpoints[from.idx()].gaps.hit() {
+            self.add_for(from, b'G');
         }
     }
 
-    /// Process one segment (`TCPSessionAdapter::Process`, minus payload delivery).
-    pub fn packet(&mut self, is_orig: bool, flags: TcpFlags, seq: u32, ack: u32, len: u32, window: u16) {
-        let (syn, fin, rst, ackf) =
+    /// Process one segment sent in direction `from` (`TCPSessionAdapter::Process`, minus
+    /// payload delivery).
+    pub fn packet(&mut self, from: Dir, flags: TcpFlags, seq: u32, ack: u32, len: u32, window: u16) {
+        let (syn, fin, rst, ack_flag) =
             (flags.has(TcpFlags::SYN), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST), flags.has(TcpFlags::ACK));
-        let (ei, pi) = if is_orig { (0, 1) } else { (1, 0) };
+        let (own, peer) = (from.idx(), from.rev().idx());
         let mut seg_len = len + u32::from(syn) + u32::from(fin);
         if rst {
             seg_len -= len;
@@ -189,238 +276,248 @@ impl Zeek {
 
         // init_endpoint
         {
-            let e = &mut self.ep[ei];
-            match e.state {
-                ZState::Inactive => {
+            let endpoint = &mut self.endpoints[own];
+            match endpoint.state {
+                ZeekEndpointState::Inactive => {
                     if syn {
-                        e.init_seqs(seq, one_past);
+                        endpoint.init_seqs(seq, one_past);
                     } else {
-                        e.init_seqs(seq.wrapping_sub(1), seq);
+                        endpoint.init_seqs(seq.wrapping_sub(1), seq);
                     }
                 }
-                ZState::SynSent | ZState::SynAckSent => {
-                    if syn && seq != e.start_seq {
-                        e.init_seqs(seq, one_past);
+                ZeekEndpointState::SynSent | ZeekEndpointState::SynAckSent => {
+                    if syn && seq != endpoint.start_seq {
+                        endpoint.init_seqs(seq, one_past);
                     }
                 }
-                ZState::Established | ZState::Partial => {
+                ZeekEndpointState::Established | ZeekEndpointState::Partial => {
                     if syn {
-                        e.init_seqs(seq, one_past);
+                        endpoint.init_seqs(seq, one_past);
                     }
                 }
-                ZState::Reset => {
-                    if syn && e.prev_state == ZState::Inactive {
-                        e.init_seqs(seq, one_past);
+                ZeekEndpointState::Reset => {
+                    if syn && endpoint.prev_state == ZeekEndpointState::Inactive {
+                        endpoint.init_seqs(seq, one_past);
                     }
                 }
-                ZState::Closed => {}
+                ZeekEndpointState::Closed => {}
             }
         }
-        let rel_seq = seq.wrapping_sub(self.ep[ei].start_seq);
+        let rel_seq = seq.wrapping_sub(self.endpoints[own].start_seq);
 
         // update_history
-        let bits = u32::from(syn) + u32::from(fin) + u32::from(rst);
-        if bits > 1 {
+        let control_bits = u32::from(syn) + u32::from(fin) + u32::from(rst);
+        if control_bits > 1 {
             if fin && rst {
-                self.check(is_orig, HIST_FIN_RST, b'I');
+                self.check(from, HIST_FIN_RST, b'I');
             } else {
-                self.check(is_orig, HIST_MULTI, b'Q');
+                self.check(from, HIST_MULTI, b'Q');
             }
-        } else if bits == 1 {
+        } else if control_bits == 1 {
             if syn {
-                let code = if ackf { b'H' } else { b'S' };
-                if self.check(is_orig, HIST_SYN, code) && rel_seq != self.ep[ei].hist_last_syn {
-                    self.add_for(is_orig, code);
+                let letter = if ack_flag { b'H' } else { b'S' };
+                if self.check(from, HIST_SYN, letter) && rel_seq != self.endpoints[own].hist_last_syn {
+                    self.add_for(from, letter);
                 }
-                self.ep[ei].hist_last_syn = rel_seq;
+                self.endpoints[own].hist_last_syn = rel_seq;
             }
             if fin {
                 let at = rel_seq.wrapping_add(len);
-                if self.check(is_orig, HIST_FIN, b'F') && at != self.ep[ei].hist_last_fin {
-                    self.add_for(is_orig, b'F');
+                if self.check(from, HIST_FIN, b'F') && at != self.endpoints[own].hist_last_fin {
+                    self.add_for(from, b'F');
                 }
-                self.ep[ei].hist_last_fin = at;
+                self.endpoints[own].hist_last_fin = at;
             }
             if rst {
-                if self.check(is_orig, HIST_RST, b'R') && rel_seq != self.ep[ei].hist_last_rst {
-                    self.add_for(is_orig, b'R');
+                if self.check(from, HIST_RST, b'R') && rel_seq != self.endpoints[own].hist_last_rst {
+                    self.add_for(from, b'R');
                 }
-                self.ep[ei].hist_last_rst = rel_seq;
+                self.endpoints[own].hist_last_rst = rel_seq;
             }
         } else if len > 0 {
-            self.check(is_orig, HIST_DATA, b'D');
-        } else if ackf {
-            self.check(is_orig, HIST_ACK, b'A');
+            self.check(from, HIST_DATA, b'D');
+        } else if ack_flag {
+            self.check(from, HIST_ACK, b'A');
         }
 
         // update_window: zero windows (scaling does not change zero)
-        if window == 0 && !rst && self.ep[pi].state != ZState::Closed && self.ep[ei].state != ZState::Reset && scaled(&mut self.ep[ei].win0)
+        if window == 0
+            && !rst
+            && self.endpoints[peer].state != ZeekEndpointState::Closed
+            && self.endpoints[own].state != ZeekEndpointState::Reset
+            && self.endpoints[own].zero_windows.hit()
         {
-            self.add_for(is_orig, b'W');
+            self.add_for(from, b'W');
         }
         if fin {
-            self.ep[ei].fin_cnt += 1;
+            self.endpoints[own].fin_cnt += 1;
         }
 
         // ACK: initialise an inactive peer's numbering, or advance its ack_seq
-        if ackf {
-            let p = &mut self.ep[pi];
-            if p.state == ZState::Inactive {
-                p.init_seqs(ack.wrapping_sub(1), ack.wrapping_sub(1));
+        if ack_flag {
+            let peer_endpoint = &mut self.endpoints[peer];
+            if peer_endpoint.state == ZeekEndpointState::Inactive {
+                peer_endpoint.init_seqs(ack.wrapping_sub(1), ack.wrapping_sub(1));
             } else if !rst {
-                let d = ack.wrapping_sub(p.ack_seq) as i32;
-                if !(ack == 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0 {
-                    p.ack_seq = ack;
+                let advance = ack.wrapping_sub(peer_endpoint.ack_seq) as i32;
+                if !(ack == 0 && advance > TOO_LARGE_SEQ_DELTA) && advance > 0 {
+                    peer_endpoint.ack_seq = ack;
                 }
             }
         }
 
         // update_last_seq (and the 'T' letter)
         {
-            let e = &mut self.ep[ei];
-            let delta = one_past.wrapping_sub(e.last_seq) as i32;
-            let rxmit = if (syn || rst) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
+            let endpoint = &mut self.endpoints[own];
+            let delta = one_past.wrapping_sub(endpoint.last_seq) as i32;
+            let retransmitted = if (syn || rst) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
                 false
-            } else if fin && e.last_seq == e.start_seq.wrapping_add(1) {
-                e.last_seq = one_past;
+            } else if fin && endpoint.last_seq == endpoint.start_seq.wrapping_add(1) {
+                endpoint.last_seq = one_past;
                 false
-            } else if e.state == ZState::Reset {
+            } else if endpoint.state == ZeekEndpointState::Reset {
                 false
             } else if delta > 0 {
-                e.last_seq = one_past;
+                endpoint.last_seq = one_past;
                 false
             } else {
                 len > 0
             };
-            if rxmit && scaled(&mut e.rxmt) {
-                self.add_for(is_orig, b'T');
+            if retransmitted && endpoint.retransmissions.hit() {
+                self.add_for(from, b'T');
             }
         }
 
-        self.state_machine(is_orig, ei, pi, syn, fin, rst, ackf, len);
+        self.state_machine(from, flags, len);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn state_machine(&mut self, is_orig: bool, ei: usize, pi: usize, syn: bool, fin: bool, rst: bool, ackf: bool, len: u32) {
-        let peer_state = self.ep[pi].state;
-        let peer_prev = self.ep[pi].prev_state;
-        match self.ep[ei].state {
-            ZState::Inactive => {
+    /// `UpdateStateMachine`: the endpoint states after a segment sent in direction `from`.
+    fn state_machine(&mut self, from: Dir, flags: TcpFlags, len: u32) {
+        let (syn, fin, rst, ack_flag) =
+            (flags.has(TcpFlags::SYN), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST), flags.has(TcpFlags::ACK));
+        let is_orig = from == Dir::C2S;
+        let (own, peer) = (from.idx(), from.rev().idx());
+        let peer_state = self.endpoints[peer].state;
+        let peer_prev = self.endpoints[peer].prev_state;
+        match self.endpoints[own].state {
+            ZeekEndpointState::Inactive => {
                 if syn {
                     if is_orig {
-                        self.ep[ei].set_state(if ackf { ZState::SynAckSent } else { ZState::SynSent });
+                        self.endpoints[own].set_state(if ack_flag { ZeekEndpointState::SynAckSent } else { ZeekEndpointState::SynSent });
                     } else {
-                        if peer_state == ZState::SynSent {
-                            self.ep[pi].set_state(ZState::Established);
+                        if peer_state == ZeekEndpointState::SynSent {
+                            self.endpoints[peer].set_state(ZeekEndpointState::Established);
                         }
-                        self.ep[ei].set_state(ZState::Established);
+                        self.endpoints[own].set_state(ZeekEndpointState::Established);
                     }
                 }
                 if fin {
-                    self.ep[ei].set_state(ZState::Closed);
+                    self.endpoints[own].set_state(ZeekEndpointState::Closed);
                 }
                 if rst {
-                    self.ep[ei].set_state(ZState::Reset);
+                    self.endpoints[own].set_state(ZeekEndpointState::Reset);
                 }
-                if self.ep[ei].state == ZState::Inactive {
-                    if !is_orig && len == 0 && self.ep[0].state == ZState::SynSent {
+                if self.endpoints[own].state == ZeekEndpointState::Inactive {
+                    if !is_orig && len == 0 && self.endpoints[Dir::C2S.idx()].state == ZeekEndpointState::SynSent {
                         // an ACK of the SYN before the SYN,ACK: not a partial connection
-                    } else if ackf && self.ep[pi].state == ZState::Established {
-                        self.ep[ei].set_state(ZState::Established);
+                    } else if ack_flag && self.endpoints[peer].state == ZeekEndpointState::Established {
+                        self.endpoints[own].set_state(ZeekEndpointState::Established);
                     } else {
-                        self.ep[ei].set_state(ZState::Partial);
+                        self.endpoints[own].set_state(ZeekEndpointState::Partial);
                     }
                 }
             }
-            ZState::SynSent | ZState::SynAckSent => {
+            ZeekEndpointState::SynSent | ZeekEndpointState::SynAckSent => {
                 if fin {
-                    self.ep[ei].set_state(ZState::Closed);
+                    self.endpoints[own].set_state(ZeekEndpointState::Closed);
                 }
                 if rst {
-                    self.ep[ei].set_state(ZState::Reset);
+                    self.endpoints[own].set_state(ZeekEndpointState::Reset);
                 }
             }
-            ZState::Established | ZState::Partial => {
-                if syn && self.ep[ei].state == ZState::Partial && peer_state == ZState::Inactive && !ackf {
-                    self.ep[ei].set_state(ZState::SynSent);
+            ZeekEndpointState::Established | ZeekEndpointState::Partial => {
+                if syn && self.endpoints[own].state == ZeekEndpointState::Partial && peer_state == ZeekEndpointState::Inactive && !ack_flag
+                {
+                    self.endpoints[own].set_state(ZeekEndpointState::SynSent);
                 }
                 if fin && !rst {
-                    self.ep[ei].set_state(ZState::Closed);
-                    if peer_state == ZState::Reset && peer_prev == ZState::Closed {
-                        self.ep[pi].set_state(ZState::Closed);
+                    self.endpoints[own].set_state(ZeekEndpointState::Closed);
+                    if peer_state == ZeekEndpointState::Reset && peer_prev == ZeekEndpointState::Closed {
+                        self.endpoints[peer].set_state(ZeekEndpointState::Closed);
                     }
                 }
                 if rst {
-                    self.ep[ei].set_state(ZState::Reset);
+                    self.endpoints[own].set_state(ZeekEndpointState::Reset);
                 }
             }
-            ZState::Closed => {
-                if rst && peer_state != ZState::Closed {
-                    self.ep[ei].set_state(ZState::Reset);
+            ZeekEndpointState::Closed => {
+                if rst && peer_state != ZeekEndpointState::Closed {
+                    self.endpoints[own].set_state(ZeekEndpointState::Reset);
                 }
             }
-            ZState::Reset => {}
+            ZeekEndpointState::Reset => {}
         }
     }
 
     /// Zeek's `conn_state` for the connection as seen so far.
-    pub fn conn_state(&self) -> &'static str {
-        let (o, r) = (&self.ep[0], &self.ep[1]);
-        let o_inactive = matches!(o.state, ZState::Inactive | ZState::Partial);
-        let r_inactive = matches!(r.state, ZState::Inactive | ZState::Partial);
-        if r.state == ZState::Reset {
-            if matches!(o.state, ZState::SynSent | ZState::SynAckSent) || (o.state == ZState::Reset && o.size() == 0 && r.size() == 0) {
-                "REJ"
-            } else if o_inactive {
-                "RSTRH"
+    pub fn conn_state(&self) -> ZeekConnState {
+        use ZeekEndpointState::{Closed, Established, Inactive, Partial, Reset, SynAckSent, SynSent};
+        let [orig, resp] = &self.endpoints;
+        let orig_inactive = matches!(orig.state, Inactive | Partial);
+        let resp_inactive = matches!(resp.state, Inactive | Partial);
+        if resp.state == Reset {
+            if matches!(orig.state, SynSent | SynAckSent) || (orig.state == Reset && orig.size() == 0 && resp.size() == 0) {
+                ZeekConnState::Rej
+            } else if orig_inactive {
+                ZeekConnState::Rstrh
             } else {
-                "RSTR"
+                ZeekConnState::Rstr
             }
-        } else if o.state == ZState::Reset {
-            if r_inactive {
-                if rstos0_pattern(&self.hist[..self.hist_len as usize]) {
-                    "RSTOS0"
+        } else if orig.state == Reset {
+            if resp_inactive {
+                if rstos0_pattern(&self.letters[..self.letters_len as usize]) {
+                    ZeekConnState::Rstos0
                 } else {
-                    "OTH"
+                    ZeekConnState::Oth
                 }
             } else {
-                "RSTO"
+                ZeekConnState::Rsto
             }
-        } else if r.state == ZState::Closed && o.state == ZState::Closed {
-            "SF"
-        } else if o.state == ZState::Closed {
-            if r_inactive {
-                "SH"
+        } else if resp.state == Closed && orig.state == Closed {
+            ZeekConnState::Sf
+        } else if orig.state == Closed {
+            if resp_inactive {
+                ZeekConnState::Sh
             } else {
-                "S2"
+                ZeekConnState::S2
             }
-        } else if r.state == ZState::Closed {
-            if o_inactive {
-                "SHR"
+        } else if resp.state == Closed {
+            if orig_inactive {
+                ZeekConnState::Shr
             } else {
-                "S3"
+                ZeekConnState::S3
             }
-        } else if o.state == ZState::SynSent && r.state == ZState::Inactive {
-            "S0"
-        } else if o.state == ZState::Established && r.state == ZState::Established {
-            "S1"
+        } else if orig.state == SynSent && resp.state == Inactive {
+            ZeekConnState::S0
+        } else if orig.state == Established && resp.state == Established {
+            ZeekConnState::S1
         } else {
-            "OTH"
+            ZeekConnState::Oth
         }
     }
 }
 
 /// Zeek's `/\^?S[^HAFGIQ]*R.*/` matched against the whole history.
-fn rstos0_pattern(h: &[u8]) -> bool {
-    let h = h.strip_prefix(b"^").unwrap_or(h);
-    let Some(rest) = h.strip_prefix(b"S") else {
+fn rstos0_pattern(history: &[u8]) -> bool {
+    let history = history.strip_prefix(b"^").unwrap_or(history);
+    let Some(rest) = history.strip_prefix(b"S") else {
         return false;
     };
-    for &c in rest {
-        if c == b'R' {
+    for &letter in rest {
+        if letter == b'R' {
             return true;
         }
-        if b"HAFGIQ".contains(&c) {
+        if b"HAFGIQ".contains(&letter) {
             return false;
         }
     }
@@ -431,110 +528,121 @@ fn rstos0_pattern(h: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    const S: u8 = TcpFlags::SYN;
-    const A: u8 = TcpFlags::ACK;
-    const F: u8 = TcpFlags::FIN;
-    const R: u8 = TcpFlags::RST;
-    const P: u8 = TcpFlags::PSH;
+    const SYN: u8 = TcpFlags::SYN;
+    const ACK: u8 = TcpFlags::ACK;
+    const FIN: u8 = TcpFlags::FIN;
+    const RST: u8 = TcpFlags::RST;
+    const PSH: u8 = TcpFlags::PSH;
 
-    struct C {
-        z: Zeek,
+    /// Segments from the originator (`orig`) and the responder (`resp`), window 100.
+    struct Script {
+        zeek: ZeekConn,
     }
-    impl C {
+    impl Script {
         fn new() -> Self {
-            C { z: Zeek::new(false) }
+            Script { zeek: ZeekConn::new(false) }
         }
-        fn o(&mut self, f: u8, seq: u32, ack: u32, len: u32) -> &mut Self {
-            self.z.packet(true, TcpFlags(f), seq, ack, len, 100);
+        fn orig(&mut self, flags: u8, seq: u32, ack: u32, len: u32) -> &mut Self {
+            self.zeek.packet(Dir::C2S, TcpFlags(flags), seq, ack, len, 100);
             self
         }
-        fn r(&mut self, f: u8, seq: u32, ack: u32, len: u32) -> &mut Self {
-            self.z.packet(false, TcpFlags(f), seq, ack, len, 100);
+        fn resp(&mut self, flags: u8, seq: u32, ack: u32, len: u32) -> &mut Self {
+            self.zeek.packet(Dir::S2C, TcpFlags(flags), seq, ack, len, 100);
             self
         }
-        fn res(&self) -> (String, &'static str) {
-            (self.z.history(), self.z.conn_state())
+        /// History and `conn_state`.
+        fn result(&self) -> (String, &'static str) {
+            (self.zeek.history(), self.zeek.conn_state().as_str())
         }
+    }
+
+    #[test]
+    fn conn_state_codes() {
+        use ZeekConnState::*;
+        let codes: Vec<&str> =
+            [S0, S1, Sf, Rej, S2, S3, Rsto, Rstr, Rstos0, Rstrh, Sh, Shr, Oth].iter().map(|state| state.as_str()).collect();
+        assert_eq!(codes.join(" "), "S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH");
+        assert_eq!(format!("{Rstos0}|{Sf:<4}|{Rej:>4}"), "RSTOS0|SF  | REJ");
     }
 
     #[test]
     fn sf_normal() {
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0);
-        c.o(A | P, 101, 901, 10).r(A, 901, 111, 0).r(A | P, 901, 111, 20).o(A, 111, 921, 0);
-        c.o(F | A, 111, 921, 0).r(F | A, 921, 112, 0).o(A, 112, 922, 0);
-        assert_eq!(c.res(), ("ShADadFf".to_string(), "SF"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(SYN | ACK, 900, 101, 0).orig(ACK, 101, 901, 0);
+        script.orig(ACK | PSH, 101, 901, 10).resp(ACK, 901, 111, 0).resp(ACK | PSH, 901, 111, 20).orig(ACK, 111, 921, 0);
+        script.orig(FIN | ACK, 111, 921, 0).resp(FIN | ACK, 921, 112, 0).orig(ACK, 112, 922, 0);
+        assert_eq!(script.result(), ("ShADadFf".to_string(), "SF"));
     }
 
     #[test]
     fn s0_rej_rsto_rstr() {
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).o(S, 100, 0, 0);
-        assert_eq!(c.res(), ("S".to_string(), "S0"));
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(R | A, 0, 101, 0);
-        assert_eq!(c.res(), ("Sr".to_string(), "REJ"));
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(R | A, 101, 901, 0);
-        assert_eq!(c.res(), ("ShAR".to_string(), "RSTO"));
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A | P, 101, 901, 5).r(R | A, 901, 106, 0);
-        assert_eq!(c.res(), ("ShDr".to_string(), "RSTR"));
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).o(R, 101, 0, 0);
-        assert_eq!(c.res(), ("SR".to_string(), "RSTOS0"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).orig(SYN, 100, 0, 0);
+        assert_eq!(script.result(), ("S".to_string(), "S0"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(RST | ACK, 0, 101, 0);
+        assert_eq!(script.result(), ("Sr".to_string(), "REJ"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(SYN | ACK, 900, 101, 0).orig(ACK, 101, 901, 0).orig(RST | ACK, 101, 901, 0);
+        assert_eq!(script.result(), ("ShAR".to_string(), "RSTO"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(SYN | ACK, 900, 101, 0).orig(ACK | PSH, 101, 901, 5).resp(RST | ACK, 901, 106, 0);
+        assert_eq!(script.result(), ("ShDr".to_string(), "RSTR"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).orig(RST, 101, 0, 0);
+        assert_eq!(script.result(), ("SR".to_string(), "RSTOS0"));
     }
 
     #[test]
     fn half_open_and_partial() {
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).o(F, 101, 0, 0);
-        assert_eq!(c.res(), ("SF".to_string(), "SH"));
-        let mut z = Zeek::new(true);
-        z.packet(false, TcpFlags(S | A), 900, 101, 0, 100);
-        z.packet(false, TcpFlags(R), 901, 0, 0, 100);
-        assert_eq!((z.history(), z.conn_state()), ("^hr".to_string(), "RSTRH"));
-        let mut c = C::new();
-        c.o(A | P, 101, 901, 10).r(A, 901, 111, 0);
-        assert_eq!(c.res(), ("Da".to_string(), "OTH"));
-        c.o(F | A, 111, 901, 0).r(F | A, 901, 112, 0);
-        assert_eq!(c.res().1, "SF");
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(F | A, 101, 901, 0);
-        assert_eq!(c.res(), ("ShAF".to_string(), "S2"));
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).r(F | A, 901, 101, 0);
-        assert_eq!(c.res(), ("ShAf".to_string(), "S3"));
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0);
-        assert_eq!(c.res().1, "S1");
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).orig(FIN, 101, 0, 0);
+        assert_eq!(script.result(), ("SF".to_string(), "SH"));
+        let mut zeek = ZeekConn::new(true);
+        zeek.packet(Dir::S2C, TcpFlags(SYN | ACK), 900, 101, 0, 100);
+        zeek.packet(Dir::S2C, TcpFlags(RST), 901, 0, 0, 100);
+        assert_eq!((zeek.history(), zeek.conn_state().as_str()), ("^hr".to_string(), "RSTRH"));
+        let mut script = Script::new();
+        script.orig(ACK | PSH, 101, 901, 10).resp(ACK, 901, 111, 0);
+        assert_eq!(script.result(), ("Da".to_string(), "OTH"));
+        script.orig(FIN | ACK, 111, 901, 0).resp(FIN | ACK, 901, 112, 0);
+        assert_eq!(script.result().1, "SF");
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(SYN | ACK, 900, 101, 0).orig(ACK, 101, 901, 0).orig(FIN | ACK, 101, 901, 0);
+        assert_eq!(script.result(), ("ShAF".to_string(), "S2"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(SYN | ACK, 900, 101, 0).orig(ACK, 101, 901, 0).resp(FIN | ACK, 901, 101, 0);
+        assert_eq!(script.result(), ("ShAf".to_string(), "S3"));
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(SYN | ACK, 900, 101, 0).orig(ACK, 101, 901, 0);
+        assert_eq!(script.result().1, "S1");
     }
 
     #[test]
     fn retransmissions_and_zero_windows_are_logarithmic() {
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).r(S | A, 900, 101, 0).o(A, 101, 901, 0).o(A | P, 101, 901, 10);
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).resp(SYN | ACK, 900, 101, 0).orig(ACK, 101, 901, 0).orig(ACK | PSH, 101, 901, 10);
         for _ in 0..10 {
-            c.o(A | P, 101, 901, 10);
+            script.orig(ACK | PSH, 101, 901, 10);
         }
         for _ in 0..10 {
-            c.z.packet(false, TcpFlags(A), 901, 111, 0, 0);
+            script.zeek.packet(Dir::S2C, TcpFlags(ACK), 901, 111, 0, 0);
         }
-        let (h, _) = c.res();
-        assert_eq!(h, "ShADTTaww");
+        let (history, _) = script.result();
+        assert_eq!(history, "ShADTTaww");
         // a repeated SYN with the same sequence number is not repeated in the history
-        let mut c = C::new();
-        c.o(S, 100, 0, 0).o(S, 100, 0, 0).o(S, 200, 0, 0);
-        assert_eq!(c.res().0, "S");
+        let mut script = Script::new();
+        script.orig(SYN, 100, 0, 0).orig(SYN, 100, 0, 0).orig(SYN, 200, 0, 0);
+        assert_eq!(script.result().0, "S");
     }
 
     #[test]
     fn gaps_and_multiflag() {
-        let mut c = C::new();
-        c.o(S | F, 100, 0, 0).r(F | R, 1, 1, 0);
-        c.z.gap(true);
-        c.z.gap(false);
-        assert_eq!(c.res().0, "QiGg");
+        let mut script = Script::new();
+        script.orig(SYN | FIN, 100, 0, 0).resp(FIN | RST, 1, 1, 0);
+        script.zeek.gap(Dir::C2S);
+        script.zeek.gap(Dir::S2C);
+        assert_eq!(script.result().0, "QiGg");
         assert!(rstos0_pattern(b"^SxR"));
         assert!(rstos0_pattern(b"ShR"));
         assert!(!rstos0_pattern(b"SAR"));

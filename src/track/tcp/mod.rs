@@ -10,7 +10,7 @@
 //! [`history`] (Zeek `history`/`conn_state`), [`flow`] (connections and the flow
 //! table).
 //!
-//! # Conventions shared with tshark (checked by `crosscheck.py`)
+//! # Conventions shared with tshark (checked by `scripts/tshark-tcp.py`)
 //! * `conn` is tshark's `tcp.stream`: connections are numbered in order of their
 //!   first packet; a SYN on a known 4-tuple whose sequence number differs from the
 //!   recorded ISN of that direction starts a new connection and is flagged
@@ -47,8 +47,9 @@ use std::net::{IpAddr, SocketAddr};
 
 pub use analysis::Analysis;
 pub use flow::Tracker;
+pub use history::ZeekConnState;
 pub use phase::{OtherKind, Phase};
-pub use state::{transition, Event, TcpState};
+pub use state::{transition, EndpointEvent, TcpState};
 
 /// Capture time in nanoseconds since the Unix epoch.
 pub type TsNanos = i64;
@@ -59,13 +60,21 @@ pub struct TcpFlags(pub u8);
 
 /// The bit values are the decoder's (one definition for the whole program).
 impl TcpFlags {
+    /// No more data from the sender (RFC 9293 3.1).
     pub const FIN: u8 = crate::decode::tcpflags::FIN;
+    /// Synchronize sequence numbers (RFC 9293 3.1).
     pub const SYN: u8 = crate::decode::tcpflags::SYN;
+    /// Reset the connection (RFC 9293 3.1).
     pub const RST: u8 = crate::decode::tcpflags::RST;
+    /// Push function (RFC 9293 3.1).
     pub const PSH: u8 = crate::decode::tcpflags::PSH;
+    /// The acknowledgment field is significant (RFC 9293 3.1).
     pub const ACK: u8 = crate::decode::tcpflags::ACK;
+    /// The urgent pointer is significant (RFC 9293 3.1).
     pub const URG: u8 = crate::decode::tcpflags::URG;
+    /// ECN-Echo (RFC 3168 6.1).
     pub const ECE: u8 = crate::decode::tcpflags::ECE;
+    /// Congestion Window Reduced (RFC 3168 6.1).
     pub const CWR: u8 = crate::decode::tcpflags::CWR;
 
     /// True if all bits of `bits` are set.
@@ -80,20 +89,33 @@ impl TcpFlags {
 pub struct Segment<'a> {
     /// Frame number, 1-based, capture order.
     pub n: u64,
+    /// Capture time of the frame.
     pub ts: TsNanos,
+    /// Source address (IP header).
     pub src: IpAddr,
+    /// Destination address (IP header).
     pub dst: IpAddr,
+    /// Source port.
     pub sport: u16,
+    /// Destination port.
     pub dport: u16,
+    /// Header flags.
     pub flags: TcpFlags,
+    /// Absolute sequence number.
     pub seq: u32,
+    /// Absolute acknowledgment number (meaningful only with ACK set).
     pub ack: u32,
+    /// Raw window field, unscaled.
     pub win: u16,
+    /// MSS option value (RFC 9293 3.7.1), if present.
     pub mss: Option<u16>,
+    /// Window-scale option shift count as sent (RFC 7323 2.2), if present.
     pub ws: Option<u8>,
+    /// SACK-permitted option present (RFC 2018 2).
     pub sack_perm: bool,
     /// Absolute SACK blocks as in the header.
     pub sack: &'a [(u32, u32)],
+    /// Timestamps option `(TSval, TSecr)` (RFC 7323 3.2), if present.
     pub tsopt: Option<(u32, u32)>,
     /// TCP payload length per the IP header lengths (tshark's `tcp.len`).
     pub len: u32,
@@ -104,7 +126,9 @@ pub struct Segment<'a> {
 /// Direction of a segment relative to the connection's client.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Dir {
+    /// Client to server.
     C2S,
+    /// Server to client.
     S2C,
 }
 
@@ -148,21 +172,26 @@ impl fmt::Display for Dir {
 pub struct SegInfo {
     /// 0-based, numbered in order of each connection's first packet (tshark `tcp.stream`).
     pub conn: u32,
+    /// Direction of the segment.
     pub dir: Dir,
     /// Relative to the sender direction's ISN (SYN = 0), like tshark's `tcp.seq`.
     pub rseq: u32,
     /// Relative to the other direction's ISN; `None` when ACK is not set (`tcp.ack`).
     pub rack: Option<u32>,
-    /// The ISN bases used (absolute = relative + base), to relativise SACK blocks.
+    /// The base `rseq` is relative to (absolute = relative + base), to relativise SACK blocks.
     pub seq_base: u32,
+    /// The base `rack` is relative to; `None` when ACK is not set.
     pub ack_base: Option<u32>,
     /// tshark's `tcp.window_size`; `None` while the sender's shift is unknown (see
     /// the module documentation).
     pub win_scaled: Option<u32>,
+    /// Phase of the segment in the life of its connection (see [`phase`]).
     pub phase: Phase,
-    /// Each endpoint's state after this segment.
+    /// The client's RFC 9293 state after this segment.
     pub client: TcpState,
+    /// The server's RFC 9293 state after this segment.
     pub server: TcpState,
+    /// Wireshark's `tcp.analysis.*` flags of the segment.
     pub analysis: Analysis,
     /// "dup ack #N" (0 if not a duplicate ACK), like `tcp.analysis.duplicate_ack_num`.
     pub dup_ack_num: u32,
@@ -177,17 +206,24 @@ pub struct SegInfo {
 /// Final per-connection record (the contract "conn" record).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnSummary {
+    /// Connection id, as [`SegInfo::conn`].
     pub conn: u32,
+    /// Client endpoint: sender of the first SYN, receiver of a SYN,ACK seen first, else the
+    /// sender of the first segment.
     pub client: SocketAddr,
+    /// Server endpoint.
     pub server: SocketAddr,
-    /// Zeek: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH.
-    pub conn_state: &'static str,
+    /// Zeek's `conn_state`.
+    pub conn_state: ZeekConnState,
     /// Zeek history letters.
     pub history: String,
+    /// The client's last RFC 9293 state.
     pub client_state: TcpState,
+    /// The server's last RFC 9293 state.
     pub server_state: TcpState,
     /// (client, server) as announced in their SYN / SYN,ACK.
     pub mss: (Option<u16>, Option<u16>),
+    /// (client, server) window-scale shift as announced in their SYN / SYN,ACK.
     pub ws: (Option<u8>, Option<u8>),
     /// SACK permitted by both SYN and SYN,ACK.
     pub sack_perm: bool,
@@ -195,9 +231,13 @@ pub struct ConnSummary {
     pub timestamps: bool,
     /// Most recent SYN to the first ACK without SYN (`tcp.analysis.initial_rtt`).
     pub irtt: Option<TsNanos>,
+    /// Capture time of the first segment.
     pub first_ts: TsNanos,
+    /// Capture time of the last segment.
     pub last_ts: TsNanos,
+    /// Frame number of the first segment.
     pub first_frame: u64,
+    /// Frame number of the last segment.
     pub last_frame: u64,
     /// Segments per direction `[c2s, s2c]`.
     pub packets: [u64; 2],
@@ -205,7 +245,9 @@ pub struct ConnSummary {
     pub bytes: [u64; 2],
     /// Segments flagged retransmission (including fast and spurious ones).
     pub retransmissions: u64,
+    /// Segments flagged duplicate ACK.
     pub dup_acks: u64,
+    /// Segments flagged zero window.
     pub zero_windows: u64,
 }
 

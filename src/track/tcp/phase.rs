@@ -24,13 +24,20 @@
 
 use std::fmt;
 
+use super::Dir;
+
 /// Sub-kinds of the `other` phase.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum OtherKind {
+    /// After the connection is over, or no ACK flag: `other`.
     Plain,
+    /// Flagged keep-alive: `other keep-alive`.
     KeepAlive,
+    /// Flagged keep-alive ACK: `other keep-alive-ack`.
     KeepAliveAck,
+    /// Flagged zero-window probe: `other zero-window-probe`.
     ZeroWindowProbe,
+    /// Flagged zero-window probe ACK: `other zero-window-probe-ack`.
     ZeroWindowProbeAck,
 }
 
@@ -39,10 +46,13 @@ pub enum OtherKind {
 pub enum Phase {
     /// Step 1, 2 or 3 of the three-way handshake.
     Handshake(u8),
+    /// Payload, pure ACKs and anything else between handshake and teardown.
     Data,
     /// Teardown steps done by this segment, as a bit set: bit `k-1` = step `k` (1..=4).
     Teardown(u8),
+    /// Any segment with RST.
     Reset,
+    /// Keep-alives, zero-window probes and their ACKs, and segments that fit no other phase.
     Other(OtherKind),
 }
 
@@ -90,11 +100,20 @@ impl fmt::Display for Phase {
     }
 }
 
-/// Teardown bookkeeping of one connection (index 0 = client→server, 1 = server→client).
+/// Bit of [`Phase::Teardown`] for step 1: the first FIN.
+const FIRST_FIN: u8 = 1 << 0;
+/// Step 2: the first acknowledgement of the first FIN.
+const FIRST_FIN_ACKED: u8 = 1 << 1;
+/// Step 3: the other side's FIN.
+const SECOND_FIN: u8 = 1 << 2;
+/// Step 4: the first acknowledgement of the second FIN.
+const SECOND_FIN_ACKED: u8 = 1 << 3;
+
+/// Teardown bookkeeping of one connection (arrays indexed by [`Dir::idx`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Teardown {
     /// Direction whose FIN came first.
-    pub first_closer: Option<u8>,
+    pub first_closer: Option<Dir>,
     /// Sequence number of each direction's FIN octet.
     pub fin_seq: [Option<u32>; 2],
     /// Whether each direction's FIN has been acknowledged by the other side.
@@ -102,32 +121,30 @@ pub(crate) struct Teardown {
 }
 
 impl Teardown {
-    /// Record a segment from direction `d` and return the teardown steps it performs
+    /// Record a segment sent in direction `from` and return the teardown steps it performs
     /// (bit set as in [`Phase::Teardown`]). `fin_octet` is the sequence number of the
     /// FIN octet (`seq + len`) when the segment has FIN; `ack` is `Some` when ACK is set.
-    pub fn step(&mut self, d: usize, fin_octet: Option<u32>, ack: Option<u32>) -> u8 {
-        let o = 1 - d;
-        let mut mask = 0u8;
-        if let Some(f) = fin_octet {
+    pub fn step(&mut self, from: Dir, fin_octet: Option<u32>, ack: Option<u32>) -> u8 {
+        let peer = from.rev();
+        let mut steps = 0u8;
+        if let Some(fin_seq) = fin_octet {
             match self.first_closer {
                 None => {
-                    self.first_closer = Some(d as u8);
-                    mask |= 1;
+                    self.first_closer = Some(from);
+                    steps |= FIRST_FIN;
                 }
-                Some(c) if c as usize == d => mask |= 1,
-                Some(_) => mask |= 1 << 2,
+                Some(closer) if closer == from => steps |= FIRST_FIN,
+                Some(_) => steps |= SECOND_FIN,
             }
-            self.fin_seq[d] = Some(f);
+            self.fin_seq[from.idx()] = Some(fin_seq);
         }
-        if let (Some(a), Some(f)) = (ack, self.fin_seq[o]) {
-            // acknowledges the peer's FIN octet: ack >= f + 1
-            if !self.fin_acked[o] && (a.wrapping_sub(f.wrapping_add(1)) as i32) >= 0 {
-                self.fin_acked[o] = true;
-                let first = self.first_closer == Some(o as u8);
-                mask |= if first { 1 << 1 } else { 1 << 3 };
+        if let (Some(ack), Some(peer_fin)) = (ack, self.fin_seq[peer.idx()]) {
+            if !self.fin_acked[peer.idx()] && covers_fin(ack, peer_fin) {
+                self.fin_acked[peer.idx()] = true;
+                steps |= if self.first_closer == Some(peer) { FIRST_FIN_ACKED } else { SECOND_FIN_ACKED };
             }
         }
-        mask
+        steps
     }
 
     /// True once both FINs have been sent and acknowledged.
@@ -135,18 +152,22 @@ impl Teardown {
         self.fin_acked[0] && self.fin_acked[1]
     }
 
-    /// Does `ack` (from direction `d`) acknowledge the FIN of the other direction?
-    pub fn acks_peer_fin(&self, d: usize, ack: u32) -> bool {
-        match self.fin_seq[1 - d] {
-            Some(f) => (ack.wrapping_sub(f.wrapping_add(1)) as i32) >= 0,
-            None => false,
-        }
+    /// Does `ack` (sent in direction `from`) acknowledge the FIN of the other direction?
+    pub fn acks_peer_fin(&self, from: Dir, ack: u32) -> bool {
+        self.fin_seq[from.rev().idx()].is_some_and(|fin_seq| covers_fin(ack, fin_seq))
     }
+}
+
+/// An acknowledgement number covers the FIN octet `fin_seq` when `ack >= fin_seq + 1` in
+/// sequence space (RFC 9293 3.4: SEG.ACK acknowledges everything below it).
+fn covers_fin(ack: u32, fin_seq: u32) -> bool {
+    (ack.wrapping_sub(fin_seq.wrapping_add(1)) as i32) >= 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Dir::{C2S, S2C};
 
     #[test]
     fn display_strings() {
@@ -159,46 +180,46 @@ mod tests {
         assert_eq!(Phase::Reset.to_string(), "reset");
         assert_eq!(Phase::Other(OtherKind::KeepAlive).to_string(), "other keep-alive");
         assert_eq!(Phase::Other(OtherKind::Plain).to_string(), "other");
-        for p in [Phase::Handshake(2), Phase::Data, Phase::Teardown(1), Phase::Reset, Phase::Other(OtherKind::ZeroWindowProbe)] {
-            assert!(p.to_string().starts_with(p.category()));
+        for phase in [Phase::Handshake(2), Phase::Data, Phase::Teardown(1), Phase::Reset, Phase::Other(OtherKind::ZeroWindowProbe)] {
+            assert!(phase.to_string().starts_with(phase.category()));
         }
     }
 
     #[test]
     fn four_way_close() {
-        let mut t = Teardown::default();
-        assert_eq!(t.step(0, Some(100), Some(500)), 0b0001);
-        assert_eq!(t.step(1, None, Some(101)), 0b0010);
-        assert_eq!(t.step(1, Some(500), Some(101)), 0b0100);
-        assert_eq!(t.step(0, None, Some(501)), 0b1000);
-        assert!(t.complete());
-        assert_eq!(t.step(0, None, Some(501)), 0);
+        let mut teardown = Teardown::default();
+        assert_eq!(teardown.step(C2S, Some(100), Some(500)), 0b0001);
+        assert_eq!(teardown.step(S2C, None, Some(101)), 0b0010);
+        assert_eq!(teardown.step(S2C, Some(500), Some(101)), 0b0100);
+        assert_eq!(teardown.step(C2S, None, Some(501)), 0b1000);
+        assert!(teardown.complete());
+        assert_eq!(teardown.step(C2S, None, Some(501)), 0);
     }
 
     #[test]
     fn three_segment_close() {
-        let mut t = Teardown::default();
-        assert_eq!(t.step(1, Some(9), Some(3)), 0b0001); // server closes first
-        assert_eq!(t.step(0, Some(3), Some(10)), 0b0110);
-        assert_eq!(t.step(1, None, Some(4)), 0b1000);
+        let mut teardown = Teardown::default();
+        assert_eq!(teardown.step(S2C, Some(9), Some(3)), 0b0001); // server closes first
+        assert_eq!(teardown.step(C2S, Some(3), Some(10)), 0b0110);
+        assert_eq!(teardown.step(S2C, None, Some(4)), 0b1000);
     }
 
     #[test]
     fn simultaneous_close_and_retransmitted_fin() {
-        let mut t = Teardown::default();
-        assert_eq!(t.step(0, Some(100), Some(500)), 0b0001);
-        assert_eq!(t.step(0, Some(100), Some(500)), 0b0001);
-        assert_eq!(t.step(1, Some(500), Some(100)), 0b0100);
-        assert_eq!(t.step(0, None, Some(501)), 0b1000);
-        assert_eq!(t.step(1, None, Some(101)), 0b0010);
+        let mut teardown = Teardown::default();
+        assert_eq!(teardown.step(C2S, Some(100), Some(500)), 0b0001);
+        assert_eq!(teardown.step(C2S, Some(100), Some(500)), 0b0001);
+        assert_eq!(teardown.step(S2C, Some(500), Some(100)), 0b0100);
+        assert_eq!(teardown.step(C2S, None, Some(501)), 0b1000);
+        assert_eq!(teardown.step(S2C, None, Some(101)), 0b0010);
     }
 
     #[test]
     fn wrapping_fin() {
-        let mut t = Teardown::default();
-        t.step(0, Some(u32::MAX), Some(1));
-        assert!(t.acks_peer_fin(1, 0));
-        assert!(!t.acks_peer_fin(1, u32::MAX));
-        assert_eq!(t.step(1, None, Some(0)), 0b0010);
+        let mut teardown = Teardown::default();
+        teardown.step(C2S, Some(u32::MAX), Some(1));
+        assert!(teardown.acks_peer_fin(S2C, 0));
+        assert!(!teardown.acks_peer_fin(S2C, u32::MAX));
+        assert_eq!(teardown.step(S2C, None, Some(0)), 0b0010);
     }
 }

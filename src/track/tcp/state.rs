@@ -31,16 +31,27 @@ use std::fmt;
 pub enum TcpState {
     /// Not yet inferable from the capture.
     Unknown,
+    /// No connection state at all (RFC 9293 3.3.2).
     Closed,
+    /// Waiting for a connection request (RFC 9293 3.3.2).
     Listen,
+    /// Sent a SYN, waiting for a matching SYN (RFC 9293 3.3.2).
     SynSent,
+    /// Received and sent a SYN, waiting for the ACK of its own (RFC 9293 3.3.2).
     SynReceived,
+    /// Open connection, the data transfer state (RFC 9293 3.3.2).
     Established,
+    /// Sent its FIN, waiting for the peer's FIN or the ACK of its own (RFC 9293 3.3.2).
     FinWait1,
+    /// Its FIN acknowledged, waiting for the peer's FIN (RFC 9293 3.3.2).
     FinWait2,
+    /// Received the peer's FIN, waiting for its own user to close (RFC 9293 3.3.2).
     CloseWait,
+    /// Both FINs sent, waiting for the ACK of its own (RFC 9293 3.3.2).
     Closing,
+    /// Sent its FIN after the peer's, waiting for its ACK (RFC 9293 3.3.2).
     LastAck,
+    /// Both FINs acknowledged, waiting out 2 MSL for delayed segments (RFC 9293 3.3.2).
     TimeWait,
 }
 
@@ -100,39 +111,49 @@ impl fmt::Display for TcpState {
 /// `Send*` events describe a segment the endpoint sent, `Recv*` events a segment its
 /// peer sent (which it receives, see the module documentation).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Event {
+pub enum EndpointEvent {
     /// It sent a SYN without ACK.
     SendSyn,
     /// It sent a SYN,ACK.
     SendSynAck,
     /// It sent a segment with ACK and without SYN/FIN/RST (data or pure ACK).
     SendAck,
-    /// It sent a FIN. `peer_fin_acked`: the segment acknowledges a FIN the peer sent
-    /// earlier (false also when the peer has sent no FIN).
-    SendFin { peer_fin_acked: bool },
+    /// It sent a FIN.
+    SendFin {
+        /// The segment acknowledges a FIN the peer sent earlier (false also when the peer
+        /// has sent no FIN).
+        peer_fin_acked: bool,
+    },
     /// It sent a RST.
     SendRst,
     /// It received a SYN without ACK.
     RecvSyn,
     /// It received a SYN,ACK.
     RecvSynAck,
-    /// It received a segment with ACK and without SYN/FIN/RST. `syn_acked`: the ACK
-    /// covers its SYN; `fin_acked`: the ACK covers its FIN.
-    RecvAck { syn_acked: bool, fin_acked: bool },
-    /// It received a FIN. `fin_acked`: the same segment acknowledges its own FIN.
-    RecvFin { fin_acked: bool },
+    /// It received a segment with ACK and without SYN/FIN/RST.
+    RecvAck {
+        /// The ACK covers its SYN.
+        syn_acked: bool,
+        /// The ACK covers its FIN.
+        fin_acked: bool,
+    },
+    /// It received a FIN.
+    RecvFin {
+        /// The same segment acknowledges its own FIN.
+        fin_acked: bool,
+    },
     /// It received a RST.
     RecvRst,
 }
 
-/// The state machine: the state of one endpoint after `ev`, given its state before.
+/// The state machine: the state of one endpoint after `event`, given its state before.
 ///
 /// Arms are tried in order; each carries the RFC 9293 rule it applies.
 #[rustfmt::skip]
-pub fn transition(s: TcpState, ev: Event) -> TcpState {
-    use Event::*;
+pub fn transition(state: TcpState, event: EndpointEvent) -> TcpState {
+    use EndpointEvent::*;
     use TcpState::*;
-    match (s, ev) {
+    match (state, event) {
         // ---- RST received
         (Listen, RecvRst) => Listen,           // 3.10.7.2 first check: an incoming RST in LISTEN is ignored
         (SynReceived, RecvRst) => Listen,      // 3.10.7.4 second check: SYN-RECEIVED from a passive OPEN returns to LISTEN
@@ -143,35 +164,35 @@ pub fn transition(s: TcpState, ev: Event) -> TcpState {
         // ---- SYN sent
         (Unknown | Closed | Listen, SendSyn) => SynSent, // 3.10.1 active OPEN / 3.10.2 SEND in LISTEN: send SYN, SYN-SENT
         (TimeWait, SendSyn) => SynSent,        // 3.6.1: TIME-WAIT over (or cut short, RFC 6191): a new OPEN enters SYN-SENT
-        (SynSent | SynReceived, SendSyn) => s, // 3.8.1: retransmission of the SYN, state unchanged
-        (_, SendSyn) => s,                     // 3.10.7.4 fourth check: a SYN in a synchronized state changes nothing
+        (SynSent | SynReceived, SendSyn) => state, // 3.8.1: retransmission of the SYN, state unchanged
+        (_, SendSyn) => state,                 // 3.10.7.4 fourth check: a SYN in a synchronized state changes nothing
         // ---- SYN received
         (Unknown | Closed | Listen, RecvSyn) => Listen, // 3.10.7.2: a SYN reaches a passive endpoint; LISTEN until it answers
         (TimeWait, RecvSyn) => Listen,         // 3.6.1: a new SYN may reopen a connection from TIME-WAIT (RFC 6191)
         (SynSent, RecvSyn) => SynReceived,     // 3.10.7.3 fourth check: simultaneous open, enter SYN-RECEIVED
-        (_, RecvSyn) => s,                     // 3.10.7.4 fourth check: SYN in a synchronized state only gets a challenge ACK
+        (_, RecvSyn) => state,                 // 3.10.7.4 fourth check: SYN in a synchronized state only gets a challenge ACK
         // ---- SYN,ACK sent
         (Unknown | Closed | Listen | SynSent | SynReceived, SendSynAck) => SynReceived, // 3.10.7.2 third check / 3.10.7.3: SYN,ACK is sent in SYN-RECEIVED
-        (_, SendSynAck) => s,                  // 3.8.1: a retransmitted SYN,ACK from a synchronized state changes nothing
+        (_, SendSynAck) => state,              // 3.8.1: a retransmitted SYN,ACK from a synchronized state changes nothing
         // ---- SYN,ACK received
         (Unknown | SynSent | SynReceived, RecvSynAck) => Established, // 3.10.7.3 / 3.10.7.4 fifth check: our SYN is ACKed, ESTABLISHED
         (Listen, RecvSynAck) => Listen,        // 3.10.7.2 second check: an ACK in LISTEN is answered by RST, state unchanged
-        (_, RecvSynAck) => s,                  // 3.10.7.4 fourth check: a duplicate SYN,ACK is just ACKed
+        (_, RecvSynAck) => state,              // 3.10.7.4 fourth check: a duplicate SYN,ACK is just ACKed
         // ---- ACK / data sent
         (SynSent, SendAck) => Established,     // 3.10.7.3: SYN-SENT only ACKs after an acceptable SYN,ACK (not captured)
         (SynReceived, SendAck) => Established, // 3.10.2: SYN-RECEIVED holds data until ESTABLISHED: its SYN was ACKed
-        (_, SendAck) => s,                     // 3.10.2 SEND: sending data or ACKs does not change the state
+        (_, SendAck) => state,                 // 3.10.2 SEND: sending data or ACKs does not change the state
         // ---- ACK / data received
         (SynReceived, RecvAck { syn_acked: true, .. }) => Established, // 3.10.7.4 fifth check: SYN-RECEIVED + acceptable ACK → ESTABLISHED
         (FinWait1, RecvAck { fin_acked: true, .. }) => FinWait2,       // 3.10.7.4 fifth check: FIN-WAIT-1, our FIN ACKed → FIN-WAIT-2
         (Closing, RecvAck { fin_acked: true, .. }) => TimeWait,        // 3.10.7.4 fifth check: CLOSING, our FIN ACKed → TIME-WAIT
         (LastAck, RecvAck { fin_acked: true, .. }) => Closed,          // 3.10.7.4 fifth check: LAST-ACK, our FIN ACKed → CLOSED
-        (_, RecvAck { .. }) => s,              // 3.10.7.4 fifth/seventh check: other ACKs and data leave the state alone
+        (_, RecvAck { .. }) => state,          // 3.10.7.4 fifth/seventh check: other ACKs and data leave the state alone
         // ---- FIN sent
         (Unknown | SynSent | SynReceived | Established, SendFin { .. }) => FinWait1, // 3.10.4 CLOSE in SYN-RECEIVED/ESTABLISHED: FIN, FIN-WAIT-1
         (CloseWait, SendFin { peer_fin_acked: true }) => LastAck,  // 3.10.4 CLOSE in CLOSE-WAIT: send FIN, enter LAST-ACK
         (CloseWait, SendFin { peer_fin_acked: false }) => Closing, // 3.10.7.4 eighth check: FIN crossed the peer's: FIN-WAIT-1 + FIN → CLOSING
-        (_, SendFin { .. }) => s,              // 3.8.1: retransmitted FIN (or a FIN where none is possible): unchanged
+        (_, SendFin { .. }) => state,          // 3.8.1: retransmitted FIN (or a FIN where none is possible): unchanged
         // ---- FIN received
         (Unknown | SynReceived | Established, RecvFin { .. }) => CloseWait, // 3.10.7.4 eighth check: SYN-RECEIVED/ESTABLISHED + FIN → CLOSE-WAIT
         (FinWait1, RecvFin { fin_acked: true }) => TimeWait,  // 3.10.7.4 eighth check: FIN-WAIT-1, our FIN ACKed → TIME-WAIT
@@ -180,26 +201,26 @@ pub fn transition(s: TcpState, ev: Event) -> TcpState {
         (Closing, RecvFin { fin_acked: true }) => TimeWait,   // 3.10.7.4 fifth check: CLOSING, our FIN ACKed → TIME-WAIT
         (LastAck, RecvFin { fin_acked: true }) => Closed,     // 3.10.7.4 fifth check: LAST-ACK, our FIN ACKed → CLOSED
         (TimeWait, RecvFin { .. }) => TimeWait,               // 3.10.7.4 eighth check: TIME-WAIT, a retransmitted FIN restarts 2 MSL
-        (_, RecvFin { .. }) => s,              // 3.10.7.3 / 3.10.7.4 eighth check: otherwise the FIN is dropped or the state remains
+        (_, RecvFin { .. }) => state,          // 3.10.7.3 / 3.10.7.4 eighth check: otherwise the FIN is dropped or the state remains
     }
 }
 
 #[cfg(test)]
 mod tests {
     //! One test per state (smoltcp style): every arm of [`transition`] is exercised.
-    use super::Event::*;
+    use super::EndpointEvent::*;
     use super::TcpState::*;
     use super::*;
 
-    const ACK_NONE: Event = RecvAck { syn_acked: false, fin_acked: false };
-    const ACK_SYN: Event = RecvAck { syn_acked: true, fin_acked: false };
-    const ACK_FIN: Event = RecvAck { syn_acked: true, fin_acked: true };
-    const FIN_ACKING: Event = RecvFin { fin_acked: true };
-    const FIN_PLAIN: Event = RecvFin { fin_acked: false };
-    const SFIN_ACKING: Event = SendFin { peer_fin_acked: true };
-    const SFIN_CROSS: Event = SendFin { peer_fin_acked: false };
+    const ACK_NONE: EndpointEvent = RecvAck { syn_acked: false, fin_acked: false };
+    const ACK_SYN: EndpointEvent = RecvAck { syn_acked: true, fin_acked: false };
+    const ACK_FIN: EndpointEvent = RecvAck { syn_acked: true, fin_acked: true };
+    const FIN_ACKING: EndpointEvent = RecvFin { fin_acked: true };
+    const FIN_PLAIN: EndpointEvent = RecvFin { fin_acked: false };
+    const SFIN_ACKING: EndpointEvent = SendFin { peer_fin_acked: true };
+    const SFIN_CROSS: EndpointEvent = SendFin { peer_fin_acked: false };
 
-    fn all_events() -> Vec<Event> {
+    fn all_events() -> Vec<EndpointEvent> {
         vec![
             SendSyn,
             SendSynAck,
@@ -219,9 +240,9 @@ mod tests {
         ]
     }
 
-    fn check(s: TcpState, table: &[(Event, TcpState)]) {
-        for &(ev, want) in table {
-            assert_eq!(transition(s, ev), want, "{s} + {ev:?}");
+    fn check(state: TcpState, table: &[(EndpointEvent, TcpState)]) {
+        for &(event, want) in table {
+            assert_eq!(transition(state, event), want, "{state} + {event:?}");
         }
     }
 
@@ -460,32 +481,33 @@ mod tests {
     /// documented "sink" pairs leave CLOSED-like states.
     #[test]
     fn total_and_rst_always_closes_synchronized() {
-        for s in TcpState::ALL {
-            for ev in all_events() {
-                let _ = transition(s, ev);
+        for state in TcpState::ALL {
+            for event in all_events() {
+                let _ = transition(state, event);
             }
-            assert_eq!(transition(s, SendRst), Closed);
-            if !matches!(s, Listen | SynReceived) {
-                assert_eq!(transition(s, RecvRst), Closed);
+            assert_eq!(transition(state, SendRst), Closed);
+            if !matches!(state, Listen | SynReceived) {
+                assert_eq!(transition(state, RecvRst), Closed);
             }
         }
     }
 
-    /// Drive whole conversations through the machine.
-    fn run(seq: &[(Event, Event)]) -> (TcpState, TcpState) {
-        let (mut a, mut b) = (Unknown, Unknown);
-        for (ea, eb) in seq {
-            a = transition(a, *ea);
-            b = transition(b, *eb);
+    /// Drive whole conversations through the machine: endpoints A and B from UNKNOWN
+    /// through `(A's event, B's event)` pairs.
+    fn run(steps: &[(EndpointEvent, EndpointEvent)]) -> (TcpState, TcpState) {
+        let (mut host_a, mut host_b) = (Unknown, Unknown);
+        for &(event_a, event_b) in steps {
+            host_a = transition(host_a, event_a);
+            host_b = transition(host_b, event_b);
         }
-        (a, b)
+        (host_a, host_b)
     }
 
     #[test]
     fn normal_open_and_close() {
-        let (a, b) = run(&[(SendSyn, RecvSyn), (RecvSynAck, SendSynAck), (SendAck, ACK_SYN)]);
-        assert_eq!((a, b), (Established, Established));
-        let (a, b) = run(&[
+        let (host_a, host_b) = run(&[(SendSyn, RecvSyn), (RecvSynAck, SendSynAck), (SendAck, ACK_SYN)]);
+        assert_eq!((host_a, host_b), (Established, Established));
+        let (host_a, host_b) = run(&[
             (SendSyn, RecvSyn),
             (RecvSynAck, SendSynAck),
             (SendAck, ACK_SYN),
@@ -494,31 +516,31 @@ mod tests {
             (FIN_ACKING, SFIN_ACKING),
             (SendAck, ACK_FIN),
         ]);
-        assert_eq!((a, b), (TimeWait, Closed));
+        assert_eq!((host_a, host_b), (TimeWait, Closed));
     }
 
     #[test]
     fn simultaneous_open_and_close() {
         // A SYN, B SYN (crossing), A SYN,ACK, B SYN,ACK
-        let mut a = transition(Unknown, SendSyn);
-        let mut b = transition(Unknown, RecvSyn);
-        b = transition(transition(b, SendSyn), RecvSyn); // B's own SYN, then A's (already arrived)
-        a = transition(a, RecvSyn);
-        assert_eq!((a, b), (SynReceived, SynReceived));
-        a = transition(a, SendSynAck);
-        b = transition(b, RecvSynAck);
-        b = transition(b, SendSynAck);
-        a = transition(a, RecvSynAck);
-        assert_eq!((a, b), (Established, Established));
+        let mut host_a = transition(Unknown, SendSyn);
+        let mut host_b = transition(Unknown, RecvSyn);
+        host_b = transition(transition(host_b, SendSyn), RecvSyn); // B's own SYN, then A's (already arrived)
+        host_a = transition(host_a, RecvSyn);
+        assert_eq!((host_a, host_b), (SynReceived, SynReceived));
+        host_a = transition(host_a, SendSynAck);
+        host_b = transition(host_b, RecvSynAck);
+        host_b = transition(host_b, SendSynAck);
+        host_a = transition(host_a, RecvSynAck);
+        assert_eq!((host_a, host_b), (Established, Established));
         // A FIN, B FIN not acking A's FIN, A ACK, B ACK
-        a = transition(a, SFIN_CROSS);
-        b = transition(b, FIN_PLAIN);
-        b = transition(b, SFIN_CROSS);
-        a = transition(a, FIN_PLAIN);
-        assert_eq!((a, b), (Closing, Closing));
-        b = transition(b, ACK_FIN);
-        a = transition(a, SendAck);
-        a = transition(a, ACK_FIN);
-        assert_eq!((a, b), (TimeWait, TimeWait));
+        host_a = transition(host_a, SFIN_CROSS);
+        host_b = transition(host_b, FIN_PLAIN);
+        host_b = transition(host_b, SFIN_CROSS);
+        host_a = transition(host_a, FIN_PLAIN);
+        assert_eq!((host_a, host_b), (Closing, Closing));
+        host_b = transition(host_b, ACK_FIN);
+        host_a = transition(host_a, SendAck);
+        host_a = transition(host_a, ACK_FIN);
+        assert_eq!((host_a, host_b), (TimeWait, TimeWait));
     }
 }
