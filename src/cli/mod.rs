@@ -314,7 +314,7 @@ pub struct StreamArgs {
     #[arg(long, value_name = "MS", requires = "recv")]
     pub slow: Option<u64>,
 
-    /// Bytes of each message shown in the preview.
+    /// Bytes of each message shown in the preview (and of each recv() result, at least 80).
     #[arg(long, default_value_t = 48, value_name = "N")]
     pub preview: usize,
 

@@ -443,7 +443,7 @@ fn render_dir(
         o.recv_at.describe()
     );
     for c in calls.iter().take(200) {
-        let _ = writeln!(out, "      {}", render_recv(c, &d.bytes, &d.messages, 80));
+        let _ = writeln!(out, "      {}", render_recv(c, &d.bytes, &d.messages, o.preview.max(80)));
     }
     if calls.len() > 200 {
         let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
