@@ -1,8 +1,11 @@
 //! wireseam: a packet capture and dissector that explains TCP.
 //!
 //! Data flows one way: [`capture`] (sources yield `(meta, &[u8])`) → [`decode`] (stateless, lax,
-//! borrowed views) → [`track`] (the only protocol state) → [`output`] (sinks over `io::Write`).
-//! [`cli`] turns arguments into plain configuration; nothing below it sees clap types.
+//! borrowed views) → [`track`] (all protocol state; every flow id is minted here) → [`analyze`]
+//! (reassembly, framers, the receiving application's view) → [`output`] (sinks over
+//! `io::Write`). [`pipeline`] sequences the stages for every run mode in one frame core
+//! ([`pipeline::frame_core`]); [`cli`] turns arguments into plain configuration, and nothing below
+//! it sees clap types. [`gen`] makes traffic, [`demo`] is the guided tour.
 #![deny(unsafe_code)]
 
 pub mod analyze;
