@@ -111,6 +111,13 @@ pub struct SegIn<'a> {
     pub retransmission: bool,
 }
 
+impl<'a> SegIn<'a> {
+    /// What the reassembler of its direction takes of it.
+    fn reasm(&self) -> reassembly::ReasmSeg<'a> {
+        reassembly::ReasmSeg { rseq: self.rseq, len: self.len, payload: self.payload, n: self.n, ts: self.ts }
+    }
+}
+
 /// The messages a segment carries bytes of: `first..=last` (0-based per
 /// connection and direction). The bytes of `first` in this segment are part
 /// `first_part` of it (1 = its first segment); every later index starts in this
@@ -354,7 +361,7 @@ impl Seams {
         stream.segments += 1;
         stream.retransmissions += u64::from(seg.retransmission);
         let mut cx = StageCx { st: &mut stream.stage, cfg, out, ready, pair: &mut conn.pair };
-        stream.reasm.segment(&rcfg, mem, &mut cx, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+        stream.reasm.segment(&rcfg, mem, &mut cx, seg.reasm());
         if stream.close_pending && stream.reasm.is_complete() && !stream.reasm.is_finished() {
             finish_stream(stream, &mut conn.pair, backing, cfg, mem, out, ready);
             settle(slot, cfg);

@@ -37,6 +37,29 @@ struct OpenMsg {
     framing: FramingSpec,
 }
 
+/// Where bytes being assigned to messages came from: frame `n` (`None` for a gap), whose segment
+/// ends at stream offset `frame_end` (0 for a gap), available in order at capture time `ts`;
+/// `gap`: the bytes are unknown.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    n: Option<u64>,
+    frame_end: u64,
+    ts: i64,
+    gap: bool,
+}
+
+impl Origin {
+    /// Captured bytes of frame `n`.
+    fn frame(n: u64, frame_end: u64, ts: i64) -> Self {
+        Origin { n: Some(n), frame_end, ts, gap: false }
+    }
+
+    /// Unknown bytes.
+    fn gap(ts: i64) -> Self {
+        Origin { n: None, frame_end: 0, ts, gap: true }
+    }
+}
+
 /// A chunk held for detection.
 #[derive(Clone, Copy, Debug)]
 struct Held {
@@ -198,15 +221,17 @@ impl StageCx<'_> {
         self.st.timeline.push(Arrival { start, end, ts, gap });
     }
 
+    /// Keeps `len` bytes at `off` (`None`: a gap, kept as zeros) while the first
+    /// `keep_bytes` of the stream are not all kept.
     fn keep(&mut self, off: u64, bytes: Option<&[u8]>, len: u64) {
-        let k = &mut self.st.kept;
-        if off != k.len() as u64 || k.len() >= self.cfg.keep_bytes {
+        let kept = &mut self.st.kept;
+        if off != kept.len() as u64 || kept.len() >= self.cfg.keep_bytes {
             return;
         }
-        let room = (self.cfg.keep_bytes - k.len()).min(len as usize);
+        let room = (self.cfg.keep_bytes - kept.len()).min(len as usize);
         match bytes {
-            Some(b) => k.extend_from_slice(&b[..room]),
-            None => k.resize(k.len() + room, 0),
+            Some(b) => kept.extend_from_slice(&b[..room]),
+            None => kept.resize(kept.len() + room, 0),
         }
     }
 
@@ -233,6 +258,7 @@ impl StageCx<'_> {
         }
     }
 
+    /// Frames the bytes `[off, off + bytes.len())` of frame `n` (at the stream position).
     fn frame_data(&mut self, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64) {
         let st = &mut *self.st;
         let Mode::Frame(f) = &mut st.mode else { return };
@@ -243,16 +269,17 @@ impl StageCx<'_> {
         let desync = f.feed(bytes, &mut cx);
         let end = off + bytes.len() as u64;
         let upto = desync.unwrap_or(end);
-        self.apply(off, upto, &ends, Some(n), frame_end, ts, false);
-        if let Some(x) = desync {
-            self.lose_sync(x);
-            if x < end {
+        let origin = Origin::frame(n, frame_end, ts);
+        self.apply(off, upto, &ends, origin);
+        if let Some(lost_at) = desync {
+            self.lose_sync(lost_at);
+            if lost_at < end {
                 ends.clear();
                 ends.push(end);
-                self.apply(x, end, &ends, Some(n), frame_end, ts, false);
+                self.apply(lost_at, end, &ends, origin);
                 if let Mode::Frame(f) = &mut self.st.mode {
                     let mut cx = FrameCx { ends: &mut Vec::new(), pair: self.pair, dir: self.st.dir };
-                    f.feed(&bytes[(x - off) as usize..], &mut cx);
+                    f.feed(&bytes[(lost_at - off) as usize..], &mut cx);
                 }
             }
         }
@@ -278,19 +305,19 @@ impl StageCx<'_> {
         let in_sync = f.skip(len, &mut cx);
         let end = off + len;
         if in_sync {
-            self.apply(off, end, &ends, None, 0, ts, true);
+            self.apply(off, end, &ends, Origin::gap(ts));
         } else {
             ends.clear();
-            self.apply(off, end, &ends, None, 0, ts, true);
+            self.apply(off, end, &ends, Origin::gap(ts));
             self.lose_sync(end);
         }
         self.st.ends = ends;
         self.st.pos = end;
     }
 
-    /// The framer cannot go on at `x`: the open message ends there, incomplete,
+    /// The framer cannot go on at `at`: the open message ends there, incomplete,
     /// and `segment` frames the rest.
-    fn lose_sync(&mut self, x: u64) {
+    fn lose_sync(&mut self, at: u64) {
         let st = &mut *self.st;
         let from = match &st.mode {
             Mode::Frame(f) => f.spec(),
@@ -299,40 +326,40 @@ impl StageCx<'_> {
         if st.open {
             let m = st.pending.back_mut().expect("open message");
             m.complete = false;
-            m.end = Some(x);
+            m.end = Some(at);
             st.open = false;
         }
-        st.mode = Mode::Frame(make_framer(FramingSpec::Segment, x));
+        st.mode = Mode::Frame(make_framer(FramingSpec::Segment, at));
         if st.fallback_at.is_none() {
-            st.fallback_at = Some(x);
+            st.fallback_at = Some(at);
         }
-        self.out.events.push(Event::Desync { conn: st.conn, dir: st.dir, offset: x, framing: from });
+        self.out.events.push(Event::Desync { conn: st.conn, dir: st.dir, offset: at, framing: from });
     }
 
-    /// Assigns the bytes `[off, upto)` to messages given the ends found in them.
-    #[allow(clippy::too_many_arguments)]
-    fn apply(&mut self, off: u64, upto: u64, ends: &[u64], n: Option<u64>, frame_end: u64, ts: i64, gap: bool) {
+    /// Assigns the bytes `[off, upto)` from `origin` to messages given the ends found in them.
+    fn apply(&mut self, off: u64, upto: u64, ends: &[u64], origin: Origin) {
         let mut cur = off;
         let mut first: Option<(u64, u64)> = None;
         let mut last_idx = 0;
-        for &e in ends {
-            if e <= cur || e > upto {
+        for &msg_end in ends {
+            if msg_end <= cur || msg_end > upto {
                 continue;
             }
-            let (idx, part) = self.touch(cur, n, frame_end, ts, gap);
+            let (idx, part) = self.touch(cur, origin);
             first.get_or_insert((idx, part));
             last_idx = idx;
             let st = &mut *self.st;
-            st.pending.back_mut().expect("open").end = Some(e);
+            st.pending.back_mut().expect("open").end = Some(msg_end);
             st.open = false;
-            cur = e;
+            cur = msg_end;
         }
         if cur < upto {
-            let (idx, part) = self.touch(cur, n, frame_end, ts, gap);
+            let (idx, part) = self.touch(cur, origin);
             first.get_or_insert((idx, part));
             last_idx = idx;
         }
-        let (Some((first_idx, first_part)), Some(n)) = (first, n) else {
+        let frame_end = origin.frame_end;
+        let (Some((first_idx, first_part)), Some(n)) = (first, origin.n) else {
             return;
         };
         let st = &mut *self.st;
@@ -370,9 +397,10 @@ impl StageCx<'_> {
         });
     }
 
-    /// Adds bytes at `cur` to the open message (opening one if needed); returns
+    /// Adds bytes at `cur` from `origin` to the open message (opening one if needed); returns
     /// its index and, for a frame, the part number of that frame in it.
-    fn touch(&mut self, cur: u64, n: Option<u64>, frame_end: u64, ts: i64, gap: bool) -> (u64, u64) {
+    fn touch(&mut self, cur: u64, origin: Origin) -> (u64, u64) {
+        let Origin { n, frame_end, ts, gap } = origin;
         let cfg = self.cfg;
         let st = &mut *self.st;
         if !st.open {
@@ -461,14 +489,14 @@ impl StageCx<'_> {
                 first_ts: m.first_ts,
                 last_ts: m.last_ts,
             };
-            let s = &mut st.stats;
-            s.messages += 1;
-            s.sticky += u64::from(msg.sticky);
-            s.split += u64::from(msg.split);
-            s.incomplete += u64::from(!msg.complete);
-            s.largest = s.largest.max(msg.len);
-            s.max_segments = s.max_segments.max(msg.nframes);
-            s.sum_segments += msg.nframes;
+            let stats = &mut st.stats;
+            stats.messages += 1;
+            stats.sticky += u64::from(msg.sticky);
+            stats.split += u64::from(msg.split);
+            stats.incomplete += u64::from(!msg.complete);
+            stats.largest = stats.largest.max(msg.len);
+            stats.max_segments = stats.max_segments.max(msg.nframes);
+            stats.sum_segments += msg.nframes;
             self.ready.push(msg);
         }
     }
@@ -573,19 +601,19 @@ impl ReasmSink for StageCx<'_> {
     }
 
     fn old(&mut self, off: u64, len: u64, n: u64) {
-        let r = &self.st.recent;
-        if r.is_empty() || len == 0 {
+        let recent = &self.st.recent;
+        if recent.is_empty() || len == 0 {
             return;
         }
         let end = off + len;
-        let i = r.partition_point(|&(o, _)| o <= off).saturating_sub(1);
-        let j = r.partition_point(|&(o, _)| o < end).saturating_sub(1).max(i);
+        let first = recent.partition_point(|&(start, _)| start <= off).saturating_sub(1);
+        let last = recent.partition_point(|&(start, _)| start < end).saturating_sub(1).max(first);
         self.out.carried.push(Carried {
             n,
             flow: FlowId::Tcp(self.st.conn),
             dir: self.st.dir,
-            first: r[i].1,
-            last: r[j].1,
+            first: recent[first].1,
+            last: recent[last].1,
             first_part: 0,
             continues: false,
             dup: true,
@@ -649,7 +677,7 @@ impl Finished {
         self.segments += 1;
         self.retransmissions += u64::from(seg.retransmission);
         let mut sink = LateSink { conn: self.conn, dir: self.dir, out };
-        self.reasm.segment(cfg, mem, &mut sink, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+        self.reasm.segment(cfg, mem, &mut sink, seg.reasm());
     }
 }
 
