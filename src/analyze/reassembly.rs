@@ -34,12 +34,16 @@ pub const HIST_BLOCK: usize = 64;
 /// Global memory account shared by all directions.
 #[derive(Clone, Copy, Debug)]
 pub struct Mem {
+    /// Bytes charged now (buffered pieces with [`PIECE_OVERHEAD`], bytes held for detection).
     pub used: usize,
+    /// Most bytes that may be charged at once; a charge past it fails.
     pub cap: usize,
+    /// Highest `used` so far.
     pub peak: usize,
 }
 
 impl Mem {
+    /// An empty account with room for `cap` bytes.
     pub fn new(cap: usize) -> Self {
         Mem { used: 0, cap, peak: 0 }
     }
@@ -52,6 +56,7 @@ impl Mem {
         self.peak = self.peak.max(self.used);
         true
     }
+    /// Gives back `n` charged bytes (never below 0).
     pub fn give(&mut self, n: usize) {
         self.used = self.used.saturating_sub(n);
     }
@@ -69,8 +74,13 @@ fn index_in(backing: &[u8], part: &[u8]) -> Option<usize> {
 /// Reassembly limits, and where payloads can be read again.
 #[derive(Clone, Copy)]
 pub struct ReasmCfg<'a> {
+    /// Most bytes one direction may have buffered out of order (accounted with
+    /// [`PIECE_OVERHEAD`]); a piece past it is dropped ([`ReasmEvent::CapDrop`]).
     pub per_dir_cap: usize,
+    /// Buffered bytes past which the hole before the first piece is given up as a gap.
     pub gap_threshold: usize,
+    /// Bytes already handed on that a retransmission is compared with, in whole
+    /// [`HIST_BLOCK`]s; below one block the check is off.
     pub conflict_window: usize,
     /// Every payload passed in lies in this for the whole run: the conflict check reads first
     /// copies from it instead of hashing every byte. A reassembler keeps the mode it was created
@@ -99,6 +109,7 @@ pub enum GapReason {
 }
 
 impl GapReason {
+    /// The contract's name: `lost` or `snaplen`.
     pub fn as_str(self) -> &'static str {
         match self {
             GapReason::Lost => "lost",
@@ -112,12 +123,37 @@ impl GapReason {
 pub enum ReasmEvent {
     /// Frame `frame` carried bytes that differ from the first copy (frame `first`),
     /// from `offset` for `len` bytes (the compared overlap). The first copy is kept.
-    Conflict { offset: u64, len: u64, first: u64, frame: u64 },
+    Conflict {
+        /// Stream offset of the first differing byte.
+        offset: u64,
+        /// Bytes from `offset` to the end of the compared overlap.
+        len: u64,
+        /// The frame that carried the first copy (0 when no longer known).
+        first: u64,
+        /// The frame whose copy differs.
+        frame: u64,
+    },
     /// `len` bytes at `offset` of frame `frame` were dropped: they did not fit
     /// under the per-direction (`global` false) or global cap.
-    CapDrop { offset: u64, len: u64, frame: u64, global: bool },
+    CapDrop {
+        /// Stream offset of the first dropped byte.
+        offset: u64,
+        /// Bytes dropped.
+        len: u64,
+        /// The frame that carried them.
+        frame: u64,
+        /// The global cap ([`Mem`]) was full, not the direction's.
+        global: bool,
+    },
     /// Bytes beyond the end of a finished direction were ignored.
-    Late { offset: u64, len: u64, frame: u64 },
+    Late {
+        /// Stream offset of the first ignored byte.
+        offset: u64,
+        /// Bytes ignored.
+        len: u64,
+        /// The frame that carried them.
+        frame: u64,
+    },
 }
 
 /// Receives a direction's bytes in stream order.
@@ -213,14 +249,21 @@ struct Placed<'p> {
 /// Counters of one direction's reassembly.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReasmStats {
+    /// Captured bytes handed on in stream order (gaps not counted).
     pub bytes: u64,
+    /// Gaps handed on (lost or cut by the snap length).
     pub gaps: u64,
+    /// Bytes in those gaps.
     pub gap_bytes: u64,
+    /// [`ReasmEvent::Conflict`]s raised.
     pub conflicts: u64,
+    /// [`ReasmEvent::CapDrop`]s raised.
     pub cap_drops: u64,
+    /// Bytes in those drops.
     pub cap_drop_bytes: u64,
     /// Bytes that arrived again after the first copy (retransmissions, overlaps).
     pub dup_bytes: u64,
+    /// Most bytes buffered out of order at once (accounted, as for `per_dir_cap`).
     pub peak_buffered: usize,
 }
 
@@ -591,10 +634,12 @@ pub struct Reassembler {
     end: Option<u64>,
     /// No more bytes are accepted.
     finished: bool,
+    /// What it has done so far.
     pub stats: ReasmStats,
 }
 
 impl Reassembler {
+    /// An empty direction for `cfg` (whose `backing` every later call must pass too).
     pub fn new(cfg: &ReasmCfg) -> Self {
         Reassembler {
             next: 0,
@@ -620,9 +665,11 @@ impl Reassembler {
     pub fn pieces(&self) -> usize {
         self.ooo.len()
     }
+    /// Stream offset of the FIN, once [`set_end_rseq`](Self::set_end_rseq) gave it.
     pub fn end(&self) -> Option<u64> {
         self.end
     }
+    /// [`finish`](Self::finish) was called: no more bytes are taken.
     pub fn is_finished(&self) -> bool {
         self.finished
     }

@@ -22,13 +22,15 @@ pub struct RecvCall {
     pub ts: i64,
     /// Requested size.
     pub asked: usize,
-    /// Byte range returned, `[start, end)`.
+    /// Stream offset of the first byte returned.
     pub start: u64,
+    /// Stream offset just past the last byte returned (`end - start` ≤ `asked`).
     pub end: u64,
     /// Message ends strictly inside the range (where `|` is drawn).
     pub boundaries: Vec<u64>,
-    /// Messages whose bytes are in the range (indices), `None` if no message covers it.
+    /// Index of the message holding the first byte returned, `None` if no message covers it.
     pub first_msg: Option<u64>,
+    /// Index of the message holding the last byte returned, `None` if no message covers it.
     pub last_msg: Option<u64>,
     /// The range holds unknown bytes (a gap).
     pub gap: bool,
@@ -123,9 +125,6 @@ fn make_call(call: u64, ts: i64, asked: usize, start: u64, end: u64, timeline: &
     RecvCall { call, ts, asked, start, end, boundaries, first_msg: find(start), last_msg: find(end - 1), gap }
 }
 
-/// Renders a call like `recv #2 (10) → "llo|world" (msg 0 end, msg 1)`.
-/// `bytes` holds the direction's stream from offset 0 (e.g. `kept_bytes`); a
-/// range beyond it is shown as its length. At most `max` bytes are shown.
 /// One byte of a quoted preview: printable ASCII as is, `\n \r \t \" \\` escaped, the rest `\xNN`.
 pub fn push_escaped(s: &mut String, x: u8) {
     match x {
@@ -141,6 +140,9 @@ pub fn push_escaped(s: &mut String, x: u8) {
     }
 }
 
+/// Renders a call like `recv #2 (10) → "llo|world" (msg 0 end, msg 1)`.
+/// `bytes` holds the direction's stream from offset 0 (e.g. `kept_bytes`); a
+/// range beyond it is shown as its length. At most `max` bytes are shown.
 pub fn render_recv(c: &RecvCall, bytes: &[u8], messages: &[Message], max: usize) -> String {
     let mut s = format!("recv #{} ({}) → ", c.call, c.asked);
     if c.end as usize <= bytes.len() && !c.gap {

@@ -21,16 +21,21 @@ use crate::track::{Dir, FlowId};
 /// Recent message starts remembered for mapping retransmitted bytes to messages.
 const RECENT_STARTS: usize = 1024;
 
+/// A message opened and not yet emitted (see the module documentation for its life).
 #[derive(Debug)]
 struct OpenMsg {
     index: u64,
     offset: u64,
+    /// Where the framer said it ends (`None` while open).
     end: Option<u64>,
+    /// Frames that carried its bytes, at most `max_frames` listed.
     frames: Vec<u64>,
     nframes: u64,
     last_frame: Option<u64>,
     sticky: bool,
     complete: bool,
+    /// The furthest end of a segment that carried its bytes: it is final once the stream
+    /// position passes it.
     max_frame_end: u64,
     first_ts: i64,
     last_ts: i64,
@@ -70,6 +75,7 @@ struct Held {
     ts: i64,
 }
 
+/// What a stage does with the bytes it is handed.
 enum Mode {
     /// `next_try`: detection runs again once `buf` reaches this length. Trying on every segment
     /// re-scanned the whole buffer each time (quadratic: 63% of a 300 MB run); a geometric
@@ -80,38 +86,57 @@ enum Mode {
         held: Vec<Held>,
         next_try: usize,
     },
+    /// Framing with this framer.
     Frame(Box<dyn Framer>),
+    /// The direction is finished.
     Done,
 }
 
 /// Counters over the messages emitted so far.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct MsgStats {
+    /// Messages emitted.
     pub messages: u64,
+    /// Of them, sticky ones (sharing a frame with another message).
     pub sticky: u64,
+    /// Of them, split ones (carried by more than one frame).
     pub split: u64,
+    /// Of them, incomplete ones.
     pub incomplete: u64,
+    /// Length of the longest, bytes.
     pub largest: u64,
+    /// Most frames that carried one.
     pub max_segments: u64,
+    /// Frames that carried them, summed (for the mean).
     pub sum_segments: u64,
 }
 
+/// The message tracker of one direction: framing (or detection) of the bytes the reassembler
+/// hands on, and the messages they make.
 pub(super) struct Stage {
     conn: u32,
     dir: Dir,
     mode: Mode,
+    /// The framing decided (or given with `--framing`); `None` while `auto` looks.
     pub detection: Option<Detection>,
     /// Offset of the next byte to frame.
     pos: u64,
     next_index: u64,
+    /// Messages opened and not yet emitted, in index order.
     pending: VecDeque<OpenMsg>,
+    /// The last of `pending` is still open (its end not found yet).
     open: bool,
     /// Frames handed on only partly so far: (frame, segment end, last message index).
     partial: Vec<(u64, u64, u64)>,
+    /// The last [`RECENT_STARTS`] messages: (offset, index), ascending.
     recent: VecDeque<(u64, u64)>,
+    /// The framer's message ends of one call (kept for its capacity).
     ends: Vec<u64>,
+    /// The arrival timeline, when `keep_timeline`.
     pub timeline: Vec<Arrival>,
+    /// The first `keep_bytes` bytes of the stream (gaps as zeros).
     pub kept: Vec<u8>,
+    /// Counters over the messages emitted.
     pub stats: MsgStats,
     /// Where the framer lost sync and `segment` took over.
     pub fallback_at: Option<u64>,
@@ -121,25 +146,36 @@ pub(super) struct Stage {
 
 /// A stage with the context it reports into; the reassembler's sink.
 pub(super) struct StageCx<'a> {
+    /// The stage.
     pub st: &'a mut Stage,
+    /// The engine's configuration.
     pub cfg: &'a SeamConfig,
+    /// Where the call's carried entries and events go.
     pub out: &'a mut SegOut,
+    /// Where final messages go, in the order they become final.
     pub ready: &'a mut Vec<Message>,
+    /// What the connection's two directions share (HTTP requests).
     pub pair: &'a mut PairState,
 }
 
 /// One direction of one TCP connection.
 pub(super) struct Stream {
+    /// Bytes in stream order.
     pub reasm: Reassembler,
+    /// Messages from them.
     pub stage: Stage,
     /// A FIN was seen; finish once everything before it is in.
     pub close_pending: bool,
+    /// Capture time of the last segment (ns): the time of the bytes a finish hands on.
     pub last_ts: i64,
+    /// Segments the tracker flagged as retransmissions.
     pub retransmissions: u64,
+    /// Segments with payload fed.
     pub segments: u64,
 }
 
 impl Stream {
+    /// Direction `dir` of connection `conn`, framed as `cfg.framing` says for it.
     pub fn new(conn: u32, dir: Dir, cfg: &SeamConfig, backing: Option<&dyn Backing>) -> Self {
         Stream {
             reasm: Reassembler::new(&reasm_cfg(cfg, backing)),
@@ -152,11 +188,13 @@ impl Stream {
     }
 }
 
+/// The reassembly part of `cfg`; `backing`: where every payload fed lies (file input).
 pub(super) fn reasm_cfg<'a>(cfg: &SeamConfig, backing: Option<&'a dyn Backing>) -> ReasmCfg<'a> {
     ReasmCfg { per_dir_cap: cfg.per_dir_cap, gap_threshold: cfg.gap_threshold, conflict_window: cfg.conflict_window, backing }
 }
 
 impl Stage {
+    /// A stage for direction `dir` of `conn`: detecting (`auto`) or framing with the spec given.
     pub fn new(conn: u32, dir: Dir, choice: DirFraming) -> Self {
         let (mode, detection) = match choice {
             DirFraming::Auto => (Mode::Detect { buf: Vec::new(), held: Vec::new(), next_try: 0 }, None),
@@ -643,14 +681,21 @@ fn event_of(conn: u32, dir: Dir, ev: ReasmEvent) -> Event {
 /// exactly as the live stream would (its message memory and conflict history were already
 /// freed when it finished).
 pub(super) struct Finished {
+    /// The finished reassembler (its counts, and [`ReasmEvent::Late`] for late bytes).
     pub reasm: Reassembler,
+    /// As [`Stage::stats`].
     pub stats: MsgStats,
+    /// As [`Stage::detection`].
     pub detection: Option<Detection>,
+    /// As [`Stage::fallback_at`].
     pub fallback_at: Option<u64>,
     conn: u32,
     dir: Dir,
+    /// As [`Stream::last_ts`].
     pub last_ts: i64,
+    /// As [`Stream::retransmissions`].
     pub retransmissions: u64,
+    /// As [`Stream::segments`].
     pub segments: u64,
 }
 

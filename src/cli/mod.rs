@@ -27,6 +27,7 @@ Examples:
 Exit status: 0 success; 1 an input could not be read (or was damaged part-way: everything
 before the damage is printed first); 2 bad arguments or filter expression.";
 
+/// The command line: a global `--color` and one command.
 #[derive(Parser, Debug)]
 #[command(name = "wireseam", version, about = ABOUT, long_about = None, after_help = AFTER, propagate_version = true)]
 pub struct Cli {
@@ -34,10 +35,12 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true, value_name = "WHEN")]
     pub color: Color,
 
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands; each variant's doc comment is its `--help` summary.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Dissect a pcap or pcapng file: one annotated line (or JSON object) per frame.
@@ -79,6 +82,7 @@ Examples:
   wireseam gen handshake --role server --addr 198.18.0.2 --port 9000
   sudo wireseam gen arp --iface veth0";
 
+/// Arguments of `wireseam gen`.
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// Scenario to run (see --list).
@@ -126,6 +130,7 @@ pub struct GenArgs {
     pub quiet: bool,
 }
 
+/// Arguments of `wireseam demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Do not capture; show the tour on the captures bundled in the binary.
@@ -157,6 +162,7 @@ Examples:
   sudo wireseam capture -i eth0 -w out.pcap --duration 10
   sudo wireseam capture -i lo --format json -c 100 | jq .";
 
+/// Arguments of `wireseam capture`.
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
     /// Interface to capture on (default: libpcap's first suitable interface).
@@ -276,8 +282,10 @@ pub struct InputArgs {
     pub threads: Option<usize>,
 }
 
+/// Arguments of `wireseam stream`.
 #[derive(Args, Debug)]
 pub struct StreamArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -313,8 +321,10 @@ pub struct StreamArgs {
     pub keep: usize,
 }
 
+/// Arguments of `wireseam conns`.
 #[derive(Args, Debug)]
 pub struct ConnsArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -337,8 +347,10 @@ pub struct ConnsArgs {
     pub conds: Vec<String>,
 }
 
+/// Arguments of `wireseam flow`.
 #[derive(Args, Debug)]
 pub struct FlowArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -351,8 +363,10 @@ pub struct FlowArgs {
     pub fold: usize,
 }
 
+/// Arguments of `wireseam read`.
 #[derive(Args, Debug)]
 pub struct ReadArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -373,6 +387,7 @@ pub struct ReadArgs {
     pub time: Time,
 }
 
+/// `-F`/`--format`: the output format.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned annotated lines for people.
@@ -390,13 +405,23 @@ impl From<Format> for crate::output::OutputFormat {
     }
 }
 
+/// `--color`: when to colour text output. Its `--help` text names the values already, so they
+/// carry no help of their own (`help = None`: these doc comments stay out of `--help`, which
+/// would otherwise switch every command's long help to the one-option-per-paragraph layout).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    #[value(help = None)]
     Auto,
+    /// Always, also into a pipe or file.
+    #[value(help = None)]
     Always,
+    /// Never.
+    #[value(help = None)]
     Never,
 }
 
+/// `-t`/`--time`: the time column of text output.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Time {
     /// Seconds since the first frame.
@@ -407,78 +432,132 @@ pub enum Time {
     Delta,
 }
 
-/// Where frames come from.
+/// Where frames come from, and how a file command reads them (validated [`InputArgs`]).
 #[derive(Debug, Clone)]
 pub struct InputConfig {
+    /// The capture file (`-`: standard input); for a live capture, the interface's name.
     pub file: PathBuf,
+    /// The BPF filter expression (pcap-filter(7)), its words joined by spaces; `None`: every frame.
     pub filter: Option<String>,
+    /// Stop after this many frames shown (counted after the filter; at least 1).
     pub count: Option<u64>,
+    /// Framing per TCP direction (`--framing`).
     pub framing: crate::analyze::FramingChoice,
+    /// TCP connections tracked at once (`--max-conns`; at least 1).
     pub max_conns: usize,
+    /// Threads for file input, 1 to 256 (`--threads`, else the command's default).
     pub threads: usize,
 }
 
+/// Validated configuration for `stream`.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// Only this TCP connection; `None`: every connection and UDP flow.
     pub conn: Option<u32>,
+    /// A hexdump of every message (`-x`).
     pub hex: bool,
+    /// Sizes of the simulated `recv()` calls in turn, the last repeating, each at least 1;
+    /// empty: no simulation.
     pub recv: Vec<usize>,
+    /// The simulated application wakes only every this many milliseconds (`--slow`); `None`:
+    /// as soon as data arrives.
     pub slow_ms: Option<u64>,
+    /// Bytes of each message shown in its preview.
     pub preview: usize,
+    /// Stream bytes kept per direction for previews and `recv` (`--keep` MiB, in bytes).
     pub keep_bytes: usize,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
 /// Validated configuration for `read`.
 #[derive(Debug, Clone)]
 pub struct ReadConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
+    /// Detail of text output: how many `-v` were given.
     pub verbose: u8,
+    /// A hexdump of each frame's transport payload (`-x`).
     pub hex: bool,
+    /// The time column of text output.
     pub time: TimeFormat,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
+/// Validated configuration for `conns`.
 #[derive(Debug, Clone)]
 pub struct ConnsConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// A table, or the JSON-lines `conn` records.
     pub format: crate::output::OutputFormat,
+    /// Order of the rows (`--sort`).
     pub sort: crate::output::conns::SortKey,
+    /// Reverse that order (`-r`).
     pub reverse: bool,
+    /// Conditions a row must all meet (`--filter`).
     pub filters: Vec<crate::output::conns::ConnFilter>,
 }
 
+/// Validated configuration for `flow`.
 #[derive(Debug, Clone)]
 pub struct FlowConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// Only this connection; `None`: every one.
     pub conn: Option<u32>,
+    /// Runs of more than this many uneventful segments are folded into one line (0: never).
     pub fold: usize,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
+/// Validated configuration for `capture`.
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
+    /// The interface and how libpcap opens it (filter, snap length, promiscuous mode, kernel
+    /// buffer, `-w` file).
     pub live: crate::capture::live::LiveConfig,
+    /// List the interfaces and exit (`-D`).
     pub list: bool,
+    /// Stop after this many frames (`-c`; at least 1).
     pub count: Option<u64>,
+    /// Stop after this long (`--duration`; positive).
     pub duration: Option<std::time::Duration>,
+    /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
+    /// User to become after opening the capture when started as root (`-Z`); `None`: the
+    /// default unprivileged user.
     pub user: Option<String>,
+    /// Detail of text output: how many `-v` were given.
     pub verbose: u8,
+    /// A hexdump of each frame's payload (`-x`).
     pub hex: bool,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
+/// A command line turned into what to run (see [`to_config`]).
 #[derive(Debug)]
 pub enum Config {
+    /// `wireseam read`.
     Read(ReadConfig),
+    /// `wireseam conns`.
     Conns(ConnsConfig),
+    /// `wireseam flow`.
     Flow(FlowConfig),
+    /// `wireseam capture`.
     Capture(CaptureConfig),
+    /// `wireseam stream`.
     Stream(StreamConfig),
+    /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
+    /// `wireseam demo`.
     Demo(crate::demo::DemoConfig),
 }
 

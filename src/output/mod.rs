@@ -60,6 +60,7 @@ struct Waiting {
 impl Deferred {
     const MAX: usize = 4096;
 
+    /// No line waits.
     pub fn is_empty(&self) -> bool {
         self.q.is_empty()
     }
@@ -74,6 +75,8 @@ impl Deferred {
         (self.spare.pop().unwrap_or_default(), self.spare.pop().unwrap_or_default())
     }
 
+    /// Frame `n`'s line waits, as `head` + its annotation + `tail`; `note` is its annotation when
+    /// known (call in frame order, once per frame).
     pub fn push(&mut self, n: u64, head: Vec<u8>, tail: Vec<u8>, note: &MsgNote) {
         let note = match note {
             MsgNote::Pending => None,

@@ -12,10 +12,12 @@ use crate::analyze::{render_recv, simulate_recv_sizes, Arrival, Carried, DirSumm
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, RunSummary, Sink};
 use crate::track::{Dir, FlowId};
 
+/// What `wireseam stream` shows.
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
     /// Only this TCP connection (UDP flows are shown when no connection is chosen).
     pub conn: Option<u32>,
+    /// A hexdump of every message under its line.
     pub hex: bool,
     /// Simulate an application calling `recv(N)` with these sizes (the last repeats; empty: no
     /// simulation) ...
@@ -24,6 +26,7 @@ pub struct StreamOptions {
     pub slow_ms: Option<u64>,
     /// Bytes of each message shown in the preview.
     pub preview: usize,
+    /// Colours of the text (as `--color` chose).
     pub palette: Palette,
 }
 
@@ -53,6 +56,8 @@ struct UdpData {
     previews: Previews,
 }
 
+/// The sink of `wireseam stream`: keeps every message and connection record, and writes them
+/// all, per connection and direction, when the run finishes.
 pub struct StreamSink<W: Write> {
     w: W,
     o: StreamOptions,
@@ -61,6 +66,7 @@ pub struct StreamSink<W: Write> {
 }
 
 impl<W: Write> StreamSink<W> {
+    /// A sink writing to `w` what `o` asks for.
     pub fn new(w: W, o: StreamOptions) -> Self {
         StreamSink { w, o, conns: BTreeMap::new(), udp: BTreeMap::new() }
     }

@@ -5,7 +5,7 @@
 //! 2. **decode** (stateless), counting malformed frames and link types not decoded;
 //! 3. **track** ([`Tracking`]): ARP bindings, TCP connections, UDP flows — every flow id is
 //!    minted here;
-//! 4. **seams** ([`SeamStage`]): reassembly and framing of the tracked flows;
+//! 4. **seams** ([`Back`]): reassembly and framing of the tracked flows;
 //! 5. at every [`EXPIRE_EVERY`]th frame read that passed the filter, the **expiry step**:
 //!    connections that tracking finished (closed and lingered, or evicted) leave it, then their
 //!    seams are closed, and each goes to the sink as one [`ConnRecord`], in id order.
