@@ -191,7 +191,7 @@ pub struct ReasmSeg<'p> {
 /// bytes were captured (the rest is unknown). Those bytes are held in `data`, or, when they lie
 /// in the run's [`Backing`] (file input), only where: `at` (read again when the piece is
 /// handed on; a bulk transfer waiting for retransmissions holds up to the per-direction cap,
-/// and copies of them were most of a long capture's memory).
+/// and copies of those bytes would be most of a long capture's memory).
 #[derive(Debug)]
 struct Piece {
     n: u64,

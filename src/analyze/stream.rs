@@ -77,15 +77,13 @@ struct Held {
 
 /// What a stage does with the bytes it is handed.
 enum Mode {
-    /// `next_try`: detection runs again once `buf` reaches this length. Trying on every segment
-    /// re-scanned the whole buffer each time (quadratic: 63% of a 300 MB run); a geometric
-    /// schedule keeps the total linear. Detection is monotone (a longer prefix gives the answer
-    /// a shorter one gave), so trying less often only delays the same decision.
-    Detect {
-        buf: Vec<u8>,
-        held: Vec<Held>,
-        next_try: usize,
-    },
+    /// `auto` is still looking: the bytes are held in `buf` (charged to [`Mem`]), each chunk's
+    /// origin in `held`. `next_try`: detection runs again once `buf` reaches this length — on
+    /// every chunk while `buf` holds under 8 KiB (prompt live output), then each time it has
+    /// grown by half (by [`DETECT_MAX`](super::framing::detect::DETECT_MAX) at the latest), so
+    /// the rescans of the buffer cost linear time in all. Detection is monotone (a longer prefix
+    /// gives the answer a shorter one gave), so trying less often only delays the same decision.
+    Detect { buf: Vec<u8>, held: Vec<Held>, next_try: usize },
     /// Framing with this framer.
     Frame(Box<dyn Framer>),
     /// The direction is finished.

@@ -562,14 +562,16 @@ pub enum Config {
 }
 
 /// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
-/// adds its own tables and pages in use: on the 2 GB bench capture one thread peaks at 41 MB,
-/// 2 at 52, 4 at 61, 8 at 67 MB (over the 64 MB target).
+/// adds its own tables and pages in use; the cap is chosen so that a default run's peak RSS on
+/// the 2 GB bench capture stays within the 64 MB target (figures per thread count:
+/// `benches/README.md`, Memory).
 const MAX_DEFAULT_CONNS_THREADS: usize = 4;
 
 /// `--threads` of `read` and `flow` when not given: the available cores, at most this many
-/// seam workers (besides the reader and the renderer, which stay one thread each: with more
-/// workers they are the limit). On the 2 GB bench capture `read --format json` peaks at 47 MB
-/// with one thread, 59 MB with 2 workers and 66 MB with 4 (over the 64 MB target).
+/// seam workers (besides the reader and the renderer, which stay one thread each and are the
+/// limit with more workers). Each worker holds batches in flight; the cap is chosen so that
+/// `read --format json`, the largest, stays within the 64 MB peak RSS target on the 2 GB bench
+/// capture (`benches/README.md`, Memory).
 const MAX_DEFAULT_READ_THREADS: usize = 2;
 
 /// The cores available to this process, up to `max`.

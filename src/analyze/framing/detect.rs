@@ -444,7 +444,7 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
 mod tests {
     use proptest::prelude::*;
 
-    /// Rule 4 as it was first written, a byte at a time: the reference for [`rule_text`].
+    /// Rule 4 written a byte at a time, the plainest way: the reference [`rule_text`] must agree with.
     fn rule_text_byte_by_byte(b: &[u8], ended: bool) -> Verdict {
         let mut nl: u32 = 0;
         let mut all_crlf = true;
