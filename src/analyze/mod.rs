@@ -494,8 +494,8 @@ impl Seams {
         out.clear();
         let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let backing = backing.as_deref();
-        let Some(c) = conns.get_mut(&conn) else { return };
-        let slot = &mut c.dirs[dir.idx()];
+        let Some(streams) = conns.get_mut(&conn) else { return };
+        let slot = &mut streams.dirs[dir.idx()];
         let Some(DirState::Live(stream)) = slot else {
             return;
         };
@@ -507,10 +507,10 @@ impl Seams {
                 stream.reasm.set_end_rseq(r);
                 stream.close_pending = true;
                 if stream.reasm.is_complete() {
-                    finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready);
+                    finish_stream(stream, &mut streams.pair, backing, cfg, mem, out, ready);
                 }
             }
-            None => finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready),
+            None => finish_stream(stream, &mut streams.pair, backing, cfg, mem, out, ready),
         }
         settle(slot, cfg);
     }
@@ -524,9 +524,9 @@ impl Seams {
 
     /// Summary of one direction, `None` if it never carried payload (or was released).
     pub fn summary(&self, conn: u32, dir: Dir) -> Option<DirSummary> {
-        let d = SummaryOf { conn, dir };
+        let of = SummaryOf { conn, dir };
         Some(match self.conns.get(&conn)?.dirs[dir.idx()].as_ref()? {
-            DirState::Live(s) => d.summary(
+            DirState::Live(s) => of.summary(
                 &s.reasm,
                 &s.stage.stats,
                 s.stage.detection.as_ref(),
@@ -535,7 +535,7 @@ impl Seams {
                 (s.stage.pending(), s.stage.held()),
             ),
             DirState::Done(f) => {
-                d.summary(&f.reasm, &f.stats, f.detection.as_ref(), f.fallback_at, (f.segments, f.retransmissions), (0, 0))
+                of.summary(&f.reasm, &f.stats, f.detection.as_ref(), f.fallback_at, (f.segments, f.retransmissions), (0, 0))
             }
         })
     }
@@ -627,14 +627,14 @@ impl SummaryOf {
     /// `counts`: (segments, retransmissions); `now`: (messages pending, bytes held).
     fn summary(
         &self,
-        r: &reassembly::Reassembler,
+        reasm: &reassembly::Reassembler,
         st: &MsgStats,
         framing: Option<&Detection>,
         fallback_at: Option<u64>,
         counts: (u64, u64),
         now: (usize, usize),
     ) -> DirSummary {
-        let rs = &r.stats;
+        let rs = &reasm.stats;
         DirSummary {
             conn: self.conn,
             dir: self.dir,
@@ -659,7 +659,7 @@ impl SummaryOf {
             dup_bytes: rs.dup_bytes,
             peak_buffered: rs.peak_buffered,
             held: now.1,
-            finished: r.is_finished(),
+            finished: reasm.is_finished(),
         }
     }
 }

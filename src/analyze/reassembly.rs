@@ -425,27 +425,27 @@ impl Backed {
         let bs = HIST_BLOCK as u64;
         let all = backing.bytes();
         let (start, end) = self.window();
-        let mut h = Hashed::new(self.window_blocks as usize * HIST_BLOCK);
-        h.start = start;
-        let mut k = 0;
+        let mut hashed = Hashed::new(self.window_blocks as usize * HIST_BLOCK);
+        hashed.start = start;
+        let mut chunk = 0;
         let mut buf = Vec::with_capacity(HIST_BLOCK);
         let mut blk = start;
         while blk < end {
-            let known = self.copy_of(all, blk, blk + bs, &mut k, &mut buf).is_some();
-            h.hashes.push_back(if known { block_hash(&buf) } else { 0 });
+            let known = self.copy_of(all, blk, blk + bs, &mut chunk, &mut buf).is_some();
+            hashed.hashes.push_back(if known { block_hash(&buf) } else { 0 });
             blk += bs;
         }
         if self.pos > end {
-            if self.copy_of(all, end, self.pos, &mut k, &mut buf).is_none() {
+            if self.copy_of(all, end, self.pos, &mut chunk, &mut buf).is_none() {
                 buf.clear();
                 buf.resize((self.pos - end) as usize, 0);
-                h.cur_bad = true;
+                hashed.cur_bad = true;
             }
-            h.cur = buf;
+            hashed.cur = buf;
         }
         for c in &self.chunks {
-            if h.frames.back().map(|f| f.1) != Some(c.frame) {
-                h.frames.push_back((c.off, c.frame));
+            if hashed.frames.back().map(|f| f.1) != Some(c.frame) {
+                hashed.frames.push_back((c.off, c.frame));
             }
         }
         let lo = self.chunks.iter().map(|c| c.at).min();
@@ -453,7 +453,7 @@ impl Backed {
         if let (Some(lo), Some(hi)) = (lo, hi) {
             backing.reread(lo..hi);
         }
-        h
+        hashed
     }
 
     /// As [`Hashed::check`], comparing with the first copy's bytes.
@@ -682,8 +682,8 @@ impl Reassembler {
 
     /// Offset of the FIN (stream end) from its relative sequence number.
     pub fn set_end_rseq(&mut self, rseq: u32) {
-        let e = (self.unwrap_seq(rseq) - 1).max(0) as u64;
-        self.end = Some(self.end.map_or(e, |x| x.min(e)));
+        let fin = (self.unwrap_seq(rseq) - 1).max(0) as u64;
+        self.end = Some(self.end.map_or(fin, |known| known.min(fin)));
     }
 
     /// All bytes up to the known end have been handed on (or there is no known
@@ -715,10 +715,10 @@ impl Reassembler {
         let end = off + len;
         let frame_end = end;
         if off < self.next {
-            let k = end.min(self.next) - off;
-            sink.old(off, k, n);
-            self.stats.dup_bytes += k;
-            let known = &pay[..(k as usize).min(pay.len())];
+            let dup = end.min(self.next) - off;
+            sink.old(off, dup, n);
+            self.stats.dup_bytes += dup;
+            let known = &pay[..(dup as usize).min(pay.len())];
             if let Some((at, first)) = self.hist.as_ref().and_then(|h| h.check(off, known, cfg.backing)) {
                 self.stats.conflicts += 1;
                 sink.event(ReasmEvent::Conflict { offset: at, len: end.min(self.next) - at, first, frame: n });
@@ -726,7 +726,7 @@ impl Reassembler {
             if end <= self.next {
                 return;
             }
-            pay = &pay[(k as usize).min(pay.len())..];
+            pay = &pay[(dup as usize).min(pay.len())..];
             off = self.next;
         }
         if self.finished {
@@ -828,8 +828,8 @@ impl Reassembler {
             if *entry.key() != self.next {
                 break;
             }
-            let (s, p) = entry.remove_entry();
-            self.deliver_piece(backing, mem, sink, s, p, ts);
+            let (start, piece) = entry.remove_entry();
+            self.deliver_piece(backing, mem, sink, start, piece, ts);
         }
     }
 
@@ -908,11 +908,11 @@ impl Reassembler {
         while !self.ooo.is_empty() {
             self.skip_hole(backing, mem, sink, ts);
         }
-        if let Some(e) = self.end {
-            if e > self.next {
+        if let Some(end) = self.end {
+            if end > self.next {
                 let from = self.next;
-                self.gap_out(mem, sink, from..e, GapReason::Lost, None, ts);
-                self.next = e;
+                self.gap_out(mem, sink, from..end, GapReason::Lost, None, ts);
+                self.next = end;
             }
         }
     }

@@ -85,21 +85,22 @@ pub fn simulate_recv_sizes(
         Some(ms) => {
             let period = (ms.max(1) as i64).saturating_mul(1_000_000);
             let t0 = steps[0].0;
-            let mut k: i64 = 0;
-            let mut i = 0;
+            // The wake-up number (from 0 at the first arrival) and the last step it sees.
+            let mut wakeup: i64 = 0;
+            let mut step = 0;
             while consumed < total && calls.len() < max_calls {
-                let wake = t0.saturating_add(k.saturating_mul(period));
-                while i + 1 < steps.len() && steps[i + 1].0 <= wake {
-                    i += 1;
+                let wake = t0.saturating_add(wakeup.saturating_mul(period));
+                while step + 1 < steps.len() && steps[step + 1].0 <= wake {
+                    step += 1;
                 }
-                let avail = if steps[i].0 <= wake { steps[i].1 } else { consumed };
+                let avail = if steps[step].0 <= wake { steps[step].1 } else { consumed };
                 if avail > consumed {
                     drain(wake, avail, &mut consumed, &mut calls);
-                    k += 1;
-                } else if i + 1 < steps.len() {
+                    wakeup += 1;
+                } else if step + 1 < steps.len() {
                     // Sleep through the wake-ups that find nothing new.
-                    let next_t = steps[i + 1].0;
-                    k = ((next_t - t0) + period - 1) / period;
+                    let next_t = steps[step + 1].0;
+                    wakeup = ((next_t - t0) + period - 1) / period;
                 } else {
                     break;
                 }
@@ -120,8 +121,8 @@ fn make_call(call: u64, ts: i64, asked: usize, start: u64, end: u64, timeline: &
         let i = messages.partition_point(|m| m.offset + m.len <= o);
         messages.get(i).filter(|m| m.offset <= o).map(|m| m.index)
     };
-    let k = timeline.partition_point(|a| a.end <= start);
-    let gap = timeline[k..].iter().take_while(|a| a.start < end).any(|a| a.gap);
+    let from = timeline.partition_point(|a| a.end <= start);
+    let gap = timeline[from..].iter().take_while(|a| a.start < end).any(|a| a.gap);
     RecvCall { call, ts, asked, start, end, boundaries, first_msg: find(start), last_msg: find(end - 1), gap }
 }
 

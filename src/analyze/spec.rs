@@ -97,18 +97,18 @@ impl FramingSpec {
                 }
                 None => (rest, 0),
             };
-            let (w, e) = match main.split_once(':') {
-                Some((w, e)) => (w, e),
+            let (width, order) = match main.split_once(':') {
+                Some((width, order)) => (width, order),
                 None => (main, "be"),
             };
-            let width: u8 = match w {
+            let width: u8 = match width {
                 "1" => 1,
                 "2" => 2,
                 "4" => 4,
                 "8" => 8,
                 _ => return Err(err(s, "length width must be 1, 2, 4 or 8 bytes")),
             };
-            let big_endian = match e {
+            let big_endian = match order {
                 "be" => true,
                 "le" => false,
                 _ => return Err(err(s, "byte order must be be or le")),

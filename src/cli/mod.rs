@@ -580,25 +580,25 @@ fn default_threads(max: usize) -> usize {
 }
 
 /// `default_threads`: `--threads` when not given.
-fn input_config(a: InputArgs, default_threads: usize) -> Result<InputConfig, String> {
-    let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
-    if let Some(f) = &filter {
-        crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
+fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, String> {
+    let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
+    if let Some(expr) = &filter {
+        crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
     }
-    if a.count == Some(0) {
+    if args.count == Some(0) {
         return Err("-c/--count must be at least 1".into());
     }
-    let framing = crate::analyze::FramingChoice::parse(&a.framing).map_err(|e| format!("--framing: {e}"))?;
-    if a.max_conns == 0 {
+    let framing = crate::analyze::FramingChoice::parse(&args.framing).map_err(|e| format!("--framing: {e}"))?;
+    if args.max_conns == 0 {
         return Err("--max-conns must be at least 1".into());
     }
-    let threads = match a.threads {
+    let threads = match args.threads {
         Some(0) => return Err("--threads must be at least 1".into()),
         Some(n) if n > 256 => return Err(format!("--threads {n}: at most 256")),
         Some(n) => n,
         None => default_threads,
     };
-    Ok(InputConfig { file: a.file, filter, count: a.count, framing, max_conns: a.max_conns, threads })
+    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -609,94 +609,94 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Color::Never => ColorMode::Never,
     };
     match cli.command {
-        Command::Read(a) => Ok(Config::Read(ReadConfig {
-            input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            format: a.format.into(),
-            verbose: a.verbose,
-            hex: a.hex,
-            time: match a.time {
+        Command::Read(args) => Ok(Config::Read(ReadConfig {
+            input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+            format: args.format.into(),
+            verbose: args.verbose,
+            hex: args.hex,
+            time: match args.time {
                 Time::Relative => TimeFormat::Relative,
                 Time::Absolute => TimeFormat::Absolute,
                 Time::Delta => TimeFormat::Delta,
             },
             color,
         })),
-        Command::Conns(a) => {
+        Command::Conns(args) => {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
-                input: input_config(a.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
-                format: a.format.into(),
-                sort: SortKey::parse(&a.sort)?,
-                reverse: a.reverse,
-                filters: a.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
+                input: input_config(args.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
+                format: args.format.into(),
+                sort: SortKey::parse(&args.sort)?,
+                reverse: args.reverse,
+                filters: args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
             }))
         }
-        Command::Flow(a) => Ok(Config::Flow(FlowConfig {
-            input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            conn: a.conn,
-            fold: a.fold,
+        Command::Flow(args) => Ok(Config::Flow(FlowConfig {
+            input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+            conn: args.conn,
+            fold: args.fold,
             color,
         })),
-        Command::Gen(a) => {
-            if a.list {
+        Command::Gen(args) => {
+            if args.list {
                 return Ok(Config::Gen(None));
             }
-            let name = a.scenario.unwrap_or_default();
+            let name = args.scenario.unwrap_or_default();
             let scenario: crate::gen::Scenario = name.parse().map_err(|e: crate::gen::UnknownScenario| e.to_string())?;
-            let role: crate::gen::Role = a.role.parse().map_err(|e: crate::gen::UnknownRole| e.to_string())?;
+            let role: crate::gen::Role = args.role.parse().map_err(|e: crate::gen::UnknownRole| e.to_string())?;
             let cfg = crate::gen::GenConfig {
                 scenario,
-                addr: a.addr,
-                port: a.port,
+                addr: args.addr,
+                port: args.port,
                 role,
-                seed: a.seed,
-                count: a.count,
-                size: a.size,
-                mss: a.mss,
-                iface: a.iface,
-                quiet: a.quiet,
+                seed: args.seed,
+                count: args.count,
+                size: args.size,
+                mss: args.mss,
+                iface: args.iface,
+                quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;
             Ok(Config::Gen(Some(cfg)))
         }
-        Command::Demo(a) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: a.offline })),
-        Command::Stream(a) => {
-            if a.recv.contains(&0) {
+        Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
+        Command::Stream(args) => {
+            if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
             }
             Ok(Config::Stream(StreamConfig {
-                input: input_config(a.input, 1)?,
-                conn: a.conn,
-                hex: a.hex,
-                recv: a.recv,
-                slow_ms: a.slow,
-                preview: a.preview,
-                keep_bytes: a.keep.saturating_mul(1 << 20),
+                input: input_config(args.input, 1)?,
+                conn: args.conn,
+                hex: args.hex,
+                recv: args.recv,
+                slow_ms: args.slow,
+                preview: args.preview,
+                keep_bytes: args.keep.saturating_mul(1 << 20),
                 color,
             }))
         }
-        Command::Capture(a) => {
-            let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
-            if let Some(f) = &filter {
-                crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
+        Command::Capture(args) => {
+            let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
+            if let Some(expr) = &filter {
+                crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
             }
-            if a.count == Some(0) {
+            if args.count == Some(0) {
                 return Err("-c/--count must be at least 1".into());
             }
-            let duration = match a.duration {
-                Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
-                Some(d) => return Err(format!("--duration {d}: give a positive number of seconds")),
+            let duration = match args.duration {
+                Some(secs) if secs.is_finite() && secs > 0.0 => Some(std::time::Duration::from_secs_f64(secs)),
+                Some(secs) => return Err(format!("--duration {secs}: give a positive number of seconds")),
                 None => None,
             };
-            if a.snaplen < 1 {
-                return Err(format!("--snaplen {}: must be at least 1", a.snaplen));
+            if args.snaplen < 1 {
+                return Err(format!("--snaplen {}: must be at least 1", args.snaplen));
             }
-            if !(1..=2047).contains(&a.buffer_mib) {
-                return Err(format!("--buffer-size {}: give 1 to 2047 MiB", a.buffer_mib));
+            if !(1..=2047).contains(&args.buffer_mib) {
+                return Err(format!("--buffer-size {}: give 1 to 2047 MiB", args.buffer_mib));
             }
-            let iface = match a.iface {
-                Some(i) => i,
-                None if a.list => String::new(),
+            let iface = match args.iface {
+                Some(iface) => iface,
+                None if args.list => String::new(),
                 None => {
                     pcap::Device::lookup().ok().flatten().map(|d| d.name).ok_or("no interface to capture on: give one with -i (see -D)")?
                 }
@@ -705,18 +705,18 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 live: crate::capture::live::LiveConfig {
                     iface,
                     filter,
-                    snaplen: a.snaplen,
-                    promisc: !a.no_promisc,
-                    buffer_bytes: a.buffer_mib * 1024 * 1024,
-                    write: a.write,
+                    snaplen: args.snaplen,
+                    promisc: !args.no_promisc,
+                    buffer_bytes: args.buffer_mib * 1024 * 1024,
+                    write: args.write,
                 },
-                list: a.list,
-                count: a.count,
+                list: args.list,
+                count: args.count,
                 duration,
-                format: a.format.into(),
-                user: a.user,
-                verbose: a.verbose,
-                hex: a.hex,
+                format: args.format.into(),
+                user: args.user,
+                verbose: args.verbose,
+                hex: args.hex,
                 color,
             }))
         }

@@ -60,46 +60,46 @@ struct UdpData {
 /// all, per connection and direction, when the run finishes.
 pub struct StreamSink<W: Write> {
     w: W,
-    o: StreamOptions,
+    opts: StreamOptions,
     conns: BTreeMap<u32, ConnData>,
     udp: BTreeMap<u32, UdpData>,
 }
 
 impl<W: Write> StreamSink<W> {
     /// A sink writing to `w` what `o` asks for.
-    pub fn new(w: W, o: StreamOptions) -> Self {
-        StreamSink { w, o, conns: BTreeMap::new(), udp: BTreeMap::new() }
+    pub fn new(w: W, opts: StreamOptions) -> Self {
+        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new() }
     }
 
     fn wanted(&self, conn: u32) -> bool {
-        self.o.conn.is_none_or(|c| c == conn)
+        self.opts.conn.is_none_or(|c| c == conn)
     }
 }
 
 impl<W: Write> Sink for StreamSink<W> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
-        if let (Some(si), Some(t), Some(ip)) = (p.tcp, p.frame.tcp(), p.frame.ip()) {
-            if self.wanted(si.conn) {
-                let c = self.conns.entry(si.conn).or_default();
-                if c.endpoints.is_none() {
-                    let a = Endpoint(ip.src, t.sport).to_string();
-                    let b = Endpoint(ip.dst, t.dport).to_string();
-                    c.endpoints = Some(if si.dir == Dir::C2S { (a, b) } else { (b, a) });
+        if let (Some(seg), Some(tcp), Some(ip)) = (p.tcp, p.frame.tcp(), p.frame.ip()) {
+            if self.wanted(seg.conn) {
+                let conn = self.conns.entry(seg.conn).or_default();
+                if conn.endpoints.is_none() {
+                    let src = Endpoint(ip.src, tcp.sport).to_string();
+                    let dst = Endpoint(ip.dst, tcp.dport).to_string();
+                    conn.endpoints = Some(if seg.dir == Dir::C2S { (src, dst) } else { (dst, src) });
                 }
             }
         }
-        if let (Some(udp), MsgNote::Known(c), Some(ip), crate::decode::Transport::Udp(u)) =
+        if let (Some(udp), MsgNote::Known(carried), Some(ip), crate::decode::Transport::Udp(header)) =
             (p.udp, p.msgs, p.frame.ip(), &p.frame.transport)
         {
-            if self.o.conn.is_none() {
-                let d = self.udp.entry(udp.flow).or_default();
-                if d.endpoints.is_none() {
-                    let a = Endpoint(ip.src, u.sport).to_string();
-                    let b = Endpoint(ip.dst, u.dport).to_string();
-                    d.endpoints = Some(if udp.dir == Dir::C2S { (a, b) } else { (b, a) });
+            if self.opts.conn.is_none() {
+                let flow = self.udp.entry(udp.flow).or_default();
+                if flow.endpoints.is_none() {
+                    let src = Endpoint(ip.src, header.sport).to_string();
+                    let dst = Endpoint(ip.dst, header.dport).to_string();
+                    flow.endpoints = Some(if udp.dir == Dir::C2S { (src, dst) } else { (dst, src) });
                 }
-                let keep = p.frame.payload.len().min(self.o.preview.max(256));
-                d.previews.insert((udp.dir.idx(), c.first), p.frame.payload[..keep].to_vec());
+                let keep = p.frame.payload.len().min(self.opts.preview.max(256));
+                flow.previews.insert((udp.dir.idx(), carried.first), p.frame.payload[..keep].to_vec());
             }
         }
         Ok(())
@@ -108,7 +108,7 @@ impl<W: Write> Sink for StreamSink<W> {
     fn message(&mut self, m: &Message) -> io::Result<()> {
         match m.flow {
             FlowId::Udp(flow) => {
-                if self.o.conn.is_none() {
+                if self.opts.conn.is_none() {
                     self.udp.entry(flow).or_default().messages[m.dir.idx()].push(m.clone());
                 }
             }
@@ -126,18 +126,18 @@ impl<W: Write> Sink for StreamSink<W> {
     }
 
     fn conn_owned(&mut self, record: ConnRecord) -> io::Result<()> {
-        let s = &record.summary;
-        if self.wanted(s.conn) {
-            let c = self.conns.entry(s.conn).or_default();
+        let id = record.summary.conn;
+        if self.wanted(id) {
+            let conn = self.conns.entry(id).or_default();
             let ConnRecord { summary, seams: [c2s, s2c], kept: [kept_c2s, kept_s2c] } = record;
-            for (d, (seams, kept)) in c.dirs.iter_mut().zip([(c2s, kept_c2s), (s2c, kept_s2c)]) {
-                d.summary = seams;
-                d.bytes = kept.bytes;
-                d.timeline = kept.timeline;
+            for (dir, (seams, kept)) in conn.dirs.iter_mut().zip([(c2s, kept_c2s), (s2c, kept_s2c)]) {
+                dir.summary = seams;
+                dir.bytes = kept.bytes;
+                dir.timeline = kept.timeline;
             }
-            c.done = true;
-            if c.endpoints.is_none() {
-                c.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
+            conn.done = true;
+            if conn.endpoints.is_none() {
+                conn.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
             }
         }
         Ok(())
@@ -147,17 +147,17 @@ impl<W: Write> Sink for StreamSink<W> {
     }
 
     fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
-        if let Some(id) = self.o.conn {
+        if let Some(id) = self.opts.conn {
             if !self.conns.contains_key(&id) {
                 writeln!(self.w, "no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)")?;
             }
         }
         let mut out = String::new();
-        for (id, c) in &self.conns {
-            render_conn(&mut out, *id, c, &self.o);
+        for (id, conn) in &self.conns {
+            render_conn(&mut out, *id, conn, &self.opts);
         }
-        for (id, u) in &self.udp {
-            render_udp(&mut out, *id, u, &self.o);
+        for (id, flow) in &self.udp {
+            render_udp(&mut out, *id, flow, &self.opts);
         }
         self.w.write_all(out.as_bytes())?;
         self.w.flush()
@@ -207,37 +207,37 @@ fn list(v: &[u64]) -> String {
     s
 }
 
-fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp_previews: Option<(&Previews, usize)>) {
-    let pal = o.palette;
-    if d.messages.is_empty() {
+fn render_dir(out: &mut String, label: &str, dir: &DirData, opts: &StreamOptions, udp_previews: Option<(&Previews, usize)>) {
+    let pal = opts.palette;
+    if dir.messages.is_empty() {
         let _ = writeln!(out, "  {label}: no payload");
         return;
     }
-    let framing = match d.summary.as_ref().and_then(|s| s.framing.as_ref()) {
+    let framing = match dir.summary.as_ref().and_then(|s| s.framing.as_ref()) {
         Some(det) => det.to_string(),
-        None => d.messages[0].framing.to_string(),
+        None => dir.messages[0].framing.to_string(),
     };
     let _ = writeln!(out, "  {}{label}{}  framing {framing}", pal.start(style::PROTO), pal.reset());
     // which messages each frame carries, to name the neighbours of sticky messages
     let mut by_frame: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for m in &d.messages {
+    for m in &dir.messages {
         for f in &m.frames {
             by_frame.entry(*f).or_default().push(m.index);
         }
     }
     let _ = writeln!(out, "    {:>5}  {:>17}  {:>7}  {:<12} preview", "msg", "bytes", "len", "frames");
-    for m in &d.messages {
+    for m in &dir.messages {
         let range = format!("{}-{}", m.offset, (m.offset + m.len).saturating_sub(1));
         let frames = list(&m.frames);
         let body: Option<&[u8]> = match udp_previews {
-            Some((p, dir)) => p.get(&(dir, m.index)).map(|v| v.as_slice()),
+            Some((previews, at)) => previews.get(&(at, m.index)).map(|v| v.as_slice()),
             None => {
                 let end = (m.offset + m.len) as usize;
-                (end <= d.bytes.len()).then(|| &d.bytes[m.offset as usize..end])
+                (end <= dir.bytes.len()).then(|| &dir.bytes[m.offset as usize..end])
             }
         };
-        let pv = body.map_or_else(|| "(bytes not kept)".to_string(), |b| preview(b, o.preview));
-        let _ = write!(out, "    {:>5}  {range:>17}  {:>7}  {frames:<12} {pv}", m.index, m.len);
+        let shown = body.map_or_else(|| "(bytes not kept)".to_string(), |b| preview(b, opts.preview));
+        let _ = write!(out, "    {:>5}  {range:>17}  {:>7}  {frames:<12} {shown}", m.index, m.len);
         let mut marks = Vec::new();
         if m.sticky {
             let mut others: Vec<u64> =
@@ -256,33 +256,42 @@ fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp
             let _ = write!(out, "  {}{}{}", pal.start(style::SEAM), marks.join("; "), pal.reset());
         }
         out.push('\n');
-        if o.hex {
+        if opts.hex {
             if let Some(b) = body {
                 hexdump(out, b);
             }
         }
     }
-    if let Some(s) = &d.summary {
+    if let Some(sum) = &dir.summary {
         let _ = writeln!(
             out,
             "    {} messages, {} sticky, {} split, {} incomplete; largest {} bytes; segments per message max {} mean {:.1}; {} gaps ({} bytes), {} conflicting retransmissions",
-            s.messages, s.sticky, s.split, s.incomplete, s.largest, s.max_segments_per_message, s.mean_segments_per_message, s.gaps, s.gap_bytes, s.conflicts
+            sum.messages,
+            sum.sticky,
+            sum.split,
+            sum.incomplete,
+            sum.largest,
+            sum.max_segments_per_message,
+            sum.mean_segments_per_message,
+            sum.gaps,
+            sum.gap_bytes,
+            sum.conflicts
         );
     } else {
-        let sticky = d.messages.iter().filter(|m| m.sticky).count();
-        let split = d.messages.iter().filter(|m| m.split).count();
-        let _ = writeln!(out, "    {} messages, {sticky} sticky, {split} split", d.messages.len());
+        let sticky = dir.messages.iter().filter(|m| m.sticky).count();
+        let split = dir.messages.iter().filter(|m| m.split).count();
+        let _ = writeln!(out, "    {} messages, {sticky} sticky, {split} split", dir.messages.len());
     }
-    if !o.recv.is_empty() && !d.timeline.is_empty() {
-        let calls = simulate_recv_sizes(&d.timeline, &d.messages, &o.recv, o.slow_ms, 1_000_000);
-        let n = o.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
-        let how = match o.slow_ms {
-            Some(ms) => format!("an application that wakes every {ms} ms and calls recv({n}) until nothing is left"),
-            None => format!("an application that calls recv({n}) each time data arrives"),
+    if !opts.recv.is_empty() && !dir.timeline.is_empty() {
+        let calls = simulate_recv_sizes(&dir.timeline, &dir.messages, &opts.recv, opts.slow_ms, 1_000_000);
+        let sizes = opts.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
+        let how = match opts.slow_ms {
+            Some(ms) => format!("an application that wakes every {ms} ms and calls recv({sizes}) until nothing is left"),
+            None => format!("an application that calls recv({sizes}) each time data arrives"),
         };
         let _ = writeln!(out, "    {} recv() calls by {how} ('|' marks a message boundary):", calls.len());
         for c in calls.iter().take(200) {
-            let _ = writeln!(out, "      {}", render_recv(c, &d.bytes, &d.messages, 80));
+            let _ = writeln!(out, "      {}", render_recv(c, &dir.bytes, &dir.messages, 80));
         }
         if calls.len() > 200 {
             let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
@@ -290,27 +299,27 @@ fn render_dir(out: &mut String, label: &str, d: &DirData, o: &StreamOptions, udp
     }
 }
 
-fn render_conn(out: &mut String, id: u32, c: &ConnData, o: &StreamOptions) {
-    let pal = o.palette;
-    let (cl, sv) = c.endpoints.clone().unwrap_or_default();
-    let _ = writeln!(out, "{}conn #{id}{}  client {cl}  ⇄  server {sv}", pal.start(style::PROTO), pal.reset());
-    render_dir(out, "c→s", &c.dirs[0], o, None);
-    render_dir(out, "s→c", &c.dirs[1], o, None);
+fn render_conn(out: &mut String, id: u32, conn: &ConnData, opts: &StreamOptions) {
+    let pal = opts.palette;
+    let (client, server) = conn.endpoints.clone().unwrap_or_default();
+    let _ = writeln!(out, "{}conn #{id}{}  client {client}  ⇄  server {server}", pal.start(style::PROTO), pal.reset());
+    render_dir(out, "c→s", &conn.dirs[0], opts, None);
+    render_dir(out, "s→c", &conn.dirs[1], opts, None);
     out.push('\n');
 }
 
-fn render_udp(out: &mut String, id: u32, u: &UdpData, o: &StreamOptions) {
-    let pal = o.palette;
-    let (a, b) = u.endpoints.clone().unwrap_or_default();
+fn render_udp(out: &mut String, id: u32, flow: &UdpData, opts: &StreamOptions) {
+    let pal = opts.palette;
+    let (first, other) = flow.endpoints.clone().unwrap_or_default();
     let _ = writeln!(
         out,
-        "{}udp flow {id}{}  {a}  ⇄  {b}   (UDP keeps boundaries: one datagram, one message)",
+        "{}udp flow {id}{}  {first}  ⇄  {other}   (UDP keeps boundaries: one datagram, one message)",
         pal.start(style::PROTO),
         pal.reset()
     );
-    for (d, label) in [(0usize, "→"), (1, "←")] {
-        let data = DirData { messages: u.messages[d].clone(), ..DirData::default() };
-        render_dir(out, label, &data, o, Some((&u.previews, d)));
+    for (dir, label) in [(0usize, "→"), (1, "←")] {
+        let data = DirData { messages: flow.messages[dir].clone(), ..DirData::default() };
+        render_dir(out, label, &data, opts, Some((&flow.previews, dir)));
     }
     out.push('\n');
 }

@@ -110,9 +110,9 @@ impl Front {
         if !frame.warnings.is_empty() {
             self.counts.malformed += 1;
         }
-        let lt = meta.linktype;
-        if !decode::link::linktype_supported(lt) && !self.counts.unsupported.iter().any(|&(_, seen)| seen == lt) {
-            self.counts.unsupported.push((n, lt));
+        let linktype = meta.linktype;
+        if !decode::link::linktype_supported(linktype) && !self.counts.unsupported.iter().any(|&(_, seen)| seen == linktype) {
+            self.counts.unsupported.push((n, linktype));
         }
         Some((frame, self.clock.shown(meta.ts_ns)))
     }
@@ -137,9 +137,9 @@ impl Front {
         sum.shown += self.counts.shown;
         sum.malformed += self.counts.malformed;
         sum.evicted += self.tracking.evicted();
-        for &(_, lt) in &self.counts.unsupported {
-            if !sum.unsupported_linktypes.contains(&lt) {
-                sum.unsupported_linktypes.push(lt);
+        for &(_, linktype) in &self.counts.unsupported {
+            if !sum.unsupported_linktypes.contains(&linktype) {
+                sum.unsupported_linktypes.push(linktype);
             }
         }
     }
