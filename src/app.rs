@@ -15,10 +15,16 @@ use crate::output::text::{TextOptions, TimeFormat};
 use crate::output::{packet_sink, OutputFormat};
 use crate::pipeline::{self, ReadOptions, RunError, Sink};
 
+/// Exit status of a run that did what was asked (also after a closed output pipe, and for
+/// `--help` and `--version`).
 pub const EXIT_OK: i32 = 0;
+/// Exit status when an input could not be read (or was damaged part-way), or the command failed
+/// otherwise (writing output, opening a live capture, a generator).
 pub const EXIT_ERROR: i32 = 1;
+/// Exit status for bad arguments or a bad filter expression.
 pub const EXIT_USAGE: i32 = 2;
 
+/// Parses the arguments, runs the command and returns the process's exit status.
 pub fn main() -> i32 {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
@@ -36,16 +42,16 @@ pub fn main() -> i32 {
         }
     };
     match config {
-        Config::Read(rc) => read(&rc),
-        Config::Conns(cc) => conns(&cc),
-        Config::Flow(fc) => flow(&fc),
-        Config::Capture(cc) => capture(&cc),
-        Config::Stream(sc) => stream(&sc),
-        Config::Gen(gc) => gen(gc.as_ref()),
-        Config::Demo(dc) => {
+        Config::Read(cfg) => read(&cfg),
+        Config::Conns(cfg) => conns(&cfg),
+        Config::Flow(cfg) => flow(&cfg),
+        Config::Capture(cfg) => capture(&cfg),
+        Config::Stream(cfg) => stream(&cfg),
+        Config::Gen(cfg) => gen(cfg.as_ref()),
+        Config::Demo(cfg) => {
             let mut out = io::LineWriter::new(io::stdout().lock());
-            match crate::demo::run(&dc, &mut out).and_then(|c| out.flush().map(|_| c)) {
-                Ok(c) => c,
+            match crate::demo::run(&cfg, &mut out).and_then(|code| out.flush().map(|_| code)) {
+                Ok(code) => code,
                 Err(e) if is_broken_pipe(&e) => EXIT_OK,
                 Err(e) => {
                     eprintln!("wireseam: demo: {e}");
@@ -78,25 +84,25 @@ fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
     }
 }
 
-fn stream(sc: &StreamConfig) -> i32 {
+fn stream(cfg: &StreamConfig) -> i32 {
     use crate::output::stream::{StreamOptions, StreamSink};
-    let mut opts = read_options(&sc.input);
+    let mut opts = read_options(&cfg.input);
     if let Some(seams) = opts.seams.as_mut() {
-        seams.keep_bytes = sc.keep_bytes;
-        seams.keep_timeline = !sc.recv.is_empty();
+        seams.keep_bytes = cfg.keep_bytes;
+        seams.keep_timeline = !cfg.recv.is_empty();
     }
     let out = BufWriter::new(io::stdout().lock());
-    let o = StreamOptions {
-        conn: sc.conn,
-        hex: sc.hex,
-        recv: sc.recv.clone(),
-        recv_at: sc.recv_at,
-        preview: sc.preview,
-        palette: Palette::for_stdout(sc.color),
+    let shown = StreamOptions {
+        conn: cfg.conn,
+        hex: cfg.hex,
+        recv: cfg.recv.clone(),
+        recv_at: cfg.recv_at,
+        preview: cfg.preview,
+        palette: Palette::for_stdout(cfg.color),
     };
-    let mut sink = StreamSink::new(out, o);
+    let mut sink = StreamSink::new(out, shown);
     let result = pipeline::run_file(&opts, &mut sink);
-    finish(&sc.input, result, Ok(()))
+    finish(&cfg.input, result, Ok(()))
 }
 
 /// Forwards to a sink and keeps the connection summaries for the closing table.
@@ -124,13 +130,13 @@ impl Sink for Tee<'_> {
     }
 }
 
-fn capture(cc: &CaptureConfig) -> i32 {
+fn capture(cfg: &CaptureConfig) -> i32 {
     use crate::capture::live::{self, LiveSource};
-    if cc.list {
+    if cfg.list {
         return match live::list_interfaces() {
             Ok(lines) => {
-                for l in lines {
-                    println!("{l}");
+                for line in lines {
+                    println!("{line}");
                 }
                 EXIT_OK
             }
@@ -140,7 +146,7 @@ fn capture(cc: &CaptureConfig) -> i32 {
             }
         };
     }
-    let mut src = match LiveSource::open(&cc.live) {
+    let mut src = match LiveSource::open(&cfg.live) {
         Ok(s) => s,
         Err(e @ live::LiveError::Filter { .. }) => {
             eprintln!("wireseam: {e}; see pcap-filter(7) for the syntax");
@@ -151,7 +157,7 @@ fn capture(cc: &CaptureConfig) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let user = cc.user.clone().or_else(live::default_user).unwrap_or_else(|| "root".into());
+    let user = cfg.user.clone().or_else(live::default_user).unwrap_or_else(|| "root".into());
     let dropped = match live::drop_privileges(&user) {
         Ok(d) => d,
         Err(e) => {
@@ -161,10 +167,10 @@ fn capture(cc: &CaptureConfig) -> i32 {
     };
     eprintln!(
         "wireseam: listening on {}, link-type {} ({}), snapshot length {} bytes{}",
-        cc.live.iface,
+        cfg.live.iface,
         src.linktype(),
         crate::decode::link::linktype_name(src.linktype()),
-        cc.live.snaplen,
+        cfg.live.snaplen,
         match dropped {
             Some((uid, _)) => format!(", running as {user} (uid {uid})"),
             None => String::new(),
@@ -172,50 +178,50 @@ fn capture(cc: &CaptureConfig) -> i32 {
     );
     let stopper = src.stopper();
     {
-        let s = stopper.clone();
-        if let Err(e) = ctrlc::set_handler(move || s.stop()) {
+        let stop = stopper.clone();
+        if let Err(e) = ctrlc::set_handler(move || stop.stop()) {
             eprintln!("wireseam: warning: cannot handle Ctrl-C/SIGTERM ({e}); use -c or --duration");
         }
     }
-    if let Some(d) = cc.duration {
-        let s = stopper.clone();
+    if let Some(duration) = cfg.duration {
+        let stop = stopper.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(d);
-            s.stop();
+            std::thread::sleep(duration);
+            stop.stop();
         });
     }
-    let opts = ReadOptions { count: cc.count, ..ReadOptions::new(cc.live.iface.clone().into()) };
+    let opts = ReadOptions { count: cfg.count, ..ReadOptions::new(cfg.live.iface.clone().into()) };
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
     let out = io::LineWriter::new(io::stdout().lock());
-    let text = TextOptions { verbose: cc.verbose, hex: cc.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cc.color) };
-    let mut sink = packet_sink(cc.format, text, out);
-    let result = if cc.format == OutputFormat::Json {
+    let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cfg.color) };
+    let mut sink = packet_sink(cfg.format, text, out);
+    let result = if cfg.format == OutputFormat::Json {
         pipeline::run(&mut src, &opts, sink.as_mut())
     } else {
         let mut tee = Tee { inner: sink.as_mut(), conns: Vec::new() };
-        let r = pipeline::run(&mut src, &opts, &mut tee);
-        if r.is_ok() && !tee.conns.is_empty() {
+        let run = pipeline::run(&mut src, &opts, &mut tee);
+        if run.is_ok() && !tee.conns.is_empty() {
             let mut out = io::stdout().lock();
             let rows = select(tee.conns, &[], crate::output::conns::SortKey::Id, false);
             let _ = writeln!(out).and_then(|_| write_table(&mut out, &rows, None)).and_then(|_| out.flush());
         }
-        r
+        run
     };
-    let st = src.stats;
+    let stats = src.stats;
     if let Ok(sum) = &result {
         eprintln!(
             "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",
             sum.frames,
-            st.received,
-            if cc.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
-            st.dropped,
-            st.if_dropped
+            stats.received,
+            if cfg.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
+            stats.dropped,
+            stats.if_dropped
         )
     }
     let input = InputConfig {
-        file: cc.live.iface.clone().into(),
+        file: cfg.live.iface.clone().into(),
         filter: None,
-        count: cc.count,
+        count: cfg.count,
         framing: Default::default(),
         max_conns: opts.track.max_conns,
         threads: 1,
@@ -223,35 +229,37 @@ fn capture(cc: &CaptureConfig) -> i32 {
     finish(&input, result, Ok(()))
 }
 
-fn read_options(i: &InputConfig) -> ReadOptions {
-    let mut o = ReadOptions { filter: i.filter.clone(), count: i.count, progress: true, ..ReadOptions::new(i.file.clone()) };
-    o.track.max_conns = i.max_conns;
-    o.threads = i.threads;
-    if let Some(s) = o.seams.as_mut() {
-        s.framing = i.framing;
+/// How a file command reads `input`: its filter, count, limits, threads and framing, with a
+/// progress bar.
+fn read_options(input: &InputConfig) -> ReadOptions {
+    let mut opts = ReadOptions { filter: input.filter.clone(), count: input.count, progress: true, ..ReadOptions::new(input.file.clone()) };
+    opts.track.max_conns = input.max_conns;
+    opts.threads = input.threads;
+    if let Some(seams) = opts.seams.as_mut() {
+        seams.framing = input.framing;
     }
-    o
+    opts
 }
 
-fn conns(cc: &ConnsConfig) -> i32 {
+fn conns(cfg: &ConnsConfig) -> i32 {
     let mut sink = ConnsSink::default();
-    let result = pipeline::run_file(&read_options(&cc.input), &mut sink);
-    let rows = select(std::mem::take(&mut sink.rows), &cc.filters, cc.sort, cc.reverse);
+    let result = pipeline::run_file(&read_options(&cfg.input), &mut sink);
+    let rows = select(std::mem::take(&mut sink.rows), &cfg.filters, cfg.sort, cfg.reverse);
     let mut out = BufWriter::new(io::stdout().lock());
     let width = if io::stdout().is_terminal() { terminal_width() } else { None };
-    let written = match cc.format {
+    let written = match cfg.format {
         OutputFormat::Json => write_json(&mut out, &rows),
         OutputFormat::Text => write_table(&mut out, &rows, width),
     };
     let written = written.and_then(|_| out.flush());
-    finish(&cc.input, result, written)
+    finish(&cfg.input, result, written)
 }
 
-fn flow(fc: &FlowConfig) -> i32 {
+fn flow(cfg: &FlowConfig) -> i32 {
     let out = BufWriter::new(io::stdout().lock());
-    let mut sink = FlowSink::new(out, FlowOptions { conn: fc.conn, fold: fc.fold, palette: Palette::for_stdout(fc.color) });
-    let result = pipeline::run_file(&read_options(&fc.input), &mut sink);
-    finish(&fc.input, result, Ok(()))
+    let mut sink = FlowSink::new(out, FlowOptions { conn: cfg.conn, fold: cfg.fold, palette: Palette::for_stdout(cfg.color) });
+    let result = pipeline::run_file(&read_options(&cfg.input), &mut sink);
+    finish(&cfg.input, result, Ok(()))
 }
 
 /// Terminal width from COLUMNS, when a terminal is attached (comfy-table wraps to it).
@@ -263,13 +271,13 @@ fn is_broken_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
 }
 
-fn read(rc: &ReadConfig) -> i32 {
+fn read(cfg: &ReadConfig) -> i32 {
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let opts = read_options(&rc.input);
-    let text = TextOptions { verbose: rc.verbose, hex: rc.hex, time: rc.time, palette: Palette::for_stdout(rc.color) };
-    let result = pipeline::run_file(&opts, packet_sink(rc.format, text, out).as_mut());
-    finish(&rc.input, result, Ok(()))
+    let opts = read_options(&cfg.input);
+    let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: cfg.time, palette: Palette::for_stdout(cfg.color) };
+    let result = pipeline::run_file(&opts, packet_sink(cfg.format, text, out).as_mut());
+    finish(&cfg.input, result, Ok(()))
 }
 
 /// Closing messages and the exit status of a file run.
@@ -283,11 +291,11 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
     }
     match result {
         Ok(sum) => {
-            for lt in &sum.unsupported_linktypes {
+            for linktype in &sum.unsupported_linktypes {
                 eprintln!(
-                    "wireseam: {}: link type {lt} ({}) is not decoded; its frames are listed without dissection",
+                    "wireseam: {}: link type {linktype} ({}) is not decoded; its frames are listed without dissection",
                     input.file.display(),
-                    crate::decode::link::linktype_name(*lt)
+                    crate::decode::link::linktype_name(*linktype)
                 );
             }
             if sum.evicted > 0 {

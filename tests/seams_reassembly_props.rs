@@ -4,7 +4,7 @@
 //! the memory caps hold at every step; sequence numbers wrap.
 
 use proptest::prelude::*;
-use wireseam::analyze::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, ReasmStats, Reassembler};
+use wireseam::analyze::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSeg, ReasmSink, ReasmStats, Reassembler};
 use wireseam::capture::Backing;
 
 #[derive(Default)]
@@ -78,7 +78,7 @@ fn schedule() -> impl Strategy<Value = (Vec<u8>, Vec<(usize, usize)>)> {
 
 #[allow(clippy::too_many_arguments)]
 fn feed(r: &mut Reassembler, cfg: &ReasmCfg, m: &mut Mem, c: &mut Collect, bytes: &[u8], o: usize, l: usize, n: u64) {
-    r.segment(cfg, m, c, (o as u32).wrapping_add(1), l as u32, &bytes[o..o + l], n, n as i64);
+    r.segment(cfg, m, c, ReasmSeg { rseq: (o as u32).wrapping_add(1), len: l as u32, payload: &bytes[o..o + l], n, ts: n as i64 });
 }
 
 proptest! {
@@ -158,7 +158,7 @@ proptest! {
             if i == j {
                 orig_frame = n;
                 n += 1;
-                r.segment(&BIG, &mut m, &mut c, o as u32 + 1, l as u32, &bad, n, 0);
+                r.segment(&BIG, &mut m, &mut c, ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &bad, n, ts: 0 });
             }
         }
         if buffered {
@@ -224,7 +224,7 @@ proptest! {
             for (k, x) in known[o..o + l].iter_mut().enumerate() {
                 x.get_or_insert(k < cap);
             }
-            r.segment(&BIG, &mut m, &mut c, o as u32 + 1, l as u32, &bytes[o..o + cap], i as u64 + 1, 0);
+            r.segment(&BIG, &mut m, &mut c, ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &bytes[o..o + cap], n: i as u64 + 1, ts: 0 });
         }
         r.flush(None, &mut m, &mut c, 0);
         prop_assert_eq!(c.bytes.len(), bytes.len());
@@ -252,22 +252,22 @@ fn sequence_wraps_past_2_pow_32() {
     for k in 0..=6u64 {
         let off = k * step;
         let rseq = (off + 1) as u32; // wraps modulo 2^32
-        r.segment(&cfg, &mut m, &mut c, rseq, 100, &[k as u8; 100], k + 1, 0);
+        r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq, len: 100, payload: &[k as u8; 100], n: k + 1, ts: 0 });
         assert_eq!(r.next(), off + 100, "segment {k}");
     }
     // And a stream that crosses the wrap with contiguous segments.
     let mut r = Reassembler::new(&cfg);
     let mut c = Collect::default();
-    r.segment(&cfg, &mut m, &mut c, 1, 10, &[0; 10], 1, 0);
+    r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: 1, len: 10, payload: &[0; 10], n: 1, ts: 0 });
     for k in 1..=3u64 {
-        r.segment(&cfg, &mut m, &mut c, (k * step + 1) as u32, 10, &[0; 10], 1, 0);
+        r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: (k * step + 1) as u32, len: 10, payload: &[0; 10], n: 1, ts: 0 });
     }
     let mut off: u64 = 4_294_967_000;
-    r.segment(&cfg, &mut m, &mut c, (off + 1) as u32, 10, &[1; 10], 2, 0);
+    r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: (off + 1) as u32, len: 10, payload: &[1; 10], n: 2, ts: 0 });
     assert_eq!(r.next(), off + 10);
     off += 10;
     for i in 0..100u64 {
-        r.segment(&cfg, &mut m, &mut c, (off + 1) as u32, 10, &[2; 10], 3 + i, 0);
+        r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: (off + 1) as u32, len: 10, payload: &[2; 10], n: 3 + i, ts: 0 });
         off += 10;
         assert_eq!(r.next(), off);
     }
@@ -297,7 +297,12 @@ fn hashed_and_backed(arena: &Arena, window: usize, segs: &[(usize, usize, usize,
         let mut m = Mem::new(64 << 20);
         let mut c = Collect { store: true, ..Default::default() };
         for (i, &(o, l, at, cap)) in segs.iter().enumerate() {
-            r.segment(cfg, &mut m, &mut c, o as u32 + 1, l as u32, &arena.0[at..at + cap], i as u64 + 1, 0);
+            r.segment(
+                cfg,
+                &mut m,
+                &mut c,
+                ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &arena.0[at..at + cap], n: i as u64 + 1, ts: 0 },
+            );
         }
         r.flush(cfg.backing, &mut m, &mut c, 0);
         (c.bytes, c.gaps, c.events, r.stats)

@@ -1,8 +1,10 @@
-//! `--threads N` for connection summaries (`pipeline::sharded`): each thread walks the whole
-//! capture and takes its share of the flows; the merged connections must be those of one
-//! thread, in the same order with the same ids. The fixtures are too short to reach the
-//! places where that can go wrong (rounds of 16 Ki frames, expiry points every 1 Ki frames,
-//! the end of input sent in parts), so the capture here is written with thousands of
+//! `--threads N` for connection summaries (`pipeline::sharded`): the capture is walked once, a
+//! step of 1 Ki frames at a time, by whichever thread needs the next step; the walker files each
+//! frame for the thread that owns its flow, and each thread decodes, tracks and reassembles the
+//! frames filed for it. The merged connections must be those of one thread, in the same order
+//! with the same ids. The fixtures are too short to reach the places where that can go wrong
+//! (rounds of 16 Ki frames, expiry points every 1 Ki frames, threads walking steps ahead of one
+//! another, the end of input sent in parts), so the capture here is written with thousands of
 //! interleaved connections: IPv4, IPv6, VLAN-tagged (whose flow is found by decoding, not by
 //! peeking), reset, left open, with UDP and ARP frames between them.
 

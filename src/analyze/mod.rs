@@ -116,6 +116,13 @@ pub struct SegIn<'a> {
     pub retransmission: bool,
 }
 
+impl<'a> SegIn<'a> {
+    /// What the reassembler of its direction takes of it.
+    fn reasm(&self) -> reassembly::ReasmSeg<'a> {
+        reassembly::ReasmSeg { rseq: self.rseq, len: self.len, payload: self.payload, n: self.n, ts: self.ts }
+    }
+}
+
 /// The messages a segment carries bytes of: `first..=last` (0-based per
 /// connection and direction). The bytes of `first` in this segment are part
 /// `first_part` of it (1 = its first segment); every later index starts in this
@@ -160,29 +167,96 @@ pub enum Event {
     /// Frame `frame` carried bytes from `offset` (for `len` bytes compared) that
     /// differ from the first copy, carried by `first_frame` (0 when no longer
     /// known). The first copy was kept.
-    Conflict { conn: u32, dir: Dir, offset: u64, len: u64, first_frame: u64, frame: u64 },
+    Conflict {
+        /// The connection's id.
+        conn: u32,
+        /// The direction the bytes were sent in.
+        dir: Dir,
+        /// Stream offset of the first differing byte.
+        offset: u64,
+        /// Bytes from `offset` to the end of the compared overlap.
+        len: u64,
+        /// The frame that carried the first copy (0 when no longer known).
+        first_frame: u64,
+        /// The frame whose copy differs.
+        frame: u64,
+    },
     /// `len` bytes at `offset` are unknown (never captured, or cut by the snap length).
-    Gap { conn: u32, dir: Dir, offset: u64, len: u64, reason: GapReason },
+    Gap {
+        /// The connection's id.
+        conn: u32,
+        /// The direction the bytes were sent in.
+        dir: Dir,
+        /// Stream offset of the first unknown byte.
+        offset: u64,
+        /// Unknown bytes.
+        len: u64,
+        /// Lost, or cut by the snap length.
+        reason: GapReason,
+    },
     /// Out-of-order bytes of `frame` dropped for the per-direction (`global`
     /// false) or the global memory cap; they will show up as a gap.
-    CapDrop { conn: u32, dir: Dir, offset: u64, len: u64, frame: u64, global: bool },
+    CapDrop {
+        /// The connection's id.
+        conn: u32,
+        /// The direction the bytes were sent in.
+        dir: Dir,
+        /// Stream offset of the first dropped byte.
+        offset: u64,
+        /// Bytes dropped.
+        len: u64,
+        /// The frame that carried them.
+        frame: u64,
+        /// The global cap ([`SeamConfig::global_cap`]) was full, not the direction's.
+        global: bool,
+    },
     /// Bytes after the end of a finished direction were ignored.
-    Late { conn: u32, dir: Dir, offset: u64, len: u64, frame: u64 },
+    Late {
+        /// The connection's id.
+        conn: u32,
+        /// The direction the bytes were sent in.
+        dir: Dir,
+        /// Stream offset of the first ignored byte.
+        offset: u64,
+        /// Bytes ignored.
+        len: u64,
+        /// The frame that carried them.
+        frame: u64,
+    },
     /// `auto` chose a framing.
-    Detected { conn: u32, dir: Dir, detection: Detection },
+    Detected {
+        /// The connection's id.
+        conn: u32,
+        /// The direction the bytes were sent in.
+        dir: Dir,
+        /// The framing chosen, how sure, and why.
+        detection: Detection,
+    },
     /// The framer lost sync at `offset` (a gap in a header, or bytes that are not
     /// `framing`); the rest of the direction is framed as `segment`.
-    Desync { conn: u32, dir: Dir, offset: u64, framing: FramingSpec },
+    Desync {
+        /// The connection's id.
+        conn: u32,
+        /// The direction the bytes were sent in.
+        dir: Dir,
+        /// Stream offset from which `segment` frames the direction.
+        offset: u64,
+        /// The framing that lost sync.
+        framing: FramingSpec,
+    },
 }
 
 /// What one call reports. Every call of [`Seams`] that takes it clears it first.
 #[derive(Clone, Debug, Default)]
 pub struct SegOut {
+    /// Which messages the frames framed in this call carry, in the order they were framed.
     pub carried: Vec<Carried>,
+    /// Warnings and notes, in the order they arose.
     pub events: Vec<Event>,
 }
 
 impl SegOut {
+    /// Empties both lists, keeping their memory.
     pub fn clear(&mut self) {
         self.carried.clear();
         self.events.clear();
@@ -204,7 +278,9 @@ pub struct Message {
     pub index: u64,
     /// Offset in the reassembled direction stream (0 = first payload byte).
     pub offset: u64,
+    /// Length in bytes, gap bytes included.
     pub len: u64,
+    /// The framing in use when it began (`segment` once the framer lost sync; `datagram` for UDP).
     pub framing: FramingSpec,
     /// Frames that carried its bytes, in stream order, each once (at most
     /// `max_frames` listed).
@@ -217,8 +293,9 @@ pub struct Message {
     pub split: bool,
     /// False when the stream ended, or had a gap or a cap drop, before it was whole.
     pub complete: bool,
-    /// When its first and last bytes became available in order (ns).
+    /// Capture time (ns since the epoch) at which its first byte became available in order.
     pub first_ts: i64,
+    /// The same for its last byte.
     pub last_ts: i64,
 }
 
@@ -226,8 +303,11 @@ pub struct Message {
 /// the capture time of the frame that completed contiguity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arrival {
+    /// Stream offset of the range's first byte.
     pub start: u64,
+    /// Stream offset just past its last byte.
     pub end: u64,
+    /// Capture time, ns since the epoch.
     pub ts: i64,
     /// Unknown bytes (a gap).
     pub gap: bool,
@@ -246,28 +326,43 @@ pub struct DirSummary {
     pub fallback_at: Option<u64>,
     /// Bytes of stream handed on (captured bytes; gaps not counted).
     pub bytes: u64,
+    /// Segments with payload fed, retransmissions included.
     pub segments: u64,
+    /// Of them, those the tracker flagged as retransmissions.
     pub retransmissions: u64,
     /// Final messages so far.
     pub messages: u64,
+    /// Of them, messages that share a frame with another message.
     pub sticky: u64,
+    /// Of them, messages carried by more than one frame.
     pub split: u64,
+    /// Of them, messages not [`complete`](Message::complete).
     pub incomplete: u64,
+    /// Length of the longest final message, bytes.
     pub largest: u64,
+    /// Most frames that carried one final message.
     pub max_segments_per_message: u64,
+    /// Frames per final message on average (0 with no message).
     pub mean_segments_per_message: f64,
     /// Messages opened but not final yet.
     pub pending: u64,
+    /// Gaps in the stream (lost or cut by the snap length).
     pub gaps: u64,
+    /// Bytes in those gaps.
     pub gap_bytes: u64,
+    /// Retransmissions whose bytes differ from the first copy ([`Event::Conflict`]).
     pub conflicts: u64,
+    /// Out-of-order pieces dropped by the memory caps ([`Event::CapDrop`]).
     pub cap_drops: u64,
+    /// Bytes in those drops.
     pub cap_drop_bytes: u64,
+    /// Bytes that arrived again after the first copy (retransmissions, overlaps).
     pub dup_bytes: u64,
     /// Most out-of-order bytes buffered at once (accounted).
     pub peak_buffered: usize,
     /// Bytes held now for detection or by the framer (a partial header).
     pub held: usize,
+    /// The direction is finished: it takes no more bytes.
     pub finished: bool,
 }
 
@@ -313,6 +408,7 @@ pub struct Seams {
 }
 
 impl Seams {
+    /// An engine with no state yet, for `cfg`.
     pub fn new(cfg: SeamConfig) -> Self {
         let mem = Mem::new(cfg.global_cap);
         Seams { cfg, conns: FxHashMap::default(), udp: FxHashMap::default(), mem, ready: Vec::new(), backing: None }
@@ -327,6 +423,7 @@ impl Seams {
         self.backing = Some(backing);
     }
 
+    /// The configuration it was made with.
     pub fn config(&self) -> &SeamConfig {
         &self.cfg
     }
@@ -359,7 +456,7 @@ impl Seams {
         stream.segments += 1;
         stream.retransmissions += u64::from(seg.retransmission);
         let mut cx = StageCx { st: &mut stream.stage, cfg, out, ready, pair: &mut conn.pair };
-        stream.reasm.segment(&rcfg, mem, &mut cx, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+        stream.reasm.segment(&rcfg, mem, &mut cx, seg.reasm());
         if stream.close_pending && stream.reasm.is_complete() && !stream.reasm.is_finished() {
             finish_stream(stream, &mut conn.pair, backing, cfg, mem, out, ready);
             settle(slot, cfg);
@@ -402,8 +499,8 @@ impl Seams {
         out.clear();
         let Seams { cfg, conns, mem, ready, backing, .. } = self;
         let backing = backing.as_deref();
-        let Some(c) = conns.get_mut(&conn) else { return };
-        let slot = &mut c.dirs[dir.idx()];
+        let Some(streams) = conns.get_mut(&conn) else { return };
+        let slot = &mut streams.dirs[dir.idx()];
         let Some(DirState::Live(stream)) = slot else {
             return;
         };
@@ -415,10 +512,10 @@ impl Seams {
                 stream.reasm.set_end_rseq(r);
                 stream.close_pending = true;
                 if stream.reasm.is_complete() {
-                    finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready);
+                    finish_stream(stream, &mut streams.pair, backing, cfg, mem, out, ready);
                 }
             }
-            None => finish_stream(stream, &mut c.pair, backing, cfg, mem, out, ready),
+            None => finish_stream(stream, &mut streams.pair, backing, cfg, mem, out, ready),
         }
         settle(slot, cfg);
     }
@@ -432,9 +529,9 @@ impl Seams {
 
     /// Summary of one direction, `None` if it never carried payload (or was released).
     pub fn summary(&self, conn: u32, dir: Dir) -> Option<DirSummary> {
-        let d = SummaryOf { conn, dir };
+        let of = SummaryOf { conn, dir };
         Some(match self.conns.get(&conn)?.dirs[dir.idx()].as_ref()? {
-            DirState::Live(s) => d.summary(
+            DirState::Live(s) => of.summary(
                 &s.reasm,
                 &s.stage.stats,
                 s.stage.detection.as_ref(),
@@ -443,7 +540,7 @@ impl Seams {
                 (s.stage.pending(), s.stage.held()),
             ),
             DirState::Done(f) => {
-                d.summary(&f.reasm, &f.stats, f.detection.as_ref(), f.fallback_at, (f.segments, f.retransmissions), (0, 0))
+                of.summary(&f.reasm, &f.stats, f.detection.as_ref(), f.fallback_at, (f.segments, f.retransmissions), (0, 0))
             }
         })
     }
@@ -535,14 +632,14 @@ impl SummaryOf {
     /// `counts`: (segments, retransmissions); `now`: (messages pending, bytes held).
     fn summary(
         &self,
-        r: &reassembly::Reassembler,
+        reasm: &reassembly::Reassembler,
         st: &MsgStats,
         framing: Option<&Detection>,
         fallback_at: Option<u64>,
         counts: (u64, u64),
         now: (usize, usize),
     ) -> DirSummary {
-        let rs = &r.stats;
+        let rs = &reasm.stats;
         DirSummary {
             conn: self.conn,
             dir: self.dir,
@@ -567,7 +664,7 @@ impl SummaryOf {
             dup_bytes: rs.dup_bytes,
             peak_buffered: rs.peak_buffered,
             held: now.1,
-            finished: r.is_finished(),
+            finished: reasm.is_finished(),
         }
     }
 }

@@ -24,6 +24,7 @@
 //!   fit is dropped ([`ReasmEvent::CapDrop`]) and becomes part of a gap later.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 
 /// Accounting charge of one buffered piece beyond its bytes.
 pub const PIECE_OVERHEAD: usize = 64;
@@ -33,12 +34,16 @@ pub const HIST_BLOCK: usize = 64;
 /// Global memory account shared by all directions.
 #[derive(Clone, Copy, Debug)]
 pub struct Mem {
+    /// Bytes charged now (buffered pieces with [`PIECE_OVERHEAD`], bytes held for detection).
     pub used: usize,
+    /// Most bytes that may be charged at once; a charge past it fails.
     pub cap: usize,
+    /// Highest `used` so far.
     pub peak: usize,
 }
 
 impl Mem {
+    /// An empty account with room for `cap` bytes.
     pub fn new(cap: usize) -> Self {
         Mem { used: 0, cap, peak: 0 }
     }
@@ -51,6 +56,7 @@ impl Mem {
         self.peak = self.peak.max(self.used);
         true
     }
+    /// Gives back `n` charged bytes (never below 0).
     pub fn give(&mut self, n: usize) {
         self.used = self.used.saturating_sub(n);
     }
@@ -68,8 +74,13 @@ fn index_in(backing: &[u8], part: &[u8]) -> Option<usize> {
 /// Reassembly limits, and where payloads can be read again.
 #[derive(Clone, Copy)]
 pub struct ReasmCfg<'a> {
+    /// Most bytes one direction may have buffered out of order (accounted with
+    /// [`PIECE_OVERHEAD`]); a piece past it is dropped ([`ReasmEvent::CapDrop`]).
     pub per_dir_cap: usize,
+    /// Buffered bytes past which the hole before the first piece is given up as a gap.
     pub gap_threshold: usize,
+    /// Bytes already handed on that a retransmission is compared with, in whole
+    /// [`HIST_BLOCK`]s; below one block the check is off.
     pub conflict_window: usize,
     /// Every payload passed in lies in this for the whole run: the conflict check reads first
     /// copies from it instead of hashing every byte. A reassembler keeps the mode it was created
@@ -98,6 +109,7 @@ pub enum GapReason {
 }
 
 impl GapReason {
+    /// The contract's name: `lost` or `snaplen`.
     pub fn as_str(self) -> &'static str {
         match self {
             GapReason::Lost => "lost",
@@ -111,12 +123,37 @@ impl GapReason {
 pub enum ReasmEvent {
     /// Frame `frame` carried bytes that differ from the first copy (frame `first`),
     /// from `offset` for `len` bytes (the compared overlap). The first copy is kept.
-    Conflict { offset: u64, len: u64, first: u64, frame: u64 },
+    Conflict {
+        /// Stream offset of the first differing byte.
+        offset: u64,
+        /// Bytes from `offset` to the end of the compared overlap.
+        len: u64,
+        /// The frame that carried the first copy (0 when no longer known).
+        first: u64,
+        /// The frame whose copy differs.
+        frame: u64,
+    },
     /// `len` bytes at `offset` of frame `frame` were dropped: they did not fit
     /// under the per-direction (`global` false) or global cap.
-    CapDrop { offset: u64, len: u64, frame: u64, global: bool },
+    CapDrop {
+        /// Stream offset of the first dropped byte.
+        offset: u64,
+        /// Bytes dropped.
+        len: u64,
+        /// The frame that carried them.
+        frame: u64,
+        /// The global cap ([`Mem`]) was full, not the direction's.
+        global: bool,
+    },
     /// Bytes beyond the end of a finished direction were ignored.
-    Late { offset: u64, len: u64, frame: u64 },
+    Late {
+        /// Stream offset of the first ignored byte.
+        offset: u64,
+        /// Bytes ignored.
+        len: u64,
+        /// The frame that carried them.
+        frame: u64,
+    },
 }
 
 /// Receives a direction's bytes in stream order.
@@ -130,14 +167,31 @@ pub trait ReasmSink {
     fn gap(&mut self, mem: &mut Mem, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64);
     /// Frame `n` carried `len` bytes at `off` again (already handed on).
     fn old(&mut self, off: u64, len: u64, n: u64);
+    /// A conflict, a cap drop or late bytes (see [`ReasmEvent`]).
     fn event(&mut self, ev: ReasmEvent);
+}
+
+/// One TCP segment of a direction, as [`Reassembler::segment`] takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct ReasmSeg<'p> {
+    /// Sequence number relative to the direction's ISN, 1 = the first payload byte (the
+    /// tracker's `rseq`; RFC 9293 SEG.SEQ − ISS).
+    pub rseq: u32,
+    /// Payload length on the wire in bytes (RFC 9293 SEG.LEN without SYN and FIN); 0: ignored.
+    pub len: u32,
+    /// The captured payload: the first bytes of the `len`, fewer when the snap length cut it.
+    pub payload: &'p [u8],
+    /// The frame that carried it (1-based, tshark's `frame.number`).
+    pub n: u64,
+    /// Capture time, ns: handed on with the bytes it makes available in order.
+    pub ts: i64,
 }
 
 /// A buffered out-of-order piece covering `[start, start + len)`, of which the first `known`
 /// bytes were captured (the rest is unknown). Those bytes are held in `data`, or, when they lie
 /// in the run's [`Backing`] (file input), only where: `at` (read again when the piece is
 /// handed on; a bulk transfer waiting for retransmissions holds up to the per-direction cap,
-/// and copies of them were most of a long capture's memory).
+/// and copies of those bytes would be most of a long capture's memory).
 #[derive(Debug)]
 struct Piece {
     n: u64,
@@ -173,19 +227,43 @@ impl Piece {
             }
         }
     }
+
+    /// The piece, buffered at stream offset `start`, as bytes to hand on.
+    fn placed<'s>(&'s self, start: u64, backing: Option<&'s dyn Backing>) -> Placed<'s> {
+        Placed { off: start, pay: self.bytes(backing), at: self.at, n: self.n, frame_end: self.frame_end }
+    }
+}
+
+/// The captured bytes of one segment (or buffered piece) placed in the stream: `pay` from stream
+/// offset `off`, at `at` in the run's [`Backing`] when they lie in it, first carried by frame `n`
+/// whose segment ends at stream offset `frame_end`. Passed by value: a few words, no allocation.
+#[derive(Clone, Copy)]
+struct Placed<'p> {
+    off: u64,
+    pay: &'p [u8],
+    at: Option<usize>,
+    n: u64,
+    frame_end: u64,
 }
 
 /// Counters of one direction's reassembly.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReasmStats {
+    /// Captured bytes handed on in stream order (gaps not counted).
     pub bytes: u64,
+    /// Gaps handed on (lost or cut by the snap length).
     pub gaps: u64,
+    /// Bytes in those gaps.
     pub gap_bytes: u64,
+    /// [`ReasmEvent::Conflict`]s raised.
     pub conflicts: u64,
+    /// [`ReasmEvent::CapDrop`]s raised.
     pub cap_drops: u64,
+    /// Bytes in those drops.
     pub cap_drop_bytes: u64,
     /// Bytes that arrived again after the first copy (retransmissions, overlaps).
     pub dup_bytes: u64,
+    /// Most bytes buffered out of order at once (accounted, as for `per_dir_cap`).
     pub peak_buffered: usize,
 }
 
@@ -321,7 +399,7 @@ impl Backed {
     /// Copies the first copy of `[lo, hi)` into `out` when every byte of it is known, and returns
     /// the span of the backing it was read from; `None` when a byte is unknown. Starts at chunk
     /// `k`, which it advances past chunks that end at or before `lo` (callers go forward).
-    fn copy_of(&self, all: &[u8], lo: u64, hi: u64, k: &mut usize, out: &mut Vec<u8>) -> Option<std::ops::Range<usize>> {
+    fn copy_of(&self, all: &[u8], lo: u64, hi: u64, k: &mut usize, out: &mut Vec<u8>) -> Option<Range<usize>> {
         out.clear();
         while self.chunks.get(*k).is_some_and(|c| c.off + c.len <= lo) {
             *k += 1;
@@ -347,27 +425,27 @@ impl Backed {
         let bs = HIST_BLOCK as u64;
         let all = backing.bytes();
         let (start, end) = self.window();
-        let mut h = Hashed::new(self.window_blocks as usize * HIST_BLOCK);
-        h.start = start;
-        let mut k = 0;
+        let mut hashed = Hashed::new(self.window_blocks as usize * HIST_BLOCK);
+        hashed.start = start;
+        let mut chunk = 0;
         let mut buf = Vec::with_capacity(HIST_BLOCK);
         let mut blk = start;
         while blk < end {
-            let known = self.copy_of(all, blk, blk + bs, &mut k, &mut buf).is_some();
-            h.hashes.push_back(if known { block_hash(&buf) } else { 0 });
+            let known = self.copy_of(all, blk, blk + bs, &mut chunk, &mut buf).is_some();
+            hashed.hashes.push_back(if known { block_hash(&buf) } else { 0 });
             blk += bs;
         }
         if self.pos > end {
-            if self.copy_of(all, end, self.pos, &mut k, &mut buf).is_none() {
+            if self.copy_of(all, end, self.pos, &mut chunk, &mut buf).is_none() {
                 buf.clear();
                 buf.resize((self.pos - end) as usize, 0);
-                h.cur_bad = true;
+                hashed.cur_bad = true;
             }
-            h.cur = buf;
+            hashed.cur = buf;
         }
         for c in &self.chunks {
-            if h.frames.back().map(|f| f.1) != Some(c.frame) {
-                h.frames.push_back((c.off, c.frame));
+            if hashed.frames.back().map(|f| f.1) != Some(c.frame) {
+                hashed.frames.push_back((c.off, c.frame));
             }
         }
         let lo = self.chunks.iter().map(|c| c.at).min();
@@ -375,7 +453,7 @@ impl Backed {
         if let (Some(lo), Some(hi)) = (lo, hi) {
             backing.reread(lo..hi);
         }
-        h
+        hashed
     }
 
     /// As [`Hashed::check`], comparing with the first copy's bytes.
@@ -522,20 +600,21 @@ impl Hashed {
     }
 }
 
-/// A conflict where `pay` (captured bytes at `base` of frame `n`, segment ending
-/// at `end`) and piece `p` (at `ps`) overlap with different captured bytes.
-fn diff(base: u64, pay: &[u8], n: u64, ps: u64, p: &Piece, end: u64, backing: Option<&dyn Backing>) -> Option<ReasmEvent> {
+/// A conflict where the captured bytes of `seg` (up to stream offset `end`) and piece `p` (at
+/// `ps`) overlap with different captured bytes.
+fn diff(seg: Placed<'_>, ps: u64, p: &Piece, end: u64, backing: Option<&dyn Backing>) -> Option<ReasmEvent> {
+    let base = seg.off;
     let lo = ps.max(base);
-    let hi = (ps + p.known as u64).min(base + pay.len() as u64).min(end);
+    let hi = (ps + p.known as u64).min(base + seg.pay.len() as u64).min(end);
     if hi <= lo {
         return None;
     }
-    let a = &pay[(lo - base) as usize..(hi - base) as usize];
-    let b = &p.bytes(backing)[(lo - ps) as usize..(hi - ps) as usize];
-    let i = a.iter().zip(b).position(|(x, y)| x != y);
+    let new_copy = &seg.pay[(lo - base) as usize..(hi - base) as usize];
+    let first_copy = &p.bytes(backing)[(lo - ps) as usize..(hi - ps) as usize];
+    let differs_at = new_copy.iter().zip(first_copy).position(|(x, y)| x != y);
     p.read(backing);
-    let i = i?;
-    Some(ReasmEvent::Conflict { offset: lo + i as u64, len: hi - lo - i as u64, first: p.n, frame: n })
+    let i = differs_at?;
+    Some(ReasmEvent::Conflict { offset: lo + i as u64, len: hi - lo - i as u64, first: p.n, frame: seg.n })
 }
 
 /// Reassembly state of one direction.
@@ -555,10 +634,12 @@ pub struct Reassembler {
     end: Option<u64>,
     /// No more bytes are accepted.
     finished: bool,
+    /// What it has done so far.
     pub stats: ReasmStats,
 }
 
 impl Reassembler {
+    /// An empty direction for `cfg` (whose `backing` every later call must pass too).
     pub fn new(cfg: &ReasmCfg) -> Self {
         Reassembler {
             next: 0,
@@ -584,9 +665,11 @@ impl Reassembler {
     pub fn pieces(&self) -> usize {
         self.ooo.len()
     }
+    /// Stream offset of the FIN, once [`set_end_rseq`](Self::set_end_rseq) gave it.
     pub fn end(&self) -> Option<u64> {
         self.end
     }
+    /// [`finish`](Self::finish) was called: no more bytes are taken.
     pub fn is_finished(&self) -> bool {
         self.finished
     }
@@ -599,8 +682,8 @@ impl Reassembler {
 
     /// Offset of the FIN (stream end) from its relative sequence number.
     pub fn set_end_rseq(&mut self, rseq: u32) {
-        let e = (self.unwrap_seq(rseq) - 1).max(0) as u64;
-        self.end = Some(self.end.map_or(e, |x| x.min(e)));
+        let fin = (self.unwrap_seq(rseq) - 1).max(0) as u64;
+        self.end = Some(self.end.map_or(fin, |known| known.min(fin)));
     }
 
     /// All bytes up to the known end have been handed on (or there is no known
@@ -609,20 +692,10 @@ impl Reassembler {
         self.ooo.is_empty() && self.end.is_none_or(|e| self.next >= e)
     }
 
-    /// One TCP segment: `len` bytes at `rseq`, of which `payload` (maybe shorter)
+    /// One TCP segment: `seg.len` bytes at `seg.rseq`, of which `seg.payload` (maybe shorter)
     /// were captured.
-    #[allow(clippy::too_many_arguments)]
-    pub fn segment<S: ReasmSink>(
-        &mut self,
-        cfg: &ReasmCfg,
-        mem: &mut Mem,
-        sink: &mut S,
-        rseq: u32,
-        len: u32,
-        payload: &[u8],
-        n: u64,
-        ts: i64,
-    ) {
+    pub fn segment<S: ReasmSink>(&mut self, cfg: &ReasmCfg, mem: &mut Mem, sink: &mut S, seg: ReasmSeg<'_>) {
+        let ReasmSeg { rseq, len, payload, n, ts } = seg;
         if len == 0 {
             return;
         }
@@ -642,10 +715,10 @@ impl Reassembler {
         let end = off + len;
         let frame_end = end;
         if off < self.next {
-            let k = end.min(self.next) - off;
-            sink.old(off, k, n);
-            self.stats.dup_bytes += k;
-            let known = &pay[..(k as usize).min(pay.len())];
+            let dup = end.min(self.next) - off;
+            sink.old(off, dup, n);
+            self.stats.dup_bytes += dup;
+            let known = &pay[..(dup as usize).min(pay.len())];
             if let Some((at, first)) = self.hist.as_ref().and_then(|h| h.check(off, known, cfg.backing)) {
                 self.stats.conflicts += 1;
                 sink.event(ReasmEvent::Conflict { offset: at, len: end.min(self.next) - at, first, frame: n });
@@ -653,7 +726,7 @@ impl Reassembler {
             if end <= self.next {
                 return;
             }
-            pay = &pay[(k as usize).min(pay.len())..];
+            pay = &pay[(dup as usize).min(pay.len())..];
             off = self.next;
         }
         if self.finished {
@@ -662,11 +735,12 @@ impl Reassembler {
         }
         let mut global_drop = false;
         let at = cfg.backing.and_then(|bk| index_in(bk.bytes(), pay));
+        let own = Placed { off, pay, at, n, frame_end };
         if off == self.next {
-            self.in_order(cfg.backing, mem, sink, off, end, pay, at, n, frame_end, ts);
+            self.in_order(cfg.backing, mem, sink, own, end, ts);
             self.drain_contiguous(cfg.backing, mem, sink, ts);
         } else {
-            global_drop = self.buffer(cfg, mem, sink, off, end, pay, at, n, frame_end);
+            global_drop = self.buffer(cfg, mem, sink, own, end);
         }
         if global_drop {
             // Make room: give up waiting for this direction's holes.
@@ -682,81 +756,59 @@ impl Reassembler {
         }
     }
 
-    /// Hands on `[cur, stop)` of a segment whose captured bytes `pay` start at `base` (and at
-    /// `at` in the backing).
-    #[allow(clippy::too_many_arguments)]
-    fn emit_own<S: ReasmSink>(
-        &mut self,
-        mem: &mut Mem,
-        sink: &mut S,
-        base: u64,
-        cur: u64,
-        stop: u64,
-        pay: &[u8],
-        at: Option<usize>,
-        n: u64,
-        frame_end: u64,
-        ts: i64,
-    ) {
-        let known_end = (base + pay.len() as u64).min(stop);
+    /// Hands on `[cur, stop)` of `src` (which covers it): its captured bytes, then the part the
+    /// snap length cut as a gap.
+    fn emit_own<S: ReasmSink>(&mut self, mem: &mut Mem, sink: &mut S, src: Placed<'_>, cur: u64, stop: u64, ts: i64) {
+        let base = src.off;
+        let known_end = (base + src.pay.len() as u64).min(stop);
         if known_end > cur {
-            let b = &pay[(cur - base) as usize..(known_end - base) as usize];
+            let bytes = &src.pay[(cur - base) as usize..(known_end - base) as usize];
             if let Some(h) = &mut self.hist {
-                h.data(cur, b, n, at.map(|a| a + (cur - base) as usize));
+                h.data(cur, bytes, src.n, src.at.map(|a| a + (cur - base) as usize));
             }
-            self.stats.bytes += b.len() as u64;
-            sink.data(mem, cur, b, n, frame_end, ts);
+            self.stats.bytes += bytes.len() as u64;
+            sink.data(mem, cur, bytes, src.n, src.frame_end, ts);
         }
         let from = known_end.max(cur);
         if stop > from {
-            self.gap_out(mem, sink, from, stop - from, GapReason::Snaplen, Some(n), ts);
+            self.gap_out(mem, sink, from..stop, GapReason::Snaplen, Some(src.n), ts);
         }
         self.next = stop;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn gap_out<S: ReasmSink>(&mut self, mem: &mut Mem, sink: &mut S, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64) {
+    /// Hands on the unknown bytes `span` as a gap; `n`: the frame whose payload was cut, if any.
+    fn gap_out<S: ReasmSink>(&mut self, mem: &mut Mem, sink: &mut S, span: Range<u64>, why: GapReason, n: Option<u64>, ts: i64) {
+        let len = span.end - span.start;
         if let Some(h) = &mut self.hist {
             h.unknown(len);
         }
         self.stats.gaps += 1;
         self.stats.gap_bytes += len;
-        sink.gap(mem, off, len, why, n, ts);
+        sink.gap(mem, span.start, len, why, n, ts);
     }
 
     fn deliver_piece<S: ReasmSink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, start: u64, p: Piece, ts: i64) {
         mem.give(p.cost());
         self.buffered -= p.cost();
         let end = start + p.len;
-        self.emit_own(mem, sink, start, start, end, p.bytes(backing), p.at, p.n, p.frame_end, ts);
+        self.emit_own(mem, sink, p.placed(start, backing), start, end, ts);
         p.read(backing);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn in_order<S: ReasmSink>(
-        &mut self,
-        backing: Option<&dyn Backing>,
-        mem: &mut Mem,
-        sink: &mut S,
-        base: u64,
-        end: u64,
-        pay: &[u8],
-        at: Option<usize>,
-        n: u64,
-        frame_end: u64,
-        ts: i64,
-    ) {
-        let mut cur = base;
+    /// Hands on `[own.off, end)`, which starts at the next in-order offset: the segment's own
+    /// bytes, and the buffered pieces inside the range in their place (the first copy wins).
+    fn in_order<S: ReasmSink>(&mut self, backing: Option<&dyn Backing>, mem: &mut Mem, sink: &mut S, own: Placed<'_>, end: u64, ts: i64) {
+        let mut cur = own.off;
         while cur < end {
             let nxt = self.ooo.range(cur..end).next().map(|(&s, _)| s);
             let stop = nxt.unwrap_or(end);
             if stop > cur {
-                self.emit_own(mem, sink, base, cur, stop, pay, at, n, frame_end, ts);
+                self.emit_own(mem, sink, own, cur, stop, ts);
             }
             let Some(ps) = nxt else { break };
             let p = self.ooo.remove(&ps).expect("piece");
             let pend = ps + p.len;
-            let ev = diff(base, pay, n, ps, &p, end, backing);
+            let ev = diff(own, ps, &p, end, backing);
             self.conflict(sink, ev);
             self.stats.dup_bytes += pend.min(end) - ps;
             self.deliver_piece(backing, mem, sink, ps, p, ts);
@@ -776,32 +828,21 @@ impl Reassembler {
             if *entry.key() != self.next {
                 break;
             }
-            let (s, p) = entry.remove_entry();
-            self.deliver_piece(backing, mem, sink, s, p, ts);
+            let (start, piece) = entry.remove_entry();
+            self.deliver_piece(backing, mem, sink, start, piece, ts);
         }
     }
 
-    /// Buffers the parts of `[off, end)` not yet covered. Returns true when a part
+    /// Buffers the parts of `[own.off, end)` not yet covered. Returns true when a part
     /// was dropped for the global cap.
-    #[allow(clippy::too_many_arguments)]
-    fn buffer<S: ReasmSink>(
-        &mut self,
-        cfg: &ReasmCfg,
-        mem: &mut Mem,
-        sink: &mut S,
-        off: u64,
-        end: u64,
-        pay: &[u8],
-        at: Option<usize>,
-        n: u64,
-        frame_end: u64,
-    ) -> bool {
+    fn buffer<S: ReasmSink>(&mut self, cfg: &ReasmCfg, mem: &mut Mem, sink: &mut S, own: Placed<'_>, end: u64) -> bool {
+        let Placed { off, pay, at, n, frame_end } = own;
         let mut cur = off;
         let mut global_drop = false;
         if let Some((&ps, p)) = self.ooo.range(..off).next_back() {
             let pend = ps + p.len;
             if pend > cur {
-                let ev = diff(off, pay, n, ps, p, end, cfg.backing);
+                let ev = diff(own, ps, p, end, cfg.backing);
                 self.conflict(sink, ev);
                 self.stats.dup_bytes += pend.min(end) - cur;
                 cur = pend;
@@ -833,7 +874,7 @@ impl Reassembler {
                 }
             }
             let Some((ps, pend)) = nxt else { break };
-            let ev = diff(off, pay, n, ps, &self.ooo[&ps], end, cfg.backing);
+            let ev = diff(own, ps, &self.ooo[&ps], end, cfg.backing);
             self.conflict(sink, ev);
             self.stats.dup_bytes += pend.min(end) - ps;
             cur = pend;
@@ -855,7 +896,7 @@ impl Reassembler {
         };
         if ps > self.next {
             let from = self.next;
-            self.gap_out(mem, sink, from, ps - from, GapReason::Lost, None, ts);
+            self.gap_out(mem, sink, from..ps, GapReason::Lost, None, ts);
             self.next = ps;
         }
         self.drain_contiguous(backing, mem, sink, ts);
@@ -867,11 +908,11 @@ impl Reassembler {
         while !self.ooo.is_empty() {
             self.skip_hole(backing, mem, sink, ts);
         }
-        if let Some(e) = self.end {
-            if e > self.next {
+        if let Some(end) = self.end {
+            if end > self.next {
                 let from = self.next;
-                self.gap_out(mem, sink, from, e - from, GapReason::Lost, None, ts);
-                self.next = e;
+                self.gap_out(mem, sink, from..end, GapReason::Lost, None, ts);
+                self.next = end;
             }
         }
     }
@@ -924,15 +965,20 @@ mod tests {
 
     const CFG: ReasmCfg = ReasmCfg { per_dir_cap: 1 << 20, gap_threshold: 768 << 10, conflict_window: 4096, backing: None };
 
+    /// `len` bytes at `rseq` carried by frame `n`, `payload` of them captured, at time 0.
+    fn seg(rseq: u32, len: u32, payload: &[u8], n: u64) -> ReasmSeg<'_> {
+        ReasmSeg { rseq, len, payload, n, ts: 0 }
+    }
+
     #[test]
     fn reorder_overlap_and_conflict() {
         let mut r = Reassembler::new(&CFG);
         let mut m = Mem::new(1 << 30);
         let mut c = Collect::default();
-        r.segment(&CFG, &mut m, &mut c, 6, 5, b"world", 2, 0);
+        r.segment(&CFG, &mut m, &mut c, seg(6, 5, b"world", 2));
         assert_eq!(r.pieces(), 1);
-        r.segment(&CFG, &mut m, &mut c, 4, 4, b"loXo", 3, 0);
-        r.segment(&CFG, &mut m, &mut c, 1, 5, b"hello", 1, 0);
+        r.segment(&CFG, &mut m, &mut c, seg(4, 4, b"loXo", 3));
+        r.segment(&CFG, &mut m, &mut c, seg(1, 5, b"hello", 1));
         assert_eq!(c.bytes, b"helloworld");
         assert_eq!(m.used, 0);
         assert!(matches!(c.events[0], ReasmEvent::Conflict { offset: 5, first: 2, frame: 3, .. }));
@@ -943,8 +989,8 @@ mod tests {
         let mut r = Reassembler::new(&CFG);
         let mut m = Mem::new(1 << 30);
         let mut c = Collect::default();
-        r.segment(&CFG, &mut m, &mut c, 1, 10, b"abc", 1, 0);
-        r.segment(&CFG, &mut m, &mut c, 11, 2, b"de", 2, 0);
+        r.segment(&CFG, &mut m, &mut c, seg(1, 10, b"abc", 1));
+        r.segment(&CFG, &mut m, &mut c, seg(11, 2, b"de", 2));
         assert_eq!(c.bytes, b"abc???????de");
         assert_eq!(c.gaps, vec![(3, 7)]);
     }
@@ -954,10 +1000,10 @@ mod tests {
         let mut r = Reassembler::new(&CFG);
         let mut m = Mem::new(1 << 30);
         let mut c = Collect::default();
-        r.segment(&CFG, &mut m, &mut c, 21, 10, b"0123456789", 1, 0);
+        r.segment(&CFG, &mut m, &mut c, seg(21, 10, b"0123456789", 1));
         // 100 bytes at offset 10, only 4 captured; overlaps the piece at 20..30.
-        r.segment(&CFG, &mut m, &mut c, 11, 100, b"abcd", 2, 0);
-        r.segment(&CFG, &mut m, &mut c, 1, 10, b"ABCDEFGHIJ", 3, 0);
+        r.segment(&CFG, &mut m, &mut c, seg(11, 100, b"abcd", 2));
+        r.segment(&CFG, &mut m, &mut c, seg(1, 10, b"ABCDEFGHIJ", 3));
         assert_eq!(&c.bytes[..14], b"ABCDEFGHIJabcd");
         assert_eq!(&c.bytes[20..30], b"0123456789");
         assert_eq!(c.bytes.len(), 110);
@@ -982,16 +1028,16 @@ mod tests {
         let mut m = Mem::new(1 << 30);
         let mut c = Collect::default();
         for i in 0..100u32 {
-            r.segment(&cfg, &mut m, &mut c, i * 10 + 1, 10, &data.0[(i * 10) as usize..(i * 10 + 10) as usize], u64::from(i) + 1, 0);
+            r.segment(&cfg, &mut m, &mut c, seg(i * 10 + 1, 10, &data.0[(i * 10) as usize..(i * 10 + 10) as usize], u64::from(i) + 1));
         }
         assert!(matches!(r.hist.as_deref(), Some(History::Backed(b)) if b.chunks.len() == 100));
         for i in 100..2000u32 {
-            r.segment(&cfg, &mut m, &mut c, i * 10 + 1, 10, &data.0[(i * 10) as usize..(i * 10 + 10) as usize], u64::from(i) + 1, 0);
+            r.segment(&cfg, &mut m, &mut c, seg(i * 10 + 1, 10, &data.0[(i * 10) as usize..(i * 10 + 10) as usize], u64::from(i) + 1));
         }
         assert!(matches!(r.hist.as_deref(), Some(History::Hashed(_))), "past {MAX_CHUNKS} records: hashes");
         let mut bad = data.0[640..768].to_vec();
         bad[70] ^= 1;
-        r.segment(&cfg, &mut m, &mut c, 641, 128, &bad, 9999, 0);
+        r.segment(&cfg, &mut m, &mut c, seg(641, 128, &bad, 9999));
         assert!(matches!(c.events[..], [ReasmEvent::Conflict { offset: 704, first: 71, frame: 9999, .. }]), "{:?}", c.events);
     }
 
@@ -1001,12 +1047,12 @@ mod tests {
         let mut m = Mem::new(1 << 30);
         let mut c = Collect::default();
         let a = vec![7u8; 300];
-        r.segment(&CFG, &mut m, &mut c, 1, 300, &a, 1, 0);
-        r.segment(&CFG, &mut m, &mut c, 1, 300, &a, 2, 0);
+        r.segment(&CFG, &mut m, &mut c, seg(1, 300, &a, 1));
+        r.segment(&CFG, &mut m, &mut c, seg(1, 300, &a, 2));
         assert!(c.events.is_empty());
         let mut b = a.clone();
         b[200] = 8;
-        r.segment(&CFG, &mut m, &mut c, 1, 300, &b, 3, 0);
+        r.segment(&CFG, &mut m, &mut c, seg(1, 300, &b, 3));
         assert!(matches!(c.events[0], ReasmEvent::Conflict { offset: 192, first: 1, frame: 3, .. }));
     }
 }

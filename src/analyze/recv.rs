@@ -27,9 +27,6 @@ pub fn simulate_recv_sizes(
     simulate_reader(timeline, messages, &reader)
 }
 
-/// Renders a call like `recv #2 (10) → "llo|world" (msg 0 end, msg 1)`.
-/// `bytes` holds the direction's stream from offset 0 (e.g. `kept_bytes`); a
-/// range beyond it is shown as its length. At most `max` bytes are shown.
 /// One byte of a quoted preview: printable ASCII as is, `\n \r \t \" \\` escaped, the rest `\xNN`.
 pub fn push_escaped(s: &mut String, x: u8) {
     match x {
@@ -45,6 +42,9 @@ pub fn push_escaped(s: &mut String, x: u8) {
     }
 }
 
+/// Renders a call like `recv #2 (10) → "llo|world" (msg 0 end, msg 1)`.
+/// `bytes` holds the direction's stream from offset 0 (e.g. `kept_bytes`); a
+/// range beyond it is shown as its length. At most `max` bytes are shown.
 pub fn render_recv(c: &RecvCall, bytes: &[u8], messages: &[Message], max: usize) -> String {
     let mut s = format!("recv #{} ({}) → ", c.call, c.asked);
     match c.returned {

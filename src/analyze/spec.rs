@@ -10,8 +10,9 @@ use std::str::FromStr;
 /// followed by `extra` bytes of fixed header, then the body.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub struct LenSpec {
-    /// 1, 2, 4 or 8.
+    /// Bytes in the length field: 1, 2, 4 or 8.
     pub width: u8,
+    /// The length field is big-endian (`be`, network order); false: `le`.
     pub big_endian: bool,
     /// Fixed header bytes after the length field (the `+K` of `len:4:be+2`).
     pub extra: u32,
@@ -43,7 +44,9 @@ pub enum FramingSpec {
 /// A framing spec that could not be parsed. Display names the bad spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecError {
+    /// The spec as given.
     pub spec: String,
+    /// What is wrong with it, and what was expected.
     pub reason: String,
 }
 
@@ -94,18 +97,18 @@ impl FramingSpec {
                 }
                 None => (rest, 0),
             };
-            let (w, e) = match main.split_once(':') {
-                Some((w, e)) => (w, e),
+            let (width, order) = match main.split_once(':') {
+                Some((width, order)) => (width, order),
                 None => (main, "be"),
             };
-            let width: u8 = match w {
+            let width: u8 = match width {
                 "1" => 1,
                 "2" => 2,
                 "4" => 4,
                 "8" => 8,
                 _ => return Err(err(s, "length width must be 1, 2, 4 or 8 bytes")),
             };
-            let big_endian = match e {
+            let big_endian = match order {
                 "be" => true,
                 "le" => false,
                 _ => return Err(err(s, "byte order must be be or le")),
@@ -148,8 +151,10 @@ impl fmt::Display for FramingSpec {
 /// The framing of one TCP direction: detected, or given.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 pub enum DirFraming {
+    /// Detected from the direction's first bytes ([`detect`](super::framing::detect)).
     #[default]
     Auto,
+    /// Given with `--framing`.
     Spec(FramingSpec),
 }
 
@@ -166,10 +171,12 @@ impl fmt::Display for DirFraming {
 /// UDP datagrams are always framed as `datagram`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 pub struct FramingChoice {
+    /// `[c2s, s2c]`.
     pub dirs: [DirFraming; 2],
 }
 
 impl FramingChoice {
+    /// `auto` in both directions (the default).
     pub const AUTO: FramingChoice = FramingChoice { dirs: [DirFraming::Auto, DirFraming::Auto] };
 
     /// `auto`, a single spec for both directions (`lines`), or per direction

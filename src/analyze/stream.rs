@@ -21,20 +21,48 @@ use crate::track::{Dir, FlowId};
 /// Recent message starts remembered for mapping retransmitted bytes to messages.
 const RECENT_STARTS: usize = 1024;
 
+/// A message opened and not yet emitted (see the module documentation for its life).
 #[derive(Debug)]
 struct OpenMsg {
     index: u64,
     offset: u64,
+    /// Where the framer said it ends (`None` while open).
     end: Option<u64>,
+    /// Frames that carried its bytes, at most `max_frames` listed.
     frames: Vec<u64>,
     nframes: u64,
     last_frame: Option<u64>,
     sticky: bool,
     complete: bool,
+    /// The furthest end of a segment that carried its bytes: it is final once the stream
+    /// position passes it.
     max_frame_end: u64,
     first_ts: i64,
     last_ts: i64,
     framing: FramingSpec,
+}
+
+/// Where bytes being assigned to messages came from: frame `n` (`None` for a gap), whose segment
+/// ends at stream offset `frame_end` (0 for a gap), available in order at capture time `ts`;
+/// `gap`: the bytes are unknown.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    n: Option<u64>,
+    frame_end: u64,
+    ts: i64,
+    gap: bool,
+}
+
+impl Origin {
+    /// Captured bytes of frame `n`.
+    fn frame(n: u64, frame_end: u64, ts: i64) -> Self {
+        Origin { n: Some(n), frame_end, ts, gap: false }
+    }
+
+    /// Unknown bytes.
+    fn gap(ts: i64) -> Self {
+        Origin { n: None, frame_end: 0, ts, gap: true }
+    }
 }
 
 /// A chunk held for detection.
@@ -47,48 +75,66 @@ struct Held {
     ts: i64,
 }
 
+/// What a stage does with the bytes it is handed.
 enum Mode {
-    /// `next_try`: detection runs again once `buf` reaches this length. Trying on every segment
-    /// re-scanned the whole buffer each time (quadratic: 63% of a 300 MB run); a geometric
-    /// schedule keeps the total linear. Detection is monotone (a longer prefix gives the answer
-    /// a shorter one gave), so trying less often only delays the same decision.
-    Detect {
-        buf: Vec<u8>,
-        held: Vec<Held>,
-        next_try: usize,
-    },
+    /// `auto` is still looking: the bytes are held in `buf` (charged to [`Mem`]), each chunk's
+    /// origin in `held`. `next_try`: detection runs again once `buf` reaches this length — on
+    /// every chunk while `buf` holds under 8 KiB (prompt live output), then each time it has
+    /// grown by half (by [`DETECT_MAX`](super::framing::detect::DETECT_MAX) at the latest), so
+    /// the rescans of the buffer cost linear time in all. Detection is monotone (a longer prefix
+    /// gives the answer a shorter one gave), so trying less often only delays the same decision.
+    Detect { buf: Vec<u8>, held: Vec<Held>, next_try: usize },
+    /// Framing with this framer.
     Frame(Box<dyn Framer>),
+    /// The direction is finished.
     Done,
 }
 
 /// Counters over the messages emitted so far.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct MsgStats {
+    /// Messages emitted.
     pub messages: u64,
+    /// Of them, sticky ones (sharing a frame with another message).
     pub sticky: u64,
+    /// Of them, split ones (carried by more than one frame).
     pub split: u64,
+    /// Of them, incomplete ones.
     pub incomplete: u64,
+    /// Length of the longest, bytes.
     pub largest: u64,
+    /// Most frames that carried one.
     pub max_segments: u64,
+    /// Frames that carried them, summed (for the mean).
     pub sum_segments: u64,
 }
 
+/// The message tracker of one direction: framing (or detection) of the bytes the reassembler
+/// hands on, and the messages they make.
 pub(super) struct Stage {
     conn: u32,
     dir: Dir,
     mode: Mode,
+    /// The framing decided (or given with `--framing`); `None` while `auto` looks.
     pub detection: Option<Detection>,
     /// Offset of the next byte to frame.
     pos: u64,
     next_index: u64,
+    /// Messages opened and not yet emitted, in index order.
     pending: VecDeque<OpenMsg>,
+    /// The last of `pending` is still open (its end not found yet).
     open: bool,
     /// Frames handed on only partly so far: (frame, segment end, last message index).
     partial: Vec<(u64, u64, u64)>,
+    /// The last [`RECENT_STARTS`] messages: (offset, index), ascending.
     recent: VecDeque<(u64, u64)>,
+    /// The framer's message ends of one call (kept for its capacity).
     ends: Vec<u64>,
+    /// The arrival timeline, when `keep_timeline`.
     pub timeline: Vec<Arrival>,
+    /// The first `keep_bytes` bytes of the stream (gaps as zeros).
     pub kept: Vec<u8>,
+    /// Counters over the messages emitted.
     pub stats: MsgStats,
     /// Where the framer lost sync and `segment` took over.
     pub fallback_at: Option<u64>,
@@ -98,25 +144,36 @@ pub(super) struct Stage {
 
 /// A stage with the context it reports into; the reassembler's sink.
 pub(super) struct StageCx<'a> {
+    /// The stage.
     pub st: &'a mut Stage,
+    /// The engine's configuration.
     pub cfg: &'a SeamConfig,
+    /// Where the call's carried entries and events go.
     pub out: &'a mut SegOut,
+    /// Where final messages go, in the order they become final.
     pub ready: &'a mut Vec<Message>,
+    /// What the connection's two directions share (HTTP requests).
     pub pair: &'a mut PairState,
 }
 
 /// One direction of one TCP connection.
 pub(super) struct Stream {
+    /// Bytes in stream order.
     pub reasm: Reassembler,
+    /// Messages from them.
     pub stage: Stage,
     /// A FIN was seen; finish once everything before it is in.
     pub close_pending: bool,
+    /// Capture time of the last segment (ns): the time of the bytes a finish hands on.
     pub last_ts: i64,
+    /// Segments the tracker flagged as retransmissions.
     pub retransmissions: u64,
+    /// Segments with payload fed.
     pub segments: u64,
 }
 
 impl Stream {
+    /// Direction `dir` of connection `conn`, framed as `cfg.framing` says for it.
     pub fn new(conn: u32, dir: Dir, cfg: &SeamConfig, backing: Option<&dyn Backing>) -> Self {
         Stream {
             reasm: Reassembler::new(&reasm_cfg(cfg, backing)),
@@ -129,11 +186,13 @@ impl Stream {
     }
 }
 
+/// The reassembly part of `cfg`; `backing`: where every payload fed lies (file input).
 pub(super) fn reasm_cfg<'a>(cfg: &SeamConfig, backing: Option<&'a dyn Backing>) -> ReasmCfg<'a> {
     ReasmCfg { per_dir_cap: cfg.per_dir_cap, gap_threshold: cfg.gap_threshold, conflict_window: cfg.conflict_window, backing }
 }
 
 impl Stage {
+    /// A stage for direction `dir` of `conn`: detecting (`auto`) or framing with the spec given.
     pub fn new(conn: u32, dir: Dir, choice: DirFraming) -> Self {
         let (mode, detection) = match choice {
             DirFraming::Auto => (Mode::Detect { buf: Vec::new(), held: Vec::new(), next_try: 0 }, None),
@@ -198,15 +257,17 @@ impl StageCx<'_> {
         self.st.timeline.push(Arrival { start, end, ts, gap });
     }
 
+    /// Keeps `len` bytes at `off` (`None`: a gap, kept as zeros) while the first
+    /// `keep_bytes` of the stream are not all kept.
     fn keep(&mut self, off: u64, bytes: Option<&[u8]>, len: u64) {
-        let k = &mut self.st.kept;
-        if off != k.len() as u64 || k.len() >= self.cfg.keep_bytes {
+        let kept = &mut self.st.kept;
+        if off != kept.len() as u64 || kept.len() >= self.cfg.keep_bytes {
             return;
         }
-        let room = (self.cfg.keep_bytes - k.len()).min(len as usize);
+        let room = (self.cfg.keep_bytes - kept.len()).min(len as usize);
         match bytes {
-            Some(b) => k.extend_from_slice(&b[..room]),
-            None => k.resize(k.len() + room, 0),
+            Some(b) => kept.extend_from_slice(&b[..room]),
+            None => kept.resize(kept.len() + room, 0),
         }
     }
 
@@ -233,6 +294,7 @@ impl StageCx<'_> {
         }
     }
 
+    /// Frames the bytes `[off, off + bytes.len())` of frame `n` (at the stream position).
     fn frame_data(&mut self, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64) {
         let st = &mut *self.st;
         let Mode::Frame(f) = &mut st.mode else { return };
@@ -243,16 +305,17 @@ impl StageCx<'_> {
         let desync = f.feed(bytes, &mut cx);
         let end = off + bytes.len() as u64;
         let upto = desync.unwrap_or(end);
-        self.apply(off, upto, &ends, Some(n), frame_end, ts, false);
-        if let Some(x) = desync {
-            self.lose_sync(x);
-            if x < end {
+        let origin = Origin::frame(n, frame_end, ts);
+        self.apply(off, upto, &ends, origin);
+        if let Some(lost_at) = desync {
+            self.lose_sync(lost_at);
+            if lost_at < end {
                 ends.clear();
                 ends.push(end);
-                self.apply(x, end, &ends, Some(n), frame_end, ts, false);
+                self.apply(lost_at, end, &ends, origin);
                 if let Mode::Frame(f) = &mut self.st.mode {
                     let mut cx = FrameCx { ends: &mut Vec::new(), pair: self.pair, dir: self.st.dir };
-                    f.feed(&bytes[(x - off) as usize..], &mut cx);
+                    f.feed(&bytes[(lost_at - off) as usize..], &mut cx);
                 }
             }
         }
@@ -278,19 +341,19 @@ impl StageCx<'_> {
         let in_sync = f.skip(len, &mut cx);
         let end = off + len;
         if in_sync {
-            self.apply(off, end, &ends, None, 0, ts, true);
+            self.apply(off, end, &ends, Origin::gap(ts));
         } else {
             ends.clear();
-            self.apply(off, end, &ends, None, 0, ts, true);
+            self.apply(off, end, &ends, Origin::gap(ts));
             self.lose_sync(end);
         }
         self.st.ends = ends;
         self.st.pos = end;
     }
 
-    /// The framer cannot go on at `x`: the open message ends there, incomplete,
+    /// The framer cannot go on at `at`: the open message ends there, incomplete,
     /// and `segment` frames the rest.
-    fn lose_sync(&mut self, x: u64) {
+    fn lose_sync(&mut self, at: u64) {
         let st = &mut *self.st;
         let from = match &st.mode {
             Mode::Frame(f) => f.spec(),
@@ -299,40 +362,40 @@ impl StageCx<'_> {
         if st.open {
             let m = st.pending.back_mut().expect("open message");
             m.complete = false;
-            m.end = Some(x);
+            m.end = Some(at);
             st.open = false;
         }
-        st.mode = Mode::Frame(make_framer(FramingSpec::Segment, x));
+        st.mode = Mode::Frame(make_framer(FramingSpec::Segment, at));
         if st.fallback_at.is_none() {
-            st.fallback_at = Some(x);
+            st.fallback_at = Some(at);
         }
-        self.out.events.push(Event::Desync { conn: st.conn, dir: st.dir, offset: x, framing: from });
+        self.out.events.push(Event::Desync { conn: st.conn, dir: st.dir, offset: at, framing: from });
     }
 
-    /// Assigns the bytes `[off, upto)` to messages given the ends found in them.
-    #[allow(clippy::too_many_arguments)]
-    fn apply(&mut self, off: u64, upto: u64, ends: &[u64], n: Option<u64>, frame_end: u64, ts: i64, gap: bool) {
+    /// Assigns the bytes `[off, upto)` from `origin` to messages given the ends found in them.
+    fn apply(&mut self, off: u64, upto: u64, ends: &[u64], origin: Origin) {
         let mut cur = off;
         let mut first: Option<(u64, u64)> = None;
         let mut last_idx = 0;
-        for &e in ends {
-            if e <= cur || e > upto {
+        for &msg_end in ends {
+            if msg_end <= cur || msg_end > upto {
                 continue;
             }
-            let (idx, part) = self.touch(cur, n, frame_end, ts, gap);
+            let (idx, part) = self.touch(cur, origin);
             first.get_or_insert((idx, part));
             last_idx = idx;
             let st = &mut *self.st;
-            st.pending.back_mut().expect("open").end = Some(e);
+            st.pending.back_mut().expect("open").end = Some(msg_end);
             st.open = false;
-            cur = e;
+            cur = msg_end;
         }
         if cur < upto {
-            let (idx, part) = self.touch(cur, n, frame_end, ts, gap);
+            let (idx, part) = self.touch(cur, origin);
             first.get_or_insert((idx, part));
             last_idx = idx;
         }
-        let (Some((first_idx, first_part)), Some(n)) = (first, n) else {
+        let frame_end = origin.frame_end;
+        let (Some((first_idx, first_part)), Some(n)) = (first, origin.n) else {
             return;
         };
         let st = &mut *self.st;
@@ -370,9 +433,10 @@ impl StageCx<'_> {
         });
     }
 
-    /// Adds bytes at `cur` to the open message (opening one if needed); returns
+    /// Adds bytes at `cur` from `origin` to the open message (opening one if needed); returns
     /// its index and, for a frame, the part number of that frame in it.
-    fn touch(&mut self, cur: u64, n: Option<u64>, frame_end: u64, ts: i64, gap: bool) -> (u64, u64) {
+    fn touch(&mut self, cur: u64, origin: Origin) -> (u64, u64) {
+        let Origin { n, frame_end, ts, gap } = origin;
         let cfg = self.cfg;
         let st = &mut *self.st;
         if !st.open {
@@ -461,14 +525,14 @@ impl StageCx<'_> {
                 first_ts: m.first_ts,
                 last_ts: m.last_ts,
             };
-            let s = &mut st.stats;
-            s.messages += 1;
-            s.sticky += u64::from(msg.sticky);
-            s.split += u64::from(msg.split);
-            s.incomplete += u64::from(!msg.complete);
-            s.largest = s.largest.max(msg.len);
-            s.max_segments = s.max_segments.max(msg.nframes);
-            s.sum_segments += msg.nframes;
+            let stats = &mut st.stats;
+            stats.messages += 1;
+            stats.sticky += u64::from(msg.sticky);
+            stats.split += u64::from(msg.split);
+            stats.incomplete += u64::from(!msg.complete);
+            stats.largest = stats.largest.max(msg.len);
+            stats.max_segments = stats.max_segments.max(msg.nframes);
+            stats.sum_segments += msg.nframes;
             self.ready.push(msg);
         }
     }
@@ -573,19 +637,19 @@ impl ReasmSink for StageCx<'_> {
     }
 
     fn old(&mut self, off: u64, len: u64, n: u64) {
-        let r = &self.st.recent;
-        if r.is_empty() || len == 0 {
+        let recent = &self.st.recent;
+        if recent.is_empty() || len == 0 {
             return;
         }
         let end = off + len;
-        let i = r.partition_point(|&(o, _)| o <= off).saturating_sub(1);
-        let j = r.partition_point(|&(o, _)| o < end).saturating_sub(1).max(i);
+        let first = recent.partition_point(|&(start, _)| start <= off).saturating_sub(1);
+        let last = recent.partition_point(|&(start, _)| start < end).saturating_sub(1).max(first);
         self.out.carried.push(Carried {
             n,
             flow: FlowId::Tcp(self.st.conn),
             dir: self.st.dir,
-            first: r[i].1,
-            last: r[j].1,
+            first: recent[first].1,
+            last: recent[last].1,
             first_part: 0,
             continues: false,
             dup: true,
@@ -615,14 +679,21 @@ fn event_of(conn: u32, dir: Dir, ev: ReasmEvent) -> Event {
 /// exactly as the live stream would (its message memory and conflict history were already
 /// freed when it finished).
 pub(super) struct Finished {
+    /// The finished reassembler (its counts, and [`ReasmEvent::Late`] for late bytes).
     pub reasm: Reassembler,
+    /// As [`Stage::stats`].
     pub stats: MsgStats,
+    /// As [`Stage::detection`].
     pub detection: Option<Detection>,
+    /// As [`Stage::fallback_at`].
     pub fallback_at: Option<u64>,
     conn: u32,
     dir: Dir,
+    /// As [`Stream::last_ts`].
     pub last_ts: i64,
+    /// As [`Stream::retransmissions`].
     pub retransmissions: u64,
+    /// As [`Stream::segments`].
     pub segments: u64,
 }
 
@@ -649,7 +720,7 @@ impl Finished {
         self.segments += 1;
         self.retransmissions += u64::from(seg.retransmission);
         let mut sink = LateSink { conn: self.conn, dir: self.dir, out };
-        self.reasm.segment(cfg, mem, &mut sink, seg.rseq, seg.len, seg.payload, seg.n, seg.ts);
+        self.reasm.segment(cfg, mem, &mut sink, seg.reasm());
     }
 }
 

@@ -40,31 +40,40 @@ pub struct PacketMeta {
 /// Facts about a source as a whole.
 #[derive(Clone, Copy, Debug)]
 pub struct SourceInfo {
+    /// LINKTYPE_* of a pcap file, or of the first pcapng interface seen so far (`None`: none yet).
     pub linktype: Option<u32>,
+    /// Timestamps finer than microseconds (a nanosecond pcap, or any pcapng interface with them).
     pub nanos: bool,
+    /// The file is pcapng (else classic pcap).
     pub pcapng: bool,
 }
 
 /// Why a source stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// The capture file is damaged or cut short.
     #[error(transparent)]
     File(#[from] FileError),
+    /// The live capture stopped: libpcap failed, or the `-w` file could not be written.
     #[error("{0}")]
     Live(String),
 }
 
 /// One step of a source.
 pub enum Next<'a> {
+    /// The next frame: what was recorded about it, and its captured bytes.
     Packet(PacketMeta, &'a [u8]),
     /// Nothing yet (a live read timed out or was interrupted); ask again.
     Again,
+    /// No more frames.
     End,
+    /// The source stopped early; the frames before were good.
     Err(SourceError),
 }
 
 /// Anything that yields frames in capture order.
 pub trait Source {
+    /// The next step: a frame, nothing yet, the end, or the damage the source ended in.
     fn next_packet(&mut self) -> Next<'_>;
     /// Link type to compile user-space filters for.
     fn linktype_hint(&self) -> u32;

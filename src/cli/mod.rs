@@ -27,6 +27,7 @@ Examples:
 Exit status: 0 success; 1 an input could not be read (or was damaged part-way: everything
 before the damage is printed first); 2 bad arguments or filter expression.";
 
+/// The command line: a global `--color` and one command.
 #[derive(Parser, Debug)]
 #[command(name = "wireseam", version, about = ABOUT, long_about = None, after_help = AFTER, propagate_version = true)]
 pub struct Cli {
@@ -34,10 +35,12 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true, value_name = "WHEN")]
     pub color: Color,
 
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands; each variant's doc comment is its `--help` summary.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Dissect a pcap or pcapng file: one annotated line (or JSON object) per frame.
@@ -79,6 +82,7 @@ Examples:
   wireseam gen handshake --role server --addr 198.18.0.2 --port 9000
   sudo wireseam gen arp --iface veth0";
 
+/// Arguments of `wireseam gen`.
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// Scenario to run (see --list).
@@ -126,6 +130,7 @@ pub struct GenArgs {
     pub quiet: bool,
 }
 
+/// Arguments of `wireseam demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Do not capture; show the tour on the captures bundled in the binary.
@@ -159,6 +164,7 @@ Examples:
   sudo wireseam capture -i eth0 -w out.pcap --duration 10
   sudo wireseam capture -i lo --format json -c 100 | jq .";
 
+/// Arguments of `wireseam capture`.
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
     /// Interface to capture on (default: libpcap's first suitable interface).
@@ -278,8 +284,10 @@ pub struct InputArgs {
     pub threads: Option<usize>,
 }
 
+/// Arguments of `wireseam stream`.
 #[derive(Args, Debug)]
 pub struct StreamArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -323,8 +331,10 @@ pub struct StreamArgs {
     pub keep: usize,
 }
 
+/// Arguments of `wireseam conns`.
 #[derive(Args, Debug)]
 pub struct ConnsArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -347,8 +357,10 @@ pub struct ConnsArgs {
     pub conds: Vec<String>,
 }
 
+/// Arguments of `wireseam flow`.
 #[derive(Args, Debug)]
 pub struct FlowArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -361,8 +373,10 @@ pub struct FlowArgs {
     pub fold: usize,
 }
 
+/// Arguments of `wireseam read`.
 #[derive(Args, Debug)]
 pub struct ReadArgs {
+    /// The capture file and how to read it.
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -383,6 +397,7 @@ pub struct ReadArgs {
     pub time: Time,
 }
 
+/// `-F`/`--format`: the output format.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned annotated lines for people.
@@ -400,13 +415,23 @@ impl From<Format> for crate::output::OutputFormat {
     }
 }
 
+/// `--color`: when to colour text output. Its `--help` text names the values already, so they
+/// carry no help of their own (`help = None`: these doc comments stay out of `--help`, which
+/// would otherwise switch every command's long help to the one-option-per-paragraph layout).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    #[value(help = None)]
     Auto,
+    /// Always, also into a pipe or file.
+    #[value(help = None)]
     Always,
+    /// Never.
+    #[value(help = None)]
     Never,
 }
 
+/// `-t`/`--time`: the time column of text output.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Time {
     /// Seconds since the first frame.
@@ -417,90 +442,145 @@ pub enum Time {
     Delta,
 }
 
-/// Where frames come from.
+/// Where frames come from, and how a file command reads them (validated [`InputArgs`]).
 #[derive(Debug, Clone)]
 pub struct InputConfig {
+    /// The capture file (`-`: standard input); for a live capture, the interface's name.
     pub file: PathBuf,
+    /// The BPF filter expression (pcap-filter(7)), its words joined by spaces; `None`: every frame.
     pub filter: Option<String>,
+    /// Stop after this many frames shown (counted after the filter; at least 1).
     pub count: Option<u64>,
+    /// Framing per TCP direction (`--framing`).
     pub framing: crate::analyze::FramingChoice,
+    /// TCP connections tracked at once (`--max-conns`; at least 1).
     pub max_conns: usize,
+    /// Threads for file input, 1 to 256 (`--threads`, else the command's default).
     pub threads: usize,
 }
 
+/// Validated configuration for `stream`.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// Only this TCP connection; `None`: every connection and UDP flow.
     pub conn: Option<u32>,
+    /// A hexdump of every message (`-x`).
     pub hex: bool,
+    /// Sizes of the simulated `recv()` calls in turn, the last repeating, each at least 1;
+    /// empty: no simulation.
     pub recv: Vec<usize>,
+    /// When the simulated application calls recv() (`--recv-at`, `--slow MS` = `every:MS`).
     pub recv_at: crate::analyze::RecvSchedule,
+    /// Bytes of each message shown in its preview.
     pub preview: usize,
+    /// Stream bytes kept per direction for previews and `recv` (`--keep` MiB, in bytes).
     pub keep_bytes: usize,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
 /// Validated configuration for `read`.
 #[derive(Debug, Clone)]
 pub struct ReadConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
+    /// Detail of text output: how many `-v` were given.
     pub verbose: u8,
+    /// A hexdump of each frame's transport payload (`-x`).
     pub hex: bool,
+    /// The time column of text output.
     pub time: TimeFormat,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
+/// Validated configuration for `conns`.
 #[derive(Debug, Clone)]
 pub struct ConnsConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// A table, or the JSON-lines `conn` records.
     pub format: crate::output::OutputFormat,
+    /// Order of the rows (`--sort`).
     pub sort: crate::output::conns::SortKey,
+    /// Reverse that order (`-r`).
     pub reverse: bool,
+    /// Conditions a row must all meet (`--filter`).
     pub filters: Vec<crate::output::conns::ConnFilter>,
 }
 
+/// Validated configuration for `flow`.
 #[derive(Debug, Clone)]
 pub struct FlowConfig {
+    /// What to read.
     pub input: InputConfig,
+    /// Only this connection; `None`: every one.
     pub conn: Option<u32>,
+    /// Runs of more than this many uneventful segments are folded into one line (0: never).
     pub fold: usize,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
+/// Validated configuration for `capture`.
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
+    /// The interface and how libpcap opens it (filter, snap length, promiscuous mode, kernel
+    /// buffer, `-w` file).
     pub live: crate::capture::live::LiveConfig,
+    /// List the interfaces and exit (`-D`).
     pub list: bool,
+    /// Stop after this many frames (`-c`; at least 1).
     pub count: Option<u64>,
+    /// Stop after this long (`--duration`; positive).
     pub duration: Option<std::time::Duration>,
+    /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
+    /// User to become after opening the capture when started as root (`-Z`); `None`: the
+    /// default unprivileged user.
     pub user: Option<String>,
+    /// Detail of text output: how many `-v` were given.
     pub verbose: u8,
+    /// A hexdump of each frame's payload (`-x`).
     pub hex: bool,
+    /// When to colour the output.
     pub color: ColorMode,
 }
 
+/// A command line turned into what to run (see [`to_config`]).
 #[derive(Debug)]
 pub enum Config {
+    /// `wireseam read`.
     Read(ReadConfig),
+    /// `wireseam conns`.
     Conns(ConnsConfig),
+    /// `wireseam flow`.
     Flow(FlowConfig),
+    /// `wireseam capture`.
     Capture(CaptureConfig),
+    /// `wireseam stream`.
     Stream(StreamConfig),
+    /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
+    /// `wireseam demo`.
     Demo(crate::demo::DemoConfig),
 }
 
 /// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
-/// adds its own tables and pages in use: on the 2 GB bench capture one thread peaks at 41 MB,
-/// 2 at 52, 4 at 61, 8 at 67 MB (over the 64 MB target).
+/// adds its own tables and pages in use; the cap is chosen so that a default run's peak RSS on
+/// the 2 GB bench capture stays within the 64 MB target (figures per thread count:
+/// `benches/README.md`, Memory).
 const MAX_DEFAULT_CONNS_THREADS: usize = 4;
 
 /// `--threads` of `read` and `flow` when not given: the available cores, at most this many
-/// seam workers (besides the reader and the renderer, which stay one thread each: with more
-/// workers they are the limit). On the 2 GB bench capture `read --format json` peaks at 47 MB
-/// with one thread, 59 MB with 2 workers and 66 MB with 4 (over the 64 MB target).
+/// seam workers (besides the reader and the renderer, which stay one thread each and are the
+/// limit with more workers). Each worker holds batches in flight; the cap is chosen so that
+/// `read --format json`, the largest, stays within the 64 MB peak RSS target on the 2 GB bench
+/// capture (`benches/README.md`, Memory).
 const MAX_DEFAULT_READ_THREADS: usize = 2;
 
 /// The cores available to this process, up to `max`.
@@ -509,25 +589,25 @@ fn default_threads(max: usize) -> usize {
 }
 
 /// `default_threads`: `--threads` when not given.
-fn input_config(a: InputArgs, default_threads: usize) -> Result<InputConfig, String> {
-    let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
-    if let Some(f) = &filter {
-        crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
+fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, String> {
+    let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
+    if let Some(expr) = &filter {
+        crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
     }
-    if a.count == Some(0) {
+    if args.count == Some(0) {
         return Err("-c/--count must be at least 1".into());
     }
-    let framing = crate::analyze::FramingChoice::parse(&a.framing).map_err(|e| format!("--framing: {e}"))?;
-    if a.max_conns == 0 {
+    let framing = crate::analyze::FramingChoice::parse(&args.framing).map_err(|e| format!("--framing: {e}"))?;
+    if args.max_conns == 0 {
         return Err("--max-conns must be at least 1".into());
     }
-    let threads = match a.threads {
+    let threads = match args.threads {
         Some(0) => return Err("--threads must be at least 1".into()),
         Some(n) if n > 256 => return Err(format!("--threads {n}: at most 256")),
         Some(n) => n,
         None => default_threads,
     };
-    Ok(InputConfig { file: a.file, filter, count: a.count, framing, max_conns: a.max_conns, threads })
+    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -538,98 +618,98 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Color::Never => ColorMode::Never,
     };
     match cli.command {
-        Command::Read(a) => Ok(Config::Read(ReadConfig {
-            input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            format: a.format.into(),
-            verbose: a.verbose,
-            hex: a.hex,
-            time: match a.time {
+        Command::Read(args) => Ok(Config::Read(ReadConfig {
+            input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+            format: args.format.into(),
+            verbose: args.verbose,
+            hex: args.hex,
+            time: match args.time {
                 Time::Relative => TimeFormat::Relative,
                 Time::Absolute => TimeFormat::Absolute,
                 Time::Delta => TimeFormat::Delta,
             },
             color,
         })),
-        Command::Conns(a) => {
+        Command::Conns(args) => {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
-                input: input_config(a.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
-                format: a.format.into(),
-                sort: SortKey::parse(&a.sort)?,
-                reverse: a.reverse,
-                filters: a.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
+                input: input_config(args.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
+                format: args.format.into(),
+                sort: SortKey::parse(&args.sort)?,
+                reverse: args.reverse,
+                filters: args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
             }))
         }
-        Command::Flow(a) => Ok(Config::Flow(FlowConfig {
-            input: input_config(a.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            conn: a.conn,
-            fold: a.fold,
+        Command::Flow(args) => Ok(Config::Flow(FlowConfig {
+            input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+            conn: args.conn,
+            fold: args.fold,
             color,
         })),
-        Command::Gen(a) => {
-            if a.list {
+        Command::Gen(args) => {
+            if args.list {
                 return Ok(Config::Gen(None));
             }
-            let name = a.scenario.unwrap_or_default();
+            let name = args.scenario.unwrap_or_default();
             let scenario: crate::gen::Scenario = name.parse().map_err(|e: crate::gen::UnknownScenario| e.to_string())?;
-            let role: crate::gen::Role = a.role.parse().map_err(|e: crate::gen::UnknownRole| e.to_string())?;
+            let role: crate::gen::Role = args.role.parse().map_err(|e: crate::gen::UnknownRole| e.to_string())?;
             let cfg = crate::gen::GenConfig {
                 scenario,
-                addr: a.addr,
-                port: a.port,
+                addr: args.addr,
+                port: args.port,
                 role,
-                seed: a.seed,
-                count: a.count,
-                size: a.size,
-                mss: a.mss,
-                iface: a.iface,
-                quiet: a.quiet,
+                seed: args.seed,
+                count: args.count,
+                size: args.size,
+                mss: args.mss,
+                iface: args.iface,
+                quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;
             Ok(Config::Gen(Some(cfg)))
         }
-        Command::Demo(a) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: a.offline })),
-        Command::Stream(a) => {
-            if a.recv.contains(&0) {
+        Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
+        Command::Stream(args) => {
+            if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
             }
             Ok(Config::Stream(StreamConfig {
-                input: input_config(a.input, 1)?,
-                conn: a.conn,
-                hex: a.hex,
-                recv: a.recv,
-                recv_at: match (a.recv_at, a.slow) {
+                input: input_config(args.input, 1)?,
+                conn: args.conn,
+                hex: args.hex,
+                recv: args.recv,
+                recv_at: match (args.recv_at, args.slow) {
                     (Some(w), _) => w.parse().map_err(|e| format!("--recv-at {e}"))?,
                     (None, Some(ms)) => crate::analyze::RecvSchedule::Every { ms: ms.max(1) },
                     (None, None) => crate::analyze::RecvSchedule::Arrival,
                 },
-                preview: a.preview,
-                keep_bytes: a.keep.saturating_mul(1 << 20),
+                preview: args.preview,
+                keep_bytes: args.keep.saturating_mul(1 << 20),
                 color,
             }))
         }
-        Command::Capture(a) => {
-            let filter = if a.filter.is_empty() { None } else { Some(a.filter.join(" ")) };
-            if let Some(f) = &filter {
-                crate::capture::bpf::Filter::check(f).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
+        Command::Capture(args) => {
+            let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
+            if let Some(expr) = &filter {
+                crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
             }
-            if a.count == Some(0) {
+            if args.count == Some(0) {
                 return Err("-c/--count must be at least 1".into());
             }
-            let duration = match a.duration {
-                Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
-                Some(d) => return Err(format!("--duration {d}: give a positive number of seconds")),
+            let duration = match args.duration {
+                Some(secs) if secs.is_finite() && secs > 0.0 => Some(std::time::Duration::from_secs_f64(secs)),
+                Some(secs) => return Err(format!("--duration {secs}: give a positive number of seconds")),
                 None => None,
             };
-            if a.snaplen < 1 {
-                return Err(format!("--snaplen {}: must be at least 1", a.snaplen));
+            if args.snaplen < 1 {
+                return Err(format!("--snaplen {}: must be at least 1", args.snaplen));
             }
-            if !(1..=2047).contains(&a.buffer_mib) {
-                return Err(format!("--buffer-size {}: give 1 to 2047 MiB", a.buffer_mib));
+            if !(1..=2047).contains(&args.buffer_mib) {
+                return Err(format!("--buffer-size {}: give 1 to 2047 MiB", args.buffer_mib));
             }
-            let iface = match a.iface {
-                Some(i) => i,
-                None if a.list => String::new(),
+            let iface = match args.iface {
+                Some(iface) => iface,
+                None if args.list => String::new(),
                 None => {
                     pcap::Device::lookup().ok().flatten().map(|d| d.name).ok_or("no interface to capture on: give one with -i (see -D)")?
                 }
@@ -638,18 +718,18 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 live: crate::capture::live::LiveConfig {
                     iface,
                     filter,
-                    snaplen: a.snaplen,
-                    promisc: !a.no_promisc,
-                    buffer_bytes: a.buffer_mib * 1024 * 1024,
-                    write: a.write,
+                    snaplen: args.snaplen,
+                    promisc: !args.no_promisc,
+                    buffer_bytes: args.buffer_mib * 1024 * 1024,
+                    write: args.write,
                 },
-                list: a.list,
-                count: a.count,
+                list: args.list,
+                count: args.count,
                 duration,
-                format: a.format.into(),
-                user: a.user,
-                verbose: a.verbose,
-                hex: a.hex,
+                format: args.format.into(),
+                user: args.user,
+                verbose: args.verbose,
+                hex: args.hex,
                 color,
             }))
         }

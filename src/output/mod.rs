@@ -43,7 +43,7 @@ pub type Annotate<'a> = dyn FnMut(&mut dyn Write, Option<&Carried>) -> io::Resul
 /// in capture order. Bounded: past `MAX` waiting lines the oldest go out unannotated.
 #[derive(Default)]
 pub struct Deferred {
-    q: VecDeque<Waiting>,
+    queue: VecDeque<Waiting>,
     /// Buffers of lines already written, cleared, for the next lines that wait: a waiting line
     /// costs no allocation once as many have waited at once.
     spare: Vec<Vec<u8>>,
@@ -60,13 +60,14 @@ struct Waiting {
 impl Deferred {
     const MAX: usize = 4096;
 
+    /// No line waits.
     pub fn is_empty(&self) -> bool {
-        self.q.is_empty()
+        self.queue.is_empty()
     }
 
     /// Does this frame's output have to wait?
     pub fn must_wait(&self, note: &MsgNote) -> bool {
-        matches!(note, MsgNote::Pending) || !self.q.is_empty()
+        matches!(note, MsgNote::Pending) || !self.queue.is_empty()
     }
 
     /// Two empty buffers for a line's head and tail (recycled from lines already written).
@@ -74,38 +75,40 @@ impl Deferred {
         (self.spare.pop().unwrap_or_default(), self.spare.pop().unwrap_or_default())
     }
 
+    /// Frame `n`'s line waits, as `head` + its annotation + `tail`; `note` is its annotation when
+    /// known (call in frame order, once per frame).
     pub fn push(&mut self, n: u64, head: Vec<u8>, tail: Vec<u8>, note: &MsgNote) {
         let note = match note {
             MsgNote::Pending => None,
             MsgNote::Known(c) => Some(Some(*c)),
             MsgNote::None => Some(None),
         };
-        self.q.push_back(Waiting { n, head, tail, note });
+        self.queue.push_back(Waiting { n, head, tail, note });
     }
 
     /// The messages of frame `c.n` are known now. The queue is in frame order (one entry per
     /// frame): a binary search, not a walk over up to `MAX` waiting lines per message.
     pub fn resolve(&mut self, c: &Carried) {
-        let i = self.q.partition_point(|e| e.n < c.n);
-        if let Some(e) = self.q.get_mut(i).filter(|e| e.n == c.n && e.note.is_none()) {
-            e.note = Some(Some(*c));
+        let at = self.queue.partition_point(|line| line.n < c.n);
+        if let Some(line) = self.queue.get_mut(at).filter(|line| line.n == c.n && line.note.is_none()) {
+            line.note = Some(Some(*c));
         }
     }
 
     /// Write every line at the front whose annotation is known (all of them with `all`).
     pub fn flush(&mut self, w: &mut dyn Write, all: bool, annotate: &mut Annotate<'_>) -> io::Result<()> {
-        while let Some(front) = self.q.front() {
-            if front.note.is_none() && !all && self.q.len() <= Self::MAX {
+        while let Some(front) = self.queue.front() {
+            if front.note.is_none() && !all && self.queue.len() <= Self::MAX {
                 break;
             }
-            let mut e = self.q.pop_front().expect("front exists");
-            w.write_all(&e.head)?;
-            annotate(w, e.note.flatten().as_ref())?;
-            w.write_all(&e.tail)?;
-            for mut b in [std::mem::take(&mut e.head), std::mem::take(&mut e.tail)] {
-                if self.spare.len() < 2 * Self::MAX && b.capacity() <= 4096 {
-                    b.clear();
-                    self.spare.push(b);
+            let mut line = self.queue.pop_front().expect("front exists");
+            w.write_all(&line.head)?;
+            annotate(w, line.note.flatten().as_ref())?;
+            w.write_all(&line.tail)?;
+            for mut buf in [std::mem::take(&mut line.head), std::mem::take(&mut line.tail)] {
+                if self.spare.len() < 2 * Self::MAX && buf.capacity() <= 4096 {
+                    buf.clear();
+                    self.spare.push(buf);
                 }
             }
         }

@@ -17,10 +17,12 @@ use crate::pipeline::{ConnRecord, MsgNote, PacketView, RunSummary, Sink};
 use crate::track::tcp::ConnSummary;
 use crate::track::{Dir, FlowId};
 
+/// What `wireseam stream` shows.
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
     /// Only this TCP connection (UDP flows are shown when no connection is chosen).
     pub conn: Option<u32>,
+    /// A hexdump of every message under its line.
     pub hex: bool,
     /// Simulate an application calling `recv(N)` (TCP) or `recvfrom(N)` (UDP) with these sizes
     /// (the last repeats; empty: no simulation) ...
@@ -29,6 +31,7 @@ pub struct StreamOptions {
     pub recv_at: RecvSchedule,
     /// Bytes of each message shown in the preview.
     pub preview: usize,
+    /// Colours of the text (as `--color` chose).
     pub palette: Palette,
 }
 
@@ -59,47 +62,50 @@ struct UdpData {
     previews: Previews,
 }
 
+/// The sink of `wireseam stream`: keeps every message and connection record, and writes them
+/// all, per connection and direction, when the run finishes.
 pub struct StreamSink<W: Write> {
     w: W,
-    o: StreamOptions,
+    opts: StreamOptions,
     conns: BTreeMap<u32, ConnData>,
     udp: BTreeMap<u32, UdpData>,
 }
 
 impl<W: Write> StreamSink<W> {
-    pub fn new(w: W, o: StreamOptions) -> Self {
-        StreamSink { w, o, conns: BTreeMap::new(), udp: BTreeMap::new() }
+    /// A sink writing to `w` what `o` asks for.
+    pub fn new(w: W, opts: StreamOptions) -> Self {
+        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new() }
     }
 
     fn wanted(&self, conn: u32) -> bool {
-        self.o.conn.is_none_or(|c| c == conn)
+        self.opts.conn.is_none_or(|c| c == conn)
     }
 }
 
 impl<W: Write> Sink for StreamSink<W> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
-        if let (Some(si), Some(t), Some(ip)) = (p.tcp, p.frame.tcp(), p.frame.ip()) {
-            if self.wanted(si.conn) {
-                let c = self.conns.entry(si.conn).or_default();
-                if c.endpoints.is_none() {
-                    let a = Endpoint(ip.src, t.sport).to_string();
-                    let b = Endpoint(ip.dst, t.dport).to_string();
-                    c.endpoints = Some(if si.dir == Dir::C2S { (a, b) } else { (b, a) });
+        if let (Some(seg), Some(tcp), Some(ip)) = (p.tcp, p.frame.tcp(), p.frame.ip()) {
+            if self.wanted(seg.conn) {
+                let conn = self.conns.entry(seg.conn).or_default();
+                if conn.endpoints.is_none() {
+                    let src = Endpoint(ip.src, tcp.sport).to_string();
+                    let dst = Endpoint(ip.dst, tcp.dport).to_string();
+                    conn.endpoints = Some(if seg.dir == Dir::C2S { (src, dst) } else { (dst, src) });
                 }
             }
         }
-        if let (Some(udp), MsgNote::Known(c), Some(ip), crate::decode::Transport::Udp(u)) =
+        if let (Some(udp), MsgNote::Known(carried), Some(ip), crate::decode::Transport::Udp(header)) =
             (p.udp, p.msgs, p.frame.ip(), &p.frame.transport)
         {
-            if self.o.conn.is_none() {
-                let d = self.udp.entry(udp.flow).or_default();
-                if d.endpoints.is_none() {
-                    let a = Endpoint(ip.src, u.sport).to_string();
-                    let b = Endpoint(ip.dst, u.dport).to_string();
-                    d.endpoints = Some(if udp.dir == Dir::C2S { (a, b) } else { (b, a) });
+            if self.opts.conn.is_none() {
+                let flow = self.udp.entry(udp.flow).or_default();
+                if flow.endpoints.is_none() {
+                    let src = Endpoint(ip.src, header.sport).to_string();
+                    let dst = Endpoint(ip.dst, header.dport).to_string();
+                    flow.endpoints = Some(if udp.dir == Dir::C2S { (src, dst) } else { (dst, src) });
                 }
-                let keep = p.frame.payload.len().min(self.o.preview.max(256));
-                d.previews.insert((udp.dir.idx(), c.first), p.frame.payload[..keep].to_vec());
+                let keep = p.frame.payload.len().min(self.opts.preview.max(256));
+                flow.previews.insert((udp.dir.idx(), carried.first), p.frame.payload[..keep].to_vec());
             }
         }
         Ok(())
@@ -108,7 +114,7 @@ impl<W: Write> Sink for StreamSink<W> {
     fn message(&mut self, m: &Message) -> io::Result<()> {
         match m.flow {
             FlowId::Udp(flow) => {
-                if self.o.conn.is_none() {
+                if self.opts.conn.is_none() {
                     self.udp.entry(flow).or_default().messages[m.dir.idx()].push(m.clone());
                 }
             }
@@ -126,19 +132,19 @@ impl<W: Write> Sink for StreamSink<W> {
     }
 
     fn conn_owned(&mut self, record: ConnRecord) -> io::Result<()> {
-        let s = &record.summary;
-        if self.wanted(s.conn) {
-            let c = self.conns.entry(s.conn).or_default();
+        let id = record.summary.conn;
+        if self.wanted(id) {
+            let conn = self.conns.entry(id).or_default();
             let ConnRecord { summary, seams: [c2s, s2c], kept: [kept_c2s, kept_s2c] } = record;
-            for (d, (seams, kept)) in c.dirs.iter_mut().zip([(c2s, kept_c2s), (s2c, kept_s2c)]) {
-                d.summary = seams;
-                d.bytes = kept.bytes;
-                d.timeline = kept.timeline;
+            for (dir, (seams, kept)) in conn.dirs.iter_mut().zip([(c2s, kept_c2s), (s2c, kept_s2c)]) {
+                dir.summary = seams;
+                dir.bytes = kept.bytes;
+                dir.timeline = kept.timeline;
             }
-            if c.endpoints.is_none() {
-                c.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
+            if conn.endpoints.is_none() {
+                conn.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
             }
-            c.summary = Some(summary);
+            conn.summary = Some(summary);
         }
         Ok(())
     }
@@ -147,17 +153,17 @@ impl<W: Write> Sink for StreamSink<W> {
     }
 
     fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
-        if let Some(id) = self.o.conn {
+        if let Some(id) = self.opts.conn {
             if !self.conns.contains_key(&id) {
                 writeln!(self.w, "no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)")?;
             }
         }
         let mut out = String::new();
-        for (id, c) in &self.conns {
-            render_conn(&mut out, *id, c, &self.o);
+        for (id, conn) in &self.conns {
+            render_conn(&mut out, *id, conn, &self.opts);
         }
-        for (id, u) in &self.udp {
-            render_udp(&mut out, *id, u, &self.o);
+        for (id, flow) in &self.udp {
+            render_udp(&mut out, *id, flow, &self.opts);
         }
         self.w.write_all(out.as_bytes())?;
         self.w.flush()
@@ -218,12 +224,12 @@ struct ReaderCx<'a> {
 }
 
 impl ReaderCx<'_> {
-    /// A direction of connection `c` (`d` 0: client → server), read by the other endpoint.
-    fn of<'a>(c: &ConnData, d: usize, reader_name: &'a str) -> ReaderCx<'a> {
-        let summary = c.summary.as_ref();
+    /// Direction `dir` of a connection (0: client → server), read by the other endpoint.
+    fn of<'a>(conn: &ConnData, dir: usize, reader_name: &'a str) -> ReaderCx<'a> {
+        let summary = conn.summary.as_ref();
         let established = summary.and_then(|s| s.irtt.map(|rtt| s.first_ts.saturating_add(rtt)));
-        let end = summary.map_or(StreamEnd::Open, |s| stream_end(&s.history, d));
-        let sends = c.dirs[1 - d].messages.iter().map(|m| m.first_ts).collect();
+        let end = summary.map_or(StreamEnd::Open, |s| stream_end(&s.history, dir));
+        let sends = conn.dirs[1 - dir].messages.iter().map(|m| m.first_ts).collect();
         ReaderCx { established, end, sends, reader_name }
     }
 }
@@ -231,8 +237,8 @@ impl ReaderCx<'_> {
 /// How direction `d` (0: the client's) ended, from the Zeek history letters (in order of first
 /// occurrence): its sender's FIN (`F` for the client, `f` for the server) gives `b''`, a reset
 /// (`R`/`r`) before it a failing call; neither: the capture ended first.
-fn stream_end(history: &str, d: usize) -> StreamEnd {
-    let fin = history.find(if d == 0 { 'F' } else { 'f' });
+fn stream_end(history: &str, dir: usize) -> StreamEnd {
+    let fin = history.find(if dir == 0 { 'F' } else { 'f' });
     let rst = history.find(['R', 'r']);
     match (fin, rst) {
         (Some(f), Some(r)) if r < f => StreamEnd::Reset,
@@ -248,12 +254,12 @@ fn ms(ns: i64) -> String {
 }
 
 /// A message's bytes, if kept.
-fn body_of<'d>(d: &'d DirData, m: &Message, udp_previews: Option<(&'d Previews, usize)>) -> Option<&'d [u8]> {
+fn body_of<'d>(dir: &'d DirData, m: &Message, udp_previews: Option<(&'d Previews, usize)>) -> Option<&'d [u8]> {
     match udp_previews {
-        Some((p, dir)) => p.get(&(dir, m.index)).map(|v| v.as_slice()),
+        Some((previews, side)) => previews.get(&(side, m.index)).map(|v| v.as_slice()),
         None => {
             let end = (m.offset + m.len) as usize;
-            (end <= d.bytes.len()).then(|| &d.bytes[m.offset as usize..end])
+            (end <= dir.bytes.len()).then(|| &dir.bytes[m.offset as usize..end])
         }
     }
 }
@@ -263,16 +269,16 @@ const GLUE_SHOWN: usize = 6;
 
 /// Messages that arrived in separate frames stick together in the receive buffer for a reader
 /// that comes after the second one arrived: one line per pair, the glued bytes quoted.
-fn render_glue(out: &mut String, d: &DirData, o: &StreamOptions) {
-    let glue = buffer_glue(&d.messages);
+fn render_glue(out: &mut String, dir: &DirData, opts: &StreamOptions) {
+    let glue = buffer_glue(&dir.messages);
     if glue.is_empty() {
         return;
     }
-    let by_index = |i: u64| d.messages.iter().find(|m| m.index == i);
+    let by_index = |i: u64| dir.messages.iter().find(|m| m.index == i);
     for g in glue.iter().take(GLUE_SHOWN) {
         let (Some(a), Some(b)) = (by_index(g.first), by_index(g.first + 1)) else { continue };
-        let both = match (body_of(d, a, None), body_of(d, b, None)) {
-            (Some(x), Some(y)) => preview(&[x, y].concat(), o.preview * 2),
+        let both = match (body_of(dir, a, None), body_of(dir, b, None)) {
+            (Some(x), Some(y)) => preview(&[x, y].concat(), opts.preview * 2),
             _ => "both".to_string(),
         };
         let _ = writeln!(
@@ -297,13 +303,13 @@ fn render_glue(out: &mut String, d: &DirData, o: &StreamOptions) {
 }
 
 /// What to try when no framing was recognised, from what the bytes look like.
-fn suggest_framing(d: &DirData) -> String {
+fn suggest_framing(dir: &DirData) -> String {
     let mut tries: Vec<String> = Vec::new();
-    let lens: Vec<u64> = d.messages.iter().map(|m| m.len).collect();
+    let lens: Vec<u64> = dir.messages.iter().map(|m| m.len).collect();
     if lens.len() >= 2 && lens.windows(2).all(|w| w[0] == w[1]) {
         tries.push(format!("--framing fixed:{} (every chunk is {} bytes)", lens[0], lens[0]));
     }
-    let head = &d.bytes[..d.bytes.len().min(4096)];
+    let head = &dir.bytes[..dir.bytes.len().min(4096)];
     if head.len() >= 5 {
         let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let be = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
@@ -328,36 +334,36 @@ fn suggest_framing(d: &DirData) -> String {
 fn render_dir(
     out: &mut String,
     label: &str,
-    d: &DirData,
-    o: &StreamOptions,
+    dir: &DirData,
+    opts: &StreamOptions,
     udp_previews: Option<(&Previews, usize)>,
     reader: Option<&ReaderCx<'_>>,
 ) {
-    let pal = o.palette;
-    if d.messages.is_empty() {
+    let pal = opts.palette;
+    if dir.messages.is_empty() {
         let _ = writeln!(out, "  {label}: no payload");
         return;
     }
-    let framing = match d.summary.as_ref().and_then(|s| s.framing.as_ref()) {
+    let framing = match dir.summary.as_ref().and_then(|s| s.framing.as_ref()) {
         Some(det) => det.to_string(),
-        None => d.messages[0].framing.to_string(),
+        None => dir.messages[0].framing.to_string(),
     };
     // Segment framing: the chunks are what segments delivered, not the sender's messages.
-    let unknown = d.messages.iter().all(|m| m.framing == FramingSpec::Segment);
+    let unknown = dir.messages.iter().all(|m| m.framing == FramingSpec::Segment);
     let _ = writeln!(out, "  {}{label}{}  framing {framing}", pal.start(style::PROTO), pal.reset());
     // which messages each frame carries, to name the neighbours of sticky messages
     let mut by_frame: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for m in &d.messages {
+    for m in &dir.messages {
         for f in &m.frames {
             by_frame.entry(*f).or_default().push(m.index);
         }
     }
     let _ = writeln!(out, "    {:>5}  {:>17}  {:>7}  {:<12} preview", if unknown { "chunk" } else { "msg" }, "bytes", "len", "frames");
-    for m in &d.messages {
+    for m in &dir.messages {
         let range = format!("{}-{}", m.offset, (m.offset + m.len).saturating_sub(1));
         let frames = list(&m.frames);
-        let body = body_of(d, m, udp_previews);
-        let pv = body.map_or_else(|| "(bytes not kept)".to_string(), |b| preview(b, o.preview));
+        let body = body_of(dir, m, udp_previews);
+        let pv = body.map_or_else(|| "(bytes not kept)".to_string(), |b| preview(b, opts.preview));
         let _ = write!(out, "    {:>5}  {range:>17}  {:>7}  {frames:<12} {pv}", m.index, m.len);
         let mut marks = Vec::new();
         if m.sticky && !unknown {
@@ -377,7 +383,7 @@ fn render_dir(
             let _ = write!(out, "  {}{}{}", pal.start(style::SEAM), marks.join("; "), pal.reset());
         }
         out.push('\n');
-        if o.hex {
+        if opts.hex {
             if let Some(b) = body {
                 hexdump(out, b);
             }
@@ -390,7 +396,7 @@ fn render_dir(
             format!("{n} messages, {sticky} sticky, {split} split")
         }
     };
-    if let Some(s) = &d.summary {
+    if let Some(s) = &dir.summary {
         let _ = writeln!(
             out,
             "    {}, {} incomplete; largest {} bytes; segments per message max {} mean {:.1}; {} gaps ({} bytes), {} conflicting retransmissions",
@@ -404,9 +410,9 @@ fn render_dir(
             s.conflicts
         );
     } else {
-        let sticky = d.messages.iter().filter(|m| m.sticky).count() as u64;
-        let split = d.messages.iter().filter(|m| m.split).count() as u64;
-        let _ = writeln!(out, "    {}", counts(d.messages.len() as u64, sticky, split));
+        let sticky = dir.messages.iter().filter(|m| m.sticky).count() as u64;
+        let split = dir.messages.iter().filter(|m| m.split).count() as u64;
+        let _ = writeln!(out, "    {}", counts(dir.messages.len() as u64, sticky, split));
     }
     if unknown && udp_previews.is_none() {
         let _ = writeln!(
@@ -414,44 +420,50 @@ fn render_dir(
             "    {}message boundaries unknown{}: no framing recognised, so each chunk is what one segment delivered; {}",
             pal.start(style::SEAM),
             pal.reset(),
-            suggest_framing(d)
+            suggest_framing(dir)
         );
     }
     if udp_previews.is_none() {
-        render_glue(out, d, o);
+        render_glue(out, dir, opts);
     }
-    if o.recv.is_empty() {
+    if opts.recv.is_empty() {
         return;
     }
-    if let Some((previews, dir)) = udp_previews {
-        render_recvfrom(out, d, o, previews, dir);
+    if let Some((previews, side)) = udp_previews {
+        render_recvfrom(out, dir, opts, previews, side);
         return;
     }
-    if d.timeline.is_empty() {
+    if dir.timeline.is_empty() {
         return;
     }
     let Some(cx) = reader else { return };
-    let r =
-        Reader { sizes: &o.recv, schedule: o.recv_at, established: cx.established, sends: &cx.sends, end: cx.end, max_calls: 1_000_000 };
-    let calls = simulate_reader(&d.timeline, &d.messages, &r);
-    let n = o.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
+    let r = Reader {
+        sizes: &opts.recv,
+        schedule: opts.recv_at,
+        established: cx.established,
+        sends: &cx.sends,
+        end: cx.end,
+        max_calls: 1_000_000,
+    };
+    let calls = simulate_reader(&dir.timeline, &dir.messages, &r);
+    let n = opts.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
     let _ = writeln!(
         out,
         "    {} recv({n}) calls by the {} reader, which {} ('|' marks a message boundary):",
         calls.len(),
         cx.reader_name,
-        o.recv_at.describe()
+        opts.recv_at.describe()
     );
-    for c in calls.iter().take(200) {
-        let _ = writeln!(out, "      {}", render_recv(c, &d.bytes, &d.messages, o.preview.max(80)));
+    for call in calls.iter().take(200) {
+        let _ = writeln!(out, "      {}", render_recv(call, &dir.bytes, &dir.messages, opts.preview.max(80)));
     }
     if calls.len() > 200 {
         let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
     }
-    let total = d.timeline.last().map_or(0, |a| a.end);
-    let read = calls.iter().map(|c| c.end).max().unwrap_or(0);
-    if o.recv_at == RecvSchedule::AfterSend && read < total {
-        let filled = calls.iter().any(|c| c.returned == Returned::Bytes && c.end - c.start == c.asked as u64);
+    let total = dir.timeline.last().map_or(0, |a| a.end);
+    let read = calls.iter().map(|call| call.end).max().unwrap_or(0);
+    if opts.recv_at == RecvSchedule::AfterSend && read < total {
+        let filled = calls.iter().any(|call| call.returned == Returned::Bytes && call.end - call.start == call.asked as u64);
         let why = if filled {
             "; a recv() that fills its size leaves the rest of that reply in the buffer, and the next request's recv() returns it: replies shift"
         } else {
@@ -466,26 +478,32 @@ fn render_dir(
 }
 
 /// `recvfrom(N)` on each datagram: a datagram larger than N is cut and the rest lost.
-fn render_recvfrom(out: &mut String, d: &DirData, o: &StreamOptions, previews: &Previews, dir: usize) {
-    let calls = simulate_recvfrom(&d.messages, &o.recv);
+fn render_recvfrom(out: &mut String, dir: &DirData, opts: &StreamOptions, previews: &Previews, side: usize) {
+    let calls = simulate_recvfrom(&dir.messages, &opts.recv);
     let _ = writeln!(out, "    {} recvfrom() calls, one datagram each:", calls.len());
-    for c in calls.iter().take(200) {
-        let shown = previews.get(&(dir, c.index)).map(|b| preview(&b[..b.len().min(c.returned as usize)], o.preview.min(40)));
+    for call in calls.iter().take(200) {
+        let shown = previews.get(&(side, call.index)).map(|b| preview(&b[..b.len().min(call.returned as usize)], opts.preview.min(40)));
         let pv = shown.map_or_else(String::new, |p| format!(" {p}"));
-        if c.lost() > 0 {
+        if call.lost() > 0 {
             let _ = writeln!(
                 out,
                 "      recvfrom #{} ({}) → {} of {} bytes{pv} (msg {}); {} lost: UDP does not keep the rest for the next call",
-                c.call,
-                c.asked,
-                thousands(c.returned),
-                thousands(c.len),
-                c.index,
-                thousands(c.lost())
+                call.call,
+                call.asked,
+                thousands(call.returned),
+                thousands(call.len),
+                call.index,
+                thousands(call.lost())
             );
         } else {
-            let _ =
-                writeln!(out, "      recvfrom #{} ({}) → {} bytes{pv} (msg {}, whole)", c.call, c.asked, thousands(c.returned), c.index);
+            let _ = writeln!(
+                out,
+                "      recvfrom #{} ({}) → {} bytes{pv} (msg {}, whole)",
+                call.call,
+                call.asked,
+                thousands(call.returned),
+                call.index
+            );
         }
     }
     if calls.len() > 200 {
@@ -493,27 +511,27 @@ fn render_recvfrom(out: &mut String, d: &DirData, o: &StreamOptions, previews: &
     }
 }
 
-fn render_conn(out: &mut String, id: u32, c: &ConnData, o: &StreamOptions) {
-    let pal = o.palette;
-    let (cl, sv) = c.endpoints.clone().unwrap_or_default();
+fn render_conn(out: &mut String, id: u32, conn: &ConnData, opts: &StreamOptions) {
+    let pal = opts.palette;
+    let (cl, sv) = conn.endpoints.clone().unwrap_or_default();
     let _ = writeln!(out, "{}conn #{id}{}  client {cl}  ⇄  server {sv}", pal.start(style::PROTO), pal.reset());
-    render_dir(out, "c→s", &c.dirs[0], o, None, Some(&ReaderCx::of(c, 0, "server")));
-    render_dir(out, "s→c", &c.dirs[1], o, None, Some(&ReaderCx::of(c, 1, "client")));
+    render_dir(out, "c→s", &conn.dirs[0], opts, None, Some(&ReaderCx::of(conn, 0, "server")));
+    render_dir(out, "s→c", &conn.dirs[1], opts, None, Some(&ReaderCx::of(conn, 1, "client")));
     out.push('\n');
 }
 
-fn render_udp(out: &mut String, id: u32, u: &UdpData, o: &StreamOptions) {
-    let pal = o.palette;
-    let (a, b) = u.endpoints.clone().unwrap_or_default();
+fn render_udp(out: &mut String, id: u32, flow: &UdpData, opts: &StreamOptions) {
+    let pal = opts.palette;
+    let (first, other) = flow.endpoints.clone().unwrap_or_default();
     let _ = writeln!(
         out,
-        "{}udp flow {id}{}  {a}  ⇄  {b}   (UDP keeps boundaries: one datagram, one message)",
+        "{}udp flow {id}{}  {first}  ⇄  {other}   (UDP keeps boundaries: one datagram, one message)",
         pal.start(style::PROTO),
         pal.reset()
     );
     for (d, label) in [(0usize, "→"), (1, "←")] {
-        let data = DirData { messages: u.messages[d].clone(), ..DirData::default() };
-        render_dir(out, label, &data, o, Some((&u.previews, d)), None);
+        let data = DirData { messages: flow.messages[d].clone(), ..DirData::default() };
+        render_dir(out, label, &data, opts, Some((&flow.previews, d)), None);
     }
     out.push('\n');
 }

@@ -5,7 +5,7 @@
 //! 2. **decode** (stateless), counting malformed frames and link types not decoded;
 //! 3. **track** ([`Tracking`]): ARP bindings, TCP connections, UDP flows — every flow id is
 //!    minted here;
-//! 4. **seams** ([`SeamStage`]): reassembly and framing of the tracked flows;
+//! 4. **seams** ([`Back`]): reassembly and framing of the tracked flows;
 //! 5. at every [`EXPIRE_EVERY`]th frame read that passed the filter, the **expiry step**:
 //!    connections that tracking finished (closed and lingered, or evicted) leave it, then their
 //!    seams are closed, and each goes to the sink as one [`ConnRecord`], in id order.
@@ -110,9 +110,9 @@ impl Front {
         if !frame.warnings.is_empty() {
             self.counts.malformed += 1;
         }
-        let lt = meta.linktype;
-        if !decode::link::linktype_supported(lt) && !self.counts.unsupported.iter().any(|&(_, seen)| seen == lt) {
-            self.counts.unsupported.push((n, lt));
+        let linktype = meta.linktype;
+        if !decode::link::linktype_supported(linktype) && !self.counts.unsupported.iter().any(|&(_, seen)| seen == linktype) {
+            self.counts.unsupported.push((n, linktype));
         }
         Some((frame, self.clock.shown(meta.ts_ns)))
     }
@@ -137,9 +137,9 @@ impl Front {
         sum.shown += self.counts.shown;
         sum.malformed += self.counts.malformed;
         sum.evicted += self.tracking.evicted();
-        for &(_, lt) in &self.counts.unsupported {
-            if !sum.unsupported_linktypes.contains(&lt) {
-                sum.unsupported_linktypes.push(lt);
+        for &(_, linktype) in &self.counts.unsupported {
+            if !sum.unsupported_linktypes.contains(&linktype) {
+                sum.unsupported_linktypes.push(linktype);
             }
         }
     }

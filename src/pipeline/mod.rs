@@ -256,8 +256,8 @@ fn progress_bar(src: &dyn Source, wanted: bool) -> Option<indicatif::ProgressBar
 /// Read a capture file and feed every (matching) frame to the sink.
 /// With `opts.threads` above 1 the work is spread over that many threads, unless `--count`
 /// stops early; the output is the same. A sink of connections only has each thread run a whole
-/// core for its flows ([`sharded`]); a sink of packets or messages gets one reader thread that
-/// runs the core's front and workers that run its back ([`parallel`]).
+/// core for its flows (`sharded`); a sink of packets or messages gets one reader thread that
+/// runs the core's front and workers that run its back (`parallel`).
 pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let mut src = FileSource::open(&opts.path)?;
     if opts.threads > 1 && opts.count.is_none() {

@@ -164,15 +164,15 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
             let (out_back_tx, out_back_rx) = channel::<(Vec<Record>, Vec<FrameFacts>)>();
             to_workers.push((batch_tx, batch_back_rx));
             from_workers.push(Shard::new(out_rx, out_back_tx, batch_back_tx));
-            let w = std::thread::Builder::new().name(format!("ws-worker{k}"));
+            let builder = std::thread::Builder::new().name(format!("ws-worker{k}"));
             let backing: Arc<dyn Backing> = data.clone();
             let back = Back::new(opts, shards, Some(backing), annotated);
             let channels = WorkerChannels { batches: batch_rx, outputs: out_tx, spent: out_back_rx };
-            workers.push(w.spawn_scoped(s, move || worker(back, messages, channels)).map_err(RunError::Io)?);
+            workers.push(builder.spawn_scoped(s, move || worker(back, messages, channels)).map_err(RunError::Io)?);
         }
         let (order_tx, order_rx) = sync_channel::<Vec<u32>>(DEPTH * 2);
-        let r = std::thread::Builder::new().name("ws-reader".into());
-        let reader = r.spawn_scoped(s, move || read(&mut src, bytes, front, opts, to_workers, order_tx)).map_err(RunError::Io)?;
+        let builder = std::thread::Builder::new().name("ws-reader".into());
+        let reader = builder.spawn_scoped(s, move || read(&mut src, bytes, front, opts, to_workers, order_tx)).map_err(RunError::Io)?;
         let merged_result = merge(from_workers, order_rx, &merged, sink);
         // On a sink error the merger has dropped its receivers: workers and reader stop at
         // their next send.
@@ -272,13 +272,13 @@ fn worker(mut back: Back, messages: bool, channels: WorkerChannels<'_>) -> u64 {
         let (records, mut facts) = channels.spent.try_recv().unwrap_or_else(|_| (Vec::with_capacity(BATCH * 2), Vec::with_capacity(BATCH)));
         rec.records = records;
         let mut frames = input.frames.iter();
-        for t in input.tasks.drain(..) {
-            match t {
+        for task in input.tasks.drain(..) {
+            match task {
                 Task::Frame { expire } => {
-                    let f = frames.next().expect("a frame per frame task");
+                    let frame_in = frames.next().expect("a frame per frame task");
                     rec.records.push(Record::Packet(facts.len() as u32));
-                    let msgs = back.frame(f.n, f.meta.ts_ns, &f.frame, &f.tracked, &mut rec).expect("recorder");
-                    facts.push(FrameFacts { tracked: f.tracked, msgs });
+                    let msgs = back.frame(frame_in.n, frame_in.meta.ts_ns, &frame_in.frame, &frame_in.tracked, &mut rec).expect("recorder");
+                    facts.push(FrameFacts { tracked: frame_in.tracked, msgs });
                     if expire {
                         open = true;
                     } else {
@@ -409,11 +409,11 @@ fn merge(mut shards: Vec<Shard<'_>>, order: Receiver<Vec<u32>>, merged: &AtomicU
             // The frame's records end in its worker's current output, so `i` still indexes it.
             let sh = &mut shards[k];
             let Some(Record::FrameEnd) = sh.take() else { unreachable!("a frame's records end with FrameEnd") };
-            let (fi, f) = (&sh.cur.input.frames[i], &sh.cur.facts[i]);
+            let (frame_in, facts) = (&sh.cur.input.frames[i], &sh.cur.facts[i]);
             if wants_packets {
-                sink.packet(&PacketView::new(fi.n, fi.meta, fi.times, fi.raw, &fi.frame, f))?;
+                sink.packet(&PacketView::new(frame_in.n, frame_in.meta, frame_in.times, frame_in.raw, &frame_in.frame, facts))?;
             }
-            merged.store(fi.end, Ordering::Relaxed);
+            merged.store(frame_in.end, Ordering::Relaxed);
         }
     }
     // End of input: the connections every worker still held, then what the seam engines held.

@@ -66,10 +66,10 @@ const LOAD_HALF_LIFE: u64 = 1 << 14;
 /// Which thread takes which flows. Flows fall into buckets by their symmetric hash; a bucket
 /// goes, at the first frame of any of its flows, to the thread with the least recent load
 /// (an estimate of the work of the frames it took: 4 units a frame and one per 128 bytes,
-/// halved every [`LOAD_HALF_LIFE`] frames) and stays there. A fixed hash split leaves
-/// a capture whose traffic is mostly a few large connections unbalanced (the 208 MB bench
-/// capture split 39:61); this way connections that start together go to different threads,
-/// and new ones to whichever has had less to do.
+/// halved every [`LOAD_HALF_LIFE`] frames) and stays there, so that connections that start
+/// together go to different threads, and new ones to whichever has had less to do. (A fixed
+/// hash split cannot balance a capture whose traffic is mostly a few large connections: on the
+/// 208 MB bench capture it gives 39:61.)
 ///
 /// The walk runs this on every frame in order (whichever thread walks), so a run's placements
 /// do not depend on timing.
@@ -211,17 +211,18 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
 
 /// The connection table of each of `shards` threads: 2/N of `--max-conns` (all of it with two
 /// threads). Flows are placed by load, not by count, so threads can hold unequal numbers of
-/// connections: with an equal share of the table a capture that fits in one table evicted
-/// connections with three threads. In all the threads may hold up to twice `--max-conns`.
+/// connections; a capture whose connections fit in one table must see no evictions with N
+/// threads either, which an equal 1/N share does not ensure (it evicts with three). In all the
+/// threads may hold up to twice `--max-conns`.
 fn table_share(max_conns: usize, shards: usize) -> usize {
     max_conns.saturating_mul(2).div_ceil(shards.max(1)).min(max_conns).max(1)
 }
 
 /// Steps a thread may walk ahead of the slowest thread. Placement balances the threads' work
-/// only on average; over stretches of a capture one of them has more to do, and the other
-/// would wait for it (at 2 to 8 steps, a thread waited 10-15 % of the run on the 2 GB bench
-/// capture). The steps' lists cost 32 bytes a frame; the file pages in between are not kept
-/// (see [`LAG`]).
+/// only on average; over stretches of a capture one of them has more to do, and the other must
+/// not have to wait for it: chosen on the 2 GB bench capture, where a limit of 2 to 8 steps
+/// leaves a thread waiting 10-15 % of the run (`benches/README.md`). The steps' lists cost
+/// 32 bytes a frame; the file pages in between are not kept (see [`LAG`]).
 const AHEAD: u64 = 32;
 /// The walker keeps at most this many bytes of the file resident behind it for threads that
 /// lag: a thread further behind reads its frames' pages again (cheap: they are in the page

@@ -57,8 +57,13 @@ pub const MAX_PLAUSIBLE_LEN: u64 = 16 << 20;
 /// How sure a detection is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
 pub enum Level {
+    /// Weak evidence: the `segment` fallback, or a length chain of under 20 bits (rules 5, 6).
     Low,
+    /// Consistent evidence short of proof: text with fewer than 3 lines, one JSON header, or a
+    /// length chain of 20 bits or more.
     Medium,
+    /// Conclusive: an HTTP or TLS header, 3 text lines, 2 or more JSON headers, or a length chain
+    /// of 40 bits or more with 3+ fields ending exactly on a message boundary.
     High,
     /// Not detected: given by the user.
     Given,
@@ -78,7 +83,9 @@ impl fmt::Display for Level {
 /// The framing chosen for a direction, how sure, and why.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Detection {
+    /// The framing chosen.
     pub spec: FramingSpec,
+    /// How sure.
     pub level: Level,
     /// Human-readable evidence, e.g. "16 length fields chained exactly over 4,312 bytes".
     pub reason: String,
@@ -437,7 +444,7 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
 mod tests {
     use proptest::prelude::*;
 
-    /// Rule 4 as it was first written, a byte at a time: the reference for [`rule_text`].
+    /// Rule 4 written a byte at a time, the plainest way: the reference [`rule_text`] must agree with.
     fn rule_text_byte_by_byte(b: &[u8], ended: bool) -> Verdict {
         let mut nl: u32 = 0;
         let mut all_crlf = true;

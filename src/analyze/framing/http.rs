@@ -61,6 +61,7 @@ enum St {
     Over,
 }
 
+/// The `http` framer: one message per request or response (see the module documentation).
 pub struct HttpFramer {
     pos: u64,
     st: St,
@@ -146,6 +147,7 @@ fn parse_chunk_size(line: &[u8]) -> Option<u64> {
 }
 
 impl HttpFramer {
+    /// A framer whose first byte is at stream offset `start`, expecting a start line there.
     pub fn new(start: u64) -> Self {
         HttpFramer { pos: start, st: St::Head, buf: Vec::new(), lead: 0, validated: false }
     }

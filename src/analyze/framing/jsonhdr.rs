@@ -177,6 +177,8 @@ enum St {
     Body(u64),
 }
 
+/// The `jsonhdr` framer: a u32be header length H, an H-byte JSON header whose length key
+/// ([`LEN_KEYS`]) gives the body length, then the body.
 pub struct JsonHdrFramer {
     pos: u64,
     st: St,
@@ -186,6 +188,7 @@ pub struct JsonHdrFramer {
 }
 
 impl JsonHdrFramer {
+    /// A framer whose first byte is at stream offset `start`, expecting a header length there.
     pub fn new(start: u64) -> Self {
         JsonHdrFramer { pos: start, st: St::HdrLen, lenbuf: [0; 4], have: 0, json: Vec::new() }
     }

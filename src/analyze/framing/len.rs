@@ -29,6 +29,7 @@ pub struct LenFramer {
 }
 
 impl LenFramer {
+    /// The `len:N:e[+K]` framer of `l`, its first byte (a length field) at stream offset `start`.
     pub fn new(l: LenSpec, start: u64) -> Self {
         LenFramer {
             spec: FramingSpec::Len(l),
@@ -44,6 +45,8 @@ impl LenFramer {
         }
     }
 
+    /// The `tls` framer (5-byte record headers, the length at bytes 3..5), its first byte at
+    /// stream offset `start`.
     pub fn tls(start: u64) -> Self {
         LenFramer {
             spec: FramingSpec::Tls,
@@ -167,6 +170,7 @@ pub struct FixedFramer {
 }
 
 impl FixedFramer {
+    /// Messages of `n` bytes (0 is taken as 1) from stream offset `start`.
     pub fn new(n: u32, start: u64) -> Self {
         let n = u64::from(n.max(1));
         FixedFramer { n, pos: start, left: n }
@@ -219,6 +223,7 @@ pub struct SegmentFramer {
 }
 
 impl SegmentFramer {
+    /// A framer reporting `spec` (`segment` or `datagram`) from stream offset `start`.
     pub fn new(spec: FramingSpec, start: u64) -> Self {
         SegmentFramer { spec, pos: start }
     }

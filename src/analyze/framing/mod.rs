@@ -26,9 +26,12 @@ pub struct PairState {
     reqs: [VecDeque<u8>; 2],
 }
 
-/// Request kinds queued in [`PairState`].
+/// Request kinds queued in [`PairState`]: any method but HEAD and CONNECT (its response may
+/// have a body).
 pub const REQ_PLAIN: u8 = 0;
+/// A HEAD request: its response has no body (RFC 9110 9.3.2).
 pub const REQ_HEAD: u8 = 1;
+/// A CONNECT request: a 2xx response ends HTTP on the connection (RFC 9110 9.3.6).
 pub const REQ_CONNECT: u8 = 2;
 
 /// At most this many unanswered requests are remembered per direction.

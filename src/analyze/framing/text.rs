@@ -14,6 +14,7 @@ pub struct LineFramer {
 }
 
 impl LineFramer {
+    /// A `crlf` (true) or `lines` framer whose first byte is at stream offset `start`.
     pub fn new(crlf: bool, start: u64) -> Self {
         LineFramer { crlf, pos: start, prev_cr: false }
     }
