@@ -7,6 +7,7 @@
 //! ([`pipeline::frame_core`]); [`cli`] turns arguments into plain configuration, and nothing below
 //! it sees clap types. [`gen`] makes traffic, [`demo`] is the guided tour.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod analyze;
 pub mod app;
