@@ -279,7 +279,10 @@ fn remote_command_without_header_shifts() {
     if skip() {
         return;
     }
-    let (pcap, _, client_out) = run_lesson("cmd", "cmd_server.py", "cmd_client.py", "seq 1 400\necho hi\necho bye\n");
+    // The commands take 0.3 s to answer, so that each recv() comes before the answer it asks for
+    // (a client that is descheduled for longer between send() and recv() reads later than this
+    // reader does).
+    let (pcap, _, client_out) = run_lesson("cmd", "cmd_server.py", "cmd_client.py", "seq 1 400\nsleep 0.3; echo hi\nsleep 0.3; echo bye\n");
     let printed = printed_replies(&client_out);
     assert_eq!(printed.len(), 3, "{client_out}");
     assert_eq!(printed[0].len(), 1024, "the first reply fills the client's recv(1024)");

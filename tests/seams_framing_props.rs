@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use wireseam::analyze::framing::detect::detect;
 use wireseam::analyze::framing::frame_all;
+use wireseam::analyze::spec::{HeaderOrder, JsonHdrSpec, JsonKey, LenCovers};
 use wireseam::analyze::{FramingSpec, LenSpec};
 
 /// A serialised stream and the end offset of each message.
@@ -43,13 +44,22 @@ fn lines_stream(crlf: bool) -> impl Strategy<Value = Stream> {
 }
 
 fn len_stream(width: u8, be: bool, extra: u32) -> impl Strategy<Value = Stream> {
-    let max = if width == 1 { 255 } else { 700 };
+    len_stream_covering(width, be, extra, LenCovers::Body)
+}
+
+/// Length-prefixed messages whose length counts the body, or (`Message`) the whole message.
+fn len_stream_covering(width: u8, be: bool, extra: u32, covers: LenCovers) -> impl Strategy<Value = Stream> {
+    let max = if width == 1 { 255 - (width as usize + extra as usize) } else { 700 };
     let body = prop::collection::vec(any::<u8>(), 0..=max);
     prop::collection::vec(body, 1..30).prop_map(move |bs| {
         build(
             bs.into_iter()
                 .map(|b| {
-                    let l = (b.len() as u64).to_be_bytes();
+                    let counted = match covers {
+                        LenCovers::Body => b.len() as u64,
+                        LenCovers::Message => (b.len() + width as usize + extra as usize) as u64,
+                    };
+                    let l = counted.to_be_bytes();
                     let mut f = l[8 - width as usize..].to_vec();
                     if !be {
                         f.reverse();
@@ -80,18 +90,41 @@ fn tls_stream() -> impl Strategy<Value = Stream> {
 }
 
 fn jsonhdr_stream() -> impl Strategy<Value = Stream> {
-    let keys = prop::sample::select(vec!["len", "length", "size", "body_len", "content_length"]);
-    let msg = (keys, 0u32..100, prop::collection::vec(any::<u8>(), 0..500), any::<bool>());
-    prop::collection::vec(msg, 1..20).prop_map(|ms| {
+    jsonhdr_stream_of(HeaderOrder::Big, None)
+}
+
+/// JSON-header messages: the header length in `order`, the body length under one of the usual
+/// names (`key` `None`, chosen per message) or under `key`.
+fn jsonhdr_stream_of(order: HeaderOrder, key: Option<String>) -> impl Strategy<Value = Stream> {
+    let usual = prop::sample::select(vec![
+        "len",
+        "length",
+        "size",
+        "total_size",
+        "filesize",
+        "file_size",
+        "data_size",
+        "body_len",
+        "content_length",
+    ]);
+    let msg = (usual, 0u32..100, prop::collection::vec(any::<u8>(), 0..500), any::<bool>());
+    prop::collection::vec(msg, 1..20).prop_map(move |ms| {
         build(
             ms.into_iter()
-                .map(|(k, seq, body, nested)| {
+                .map(|(usual, seq, body, nested)| {
+                    let k = key.as_deref().unwrap_or(usual);
+                    // With a key of its own, `seq` is a string: the only integer is the length.
+                    let seq = if key.is_some() { format!("\"{seq}\"") } else { seq.to_string() };
                     let h = if nested {
                         format!("{{\"seq\": {seq}, \"meta\": {{\"len\": 99, \"s\": \"x\\\"y\"}}, \"{k}\": {}}}", body.len())
                     } else {
                         format!("{{\"{k}\":{},\"seq\":{seq},\"type\":\"blob\"}}", body.len())
                     };
-                    let mut m = (h.len() as u32).to_be_bytes().to_vec();
+                    let mut m = if order == HeaderOrder::Little {
+                        (h.len() as u32).to_le_bytes().to_vec()
+                    } else {
+                        (h.len() as u32).to_be_bytes().to_vec()
+                    };
                     m.extend(h.as_bytes());
                     m.extend(body);
                     m
@@ -99,6 +132,18 @@ fn jsonhdr_stream() -> impl Strategy<Value = Stream> {
                 .collect(),
         )
     })
+}
+
+/// A key that is none of the usual length names.
+fn custom_key() -> impl Strategy<Value = String> {
+    "[a-z][a-z_]{2,14}".prop_filter("not a usual name", |k| {
+        !["len", "length", "size", "total_size", "filesize", "file_size", "data_size", "body_len", "content_length", "seq", "type", "meta"]
+            .contains(&k.as_str())
+    })
+}
+
+fn jsonhdr_spec(order: HeaderOrder, key: Option<&str>) -> FramingSpec {
+    FramingSpec::JsonHdr(JsonHdrSpec { order, key: key.map(|k| JsonKey::new(k.as_bytes()).unwrap()) })
 }
 
 #[derive(Clone, Debug)]
@@ -213,7 +258,7 @@ fn cuts() -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn len_spec(width: u8, be: bool, extra: u32) -> FramingSpec {
-    FramingSpec::Len(LenSpec { width, big_endian: be, extra })
+    FramingSpec::Len(LenSpec { width, big_endian: be, extra, covers: LenCovers::Body })
 }
 
 proptest! {
@@ -244,7 +289,28 @@ proptest! {
 
     #[test]
     fn jsonhdr_chunking(s in jsonhdr_stream(), c in cuts()) {
-        check(FramingSpec::JsonHdr, &s, &c)?;
+        check(jsonhdr_spec(HeaderOrder::Big, None), &s, &c)?;
+    }
+
+    /// Both byte orders and keys of any name: the framer given the layout, and the one that
+    /// finds the byte order itself (`jsonhdr`), find the written boundaries; so does `auto`.
+    #[test]
+    fn jsonhdr_orders_and_keys((order, key, s) in (prop::sample::select(vec![HeaderOrder::Big, HeaderOrder::Little]), prop::option::of(custom_key()))
+                                   .prop_flat_map(|(o, k)| (Just(o), Just(k.clone()), jsonhdr_stream_of(o, k))),
+                               c in cuts()) {
+        check(jsonhdr_spec(order, key.as_deref()), &s, &c)?;
+        if key.is_none() {
+            check(jsonhdr_spec(HeaderOrder::Either, None), &s, &c)?;
+        }
+        let d = detect(&s.bytes, true).unwrap();
+        prop_assert_eq!(d.spec, jsonhdr_spec(order, key.as_deref()), "{}", d.reason);
+    }
+
+    #[test]
+    fn total_length_chunking((w, be, extra, s) in (prop::sample::select(vec![2u8, 4]), any::<bool>(), 0u32..3)
+                        .prop_flat_map(|(w, be, e)| (Just(w), Just(be), Just(e), len_stream_covering(w, be, e, LenCovers::Message))),
+                    c in cuts()) {
+        check(FramingSpec::Len(LenSpec { width: w, big_endian: be, extra, covers: LenCovers::Message }), &s, &c)?;
     }
 
     #[test]
@@ -289,7 +355,7 @@ proptest! {
         let whole = run(&[]);
         prop_assert_eq!(&run(&c1), &whole);
         prop_assert_eq!(&run(&c2), &whole);
-        if kind == 4 { prop_assert_eq!(whole.spec, FramingSpec::JsonHdr); }
+        if kind == 4 { prop_assert_eq!(whole.spec, jsonhdr_spec(HeaderOrder::Big, None)); }
         if kind == 5 { prop_assert_eq!(whole.spec, FramingSpec::Http); }
         if kind == 6 { prop_assert_eq!(whole.spec, FramingSpec::Tls); }
     }

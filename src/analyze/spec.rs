@@ -1,13 +1,15 @@
 //! Framing specifications: the names of the contract (`lines`, `crlf`, `len:4:be`,
-//! `len:2:le`, `len:4:be+2`, `jsonhdr`, `http`, `tls`, `fixed:16`, `datagram`,
-//! `segment`), their parser, and the per-direction choice (`auto`, `lines`,
-//! `c2s=len:4:be,s2c=lines`).
+//! `len:2:le`, `len:4:be+2`, `len:2:be:total`, `jsonhdr`, `jsonhdr:le`, `jsonhdr:le:total_size`,
+//! `http`, `tls`, `fixed:16`, `datagram`, `segment`), their parser, and the per-direction choice
+//! (`auto`, `lines`, `c2s=len:4:be,s2c=lines`).
 
 use std::fmt;
 use std::str::FromStr;
 
-/// A length-prefix framing: `width`-byte length field counting the body only,
-/// followed by `extra` bytes of fixed header, then the body.
+/// A length-prefix framing: a `width`-byte length field, `extra` bytes of fixed header, then
+/// the body; the length counts the body ([`LenCovers::Body`], C's `struct.pack('i', len(body))`)
+/// or the whole message, its own header included ([`LenCovers::Message`], as many wire
+/// protocols do).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub struct LenSpec {
     /// Bytes in the length field: 1, 2, 4 or 8.
@@ -16,6 +18,67 @@ pub struct LenSpec {
     pub big_endian: bool,
     /// Fixed header bytes after the length field (the `+K` of `len:4:be+2`).
     pub extra: u32,
+    /// What the length counts.
+    pub covers: LenCovers,
+}
+
+/// What a length field counts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum LenCovers {
+    /// The body after the header (`len:4:be`).
+    Body,
+    /// The whole message, length field and fixed header included (`len:4:be:total`).
+    Message,
+}
+
+/// The byte order of a `jsonhdr` header length.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum HeaderOrder {
+    /// Network order, `struct.pack('>I', n)`.
+    Big,
+    /// `struct.pack('i', n)` on every common machine.
+    Little,
+    /// Whichever gives a plausible header at the first message (`--framing jsonhdr`).
+    Either,
+}
+
+/// The JSON key holding the body length, when one was named (`jsonhdr:le:total_size`): at most
+/// [`JsonKey::MAX`] bytes, kept inline so that a spec stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub struct JsonKey {
+    bytes: [u8; JsonKey::MAX],
+    len: u8,
+}
+
+impl JsonKey {
+    /// Longest key accepted.
+    pub const MAX: usize = 32;
+
+    /// `None` when `key` is empty or longer than [`JsonKey::MAX`] bytes.
+    pub fn new(key: &[u8]) -> Option<JsonKey> {
+        if key.is_empty() || key.len() > JsonKey::MAX {
+            return None;
+        }
+        let mut bytes = [0; JsonKey::MAX];
+        bytes[..key.len()].copy_from_slice(key);
+        Some(JsonKey { bytes, len: key.len() as u8 })
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+/// A `jsonhdr` framing: a 4-byte header length H in `order`, an H-byte JSON header whose `key`
+/// (or, with `None`, the first of the usual length names it has:
+/// [`LEN_KEYS`](super::framing::jsonhdr::LEN_KEYS)) gives the body length, then the body.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub struct JsonHdrSpec {
+    /// The header length's byte order.
+    pub order: HeaderOrder,
+    /// The key giving the body length.
+    pub key: Option<JsonKey>,
 }
 
 /// How one direction's byte stream is cut into messages.
@@ -25,10 +88,11 @@ pub enum FramingSpec {
     Lines,
     /// `\r\n`-terminated lines.
     Crlf,
-    /// `len:N:be`, `len:N:le`, `len:N:be+K`.
+    /// `len:N:be`, `len:N:le`, `len:N:be+K`, `len:N:be:total`.
     Len(LenSpec),
-    /// u32be header length H, an H-byte JSON header whose `len` gives the body length.
-    JsonHdr,
+    /// `jsonhdr`, `jsonhdr:le`, `jsonhdr:be`, `jsonhdr:le:KEY`: a 4-byte header length, a JSON
+    /// header giving the body length, then the body.
+    JsonHdr(JsonHdrSpec),
     /// HTTP/1.x requests and responses.
     Http,
     /// TLS records (5-byte header, length at bytes 3..5).
@@ -62,8 +126,8 @@ fn err(spec: &str, reason: impl Into<String>) -> SpecError {
     SpecError { spec: spec.to_string(), reason: reason.into() }
 }
 
-const KNOWN: &str = "expected one of lines, crlf, len:N:be, len:N:le (N = 1, 2, 4, 8; optional +K), \
-                     jsonhdr, http, tls, fixed:N, segment, datagram";
+const KNOWN: &str = "expected one of lines, crlf, len:N:be, len:N:le (N = 1, 2, 4, 8; optional +K and :total), \
+                     jsonhdr (or jsonhdr:le, jsonhdr:be, jsonhdr:le:KEY), http, tls, fixed:N, segment, datagram";
 
 impl FramingSpec {
     /// Parses a contract name. `len:N` without endianness means big-endian.
@@ -73,7 +137,6 @@ impl FramingSpec {
         match lower.as_str() {
             "lines" => return Ok(FramingSpec::Lines),
             "crlf" => return Ok(FramingSpec::Crlf),
-            "jsonhdr" => return Ok(FramingSpec::JsonHdr),
             "http" => return Ok(FramingSpec::Http),
             "tls" => return Ok(FramingSpec::Tls),
             "segment" => return Ok(FramingSpec::Segment),
@@ -88,7 +151,26 @@ impl FramingSpec {
             }
             return Ok(FramingSpec::Fixed(n));
         }
+        if lower == "jsonhdr" || lower.starts_with("jsonhdr:") {
+            // The key keeps its case: JSON keys are case-sensitive.
+            let mut parts = t["jsonhdr".len()..].splitn(3, ':').skip(1);
+            let order = match parts.next().map(str::to_ascii_lowercase).as_deref() {
+                None => HeaderOrder::Either,
+                Some("be") => HeaderOrder::Big,
+                Some("le") => HeaderOrder::Little,
+                Some(_) => return Err(err(s, "jsonhdr:ORDER needs be or le (jsonhdr:le:KEY to name the length key)")),
+            };
+            let key = match parts.next() {
+                None => None,
+                Some(k) => Some(JsonKey::new(k.as_bytes()).ok_or_else(|| err(s, format!("the key must be 1 to {} bytes", JsonKey::MAX)))?),
+            };
+            return Ok(FramingSpec::JsonHdr(JsonHdrSpec { order, key }));
+        }
         if let Some(rest) = lower.strip_prefix("len:") {
+            let (rest, covers) = match rest.strip_suffix(":total") {
+                Some(r) => (r, LenCovers::Message),
+                None => (rest, LenCovers::Body),
+            };
             let (main, extra) = match rest.split_once('+') {
                 Some((m, k)) => {
                     let k: u32 =
@@ -113,7 +195,7 @@ impl FramingSpec {
                 "le" => false,
                 _ => return Err(err(s, "byte order must be be or le")),
             };
-            return Ok(FramingSpec::Len(LenSpec { width, big_endian, extra }));
+            return Ok(FramingSpec::Len(LenSpec { width, big_endian, extra, covers }));
         }
         Err(err(s, format!("unknown framing; {KNOWN}")))
     }
@@ -136,9 +218,23 @@ impl fmt::Display for FramingSpec {
                 if l.extra > 0 {
                     write!(f, "+{}", l.extra)?;
                 }
+                if l.covers == LenCovers::Message {
+                    f.write_str(":total")?;
+                }
                 Ok(())
             }
-            FramingSpec::JsonHdr => f.write_str("jsonhdr"),
+            FramingSpec::JsonHdr(j) => {
+                f.write_str(match j.order {
+                    HeaderOrder::Big => "jsonhdr:be",
+                    HeaderOrder::Little => "jsonhdr:le",
+                    HeaderOrder::Either => "jsonhdr",
+                })?;
+                match (j.key, j.order) {
+                    // (the parser names a key only after an order)
+                    (Some(k), _) => write!(f, ":{}", String::from_utf8_lossy(k.as_bytes())),
+                    (None, _) => Ok(()),
+                }
+            }
             FramingSpec::Http => f.write_str("http"),
             FramingSpec::Tls => f.write_str("tls"),
             FramingSpec::Fixed(n) => write!(f, "fixed:{n}"),
@@ -248,7 +344,13 @@ mod tests {
             "len:1:be",
             "len:8:le",
             "len:4:be+2",
+            "len:2:be:total",
+            "len:4:le+2:total",
             "jsonhdr",
+            "jsonhdr:le",
+            "jsonhdr:be",
+            "jsonhdr:le:total_size",
+            "jsonhdr:be:fileSize",
             "http",
             "tls",
             "fixed:16",
@@ -266,7 +368,7 @@ mod tests {
         let e = FramingSpec::parse("len:3:be").unwrap_err();
         assert!(e.to_string().contains("\"len:3:be\""), "{e}");
         assert!(e.to_string().contains("1, 2, 4 or 8"), "{e}");
-        for bad in ["len:4:xe", "fixed:0", "fixed:x", "json", "", "len:4:be+x"] {
+        for bad in ["len:4:xe", "fixed:0", "fixed:x", "json", "", "len:4:be+x", "jsonhdr:x", "jsonhdr:le:", "len:4:be:totals"] {
             let e = FramingSpec::parse(bad).unwrap_err();
             assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
         }

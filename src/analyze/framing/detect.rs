@@ -35,8 +35,8 @@
 //! 6. otherwise `segment` (low).
 
 use super::http::starts_http;
-use super::jsonhdr::{json_len, MAX_HEADER};
-use crate::analyze::spec::{FramingSpec, LenSpec};
+use super::jsonhdr::{header_len, json_int_keys, json_len, usual_key};
+use crate::analyze::spec::{FramingSpec, HeaderOrder, JsonHdrSpec, JsonKey, LenCovers, LenSpec};
 use crate::numbers::thousands;
 use std::fmt;
 
@@ -183,20 +183,31 @@ fn rule_tls(b: &[u8], ended: bool) -> Verdict {
 
 fn rule_jsonhdr(b: &[u8], ended: bool) -> Verdict {
     let more = if ended { Verdict::No } else { Verdict::More };
-    // H <= 61440 means the first two bytes are 0 and at most 0x00 respectively... check as they come.
+    // A header length of 2..=MAX_HEADER has its two high bytes zero: bytes 0-1 (big-endian) or
+    // 2-3 (little-endian).
     if b.len() < 4 {
-        let h_prefix_ok = b.iter().take(2).all(|&x| x == 0);
-        return if h_prefix_ok { more } else { Verdict::No };
+        let big = b.iter().take(2).all(|&x| x == 0);
+        let little = b.get(2).is_none_or(|&x| x == 0);
+        return if big || little { more } else { Verdict::No };
     }
-    let h = u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-    if !(2..=MAX_HEADER).contains(&h) {
+    let Some((h, order)) = header_len([b[0], b[1], b[2], b[3]], HeaderOrder::Either) else {
         return Verdict::No;
-    }
+    };
     match b.get(4) {
         None => return more,
         Some(&c) if c != b'{' => return Verdict::No,
         _ => {}
     }
+    let hend = 4 + h as usize;
+    if hend > b.len() {
+        return if ended || hend > DETECT_MAX { Verdict::No } else { Verdict::More };
+    }
+    let key = match length_key(b, h as usize, order, ended) {
+        KeyChoice::Found(key) => key,
+        KeyChoice::More => return Verdict::More,
+        KeyChoice::None => return Verdict::No,
+    };
+    let key_bytes = key.as_ref().map(|k| k.as_bytes());
     // Walk the chain: every header must parse and carry a length.
     let mut pos: usize = 0;
     let mut msgs: u32 = 0;
@@ -216,11 +227,10 @@ fn rule_jsonhdr(b: &[u8], ended: bool) -> Verdict {
             }
             return Verdict::More;
         }
-        let h = u64::from(u32::from_be_bytes([b[pos], b[pos + 1], b[pos + 2], b[pos + 3]]));
-        if !(2..=MAX_HEADER).contains(&h) {
+        let Some((h, _)) = header_len([b[pos], b[pos + 1], b[pos + 2], b[pos + 3]], order) else {
             broke = true;
             break;
-        }
+        };
         let hend = pos + 4 + h as usize;
         if hend > b.len() {
             if ended || hend > DETECT_MAX {
@@ -229,7 +239,7 @@ fn rule_jsonhdr(b: &[u8], ended: bool) -> Verdict {
             }
             return Verdict::More;
         }
-        let body = match json_len(&b[pos + 4..hend]) {
+        let body = match json_len(&b[pos + 4..hend], key_bytes) {
             Ok(Some(n)) => n,
             _ => {
                 broke = true;
@@ -250,20 +260,74 @@ fn rule_jsonhdr(b: &[u8], ended: bool) -> Verdict {
     if msgs == 0 {
         return Verdict::No;
     }
+    let spec = JsonHdrSpec { order, key };
+    let named = match &key {
+        Some(k) => k.as_bytes(),
+        None => usual_key(&b[4..4 + h as usize]).unwrap_or(b"len"),
+    };
+    let layout = format!(
+        "{} header length, body length under \"{}\"",
+        if order == HeaderOrder::Little { "little-endian" } else { "big-endian" },
+        String::from_utf8_lossy(named)
+    );
     let (level, how) = if broke {
-        (Level::Medium, format!("{msgs} JSON header(s) with a length, then a header that does not parse"))
+        (Level::Medium, format!("{msgs} JSON header(s) with a length ({layout}), then a header that does not parse"))
     } else if !last_end_exact {
         (
             if msgs >= 2 { Level::High } else { Level::Medium },
-            format!("{msgs} JSON header(s) with a length; the last message runs past the bytes seen"),
+            format!("{msgs} JSON header(s) with a length ({layout}); the last message runs past the bytes seen"),
         )
     } else {
         (
             if msgs >= 2 { Level::High } else { Level::Medium },
-            format!("{msgs} JSON-header messages chained exactly over {} bytes", thousands(pos as u64)),
+            format!("{msgs} JSON-header messages ({layout}) chained exactly over {} bytes", thousands(pos as u64)),
         )
     };
-    yes(FramingSpec::JsonHdr, level, how)
+    yes(FramingSpec::JsonHdr(spec), level, how)
+}
+
+/// Which key of the first JSON header gives the body length.
+enum KeyChoice {
+    /// `None`: one of the usual names ([`LEN_KEYS`](super::jsonhdr::LEN_KEYS)); else this key.
+    Found(Option<JsonKey>),
+    /// Need more bytes to tell.
+    More,
+    /// No key fits.
+    None,
+}
+
+/// The first header (`h` bytes at offset 4) has one of the usual length names, or else the first
+/// of its integer-valued keys whose value ends the body exactly where the next header (4 bytes
+/// in `order` then `{`) or the end of the stream begins.
+fn length_key(b: &[u8], h: usize, order: HeaderOrder, ended: bool) -> KeyChoice {
+    let header = &b[4..4 + h];
+    match json_len(header, None) {
+        Ok(Some(_)) => return KeyChoice::Found(None),
+        Ok(None) => {}
+        Err(_) => return KeyChoice::None,
+    }
+    let Ok(keys) = json_int_keys(header) else { return KeyChoice::None };
+    for (key, value) in keys {
+        let Some(json_key) = JsonKey::new(key) else { continue };
+        let end = (4 + h) as u64 + value;
+        if end > LEN_WAIT_MAX.max(4 + h as u64) {
+            continue;
+        }
+        let end = end as usize;
+        if end == b.len() && ended {
+            return KeyChoice::Found(Some(json_key));
+        }
+        if end + 5 > b.len() {
+            if ended {
+                continue;
+            }
+            return KeyChoice::More;
+        }
+        if header_len([b[end], b[end + 1], b[end + 2], b[end + 3]], order).is_some() && b[end + 4] == b'{' {
+            return KeyChoice::Found(Some(json_key));
+        }
+    }
+    KeyChoice::None
 }
 
 fn is_text(b: u8) -> bool {
@@ -336,6 +400,10 @@ fn rule_text(b: &[u8], ended: bool) -> Verdict {
 struct Chain {
     fields: u32,
     largest: u64,
+    /// Some field's value differs from the first one's.
+    varied: bool,
+    /// The first field's value.
+    first: Option<u64>,
     bytes: u64,
     /// Ended exactly on a message boundary.
     exact: bool,
@@ -348,7 +416,7 @@ struct Chain {
 }
 
 /// `Err(())`: impossible. `Ok(None)`: need more bytes.
-fn chain(b: &[u8], w: usize, be: bool, ended: bool) -> Result<Option<Chain>, ()> {
+fn chain(b: &[u8], w: usize, be: bool, covers: LenCovers, ended: bool) -> Result<Option<Chain>, ()> {
     let mut c = Chain::default();
     let mut pos: usize = 0;
     loop {
@@ -371,7 +439,13 @@ fn chain(b: &[u8], w: usize, be: bool, ended: bool) -> Result<Option<Chain>, ()>
             return Err(());
         }
         c.largest = c.largest.max(v);
-        let end = (pos + w) as u64 + v;
+        c.varied |= *c.first.get_or_insert(v) != v;
+        let end = match covers {
+            LenCovers::Body => (pos + w) as u64 + v,
+            // A whole-message length shorter than its own field is impossible.
+            LenCovers::Message if v < w as u64 => return Err(()),
+            LenCovers::Message => pos as u64 + v,
+        };
         if end > b.len() as u64 {
             if !ended && end <= LEN_WAIT_MAX {
                 return Ok(None);
@@ -386,17 +460,35 @@ fn chain(b: &[u8], w: usize, be: bool, ended: bool) -> Result<Option<Chain>, ()>
     }
 }
 
-const LEN_CANDIDATES: [(usize, bool); 7] = [(4, true), (2, true), (8, true), (4, false), (2, false), (8, false), (1, true)];
+const LEN_CANDIDATES: [(usize, bool, LenCovers); 11] = [
+    (4, true, LenCovers::Body),
+    (2, true, LenCovers::Body),
+    (8, true, LenCovers::Body),
+    (4, false, LenCovers::Body),
+    (2, false, LenCovers::Body),
+    (8, false, LenCovers::Body),
+    (1, true, LenCovers::Body),
+    (4, true, LenCovers::Message),
+    (2, true, LenCovers::Message),
+    (4, false, LenCovers::Message),
+    (2, false, LenCovers::Message),
+];
 
 fn rule_len(b: &[u8], ended: bool) -> Verdict {
-    let mut best: Option<(f64, usize, bool, Chain)> = None;
-    for &(w, be) in &LEN_CANDIDATES {
-        let c = match chain(b, w, be, ended) {
+    let mut best: Option<(f64, LenSpec, Chain)> = None;
+    let mut runner_up: Option<(f64, LenSpec)> = None;
+    for &(w, be, covers) in &LEN_CANDIDATES {
+        let c = match chain(b, w, be, covers, ended) {
             Err(()) => continue,
             Ok(None) => return Verdict::More,
             Ok(Some(c)) => c,
         };
         let n = c.fields + u32::from(c.open);
+        // A length that counts its own message and never varies is what any stream with that
+        // period looks like (a repeating 0..=255 counter reads 0x0100 every 256 bytes).
+        if covers == LenCovers::Message && !c.varied {
+            continue;
+        }
         if c.fields == 0 || (w == 1 && !(c.at_end && c.fields >= 3)) {
             // Every byte is a valid 1-byte length: only a chain that ends exactly
             // at the end of the stream says anything.
@@ -412,11 +504,17 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
         if bits < floor {
             continue;
         }
+        let spec = LenSpec { width: w as u8, big_endian: be, extra: 0, covers };
         if best.as_ref().is_none_or(|(bb, ..)| bits > *bb) {
-            best = Some((bits, w, be, c));
+            if let Some((bb, bs, _)) = best.take() {
+                runner_up = Some((bb, bs));
+            }
+            best = Some((bits, spec, c));
+        } else if runner_up.is_none_or(|(rb, _)| bits > rb) {
+            runner_up = Some((bits, spec));
         }
     }
-    let Some((bits, w, be, c)) = best else {
+    let Some((bits, spec, c)) = best else {
         return Verdict::No;
     };
     let level = if bits >= 40.0 && c.fields >= 3 && c.exact {
@@ -426,7 +524,9 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
     } else {
         Level::Low
     };
-    let spec = FramingSpec::Len(LenSpec { width: w as u8, big_endian: be, extra: 0 });
+    let second =
+        runner_up.map_or_else(String::new, |(rb, rs)| format!("; runner-up {} ({rb:.0} bits against {bits:.0})", FramingSpec::Len(rs)));
+    let spec = FramingSpec::Len(spec);
     let reason = if c.open {
         format!(
             "{} length field(s) chained over {} bytes, then one announcing {} bytes beyond those examined",
@@ -437,7 +537,7 @@ fn rule_len(b: &[u8], ended: bool) -> Verdict {
     } else {
         format!("{} length field(s) chained exactly over {} bytes (largest {})", c.fields, thousands(c.bytes), thousands(c.largest))
     };
-    yes(spec, level, reason)
+    yes(spec, level, reason + &second)
 }
 
 #[cfg(test)]
@@ -570,7 +670,53 @@ mod tests {
             s.extend(std::iter::repeat_n(b'x', *n));
         }
         assert_eq!(detect(&s[..10], false), None);
-        assert_eq!(detect(&s, true).unwrap().spec, FramingSpec::JsonHdr);
+        assert_eq!(detect(&s, true).unwrap().spec.to_string(), "jsonhdr:be");
+    }
+
+    /// The lessons' layout: `struct.pack('i', len(header))` + `json.dumps({...})` + body, the
+    /// length under `len`, or under a key of the program's own.
+    #[test]
+    fn jsonhdr_little_endian_and_any_key() {
+        let lesson = |key: &str, bodies: &[usize]| {
+            let mut s = Vec::new();
+            for n in bodies {
+                let h = format!("{{\"filename\": \"cls.avi\", \"{key}\": {n}}}");
+                s.extend((h.len() as u32).to_le_bytes());
+                s.extend(h.as_bytes());
+                s.extend(std::iter::repeat_n(b'x', *n));
+            }
+            s
+        };
+        let d = detect(&lesson("len", &[1492, 3]), true).unwrap();
+        assert_eq!(d.spec.to_string(), "jsonhdr:le");
+        assert_eq!(d.level, Level::High);
+        assert!(d.reason.contains("little-endian"), "{}", d.reason);
+        let d = detect(&lesson("nbytes", &[10, 20]), true).unwrap();
+        assert_eq!(d.spec.to_string(), "jsonhdr:le:nbytes");
+        let s = lesson("len", &[1492]);
+        assert_eq!(detect(&s[..3], false), None, "a little-endian length waits");
+    }
+
+    #[test]
+    fn total_length_and_runner_up() {
+        // 2-byte big-endian lengths that count themselves.
+        let mut s = Vec::new();
+        for n in [10usize, 300, 7, 44, 1000] {
+            s.extend(((n + 2) as u16).to_be_bytes());
+            s.extend(std::iter::repeat_n(b'a' + (n % 26) as u8, n));
+        }
+        let d = detect(&s, true).unwrap();
+        assert_eq!(d.spec.to_string(), "len:2:be:total", "{}", d.reason);
+        // A 4-byte big-endian length under 65,536 also reads as a 2-byte length of 0, then one
+        // of the body: the runner-up.
+        let mut s = Vec::new();
+        for n in [100usize, 30, 70, 400] {
+            s.extend((n as u32).to_be_bytes());
+            s.extend(std::iter::repeat_n(b'z', n));
+        }
+        let d = detect(&s, true).unwrap();
+        assert_eq!(d.spec.to_string(), "len:4:be");
+        assert!(d.reason.contains("runner-up len:2:be"), "{}", d.reason);
     }
 
     #[test]

@@ -1,15 +1,32 @@
-//! `jsonhdr`: a 4-byte big-endian header length H, an H-byte JSON object whose
-//! `len` (or `length`, `size`, `body_len`, `content_length`) gives the body
-//! length, then the body. The message is the 4 bytes + header + body.
+//! `jsonhdr`: a 4-byte header length H (big- or little-endian: `struct.pack('i', H)` is
+//! little-endian on every common machine), an H-byte JSON object whose length key (a given one,
+//! or the first of [`LEN_KEYS`] it has) gives the body length, then the body. The message is the
+//! 4 bytes + header + body.
 
 use super::{FrameCx, Framer};
-use crate::analyze::spec::FramingSpec;
+use crate::analyze::spec::{FramingSpec, HeaderOrder, JsonHdrSpec};
 
 /// Largest JSON header accepted (bytes). A larger H loses sync.
 pub const MAX_HEADER: u64 = 60 * 1024;
 
-/// Key names whose (first) value gives the body length.
-pub const LEN_KEYS: [&[u8]; 5] = [b"len", b"length", b"size", b"body_len", b"content_length"];
+/// Key names whose (first) value gives the body length when no key is named.
+pub const LEN_KEYS: [&[u8]; 9] =
+    [b"len", b"length", b"size", b"total_size", b"filesize", b"file_size", b"data_size", b"body_len", b"content_length"];
+
+/// The header length at the start of `b` (4 bytes) in `order` (`Either`: the one of the two
+/// that is plausible, 2..=[`MAX_HEADER`]; at most one of them can be), or `None`.
+pub fn header_len(b: [u8; 4], order: HeaderOrder) -> Option<(u64, HeaderOrder)> {
+    let be = u64::from(u32::from_be_bytes(b));
+    let le = u64::from(u32::from_le_bytes(b));
+    let ok = |h: u64| (2..=MAX_HEADER).contains(&h);
+    match order {
+        HeaderOrder::Big => ok(be).then_some((be, HeaderOrder::Big)),
+        HeaderOrder::Little => ok(le).then_some((le, HeaderOrder::Little)),
+        HeaderOrder::Either if ok(be) => Some((be, HeaderOrder::Big)),
+        HeaderOrder::Either if ok(le) => Some((le, HeaderOrder::Little)),
+        HeaderOrder::Either => None,
+    }
+}
 
 /// Why a JSON header gave no body length.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,19 +37,71 @@ pub enum JsonErr {
     BadLen,
 }
 
-/// Parses a JSON object and returns the value of its first length key
-/// (`Ok(None)`: a valid object without one). Minimal, allocation-free.
-pub fn json_len(h: &[u8]) -> Result<Option<u64>, JsonErr> {
+/// Parses a JSON object and returns the value of `key`, or with `None` of its first key in
+/// [`LEN_KEYS`] (`Ok(None)`: a valid object without one). Minimal, allocation-free.
+pub fn json_len(h: &[u8], key: Option<&[u8]>) -> Result<Option<u64>, JsonErr> {
+    let mut found = None;
+    let mut bad = false;
+    json_members(h, &mut |k, v| {
+        let wanted = match key {
+            Some(want) => k == want,
+            None => LEN_KEYS.contains(&k),
+        };
+        if found.is_none() && !bad && wanted {
+            match int_value(v) {
+                Some(n) => found = Some(n),
+                None => bad = true,
+            }
+        }
+    })?;
+    if bad {
+        return Err(JsonErr::BadLen);
+    }
+    Ok(found)
+}
+
+/// The first of [`LEN_KEYS`] a JSON object has at its top level (what [`json_len`] reads with no
+/// key named).
+pub fn usual_key(h: &[u8]) -> Option<&[u8]> {
+    let mut found = None;
+    json_members(h, &mut |k, _| {
+        if found.is_none() && LEN_KEYS.contains(&k) {
+            found = Some(k);
+        }
+    })
+    .ok()?;
+    found
+}
+
+/// The non-negative integer a JSON value's text holds, if it is one.
+fn int_value(v: &[u8]) -> Option<u64> {
+    let digits = !v.is_empty() && v.len() <= 19 && v.iter().all(u8::is_ascii_digit);
+    digits.then(|| v.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')))
+}
+
+/// The top-level keys of a JSON object whose values are non-negative integers, with the values,
+/// in order (what `auto` tries when the header has none of [`LEN_KEYS`]).
+pub fn json_int_keys(h: &[u8]) -> Result<Vec<(&[u8], u64)>, JsonErr> {
+    let mut keys = Vec::new();
+    json_members(h, &mut |k, v| {
+        if let Some(n) = int_value(v) {
+            keys.push((k, n));
+        }
+    })?;
+    Ok(keys)
+}
+
+/// Walks a JSON object's top-level members, `(raw key, raw value text)` each.
+fn json_members<'h>(h: &'h [u8], member: &mut dyn FnMut(&'h [u8], &'h [u8])) -> Result<(), JsonErr> {
     let mut p = Parser { b: h, i: 0 };
     p.ws();
     if !p.eat(b'{') {
         return Err(JsonErr::Syntax);
     }
-    let mut found: Option<u64> = None;
     p.ws();
     if p.eat(b'}') {
         p.ws();
-        return if p.i == h.len() { Ok(None) } else { Err(JsonErr::Syntax) };
+        return if p.i == h.len() { Ok(()) } else { Err(JsonErr::Syntax) };
     }
     loop {
         p.ws();
@@ -42,18 +111,9 @@ pub fn json_len(h: &[u8]) -> Result<Option<u64>, JsonErr> {
             return Err(JsonErr::Syntax);
         }
         p.ws();
-        if found.is_none() && LEN_KEYS.contains(&key) {
-            let start = p.i;
-            p.value(0).ok_or(JsonErr::Syntax)?;
-            let v = &h[start..p.i];
-            let digits = v.iter().all(u8::is_ascii_digit) && !v.is_empty() && v.len() <= 19;
-            if !digits {
-                return Err(JsonErr::BadLen);
-            }
-            found = Some(v.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')));
-        } else {
-            p.value(0).ok_or(JsonErr::Syntax)?;
-        }
+        let start = p.i;
+        p.value(0).ok_or(JsonErr::Syntax)?;
+        member(key, &h[start..p.i]);
         p.ws();
         if p.eat(b',') {
             continue;
@@ -67,7 +127,7 @@ pub fn json_len(h: &[u8]) -> Result<Option<u64>, JsonErr> {
     if p.i != h.len() {
         return Err(JsonErr::Syntax);
     }
-    Ok(found)
+    Ok(())
 }
 
 struct Parser<'a> {
@@ -168,7 +228,7 @@ impl<'a> Parser<'a> {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum St {
+enum JsonHdrState {
     /// Collecting the 4-byte header length.
     HdrLen,
     /// Collecting the JSON header (its length).
@@ -177,11 +237,13 @@ enum St {
     Body(u64),
 }
 
-/// The `jsonhdr` framer: a u32be header length H, an H-byte JSON header whose length key
-/// ([`LEN_KEYS`]) gives the body length, then the body.
+/// The `jsonhdr` framer: a 4-byte header length H, an H-byte JSON header whose length key
+/// gives the body length, then the body. With [`HeaderOrder::Either`] the first header decides
+/// the byte order.
 pub struct JsonHdrFramer {
+    spec: JsonHdrSpec,
     pos: u64,
-    st: St,
+    st: JsonHdrState,
     lenbuf: [u8; 4],
     have: u8,
     json: Vec<u8>,
@@ -189,22 +251,22 @@ pub struct JsonHdrFramer {
 
 impl JsonHdrFramer {
     /// A framer whose first byte is at stream offset `start`, expecting a header length there.
-    pub fn new(start: u64) -> Self {
-        JsonHdrFramer { pos: start, st: St::HdrLen, lenbuf: [0; 4], have: 0, json: Vec::new() }
+    pub fn new(spec: JsonHdrSpec, start: u64) -> Self {
+        JsonHdrFramer { spec, pos: start, st: JsonHdrState::HdrLen, lenbuf: [0; 4], have: 0, json: Vec::new() }
     }
     fn body(&mut self, n: u64, cx: &mut FrameCx<'_>) {
         if n == 0 {
             cx.ends.push(self.pos);
-            self.st = St::HdrLen;
+            self.st = JsonHdrState::HdrLen;
         } else {
-            self.st = St::Body(n);
+            self.st = JsonHdrState::Body(n);
         }
     }
 }
 
 impl Framer for JsonHdrFramer {
     fn spec(&self) -> FramingSpec {
-        FramingSpec::JsonHdr
+        FramingSpec::JsonHdr(self.spec)
     }
     fn pos(&self) -> u64 {
         self.pos
@@ -212,7 +274,7 @@ impl Framer for JsonHdrFramer {
     fn feed(&mut self, mut data: &[u8], cx: &mut FrameCx<'_>) -> Option<u64> {
         while !data.is_empty() {
             match self.st {
-                St::HdrLen => {
+                JsonHdrState::HdrLen => {
                     let take = (4 - self.have as usize).min(data.len());
                     self.lenbuf[self.have as usize..self.have as usize + take].copy_from_slice(&data[..take]);
                     self.have += take as u8;
@@ -220,22 +282,22 @@ impl Framer for JsonHdrFramer {
                     data = &data[take..];
                     if self.have == 4 {
                         self.have = 0;
-                        let h = u64::from(u32::from_be_bytes(self.lenbuf));
-                        if !(2..=MAX_HEADER).contains(&h) {
+                        let Some((h, order)) = header_len(self.lenbuf, self.spec.order) else {
                             return Some(self.pos);
-                        }
+                        };
+                        self.spec.order = order;
                         self.json.clear();
-                        self.st = St::Json(h);
+                        self.st = JsonHdrState::Json(h);
                     }
                 }
-                St::Json(h) => {
+                JsonHdrState::Json(h) => {
                     let want = (h as usize) - self.json.len();
                     let take = want.min(data.len());
                     self.json.extend_from_slice(&data[..take]);
                     self.pos += take as u64;
                     data = &data[take..];
                     if take == want {
-                        match json_len(&self.json) {
+                        match json_len(&self.json, self.spec.key.as_ref().map(|k| k.as_bytes())) {
                             Ok(n) => {
                                 let n = n.unwrap_or(0);
                                 self.json.clear();
@@ -248,15 +310,15 @@ impl Framer for JsonHdrFramer {
                         }
                     }
                 }
-                St::Body(r) => {
+                JsonHdrState::Body(r) => {
                     let take = r.min(data.len() as u64);
                     self.pos += take;
                     data = &data[take as usize..];
                     if take == r {
                         cx.ends.push(self.pos);
-                        self.st = St::HdrLen;
+                        self.st = JsonHdrState::HdrLen;
                     } else {
-                        self.st = St::Body(r - take);
+                        self.st = JsonHdrState::Body(r - take);
                     }
                 }
             }
@@ -269,12 +331,12 @@ impl Framer for JsonHdrFramer {
         }
         self.pos += len;
         match self.st {
-            St::Body(r) if len <= r => {
+            JsonHdrState::Body(r) if len <= r => {
                 if len == r {
                     cx.ends.push(self.pos);
-                    self.st = St::HdrLen;
+                    self.st = JsonHdrState::HdrLen;
                 } else {
-                    self.st = St::Body(r - len);
+                    self.st = JsonHdrState::Body(r - len);
                 }
                 true
             }
@@ -291,36 +353,65 @@ impl Framer for JsonHdrFramer {
 mod tests {
     use super::*;
     use crate::analyze::framing::frame_all;
+    use crate::analyze::spec::JsonKey;
 
-    fn msg(hdr: &str, body: &[u8]) -> Vec<u8> {
-        let mut v = (hdr.len() as u32).to_be_bytes().to_vec();
+    fn msg(hdr: &str, body: &[u8], order: HeaderOrder) -> Vec<u8> {
+        let h = hdr.len() as u32;
+        let mut v = if order == HeaderOrder::Little { h.to_le_bytes().to_vec() } else { h.to_be_bytes().to_vec() };
         v.extend_from_slice(hdr.as_bytes());
         v.extend_from_slice(body);
         v
     }
 
+    fn spec(order: HeaderOrder, key: Option<&str>) -> FramingSpec {
+        FramingSpec::JsonHdr(JsonHdrSpec { order, key: key.map(|k| JsonKey::new(k.as_bytes()).unwrap()) })
+    }
+
     #[test]
     fn parses_len_keys() {
-        assert_eq!(json_len(br#"{"len": 12, "seq": 0}"#), Ok(Some(12)));
-        assert_eq!(json_len(br#"{"a": {"len": 5}, "size": 3}"#), Ok(Some(3)));
-        assert_eq!(json_len(br#"{"x": "len", "content_length":7}"#), Ok(Some(7)));
-        assert_eq!(json_len(br#" {} "#), Ok(None));
-        assert_eq!(json_len(br#"{"type": "ack"}"#), Ok(None));
-        assert_eq!(json_len(br#"{"len": -1}"#), Err(JsonErr::BadLen));
-        assert_eq!(json_len(br#"{"len": 1"#), Err(JsonErr::Syntax));
-        assert_eq!(json_len(b"[1]"), Err(JsonErr::Syntax));
-        assert_eq!(json_len(br#"{"s": "a\"b", "body_len": 2, "z": [1, {"q": null}]}"#), Ok(Some(2)));
+        assert_eq!(json_len(br#"{"len": 12, "seq": 0}"#, None), Ok(Some(12)));
+        assert_eq!(json_len(br#"{"a": {"len": 5}, "size": 3}"#, None), Ok(Some(3)));
+        assert_eq!(json_len(br#"{"x": "len", "content_length":7}"#, None), Ok(Some(7)));
+        assert_eq!(json_len(br#" {} "#, None), Ok(None));
+        assert_eq!(json_len(br#"{"type": "ack"}"#, None), Ok(None));
+        assert_eq!(json_len(br#"{"len": -1}"#, None), Err(JsonErr::BadLen));
+        assert_eq!(json_len(br#"{"len": 1"#, None), Err(JsonErr::Syntax));
+        assert_eq!(json_len(b"[1]", None), Err(JsonErr::Syntax));
+        assert_eq!(json_len(br#"{"s": "a\"b", "body_len": 2, "z": [1, {"q": null}]}"#, None), Ok(Some(2)));
+        assert_eq!(json_len(br#"{"filename": "cls.avi", "filesize": 1492}"#, None), Ok(Some(1492)));
+        assert_eq!(json_len(br#"{"n": 1, "bytes": 9}"#, Some(b"bytes")), Ok(Some(9)));
+        assert_eq!(json_len(br#"{"len": 1, "bytes": 9}"#, Some(b"nope")), Ok(None));
+        assert_eq!(json_int_keys(br#"{"a": "x", "n": 1, "o": {"p": 2}, "m": 30}"#).unwrap(), vec![(&b"n"[..], 1), (&b"m"[..], 30)]);
     }
 
     #[test]
     fn frames_messages() {
-        let mut s = msg(r#"{"len": 3, "seq": 0}"#, b"abc");
-        s.extend(msg(r#"{"seq": 1}"#, b""));
-        s.extend(msg(r#"{"length": 1}"#, b"z"));
-        let (e, d) = frame_all(FramingSpec::JsonHdr, &[&s]);
+        let big = HeaderOrder::Big;
+        let mut s = msg(r#"{"len": 3, "seq": 0}"#, b"abc", big);
+        s.extend(msg(r#"{"seq": 1}"#, b"", big));
+        s.extend(msg(r#"{"length": 1}"#, b"z", big));
+        let (e, d) = frame_all(spec(big, None), &[&s]);
         assert_eq!(d, None);
         assert_eq!(e, vec![27, 41, 59]);
-        let (_, d) = frame_all(FramingSpec::JsonHdr, &[b"\0\0\0\x03{x}"]);
+        let (_, d) = frame_all(spec(big, None), &[b"\0\0\0\x03{x}"]);
         assert_eq!(d, Some(7));
+    }
+
+    /// The lessons' `struct.pack('i', len(header)) + header + body`, with the length under
+    /// `len` or a key of their own.
+    #[test]
+    fn frames_little_endian_headers_and_named_keys() {
+        let le = HeaderOrder::Little;
+        let mut s = msg(r#"{"filename": "cls.avi", "len": 5}"#, b"hello", le);
+        s.extend(msg(r#"{"filename": "cls.avi", "len": 3}"#, b"hi\n", le));
+        for order in [le, HeaderOrder::Either] {
+            let (e, d) = frame_all(spec(order, None), &[&s]);
+            assert_eq!(d, None, "{order:?}");
+            assert_eq!(e, vec![42, 82]);
+        }
+        let (_, d) = frame_all(spec(HeaderOrder::Big, None), &[&s]);
+        assert_eq!(d, Some(4), "a little-endian length read big-endian is no header");
+        let keyed = msg(r#"{"n": 2, "bytes": 4}"#, b"abcd", le);
+        assert_eq!(frame_all(spec(le, Some("bytes")), &[&keyed]).0, vec![4 + 20 + 4]);
     }
 }

@@ -2,7 +2,7 @@
 //! and `segment` framers.
 
 use super::{FrameCx, Framer};
-use crate::analyze::spec::{FramingSpec, LenSpec};
+use crate::analyze::spec::{FramingSpec, LenCovers, LenSpec};
 
 #[derive(Clone, Copy, Debug)]
 enum LenState {
@@ -20,6 +20,8 @@ pub struct LenFramer {
     width: u8,
     big_endian: bool,
     extra: u64,
+    /// The length counts the whole message (its header included), not only the body.
+    covers: LenCovers,
     /// TLS: check the content type and major version of each record header.
     tls: bool,
     pos: u64,
@@ -37,6 +39,7 @@ impl LenFramer {
             width: l.width,
             big_endian: l.big_endian,
             extra: u64::from(l.extra),
+            covers: l.covers,
             tls: false,
             pos: start,
             state: LenState::Header,
@@ -54,6 +57,7 @@ impl LenFramer {
             width: 2,
             big_endian: true,
             extra: 0,
+            covers: LenCovers::Body,
             tls: true,
             pos: start,
             state: LenState::Header,
@@ -111,7 +115,14 @@ impl Framer for LenFramer {
                     data = &data[take..];
                     if self.have == self.hdr_len() {
                         self.have = 0;
-                        let rest = self.extra.saturating_add(self.length());
+                        let rest = match self.covers {
+                            LenCovers::Body => self.extra.saturating_add(self.length()),
+                            // A whole-message length shorter than its own header: out of sync.
+                            LenCovers::Message => match self.length().checked_sub(u64::from(self.hdr_len())) {
+                                Some(rest) if rest >= self.extra => rest,
+                                _ => return Some(self.pos),
+                            },
+                        };
                         if rest == 0 {
                             cx.ends.push(self.pos);
                         } else {

@@ -96,7 +96,7 @@ pub fn make_framer(spec: FramingSpec, start: u64) -> Box<dyn Framer> {
         FramingSpec::Len(l) => Box::new(len::LenFramer::new(l, start)),
         FramingSpec::Tls => Box::new(len::LenFramer::tls(start)),
         FramingSpec::Fixed(n) => Box::new(len::FixedFramer::new(n, start)),
-        FramingSpec::JsonHdr => Box::new(jsonhdr::JsonHdrFramer::new(start)),
+        FramingSpec::JsonHdr(j) => Box::new(jsonhdr::JsonHdrFramer::new(j, start)),
         FramingSpec::Http => Box::new(http::HttpFramer::new(start)),
         FramingSpec::Segment | FramingSpec::Datagram => Box::new(len::SegmentFramer::new(spec, start)),
     }
