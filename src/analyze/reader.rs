@@ -94,6 +94,9 @@ pub enum StreamEnd {
     Reset,
     /// The capture ends with the connection still open: a further `recv()` would wait.
     Open,
+    /// The reader reset the connection itself before the sender closed (a program that closes
+    /// its socket with unread data sends RST, RFC 2525 §2.17): it makes no further call.
+    ReaderReset,
 }
 
 /// What one call returned.
@@ -289,7 +292,7 @@ impl Sim<'_> {
         let returned = match self.reader.end {
             StreamEnd::Fin => Returned::Eof,
             StreamEnd::Reset => Returned::Reset,
-            StreamEnd::Open => return,
+            StreamEnd::Open | StreamEnd::ReaderReset => return,
         };
         if !self.room() {
             return;

@@ -235,15 +235,18 @@ impl ReaderCx<'_> {
 }
 
 /// How direction `d` (0: the client's) ended, from the Zeek history letters (in order of first
-/// occurrence): its sender's FIN (`F` for the client, `f` for the server) gives `b''`, a reset
-/// (`R`/`r`) before it a failing call; neither: the capture ended first.
+/// occurrence; upper case: the client's). Only the direction's sender counts: its FIN (`F`/`f`)
+/// gives `b''`, its reset (`R`/`r`) before that a failing call. A reset sent by the reader itself
+/// (a program that closes with unread data) does not change what a later reader of the same bytes
+/// would get; with neither letter from the sender, a reset by the reader ends its calls, and
+/// otherwise the capture ended first.
 fn stream_end(history: &str, dir: usize) -> StreamEnd {
-    let fin = history.find(if dir == 0 { 'F' } else { 'f' });
-    let rst = history.find(['R', 'r']);
-    match (fin, rst) {
+    let (fin, rst, reader_rst) = if dir == 0 { ('F', 'R', 'r') } else { ('f', 'r', 'R') };
+    match (history.find(fin), history.find(rst)) {
         (Some(f), Some(r)) if r < f => StreamEnd::Reset,
         (Some(_), _) => StreamEnd::Fin,
         (None, Some(_)) => StreamEnd::Reset,
+        (None, None) if history.contains(reader_rst) => StreamEnd::ReaderReset,
         (None, None) => StreamEnd::Open,
     }
 }
@@ -460,6 +463,13 @@ fn render_dir(
     if calls.len() > 200 {
         let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
     }
+    if cx.end == StreamEnd::ReaderReset {
+        let _ = writeln!(
+            out,
+            "      then the {} reader reset the connection (RST) before the sender closed: a program that closes its socket with unread data does this (RFC 2525 §2.17)",
+            cx.reader_name
+        );
+    }
     let total = dir.timeline.last().map_or(0, |a| a.end);
     let read = calls.iter().map(|call| call.end).max().unwrap_or(0);
     if opts.recv_at == RecvSchedule::AfterSend && read < total {
@@ -551,5 +561,16 @@ mod tests {
     fn previews_escape() {
         assert_eq!(preview(b"GET /\r\n", 20), "\"GET /\\r\\n\"");
         assert_eq!(preview(b"\x00\x01abc", 3), "\"\\x00\\x01a\"…");
+    }
+
+    #[test]
+    fn stream_end_counts_only_the_sender() {
+        // The server read part of the data and closed: its RST (`r`) came before the client's FIN.
+        assert_eq!(stream_end("ShADadrF", 0), StreamEnd::Fin);
+        assert_eq!(stream_end("ShADadrF", 1), StreamEnd::Reset);
+        assert_eq!(stream_end("ShADaR", 0), StreamEnd::Reset);
+        assert_eq!(stream_end("ShADaRF", 0), StreamEnd::Reset);
+        assert_eq!(stream_end("ShADad", 0), StreamEnd::Open);
+        assert_eq!(stream_end("ShADadr", 0), StreamEnd::ReaderReset);
     }
 }
