@@ -122,6 +122,9 @@ impl Sink for Tee<'_> {
     fn message(&mut self, m: &crate::analyze::Message) -> io::Result<()> {
         self.inner.message(m)
     }
+    fn message_owned(&mut self, m: crate::analyze::Message) -> io::Result<()> {
+        self.inner.message_owned(m)
+    }
     fn late(&mut self, c: &crate::analyze::Carried) -> io::Result<()> {
         self.inner.late(c)
     }

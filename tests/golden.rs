@@ -23,6 +23,14 @@ const LESSONS: &[(&str, &[&str], &str)] = &[
     ("lesson-recv-slow.txt", &["stream", "--color", "never", "--recv", "1024", "--slow", "300"], "lines.pcap"),
     ("lesson-framing-override.txt", &["stream", "--color", "never", "--framing", "c2s=fixed:7,s2c=segment"], "sticky.pcap"),
     ("lesson-http-hex.txt", &["stream", "--color", "never", "-x"], "http.pcap"),
+    ("lesson-hello-late.txt", &["stream", "--color", "never", "--recv", "1024", "--recv-at", "end"], "lesson-hello.pcap"),
+    ("lesson-hello-2-10.txt", &["stream", "--color", "never", "--recv", "2,10", "--recv-at", "after:1"], "lesson-hello.pcap"),
+    (
+        "lesson-cmd-after-send.txt",
+        &["stream", "--color", "never", "--recv", "1024", "--recv-at", "after-send", "--conn", "0"],
+        "lesson-cmd.pcap",
+    ),
+    ("lesson-udp-recvfrom.txt", &["stream", "--color", "never", "--recv", "1024"], "udp.pcap"),
 ];
 
 #[test]

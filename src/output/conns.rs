@@ -36,10 +36,11 @@ pub struct DirCounts {
     pub framing: Option<FramingSpec>,
     /// Final messages.
     pub messages: u64,
-    /// Messages that shared a frame with another message.
-    pub sticky: u64,
-    /// Messages that spanned more than one frame.
-    pub split: u64,
+    /// Messages that shared a frame with another message; `None` under `segment` framing, where
+    /// the application's boundaries are unknown.
+    pub sticky: Option<u64>,
+    /// Messages that spanned more than one frame; `None` as for `sticky`.
+    pub split: Option<u64>,
     /// Holes in the stream: byte ranges lost before capture, dropped for memory, or cut by the snap length.
     pub gaps: u64,
 }
@@ -50,12 +51,16 @@ pub type SeamCounts = [Option<DirCounts>; 2];
 /// The counts of both directions' seam summaries.
 pub fn seam_counts(seams: &ConnSeams) -> SeamCounts {
     let one = |dir: &Option<DirSummary>| {
-        dir.as_ref().map(|dir| DirCounts {
-            framing: dir.framing.as_ref().map(|framing| framing.spec),
-            messages: dir.messages,
-            sticky: dir.sticky,
-            split: dir.split,
-            gaps: dir.gaps,
+        dir.as_ref().map(|dir| {
+            let framing = dir.framing.as_ref().map(|framing| framing.spec);
+            let known = framing != Some(FramingSpec::Segment);
+            DirCounts {
+                framing,
+                messages: dir.messages,
+                sticky: known.then_some(dir.sticky),
+                split: known.then_some(dir.split),
+                gaps: dir.gaps,
+            }
         })
     };
     [one(&seams[0]), one(&seams[1])]
@@ -281,16 +286,21 @@ fn framing_cell(buf: &mut Vec<u8>, seams: &SeamCounts) {
     opt(buf, seams[1].and_then(|dir| dir.framing));
 }
 
-/// `21 (20s 1p)/9` messages per direction (sticky, split).
+/// `21 (20s 1p)/9` messages per direction (sticky, split); `3 (?)` for chunks under `segment`
+/// framing, whose sticking and splitting are unknown.
 fn messages_cell(buf: &mut Vec<u8>, seams: &SeamCounts) {
     for (i, dir) in seams.iter().enumerate() {
         if i == 1 {
             buf.push(b'/');
         }
-        let _ = match dir {
-            None => buf.write_all(b"-"),
-            Some(dir) if dir.sticky == 0 && dir.split == 0 => write!(buf, "{}", dir.messages),
-            Some(dir) => write!(buf, "{} ({}s {}p)", dir.messages, dir.sticky, dir.split),
+        let Some(dir) = dir else {
+            buf.push(b'-');
+            continue;
+        };
+        let _ = match (dir.sticky, dir.split) {
+            (Some(0), Some(0)) => write!(buf, "{}", dir.messages),
+            (Some(sticky), Some(split)) => write!(buf, "{} ({sticky}s {split}p)", dir.messages),
+            _ => write!(buf, "{} (?)", dir.messages),
         };
     }
 }

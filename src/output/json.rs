@@ -1,24 +1,29 @@
 //! JSON lines following `docs/json-lines.md`: one object per line, fields in a fixed order,
 //! written straight into the output buffer (no intermediate values, no allocation).
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::time::{write_rfc3339, write_secs};
 use crate::analyze::{Carried, FramingSpec, Message};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, Sink};
-use crate::track::tcp::ConnSummary;
+use crate::track::tcp::{ConnSummary, Dir};
+use crate::track::FlowId;
 
 /// `--format json`: packet, message and conn records as JSON lines (`docs/json-lines.md`).
 pub struct JsonSink<W: Write> {
     w: W,
     waiting: super::Deferred,
+    /// The latest message of each direction, written once the next one (or the end) says its
+    /// `next_gap`.
+    held: BTreeMap<(FlowId, Dir), Message>,
 }
 
 impl<W: Write> JsonSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W) -> Self {
-        JsonSink { w, waiting: super::Deferred::default() }
+        JsonSink { w, waiting: super::Deferred::default(), held: BTreeMap::new() }
     }
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
     pub fn into_inner(self) -> W {
@@ -296,8 +301,16 @@ fn write_tail(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
     w.write_all(b"}\n")
 }
 
-/// The `message` record of `docs/json-lines.md`.
-pub fn write_message(w: &mut impl Write, msg: &Message) -> io::Result<()> {
+/// Nanoseconds from the arrival of `msg`'s last byte to that of `next`'s first, when they came in
+/// different frames (in one frame they are glued on the wire, not in the receive buffer).
+fn next_gap(msg: &Message, next: &Message) -> Option<i64> {
+    let apart = msg.frames.last() != next.frames.first() || msg.frames.is_empty();
+    apart.then(|| next.first_ts.saturating_sub(msg.last_ts).max(0))
+}
+
+/// The `message` record of `docs/json-lines.md`; `next_gap` in ns (absent for the last message
+/// of a direction, or when the next came in the same frame).
+pub fn write_message(w: &mut impl Write, msg: &Message, next_gap: Option<i64>) -> io::Result<()> {
     write!(w, "{{\"type\":\"message\",\"conn\":{}", msg.flow.id())?;
     if msg.flow.is_udp() {
         w.write_all(b",\"proto\":\"udp\"")?;
@@ -318,6 +331,10 @@ pub fn write_message(w: &mut impl Write, msg: &Message) -> io::Result<()> {
     }
     if msg.nframes as usize > msg.frames.len() {
         write!(w, ",\"nframes\":{}", msg.nframes)?;
+    }
+    if let Some(gap) = next_gap {
+        w.write_all(b",\"next_gap\":")?;
+        write_secs(w, gap, true)?;
     }
     w.write_all(b"}\n")
 }
@@ -344,14 +361,32 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn message(&mut self, msg: &Message) -> io::Result<()> {
-        write_message(&mut self.w, msg)
+        self.message_owned(msg.clone())
+    }
+
+    fn message_owned(&mut self, msg: Message) -> io::Result<()> {
+        // Messages of a direction are final in index order, so the one held is the previous.
+        if let Some(previous) = self.held.insert((msg.flow, msg.dir), msg) {
+            let next = &self.held[&(previous.flow, previous.dir)];
+            write_message(&mut self.w, &previous, next_gap(&previous, next))?;
+        }
+        Ok(())
     }
 
     fn conn(&mut self, record: &ConnRecord) -> io::Result<()> {
+        let flow = FlowId::Tcp(record.summary.conn);
+        for dir in [Dir::C2S, Dir::S2C] {
+            if let Some(last) = self.held.remove(&(flow, dir)) {
+                write_message(&mut self.w, &last, None)?;
+            }
+        }
         write_conn(&mut self.w, &record.summary, &super::conns::seam_counts(&record.seams))
     }
 
     fn finish(&mut self, _summary: &crate::pipeline::RunSummary) -> io::Result<()> {
+        for last in std::mem::take(&mut self.held).into_values() {
+            write_message(&mut self.w, &last, None)?;
+        }
         self.waiting.flush(&mut self.w, true, &mut write_messages)?;
         self.w.flush()
     }
@@ -398,8 +433,12 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
             }
         }
         w.write_all(b"}")?;
-        let sticky = count(&|dir| dir.sticky);
-        let split = count(&|dir| dir.split);
+        // Unknown (null) under segment framing; 0 for a direction without payload.
+        let known = |field: &dyn Fn(&super::conns::DirCounts) -> Option<u64>| {
+            [seams[0].as_ref().map_or(Some(0), field), seams[1].as_ref().map_or(Some(0), field)].map(opt)
+        };
+        let sticky = known(&|dir| dir.sticky);
+        let split = known(&|dir| dir.split);
         write!(w, ",\"sticky\":{{\"c2s\":{},\"s2c\":{}}},\"split\":{{\"c2s\":{},\"s2c\":{}}}", sticky[0], sticky[1], split[0], split[1])?;
         let gaps = count(&|dir| dir.gaps);
         write!(w, ",\"gaps\":{{\"c2s\":{},\"s2c\":{}}}", gaps[0], gaps[1])?;
@@ -410,6 +449,38 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn msg(index: u64, frames: &[u64], first_ts: i64, last_ts: i64) -> Message {
+        Message {
+            flow: FlowId::Tcp(0),
+            dir: Dir::C2S,
+            index,
+            offset: 0,
+            len: 5,
+            framing: FramingSpec::Lines,
+            frames: frames.to_vec(),
+            nframes: frames.len() as u64,
+            sticky: false,
+            split: false,
+            complete: true,
+            first_ts,
+            last_ts,
+        }
+    }
+
+    #[test]
+    fn next_gap_only_between_frames() {
+        // "hello" in frame 4 at 1.000 s, "world" in frame 6 at 1.041 ms later: 41 µs apart.
+        assert_eq!(next_gap(&msg(0, &[4], 1_000_000_000, 1_000_000_000), &msg(1, &[6], 1_000_041_000, 1_000_041_000)), Some(41_000));
+        // Both in frame 4: glued on the wire, no arrival gap.
+        assert_eq!(next_gap(&msg(0, &[3, 4], 0, 10), &msg(1, &[4], 10, 10)), None);
+        let mut sink = JsonSink::new(Vec::new());
+        sink.message_owned(msg(0, &[4], 1_000_000_000, 1_000_000_000)).unwrap();
+        assert!(sink.w.is_empty(), "held until the next message says its gap");
+        sink.message_owned(msg(1, &[6], 1_000_041_000, 1_000_041_000)).unwrap();
+        let out = String::from_utf8(sink.w.clone()).unwrap();
+        assert!(out.ends_with(",\"next_gap\":0.000041000}\n"), "{out}");
+    }
 
     #[test]
     fn escapes() {

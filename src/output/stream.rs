@@ -251,6 +251,15 @@ fn stream_end(history: &str, dir: usize) -> StreamEnd {
     }
 }
 
+/// `word` or `words`.
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
 /// Milliseconds with three decimals: `0.041 ms`.
 fn ms(ns: i64) -> String {
     format!("{}.{:03} ms", ns / 1_000_000, (ns % 1_000_000) / 1_000)
@@ -394,9 +403,9 @@ fn render_dir(
     }
     let counts = |n: u64, sticky: u64, split: u64| {
         if unknown {
-            format!("{n} chunks as delivered, sticky unknown, split unknown")
+            format!("{n} {} as delivered, sticky unknown, split unknown", plural(n, "chunk"))
         } else {
-            format!("{n} messages, {sticky} sticky, {split} split")
+            format!("{n} {}, {sticky} sticky, {split} split", plural(n, "message"))
         }
     };
     if let Some(s) = &dir.summary {
@@ -452,8 +461,9 @@ fn render_dir(
     let n = opts.recv.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", then ");
     let _ = writeln!(
         out,
-        "    {} recv({n}) calls by the {} reader, which {} ('|' marks a message boundary):",
+        "    {} recv({n}) {} by the {} reader, which {} ('|' marks a message boundary):",
         calls.len(),
+        plural(calls.len() as u64, "call"),
         cx.reader_name,
         opts.recv_at.describe()
     );
@@ -490,7 +500,7 @@ fn render_dir(
 /// `recvfrom(N)` on each datagram: a datagram larger than N is cut and the rest lost.
 fn render_recvfrom(out: &mut String, dir: &DirData, opts: &StreamOptions, previews: &Previews, side: usize) {
     let calls = simulate_recvfrom(&dir.messages, &opts.recv);
-    let _ = writeln!(out, "    {} recvfrom() calls, one datagram each:", calls.len());
+    let _ = writeln!(out, "    {} recvfrom() {}, one datagram each:", calls.len(), plural(calls.len() as u64, "call"));
     for call in calls.iter().take(200) {
         let shown = previews.get(&(side, call.index)).map(|b| preview(&b[..b.len().min(call.returned as usize)], opts.preview.min(40)));
         let pv = shown.map_or_else(String::new, |p| format!(" {p}"));

@@ -124,7 +124,7 @@ pub struct Segment<'a> {
 }
 
 /// Direction of a segment relative to the connection's client.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
 pub enum Dir {
     /// Client to server.
     C2S,
