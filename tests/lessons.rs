@@ -369,3 +369,55 @@ fn udp_recvfrom_truncates() {
     assert!(text.contains("976 lost: UDP does not keep the rest for the next call"), "{text}");
     assert!(text.contains("recvfrom #1 (1024) → 2 bytes \"hi\""), "{text}");
 }
+
+/// The lessons' programs, run unchanged in the two-namespace lab by `fixtures/make-real.sh`
+/// (`lesson-*.pcap`, with what each program printed beside it in `lesson-*.server.txt` and
+/// `lesson-*.client.txt`): the same comparisons as above, without root.
+fn fixture_lesson(name: &str) -> (PathBuf, String, String) {
+    let dir = common::root().join("fixtures");
+    let read = |suffix: &str| std::fs::read_to_string(dir.join(format!("{name}.{suffix}.txt"))).unwrap();
+    (dir.join(format!("{name}.pcap")), read("server"), read("client"))
+}
+
+#[test]
+fn fixture_hello_world() {
+    let (pcap, server_out, _) = fixture_lesson("lesson-hello");
+    let printed = printed_results(&server_out);
+    let late = simulated_calls(&stream(&pcap, &["--recv", "1024", "--recv-at", "end"]), "c→s");
+    let eager = simulated_calls(&stream(&pcap, &["--recv", "1024", "--recv-at", "arrival"]), "c→s");
+    let reader = if printed[0].as_deref() == Some(b"helloworld") { late } else { eager };
+    assert_eq!(printed, reader, "{server_out}");
+    let default = stream(&pcap, &[]);
+    assert!(default.contains("gets \"helloworld\" in one call"), "{default}");
+    assert!(default.contains("sticky unknown"), "no framing is recognised in 10 letters:\n{default}");
+}
+
+#[test]
+fn fixture_remote_command_without_header() {
+    let (pcap, _, client_out) = fixture_lesson("lesson-cmd");
+    let printed = printed_replies(&client_out);
+    assert_eq!(printed.len(), 3, "{client_out}");
+    let text = stream(&pcap, &["--recv", "1024", "--recv-at", "after-send"]);
+    let simulated: Vec<Vec<u8>> = simulated_calls(&text, "s→c").into_iter().flatten().collect();
+    assert_eq!(simulated, printed, "{text}");
+    assert!(text.contains("replies shift"), "{text}");
+}
+
+#[test]
+fn fixture_remote_command_with_json_header() {
+    let (pcap, _, client_out) = fixture_lesson("lesson-cmd-json");
+    let printed = printed_replies(&client_out);
+    let o = common::wireseam(&["read", pcap.to_str().unwrap(), "--format", "json"]);
+    let msgs = messages(&o.stdout, "s2c");
+    assert!(!msgs.is_empty() && msgs.iter().all(|m| m["framing"] == "jsonhdr:le"), "{msgs:?}");
+    let bodies: Vec<u64> = printed.iter().map(|p| p.len() as u64).collect();
+    let headers: Vec<u64> = client_out
+        .split(">>>")
+        .map(str::trim)
+        .filter(|l| l.starts_with('{'))
+        .map(|l| l.lines().next().unwrap().replace('\'', "\"").len() as u64)
+        .collect();
+    let lens: Vec<u64> = msgs.iter().map(|m| m["len"].as_u64().unwrap()).collect();
+    let expect: Vec<u64> = headers.iter().zip(&bodies).map(|(h, b)| 4 + h + b).collect();
+    assert_eq!(lens, expect, "{client_out}");
+}

@@ -3,7 +3,7 @@ import os
 import socket
 
 phone = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-phone.connect(('127.0.0.1', int(os.environ.get('LESSON_PORT', 8080))))
+phone.connect((os.environ.get('LESSON_ADDR', '127.0.0.1'), int(os.environ.get('LESSON_PORT', 8080))))
 while 1:
     try:
         cmd = input('>>>')

@@ -5,7 +5,7 @@ import socket
 import struct
 
 client = socket.socket()
-client.connect(('127.0.0.1', int(os.environ.get('LESSON_PORT', 8090))))
+client.connect((os.environ.get('LESSON_ADDR', '127.0.0.1'), int(os.environ.get('LESSON_PORT', 8090))))
 while True:
     try:
         msg = input(">>>").encode('utf-8')

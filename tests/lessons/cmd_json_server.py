@@ -7,7 +7,7 @@ import subprocess
 
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(('127.0.0.1', int(os.environ.get('LESSON_PORT', 8090))))
+server.bind((os.environ.get('LESSON_ADDR', '127.0.0.1'), int(os.environ.get('LESSON_PORT', 8090))))
 server.listen(5)
 print('listening', flush=True)
 conn, addr = server.accept()

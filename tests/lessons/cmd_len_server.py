@@ -6,7 +6,7 @@ import subprocess
 
 phone = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 phone.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-phone.bind(('127.0.0.1', int(os.environ.get('LESSON_PORT', 8080))))
+phone.bind((os.environ.get('LESSON_ADDR', '127.0.0.1'), int(os.environ.get('LESSON_PORT', 8080))))
 phone.listen(5)
 print('listening', flush=True)
 conn, client_addr = phone.accept()

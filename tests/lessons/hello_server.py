@@ -4,7 +4,7 @@ import socket
 
 server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(('127.0.0.1', int(os.environ.get('LESSON_PORT', 9904))))
+server.bind((os.environ.get('LESSON_ADDR', '127.0.0.1'), int(os.environ.get('LESSON_PORT', 9904))))
 server.listen(5)
 print('listening', flush=True)
 conn, addr = server.accept()
