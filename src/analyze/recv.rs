@@ -85,21 +85,32 @@ pub fn render_recv(c: &RecvCall, bytes: &[u8], messages: &[Message], max: usize)
     let (Some(a), Some(z)) = (c.first_msg, c.last_msg) else {
         return s;
     };
-    let mut parts = Vec::new();
-    for i in a..=z {
-        let Some(m) = messages.iter().find(|m| m.index == i) else {
-            continue;
-        };
+    // Each message the call touches: whole, its end, or a part; runs of three or more whole
+    // messages as one range (`msg 0-282`).
+    let mut parts: Vec<String> = Vec::new();
+    let mut run: Option<(u64, u64)> = None;
+    let flush = |parts: &mut Vec<String>, run: &mut Option<(u64, u64)>| match run.take() {
+        Some((first, last)) if last >= first + 2 => parts.push(format!("msg {first}-{last}")),
+        Some((first, last)) => parts.extend((first..=last).map(|i| format!("msg {i}"))),
+        None => {}
+    };
+    let start = messages.partition_point(|m| m.index < a);
+    for m in messages[start..].iter().take_while(|m| m.index <= z) {
         let (ms, me) = (m.offset, m.offset + m.len);
-        let whole = ms >= c.start && me <= c.end;
-        parts.push(if whole {
-            format!("msg {i}")
-        } else if ms < c.start && me <= c.end {
-            format!("msg {i} end")
-        } else {
-            format!("msg {i} part")
-        });
+        if ms >= c.start && me <= c.end {
+            run = match run {
+                Some((first, last)) if last + 1 == m.index => Some((first, m.index)),
+                _ => {
+                    flush(&mut parts, &mut run);
+                    Some((m.index, m.index))
+                }
+            };
+            continue;
+        }
+        flush(&mut parts, &mut run);
+        parts.push(if ms < c.start && me <= c.end { format!("msg {} end", m.index) } else { format!("msg {} part", m.index) });
     }
+    flush(&mut parts, &mut run);
     if !parts.is_empty() {
         let _ = write!(s, " ({})", parts.join(", "));
     }

@@ -265,8 +265,10 @@ pub struct InputArgs {
     pub count: Option<u64>,
 
     /// How application messages are delimited: auto (guess per direction), lines, crlf,
-    /// len:N:be / len:N:le (N = 1, 2, 4, 8; +K for K fixed header bytes after the length),
-    /// jsonhdr, http, tls, fixed:N, segment; per direction as c2s=SPEC,s2c=SPEC.
+    /// len:N:be / len:N:le (N = 1, 2, 4, 8; +K for K fixed header bytes after the length;
+    /// :total when the length counts the header too), jsonhdr[:le|:be][:KEY] (a 4-byte header
+    /// length, a JSON header whose KEY gives the body length, the body), http, tls, fixed:N,
+    /// segment; per direction as c2s=SPEC,s2c=SPEC.
     #[arg(long, default_value = "auto", value_name = "SPEC")]
     pub framing: String,
 
@@ -303,9 +305,10 @@ pub struct StreamArgs {
     #[arg(short = 'x', long = "hex")]
     pub hex: bool,
 
-    /// Simulate an application that calls recv(N) each time data arrives, and show what each
-    /// call returns with message boundaries marked '|'. A list (2,10) gives the size of each
-    /// call in turn, the last repeating.
+    /// Simulate an application that calls recv(N) each time data arrives (--recv-at says when
+    /// else), and show what each call returns with message boundaries marked '|', and b'' or
+    /// the reset at the end. A list (2,10) gives the size of each call in turn, the last
+    /// repeating. On UDP flows: recvfrom(N) on each datagram, which cuts a larger one.
     #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
     pub recv: Vec<usize>,
 

@@ -303,12 +303,16 @@ fn line(out: &mut String, event: &Event, prev: &mut (TcpState, TcpState), palett
     // microseconds always: the ladder's columns stay aligned for nanosecond captures too
     let _ = write!(out, "{:>6}  {:>10}  ", event.n, secs_string(event.rel_ns, false));
     let _ = write!(out, "{}{}{} │", palette.start(style::STATE), state_cell(client_state), palette.reset());
-    let _ = write!(out, "{}{}{}│ ", palette.start(flag_style), arrow(event.seg.dir, &label(event)), palette.reset());
+    let _ = write!(out, "{}{}{}│", palette.start(flag_style), arrow(event.seg.dir, &label(event)), palette.reset());
     let server = server_state.map_or("", |state| state.name());
     let note_text = notes(event);
-    if note_text.is_empty() {
-        let _ = writeln!(out, "{}{server}{}", palette.start(style::STATE), palette.reset());
+    if note_text.is_empty() && server.is_empty() {
+        // nothing on the right: no trailing blank
+        let _ = writeln!(out);
+    } else if note_text.is_empty() {
+        let _ = writeln!(out, " {}{server}{}", palette.start(style::STATE), palette.reset());
     } else {
+        out.push(' ');
         let _ = writeln!(
             out,
             "{}{server:<STATE_W$}{}  {}{note_text}{}",
