@@ -48,6 +48,7 @@ pub fn main() -> i32 {
         Config::Capture(cfg) => capture(&cfg),
         Config::Stream(cfg) => stream(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
+        Config::Golden(cfg) => crate::golden::command::run(&cfg),
         Config::Demo(cfg) => {
             let mut out = io::LineWriter::new(io::stdout().lock());
             match crate::demo::run(&cfg, &mut out).and_then(|code| out.flush().map(|_| code)) {

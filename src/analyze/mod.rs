@@ -38,7 +38,7 @@ pub use reader::{
     StreamEnd,
 };
 pub use reassembly::GapReason;
-pub use recv::{render_recv, simulate_recv, simulate_recv_sizes};
+pub use recv::{push_escaped, render_recv, simulate_recv, simulate_recv_sizes};
 pub use spec::{DirFraming, FramingChoice, FramingSpec, LenSpec, SpecError};
 
 use crate::capture::Backing;

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod golden;
+pub use golden::{GoldenArgs, GoldenConfig, GoldenOverrides, GoldenSource};
+
 use crate::output::style::ColorMode;
 use crate::output::text::TimeFormat;
 
@@ -23,6 +26,7 @@ Examples:
   sudo wireseam capture -i lo tcp port 9000      live, same annotations
   wireseam gen sticky                            make the traffic of a lesson
   wireseam demo                                  the guided tour
+  sudo wireseam golden --expect t.golden -- CMD  pin down what CMD does on the wire
 
 Exit status: 0 success; 1 an input could not be read (or was damaged part-way: everything
 before the damage is printed first); 2 bad arguments or filter expression.";
@@ -68,6 +72,10 @@ pub enum Command {
     /// A guided tour: capture on loopback while generators run, then show per scenario the
     /// annotated packets, the ladder diagram and the message seams.
     Demo(DemoArgs),
+    /// Golden test of network behaviour: capture while a command runs, normalise what it did on
+    /// the wire (ports, ISNs, times), and compare with a golden file; --bless writes it.
+    #[command(after_help = golden::GOLDEN_AFTER)]
+    Golden(GoldenArgs),
 }
 
 const GEN_AFTER: &str = "\
@@ -571,6 +579,8 @@ pub enum Config {
     Gen(Option<crate::gen::GenConfig>),
     /// `wireseam demo`.
     Demo(crate::demo::DemoConfig),
+    /// `wireseam golden`.
+    Golden(GoldenConfig),
 }
 
 /// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
@@ -672,6 +682,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             Ok(Config::Gen(Some(cfg)))
         }
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
+        Command::Golden(args) => Ok(Config::Golden(golden::golden_config(args, color)?)),
         Command::Stream(args) => {
             if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
