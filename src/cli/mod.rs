@@ -125,6 +125,11 @@ pub struct GenArgs {
     #[arg(long, value_name = "IFACE")]
     pub iface: Option<String>,
 
+    /// Byte order of 4-byte length prefixes: little or big (framed, jsonhdr, split: big by
+    /// default; remote-cmd: little, as Python's struct.pack('i') on x86).
+    #[arg(long, value_name = "ORDER")]
+    pub endian: Option<String>,
+
     /// No narration.
     #[arg(short, long)]
     pub quiet: bool,
@@ -663,6 +668,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 size: args.size,
                 mss: args.mss,
                 iface: args.iface,
+                endian: args.endian.map(|text| text.parse()).transpose()?,
                 quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;

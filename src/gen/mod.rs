@@ -145,6 +145,11 @@ impl Scenario {
         !matches!(self, Scenario::UdpEcho | Scenario::UdpBroadcast | Scenario::Arp)
     }
 
+    /// Whether the scenario writes 4-byte length prefixes (and so takes `--endian`).
+    pub fn writes_lengths(self) -> bool {
+        matches!(self, Scenario::Split | Scenario::Framed | Scenario::Jsonhdr)
+    }
+
     /// Whether the scenario needs `--iface` (and traffic leaves loopback).
     pub fn needs_iface(self) -> bool {
         matches!(self, Scenario::UdpBroadcast | Scenario::Arp)
@@ -215,6 +220,69 @@ impl FromStr for Role {
     }
 }
 
+/// Byte order of a 4-byte length prefix (Python's `struct.pack('>I', n)` is big, `struct.pack('i', n)`
+/// on x86 is little).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endian {
+    /// Most significant byte first (network byte order).
+    Big,
+    /// Least significant byte first (x86's native order).
+    Little,
+}
+
+impl Endian {
+    /// `n` as 4 bytes in this order.
+    pub fn pack(self, n: u32) -> [u8; 4] {
+        match self {
+            Endian::Big => n.to_be_bytes(),
+            Endian::Little => n.to_le_bytes(),
+        }
+    }
+
+    /// The number 4 bytes in this order stand for.
+    pub fn unpack(self, bytes: [u8; 4]) -> u32 {
+        match self {
+            Endian::Big => u32::from_be_bytes(bytes),
+            Endian::Little => u32::from_le_bytes(bytes),
+        }
+    }
+
+    /// `big` or `little`, as `--endian` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endian::Big => "big",
+            Endian::Little => "little",
+        }
+    }
+
+    /// The Python `struct` format that writes a 4-byte length in this order: `'>I'` or `'<i'`
+    /// (what `struct.pack('i', n)` gives on x86).
+    pub fn struct_format(self) -> &'static str {
+        match self {
+            Endian::Big => "'>I'",
+            Endian::Little => "'i'",
+        }
+    }
+}
+
+impl fmt::Display for Endian {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Endian {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "big" | "be" => Ok(Endian::Big),
+            "little" | "le" => Ok(Endian::Little),
+            _ => Err(format!("unknown byte order '{text}'; one of: little, big")),
+        }
+    }
+}
+
 /// Default port of `wireseam gen`.
 pub const DEFAULT_PORT: u16 = 9000;
 /// Default `TCP_MAXSEG` of the split scenario: small enough to split even on lo (MSS 65483).
@@ -241,6 +309,9 @@ pub struct GenConfig {
     pub mss: Option<u32>,
     /// Interface for arp and udp-broadcast.
     pub iface: Option<String>,
+    /// Byte order of the length prefixes (framed, jsonhdr, split: big; remote-cmd: little);
+    /// `None` for the scenario's own.
+    pub endian: Option<Endian>,
     /// No narration.
     pub quiet: bool,
 }
@@ -257,6 +328,7 @@ impl Default for GenConfig {
             size: None,
             mss: None,
             iface: None,
+            endian: None,
             quiet: false,
         }
     }
@@ -303,6 +375,12 @@ impl GenConfig {
                 )));
             }
         }
+        if self.endian.is_some() && !scenario.writes_lengths() {
+            return Err(GenError::Config(format!(
+                "{scenario} writes no length prefix; --endian applies to {}",
+                ALL.iter().filter(|s| s.writes_lengths()).map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            )));
+        }
         if scenario.needs_iface() && self.iface.is_none() {
             return Err(GenError::Config(format!(
                 "{scenario} sends on a network interface: give --iface (an Ethernet or veth interface, not lo)"
@@ -320,6 +398,11 @@ impl GenConfig {
 
     pub(crate) fn size_or(&self, default: usize) -> usize {
         self.size.unwrap_or(default)
+    }
+
+    /// The byte order of length prefixes: `--endian`, else the scenario's own.
+    pub(crate) fn endian(&self) -> Endian {
+        self.endian.unwrap_or(Endian::Big)
     }
 }
 
@@ -717,10 +800,10 @@ pub(crate) fn body(index: usize, len: usize) -> Vec<u8> {
     pattern.iter().copied().cycle().take(len).collect()
 }
 
-/// 4-byte big-endian length + body: the tutorial's `struct.pack('>I', len(body)) + body`.
-pub(crate) fn frame(body: &[u8]) -> Vec<u8> {
+/// 4-byte length in `order` + body: the tutorial's `struct.pack('>I', len(body)) + body` (big).
+pub(crate) fn frame(body: &[u8], order: Endian) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + body.len());
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&order.pack(body.len() as u32));
     out.extend_from_slice(body);
     out
 }
@@ -779,6 +862,8 @@ mod tests {
         assert!(bad(v6).contains("IPv4 only"));
         let big = GenConfig { count: Some(1000), size: Some(1 << 20), ..GenConfig::new(Scenario::Echo) };
         assert!(bad(big).contains("more than 64 MiB"));
+        let endian = GenConfig { endian: Some(Endian::Little), ..GenConfig::new(Scenario::Echo) };
+        assert!(bad(endian).contains("echo writes no length prefix; --endian applies to split, framed, jsonhdr"));
         let ok = GenConfig { count: Some(3), size: Some(10), ..GenConfig::new(Scenario::Framed) };
         assert!(ok.validate().is_ok());
     }
@@ -816,7 +901,21 @@ mod tests {
     fn payload_helpers() {
         assert_eq!(body(3, 10), b"m03:ABCDEF");
         assert_eq!(body(0, 0), b"");
-        assert_eq!(frame(b"hello"), b"\x00\x00\x00\x05hello");
+        assert_eq!(frame(b"hello", Endian::Big), b"\x00\x00\x00\x05hello");
+        assert_eq!(frame(b"hello", Endian::Little), b"\x05\x00\x00\x00hello");
+    }
+
+    #[test]
+    fn byte_orders() {
+        // struct.pack('i', 6) on x86 is b'\x06\x00\x00\x00' (seed 004)
+        assert_eq!(Endian::Little.pack(6), [6, 0, 0, 0]);
+        assert_eq!(Endian::Big.pack(0x0102_0304), [1, 2, 3, 4]);
+        for order in [Endian::Big, Endian::Little] {
+            assert_eq!(order.unpack(order.pack(123_456)), 123_456);
+            assert_eq!(order.name().parse::<Endian>().unwrap(), order);
+        }
+        assert_eq!("LE".parse::<Endian>().unwrap(), Endian::Little);
+        assert!("middle".parse::<Endian>().unwrap_err().contains("little, big"));
     }
 
     #[test]

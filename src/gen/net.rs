@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use super::{Burst, GenConfig, GenError, GenReport, Role, Tally, Voice, Who};
+use super::{Burst, Endian, GenConfig, GenError, GenReport, Role, Tally, Voice, Who};
 
 /// Timeout of every read, write and connect once a conversation is under way.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -225,10 +225,10 @@ pub(crate) fn read_exact(stream: &mut TcpStream, len: usize, what: &str) -> Resu
     }
 }
 
-/// Read a 4-byte big-endian length and that many bytes; `None` at a clean end of stream.
-pub(crate) fn read_frame(stream: &mut TcpStream, what: &str) -> Result<Option<Vec<u8>>, GenError> {
+/// Read a 4-byte length in `order` and that many bytes; `None` at a clean end of stream.
+pub(crate) fn read_frame(stream: &mut TcpStream, order: Endian, what: &str) -> Result<Option<Vec<u8>>, GenError> {
     let Some((hdr, _)) = read_exact_or_eof(stream, 4, what)? else { return Ok(None) };
-    let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+    let len = order.unpack([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
     if len > 64 << 20 {
         return Err(GenError::Mismatch(format!("a length header says {len} bytes, more than 64 MiB")));
     }
