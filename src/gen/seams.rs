@@ -498,7 +498,7 @@ fn jh_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, Ge
 }
 
 /// Just enough JSON for flat objects of strings and non-negative integers.
-mod json {
+pub(crate) mod json {
     /// A field value.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub enum Val {
