@@ -123,7 +123,7 @@ pub struct GenArgs {
     #[arg(long, value_name = "BYTES")]
     pub mss: Option<u32>,
 
-    /// Interface for arp and udp-broadcast.
+    /// Interface for arp and udp-broadcast; udp-truncate and udp-fragments bind their client to it.
     #[arg(long, value_name = "IFACE")]
     pub iface: Option<String>,
 

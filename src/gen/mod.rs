@@ -268,7 +268,7 @@ pub struct GenConfig {
     pub size: Option<usize>,
     /// `TCP_MAXSEG` set on the client before connecting (split; default 536).
     pub mss: Option<u32>,
-    /// Interface for arp and udp-broadcast.
+    /// Interface for arp and udp-broadcast; udp-truncate and udp-fragments bind their client to it.
     pub iface: Option<String>,
     /// Byte order of the length prefixes (framed, jsonhdr, split: big; remote-cmd: little);
     /// `None` for the scenario's own.
