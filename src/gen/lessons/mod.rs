@@ -282,11 +282,15 @@ fn explain_hello(voice: &Voice, results: &[Vec<u8>], sizes: &[usize], segments: 
     if first.len() > 5 && wrote.starts_with(first) && segments >= 2 {
         voice.why(format!(
             "the wire carried {segments} data segments, 'hello' and 'world' apart, yet the first recv() returned \
-             {}: both had arrived in the receive buffer before the reader came ({} ms after accept()), and \
-             recv() returns whatever the buffer holds, up to the size asked for. The receiver glued them (粘包): \
-             TCP delivers a byte stream, not the sender's writes.",
+             {}: both had arrived in the receive buffer before the reader came ({}), and recv() returns \
+             whatever the buffer holds, up to the size asked for. The receiver glued them (粘包): TCP delivers \
+             a byte stream, not the sender's writes.",
             py_bytes_repr(first),
-            after.as_millis()
+            if after.is_zero() {
+                "it called recv() right after accept(), but the client had written both by then".to_string()
+            } else {
+                format!("{} ms after accept()", after.as_millis())
+            }
         ));
     } else if first.as_slice() == b"hello" {
         voice.why(
@@ -463,6 +467,8 @@ fn cmd_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, G
     let (mut stream, peer) = accept(listener, env.wait)?;
     let mut part = Part { connections: 1, ..Part::default() };
     voice.say(format!("accepted {peer}; per command: recv(1024), run it (synthetic output), send() the reply (header {})", header.name()));
+    // a person types the commands: give them as long between commands as the first took to come
+    stream.set_read_timeout(Some(env.wait.max(net::IO_TIMEOUT))).ctx("setting the read timeout")?;
     let mut buf = [0u8; 1024];
     'commands: loop {
         let got = match stream.read(&mut buf) {
@@ -507,6 +513,8 @@ struct Replies<'a> {
     commands: &'a [&'a str],
     outputs: Vec<Vec<u8>>,
     read: usize,
+    /// Whether every byte read so far is what wireseam's server sends (not so with another server).
+    known: bool,
 }
 
 fn cmd_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
@@ -514,7 +522,7 @@ fn cmd_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> 
     let (header, order, size) = (cfg.header.unwrap_or_default(), cfg.endian(), cfg.size_or(LS_SIZE));
     let commands = remote_commands(cfg.count_or(DEFAULT_COMMANDS));
     let outputs: Vec<Vec<u8>> = commands.iter().map(|command| command_output(command, size, cfg.seed)).collect();
-    let mut replies = Replies { commands: &commands, outputs, read: 0 };
+    let mut replies = Replies { commands: &commands, outputs, read: 0, known: true };
     let mut stream = dial(at)?;
     let mut part = connected(voice, &stream, at, "");
     let mut shifted = 0;
@@ -565,7 +573,7 @@ fn cmd_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> 
         sleep(TYPING);
     }
     let left = unread(&stream);
-    if header == CmdHeader::None {
+    if header == CmdHeader::None && replies.known {
         if shifted > 0 {
             part.note(voice, format!("{shifted} of {} replies were not their command's output: they shifted", commands.len()));
         } else {
@@ -598,7 +606,8 @@ fn one_recv(stream: &mut TcpStream, part: &mut Part, voice: &Voice, replies: &mu
     let start = replies.read;
     replies.read += got;
     let mine_at: usize = replies.outputs[..i].iter().map(Vec::len).sum();
-    if all.get(start..start + got) != Some(&buf[..got]) {
+    if !replies.known || all.get(start..start + got) != Some(&buf[..got]) {
+        replies.known = false;
         voice.say(format!("recv(1024) → {} bytes", grouped(got)));
         return Ok(false);
     }
