@@ -80,13 +80,15 @@ pub enum Command {
 
 const GEN_AFTER: &str = "\
 Scenarios (wireseam gen --list describes each): handshake half-close server-close reset refused
-keepalive zero-window sticky nodelay split framed jsonhdr echo many bulk udp-echo udp-broadcast arp.
+keepalive zero-window sticky nodelay split framed jsonhdr hello-world remote-cmd echo many bulk
+udp-echo udp-truncate udp-fragments udp-broadcast arp.
 Server and client run in one process on --addr (default 127.0.0.1) unless --role says otherwise, so
 two machines or network namespaces can be driven. Every scenario stops by itself within seconds.
 
 Examples:
   wireseam gen sticky                         Nagle glues small writes into one segment
   wireseam gen split --mss 536 --size 6000    one message over several segments
+  wireseam gen remote-cmd --header len        the lesson's fix: a struct.pack('i') length per reply
   wireseam gen handshake --role server --addr 198.18.0.2 --port 9000
   sudo wireseam gen arp --iface veth0";
 
@@ -129,9 +131,29 @@ pub struct GenArgs {
     #[arg(long, value_name = "BYTES")]
     pub mss: Option<u32>,
 
-    /// Interface for arp and udp-broadcast.
+    /// Interface for arp and udp-broadcast; udp-truncate and udp-fragments bind their client to it.
     #[arg(long, value_name = "IFACE")]
     pub iface: Option<String>,
+
+    /// Byte order of 4-byte length prefixes: little or big (framed, jsonhdr, split: big by
+    /// default; remote-cmd: little, as Python's struct.pack('i') on x86).
+    #[arg(long, value_name = "ORDER")]
+    pub endian: Option<String>,
+
+    /// Sizes of the server's recv() calls, in order (hello-world: default 1024,1024), or of its
+    /// one recvfrom() (udp-truncate: default 1024).
+    #[arg(long, value_name = "N[,M...]", value_delimiter = ',')]
+    pub recv: Vec<usize>,
+
+    /// Milliseconds between accept() and the server's first recv() (hello-world; default 200, so
+    /// both writes have arrived; 0 reads at once).
+    #[arg(long, value_name = "MS")]
+    pub read_after: Option<u64>,
+
+    /// What the remote-cmd server sends before each output: none, len (4-byte length) or json
+    /// (4-byte header length + JSON header + output).
+    #[arg(long, value_name = "HEADER")]
+    pub header: Option<String>,
 
     /// No narration.
     #[arg(short, long)]
@@ -676,6 +698,10 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 size: args.size,
                 mss: args.mss,
                 iface: args.iface,
+                endian: args.endian.map(|text| text.parse()).transpose()?,
+                recv: args.recv,
+                read_after: args.read_after.map(std::time::Duration::from_millis),
+                header: args.header.map(|text| text.parse()).transpose()?,
                 quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;
