@@ -421,3 +421,40 @@ fn fixture_remote_command_with_json_header() {
     let expect: Vec<u64> = headers.iter().zip(&bodies).map(|(h, b)| 4 + h + b).collect();
     assert_eq!(lens, expect, "{client_out}");
 }
+
+/// What a `wireseam gen` side printed for the lesson's program (`server  prints …` lines of
+/// `fixtures/NAME.gen.txt`, written by `fixtures/make-real.sh`).
+fn gen_prints(name: &str, side: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(common::root().join("fixtures").join(format!("{name}.gen.txt"))).unwrap();
+    let prefix = format!("{side}  prints ");
+    text.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).map(str::to_string).collect()
+}
+
+/// `gen hello-world` between two namespaces: its server printed what the lesson's does, and
+/// wireseam's late reader on the capture gets the same.
+#[test]
+fn gen_fixture_hello_world() {
+    let printed: Vec<Option<Vec<u8>>> = gen_prints("gen-hello-world", "server")
+        .iter()
+        .map(|l| py_bytes(l.split_once(' ').unwrap().1))
+        .map(|b| if b.is_empty() { None } else { Some(b) })
+        .collect();
+    assert_eq!(printed, vec![Some(b"helloworld".to_vec()), None]);
+    let pcap = common::root().join("fixtures/gen-hello-world.pcap");
+    let late = simulated_calls(&stream(&pcap, &["--recv", "1024,1024", "--recv-at", "end"]), "c→s");
+    assert_eq!(late, printed);
+}
+
+/// `gen remote-cmd` (no header): the client's shifted replies are what wireseam's
+/// one-recv-per-command reader returns on the capture.
+#[test]
+fn gen_fixture_remote_command_shifts() {
+    let printed: Vec<Vec<u8>> = gen_prints("gen-remote-cmd", "client").iter().map(|l| py_bytes(l)).collect();
+    assert!(printed.len() >= 3, "{printed:?}");
+    let pcap = common::root().join("fixtures/gen-remote-cmd.pcap");
+    let text = stream(&pcap, &["--recv", "1024", "--recv-at", "after-send"]);
+    let simulated: Vec<Vec<u8>> = simulated_calls(&text, "s→c").into_iter().flatten().collect();
+    assert_eq!(simulated, printed, "{text}");
+    let with_len = stream(&common::root().join("fixtures/gen-remote-cmd-len.pcap"), &[]);
+    assert!(with_len.contains("s→c  framing len:4:le"), "{with_len}");
+}
