@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod golden;
+mod man;
 pub use golden::{GoldenArgs, GoldenConfig, GoldenOverrides, GoldenSource};
+pub use man::man_pages;
 
 use crate::output::style::ColorMode;
 use crate::output::text::TimeFormat;
@@ -71,12 +73,21 @@ pub enum Command {
     Gen(GenArgs),
     /// A guided tour: capture on loopback while generators run, then show per scenario the
     /// annotated packets, the ladder diagram and the message seams.
+    #[command(after_help = DEMO_AFTER)]
     Demo(DemoArgs),
     /// Golden test of network behaviour: capture while a command runs, normalise what it did on
     /// the wire (ports, ISNs, times), and compare with a golden file; --bless writes it.
     #[command(after_help = golden::GOLDEN_AFTER)]
     Golden(GoldenArgs),
 }
+
+const DEMO_AFTER: &str = "\
+Live when it may capture (root, or the capture capabilities on the binary); otherwise, and with
+--offline, on the captures bundled in the binary.
+
+Examples:
+  sudo wireseam demo
+  wireseam demo --offline | less -R";
 
 const GEN_AFTER: &str = "\
 Scenarios (wireseam gen --list describes each): handshake half-close server-close reset refused
@@ -266,7 +277,12 @@ const FLOW_AFTER: &str = "\
 Arrows carry tcpdump-style flags, relative seq (start:end for data), ack, length, the window in
 bytes (scaled; '?' when the scale is unknown) and MSS/window-scale options. A state is written
 beside its column when it changes. Runs of more than --fold uneventful segments (no SYN, FIN,
-RST, analysis flag or state change) are folded into one line with their counts.";
+RST, analysis flag or state change) are folded into one line with their counts.
+
+Examples:
+  wireseam flow capture.pcap --conn 0
+  wireseam flow capture.pcap --fold 0          every segment, nothing folded
+  wireseam flow capture.pcap tcp port 9000";
 
 const READ_AFTER: &str = "\
 Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked capture v1 and v2 (tcpdump -i any),
@@ -277,7 +293,13 @@ direction and source address), protocol, then the protocol's summary. Warnings a
 or truncated frames follow a '!' and name the layer and byte offset.
 
 JSON lines (--format json) follow the wireseam JSON-lines contract: one {\"type\":\"packet\"} object
-per frame with eth, arp, ip, udp, icmp, tcp and warnings keys as present.";
+per frame with eth, arp, ip, udp, icmp, tcp and warnings keys as present.
+
+Examples:
+  wireseam read capture.pcap
+  wireseam read capture.pcapng tcp port 9000 -c 20
+  wireseam read -vv -x capture.pcap
+  wireseam read capture.pcap --format json | jq 'select(.tcp.analysis | length > 0)'";
 
 /// The input every file command takes.
 #[derive(Args, Debug)]
@@ -779,23 +801,6 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
 /// The clap command, for the man page and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
-}
-
-/// Render the man pages: `wireseam.1` followed by one page per subcommand.
-pub fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let cmd = command();
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf).expect("render to memory");
-    out.push(("wireseam.1".to_string(), buf));
-    for sub in cmd.get_subcommands() {
-        let name = format!("wireseam-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).version(cmd.get_version().unwrap_or("").to_string());
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(sub).render(&mut buf).expect("render to memory");
-        out.push((format!("{name}.1"), buf));
-    }
-    out
 }
 
 #[cfg(test)]
