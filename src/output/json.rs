@@ -8,7 +8,7 @@ use super::time::{write_rfc3339, write_secs};
 use crate::analyze::{Carried, FramingSpec, Message};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, Sink};
-use crate::track::tcp::{ConnSummary, Dir};
+use crate::track::tcp::{ConnSummary, Dir, Offload};
 use crate::track::FlowId;
 
 /// `--format json`: packet, message and conn records as JSON lines (`docs/json-lines.md`).
@@ -169,6 +169,11 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
                 write!(w, ",\"frag\":{{\"offset\":{offset},\"more\":{more}}}")?;
             }
             w.write_all(b"}")?;
+            match view.tcp.and_then(|seg| seg.offload) {
+                Some(Offload::Segments { mss, segments }) => write!(w, ",\"offload\":{{\"mss\":{mss},\"segments\":{segments}}}")?,
+                Some(Offload::UnknownMss) => w.write_all(b",\"offload\":{\"mss\":null,\"segments\":null}")?,
+                None => {}
+            }
         }
         Net::None | Net::Other(_) => {}
     }

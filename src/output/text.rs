@@ -14,7 +14,7 @@ use crate::decode::link::{linktype_name, sll_pkttype_name};
 use crate::decode::tcpopt::{options, sack_blocks, Opt};
 use crate::decode::{names, oui, Frame, Icmp, Link, MacAddr, Net, Transport};
 use crate::pipeline::{MsgNote, PacketView, RunSummary, Sink};
-use crate::track::tcp::SegInfo;
+use crate::track::tcp::{Offload, SegInfo};
 
 /// What the time column shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -424,6 +424,15 @@ fn write_tcp_story(w: &mut impl Write, seg: &SegInfo, palette: Palette) -> io::R
         }
         w.write_all(palette.reset().as_bytes())?;
     }
+    if let Some(offload) = seg.offload {
+        w.write_all(b"  ")?;
+        palette.start(style::NOTE).write_to(w)?;
+        match offload {
+            Offload::Segments { mss, segments } => write!(w, "offload: {segments} segments of MSS {mss}")?,
+            Offload::UnknownMss => w.write_all(b"offload: larger than any MSS seen; wire segmentation unknown")?,
+        }
+        w.write_all(palette.reset().as_bytes())?;
+    }
     Ok(())
 }
 
@@ -503,6 +512,9 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
             }
         }
         write!(w, " hdr {} payload {} proto {} ({})", ip.hdr_len, ip.payload_len, ip.proto, names::ip_proto(ip.proto))?;
+        if ip.len_from_frame {
+            w.write_all(b" (total length 0: taken from the frame, segmentation offload)")?;
+        }
         if let Some((offset, more)) = ip.frag {
             write!(w, " fragment offset {offset}{}", if more { " more" } else { " last" })?;
         }

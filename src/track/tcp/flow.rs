@@ -17,7 +17,7 @@ use super::analysis::{analyze, Analysis, FlowSeq, SeqInput, WindowScale};
 use super::history::ZeekConn;
 use super::phase::{OtherKind, Phase, Teardown};
 use super::state::{transition, EndpointEvent, TcpState};
-use super::{ConnSummary, Dir, SegInfo, Segment, TcpFlags, TrackConfig, TsNanos};
+use super::{ConnSummary, Dir, Offload, SegInfo, Segment, TcpFlags, TrackConfig, TsNanos};
 
 /// End of an intrusive list (no slot).
 const NIL: u32 = u32::MAX;
@@ -269,6 +269,29 @@ impl Conn {
         }
     }
 
+    /// Whether a segment sent in direction `from` stands for several wire segments (rules in
+    /// [`Offload`]). A side whose SYN was seen without the MSS option announced the default
+    /// (RFC 9293 3.7.1: 536 bytes over IPv4, 1220 over IPv6).
+    fn offload(&self, from: Dir, seg: &Segment<'_>) -> Option<Offload> {
+        if seg.len == 0 {
+            return None;
+        }
+        let default_mss = if seg.src.is_ipv6() { 1220 } else { 536 };
+        let announced = |dir: Dir| self.syn_params[dir.idx()].map(|syn| u32::from(syn.mss.unwrap_or(default_mss)));
+        let limit = match (announced(from), announced(from.rev())) {
+            (Some(own), Some(peer)) => Some(own.min(peer)),
+            (own, peer) => own.or(peer),
+        };
+        let timestamps = self.syn_params.iter().all(|syn| syn.is_some_and(|syn| syn.timestamps));
+        match limit {
+            Some(limit) => {
+                let mss = limit.saturating_sub(if timestamps { 12 } else { 0 }).max(1);
+                (seg.len > mss).then(|| Offload::Segments { mss, segments: seg.len.div_ceil(mss) })
+            }
+            None => seg.len_from_frame.then_some(Offload::UnknownMss),
+        }
+    }
+
     /// The per-segment work once the connection is known.
     /// `new_conn`: first segment of this connection.
     fn process(&mut self, seg: &Segment<'_>, new_conn: bool, preset: Analysis) -> SegInfo {
@@ -388,6 +411,7 @@ impl Conn {
             dup_ack_of: out.dup_ack_of,
             new_conn,
             bytes_in_flight: out.bytes_in_flight,
+            offload: self.offload(dir, seg),
         }
     }
 
@@ -689,6 +713,7 @@ mod key_tests {
             tsopt: None,
             len: 0,
             payload: &[],
+            len_from_frame: false,
         }
     }
 

@@ -103,6 +103,7 @@ impl Conversation {
             tsopt: header.options.timestamps.then_some((1, 2)),
             len: header.len,
             payload: &[],
+            len_from_frame: false,
         };
         let info = self.tracker.segment(&seg);
         self.out.push(info);
@@ -440,6 +441,7 @@ fn random_segments_never_panic() {
             tsopt: None,
             len: ((bits >> 56) as u32 % 4) * 700,
             payload: &[],
+            len_from_frame: false,
         };
         let info = tracker.segment(&seg);
         max_id = max_id.max(info.conn);
