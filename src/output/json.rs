@@ -328,8 +328,9 @@ pub fn write_message(w: &mut impl Write, msg: &Message, next_gap: Option<i64>) -
     for (i, frame) in msg.frames.iter().enumerate() {
         write!(w, "{}{frame}", if i > 0 { "," } else { "" })?;
     }
-    if msg.framing == FramingSpec::Segment {
-        // No framing recognised: where the sender's messages end is unknown.
+    if msg.framing == FramingSpec::Segment || msg.wire_unknown {
+        // No framing recognised: where the sender's messages end is unknown; or an offloaded
+        // frame of unknown wire segmentation carried it.
         write!(w, "],\"sticky\":null,\"split\":null,\"complete\":{}", msg.complete)?;
     } else {
         write!(w, "],\"sticky\":{},\"split\":{},\"complete\":{}", msg.sticky, msg.split, msg.complete)?;
@@ -467,6 +468,7 @@ mod tests {
             nframes: frames.len() as u64,
             sticky: false,
             split: false,
+            wire_unknown: false,
             complete: true,
             first_ts,
             last_ts,

@@ -378,15 +378,21 @@ fn render_dir(
         let pv = body.map_or_else(|| "(bytes not kept)".to_string(), |b| preview(b, opts.preview));
         let _ = write!(out, "    {:>5}  {range:>17}  {:>7}  {frames:<12} {pv}", m.index, m.len);
         let mut marks = Vec::new();
-        if m.sticky && !unknown {
+        if m.wire_unknown && !unknown {
+            marks.push("sticky and split unknown: an offloaded frame, its MSS unknown".to_string());
+        } else if m.sticky && !unknown {
             let mut others: Vec<u64> =
                 m.frames.iter().flat_map(|f| by_frame.get(f).into_iter().flatten().copied()).filter(|i| *i != m.index).collect();
             others.sort_unstable();
             others.dedup();
             marks.push(format!("sticky: shares a frame with msg {}", list(&others)));
         }
-        if m.split && !unknown {
-            marks.push(format!("split over {} frames", m.nframes));
+        if m.split && !unknown && !m.wire_unknown {
+            marks.push(if m.nframes > 1 {
+                format!("split over {} frames", m.nframes)
+            } else {
+                "split over the wire segments of one offloaded frame".to_string()
+            });
         }
         if !m.complete {
             marks.push("incomplete".to_string());
