@@ -363,9 +363,10 @@ fn render_dir(
     // Segment framing: the chunks are what segments delivered, not the sender's messages.
     let unknown = dir.messages.iter().all(|m| m.framing == FramingSpec::Segment);
     let _ = writeln!(out, "  {}{label}{}  framing {framing}", pal.start(style::PROTO), pal.reset());
-    // which messages each frame carries, to name the neighbours of sticky messages
+    // which sticky messages each frame carries, to name the neighbours of sticky messages (in
+    // an offloaded frame, those in other wire segments are not sticky with them)
     let mut by_frame: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for m in &dir.messages {
+    for m in dir.messages.iter().filter(|m| m.sticky) {
         for f in &m.frames {
             by_frame.entry(*f).or_default().push(m.index);
         }
@@ -407,8 +408,11 @@ fn render_dir(
             }
         }
     }
+    let wire_unknown = dir.messages.iter().any(|m| m.wire_unknown);
     let counts = |n: u64, sticky: u64, split: u64| {
-        if unknown {
+        if wire_unknown && !unknown {
+            format!("{n} {}, sticky unknown, split unknown (offloaded frames, MSS unknown)", plural(n, "message"))
+        } else if unknown {
             format!("{n} {} as delivered, sticky unknown, split unknown", plural(n, "chunk"))
         } else {
             format!("{n} {}, {sticky} sticky, {split} split", plural(n, "message"))
