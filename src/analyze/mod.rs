@@ -501,7 +501,17 @@ impl Seams {
         let offset = 0;
         *next += 1;
         let flow = FlowId::Udp(flow);
-        out.carried.push(Carried { n, flow, dir, first: index, last: index, first_part: 1, continues: false, offloaded: false, dup: false });
+        out.carried.push(Carried {
+            n,
+            flow,
+            dir,
+            first: index,
+            last: index,
+            first_part: 1,
+            continues: false,
+            offloaded: false,
+            dup: false,
+        });
         self.ready.push(Message {
             flow,
             dir,

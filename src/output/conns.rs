@@ -546,6 +546,7 @@ mod tests {
                 last_frame: 99,
                 dup_acks: u64::from(i),
                 zero_windows: 0,
+                missed_bytes: [0, 0],
             };
             rows.push(ConnRow { summary, seams: [None, None] });
         }

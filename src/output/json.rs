@@ -418,6 +418,7 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
     }
     write!(w, ",\"packets\":{{\"c2s\":{},\"s2c\":{}}}", conn.packets[0], conn.packets[1])?;
     write!(w, ",\"bytes\":{{\"c2s\":{},\"s2c\":{}}}", conn.bytes[0], conn.bytes[1])?;
+    write!(w, ",\"missed_bytes\":{{\"c2s\":{},\"s2c\":{}}}", conn.missed_bytes[0], conn.missed_bytes[1])?;
     write!(w, ",\"retransmissions\":{},\"dup_acks\":{},\"zero_windows\":{}", conn.retransmissions, conn.dup_acks, conn.zero_windows)?;
     write!(w, ",\"sack_perm\":{},\"timestamps\":{}", conn.sack_perm, conn.timestamps)?;
     w.write_all(b",\"start\":\"")?;

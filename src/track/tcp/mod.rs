@@ -36,6 +36,7 @@
 
 pub mod analysis;
 pub mod flow;
+mod gaps;
 pub mod history;
 pub mod phase;
 pub mod state;
@@ -274,6 +275,9 @@ pub struct ConnSummary {
     pub dup_acks: u64,
     /// Segments flagged zero window.
     pub zero_windows: u64,
+    /// Per direction, sequence space never captured: acknowledged (or passed) without being
+    /// seen, or cut by the snap length (Zeek's `missed_bytes`).
+    pub missed_bytes: [u64; 2],
 }
 
 /// Tracker limits.
