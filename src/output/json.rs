@@ -90,11 +90,17 @@ fn write_mac_notes(w: &mut impl Write, key: &str, mac: &MacAddr) -> io::Result<(
 fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
     let frame: &Frame = view.frame;
     int(w, b"{\"type\":\"packet\",\"n\":", view.n)?;
-    w.write_all(b",\"t\":")?;
-    write_secs(w, view.rel_ns, view.meta.nanos)?;
-    w.write_all(b",\"ts\":\"")?;
-    write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
-    int(w, b"\",\"len\":", view.meta.len)?;
+    if view.meta.stamped {
+        w.write_all(b",\"t\":")?;
+        write_secs(w, view.rel_ns, view.meta.nanos)?;
+        w.write_all(b",\"ts\":\"")?;
+        write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
+        w.write_all(b"\"")?;
+    } else {
+        // A pcapng Simple Packet Block: no timestamp.
+        w.write_all(b",\"t\":null,\"ts\":null")?;
+    }
+    int(w, b",\"len\":", view.meta.len)?;
     int(w, b",\"caplen\":", view.meta.caplen)?;
     match frame.link {
         Link::Ethernet { src, dst } => {

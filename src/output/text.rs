@@ -107,6 +107,26 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>)
     w.write_all(number.as_bytes())?;
     w.write_all(b" ")?;
     match opts.time {
+        // A pcapng Simple Packet Block: no timestamp.
+        _ if !view.meta.stamped => {
+            let width = match opts.time {
+                TimeFormat::Absolute => {
+                    if view.meta.nanos {
+                        30
+                    } else {
+                        27
+                    }
+                }
+                _ => {
+                    if view.meta.nanos {
+                        13
+                    } else {
+                        10
+                    }
+                }
+            };
+            write!(w, "{:>width$}", "-")?
+        }
         TimeFormat::Relative => write_padded_secs(w, view.rel_ns, view.meta.nanos)?,
         TimeFormat::Delta => write_padded_secs(w, view.delta_ns, view.meta.nanos)?,
         TimeFormat::Absolute => write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?,

@@ -101,7 +101,9 @@ impl Front {
     /// Frame `n`: `None` if the filter drops it, else decoded (with its display times). Call
     /// for every frame read, in order.
     pub fn admit<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8]) -> Option<(Frame<'a>, FrameTimes)> {
-        self.clock.saw(meta.ts_ns);
+        if meta.stamped {
+            self.clock.saw(meta.ts_ns);
+        }
         if !self.passes(meta.linktype, raw) {
             return None;
         }
