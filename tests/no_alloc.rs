@@ -55,7 +55,7 @@ fn segment_hot_path_does_not_allocate() {
         tsopt: Some((1, 2)),
         len,
         payload: &[],
-            len_from_frame: false,
+        len_from_frame: false,
     };
     // connection creation may allocate (table and slab growth)
     t.segment(&mk(1, true, TcpFlags::SYN, 100, 0, 0));
