@@ -146,6 +146,7 @@ fn seams_allocate_per_message_not_per_frame() {
                 len: chunk.len() as u32,
                 payload: chunk,
                 retransmission: false,
+                wire: Default::default(),
             };
             s.tcp_segment(&seg, out);
             rseq = rseq.wrapping_add(chunk.len() as u32);

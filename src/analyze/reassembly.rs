@@ -193,12 +193,22 @@ impl WireGrid {
     }
 }
 
+/// The frame that first carried some bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameSpan {
+    /// Its number.
+    pub n: u64,
+    /// The stream offset its segment ends at.
+    pub end: u64,
+    /// How the wire carried it.
+    pub grid: WireGrid,
+}
+
 /// Receives a direction's bytes in stream order.
 pub trait ReasmSink {
-    /// Bytes `[off, off + bytes.len())`, first carried by frame `n` whose segment
-    /// ends at stream offset `frame_end` and went on the wire as `grid` says; `ts` is the time
-    /// they became available in order (the capture time of the frame that completed contiguity).
-    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], n: u64, frame_end: u64, grid: WireGrid, ts: i64);
+    /// Bytes `[off, off + bytes.len())`, first carried by frame `from`; `ts` is the time they
+    /// became available in order (the capture time of the frame that completed contiguity).
+    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], from: FrameSpan, ts: i64);
     /// `len` unknown bytes at `off`; `n`: the frame whose captured payload was cut
     /// (snap length), if any.
     fn gap(&mut self, mem: &mut Mem, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64);
@@ -809,7 +819,7 @@ impl Reassembler {
                 h.data(cur, bytes, src.n, src.at.map(|a| a + (cur - base) as usize));
             }
             self.stats.bytes += bytes.len() as u64;
-            sink.data(mem, cur, bytes, src.n, src.frame_end, src.grid, ts);
+            sink.data(mem, cur, bytes, FrameSpan { n: src.n, end: src.frame_end, grid: src.grid }, ts);
         }
         let from = known_end.max(cur);
         if stop > from {
@@ -990,7 +1000,7 @@ mod tests {
     }
 
     impl ReasmSink for Collect {
-        fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _n: u64, _fe: u64, _grid: WireGrid, _ts: i64) {
+        fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _from: FrameSpan, _ts: i64) {
             assert_eq!(off, self.bytes.len() as u64);
             self.bytes.extend_from_slice(b);
         }

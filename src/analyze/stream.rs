@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use super::framing::detect::{detect, Detection, Level};
 use super::framing::{make_framer, FrameCx, Framer, PairState};
-use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, Reassembler, WireGrid};
+use super::reassembly::{FrameSpan, GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, Reassembler, WireGrid};
 use super::spec::{DirFraming, FramingSpec};
 use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
 use crate::capture::Backing;
@@ -620,7 +620,8 @@ impl Stage {
 }
 
 impl ReasmSink for StageCx<'_> {
-    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], n: u64, frame_end: u64, grid: WireGrid, ts: i64) {
+    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], from: FrameSpan, ts: i64) {
+        let FrameSpan { n, end: frame_end, grid } = from;
         self.timeline(off, off + bytes.len() as u64, ts, false);
         self.keep(off, Some(bytes), bytes.len() as u64);
         match &mut self.st.mode {
@@ -773,7 +774,7 @@ struct LateSink<'a> {
 }
 
 impl ReasmSink for LateSink<'_> {
-    fn data(&mut self, _: &mut Mem, _: u64, _: &[u8], _: u64, _: u64, _: WireGrid, _: i64) {
+    fn data(&mut self, _: &mut Mem, _: u64, _: &[u8], _: FrameSpan, _: i64) {
         debug_assert!(false, "a finished reassembler hands on no bytes");
     }
     fn gap(&mut self, _: &mut Mem, _: u64, _: u64, _: GapReason, _: Option<u64>, _: i64) {
