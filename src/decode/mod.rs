@@ -268,6 +268,9 @@ pub struct Ip {
     pub ext_count: u8,
     /// IPv4 type-of-service byte or IPv6 traffic class (DSCP and ECN bits, RFC 2474 / RFC 3168).
     pub tos: u8,
+    /// The IPv4 total length was 0, as a sending host's segmentation offload (TSO/GSO) leaves
+    /// it: the length is the frame's, as tshark (`ip.tso_support`) and Zeek take it.
+    pub len_from_frame: bool,
 }
 
 impl Ip {
@@ -527,7 +530,7 @@ fn fast_ip<'a>(frame: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize
             if total < hdr_len as u32 {
                 return false;
             }
-            let ip = ipv4(&header, (total - hdr_len as u32).min(on_wire_after(l2_len + hdr_len)), None);
+            let ip = ipv4(&header, (total - hdr_len as u32).min(on_wire_after(l2_len + hdr_len)), None, false);
             (ip, ip_payload.payload, 0x0800)
         }
         6 => {
@@ -566,7 +569,7 @@ fn fast_ip<'a>(frame: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize
 }
 
 /// The IPv4 layer of a header; `payload_len` and `frag` as the caller worked them out.
-fn ipv4(header: &etherparse::Ipv4HeaderSlice<'_>, payload_len: u32, frag: Option<(u32, bool)>) -> Ip {
+fn ipv4(header: &etherparse::Ipv4HeaderSlice<'_>, payload_len: u32, frag: Option<(u32, bool)>, len_from_frame: bool) -> Ip {
     Ip {
         version: 4,
         src: IpAddr::V4(header.source_addr()),
@@ -582,6 +585,7 @@ fn ipv4(header: &etherparse::Ipv4HeaderSlice<'_>, payload_len: u32, frag: Option
         next: header.protocol().0,
         ext_count: 0,
         tos: header.slice()[1],
+        len_from_frame,
     }
 }
 
@@ -603,6 +607,7 @@ fn ipv6(header: &etherparse::Ipv6HeaderSlice<'_>, proto: u8, ext_len: usize, pay
         next: header.next_header().0,
         ext_count: 0,
         tos: ((header.slice()[0] & 0x0f) << 4) | (header.slice()[1] >> 4),
+        len_from_frame: false,
     }
 }
 
@@ -646,12 +651,17 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             frame.ethertype = Some(0x0800);
             let header = v4.header();
             let hdr_len = header.slice().len();
-            let total = header.total_len() as u32;
+            // Total length 0: segmentation offload (TSO/GSO) on the sending host left it unset
+            // and the packet is the rest of the frame (tshark's `ip.tso_support`, on by default,
+            // takes the frame's reported length; Zeek the captured one).
+            let len_from_frame = header.total_len() == 0;
+            let ip_end = on_wire_after(offset_of(header.slice()));
+            let total = if len_from_frame { ip_end } else { header.total_len() as u32 };
             let payload_len = total.saturating_sub(hdr_len as u32).min(on_wire_after(offset_of(header.slice()) + hdr_len));
             let frag_off = header.fragments_offset().value() as u32 * 8;
             let more_fragments = header.more_fragments();
             let ip_payload = v4.payload();
-            if ip_payload.incomplete && !cut {
+            if ip_payload.incomplete && !cut && !len_from_frame {
                 frame.warn(
                     Layer::Ipv4,
                     offset_of(header.slice()),
@@ -661,8 +671,8 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             if total < hdr_len as u32 {
                 frame.warn(Layer::Ipv4, offset_of(header.slice()) + 2, WarnKind::Other("total length smaller than the header"));
             }
-            frame.net =
-                Net::Ip(ipv4(&header, payload_len, if frag_off != 0 || more_fragments { Some((frag_off, more_fragments)) } else { None }));
+            let frag = if frag_off != 0 || more_fragments { Some((frag_off, more_fragments)) } else { None };
+            frame.net = Net::Ip(ipv4(&header, payload_len, frag, len_from_frame));
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             frame.ethertype = Some(0x86dd);

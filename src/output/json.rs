@@ -8,7 +8,7 @@ use super::time::{write_rfc3339, write_secs};
 use crate::analyze::{Carried, FramingSpec, Message};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, Sink};
-use crate::track::tcp::{ConnSummary, Dir};
+use crate::track::tcp::{ConnSummary, Dir, Offload};
 use crate::track::FlowId;
 
 /// `--format json`: packet, message and conn records as JSON lines (`docs/json-lines.md`).
@@ -90,11 +90,17 @@ fn write_mac_notes(w: &mut impl Write, key: &str, mac: &MacAddr) -> io::Result<(
 fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
     let frame: &Frame = view.frame;
     int(w, b"{\"type\":\"packet\",\"n\":", view.n)?;
-    w.write_all(b",\"t\":")?;
-    write_secs(w, view.rel_ns, view.meta.nanos)?;
-    w.write_all(b",\"ts\":\"")?;
-    write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
-    int(w, b"\",\"len\":", view.meta.len)?;
+    if view.meta.stamped {
+        w.write_all(b",\"t\":")?;
+        write_secs(w, view.rel_ns, view.meta.nanos)?;
+        w.write_all(b",\"ts\":\"")?;
+        write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
+        w.write_all(b"\"")?;
+    } else {
+        // A pcapng Simple Packet Block: no timestamp.
+        w.write_all(b",\"t\":null,\"ts\":null")?;
+    }
+    int(w, b",\"len\":", view.meta.len)?;
     int(w, b",\"caplen\":", view.meta.caplen)?;
     match frame.link {
         Link::Ethernet { src, dst } => {
@@ -169,6 +175,11 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
                 write!(w, ",\"frag\":{{\"offset\":{offset},\"more\":{more}}}")?;
             }
             w.write_all(b"}")?;
+            match view.tcp.and_then(|seg| seg.offload) {
+                Some(Offload::Segments { mss, segments }) => write!(w, ",\"offload\":{{\"mss\":{mss},\"segments\":{segments}}}")?,
+                Some(Offload::UnknownMss) => w.write_all(b",\"offload\":{\"mss\":null,\"segments\":null}")?,
+                None => {}
+            }
         }
         Net::None | Net::Other(_) => {}
     }
@@ -323,8 +334,9 @@ pub fn write_message(w: &mut impl Write, msg: &Message, next_gap: Option<i64>) -
     for (i, frame) in msg.frames.iter().enumerate() {
         write!(w, "{}{frame}", if i > 0 { "," } else { "" })?;
     }
-    if msg.framing == FramingSpec::Segment {
-        // No framing recognised: where the sender's messages end is unknown.
+    if msg.framing == FramingSpec::Segment || msg.wire_unknown {
+        // No framing recognised: where the sender's messages end is unknown; or an offloaded
+        // frame of unknown wire segmentation carried it.
         write!(w, "],\"sticky\":null,\"split\":null,\"complete\":{}", msg.complete)?;
     } else {
         write!(w, "],\"sticky\":{},\"split\":{},\"complete\":{}", msg.sticky, msg.split, msg.complete)?;
@@ -412,6 +424,7 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
     }
     write!(w, ",\"packets\":{{\"c2s\":{},\"s2c\":{}}}", conn.packets[0], conn.packets[1])?;
     write!(w, ",\"bytes\":{{\"c2s\":{},\"s2c\":{}}}", conn.bytes[0], conn.bytes[1])?;
+    write!(w, ",\"missed_bytes\":{{\"c2s\":{},\"s2c\":{}}}", conn.missed_bytes[0], conn.missed_bytes[1])?;
     write!(w, ",\"retransmissions\":{},\"dup_acks\":{},\"zero_windows\":{}", conn.retransmissions, conn.dup_acks, conn.zero_windows)?;
     write!(w, ",\"sack_perm\":{},\"timestamps\":{}", conn.sack_perm, conn.timestamps)?;
     w.write_all(b",\"start\":\"")?;
@@ -462,6 +475,7 @@ mod tests {
             nframes: frames.len() as u64,
             sticky: false,
             split: false,
+            wire_unknown: false,
             complete: true,
             first_ts,
             last_ts,

@@ -14,7 +14,7 @@ use crate::decode::link::{linktype_name, sll_pkttype_name};
 use crate::decode::tcpopt::{options, sack_blocks, Opt};
 use crate::decode::{names, oui, Frame, Icmp, Link, MacAddr, Net, Transport};
 use crate::pipeline::{MsgNote, PacketView, RunSummary, Sink};
-use crate::track::tcp::SegInfo;
+use crate::track::tcp::{Offload, SegInfo};
 
 /// What the time column shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +107,26 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>)
     w.write_all(number.as_bytes())?;
     w.write_all(b" ")?;
     match opts.time {
+        // A pcapng Simple Packet Block: no timestamp.
+        _ if !view.meta.stamped => {
+            let width = match opts.time {
+                TimeFormat::Absolute => {
+                    if view.meta.nanos {
+                        30
+                    } else {
+                        27
+                    }
+                }
+                _ => {
+                    if view.meta.nanos {
+                        13
+                    } else {
+                        10
+                    }
+                }
+            };
+            write!(w, "{:>width$}", "-")?
+        }
         TimeFormat::Relative => write_padded_secs(w, view.rel_ns, view.meta.nanos)?,
         TimeFormat::Delta => write_padded_secs(w, view.delta_ns, view.meta.nanos)?,
         TimeFormat::Absolute => write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?,
@@ -424,6 +444,15 @@ fn write_tcp_story(w: &mut impl Write, seg: &SegInfo, palette: Palette) -> io::R
         }
         w.write_all(palette.reset().as_bytes())?;
     }
+    if let Some(offload) = seg.offload {
+        w.write_all(b"  ")?;
+        palette.start(style::NOTE).write_to(w)?;
+        match offload {
+            Offload::Segments { mss, segments } => write!(w, "offload: {segments} segments of MSS {mss}")?,
+            Offload::UnknownMss => w.write_all(b"offload: larger than any MSS seen; wire segmentation unknown")?,
+        }
+        w.write_all(palette.reset().as_bytes())?;
+    }
     Ok(())
 }
 
@@ -503,6 +532,9 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
             }
         }
         write!(w, " hdr {} payload {} proto {} ({})", ip.hdr_len, ip.payload_len, ip.proto, names::ip_proto(ip.proto))?;
+        if ip.len_from_frame {
+            w.write_all(b" (total length 0: taken from the frame, segmentation offload)")?;
+        }
         if let Some((offset, more)) = ip.frag {
             write!(w, " fragment offset {offset}{}", if more { " more" } else { " last" })?;
         }

@@ -19,11 +19,11 @@ use std::io;
 use std::sync::Arc;
 
 use super::{ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunSummary, Sink};
-use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut};
+use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
 use crate::decode::{self, tcpflags, Frame, Net, Transport};
-use crate::track::tcp::{Analysis, ConnSummary, TrackConfig};
+use crate::track::tcp::{Analysis, ConnSummary, Offload, TrackConfig};
 use crate::track::{Dir, Tracked, Tracking};
 
 /// Frames read between two expiry steps.
@@ -101,7 +101,9 @@ impl Front {
     /// Frame `n`: `None` if the filter drops it, else decoded (with its display times). Call
     /// for every frame read, in order.
     pub fn admit<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8]) -> Option<(Frame<'a>, FrameTimes)> {
-        self.clock.saw(meta.ts_ns);
+        if meta.stamped {
+            self.clock.saw(meta.ts_ns);
+        }
         if !self.passes(meta.linktype, raw) {
             return None;
         }
@@ -219,6 +221,11 @@ impl Back {
                         len: t.len,
                         payload: frame.payload,
                         retransmission: si.analysis.has(Analysis::RETRANSMISSION),
+                        wire: match si.offload {
+                            None => WireSegs::Whole,
+                            Some(Offload::Segments { mss, .. }) => WireSegs::Offload { mss },
+                            Some(Offload::UnknownMss) => WireSegs::Unknown,
+                        },
                     };
                     st.seams.tcp_segment(&seg, &mut st.out);
                     note = st.emit(n, sink)?.map_or(MsgNote::Pending, MsgNote::Known);

@@ -169,5 +169,6 @@ pub fn segment_of<'a>(n: u64, ts: i64, f: &'a Frame<'a>) -> Option<Segment<'a>> 
         tsopt: o.ts,
         len: t.len,
         payload: f.payload,
+        len_from_frame: ip.len_from_frame,
     })
 }
