@@ -194,7 +194,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             stop.stop();
         });
     }
-    let opts = ReadOptions { count: cfg.count, ..ReadOptions::new(cfg.live.iface.clone().into()) };
+    let opts = ReadOptions { count: cfg.count, checksums: cfg.checksums, ..ReadOptions::new(cfg.live.iface.clone().into()) };
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
     let out = io::LineWriter::new(io::stdout().lock());
     let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cfg.color) };
@@ -229,6 +229,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         framing: Default::default(),
         max_conns: opts.track.max_conns,
         threads: 1,
+        checksums: cfg.checksums,
     };
     finish(&input, result, Ok(()))
 }
@@ -239,6 +240,7 @@ fn read_options(input: &InputConfig) -> ReadOptions {
     let mut opts = ReadOptions { filter: input.filter.clone(), count: input.count, progress: true, ..ReadOptions::new(input.file.clone()) };
     opts.track.max_conns = input.max_conns;
     opts.threads = input.threads;
+    opts.checksums = input.checksums;
     if let Some(seams) = opts.seams.as_mut() {
         seams.framing = input.framing;
     }
@@ -313,6 +315,14 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
                     "wireseam: warning: {} bytes of out-of-order stream data were dropped by the reassembly memory caps; the messages they touch are marked incomplete",
                     sum.cap_dropped_bytes
                 );
+            }
+            if sum.bad_checksums > 0 {
+                let dropped = if sum.bad_checksums_dropped > 0 {
+                    format!("; {} left out of tracking (--drop-bad-checksums)", sum.bad_checksums_dropped)
+                } else {
+                    String::new()
+                };
+                eprintln!("wireseam: {} frames with a bad checksum{dropped}", crate::numbers::thousands(sum.bad_checksums));
             }
             if let Some(e) = &sum.damage {
                 eprintln!("wireseam: warning: {e} ({} frames read)", sum.frames);

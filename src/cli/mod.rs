@@ -252,6 +252,11 @@ pub struct CaptureArgs {
     #[arg(short = 'Z', long = "user", value_name = "NAME")]
     pub user: Option<String>,
 
+    /// Verify IPv4, TCP, UDP, ICMP and ICMPv6 checksums and flag bad ones on their frame; on the
+    /// capturing host's own frames they are often "not computed" (the NIC completes them).
+    #[arg(long)]
+    pub check_checksums: bool,
+
     /// More detail per frame (as for read).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -336,6 +341,16 @@ pub struct InputArgs {
     /// reassembly memory cap (with `conns`, 2/N of --max-conns). See README, Performance.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Verify IPv4, TCP, UDP, ICMP and ICMPv6 checksums and flag bad ones on their frame (a
+    /// sending host's own capture shows checksums its NIC completes later as "not computed").
+    #[arg(long)]
+    pub check_checksums: bool,
+
+    /// As --check-checksums, and leave frames with a bad checksum out of tracking and message
+    /// seams, as the receiving stack (and Zeek) would.
+    #[arg(long)]
+    pub drop_bad_checksums: bool,
 }
 
 /// Arguments of `wireseam stream`.
@@ -512,6 +527,8 @@ pub struct InputConfig {
     pub max_conns: usize,
     /// Threads for file input, 1 to 256 (`--threads`, else the command's default).
     pub threads: usize,
+    /// `--check-checksums` / `--drop-bad-checksums`.
+    pub checksums: crate::pipeline::ChecksumMode,
 }
 
 /// Validated configuration for `stream`.
@@ -604,6 +621,8 @@ pub struct CaptureConfig {
     pub hex: bool,
     /// When to colour the output.
     pub color: ColorMode,
+    /// `--check-checksums`: flag bad checksums (a live capture never leaves frames out for them).
+    pub checksums: crate::pipeline::ChecksumMode,
 }
 
 /// A command line turned into what to run (see [`to_config`]).
@@ -664,7 +683,12 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         Some(n) => n,
         None => default_threads,
     };
-    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads })
+    let checksums = match (args.check_checksums, args.drop_bad_checksums) {
+        (_, true) => crate::pipeline::ChecksumMode::Drop,
+        (true, false) => crate::pipeline::ChecksumMode::Check,
+        (false, false) => crate::pipeline::ChecksumMode::Off,
+    };
+    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -793,6 +817,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 verbose: args.verbose,
                 hex: args.hex,
                 color,
+                checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
             }))
         }
     }

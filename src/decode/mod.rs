@@ -5,6 +5,7 @@
 //! raw IP selection) are sliced here; everything from the EtherType down is etherparse's
 //! `LaxSlicedPacket`.
 
+pub mod checksum;
 pub mod link;
 pub mod names;
 pub mod oui;
@@ -125,6 +126,19 @@ pub enum WarnKind {
     },
     /// A capture link type (LINKTYPE_* number) this decoder does not slice.
     UnknownLinkType(u32),
+    /// A checksum that does not match the bytes (`--check-checksums`).
+    BadChecksum {
+        /// The checksum in the header.
+        value: u16,
+        /// The checksum the bytes call for.
+        expected: u16,
+    },
+    /// The field holds the pseudo-header sum a NIC completes later (checksum offload on the
+    /// capturing host), not a checksum.
+    ChecksumNotComputed {
+        /// The value in the header.
+        value: u16,
+    },
     /// Any other problem, worded as shown.
     Other(&'static str),
 }
@@ -145,6 +159,10 @@ impl fmt::Display for Warning {
             },
             WarnKind::BadOption { kind } => write!(f, "malformed option kind {kind}"),
             WarnKind::UnknownLinkType(l) => write!(f, "link type {l} is not decoded"),
+            WarnKind::BadChecksum { value, expected } => write!(f, "bad checksum 0x{value:04x}, expected 0x{expected:04x}"),
+            WarnKind::ChecksumNotComputed { value } => {
+                write!(f, "checksum 0x{value:04x} not computed (offload?): it is the pseudo-header sum the NIC completes")
+            }
             WarnKind::Other(s) => f.write_str(s),
         }
     }

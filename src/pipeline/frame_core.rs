@@ -18,7 +18,7 @@
 use std::io;
 use std::sync::Arc;
 
-use super::{ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunSummary, Sink};
+use super::{ChecksumMode, ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunSummary, Sink};
 use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
@@ -48,6 +48,10 @@ pub struct FrameCounts {
     pub malformed: u64,
     /// Link types not decoded, each with the first frame it appeared in, in that order.
     pub unsupported: Vec<(u64, u32)>,
+    /// Frames with a bad checksum (when checked).
+    pub bad_checksums: u64,
+    /// Of them, frames left out of tracking.
+    pub bad_checksums_dropped: u64,
 }
 
 /// Times relative to the first frame read and to the previous frame shown.
@@ -74,6 +78,7 @@ impl Clock {
 /// Stages 1–3: filter, decode, track.
 pub struct Front {
     filter: Option<Filter>,
+    checksums: ChecksumMode,
     clock: Clock,
     /// The protocol state.
     pub tracking: Tracking,
@@ -87,6 +92,7 @@ impl Front {
     pub fn new(opts: &ReadOptions, linktype: u32, track: TrackConfig) -> Result<Self, FilterError> {
         Ok(Front {
             filter: filter(opts, linktype)?,
+            checksums: opts.checksums,
             clock: Clock::default(),
             tracking: Tracking::new(track),
             counts: FrameCounts::default(),
@@ -107,8 +113,14 @@ impl Front {
         if !self.passes(meta.linktype, raw) {
             return None;
         }
-        let frame = decode::decode(meta.linktype, raw, meta.len);
+        let mut frame = decode::decode(meta.linktype, raw, meta.len);
         self.counts.shown += 1;
+        if self.checksums != ChecksumMode::Off {
+            decode::checksum::verify(&mut frame, raw);
+            if decode::checksum::has_bad_checksum(&frame) {
+                self.counts.bad_checksums += 1;
+            }
+        }
         if !frame.warnings.is_empty() {
             self.counts.malformed += 1;
         }
@@ -121,6 +133,11 @@ impl Front {
 
     /// Track an admitted frame.
     pub fn track(&mut self, n: u64, ts: i64, frame: &Frame<'_>) -> Tracked {
+        if self.checksums == ChecksumMode::Drop && decode::checksum::has_bad_checksum(frame) {
+            // Zeek's rule: a segment the receiver's stack would discard is not part of the flow
+            self.counts.bad_checksums_dropped += 1;
+            return Tracked::default();
+        }
         self.tracking.frame(n, ts, frame)
     }
 
@@ -139,6 +156,8 @@ impl Front {
         sum.shown += self.counts.shown;
         sum.malformed += self.counts.malformed;
         sum.evicted += self.tracking.evicted();
+        sum.bad_checksums += self.counts.bad_checksums;
+        sum.bad_checksums_dropped += self.counts.bad_checksums_dropped;
         for &(_, linktype) in &self.counts.unsupported {
             if !sum.unsupported_linktypes.contains(&linktype) {
                 sum.unsupported_linktypes.push(linktype);

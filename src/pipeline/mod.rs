@@ -163,6 +163,23 @@ pub struct RunSummary {
     pub max_conns: usize,
     /// Stream bytes dropped by the reassembly memory caps (their messages are incomplete).
     pub cap_dropped_bytes: u64,
+    /// Frames with a bad checksum, checked with [`ChecksumMode::Check`] or [`ChecksumMode::Drop`].
+    pub bad_checksums: u64,
+    /// Of those, the frames left out of tracking ([`ChecksumMode::Drop`]).
+    pub bad_checksums_dropped: u64,
+}
+
+/// What is done with checksums (`--check-checksums`, `--drop-bad-checksums`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChecksumMode {
+    /// Not verified (the default, as tshark and tcpdump: a capturing host's own frames often
+    /// carry checksums its NIC completes later).
+    #[default]
+    Off,
+    /// Verified; a bad one is a warning on its frame.
+    Check,
+    /// Verified, and a frame with a bad one is left out of tracking and seams, as Zeek does.
+    Drop,
 }
 
 /// What a run reads and how.
@@ -181,6 +198,8 @@ pub struct ReadOptions {
     pub seams: Option<SeamConfig>,
     /// Worker threads for file input (1: everything on the calling thread).
     pub threads: usize,
+    /// Checksum verification.
+    pub checksums: ChecksumMode,
 }
 
 impl ReadOptions {
@@ -194,6 +213,7 @@ impl ReadOptions {
             progress: false,
             seams: Some(SeamConfig::default()),
             threads: 1,
+            checksums: ChecksumMode::Off,
         }
     }
 }

@@ -633,6 +633,8 @@ fn total(ends: impl Iterator<Item = (RunSummary, Vec<(u64, u32)>)>) -> RunSummar
         sum.malformed += s.malformed;
         sum.evicted += s.evicted;
         sum.cap_dropped_bytes += s.cap_dropped_bytes;
+        sum.bad_checksums += s.bad_checksums;
+        sum.bad_checksums_dropped += s.bad_checksums_dropped;
         unsupported.extend(u);
     }
     // in order of first appearance, as a single run lists them
