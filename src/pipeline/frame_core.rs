@@ -2,7 +2,9 @@
 //!
 //! For each frame read, in capture order:
 //! 1. **filter** (pcap-filter(7)): a frame it rejects goes no further and is no expiry point;
-//! 2. **decode** (stateless), counting malformed frames and link types not decoded;
+//! 2. **decode** (stateless), counting malformed frames and link types not decoded, then IP
+//!    reassembly ([`Tracking::defrag_frame`]): a fragment that completes a datagram carries it
+//!    whole from here on;
 //! 3. **track** ([`Tracking`]): ARP bindings, TCP connections, UDP flows — every flow id is
 //!    minted here;
 //! 4. **seams** ([`Back`]): reassembly and framing of the tracked flows;
@@ -75,6 +77,9 @@ impl Clock {
 pub struct Front {
     filter: Option<Filter>,
     clock: Clock,
+    /// IP reassembly runs in [`admit`](Self::admit) (false where the driver reassembles before
+    /// the front sees the frames: `sharded`, see [`Front::admit_reassembled`]).
+    defrag_here: bool,
     /// The protocol state.
     pub tracking: Tracking,
     /// What was admitted.
@@ -88,6 +93,7 @@ impl Front {
         Ok(Front {
             filter: filter(opts, linktype)?,
             clock: Clock::default(),
+            defrag_here: true,
             tracking: Tracking::new(track),
             counts: FrameCounts::default(),
         })
@@ -105,7 +111,10 @@ impl Front {
         if !self.passes(meta.linktype, raw) {
             return None;
         }
-        let frame = decode::decode(meta.linktype, raw, meta.len);
+        let mut frame = decode::decode(meta.linktype, raw, meta.len);
+        if self.defrag_here {
+            self.tracking.defrag_frame(n, meta.ts_ns, &mut frame);
+        }
         self.counts.shown += 1;
         if !frame.warnings.is_empty() {
             self.counts.malformed += 1;
@@ -137,6 +146,7 @@ impl Front {
         sum.shown += self.counts.shown;
         sum.malformed += self.counts.malformed;
         sum.evicted += self.tracking.evicted();
+        sum.defrag.add(&self.tracking.defrag.counts());
         for &(_, linktype) in &self.counts.unsupported {
             if !sum.unsupported_linktypes.contains(&linktype) {
                 sum.unsupported_linktypes.push(linktype);
@@ -217,7 +227,7 @@ impl Back {
                         // A SYN's payload starts after the SYN's own sequence number.
                         rseq: if t.flags & tcpflags::SYN != 0 { si.rseq.wrapping_add(1) } else { si.rseq },
                         len: t.len,
-                        payload: frame.payload,
+                        payload: frame.transport_payload(),
                         retransmission: si.analysis.has(Analysis::RETRANSMISSION),
                     };
                     st.seams.tcp_segment(&seg, &mut st.out);
@@ -237,7 +247,8 @@ impl Back {
                 Ok(note)
             }
             (_, Transport::Udp(_), Tracked { udp: Some(u), .. }) => {
-                st.seams.udp_datagram(u.flow, u.dir, n, ts, frame.payload, &mut st.out);
+                let fragments = frame.reasm.datagram().map_or(&[][..], |d| &d.frames[..]);
+                st.seams.udp_datagram(u.flow, u.dir, n, ts, frame.transport_payload(), fragments, &mut st.out);
                 Ok(st.emit(n, sink)?.map_or(MsgNote::None, MsgNote::Known))
             }
             _ => Ok(MsgNote::None),
