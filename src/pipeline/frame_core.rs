@@ -24,7 +24,7 @@ use super::{ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunS
 use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
-use crate::decode::{self, tcpflags, Frame, Net, Transport};
+use crate::decode::{self, tcpflags, Frame, IpReasm, Net, Transport};
 use crate::track::tcp::{Analysis, ConnSummary, TrackConfig};
 use crate::track::{Dir, Tracked, Tracking};
 
@@ -124,6 +124,22 @@ impl Front {
             self.counts.unsupported.push((n, linktype));
         }
         Some((frame, self.clock.shown(meta.ts_ns)))
+    }
+
+    /// The driver reassembles IP fragments before this front sees them, and passes each
+    /// fragment's verdict to [`admit_reassembled`](Self::admit_reassembled).
+    pub fn reassembled_elsewhere(&mut self) {
+        self.defrag_here = false;
+    }
+
+    /// [`admit`](Self::admit), for a front whose driver reassembled the frame already
+    /// (`reasm`: its verdict, [`IpReasm::NotFragment`] for frames that are no fragments).
+    pub fn admit_reassembled<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8], reasm: IpReasm) -> Option<(Frame<'a>, FrameTimes)> {
+        let (mut frame, times) = self.admit(n, meta, raw)?;
+        if reasm != IpReasm::NotFragment {
+            crate::track::defrag::apply(&mut frame, reasm);
+        }
+        Some((frame, times))
     }
 
     /// Track an admitted frame.

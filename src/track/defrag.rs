@@ -159,13 +159,19 @@ impl Defrag {
     /// transport layer becomes the datagram's), or is dropped; [`Frame::reasm`] says which.
     /// Other frames are left alone (an atomic fragment is marked [`IpReasm::Atomic`]).
     pub fn frame(&mut self, n: u64, ts: i64, frame: &mut Frame<'_>) {
-        let Net::Ip(ip) = &frame.net else { return };
+        let reasm = self.verdict(n, ts, frame);
+        apply(frame, reasm);
+    }
+
+    /// What [`frame`](Self::frame) makes of frame `n`, without changing the frame.
+    pub fn verdict(&mut self, n: u64, ts: i64, frame: &Frame<'_>) -> IpReasm {
+        let Net::Ip(ip) = &frame.net else { return IpReasm::NotFragment };
         let ip = *ip;
         let Some((offset, more)) = ip.frag else {
             if ip.version == 6 && ip.exts().contains(&44) {
-                frame.reasm = IpReasm::Atomic;
+                return IpReasm::Atomic;
             }
-            return;
+            return IpReasm::NotFragment;
         };
         self.expire(ts);
         self.counts.fragments += 1;
@@ -174,9 +180,6 @@ impl Defrag {
         // The fragment's length is the IP header's, even when the snap length cut its bytes.
         let len = ip.payload_len;
         let tiny = offset == 0 && more && (len as usize) < min_transport(ip.proto);
-        // Not a datagram's transport layer: shown on the completing frame.
-        frame.transport = Transport::Other(ip.proto);
-        frame.payload = bytes;
         if !self.pending.contains_key(&key) {
             self.make_room(true);
             let seq = self.next_seq;
@@ -205,7 +208,7 @@ impl Defrag {
         if note.overlap.is_some() {
             self.counts.overlaps += 1;
         }
-        match outcome {
+        let reasm = match outcome {
             Err(why) => {
                 if p.dead.is_none() {
                     self.counts.dropped += 1;
@@ -216,7 +219,7 @@ impl Defrag {
                     p.dead = Some(why);
                     self.held += p.cost();
                 }
-                frame.reasm = IpReasm::Dropped(note, why);
+                IpReasm::Dropped(note, why)
             }
             Ok(()) if p.complete() => {
                 let p = self.pending.remove(&key).expect("present");
@@ -226,16 +229,14 @@ impl Defrag {
                 frames.sort_unstable();
                 let mut bytes = p.data;
                 bytes.truncate(p.end.unwrap_or(0) as usize);
-                let (transport, payload_at) = datagram_transport(ip.proto, ip.version == 6, &bytes);
                 let len = p.hdr_len + bytes.len() as u32;
-                frame.transport = transport;
-                frame.payload = &[];
-                let datagram = Datagram { frames: frames.into_iter().map(|(_, n)| n).collect(), len, bytes, payload_at };
-                frame.reasm = IpReasm::Completed(note, Box::new(datagram));
+                let datagram = Datagram { frames: frames.into_iter().map(|(_, n)| n).collect(), len, bytes, payload_at: 0 };
+                IpReasm::Completed(note, Box::new(datagram))
             }
-            Ok(()) => frame.reasm = IpReasm::Held(note),
-        }
+            Ok(()) => IpReasm::Held(note),
+        };
         self.make_room(false);
+        reasm
     }
 
     /// Give up datagrams whose first fragment is older than the timeout at `ts`.
@@ -278,6 +279,28 @@ impl Defrag {
             self.ages.retain(|(seq, key)| pending.get(key).is_some_and(|p| p.seq == *seq));
         }
     }
+}
+
+/// Gives frame the reassembly `reasm` decided for it ([`Defrag::verdict`], maybe on another
+/// thread): a fragment's transport layer is not decoded (it is the datagram's), and on the
+/// completing fragment it is the whole datagram's.
+pub fn apply(frame: &mut Frame<'_>, mut reasm: IpReasm) {
+    let Net::Ip(ip) = &frame.net else { return };
+    let (proto, v6) = (ip.proto, ip.version == 6);
+    match &mut reasm {
+        IpReasm::NotFragment | IpReasm::Atomic => {}
+        IpReasm::Held(_) | IpReasm::Dropped(..) => {
+            frame.transport = Transport::Other(proto);
+            frame.payload = frame.ip_payload;
+        }
+        IpReasm::Completed(_, d) => {
+            let (transport, payload_at) = datagram_transport(proto, v6, &d.bytes);
+            d.payload_at = payload_at;
+            frame.transport = transport;
+            frame.payload = &[];
+        }
+    }
+    frame.reasm = reasm;
 }
 
 /// The shortest first fragment that holds the transport header's ports (and TCP's flags,
