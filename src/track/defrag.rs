@@ -421,3 +421,142 @@ fn add(
     p.have.insert(at, merged);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode;
+
+    /// An Ethernet + IPv4 fragment: `payload` at byte `off` of datagram `id` (UDP).
+    fn frag4(id: u16, off: usize, more: bool, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; 12];
+        v.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+        v.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+        v.extend_from_slice(&id.to_be_bytes());
+        v.extend_from_slice(&((off / 8) as u16 | if more { 0x2000 } else { 0 }).to_be_bytes());
+        v.extend_from_slice(&[64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    /// A UDP datagram's IP payload: header and `len` bytes of data.
+    fn udp_datagram(len: usize) -> Vec<u8> {
+        let mut v = vec![0x9c, 0x40, 0x23, 0x29];
+        v.extend_from_slice(&((8 + len) as u16).to_be_bytes());
+        v.extend_from_slice(&[0, 0]);
+        v.extend((0..len).map(|i| (i % 251) as u8));
+        v
+    }
+
+    fn feed(d: &mut Defrag, n: u64, ts: i64, raw: &[u8]) -> IpReasm {
+        let mut frame = decode(1, raw, raw.len() as u32);
+        d.frame(n, ts, &mut frame);
+        frame.reasm
+    }
+
+    /// Random fragmentations of a datagram, in random order, with duplicates: whatever the
+    /// order, the datagram comes out whole and equal to what was sent, once; held memory goes
+    /// back to zero.
+    #[test]
+    fn random_orders_reassemble_the_same_datagram() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        let mut d = Defrag::new(DefragConfig::default());
+        for round in 0..300u16 {
+            let data = udp_datagram(1 + rnd(6000));
+            let mut cuts = vec![0];
+            while *cuts.last().unwrap() < data.len() {
+                let next = cuts.last().unwrap() + 8 * (1 + rnd(200));
+                cuts.push(next.min(data.len()));
+            }
+            let mut pieces: Vec<Vec<u8>> = cuts.windows(2).map(|w| frag4(round, w[0], w[1] < data.len(), &data[w[0]..w[1]])).collect();
+            if pieces.len() == 1 {
+                continue;
+            }
+            let dup = pieces[rnd(pieces.len())].clone();
+            pieces.push(dup);
+            for i in (1..pieces.len()).rev() {
+                pieces.swap(i, rnd(i + 1));
+            }
+            let mut done = 0;
+            for (i, p) in pieces.iter().enumerate() {
+                match feed(&mut d, i as u64 + 1, 0, p) {
+                    IpReasm::Completed(_, dg) => {
+                        done += 1;
+                        assert_eq!(dg.bytes, data, "round {round}");
+                        assert_eq!(dg.len as usize, 20 + data.len());
+                        let mut sorted = dg.frames.clone();
+                        sorted.dedup();
+                        assert_eq!(sorted.len(), dg.frames.len(), "each frame once");
+                    }
+                    IpReasm::Held(_) => {}
+                    other => panic!("round {round}: {other:?}"),
+                }
+            }
+            // a duplicate after completion starts a new datagram: drop it by timeout
+            assert!(done == 1, "round {round}: completed {done} times");
+            d.expire(i64::MAX);
+            assert_eq!(d.held(), 0, "round {round}");
+        }
+        assert_eq!(d.counts().dropped, 0);
+    }
+
+    /// A million first fragments that never complete: the caps hold, the oldest are evicted
+    /// and counted.
+    #[test]
+    fn flood_of_incomplete_datagrams_stays_within_the_caps() {
+        let cfg = DefragConfig { max_datagrams: 1000, max_bytes: 256 << 10, timeout_ns: i64::MAX };
+        let mut d = Defrag::new(cfg);
+        let mut raw = frag4(0, 0, true, &udp_datagram(1472));
+        let mut peak = 0;
+        for i in 0..1_000_000u32 {
+            raw[18..20].copy_from_slice(&(i as u16).to_be_bytes());
+            // vary the source too, so that ids do not repeat
+            raw[26..28].copy_from_slice(&((i >> 16) as u16).to_be_bytes());
+            feed(&mut d, u64::from(i) + 1, i64::from(i), &raw);
+            assert!(d.in_progress() <= cfg.max_datagrams);
+            peak = peak.max(d.held());
+        }
+        assert!(peak <= cfg.max_bytes + 70_000, "peak {peak}");
+        let c = d.counts();
+        assert_eq!(c.fragments, 1_000_000);
+        assert_eq!(c.evicted + c.incomplete, 1_000_000);
+        assert!(c.evicted > 990_000, "{c:?}");
+        assert!(d.ages.len() <= 2 * cfg.max_datagrams + 16);
+    }
+
+    #[test]
+    fn timeout_gives_up_in_capture_time() {
+        let mut d = Defrag::new(DefragConfig::default());
+        let data = udp_datagram(2000);
+        assert!(matches!(feed(&mut d, 1, 0, &frag4(7, 0, true, &data[..1480])), IpReasm::Held(_)));
+        let late = feed(&mut d, 2, 31_000_000_000, &frag4(7, 1480, false, &data[1480..]));
+        assert!(matches!(late, IpReasm::Held(FragNote { index: 1, .. })), "{late:?}");
+        assert_eq!((d.counts().timed_out, d.counts().incomplete), (1, 1));
+    }
+
+    #[test]
+    fn overlaps_first_copy_wins_and_tiny_fragments() {
+        let mut d = Defrag::new(DefragConfig::default());
+        let data = udp_datagram(40);
+        feed(&mut d, 1, 0, &frag4(1, 0, true, &data[..32]));
+        let mut evil = data[24..].to_vec();
+        evil[0] ^= 0xff;
+        match feed(&mut d, 2, 0, &frag4(1, 24, false, &evil)) {
+            IpReasm::Completed(note, dg) => {
+                assert_eq!(note.overlap, Some(Overlap::Differs));
+                assert_eq!(dg.bytes, data, "first copy kept");
+            }
+            other => panic!("{other:?}"),
+        }
+        let tiny = feed(&mut d, 3, 0, &frag4(2, 0, true, &data[..0]));
+        assert!(matches!(tiny, IpReasm::Held(FragNote { tiny: true, .. })), "{tiny:?}");
+        let unaligned = feed(&mut d, 4, 0, &frag4(3, 0, true, &data[..13]));
+        assert!(matches!(unaligned, IpReasm::Dropped(_, FragDrop::Unaligned)), "{unaligned:?}");
+    }
+}
