@@ -465,6 +465,7 @@ impl Seams {
 
     /// One UDP datagram: one `datagram` message, final at once. `fragments`: the frames of a
     /// datagram reassembled from IP fragments, in offset order (empty: frame `n` alone).
+    #[allow(clippy::too_many_arguments)] // the datagram's place, its bytes and its frames
     pub fn udp_datagram(&mut self, flow: u32, dir: Dir, n: u64, ts: i64, payload: &[u8], fragments: &[u64], out: &mut SegOut) {
         out.clear();
         let next = self.udp.entry((flow, dir)).or_insert(0);

@@ -484,6 +484,23 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
     w.write_all(b"}\n")
 }
 
+/// What IP reassembly says of a frame beyond `ip.frag`/`ip.reassembled`, as warning strings:
+/// a discarded datagram, an overlap, a tiny first fragment.
+fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
+    use crate::decode::{IpReasm, Overlap};
+    let Some(note) = frame.reasm.note() else { return [None; 3] };
+    let dropped = match &frame.reasm {
+        IpReasm::Dropped(_, why) => Some(why.words()),
+        _ => None,
+    };
+    let overlap = note.overlap.map(|o| match o {
+        Overlap::Same => "fragment overlaps an earlier fragment (same bytes)",
+        Overlap::Differs => "fragment overlaps an earlier fragment with different bytes: first copy kept (possible evasion)",
+    });
+    let tiny = note.tiny.then_some("tiny first fragment: too short for the transport header (RFC 1858)");
+    [dropped, overlap, tiny]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,21 +543,4 @@ mod tests {
         write_str(&mut v, "a\"b\\c\nd\u{1}é").unwrap();
         assert_eq!(String::from_utf8(v).unwrap(), r#""a\"b\\c\nd\u0001é""#);
     }
-}
-
-/// What IP reassembly says of a frame beyond `ip.frag`/`ip.reassembled`, as warning strings:
-/// a discarded datagram, an overlap, a tiny first fragment.
-fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
-    use crate::decode::{IpReasm, Overlap};
-    let Some(note) = frame.reasm.note() else { return [None; 3] };
-    let dropped = match &frame.reasm {
-        IpReasm::Dropped(_, why) => Some(why.words()),
-        _ => None,
-    };
-    let overlap = note.overlap.map(|o| match o {
-        Overlap::Same => "fragment overlaps an earlier fragment (same bytes)",
-        Overlap::Differs => "fragment overlaps an earlier fragment with different bytes: first copy kept (possible evasion)",
-    });
-    let tiny = note.tiny.then_some("tiny first fragment: too short for the transport header (RFC 1858)");
-    [dropped, overlap, tiny]
 }

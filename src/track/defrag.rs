@@ -334,7 +334,7 @@ fn add(
     if end > 65_535 {
         return Err(FragDrop::TooLong);
     }
-    if more && len % 8 != 0 {
+    if more && !len.is_multiple_of(8) {
         return Err(FragDrop::Unaligned);
     }
     match (p.end, more) {
