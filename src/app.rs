@@ -310,6 +310,24 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
                     sum.evicted, sum.max_conns
                 );
             }
+            let d = &sum.defrag;
+            if d.evicted > 0 {
+                eprintln!(
+                    "wireseam: warning: {} fragmented datagrams were evicted before they were whole: the IP reassembly limits ({} datagrams, {} bytes held) were reached",
+                    d.evicted,
+                    crate::track::defrag::DefragConfig::default().max_datagrams,
+                    crate::track::defrag::DefragConfig::default().max_bytes
+                );
+            }
+            if d.timed_out + d.incomplete + d.dropped > 0 {
+                eprintln!(
+                    "wireseam: {} fragmented datagrams were not reassembled ({} timed out, {} incomplete at the end, {} discarded)",
+                    d.timed_out + d.incomplete + d.dropped,
+                    d.timed_out,
+                    d.incomplete,
+                    d.dropped
+                );
+            }
             if sum.cap_dropped_bytes > 0 {
                 eprintln!(
                     "wireseam: warning: {} bytes of out-of-order stream data were dropped by the reassembly memory caps; the messages they touch are marked incomplete",

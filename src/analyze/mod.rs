@@ -493,8 +493,10 @@ impl Seams {
         }
     }
 
-    /// One UDP datagram: one `datagram` message, final at once.
-    pub fn udp_datagram(&mut self, flow: u32, dir: Dir, n: u64, ts: i64, payload: &[u8], out: &mut SegOut) {
+    /// One UDP datagram: one `datagram` message, final at once. `fragments`: the frames of a
+    /// datagram reassembled from IP fragments, in offset order (empty: frame `n` alone).
+    #[allow(clippy::too_many_arguments)] // the datagram's place, its bytes and its frames
+    pub fn udp_datagram(&mut self, flow: u32, dir: Dir, n: u64, ts: i64, payload: &[u8], fragments: &[u64], out: &mut SegOut) {
         out.clear();
         let next = self.udp.entry((flow, dir)).or_insert(0);
         let index = *next;
@@ -519,10 +521,10 @@ impl Seams {
             offset,
             len: payload.len() as u64,
             framing: FramingSpec::Datagram,
-            frames: vec![n],
-            nframes: 1,
+            frames: if fragments.is_empty() { vec![n] } else { fragments.to_vec() },
+            nframes: fragments.len().max(1) as u64,
             sticky: false,
-            split: false,
+            split: fragments.len() > 1,
             wire_unknown: false,
             complete: true,
             first_ts: ts,

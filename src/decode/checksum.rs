@@ -10,7 +10,7 @@
 //! from the frame (segmentation offload) is left alone, and so is a UDP checksum of 0 over IPv4
 //! (no checksum, RFC 768).
 
-use super::{Frame, Layer, Net, Transport, WarnKind, Warning};
+use super::{Frame, IpReasm, Layer, Net, Transport, WarnKind, Warning};
 use std::net::IpAddr;
 
 /// The ones'-complement sum of `bytes` (big-endian 16-bit words; an odd last byte is padded
@@ -78,14 +78,14 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
 pub fn verify(frame: &mut Frame<'_>, raw: &[u8]) {
     let Net::Ip(ip) = &frame.net else { return };
     let ip = *ip;
-    let Some(payload_at) = offset_in(raw, frame.payload) else { return };
-    let (layer, hdr_len, field) = match &frame.transport {
-        Transport::Tcp(tcp) => (Layer::Tcp, usize::from(tcp.hdr_len), 16),
-        Transport::Udp(_) => (Layer::Udp, 8, 6),
-        Transport::Icmp(icmp) => (if icmp.v6 { Layer::Icmpv6 } else { Layer::Icmp }, 8, 2),
-        _ => (Layer::Ip, 0, 0),
+    let (layer, field) = match &frame.transport {
+        Transport::Tcp(_) => (Layer::Tcp, 16),
+        Transport::Udp(_) => (Layer::Udp, 6),
+        Transport::Icmp(icmp) => (if icmp.v6 { Layer::Icmpv6 } else { Layer::Icmp }, 2),
+        _ => (Layer::Ip, 0),
     };
-    let Some(l4_at) = payload_at.checked_sub(hdr_len) else { return };
+    // the IP payload is a view into the frame: where it starts, less the IP header, is the header
+    let Some(l4_at) = offset_in(raw, frame.ip_payload).filter(|_| !frame.ip_payload.is_empty()) else { return };
     let Some(ip_at) = l4_at.checked_sub(usize::from(ip.hdr_len)) else { return };
     if ip.version == 4 {
         let ihl = usize::from(ip.hdr_len.min(60));
@@ -102,7 +102,8 @@ pub fn verify(frame: &mut Frame<'_>, raw: &[u8]) {
             }
         }
     }
-    if layer == Layer::Ip || ip.frag.is_some_and(|(offset, more)| offset > 0 || more) || ip.len_from_frame {
+    // a fragment holds part of the transport segment; the datagram is checked nowhere
+    if layer == Layer::Ip || ip.frag.is_some_and(|(offset, more)| offset > 0 || more) || ip.len_from_frame || frame.reasm != IpReasm::NotFragment {
         return;
     }
     let len = ip.payload_len as usize;

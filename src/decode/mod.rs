@@ -6,6 +6,8 @@
 //! `LaxSlicedPacket`.
 
 pub mod checksum;
+pub mod frag;
+pub mod icmp;
 pub mod link;
 pub mod names;
 pub mod oui;
@@ -19,6 +21,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{err, EtherType, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 
+pub use frag::{Datagram, FragDrop, FragNote, IpReasm, Overlap};
+pub use icmp::Quoted;
 pub use link::{Link, MacAddr};
 pub use tcpopt::TcpOpts;
 
@@ -371,6 +375,8 @@ pub struct Icmp {
     pub echo: Option<(u16, u16)>,
     /// Neighbour discovery target (NS/NA) or redirect target.
     pub target: Option<Ipv6Addr>,
+    /// On an error (see [`icmp::is_error`]): the header of the datagram it is about.
+    pub quoted: Option<Quoted>,
 }
 
 /// The network layer of a frame.
@@ -417,7 +423,13 @@ pub struct Frame<'a> {
     /// The transport layer.
     pub transport: Transport<'a>,
     /// Transport payload (captured bytes; may be shorter than `Tcp::len` when the snap length cut it).
+    /// Empty on a frame that completes a reassembled datagram: see [`Frame::transport_payload`].
     pub payload: &'a [u8],
+    /// The IP payload as captured (after IPv6 extension headers), when the frame is IP.
+    pub ip_payload: &'a [u8],
+    /// What IP reassembly (in `track`) made of the frame; decoding leaves it
+    /// [`IpReasm::NotFragment`].
+    pub reasm: IpReasm,
     /// What was malformed or cut, in the order found.
     pub warnings: Warnings,
 }
@@ -432,7 +444,37 @@ impl<'a> Frame<'a> {
             net: Net::None,
             transport: Transport::None,
             payload: &[],
+            ip_payload: &[],
+            reasm: IpReasm::NotFragment,
             warnings: Warnings::default(),
+        }
+    }
+
+    /// The transport payload: the whole datagram's on a frame that completes a reassembled
+    /// datagram, else the frame's own [`payload`](Self::payload).
+    pub fn transport_payload(&self) -> &[u8] {
+        match self.reasm.datagram() {
+            Some(d) => d.payload(),
+            None => self.payload,
+        }
+    }
+
+    /// The TCP option bytes as captured (those of the reassembled datagram's header on a frame
+    /// that completes one).
+    pub fn tcp_opt_bytes(&self) -> &[u8] {
+        let Transport::Tcp(tcp) = &self.transport else { return &[] };
+        match self.reasm.datagram() {
+            Some(d) => d.bytes.get(20..usize::from(tcp.hdr_len)).unwrap_or(&[]),
+            None => tcp.opt_bytes,
+        }
+    }
+
+    /// True when the transport layer is a whole datagram's: the frame is no fragment, or the
+    /// fragment that completed a reassembled datagram (what tracking and seams take).
+    pub fn is_whole(&self) -> bool {
+        match &self.net {
+            Net::Ip(ip) => ip.frag.is_none() || matches!(self.reasm, IpReasm::Completed(..)),
+            _ => true,
         }
     }
 
@@ -582,6 +624,7 @@ fn fast_ip<'a>(frame: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize
     };
     frame.ethertype = Some(ethertype);
     frame.net = Net::Ip(ip);
+    frame.ip_payload = payload;
     frame.transport = transport;
     true
 }
@@ -679,6 +722,7 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             let frag_off = header.fragments_offset().value() as u32 * 8;
             let more_fragments = header.more_fragments();
             let ip_payload = v4.payload();
+            frame.ip_payload = ip_payload.payload;
             if ip_payload.incomplete && !cut && !len_from_frame {
                 frame.warn(
                     Layer::Ipv4,
@@ -705,6 +749,7 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             // malformed headers, such as those of the tcpdump corpus's ipv6-next-header-oobr-*.pcap.
             walk_ipv6_exts(header.next_header().0, exts.slice(), &mut ip);
             let ip_payload = v6.payload();
+            frame.ip_payload = ip_payload.payload;
             if ip_payload.incomplete && !cut && header.payload_length() != 0 {
                 frame.warn(
                     Layer::Ipv6,
@@ -767,27 +812,13 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             frame.transport =
                 Transport::Udp(Udp { sport: udp_slice.source_port(), dport: udp_slice.destination_port(), len: udp_slice.length() });
         }
-        Some(TransportSlice::Icmpv4(icmp)) => {
-            let (icmp_type, icmp_code) = (icmp.type_u8(), icmp.code_u8());
-            let bytes = icmp.bytes5to8();
-            let echo =
-                matches!(icmp_type, 0 | 8).then(|| (u16::from_be_bytes([bytes[0], bytes[1]]), u16::from_be_bytes([bytes[2], bytes[3]])));
-            frame.payload = icmp.payload();
-            frame.transport = Transport::Icmp(Icmp { v6: false, ty: icmp_type, code: icmp_code, echo, target: None });
+        Some(TransportSlice::Icmpv4(icmp_slice)) => {
+            frame.payload = icmp_slice.payload();
+            frame.transport = Transport::Icmp(icmp::header(false, icmp_slice.slice()));
         }
-        Some(TransportSlice::Icmpv6(icmp)) => {
-            let (icmp_type, icmp_code) = (icmp.type_u8(), icmp.code_u8());
-            let bytes = icmp.bytes5to8();
-            let echo = matches!(icmp_type, 128 | 129)
-                .then(|| (u16::from_be_bytes([bytes[0], bytes[1]]), u16::from_be_bytes([bytes[2], bytes[3]])));
-            let icmp_payload = icmp.payload();
-            let target = (matches!(icmp_type, 135..=137) && icmp_payload.len() >= 16).then(|| {
-                let mut addr = [0u8; 16];
-                addr.copy_from_slice(&icmp_payload[..16]);
-                Ipv6Addr::from(addr)
-            });
-            frame.payload = icmp_payload;
-            frame.transport = Transport::Icmp(Icmp { v6: true, ty: icmp_type, code: icmp_code, echo, target });
+        Some(TransportSlice::Icmpv6(icmp_slice)) => {
+            frame.payload = icmp_slice.payload();
+            frame.transport = Transport::Icmp(icmp::header(true, icmp_slice.slice()));
         }
         Some(TransportSlice::Igmp(_)) => frame.transport = Transport::Other(2),
         None => {

@@ -174,6 +174,17 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
             if let Some((offset, more)) = ip.frag {
                 write!(w, ",\"frag\":{{\"offset\":{offset},\"more\":{more}}}")?;
             }
+            if let Some(d) = frame.reasm.datagram() {
+                w.write_all(b",\"reassembled\":{\"frames\":[")?;
+                for (i, n) in d.frames.iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b",")?;
+                    }
+                    int(w, b"", *n)?;
+                }
+                int(w, b"],\"len\":", d.len)?;
+                w.write_all(b"}")?;
+            }
             w.write_all(b"}")?;
             match view.tcp.and_then(|seg| seg.offload) {
                 Some(Offload::Segments { mss, segments }) => write!(w, ",\"offload\":{{\"mss\":{mss},\"segments\":{segments}}}")?,
@@ -183,16 +194,24 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
         }
         Net::None | Net::Other(_) => {}
     }
-    if !frame.warnings.is_empty() {
+    let reasm = reasm_warnings(frame);
+    if !frame.warnings.is_empty() || reasm.iter().any(Option::is_some) {
         w.write_all(b",\"warnings\":[")?;
         let mut buf = Vec::new();
-        for (i, warn) in frame.warnings.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        for warn in frame.warnings.iter() {
+            if !std::mem::take(&mut first) {
                 w.write_all(b",")?;
             }
             buf.clear();
             write!(buf, "{warn}")?;
             write_str(w, std::str::from_utf8(&buf).unwrap_or("?"))?;
+        }
+        for text in reasm.iter().flatten() {
+            if !std::mem::take(&mut first) {
+                w.write_all(b",")?;
+            }
+            write_str(w, text)?;
         }
         w.write_all(b"]")?;
     }
@@ -202,7 +221,26 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
             int(w, b",\"dport\":", udp.dport)?;
             int(w, b",\"len\":", udp.len)?;
         }
-        Transport::Icmp(icmp) => write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}}}", icmp.ty, icmp.code)?,
+        Transport::Icmp(icmp) => {
+            write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}", icmp.ty, icmp.code)?;
+            if let Some(q) = &icmp.quoted {
+                int(w, b",\"quoted\":{\"proto\":", q.proto)?;
+                w.write_all(b",\"src\":\"")?;
+                super::write_ip(w, &q.src)?;
+                w.write_all(b"\",\"dst\":\"")?;
+                super::write_ip(w, &q.dst)?;
+                w.write_all(b"\"")?;
+                if let Some((sport, dport)) = q.ports {
+                    int(w, b",\"sport\":", sport)?;
+                    int(w, b",\"dport\":", dport)?;
+                }
+                if let Some(flow) = view.icmp_about {
+                    int(w, b",\"conn\":", flow.id())?;
+                }
+                w.write_all(b"}")?;
+            }
+            w.write_all(b"}")?;
+        }
         Transport::Tcp(tcp) => {
             int(w, b",\"tcp\":{\"sport\":", tcp.sport)?;
             int(w, b",\"dport\":", tcp.dport)?;
@@ -457,6 +495,23 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
         write!(w, ",\"gaps\":{{\"c2s\":{},\"s2c\":{}}}", gaps[0], gaps[1])?;
     }
     w.write_all(b"}\n")
+}
+
+/// What IP reassembly says of a frame beyond `ip.frag`/`ip.reassembled`, as warning strings:
+/// a discarded datagram, an overlap, a tiny first fragment.
+fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
+    use crate::decode::{IpReasm, Overlap};
+    let Some(note) = frame.reasm.note() else { return [None; 3] };
+    let dropped = match &frame.reasm {
+        IpReasm::Dropped(_, why) => Some(why.words()),
+        _ => None,
+    };
+    let overlap = note.overlap.map(|o| match o {
+        Overlap::Same => "fragment overlaps an earlier fragment (same bytes)",
+        Overlap::Differs => "fragment overlaps an earlier fragment with different bytes: first copy kept (possible evasion)",
+    });
+    let tiny = note.tiny.then_some("tiny first fragment: too short for the transport header (RFC 1858)");
+    [dropped, overlap, tiny]
 }
 
 #[cfg(test)]

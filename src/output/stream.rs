@@ -104,8 +104,9 @@ impl<W: Write> Sink for StreamSink<W> {
                     let dst = Endpoint(ip.dst, header.dport).to_string();
                     flow.endpoints = Some(if udp.dir == Dir::C2S { (src, dst) } else { (dst, src) });
                 }
-                let keep = p.frame.payload.len().min(self.opts.preview.max(256));
-                flow.previews.insert((udp.dir.idx(), carried.first), p.frame.payload[..keep].to_vec());
+                let payload = p.frame.transport_payload();
+                let keep = payload.len().min(self.opts.preview.max(256));
+                flow.previews.insert((udp.dir.idx(), carried.first), payload[..keep].to_vec());
             }
         }
         Ok(())

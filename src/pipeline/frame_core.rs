@@ -2,7 +2,9 @@
 //!
 //! For each frame read, in capture order:
 //! 1. **filter** (pcap-filter(7)): a frame it rejects goes no further and is no expiry point;
-//! 2. **decode** (stateless), counting malformed frames and link types not decoded;
+//! 2. **decode** (stateless), counting malformed frames and link types not decoded, then IP
+//!    reassembly ([`Tracking::defrag_frame`]): a fragment that completes a datagram carries it
+//!    whole from here on;
 //! 3. **track** ([`Tracking`]): ARP bindings, TCP connections, UDP flows — every flow id is
 //!    minted here;
 //! 4. **seams** ([`Back`]): reassembly and framing of the tracked flows;
@@ -22,7 +24,7 @@ use super::{ChecksumMode, ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, Rea
 use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
-use crate::decode::{self, tcpflags, Frame, Net, Transport};
+use crate::decode::{self, tcpflags, Frame, IpReasm, Net, Transport};
 use crate::track::tcp::{Analysis, ConnSummary, Offload, TrackConfig};
 use crate::track::{Dir, Tracked, Tracking};
 
@@ -80,6 +82,9 @@ pub struct Front {
     filter: Option<Filter>,
     checksums: ChecksumMode,
     clock: Clock,
+    /// IP reassembly runs in [`admit`](Self::admit) (false where the driver reassembles before
+    /// the front sees the frames: `sharded`, see [`Front::admit_reassembled`]).
+    defrag_here: bool,
     /// The protocol state.
     pub tracking: Tracking,
     /// What was admitted.
@@ -94,6 +99,7 @@ impl Front {
             filter: filter(opts, linktype)?,
             checksums: opts.checksums,
             clock: Clock::default(),
+            defrag_here: true,
             tracking: Tracking::new(track),
             counts: FrameCounts::default(),
         })
@@ -114,6 +120,9 @@ impl Front {
             return None;
         }
         let mut frame = decode::decode(meta.linktype, raw, meta.len);
+        if self.defrag_here {
+            self.tracking.defrag_frame(n, meta.ts_ns, &mut frame);
+        }
         self.counts.shown += 1;
         if self.checksums != ChecksumMode::Off {
             decode::checksum::verify(&mut frame, raw);
@@ -129,6 +138,22 @@ impl Front {
             self.counts.unsupported.push((n, linktype));
         }
         Some((frame, self.clock.shown(meta.ts_ns)))
+    }
+
+    /// The driver reassembles IP fragments before this front sees them, and passes each
+    /// fragment's verdict to [`admit_reassembled`](Self::admit_reassembled).
+    pub fn reassembled_elsewhere(&mut self) {
+        self.defrag_here = false;
+    }
+
+    /// [`admit`](Self::admit), for a front whose driver reassembled the frame already
+    /// (`reasm`: its verdict, [`IpReasm::NotFragment`] for frames that are no fragments).
+    pub fn admit_reassembled<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8], reasm: IpReasm) -> Option<(Frame<'a>, FrameTimes)> {
+        let (mut frame, times) = self.admit(n, meta, raw)?;
+        if reasm != IpReasm::NotFragment {
+            crate::track::defrag::apply(&mut frame, reasm);
+        }
+        Some((frame, times))
     }
 
     /// Track an admitted frame.
@@ -158,6 +183,7 @@ impl Front {
         sum.evicted += self.tracking.evicted();
         sum.bad_checksums += self.counts.bad_checksums;
         sum.bad_checksums_dropped += self.counts.bad_checksums_dropped;
+        sum.defrag.add(&self.tracking.defrag.counts());
         for &(_, linktype) in &self.counts.unsupported {
             if !sum.unsupported_linktypes.contains(&linktype) {
                 sum.unsupported_linktypes.push(linktype);
@@ -238,7 +264,7 @@ impl Back {
                         // A SYN's payload starts after the SYN's own sequence number.
                         rseq: if t.flags & tcpflags::SYN != 0 { si.rseq.wrapping_add(1) } else { si.rseq },
                         len: t.len,
-                        payload: frame.payload,
+                        payload: frame.transport_payload(),
                         retransmission: si.analysis.has(Analysis::RETRANSMISSION),
                         wire: match si.offload {
                             None => WireSegs::Whole,
@@ -263,7 +289,8 @@ impl Back {
                 Ok(note)
             }
             (_, Transport::Udp(_), Tracked { udp: Some(u), .. }) => {
-                st.seams.udp_datagram(u.flow, u.dir, n, ts, frame.payload, &mut st.out);
+                let fragments = frame.reasm.datagram().map_or(&[][..], |d| &d.frames[..]);
+                st.seams.udp_datagram(u.flow, u.dir, n, ts, frame.transport_payload(), fragments, &mut st.out);
                 Ok(st.emit(n, sink)?.map_or(MsgNote::None, MsgNote::Known))
             }
             _ => Ok(MsgNote::None),

@@ -52,13 +52,18 @@ fn addr_bits(addr: &IpAddr) -> (bool, u128) {
 
 impl FlowKey {
     fn of(seg: &Segment<'_>) -> FlowKey {
-        let (src_v6, src) = addr_bits(&seg.src);
-        let (dst_v6, dst) = addr_bits(&seg.dst);
+        FlowKey::between(&seg.src, seg.sport, &seg.dst, seg.dport)
+    }
+
+    /// The key of both directions between two endpoints.
+    fn between(src: &IpAddr, sport: u16, dst: &IpAddr, dport: u16) -> FlowKey {
+        let (src_v6, src) = addr_bits(src);
+        let (dst_v6, dst) = addr_bits(dst);
         let v6 = u64::from(src_v6 || dst_v6) << 32;
-        if (src_v6, src, seg.sport) <= (dst_v6, dst, seg.dport) {
-            FlowKey { first_addr: src, second_addr: dst, ports: v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport) }
+        if (src_v6, src, sport) <= (dst_v6, dst, dport) {
+            FlowKey { first_addr: src, second_addr: dst, ports: v6 | u64::from(sport) << 16 | u64::from(dport) }
         } else {
-            FlowKey { first_addr: dst, second_addr: src, ports: v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport) }
+            FlowKey { first_addr: dst, second_addr: src, ports: v6 | u64::from(dport) << 16 | u64::from(sport) }
         }
     }
 }
@@ -539,6 +544,13 @@ impl Tracker {
     /// Connections evicted because the table was full (their summaries were still emitted).
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// The id of the connection now held between these endpoints (either direction), if any;
+    /// looking does not count as activity.
+    pub fn find(&self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
+        let slot = *self.map.get(&FlowKey::between(&src, sport, &dst, dport))?;
+        self.slots[slot as usize].conn.as_ref().map(|c| c.id)
     }
 
     fn unlink(&mut self, list: List, slot: u32) {
