@@ -214,7 +214,7 @@ impl<W: Write> Line<'_, W> {
         }
         let mut start = 0;
         for (i, &b) in text.iter().enumerate() {
-            if b < 0x20 || b >= 0x7f || b == b'\\' || b == self.separator || b == b'"' && self.separator == b',' {
+            if !(0x20..0x7f).contains(&b) || b == b'\\' || b == self.separator || (b == b'"' && self.separator == b',') {
                 self.w.write_all(&text[start..i])?;
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 self.w.write_all(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;

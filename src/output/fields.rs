@@ -541,3 +541,34 @@ impl<W: Write> Sink for FieldsSink<W> {
         self.w.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(text: &[u8], options: &[&str]) -> String {
+        let spec = FieldsSpec::parse(&["n".into()], &options.iter().map(|o| o.to_string()).collect::<Vec<_>>()).unwrap();
+        let mut out = Vec::new();
+        write_cell(&mut out, text, &spec).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Hostile bytes: no control byte, line break or unquoted separator gets through.
+    #[test]
+    fn cells_are_escaped_for_their_line() {
+        assert_eq!(cell(b"a\tb\nc\x1b[2J\\", &[]), "a\\x09b\\x0ac\\x1b[2J\\x5c");
+        assert_eq!(cell(b"SYN,ACK", &["separator=,"]), "\"SYN,ACK\"");
+        assert_eq!(cell(b"say \"hi\"", &["separator=,"]), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell(b"x", &["quote=d"]), "\"x\"");
+        assert_eq!(cell(b"SYN,ACK", &[]), "SYN,ACK", "tabs need no quoting of commas");
+    }
+
+    #[test]
+    fn every_name_parses_back() {
+        for f in Field::ALL {
+            assert_eq!(Field::parse(f.name()), Ok(*f));
+        }
+        let err = Field::parse("tcp.bogus").unwrap_err();
+        assert!(err.contains("tcp.bogus") && err.contains("tcp.state.client"), "{err}");
+    }
+}
