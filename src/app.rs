@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 
 use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig, StreamConfig};
 use crate::output::conns::{select, write_json, write_table, ConnsSink};
+use crate::output::conns_log::ConnsFormat;
 use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::style::Palette;
 use crate::output::text::{TextOptions, TimeFormat};
@@ -198,8 +199,8 @@ fn capture(cfg: &CaptureConfig) -> i32 {
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
     let out = io::LineWriter::new(io::stdout().lock());
     let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cfg.color) };
-    let mut sink = packet_sink(cfg.format, text, out);
-    let result = if cfg.format == OutputFormat::Json {
+    let mut sink = packet_sink(&cfg.format, text, out);
+    let result = if cfg.format != OutputFormat::Text {
         pipeline::run(&mut src, &opts, sink.as_mut())
     } else {
         let mut tee = Tee { inner: sink.as_mut(), conns: Vec::new() };
@@ -254,8 +255,9 @@ fn conns(cfg: &ConnsConfig) -> i32 {
     let mut out = BufWriter::new(io::stdout().lock());
     let width = if io::stdout().is_terminal() { terminal_width() } else { None };
     let written = match cfg.format {
-        OutputFormat::Json => write_json(&mut out, &rows),
-        OutputFormat::Text => write_table(&mut out, &rows, width),
+        ConnsFormat::Json => write_json(&mut out, &rows),
+        ConnsFormat::Table => write_table(&mut out, &rows, width),
+        ConnsFormat::Delimited(kind) => crate::output::conns_log::write_delimited(&mut out, &rows, kind),
     };
     let written = written.and_then(|_| out.flush());
     finish(&cfg.input, result, written)
@@ -282,7 +284,7 @@ fn read(cfg: &ReadConfig) -> i32 {
     let out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let opts = read_options(&cfg.input);
     let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: cfg.time, palette: Palette::for_stdout(cfg.color) };
-    let result = pipeline::run_file(&opts, packet_sink(cfg.format, text, out).as_mut());
+    let result = pipeline::run_file(&opts, packet_sink(&cfg.format, text, out).as_mut());
     finish(&cfg.input, result, Ok(()))
 }
 

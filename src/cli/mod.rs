@@ -232,9 +232,13 @@ pub struct CaptureArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    /// Output format (`-T` is the same option, as in tshark: `-T fields -e ip.src`).
+    #[arg(short = 'F', long, short_alias = 'T', value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The fields of `-T fields` (as for read).
+    #[command(flatten)]
+    pub fields: FieldArgs,
 
     /// Bytes to capture per frame.
     #[arg(short = 's', long, default_value_t = 262144, value_name = "BYTES")]
@@ -408,9 +412,10 @@ pub struct ConnsArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output format: a table, or the JSON-lines `conn` records.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: a table, the JSON-lines `conn` records, CSV or TSV with a header line, or a
+    /// Zeek conn.log (`zeek-cut` reads it).
+    #[arg(short = 'F', long, value_enum, default_value_t = ConnsFormatArg::Text)]
+    pub format: ConnsFormatArg,
 
     /// Order of rows: id, start, duration, bytes, packets or retrans (largest first).
     #[arg(long, default_value = "id", value_name = "KEY")]
@@ -450,9 +455,13 @@ pub struct ReadArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    /// Output format (`-T` is the same option, as in tshark: `-T fields -e ip.src`).
+    #[arg(short = 'F', long, short_alias = 'T', value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The fields of `-T fields`.
+    #[command(flatten)]
+    pub fields: FieldArgs,
 
     /// More detail: every header field and all TCP options, one line per layer (-vv adds more).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -467,22 +476,74 @@ pub struct ReadArgs {
     pub time: Time,
 }
 
-/// `-F`/`--format`: the output format.
+/// `-F`/`--format` of `read` and `capture`: the output format.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned annotated lines for people.
     Text,
     /// JSON lines (one object per line) for programs.
     Json,
+    /// The fields named by -e, one line per frame (tshark's -T fields).
+    Fields,
 }
 
-impl From<Format> for crate::output::OutputFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Text => crate::output::OutputFormat::Text,
-            Format::Json => crate::output::OutputFormat::Json,
+/// `-e` and `-E` of `read` and `capture` (tshark's).
+#[derive(Args, Debug)]
+pub struct FieldArgs {
+    /// With -T fields: a field to write, named as its path in the JSON packet record (n, t, ts,
+    /// eth.src, ip.src, ip.ttl, tcp.sport, tcp.flags, tcp.rseq, tcp.rack, tcp.len, tcp.win_scaled,
+    /// tcp.conn, tcp.dir, tcp.phase, tcp.state.client, tcp.analysis, udp.sport, ...; an unknown
+    /// name lists them all). Repeat for more columns; a field the frame lacks is an empty cell.
+    #[arg(short = 'e', value_name = "FIELD")]
+    pub fields: Vec<String>,
+
+    /// With -T fields, as tshark: header=y (a first line of field names), separator=/t|/s|C
+    /// (default tab; `-E separator=,` for CSV), aggregator=/s|C (between the elements of a list,
+    /// default ,), quote=d|s|n (quote every cell; default: only cells that need it).
+    #[arg(short = 'E', value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+}
+
+/// `-F`/`--format` of `conns`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnsFormatArg {
+    /// A table for people.
+    Text,
+    /// The JSON-lines `conn` records.
+    Json,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Tab-separated values with a header line.
+    Tsv,
+    /// A Zeek conn.log (ASCII writer: #fields, #types header lines).
+    Zeek,
+}
+
+/// The packet-listing format of `format`, `-e` and `-E`; usage errors for options that do not
+/// go together.
+fn packet_format(format: Format, fields: FieldArgs, verbose: u8, hex: bool) -> Result<crate::output::OutputFormat, String> {
+    use crate::output::OutputFormat;
+    if format != Format::Fields {
+        if let Some(name) = fields.fields.first() {
+            return Err(format!("-e {name}: fields are written only with -T fields"));
+        }
+        if let Some(option) = fields.options.first() {
+            return Err(format!("-E {option}: applies only to -T fields"));
         }
     }
+    Ok(match format {
+        Format::Text => OutputFormat::Text,
+        Format::Json => OutputFormat::Json,
+        Format::Fields => {
+            if verbose > 0 {
+                return Err("-v does not apply to -T fields (choose the fields with -e)".into());
+            }
+            if hex {
+                return Err("-x does not apply to -T fields".into());
+            }
+            OutputFormat::Fields(crate::output::fields::FieldsSpec::parse(&fields.fields, &fields.options)?)
+        }
+    })
 }
 
 /// `--color`: when to colour text output. Its `--help` text names the values already, so they
@@ -575,8 +636,8 @@ pub struct ReadConfig {
 pub struct ConnsConfig {
     /// What to read.
     pub input: InputConfig,
-    /// A table, or the JSON-lines `conn` records.
-    pub format: crate::output::OutputFormat,
+    /// A table, the JSON-lines `conn` records, CSV, TSV or a Zeek conn.log.
+    pub format: crate::output::conns_log::ConnsFormat,
     /// Order of the rows (`--sort`).
     pub sort: crate::output::conns::SortKey,
     /// Reverse that order (`-r`).
@@ -701,7 +762,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     match cli.command {
         Command::Read(args) => Ok(Config::Read(ReadConfig {
             input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            format: args.format.into(),
+            format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
             verbose: args.verbose,
             hex: args.hex,
             time: match args.time {
@@ -715,7 +776,16 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
                 input: input_config(args.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
-                format: args.format.into(),
+                format: {
+                    use crate::output::conns_log::{ConnsFormat, Delimited};
+                    match args.format {
+                        ConnsFormatArg::Text => ConnsFormat::Table,
+                        ConnsFormatArg::Json => ConnsFormat::Json,
+                        ConnsFormatArg::Csv => ConnsFormat::Delimited(Delimited::Csv),
+                        ConnsFormatArg::Tsv => ConnsFormat::Delimited(Delimited::Tsv),
+                        ConnsFormatArg::Zeek => ConnsFormat::Delimited(Delimited::Zeek),
+                    }
+                },
                 sort: SortKey::parse(&args.sort)?,
                 reverse: args.reverse,
                 filters: args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
@@ -812,7 +882,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 list: args.list,
                 count: args.count,
                 duration,
-                format: args.format.into(),
+                format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
                 user: args.user,
                 verbose: args.verbose,
                 hex: args.hex,

@@ -1,6 +1,8 @@
 //! Sinks: text for people, JSON lines for programs. All write to any `io::Write`.
 
 pub mod conns;
+pub mod conns_log;
+pub mod fields;
 pub mod flow;
 pub mod json;
 pub mod stream;
@@ -16,21 +18,24 @@ use std::net::IpAddr;
 use crate::analyze::Carried;
 use crate::pipeline::{MsgNote, Sink};
 
-/// How a run's records are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a packet listing (`read`, `capture`) is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// For people: annotated lines (`read`, `capture`) or a table (`conns`).
+    /// For people: annotated lines.
     Text,
     /// JSON lines for programs (`docs/json-lines.md`).
     Json,
+    /// Chosen fields of the packet records, one line per frame (`-T fields -e ...`).
+    Fields(fields::FieldsSpec),
 }
 
 /// The sink of a packet listing (`read`, `capture`) in `format`, writing to `w`: the one place
 /// a format becomes a sink. `text` applies to [`OutputFormat::Text`].
-pub fn packet_sink<'w, W: Write + 'w>(format: OutputFormat, text: text::TextOptions, w: W) -> Box<dyn Sink + 'w> {
+pub fn packet_sink<'w, W: Write + 'w>(format: &OutputFormat, text: text::TextOptions, w: W) -> Box<dyn Sink + 'w> {
     match format {
         OutputFormat::Text => Box::new(text::TextSink::new(w, text)),
         OutputFormat::Json => Box::new(json::JsonSink::new(w)),
+        OutputFormat::Fields(spec) => Box::new(fields::FieldsSink::new(w, spec.clone())),
     }
 }
 
