@@ -419,3 +419,20 @@ fn gen_fixture_remote_command_shifts() {
     let with_len = stream(&common::root().join("fixtures/gen-remote-cmd-len.pcap"), &[]);
     assert!(with_len.contains("s→c  framing len:4:le"), "{with_len}");
 }
+
+/// Seed 003 over a real 1,500-byte MTU: the 2,000-byte datagram travelled as two IPv4 fragments,
+/// and the lesson's server (and `gen udp-truncate`) printed `1024 b'xxxxxxxx'`; wireseam
+/// reassembles it into one datagram and its `recvfrom(1024)` says the same.
+#[test]
+fn fixture_udp_recvfrom_over_fragments() {
+    let (pcap, server_out, client_out) = fixture_lesson("lesson-udp");
+    assert_eq!(server_out.trim(), "1024 b'xxxxxxxx'");
+    assert_eq!(client_out.trim(), "b'hi'");
+    assert_eq!(gen_prints("gen-udp-truncate", "server"), vec!["1024 b'xxxxxxxx'".to_string()]);
+    for pcap in [pcap, common::root().join("fixtures/gen-udp-truncate.pcap")] {
+        let text = stream(&pcap, &["--recv", "1024"]);
+        assert!(text.contains("recvfrom #1 (1024) → 1,024 of 2,000 bytes"), "{text}");
+        assert!(text.contains("976 lost: UDP does not keep the rest for the next call"), "{text}");
+        assert!(text.contains("in 2 IP fragments, reassembled: still one datagram"), "{text}");
+    }
+}

@@ -103,7 +103,11 @@ pub fn verify(frame: &mut Frame<'_>, raw: &[u8]) {
         }
     }
     // a fragment holds part of the transport segment; the datagram is checked nowhere
-    if layer == Layer::Ip || ip.frag.is_some_and(|(offset, more)| offset > 0 || more) || ip.len_from_frame || frame.reasm != IpReasm::NotFragment {
+    if layer == Layer::Ip
+        || ip.frag.is_some_and(|(offset, more)| offset > 0 || more)
+        || ip.len_from_frame
+        || frame.reasm != IpReasm::NotFragment
+    {
         return;
     }
     let len = ip.payload_len as usize;

@@ -389,7 +389,10 @@ fn render_dir(
             others.dedup();
             marks.push(format!("sticky: shares a frame with msg {}", list(&others)));
         }
-        if m.split && !unknown && !m.wire_unknown {
+        if m.split && udp_previews.is_some() {
+            // IP fragmentation: the receiver's recvfrom() still gets the one datagram
+            marks.push(format!("in {} IP fragments, reassembled: still one datagram", m.nframes));
+        } else if m.split && !unknown && !m.wire_unknown {
             marks.push(if m.nframes > 1 {
                 format!("split over {} frames", m.nframes)
             } else {
@@ -415,6 +418,9 @@ fn render_dir(
             format!("{n} {}, sticky unknown, split unknown (offloaded frames, MSS unknown)", plural(n, "message"))
         } else if unknown {
             format!("{n} {} as delivered, sticky unknown, split unknown", plural(n, "chunk"))
+        } else if udp_previews.is_some() {
+            let fragmented = if split > 0 { format!(", {split} sent in IP fragments") } else { String::new() };
+            format!("{n} {}{fragmented}", plural(n, "datagram"))
         } else {
             format!("{n} {}, {sticky} sticky, {split} split", plural(n, "message"))
         }
