@@ -50,6 +50,17 @@ pub fn main() -> i32 {
         Config::Stream(cfg) => stream(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
+        Config::Completions(shell) => {
+            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut crate::cli::command(), "wireseam", &mut out);
+            match out.flush() {
+                Err(e) if !is_broken_pipe(&e) => {
+                    eprintln!("wireseam: completions: {e}");
+                    EXIT_ERROR
+                }
+                _ => EXIT_OK,
+            }
+        }
         Config::Demo(cfg) => {
             let mut out = io::LineWriter::new(io::stdout().lock());
             match crate::demo::run(&cfg, &mut out).and_then(|code| out.flush().map(|_| code)) {
@@ -271,8 +282,13 @@ fn flow(cfg: &FlowConfig) -> i32 {
 }
 
 /// Terminal width from COLUMNS, when a terminal is attached (comfy-table wraps to it).
+/// The width to fit tables to on a terminal: `COLUMNS` when set (a user's choice), else the
+/// terminal's own (shells do not export `COLUMNS`), else none: the table is not wrapped.
 fn terminal_width() -> Option<u16> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or(Some(120))
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| terminal_size::terminal_size_of(io::stdout()).map(|(terminal_size::Width(w), _)| w))
 }
 
 fn is_broken_pipe(e: &io::Error) -> bool {

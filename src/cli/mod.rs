@@ -79,6 +79,25 @@ pub enum Command {
     /// the wire (ports, ISNs, times), and compare with a golden file; --bless writes it.
     #[command(after_help = golden::GOLDEN_AFTER)]
     Golden(GoldenArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
+    #[command(after_help = COMPLETIONS_AFTER)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_AFTER: &str = "\
+`make install` puts the bash, zsh and fish scripts where those shells look for them.
+
+Examples:
+  wireseam completions bash > ~/.local/share/bash-completion/completions/wireseam
+  wireseam completions zsh > ~/.zfunc/_wireseam
+  wireseam completions fish > ~/.config/fish/completions/wireseam.fish";
+
+/// Arguments of `wireseam completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 const DEMO_AFTER: &str = "\
@@ -705,6 +724,8 @@ pub enum Config {
     Demo(crate::demo::DemoConfig),
     /// `wireseam golden`.
     Golden(GoldenConfig),
+    /// `wireseam completions`: the shell to write a script for.
+    Completions(clap_complete::Shell),
 }
 
 /// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
@@ -825,6 +846,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         }
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
         Command::Golden(args) => Ok(Config::Golden(golden::golden_config(args, color)?)),
+        Command::Completions(args) => Ok(Config::Completions(args.shell)),
         Command::Stream(args) => {
             if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
