@@ -142,6 +142,7 @@ impl Sink for Tee<'_> {
         self.inner.late(c)
     }
     fn finish(&mut self, s: &pipeline::RunSummary) -> io::Result<()> {
+        self.conns.extend(s.flows.iter().map(|flow| crate::output::conns::ConnRow::new(flow, &[None, None])));
         self.inner.finish(s)
     }
 }

@@ -449,6 +449,10 @@ pub struct ConnsArgs {
     /// compared with > or < a number (e.g. 'retrans>0').
     #[arg(long = "filter", value_name = "COND")]
     pub conds: Vec<String>,
+
+    /// Only these protocols: tcp, udp, icmp, comma-separated (default: all, as Zeek's conn.log).
+    #[arg(long, value_name = "LIST")]
+    pub proto: Option<String>,
 }
 
 /// Arguments of `wireseam flow`.
@@ -809,7 +813,13 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 },
                 sort: SortKey::parse(&args.sort)?,
                 reverse: args.reverse,
-                filters: args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
+                filters: {
+                    let mut filters: Vec<ConnFilter> = args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?;
+                    if let Some(list) = &args.proto {
+                        filters.push(ConnFilter::protos(list).map_err(|e| format!("--proto {list}: {e}"))?);
+                    }
+                    filters
+                },
             }))
         }
         Command::Flow(args) => Ok(Config::Flow(FlowConfig {
