@@ -3,6 +3,7 @@
 pub mod conns;
 pub mod flow;
 pub mod json;
+pub mod report;
 pub mod stream;
 pub mod style;
 pub mod text;
