@@ -115,7 +115,7 @@ fn expectations(drawn: &[Detail]) -> String {
             .record
             .as_ref()
             .map_or((d.segs.len() as u64, 0), |r| (r.summary.packets[0] + r.summary.packets[1], r.summary.retransmissions));
-        let thinned = d.thinned > 0 || d.segs.len() > 4000;
+        let thinned = d.thinned > 0 || d.segs.len() > 2000;
         s.push_str(&format!(
             "{{\"conn\":{},\"frames\":{frames},\"retransmissions\":{retrans},\"complete\":{},\"client\":{},\"server\":{}}}",
             d.id,

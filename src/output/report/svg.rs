@@ -97,7 +97,7 @@ const L_SERVER: f64 = 720.0;
 /// Segments drawn per fold before the rest are only counted.
 const FOLD_DRAWN: usize = 400;
 /// Segments drawn per ladder in all.
-const LADDER_DRAWN: usize = 4000;
+const LADDER_DRAWN: usize = 2000;
 
 /// One ladder line.
 fn ladder_seg(ev: &flow::Event, y: f64, prev: &mut (TcpState, TcpState), endpoints: &(String, String)) -> Markup {
