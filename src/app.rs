@@ -137,8 +137,14 @@ fn report(cfg: &ReportConfig) -> i32 {
     };
     let mut sink = ReportSink::new(out, cfg.report.clone());
     let result = pipeline::run_file(&opts, &mut sink);
-    if result.is_ok() {
-        report_written(&cfg.output, sink.written());
+    drop(sink);
+    match &result {
+        Ok(_) => report_written(&cfg.output, std::fs::metadata(&cfg.output).map_or(0, |m| m.len())),
+        // no half-written page is left behind
+        Err(_) if cfg.output.as_os_str() != "-" => {
+            let _ = std::fs::remove_file(&cfg.output);
+        }
+        Err(_) => {}
     }
     finish(&cfg.input, result, Ok(()))
 }

@@ -90,7 +90,7 @@ pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunSummary) -> St
                     }
                 }
                 main {
-                    (overview(col, sum, &listed, &drawn_ids, first_ts))
+                    (overview(col, sum, &listed, &drawn_ids, first_ts, opts.conn.filter(|_| drawn_ids.is_empty())))
                     @for d in &drawn { (connection(d, opts)) }
                     (legend())
                 }
@@ -128,9 +128,12 @@ fn expectations(drawn: &[Detail]) -> String {
     s
 }
 
-fn overview(col: &Collected, sum: &RunSummary, listed: &[&ConnRow], drawn: &[u32], first_ts: i64) -> Markup {
+fn overview(col: &Collected, sum: &RunSummary, listed: &[&ConnRow], drawn: &[u32], first_ts: i64, missing: Option<u32>) -> Markup {
     let p = col.protos;
     let mut warnings: Vec<String> = Vec::new();
+    if let Some(id) = missing {
+        warnings.push(format!("no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)"));
+    }
     if sum.evicted > 0 {
         warnings.push(format!(
             "{} connections were evicted from the full tracking table ({} at once): summarised early; raise --max-conns",
