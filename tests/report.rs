@@ -385,3 +385,13 @@ fn in_the_browser_no_injected_script_runs() {
     check_common(&r, &console, "hostile");
     assert_eq!(r["conns"][0]["arrows"], r["conns"][0]["frames"]);
 }
+
+/// The page is the same whatever `--threads` (the sink sees the same calls in the same order).
+#[test]
+fn threads_do_not_change_the_page() {
+    for f in ["fixtures/loss.pcap", "fixtures/many.pcap", "fixtures/sticky.pcap"] {
+        let one = page(&[f, "--threads", "1", "--recv", "100"]);
+        let two = page(&[f, "--threads", "2", "--recv", "100"]);
+        assert!(one == two, "{f}: --threads 2 changed the page");
+    }
+}

@@ -235,7 +235,7 @@ fn connection(d: &Detail, opts: &ReportOptions) -> Markup {
             details open { summary { h3 { "Ladder" } } (svg::ladder(d, opts)) }
             @for dir in [Dir::C2S, Dir::S2C] {
                 @if let Some(g) = svg::time_sequence(d, dir, opts) {
-                    details open { summary { h3 { "Time-sequence graph, " span class=(format!("{}-t", dir_class(dir))) { (dir.arrow()) } " data" } } (g) }
+                    details open id=(format!("c{}-tsg-{}", d.id, dir_class(dir))) { summary { h3 { "Time-sequence graph, " span class=(format!("{}-t", dir_class(dir))) { (dir.arrow()) } " data" } } (g) }
                 }
             }
             @if let Some(g) = svg::rtt_chart(d, opts) { details open { summary { h3 { "RTT samples" } } (g) } }
@@ -264,7 +264,7 @@ fn seams(d: &Detail, dir: Dir, opts: &ReportOptions) -> Markup {
     let unknown = msgs.iter().all(|m| m.framing == crate::analyze::FramingSpec::Segment);
     let end = record.map(|r| crate::output::stream::stream_end(&r.summary.history, dir.idx()));
     html! {
-        details open class="seams" {
+        details open class="seams" id=(format!("c{}-seams-{}", d.id, dir_class(dir))) {
             summary { h3 { "Message seams, " span class=(format!("{}-t", dir_class(dir))) { (dir.arrow()) } " · framing " (framing) } }
             @if unknown { p class="hint" { "No framing recognised: each chunk is what one segment delivered, so sticky and split are unknown; try " code { "--framing" } "." } }
             @if let Some(strip) = svg::seam_strip(d, dir, &calls) { (strip) }
