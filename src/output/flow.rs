@@ -239,7 +239,7 @@ pub(crate) enum Row {
 }
 
 /// The lines of a ladder: a run of more than `fold` uneventful segments (0: never fold) shows
-/// its first two, a fold and its last one.
+/// its first two, a fold and its last one (so a run folds only when that hides at least one).
 pub(crate) fn rows(events: &[Event], fold: usize) -> Vec<Row> {
     let mut out = Vec::new();
     let Some(first) = events.first() else { return out };
@@ -253,7 +253,7 @@ pub(crate) fn rows(events: &[Event], fold: usize) -> Vec<Row> {
             states = (events[j].seg.client, events[j].seg.server);
             j += 1;
         }
-        if fold > 0 && j - i > fold {
+        if fold > 0 && j - i > fold.max(3) {
             out.extend([Row::Seg(i), Row::Seg(i + 1)]);
             let hidden = i + 2..j - 1;
             let (mut segs, mut bytes) = ([0u64; 2], [0u64; 2]);
@@ -382,6 +382,49 @@ fn line(out: &mut String, event: &Event, prev: &mut (TcpState, TcpState), palett
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--fold 1` and `--fold 2` fold only runs that leave something to hide.
+    #[test]
+    fn small_folds_hide_at_least_one_segment() {
+        let ev = |n: u64| {
+            let seg = SegInfo {
+                conn: 0,
+                dir: Dir::C2S,
+                rseq: 1,
+                rack: Some(1),
+                seq_base: 0,
+                ack_base: Some(0),
+                win_scaled: Some(1),
+                phase: crate::track::tcp::Phase::Data,
+                client: TcpState::Established,
+                server: TcpState::Established,
+                analysis: Default::default(),
+                dup_ack_num: 0,
+                dup_ack_of: 0,
+                new_conn: false,
+                bytes_in_flight: None,
+            };
+            Event { n, rel_ns: 0, flags: tcpflags::ACK, len: 1, win: 1, mss: None, ws: None, seg }
+        };
+        for len in 1..8 {
+            let events: Vec<Event> = (1..=len).map(ev).collect();
+            for fold in 0..4 {
+                let rows = rows(&events, fold);
+                let drawn: usize = rows
+                    .iter()
+                    .map(|r| {
+                        if let Row::Fold(f) = r {
+                            assert!(!f.hidden.is_empty());
+                            f.hidden.len()
+                        } else {
+                            1
+                        }
+                    })
+                    .sum();
+                assert_eq!(drawn, events.len() - 1 + 1, "len {len} fold {fold}");
+            }
+        }
+    }
 
     #[test]
     fn arrows_have_fixed_width() {

@@ -378,6 +378,15 @@ pub(crate) fn time_sequence(d: &Detail, dir: Dir, opts: &ReportOptions) -> Optio
         @if !win_line.is_empty() { polyline class="win" points=(win_line) {} }
         @if !ack_line.is_empty() { polyline class="ack" points=(ack_line) {} }
         @for (x, l, r, n) in &sacks { line class="sack" data-f=(n) x1=(N(*x)) x2=(N(*x)) y1=(N(sc.y(*l))) y2=(N(sc.y(*r))) {} }
+        @for &i in &ack_pts {
+            @let ev = &acks[i].ev;
+            @if let Some(m) = mark_class(ev.seg.analysis).filter(|m| *m == "m-dup" || *m == "m-zw") {
+                @let y = if m == "m-zw" { f64::from(ev.seg.rack.unwrap_or(0)) + f64::from(ev.seg.win_scaled.unwrap_or(0)) } else { f64::from(ev.seg.rack.unwrap_or(0)) };
+                line class=(format!("seg dot {m}")) data-f=(ev.n) x1=(N(sc.x(ev.rel_ns))) x2=(N(sc.x(ev.rel_ns))) y1=(N(sc.y(y))) y2=(N(sc.y(y))) {
+                    title { (annotated(ev, &d.endpoints)) }
+                }
+            }
+        }
         @for &i in &bars {
             @let ev = &data[i].ev;
             @let x = sc.x(ev.rel_ns);
@@ -386,15 +395,6 @@ pub(crate) fn time_sequence(d: &Detail, dir: Dir, opts: &ReportOptions) -> Optio
             @let mark = mark_class(ev.seg.analysis);
             line class=(format!("seg bar {} {}", dir_class(dir), mark.unwrap_or(""))) data-f=(ev.n) x1=(N(x)) x2=(N(x)) y1=(N(sc.y(y0))) y2=(N(sc.y(y0 + len))) {
                 title { (annotated(ev, &d.endpoints)) }
-            }
-        }
-        @for &i in &ack_pts {
-            @let ev = &acks[i].ev;
-            @if let Some(m) = mark_class(ev.seg.analysis).filter(|m| *m == "m-dup" || *m == "m-zw") {
-                @let y = if m == "m-zw" { f64::from(ev.seg.rack.unwrap_or(0)) + f64::from(ev.seg.win_scaled.unwrap_or(0)) } else { f64::from(ev.seg.rack.unwrap_or(0)) };
-                line class=(format!("seg dot {m}")) data-f=(ev.n) x1=(N(sc.x(ev.rel_ns))) x2=(N(sc.x(ev.rel_ns))) y1=(N(sc.y(y))) y2=(N(sc.y(y))) {
-                    title { (annotated(ev, &d.endpoints)) }
-                }
             }
         }
     };
