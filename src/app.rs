@@ -283,7 +283,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
     let mut opts = ReadOptions { count: cfg.count, ..ReadOptions::new(cfg.live.iface.clone().into()) };
     if report.is_some() {
         if let Some(seams) = opts.seams.as_mut() {
-            seams.keep_bytes = 256 << 10;
+            seams.keep_bytes = 64 << 10;
         }
     }
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).

@@ -204,7 +204,7 @@ pub struct ReportArgs {
     pub fold: usize,
 
     /// Points per graph before plain segments are thinned out (marked ones are always drawn).
-    #[arg(long, default_value_t = 4000, value_name = "N")]
+    #[arg(long, default_value_t = 2000, value_name = "N")]
     pub budget: usize,
 
     /// Simulate an application calling recv(N) (as for `stream`) and draw its calls under the
@@ -222,7 +222,7 @@ pub struct ReportArgs {
     pub preview: usize,
 
     /// Stream bytes kept per direction for message bytes and recv() results (KiB).
-    #[arg(long, default_value_t = 256, value_name = "KIB")]
+    #[arg(long, default_value_t = 64, value_name = "KIB")]
     pub keep: usize,
 }
 

@@ -44,7 +44,7 @@ impl Default for ReportOptions {
             top: 10,
             rows: 2000,
             fold: 6,
-            budget: 4000,
+            budget: 2000,
             recv: Vec::new(),
             recv_at: RecvSchedule::Arrival,
             preview: 48,

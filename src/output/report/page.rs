@@ -19,7 +19,7 @@ pub const STYLE: &str = include_str!("report.css");
 pub const SCRIPT: &str = include_str!("report.js");
 
 /// Messages listed per direction in a connection's message table.
-const TABLE_MESSAGES: usize = 200;
+const TABLE_MESSAGES: usize = 100;
 
 /// Rows of the connection table: the largest, longest, slowest to set up and most
 /// retransmitting connections, `rows` in all (each criterion a quarter), in id order.
@@ -115,7 +115,7 @@ fn expectations(drawn: &[Detail]) -> String {
             .record
             .as_ref()
             .map_or((d.segs.len() as u64, 0), |r| (r.summary.packets[0] + r.summary.packets[1], r.summary.retransmissions));
-        let thinned = d.thinned > 0 || d.segs.len() > 2000;
+        let thinned = d.thinned > 0 || d.segs.len() > 600;
         s.push_str(&format!(
             "{{\"conn\":{},\"frames\":{frames},\"retransmissions\":{retrans},\"complete\":{},\"client\":{},\"server\":{}}}",
             d.id,
@@ -305,7 +305,7 @@ fn seams(d: &Detail, dir: Dir, opts: &ReportOptions) -> Markup {
 }
 
 /// Bytes of a message shown in hex (the page stays small with bulk transfers).
-const HEX_SHOWN: usize = 256;
+const HEX_SHOWN: usize = 128;
 
 fn hex(b: &[u8]) -> String {
     let mut v = Vec::new();

@@ -49,12 +49,13 @@
   // A segment's line in the panel; the same frame highlighted in every drawing of its connection.
   var panel = document.getElementById("detail"), text = document.getElementById("detail-text");
   function show(el) {
-    var t = el.querySelector("title");
-    text.textContent = t ? t.textContent : "";
-    panel.hidden = false;
     var scope = el.closest("section.conn") || document;
-    scope.querySelectorAll(".seg.sel").forEach(function (s) { s.classList.remove("sel"); });
     var f = el.getAttribute("data-f");
+    // the ladder's arrow of the frame has the whole annotated line
+    var full = scope.querySelector('.arrow[data-f="' + f + '"] title') || el.querySelector("title");
+    text.textContent = full ? full.textContent : "";
+    panel.hidden = false;
+    scope.querySelectorAll(".seg.sel").forEach(function (s) { s.classList.remove("sel"); });
     scope.querySelectorAll('.seg[data-f="' + f + '"]').forEach(function (s) { s.classList.add("sel"); });
   }
   document.addEventListener("click", function (e) {

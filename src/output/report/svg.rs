@@ -59,6 +59,21 @@ pub(crate) fn annotated(ev: &flow::Event, endpoints: &(String, String)) -> Strin
     s
 }
 
+/// A graph with more bars than this gives titles to its marked bars only (clicking any bar
+/// still shows its line in the detail panel).
+const TITLED_BARS: usize = 400;
+
+/// A graph mark's title: frame, time, seq/ack and flags in words (the ladder's arrow of the same
+/// frame has the whole line, which the detail panel shows).
+fn short(ev: &flow::Event) -> String {
+    let mut s = format!("frame {} {} s {}", ev.n, secs_string(ev.rel_ns, false), label(ev));
+    let n = notes(ev);
+    if !n.is_empty() {
+        let _ = write!(s, " [{n}]");
+    }
+    s
+}
+
 /// The class of an analysis mark, if the segment has one worth a colour.
 fn mark_class(a: Analysis) -> Option<&'static str> {
     let any = |bits: u32| a.0 & bits != 0;
@@ -95,9 +110,9 @@ const L_ROW: f64 = 26.0;
 const L_CLIENT: f64 = 250.0;
 const L_SERVER: f64 = 720.0;
 /// Segments drawn per fold before the rest are only counted.
-const FOLD_DRAWN: usize = 400;
+const FOLD_DRAWN: usize = 200;
 /// Segments drawn per ladder in all.
-const LADDER_DRAWN: usize = 2000;
+const LADDER_DRAWN: usize = 600;
 
 /// One ladder line.
 fn ladder_seg(ev: &flow::Event, y: f64, prev: &mut (TcpState, TcpState), endpoints: &(String, String)) -> Markup {
@@ -383,7 +398,7 @@ pub(crate) fn time_sequence(d: &Detail, dir: Dir, opts: &ReportOptions) -> Optio
             @if let Some(m) = mark_class(ev.seg.analysis).filter(|m| *m == "m-dup" || *m == "m-zw") {
                 @let y = if m == "m-zw" { f64::from(ev.seg.rack.unwrap_or(0)) + f64::from(ev.seg.win_scaled.unwrap_or(0)) } else { f64::from(ev.seg.rack.unwrap_or(0)) };
                 line class=(format!("seg dot {m}")) data-f=(ev.n) x1=(N(sc.x(ev.rel_ns))) x2=(N(sc.x(ev.rel_ns))) y1=(N(sc.y(y))) y2=(N(sc.y(y))) {
-                    title { (annotated(ev, &d.endpoints)) }
+                    title { (short(ev)) }
                 }
             }
         }
@@ -394,7 +409,7 @@ pub(crate) fn time_sequence(d: &Detail, dir: Dir, opts: &ReportOptions) -> Optio
             @let len = f64::from(ev.len.max(1));
             @let mark = mark_class(ev.seg.analysis);
             line class=(format!("seg bar {} {}", dir_class(dir), mark.unwrap_or(""))) data-f=(ev.n) x1=(N(x)) x2=(N(x)) y1=(N(sc.y(y0))) y2=(N(sc.y(y0 + len))) {
-                title { (annotated(ev, &d.endpoints)) }
+                @if data[i].marked || bars.len() <= TITLED_BARS { title { (short(ev)) } }
             }
         }
     };
@@ -417,7 +432,7 @@ pub(crate) fn rtt_chart(d: &Detail, opts: &ReportOptions) -> Option<Markup> {
     let t1 = d.segs.last().map_or(1, |s| s.ev.rel_ns).max(t0 + 1);
     let max = samples.iter().map(|(_, s)| s.acked - s.sent).max().unwrap_or(1).max(1) as f64 * 1.1;
     let sc = Scale { t0, t1, y1: max };
-    let pick = decimate(samples.len(), opts.budget, |_| false);
+    let pick = decimate(samples.len(), opts.budget / 2, |_| false);
     let plot = html! {
         @for &i in &pick {
             @let (dir, s) = samples[i];
