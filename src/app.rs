@@ -238,7 +238,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         Some(path) => match report_writer(path) {
             Ok(w) => {
                 let title = format!("live capture on {}", cfg.live.iface);
-                Some(crate::output::report::ReportSink::new(w, crate::output::report::ReportOptions { title, ..Default::default() }))
+                Some(crate::output::report::ReportSink::deferred(w, crate::output::report::ReportOptions { title, ..Default::default() }))
             }
             Err(e) => {
                 eprintln!("wireseam: cannot write {}: {e}", path.display());
@@ -310,10 +310,20 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         }
         run
     };
-    if let (Some(path), Some(report), Ok(_)) = (&cfg.report, &report, &result) {
-        report_written(path, report.written());
-    }
     let stats = src.stats;
+    if let (Some(path), Some(report), Ok(_)) = (&cfg.report, report.as_mut(), &result) {
+        let mut drops = Vec::new();
+        if stats.dropped > 0 || stats.if_dropped > 0 {
+            drops.push(format!(
+                "libpcap reports {} packets dropped by the kernel and {} by the interface: the capture misses them",
+                stats.dropped, stats.if_dropped
+            ));
+        }
+        match report.write_page(drops) {
+            Ok(()) => report_written(path, report.written()),
+            Err(e) => eprintln!("wireseam: writing {}: {e}", path.display()),
+        }
+    }
     if let Ok(sum) = &result {
         eprintln!(
             "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",

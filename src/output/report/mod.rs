@@ -29,12 +29,36 @@ pub struct ReportSink<W: Write> {
     opts: ReportOptions,
     col: model::Collected,
     written: u64,
+    /// Written by [`write_page`](Self::write_page) rather than at `finish` (a live capture adds
+    /// the capture's own drop counts, known only after the run).
+    deferred: Option<Option<page::RunFacts>>,
 }
 
 impl<W: Write> ReportSink<W> {
     /// A sink writing the page to `w`.
     pub fn new(w: W, opts: ReportOptions) -> Self {
-        ReportSink { w, opts, col: model::Collected::default(), written: 0 }
+        ReportSink { w, opts, col: model::Collected::default(), written: 0, deferred: None }
+    }
+
+    /// A sink that writes the page only when [`write_page`](Self::write_page) is called.
+    pub fn deferred(w: W, opts: ReportOptions) -> Self {
+        ReportSink { deferred: Some(None), ..Self::new(w, opts) }
+    }
+
+    /// Writes the page of a deferred sink after the run finished, with `warnings` added to the
+    /// run's (e.g. the packets the kernel dropped).
+    pub fn write_page(&mut self, warnings: Vec<String>) -> io::Result<()> {
+        let mut facts = self.deferred.take().flatten().unwrap_or_default();
+        facts.warnings.extend(warnings);
+        self.write(&facts)
+    }
+
+    fn write(&mut self, facts: &page::RunFacts) -> io::Result<()> {
+        let html = page::render(&self.opts, &mut self.col, facts);
+        self.w.write_all(html.as_bytes())?;
+        self.w.flush()?;
+        self.written = html.len() as u64;
+        Ok(())
     }
 
     /// Bytes of the page written (after `finish`).
@@ -69,10 +93,13 @@ impl<W: Write> Sink for ReportSink<W> {
     }
 
     fn finish(&mut self, s: &RunSummary) -> io::Result<()> {
-        let html = page::render(&self.opts, &mut self.col, s);
-        self.w.write_all(html.as_bytes())?;
-        self.w.flush()?;
-        self.written = html.len() as u64;
-        Ok(())
+        let facts = page::RunFacts::of(s);
+        match &mut self.deferred {
+            Some(later) => {
+                *later = Some(facts);
+                Ok(())
+            }
+            None => self.write(&facts),
+        }
     }
 }

@@ -11,6 +11,46 @@ use crate::output::conns::{group, ConnRow};
 use crate::output::stream::preview;
 use crate::output::time::secs_string;
 use crate::pipeline::RunSummary;
+
+/// What the overview says of the run: frames, and the warnings in words.
+#[derive(Clone, Debug, Default)]
+pub struct RunFacts {
+    /// Frames read from the input.
+    pub frames: u64,
+    /// Frames that passed the filter.
+    pub shown: u64,
+    /// Drops, evictions, damage, malformed frames, link types not decoded.
+    pub warnings: Vec<String>,
+}
+
+impl RunFacts {
+    /// The facts of a finished run.
+    pub fn of(sum: &RunSummary) -> RunFacts {
+        let mut warnings: Vec<String> = Vec::new();
+        if sum.evicted > 0 {
+            warnings.push(format!(
+                "{} connections were evicted from the full tracking table ({} at once): summarised early; raise --max-conns",
+                sum.evicted, sum.max_conns
+            ));
+        }
+        if sum.cap_dropped_bytes > 0 {
+            warnings.push(format!(
+                "{} bytes of out-of-order stream data were dropped by the reassembly memory caps",
+                group(sum.cap_dropped_bytes)
+            ));
+        }
+        if let Some(e) = &sum.damage {
+            warnings.push(format!("the input is damaged: {e} (after {} frames)", sum.frames));
+        }
+        if sum.malformed > 0 {
+            warnings.push(format!("{} frames had decoding warnings (malformed or cut)", group(sum.malformed)));
+        }
+        for lt in &sum.unsupported_linktypes {
+            warnings.push(format!("link type {lt} ({}) is not decoded", crate::decode::link::linktype_name(*lt)));
+        }
+        RunFacts { frames: sum.frames, shown: sum.shown, warnings }
+    }
+}
 use crate::track::tcp::Dir;
 
 /// The page's style sheet (its hash is in the CSP).
@@ -52,7 +92,7 @@ fn ms(ns: i64) -> String {
 }
 
 /// The whole page.
-pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunSummary) -> String {
+pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunFacts) -> String {
     let drawn = col.drawn(if opts.conn.is_some() { 1 } else { opts.top });
     let drawn_ids: Vec<u32> = drawn.iter().map(|d| d.id).collect();
     let listed = listed(&col.rows, opts.rows);
@@ -128,30 +168,11 @@ fn expectations(drawn: &[Detail]) -> String {
     s
 }
 
-fn overview(col: &Collected, sum: &RunSummary, listed: &[&ConnRow], drawn: &[u32], first_ts: i64, missing: Option<u32>) -> Markup {
+fn overview(col: &Collected, sum: &RunFacts, listed: &[&ConnRow], drawn: &[u32], first_ts: i64, missing: Option<u32>) -> Markup {
     let p = col.protos;
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings = sum.warnings.clone();
     if let Some(id) = missing {
-        warnings.push(format!("no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)"));
-    }
-    if sum.evicted > 0 {
-        warnings.push(format!(
-            "{} connections were evicted from the full tracking table ({} at once): summarised early; raise --max-conns",
-            sum.evicted, sum.max_conns
-        ));
-    }
-    if sum.cap_dropped_bytes > 0 {
-        warnings
-            .push(format!("{} bytes of out-of-order stream data were dropped by the reassembly memory caps", group(sum.cap_dropped_bytes)));
-    }
-    if let Some(e) = &sum.damage {
-        warnings.push(format!("the input is damaged: {e} (after {} frames)", sum.frames));
-    }
-    if sum.malformed > 0 {
-        warnings.push(format!("{} frames had decoding warnings (malformed or cut)", group(sum.malformed)));
-    }
-    for lt in &sum.unsupported_linktypes {
-        warnings.push(format!("link type {lt} ({}) is not decoded", crate::decode::link::linktype_name(*lt)));
+        warnings.insert(0, format!("no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)"));
     }
     let more_rows = col.rows.len() - listed.len();
     html! {

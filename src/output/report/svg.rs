@@ -285,7 +285,7 @@ fn axes(x: (i64, i64), y: (f64, f64), xlab: &str, ylab: &str, yfmt: &dyn Fn(f64)
                 @let fx = G_LEFT + G_PW * i as f64 / ticks as f64;
                 @let tx = x.0 + ((x.1 - x.0) as f64 * i as f64 / ticks as f64) as i64;
                 line class="tick" x1=(N(fx)) y1=(N(G_TOP + G_PH)) x2=(N(fx)) y2=(N(G_TOP + G_PH + 5.0)) {}
-                text class="tl" x=(N(fx)) y=(N(G_TOP + G_PH + 18.0)) text-anchor="middle" { (secs_string(tx, false)) }
+                text class="tl" x=(N(fx)) y=(N(G_TOP + G_PH + 18.0)) text-anchor=(if i == ticks { "end" } else if i == 0 { "start" } else { "middle" }) { (secs_string(tx, false)) }
                 @let fy = G_TOP + G_PH - G_PH * i as f64 / ticks as f64;
                 @let ty = y.0 + (y.1 - y.0) * i as f64 / ticks as f64;
                 line class="tick" x1=(N(G_LEFT - 5.0)) y1=(N(fy)) x2=(N(G_LEFT)) y2=(N(fy)) {}
