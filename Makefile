@@ -53,11 +53,14 @@ lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+# The suite, then the golden-test API example (examples/echo_golden.rs: skipped without the
+# right to capture).
 test: test-deps lint
 	mkdir -p target; WIRESEAM_REQUIRE_BROWSER=1 $(CARGO) test --locked --all-targets 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'; \
-	  exit $$status
+	  [ $$status = 0 ] || exit $$status; \
+	  $(CARGO) run --locked -q --example echo_golden
 
 # Regenerate the man pages and golden files after an intended change; review the diff.
 man: deps

@@ -49,6 +49,7 @@ pub fn main() -> i32 {
         Config::Stream(cfg) => stream(&cfg),
         Config::Report(cfg) => report(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
+        Config::Golden(cfg) => crate::golden::command::run(&cfg),
         Config::Demo(cfg) => {
             let mut out = io::LineWriter::new(io::stdout().lock());
             match crate::demo::run(&cfg, &mut out).and_then(|code| out.flush().map(|_| code)) {
@@ -280,7 +281,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             stop.stop();
         });
     }
-    let mut opts = ReadOptions { count: cfg.count, ..ReadOptions::new(cfg.live.iface.clone().into()) };
+    let mut opts = ReadOptions { count: cfg.count, checksums: cfg.checksums, ..ReadOptions::new(cfg.live.iface.clone().into()) };
     if report.is_some() {
         if let Some(seams) = opts.seams.as_mut() {
             seams.keep_bytes = 64 << 10;
@@ -341,6 +342,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         framing: Default::default(),
         max_conns: opts.track.max_conns,
         threads: 1,
+        checksums: cfg.checksums,
     };
     finish(&input, result, Ok(()))
 }
@@ -351,6 +353,7 @@ fn read_options(input: &InputConfig) -> ReadOptions {
     let mut opts = ReadOptions { filter: input.filter.clone(), count: input.count, progress: true, ..ReadOptions::new(input.file.clone()) };
     opts.track.max_conns = input.max_conns;
     opts.threads = input.threads;
+    opts.checksums = input.checksums;
     if let Some(seams) = opts.seams.as_mut() {
         seams.framing = input.framing;
     }
@@ -420,11 +423,37 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
                     sum.evicted, sum.max_conns
                 );
             }
+            let d = &sum.defrag;
+            if d.evicted > 0 {
+                eprintln!(
+                    "wireseam: warning: {} fragmented datagrams were evicted before they were whole: the IP reassembly limits ({} datagrams, {} bytes held) were reached",
+                    d.evicted,
+                    crate::track::defrag::DefragConfig::default().max_datagrams,
+                    crate::track::defrag::DefragConfig::default().max_bytes
+                );
+            }
+            if d.timed_out + d.incomplete + d.dropped > 0 {
+                eprintln!(
+                    "wireseam: {} fragmented datagrams were not reassembled ({} timed out, {} incomplete at the end, {} discarded)",
+                    d.timed_out + d.incomplete + d.dropped,
+                    d.timed_out,
+                    d.incomplete,
+                    d.dropped
+                );
+            }
             if sum.cap_dropped_bytes > 0 {
                 eprintln!(
                     "wireseam: warning: {} bytes of out-of-order stream data were dropped by the reassembly memory caps; the messages they touch are marked incomplete",
                     sum.cap_dropped_bytes
                 );
+            }
+            if sum.bad_checksums > 0 {
+                let dropped = if sum.bad_checksums_dropped > 0 {
+                    format!("; {} left out of tracking (--drop-bad-checksums)", sum.bad_checksums_dropped)
+                } else {
+                    String::new()
+                };
+                eprintln!("wireseam: {} frames with a bad checksum{dropped}", crate::numbers::thousands(sum.bad_checksums));
             }
             if let Some(e) = &sum.damage {
                 eprintln!("wireseam: warning: {e} ({} frames read)", sum.frames);

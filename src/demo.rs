@@ -5,10 +5,11 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
+use crate::analyze::RecvSchedule;
 use crate::capture::live::{LiveConfig, LiveSource};
 use crate::capture::mem::MemSource;
 use crate::capture::{FileSource, Source};
-use crate::gen::{self, GenConfig, Scenario};
+use crate::gen::{self, CmdHeader, GenConfig, Scenario};
 use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::stream::{StreamOptions, StreamSink};
 use crate::output::style::{self, ColorMode, Palette};
@@ -22,7 +23,18 @@ struct Stop {
     fixture: &'static [u8],
     fixture_name: &'static str,
     lesson: &'static str,
+    /// Options of the generator beyond the scenario's defaults.
+    tune: fn(&mut GenConfig),
+    /// The receiving program shown under the seams: its `recv()` sizes and when it calls
+    /// (no sizes: none shown).
+    reader: (&'static [usize], RecvSchedule),
 }
+
+/// A stop's generator with the scenario's own defaults.
+fn defaults(_: &mut GenConfig) {}
+
+/// No `recv()` simulation under the seams.
+const NO_READER: (&[usize], RecvSchedule) = (&[], RecvSchedule::Arrival);
 
 /// Port of the first stop; the others follow it (a range the capture filter can name).
 const BASE_PORT: u16 = 47_100;
@@ -37,6 +49,8 @@ fn tour() -> Vec<Stop> {
             fixture_name: "tcp-basic.pcap",
             lesson: "The three-way handshake (SYN, SYN-ACK, ACK) and the four-way close (FIN, ACK, FIN, ACK). \
                      Watch each side's state: the side that closes first ends in TIME-WAIT.",
+            tune: defaults,
+            reader: NO_READER,
         },
         Stop {
             scenario: Scenario::Sticky,
@@ -45,6 +59,19 @@ fn tour() -> Vec<Stop> {
             fixture_name: "sticky.pcap",
             lesson: "Many small send() calls, few segments: TCP is a byte stream, so the receiver's recv() \
                      can return several messages glued together ('sticky packets').",
+            tune: defaults,
+            reader: (&[4096], RecvSchedule::Arrival),
+        },
+        Stop {
+            scenario: Scenario::HelloWorld,
+            port: BASE_PORT + 7,
+            fixture: include_bytes!("../fixtures/lesson-hello.pcap"),
+            fixture_name: "lesson-hello.pcap",
+            lesson: "The lesson's send('hello'); send('world'): two segments on the wire, nothing stuck there. \
+                     But the server's first recv(1024) comes 200 ms after accept(), when both have arrived: \
+                     it returns b'helloworld'. The sticking happens in the receive buffer.",
+            tune: defaults,
+            reader: (&[1024], RecvSchedule::End),
         },
         Stop {
             scenario: Scenario::Nodelay,
@@ -53,6 +80,8 @@ fn tour() -> Vec<Stop> {
             fixture_name: "nodelay.pcap",
             lesson: "The same writes with TCP_NODELAY: more, smaller segments. Boundaries are still not \
                      guaranteed; only the application's framing makes them.",
+            tune: defaults,
+            reader: NO_READER,
         },
         Stop {
             scenario: Scenario::Framed,
@@ -61,6 +90,19 @@ fn tour() -> Vec<Stop> {
             fixture_name: "framed.pcap",
             lesson: "A 4-byte length before every message: whatever the segments look like, the receiver \
                      reads the length, then exactly that many bytes.",
+            tune: defaults,
+            reader: NO_READER,
+        },
+        Stop {
+            scenario: Scenario::RemoteCmd,
+            port: BASE_PORT + 8,
+            fixture: include_bytes!("../fixtures/lesson-cmd-json.pcap"),
+            fixture_name: "lesson-cmd-json.pcap",
+            lesson: "The lesson's fix with a JSON header: struct.pack('i', len(header)), the header \
+                     {\"filename\": ..., \"len\": N}, then N bytes. struct.pack('i') is little-endian on x86: \
+                     the 4 bytes read b'\\x24\\x00\\x00\\x00' for a 36-byte header. wireseam finds jsonhdr:le by itself.",
+            tune: |cfg| cfg.header = Some(CmdHeader::Json),
+            reader: NO_READER,
         },
         Stop {
             scenario: Scenario::HalfClose,
@@ -69,6 +111,8 @@ fn tour() -> Vec<Stop> {
             fixture_name: "half-close.pcap",
             lesson: "shutdown(SHUT_WR): the client's FIN closes only its direction; the server (CLOSE-WAIT) \
                      keeps sending until it closes too.",
+            tune: defaults,
+            reader: NO_READER,
         },
         Stop {
             scenario: Scenario::Reset,
@@ -76,6 +120,8 @@ fn tour() -> Vec<Stop> {
             fixture: include_bytes!("../fixtures/rst-abort.pcap"),
             fixture_name: "rst-abort.pcap",
             lesson: "SO_LINGER {on, 0} then close(): an abort with RST, no four-way close, no TIME-WAIT.",
+            tune: defaults,
+            reader: NO_READER,
         },
         Stop {
             scenario: Scenario::UdpEcho,
@@ -83,6 +129,8 @@ fn tour() -> Vec<Stop> {
             fixture: include_bytes!("../fixtures/udp.pcap"),
             fixture_name: "udp.pcap",
             lesson: "UDP keeps message boundaries: each sendto() arrives as one datagram, one recvfrom().",
+            tune: defaults,
+            reader: NO_READER,
         },
     ]
 }
@@ -175,21 +223,19 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
             );
             write_limited(out, &buf, 40)?;
         }
-        if matches!(stop.scenario, Scenario::Sticky | Scenario::Nodelay | Scenario::Framed | Scenario::UdpEcho) {
+        let seams_lesson = matches!(
+            stop.scenario,
+            Scenario::Sticky | Scenario::Nodelay | Scenario::Framed | Scenario::UdpEcho | Scenario::HelloWorld | Scenario::RemoteCmd
+        );
+        if seams_lesson {
             sub(out, palette, "message seams (wireseam stream)")?;
             let mut seam_opts = ReadOptions { filter, ..ReadOptions::new(label.clone().into()) };
             if let Some(seams) = seam_opts.seams.as_mut() {
                 seams.keep_bytes = 1 << 20;
-                seams.keep_timeline = stop.scenario == Scenario::Sticky;
+                seams.keep_timeline = !stop.reader.0.is_empty();
             }
-            let stream_opts = StreamOptions {
-                conn: None,
-                hex: false,
-                recv: if stop.scenario == Scenario::Sticky { vec![4096] } else { vec![] },
-                recv_at: crate::analyze::RecvSchedule::Arrival,
-                preview: 24,
-                palette,
-            };
+            let stream_opts =
+                StreamOptions { conn: None, hex: false, recv: stop.reader.0.to_vec(), recv_at: stop.reader.1, preview: 24, palette };
             let mut buf = Vec::new();
             let _ = pipeline::run(source(&recorded).as_mut(), &seam_opts, &mut StreamSink::new(&mut buf, stream_opts.clone()));
             write_limited(out, &buf, 44)?;
@@ -245,7 +291,8 @@ fn capture_tour(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io::Re
     });
     writeln!(out, "Capturing on lo (ports {first_port}-{last_port}) while the generators run:")?;
     for stop in stops {
-        let gen_cfg = GenConfig { port: stop.port, quiet: false, ..GenConfig::new(stop.scenario) };
+        let mut gen_cfg = GenConfig { port: stop.port, quiet: false, ..GenConfig::new(stop.scenario) };
+        (stop.tune)(&mut gen_cfg);
         let mut log = Vec::new();
         match gen::run(&gen_cfg, &mut log) {
             Ok(_) => writeln!(out, "  {:<12} done", stop.scenario.name())?,

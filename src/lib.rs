@@ -16,6 +16,7 @@ pub mod cli;
 pub mod decode;
 pub mod demo;
 pub mod gen;
+pub mod golden;
 pub mod numbers;
 pub mod output;
 pub mod pipeline;

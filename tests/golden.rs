@@ -146,6 +146,7 @@ fn json_lines_parse_and_follow_the_contract() {
                     "irtt",
                     "packets",
                     "bytes",
+                    "missed_bytes",
                     "retransmissions",
                 ] {
                     assert!(v.get(key).is_some(), "conn record lacks {key}: {line}");
@@ -155,7 +156,19 @@ fn json_lines_parse_and_follow_the_contract() {
             assert_eq!(v["type"], "packet");
             n += 1;
             assert_eq!(v["n"], n, "frames numbered in order");
-            assert!(v["ts"].as_str().unwrap().ends_with('Z'));
+            // null only for a block without a timestamp (pcapng Simple Packet Block), and then `t` too
+            match v["ts"].as_str() {
+                Some(ts) => assert!(ts.ends_with('Z')),
+                None => assert!(v["ts"].is_null() && v["t"].is_null(), "ts and t null together: {line}"),
+            }
+            if let Some(offload) = v.get("offload") {
+                let (mss, segments) = (&offload["mss"], &offload["segments"]);
+                assert!(mss.is_null() == segments.is_null(), "offload mss and segments known together: {line}");
+                if let (Some(mss), Some(segments)) = (mss.as_u64(), segments.as_u64()) {
+                    let len = v["tcp"]["len"].as_u64().unwrap();
+                    assert!(len > mss && segments == len.div_ceil(mss), "offload {mss} x {segments} for len {len}");
+                }
+            }
             for key in ["eth", "arp", "ip", "udp", "icmp", "tcp"] {
                 assert!(!v.get(key).is_some_and(|x| x.is_null()), "absent layers are absent, not null");
             }

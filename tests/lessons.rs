@@ -3,7 +3,10 @@
 //! receive-buffer sticking, the framing found) and with `stream --recv` (the simulated calls).
 //! A test fails when the two disagree. Needs root (live capture) and python3; skipped otherwise.
 
+#[path = "common/capture.rs"]
+mod capture;
 mod common;
+use capture::Capture;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -53,55 +56,13 @@ fn wait(mut child: Child, limit: Duration, what: &str) -> String {
     }
 }
 
-/// A capture on `lo` of `port`, written to a file, stopped with SIGINT.
-struct Capture {
-    child: Child,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(dir: &Path, name: &str, port: u16) -> Capture {
-        let file = dir.join(format!("{name}.pcap"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wireseam"))
-            .args(["capture", "-i", "lo", "--format", "json", "-w", file.to_str().unwrap(), &format!("port {port}")])
-            .env("RUST_BACKTRACE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn capture");
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        assert!(line.contains("listening on"), "capture did not start: {line}");
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        Capture { child, file }
-    }
-
-    fn stop(mut self) -> PathBuf {
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(start.elapsed() < Duration::from_secs(10), "capture did not stop");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.file.clone()
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
 /// Runs a server and a client program (the client fed `input`) under a capture; returns the
 /// capture and the two programs' standard output.
 fn run_lesson(name: &str, server: &str, client: &str, input: &str) -> (PathBuf, String, String) {
     let dir = std::env::temp_dir().join(format!("wireseam-lessons-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let capture = Capture::start(&dir, name, port);
+    let capture = Capture::start(None, "lo", Some(&format!("port {port}")), dir.join(format!("{name}.pcap")));
     let mut srv = Command::new("python3")
         .arg(lesson(server))
         .env("LESSON_PORT", port.to_string())
@@ -420,4 +381,41 @@ fn fixture_remote_command_with_json_header() {
     let lens: Vec<u64> = msgs.iter().map(|m| m["len"].as_u64().unwrap()).collect();
     let expect: Vec<u64> = headers.iter().zip(&bodies).map(|(h, b)| 4 + h + b).collect();
     assert_eq!(lens, expect, "{client_out}");
+}
+
+/// What a `wireseam gen` side printed for the lesson's program (`server  prints …` lines of
+/// `fixtures/NAME.gen.txt`, written by `fixtures/make-real.sh`).
+fn gen_prints(name: &str, side: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(common::root().join("fixtures").join(format!("{name}.gen.txt"))).unwrap();
+    let prefix = format!("{side}  prints ");
+    text.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).map(str::to_string).collect()
+}
+
+/// `gen hello-world` between two namespaces: its server printed what the lesson's does, and
+/// wireseam's late reader on the capture gets the same.
+#[test]
+fn gen_fixture_hello_world() {
+    let printed: Vec<Option<Vec<u8>>> = gen_prints("gen-hello-world", "server")
+        .iter()
+        .map(|l| py_bytes(l.split_once(' ').unwrap().1))
+        .map(|b| if b.is_empty() { None } else { Some(b) })
+        .collect();
+    assert_eq!(printed, vec![Some(b"helloworld".to_vec()), None]);
+    let pcap = common::root().join("fixtures/gen-hello-world.pcap");
+    let late = simulated_calls(&stream(&pcap, &["--recv", "1024,1024", "--recv-at", "end"]), "c→s");
+    assert_eq!(late, printed);
+}
+
+/// `gen remote-cmd` (no header): the client's shifted replies are what wireseam's
+/// one-recv-per-command reader returns on the capture.
+#[test]
+fn gen_fixture_remote_command_shifts() {
+    let printed: Vec<Vec<u8>> = gen_prints("gen-remote-cmd", "client").iter().map(|l| py_bytes(l)).collect();
+    assert!(printed.len() >= 3, "{printed:?}");
+    let pcap = common::root().join("fixtures/gen-remote-cmd.pcap");
+    let text = stream(&pcap, &["--recv", "1024", "--recv-at", "after-send"]);
+    let simulated: Vec<Vec<u8>> = simulated_calls(&text, "s→c").into_iter().flatten().collect();
+    assert_eq!(simulated, printed, "{text}");
+    let with_len = stream(&common::root().join("fixtures/gen-remote-cmd-len.pcap"), &[]);
+    assert!(with_len.contains("s→c  framing len:4:le"), "{with_len}");
 }

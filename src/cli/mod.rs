@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod golden;
+mod man;
+pub use golden::{GoldenArgs, GoldenConfig, GoldenOverrides, GoldenSource};
+pub use man::man_pages;
+
 use crate::output::style::ColorMode;
 use crate::output::text::TimeFormat;
 
@@ -24,6 +29,7 @@ Examples:
   sudo wireseam capture -i lo tcp port 9000      live, same annotations
   wireseam gen sticky                            make the traffic of a lesson
   wireseam demo                                  the guided tour
+  sudo wireseam golden --expect t.golden -- CMD  pin down what CMD does on the wire
 
 Exit status: 0 success; 1 an input could not be read (or was damaged part-way: everything
 before the damage is printed first); 2 bad arguments or filter expression.";
@@ -73,18 +79,33 @@ pub enum Command {
     Gen(GenArgs),
     /// A guided tour: capture on loopback while generators run, then show per scenario the
     /// annotated packets, the ladder diagram and the message seams.
+    #[command(after_help = DEMO_AFTER)]
     Demo(DemoArgs),
+    /// Golden test of network behaviour: capture while a command runs, normalise what it did on
+    /// the wire (ports, ISNs, times), and compare with a golden file; --bless writes it.
+    #[command(after_help = golden::GOLDEN_AFTER)]
+    Golden(GoldenArgs),
 }
+
+const DEMO_AFTER: &str = "\
+Live when it may capture (root, or the capture capabilities on the binary); otherwise, and with
+--offline, on the captures bundled in the binary.
+
+Examples:
+  sudo wireseam demo
+  wireseam demo --offline | less -R";
 
 const GEN_AFTER: &str = "\
 Scenarios (wireseam gen --list describes each): handshake half-close server-close reset refused
-keepalive zero-window sticky nodelay split framed jsonhdr echo many bulk udp-echo udp-broadcast arp.
+keepalive zero-window sticky nodelay split framed jsonhdr hello-world remote-cmd echo many bulk
+udp-echo udp-truncate udp-fragments udp-broadcast arp.
 Server and client run in one process on --addr (default 127.0.0.1) unless --role says otherwise, so
 two machines or network namespaces can be driven. Every scenario stops by itself within seconds.
 
 Examples:
   wireseam gen sticky                         Nagle glues small writes into one segment
   wireseam gen split --mss 536 --size 6000    one message over several segments
+  wireseam gen remote-cmd --header len        the lesson's fix: a struct.pack('i') length per reply
   wireseam gen handshake --role server --addr 198.18.0.2 --port 9000
   sudo wireseam gen arp --iface veth0";
 
@@ -127,9 +148,29 @@ pub struct GenArgs {
     #[arg(long, value_name = "BYTES")]
     pub mss: Option<u32>,
 
-    /// Interface for arp and udp-broadcast.
+    /// Interface for arp and udp-broadcast; udp-truncate and udp-fragments bind their client to it.
     #[arg(long, value_name = "IFACE")]
     pub iface: Option<String>,
+
+    /// Byte order of 4-byte length prefixes: little or big (framed, jsonhdr, split: big by
+    /// default; remote-cmd: little, as Python's struct.pack('i') on x86).
+    #[arg(long, value_name = "ORDER")]
+    pub endian: Option<String>,
+
+    /// Sizes of the server's recv() calls, in order (hello-world: default 1024,1024), or of its
+    /// one recvfrom() (udp-truncate: default 1024).
+    #[arg(long, value_name = "N[,M...]", value_delimiter = ',')]
+    pub recv: Vec<usize>,
+
+    /// Milliseconds between accept() and the server's first recv() (hello-world; default 200, so
+    /// both writes have arrived; 0 reads at once).
+    #[arg(long, value_name = "MS")]
+    pub read_after: Option<u64>,
+
+    /// What the remote-cmd server sends before each output: none, len (4-byte length) or json
+    /// (4-byte header length + JSON header + output).
+    #[arg(long, value_name = "HEADER")]
+    pub header: Option<String>,
 
     /// No narration.
     #[arg(short, long)]
@@ -284,6 +325,11 @@ pub struct CaptureArgs {
     #[arg(short = 'Z', long = "user", value_name = "NAME")]
     pub user: Option<String>,
 
+    /// Verify IPv4, TCP, UDP, ICMP and ICMPv6 checksums and flag bad ones on their frame; on the
+    /// capturing host's own frames they are often "not computed" (the NIC completes them).
+    #[arg(long)]
+    pub check_checksums: bool,
+
     /// More detail per frame (as for read).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -313,7 +359,12 @@ const FLOW_AFTER: &str = "\
 Arrows carry tcpdump-style flags, relative seq (start:end for data), ack, length, the window in
 bytes (scaled; '?' when the scale is unknown) and MSS/window-scale options. A state is written
 beside its column when it changes. Runs of more than --fold uneventful segments (no SYN, FIN,
-RST, analysis flag or state change) are folded into one line with their counts.";
+RST, analysis flag or state change) are folded into one line with their counts.
+
+Examples:
+  wireseam flow capture.pcap --conn 0
+  wireseam flow capture.pcap --fold 0          every segment, nothing folded
+  wireseam flow capture.pcap tcp port 9000";
 
 const READ_AFTER: &str = "\
 Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked capture v1 and v2 (tcpdump -i any),
@@ -324,7 +375,13 @@ direction and source address), protocol, then the protocol's summary. Warnings a
 or truncated frames follow a '!' and name the layer and byte offset.
 
 JSON lines (--format json) follow the wireseam JSON-lines contract: one {\"type\":\"packet\"} object
-per frame with eth, arp, ip, udp, icmp, tcp and warnings keys as present.";
+per frame with eth, arp, ip, udp, icmp, tcp and warnings keys as present.
+
+Examples:
+  wireseam read capture.pcap
+  wireseam read capture.pcapng tcp port 9000 -c 20
+  wireseam read -vv -x capture.pcap
+  wireseam read capture.pcap --format json | jq 'select(.tcp.analysis | length > 0)'";
 
 /// The input every file command takes.
 #[derive(Args, Debug)]
@@ -361,6 +418,16 @@ pub struct InputArgs {
     /// reassembly memory cap (with `conns`, 2/N of --max-conns). See README, Performance.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Verify IPv4, TCP, UDP, ICMP and ICMPv6 checksums and flag bad ones on their frame (a
+    /// sending host's own capture shows checksums its NIC completes later as "not computed").
+    #[arg(long)]
+    pub check_checksums: bool,
+
+    /// As --check-checksums, and leave frames with a bad checksum out of tracking and message
+    /// seams, as the receiving stack (and Zeek) would.
+    #[arg(long)]
+    pub drop_bad_checksums: bool,
 }
 
 /// Arguments of `wireseam stream`.
@@ -537,6 +604,8 @@ pub struct InputConfig {
     pub max_conns: usize,
     /// Threads for file input, 1 to 256 (`--threads`, else the command's default).
     pub threads: usize,
+    /// `--check-checksums` / `--drop-bad-checksums`.
+    pub checksums: crate::pipeline::ChecksumMode,
 }
 
 /// Validated configuration for `stream`.
@@ -642,6 +711,8 @@ pub struct CaptureConfig {
     pub hex: bool,
     /// When to colour the output.
     pub color: ColorMode,
+    /// `--check-checksums`: flag bad checksums (a live capture never leaves frames out for them).
+    pub checksums: crate::pipeline::ChecksumMode,
     /// Write the HTML report here when the capture stops (`--report`).
     pub report: Option<PathBuf>,
 }
@@ -665,6 +736,8 @@ pub enum Config {
     Gen(Option<crate::gen::GenConfig>),
     /// `wireseam demo`.
     Demo(crate::demo::DemoConfig),
+    /// `wireseam golden`.
+    Golden(GoldenConfig),
 }
 
 /// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
@@ -704,7 +777,12 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         Some(n) => n,
         None => default_threads,
     };
-    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads })
+    let checksums = match (args.check_checksums, args.drop_bad_checksums) {
+        (_, true) => crate::pipeline::ChecksumMode::Drop,
+        (true, false) => crate::pipeline::ChecksumMode::Check,
+        (false, false) => crate::pipeline::ChecksumMode::Off,
+    };
+    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -760,12 +838,17 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 size: args.size,
                 mss: args.mss,
                 iface: args.iface,
+                endian: args.endian.map(|text| text.parse()).transpose()?,
+                recv: args.recv,
+                read_after: args.read_after.map(std::time::Duration::from_millis),
+                header: args.header.map(|text| text.parse()).transpose()?,
                 quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;
             Ok(Config::Gen(Some(cfg)))
         }
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
+        Command::Golden(args) => Ok(Config::Golden(golden::golden_config(args, color)?)),
         Command::Stream(args) => {
             if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
@@ -828,6 +911,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 verbose: args.verbose,
                 hex: args.hex,
                 color,
+                checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
                 report: args.report,
             }))
         }
@@ -865,23 +949,6 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
 /// The clap command, for the man page and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
-}
-
-/// Render the man pages: `wireseam.1` followed by one page per subcommand.
-pub fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let cmd = command();
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf).expect("render to memory");
-    out.push(("wireseam.1".to_string(), buf));
-    for sub in cmd.get_subcommands() {
-        let name = format!("wireseam-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).version(cmd.get_version().unwrap_or("").to_string());
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(sub).render(&mut buf).expect("render to memory");
-        out.push((format!("{name}.1"), buf));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -16,12 +16,16 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod arp;
+mod endian;
 mod flow;
+mod lessons;
 mod net;
 mod seams;
 mod session;
 mod udp;
 
+pub use endian::Endian;
+pub use lessons::{py_bytes_repr, remote_commands, CmdHeader};
 pub use net::TcpCounters;
 
 /// The traffic situations a generator can produce. Names are what users type (`wireseam gen NAME`).
@@ -51,6 +55,10 @@ pub enum Scenario {
     Framed,
     /// A length, a JSON header giving the body length, then the body.
     Jsonhdr,
+    /// The lesson's `send('hello')`, `send('world')` and a server's `recv(1024)` calls.
+    HelloWorld,
+    /// The lesson's remote command shell, without a header or fixed with a length or JSON header.
+    RemoteCmd,
     /// Request/response echo.
     Echo,
     /// Many concurrent short connections.
@@ -59,13 +67,17 @@ pub enum Scenario {
     Bulk,
     /// UDP datagrams echoed back.
     UdpEcho,
+    /// A 2,000-byte datagram read by `recvfrom(1024)`: the rest is lost.
+    UdpTruncate,
+    /// A datagram larger than the MTU: IP fragments, one message.
+    UdpFragments,
     /// UDP datagrams to an interface's broadcast address.
     UdpBroadcast,
     /// ARP request, announcement and probe.
     Arp,
 }
 
-const ALL: [Scenario; 18] = [
+const ALL: [Scenario; 22] = [
     Scenario::Handshake,
     Scenario::HalfClose,
     Scenario::ServerClose,
@@ -78,10 +90,14 @@ const ALL: [Scenario; 18] = [
     Scenario::Split,
     Scenario::Framed,
     Scenario::Jsonhdr,
+    Scenario::HelloWorld,
+    Scenario::RemoteCmd,
     Scenario::Echo,
     Scenario::Many,
     Scenario::Bulk,
     Scenario::UdpEcho,
+    Scenario::UdpTruncate,
+    Scenario::UdpFragments,
     Scenario::UdpBroadcast,
     Scenario::Arp,
 ];
@@ -107,10 +123,14 @@ impl Scenario {
             Scenario::Split => "split",
             Scenario::Framed => "framed",
             Scenario::Jsonhdr => "jsonhdr",
+            Scenario::HelloWorld => "hello-world",
+            Scenario::RemoteCmd => "remote-cmd",
             Scenario::Echo => "echo",
             Scenario::Many => "many",
             Scenario::Bulk => "bulk",
             Scenario::UdpEcho => "udp-echo",
+            Scenario::UdpTruncate => "udp-truncate",
+            Scenario::UdpFragments => "udp-fragments",
             Scenario::UdpBroadcast => "udp-broadcast",
             Scenario::Arp => "arp",
         }
@@ -131,10 +151,14 @@ impl Scenario {
             Scenario::Split => "one length-prefixed message larger than the MSS, split over several segments",
             Scenario::Framed => "length-prefixed messages of random sizes, re-framed by the server and echoed",
             Scenario::Jsonhdr => "a 4-byte length, a JSON header carrying the body length, then the body",
+            Scenario::HelloWorld => "the lesson's send('hello'), send('world'); a late recv(1024) gets b'helloworld'",
+            Scenario::RemoteCmd => "the lesson's remote shell: recv(1024) replies shift; --header len|json fixes it",
             Scenario::Echo => "request/response echo: the server answers each message in upper case",
             Scenario::Many => "many concurrent clients, one short request/response connection each",
             Scenario::Bulk => "a large one-way transfer: window growth and MSS-sized segments",
             Scenario::UdpEcho => "UDP datagrams echoed back: each sendto() is one recvfrom(), boundaries kept",
+            Scenario::UdpTruncate => "a 2,000-byte datagram read by recvfrom(1024): 1,024 bytes, the rest lost",
+            Scenario::UdpFragments => "a datagram larger than the MTU: IP fragments it, one recvfrom() gets it whole",
             Scenario::UdpBroadcast => "UDP datagrams sent to an interface's broadcast address (SO_BROADCAST)",
             Scenario::Arp => "ARP request, gratuitous announcement and probe on an Ethernet interface (root)",
         }
@@ -142,7 +166,12 @@ impl Scenario {
 
     /// Transport of the scenario: TCP scenarios use the server/client harness.
     pub fn is_tcp(self) -> bool {
-        !matches!(self, Scenario::UdpEcho | Scenario::UdpBroadcast | Scenario::Arp)
+        !matches!(self, Scenario::UdpEcho | Scenario::UdpTruncate | Scenario::UdpFragments | Scenario::UdpBroadcast | Scenario::Arp)
+    }
+
+    /// Whether the scenario writes 4-byte length prefixes (and so takes `--endian`).
+    pub fn writes_lengths(self) -> bool {
+        matches!(self, Scenario::Split | Scenario::Framed | Scenario::Jsonhdr | Scenario::RemoteCmd)
     }
 
     /// Whether the scenario needs `--iface` (and traffic leaves loopback).
@@ -239,8 +268,18 @@ pub struct GenConfig {
     pub size: Option<usize>,
     /// `TCP_MAXSEG` set on the client before connecting (split; default 536).
     pub mss: Option<u32>,
-    /// Interface for arp and udp-broadcast.
+    /// Interface for arp and udp-broadcast; udp-truncate and udp-fragments bind their client to it.
     pub iface: Option<String>,
+    /// Byte order of the length prefixes (framed, jsonhdr, split: big; remote-cmd: little);
+    /// `None` for the scenario's own.
+    pub endian: Option<Endian>,
+    /// Sizes of the server's recv() calls (hello-world, default 1024,1024) or of its one
+    /// recvfrom() (udp-truncate, default 1024); empty for the scenario's own.
+    pub recv: Vec<usize>,
+    /// How long after accept() the hello-world server makes its first recv() (default 200 ms).
+    pub read_after: Option<Duration>,
+    /// What the remote-cmd server sends before each output (default none).
+    pub header: Option<CmdHeader>,
     /// No narration.
     pub quiet: bool,
 }
@@ -257,6 +296,10 @@ impl Default for GenConfig {
             size: None,
             mss: None,
             iface: None,
+            endian: None,
+            recv: Vec::new(),
+            read_after: None,
+            header: None,
             quiet: false,
         }
     }
@@ -303,6 +346,13 @@ impl GenConfig {
                 )));
             }
         }
+        lessons::validate(self)?;
+        if self.endian.is_some() && !scenario.writes_lengths() {
+            return Err(GenError::Config(format!(
+                "{scenario} writes no length prefix; --endian applies to {}",
+                ALL.iter().filter(|s| s.writes_lengths()).map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            )));
+        }
         if scenario.needs_iface() && self.iface.is_none() {
             return Err(GenError::Config(format!(
                 "{scenario} sends on a network interface: give --iface (an Ethernet or veth interface, not lo)"
@@ -321,6 +371,12 @@ impl GenConfig {
     pub(crate) fn size_or(&self, default: usize) -> usize {
         self.size.unwrap_or(default)
     }
+
+    /// The byte order of length prefixes: `--endian`, else the scenario's own (little for the
+    /// lesson's `struct.pack('i')`, big for the rest).
+    pub(crate) fn endian(&self) -> Endian {
+        self.endian.unwrap_or(if self.scenario == Scenario::RemoteCmd { Endian::Little } else { Endian::Big })
+    }
 }
 
 /// Bounds that keep every scenario within its time budget.
@@ -338,6 +394,7 @@ mod limits {
             Scenario::Many => (1, 500),
             Scenario::UdpEcho => (1, 1000),
             Scenario::UdpBroadcast => (1, 50),
+            Scenario::RemoteCmd => (1, 20),
             _ => return None,
         })
     }
@@ -354,6 +411,9 @@ mod limits {
             Scenario::Framed | Scenario::Jsonhdr | Scenario::Echo => (1, 1 << 20),
             Scenario::Bulk => (1, 1 << 30),
             Scenario::UdpEcho => (1, 65_507),
+            Scenario::RemoteCmd => (1, 1 << 20),
+            // the largest UDP payload in IPv4: 65,535 - 20 (IP header) - 8 (UDP header)
+            Scenario::UdpTruncate | Scenario::UdpFragments => (1, 65_507),
             _ => return None,
         })
     }
@@ -419,6 +479,12 @@ pub struct GenReport {
     pub elapsed: Duration,
     /// Measured facts, one line each (also narrated).
     pub notes: Vec<String>,
+    /// What the lesson's server program would print for what this run's server received, one
+    /// line each (`第一次 b'helloworld'`); empty when the server did not run here.
+    pub server_prints: Vec<String>,
+    /// What the lesson's client program would print (`b'hi'`, a reply's repr); empty when the
+    /// client did not run here.
+    pub client_prints: Vec<String>,
 }
 
 impl GenReport {
@@ -484,6 +550,8 @@ impl GenReport {
             bursts: Vec::new(),
             elapsed: Duration::ZERO,
             notes: Vec::new(),
+            server_prints: Vec::new(),
+            client_prints: Vec::new(),
         }
     }
 }
@@ -594,6 +662,10 @@ fn dispatch(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
         Scenario::Split => seams::split(cfg, voice),
         Scenario::Framed => seams::framed(cfg, voice),
         Scenario::Jsonhdr => seams::jsonhdr(cfg, voice),
+        Scenario::HelloWorld => lessons::hello_world(cfg, voice),
+        Scenario::RemoteCmd => lessons::remote_cmd(cfg, voice),
+        Scenario::UdpTruncate => lessons::udp_truncate(cfg, voice),
+        Scenario::UdpFragments => lessons::udp_fragments(cfg, voice),
         Scenario::UdpEcho => udp::echo(cfg, voice),
         Scenario::UdpBroadcast => udp::broadcast(cfg, voice),
         Scenario::Arp => arp::run(cfg, voice),
@@ -610,9 +682,20 @@ pub(crate) enum Who {
     Client,
 }
 
+/// How a narration line is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// What is being done (wrapped).
+    Say,
+    /// Why the capture looks the way it does (wrapped, tagged `why`).
+    Why,
+    /// What the lesson's program prints, verbatim (never wrapped: spaces are part of it).
+    Print,
+}
+
 pub(crate) struct Line {
     who: Who,
-    why: bool,
+    kind: Kind,
     text: String,
 }
 
@@ -620,12 +703,15 @@ const WRAP: usize = 100;
 
 impl Line {
     fn write_to(&self, w: &mut dyn io::Write) -> io::Result<()> {
-        let tag = match (self.why, self.who) {
-            (true, _) => "   why",
-            (false, Who::Gen) => "",
-            (false, Who::Server) => "server",
-            (false, Who::Client) => "client",
+        let tag = match (self.kind, self.who) {
+            (Kind::Why, _) => "   why",
+            (_, Who::Gen) => "",
+            (_, Who::Server) => "server",
+            (_, Who::Client) => "client",
         };
+        if self.kind == Kind::Print {
+            return writeln!(w, "{tag}  prints {}", self.text);
+        }
         if tag.is_empty() {
             return writeln!(w, "{}", self.text);
         }
@@ -674,12 +760,17 @@ impl Voice {
 
     /// What is being done.
     pub(crate) fn say(&self, text: impl Into<String>) {
-        let _ = self.tx.send(Line { who: self.who, why: false, text: text.into() });
+        let _ = self.tx.send(Line { who: self.who, kind: Kind::Say, text: text.into() });
+    }
+
+    /// What the lesson's program would print here, shown verbatim.
+    pub(crate) fn print(&self, text: impl Into<String>) {
+        let _ = self.tx.send(Line { who: self.who, kind: Kind::Print, text: text.into() });
     }
 
     /// Why the capture looks the way it does.
     pub(crate) fn why(&self, text: impl Into<String>) {
-        let _ = self.tx.send(Line { who: self.who, why: true, text: text.into() });
+        let _ = self.tx.send(Line { who: self.who, kind: Kind::Why, text: text.into() });
     }
 }
 
@@ -717,10 +808,10 @@ pub(crate) fn body(index: usize, len: usize) -> Vec<u8> {
     pattern.iter().copied().cycle().take(len).collect()
 }
 
-/// 4-byte big-endian length + body: the tutorial's `struct.pack('>I', len(body)) + body`.
-pub(crate) fn frame(body: &[u8]) -> Vec<u8> {
+/// 4-byte length in `order` + body: the tutorial's `struct.pack('>I', len(body)) + body` (big).
+pub(crate) fn frame(body: &[u8], order: Endian) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + body.len());
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&order.pack(body.len() as u32));
     out.extend_from_slice(body);
     out
 }
@@ -735,7 +826,8 @@ mod tests {
             assert_eq!(sc.to_string().parse::<Scenario>().unwrap(), sc);
             assert!(!sc.describe().is_empty() && sc.describe().len() < 100, "{sc}: {}", sc.describe());
         }
-        assert_eq!(Scenario::all().len(), 18);
+        assert_eq!(Scenario::all().len(), 22);
+        assert_eq!("hello_world".parse::<Scenario>().unwrap(), Scenario::HelloWorld);
         assert_eq!("ZERO_WINDOW".parse::<Scenario>().unwrap(), Scenario::ZeroWindow);
         assert_eq!(" udp-echo ".parse::<Scenario>().unwrap(), Scenario::UdpEcho);
     }
@@ -779,6 +871,10 @@ mod tests {
         assert!(bad(v6).contains("IPv4 only"));
         let big = GenConfig { count: Some(1000), size: Some(1 << 20), ..GenConfig::new(Scenario::Echo) };
         assert!(bad(big).contains("more than 64 MiB"));
+        let endian = GenConfig { endian: Some(Endian::Little), ..GenConfig::new(Scenario::Echo) };
+        assert!(bad(endian).contains("echo writes no length prefix; --endian applies to split, framed, jsonhdr, remote-cmd"));
+        assert_eq!(GenConfig::new(Scenario::RemoteCmd).endian(), Endian::Little);
+        assert_eq!(GenConfig::new(Scenario::Framed).endian(), Endian::Big);
         let ok = GenConfig { count: Some(3), size: Some(10), ..GenConfig::new(Scenario::Framed) };
         assert!(ok.validate().is_ok());
     }
@@ -816,7 +912,8 @@ mod tests {
     fn payload_helpers() {
         assert_eq!(body(3, 10), b"m03:ABCDEF");
         assert_eq!(body(0, 0), b"");
-        assert_eq!(frame(b"hello"), b"\x00\x00\x00\x05hello");
+        assert_eq!(frame(b"hello", Endian::Big), b"\x00\x00\x00\x05hello");
+        assert_eq!(frame(b"hello", Endian::Little), b"\x05\x00\x00\x00hello");
     }
 
     #[test]
@@ -824,8 +921,9 @@ mod tests {
         assert_eq!(wrap("a bb ccc", 4), vec!["a bb", "ccc"]);
         assert_eq!(wrap("", 10), vec![""]);
         let mut out = Vec::new();
-        Line { who: Who::Client, why: false, text: "connected".into() }.write_to(&mut out).unwrap();
-        Line { who: Who::Server, why: true, text: "because".into() }.write_to(&mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "client  connected\n   why  because\n");
+        Line { who: Who::Client, kind: Kind::Say, text: "connected".into() }.write_to(&mut out).unwrap();
+        Line { who: Who::Server, kind: Kind::Why, text: "because".into() }.write_to(&mut out).unwrap();
+        Line { who: Who::Server, kind: Kind::Print, text: "b'a  b'".into() }.write_to(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "client  connected\n   why  because\nserver  prints b'a  b'\n");
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use super::{Burst, GenConfig, GenError, GenReport, Role, Tally, Voice, Who};
+use super::{Burst, Endian, GenConfig, GenError, GenReport, Role, Tally, Voice, Who};
 
 /// Timeout of every read, write and connect once a conversation is under way.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,9 +55,17 @@ pub(crate) struct Part {
     pub bursts: Vec<Burst>,
     /// Measured facts, one line each.
     pub notes: Vec<String>,
+    /// What the lesson's program of this side would print, one line each.
+    pub prints: Vec<String>,
 }
 
 impl Part {
+    /// Record a line the lesson's program would print: shown verbatim now, kept in the report.
+    pub(crate) fn print(&mut self, voice: &Voice, text: String) {
+        voice.print(text.clone());
+        self.prints.push(text);
+    }
+
     /// Record a measured fact: narrated now, kept in the report.
     pub(crate) fn note(&mut self, voice: &Voice, text: String) {
         voice.say(text.clone());
@@ -225,10 +233,10 @@ pub(crate) fn read_exact(stream: &mut TcpStream, len: usize, what: &str) -> Resu
     }
 }
 
-/// Read a 4-byte big-endian length and that many bytes; `None` at a clean end of stream.
-pub(crate) fn read_frame(stream: &mut TcpStream, what: &str) -> Result<Option<Vec<u8>>, GenError> {
+/// Read a 4-byte length in `order` and that many bytes; `None` at a clean end of stream.
+pub(crate) fn read_frame(stream: &mut TcpStream, order: Endian, what: &str) -> Result<Option<Vec<u8>>, GenError> {
     let Some((hdr, _)) = read_exact_or_eof(stream, 4, what)? else { return Ok(None) };
-    let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+    let len = order.unpack([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
     if len > 64 << 20 {
         return Err(GenError::Mismatch(format!("a length header says {len} bytes, more than 64 MiB")));
     }
@@ -396,7 +404,7 @@ pub(crate) fn run_tcp(cfg: &GenConfig, voice: &Voice, opts: ListenOpts, serve: S
 
 /// Fill the report from the parts of the sides that ran here: bytes, messages and replies are
 /// the client's when it ran, resets add up, and the client's notes come first.
-fn merge(report: &mut GenReport, client: Option<Part>, server: Option<Part>) {
+pub(crate) fn merge(report: &mut GenReport, client: Option<Part>, server: Option<Part>) {
     let only_server = client.is_none();
     if let Some(server) = server {
         report.server_tally = server.tally;
@@ -404,6 +412,7 @@ fn merge(report: &mut GenReport, client: Option<Part>, server: Option<Part>) {
         report.connections = server.connections;
         report.resets += server.resets;
         report.notes.extend(server.notes);
+        report.server_prints = server.prints;
         if only_server {
             report.bytes_sent = server.tally.bytes_sent;
             report.messages = server.tally.messages_sent;
@@ -422,6 +431,7 @@ fn merge(report: &mut GenReport, client: Option<Part>, server: Option<Part>) {
         report.mss = client.mss;
         report.tcp = client.tcp;
         report.bursts = client.bursts;
+        report.client_prints = client.prints;
         let server_notes = std::mem::take(&mut report.notes);
         report.notes = client.notes;
         report.notes.extend(server_notes);

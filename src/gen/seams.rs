@@ -13,7 +13,7 @@ use super::net::{
     self, accept, connected, data_segs_out, dial, read_exact, read_exact_or_eof, read_frame, run_tcp, send, show, shutdown_write, Ctx, Env,
     ListenOpts, Part,
 };
-use super::{body, frame, Burst, GenConfig, GenError, GenReport, Rng, Tally, Voice, DEFAULT_SPLIT_MSS};
+use super::{body, frame, Burst, Endian, GenConfig, GenError, GenReport, Rng, Tally, Voice, DEFAULT_SPLIT_MSS};
 
 // ---------------------------------------------------------------------------------------------
 // sticky and nodelay
@@ -209,7 +209,8 @@ pub(crate) fn split(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenErro
     voice.why(format!(
         "one message larger than the MSS: TCP_MAXSEG={mss} set on the client before connect() lowers the MSS \
          it announces in its SYN and uses itself, so the kernel cuts one write() into several segments. A \
-         4-byte big-endian length header lets the receiver put the pieces back together."
+         4-byte {}-endian length header lets the receiver put the pieces back together.",
+        cfg.endian()
     ));
     run_tcp(cfg, voice, ListenOpts::default(), split_serve, split_dial)
 }
@@ -221,10 +222,11 @@ fn split_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError
     let mut part = connected(voice, &stream, at, &format!("TCP_MAXSEG {want_mss}"));
     let effective_mss = part.mss.unwrap_or(want_mss);
     let segs_before = data_segs_out(&stream);
-    let msg = frame(&body(0, size));
+    let order = env.cfg.endian();
+    let msg = frame(&body(0, size), order);
     send(&mut stream, &msg, &mut part.tally, "writing the message")?;
-    voice.say(format!("wrote one message in one write(): 4-byte length {size} + {size} bytes"));
-    let reply = read_frame(&mut stream, "reading the server's answer")?
+    voice.say(format!("wrote one message in one write(): 4-byte {order}-endian length {size} + {size} bytes"));
+    let reply = read_frame(&mut stream, order, "reading the server's answer")?
         .ok_or_else(|| GenError::Mismatch("the server closed without answering".into()))?;
     part.tally.got(reply.len() + 4);
     let text = String::from_utf8_lossy(&reply).into_owned();
@@ -257,8 +259,9 @@ fn split_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part,
     let (mut stream, peer) = accept(listener, env.wait)?;
     voice.say(format!("accepted {peer}"));
     let mut part = Part { connections: 1, ..Part::default() };
+    let order = env.cfg.endian();
     let hdr = read_exact(&mut stream, 4, "reading the length header")?;
-    let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+    let len = order.unpack([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
     voice.say(format!("length header: {len} bytes follow; reading until that many have arrived"));
     let (received, reads) = read_exact_or_eof(&mut stream, len, "reading the body")?.unwrap_or_default();
     if received != body(0, len) {
@@ -268,7 +271,7 @@ fn split_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part,
     part.reads = Some(reads);
     part.note(voice, format!("the {len}-byte body took {reads} recv() call(s); the header said when it was complete"));
     let answer = format!("ok {len} bytes in {reads} reads");
-    send(&mut stream, &frame(answer.as_bytes()), &mut part.tally, "answering")?;
+    send(&mut stream, &frame(answer.as_bytes(), order), &mut part.tally, "answering")?;
     net::drain(&mut stream, "waiting for the client's FIN")?;
     Ok(part)
 }
@@ -283,11 +286,13 @@ fn framed_sizes(cfg: &GenConfig) -> Vec<usize> {
 }
 
 pub(crate) fn framed(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
-    voice.why(
-        "each message is a 4-byte big-endian length followed by the body (Python: struct.pack('>I', len(body)) \
+    let order = cfg.endian();
+    voice.why(format!(
+        "each message is a 4-byte {order}-endian length followed by the body (Python: struct.pack({}, len(body)) \
          + body). TCP will group the bytes as it likes, several frames in one segment or one frame over several; \
          the receiver reads 4 bytes, then exactly that many, and is back on a boundary.",
-    );
+        order.struct_format()
+    ));
     run_tcp(cfg, voice, ListenOpts::default(), framed_serve, framed_dial)
 }
 
@@ -332,7 +337,8 @@ fn framed_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenErro
     let mut stream = dial(at)?;
     let mut part = connected(voice, &stream, at, "Nagle on");
     let segs_before = data_segs_out(&stream);
-    let msgs: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &len)| frame(&body(i, len))).collect();
+    let order = env.cfg.endian();
+    let msgs: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &len)| frame(&body(i, len), order)).collect();
     voice.say(format!(
         "writing {} frames of 1 to {} bytes (seed {}), one write() each, back to back",
         msgs.len(),
@@ -340,7 +346,7 @@ fn framed_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenErro
         env.cfg.seed
     ));
     part.tally = pipelined(&mut stream, &msgs, |stream, i| {
-        let echoed = read_frame(stream, "reading an echoed frame")?
+        let echoed = read_frame(stream, order, "reading an echoed frame")?
             .ok_or_else(|| GenError::Mismatch(format!("the server closed before echoing frame {i}")))?;
         if echoed != body(i, sizes[i]) {
             return Err(GenError::Mismatch(format!("frame {i} came back different: {}", show(&echoed))));
@@ -365,9 +371,10 @@ fn framed_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part
     let (mut stream, peer) = accept(listener, env.wait)?;
     voice.say(format!("accepted {peer}; reading frames by their headers and echoing each back"));
     let mut part = Part { connections: 1, ..Part::default() };
-    while let Some(received) = read_frame(&mut stream, "reading a frame")? {
+    let order = env.cfg.endian();
+    while let Some(received) = read_frame(&mut stream, order, "reading a frame")? {
         part.tally.got(received.len() + 4);
-        send(&mut stream, &frame(&received), &mut part.tally, "echoing a frame")?;
+        send(&mut stream, &frame(&received, order), &mut part.tally, "echoing a frame")?;
     }
     part.note(voice, format!("re-framed and echoed {} messages, then read the client's FIN", part.tally.messages_received));
     Ok(part)
@@ -377,19 +384,20 @@ fn framed_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part
 // jsonhdr
 
 pub(crate) fn jsonhdr(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
-    voice.why(
-        "the tutorials' file-transfer framing: struct.pack('>I', len(header)), then a JSON header such as \
-         {\"len\": N, \"name\": \"file-03.txt\", ...}, then N body bytes. The fixed 4 bytes say how long the \
+    voice.why(format!(
+        "the tutorials' file-transfer framing: struct.pack({}, len(header)), then a JSON header such as \
+         {{\"len\": N, \"name\": \"file-03.txt\", ...}}, then N body bytes. The fixed 4 bytes say how long the \
          header is; the header says how long the body is and what it is.",
-    );
+        cfg.endian().struct_format()
+    ));
     run_tcp(cfg, voice, ListenOpts::default(), jh_serve, jh_dial)
 }
 
 const KINDS: [(&str, &str); 4] = [("text", "txt"), ("blob", "bin"), ("image", "png"), ("log", "log")];
 
-/// 4-byte length + JSON header + body.
-fn jh_message(header: &str, body: &[u8]) -> Vec<u8> {
-    let mut message = (header.len() as u32).to_be_bytes().to_vec();
+/// 4-byte length of the header in `order` + JSON header + body.
+pub(crate) fn jh_message(header: &str, body: &[u8], order: Endian) -> Vec<u8> {
+    let mut message = order.pack(header.len() as u32).to_vec();
     message.extend_from_slice(header.as_bytes());
     message.extend_from_slice(body);
     message
@@ -399,9 +407,9 @@ type JsonMsg = (Vec<(String, json::Val)>, Vec<u8>, usize);
 
 /// Read one header-framed message: (header fields, body, bytes on the wire); `None` at a clean
 /// end of stream.
-fn jh_read(stream: &mut TcpStream, what: &str) -> Result<Option<JsonMsg>, GenError> {
+fn jh_read(stream: &mut TcpStream, order: Endian, what: &str) -> Result<Option<JsonMsg>, GenError> {
     let Some((hdr, _)) = read_exact_or_eof(stream, 4, what)? else { return Ok(None) };
-    let header_len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+    let header_len = order.unpack([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
     if header_len > 64 * 1024 {
         return Err(GenError::Mismatch(format!("a JSON header of {header_len} bytes is too long")));
     }
@@ -417,6 +425,7 @@ fn jh_read(stream: &mut TcpStream, what: &str) -> Result<Option<JsonMsg>, GenErr
 }
 
 fn jh_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
+    let order = env.cfg.endian();
     let mut rng = Rng::new(env.cfg.seed);
     let max = env.cfg.size_or(4000);
     let files: Vec<(String, usize)> = (0..env.cfg.count_or(8))
@@ -436,13 +445,13 @@ fn jh_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
                 ("seq", json::Val::Num(i as u64)),
                 ("type", json::Val::Str(kind.into())),
             ]);
-            jh_message(&header, &body(i, *len))
+            jh_message(&header, &body(i, *len), order)
         })
         .collect();
     let mut stream = dial(at)?;
     let mut part = connected(voice, &stream, at, "Nagle on");
     if let Some(first) = msgs.first() {
-        let header_len = u32::from_be_bytes([first[0], first[1], first[2], first[3]]) as usize;
+        let header_len = order.unpack([first[0], first[1], first[2], first[3]]) as usize;
         voice.say(format!(
             "sending {} files; the first: 4-byte length {header_len}, header {}, then {} body bytes",
             msgs.len(),
@@ -451,7 +460,7 @@ fn jh_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
         ));
     }
     part.tally = pipelined(&mut stream, &msgs, |stream, i| {
-        let (fields, answer, wire) = jh_read(stream, "reading an answer")?
+        let (fields, answer, wire) = jh_read(stream, order, "reading an answer")?
             .ok_or_else(|| GenError::Mismatch(format!("the server closed before answering file {i}")))?;
         let want = format!("received {}: {} bytes", files[i].0, files[i].1);
         if json::num(&fields, "seq") != Some(i as u64) || answer != want.as_bytes() {
@@ -468,7 +477,8 @@ fn jh_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, Ge
     let (mut stream, peer) = accept(listener, env.wait)?;
     voice.say(format!("accepted {peer}; reading 4 bytes, the JSON header they announce, then \"len\" body bytes"));
     let mut part = Part { connections: 1, ..Part::default() };
-    while let Some((fields, received, wire)) = jh_read(&mut stream, "reading a file")? {
+    let order = env.cfg.endian();
+    while let Some((fields, received, wire)) = jh_read(&mut stream, order, "reading a file")? {
         part.tally.got(wire);
         let name = json::str(&fields, "name").unwrap_or("?").to_string();
         let seq = json::num(&fields, "seq").unwrap_or(0);
@@ -481,14 +491,14 @@ fn jh_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, Ge
             ("seq", json::Val::Num(seq)),
             ("status", json::Val::Str("ok".into())),
         ]);
-        send(&mut stream, &jh_message(&header, answer.as_bytes()), &mut part.tally, "answering")?;
+        send(&mut stream, &jh_message(&header, answer.as_bytes(), order), &mut part.tally, "answering")?;
     }
     part.note(voice, format!("{} files received and answered, then the client's FIN", part.tally.messages_received));
     Ok(part)
 }
 
 /// Just enough JSON for flat objects of strings and non-negative integers.
-mod json {
+pub(crate) mod json {
     /// A field value.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub enum Val {
@@ -692,7 +702,8 @@ mod tests {
         assert_eq!(big_line().len(), BIG);
         assert!(big_line().starts_with(b"big-00 #"));
         assert_eq!(msg(7), b"msg-07\n");
-        assert_eq!(jh_message("{}", b"xy"), b"\x00\x00\x00\x02{}xy");
+        assert_eq!(jh_message("{}", b"xy", Endian::Big), b"\x00\x00\x00\x02{}xy");
+        assert_eq!(jh_message("{}", b"xy", Endian::Little), b"\x02\x00\x00\x00{}xy");
         let cfg = GenConfig { count: Some(5), size: Some(10), ..GenConfig::new(super::super::Scenario::Framed) };
         let sizes = framed_sizes(&cfg);
         assert_eq!(sizes.len(), 5);

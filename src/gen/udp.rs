@@ -13,7 +13,7 @@ use super::{GenConfig, GenError, GenReport, Rng, Role, Tally, Voice, Who};
 /// How long a client waits for each echoed datagram.
 const REPLY_WAIT: Duration = Duration::from_secs(2);
 
-fn bind_udp(addr: SocketAddr, broadcast: bool) -> Result<UdpSocket, GenError> {
+pub(crate) fn bind_udp(addr: SocketAddr, broadcast: bool) -> Result<UdpSocket, GenError> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).ctx("creating a socket")?;
     if addr.is_ipv6() {
         sock.set_only_v6(true).ctx("setting IPV6_V6ONLY")?;
@@ -30,7 +30,7 @@ fn bind_udp(addr: SocketAddr, broadcast: bool) -> Result<UdpSocket, GenError> {
     Ok(sock.into())
 }
 
-fn timed_out(err: &io::Error) -> bool {
+pub(crate) fn timed_out(err: &io::Error) -> bool {
     matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 

@@ -403,6 +403,7 @@ mod tests {
                 dup_ack_of: 0,
                 new_conn: false,
                 bytes_in_flight: None,
+                offload: None,
             };
             Event { n, rel_ns: 0, flags: tcpflags::ACK, len: 1, win: 1, mss: None, ws: None, seg }
         };

@@ -132,7 +132,12 @@ pub fn write_msg_note(w: &mut dyn Write, c: &Carried) -> io::Result<()> {
             (p, false) => write!(w, " part {p} (last)"),
         }
     } else {
-        write!(w, "msg {}-{} ({} stuck together", c.first, c.last, c.last - c.first + 1)?;
+        if c.offloaded {
+            // Together in the captured frame, not necessarily in one wire segment.
+            write!(w, "msg {}-{} ({} in one offloaded frame", c.first, c.last, c.last - c.first + 1)?;
+        } else {
+            write!(w, "msg {}-{} ({} stuck together", c.first, c.last, c.last - c.first + 1)?;
+        }
         if c.first_part > 1 {
             write!(w, "; msg {} part {}", c.first, c.first_part)?;
         }
@@ -247,6 +252,7 @@ mod tests {
             last: n,
             first_part: 1,
             continues: false,
+            offloaded: false,
             dup: false,
         };
         for n in 1..=3u64 {

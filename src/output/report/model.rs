@@ -403,6 +403,7 @@ mod tests {
             dup_ack_of: 0,
             new_conn: false,
             bytes_in_flight: None,
+            offload: None,
         };
         Seg { ev: Event { n, rel_ns: t, flags: tcpflags::ACK, len, win: 1000, mss: None, ws: None, seg }, marked: false }
     }

@@ -52,6 +52,13 @@ pub(crate) fn annotated(ev: &flow::Event, endpoints: &(String, String)) -> Strin
     if let Some(bif) = ev.seg.bytes_in_flight {
         let _ = write!(s, "  in flight {bif}");
     }
+    match ev.seg.offload {
+        Some(crate::track::tcp::Offload::Segments { mss, segments }) => {
+            let _ = write!(s, "  offload: {segments} segments of MSS {mss}");
+        }
+        Some(crate::track::tcp::Offload::UnknownMss) => s.push_str("  offload: larger than any MSS seen"),
+        None => {}
+    }
     let n = notes(ev);
     if !n.is_empty() {
         let _ = write!(s, "  [{n}]");
