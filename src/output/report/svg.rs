@@ -357,7 +357,8 @@ pub(crate) fn time_sequence(d: &Detail, dir: Dir, opts: &ReportOptions) -> Optio
     let top_data = data.iter().map(|s| u64::from(s.ev.seg.rseq) + u64::from(s.ev.len)).max().unwrap_or(1);
     let top_win =
         acks.iter().map(|s| u64::from(s.ev.seg.rack.unwrap_or(0)) + u64::from(s.ev.seg.win_scaled.unwrap_or(0))).max().unwrap_or(0);
-    // The data decides the scale; the window line may leave the top (zoom out shows it).
+    // The data decides the scale: a window far larger than what was sent runs off the top (the
+    // page says so under the graph).
     let y1 = (top_data.max(top_win.min(top_data.saturating_mul(3) / 2)) as f64 * 1.05).max(10.0);
     let sc = Scale { t0, t1, y1 };
     let bars = decimate(data.len(), opts.budget, |i| data[i].marked);
@@ -424,6 +425,7 @@ pub(crate) fn time_sequence(d: &Detail, dir: Dir, opts: &ReportOptions) -> Optio
     let dropped = data.len() - bars.len();
     Some(html! {
         (graph("tsg", &label, axes((t0, t1), (0.0, y1), "time (s)", "relative sequence number", &yfmt), plot))
+        @if top_win as f64 > y1 { p class="more" { "the receive-window line runs above the top of the graph (up to relative seq " (crate::output::conns::group(top_win)) "): the window was much larger than the data sent" } }
         @if dropped > 0 { p class="more" { (dropped) " of " (data.len()) " plain segments left out of this drawing (the point budget is " (opts.budget) "); every marked one is drawn" } }
     })
 }
