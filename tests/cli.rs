@@ -186,3 +186,19 @@ fn checksums_checked_and_dropped() {
     assert!(frame5(&checked).contains("retransmission"), "{}", frame5(&checked));
     assert!(!frame5(&dropped).contains("retransmission"), "{}", frame5(&dropped));
 }
+
+#[test]
+fn report_errors() {
+    let f = fixture("tcp-basic.pcap");
+    let f = f.to_str().unwrap();
+    let o = wireseam(&["report", f]);
+    assert_eq!(o.status.code(), Some(2), "-o is required: {}", stderr(&o));
+    assert!(stderr(&o).contains("--output"));
+    assert_clean_error(&wireseam(&["report", f, "-o", "-", "--top", "0"]), 2, &["--top"]);
+    assert_clean_error(&wireseam(&["report", f, "-o", "-", "--recv", "0"]), 2, &["--recv"]);
+    assert_clean_error(&wireseam(&["report", f, "-o", "/nonexistent/dir/x.html"]), 1, &["cannot write", "/nonexistent/dir/x.html"]);
+    assert_clean_error(&wireseam(&["report", "/nonexistent/x.pcap", "-o", "-"]), 1, &["/nonexistent/x.pcap"]);
+    let o = wireseam(&["report", f, "-o", "-", "--conn", "99"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no TCP connection #99 in this input"));
+}
