@@ -155,7 +155,8 @@ fn stable_over_20_runs(scenario: &str, port: u16) {
     let mut bless = vec!["--expect", e.to_str().unwrap(), "--bless"];
     bless.extend(filter);
     bless.extend(gen);
-    assert_eq!(golden(&bless).status.code(), Some(0));
+    let o = golden(&bless);
+    assert_eq!(o.status.code(), Some(0), "{scenario} --bless: {:?}", text(&o));
     let mut again = vec!["--expect", e.to_str().unwrap()];
     again.extend(filter);
     again.extend(gen);
