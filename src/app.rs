@@ -48,6 +48,7 @@ pub fn main() -> i32 {
         Config::Capture(cfg) => capture(&cfg),
         Config::Stream(cfg) => stream(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
+        Config::Lab(cfg) => lab(&cfg),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
         Config::Demo(cfg) => {
             let mut out = io::LineWriter::new(io::stdout().lock());
@@ -80,6 +81,31 @@ fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
         Err(e) => {
             let _ = out.flush();
             eprintln!("wireseam: gen {}: {e}", cfg.scenario.name());
+            EXIT_ERROR
+        }
+    }
+}
+
+fn lab(cfg: &crate::lab::LabConfig) -> i32 {
+    let scenario = cfg.gen.scenario;
+    if !nix::unistd::geteuid().is_root() {
+        if scenario.needs_peer() {
+            eprintln!("wireseam: gen {scenario}: the scripted peer runs on a TUN device in a private network namespace, which needs root: run it with sudo");
+            return EXIT_ERROR;
+        }
+        eprintln!("wireseam: gen {scenario}: --lab needs root (network namespaces); running on loopback instead");
+        return gen(Some(&cfg.gen));
+    }
+    let mut out = io::LineWriter::new(io::stdout().lock());
+    match crate::lab::run(cfg, &mut out) {
+        Ok(report) => {
+            let _ = writeln!(out, "{}", report.summary());
+            let _ = out.flush();
+            EXIT_OK
+        }
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("wireseam: gen {scenario}: {e}");
             EXIT_ERROR
         }
     }

@@ -155,6 +155,24 @@ pub struct GenArgs {
     #[arg(long, value_name = "HEADER")]
     pub header: Option<String>,
 
+    /// Run in a private lab network (root): two network namespaces joined by a veth pair (MTU
+    /// 1500, offloads off), server in one, client in the other; prints the annotated capture.
+    /// The scripted-peer scenarios (rto, fast-retransmit, ...) always run in a lab.
+    #[arg(long)]
+    pub lab: bool,
+
+    /// Rate limit of the lab's link (tc tbf syntax: 1mbit, 500kbit).
+    #[arg(long, value_name = "RATE", requires = "lab")]
+    pub rate: Option<String>,
+
+    /// One-way delay in milliseconds on the lab's link (needs the kernel's netem).
+    #[arg(long, value_name = "MS", requires = "lab")]
+    pub delay: Option<u64>,
+
+    /// With --lab or a scripted-peer scenario: write the capture to FILE instead of printing it.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
+
     /// No narration.
     #[arg(short, long)]
     pub quiet: bool,
@@ -599,6 +617,8 @@ pub enum Config {
     Stream(StreamConfig),
     /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
+    /// `wireseam gen --lab`, and the scripted-peer scenarios.
+    Lab(crate::lab::LabConfig),
     /// `wireseam demo`.
     Demo(crate::demo::DemoConfig),
     /// `wireseam golden`.
@@ -705,6 +725,21 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;
+            if args.lab || scenario.needs_peer() {
+                if role != crate::gen::Role::Both {
+                    return Err("the lab runs both sides itself: leave out --role".into());
+                }
+                return Ok(Config::Lab(crate::lab::LabConfig {
+                    gen: cfg,
+                    rate: args.rate,
+                    delay: args.delay.map(std::time::Duration::from_millis),
+                    write: args.write,
+                    color,
+                }));
+            }
+            if args.write.is_some() {
+                return Err("-w writes the lab's capture: add --lab (or capture with `wireseam capture -w`)".into());
+            }
             Ok(Config::Gen(Some(cfg)))
         }
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
