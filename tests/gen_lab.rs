@@ -248,3 +248,30 @@ fn a_panic_removes_the_namespace() {
     assert!(name.starts_with(&format!("wslab-{}-", std::process::id())));
     assert!(!wireseam::lab::netns::list("").contains(name));
 }
+
+#[test]
+fn udp_broadcast_without_a_broadcast_address_set() {
+    need_lab!();
+    use wireseam::gen::{GenConfig, Scenario};
+    let ns = wireseam::lab::Netns::create("bcast").unwrap();
+    ns.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]).unwrap();
+    // no `broadcast +`: the address has none set
+    ns.ip(&["addr", "add", "10.77.0.1/24", "dev", "eth0"]).unwrap();
+    ns.ip(&["link", "set", "eth0", "up"]).unwrap();
+    ns.ip(&["link", "set", "eth1", "up"]).unwrap();
+    let cfg = GenConfig { port: 0, iface: Some("eth0".into()), ..GenConfig::new(Scenario::UdpBroadcast) };
+    let (r, log) = ns
+        .spawn(move || {
+            let mut log = Vec::new();
+            let r = wireseam::gen::run(&cfg, &mut log).map_err(|e| e.to_string());
+            (r, String::from_utf8_lossy(&log).into_owned())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let r = r.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    let log = log.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(r.server.unwrap().ip().to_string(), "10.77.0.255", "{log}");
+    assert!(log.contains("computed the directed broadcast from the prefix"), "{log}");
+    assert!(!log.contains("to 10.77.0.1:"), "{log}");
+}

@@ -717,7 +717,8 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 count: args.count,
                 size: args.size,
                 mss: args.mss,
-                iface: args.iface,
+                // in the lab, the interface is the namespace's eth0
+                iface: args.iface.or_else(|| (args.lab && scenario.needs_iface()).then(|| "eth0".to_string())),
                 endian: args.endian.map(|text| text.parse()).transpose()?,
                 recv: args.recv,
                 read_after: args.read_after.map(std::time::Duration::from_millis),
