@@ -24,6 +24,8 @@ struct Sent {
     rseq: u32,
     frame: u64,
     t_ns: i64,
+    /// The copy was a SYN without ACK.
+    bare_syn: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -63,8 +65,8 @@ pub enum Cause {
         after: f64,
         /// This wait over the previous one (from `n == 2`).
         ratio: Option<f64>,
-        /// A SYN (connection attempt retried).
-        syn: bool,
+        /// What is repeated.
+        what: Repeated,
     },
     /// A fast retransmission after the peer's duplicate ACKs (first three frames, and how many).
     Fast {
@@ -91,6 +93,20 @@ pub enum Cause {
         /// This wait over the previous one (from `n == 3`).
         ratio: Option<f64>,
     },
+}
+
+/// What a retransmission repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeated {
+    /// Data or a FIN.
+    Data,
+    /// A SYN: a connection attempt retried.
+    Syn,
+    /// A SYN,ACK: the server's answer retried.
+    SynAck,
+    /// A SYN,ACK on the sequence number of this side's own bare SYN: a simultaneous open
+    /// (RFC 9293 3.5), not a loss.
+    SynAgainWithAck,
 }
 
 /// The memory the causes come from; feed it every frame in order.
@@ -159,15 +175,21 @@ impl Causes {
         let retransmission = a.has(Analysis::RETRANSMISSION) || a.has(Analysis::FAST_RETRANSMISSION);
         if retransmission {
             // (retransmissions so far, first copy's frame, nanoseconds since the previous copy, ratio)
-            let (n, of, gap, ratio) = match me.chain {
+            let (n, of, gap, ratio, first_bare_syn) = match me.chain {
                 Some((rseq, count, last, gap)) if rseq == seg.rseq => {
                     let this = t - last;
-                    (count + 1, 0, this, (gap > 0).then(|| this as f64 / gap as f64))
+                    (count + 1, 0, this, (gap > 0).then(|| this as f64 / gap as f64), false)
                 }
                 _ => match me.recent.iter().find(|sent| sent.frame != 0 && sent.rseq == seg.rseq) {
-                    Some(first) => (1, first.frame, t - first.t_ns, None),
-                    None => (1, 0, 0, None),
+                    Some(first) => (1, first.frame, t - first.t_ns, None, first.bare_syn),
+                    None => (1, 0, 0, None, false),
                 },
+            };
+            let what = match (syn, ack) {
+                (false, _) => Repeated::Data,
+                (true, false) => Repeated::Syn,
+                (true, true) if first_bare_syn && n == 1 => Repeated::SynAgainWithAck,
+                (true, true) => Repeated::SynAck,
             };
             let after = gap as f64 / SEC;
             me.chain = Some((seg.rseq, n, t, gap));
@@ -180,10 +202,10 @@ impl Causes {
             if of == 0 && n == 1 {
                 return cause;
             }
-            return Cause::Retransmission { n, of, after, ratio, syn };
+            return Cause::Retransmission { n, of, after, ratio, what };
         }
         if tcp.len > 0 || syn || fin {
-            me.recent[me.next] = Sent { rseq: seg.rseq, frame: view.n, t_ns: t };
+            me.recent[me.next] = Sent { rseq: seg.rseq, frame: view.n, t_ns: t, bare_syn: syn && !ack };
             me.next = (me.next + 1) % RECENT;
             if me.chain.is_some_and(|(rseq, ..)| rseq != seg.rseq) {
                 me.chain = None;
@@ -202,8 +224,16 @@ fn doubled(ratio: f64) -> bool {
 pub fn write(w: &mut dyn Write, cause: &Cause) -> io::Result<()> {
     match *cause {
         Cause::None => Ok(()),
-        Cause::Retransmission { n, of, after, ratio, syn } => {
-            let what = if syn { "SYN retry" } else { "retransmission" };
+        Cause::Retransmission { of, after, what: Repeated::SynAgainWithAck, .. } => {
+            write!(w, "  ← the SYN of frame {of} again, now with an ACK ({after:.3} s later): a simultaneous open, not a loss")
+        }
+        Cause::Retransmission { n, of, after, ratio, what: repeated } => {
+            let syn = repeated != Repeated::Data;
+            let what = match repeated {
+                Repeated::Syn => "SYN retry",
+                Repeated::SynAck => "SYN-ACK retry",
+                _ => "retransmission",
+            };
             if n == 1 {
                 write!(w, "  ← {what} #1, {after:.3} s after frame {of}")?;
             } else {
