@@ -265,7 +265,8 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
             writeln!(out, "lab: {note}")?;
         }
         let (stopper, capture, mem) = start_capture(&lab.client, "eth0", cfg.write.clone())?;
-        let result = run_pair(cfg, &lab, tx, |rx| printer(rx, out));
+        drop(tx);
+        let result = run_pair(&cfg.gen, &lab, |rx| printer(rx, out));
         std::thread::sleep(DRAIN);
         stopper.stop();
         let _ = capture.join();
@@ -288,17 +289,31 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
     Ok(report)
 }
 
+/// Capture in a veth lab while each of `runs` goes (server and client in their namespaces, one
+/// after the other, narration dropped): the frames, and how each run ended. For `wireseam demo`.
+pub fn record_runs(runs: &[GenConfig]) -> Result<(MemSource, Vec<Result<GenReport, GenError>>), LabRunError> {
+    let cfg = LabConfig { gen: GenConfig::default(), rate: None, delay: None, write: None, color: ColorMode::Never };
+    let lab = veth(&cfg)?;
+    let (stopper, capture, mem) = start_capture(&lab.client, "eth0", None)?;
+    let results = runs.iter().map(|run| run_pair(run, &lab, |rx| for _ in rx {})).collect();
+    std::thread::sleep(DRAIN);
+    stopper.stop();
+    let _ = capture.join();
+    drop(lab);
+    let frames = mem.lock().map(|f| f.clone()).unwrap_or_else(|_| MemSource::new(0));
+    Ok((frames, results))
+}
+
 /// The server in one namespace, the client in the other (or only one side for arp).
-fn run_pair(cfg: &LabConfig, lab: &Veth, tx: mpsc::Sender<String>, print: impl FnOnce(mpsc::Receiver<String>)) -> Result<GenReport, GenError> {
+fn run_pair(gen_cfg: &GenConfig, lab: &Veth, print: impl FnOnce(mpsc::Receiver<String>)) -> Result<GenReport, GenError> {
     let (ptx, prx) = mpsc::channel();
-    std::mem::drop(tx);
-    let scenario = cfg.gen.scenario;
+    let scenario = gen_cfg.scenario;
     let iface = if scenario.needs_iface() || matches!(scenario, Scenario::UdpTruncate | Scenario::UdpFragments) {
         Some("eth0".to_string())
     } else {
         None
     };
-    let base = GenConfig { addr: SERVER_ADDR.into(), iface, ..cfg.gen.clone() };
+    let base = GenConfig { addr: SERVER_ADDR.into(), iface, ..gen_cfg.clone() };
     let title = format!("{scenario}: ");
     let spawn = |ns: &Netns, gen_cfg: GenConfig, skip: Option<String>| {
         let lines = Lines { tx: ptx.clone(), partial: Vec::new(), skip_title: skip };
