@@ -290,7 +290,9 @@ fn capture_tour(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io::Re
                 writeln!(out, "{} frames captured.", frames.len())?;
                 return Ok(Some(Arc::new(Mutex::new(frames))));
             }
-            Err(err) => writeln!(out, "{}The lab is not available ({err}); loopback instead.{}", palette.start(style::WARN), palette.reset())?,
+            Err(err) => {
+                writeln!(out, "{}The lab is not available ({err}); loopback instead.{}", palette.start(style::WARN), palette.reset())?
+            }
         }
     }
     capture_loopback(stops, out, palette)

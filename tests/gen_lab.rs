@@ -175,7 +175,8 @@ fn zero_window_probes_and_out_of_order() {
     need_lab!();
     let (narration, packets) = lab("zero-window-probe", &["--no-lab", "--count", "3"], Duration::from_secs(30));
     let segs = tcp(&packets);
-    let probes: Vec<&&Value> = segs.iter().filter(|p| p["tcp"]["dir"] == "c2s" && (has(p, "zero_window_probe") || has(p, "keep_alive"))).collect();
+    let probes: Vec<&&Value> =
+        segs.iter().filter(|p| p["tcp"]["dir"] == "c2s" && (has(p, "zero_window_probe") || has(p, "keep_alive"))).collect();
     assert_eq!(probes.len(), 3, "{narration}");
     assert!(segs.iter().filter(|p| has(p, "zero_window")).count() >= 4);
     assert!(segs.iter().any(|p| has(p, "window_update")));

@@ -416,7 +416,9 @@ impl GenConfig {
         }
         lessons::validate(self)?;
         if scenario.needs_peer() && self.role != Role::Both {
-            return Err(GenError::Config(format!("{scenario} plays both ends itself (the kernel and the scripted peer): leave out --role")));
+            return Err(GenError::Config(format!(
+                "{scenario} plays both ends itself (the kernel and the scripted peer): leave out --role"
+            )));
         }
         if self.endian.is_some() && !scenario.writes_lengths() {
             return Err(GenError::Config(format!(
@@ -713,7 +715,11 @@ pub fn run_with_peer(cfg: &GenConfig, tun: peer::Tun, log: &mut dyn io::Write) -
     drive(cfg, log, move |voice| peer::dispatch(cfg, tun, voice))
 }
 
-fn drive(cfg: &GenConfig, log: &mut dyn io::Write, work: impl FnOnce(&Voice) -> Result<GenReport, GenError> + Send) -> Result<GenReport, GenError> {
+fn drive(
+    cfg: &GenConfig,
+    log: &mut dyn io::Write,
+    work: impl FnOnce(&Voice) -> Result<GenReport, GenError> + Send,
+) -> Result<GenReport, GenError> {
     cfg.validate()?;
     let start = Instant::now();
     let (tx, rx) = mpsc::channel::<Line>();

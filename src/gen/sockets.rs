@@ -54,7 +54,9 @@ fn dial_backlog(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenErr
                             started.elapsed().as_secs_f64()
                         )),
                         Err(e) => Err(GenError::io(format!("client {i} connecting"), e)),
-                        Ok(()) => Ok(format!("client {i}: connected after {:.1} s (a retried SYN found room)", started.elapsed().as_secs_f64())),
+                        Ok(()) => {
+                            Ok(format!("client {i}: connected after {:.1} s (a retried SYN found room)", started.elapsed().as_secs_f64()))
+                        }
                     }
                 })
             })
@@ -101,7 +103,9 @@ pub(crate) fn reuseaddr(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, Gen
                 let server = scope.spawn(move || serve_reuse_signal(target, &server_voice, tx));
                 let client = match rx.recv_timeout(net::BOTH_WAIT) {
                     Ok(()) => dial_reuse(target, &client_voice),
-                    Err(_) => Err(GenError::Timeout { what: "waiting for the server to listen".into(), secs: net::BOTH_WAIT.as_secs_f64() }),
+                    Err(_) => {
+                        Err(GenError::Timeout { what: "waiting for the server to listen".into(), secs: net::BOTH_WAIT.as_secs_f64() })
+                    }
                 };
                 (client, server.join().unwrap_or_else(|_| Err(GenError::Internal("the server thread panicked".into()))))
             });
@@ -119,7 +123,12 @@ fn serve_reuse(target: SocketAddr, voice: &Voice, wait: Duration) -> Result<Part
     serve_reuse_with(target, voice, wait, None)
 }
 
-fn serve_reuse_with(target: SocketAddr, voice: &Voice, wait: Duration, ready: Option<std::sync::mpsc::Sender<()>>) -> Result<Part, GenError> {
+fn serve_reuse_with(
+    target: SocketAddr,
+    voice: &Voice,
+    wait: Duration,
+    ready: Option<std::sync::mpsc::Sender<()>>,
+) -> Result<Part, GenError> {
     let mut part = Part::default();
     let listener = listen(target, None, 5)?;
     voice.say(format!("listening on {target} with SO_REUSEADDR"));
@@ -137,7 +146,10 @@ fn serve_reuse_with(target: SocketAddr, voice: &Voice, wait: Duration, ready: Op
     let plain = bind_only(target, false);
     match plain {
         Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
-            part.note(voice, format!("bind({target}) without SO_REUSEADDR: [Errno {}] {e}", libc::EADDRINUSE).replace(" (os error 98)", ""));
+            part.note(
+                voice,
+                format!("bind({target}) without SO_REUSEADDR: [Errno {}] {e}", libc::EADDRINUSE).replace(" (os error 98)", ""),
+            );
         }
         Err(e) => return Err(GenError::io("binding again", e)),
         Ok(_) => return Err(GenError::Mismatch("bind() without SO_REUSEADDR succeeded: no TIME-WAIT on the port".into())),
@@ -148,7 +160,8 @@ fn serve_reuse_with(target: SocketAddr, voice: &Voice, wait: Duration, ready: Op
     match bind_only(target, true) {
         Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => part.note(
             voice,
-            "a second listener on the port, even with SO_REUSEADDR: EADDRINUSE (SO_REUSEADDR forgives TIME-WAIT, not a live listener)".into(),
+            "a second listener on the port, even with SO_REUSEADDR: EADDRINUSE (SO_REUSEADDR forgives TIME-WAIT, not a live listener)"
+                .into(),
         ),
         Err(e) => return Err(GenError::io("binding a second listener", e)),
         Ok(_) => return Err(GenError::Mismatch("a second listener bound to the same port".into())),

@@ -240,8 +240,7 @@ pub(crate) fn broadcast_of(name: &str) -> Result<BcastIface, GenError> {
         // An address added without `broadcast`: getifaddrs(3) then reports the address itself (or
         // 0.0.0.0) as the broadcast address; the directed broadcast follows from the prefix.
         Some((addr, reported, Some(prefix), flags))
-            if flags.contains(InterfaceFlags::IFF_BROADCAST)
-                && reported.is_none_or(|b| b == addr || b.is_unspecified()) =>
+            if flags.contains(InterfaceFlags::IFF_BROADCAST) && reported.is_none_or(|b| b == addr || b.is_unspecified()) =>
         {
             match directed_broadcast(addr, prefix) {
                 Some(broadcast) => Ok(BcastIface { addr, broadcast, computed_from: Some(prefix) }),
@@ -268,7 +267,14 @@ pub(crate) fn broadcast(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, Gen
         "SO_BROADCAST allows sending to {}, the broadcast address of {name} ({}): one datagram, delivered to \
          every host on that link (Ethernet destination ff:ff:ff:ff:ff:ff) that has a socket on the port. \
          Routers do not forward it. A receiver must be bound to the wildcard (or broadcast) address.",
-        iface.broadcast, iface.computed_from.map_or_else(|| iface.addr.to_string(), |p| format!("{}/{p}; no broadcast address is set on it, so wireseam computed the directed broadcast from the prefix", iface.addr))
+        iface.broadcast,
+        iface.computed_from.map_or_else(
+            || iface.addr.to_string(),
+            |p| format!(
+                "{}/{p}; no broadcast address is set on it, so wireseam computed the directed broadcast from the prefix",
+                iface.addr
+            )
+        )
     ));
     let count = cfg.count_or(3);
     let server_voice = voice.as_(Who::Server);

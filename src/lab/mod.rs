@@ -122,8 +122,10 @@ fn veth(cfg: &LabConfig) -> Result<Veth, LabError> {
             notes.push(format!("offloads stay on ({e}): segments may be larger than the MTU in the capture"));
         }
         if let Some(rate) = &cfg.rate {
-            ns.exec(&["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms"])
-                .map_err(|e| LabError::Setup { what: format!("--rate {rate}"), detail: e.to_string() })?;
+            ns.exec(&[
+                "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms",
+            ])
+            .map_err(|e| LabError::Setup { what: format!("--rate {rate}"), detail: e.to_string() })?;
         }
         if let Some(delay) = cfg.delay {
             let ms = format!("{}ms", delay.as_millis());
@@ -143,17 +145,28 @@ fn veth(cfg: &LabConfig) -> Result<Veth, LabError> {
 /// MAC address of `dev` in namespace `ns`, for the header line.
 fn mac(ns: &Netns, dev: &str) -> String {
     let out = std::process::Command::new("ip").args(["-n", ns.name(), "-br", "link", "show", dev]).output();
-    out.ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(2).map(str::to_string))
-        .unwrap_or_else(|| "?".into())
+    out.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(2).map(str::to_string)).unwrap_or_else(|| "?".into())
+}
+
+/// A running capture: how to stop it, its thread, and the frames recorded so far.
+struct Running {
+    stopper: crate::capture::live::Stopper,
+    thread: std::thread::JoinHandle<()>,
+    frames: Arc<Mutex<MemSource>>,
+}
+
+impl Running {
+    /// Stop after [`DRAIN`] and hand back the frames.
+    fn finish(self) -> MemSource {
+        std::thread::sleep(DRAIN);
+        self.stopper.stop();
+        let _ = self.thread.join();
+        self.frames.lock().map(|f| f.clone()).unwrap_or_else(|_| MemSource::new(0))
+    }
 }
 
 /// Open the capture on `iface` inside `ns`, then record on that thread until stopped.
-fn start_capture(
-    ns: &Netns,
-    iface: &str,
-    write: Option<PathBuf>,
-) -> Result<(crate::capture::live::Stopper, std::thread::JoinHandle<()>, Arc<Mutex<MemSource>>), LabRunError> {
+fn start_capture(ns: &Netns, iface: &str, write: Option<PathBuf>) -> Result<Running, LabRunError> {
     let (tx, rx) = mpsc::channel();
     let iface = iface.to_string();
     let handle = ns.spawn(move || {
@@ -173,7 +186,7 @@ fn start_capture(
         let _ = pipeline::run(&mut src, &read, &mut recorder);
     })?;
     match rx.recv() {
-        Ok(Ok((stopper, mem))) => Ok((stopper, handle, mem)),
+        Ok(Ok((stopper, frames))) => Ok(Running { stopper, thread: handle, frames }),
         Ok(Err(e)) => {
             let _ = handle.join();
             Err(e.into())
@@ -235,7 +248,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
             .map_err(|e| LabError::Setup { what: "creating tun0".into(), detail: e.to_string() })?;
         p.ip(&["addr", "add", &format!("{}/{}", peer::KERNEL_ADDR, peer::PREFIX_LEN), "dev", "tun0"])?;
         p.ip(&["link", "set", "tun0", "mtu", "1500", "up"])?;
-        let (stopper, capture, mem) = start_capture(&p, "tun0", cfg.write.clone())?;
+        let capture = start_capture(&p, "tun0", cfg.write.clone())?;
         let gen_cfg = GenConfig { addr: peer::PEER_ADDR.into(), role: Role::Both, ..cfg.gen.clone() };
         let lines = Lines { tx, partial: Vec::new(), skip_title: None };
         let worker = p.spawn(move || {
@@ -244,11 +257,9 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
         })?;
         printer(rx, out);
         let result = worker.join().unwrap_or_else(|_| Err(GenError::Internal("the scenario thread panicked".into())));
-        std::thread::sleep(DRAIN);
-        stopper.stop();
-        let _ = capture.join();
+        let frames = capture.finish();
         drop(p);
-        (result?, mem, "raw IP on tun0")
+        (result?, frames, "raw IP on tun0")
     } else {
         let lab = veth(cfg)?;
         writeln!(
@@ -264,18 +275,16 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
         for note in &lab.notes {
             writeln!(out, "lab: {note}")?;
         }
-        let (stopper, capture, mem) = start_capture(&lab.client, "eth0", cfg.write.clone())?;
+        let capture = start_capture(&lab.client, "eth0", cfg.write.clone())?;
         drop(tx);
         let result = run_pair(&cfg.gen, &lab, |rx| printer(rx, out));
-        std::thread::sleep(DRAIN);
-        stopper.stop();
-        let _ = capture.join();
+        let frames = capture.finish();
         drop(lab);
-        (result?, mem, "Ethernet on the client's eth0")
+        (result?, frames, "Ethernet on the client's eth0")
     };
     let mut report = report;
     report.elapsed = started.elapsed();
-    let mut frames = frames.lock().map(|f| f.clone()).unwrap_or_else(|_| MemSource::new(0));
+    let mut frames = frames;
     if let Some(path) = &cfg.write {
         writeln!(out, "wrote {} frames ({linktype_note}) to {}", frames.len(), path.display())?;
     } else {
@@ -294,13 +303,10 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
 pub fn record_runs(runs: &[GenConfig]) -> Result<(MemSource, Vec<Result<GenReport, GenError>>), LabRunError> {
     let cfg = LabConfig { gen: GenConfig::default(), rate: None, delay: None, write: None, color: ColorMode::Never };
     let lab = veth(&cfg)?;
-    let (stopper, capture, mem) = start_capture(&lab.client, "eth0", None)?;
+    let capture = start_capture(&lab.client, "eth0", None)?;
     let results = runs.iter().map(|run| run_pair(run, &lab, |rx| for _ in rx {})).collect();
-    std::thread::sleep(DRAIN);
-    stopper.stop();
-    let _ = capture.join();
+    let frames = capture.finish();
     drop(lab);
-    let frames = mem.lock().map(|f| f.clone()).unwrap_or_else(|_| MemSource::new(0));
     Ok((frames, results))
 }
 

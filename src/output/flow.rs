@@ -313,9 +313,8 @@ fn unfinished(events: &[Event], summary: &ConnSummary) -> Option<String> {
         }
     }
     let last = events.last()?;
-    let (who, unacked) = [("client", sent[0].saturating_sub(acked[0])), ("server", sent[1].saturating_sub(acked[1]))]
-        .into_iter()
-        .find(|&(_, n)| n > 0)?;
+    let (who, unacked) =
+        [("client", sent[0].saturating_sub(acked[0])), ("server", sent[1].saturating_sub(acked[1]))].into_iter().find(|&(_, n)| n > 0)?;
     Some(format!(
         "no FIN, no RST, and {unacked} bytes from the {who} never acknowledged by frame {}: the connection was \
          most likely given up after retransmission timeouts (or the capture stopped first); both states stay \

@@ -69,11 +69,7 @@ fn kernel_dial(cfg: &GenConfig, voice: &Voice, read_wait: Duration) -> Result<(T
     let stream = net::dial(target(cfg))?;
     stream.set_read_timeout(Some(read_wait)).ctx("setting SO_RCVTIMEO")?;
     let local = stream.local_addr().ok();
-    voice.say(format!(
-        "connect() to {} returned: ESTABLISHED from {}",
-        target(cfg),
-        local.map_or_else(|| "?".into(), |a| a.to_string())
-    ));
+    voice.say(format!("connect() to {} returned: ESTABLISHED from {}", target(cfg), local.map_or_else(|| "?".into(), |a| a.to_string())));
     Ok((stream, Kernel { local, ..Kernel::default() }))
 }
 
@@ -89,7 +85,7 @@ fn kernel_drain_close(mut stream: TcpStream, k: &mut Kernel, voice: &Voice) -> R
                 voice.say("the connection was reset");
                 return Ok(());
             }
-            Err(e) => return Err(GenError::io("reading", e)).map(|()| ()),
+            Err(e) => return Err(GenError::io("reading", e)),
         }
     }
     voice.say("read() returned 0: the peer's FIN; close() sends the kernel's FIN");
@@ -142,10 +138,15 @@ fn rto(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenReport, GenError> 
             let this = at.duration_since(last).as_secs_f64();
             let how = match gap {
                 None => "the timer fired (or Linux's tail loss probe, RFC 8985, which comes as early)".to_string(),
-                Some(g) if this / g < 1.5 => format!("{:.1}x the previous interval: the first copy was the tail loss probe, the RTO proper fires now", this / g),
+                Some(g) if this / g < 1.5 => {
+                    format!("{:.1}x the previous interval: the first copy was the tail loss probe, the RTO proper fires now", this / g)
+                }
                 Some(g) => format!("{:.1}x the previous interval: RTO backoff", this / g),
             };
-            let note = format!("retransmission #{n}, {this:.2} s after {}: {how}", if n == 1 { "the original".into() } else { format!("#{}", n - 1) });
+            let note = format!(
+                "retransmission #{n}, {this:.2} s after {}: {how}",
+                if n == 1 { "the original".into() } else { format!("#{}", n - 1) }
+            );
             p.say(note.clone());
             notes.push(note);
             last = at;
@@ -201,7 +202,8 @@ fn fast_retransmit(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenReport
                     if left == p.rcv_nxt || seg.end() >= left {
                         p.rcv_nxt = right;
                         above = None;
-                        let note = format!("the retransmission fills the hole after {dups} duplicate ACKs: everything up to {right} acknowledged");
+                        let note =
+                            format!("the retransmission fills the hole after {dups} duplicate ACKs: everything up to {right} acknowledged");
                         p.say(note.clone());
                         notes.push(note);
                     }
@@ -271,7 +273,7 @@ fn syn_retry(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenReport, GenE
         let mut attempt = 0;
         while !done.load(std::sync::atomic::Ordering::SeqCst) {
             let Some((seg, at)) = p.next(Duration::from_millis(200))? else { continue };
-            if !(seg.flags.syn && !seg.flags.ack) {
+            if !seg.flags.syn || seg.flags.ack {
                 continue;
             }
             attempt += 1;
@@ -286,7 +288,6 @@ fn syn_retry(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenReport, GenE
             p.say(note.clone());
             notes.push(note);
             last = Some((at, last.map_or(0.0, |(prev, _)| at.duration_since(prev).as_secs_f64())));
-
         }
         Ok(notes)
     })
@@ -319,7 +320,8 @@ fn simultaneous_open(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenRepo
         p.send_raw(&own)?;
         p.say(format!("sends its own SYN (seq {}) to the kernel's port, acknowledging nothing: the SYNs cross", own.seq));
         let ours = own.end();
-        let (syn_ack, _) = p.expect("the kernel's SYN,ACK", Duration::from_secs(5), move |s| s.flags.syn && s.flags.ack && s.ack == ours)?;
+        let (syn_ack, _) =
+            p.expect("the kernel's SYN,ACK", Duration::from_secs(5), move |s| s.flags.syn && s.flags.ack && s.ack == ours)?;
         p.say(format!("the kernel answered our SYN with SYN,ACK (seq {} again, ack {}): it is in SYN-RECEIVED", syn_ack.seq, syn_ack.ack));
         p.rcv_nxt = syn.seq.wrapping_add(1);
         let mut answer = p.segment(Flags::SYN_ACK)?;
@@ -377,7 +379,8 @@ fn simultaneous_close(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenRep
         p.rcv_nxt = fin.seq;
         p.send(Flags::FIN_ACK, b"")?;
         p.say(format!("sends its FIN acknowledging {} (not the kernel's FIN): the FINs cross", fin.seq));
-        let (ack, _) = p.expect("the kernel's ACK of our FIN", Duration::from_secs(5), move |s| s.flags.ack && s.ack == data_end.wrapping_add(1))?;
+        let (ack, _) =
+            p.expect("the kernel's ACK of our FIN", Duration::from_secs(5), move |s| s.flags.ack && s.ack == data_end.wrapping_add(1))?;
         p.say(format!("the kernel acknowledges our FIN (ack {}) while its own is unacknowledged: it is CLOSING", ack.ack));
         std::thread::sleep(Duration::from_millis(200));
         p.rcv_nxt = fin.end();
@@ -438,7 +441,11 @@ fn out_of_order(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenReport, G
             seg.payload = data[index * PART..(index + 1) * PART].to_vec();
             p.send_raw(&seg)?;
             p.say(format!("sends segment {} (seq {})", index + 1, seg.seq));
-            let expect = if index == 0 { base.wrapping_add(PART as u32) } else { base.wrapping_add(if index == 2 { PART } else { 3 * PART } as u32) };
+            let expect = if index == 0 {
+                base.wrapping_add(PART as u32)
+            } else {
+                base.wrapping_add(if index == 2 { PART } else { 3 * PART } as u32)
+            };
             let (ack, _) = p.expect("the kernel's ACK", Duration::from_secs(5), move |s| s.flags.ack && s.ack == expect)?;
             let sack = ack.sack.iter().map(|(l, r)| format!(" SACK {l}-{r}")).collect::<String>();
             p.say(format!("the kernel acknowledges {}{sack}", ack.ack));
