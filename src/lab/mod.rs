@@ -275,6 +275,10 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
         for note in &lab.notes {
             writeln!(out, "lab: {note}")?;
         }
+        // said here once: both sides would say it, in the order their threads start
+        if !cfg.gen.quiet {
+            writeln!(out, "{}: {}", cfg.gen.scenario, cfg.gen.scenario.describe())?;
+        }
         let capture = start_capture(&lab.client, "eth0", cfg.write.clone())?;
         drop(tx);
         let result = run_pair(&cfg.gen, &lab, |rx| printer(rx, out));
@@ -321,8 +325,8 @@ fn run_pair(gen_cfg: &GenConfig, lab: &Veth, print: impl FnOnce(mpsc::Receiver<S
     };
     let base = GenConfig { addr: SERVER_ADDR.into(), iface, ..gen_cfg.clone() };
     let title = format!("{scenario}: ");
-    let spawn = |ns: &Netns, gen_cfg: GenConfig, skip: Option<String>| {
-        let lines = Lines { tx: ptx.clone(), partial: Vec::new(), skip_title: skip };
+    let spawn = |ns: &Netns, gen_cfg: GenConfig| {
+        let lines = Lines { tx: ptx.clone(), partial: Vec::new(), skip_title: Some(title.clone()) };
         ns.spawn(move || {
             let mut lines = lines;
             gen::run(&gen_cfg, &mut lines)
@@ -330,9 +334,9 @@ fn run_pair(gen_cfg: &GenConfig, lab: &Veth, print: impl FnOnce(mpsc::Receiver<S
     };
     let lab_err = |e: LabError| GenError::Internal(e.to_string());
     let (server, client) = if scenario == Scenario::Arp {
-        (None, spawn(&lab.client, GenConfig { iface: Some("eth0".into()), ..base }, None).map_err(lab_err)?)
+        (None, spawn(&lab.client, GenConfig { iface: Some("eth0".into()), ..base }).map_err(lab_err)?)
     } else {
-        let server = spawn(&lab.server, GenConfig { role: Role::Server, ..base.clone() }, Some(title)).map_err(lab_err)?;
+        let server = spawn(&lab.server, GenConfig { role: Role::Server, ..base.clone() }).map_err(lab_err)?;
         // the client starts once the server has bound (seen from inside its namespace), so no
         // connection attempt is refused for being early
         let port = base.port;
@@ -349,7 +353,7 @@ fn run_pair(gen_cfg: &GenConfig, lab: &Veth, print: impl FnOnce(mpsc::Receiver<S
         if scenario != Scenario::Refused {
             let _ = wait.join();
         }
-        (Some(server), spawn(&lab.client, GenConfig { role: Role::Client, ..base }, None).map_err(lab_err)?)
+        (Some(server), spawn(&lab.client, GenConfig { role: Role::Client, ..base }).map_err(lab_err)?)
     };
     drop(ptx);
     print(prx);
