@@ -276,14 +276,15 @@ fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOption
         for (who, state) in [("client", summary.client_state), ("server", summary.server_state)] {
             let why = match state {
                 TcpState::TimeWait => {
-                    "closed first: waits 2×MSL in TIME-WAIT (60 s on Linux) so a lost last ACK can be resent and late \
-                     segments die out; meanwhile bind() to its port fails with EADDRINUSE unless the old and the new \
-                     socket both set SO_REUSEADDR (which never allows two listeners at once)"
+                    "closed first: waits 2×MSL in TIME-WAIT (60 s on Linux), so a lost last ACK can be resent and \
+                     late segments die out;\n    meanwhile bind() to its port fails with EADDRINUSE unless the old and \
+                     the new socket both set SO_REUSEADDR (which never allows two listeners at once)"
                 }
                 TcpState::CloseWait => "got the peer's FIN but its application never closed (CLOSE-WAIT)",
                 TcpState::FinWait2 => "sent FIN, acknowledged; still waiting for the peer's FIN",
                 _ => continue,
             };
+            let why = why.replace('\n', &format!("\n{pad}"));
             let _ = writeln!(out, "{pad}{who} {why}");
         }
         if let Some(note) = unfinished(events, summary) {
