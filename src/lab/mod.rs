@@ -76,12 +76,26 @@ impl Sink for Recorder {
     }
 }
 
-/// A writer that sends whole lines to the printing thread.
+/// A writer that sends whole paragraphs (a line and its indented continuation lines) to the
+/// printing thread, so that two sides' narration interleaves only between paragraphs.
 struct Lines {
     tx: mpsc::Sender<String>,
     partial: Vec<u8>,
-    /// Lines to leave out (the second copy of the scenario's title, "done in").
+    paragraph: String,
+    /// Lines to leave out (the scenario's title, said once by the lab; "done in").
     skip_title: Option<String>,
+}
+
+impl Lines {
+    fn new(tx: mpsc::Sender<String>, skip_title: Option<String>) -> Lines {
+        Lines { tx, partial: Vec::new(), paragraph: String::new(), skip_title }
+    }
+
+    fn send_paragraph(&mut self) {
+        if !self.paragraph.is_empty() {
+            let _ = self.tx.send(std::mem::take(&mut self.paragraph));
+        }
+    }
 }
 
 impl Write for Lines {
@@ -93,12 +107,25 @@ impl Write for Lines {
             if line.starts_with("done in ") || self.skip_title.as_ref().is_some_and(|t| line.starts_with(t.as_str())) {
                 continue;
             }
-            let _ = self.tx.send(line);
+            if line.starts_with("        ") && !self.paragraph.is_empty() {
+                self.paragraph.push('\n');
+                self.paragraph.push_str(&line);
+            } else {
+                self.send_paragraph();
+                self.paragraph = line;
+            }
         }
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
+        self.send_paragraph();
         Ok(())
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        self.send_paragraph();
     }
 }
 
@@ -211,18 +238,12 @@ fn bound(port: u16, tcp: bool) -> bool {
 pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunError> {
     cfg.gen.validate()?;
     let (tx, rx) = mpsc::channel::<String>();
-    // Both sides narrate the scenario's `why`: print each paragraph once.
+    // Both sides narrate the scenario's `why`: print each such paragraph once.
     let printer = |rx: mpsc::Receiver<String>, out: &mut dyn Write| {
         let mut seen = std::collections::HashSet::new();
-        let mut skipping = false;
-        for line in rx {
-            if line.starts_with("   why") {
-                skipping = !seen.insert(line.clone());
-            } else if !line.starts_with("        ") {
-                skipping = false;
-            }
-            if !skipping {
-                let _ = writeln!(out, "{line}");
+        for paragraph in rx {
+            if !paragraph.starts_with("   why") || seen.insert(paragraph.clone()) {
+                let _ = writeln!(out, "{paragraph}");
             }
         }
     };
@@ -250,7 +271,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
         p.ip(&["link", "set", "tun0", "mtu", "1500", "up"])?;
         let capture = start_capture(&p, "tun0", cfg.write.clone())?;
         let gen_cfg = GenConfig { addr: peer::PEER_ADDR.into(), role: Role::Both, ..cfg.gen.clone() };
-        let lines = Lines { tx, partial: Vec::new(), skip_title: None };
+        let lines = Lines::new(tx, None);
         let worker = p.spawn(move || {
             let mut lines = lines;
             gen::run_with_peer(&gen_cfg, tun, &mut lines)
@@ -326,7 +347,7 @@ fn run_pair(gen_cfg: &GenConfig, lab: &Veth, print: impl FnOnce(mpsc::Receiver<S
     let base = GenConfig { addr: SERVER_ADDR.into(), iface, ..gen_cfg.clone() };
     let title = format!("{scenario}: ");
     let spawn = |ns: &Netns, gen_cfg: GenConfig| {
-        let lines = Lines { tx: ptx.clone(), partial: Vec::new(), skip_title: Some(title.clone()) };
+        let lines = Lines::new(ptx.clone(), Some(title.clone()));
         ns.spawn(move || {
             let mut lines = lines;
             gen::run(&gen_cfg, &mut lines)
