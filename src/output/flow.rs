@@ -273,7 +273,18 @@ fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOption
             group(summary.bytes[1]),
             summary.retransmissions
         );
+        let both_time_wait = summary.client_state == TcpState::TimeWait && summary.server_state == TcpState::TimeWait;
         for (who, state) in [("client", summary.client_state), ("server", summary.server_state)] {
+            if both_time_wait {
+                if who == "client" {
+                    let _ = writeln!(
+                        out,
+                        "{pad}client and server closed at once (their FINs crossed): both wait 2×MSL in TIME-WAIT (60 s on Linux);\n\
+                         {pad}    meanwhile bind() to either port fails with EADDRINUSE unless the old and the new socket both set SO_REUSEADDR"
+                    );
+                }
+                continue;
+            }
             let why = match state {
                 TcpState::TimeWait => {
                     "closed first: waits 2×MSL in TIME-WAIT (60 s on Linux), so a lost last ACK can be resent and \
