@@ -276,3 +276,33 @@ fn udp_broadcast_without_a_broadcast_address_set() {
     assert!(log.contains("computed the directed broadcast from the prefix"), "{log}");
     assert!(!log.contains("to 10.77.0.1:"), "{log}");
 }
+
+#[test]
+fn without_root_loopback_or_a_clear_message() {
+    need_lab!();
+    if Command::new("setpriv").arg("--help").stdout(Stdio::null()).status().is_err() {
+        eprintln!("skipping: no setpriv");
+        return;
+    }
+    // a copy nobody-the-user may execute (the target directory may not be reachable)
+    let exe = common::tmp_file("wireseam-nonroot");
+    std::fs::copy(BIN, &exe).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&exe)
+            .args(args)
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    let port = common::free_port().to_string();
+    let lab = as_nobody(&["gen", "handshake", "--lab", "--port", &port, "-q"]);
+    let err = String::from_utf8_lossy(&lab.stderr);
+    assert!(lab.status.success(), "{err}");
+    assert!(err.contains("--lab needs root (network namespaces); running on loopback instead"), "{err}");
+    let peer = as_nobody(&["gen", "rto"]);
+    assert_eq!(peer.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&peer.stderr).contains("needs root: run it with sudo"));
+    let _ = std::fs::remove_file(&exe);
+}

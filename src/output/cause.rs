@@ -273,3 +273,73 @@ pub fn write(w: &mut dyn Write, cause: &Cause) -> io::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::FileSource;
+    use crate::pipeline::{self, ReadOptions, Sink};
+
+    /// Every cause `observe` finds in a bundled capture, by frame.
+    struct Collect(Causes, Vec<(u64, Cause)>);
+
+    impl Sink for Collect {
+        fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
+            let cause = self.0.observe(view);
+            if cause != Cause::None {
+                self.1.push((view.n, cause));
+            }
+            Ok(())
+        }
+    }
+
+    fn causes(name: &str, bytes: &[u8]) -> Vec<(u64, Cause)> {
+        let mut src = FileSource::from_bytes(name, bytes.to_vec()).unwrap();
+        let mut sink = Collect(Causes::default(), Vec::new());
+        pipeline::run(&mut src, &ReadOptions { seams: None, progress: false, ..ReadOptions::new(name.into()) }, &mut sink).unwrap();
+        sink.1
+    }
+
+    fn text(cause: &Cause) -> String {
+        let mut out = Vec::new();
+        write(&mut out, cause).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn rto_backoff_is_counted_and_doubles() {
+        let found = causes("peer-rto.pcap", include_bytes!("../../fixtures/peer-rto.pcap"));
+        let retrans: Vec<&Cause> = found.iter().map(|(_, c)| c).filter(|c| matches!(c, Cause::Retransmission { .. })).collect();
+        assert_eq!(retrans.len(), 5, "{found:?}");
+        assert!(matches!(retrans[0], Cause::Retransmission { n: 1, of: 4, ratio: None, what: Repeated::Data, .. }));
+        for (i, c) in retrans.iter().enumerate().skip(2) {
+            let Cause::Retransmission { n, ratio: Some(r), .. } = c else { panic!("{c:?}") };
+            assert_eq!(*n as usize, i + 1);
+            assert!(doubled(*r), "{r}");
+        }
+        assert!(text(retrans[2]).starts_with("  ← retransmission #3, 0.4"), "{}", text(retrans[2]));
+        assert!(text(retrans[2]).ends_with(": RTO backoff"));
+    }
+
+    #[test]
+    fn fast_retransmission_names_the_dup_acks() {
+        let found = causes("peer-fast-retransmit.pcap", include_bytes!("../../fixtures/peer-fast-retransmit.pcap"));
+        let fast: Vec<&Cause> = found.iter().map(|(_, c)| c).filter(|c| matches!(c, Cause::Fast { .. })).collect();
+        assert_eq!(fast, [&Cause::Fast { dups: [16, 17, 18], count: 3 }]);
+        assert_eq!(text(fast[0]), "  ← after 3 duplicate ACKs (frames 16, 17, 18)");
+    }
+
+    #[test]
+    fn syn_retries_probes_and_window_update() {
+        let syn = causes("peer-syn-retry.pcap", include_bytes!("../../fixtures/peer-syn-retry.pcap"));
+        assert!(matches!(syn[0].1, Cause::Retransmission { n: 1, of: 1, what: Repeated::Syn, .. }), "{syn:?}");
+        assert!(text(&syn[1].1).contains("SYN retry #2") && text(&syn[1].1).contains("the wait doubles"), "{syn:?}");
+        let zw = causes("peer-zero-window-probe.pcap", include_bytes!("../../fixtures/peer-zero-window-probe.pcap"));
+        let probes = zw.iter().filter(|(_, c)| matches!(c, Cause::Probe { .. })).count();
+        assert_eq!(probes, 4, "{zw:?}");
+        assert!(zw.iter().any(|(_, c)| matches!(c, Cause::WindowUpdate { frame: 7, .. })), "{zw:?}");
+        let open = causes("peer-simultaneous-open.pcap", include_bytes!("../../fixtures/peer-simultaneous-open.pcap"));
+        assert!(open.iter().all(|(_, c)| matches!(c, Cause::Retransmission { what: Repeated::SynAgainWithAck, .. })), "{open:?}");
+        assert_eq!(open.len(), 2);
+    }
+}
