@@ -8,7 +8,11 @@ APT_PKGS  := libpcap-dev pkg-config
 BIN       := target/release/wireseam
 DEMO_FILE ?= fixtures/tcp-basic.pcap
 
-.PHONY: all deps build demo test lint man bless fuzz-smoke clean
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+INSTALL_BIN ?= $(BIN)
+
+.PHONY: all deps build demo test lint man bless fuzz-smoke clean install install-files
 
 all: build
 
@@ -73,3 +77,18 @@ fuzz-smoke: deps
 
 clean:
 	$(CARGO) clean
+
+# The binary, the man pages and the bash, zsh and fish completions under $(DESTDIR)$(PREFIX).
+install: build
+	@$(MAKE) --no-print-directory install-files
+
+# What `install` copies, from INSTALL_BIN (the release binary unless given).
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/wireseam
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(INSTALL_BIN) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/wireseam
+	$(INSTALL_BIN) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_wireseam
+	$(INSTALL_BIN) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/wireseam.fish

@@ -201,6 +201,7 @@ mod seams {
                 len: s.len,
                 payload: &s.payload,
                 retransmission: s.retransmission,
+                wire: Default::default(),
             }
         }
 

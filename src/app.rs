@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 
 use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig, StreamConfig};
 use crate::output::conns::{select, write_json, write_table, ConnsSink};
+use crate::output::conns_log::ConnsFormat;
 use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::style::Palette;
 use crate::output::text::{TextOptions, TimeFormat};
@@ -50,6 +51,17 @@ pub fn main() -> i32 {
         Config::Gen(cfg) => gen(cfg.as_ref()),
         Config::Lab(cfg) => lab(&cfg),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
+        Config::Completions(shell) => {
+            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut crate::cli::command(), "wireseam", &mut out);
+            match out.flush() {
+                Err(e) if !is_broken_pipe(&e) => {
+                    eprintln!("wireseam: completions: {e}");
+                    EXIT_ERROR
+                }
+                _ => EXIT_OK,
+            }
+        }
         Config::Demo(cfg) => {
             let mut out = io::LineWriter::new(io::stdout().lock());
             match crate::demo::run(&cfg, &mut out).and_then(|code| out.flush().map(|_| code)) {
@@ -220,12 +232,12 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             stop.stop();
         });
     }
-    let opts = ReadOptions { count: cfg.count, ..ReadOptions::new(cfg.live.iface.clone().into()) };
+    let opts = ReadOptions { count: cfg.count, checksums: cfg.checksums, ..ReadOptions::new(cfg.live.iface.clone().into()) };
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
     let out = io::LineWriter::new(io::stdout().lock());
     let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cfg.color) };
-    let mut sink = packet_sink(cfg.format, text, out);
-    let result = if cfg.format == OutputFormat::Json {
+    let mut sink = packet_sink(&cfg.format, text, out);
+    let result = if cfg.format != OutputFormat::Text {
         pipeline::run(&mut src, &opts, sink.as_mut())
     } else {
         let mut tee = Tee { inner: sink.as_mut(), conns: Vec::new() };
@@ -255,6 +267,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         framing: Default::default(),
         max_conns: opts.track.max_conns,
         threads: 1,
+        checksums: cfg.checksums,
     };
     finish(&input, result, Ok(()))
 }
@@ -265,6 +278,7 @@ fn read_options(input: &InputConfig) -> ReadOptions {
     let mut opts = ReadOptions { filter: input.filter.clone(), count: input.count, progress: true, ..ReadOptions::new(input.file.clone()) };
     opts.track.max_conns = input.max_conns;
     opts.threads = input.threads;
+    opts.checksums = input.checksums;
     if let Some(seams) = opts.seams.as_mut() {
         seams.framing = input.framing;
     }
@@ -278,8 +292,9 @@ fn conns(cfg: &ConnsConfig) -> i32 {
     let mut out = BufWriter::new(io::stdout().lock());
     let width = if io::stdout().is_terminal() { terminal_width() } else { None };
     let written = match cfg.format {
-        OutputFormat::Json => write_json(&mut out, &rows),
-        OutputFormat::Text => write_table(&mut out, &rows, width),
+        ConnsFormat::Json => write_json(&mut out, &rows),
+        ConnsFormat::Table => write_table(&mut out, &rows, width),
+        ConnsFormat::Delimited(kind) => crate::output::conns_log::write_delimited(&mut out, &rows, kind),
     };
     let written = written.and_then(|_| out.flush());
     finish(&cfg.input, result, written)
@@ -293,8 +308,13 @@ fn flow(cfg: &FlowConfig) -> i32 {
 }
 
 /// Terminal width from COLUMNS, when a terminal is attached (comfy-table wraps to it).
+/// The width to fit tables to on a terminal: `COLUMNS` when set (a user's choice), else the
+/// terminal's own (shells do not export `COLUMNS`), else none: the table is not wrapped.
 fn terminal_width() -> Option<u16> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or(Some(120))
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| terminal_size::terminal_size_of(io::stdout()).map(|(terminal_size::Width(w), _)| w))
 }
 
 fn is_broken_pipe(e: &io::Error) -> bool {
@@ -306,7 +326,7 @@ fn read(cfg: &ReadConfig) -> i32 {
     let out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let opts = read_options(&cfg.input);
     let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: cfg.time, palette: Palette::for_stdout(cfg.color) };
-    let result = pipeline::run_file(&opts, packet_sink(cfg.format, text, out).as_mut());
+    let result = pipeline::run_file(&opts, packet_sink(&cfg.format, text, out).as_mut());
     finish(&cfg.input, result, Ok(()))
 }
 
@@ -334,11 +354,37 @@ fn finish(input: &InputConfig, result: Result<pipeline::RunSummary, RunError>, w
                     sum.evicted, sum.max_conns
                 );
             }
+            let d = &sum.defrag;
+            if d.evicted > 0 {
+                eprintln!(
+                    "wireseam: warning: {} fragmented datagrams were evicted before they were whole: the IP reassembly limits ({} datagrams, {} bytes held) were reached",
+                    d.evicted,
+                    crate::track::defrag::DefragConfig::default().max_datagrams,
+                    crate::track::defrag::DefragConfig::default().max_bytes
+                );
+            }
+            if d.timed_out + d.incomplete + d.dropped > 0 {
+                eprintln!(
+                    "wireseam: {} fragmented datagrams were not reassembled ({} timed out, {} incomplete at the end, {} discarded)",
+                    d.timed_out + d.incomplete + d.dropped,
+                    d.timed_out,
+                    d.incomplete,
+                    d.dropped
+                );
+            }
             if sum.cap_dropped_bytes > 0 {
                 eprintln!(
                     "wireseam: warning: {} bytes of out-of-order stream data were dropped by the reassembly memory caps; the messages they touch are marked incomplete",
                     sum.cap_dropped_bytes
                 );
+            }
+            if sum.bad_checksums > 0 {
+                let dropped = if sum.bad_checksums_dropped > 0 {
+                    format!("; {} left out of tracking (--drop-bad-checksums)", sum.bad_checksums_dropped)
+                } else {
+                    String::new()
+                };
+                eprintln!("wireseam: {} frames with a bad checksum{dropped}", crate::numbers::thousands(sum.bad_checksums));
             }
             if let Some(e) = &sum.damage {
                 eprintln!("wireseam: warning: {e} ({} frames read)", sum.frames);

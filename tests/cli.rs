@@ -157,3 +157,28 @@ fn truncated_file_with_threads_keeps_frames_and_error() {
     assert_eq!(one.stderr, two.stderr);
     assert_clean_error(&two, 1, &["truncated-file.pcap", "truncated"]);
 }
+
+/// `--check-checksums` flags the five wrong checksums of `checksums.pcap` and names the one that
+/// checksum offload left as a pseudo-header sum; `--drop-bad-checksums` leaves them out of
+/// tracking (the bad data segment then is not part of the stream: its retransmission is).
+#[test]
+fn checksums_checked_and_dropped() {
+    let f = fixture("checksums.pcap");
+    let f = f.to_str().unwrap();
+    let plain = wireseam(&["read", f]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("checksum"), "not checked by default");
+    let o = wireseam(&["read", "--check-checksums", f]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(out.matches("bad checksum").count(), 5, "{out}");
+    assert_eq!(out.matches("not computed (offload?)").count(), 1, "{out}");
+    assert!(stderr(&o).contains("5 frames with a bad checksum"), "{}", stderr(&o));
+    let checked = wireseam(&["read", "--check-checksums", "--format", "json", f]);
+    let dropped = wireseam(&["read", "--drop-bad-checksums", "--format", "json", f]);
+    assert!(stderr(&dropped).contains("5 left out of tracking"), "{}", stderr(&dropped));
+    let frame5 =
+        |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).lines().find(|l| l.contains("\"n\":5,")).map(str::to_string).unwrap();
+    // checked: frame 5 repeats the (bad) frame 4; dropped: frame 4 never counted, so 5 is new data
+    assert!(frame5(&checked).contains("retransmission"), "{}", frame5(&checked));
+    assert!(!frame5(&dropped).contains("retransmission"), "{}", frame5(&dropped));
+}

@@ -16,6 +16,15 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, NsPair};
 
+#[path = "common/capture.rs"]
+mod capture;
+use capture::{Capture, TempFile};
+
+/// Where a capture of this test process named `name` goes.
+fn capture_file(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("wsgen-lessons-{}-{name}.pcap", std::process::id()))
+}
+
 const BIN: &str = env!("CARGO_BIN_EXE_wireseam");
 
 fn wireseam(args: &[&str]) -> String {
@@ -360,83 +369,17 @@ fn udp_truncate_against_the_lesson_programs() {
 // ---------------------------------------------------------------------------------------------
 // captures (root)
 
-/// `wireseam capture -i IFACE -w FILE [FILTER]`, optionally inside a network namespace; killed
-/// when dropped.
-struct Capture {
-    child: Child,
-    file: PathBuf,
-}
-
-/// A capture file, removed when dropped.
-struct TempFile(PathBuf);
-
-impl std::ops::Deref for TempFile {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-impl Capture {
-    fn start(netns: Option<&str>, iface: &str, filter: Option<&str>, name: &str) -> Capture {
-        let file = std::env::temp_dir().join(format!("wsgen-lessons-{}-{name}.pcap", std::process::id()));
-        let _ = std::fs::remove_file(&file);
-        let mut cmd = match netns {
-            Some(ns) => {
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", ns, BIN]);
-                cmd
-            }
-            None => Command::new(BIN),
-        };
-        cmd.args(["capture", "-i", iface, "--format", "json", "-w", file.to_str().unwrap()]);
-        cmd.args(filter);
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn capture");
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        assert!(line.contains("listening on"), "capture did not start: {line}");
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        Capture { child, file }
-    }
-
-    /// Stop with SIGINT (the capture then flushes its file).
-    fn stop(mut self) -> TempFile {
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(start.elapsed() < Duration::from_secs(10), "capture did not stop");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        TempFile(self.file.clone())
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `wireseam gen ARGS` on a free port under a capture of that port: the file and the narration.
 fn captured_run(args: &[&str], name: &str) -> (TempFile, String) {
     let port = free_port();
     let filter = format!("port {port}");
-    let capture = Capture::start(None, "lo", Some(&filter), name);
+    let capture = Capture::start(None, "lo", Some(&filter), capture_file(name));
     let mut all = vec!["gen"];
     all.extend_from_slice(args);
     let port = port.to_string();
     all.extend_from_slice(&["--port", &port]);
     let log = wireseam(&all);
-    (capture.stop(), log)
+    (TempFile(capture.stop()), log)
 }
 
 fn stream(file: &Path, args: &[&str]) -> String {
@@ -480,7 +423,7 @@ fn udp_fragments_across_a_veth() {
     need_netns!();
     let ns = NsPair::new(66);
     let (addr, port, size) = (ns.addr_b().to_string(), free_port().to_string(), 4000usize);
-    let capture = Capture::start(Some(&ns.b), &ns.vb, Some("ip"), "fragments");
+    let capture = Capture::start(Some(&ns.b), &ns.vb, Some("ip"), capture_file("fragments"));
     let mut server = Proc::spawn(
         Command::new("ip")
             .args(["netns", "exec", &ns.b, BIN, "gen", "udp-fragments"])

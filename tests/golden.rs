@@ -31,6 +31,83 @@ const LESSONS: &[(&str, &[&str], &str)] = &[
         "lesson-cmd.pcap",
     ),
     ("lesson-udp-recvfrom.txt", &["stream", "--color", "never", "--recv", "1024"], "udp.pcap"),
+    ("fields-http.tsv", FIELDS_TCP, "http.pcap"),
+    ("fields-loss.tsv", FIELDS_TCP, "loss.pcap"),
+    (
+        "fields-loss.csv",
+        &[
+            "read",
+            "-T",
+            "fields",
+            "-E",
+            "header=y",
+            "-E",
+            "separator=,",
+            "-e",
+            "n",
+            "-e",
+            "tcp.conn",
+            "-e",
+            "tcp.dir",
+            "-e",
+            "tcp.phase",
+            "-e",
+            "tcp.analysis",
+            "-e",
+            "tcp.sack",
+            "-e",
+            "tcp.ts",
+        ],
+        "loss.pcap",
+    ),
+    (
+        "fields-udp.tsv",
+        &["read", "-T", "fields", "-e", "n", "-e", "ip.src", "-e", "udp.sport", "-e", "udp.dport", "-e", "udp.len", "-e", "udp.messages"],
+        "udp.pcap",
+    ),
+    (
+        "fields-arp.tsv",
+        &["read", "-T", "fields", "-e", "n", "-e", "eth.src", "-e", "eth.dst_class", "-e", "arp.op", "-e", "arp.spa", "-e", "arp.kind"],
+        "arp-conflict.pcap",
+    ),
+    ("conns-http.csv", &["conns", "--format", "csv"], "http.pcap"),
+    ("conns-many.tsv", &["conns", "--format", "tsv"], "many.pcap"),
+    ("conns-http.zeek", &["conns", "--format", "zeek"], "http.pcap"),
+    ("conns-many.zeek", &["conns", "--format", "zeek"], "many.pcap"),
+    ("conns-refused.zeek", &["conns", "--format", "zeek"], "refused.pcap"),
+];
+
+/// `-T fields` with the TCP fields that tshark also has.
+const FIELDS_TCP: &[&str] = &[
+    "read",
+    "-T",
+    "fields",
+    "-e",
+    "n",
+    "-e",
+    "t",
+    "-e",
+    "ip.src",
+    "-e",
+    "tcp.sport",
+    "-e",
+    "tcp.flags",
+    "-e",
+    "tcp.rseq",
+    "-e",
+    "tcp.rack",
+    "-e",
+    "tcp.len",
+    "-e",
+    "tcp.win_scaled",
+    "-e",
+    "tcp.state.client",
+    "-e",
+    "tcp.state.server",
+    "-e",
+    "tcp.analysis",
+    "-e",
+    "tcp.messages",
 ];
 
 #[test]
@@ -146,6 +223,7 @@ fn json_lines_parse_and_follow_the_contract() {
                     "irtt",
                     "packets",
                     "bytes",
+                    "missed_bytes",
                     "retransmissions",
                 ] {
                     assert!(v.get(key).is_some(), "conn record lacks {key}: {line}");
@@ -155,7 +233,19 @@ fn json_lines_parse_and_follow_the_contract() {
             assert_eq!(v["type"], "packet");
             n += 1;
             assert_eq!(v["n"], n, "frames numbered in order");
-            assert!(v["ts"].as_str().unwrap().ends_with('Z'));
+            // null only for a block without a timestamp (pcapng Simple Packet Block), and then `t` too
+            match v["ts"].as_str() {
+                Some(ts) => assert!(ts.ends_with('Z')),
+                None => assert!(v["ts"].is_null() && v["t"].is_null(), "ts and t null together: {line}"),
+            }
+            if let Some(offload) = v.get("offload") {
+                let (mss, segments) = (&offload["mss"], &offload["segments"]);
+                assert!(mss.is_null() == segments.is_null(), "offload mss and segments known together: {line}");
+                if let (Some(mss), Some(segments)) = (mss.as_u64(), segments.as_u64()) {
+                    let len = v["tcp"]["len"].as_u64().unwrap();
+                    assert!(len > mss && segments == len.div_ceil(mss), "offload {mss} x {segments} for len {len}");
+                }
+            }
             for key in ["eth", "arp", "ip", "udp", "icmp", "tcp"] {
                 assert!(!v.get(key).is_some_and(|x| x.is_null()), "absent layers are absent, not null");
             }

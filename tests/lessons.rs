@@ -3,7 +3,10 @@
 //! receive-buffer sticking, the framing found) and with `stream --recv` (the simulated calls).
 //! A test fails when the two disagree. Needs root (live capture) and python3; skipped otherwise.
 
+#[path = "common/capture.rs"]
+mod capture;
 mod common;
+use capture::Capture;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -53,55 +56,13 @@ fn wait(mut child: Child, limit: Duration, what: &str) -> String {
     }
 }
 
-/// A capture on `lo` of `port`, written to a file, stopped with SIGINT.
-struct Capture {
-    child: Child,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(dir: &Path, name: &str, port: u16) -> Capture {
-        let file = dir.join(format!("{name}.pcap"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wireseam"))
-            .args(["capture", "-i", "lo", "--format", "json", "-w", file.to_str().unwrap(), &format!("port {port}")])
-            .env("RUST_BACKTRACE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn capture");
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        assert!(line.contains("listening on"), "capture did not start: {line}");
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        Capture { child, file }
-    }
-
-    fn stop(mut self) -> PathBuf {
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(start.elapsed() < Duration::from_secs(10), "capture did not stop");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.file.clone()
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
 /// Runs a server and a client program (the client fed `input`) under a capture; returns the
 /// capture and the two programs' standard output.
 fn run_lesson(name: &str, server: &str, client: &str, input: &str) -> (PathBuf, String, String) {
     let dir = std::env::temp_dir().join(format!("wireseam-lessons-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let capture = Capture::start(&dir, name, port);
+    let capture = Capture::start(None, "lo", Some(&format!("port {port}")), dir.join(format!("{name}.pcap")));
     let mut srv = Command::new("python3")
         .arg(lesson(server))
         .env("LESSON_PORT", port.to_string())
@@ -457,4 +418,21 @@ fn gen_fixture_remote_command_shifts() {
     assert_eq!(simulated, printed, "{text}");
     let with_len = stream(&common::root().join("fixtures/gen-remote-cmd-len.pcap"), &[]);
     assert!(with_len.contains("s→c  framing len:4:le"), "{with_len}");
+}
+
+/// Seed 003 over a real 1,500-byte MTU: the 2,000-byte datagram travelled as two IPv4 fragments,
+/// and the lesson's server (and `gen udp-truncate`) printed `1024 b'xxxxxxxx'`; wireseam
+/// reassembles it into one datagram and its `recvfrom(1024)` says the same.
+#[test]
+fn fixture_udp_recvfrom_over_fragments() {
+    let (pcap, server_out, client_out) = fixture_lesson("lesson-udp");
+    assert_eq!(server_out.trim(), "1024 b'xxxxxxxx'");
+    assert_eq!(client_out.trim(), "b'hi'");
+    assert_eq!(gen_prints("gen-udp-truncate", "server"), vec!["1024 b'xxxxxxxx'".to_string()]);
+    for pcap in [pcap, common::root().join("fixtures/gen-udp-truncate.pcap")] {
+        let text = stream(&pcap, &["--recv", "1024"]);
+        assert!(text.contains("recvfrom #1 (1024) → 1,024 of 2,000 bytes"), "{text}");
+        assert!(text.contains("976 lost: UDP does not keep the rest for the next call"), "{text}");
+        assert!(text.contains("in 2 IP fragments, reassembled: still one datagram"), "{text}");
+    }
 }

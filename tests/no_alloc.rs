@@ -55,6 +55,7 @@ fn segment_hot_path_does_not_allocate() {
         tsopt: Some((1, 2)),
         len,
         payload: &[],
+        len_from_frame: false,
     };
     // connection creation may allocate (table and slab growth)
     t.segment(&mk(1, true, TcpFlags::SYN, 100, 0, 0));
@@ -145,6 +146,7 @@ fn seams_allocate_per_message_not_per_frame() {
                 len: chunk.len() as u32,
                 payload: chunk,
                 retransmission: false,
+                wire: Default::default(),
             };
             s.tcp_segment(&seg, out);
             rseq = rseq.wrapping_add(chunk.len() as u32);

@@ -18,7 +18,17 @@ fn cfg(framing: &str) -> SeamConfig {
 fn one(s: &mut Seams, n: u64, off: usize, p: &[u8], retransmission: bool) -> SegOut {
     let mut so = SegOut::default();
     s.tcp_segment(
-        &SegIn { n, ts: n as i64 * 1_000_000, conn: 0, dir: C2S, rseq: off as u32 + 1, len: p.len() as u32, payload: p, retransmission },
+        &SegIn {
+            n,
+            ts: n as i64 * 1_000_000,
+            conn: 0,
+            dir: C2S,
+            rseq: off as u32 + 1,
+            len: p.len() as u32,
+            payload: p,
+            retransmission,
+            wire: Default::default(),
+        },
         &mut so,
     );
     so
@@ -149,7 +159,10 @@ fn truncated_payload_segment_framing() {
     let mut msgs = Vec::new();
     let mut so = SegOut::default();
     for (n, off, len) in [(1u64, 0u32, 100u32), (2, 100, 50)] {
-        s.tcp_segment(&SegIn { n, ts: 0, conn: 0, dir: C2S, rseq: off + 1, len, payload: b"abcd", retransmission: false }, &mut so);
+        s.tcp_segment(
+            &SegIn { n, ts: 0, conn: 0, dir: C2S, rseq: off + 1, len, payload: b"abcd", retransmission: false, wire: Default::default() },
+            &mut so,
+        );
     }
     finish(&mut s, &mut msgs);
     let v: Vec<(u64, u64, bool, Vec<u64>)> = msgs.iter().map(|m| (m.offset, m.len, m.complete, m.frames.clone())).collect();
@@ -162,9 +175,32 @@ fn http_head_pairing_across_directions() {
     let mut so = SegOut::default();
     let req = b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    s.tcp_segment(&SegIn { n: 1, ts: 0, conn: 7, dir: C2S, rseq: 1, len: req.len() as u32, payload: req, retransmission: false }, &mut so);
     s.tcp_segment(
-        &SegIn { n: 2, ts: 1, conn: 7, dir: S2C, rseq: 1, len: resp.len() as u32, payload: resp, retransmission: false },
+        &SegIn {
+            n: 1,
+            ts: 0,
+            conn: 7,
+            dir: C2S,
+            rseq: 1,
+            len: req.len() as u32,
+            payload: req,
+            retransmission: false,
+            wire: Default::default(),
+        },
+        &mut so,
+    );
+    s.tcp_segment(
+        &SegIn {
+            n: 2,
+            ts: 1,
+            conn: 7,
+            dir: S2C,
+            rseq: 1,
+            len: resp.len() as u32,
+            payload: resp,
+            retransmission: false,
+            wire: Default::default(),
+        },
         &mut so,
     );
     let mut msgs = Vec::new();
@@ -178,9 +214,9 @@ fn http_head_pairing_across_directions() {
 fn udp_datagrams_are_messages() {
     let mut s = Seams::new(SeamConfig::default());
     let mut so = SegOut::default();
-    s.udp_datagram(3, C2S, 10, 0, b"ping", &mut so);
-    s.udp_datagram(3, S2C, 11, 0, b"pong!", &mut so);
-    s.udp_datagram(3, C2S, 12, 0, b"again", &mut so);
+    s.udp_datagram(3, C2S, 10, 0, b"ping", &[], &mut so);
+    s.udp_datagram(3, S2C, 11, 0, b"pong!", &[], &mut so);
+    s.udp_datagram(3, C2S, 12, 0, b"again", &[], &mut so);
     let mut msgs = Vec::new();
     s.drain(&mut msgs);
     let v: Vec<(Dir, u64, u64, FlowId)> = msgs.iter().map(|m| (m.dir, m.index, m.len, m.flow)).collect();
@@ -202,7 +238,17 @@ fn global_cap_holds_across_connections() {
         for conn in 0..30u32 {
             n += 1;
             s.tcp_segment(
-                &SegIn { n, ts: 0, conn, dir: C2S, rseq: 1 + round * 1000, len: 1000, payload: &data, retransmission: false },
+                &SegIn {
+                    n,
+                    ts: 0,
+                    conn,
+                    dir: C2S,
+                    rseq: 1 + round * 1000,
+                    len: 1000,
+                    payload: &data,
+                    retransmission: false,
+                    wire: Default::default(),
+                },
                 &mut so,
             );
             drops += so.events.iter().filter(|e| matches!(e, Event::CapDrop { global: true, .. })).count();
@@ -387,7 +433,7 @@ proptest! {
         for (k, &(o, l)) in segs.iter().enumerate() {
             let cap = caps[k % caps.len()].min(l);
             for dir in [C2S, S2C] {
-                s.tcp_segment(&SegIn { n: k as u64 * 2 + dir.idx() as u64 + 1, ts: k as i64, conn: 1, dir, rseq: o as u32 + 1, len: l as u32, payload: &bytes[o..o + cap], retransmission: false }, &mut so);
+                s.tcp_segment(&SegIn { n: k as u64 * 2 + dir.idx() as u64 + 1, ts: k as i64, conn: 1, dir, rseq: o as u32 + 1, len: l as u32, payload: &bytes[o..o + cap], retransmission: false, wire: Default::default() }, &mut so);
             }
             if fin && k == half {
                 s.close_dir(1, C2S, Some(bytes.len() as u32 + 1), &mut so);

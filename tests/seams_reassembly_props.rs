@@ -18,7 +18,8 @@ struct Collect {
 }
 
 impl ReasmSink for Collect {
-    fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _n: u64, frame_end: u64, _ts: i64) {
+    fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], from: wireseam::analyze::reassembly::FrameSpan, _ts: i64) {
+        let frame_end = from.end;
         assert_eq!(off, self.end, "bytes handed on in order");
         assert!(frame_end >= off + b.len() as u64);
         if self.store {
@@ -78,7 +79,12 @@ fn schedule() -> impl Strategy<Value = (Vec<u8>, Vec<(usize, usize)>)> {
 
 #[allow(clippy::too_many_arguments)]
 fn feed(r: &mut Reassembler, cfg: &ReasmCfg, m: &mut Mem, c: &mut Collect, bytes: &[u8], o: usize, l: usize, n: u64) {
-    r.segment(cfg, m, c, ReasmSeg { rseq: (o as u32).wrapping_add(1), len: l as u32, payload: &bytes[o..o + l], n, ts: n as i64 });
+    r.segment(
+        cfg,
+        m,
+        c,
+        ReasmSeg { rseq: (o as u32).wrapping_add(1), len: l as u32, payload: &bytes[o..o + l], n, ts: n as i64, wire: Default::default() },
+    );
 }
 
 proptest! {
@@ -158,7 +164,7 @@ proptest! {
             if i == j {
                 orig_frame = n;
                 n += 1;
-                r.segment(&BIG, &mut m, &mut c, ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &bad, n, ts: 0 });
+                r.segment(&BIG, &mut m, &mut c, ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &bad, n, ts: 0, wire: Default::default() });
             }
         }
         if buffered {
@@ -224,7 +230,7 @@ proptest! {
             for (k, x) in known[o..o + l].iter_mut().enumerate() {
                 x.get_or_insert(k < cap);
             }
-            r.segment(&BIG, &mut m, &mut c, ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &bytes[o..o + cap], n: i as u64 + 1, ts: 0 });
+            r.segment(&BIG, &mut m, &mut c, ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &bytes[o..o + cap], n: i as u64 + 1, ts: 0, wire: Default::default() });
         }
         r.flush(None, &mut m, &mut c, 0);
         prop_assert_eq!(c.bytes.len(), bytes.len());
@@ -252,22 +258,32 @@ fn sequence_wraps_past_2_pow_32() {
     for k in 0..=6u64 {
         let off = k * step;
         let rseq = (off + 1) as u32; // wraps modulo 2^32
-        r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq, len: 100, payload: &[k as u8; 100], n: k + 1, ts: 0 });
+        r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq, len: 100, payload: &[k as u8; 100], n: k + 1, ts: 0, wire: Default::default() });
         assert_eq!(r.next(), off + 100, "segment {k}");
     }
     // And a stream that crosses the wrap with contiguous segments.
     let mut r = Reassembler::new(&cfg);
     let mut c = Collect::default();
-    r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: 1, len: 10, payload: &[0; 10], n: 1, ts: 0 });
+    r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: 1, len: 10, payload: &[0; 10], n: 1, ts: 0, wire: Default::default() });
     for k in 1..=3u64 {
-        r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: (k * step + 1) as u32, len: 10, payload: &[0; 10], n: 1, ts: 0 });
+        r.segment(
+            &cfg,
+            &mut m,
+            &mut c,
+            ReasmSeg { rseq: (k * step + 1) as u32, len: 10, payload: &[0; 10], n: 1, ts: 0, wire: Default::default() },
+        );
     }
     let mut off: u64 = 4_294_967_000;
-    r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: (off + 1) as u32, len: 10, payload: &[1; 10], n: 2, ts: 0 });
+    r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: (off + 1) as u32, len: 10, payload: &[1; 10], n: 2, ts: 0, wire: Default::default() });
     assert_eq!(r.next(), off + 10);
     off += 10;
     for i in 0..100u64 {
-        r.segment(&cfg, &mut m, &mut c, ReasmSeg { rseq: (off + 1) as u32, len: 10, payload: &[2; 10], n: 3 + i, ts: 0 });
+        r.segment(
+            &cfg,
+            &mut m,
+            &mut c,
+            ReasmSeg { rseq: (off + 1) as u32, len: 10, payload: &[2; 10], n: 3 + i, ts: 0, wire: Default::default() },
+        );
         off += 10;
         assert_eq!(r.next(), off);
     }
@@ -301,7 +317,14 @@ fn hashed_and_backed(arena: &Arena, window: usize, segs: &[(usize, usize, usize,
                 cfg,
                 &mut m,
                 &mut c,
-                ReasmSeg { rseq: o as u32 + 1, len: l as u32, payload: &arena.0[at..at + cap], n: i as u64 + 1, ts: 0 },
+                ReasmSeg {
+                    rseq: o as u32 + 1,
+                    len: l as u32,
+                    payload: &arena.0[at..at + cap],
+                    n: i as u64 + 1,
+                    ts: 0,
+                    wire: Default::default(),
+                },
             );
         }
         r.flush(cfg.backing, &mut m, &mut c, 0);

@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
             _ => u32::from_be_bytes([h[2], h[3], h[4], h[5]]),
         };
         let len = payload.len() as u32 + if h[5] & 0x80 != 0 { (h[5] & 0x3f) as u32 } else { 0 };
-        let seg = SegIn { n, ts: n as i64 * 1000, conn, dir, rseq, len, payload, retransmission: h[5] & 0x40 != 0 };
+        let seg = SegIn { n, ts: n as i64 * 1000, conn, dir, rseq, len, payload, retransmission: h[5] & 0x40 != 0, wire: Default::default() };
         s.tcp_segment(&seg, &mut out);
         next[slot] = rseq.wrapping_add(len);
         match h[0] >> 5 {

@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
             tsopt: (c[14] & 16 == 16).then_some((u32at(4), u32at(8))),
             len,
             payload: &payload[..(len as usize).min(64)],
+            len_from_frame: false,
         };
         let info = t.segment(&seg);
         let _ = info.phase.to_string();

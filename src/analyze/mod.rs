@@ -114,12 +114,32 @@ pub struct SegIn<'a> {
     pub payload: &'a [u8],
     /// The tracker flagged it as a retransmission (counted only).
     pub retransmission: bool,
+    /// How the wire carried it: one segment, or, for a frame captured before segmentation
+    /// offload or after GRO, several (see [`crate::track::tcp::Offload`]).
+    pub wire: WireSegs,
+}
+
+/// How many segments the wire carried a frame's payload in: what `split` and `sticky` judge,
+/// since a message is split on the wire only if the wire carried it in several segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WireSegs {
+    /// As captured: one frame, one wire segment.
+    #[default]
+    Whole,
+    /// A super-segment that the wire carried cut every `mss` payload bytes.
+    Offload {
+        /// Payload bytes per wire segment.
+        mss: u32,
+    },
+    /// A super-segment whose wire segmentation is unknown (no MSS seen): the `split` and
+    /// `sticky` verdicts of the messages it carries are unknown.
+    Unknown,
 }
 
 impl<'a> SegIn<'a> {
     /// What the reassembler of its direction takes of it.
     fn reasm(&self) -> reassembly::ReasmSeg<'a> {
-        reassembly::ReasmSeg { rseq: self.rseq, len: self.len, payload: self.payload, n: self.n, ts: self.ts }
+        reassembly::ReasmSeg { rseq: self.rseq, len: self.len, payload: self.payload, n: self.n, ts: self.ts, wire: self.wire }
     }
 }
 
@@ -150,6 +170,9 @@ pub struct Carried {
     pub first_part: u32,
     /// Message `last` goes on after this frame.
     pub continues: bool,
+    /// The frame stands for several wire segments (segmentation offload or GRO): messages it
+    /// carries together were not necessarily together on the wire.
+    pub offloaded: bool,
     /// Every byte had arrived before: a retransmission of these messages.
     pub dup: bool,
 }
@@ -287,10 +310,14 @@ pub struct Message {
     pub frames: Vec<u64>,
     /// How many frames carried its bytes (= `frames.len()` unless capped).
     pub nframes: u64,
-    /// A frame that carries it also carries bytes of another message.
+    /// A wire segment that carries it also carries bytes of another message.
     pub sticky: bool,
-    /// It spans more than one frame.
+    /// It spans more than one wire segment: more than one frame, or more than one of the wire
+    /// segments an offloaded frame stands for.
     pub split: bool,
+    /// A frame that carried it was offloaded with its wire segmentation unknown: `sticky` and
+    /// `split` are unknown.
+    pub wire_unknown: bool,
     /// False when the stream ended, or had a gap or a cap drop, before it was whole.
     pub complete: bool,
     /// Capture time (ns since the epoch) at which its first byte became available in order.
@@ -334,8 +361,11 @@ pub struct DirSummary {
     pub messages: u64,
     /// Of them, messages that share a frame with another message.
     pub sticky: u64,
-    /// Of them, messages carried by more than one frame.
+    /// Of them, messages carried by more than one wire segment.
     pub split: u64,
+    /// Of them, messages an offloaded frame of unknown wire segmentation carried: while there
+    /// is one, the `sticky` and `split` counts are unknown.
+    pub wire_unknown: u64,
     /// Of them, messages not [`complete`](Message::complete).
     pub incomplete: u64,
     /// Length of the longest final message, bytes.
@@ -463,15 +493,27 @@ impl Seams {
         }
     }
 
-    /// One UDP datagram: one `datagram` message, final at once.
-    pub fn udp_datagram(&mut self, flow: u32, dir: Dir, n: u64, ts: i64, payload: &[u8], out: &mut SegOut) {
+    /// One UDP datagram: one `datagram` message, final at once. `fragments`: the frames of a
+    /// datagram reassembled from IP fragments, in offset order (empty: frame `n` alone).
+    #[allow(clippy::too_many_arguments)] // the datagram's place, its bytes and its frames
+    pub fn udp_datagram(&mut self, flow: u32, dir: Dir, n: u64, ts: i64, payload: &[u8], fragments: &[u64], out: &mut SegOut) {
         out.clear();
         let next = self.udp.entry((flow, dir)).or_insert(0);
         let index = *next;
         let offset = 0;
         *next += 1;
         let flow = FlowId::Udp(flow);
-        out.carried.push(Carried { n, flow, dir, first: index, last: index, first_part: 1, continues: false, dup: false });
+        out.carried.push(Carried {
+            n,
+            flow,
+            dir,
+            first: index,
+            last: index,
+            first_part: 1,
+            continues: false,
+            offloaded: false,
+            dup: false,
+        });
         self.ready.push(Message {
             flow,
             dir,
@@ -479,10 +521,11 @@ impl Seams {
             offset,
             len: payload.len() as u64,
             framing: FramingSpec::Datagram,
-            frames: vec![n],
-            nframes: 1,
+            frames: if fragments.is_empty() { vec![n] } else { fragments.to_vec() },
+            nframes: fragments.len().max(1) as u64,
             sticky: false,
-            split: false,
+            split: fragments.len() > 1,
+            wire_unknown: false,
             complete: true,
             first_ts: ts,
             last_ts: ts,
@@ -651,6 +694,7 @@ impl SummaryOf {
             messages: st.messages,
             sticky: st.sticky,
             split: st.split,
+            wire_unknown: st.wire_unknown,
             incomplete: st.incomplete,
             largest: st.largest,
             max_segments_per_message: st.max_segments,

@@ -417,6 +417,7 @@ mod tests {
             nframes: 1,
             sticky: false,
             split: false,
+            wire_unknown: false,
             complete: true,
             first_ts: ts,
             last_ts: ts,

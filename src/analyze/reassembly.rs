@@ -156,12 +156,59 @@ pub enum ReasmEvent {
     },
 }
 
+/// Where the wire segments of a frame's payload begin, in stream offsets (see
+/// [`WireSegs`](super::WireSegs)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireGrid {
+    /// The frame was one wire segment.
+    Whole,
+    /// The wire carried the frame's payload in segments of `mss` bytes from stream offset `start`.
+    Chunks {
+        /// Stream offset of the frame's first payload byte.
+        start: u64,
+        /// Payload bytes per wire segment (at least 1).
+        mss: u64,
+    },
+    /// The frame stands for several wire segments, where they began is unknown.
+    Unknown,
+}
+
+impl WireGrid {
+    /// The grid of a segment whose payload starts at stream offset `start`.
+    pub fn of(wire: super::WireSegs, start: u64) -> WireGrid {
+        match wire {
+            super::WireSegs::Whole => WireGrid::Whole,
+            super::WireSegs::Offload { mss } => WireGrid::Chunks { start, mss: u64::from(mss.max(1)) },
+            super::WireSegs::Unknown => WireGrid::Unknown,
+        }
+    }
+
+    /// True when the bytes at stream offsets `a` and `b` of the frame went in one wire segment
+    /// (for [`Unknown`](Self::Unknown): in one frame, as captured).
+    pub fn together(self, a: u64, b: u64) -> bool {
+        match self {
+            WireGrid::Chunks { start, mss } => a.saturating_sub(start) / mss == b.saturating_sub(start) / mss,
+            WireGrid::Whole | WireGrid::Unknown => true,
+        }
+    }
+}
+
+/// The frame that first carried some bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameSpan {
+    /// Its number.
+    pub n: u64,
+    /// The stream offset its segment ends at.
+    pub end: u64,
+    /// How the wire carried it.
+    pub grid: WireGrid,
+}
+
 /// Receives a direction's bytes in stream order.
 pub trait ReasmSink {
-    /// Bytes `[off, off + bytes.len())`, first carried by frame `n` whose segment
-    /// ends at stream offset `frame_end`; `ts` is the time they became available
-    /// in order (the capture time of the frame that completed contiguity).
-    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64);
+    /// Bytes `[off, off + bytes.len())`, first carried by frame `from`; `ts` is the time they
+    /// became available in order (the capture time of the frame that completed contiguity).
+    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], from: FrameSpan, ts: i64);
     /// `len` unknown bytes at `off`; `n`: the frame whose captured payload was cut
     /// (snap length), if any.
     fn gap(&mut self, mem: &mut Mem, off: u64, len: u64, why: GapReason, n: Option<u64>, ts: i64);
@@ -185,6 +232,8 @@ pub struct ReasmSeg<'p> {
     pub n: u64,
     /// Capture time, ns: handed on with the bytes it makes available in order.
     pub ts: i64,
+    /// How the wire carried it.
+    pub wire: super::WireSegs,
 }
 
 /// A buffered out-of-order piece covering `[start, start + len)`, of which the first `known`
@@ -196,6 +245,7 @@ pub struct ReasmSeg<'p> {
 struct Piece {
     n: u64,
     frame_end: u64,
+    grid: WireGrid,
     data: Vec<u8>,
     known: usize,
     len: u64,
@@ -230,7 +280,7 @@ impl Piece {
 
     /// The piece, buffered at stream offset `start`, as bytes to hand on.
     fn placed<'s>(&'s self, start: u64, backing: Option<&'s dyn Backing>) -> Placed<'s> {
-        Placed { off: start, pay: self.bytes(backing), at: self.at, n: self.n, frame_end: self.frame_end }
+        Placed { off: start, pay: self.bytes(backing), at: self.at, n: self.n, frame_end: self.frame_end, grid: self.grid }
     }
 }
 
@@ -244,6 +294,7 @@ struct Placed<'p> {
     at: Option<usize>,
     n: u64,
     frame_end: u64,
+    grid: WireGrid,
 }
 
 /// Counters of one direction's reassembly.
@@ -695,7 +746,7 @@ impl Reassembler {
     /// One TCP segment: `seg.len` bytes at `seg.rseq`, of which `seg.payload` (maybe shorter)
     /// were captured.
     pub fn segment<S: ReasmSink>(&mut self, cfg: &ReasmCfg, mem: &mut Mem, sink: &mut S, seg: ReasmSeg<'_>) {
-        let ReasmSeg { rseq, len, payload, n, ts } = seg;
+        let ReasmSeg { rseq, len, payload, n, ts, wire } = seg;
         if len == 0 {
             return;
         }
@@ -714,6 +765,7 @@ impl Reassembler {
         let mut off = start.max(0) as u64;
         let end = off + len;
         let frame_end = end;
+        let grid = WireGrid::of(wire, start.max(0) as u64);
         if off < self.next {
             let dup = end.min(self.next) - off;
             sink.old(off, dup, n);
@@ -735,7 +787,7 @@ impl Reassembler {
         }
         let mut global_drop = false;
         let at = cfg.backing.and_then(|bk| index_in(bk.bytes(), pay));
-        let own = Placed { off, pay, at, n, frame_end };
+        let own = Placed { off, pay, at, n, frame_end, grid };
         if off == self.next {
             self.in_order(cfg.backing, mem, sink, own, end, ts);
             self.drain_contiguous(cfg.backing, mem, sink, ts);
@@ -767,7 +819,7 @@ impl Reassembler {
                 h.data(cur, bytes, src.n, src.at.map(|a| a + (cur - base) as usize));
             }
             self.stats.bytes += bytes.len() as u64;
-            sink.data(mem, cur, bytes, src.n, src.frame_end, ts);
+            sink.data(mem, cur, bytes, FrameSpan { n: src.n, end: src.frame_end, grid: src.grid }, ts);
         }
         let from = known_end.max(cur);
         if stop > from {
@@ -836,7 +888,7 @@ impl Reassembler {
     /// Buffers the parts of `[own.off, end)` not yet covered. Returns true when a part
     /// was dropped for the global cap.
     fn buffer<S: ReasmSink>(&mut self, cfg: &ReasmCfg, mem: &mut Mem, sink: &mut S, own: Placed<'_>, end: u64) -> bool {
-        let Placed { off, pay, at, n, frame_end } = own;
+        let Placed { off, pay, at, n, frame_end, grid } = own;
         let mut cur = off;
         let mut global_drop = false;
         if let Some((&ps, p)) = self.ooo.range(..off).next_back() {
@@ -860,7 +912,7 @@ impl Reassembler {
                 } else {
                     pay[(cur - off) as usize..(known_end - off) as usize].to_vec()
                 };
-                let piece = Piece { n, frame_end, data, known, len: stop - cur, at };
+                let piece = Piece { n, frame_end, grid, data, known, len: stop - cur, at };
                 let cost = piece.cost();
                 if self.buffered + cost > cfg.per_dir_cap {
                     self.drop_piece(sink, cur, stop - cur, n, false);
@@ -948,7 +1000,7 @@ mod tests {
     }
 
     impl ReasmSink for Collect {
-        fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _n: u64, _fe: u64, _ts: i64) {
+        fn data(&mut self, _m: &mut Mem, off: u64, b: &[u8], _from: FrameSpan, _ts: i64) {
             assert_eq!(off, self.bytes.len() as u64);
             self.bytes.extend_from_slice(b);
         }
@@ -967,7 +1019,7 @@ mod tests {
 
     /// `len` bytes at `rseq` carried by frame `n`, `payload` of them captured, at time 0.
     fn seg(rseq: u32, len: u32, payload: &[u8], n: u64) -> ReasmSeg<'_> {
-        ReasmSeg { rseq, len, payload, n, ts: 0 }
+        ReasmSeg { rseq, len, payload, n, ts: 0, wire: crate::analyze::WireSegs::Whole }
     }
 
     #[test]

@@ -134,6 +134,7 @@ mod tests {
             nframes: 1,
             sticky: true,
             split: false,
+            wire_unknown: false,
             complete: true,
             first_ts: 0,
             last_ts: 0,

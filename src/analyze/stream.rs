@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use super::framing::detect::{detect, Detection, Level};
 use super::framing::{make_framer, FrameCx, Framer, PairState};
-use super::reassembly::{GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, Reassembler};
+use super::reassembly::{FrameSpan, GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, Reassembler, WireGrid};
 use super::spec::{DirFraming, FramingSpec};
 use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
 use crate::capture::Backing;
@@ -33,6 +33,10 @@ struct OpenMsg {
     nframes: u64,
     last_frame: Option<u64>,
     sticky: bool,
+    /// It crossed a wire-segment boundary inside an offloaded frame.
+    wire_split: bool,
+    /// An offloaded frame of unknown wire segmentation carried it.
+    wire_unknown: bool,
     complete: bool,
     /// The furthest end of a segment that carried its bytes: it is final once the stream
     /// position passes it.
@@ -49,19 +53,21 @@ struct OpenMsg {
 struct Origin {
     n: Option<u64>,
     frame_end: u64,
+    /// How the wire carried the frame.
+    grid: WireGrid,
     ts: i64,
     gap: bool,
 }
 
 impl Origin {
     /// Captured bytes of frame `n`.
-    fn frame(n: u64, frame_end: u64, ts: i64) -> Self {
-        Origin { n: Some(n), frame_end, ts, gap: false }
+    fn frame(n: u64, frame_end: u64, grid: WireGrid, ts: i64) -> Self {
+        Origin { n: Some(n), frame_end, grid, ts, gap: false }
     }
 
     /// Unknown bytes.
     fn gap(ts: i64) -> Self {
-        Origin { n: None, frame_end: 0, ts, gap: true }
+        Origin { n: None, frame_end: 0, grid: WireGrid::Whole, ts, gap: true }
     }
 }
 
@@ -72,6 +78,7 @@ struct Held {
     len: usize,
     n: u64,
     frame_end: u64,
+    grid: WireGrid,
     ts: i64,
 }
 
@@ -97,8 +104,10 @@ pub(super) struct MsgStats {
     pub messages: u64,
     /// Of them, sticky ones (sharing a frame with another message).
     pub sticky: u64,
-    /// Of them, split ones (carried by more than one frame).
+    /// Of them, split ones (carried by more than one wire segment).
     pub split: u64,
+    /// Of them, ones carried by an offloaded frame of unknown wire segmentation.
+    pub wire_unknown: u64,
     /// Of them, incomplete ones.
     pub incomplete: u64,
     /// Length of the longest, bytes.
@@ -282,7 +291,7 @@ impl StageCx<'_> {
         self.st.pos = self.st.base;
         let mut at = 0usize;
         for h in held {
-            self.frame_data(h.off, &buf[at..at + h.len], h.n, h.frame_end, h.ts);
+            self.frame_data(h.off, &buf[at..at + h.len], h.n, h.frame_end, h.grid, h.ts);
             at += h.len;
         }
     }
@@ -295,7 +304,7 @@ impl StageCx<'_> {
     }
 
     /// Frames the bytes `[off, off + bytes.len())` of frame `n` (at the stream position).
-    fn frame_data(&mut self, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64) {
+    fn frame_data(&mut self, off: u64, bytes: &[u8], n: u64, frame_end: u64, grid: WireGrid, ts: i64) {
         let st = &mut *self.st;
         let Mode::Frame(f) = &mut st.mode else { return };
         debug_assert_eq!(off, st.pos);
@@ -305,7 +314,7 @@ impl StageCx<'_> {
         let desync = f.feed(bytes, &mut cx);
         let end = off + bytes.len() as u64;
         let upto = desync.unwrap_or(end);
-        let origin = Origin::frame(n, frame_end, ts);
+        let origin = Origin::frame(n, frame_end, grid, ts);
         self.apply(off, upto, &ends, origin);
         if let Some(lost_at) = desync {
             self.lose_sync(lost_at);
@@ -377,20 +386,25 @@ impl StageCx<'_> {
         let mut cur = off;
         let mut first: Option<(u64, u64)> = None;
         let mut last_idx = 0;
+        // The message that ended at `cur`, inside these bytes.
+        let mut ended: Option<u64> = None;
         for &msg_end in ends {
             if msg_end <= cur || msg_end > upto {
                 continue;
             }
             let (idx, part) = self.touch(cur, origin);
+            self.st.wire_piece(ended, idx, cur, msg_end, origin);
             first.get_or_insert((idx, part));
             last_idx = idx;
             let st = &mut *self.st;
             st.pending.back_mut().expect("open").end = Some(msg_end);
             st.open = false;
+            ended = Some(idx);
             cur = msg_end;
         }
         if cur < upto {
             let (idx, part) = self.touch(cur, origin);
+            self.st.wire_piece(ended, idx, cur, upto, origin);
             first.get_or_insert((idx, part));
             last_idx = idx;
         }
@@ -399,13 +413,10 @@ impl StageCx<'_> {
             return;
         };
         let st = &mut *self.st;
-        if last_idx > first_idx {
-            st.mark_sticky(first_idx, last_idx);
-        }
         if let Some(p) = st.partial.iter_mut().find(|p| p.0 == n) {
             let earlier = p.2;
             p.2 = last_idx;
-            if earlier < first_idx {
+            if earlier < first_idx && origin.grid.together(off.saturating_sub(1), off) {
                 st.mark_sticky(earlier, earlier);
                 st.mark_sticky(first_idx, first_idx);
             }
@@ -429,6 +440,7 @@ impl StageCx<'_> {
             last: last_idx,
             first_part: first_part as u32,
             continues,
+            offloaded: origin.grid != WireGrid::Whole,
             dup: false,
         });
     }
@@ -436,7 +448,7 @@ impl StageCx<'_> {
     /// Adds bytes at `cur` from `origin` to the open message (opening one if needed); returns
     /// its index and, for a frame, the part number of that frame in it.
     fn touch(&mut self, cur: u64, origin: Origin) -> (u64, u64) {
-        let Origin { n, frame_end, ts, gap } = origin;
+        let Origin { n, frame_end, ts, gap, .. } = origin;
         let cfg = self.cfg;
         let st = &mut *self.st;
         if !st.open {
@@ -451,6 +463,8 @@ impl StageCx<'_> {
                 nframes: 0,
                 last_frame: None,
                 sticky: false,
+                wire_split: false,
+                wire_unknown: false,
                 complete: true,
                 max_frame_end: 0,
                 first_ts: ts,
@@ -520,7 +534,8 @@ impl StageCx<'_> {
                 frames: m.frames,
                 nframes: m.nframes,
                 sticky: m.sticky,
-                split: m.nframes > 1,
+                split: m.nframes > 1 || m.wire_split,
+                wire_unknown: m.wire_unknown,
                 complete: m.complete && m.end.is_some(),
                 first_ts: m.first_ts,
                 last_ts: m.last_ts,
@@ -528,6 +543,7 @@ impl StageCx<'_> {
             let stats = &mut st.stats;
             stats.messages += 1;
             stats.sticky += u64::from(msg.sticky);
+            stats.wire_unknown += u64::from(msg.wire_unknown);
             stats.split += u64::from(msg.split);
             stats.incomplete += u64::from(!msg.complete);
             stats.largest = stats.largest.max(msg.len);
@@ -570,6 +586,30 @@ impl StageCx<'_> {
 }
 
 impl Stage {
+    /// The bytes `[from, to)` of message `idx` came from `origin`, right after message `ended`
+    /// ended at `from` in the same bytes (if one did). Two messages are stuck together when the
+    /// bytes on both sides of their boundary went in one wire segment; a message is split on
+    /// the wire when its bytes in one frame went in several (see [`WireGrid`]).
+    fn wire_piece(&mut self, ended: Option<u64>, idx: u64, from: u64, to: u64, origin: Origin) {
+        if origin.n.is_none() {
+            return;
+        }
+        let grid = origin.grid;
+        if let Some(before) = ended {
+            if grid.together(from - 1, from) {
+                self.mark_sticky(before, idx);
+            }
+        }
+        let split = !grid.together(from, to - 1);
+        let unknown = grid == WireGrid::Unknown;
+        if split || unknown {
+            if let Some(m) = self.pending.iter_mut().rev().find(|m| m.index == idx) {
+                m.wire_split |= split;
+                m.wire_unknown |= unknown;
+            }
+        }
+    }
+
     fn mark_sticky(&mut self, lo: u64, hi: u64) {
         for m in self.pending.iter_mut() {
             if m.index >= lo && m.index <= hi {
@@ -580,14 +620,15 @@ impl Stage {
 }
 
 impl ReasmSink for StageCx<'_> {
-    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], n: u64, frame_end: u64, ts: i64) {
+    fn data(&mut self, mem: &mut Mem, off: u64, bytes: &[u8], from: FrameSpan, ts: i64) {
+        let FrameSpan { n, end: frame_end, grid } = from;
         self.timeline(off, off + bytes.len() as u64, ts, false);
         self.keep(off, Some(bytes), bytes.len() as u64);
         match &mut self.st.mode {
             Mode::Detect { buf, held, next_try } => {
                 if mem.try_take(bytes.len()) {
                     buf.extend_from_slice(bytes);
-                    held.push(Held { off, len: bytes.len(), n, frame_end, ts });
+                    held.push(Held { off, len: bytes.len(), n, frame_end, grid, ts });
                     self.st.pos = off + bytes.len() as u64;
                     if buf.len() >= *next_try {
                         // every segment while small (prompt live output), then geometrically
@@ -608,10 +649,10 @@ impl ReasmSink for StageCx<'_> {
                         detect(&seen, true)
                     };
                     self.decide(mem, det.expect("detect decides at the end"));
-                    self.frame_data(off, bytes, n, frame_end, ts);
+                    self.frame_data(off, bytes, n, frame_end, grid, ts);
                 }
             }
-            Mode::Frame(_) => self.frame_data(off, bytes, n, frame_end, ts),
+            Mode::Frame(_) => self.frame_data(off, bytes, n, frame_end, grid, ts),
             Mode::Done => {}
         }
         self.emit(false);
@@ -652,6 +693,7 @@ impl ReasmSink for StageCx<'_> {
             last: recent[last].1,
             first_part: 0,
             continues: false,
+            offloaded: false,
             dup: true,
         });
     }
@@ -732,7 +774,7 @@ struct LateSink<'a> {
 }
 
 impl ReasmSink for LateSink<'_> {
-    fn data(&mut self, _: &mut Mem, _: u64, _: &[u8], _: u64, _: u64, _: i64) {
+    fn data(&mut self, _: &mut Mem, _: u64, _: &[u8], _: FrameSpan, _: i64) {
         debug_assert!(false, "a finished reassembler hands on no bytes");
     }
     fn gap(&mut self, _: &mut Mem, _: u64, _: u64, _: GapReason, _: Option<u64>, _: i64) {

@@ -212,6 +212,8 @@ pub struct FileSource {
     announce: Option<Arc<AtomicUsize>>,
     format: Format,
     done: bool,
+    /// Time of the last packet with a timestamp (what a Simple Packet Block is given).
+    last_ts: i64,
 }
 
 /// Asks the CPU to load the next record's first two cache lines (its header and the frame's
@@ -361,6 +363,7 @@ impl FileSource {
             release_step: RELEASE_STEP,
             announce: None,
             format,
+            last_ts: 0,
             done: false,
         })
     }
@@ -478,7 +481,7 @@ impl FileSource {
         let end = start + caplen as usize;
         self.pos = end;
         let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
-        Ok(Some((PacketMeta { ts_ns, caplen, len: len.max(caplen), linktype, iface: 0, nanos }, start, end)))
+        Ok(Some((PacketMeta { ts_ns, caplen, len: len.max(caplen), linktype, iface: 0, nanos, stamped: true }, start, end)))
     }
 
     fn next_pcapng(&mut self) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
@@ -589,7 +592,9 @@ impl FileSource {
                         linktype: iface.linktype,
                         iface: ifid,
                         nanos: iface.nanos,
+                        stamped: true,
                     };
+                    self.last_ts = meta.ts_ns;
                     return Ok(Some((meta, start, start + caplen as usize)));
                 }
                 3 => {
@@ -603,8 +608,15 @@ impl FileSource {
                     let len = rd32(&body[0..4], big_endian);
                     let caplen = (len as usize).min(body.len() - 4) as u32;
                     let start = pos + 12;
-                    let meta =
-                        PacketMeta { ts_ns: 0, caplen, len: len.max(caplen), linktype: iface.linktype, iface: 0, nanos: iface.nanos };
+                    let meta = PacketMeta {
+                        ts_ns: self.last_ts,
+                        caplen,
+                        len: len.max(caplen),
+                        linktype: iface.linktype,
+                        iface: 0,
+                        nanos: iface.nanos,
+                        stamped: false,
+                    };
                     return Ok(Some((meta, start, start + caplen as usize)));
                 }
                 _ => {} // name resolution, statistics, custom, journal...: skipped

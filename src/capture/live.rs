@@ -285,7 +285,15 @@ impl Source for LiveSource {
                     }
                 }
                 let ts_ns = header.ts.tv_sec * 1_000_000_000 + header.ts.tv_usec;
-                let meta = PacketMeta { ts_ns, caplen: header.caplen, len: header.len, linktype: *linktype, iface: 0, nanos: *nanos };
+                let meta = PacketMeta {
+                    ts_ns,
+                    caplen: header.caplen,
+                    len: header.len,
+                    linktype: *linktype,
+                    iface: 0,
+                    nanos: *nanos,
+                    stamped: true,
+                };
                 Next::Packet(meta, packet.data)
             }
             Err(pcap::Error::TimeoutExpired) => {

@@ -35,6 +35,10 @@ pub struct PacketMeta {
     pub iface: u32,
     /// The source records nanosecond (or finer than microsecond) timestamps.
     pub nanos: bool,
+    /// The record carries a timestamp. A pcapng Simple Packet Block has none: `ts_ns` is then
+    /// the previous packet's time (so that capture time never goes back for tracking), and
+    /// outputs show no time for it.
+    pub stamped: bool,
 }
 
 /// Facts about a source as a whole.

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod golden;
+mod man;
 pub use golden::{GoldenArgs, GoldenConfig, GoldenOverrides, GoldenSource};
+pub use man::man_pages;
 
 use crate::output::style::ColorMode;
 use crate::output::text::TimeFormat;
@@ -71,12 +73,40 @@ pub enum Command {
     Gen(GenArgs),
     /// A guided tour: capture on loopback while generators run, then show per scenario the
     /// annotated packets, the ladder diagram and the message seams.
+    #[command(after_help = DEMO_AFTER)]
     Demo(DemoArgs),
     /// Golden test of network behaviour: capture while a command runs, normalise what it did on
     /// the wire (ports, ISNs, times), and compare with a golden file; --bless writes it.
     #[command(after_help = golden::GOLDEN_AFTER)]
     Golden(GoldenArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
+    #[command(after_help = COMPLETIONS_AFTER)]
+    Completions(CompletionsArgs),
 }
+
+const COMPLETIONS_AFTER: &str = "\
+`make install` puts the bash, zsh and fish scripts where those shells look for them.
+
+Examples:
+  wireseam completions bash > ~/.local/share/bash-completion/completions/wireseam
+  wireseam completions zsh > ~/.zfunc/_wireseam
+  wireseam completions fish > ~/.config/fish/completions/wireseam.fish";
+
+/// Arguments of `wireseam completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+const DEMO_AFTER: &str = "\
+Live when it may capture (root, or the capture capabilities on the binary); otherwise, and with
+--offline, on the captures bundled in the binary.
+
+Examples:
+  sudo wireseam demo
+  wireseam demo --offline | less -R";
 
 const GEN_AFTER: &str = "\
 Scenarios (wireseam gen --list describes each): handshake half-close server-close reset refused
@@ -239,9 +269,13 @@ pub struct CaptureArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    /// Output format (`-T` is the same option, as in tshark: `-T fields -e ip.src`).
+    #[arg(short = 'F', long, short_alias = 'T', value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The fields of `-T fields` (as for read).
+    #[command(flatten)]
+    pub fields: FieldArgs,
 
     /// Bytes to capture per frame.
     #[arg(short = 's', long, default_value_t = 262144, value_name = "BYTES")]
@@ -258,6 +292,11 @@ pub struct CaptureArgs {
     /// User to become after opening the capture (when started as root); `root` keeps root.
     #[arg(short = 'Z', long = "user", value_name = "NAME")]
     pub user: Option<String>,
+
+    /// Verify IPv4, TCP, UDP, ICMP and ICMPv6 checksums and flag bad ones on their frame; on the
+    /// capturing host's own frames they are often "not computed" (the NIC completes them).
+    #[arg(long)]
+    pub check_checksums: bool,
 
     /// More detail per frame (as for read).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -284,7 +323,12 @@ const FLOW_AFTER: &str = "\
 Arrows carry tcpdump-style flags, relative seq (start:end for data), ack, length, the window in
 bytes (scaled; '?' when the scale is unknown) and MSS/window-scale options. A state is written
 beside its column when it changes. Runs of more than --fold uneventful segments (no SYN, FIN,
-RST, analysis flag or state change) are folded into one line with their counts.";
+RST, analysis flag or state change) are folded into one line with their counts.
+
+Examples:
+  wireseam flow capture.pcap --conn 0
+  wireseam flow capture.pcap --fold 0          every segment, nothing folded
+  wireseam flow capture.pcap tcp port 9000";
 
 const READ_AFTER: &str = "\
 Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked capture v1 and v2 (tcpdump -i any),
@@ -295,7 +339,13 @@ direction and source address), protocol, then the protocol's summary. Warnings a
 or truncated frames follow a '!' and name the layer and byte offset.
 
 JSON lines (--format json) follow the wireseam JSON-lines contract: one {\"type\":\"packet\"} object
-per frame with eth, arp, ip, udp, icmp, tcp and warnings keys as present.";
+per frame with eth, arp, ip, udp, icmp, tcp and warnings keys as present.
+
+Examples:
+  wireseam read capture.pcap
+  wireseam read capture.pcapng tcp port 9000 -c 20
+  wireseam read -vv -x capture.pcap
+  wireseam read capture.pcap --format json | jq 'select(.tcp.analysis | length > 0)'";
 
 /// The input every file command takes.
 #[derive(Args, Debug)]
@@ -332,6 +382,16 @@ pub struct InputArgs {
     /// reassembly memory cap (with `conns`, 2/N of --max-conns). See README, Performance.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Verify IPv4, TCP, UDP, ICMP and ICMPv6 checksums and flag bad ones on their frame (a
+    /// sending host's own capture shows checksums its NIC completes later as "not computed").
+    #[arg(long)]
+    pub check_checksums: bool,
+
+    /// As --check-checksums, and leave frames with a bad checksum out of tracking and message
+    /// seams, as the receiving stack (and Zeek) would.
+    #[arg(long)]
+    pub drop_bad_checksums: bool,
 }
 
 /// Arguments of `wireseam stream`.
@@ -389,9 +449,10 @@ pub struct ConnsArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output format: a table, or the JSON-lines `conn` records.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: a table, the JSON-lines `conn` records, CSV or TSV with a header line, or a
+    /// Zeek conn.log (`zeek-cut` reads it).
+    #[arg(short = 'F', long, value_enum, default_value_t = ConnsFormatArg::Text)]
+    pub format: ConnsFormatArg,
 
     /// Order of rows: id, start, duration, bytes, packets or retrans (largest first).
     #[arg(long, default_value = "id", value_name = "KEY")]
@@ -431,9 +492,13 @@ pub struct ReadArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    /// Output format (`-T` is the same option, as in tshark: `-T fields -e ip.src`).
+    #[arg(short = 'F', long, short_alias = 'T', value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The fields of `-T fields`.
+    #[command(flatten)]
+    pub fields: FieldArgs,
 
     /// More detail: every header field and all TCP options, one line per layer (-vv adds more).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -448,22 +513,74 @@ pub struct ReadArgs {
     pub time: Time,
 }
 
-/// `-F`/`--format`: the output format.
+/// `-F`/`--format` of `read` and `capture`: the output format.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned annotated lines for people.
     Text,
     /// JSON lines (one object per line) for programs.
     Json,
+    /// The fields named by -e, one line per frame (tshark's -T fields).
+    Fields,
 }
 
-impl From<Format> for crate::output::OutputFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Text => crate::output::OutputFormat::Text,
-            Format::Json => crate::output::OutputFormat::Json,
+/// `-e` and `-E` of `read` and `capture` (tshark's).
+#[derive(Args, Debug)]
+pub struct FieldArgs {
+    /// With -T fields: a field to write, named as its path in the JSON packet record (n, t, ts,
+    /// eth.src, ip.src, ip.ttl, tcp.sport, tcp.flags, tcp.rseq, tcp.rack, tcp.len, tcp.win_scaled,
+    /// tcp.conn, tcp.dir, tcp.phase, tcp.state.client, tcp.analysis, udp.sport, ...; an unknown
+    /// name lists them all). Repeat for more columns; a field the frame lacks is an empty cell.
+    #[arg(short = 'e', value_name = "FIELD")]
+    pub fields: Vec<String>,
+
+    /// With -T fields, as tshark: header=y (a first line of field names), separator=/t|/s|C
+    /// (default tab; `-E separator=,` for CSV), aggregator=/s|C (between the elements of a list,
+    /// default ,), quote=d|s|n (quote every cell; default: only cells that need it).
+    #[arg(short = 'E', value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+}
+
+/// `-F`/`--format` of `conns`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnsFormatArg {
+    /// A table for people.
+    Text,
+    /// The JSON-lines `conn` records.
+    Json,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Tab-separated values with a header line.
+    Tsv,
+    /// A Zeek conn.log (ASCII writer: #fields, #types header lines).
+    Zeek,
+}
+
+/// The packet-listing format of `format`, `-e` and `-E`; usage errors for options that do not
+/// go together.
+fn packet_format(format: Format, fields: FieldArgs, verbose: u8, hex: bool) -> Result<crate::output::OutputFormat, String> {
+    use crate::output::OutputFormat;
+    if format != Format::Fields {
+        if let Some(name) = fields.fields.first() {
+            return Err(format!("-e {name}: fields are written only with -T fields"));
+        }
+        if let Some(option) = fields.options.first() {
+            return Err(format!("-E {option}: applies only to -T fields"));
         }
     }
+    Ok(match format {
+        Format::Text => OutputFormat::Text,
+        Format::Json => OutputFormat::Json,
+        Format::Fields => {
+            if verbose > 0 {
+                return Err("-v does not apply to -T fields (choose the fields with -e)".into());
+            }
+            if hex {
+                return Err("-x does not apply to -T fields".into());
+            }
+            OutputFormat::Fields(crate::output::fields::FieldsSpec::parse(&fields.fields, &fields.options)?)
+        }
+    })
 }
 
 /// `--color`: when to colour text output. Its `--help` text names the values already, so they
@@ -508,6 +625,8 @@ pub struct InputConfig {
     pub max_conns: usize,
     /// Threads for file input, 1 to 256 (`--threads`, else the command's default).
     pub threads: usize,
+    /// `--check-checksums` / `--drop-bad-checksums`.
+    pub checksums: crate::pipeline::ChecksumMode,
 }
 
 /// Validated configuration for `stream`.
@@ -554,8 +673,8 @@ pub struct ReadConfig {
 pub struct ConnsConfig {
     /// What to read.
     pub input: InputConfig,
-    /// A table, or the JSON-lines `conn` records.
-    pub format: crate::output::OutputFormat,
+    /// A table, the JSON-lines `conn` records, CSV, TSV or a Zeek conn.log.
+    pub format: crate::output::conns_log::ConnsFormat,
     /// Order of the rows (`--sort`).
     pub sort: crate::output::conns::SortKey,
     /// Reverse that order (`-r`).
@@ -600,6 +719,8 @@ pub struct CaptureConfig {
     pub hex: bool,
     /// When to colour the output.
     pub color: ColorMode,
+    /// `--check-checksums`: flag bad checksums (a live capture never leaves frames out for them).
+    pub checksums: crate::pipeline::ChecksumMode,
 }
 
 /// A command line turned into what to run (see [`to_config`]).
@@ -623,6 +744,8 @@ pub enum Config {
     Demo(crate::demo::DemoConfig),
     /// `wireseam golden`.
     Golden(GoldenConfig),
+    /// `wireseam completions`: the shell to write a script for.
+    Completions(clap_complete::Shell),
 }
 
 /// `--threads` of `conns` when not given: the available cores, at most this many. Each thread
@@ -662,7 +785,12 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         Some(n) => n,
         None => default_threads,
     };
-    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads })
+    let checksums = match (args.check_checksums, args.drop_bad_checksums) {
+        (_, true) => crate::pipeline::ChecksumMode::Drop,
+        (true, false) => crate::pipeline::ChecksumMode::Check,
+        (false, false) => crate::pipeline::ChecksumMode::Off,
+    };
+    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -675,7 +803,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     match cli.command {
         Command::Read(args) => Ok(Config::Read(ReadConfig {
             input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            format: args.format.into(),
+            format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
             verbose: args.verbose,
             hex: args.hex,
             time: match args.time {
@@ -689,7 +817,16 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
                 input: input_config(args.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
-                format: args.format.into(),
+                format: {
+                    use crate::output::conns_log::{ConnsFormat, Delimited};
+                    match args.format {
+                        ConnsFormatArg::Text => ConnsFormat::Table,
+                        ConnsFormatArg::Json => ConnsFormat::Json,
+                        ConnsFormatArg::Csv => ConnsFormat::Delimited(Delimited::Csv),
+                        ConnsFormatArg::Tsv => ConnsFormat::Delimited(Delimited::Tsv),
+                        ConnsFormatArg::Zeek => ConnsFormat::Delimited(Delimited::Zeek),
+                    }
+                },
                 sort: SortKey::parse(&args.sort)?,
                 reverse: args.reverse,
                 filters: args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
@@ -745,6 +882,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         }
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
         Command::Golden(args) => Ok(Config::Golden(golden::golden_config(args, color)?)),
+        Command::Completions(args) => Ok(Config::Completions(args.shell)),
         Command::Stream(args) => {
             if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
@@ -802,11 +940,12 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 list: args.list,
                 count: args.count,
                 duration,
-                format: args.format.into(),
+                format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
                 user: args.user,
                 verbose: args.verbose,
                 hex: args.hex,
                 color,
+                checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
             }))
         }
     }
@@ -815,23 +954,6 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
 /// The clap command, for the man page and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
-}
-
-/// Render the man pages: `wireseam.1` followed by one page per subcommand.
-pub fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let cmd = command();
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf).expect("render to memory");
-    out.push(("wireseam.1".to_string(), buf));
-    for sub in cmd.get_subcommands() {
-        let name = format!("wireseam-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).version(cmd.get_version().unwrap_or("").to_string());
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(sub).render(&mut buf).expect("render to memory");
-        out.push((format!("{name}.1"), buf));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //! raw IP selection) are sliced here; everything from the EtherType down is etherparse's
 //! `LaxSlicedPacket`.
 
+pub mod checksum;
+pub mod frag;
+pub mod icmp;
 pub mod link;
 pub mod names;
 pub mod oui;
@@ -18,6 +21,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{err, EtherType, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 
+pub use frag::{Datagram, FragDrop, FragNote, IpReasm, Overlap};
+pub use icmp::Quoted;
 pub use link::{Link, MacAddr};
 pub use tcpopt::TcpOpts;
 
@@ -125,6 +130,19 @@ pub enum WarnKind {
     },
     /// A capture link type (LINKTYPE_* number) this decoder does not slice.
     UnknownLinkType(u32),
+    /// A checksum that does not match the bytes (`--check-checksums`).
+    BadChecksum {
+        /// The checksum in the header.
+        value: u16,
+        /// The checksum the bytes call for.
+        expected: u16,
+    },
+    /// The field holds the pseudo-header sum a NIC completes later (checksum offload on the
+    /// capturing host), not a checksum.
+    ChecksumNotComputed {
+        /// The value in the header.
+        value: u16,
+    },
     /// Any other problem, worded as shown.
     Other(&'static str),
 }
@@ -145,6 +163,10 @@ impl fmt::Display for Warning {
             },
             WarnKind::BadOption { kind } => write!(f, "malformed option kind {kind}"),
             WarnKind::UnknownLinkType(l) => write!(f, "link type {l} is not decoded"),
+            WarnKind::BadChecksum { value, expected } => write!(f, "bad checksum 0x{value:04x}, expected 0x{expected:04x}"),
+            WarnKind::ChecksumNotComputed { value } => {
+                write!(f, "checksum 0x{value:04x} not computed (offload?): it is the pseudo-header sum the NIC completes")
+            }
             WarnKind::Other(s) => f.write_str(s),
         }
     }
@@ -268,6 +290,9 @@ pub struct Ip {
     pub ext_count: u8,
     /// IPv4 type-of-service byte or IPv6 traffic class (DSCP and ECN bits, RFC 2474 / RFC 3168).
     pub tos: u8,
+    /// The IPv4 total length was 0, as a sending host's segmentation offload (TSO/GSO) leaves
+    /// it: the length is the frame's, as tshark (`ip.tso_support`) and Zeek take it.
+    pub len_from_frame: bool,
 }
 
 impl Ip {
@@ -350,6 +375,8 @@ pub struct Icmp {
     pub echo: Option<(u16, u16)>,
     /// Neighbour discovery target (NS/NA) or redirect target.
     pub target: Option<Ipv6Addr>,
+    /// On an error (see [`icmp::is_error`]): the header of the datagram it is about.
+    pub quoted: Option<Quoted>,
 }
 
 /// The network layer of a frame.
@@ -396,7 +423,13 @@ pub struct Frame<'a> {
     /// The transport layer.
     pub transport: Transport<'a>,
     /// Transport payload (captured bytes; may be shorter than `Tcp::len` when the snap length cut it).
+    /// Empty on a frame that completes a reassembled datagram: see [`Frame::transport_payload`].
     pub payload: &'a [u8],
+    /// The IP payload as captured (after IPv6 extension headers), when the frame is IP.
+    pub ip_payload: &'a [u8],
+    /// What IP reassembly (in `track`) made of the frame; decoding leaves it
+    /// [`IpReasm::NotFragment`].
+    pub reasm: IpReasm,
     /// What was malformed or cut, in the order found.
     pub warnings: Warnings,
 }
@@ -411,7 +444,37 @@ impl<'a> Frame<'a> {
             net: Net::None,
             transport: Transport::None,
             payload: &[],
+            ip_payload: &[],
+            reasm: IpReasm::NotFragment,
             warnings: Warnings::default(),
+        }
+    }
+
+    /// The transport payload: the whole datagram's on a frame that completes a reassembled
+    /// datagram, else the frame's own [`payload`](Self::payload).
+    pub fn transport_payload(&self) -> &[u8] {
+        match self.reasm.datagram() {
+            Some(d) => d.payload(),
+            None => self.payload,
+        }
+    }
+
+    /// The TCP option bytes as captured (those of the reassembled datagram's header on a frame
+    /// that completes one).
+    pub fn tcp_opt_bytes(&self) -> &[u8] {
+        let Transport::Tcp(tcp) = &self.transport else { return &[] };
+        match self.reasm.datagram() {
+            Some(d) => d.bytes.get(20..usize::from(tcp.hdr_len)).unwrap_or(&[]),
+            None => tcp.opt_bytes,
+        }
+    }
+
+    /// True when the transport layer is a whole datagram's: the frame is no fragment, or the
+    /// fragment that completed a reassembled datagram (what tracking and seams take).
+    pub fn is_whole(&self) -> bool {
+        match &self.net {
+            Net::Ip(ip) => ip.frag.is_none() || matches!(self.reasm, IpReasm::Completed(..)),
+            _ => true,
         }
     }
 
@@ -527,7 +590,7 @@ fn fast_ip<'a>(frame: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize
             if total < hdr_len as u32 {
                 return false;
             }
-            let ip = ipv4(&header, (total - hdr_len as u32).min(on_wire_after(l2_len + hdr_len)), None);
+            let ip = ipv4(&header, (total - hdr_len as u32).min(on_wire_after(l2_len + hdr_len)), None, false);
             (ip, ip_payload.payload, 0x0800)
         }
         6 => {
@@ -561,12 +624,13 @@ fn fast_ip<'a>(frame: &mut Frame<'a>, version: u8, data: &'a [u8], l2_len: usize
     };
     frame.ethertype = Some(ethertype);
     frame.net = Net::Ip(ip);
+    frame.ip_payload = payload;
     frame.transport = transport;
     true
 }
 
 /// The IPv4 layer of a header; `payload_len` and `frag` as the caller worked them out.
-fn ipv4(header: &etherparse::Ipv4HeaderSlice<'_>, payload_len: u32, frag: Option<(u32, bool)>) -> Ip {
+fn ipv4(header: &etherparse::Ipv4HeaderSlice<'_>, payload_len: u32, frag: Option<(u32, bool)>, len_from_frame: bool) -> Ip {
     Ip {
         version: 4,
         src: IpAddr::V4(header.source_addr()),
@@ -582,6 +646,7 @@ fn ipv4(header: &etherparse::Ipv4HeaderSlice<'_>, payload_len: u32, frag: Option
         next: header.protocol().0,
         ext_count: 0,
         tos: header.slice()[1],
+        len_from_frame,
     }
 }
 
@@ -603,6 +668,7 @@ fn ipv6(header: &etherparse::Ipv6HeaderSlice<'_>, proto: u8, ext_len: usize, pay
         next: header.next_header().0,
         ext_count: 0,
         tos: ((header.slice()[0] & 0x0f) << 4) | (header.slice()[1] >> 4),
+        len_from_frame: false,
     }
 }
 
@@ -646,12 +712,18 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             frame.ethertype = Some(0x0800);
             let header = v4.header();
             let hdr_len = header.slice().len();
-            let total = header.total_len() as u32;
+            // Total length 0: segmentation offload (TSO/GSO) on the sending host left it unset
+            // and the packet is the rest of the frame (tshark's `ip.tso_support`, on by default,
+            // takes the frame's reported length; Zeek the captured one).
+            let len_from_frame = header.total_len() == 0;
+            let ip_end = on_wire_after(offset_of(header.slice()));
+            let total = if len_from_frame { ip_end } else { header.total_len() as u32 };
             let payload_len = total.saturating_sub(hdr_len as u32).min(on_wire_after(offset_of(header.slice()) + hdr_len));
             let frag_off = header.fragments_offset().value() as u32 * 8;
             let more_fragments = header.more_fragments();
             let ip_payload = v4.payload();
-            if ip_payload.incomplete && !cut {
+            frame.ip_payload = ip_payload.payload;
+            if ip_payload.incomplete && !cut && !len_from_frame {
                 frame.warn(
                     Layer::Ipv4,
                     offset_of(header.slice()),
@@ -661,8 +733,8 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             if total < hdr_len as u32 {
                 frame.warn(Layer::Ipv4, offset_of(header.slice()) + 2, WarnKind::Other("total length smaller than the header"));
             }
-            frame.net =
-                Net::Ip(ipv4(&header, payload_len, if frag_off != 0 || more_fragments { Some((frag_off, more_fragments)) } else { None }));
+            let frag = if frag_off != 0 || more_fragments { Some((frag_off, more_fragments)) } else { None };
+            frame.net = Net::Ip(ipv4(&header, payload_len, frag, len_from_frame));
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             frame.ethertype = Some(0x86dd);
@@ -677,6 +749,7 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             // malformed headers, such as those of the tcpdump corpus's ipv6-next-header-oobr-*.pcap.
             walk_ipv6_exts(header.next_header().0, exts.slice(), &mut ip);
             let ip_payload = v6.payload();
+            frame.ip_payload = ip_payload.payload;
             if ip_payload.incomplete && !cut && header.payload_length() != 0 {
                 frame.warn(
                     Layer::Ipv6,
@@ -739,27 +812,13 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             frame.transport =
                 Transport::Udp(Udp { sport: udp_slice.source_port(), dport: udp_slice.destination_port(), len: udp_slice.length() });
         }
-        Some(TransportSlice::Icmpv4(icmp)) => {
-            let (icmp_type, icmp_code) = (icmp.type_u8(), icmp.code_u8());
-            let bytes = icmp.bytes5to8();
-            let echo =
-                matches!(icmp_type, 0 | 8).then(|| (u16::from_be_bytes([bytes[0], bytes[1]]), u16::from_be_bytes([bytes[2], bytes[3]])));
-            frame.payload = icmp.payload();
-            frame.transport = Transport::Icmp(Icmp { v6: false, ty: icmp_type, code: icmp_code, echo, target: None });
+        Some(TransportSlice::Icmpv4(icmp_slice)) => {
+            frame.payload = icmp_slice.payload();
+            frame.transport = Transport::Icmp(icmp::header(false, icmp_slice.slice()));
         }
-        Some(TransportSlice::Icmpv6(icmp)) => {
-            let (icmp_type, icmp_code) = (icmp.type_u8(), icmp.code_u8());
-            let bytes = icmp.bytes5to8();
-            let echo = matches!(icmp_type, 128 | 129)
-                .then(|| (u16::from_be_bytes([bytes[0], bytes[1]]), u16::from_be_bytes([bytes[2], bytes[3]])));
-            let icmp_payload = icmp.payload();
-            let target = (matches!(icmp_type, 135..=137) && icmp_payload.len() >= 16).then(|| {
-                let mut addr = [0u8; 16];
-                addr.copy_from_slice(&icmp_payload[..16]);
-                Ipv6Addr::from(addr)
-            });
-            frame.payload = icmp_payload;
-            frame.transport = Transport::Icmp(Icmp { v6: true, ty: icmp_type, code: icmp_code, echo, target });
+        Some(TransportSlice::Icmpv6(icmp_slice)) => {
+            frame.payload = icmp_slice.payload();
+            frame.transport = Transport::Icmp(icmp::header(true, icmp_slice.slice()));
         }
         Some(TransportSlice::Igmp(_)) => frame.transport = Transport::Other(2),
         None => {

@@ -97,14 +97,16 @@ pub fn peek(linktype: u32, data: &[u8]) -> Peek {
                 6 | 17 => {
                     Peek::Flow(FlowTuple { src: addr4(ip, 12), sport: be16(ip, hdr_len), dst: addr4(ip, 16), dport: be16(ip, hdr_len + 2) })
                 }
-                1 => Peek::NoFlow,
+                // an ICMP error belongs with the flow it quotes (see `Frame::route_flow`)
+                1 if !super::icmp::is_error(false, ip[hdr_len]) => Peek::NoFlow,
                 _ => Peek::Unknown,
             }
         }
         6 if ip.len() >= 44 && ip[0] >> 4 == 6 => match ip[6] {
             6 | 17 => Peek::Flow(FlowTuple { src: addr6(ip, 8), sport: be16(ip, 40), dst: addr6(ip, 24), dport: be16(ip, 42) }),
-            // ICMPv6, no next header
-            58 | 59 => Peek::NoFlow,
+            // ICMPv6 other than errors, no next header
+            58 if !super::icmp::is_error(true, ip[40]) => Peek::NoFlow,
+            59 => Peek::NoFlow,
             _ => Peek::Unknown,
         },
         _ => Peek::Unknown,
@@ -116,7 +118,7 @@ impl Frame<'_> {
     /// tracking and datagram seams key on.
     pub fn flow(&self) -> Option<FlowTuple> {
         let Net::Ip(ip) = &self.net else { return None };
-        if ip.frag.is_some() {
+        if !self.is_whole() {
             return None;
         }
         let (sport, dport) = match &self.transport {
@@ -129,6 +131,24 @@ impl Frame<'_> {
             std::net::IpAddr::V6(v) => u128::from(v),
         };
         Some(FlowTuple { src: bits(ip.src), sport, dst: bits(ip.dst), dport })
+    }
+}
+
+impl Frame<'_> {
+    /// The flow whose state the frame touches: its own ([`flow`](Self::flow)), or for an ICMP
+    /// error the flow of the header it quotes (its addresses and ports in the quoted order: the
+    /// symmetric hash puts it with that flow).
+    pub fn route_flow(&self) -> Option<FlowTuple> {
+        if let Transport::Icmp(icmp) = &self.transport {
+            let q = icmp.quoted?;
+            let (sport, dport) = q.ports?;
+            let bits = |a: std::net::IpAddr| match a {
+                std::net::IpAddr::V4(v) => u128::from(u32::from(v)),
+                std::net::IpAddr::V6(v) => u128::from(v),
+            };
+            return Some(FlowTuple { src: bits(q.src), sport, dst: bits(q.dst), dport });
+        }
+        self.flow()
     }
 }
 

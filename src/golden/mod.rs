@@ -289,14 +289,18 @@ pub fn unstable_lines(runs: &[String]) -> Vec<(String, usize)> {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for run in &runs[1..] {
         let diff = similar::TextDiff::from_lines(first.as_str(), run.as_str());
-        let mut seen = std::collections::BTreeSet::new();
+        // in the diff's order (a removed line before what replaced it), each once per run
+        let mut seen: Vec<String> = Vec::new();
         for change in diff.iter_all_changes() {
             let sign = match change.tag() {
                 similar::ChangeTag::Equal => continue,
                 similar::ChangeTag::Delete => '-',
                 similar::ChangeTag::Insert => '+',
             };
-            seen.insert(format!("{sign}{}", change.value().trim_end_matches('\n')));
+            let line = format!("{sign}{}", change.value().trim_end_matches('\n'));
+            if !seen.contains(&line) {
+                seen.push(line);
+            }
         }
         for line in seen {
             match counts.iter_mut().find(|(l, _)| *l == line) {

@@ -53,7 +53,7 @@ pub fn seam_counts(seams: &ConnSeams) -> SeamCounts {
     let one = |dir: &Option<DirSummary>| {
         dir.as_ref().map(|dir| {
             let framing = dir.framing.as_ref().map(|framing| framing.spec);
-            let known = framing != Some(FramingSpec::Segment);
+            let known = framing != Some(FramingSpec::Segment) && dir.wire_unknown == 0;
             DirCounts {
                 framing,
                 messages: dir.messages,
@@ -546,6 +546,7 @@ mod tests {
                 last_frame: 99,
                 dup_acks: u64::from(i),
                 zero_windows: 0,
+                missed_bytes: [0, 0],
             };
             rows.push(ConnRow { summary, seams: [None, None] });
         }

@@ -8,7 +8,7 @@ use super::time::{write_rfc3339, write_secs};
 use crate::analyze::{Carried, FramingSpec, Message};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, Sink};
-use crate::track::tcp::{ConnSummary, Dir};
+use crate::track::tcp::{ConnSummary, Dir, Offload};
 use crate::track::FlowId;
 
 /// `--format json`: packet, message and conn records as JSON lines (`docs/json-lines.md`).
@@ -90,11 +90,17 @@ fn write_mac_notes(w: &mut impl Write, key: &str, mac: &MacAddr) -> io::Result<(
 fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
     let frame: &Frame = view.frame;
     int(w, b"{\"type\":\"packet\",\"n\":", view.n)?;
-    w.write_all(b",\"t\":")?;
-    write_secs(w, view.rel_ns, view.meta.nanos)?;
-    w.write_all(b",\"ts\":\"")?;
-    write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
-    int(w, b"\",\"len\":", view.meta.len)?;
+    if view.meta.stamped {
+        w.write_all(b",\"t\":")?;
+        write_secs(w, view.rel_ns, view.meta.nanos)?;
+        w.write_all(b",\"ts\":\"")?;
+        write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
+        w.write_all(b"\"")?;
+    } else {
+        // A pcapng Simple Packet Block: no timestamp.
+        w.write_all(b",\"t\":null,\"ts\":null")?;
+    }
+    int(w, b",\"len\":", view.meta.len)?;
     int(w, b",\"caplen\":", view.meta.caplen)?;
     match frame.link {
         Link::Ethernet { src, dst } => {
@@ -168,20 +174,44 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
             if let Some((offset, more)) = ip.frag {
                 write!(w, ",\"frag\":{{\"offset\":{offset},\"more\":{more}}}")?;
             }
+            if let Some(d) = frame.reasm.datagram() {
+                w.write_all(b",\"reassembled\":{\"frames\":[")?;
+                for (i, n) in d.frames.iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b",")?;
+                    }
+                    int(w, b"", *n)?;
+                }
+                int(w, b"],\"len\":", d.len)?;
+                w.write_all(b"}")?;
+            }
             w.write_all(b"}")?;
+            match view.tcp.and_then(|seg| seg.offload) {
+                Some(Offload::Segments { mss, segments }) => write!(w, ",\"offload\":{{\"mss\":{mss},\"segments\":{segments}}}")?,
+                Some(Offload::UnknownMss) => w.write_all(b",\"offload\":{\"mss\":null,\"segments\":null}")?,
+                None => {}
+            }
         }
         Net::None | Net::Other(_) => {}
     }
-    if !frame.warnings.is_empty() {
+    let reasm = reasm_warnings(frame);
+    if !frame.warnings.is_empty() || reasm.iter().any(Option::is_some) {
         w.write_all(b",\"warnings\":[")?;
         let mut buf = Vec::new();
-        for (i, warn) in frame.warnings.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        for warn in frame.warnings.iter() {
+            if !std::mem::take(&mut first) {
                 w.write_all(b",")?;
             }
             buf.clear();
             write!(buf, "{warn}")?;
             write_str(w, std::str::from_utf8(&buf).unwrap_or("?"))?;
+        }
+        for text in reasm.iter().flatten() {
+            if !std::mem::take(&mut first) {
+                w.write_all(b",")?;
+            }
+            write_str(w, text)?;
         }
         w.write_all(b"]")?;
     }
@@ -191,7 +221,26 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
             int(w, b",\"dport\":", udp.dport)?;
             int(w, b",\"len\":", udp.len)?;
         }
-        Transport::Icmp(icmp) => write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}}}", icmp.ty, icmp.code)?,
+        Transport::Icmp(icmp) => {
+            write!(w, ",\"icmp\":{{\"type\":{},\"code\":{}", icmp.ty, icmp.code)?;
+            if let Some(q) = &icmp.quoted {
+                int(w, b",\"quoted\":{\"proto\":", q.proto)?;
+                w.write_all(b",\"src\":\"")?;
+                super::write_ip(w, &q.src)?;
+                w.write_all(b"\",\"dst\":\"")?;
+                super::write_ip(w, &q.dst)?;
+                w.write_all(b"\"")?;
+                if let Some((sport, dport)) = q.ports {
+                    int(w, b",\"sport\":", sport)?;
+                    int(w, b",\"dport\":", dport)?;
+                }
+                if let Some(flow) = view.icmp_about {
+                    int(w, b",\"conn\":", flow.id())?;
+                }
+                w.write_all(b"}")?;
+            }
+            w.write_all(b"}")?;
+        }
         Transport::Tcp(tcp) => {
             int(w, b",\"tcp\":{\"sport\":", tcp.sport)?;
             int(w, b",\"dport\":", tcp.dport)?;
@@ -323,8 +372,9 @@ pub fn write_message(w: &mut impl Write, msg: &Message, next_gap: Option<i64>) -
     for (i, frame) in msg.frames.iter().enumerate() {
         write!(w, "{}{frame}", if i > 0 { "," } else { "" })?;
     }
-    if msg.framing == FramingSpec::Segment {
-        // No framing recognised: where the sender's messages end is unknown.
+    if msg.framing == FramingSpec::Segment || msg.wire_unknown {
+        // No framing recognised: where the sender's messages end is unknown; or an offloaded
+        // frame of unknown wire segmentation carried it.
         write!(w, "],\"sticky\":null,\"split\":null,\"complete\":{}", msg.complete)?;
     } else {
         write!(w, "],\"sticky\":{},\"split\":{},\"complete\":{}", msg.sticky, msg.split, msg.complete)?;
@@ -412,6 +462,7 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
     }
     write!(w, ",\"packets\":{{\"c2s\":{},\"s2c\":{}}}", conn.packets[0], conn.packets[1])?;
     write!(w, ",\"bytes\":{{\"c2s\":{},\"s2c\":{}}}", conn.bytes[0], conn.bytes[1])?;
+    write!(w, ",\"missed_bytes\":{{\"c2s\":{},\"s2c\":{}}}", conn.missed_bytes[0], conn.missed_bytes[1])?;
     write!(w, ",\"retransmissions\":{},\"dup_acks\":{},\"zero_windows\":{}", conn.retransmissions, conn.dup_acks, conn.zero_windows)?;
     write!(w, ",\"sack_perm\":{},\"timestamps\":{}", conn.sack_perm, conn.timestamps)?;
     w.write_all(b",\"start\":\"")?;
@@ -446,6 +497,23 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
     w.write_all(b"}\n")
 }
 
+/// What IP reassembly says of a frame beyond `ip.frag`/`ip.reassembled`, as warning strings:
+/// a discarded datagram, an overlap, a tiny first fragment.
+fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
+    use crate::decode::{IpReasm, Overlap};
+    let Some(note) = frame.reasm.note() else { return [None; 3] };
+    let dropped = match &frame.reasm {
+        IpReasm::Dropped(_, why) => Some(why.words()),
+        _ => None,
+    };
+    let overlap = note.overlap.map(|o| match o {
+        Overlap::Same => "fragment overlaps an earlier fragment (same bytes)",
+        Overlap::Differs => "fragment overlaps an earlier fragment with different bytes: first copy kept (possible evasion)",
+    });
+    let tiny = note.tiny.then_some("tiny first fragment: too short for the transport header (RFC 1858)");
+    [dropped, overlap, tiny]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +530,7 @@ mod tests {
             nframes: frames.len() as u64,
             sticky: false,
             split: false,
+            wire_unknown: false,
             complete: true,
             first_ts,
             last_ts,

@@ -2,6 +2,8 @@
 
 pub mod cause;
 pub mod conns;
+pub mod conns_log;
+pub mod fields;
 pub mod flow;
 pub mod json;
 pub mod stream;
@@ -17,21 +19,24 @@ use std::net::IpAddr;
 use crate::analyze::Carried;
 use crate::pipeline::{MsgNote, Sink};
 
-/// How a run's records are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a packet listing (`read`, `capture`) is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// For people: annotated lines (`read`, `capture`) or a table (`conns`).
+    /// For people: annotated lines.
     Text,
     /// JSON lines for programs (`docs/json-lines.md`).
     Json,
+    /// Chosen fields of the packet records, one line per frame (`-T fields -e ...`).
+    Fields(fields::FieldsSpec),
 }
 
 /// The sink of a packet listing (`read`, `capture`) in `format`, writing to `w`: the one place
 /// a format becomes a sink. `text` applies to [`OutputFormat::Text`].
-pub fn packet_sink<'w, W: Write + 'w>(format: OutputFormat, text: text::TextOptions, w: W) -> Box<dyn Sink + 'w> {
+pub fn packet_sink<'w, W: Write + 'w>(format: &OutputFormat, text: text::TextOptions, w: W) -> Box<dyn Sink + 'w> {
     match format {
         OutputFormat::Text => Box::new(text::TextSink::new(w, text)),
         OutputFormat::Json => Box::new(json::JsonSink::new(w)),
+        OutputFormat::Fields(spec) => Box::new(fields::FieldsSink::new(w, spec.clone())),
     }
 }
 
@@ -132,7 +137,12 @@ pub fn write_msg_note(w: &mut dyn Write, c: &Carried) -> io::Result<()> {
             (p, false) => write!(w, " part {p} (last)"),
         }
     } else {
-        write!(w, "msg {}-{} ({} stuck together", c.first, c.last, c.last - c.first + 1)?;
+        if c.offloaded {
+            // Together in the captured frame, not necessarily in one wire segment.
+            write!(w, "msg {}-{} ({} in one offloaded frame", c.first, c.last, c.last - c.first + 1)?;
+        } else {
+            write!(w, "msg {}-{} ({} stuck together", c.first, c.last, c.last - c.first + 1)?;
+        }
         if c.first_part > 1 {
             write!(w, "; msg {} part {}", c.first, c.first_part)?;
         }
@@ -247,6 +257,7 @@ mod tests {
             last: n,
             first_part: 1,
             continues: false,
+            offloaded: false,
             dup: false,
         };
         for n in 1..=3u64 {

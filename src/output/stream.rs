@@ -104,8 +104,9 @@ impl<W: Write> Sink for StreamSink<W> {
                     let dst = Endpoint(ip.dst, header.dport).to_string();
                     flow.endpoints = Some(if udp.dir == Dir::C2S { (src, dst) } else { (dst, src) });
                 }
-                let keep = p.frame.payload.len().min(self.opts.preview.max(256));
-                flow.previews.insert((udp.dir.idx(), carried.first), p.frame.payload[..keep].to_vec());
+                let payload = p.frame.transport_payload();
+                let keep = payload.len().min(self.opts.preview.max(256));
+                flow.previews.insert((udp.dir.idx(), carried.first), payload[..keep].to_vec());
             }
         }
         Ok(())
@@ -363,9 +364,10 @@ fn render_dir(
     // Segment framing: the chunks are what segments delivered, not the sender's messages.
     let unknown = dir.messages.iter().all(|m| m.framing == FramingSpec::Segment);
     let _ = writeln!(out, "  {}{label}{}  framing {framing}", pal.start(style::PROTO), pal.reset());
-    // which messages each frame carries, to name the neighbours of sticky messages
+    // which sticky messages each frame carries, to name the neighbours of sticky messages (in
+    // an offloaded frame, those in other wire segments are not sticky with them)
     let mut by_frame: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for m in &dir.messages {
+    for m in dir.messages.iter().filter(|m| m.sticky) {
         for f in &m.frames {
             by_frame.entry(*f).or_default().push(m.index);
         }
@@ -378,15 +380,24 @@ fn render_dir(
         let pv = body.map_or_else(|| "(bytes not kept)".to_string(), |b| preview(b, opts.preview));
         let _ = write!(out, "    {:>5}  {range:>17}  {:>7}  {frames:<12} {pv}", m.index, m.len);
         let mut marks = Vec::new();
-        if m.sticky && !unknown {
+        if m.wire_unknown && !unknown {
+            marks.push("sticky and split unknown: an offloaded frame, its MSS unknown".to_string());
+        } else if m.sticky && !unknown {
             let mut others: Vec<u64> =
                 m.frames.iter().flat_map(|f| by_frame.get(f).into_iter().flatten().copied()).filter(|i| *i != m.index).collect();
             others.sort_unstable();
             others.dedup();
             marks.push(format!("sticky: shares a frame with msg {}", list(&others)));
         }
-        if m.split && !unknown {
-            marks.push(format!("split over {} frames", m.nframes));
+        if m.split && udp_previews.is_some() {
+            // IP fragmentation: the receiver's recvfrom() still gets the one datagram
+            marks.push(format!("in {} IP fragments, reassembled: still one datagram", m.nframes));
+        } else if m.split && !unknown && !m.wire_unknown {
+            marks.push(if m.nframes > 1 {
+                format!("split over {} frames", m.nframes)
+            } else {
+                "split over the wire segments of one offloaded frame".to_string()
+            });
         }
         if !m.complete {
             marks.push("incomplete".to_string());
@@ -401,9 +412,15 @@ fn render_dir(
             }
         }
     }
+    let wire_unknown = dir.messages.iter().any(|m| m.wire_unknown);
     let counts = |n: u64, sticky: u64, split: u64| {
-        if unknown {
+        if wire_unknown && !unknown {
+            format!("{n} {}, sticky unknown, split unknown (offloaded frames, MSS unknown)", plural(n, "message"))
+        } else if unknown {
             format!("{n} {} as delivered, sticky unknown, split unknown", plural(n, "chunk"))
+        } else if udp_previews.is_some() {
+            let fragmented = if split > 0 { format!(", {split} sent in IP fragments") } else { String::new() };
+            format!("{n} {}{fragmented}", plural(n, "datagram"))
         } else {
             format!("{n} {}, {sticky} sticky, {split} split", plural(n, "message"))
         }

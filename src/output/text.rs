@@ -12,9 +12,10 @@ use super::{Endpoint, FlagLetters};
 use crate::analyze::Carried;
 use crate::decode::link::{linktype_name, sll_pkttype_name};
 use crate::decode::tcpopt::{options, sack_blocks, Opt};
-use crate::decode::{names, oui, Frame, Icmp, Link, MacAddr, Net, Transport};
+use crate::decode::{names, oui, Frame, Icmp, IpReasm, Link, MacAddr, Net, Overlap, Quoted, Transport};
 use crate::pipeline::{MsgNote, PacketView, RunSummary, Sink};
-use crate::track::tcp::SegInfo;
+use crate::track::tcp::{Offload, SegInfo};
+use crate::track::FlowId;
 
 /// What the time column shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +110,26 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>,
     w.write_all(number.as_bytes())?;
     w.write_all(b" ")?;
     match opts.time {
+        // A pcapng Simple Packet Block: no timestamp.
+        _ if !view.meta.stamped => {
+            let width = match opts.time {
+                TimeFormat::Absolute => {
+                    if view.meta.nanos {
+                        30
+                    } else {
+                        27
+                    }
+                }
+                _ => {
+                    if view.meta.nanos {
+                        13
+                    } else {
+                        10
+                    }
+                }
+            };
+            write!(w, "{:>width$}", "-")?
+        }
         TimeFormat::Relative => write_padded_secs(w, view.rel_ns, view.meta.nanos)?,
         TimeFormat::Delta => write_padded_secs(w, view.delta_ns, view.meta.nanos)?,
         TimeFormat::Absolute => write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?,
@@ -129,8 +150,9 @@ fn write_tail(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>)
     if opts.verbose > 0 {
         write_details(w, view, opts.verbose)?;
     }
-    if opts.hex && !view.frame.payload.is_empty() {
-        write_hex(w, view.frame.payload, "        ")?;
+    let payload = view.frame.transport_payload();
+    if opts.hex && !payload.is_empty() {
+        write_hex(w, payload, "        ")?;
     }
     Ok(())
 }
@@ -357,7 +379,10 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
                 Transport::Icmp(icmp) => {
                     write!(w, "{} → {} ", ip.src, ip.dst)?;
                     let name = if icmp.v6 { names::icmp6(icmp.ty, icmp.code) } else { names::icmp4(icmp.ty, icmp.code) };
-                    if name == "type" {
+                    let port_unreachable = if icmp.v6 { (icmp.ty, icmp.code) == (1, 4) } else { (icmp.ty, icmp.code) == (3, 3) };
+                    if let (true, Some((_, dport))) = (port_unreachable, icmp.quoted.and_then(|q| q.ports)) {
+                        write!(w, "port {dport} unreachable")?;
+                    } else if name == "type" {
                         write!(w, "type {} code {}", icmp.ty, icmp.code)?;
                     } else {
                         w.write_all(name.as_bytes())?;
@@ -371,6 +396,9 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
                         (_, Some(target)) => write!(w, " target {target}")?,
                         _ => {}
                     }
+                    if let Some(q) = &icmp.quoted {
+                        write_quoted(w, q, view.icmp_about)?;
+                    }
                 }
                 Transport::Other(proto) => {
                     write!(w, "{} → {} proto {} ({})", ip.src, ip.dst, proto, names::ip_proto(*proto))?;
@@ -380,6 +408,7 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
             if let Some((offset, more)) = ip.frag {
                 write!(w, " frag id {} off {}{}", ip.id.unwrap_or(0), offset, if more { " +MF" } else { "" })?;
             }
+            write_reasm(w, frame, palette)?;
         }
         (Net::Other(ethertype), _) => match names::ethertype(*ethertype) {
             Some(_) => write!(w, "ethertype 0x{ethertype:04x} len {}", view.meta.len)?,
@@ -392,6 +421,82 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
         },
     }
     Ok(())
+}
+
+/// What IP reassembly made of the frame. A fragment's line is written when it arrives, before
+/// the frame that completes its datagram is known: the completing frame names them all.
+fn write_reasm(w: &mut impl Write, frame: &Frame, palette: Palette) -> io::Result<()> {
+    let note = match &frame.reasm {
+        IpReasm::NotFragment => return Ok(()),
+        IpReasm::Atomic => {
+            return write!(w, "  {}atomic fragment (RFC 6946): a whole packet{}", palette.start(style::NOTE), palette.reset())
+        }
+        IpReasm::Held(note) => {
+            write!(w, "  {}fragment {}, held for reassembly{}", palette.start(style::NOTE), note.index, palette.reset())?;
+            note
+        }
+        IpReasm::Completed(note, d) => {
+            write!(w, "  {}reassembled from frames ", palette.start(style::NOTE))?;
+            for (i, n) in d.frames.iter().enumerate() {
+                if i > 0 {
+                    w.write_all(b",")?;
+                }
+                num(w, *n)?;
+            }
+            write!(w, " ({} bytes){}", crate::numbers::thousands(u64::from(d.len)), palette.reset())?;
+            note
+        }
+        IpReasm::Dropped(note, why) => {
+            write!(w, "  {}! fragment {}: {}{}", palette.start(style::WARN), note.index, why.words(), palette.reset())?;
+            note
+        }
+    };
+    match note.overlap {
+        Some(Overlap::Same) => write!(w, "  {}! overlaps an earlier fragment (same bytes){}", palette.start(style::WARN), palette.reset())?,
+        Some(Overlap::Differs) => write!(
+            w,
+            "  {}! overlaps an earlier fragment with different bytes: first copy kept (possible evasion){}",
+            palette.start(style::WARN),
+            palette.reset()
+        )?,
+        None => {}
+    }
+    if note.tiny {
+        write!(
+            w,
+            "  {}! tiny first fragment: too short for the transport header (RFC 1858){}",
+            palette.start(style::WARN),
+            palette.reset()
+        )?;
+    }
+    Ok(())
+}
+
+/// ` for udp 198.18.0.1:40000 → 198.18.0.2:9002 (flow #3)`: the flow an ICMP error is about.
+fn write_quoted(w: &mut impl Write, q: &Quoted, about: Option<FlowId>) -> io::Result<()> {
+    let proto = match q.proto {
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        58 => "icmpv6",
+        132 => "sctp",
+        _ => "",
+    };
+    w.write_all(b" for ")?;
+    if proto.is_empty() {
+        write!(w, "proto {} ", q.proto)?;
+    } else {
+        write!(w, "{proto} ")?;
+    }
+    match q.ports {
+        Some((sport, dport)) => write!(w, "{} → {}", Endpoint(q.src, sport), Endpoint(q.dst, dport))?,
+        None => write!(w, "{} → {}", q.src, q.dst)?,
+    }
+    match about {
+        Some(FlowId::Tcp(id)) => write!(w, " (conn #{id})"),
+        Some(FlowId::Udp(id)) => write!(w, " (flow #{id})"),
+        None => Ok(()),
+    }
 }
 
 /// Phase, both endpoints' states and the analysis flags in words.
@@ -424,6 +529,15 @@ fn write_tcp_story(w: &mut impl Write, seg: &SegInfo, palette: Palette) -> io::R
                 w.write_all(part.as_bytes())?;
             }
             w.write_all(b"]")?;
+        }
+        w.write_all(palette.reset().as_bytes())?;
+    }
+    if let Some(offload) = seg.offload {
+        w.write_all(b"  ")?;
+        palette.start(style::NOTE).write_to(w)?;
+        match offload {
+            Offload::Segments { mss, segments } => write!(w, "offload: {segments} segments of MSS {mss}")?,
+            Offload::UnknownMss => w.write_all(b"offload: larger than any MSS seen; wire segmentation unknown")?,
         }
         w.write_all(palette.reset().as_bytes())?;
     }
@@ -506,6 +620,9 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
             }
         }
         write!(w, " hdr {} payload {} proto {} ({})", ip.hdr_len, ip.payload_len, ip.proto, names::ip_proto(ip.proto))?;
+        if ip.len_from_frame {
+            w.write_all(b" (total length 0: taken from the frame, segmentation offload)")?;
+        }
         if let Some((offset, more)) = ip.frag {
             write!(w, " fragment offset {offset}{}", if more { " more" } else { " last" })?;
         }
@@ -532,9 +649,10 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
                 write!(w, " in flight {in_flight}")?;
             }
         }
-        if !tcp.opt_bytes.is_empty() {
+        let opt_bytes = frame.tcp_opt_bytes();
+        if !opt_bytes.is_empty() {
             w.write_all(b" options <")?;
-            for (i, opt) in options(tcp.opt_bytes).enumerate() {
+            for (i, opt) in options(opt_bytes).enumerate() {
                 if i > 0 {
                     w.write_all(b",")?;
                 }

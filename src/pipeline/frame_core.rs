@@ -2,7 +2,9 @@
 //!
 //! For each frame read, in capture order:
 //! 1. **filter** (pcap-filter(7)): a frame it rejects goes no further and is no expiry point;
-//! 2. **decode** (stateless), counting malformed frames and link types not decoded;
+//! 2. **decode** (stateless), counting malformed frames and link types not decoded, then IP
+//!    reassembly ([`Tracking::defrag_frame`]): a fragment that completes a datagram carries it
+//!    whole from here on;
 //! 3. **track** ([`Tracking`]): ARP bindings, TCP connections, UDP flows — every flow id is
 //!    minted here;
 //! 4. **seams** ([`Back`]): reassembly and framing of the tracked flows;
@@ -18,12 +20,12 @@
 use std::io;
 use std::sync::Arc;
 
-use super::{ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunSummary, Sink};
-use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut};
+use super::{ChecksumMode, ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunSummary, Sink};
+use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
-use crate::decode::{self, tcpflags, Frame, Net, Transport};
-use crate::track::tcp::{Analysis, ConnSummary, TrackConfig};
+use crate::decode::{self, tcpflags, Frame, IpReasm, Net, Transport};
+use crate::track::tcp::{Analysis, ConnSummary, Offload, TrackConfig};
 use crate::track::{Dir, Tracked, Tracking};
 
 /// Frames read between two expiry steps.
@@ -48,6 +50,10 @@ pub struct FrameCounts {
     pub malformed: u64,
     /// Link types not decoded, each with the first frame it appeared in, in that order.
     pub unsupported: Vec<(u64, u32)>,
+    /// Frames with a bad checksum (when checked).
+    pub bad_checksums: u64,
+    /// Of them, frames left out of tracking.
+    pub bad_checksums_dropped: u64,
 }
 
 /// Times relative to the first frame read and to the previous frame shown.
@@ -74,7 +80,11 @@ impl Clock {
 /// Stages 1–3: filter, decode, track.
 pub struct Front {
     filter: Option<Filter>,
+    checksums: ChecksumMode,
     clock: Clock,
+    /// IP reassembly runs in [`admit`](Self::admit) (false where the driver reassembles before
+    /// the front sees the frames: `sharded`, see [`Front::admit_reassembled`]).
+    defrag_here: bool,
     /// The protocol state.
     pub tracking: Tracking,
     /// What was admitted.
@@ -87,7 +97,9 @@ impl Front {
     pub fn new(opts: &ReadOptions, linktype: u32, track: TrackConfig) -> Result<Self, FilterError> {
         Ok(Front {
             filter: filter(opts, linktype)?,
+            checksums: opts.checksums,
             clock: Clock::default(),
+            defrag_here: true,
             tracking: Tracking::new(track),
             counts: FrameCounts::default(),
         })
@@ -101,12 +113,23 @@ impl Front {
     /// Frame `n`: `None` if the filter drops it, else decoded (with its display times). Call
     /// for every frame read, in order.
     pub fn admit<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8]) -> Option<(Frame<'a>, FrameTimes)> {
-        self.clock.saw(meta.ts_ns);
+        if meta.stamped {
+            self.clock.saw(meta.ts_ns);
+        }
         if !self.passes(meta.linktype, raw) {
             return None;
         }
-        let frame = decode::decode(meta.linktype, raw, meta.len);
+        let mut frame = decode::decode(meta.linktype, raw, meta.len);
+        if self.defrag_here {
+            self.tracking.defrag_frame(n, meta.ts_ns, &mut frame);
+        }
         self.counts.shown += 1;
+        if self.checksums != ChecksumMode::Off {
+            decode::checksum::verify(&mut frame, raw);
+            if decode::checksum::has_bad_checksum(&frame) {
+                self.counts.bad_checksums += 1;
+            }
+        }
         if !frame.warnings.is_empty() {
             self.counts.malformed += 1;
         }
@@ -117,8 +140,29 @@ impl Front {
         Some((frame, self.clock.shown(meta.ts_ns)))
     }
 
+    /// The driver reassembles IP fragments before this front sees them, and passes each
+    /// fragment's verdict to [`admit_reassembled`](Self::admit_reassembled).
+    pub fn reassembled_elsewhere(&mut self) {
+        self.defrag_here = false;
+    }
+
+    /// [`admit`](Self::admit), for a front whose driver reassembled the frame already
+    /// (`reasm`: its verdict, [`IpReasm::NotFragment`] for frames that are no fragments).
+    pub fn admit_reassembled<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8], reasm: IpReasm) -> Option<(Frame<'a>, FrameTimes)> {
+        let (mut frame, times) = self.admit(n, meta, raw)?;
+        if reasm != IpReasm::NotFragment {
+            crate::track::defrag::apply(&mut frame, reasm);
+        }
+        Some((frame, times))
+    }
+
     /// Track an admitted frame.
     pub fn track(&mut self, n: u64, ts: i64, frame: &Frame<'_>) -> Tracked {
+        if self.checksums == ChecksumMode::Drop && decode::checksum::has_bad_checksum(frame) {
+            // Zeek's rule: a segment the receiver's stack would discard is not part of the flow
+            self.counts.bad_checksums_dropped += 1;
+            return Tracked::default();
+        }
         self.tracking.frame(n, ts, frame)
     }
 
@@ -137,6 +181,9 @@ impl Front {
         sum.shown += self.counts.shown;
         sum.malformed += self.counts.malformed;
         sum.evicted += self.tracking.evicted();
+        sum.bad_checksums += self.counts.bad_checksums;
+        sum.bad_checksums_dropped += self.counts.bad_checksums_dropped;
+        sum.defrag.add(&self.tracking.defrag.counts());
         for &(_, linktype) in &self.counts.unsupported {
             if !sum.unsupported_linktypes.contains(&linktype) {
                 sum.unsupported_linktypes.push(linktype);
@@ -217,8 +264,13 @@ impl Back {
                         // A SYN's payload starts after the SYN's own sequence number.
                         rseq: if t.flags & tcpflags::SYN != 0 { si.rseq.wrapping_add(1) } else { si.rseq },
                         len: t.len,
-                        payload: frame.payload,
+                        payload: frame.transport_payload(),
                         retransmission: si.analysis.has(Analysis::RETRANSMISSION),
+                        wire: match si.offload {
+                            None => WireSegs::Whole,
+                            Some(Offload::Segments { mss, .. }) => WireSegs::Offload { mss },
+                            Some(Offload::UnknownMss) => WireSegs::Unknown,
+                        },
                     };
                     st.seams.tcp_segment(&seg, &mut st.out);
                     note = st.emit(n, sink)?.map_or(MsgNote::Pending, MsgNote::Known);
@@ -237,7 +289,8 @@ impl Back {
                 Ok(note)
             }
             (_, Transport::Udp(_), Tracked { udp: Some(u), .. }) => {
-                st.seams.udp_datagram(u.flow, u.dir, n, ts, frame.payload, &mut st.out);
+                let fragments = frame.reasm.datagram().map_or(&[][..], |d| &d.frames[..]);
+                st.seams.udp_datagram(u.flow, u.dir, n, ts, frame.transport_payload(), fragments, &mut st.out);
                 Ok(st.emit(n, sink)?.map_or(MsgNote::None, MsgNote::Known))
             }
             _ => Ok(MsgNote::None),

@@ -20,8 +20,9 @@ use crate::analyze::{Arrival, Carried, DirSummary, Message, SeamConfig};
 use crate::capture::{FileError, FileSource, Next, PacketMeta, Source, SourceError};
 use crate::decode::Frame;
 use crate::track::arp::ArpConflict;
+use crate::track::defrag::DefragCounts;
 use crate::track::tcp::{ConnSummary, SegInfo, TrackConfig};
-use crate::track::{Tracked, UdpInfo};
+use crate::track::{FlowId, Tracked, UdpInfo};
 
 use self::frame_core::Core;
 pub use self::frame_core::EXPIRE_EVERY;
@@ -85,6 +86,8 @@ pub struct PacketView<'a, 'f> {
     pub msgs: MsgNote,
     /// UDP flow id and direction (`C2S` from the first sender), for a whole datagram.
     pub udp: Option<UdpInfo>,
+    /// The tracked connection or UDP flow an ICMP error is about.
+    pub icmp_about: Option<FlowId>,
 }
 
 impl<'a, 'f> PacketView<'a, 'f> {
@@ -101,6 +104,7 @@ impl<'a, 'f> PacketView<'a, 'f> {
             tcp: facts.tracked.tcp,
             msgs: facts.msgs,
             udp: facts.tracked.udp,
+            icmp_about: facts.tracked.icmp_about,
         }
     }
 }
@@ -163,6 +167,25 @@ pub struct RunSummary {
     pub max_conns: usize,
     /// Stream bytes dropped by the reassembly memory caps (their messages are incomplete).
     pub cap_dropped_bytes: u64,
+    /// What IP reassembly did.
+    pub defrag: DefragCounts,
+    /// Frames with a bad checksum, checked with [`ChecksumMode::Check`] or [`ChecksumMode::Drop`].
+    pub bad_checksums: u64,
+    /// Of those, the frames left out of tracking ([`ChecksumMode::Drop`]).
+    pub bad_checksums_dropped: u64,
+}
+
+/// What is done with checksums (`--check-checksums`, `--drop-bad-checksums`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChecksumMode {
+    /// Not verified (the default, as tshark and tcpdump: a capturing host's own frames often
+    /// carry checksums its NIC completes later).
+    #[default]
+    Off,
+    /// Verified; a bad one is a warning on its frame.
+    Check,
+    /// Verified, and a frame with a bad one is left out of tracking and seams, as Zeek does.
+    Drop,
 }
 
 /// What a run reads and how.
@@ -181,6 +204,8 @@ pub struct ReadOptions {
     pub seams: Option<SeamConfig>,
     /// Worker threads for file input (1: everything on the calling thread).
     pub threads: usize,
+    /// Checksum verification.
+    pub checksums: ChecksumMode,
 }
 
 impl ReadOptions {
@@ -194,6 +219,7 @@ impl ReadOptions {
             progress: false,
             seams: Some(SeamConfig::default()),
             threads: 1,
+            checksums: ChecksumMode::Off,
         }
     }
 }

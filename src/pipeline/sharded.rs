@@ -48,7 +48,8 @@ use super::frame_core::{is_expiry_point, Core, Front, EXPIRE_EVERY};
 use super::{progress_bar, walk_next, ConnRecord, PacketView, ReadOptions, RunError, RunSummary, Sink};
 use crate::capture::file::{prefetch, Data};
 use crate::capture::{Backing, FileSource, PacketMeta, Source};
-use crate::decode::{self, FlowTuple, Peek};
+use crate::decode::{self, FlowTuple, IpReasm, Peek};
+use crate::track::defrag::{self, Defrag, DefragConfig};
 use crate::track::tcp::TrackConfig;
 
 /// Frames between two hand-overs to the merger (a whole number of expiry intervals).
@@ -160,7 +161,9 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     let mut cores = Vec::with_capacity(shards);
     for _ in 0..shards {
         let backing: Arc<dyn Backing> = data.clone();
-        cores.push(Core::new(opts, src.linktype_hint(), track, shards, Some(backing), false)?);
+        let mut core = Core::new(opts, src.linktype_hint(), track, shards, Some(backing), false)?;
+        core.front.reassembled_elsewhere();
+        cores.push(core);
     }
     let limit = Arc::new(AtomicUsize::new(0));
     src.set_release_limit(Arc::clone(&limit), WALK_RELEASE_STEP);
@@ -168,7 +171,14 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     src.announce_released(Arc::clone(&released));
     let bar = progress_bar(&src, opts.progress);
     let shared = Shared {
-        walk: Mutex::new(Walk { src, place: Placement::new(shards), sum: RunSummary::default(), bar, limit }),
+        walk: Mutex::new(Walk {
+            src,
+            place: Placement::new(shards),
+            defrag: Defrag::new(DefragConfig::default()),
+            sum: RunSummary::default(),
+            bar,
+            limit,
+        }),
         steps: Mutex::new(Steps {
             queues: (0..shards).map(|_| VecDeque::new()).collect(),
             spare: Vec::new(),
@@ -203,6 +213,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
         b.finish_and_clear();
     }
     sum.frames = walk.sum.frames;
+    sum.defrag = walk.defrag.counts();
     sum.damage = walk.sum.damage.take();
     sum.max_conns = opts.track.max_conns;
     sink.finish(&sum)?;
@@ -258,12 +269,25 @@ impl FrameRef {
 
     /// What the capture layer recorded of it (as far as the core reads it).
     fn meta(self) -> PacketMeta {
-        PacketMeta { ts_ns: self.ts_ns, caplen: self.caplen, len: self.len, linktype: self.linktype, iface: 0, nanos: false }
+        PacketMeta { ts_ns: self.ts_ns, caplen: self.caplen, len: self.len, linktype: self.linktype, iface: 0, nanos: false, stamped: true }
     }
 }
 
 /// A thread's frames of one step of the walk.
-type Frames = Vec<FrameRef>;
+#[derive(Default)]
+struct Frames {
+    refs: Vec<FrameRef>,
+    /// What the walk's IP reassembly made of the fragments among them, by [`FrameRef::idx`]
+    /// (ascending).
+    reasm: Vec<(u16, IpReasm)>,
+}
+
+impl Frames {
+    fn clear(&mut self) {
+        self.refs.clear();
+        self.reasm.clear();
+    }
+}
 
 /// One step of the walk ([`EXPIRE_EVERY`] frames; the last step may be shorter), as every
 /// thread sees it.
@@ -285,6 +309,10 @@ struct StepEnd {
 struct Walk {
     src: FileSource,
     place: Placement,
+    /// IP reassembly, done here for every thread: fragments after the first carry no ports, so
+    /// only the whole datagram says which thread's flow it is. The completing fragment goes to
+    /// that thread with the datagram; the other fragments go where frames without a flow go.
+    defrag: Defrag,
     /// Frames read, and the damage the input ended in.
     sum: RunSummary,
     bar: Option<indicatif::ProgressBar>,
@@ -304,12 +332,25 @@ impl Walk {
         let mut last = true;
         while let Some((n, meta, range)) = walk_next(&mut self.src, &mut self.sum, self.bar.as_ref()) {
             let raw = &bytes[range.clone()];
+            let mut reasm = IpReasm::NotFragment;
             let flow = match decode::peek(meta.linktype, raw) {
                 Peek::Flow(t) => Some(t),
                 Peek::NoFlow => None,
-                Peek::Unknown => decode::decode(meta.linktype, raw, meta.len).flow(),
+                Peek::Unknown => {
+                    let mut frame = decode::decode(meta.linktype, raw, meta.len);
+                    // as the front would: only frames the filter passes are reassembled
+                    if frame.ip().is_some_and(|ip| ip.frag.is_some()) && front.passes(meta.linktype, raw) {
+                        reasm = self.defrag.verdict(n, meta.ts_ns, &frame);
+                        defrag::apply(&mut frame, reasm.clone());
+                    }
+                    frame.route_flow()
+                }
             };
-            frames[self.place.owner(flow, meta.caplen)].push(FrameRef {
+            let list = &mut frames[self.place.owner(flow, meta.caplen)];
+            if reasm != IpReasm::NotFragment {
+                list.reasm.push((len as u16, reasm));
+            }
+            list.refs.push(FrameRef {
                 start: range.start as u64,
                 caplen: meta.caplen,
                 idx: len as u16,
@@ -477,17 +518,22 @@ fn shard(k: usize, shared: &Shared, data: Arc<Data>, mut core: Core, opts: &Read
     let mut round = Round::default();
     let mut refaulted = Refaulted::default();
     // The round sink never fails, so neither do the core's calls below.
-    while let Some((frames, end)) = shared.step(k, &mut core.front) {
+    while let Some((mut frames, end)) = shared.step(k, &mut core.front) {
         let mut keep = RoundSink(&mut round);
         let first = end.upto - end.len + 1;
-        for (i, &f) in frames.iter().enumerate() {
+        let mut reasm = frames.reasm.iter_mut().peekable();
+        for (i, &f) in frames.refs.iter().enumerate() {
             // The walker has touched these bytes on another core (or not at all, when a
             // thread lags): ask for the headers a few frames ahead.
-            if let Some(a) = frames.get(i + PREFETCH_AHEAD) {
+            if let Some(a) = frames.refs.get(i + PREFETCH_AHEAD) {
                 prefetch(bytes, a.start as usize);
             }
             let (n, raw) = (first + u64::from(f.idx), &bytes[f.bytes()]);
-            let Some((frame, _)) = core.front.admit(n, f.meta(), raw) else { continue };
+            let verdict = match reasm.next_if(|(idx, _)| *idx == f.idx) {
+                Some((_, r)) => std::mem::take(r),
+                None => IpReasm::NotFragment,
+            };
+            let Some((frame, _)) = core.front.admit_reassembled(n, f.meta(), raw, verdict) else { continue };
             let created = core.front.tracking.tcp_created();
             core.frame(n, f.ts_ns, &frame, &mut keep).expect("a round sink never fails");
             if core.front.tracking.tcp_created() != created {
@@ -633,6 +679,8 @@ fn total(ends: impl Iterator<Item = (RunSummary, Vec<(u64, u32)>)>) -> RunSummar
         sum.malformed += s.malformed;
         sum.evicted += s.evicted;
         sum.cap_dropped_bytes += s.cap_dropped_bytes;
+        sum.bad_checksums += s.bad_checksums;
+        sum.bad_checksums_dropped += s.bad_checksums_dropped;
         unsupported.extend(u);
     }
     // in order of first appearance, as a single run lists them

@@ -7,6 +7,7 @@
 //! every decoded frame in capture order and says what it knows of each ([`Tracked`]).
 
 pub mod arp;
+pub mod defrag;
 pub mod tcp;
 pub mod udp;
 
@@ -14,6 +15,7 @@ use std::fmt;
 
 use crate::decode::{Frame, Net, Transport};
 use arp::{ArpConflict, ArpTable};
+use defrag::{Defrag, DefragConfig};
 use tcp::{ConnSummary, SegInfo, Segment, TcpFlags, TrackConfig, Tracker};
 use udp::UdpFlows;
 
@@ -72,6 +74,8 @@ pub struct Tracked {
     pub tcp: Option<SegInfo>,
     /// The frame is a whole UDP datagram: its flow.
     pub udp: Option<UdpInfo>,
+    /// The frame is an ICMP error about a tracked TCP connection or UDP flow.
+    pub icmp_about: Option<FlowId>,
 }
 
 impl Tracked {
@@ -91,8 +95,10 @@ pub const MAX_UDP_FLOWS: usize = 1 << 20;
 /// ARP bindings seen at once.
 const MAX_ARP_BINDINGS: usize = 1 << 16;
 
-/// The protocol state of a run: ARP bindings, TCP connections, UDP flows.
+/// The protocol state of a run: IP reassembly, ARP bindings, TCP connections, UDP flows.
 pub struct Tracking {
+    /// IP reassembly, run on every frame before the rest ([`Tracking::defrag_frame`]).
+    pub defrag: Defrag,
     arp: ArpTable,
     tcp: Tracker,
     udp: UdpFlows,
@@ -102,7 +108,19 @@ pub struct Tracking {
 impl Tracking {
     /// Empty state with the tracker's limits.
     pub fn new(config: TrackConfig) -> Self {
-        Tracking { arp: ArpTable::new(MAX_ARP_BINDINGS), tcp: Tracker::new(config), udp: UdpFlows::new(MAX_UDP_FLOWS), done: Vec::new() }
+        Tracking {
+            defrag: Defrag::new(DefragConfig::default()),
+            arp: ArpTable::new(MAX_ARP_BINDINGS),
+            tcp: Tracker::new(config),
+            udp: UdpFlows::new(MAX_UDP_FLOWS),
+            done: Vec::new(),
+        }
+    }
+
+    /// IP reassembly of frame `n`, captured at `ts`, before it is tracked: see
+    /// [`Defrag::frame`].
+    pub fn defrag_frame(&mut self, n: u64, ts: i64, frame: &mut Frame<'_>) {
+        self.defrag.frame(n, ts, frame);
     }
 
     /// TCP connections created so far (the next connection's id).
@@ -117,8 +135,19 @@ impl Tracking {
             (Net::Arp(a), _) => tracked.arp_conflict = self.arp.observe(n, a),
             (Net::Ip(_), Transport::Tcp(_)) => tracked.tcp = segment_of(n, ts, frame).map(|s| self.tcp.segment(&s)),
             // A fragment's UDP header covers a datagram this frame does not hold whole.
-            (Net::Ip(ip), Transport::Udp(u)) if ip.frag.is_none() => {
+            (Net::Ip(ip), Transport::Udp(u)) if frame.is_whole() => {
                 tracked.udp = self.udp.flow(ip.src, u.sport, ip.dst, u.dport).map(|(flow, dir)| UdpInfo { flow, dir });
+            }
+            // An ICMP error is about the flow of the header it quotes; the quote is never
+            // counted as a packet of that flow.
+            (Net::Ip(_), Transport::Icmp(icmp)) => {
+                if let Some((q, (sport, dport))) = icmp.quoted.and_then(|q| q.ports.map(|p| (q, p))) {
+                    tracked.icmp_about = match q.proto {
+                        6 => self.tcp.find(q.src, sport, q.dst, dport).map(FlowId::Tcp),
+                        17 => self.udp.find(q.src, sport, q.dst, dport).map(FlowId::Udp),
+                        _ => None,
+                    };
+                }
             }
             _ => {}
         }
@@ -143,11 +172,12 @@ impl Tracking {
     }
 }
 
-/// The tracker's view of a decoded frame: `None` for non-TCP frames and IP fragments (their
-/// length is not the segment's; a TCP header with no IP around it cannot occur).
+/// The tracker's view of a decoded frame: `None` for non-TCP frames and IP fragments that did
+/// not complete a datagram (their length is not the segment's; a TCP header with no IP around
+/// it cannot occur).
 pub fn segment_of<'a>(n: u64, ts: i64, f: &'a Frame<'a>) -> Option<Segment<'a>> {
     let (Net::Ip(ip), Transport::Tcp(t)) = (&f.net, &f.transport) else { return None };
-    if ip.frag.is_some() {
+    if !f.is_whole() {
         return None;
     }
     let o = &t.opts;
@@ -168,6 +198,7 @@ pub fn segment_of<'a>(n: u64, ts: i64, f: &'a Frame<'a>) -> Option<Segment<'a>> 
         sack: o.sack(),
         tsopt: o.ts,
         len: t.len,
-        payload: f.payload,
+        payload: f.transport_payload(),
+        len_from_frame: ip.len_from_frame,
     })
 }

@@ -22,6 +22,11 @@ impl UdpFlows {
         UdpFlows { map: FxHashMap::default(), next: 0, cap }
     }
 
+    /// The id of the flow between these endpoints (either direction), without creating one.
+    pub fn find(&self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
+        self.map.get(&(src, sport, dst, dport)).or_else(|| self.map.get(&(dst, dport, src, sport))).copied()
+    }
+
     /// (flow id, direction: `C2S` from the first sender). `None` once `cap` flows exist.
     pub fn flow(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, Dir)> {
         if let Some(&id) = self.map.get(&(src, sport, dst, dport)) {

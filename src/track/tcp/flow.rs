@@ -14,10 +14,11 @@ use std::num::NonZeroI64;
 use rustc_hash::FxHashMap;
 
 use super::analysis::{analyze, Analysis, FlowSeq, SeqInput, WindowScale};
+use super::gaps::StreamGaps;
 use super::history::ZeekConn;
 use super::phase::{OtherKind, Phase, Teardown};
 use super::state::{transition, EndpointEvent, TcpState};
-use super::{ConnSummary, Dir, SegInfo, Segment, TcpFlags, TrackConfig, TsNanos};
+use super::{ConnSummary, Dir, Offload, SegInfo, Segment, TcpFlags, TrackConfig, TsNanos};
 
 /// End of an intrusive list (no slot).
 const NIL: u32 = u32::MAX;
@@ -51,13 +52,18 @@ fn addr_bits(addr: &IpAddr) -> (bool, u128) {
 
 impl FlowKey {
     fn of(seg: &Segment<'_>) -> FlowKey {
-        let (src_v6, src) = addr_bits(&seg.src);
-        let (dst_v6, dst) = addr_bits(&seg.dst);
+        FlowKey::between(&seg.src, seg.sport, &seg.dst, seg.dport)
+    }
+
+    /// The key of both directions between two endpoints.
+    fn between(src: &IpAddr, sport: u16, dst: &IpAddr, dport: u16) -> FlowKey {
+        let (src_v6, src) = addr_bits(src);
+        let (dst_v6, dst) = addr_bits(dst);
         let v6 = u64::from(src_v6 || dst_v6) << 32;
-        if (src_v6, src, seg.sport) <= (dst_v6, dst, seg.dport) {
-            FlowKey { first_addr: src, second_addr: dst, ports: v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport) }
+        if (src_v6, src, sport) <= (dst_v6, dst, dport) {
+            FlowKey { first_addr: src, second_addr: dst, ports: v6 | u64::from(sport) << 16 | u64::from(dport) }
         } else {
-            FlowKey { first_addr: dst, second_addr: src, ports: v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport) }
+            FlowKey { first_addr: dst, second_addr: src, ports: v6 | u64::from(dport) << 16 | u64::from(sport) }
         }
     }
 }
@@ -164,6 +170,8 @@ pub(crate) struct Conn {
     states: [TcpState; 2],
     incarnation: Incarnation,
     zeek: ZeekConn,
+    /// Zeek's content gaps per direction.
+    gaps: [StreamGaps; 2],
     /// Time of the most recent SYN without ACK (Wireshark's `ts_mru_syn`). Like both these
     /// Wireshark times, a zero value counts as unset (`nstime_is_zero`): hence non-zero.
     last_syn_ts: Option<NonZeroI64>,
@@ -193,6 +201,7 @@ impl Conn {
             states: [TcpState::Unknown; 2],
             incarnation: Incarnation::default(),
             zeek: ZeekConn::new(flipped),
+            gaps: [StreamGaps::default(); 2],
             last_syn_ts: None,
             first_rtt: None,
             syn_params: [None; 2],
@@ -250,6 +259,7 @@ impl Conn {
             retransmissions: self.retransmissions,
             dup_acks: self.dup_acks,
             zero_windows: self.zero_windows,
+            missed_bytes: [self.gaps[0].missed, self.gaps[1].missed],
         }
     }
 
@@ -266,6 +276,29 @@ impl Conn {
             WindowScale::Absent => Some(raw),
             WindowScale::Shift(shift) if peer_scales || self.synack_scale[from.idx()] == SynAckScale::Announced => Some(raw << shift),
             _ => None,
+        }
+    }
+
+    /// Whether a segment sent in direction `from` stands for several wire segments (rules in
+    /// [`Offload`]). A side whose SYN was seen without the MSS option announced the default
+    /// (RFC 9293 3.7.1: 536 bytes over IPv4, 1220 over IPv6).
+    fn offload(&self, from: Dir, seg: &Segment<'_>) -> Option<Offload> {
+        if seg.len == 0 {
+            return None;
+        }
+        let default_mss = if seg.src.is_ipv6() { 1220 } else { 536 };
+        let announced = |dir: Dir| self.syn_params[dir.idx()].map(|syn| u32::from(syn.mss.unwrap_or(default_mss)));
+        let limit = match (announced(from), announced(from.rev())) {
+            (Some(own), Some(peer)) => Some(own.min(peer)),
+            (own, peer) => own.or(peer),
+        };
+        let timestamps = self.syn_params.iter().all(|syn| syn.is_some_and(|syn| syn.timestamps));
+        match limit {
+            Some(limit) => {
+                let mss = limit.saturating_sub(if timestamps { 12 } else { 0 }).max(1);
+                (seg.len > mss).then(|| Offload::Segments { mss, segments: seg.len.div_ceil(mss) })
+            }
+            None => seg.len_from_frame.then_some(Offload::UnknownMss),
         }
     }
 
@@ -310,12 +343,19 @@ impl Conn {
             self.seq[sender].is_first_ack = true;
         }
         if ack_flag && !syn {
-            if let (Some(syn_ts), None) = (self.last_syn_ts, self.first_rtt) {
+            // Only a handshake has an initial RTT: with no SYN,ACK seen, the ACK (e.g. of a RST
+            // giving up on the SYN) measures nothing.
+            let synack_seen = self.incarnation.handshake != Handshake::AwaitingSynAck;
+            if let (Some(syn_ts), None, true) = (self.last_syn_ts, self.first_rtt, synack_seen) {
                 self.first_rtt = NonZeroI64::new(seg.ts.wrapping_sub(syn_ts.get()));
             }
             self.seq[sender].is_first_ack = false;
         }
-        if let Some(shift) = seg.ws {
+        // RFC 7323 2.2: scaling is in effect only if both SYNs carried the option; once a SYN or
+        // SYN,ACK without it turned it off both ways, a retransmitted SYN with it does not
+        // turn it back on.
+        let scaling_off = self.seq.iter().all(|flow| flow.win_scale == WindowScale::Absent);
+        if let (Some(shift), false) = (seg.ws, scaling_off) {
             self.seq[sender].win_scale = WindowScale::Shift(shift.min(14));
             if syn && ack_flag {
                 self.synack_scale[sender] = SynAckScale::Announced;
@@ -347,10 +387,17 @@ impl Conn {
             self.zero_windows += 1;
         }
 
-        // Zeek history / conn_state; an ACK for data never seen is a gap in the peer's stream.
+        // Zeek history / conn_state, and its content gaps: each hole (bytes acknowledged or
+        // passed but never captured, or cut by the snap length) once, in the stream it is in.
         self.zeek.packet(dir, flags, seg.seq, seg.ack, seg.len, seg.win);
-        if analysis.has(Analysis::ACK_LOST_SEGMENT) {
-            self.zeek.gap(dir.rev());
+        let captured = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
+        for _ in 0..self.gaps[sender].segment(seg.seq, seg.len, captured, syn, fin) {
+            self.zeek.gap(dir);
+        }
+        if ack_flag {
+            for _ in 0..self.gaps[receiver].acked(seg.ack) {
+                self.zeek.gap(dir.rev());
+            }
         }
 
         // A SYN after the connection is over (same ISN, so tshark keeps the stream)
@@ -388,6 +435,7 @@ impl Conn {
             dup_ack_of: out.dup_ack_of,
             new_conn,
             bytes_in_flight: out.bytes_in_flight,
+            offload: self.offload(dir, seg),
         }
     }
 
@@ -496,6 +544,13 @@ impl Tracker {
     /// Connections evicted because the table was full (their summaries were still emitted).
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// The id of the connection now held between these endpoints (either direction), if any;
+    /// looking does not count as activity.
+    pub fn find(&self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
+        let slot = *self.map.get(&FlowKey::between(&src, sport, &dst, dport))?;
+        self.slots[slot as usize].conn.as_ref().map(|c| c.id)
     }
 
     fn unlink(&mut self, list: List, slot: u32) {
@@ -689,6 +744,7 @@ mod key_tests {
             tsopt: None,
             len: 0,
             payload: &[],
+            len_from_frame: false,
         }
     }
 

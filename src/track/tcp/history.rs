@@ -16,9 +16,10 @@
 //! at the 1st, 10th, 100th, … occurrence. `^` leads the string when the roles were
 //! flipped (the first packet seen was a SYN,ACK, so its receiver is the client).
 //!
-//! Approximation: Zeek reports a gap (`G`/`g`) when its reassembler sees data
-//! acknowledged that it never got; here a gap is counted when Wireshark's analysis
-//! flags `ack_lost_segment` (an ACK for data never seen), for the data's sender.
+//! Gaps (`G`/`g`): Zeek's reassembler reports one per hole it skips (data acknowledged
+//! that it never got, or a payload cut by the snap length), however many ACKs pass it;
+//! the tracker finds them with the same model (`gaps.rs`) and calls [`ZeekConn::gap`]
+//! once per hole, for the data's sender.
 
 use std::fmt;
 

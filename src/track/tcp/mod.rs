@@ -36,6 +36,7 @@
 
 pub mod analysis;
 pub mod flow;
+mod gaps;
 pub mod history;
 pub mod phase;
 pub mod state;
@@ -121,6 +122,29 @@ pub struct Segment<'a> {
     pub len: u32,
     /// Captured payload bytes (may be shorter than `len` when the snaplen cut it).
     pub payload: &'a [u8],
+    /// The IPv4 total length was 0 and `len` was taken from the frame: a sending host's
+    /// segmentation offload (see [`crate::decode::Ip::len_from_frame`]).
+    pub len_from_frame: bool,
+}
+
+/// A segment larger than the wire allows: a sending host's segmentation offload (TSO/GSO)
+/// hands the NIC one large segment that it cuts into MSS-sized ones, and a receiving host's
+/// GRO merges arriving segments before the capture point. A segment is taken as one when its
+/// payload exceeds the MSS in force (the smaller of the two announced, less the 12 bytes of
+/// the timestamps option when both SYNs carried it, as Linux sizes segments: RFC 9293 3.7.1,
+/// RFC 7323 3): on loopback both sides announce about 65483, so nothing there is flagged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offload {
+    /// The wire carried it as `segments` segments of at most `mss` payload bytes.
+    Segments {
+        /// Payload bytes per wire segment.
+        mss: u32,
+        /// Wire segments it stands for (its length divided by `mss`, rounded up).
+        segments: u32,
+    },
+    /// The IPv4 total length was 0 (certainly offloaded) but no MSS was seen: how the wire
+    /// carried it is unknown.
+    UnknownMss,
 }
 
 /// Direction of a segment relative to the connection's client.
@@ -201,6 +225,8 @@ pub struct SegInfo {
     pub new_conn: bool,
     /// Like `tcp.analysis.bytes_in_flight` (approximate when segments were not captured).
     pub bytes_in_flight: Option<u32>,
+    /// The segment stands for several wire segments (see [`Offload`]).
+    pub offload: Option<Offload>,
 }
 
 /// Final per-connection record (the contract "conn" record).
@@ -249,6 +275,9 @@ pub struct ConnSummary {
     pub dup_acks: u64,
     /// Segments flagged zero window.
     pub zero_windows: u64,
+    /// Per direction, sequence space never captured: acknowledged (or passed) without being
+    /// seen, or cut by the snap length (Zeek's `missed_bytes`).
+    pub missed_bytes: [u64; 2],
 }
 
 /// Tracker limits.

@@ -77,7 +77,7 @@ impl Conversation {
             out: vec![],
         }
     }
-    /// Send `header` in direction `from`, `after_us` microseconds after the previous segment.
+    /// Send `header` in direction `from` (its payload captured whole), `after_us` microseconds after the previous segment.
     fn send(&mut self, from: Dir, header: Header, after_us: i64) -> SegInfo {
         self.frame += 1;
         self.ts += after_us * 1000;
@@ -102,7 +102,8 @@ impl Conversation {
             sack: &[],
             tsopt: header.options.timestamps.then_some((1, 2)),
             len: header.len,
-            payload: &[],
+            payload: &PAYLOAD[..(header.len as usize).min(PAYLOAD.len())],
+            len_from_frame: false,
         };
         let info = self.tracker.segment(&seg);
         self.out.push(info);
@@ -126,6 +127,9 @@ impl Conversation {
         self.out.iter().map(|info| (info.client.name(), info.server.name())).collect()
     }
 }
+
+/// Payload bytes for segments built here (captured whole, unless a test says otherwise).
+static PAYLOAD: [u8; 4096] = [0; 4096];
 
 #[test]
 fn full_connection() {
@@ -439,7 +443,8 @@ fn random_segments_never_panic() {
             sack: if bits & 32 != 0 { &sack } else { &[] },
             tsopt: None,
             len: ((bits >> 56) as u32 % 4) * 700,
-            payload: &[],
+            payload: &PAYLOAD[..((bits >> 56) as usize % 4) * 700],
+            len_from_frame: false,
         };
         let info = tracker.segment(&seg);
         max_id = max_id.max(info.conn);
@@ -473,4 +478,95 @@ fn expire_skips_over_older_unfinished_connections() {
     conv.tracker.expire(conv.ts + 2_000_000_000, &mut out);
     assert_eq!(out.iter().map(|summary| summary.conn_state).collect::<Vec<_>>(), [ZeekConnState::Rej]);
     assert_eq!(conv.tracker.live(), 20_000);
+}
+
+/// Zeek counts gaps, not ACKs of unseen data: five holes acknowledged ten times are five gap
+/// events, so one `G` (letters come at the 1st, 10th, 100th, … event); their bytes are missed.
+#[test]
+fn gaps_count_holes_not_acks() {
+    let mut conv = Conversation::new();
+    conv.handshake(1000, 5000);
+    for i in (1..10u32).step_by(2) {
+        conv.client(ACK, 1001 + i * 100, 5001, 100);
+    }
+    for _ in 0..10 {
+        conv.server(ACK, 5001, 2001, 0);
+    }
+    let summary = &conv.tracker.finish()[0];
+    assert_eq!(summary.history, "ShADaG");
+    assert_eq!(summary.missed_bytes, [500, 0]);
+}
+
+/// A payload cut by the snap length is a gap of the bytes cut (Zeek's missed_bytes).
+#[test]
+fn snap_length_cut_is_a_gap() {
+    let mut conv = Conversation::new();
+    conv.handshake(1000, 5000);
+    let seg = Segment {
+        n: 4,
+        ts: conv.ts + 1000,
+        src: cli(),
+        dst: srv(),
+        sport: conv.client_port,
+        dport: 80,
+        flags: TcpFlags(ACK | PSH),
+        seq: 1001,
+        ack: 5001,
+        win: 502,
+        mss: None,
+        ws: None,
+        sack_perm: false,
+        sack: &[],
+        tsopt: None,
+        len: 100,
+        payload: &PAYLOAD[..6],
+        len_from_frame: false,
+    };
+    conv.tracker.segment(&seg);
+    conv.server(ACK, 5001, 1101, 0);
+    let summary = &conv.tracker.finish()[0];
+    assert_eq!(summary.history, "ShADGa");
+    assert_eq!(summary.missed_bytes, [94, 0]);
+}
+
+/// RFC 7323 2.2: a SYN,ACK without the window-scale option turns scaling off both ways; the
+/// SYN sent again with the option does not turn it back on.
+#[test]
+fn retransmitted_syn_does_not_restore_scaling() {
+    let mut conv = Conversation::new();
+    conv.send(C2S, Header::syn(SYN, 1000, 0), 0);
+    conv.send(S2C, Header { options: Options { ws: None, ..SYN_OPTIONS }, ..Header::syn(SYN | ACK, 5000, 1001) }, 50);
+    conv.send(C2S, Header::syn(SYN, 1000, 0), 1_000_000);
+    conv.client(ACK, 1001, 5001, 0);
+    let data = conv.client(ACK | PSH, 1001, 5001, 10);
+    let answer = conv.server(ACK, 5001, 1011, 0);
+    assert_eq!((data.win_scaled, answer.win_scaled), (Some(502), Some(509)));
+}
+
+/// No SYN,ACK, no initial RTT: a SYN then the client's RST/ACK 64 s later measures nothing.
+#[test]
+fn no_irtt_without_synack() {
+    let mut conv = Conversation::new();
+    conv.send(C2S, Header::syn(SYN, 1000, 0), 0);
+    conv.send(C2S, Header::bare(RST | ACK, 1001, 0, 0, 0), 64_000_000);
+    assert_eq!(conv.tracker.finish()[0].irtt, None);
+}
+
+/// A segment larger than the MSS in force (the smaller announced, less the timestamps option)
+/// stands for several wire segments; on loopback (MSS 65483) a 60 KB segment is real.
+#[test]
+fn offload_by_mss() {
+    let mut conv = Conversation::new();
+    conv.handshake(1000, 5000);
+    let big = conv.client(ACK | PSH, 1001, 5001, 2896);
+    let small = conv.client(ACK | PSH, 3897, 5001, 1448);
+    assert_eq!(big.offload, Some(Offload::Segments { mss: 1448, segments: 2 }));
+    assert_eq!(small.offload, None);
+
+    let mut lo = Conversation::new();
+    let lo_syn = Options { mss: Some(65483), ..SYN_OPTIONS };
+    lo.send(C2S, Header { options: lo_syn, ..Header::syn(SYN, 1000, 0) }, 0);
+    lo.send(S2C, Header { options: lo_syn, ..Header::syn(SYN | ACK, 5000, 1001) }, 50);
+    lo.client(ACK, 1001, 5001, 0);
+    assert_eq!(lo.client(ACK | PSH, 1001, 5001, 4000).offload, None);
 }
