@@ -68,10 +68,10 @@ pub enum Command {
     #[command(after_help = STREAM_AFTER)]
     Stream(StreamArgs),
     /// Make traffic on real sockets that shows one lesson (handshake, sticky, split, ...); capture
-    /// it with `wireseam capture -i lo` in another terminal.
+    /// it with `wireseam capture -i lo` in another terminal, or run it in a private lab (--lab).
     #[command(after_help = GEN_AFTER)]
     Gen(GenArgs),
-    /// A guided tour: capture on loopback while generators run, then show per scenario the
+    /// A guided tour: capture in a lab or on loopback while generators run, then show per scenario the
     /// annotated packets, the ladder diagram and the message seams.
     #[command(after_help = DEMO_AFTER)]
     Demo(DemoArgs),
@@ -101,8 +101,9 @@ pub struct CompletionsArgs {
 }
 
 const DEMO_AFTER: &str = "\
-Live when it may capture (root, or the capture capabilities on the binary); otherwise, and with
---offline, on the captures bundled in the binary.
+Live when it may capture: as root in a private lab network (two network namespaces joined by a
+veth, MTU 1500), with only the capture capabilities on loopback; otherwise, and with --offline, on
+the captures bundled in the binary.
 
 Examples:
   sudo wireseam demo
@@ -111,16 +112,23 @@ Examples:
 const GEN_AFTER: &str = "\
 Scenarios (wireseam gen --list describes each): handshake half-close server-close reset refused
 keepalive zero-window sticky nodelay split framed jsonhdr hello-world remote-cmd echo many bulk
-udp-echo udp-truncate udp-fragments udp-broadcast arp.
+udp-echo udp-truncate udp-fragments udp-broadcast arp backlog reuseaddr; with wireseam's scripted
+TCP peer (root): rto fast-retransmit syn-retry simultaneous-open simultaneous-close out-of-order
+zero-window-probe half-open.
 Server and client run in one process on --addr (default 127.0.0.1) unless --role says otherwise, so
-two machines or network namespaces can be driven. Every scenario stops by itself within seconds.
+two machines or network namespaces can be driven. With --lab (root) they run in two network
+namespaces joined by a veth (MTU 1500, offloads off) and the annotated capture follows; the
+scripted-peer scenarios always do. Every scenario stops by itself within seconds.
 
 Examples:
   wireseam gen sticky                         Nagle glues small writes into one segment
   wireseam gen split --mss 536 --size 6000    one message over several segments
   wireseam gen remote-cmd --header len        the lesson's fix: a struct.pack('i') length per reply
   wireseam gen handshake --role server --addr 198.18.0.2 --port 9000
-  sudo wireseam gen arp --iface veth0";
+  sudo wireseam gen arp --iface veth0
+  sudo wireseam gen split --lab               MTU-sized segments and the ARP before them
+  sudo wireseam gen rto                       retransmissions with the RTO doubling
+  sudo wireseam gen fast-retransmit -w fr.pcap";
 
 /// Arguments of `wireseam gen`.
 #[derive(Args, Debug)]
