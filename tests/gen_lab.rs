@@ -185,6 +185,8 @@ fn zero_window_probes_and_out_of_order() {
     let (narration, packets) = lab("out-of-order", &["--no-lab"], Duration::from_secs(30));
     assert!(tcp(&packets).iter().any(|p| has(p, "duplicate_ack") && p.to_string().contains("sack")), "{narration}");
     assert!(narration.contains("read() returned 1000 bytes (1500 in all)"), "2 and 3 released together:\n{narration}");
+    assert!(narration.contains("D-SACK"), "the duplicate is reported:\n{narration}");
+    assert!(tcp(&packets).iter().any(|p| has(p, "spurious_retransmission")), "{narration}");
 }
 
 #[test]

@@ -192,14 +192,23 @@ impl Causes {
                 (true, true) => Repeated::SynAck,
             };
             let after = gap as f64 / SEC;
-            me.chain = Some((seg.rseq, n, t, gap));
+            // flagged, but no earlier copy was seen (it came out of order, or before the capture
+            // or the memory began): for what follows, this is the first copy
+            let first_seen = of == 0 && n == 1;
+            if first_seen {
+                me.chain = None;
+                me.recent[me.next] = Sent { rseq: seg.rseq, frame: view.n, t_ns: t, bare_syn: syn && !ack };
+                me.next = (me.next + 1) % RECENT;
+            } else {
+                me.chain = Some((seg.rseq, n, t, gap));
+            }
             if a.has(Analysis::FAST_RETRANSMISSION) {
                 let peer = &slot.dirs[theirs];
                 if peer.dup_n > 0 {
                     return Cause::Fast { dups: peer.dups, count: peer.dup_n };
                 }
             }
-            if of == 0 && n == 1 {
+            if first_seen {
                 return cause;
             }
             return Cause::Retransmission { n, of, after, ratio, what };

@@ -413,7 +413,8 @@ fn out_of_order(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenReport, G
     voice.why(
         "the peer sends three 500-byte segments in the order 1, 3, 2. The kernel keeps segment 3 in its \
          out-of-order queue and answers with a duplicate ACK carrying SACK; read() returns only what is in \
-         order (500 bytes). When 2 arrives, 2 and 3 are released together (1000 bytes in one read).",
+         order (500 bytes). When 2 arrives, 2 and 3 are released together (1000 bytes in one read). Then \
+         segment 2 comes once more: the kernel drops the copy and says so with a D-SACK block (RFC 2883).",
     );
     let k = |voice: &Voice| {
         let (mut stream, mut k) = kernel_dial(cfg, voice, Duration::from_secs(5))?;
@@ -452,8 +453,24 @@ fn out_of_order(cfg: &GenConfig, tun: Tun, voice: &Voice) -> Result<GenReport, G
             std::thread::sleep(Duration::from_millis(100));
         }
         p.snd_nxt = base.wrapping_add((3 * PART) as u32);
+        // a duplicating network: segment 2 once more
+        let mut again = p.segment(Flags::PSH_ACK)?;
+        again.seq = base.wrapping_add(PART as u32);
+        again.payload = data[PART..2 * PART].to_vec();
+        p.send_raw(&again)?;
+        p.say(format!("sends segment 2 (seq {}) again, as a duplicating network would", again.seq));
+        let end = p.snd_nxt;
+        let (ack, _) = p.expect("the kernel's ACK of the duplicate", Duration::from_secs(5), move |s| s.flags.ack && s.ack == end)?;
+        let dsack = ack.sack.iter().find(|(left, _)| left.wrapping_sub(ack.ack) > 1 << 31);
+        let note = match dsack {
+            Some((l, r)) => {
+                format!("the kernel keeps one copy and reports the duplicate: D-SACK {l}-{r}, below its ACK {} (RFC 2883)", ack.ack)
+            }
+            None => format!("the kernel keeps one copy and acknowledges {} again", ack.ack),
+        };
+        p.say(note.clone());
         p.close()?;
-        Ok(vec!["out of order: segments sent 1, 3, 2".into()])
+        Ok(vec!["out of order: segments sent 1, 3, 2".into(), note])
     })
 }
 
