@@ -308,3 +308,15 @@ fn without_root_loopback_or_a_clear_message() {
     assert!(String::from_utf8_lossy(&peer.stderr).contains("needs root: run it with sudo"));
     let _ = std::fs::remove_file(&exe);
 }
+
+#[test]
+fn lab_rate_limits_the_link() {
+    need_lab!();
+    // 1 MB at 10 Mbit/s: at least 0.8 s on the wire (on an unshaped veth it takes milliseconds)
+    let (narration, packets) = lab("bulk", &["--rate", "10mbit", "--size", "1000000"], Duration::from_secs(30));
+    assert!(narration.contains("rate 10mbit"), "{narration}");
+    let segs = tcp(&packets);
+    let span = t(segs.last().unwrap()) - t(segs[0]);
+    assert!(span > 0.6, "{span} s");
+    assert!(segs.iter().filter_map(|p| p["tcp"]["len"].as_u64()).all(|l| l <= 1448));
+}
