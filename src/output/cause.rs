@@ -82,6 +82,14 @@ pub enum Cause {
         /// Seconds the window stayed zero.
         after: f64,
     },
+    /// The first SACK block lies below the acknowledgment number (or inside the second block):
+    /// a D-SACK reporting bytes received twice (RFC 2883), relative to the peer's ISN.
+    Dsack {
+        /// First byte of the duplicate.
+        left: u32,
+        /// One past its last byte.
+        right: u32,
+    },
     /// Zero-window probe number `n` while the peer's window is zero since `frame`.
     Probe {
         /// 1 for the first.
@@ -170,6 +178,16 @@ impl Causes {
             }
             None => me.probes = (0, 0, 0),
             _ => {}
+        }
+
+        if let (Some(&(left, right)), true) = (tcp.opts.sack().first(), ack) {
+            let below = right.wrapping_sub(tcp.ack) as i32 <= 0;
+            let inside =
+                tcp.opts.sack().get(1).is_some_and(|&(l2, r2)| left.wrapping_sub(l2) as i32 >= 0 && r2.wrapping_sub(right) as i32 >= 0);
+            if below || inside {
+                let base = seg.ack_base.unwrap_or(0);
+                return Cause::Dsack { left: left.wrapping_sub(base), right: right.wrapping_sub(base) };
+            }
         }
 
         let retransmission = a.has(Analysis::RETRANSMISSION) || a.has(Analysis::FAST_RETRANSMISSION);
@@ -268,6 +286,9 @@ pub fn write(w: &mut dyn Write, cause: &Cause) -> io::Result<()> {
             }
             w.write_all(b")")
         }
+        Cause::Dsack { left, right } => {
+            write!(w, "  ← D-SACK {left}:{right}: received twice, one copy kept (RFC 2883)")
+        }
         Cause::WindowUpdate { frame, after } => write!(w, "  ← ends the zero window of frame {frame} ({after:.3} s)"),
         Cause::Probe { n, frame, after, ratio } => {
             write!(w, "  ← zero window probe #{n} (the peer's window is 0 since frame {frame})")?;
@@ -348,7 +369,11 @@ mod tests {
         assert_eq!(probes, 4, "{zw:?}");
         assert!(zw.iter().any(|(_, c)| matches!(c, Cause::WindowUpdate { frame: 7, .. })), "{zw:?}");
         let open = causes("peer-simultaneous-open.pcap", include_bytes!("../../fixtures/peer-simultaneous-open.pcap"));
-        assert!(open.iter().all(|(_, c)| matches!(c, Cause::Retransmission { what: Repeated::SynAgainWithAck, .. })), "{open:?}");
-        assert_eq!(open.len(), 2);
+        let again = open.iter().filter(|(_, c)| matches!(c, Cause::Retransmission { what: Repeated::SynAgainWithAck, .. }));
+        assert_eq!(again.count(), 2, "{open:?}");
+        // the kernel's ACK reports the peer's second SYN as a duplicate, as tshark does ("D-SACK Sequence")
+        assert!(open.contains(&(5, Cause::Dsack { left: 0, right: 1 })), "{open:?}");
+        let ooo = causes("peer-out-of-order.pcap", include_bytes!("../../fixtures/peer-out-of-order.pcap"));
+        assert!(ooo.contains(&(11, Cause::Dsack { left: 501, right: 1001 })), "{ooo:?}");
     }
 }
