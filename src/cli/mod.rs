@@ -196,7 +196,7 @@ pub struct GenArgs {
     /// Run in a private lab network (root): two network namespaces joined by a veth pair (MTU
     /// 1500, offloads off), server in one, client in the other; prints the annotated capture.
     /// The scripted-peer scenarios (rto, fast-retransmit, ...) always run in a lab.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["addr", "role", "iface"])]
     pub lab: bool,
 
     /// Rate limit of the lab's link (tc tbf syntax: 1mbit, 500kbit).

@@ -250,8 +250,9 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
     let started = Instant::now();
     let (report, frames, linktype_note) = if cfg.gen.scenario.needs_peer() {
         let p = Netns::create("peer")?;
+        let header = if cfg.gen.quiet { &mut io::sink() as &mut dyn Write } else { &mut *out };
         writeln!(
-            out,
+            header,
             "lab: namespace {} with tun0 (MTU 1500): the kernel's TCP on {}, wireseam's scripted peer answering for {}",
             p.name(),
             peer::KERNEL_ADDR,
@@ -283,8 +284,9 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
         (result?, frames, "raw IP on tun0")
     } else {
         let lab = veth(cfg)?;
+        let header = if cfg.gen.quiet { &mut io::sink() as &mut dyn Write } else { &mut *out };
         writeln!(
-            out,
+            header,
             "lab: namespaces {} ({CLIENT_ADDR}, eth0 {}) and {} ({SERVER_ADDR}, eth0 {}), a veth pair, MTU 1500, offloads off{}{}",
             lab.client.name(),
             mac(&lab.client, "eth0"),
@@ -294,7 +296,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
             cfg.delay.map_or(String::new(), |d| format!(", delay {} ms", d.as_millis())),
         )?;
         for note in &lab.notes {
-            writeln!(out, "lab: {note}")?;
+            writeln!(header, "lab: {note}")?;
         }
         // said here once: both sides would say it, in the order their threads start
         if !cfg.gen.quiet {
@@ -311,6 +313,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
     report.elapsed = started.elapsed();
     let mut frames = frames;
     if let Some(path) = &cfg.write {
+        let out = if cfg.gen.quiet { &mut io::sink() as &mut dyn Write } else { out };
         writeln!(out, "wrote {} frames ({linktype_note}) to {}", frames.len(), path.display())?;
     } else {
         writeln!(out, "\ncapture ({} frames, {linktype_note}):", frames.len())?;
