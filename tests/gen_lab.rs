@@ -320,3 +320,31 @@ fn lab_rate_limits_the_link() {
     assert!(span > 0.6, "{span} s");
     assert!(segs.iter().filter_map(|p| p["tcp"]["len"].as_u64()).all(|l| l <= 1448));
 }
+
+#[test]
+fn two_labs_at_once_do_not_collide() {
+    need_lab!();
+    let start = |scenario: &str| {
+        Command::new(BIN).args(["gen", scenario, "--lab", "-q"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let (a, b) = (start("sticky"), start("sticky"));
+    let (pa, pb) = (a.id(), b.id());
+    for (child, pid) in [(a, pa), (b, pb)] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(leftovers(pid), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn demo_runs_in_the_lab() {
+    need_lab!();
+    let (out, _) = run(&["demo", "--color", "never"], Duration::from_secs(120));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Capturing in a private lab network"), "{text}");
+    assert!(!text.contains("failed:"), "{text}");
+    assert!(!text.contains("(no frames captured for this scenario)"), "{text}");
+    // segments of a real link: the lab's MSS, not loopback's
+    assert!(text.contains("<mss 1460"), "{text}");
+}

@@ -94,6 +94,11 @@ impl Netns {
             live.push(name.clone());
         }
         let ns = Netns { name };
+        // A namespace of this name can only be left over from a process killed with SIGKILL that
+        // had this pid before (a live process's pid is unique): it is orphaned, remove it.
+        if list(&ns.name).contains(&ns.name) {
+            let _ = Command::new("ip").args(["netns", "del", &ns.name]).stderr(Stdio::null()).status();
+        }
         run(&["ip", "netns", "add", &ns.name])?;
         ns.ip(&["link", "set", "lo", "up"])?;
         // The lab speaks IPv4; IPv6 would add router solicitations and MLD reports to every capture.
