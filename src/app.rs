@@ -78,8 +78,9 @@ pub fn main() -> i32 {
 
 fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
     let Some(cfg) = cfg else {
+        let width = crate::gen::Scenario::all().iter().map(|s| s.name().len()).max().unwrap_or(0);
         for s in crate::gen::Scenario::all() {
-            println!("{:<14} {}", s.name(), s.describe());
+            println!("{:<width$}  {}", s.name(), s.describe());
         }
         return EXIT_OK;
     };
