@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 # wireseam — two commands on a fresh Debian/Ubuntu machine:
 #   make demo    install what is missing, build, run the main job on a bundled capture
-#   make test    same set-up, then the whole test suite
+#   make test    same set-up (and chromium, for the report's page tests), then the whole test suite
 
 CARGO     ?= cargo
 APT_PKGS  := libpcap-dev pkg-config
@@ -12,7 +12,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 INSTALL_BIN ?= $(BIN)
 
-.PHONY: all deps build demo test lint man bless fuzz-smoke clean install install-files
+.PHONY: all deps test-deps build demo test lint man bless fuzz-smoke clean install install-files
 
 all: build
 
@@ -28,6 +28,18 @@ deps:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(APT_PKGS) >/dev/null || { \
 	    echo "wireseam: apt-get failed; please install: $(APT_PKGS)"; exit 1; }; \
+	fi
+
+# For the tests only (`make demo` stays light): a headless browser for the report's page tests.
+TEST_APT_PKGS := chromium
+test-deps: deps
+	@if command -v chromium >/dev/null 2>&1; then :; else \
+	  echo "wireseam: installing $(TEST_APT_PKGS) (the report tests load the page in a headless browser)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+	    echo "wireseam: please run: sudo apt-get install -y $(TEST_APT_PKGS)"; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(TEST_APT_PKGS) >/dev/null || { \
+	    echo "wireseam: apt-get failed; please install: $(TEST_APT_PKGS)"; exit 1; }; \
 	fi
 
 build: deps
@@ -47,8 +59,8 @@ lint: deps
 
 # The suite, then the golden-test API example (examples/echo_golden.rs: skipped without the
 # right to capture).
-test: deps lint
-	mkdir -p target; $(CARGO) test --locked --all-targets 2>&1 | tee target/test.log; \
+test: test-deps lint
+	mkdir -p target; WIRESEAM_REQUIRE_BROWSER=1 $(CARGO) test --locked --all-targets 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'; \
 	  [ $$status = 0 ] || exit $$status; \

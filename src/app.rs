@@ -7,7 +7,7 @@ use clap::Parser;
 
 use std::io::IsTerminal;
 
-use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig, StreamConfig};
+use crate::cli::{self, CaptureConfig, Config, ConnsConfig, FlowConfig, InputConfig, ReadConfig, ReportConfig, StreamConfig};
 use crate::output::conns::{select, write_json, write_table, ConnsSink};
 use crate::output::conns_log::ConnsFormat;
 use crate::output::flow::{FlowOptions, FlowSink};
@@ -48,6 +48,7 @@ pub fn main() -> i32 {
         Config::Flow(cfg) => flow(&cfg),
         Config::Capture(cfg) => capture(&cfg),
         Config::Stream(cfg) => stream(&cfg),
+        Config::Report(cfg) => report(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
         Config::Lab(cfg) => lab(&cfg),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
@@ -145,6 +146,78 @@ fn stream(cfg: &StreamConfig) -> i32 {
     finish(&cfg.input, result, Ok(()))
 }
 
+/// Where a report goes: a file, or standard output for `-`.
+fn report_writer(path: &std::path::Path) -> io::Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufWriter::new(io::stdout())));
+    }
+    Ok(Box::new(BufWriter::new(std::fs::File::create(path)?)))
+}
+
+/// `wrote report.html: 1.2 MB, 3 of 40 connections drawn in full`.
+fn report_written(path: &std::path::Path, bytes: u64) {
+    if path.as_os_str() != "-" {
+        eprintln!("wireseam: wrote {} ({} bytes)", path.display(), crate::numbers::thousands(bytes));
+    }
+}
+
+fn report(cfg: &ReportConfig) -> i32 {
+    use crate::output::report::ReportSink;
+    let mut opts = read_options(&cfg.input);
+    if let Some(seams) = opts.seams.as_mut() {
+        seams.keep_bytes = cfg.keep_bytes;
+        seams.keep_timeline = !cfg.report.recv.is_empty();
+    }
+    let out = match report_writer(&cfg.output) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("wireseam: cannot write {}: {e}", cfg.output.display());
+            return EXIT_ERROR;
+        }
+    };
+    let mut sink = ReportSink::new(out, cfg.report.clone());
+    let result = pipeline::run_file(&opts, &mut sink);
+    drop(sink);
+    match &result {
+        Ok(_) => report_written(&cfg.output, std::fs::metadata(&cfg.output).map_or(0, |m| m.len())),
+        // no half-written page is left behind
+        Err(_) if cfg.output.as_os_str() != "-" => {
+            let _ = std::fs::remove_file(&cfg.output);
+        }
+        Err(_) => {}
+    }
+    finish(&cfg.input, result, Ok(()))
+}
+
+/// Forwards every call to two sinks (the live lines and the report of `capture --report`).
+struct Both<'a> {
+    first: &'a mut dyn Sink,
+    second: &'a mut dyn Sink,
+}
+
+impl Sink for Both<'_> {
+    fn packet(&mut self, p: &pipeline::PacketView<'_, '_>) -> io::Result<()> {
+        self.first.packet(p)?;
+        self.second.packet(p)
+    }
+    fn conn(&mut self, c: &pipeline::ConnRecord) -> io::Result<()> {
+        self.first.conn(c)?;
+        self.second.conn(c)
+    }
+    fn message(&mut self, m: &crate::analyze::Message) -> io::Result<()> {
+        self.first.message(m)?;
+        self.second.message(m)
+    }
+    fn late(&mut self, c: &crate::analyze::Carried) -> io::Result<()> {
+        self.first.late(c)?;
+        self.second.late(c)
+    }
+    fn finish(&mut self, s: &pipeline::RunSummary) -> io::Result<()> {
+        self.first.finish(s)?;
+        self.second.finish(s)
+    }
+}
+
 /// Forwards to a sink and keeps the connection summaries for the closing table.
 struct Tee<'a> {
     inner: &'a mut dyn Sink,
@@ -169,6 +242,7 @@ impl Sink for Tee<'_> {
         self.inner.late(c)
     }
     fn finish(&mut self, s: &pipeline::RunSummary) -> io::Result<()> {
+        self.conns.extend(s.flows.iter().map(|flow| crate::output::conns::ConnRow::new(flow, &[None, None])));
         self.inner.finish(s)
     }
 }
@@ -199,6 +273,20 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             eprintln!("wireseam: {e}");
             return EXIT_ERROR;
         }
+    };
+    // Opened before privileges are dropped, like the -w file.
+    let mut report = match &cfg.report {
+        Some(path) => match report_writer(path) {
+            Ok(w) => {
+                let title = format!("live capture on {}", cfg.live.iface);
+                Some(crate::output::report::ReportSink::deferred(w, crate::output::report::ReportOptions { title, ..Default::default() }))
+            }
+            Err(e) => {
+                eprintln!("wireseam: cannot write {}: {e}", path.display());
+                return EXIT_ERROR;
+            }
+        },
+        None => None,
     };
     let user = cfg.user.clone().or_else(live::default_user).unwrap_or_else(|| "root".into());
     let dropped = match live::drop_privileges(&user) {
@@ -233,15 +321,28 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             stop.stop();
         });
     }
-    let opts = ReadOptions { count: cfg.count, checksums: cfg.checksums, ..ReadOptions::new(cfg.live.iface.clone().into()) };
+    let mut opts = ReadOptions { count: cfg.count, checksums: cfg.checksums, ..ReadOptions::new(cfg.live.iface.clone().into()) };
+    if report.is_some() {
+        if let Some(seams) = opts.seams.as_mut() {
+            seams.keep_bytes = 64 << 10;
+        }
+    }
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
     let out = io::LineWriter::new(io::stdout().lock());
     let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cfg.color) };
-    let mut sink = packet_sink(&cfg.format, text, out);
+    let mut lines = packet_sink(&cfg.format, text, out);
+    let mut both;
+    let sink: &mut dyn Sink = match report.as_mut() {
+        Some(report) => {
+            both = Both { first: lines.as_mut(), second: report };
+            &mut both
+        }
+        None => lines.as_mut(),
+    };
     let result = if cfg.format != OutputFormat::Text {
-        pipeline::run(&mut src, &opts, sink.as_mut())
+        pipeline::run(&mut src, &opts, sink)
     } else {
-        let mut tee = Tee { inner: sink.as_mut(), conns: Vec::new() };
+        let mut tee = Tee { inner: sink, conns: Vec::new() };
         let run = pipeline::run(&mut src, &opts, &mut tee);
         if run.is_ok() && !tee.conns.is_empty() {
             let mut out = io::stdout().lock();
@@ -251,6 +352,19 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         run
     };
     let stats = src.stats;
+    if let (Some(path), Some(report), Ok(_)) = (&cfg.report, report.as_mut(), &result) {
+        let mut drops = Vec::new();
+        if stats.dropped > 0 || stats.if_dropped > 0 {
+            drops.push(format!(
+                "libpcap reports {} packets dropped by the kernel and {} by the interface: the capture misses them",
+                stats.dropped, stats.if_dropped
+            ));
+        }
+        match report.write_page(drops) {
+            Ok(()) => report_written(path, report.written()),
+            Err(e) => eprintln!("wireseam: writing {}: {e}", path.display()),
+        }
+    }
     if let Ok(sum) = &result {
         eprintln!(
             "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",

@@ -71,6 +71,10 @@ fn filter_selects_frames_and_keeps_numbers() {
     assert!(out.lines().count() >= 2);
     for l in out.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["type"] == "conn" {
+            assert_eq!(v["proto"], "icmp", "only the ICMP flows' records: {l}");
+            continue;
+        }
         assert!(v.get("icmp").is_some(), "{l}");
         assert!(v["n"].as_u64().unwrap() > 1, "frame numbers stay the file's");
     }
@@ -201,4 +205,20 @@ fn peer_scenarios_are_not_for_the_library_runner() {
     let cfg = wireseam::gen::GenConfig::new(wireseam::gen::Scenario::Rto);
     let e = wireseam::gen::run(&cfg, &mut Vec::new()).unwrap_err().to_string();
     assert!(e.contains("needs the scripted peer"), "{e}");
+}
+
+#[test]
+fn report_errors() {
+    let f = fixture("tcp-basic.pcap");
+    let f = f.to_str().unwrap();
+    let o = wireseam(&["report", f]);
+    assert_eq!(o.status.code(), Some(2), "-o is required: {}", stderr(&o));
+    assert!(stderr(&o).contains("--output"));
+    assert_clean_error(&wireseam(&["report", f, "-o", "-", "--top", "0"]), 2, &["--top"]);
+    assert_clean_error(&wireseam(&["report", f, "-o", "-", "--recv", "0"]), 2, &["--recv"]);
+    assert_clean_error(&wireseam(&["report", f, "-o", "/nonexistent/dir/x.html"]), 1, &["cannot write", "/nonexistent/dir/x.html"]);
+    assert_clean_error(&wireseam(&["report", "/nonexistent/x.pcap", "-o", "-"]), 1, &["/nonexistent/x.pcap"]);
+    let o = wireseam(&["report", f, "-o", "-", "--conn", "99"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no TCP connection #99 in this input"));
 }

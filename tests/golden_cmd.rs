@@ -11,10 +11,16 @@ fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
+/// `wireseam golden ARGS`; `WIRESEAM_BLESS` is not passed on (a test blesses with `--bless`).
 fn golden(args: &[&str]) -> Output {
-    let mut all = vec!["golden", "--color", "never"];
-    all.extend_from_slice(args);
-    wireseam(&all)
+    std::process::Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["golden", "--color", "never"])
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
+        .env_remove("WIRESEAM_BLESS")
+        .output()
+        .expect("run wireseam")
 }
 
 /// A fresh directory of this test's own.

@@ -337,3 +337,27 @@ fn no_permission_says_how_to_get_it() {
     assert!(e.contains("no permission to capture on lo") && e.contains("setcap cap_net_raw,cap_net_admin=eip"), "{e}");
     assert_eq!(e.trim_end().lines().count(), 1, "{e}");
 }
+
+/// `capture --report`: the page is written when the capture stops, from the same records (it
+/// draws every frame captured), after privileges were dropped (the file was opened before).
+#[test]
+fn capture_writes_the_report_when_it_stops() {
+    if !is_root() {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("wireseam-live-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("live.html");
+    let filter = format!("tcp port {port}");
+    let child = start_capture(&["-i", "lo", "--report", page.to_str().unwrap(), "-c", "10", &filter]);
+    exchange(port);
+    let (code, _) = wait_with_timeout(child, Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    let html = std::fs::read_to_string(&page).expect("the report was written");
+    assert!(html.contains("wireseam report: live capture on lo"));
+    assert!(html.contains("id=\"conn-0\""));
+    assert_eq!(html.matches("class=\"seg arrow").count(), 10, "one arrow per captured frame");
+    assert!(html.contains(">SYN-SENT<") && html.contains(">TIME-WAIT<"));
+}

@@ -25,6 +25,7 @@ Examples:
   wireseam flow capture.pcap --conn 0            ladder diagram: handshake, data, close, states
   wireseam conns capture.pcap --sort bytes       one row per connection
   wireseam stream capture.pcap --recv 1024       messages, sticky/split seams, what recv() returns
+  wireseam report capture.pcap -o report.html    all of it drawn in one HTML page
   sudo wireseam capture -i lo tcp port 9000      live, same annotations
   wireseam gen sticky                            make the traffic of a lesson
   wireseam demo                                  the guided tour
@@ -67,6 +68,11 @@ pub enum Command {
     /// one segment or split over several, and what recv(N) would return.
     #[command(after_help = STREAM_AFTER)]
     Stream(StreamArgs),
+    /// One self-contained HTML page (opens from disk, fetches nothing): the connections, and for
+    /// the largest the ladder, time-sequence graphs, RTT, throughput and message seams with the
+    /// recv() calls.
+    #[command(after_help = REPORT_AFTER)]
+    Report(ReportArgs),
     /// Make traffic on real sockets that shows one lesson (handshake, sticky, split, ...); capture
     /// it with `wireseam capture -i lo` in another terminal, or run it in a private lab (--lab).
     #[command(after_help = GEN_AFTER)]
@@ -239,6 +245,73 @@ Examples:
   wireseam stream capture.pcap --recv 1024 --recv-at end
                                                      a reader that comes after everything arrived";
 
+const REPORT_AFTER: &str = "\
+The page has an overview (a sortable table of the connections, a timeline of when each was open,
+counts by protocol, warnings) and, for the --top largest connections (or --conn N), the ladder
+(as `flow`), a time-sequence graph per direction (each segment a bar, the ACK and receive-window
+lines, SACK blocks, retransmissions, duplicate ACKs and zero windows marked; zoom and pan), RTT
+samples and throughput, and each direction's message seams (segments above, messages below,
+sticky and split coloured) with the recv() calls of --recv. Everything is inline: it opens from
+disk without network access and reads with JavaScript off; its Content-Security-Policy allows
+no fetch and only its own script. Big captures: graphs keep --budget points (every marked
+segment is drawn), the table lists --rows connections; the size is printed.
+
+Examples:
+  wireseam report capture.pcap -o report.html
+  wireseam report capture.pcap -o conn3.html --conn 3 --recv 1024 --recv-at end
+  wireseam report big.pcap -o big.html --top 5 tcp port 443";
+
+/// Arguments of `wireseam report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The capture file and how to read it.
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The HTML file to write (`-`: standard output).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Only connection N (the `#N` of `read` and the id of `conns`).
+    #[arg(long = "conn", value_name = "N")]
+    pub conn: Option<u32>,
+
+    /// Draw the N largest connections (by payload bytes) in full; the others are listed.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Rows of the connection table at most (the largest, longest, slowest to set up and most
+    /// retransmitting connections).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub rows: usize,
+
+    /// Fold runs of more than N uneventful segments in the ladders (0: never fold).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub fold: usize,
+
+    /// Points per graph before plain segments are thinned out (marked ones are always drawn).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub budget: usize,
+
+    /// Simulate an application calling recv(N) (as for `stream`) and draw its calls under the
+    /// seams; a list (2,10) gives the size of each call in turn, the last repeating.
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    pub recv: Vec<usize>,
+
+    /// With --recv: when the application calls recv(): arrival (default), after:MS, every:MS,
+    /// end or after-send (as for `stream`).
+    #[arg(long, value_name = "WHEN", requires = "recv")]
+    pub recv_at: Option<String>,
+
+    /// Bytes of each message shown in its preview.
+    #[arg(long, default_value_t = 48, value_name = "N")]
+    pub preview: usize,
+
+    /// Stream bytes kept per direction for message bytes and recv() results (KiB).
+    #[arg(long, default_value_t = 64, value_name = "KIB")]
+    pub keep: usize,
+}
+
 const CAPTURE_AFTER: &str = "\
 Stops on Ctrl-C, SIGTERM, -c or --duration; whatever libpcap still holds is drained and shown,
 then the connections seen and libpcap's received/dropped counts. Needs root or the binary with
@@ -313,6 +386,10 @@ pub struct CaptureArgs {
     /// Hexdump of each frame's payload.
     #[arg(short = 'x', long = "hex")]
     pub hex: bool,
+
+    /// Also write the HTML report of what was captured (as `wireseam report`) when the capture stops.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 const CONNS_AFTER: &str = "\
@@ -475,6 +552,10 @@ pub struct ConnsArgs {
     /// compared with > or < a number (e.g. 'retrans>0').
     #[arg(long = "filter", value_name = "COND")]
     pub conds: Vec<String>,
+
+    /// Only these protocols: tcp, udp, icmp, comma-separated (default: all, as Zeek's conn.log).
+    #[arg(long, value_name = "LIST")]
+    pub proto: Option<String>,
 }
 
 /// Arguments of `wireseam flow`.
@@ -659,6 +740,19 @@ pub struct StreamConfig {
     pub color: ColorMode,
 }
 
+/// Validated configuration for `report`.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// What to read.
+    pub input: InputConfig,
+    /// The page to write (`-`: standard output).
+    pub output: PathBuf,
+    /// What the page draws.
+    pub report: crate::output::report::ReportOptions,
+    /// Stream bytes kept per direction (`--keep` KiB, in bytes).
+    pub keep_bytes: usize,
+}
+
 /// Validated configuration for `read`.
 #[derive(Debug, Clone)]
 pub struct ReadConfig {
@@ -729,6 +823,8 @@ pub struct CaptureConfig {
     pub color: ColorMode,
     /// `--check-checksums`: flag bad checksums (a live capture never leaves frames out for them).
     pub checksums: crate::pipeline::ChecksumMode,
+    /// Write the HTML report here when the capture stops (`--report`).
+    pub report: Option<PathBuf>,
 }
 
 /// A command line turned into what to run (see [`to_config`]).
@@ -744,6 +840,8 @@ pub enum Config {
     Capture(CaptureConfig),
     /// `wireseam stream`.
     Stream(StreamConfig),
+    /// `wireseam report`.
+    Report(ReportConfig),
     /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
     /// `wireseam gen --lab`, and the scripted-peer scenarios.
@@ -837,7 +935,13 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 },
                 sort: SortKey::parse(&args.sort)?,
                 reverse: args.reverse,
-                filters: args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?,
+                filters: {
+                    let mut filters: Vec<ConnFilter> = args.conds.iter().map(|c| ConnFilter::parse(c)).collect::<Result<_, _>>()?;
+                    if let Some(list) = &args.proto {
+                        filters.push(ConnFilter::protos(list).map_err(|e| format!("--proto {list}: {e}"))?);
+                    }
+                    filters
+                },
             }))
         }
         Command::Flow(args) => Ok(Config::Flow(FlowConfig {
@@ -954,6 +1058,35 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 hex: args.hex,
                 color,
                 checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
+                report: args.report,
+            }))
+        }
+        Command::Report(args) => {
+            if args.recv.contains(&0) {
+                return Err("--recv sizes must be at least 1 byte".into());
+            }
+            if args.top == 0 || args.rows == 0 || args.budget < 100 {
+                return Err("--top and --rows must be at least 1, --budget at least 100".into());
+            }
+            let title = args.input.file.display().to_string();
+            Ok(Config::Report(ReportConfig {
+                input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+                output: args.output,
+                report: crate::output::report::ReportOptions {
+                    title,
+                    conn: args.conn,
+                    top: args.top,
+                    rows: args.rows,
+                    fold: args.fold,
+                    budget: args.budget,
+                    recv: args.recv,
+                    recv_at: match args.recv_at {
+                        Some(w) => w.parse().map_err(|e| format!("--recv-at {e}"))?,
+                        None => crate::analyze::RecvSchedule::Arrival,
+                    },
+                    preview: args.preview,
+                },
+                keep_bytes: args.keep.saturating_mul(1 << 10),
             }))
         }
     }

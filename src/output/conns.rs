@@ -10,6 +10,7 @@ use super::time::write_secs;
 use crate::analyze::{DirSummary, FramingSpec};
 use crate::pipeline::{ConnRecord, ConnSeams, PacketView, Sink};
 use crate::track::tcp::ConnSummary;
+use crate::track::Proto;
 
 /// A connection and what its row shows of the seams of its two directions.
 #[derive(Clone, Debug)]
@@ -81,6 +82,10 @@ impl Sink for ConnsSink {
         self.rows.push(ConnRow::new(&record.summary, &record.seams));
         Ok(())
     }
+    fn finish(&mut self, summary: &crate::pipeline::RunSummary) -> io::Result<()> {
+        self.rows.extend(summary.flows.iter().map(|flow| ConnRow::new(flow, &[None, None])));
+        Ok(())
+    }
     fn wants_packets(&self) -> bool {
         false
     }
@@ -134,6 +139,8 @@ pub enum ConnFilter {
     Host(IpAddr),
     /// Either endpoint has this port.
     Port(u16),
+    /// One of these protocols (`--proto`, `--filter proto=udp`).
+    Proto(Vec<Proto>),
     /// numeric field > value
     Greater(NumField, f64),
     /// numeric field < value
@@ -163,7 +170,7 @@ impl ConnFilter {
     pub fn parse(text: &str) -> Result<Self, String> {
         let err = || {
             format!(
-                "--filter {text}: expected KEY=VALUE (state, client_state, server_state, host, port) or \
+                "--filter {text}: expected KEY=VALUE (state, client_state, server_state, host, port, proto) or \
                  KEY>N / KEY<N (bytes, packets, retrans, dupacks, zerowin, duration)"
             )
         };
@@ -175,6 +182,7 @@ impl ConnFilter {
                 "server_state" => ConnFilter::ServerState(value.to_ascii_uppercase()),
                 "host" => ConnFilter::Host(value.parse().map_err(|_| format!("--filter {text}: `{value}` is not an IP address"))?),
                 "port" => ConnFilter::Port(value.parse().map_err(|_| format!("--filter {text}: `{value}` is not a port number"))?),
+                "proto" => ConnFilter::protos(value).map_err(|e| format!("--filter {text}: {e}"))?,
                 _ => return Err(err()),
             });
         }
@@ -199,6 +207,18 @@ impl ConnFilter {
     }
 
     /// Does the connection pass?
+    /// `tcp`, `udp`, `icmp` or a comma-separated list of them.
+    pub fn protos(list: &str) -> Result<ConnFilter, String> {
+        let one = |name: &str| match name.trim() {
+            "tcp" => Ok(Proto::Tcp),
+            "udp" => Ok(Proto::Udp),
+            "icmp" => Ok(Proto::Icmp),
+            other => Err(format!("unknown protocol `{other}`: use tcp, udp or icmp")),
+        };
+        list.split(',').map(one).collect::<Result<Vec<_>, _>>().map(ConnFilter::Proto)
+    }
+
+    /// True when the connection or flow `summary` passes.
     pub fn matches(&self, summary: &ConnSummary) -> bool {
         let num = |field: NumField| -> f64 {
             match field {
@@ -216,6 +236,7 @@ impl ConnFilter {
             ConnFilter::ServerState(state) => summary.server_state.name() == state,
             ConnFilter::Host(ip) => summary.client.ip() == *ip || summary.server.ip() == *ip,
             ConnFilter::Port(port) => summary.client.port() == *port || summary.server.port() == *port,
+            ConnFilter::Proto(protos) => protos.contains(&summary.proto),
             ConnFilter::Greater(field, bound) => num(*field) > *bound,
             ConnFilter::Less(field, bound) => num(*field) < *bound,
         }
@@ -225,7 +246,8 @@ impl ConnFilter {
 /// Apply filters and sort (stable, ties by id).
 pub fn select(mut rows: Vec<ConnRow>, filters: &[ConnFilter], sort: SortKey, reverse: bool) -> Vec<ConnRow> {
     rows.retain(|row| filters.iter().all(|filter| filter.matches(&row.summary)));
-    rows.sort_by_key(|row| row.summary.conn);
+    // TCP connections, then UDP flows, then ICMP flows, each in id order
+    rows.sort_by_key(|row| (row.summary.proto, row.summary.conn));
     match sort {
         SortKey::Id => {}
         SortKey::Start => rows.sort_by_key(|row| row.summary.first_ts),
@@ -305,8 +327,9 @@ fn messages_cell(buf: &mut Vec<u8>, seams: &SeamCounts) {
     }
 }
 
-const HEADER: [&str; 16] = [
+const HEADER: [&str; COLUMNS] = [
     "id",
+    "proto",
     "client",
     "server",
     "state",
@@ -323,14 +346,16 @@ const HEADER: [&str; 16] = [
     "framing c/s",
     "msgs c/s (sticky split)",
 ];
+/// Columns of the table.
+const COLUMNS: usize = 17;
 /// Columns aligned right (numbers).
-const RIGHT: [usize; 8] = [0, 7, 8, 9, 10, 11, 12, 13];
+const RIGHT: [usize; 8] = [0, 8, 9, 10, 11, 12, 13, 14];
 /// Rows per comfy-table when a table is written in parts.
 const CHUNK: usize = 1024;
 
 /// The 16 cells of a row, one after the other in `buf` (cleared first); cell `i` ends at
 /// `ends[i]`. One buffer for all rows: no allocation per cell.
-fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; 16]) {
+fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; COLUMNS]) {
     let conn = &row.summary;
     buf.clear();
     let mut i = 0;
@@ -340,12 +365,42 @@ fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; 16]) {
     };
     let _ = write!(buf, "{}", conn.conn);
     end(buf);
+    buf.extend_from_slice(conn.proto.name().as_bytes());
+    end(buf);
     let _ = write!(buf, "{}", conn.client);
     end(buf);
     let _ = write!(buf, "{}", conn.server);
     end(buf);
     let _ = write!(buf, "{} {}", conn.conn_state, conn.history);
     end(buf);
+    if conn.proto != Proto::Tcp {
+        // no TCP state, options or analysis; UDP: each datagram is one message
+        for _ in 0..4 {
+            buf.push(b'-');
+            end(buf);
+        }
+        let _ = write_secs(buf, conn.last_ts.saturating_sub(conn.first_ts), false);
+        end(buf);
+        let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
+        end(buf);
+        pair(buf, (conn.bytes[0], conn.bytes[1]), grouped);
+        end(buf);
+        for _ in 0..3 {
+            buf.push(b'-');
+            end(buf);
+        }
+        if conn.proto == Proto::Udp {
+            buf.extend_from_slice(b"datagram");
+            end(buf);
+            let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
+        } else {
+            buf.push(b'-');
+            end(buf);
+            buf.push(b'-');
+        }
+        end(buf);
+        return;
+    }
     let _ = write!(buf, "{} / {}", conn.client_state.name(), conn.server_state.name());
     if given_up(conn) {
         let _ = buf.write_all(b" (given up?)");
@@ -379,15 +434,15 @@ fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; 16]) {
 }
 
 /// Cell `i` of a row written by [`write_cells`].
-fn cell<'b>(buf: &'b [u8], ends: &[usize; 16], i: usize) -> &'b str {
+fn cell<'b>(buf: &'b [u8], ends: &[usize; COLUMNS], i: usize) -> &'b str {
     let from = if i == 0 { 0 } else { ends[i - 1] };
     std::str::from_utf8(&buf[from..ends[i]]).unwrap_or("")
 }
 
-/// The 16 cells of a row as strings.
-fn cells(row: &ConnRow) -> [String; 16] {
+/// The cells of a row as strings.
+fn cells(row: &ConnRow) -> [String; COLUMNS] {
     let mut buf = Vec::new();
-    let mut ends = [0; 16];
+    let mut ends = [0; COLUMNS];
     write_cells(row, &mut buf, &mut ends);
     std::array::from_fn(|i| cell(&buf, &ends, i).to_string())
 }
@@ -421,13 +476,26 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> 
     }
     let total_bytes: u64 = rows.iter().map(|row| row.summary.bytes[0] + row.summary.bytes[1]).sum();
     let retransmissions: u64 = rows.iter().map(|row| row.summary.retransmissions).sum();
+    let count = |proto: Proto| rows.iter().filter(|row| row.summary.proto == proto).count();
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let (udp, icmp) = (count(Proto::Udp), count(Proto::Icmp));
+    let flows = if udp + icmp == 0 {
+        plural(rows.len(), "connection", "connections")
+    } else {
+        let mut parts = vec![plural(count(Proto::Tcp), "TCP connection", "TCP connections")];
+        if udp > 0 {
+            parts.push(plural(udp, "UDP flow", "UDP flows"));
+        }
+        if icmp > 0 {
+            parts.push(plural(icmp, "ICMP flow", "ICMP flows"));
+        }
+        parts.join(", ")
+    };
     writeln!(
         w,
-        "{} connection{}, {} payload bytes, {} retransmissions",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
+        "{flows}, {} payload bytes, {}",
         group(total_bytes),
-        retransmissions
+        plural(retransmissions as usize, "retransmission", "retransmissions")
     )?;
     let given_up = rows.iter().filter(|row| given_up(&row.summary)).count();
     if given_up > 0 {
@@ -460,9 +528,9 @@ fn given_up(conn: &ConnSummary) -> bool {
 /// padding, numbers right-aligned; this style has no lines between rows and nothing wraps).
 /// `chunk` is how many rows are written between flushes of the row buffer.
 fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result<()> {
-    let mut widths: [usize; 16] = HEADER.map(|h| h.chars().count());
+    let mut widths: [usize; COLUMNS] = HEADER.map(|h| h.chars().count());
     let mut buf = Vec::with_capacity(256);
-    let mut ends = [0usize; 16];
+    let mut ends = [0usize; COLUMNS];
     for row in rows {
         write_cells(row, &mut buf, &mut ends);
         for (i, width) in widths.iter_mut().enumerate() {
@@ -481,7 +549,7 @@ fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result
         return writeln!(w, "{table}");
     }
     // Drawn with one empty row: top border, header, header rule, (the row), bottom border.
-    table.add_row(vec![""; 16]);
+    table.add_row(vec![""; COLUMNS]);
     let frame = table.to_string();
     let lines: Vec<&str> = frame.lines().collect();
     let [top, head, rule, _, bottom] = lines[..] else {
@@ -548,6 +616,7 @@ mod tests {
         let mut rows = Vec::new();
         for i in 0..23u32 {
             let summary = ConnSummary {
+                proto: Proto::Tcp,
                 conn: i,
                 client: format!("10.0.{}.{}:{}", i, i * 7 % 256, 1000 + i * 997).parse().unwrap(),
                 server: if i % 3 == 0 { "[2001:db8::1]:443".parse().unwrap() } else { "10.1.1.1:80".parse().unwrap() },

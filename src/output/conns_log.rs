@@ -33,27 +33,8 @@ pub enum Delimited {
     Zeek,
 }
 
-/// The transport of a Zeek conn.log row (Zeek's `transport_proto` enum).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Proto {
-    /// TCP.
-    Tcp,
-    /// UDP.
-    Udp,
-    /// ICMP and ICMPv6.
-    Icmp,
-}
-
-impl Proto {
-    /// Zeek's name: `tcp`, `udp`, `icmp`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Icmp => "icmp",
-        }
-    }
-}
+/// The transport of a row: Zeek's `transport_proto`.
+pub use crate::track::Proto;
 
 /// One conn.log row: what a connection or flow of any transport can fill in (`None`: unset, `-`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,16 +62,16 @@ pub struct ZeekConn {
 }
 
 impl ZeekConn {
-    /// The row of a TCP connection. `orig_bytes`/`resp_bytes` are the TCP payload bytes each way
-    /// (retransmissions included), where Zeek takes the span of sequence numbers.
-    pub fn tcp(row: &ConnRow) -> Self {
+    /// The row of a connection or flow. `orig_bytes`/`resp_bytes` are the payload bytes each way
+    /// (for TCP retransmissions included, where Zeek takes the span of sequence numbers).
+    pub fn of(row: &ConnRow) -> Self {
         let s = &row.summary;
         let duration = s.last_ts.saturating_sub(s.first_ts);
         ZeekConn {
             start_ns: s.first_ts,
             orig: s.client,
             resp: s.server,
-            proto: Proto::Tcp,
+            proto: s.proto,
             duration_ns: (duration > 0).then_some(duration),
             bytes: (duration > 0).then_some(s.bytes),
             conn_state: Some(s.conn_state.as_str()),
@@ -350,7 +331,7 @@ pub fn write_delimited(w: &mut impl Write, rows: &[ConnRow], kind: Delimited) ->
     match kind {
         Delimited::Csv => write_table_text(w, rows, b','),
         Delimited::Tsv => write_table_text(w, rows, b'\t'),
-        Delimited::Zeek => write_zeek(w, &rows.iter().map(ZeekConn::tcp).collect::<Vec<_>>()),
+        Delimited::Zeek => write_zeek(w, &rows.iter().map(ZeekConn::of).collect::<Vec<_>>()),
     }
 }
 

@@ -26,19 +26,44 @@ pub struct FlowOptions {
     pub palette: Palette,
 }
 
-/// One TCP segment of a connection, as the ladder needs it.
-struct Event {
-    n: u64,
-    rel_ns: i64,
-    flags: u8,
-    len: u32,
-    win: u16,
-    mss: Option<u16>,
-    ws: Option<u8>,
-    seg: SegInfo,
+/// One TCP segment of a connection, as a ladder needs it (the terminal one here, the report's
+/// drawing in `report`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Event {
+    /// Frame number.
+    pub(crate) n: u64,
+    /// Nanoseconds since the first frame.
+    pub(crate) rel_ns: i64,
+    /// TCP flags.
+    pub(crate) flags: u8,
+    /// Payload length.
+    pub(crate) len: u32,
+    /// Window field as sent (unscaled).
+    pub(crate) win: u16,
+    /// MSS option.
+    pub(crate) mss: Option<u16>,
+    /// Window-scale option.
+    pub(crate) ws: Option<u8>,
+    /// What the tracker said of it.
+    pub(crate) seg: SegInfo,
 }
 
 impl Event {
+    /// The ladder's view of a TCP segment (`None`: not a tracked TCP segment).
+    pub(crate) fn of(view: &PacketView<'_, '_>) -> Option<Event> {
+        let (Some(seg), Some(tcp)) = (view.tcp, view.frame.tcp()) else { return None };
+        Some(Event {
+            n: view.n,
+            rel_ns: view.rel_ns,
+            flags: tcp.flags,
+            len: tcp.len,
+            win: tcp.win,
+            mss: tcp.opts.mss,
+            ws: tcp.opts.ws,
+            seg,
+        })
+    }
+
     /// Nothing a reader must see: plain data or ACK, no state change, no analysis flag.
     fn uneventful(&self, prev: (TcpState, TcpState)) -> bool {
         self.flags & (tcpflags::SYN | tcpflags::FIN | tcpflags::RST) == 0
@@ -85,16 +110,7 @@ impl<W: Write> Sink for FlowSink<W> {
             let dst = Endpoint(ip.dst, tcp.dport).to_string();
             conn.endpoints = Some(if seg.dir == Dir::C2S { (src, dst) } else { (dst, src) });
         }
-        conn.events.push(Event {
-            n: view.n,
-            rel_ns: view.rel_ns,
-            flags: tcp.flags,
-            len: tcp.len,
-            win: tcp.win,
-            mss: tcp.opts.mss,
-            ws: tcp.opts.ws,
-            seg,
-        });
+        conn.events.extend(Event::of(view));
         Ok(())
     }
 
@@ -127,7 +143,7 @@ impl<W: Write> Sink for FlowSink<W> {
 }
 
 /// The arrow's text: flags, relative seq (and its end), ack, length, window, handshake options.
-fn label(event: &Event) -> String {
+pub(crate) fn label(event: &Event) -> String {
     let mut text = String::new();
     let _ = write!(text, "{} seq {}", FlagLetters(event.flags), event.seg.rseq);
     if event.len > 0 {
@@ -157,7 +173,7 @@ fn label(event: &Event) -> String {
 }
 
 /// The analysis flags in words, comma-separated.
-fn notes(event: &Event) -> String {
+pub(crate) fn notes(event: &Event) -> String {
     let mut text = String::new();
     for name in event.seg.analysis.names() {
         if !text.is_empty() {
@@ -192,6 +208,72 @@ fn state_cell(state: Option<TcpState>) -> String {
     format!("{:>STATE_W$}", state.map_or("", |state| state.name()))
 }
 
+/// Each side's state before a connection's first segment: what that segment implies (a SYN
+/// alone: the client was CLOSED, the server LISTEN).
+pub(crate) fn start_states(first: &Event) -> (TcpState, TcpState) {
+    if first.flags & tcpflags::SYN != 0 && first.flags & tcpflags::ACK == 0 {
+        (TcpState::Closed, TcpState::Listen)
+    } else {
+        (TcpState::Unknown, TcpState::Unknown)
+    }
+}
+
+/// Uneventful segments folded into one ladder line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Fold {
+    /// Indexes of the hidden segments.
+    pub(crate) hidden: std::ops::Range<usize>,
+    /// Hidden segments per direction.
+    pub(crate) segs: [u64; 2],
+    /// Hidden payload bytes per direction.
+    pub(crate) bytes: [u64; 2],
+}
+
+/// A line of a ladder: one segment (its index), or a fold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Row {
+    /// The segment at this index.
+    Seg(usize),
+    /// Uneventful segments not drawn one by one.
+    Fold(Fold),
+}
+
+/// The lines of a ladder: a run of more than `fold` uneventful segments (0: never fold) shows
+/// its first two, a fold and its last one (so a run folds only when that hides at least one).
+pub(crate) fn rows(events: &[Event], fold: usize) -> Vec<Row> {
+    let mut out = Vec::new();
+    let Some(first) = events.first() else { return out };
+    let mut prev = start_states(first);
+    let mut i = 0;
+    while i < events.len() {
+        // A run of uneventful segments starting at i?
+        let mut j = i;
+        let mut states = prev;
+        while j < events.len() && events[j].uneventful(states) {
+            states = (events[j].seg.client, events[j].seg.server);
+            j += 1;
+        }
+        if fold > 0 && j - i > fold.max(3) {
+            out.extend([Row::Seg(i), Row::Seg(i + 1)]);
+            let hidden = i + 2..j - 1;
+            let (mut segs, mut bytes) = ([0u64; 2], [0u64; 2]);
+            for event in &events[hidden.clone()] {
+                segs[event.seg.dir.idx()] += 1;
+                bytes[event.seg.dir.idx()] += event.len as u64;
+            }
+            out.push(Row::Fold(Fold { hidden, segs, bytes }));
+            out.push(Row::Seg(j - 1));
+        } else {
+            let stop = if j > i { j } else { i + 1 };
+            out.extend((i..stop).map(Row::Seg));
+            j = stop;
+        }
+        prev = (events[j - 1].seg.client, events[j - 1].seg.server);
+        i = j;
+    }
+    out
+}
+
 /// The whole ladder of one connection, with the summary under it.
 fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOptions) -> String {
     let palette = opts.palette;
@@ -202,55 +284,28 @@ fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOption
     let _ = writeln!(out, "{pad}{:>STATE_W$} │{:^MID$}│ server", "client", "");
     // States before the first segment: what the first segment implies.
     let first = &conn.events[0];
-    let (client_start, server_start) = if first.flags & tcpflags::SYN != 0 && first.flags & tcpflags::ACK == 0 {
-        (TcpState::Closed, TcpState::Listen)
-    } else {
-        (TcpState::Unknown, TcpState::Unknown)
-    };
+    let (client_start, server_start) = start_states(first);
     let _ = writeln!(out, "{pad}{} │{:MID$}│ {}", state_cell(Some(client_start)), "", server_start.name());
     let mut prev = (client_start, server_start);
-    let mut i = 0;
     let events = &conn.events;
-    while i < events.len() {
-        // A run of uneventful segments starting at i?
-        let mut j = i;
-        let mut states = prev;
-        while j < events.len() && events[j].uneventful(states) {
-            states = (events[j].seg.client, events[j].seg.server);
-            j += 1;
-        }
-        if opts.fold > 0 && j - i > opts.fold {
-            // first two, a fold line, the last one
-            for event in &events[i..i + 2] {
-                line(&mut out, event, &mut prev, palette);
+    for row in rows(events, opts.fold) {
+        match row {
+            Row::Seg(i) => line(&mut out, &events[i], &mut prev, palette),
+            Row::Fold(fold) => {
+                let text = format!(
+                    "⋮ {} more (frames {}–{}): {} c→s {} B, {} s→c {} B",
+                    fold.hidden.len(),
+                    events[fold.hidden.start].n,
+                    events[fold.hidden.end - 1].n,
+                    fold.segs[0],
+                    group(fold.bytes[0]),
+                    fold.segs[1],
+                    group(fold.bytes[1]),
+                );
+                let text: String = text.chars().take(MID - 2).collect();
+                let _ = writeln!(out, "{pad}{} │{}{:^MID$}{}│", state_cell(None), palette.start(style::DIM), text, palette.reset());
             }
-            let hidden = &events[i + 2..j - 1];
-            let (mut segs, mut bytes) = ([0u64; 2], [0u64; 2]);
-            for event in hidden {
-                segs[event.seg.dir.idx()] += 1;
-                bytes[event.seg.dir.idx()] += event.len as u64;
-            }
-            let text = format!(
-                "⋮ {} more (frames {}–{}): {} c→s {} B, {} s→c {} B",
-                hidden.len(),
-                hidden[0].n,
-                hidden[hidden.len() - 1].n,
-                segs[0],
-                group(bytes[0]),
-                segs[1],
-                group(bytes[1]),
-            );
-            let text: String = text.chars().take(MID - 2).collect();
-            let _ = writeln!(out, "{pad}{} │{}{:^MID$}{}│", state_cell(None), palette.start(style::DIM), text, palette.reset());
-            line(&mut out, &events[j - 1], &mut prev, palette);
-            i = j;
-            continue;
         }
-        let stop = if j > i { j } else { i + 1 };
-        for event in &events[i..stop] {
-            line(&mut out, event, &mut prev, palette);
-        }
-        i = stop;
     }
     if let Some(summary) = summary {
         let _ = write!(
@@ -376,6 +431,50 @@ fn line(out: &mut String, event: &Event, prev: &mut (TcpState, TcpState), palett
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--fold 1` and `--fold 2` fold only runs that leave something to hide.
+    #[test]
+    fn small_folds_hide_at_least_one_segment() {
+        let ev = |n: u64| {
+            let seg = SegInfo {
+                conn: 0,
+                dir: Dir::C2S,
+                rseq: 1,
+                rack: Some(1),
+                seq_base: 0,
+                ack_base: Some(0),
+                win_scaled: Some(1),
+                phase: crate::track::tcp::Phase::Data,
+                client: TcpState::Established,
+                server: TcpState::Established,
+                analysis: Default::default(),
+                dup_ack_num: 0,
+                dup_ack_of: 0,
+                new_conn: false,
+                bytes_in_flight: None,
+                offload: None,
+            };
+            Event { n, rel_ns: 0, flags: tcpflags::ACK, len: 1, win: 1, mss: None, ws: None, seg }
+        };
+        for len in 1..8 {
+            let events: Vec<Event> = (1..=len).map(ev).collect();
+            for fold in 0..4 {
+                let rows = rows(&events, fold);
+                let drawn: usize = rows
+                    .iter()
+                    .map(|r| {
+                        if let Row::Fold(f) = r {
+                            assert!(!f.hidden.is_empty());
+                            f.hidden.len()
+                        } else {
+                            1
+                        }
+                    })
+                    .sum();
+                assert_eq!(drawn, events.len() - 1 + 1, "len {len} fold {fold}");
+            }
+        }
+    }
 
     #[test]
     fn arrows_have_fixed_width() {

@@ -433,9 +433,13 @@ impl<W: Write> Sink for JsonSink<W> {
         write_conn(&mut self.w, &record.summary, &super::conns::seam_counts(&record.seams))
     }
 
-    fn finish(&mut self, _summary: &crate::pipeline::RunSummary) -> io::Result<()> {
+    fn finish(&mut self, summary: &crate::pipeline::RunSummary) -> io::Result<()> {
         for last in std::mem::take(&mut self.held).into_values() {
             write_message(&mut self.w, &last, None)?;
+        }
+        // UDP and ICMP flows: final only now, after their message records
+        for flow in &summary.flows {
+            write_conn(&mut self.w, flow, &[None, None])?;
         }
         self.waiting.flush(&mut self.w, true, &mut write_messages)?;
         self.w.flush()
@@ -449,6 +453,9 @@ fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
 
 /// The `conn` record of `docs/json-lines.md` (plus `sack_perm`, `timestamps`, times and frame range).
 pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::SeamCounts) -> io::Result<()> {
+    if conn.proto != crate::track::Proto::Tcp {
+        return write_flow(w, conn);
+    }
     write!(w, "{{\"type\":\"conn\",\"conn\":{},\"client\":\"{}\",\"server\":\"{}\"", conn.conn, conn.client, conn.server)?;
     write!(w, ",\"conn_state\":\"{}\",\"history\":", conn.conn_state)?;
     write_str(w, &conn.history)?;
@@ -512,6 +519,32 @@ fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
     });
     let tiny = note.tiny.then_some("tiny first fragment: too short for the transport header (RFC 1858)");
     [dropped, overlap, tiny]
+}
+
+/// The `conn` record of a UDP or ICMP flow: the contract's keys for those protocols (TCP-only
+/// keys absent); `messages` per direction for UDP, one per datagram.
+fn write_flow(w: &mut impl Write, flow: &ConnSummary) -> io::Result<()> {
+    write!(
+        w,
+        "{{\"type\":\"conn\",\"conn\":{},\"proto\":\"{}\",\"client\":\"{}\",\"server\":\"{}\",\"conn_state\":\"{}\",\"history\":",
+        flow.conn,
+        flow.proto.name(),
+        flow.client,
+        flow.server,
+        flow.conn_state
+    )?;
+    write_str(w, &flow.history)?;
+    write!(w, ",\"packets\":{{\"c2s\":{},\"s2c\":{}}}", flow.packets[0], flow.packets[1])?;
+    write!(w, ",\"bytes\":{{\"c2s\":{},\"s2c\":{}}}", flow.bytes[0], flow.bytes[1])?;
+    w.write_all(b",\"start\":\"")?;
+    write_rfc3339(w, flow.first_ts, false)?;
+    w.write_all(b"\",\"duration\":")?;
+    write_secs(w, flow.last_ts.saturating_sub(flow.first_ts), false)?;
+    write!(w, ",\"first_frame\":{},\"last_frame\":{}", flow.first_frame, flow.last_frame)?;
+    if flow.proto == crate::track::Proto::Udp {
+        write!(w, ",\"messages\":{{\"c2s\":{},\"s2c\":{}}}", flow.packets[0], flow.packets[1])?;
+    }
+    w.write_all(b"}\n")
 }
 
 #[cfg(test)]

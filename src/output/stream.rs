@@ -172,7 +172,7 @@ impl<W: Write> Sink for StreamSink<W> {
 }
 
 /// A printable preview: `"GET / HTTP/1.1\r\n…"`, escapes for control bytes.
-fn preview(b: &[u8], max: usize) -> String {
+pub(crate) fn preview(b: &[u8], max: usize) -> String {
     let mut s = String::from("\"");
     for &x in b.iter().take(max) {
         crate::analyze::recv::push_escaped(&mut s, x);
@@ -241,7 +241,7 @@ impl ReaderCx<'_> {
 /// (a program that closes with unread data) does not change what a later reader of the same bytes
 /// would get; with neither letter from the sender, a reset by the reader ends its calls, and
 /// otherwise the capture ended first.
-fn stream_end(history: &str, dir: usize) -> StreamEnd {
+pub(crate) fn stream_end(history: &str, dir: usize) -> StreamEnd {
     let (fin, rst, reader_rst) = if dir == 0 { ('F', 'R', 'r') } else { ('f', 'r', 'R') };
     match (history.find(fin), history.find(rst)) {
         (Some(f), Some(r)) if r < f => StreamEnd::Reset,

@@ -181,6 +181,7 @@ impl Front {
         sum.shown += self.counts.shown;
         sum.malformed += self.counts.malformed;
         sum.evicted += self.tracking.evicted();
+        sum.flows.extend(self.tracking.flow_records());
         sum.bad_checksums += self.counts.bad_checksums;
         sum.bad_checksums_dropped += self.counts.bad_checksums_dropped;
         sum.defrag.add(&self.tracking.defrag.counts());

@@ -173,6 +173,9 @@ pub struct RunSummary {
     pub bad_checksums: u64,
     /// Of those, the frames left out of tracking ([`ChecksumMode::Drop`]).
     pub bad_checksums_dropped: u64,
+    /// The UDP and ICMP flows' `conn` records (UDP first, each protocol in id order): flows
+    /// have no close, so they are final only at the end of input.
+    pub flows: Vec<ConnSummary>,
 }
 
 /// What is done with checksums (`--check-checksums`, `--drop-bad-checksums`).

@@ -681,8 +681,10 @@ fn total(ends: impl Iterator<Item = (RunSummary, Vec<(u64, u32)>)>) -> RunSummar
         sum.cap_dropped_bytes += s.cap_dropped_bytes;
         sum.bad_checksums += s.bad_checksums;
         sum.bad_checksums_dropped += s.bad_checksums_dropped;
+        sum.flows.extend(s.flows);
         unsupported.extend(u);
     }
+    sum.flows = crate::track::flows::merge_shares(std::mem::take(&mut sum.flows));
     // in order of first appearance, as a single run lists them
     unsupported.sort_unstable();
     for (_, lt) in unsupported {

@@ -8,6 +8,8 @@
 
 pub mod arp;
 pub mod defrag;
+pub mod flows;
+pub mod icmp;
 pub mod tcp;
 pub mod udp;
 
@@ -16,8 +18,32 @@ use std::fmt;
 use crate::decode::{Frame, Net, Transport};
 use arp::{ArpConflict, ArpTable};
 use defrag::{Defrag, DefragConfig};
+use icmp::IcmpFlows;
 use tcp::{ConnSummary, SegInfo, Segment, TcpFlags, TrackConfig, Tracker};
 use udp::UdpFlows;
+
+/// The transport protocol of a flow record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    /// A TCP connection.
+    #[default]
+    Tcp,
+    /// A UDP flow.
+    Udp,
+    /// ICMP or ICMPv6 messages between two hosts (an echo exchange, or one type and code).
+    Icmp,
+}
+
+impl Proto {
+    /// `tcp`, `udp` or `icmp`, as Zeek's `proto` column writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+        }
+    }
+}
 
 /// The direction of a packet within its flow: `C2S` from the TCP client (or the first sender of
 /// a UDP flow), `S2C` back.
@@ -102,6 +128,7 @@ pub struct Tracking {
     arp: ArpTable,
     tcp: Tracker,
     udp: UdpFlows,
+    icmp: IcmpFlows,
     done: Vec<ConnSummary>,
 }
 
@@ -113,6 +140,7 @@ impl Tracking {
             arp: ArpTable::new(MAX_ARP_BINDINGS),
             tcp: Tracker::new(config),
             udp: UdpFlows::new(MAX_UDP_FLOWS),
+            icmp: IcmpFlows::new(MAX_UDP_FLOWS),
             done: Vec::new(),
         }
     }
@@ -136,11 +164,20 @@ impl Tracking {
             (Net::Ip(_), Transport::Tcp(_)) => tracked.tcp = segment_of(n, ts, frame).map(|s| self.tcp.segment(&s)),
             // A fragment's UDP header covers a datagram this frame does not hold whole.
             (Net::Ip(ip), Transport::Udp(u)) if frame.is_whole() => {
-                tracked.udp = self.udp.flow(ip.src, u.sport, ip.dst, u.dport).map(|(flow, dir)| UdpInfo { flow, dir });
+                tracked.udp = self.udp.flow(n, ts, ip.src, u.sport, ip.dst, u.dport).map(|(flow, dir)| UdpInfo { flow, dir });
+                if let Some(info) = tracked.udp {
+                    // the payload on the wire (the length field), not what the snap length kept
+                    self.udp.count(info.flow, info.dir, n, ts, u64::from(u.len.saturating_sub(8)));
+                }
             }
             // An ICMP error is about the flow of the header it quotes; the quote is never
             // counted as a packet of that flow.
-            (Net::Ip(_), Transport::Icmp(icmp)) => {
+            (Net::Ip(ip), Transport::Icmp(icmp)) => {
+                if frame.is_whole() {
+                    let len = frame.transport_payload().len() as u64;
+                    let echo = icmp.echo.map(|(id, _)| id);
+                    self.icmp.message(n, ts, icmp.v6, ip.src, ip.dst, icmp.ty, icmp.code, echo, len);
+                }
                 if let Some((q, (sport, dport))) = icmp.quoted.and_then(|q| q.ports.map(|p| (q, p))) {
                     tracked.icmp_about = match q.proto {
                         6 => self.tcp.find(q.src, sport, q.dst, dport).map(FlowId::Tcp),
@@ -164,6 +201,14 @@ impl Tracking {
     /// End of input: every connection still held, in id order.
     pub fn remaining(&mut self) -> Vec<ConnSummary> {
         self.tcp.finish()
+    }
+
+    /// End of input: the records of the UDP flows, then of the ICMP flows, each in id order
+    /// (they have no close: Zeek writes them when they time out or at the end).
+    pub fn flow_records(&self) -> Vec<ConnSummary> {
+        let mut all = self.udp.summaries();
+        all.extend(self.icmp.summaries());
+        all
     }
 
     /// Connections evicted from the full table.

@@ -1,10 +1,12 @@
 //! UDP flows: ids in order of first datagram, direction relative to the first sender.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use rustc_hash::FxHashMap;
 
-use super::Dir;
+use super::flows::FlowStats;
+use super::{Dir, Proto};
+use crate::track::tcp::ConnSummary;
 
 /// (source address, source port, destination address, destination port) of a flow's first datagram.
 type Key = (IpAddr, u16, IpAddr, u16);
@@ -14,12 +16,14 @@ pub struct UdpFlows {
     map: FxHashMap<Key, u32>,
     next: u32,
     cap: usize,
+    /// Each flow's counters, by id.
+    stats: Vec<FlowStats>,
 }
 
 impl UdpFlows {
     /// No flows yet; at most `cap` will be numbered.
     pub fn new(cap: usize) -> Self {
-        UdpFlows { map: FxHashMap::default(), next: 0, cap }
+        UdpFlows { map: FxHashMap::default(), next: 0, cap, stats: Vec::new() }
     }
 
     /// The id of the flow between these endpoints (either direction), without creating one.
@@ -27,8 +31,9 @@ impl UdpFlows {
         self.map.get(&(src, sport, dst, dport)).or_else(|| self.map.get(&(dst, dport, src, sport))).copied()
     }
 
-    /// (flow id, direction: `C2S` from the first sender). `None` once `cap` flows exist.
-    pub fn flow(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, Dir)> {
+    /// (flow id, direction: `C2S` from the first sender) of a datagram in frame `n` at `ts`.
+    /// `None` once `cap` flows exist.
+    pub fn flow(&mut self, n: u64, ts: i64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, Dir)> {
         if let Some(&id) = self.map.get(&(src, sport, dst, dport)) {
             return Some((id, Dir::C2S));
         }
@@ -41,7 +46,21 @@ impl UdpFlows {
         let id = self.next;
         self.next += 1;
         self.map.insert((src, sport, dst, dport), id);
+        self.stats.push(FlowStats::new(n, ts, SocketAddr::new(src, sport), SocketAddr::new(dst, dport)));
         Some((id, Dir::C2S))
+    }
+
+    /// Frame `n` at `ts`: a datagram of flow `id` (from [`flow`](Self::flow)) in direction `dir`
+    /// with `len` payload bytes.
+    pub fn count(&mut self, id: u32, dir: Dir, n: u64, ts: i64, len: u64) {
+        if let Some(s) = self.stats.get_mut(id as usize) {
+            s.saw(n, ts, dir, len, true);
+        }
+    }
+
+    /// Every flow's record, in id order.
+    pub fn summaries(&self) -> Vec<ConnSummary> {
+        self.stats.iter().enumerate().map(|(id, s)| s.summary(id as u32, Proto::Udp)).collect()
     }
 }
 
@@ -54,9 +73,9 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let mut f = UdpFlows::new(2);
-        assert_eq!(f.flow(a, 1, b, 2), Some((0, Dir::C2S)));
-        assert_eq!(f.flow(b, 2, a, 1), Some((0, Dir::S2C)));
-        assert_eq!(f.flow(a, 3, b, 2), Some((1, Dir::C2S)));
-        assert_eq!(f.flow(a, 4, b, 2), None, "cap");
+        assert_eq!(f.flow(1, 0, a, 1, b, 2), Some((0, Dir::C2S)));
+        assert_eq!(f.flow(2, 0, b, 2, a, 1), Some((0, Dir::S2C)));
+        assert_eq!(f.flow(3, 0, a, 3, b, 2), Some((1, Dir::C2S)));
+        assert_eq!(f.flow(4, 0, a, 4, b, 2), None, "cap");
     }
 }

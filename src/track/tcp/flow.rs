@@ -239,6 +239,7 @@ impl Conn {
         let both = |option: fn(&SynParams) -> bool| self.syn_params.iter().all(|params| params.as_ref().is_some_and(option));
         ConnSummary {
             conn: self.id,
+            proto: crate::track::Proto::Tcp,
             client: self.client,
             server: self.server,
             conn_state: self.zeek.conn_state(),

@@ -232,8 +232,11 @@ pub struct SegInfo {
 /// Final per-connection record (the contract "conn" record).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnSummary {
-    /// Connection id, as [`SegInfo::conn`].
+    /// Connection id, as [`SegInfo::conn`] (for UDP and ICMP records, the flow's id in its
+    /// protocol's own sequence).
     pub conn: u32,
+    /// TCP, or a UDP or ICMP flow (whose TCP-only fields are empty).
+    pub proto: super::Proto,
     /// Client endpoint: sender of the first SYN, receiver of a SYN,ACK seen first, else the
     /// sender of the first segment.
     pub client: SocketAddr,

@@ -1,0 +1,105 @@
+//! `wireseam report`: one self-contained HTML page of a run. An overview (the connections as
+//! `conns` lists them, a timeline, counts by protocol, warnings) and, for the largest
+//! connections, the ladder, the time-sequence graphs, RTT and throughput, and each direction's
+//! message seams with what the reader's `recv()` calls return.
+//!
+//! A sink like the others: it is fed the same records as the JSON output (`packet` views,
+//! `message`s, `conn` records), keeps what it needs within bounds ([`model`]) and writes the
+//! page in `finish`. The page fetches nothing (everything inline; a Content-Security-Policy
+//! with `default-src 'none'` and the hashes of its own script and style) and reads without
+//! script: the drawings are SVG, folds and tables are `<details>`, hovering shows `<title>`s.
+
+mod escape;
+mod model;
+mod page;
+mod svg;
+
+use std::io::{self, Write};
+
+pub use self::model::ReportOptions;
+use crate::analyze::{Carried, Message};
+use crate::pipeline::{ConnRecord, PacketView, RunSummary, Sink};
+
+pub use self::escape::{csp_hash, json_string};
+pub use self::page::{SCRIPT, STYLE};
+
+/// Collects a run and writes the report page to `w` when it finishes.
+pub struct ReportSink<W: Write> {
+    w: W,
+    opts: ReportOptions,
+    col: model::Collected,
+    written: u64,
+    /// Written by [`write_page`](Self::write_page) rather than at `finish` (a live capture adds
+    /// the capture's own drop counts, known only after the run).
+    deferred: Option<Option<page::RunFacts>>,
+}
+
+impl<W: Write> ReportSink<W> {
+    /// A sink writing the page to `w`.
+    pub fn new(w: W, opts: ReportOptions) -> Self {
+        ReportSink { w, opts, col: model::Collected::default(), written: 0, deferred: None }
+    }
+
+    /// A sink that writes the page only when [`write_page`](Self::write_page) is called.
+    pub fn deferred(w: W, opts: ReportOptions) -> Self {
+        ReportSink { deferred: Some(None), ..Self::new(w, opts) }
+    }
+
+    /// Writes the page of a deferred sink after the run finished, with `warnings` added to the
+    /// run's (e.g. the packets the kernel dropped).
+    pub fn write_page(&mut self, warnings: Vec<String>) -> io::Result<()> {
+        let mut facts = self.deferred.take().flatten().unwrap_or_default();
+        facts.warnings.extend(warnings);
+        self.write(&facts)
+    }
+
+    fn write(&mut self, facts: &page::RunFacts) -> io::Result<()> {
+        let html = page::render(&self.opts, &mut self.col, facts);
+        self.w.write_all(html.as_bytes())?;
+        self.w.flush()?;
+        self.written = html.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes of the page written (after `finish`).
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl<W: Write> Sink for ReportSink<W> {
+    fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
+        self.col.packet(&self.opts, p);
+        Ok(())
+    }
+
+    fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+        self.col.conn(&self.opts, c.clone());
+        Ok(())
+    }
+
+    fn conn_owned(&mut self, c: ConnRecord) -> io::Result<()> {
+        self.col.conn(&self.opts, c);
+        Ok(())
+    }
+
+    fn message(&mut self, m: &Message) -> io::Result<()> {
+        self.col.message(m);
+        Ok(())
+    }
+
+    fn late(&mut self, _c: &Carried) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &RunSummary) -> io::Result<()> {
+        let facts = page::RunFacts::of(s);
+        match &mut self.deferred {
+            Some(later) => {
+                *later = Some(facts);
+                Ok(())
+            }
+            None => self.write(&facts),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! ICMP and ICMPv6 flows, as Zeek counts them in conn.log: an echo request and its replies are
+//! one flow (per requester, replier and echo identifier); any other message type is a flow of
+//! its own per source, destination, type and code. Ids in order of first message, from 0.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rustc_hash::FxHashMap;
+
+use super::flows::FlowStats;
+use super::{Dir, Proto};
+use crate::track::tcp::ConnSummary;
+
+/// How a message is keyed: an echo by its identifier (request and reply together), the rest by
+/// type and code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    Echo(u16),
+    Other(u8, u8),
+}
+
+/// (originator, responder, kind).
+type Key = (IpAddr, IpAddr, Kind);
+
+/// The ICMP flows of a run.
+pub struct IcmpFlows {
+    map: FxHashMap<Key, u32>,
+    stats: Vec<FlowStats>,
+    cap: usize,
+}
+
+impl IcmpFlows {
+    /// No flows yet; at most `cap` are kept.
+    pub fn new(cap: usize) -> Self {
+        IcmpFlows { map: FxHashMap::default(), stats: Vec::new(), cap }
+    }
+
+    /// Frame `n` at `ts`: a message of type `ty`, code `code` (echo identifier `echo` for echo
+    /// requests and replies) from `src` to `dst` with `len` bytes after the ICMP header.
+    #[allow(clippy::too_many_arguments)]
+    pub fn message(&mut self, n: u64, ts: i64, v6: bool, src: IpAddr, dst: IpAddr, ty: u8, code: u8, echo: Option<u16>, len: u64) {
+        let (request, reply) = if v6 { (128, 129) } else { (8, 0) };
+        let (key, dir) = match echo {
+            Some(id) if ty == request => ((src, dst, Kind::Echo(id)), Dir::C2S),
+            Some(id) if ty == reply => ((dst, src, Kind::Echo(id)), Dir::S2C),
+            _ => ((src, dst, Kind::Other(ty, code)), Dir::C2S),
+        };
+        let id = match self.map.get(&key) {
+            Some(&id) => id,
+            None if self.stats.len() >= self.cap => return,
+            None => {
+                let id = self.stats.len() as u32;
+                // Zeek's ports for ICMP: the originator's is the type, the responder's the code
+                // (an echo: the request's type and the reply's)
+                let (oport, rport) = match key.2 {
+                    Kind::Echo(_) => (u16::from(request), u16::from(reply)),
+                    Kind::Other(t, c) => (u16::from(t), u16::from(c)),
+                };
+                self.stats.push(FlowStats::new(n, ts, SocketAddr::new(key.0, oport), SocketAddr::new(key.1, rport)));
+                self.map.insert(key, id);
+                id
+            }
+        };
+        self.stats[id as usize].saw(n, ts, dir, len, false);
+    }
+
+    /// Every flow's record, in id order.
+    pub fn summaries(&self) -> Vec<ConnSummary> {
+        self.stats.iter().enumerate().map(|(id, s)| s.summary(id as u32, Proto::Icmp)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_request_and_reply_are_one_flow() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut f = IcmpFlows::new(10);
+        f.message(1, 0, false, a, b, 8, 0, Some(7), 56);
+        f.message(2, 5, false, b, a, 0, 0, Some(7), 56);
+        f.message(3, 9, false, b, a, 3, 3, None, 28);
+        let s = f.summaries();
+        assert_eq!(s.len(), 2);
+        assert_eq!((s[0].client.port(), s[0].server.port(), s[0].packets, s[0].bytes), (8, 0, [1, 1], [56, 56]));
+        assert_eq!((s[1].client, s[1].server.port()), (SocketAddr::new(b, 3), 3));
+        assert_eq!(s[0].conn_state.to_string(), "OTH");
+    }
+}
