@@ -50,6 +50,7 @@ pub fn main() -> i32 {
         Config::Stream(cfg) => stream(&cfg),
         Config::Report(cfg) => report(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
+        Config::Lab(cfg) => lab(&cfg),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
         Config::Completions(shell) => {
             let mut out = io::stdout().lock();
@@ -78,8 +79,9 @@ pub fn main() -> i32 {
 
 fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
     let Some(cfg) = cfg else {
+        let width = crate::gen::Scenario::all().iter().map(|s| s.name().len()).max().unwrap_or(0);
         for s in crate::gen::Scenario::all() {
-            println!("{:<14} {}", s.name(), s.describe());
+            println!("{:<width$}  {}", s.name(), s.describe());
         }
         return EXIT_OK;
     };
@@ -93,6 +95,31 @@ fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
         Err(e) => {
             let _ = out.flush();
             eprintln!("wireseam: gen {}: {e}", cfg.scenario.name());
+            EXIT_ERROR
+        }
+    }
+}
+
+fn lab(cfg: &crate::lab::LabConfig) -> i32 {
+    let scenario = cfg.gen.scenario;
+    if !nix::unistd::geteuid().is_root() {
+        if scenario.needs_peer() {
+            eprintln!("wireseam: gen {scenario}: the scripted peer runs on a TUN device in a private network namespace, which needs root: run it with sudo");
+            return EXIT_ERROR;
+        }
+        eprintln!("wireseam: gen {scenario}: --lab needs root (network namespaces); running on loopback instead");
+        return gen(Some(&cfg.gen));
+    }
+    let mut out = io::LineWriter::new(io::stdout().lock());
+    match crate::lab::run(cfg, &mut out) {
+        Ok(report) => {
+            let _ = writeln!(out, "{}", report.summary());
+            let _ = out.flush();
+            EXIT_OK
+        }
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("wireseam: gen {scenario}: {e}");
             EXIT_ERROR
         }
     }

@@ -1,4 +1,4 @@
-//! `wireseam demo` (and `make demo`): capture on loopback while a tour of generators runs, then
+//! `wireseam demo` (and `make demo`): capture in the lab (root) or on loopback while a tour of generators runs, then
 //! show per scenario the annotated packets, the ladder diagram and the message seams. Without
 //! the right to capture it says so and shows the same tour on captures bundled in the binary.
 
@@ -262,8 +262,44 @@ fn write_limited(out: &mut dyn Write, buf: &[u8], max: usize) -> io::Result<()> 
     Ok(())
 }
 
-/// Capture on lo while the generators run. `None` when capturing is not possible here.
+/// The stops' generator settings.
+fn stop_configs(stops: &[Stop]) -> Vec<GenConfig> {
+    stops
+        .iter()
+        .map(|stop| {
+            let mut gen_cfg = GenConfig { port: stop.port, quiet: false, ..GenConfig::new(stop.scenario) };
+            (stop.tune)(&mut gen_cfg);
+            gen_cfg
+        })
+        .collect()
+}
+
+/// Capture in the lab (root: two namespaces joined by a veth, see [`crate::lab`]) or else on lo
+/// while the generators run, saying which. `None` when capturing is not possible here.
 fn capture_tour(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io::Result<Option<Arc<Mutex<MemSource>>>> {
+    if nix::unistd::geteuid().is_root() {
+        writeln!(out, "Capturing in a private lab network (two network namespaces joined by a veth, MTU 1500, offloads off) while the generators run:")?;
+        match crate::lab::record_runs(&stop_configs(stops)) {
+            Ok((frames, results)) => {
+                for (stop, result) in stops.iter().zip(results) {
+                    match result {
+                        Ok(_) => writeln!(out, "  {:<12} done", stop.scenario.name())?,
+                        Err(err) => writeln!(out, "  {:<12} failed: {err}", stop.scenario.name())?,
+                    }
+                }
+                writeln!(out, "{} frames captured.", frames.len())?;
+                return Ok(Some(Arc::new(Mutex::new(frames))));
+            }
+            Err(err) => {
+                writeln!(out, "{}The lab is not available ({err}); loopback instead.{}", palette.start(style::WARN), palette.reset())?
+            }
+        }
+    }
+    capture_loopback(stops, out, palette)
+}
+
+/// Capture on lo while the generators run.
+fn capture_loopback(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io::Result<Option<Arc<Mutex<MemSource>>>> {
     let first_port = stops.iter().map(|stop| stop.port).min().unwrap_or(BASE_PORT);
     let last_port = stops.iter().map(|stop| stop.port).max().unwrap_or(BASE_PORT);
     let cfg = LiveConfig {
@@ -289,10 +325,8 @@ fn capture_tour(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io::Re
         let mut recorder = recorder;
         let _ = pipeline::run(&mut src, &ReadOptions::new("lo".into()), &mut recorder);
     });
-    writeln!(out, "Capturing on lo (ports {first_port}-{last_port}) while the generators run:")?;
-    for stop in stops {
-        let mut gen_cfg = GenConfig { port: stop.port, quiet: false, ..GenConfig::new(stop.scenario) };
-        (stop.tune)(&mut gen_cfg);
+    writeln!(out, "Capturing on loopback (lo, ports {first_port}-{last_port}; MTU 65536, so segments are larger than on a real network) while the generators run:")?;
+    for (stop, gen_cfg) in stops.iter().zip(stop_configs(stops)) {
         let mut log = Vec::new();
         match gen::run(&gen_cfg, &mut log) {
             Ok(_) => writeln!(out, "  {:<12} done", stop.scenario.name())?,

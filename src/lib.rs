@@ -17,6 +17,7 @@ pub mod decode;
 pub mod demo;
 pub mod gen;
 pub mod golden;
+pub mod lab;
 pub mod numbers;
 pub mod output;
 pub mod pipeline;

@@ -188,6 +188,26 @@ fn checksums_checked_and_dropped() {
 }
 
 #[test]
+fn lab_options_are_checked() {
+    // the lab picks its own addresses, roles and interfaces
+    let o = wireseam(&["gen", "handshake", "--lab", "--addr", "10.0.0.1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'--lab' cannot be used with '--addr <ADDR>'"), "{}", stderr(&o));
+    assert_clean_error(&wireseam(&["gen", "rto", "--role", "server"]), 2, &["rto plays both ends itself", "leave out --role"]);
+    assert_clean_error(&wireseam(&["gen", "handshake", "-w", "x.pcap"]), 2, &["-w writes the lab's capture: add --lab"]);
+    assert_clean_error(&wireseam(&["gen", "syn-retry", "--count", "9"]), 2, &["--count 9 is out of range for syn-retry: 1 to 4"]);
+    let o = wireseam(&["gen", "handshake", "--rate", "1mbit"]);
+    assert_eq!(o.status.code(), Some(2), "--rate needs --lab");
+}
+
+#[test]
+fn peer_scenarios_are_not_for_the_library_runner() {
+    let cfg = wireseam::gen::GenConfig::new(wireseam::gen::Scenario::Rto);
+    let e = wireseam::gen::run(&cfg, &mut Vec::new()).unwrap_err().to_string();
+    assert!(e.contains("needs the scripted peer"), "{e}");
+}
+
+#[test]
 fn report_errors() {
     let f = fixture("tcp-basic.pcap");
     let f = f.to_str().unwrap();

@@ -74,10 +74,10 @@ pub enum Command {
     #[command(after_help = REPORT_AFTER)]
     Report(ReportArgs),
     /// Make traffic on real sockets that shows one lesson (handshake, sticky, split, ...); capture
-    /// it with `wireseam capture -i lo` in another terminal.
+    /// it with `wireseam capture -i lo` in another terminal, or run it in a private lab (--lab).
     #[command(after_help = GEN_AFTER)]
     Gen(GenArgs),
-    /// A guided tour: capture on loopback while generators run, then show per scenario the
+    /// A guided tour: capture in a lab or on loopback while generators run, then show per scenario the
     /// annotated packets, the ladder diagram and the message seams.
     #[command(after_help = DEMO_AFTER)]
     Demo(DemoArgs),
@@ -107,8 +107,9 @@ pub struct CompletionsArgs {
 }
 
 const DEMO_AFTER: &str = "\
-Live when it may capture (root, or the capture capabilities on the binary); otherwise, and with
---offline, on the captures bundled in the binary.
+Live when it may capture: as root in a private lab network (two network namespaces joined by a
+veth, MTU 1500), with only the capture capabilities on loopback; otherwise, and with --offline, on
+the captures bundled in the binary.
 
 Examples:
   sudo wireseam demo
@@ -117,16 +118,23 @@ Examples:
 const GEN_AFTER: &str = "\
 Scenarios (wireseam gen --list describes each): handshake half-close server-close reset refused
 keepalive zero-window sticky nodelay split framed jsonhdr hello-world remote-cmd echo many bulk
-udp-echo udp-truncate udp-fragments udp-broadcast arp.
+udp-echo udp-truncate udp-fragments udp-broadcast arp backlog reuseaddr; with wireseam's scripted
+TCP peer (root): rto fast-retransmit syn-retry simultaneous-open simultaneous-close out-of-order
+zero-window-probe half-open.
 Server and client run in one process on --addr (default 127.0.0.1) unless --role says otherwise, so
-two machines or network namespaces can be driven. Every scenario stops by itself within seconds.
+two machines or network namespaces can be driven. With --lab (root) they run in two network
+namespaces joined by a veth (MTU 1500, offloads off) and the annotated capture follows; the
+scripted-peer scenarios always do. Every scenario stops by itself within seconds.
 
 Examples:
   wireseam gen sticky                         Nagle glues small writes into one segment
   wireseam gen split --mss 536 --size 6000    one message over several segments
   wireseam gen remote-cmd --header len        the lesson's fix: a struct.pack('i') length per reply
   wireseam gen handshake --role server --addr 198.18.0.2 --port 9000
-  sudo wireseam gen arp --iface veth0";
+  sudo wireseam gen arp --iface veth0
+  sudo wireseam gen split --lab               MTU-sized segments and the ARP before them
+  sudo wireseam gen rto                       retransmissions with the RTO doubling
+  sudo wireseam gen fast-retransmit -w fr.pcap";
 
 /// Arguments of `wireseam gen`.
 #[derive(Args, Debug)]
@@ -190,6 +198,24 @@ pub struct GenArgs {
     /// (4-byte header length + JSON header + output).
     #[arg(long, value_name = "HEADER")]
     pub header: Option<String>,
+
+    /// Run in a private lab network (root): two network namespaces joined by a veth pair (MTU
+    /// 1500, offloads off), server in one, client in the other; prints the annotated capture.
+    /// The scripted-peer scenarios (rto, fast-retransmit, ...) always run in a lab.
+    #[arg(long, conflicts_with_all = ["addr", "role", "iface"])]
+    pub lab: bool,
+
+    /// Rate limit of the lab's link (tc tbf syntax: 1mbit, 500kbit).
+    #[arg(long, value_name = "RATE", requires = "lab")]
+    pub rate: Option<String>,
+
+    /// One-way delay in milliseconds on the lab's link (needs the kernel's netem).
+    #[arg(long, value_name = "MS", requires = "lab")]
+    pub delay: Option<u64>,
+
+    /// With --lab or a scripted-peer scenario: write the capture to FILE instead of printing it.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
 
     /// No narration.
     #[arg(short, long)]
@@ -818,6 +844,8 @@ pub enum Config {
     Report(ReportConfig),
     /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
+    /// `wireseam gen --lab`, and the scripted-peer scenarios.
+    Lab(crate::lab::LabConfig),
     /// `wireseam demo`.
     Demo(crate::demo::DemoConfig),
     /// `wireseam golden`.
@@ -938,7 +966,8 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 count: args.count,
                 size: args.size,
                 mss: args.mss,
-                iface: args.iface,
+                // in the lab, the interface is the namespace's eth0
+                iface: args.iface.or_else(|| (args.lab && scenario.needs_iface()).then(|| "eth0".to_string())),
                 endian: args.endian.map(|text| text.parse()).transpose()?,
                 recv: args.recv,
                 read_after: args.read_after.map(std::time::Duration::from_millis),
@@ -946,6 +975,21 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;
+            if args.lab || scenario.needs_peer() {
+                if role != crate::gen::Role::Both {
+                    return Err("the lab runs both sides itself: leave out --role".into());
+                }
+                return Ok(Config::Lab(crate::lab::LabConfig {
+                    gen: cfg,
+                    rate: args.rate,
+                    delay: args.delay.map(std::time::Duration::from_millis),
+                    write: args.write,
+                    color,
+                }));
+            }
+            if args.write.is_some() {
+                return Err("-w writes the lab's capture: add --lab (or capture with `wireseam capture -w`)".into());
+            }
             Ok(Config::Gen(Some(cfg)))
         }
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),

@@ -20,8 +20,10 @@ mod endian;
 mod flow;
 mod lessons;
 mod net;
+pub mod peer;
 mod seams;
 mod session;
+mod sockets;
 mod udp;
 
 pub use endian::Endian;
@@ -75,9 +77,29 @@ pub enum Scenario {
     UdpBroadcast,
     /// ARP request, announcement and probe.
     Arp,
+    /// A listener with listen(1) that never accepts: later SYNs are dropped and retried.
+    Backlog,
+    /// A server that closes first leaves TIME-WAIT: bind() fails with EADDRINUSE, SO_REUSEADDR works.
+    Reuseaddr,
+    /// Scripted peer: it stops acknowledging; retransmissions with exponential backoff.
+    Rto,
+    /// Scripted peer: one segment dropped, duplicate ACKs with SACK, fast retransmit.
+    FastRetransmit,
+    /// Scripted peer: SYNs that nobody answers, retried until connect() times out.
+    SynRetry,
+    /// Scripted peer: both sides send SYN at once.
+    SimultaneousOpen,
+    /// Scripted peer: both sides send FIN at once.
+    SimultaneousClose,
+    /// Scripted peer: segments delivered in another order.
+    OutOfOrder,
+    /// Scripted peer: a zero window that stays: probes with backoff.
+    ZeroWindowProbe,
+    /// Scripted peer: the peer forgets the connection and answers data with RST.
+    HalfOpen,
 }
 
-const ALL: [Scenario; 22] = [
+const ALL: [Scenario; 32] = [
     Scenario::Handshake,
     Scenario::HalfClose,
     Scenario::ServerClose,
@@ -100,6 +122,16 @@ const ALL: [Scenario; 22] = [
     Scenario::UdpFragments,
     Scenario::UdpBroadcast,
     Scenario::Arp,
+    Scenario::Backlog,
+    Scenario::Reuseaddr,
+    Scenario::Rto,
+    Scenario::FastRetransmit,
+    Scenario::SynRetry,
+    Scenario::SimultaneousOpen,
+    Scenario::SimultaneousClose,
+    Scenario::OutOfOrder,
+    Scenario::ZeroWindowProbe,
+    Scenario::HalfOpen,
 ];
 
 impl Scenario {
@@ -133,6 +165,16 @@ impl Scenario {
             Scenario::UdpFragments => "udp-fragments",
             Scenario::UdpBroadcast => "udp-broadcast",
             Scenario::Arp => "arp",
+            Scenario::Backlog => "backlog",
+            Scenario::Reuseaddr => "reuseaddr",
+            Scenario::Rto => "rto",
+            Scenario::FastRetransmit => "fast-retransmit",
+            Scenario::SynRetry => "syn-retry",
+            Scenario::SimultaneousOpen => "simultaneous-open",
+            Scenario::SimultaneousClose => "simultaneous-close",
+            Scenario::OutOfOrder => "out-of-order",
+            Scenario::ZeroWindowProbe => "zero-window-probe",
+            Scenario::HalfOpen => "half-open",
         }
     }
 
@@ -161,6 +203,16 @@ impl Scenario {
             Scenario::UdpFragments => "a datagram larger than the MTU: IP fragments it, one recvfrom() gets it whole",
             Scenario::UdpBroadcast => "UDP datagrams sent to an interface's broadcast address (SO_BROADCAST)",
             Scenario::Arp => "ARP request, gratuitous announcement and probe on an Ethernet interface (root)",
+            Scenario::Backlog => "listen(1) and no accept(): the queue fills, later SYNs are dropped and retried",
+            Scenario::Reuseaddr => "the server closes first: TIME-WAIT; bind() fails (EADDRINUSE), SO_REUSEADDR works",
+            Scenario::Rto => "scripted peer stops acknowledging: retransmissions, each interval doubled (root)",
+            Scenario::FastRetransmit => "scripted peer drops a segment: three duplicate ACKs, fast retransmit (root)",
+            Scenario::SynRetry => "SYNs nobody answers: retried after 1 s, 2 s, ... then connect() times out (root)",
+            Scenario::SimultaneousOpen => "both sides send SYN at once: SYN-SENT -> SYN-RECEIVED on both (root)",
+            Scenario::SimultaneousClose => "both sides send FIN at once: FIN-WAIT-1 -> CLOSING -> TIME-WAIT (root)",
+            Scenario::OutOfOrder => "scripted peer sends segments 1, 3, 2: reassembly holds and releases (root)",
+            Scenario::ZeroWindowProbe => "scripted peer keeps a zero window: zero-window probes with backoff (root)",
+            Scenario::HalfOpen => "scripted peer reboots and forgets the connection: data answered by RST (root)",
         }
     }
 
@@ -172,6 +224,22 @@ impl Scenario {
     /// Whether the scenario writes 4-byte length prefixes (and so takes `--endian`).
     pub fn writes_lengths(self) -> bool {
         matches!(self, Scenario::Split | Scenario::Framed | Scenario::Jsonhdr | Scenario::RemoteCmd)
+    }
+
+    /// Whether the other end is wireseam's scripted TCP peer on a TUN device (a private
+    /// namespace, root): see [`peer`].
+    pub fn needs_peer(self) -> bool {
+        matches!(
+            self,
+            Scenario::Rto
+                | Scenario::FastRetransmit
+                | Scenario::SynRetry
+                | Scenario::SimultaneousOpen
+                | Scenario::SimultaneousClose
+                | Scenario::OutOfOrder
+                | Scenario::ZeroWindowProbe
+                | Scenario::HalfOpen
+        )
     }
 
     /// Whether the scenario needs `--iface` (and traffic leaves loopback).
@@ -347,6 +415,11 @@ impl GenConfig {
             }
         }
         lessons::validate(self)?;
+        if scenario.needs_peer() && self.role != Role::Both {
+            return Err(GenError::Config(format!(
+                "{scenario} plays both ends itself (the kernel and the scripted peer): leave out --role"
+            )));
+        }
         if self.endian.is_some() && !scenario.writes_lengths() {
             return Err(GenError::Config(format!(
                 "{scenario} writes no length prefix; --endian applies to {}",
@@ -395,6 +468,11 @@ mod limits {
             Scenario::UdpEcho => (1, 1000),
             Scenario::UdpBroadcast => (1, 50),
             Scenario::RemoteCmd => (1, 20),
+            Scenario::Backlog => (3, 8),
+            Scenario::Rto => (1, 6),
+            Scenario::FastRetransmit => (4, 40),
+            Scenario::SynRetry => (1, 4),
+            Scenario::ZeroWindowProbe => (1, 6),
             _ => return None,
         })
     }
@@ -619,6 +697,29 @@ impl GenError {
 
 /// Run one scenario, narrating on `log` (nothing when `cfg.quiet`), and report what happened.
 pub fn run(cfg: &GenConfig, log: &mut dyn io::Write) -> Result<GenReport, GenError> {
+    if cfg.scenario.needs_peer() {
+        return Err(GenError::Unsupported(format!(
+            "{} needs the scripted peer: run `wireseam gen {}` as root (it sets up a private namespace itself)",
+            cfg.scenario, cfg.scenario
+        )));
+    }
+    drive(cfg, log, |voice| dispatch(cfg, voice))
+}
+
+/// Run a scripted-peer scenario ([`Scenario::needs_peer`]) against the kernel, the peer on
+/// `tun` (in the calling thread's network namespace, with [`peer::KERNEL_ADDR`] on it).
+pub fn run_with_peer(cfg: &GenConfig, tun: peer::Tun, log: &mut dyn io::Write) -> Result<GenReport, GenError> {
+    if !cfg.scenario.needs_peer() {
+        return Err(GenError::Internal(format!("{} is not a scripted-peer scenario", cfg.scenario)));
+    }
+    drive(cfg, log, move |voice| peer::dispatch(cfg, tun, voice))
+}
+
+fn drive(
+    cfg: &GenConfig,
+    log: &mut dyn io::Write,
+    work: impl FnOnce(&Voice) -> Result<GenReport, GenError> + Send,
+) -> Result<GenReport, GenError> {
     cfg.validate()?;
     let start = Instant::now();
     let (tx, rx) = mpsc::channel::<Line>();
@@ -626,7 +727,7 @@ pub fn run(cfg: &GenConfig, log: &mut dyn io::Write) -> Result<GenReport, GenErr
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             voice.say(format!("{}: {}", cfg.scenario, cfg.scenario.describe()));
-            dispatch(cfg, &voice)
+            work(&voice)
         });
         // Narration from every thread is printed here, as it comes, until all voices are gone.
         for line in rx {
@@ -669,6 +770,9 @@ fn dispatch(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
         Scenario::UdpEcho => udp::echo(cfg, voice),
         Scenario::UdpBroadcast => udp::broadcast(cfg, voice),
         Scenario::Arp => arp::run(cfg, voice),
+        Scenario::Backlog => sockets::backlog(cfg, voice),
+        Scenario::Reuseaddr => sockets::reuseaddr(cfg, voice),
+        other => Err(GenError::Internal(format!("{other} needs the scripted peer"))),
     }
 }
 
@@ -680,6 +784,10 @@ pub(crate) enum Who {
     Gen,
     Server,
     Client,
+    /// The kernel's side of a scripted-peer scenario.
+    Kernel,
+    /// The scripted peer.
+    Peer,
 }
 
 /// How a narration line is shown.
@@ -708,6 +816,8 @@ impl Line {
             (_, Who::Gen) => "",
             (_, Who::Server) => "server",
             (_, Who::Client) => "client",
+            (_, Who::Kernel) => "kernel",
+            (_, Who::Peer) => "  peer",
         };
         if self.kind == Kind::Print {
             return writeln!(w, "{tag}  prints {}", self.text);
@@ -826,7 +936,7 @@ mod tests {
             assert_eq!(sc.to_string().parse::<Scenario>().unwrap(), sc);
             assert!(!sc.describe().is_empty() && sc.describe().len() < 100, "{sc}: {}", sc.describe());
         }
-        assert_eq!(Scenario::all().len(), 22);
+        assert_eq!(Scenario::all().len(), 32);
         assert_eq!("hello_world".parse::<Scenario>().unwrap(), Scenario::HelloWorld);
         assert_eq!("ZERO_WINDOW".parse::<Scenario>().unwrap(), Scenario::ZeroWindow);
         assert_eq!(" udp-echo ".parse::<Scenario>().unwrap(), Scenario::UdpEcho);
@@ -836,7 +946,7 @@ mod tests {
     fn unknown_scenario_lists_names() {
         let e = "stikcy".parse::<Scenario>().unwrap_err().to_string();
         assert!(e.starts_with("unknown scenario 'stikcy'; one of: handshake, half-close"), "{e}");
-        assert!(e.ends_with("udp-broadcast, arp"), "{e}");
+        assert!(e.ends_with("zero-window-probe, half-open"), "{e}");
     }
 
     #[test]

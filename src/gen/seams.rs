@@ -247,7 +247,7 @@ fn split_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError
         voice.why(format!(
             "on lo (and veth) the kernel passes GSO bundles of several MSS-sized segments to the capture, e.g. \
              {} = 5 x {effective_mss} bytes, so tcpdump shows fewer, bigger packets than the count above; a real NIC \
-             (or `ethtool -K IF gso off tso off`) shows one packet per MSS.",
+             (or `ethtool -K IF gso off tso off`) shows one packet per MSS, and so does `sudo wireseam gen split --lab`.",
             5 * effective_mss
         ));
     }

@@ -202,6 +202,18 @@ pub(crate) struct BcastIface {
     pub addr: Ipv4Addr,
     /// Its broadcast address.
     pub broadcast: Ipv4Addr,
+    /// Prefix length, when the broadcast address was computed from it because none is set.
+    pub computed_from: Option<u32>,
+}
+
+/// The directed broadcast address of `addr/prefix` (RFC 919, RFC 922): the host bits all ones.
+/// `None` for /31 and /32, which have no broadcast address (RFC 3021).
+pub(crate) fn directed_broadcast(addr: Ipv4Addr, prefix: u32) -> Option<Ipv4Addr> {
+    if prefix >= 31 {
+        return None;
+    }
+    let host = u32::MAX >> prefix;
+    Some(Ipv4Addr::from(u32::from(addr) | host))
 }
 
 /// Find `name`'s IPv4 broadcast address with getifaddrs(3).
@@ -220,11 +232,26 @@ pub(crate) fn broadcast_of(name: &str) -> Result<BcastIface, GenError> {
     let v4 = mine.iter().find_map(|ifaddr| {
         let ip = ifaddr.address.as_ref()?.as_sockaddr_in()?.ip();
         let broadcast = ifaddr.broadcast.as_ref().and_then(|addr| addr.as_sockaddr_in()).map(|addr| addr.ip());
-        Some((ip, broadcast, ifaddr.flags))
+        let prefix = ifaddr.netmask.as_ref().and_then(|mask| mask.as_sockaddr_in()).map(|mask| u32::from(mask.ip()).count_ones());
+        Some((ip, broadcast, prefix, ifaddr.flags))
     });
     match v4 {
         None => Err(GenError::Unsupported(format!("{name} has no IPv4 address; broadcast needs one"))),
-        Some((addr, Some(broadcast), flags)) if flags.contains(InterfaceFlags::IFF_BROADCAST) => Ok(BcastIface { addr, broadcast }),
+        // An address added without `broadcast`: getifaddrs(3) then reports the address itself (or
+        // 0.0.0.0) as the broadcast address; the directed broadcast follows from the prefix.
+        Some((addr, reported, Some(prefix), flags))
+            if flags.contains(InterfaceFlags::IFF_BROADCAST) && reported.is_none_or(|b| b == addr || b.is_unspecified()) =>
+        {
+            match directed_broadcast(addr, prefix) {
+                Some(broadcast) => Ok(BcastIface { addr, broadcast, computed_from: Some(prefix) }),
+                None => Err(GenError::Unsupported(format!(
+                    "{name} has {addr}/{prefix}, a prefix without a broadcast address (RFC 3021); use a /30 or shorter"
+                ))),
+            }
+        }
+        Some((addr, Some(broadcast), _, flags)) if flags.contains(InterfaceFlags::IFF_BROADCAST) => {
+            Ok(BcastIface { addr, broadcast, computed_from: None })
+        }
         Some(_) => Err(GenError::Unsupported(format!(
             "{name} has no IPv4 broadcast address (point-to-point or not configured); pick an Ethernet-like interface"
         ))),
@@ -240,7 +267,14 @@ pub(crate) fn broadcast(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, Gen
         "SO_BROADCAST allows sending to {}, the broadcast address of {name} ({}): one datagram, delivered to \
          every host on that link (Ethernet destination ff:ff:ff:ff:ff:ff) that has a socket on the port. \
          Routers do not forward it. A receiver must be bound to the wildcard (or broadcast) address.",
-        iface.broadcast, iface.addr
+        iface.broadcast,
+        iface.computed_from.map_or_else(
+            || iface.addr.to_string(),
+            |p| format!(
+                "{}/{p}; no broadcast address is set on it, so wireseam computed the directed broadcast from the prefix",
+                iface.addr
+            )
+        )
     ));
     let count = cfg.count_or(3);
     let server_voice = voice.as_(Who::Server);
@@ -329,6 +363,17 @@ fn bc_receive(sock: &UdpSocket, count: usize, first_wait: Duration, voice: &Voic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directed_broadcast_from_the_prefix() {
+        let a: Ipv4Addr = "10.9.0.1".parse().unwrap();
+        assert_eq!(directed_broadcast(a, 24), Some("10.9.0.255".parse().unwrap()));
+        assert_eq!(directed_broadcast(a, 16), Some("10.9.255.255".parse().unwrap()));
+        assert_eq!(directed_broadcast(a, 30), Some("10.9.0.3".parse().unwrap()));
+        assert_eq!(directed_broadcast(a, 31), None);
+        assert_eq!(directed_broadcast(a, 32), None);
+        assert_eq!(directed_broadcast(a, 0), Some(Ipv4Addr::BROADCAST));
+    }
 
     #[test]
     fn loopback_has_no_broadcast() {

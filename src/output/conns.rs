@@ -402,6 +402,9 @@ fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; COLUMNS]) {
         return;
     }
     let _ = write!(buf, "{} / {}", conn.client_state.name(), conn.server_state.name());
+    if given_up(conn) {
+        let _ = buf.write_all(b" (given up?)");
+    }
     end(buf);
     pair(buf, conn.mss, opt);
     end(buf);
@@ -488,7 +491,32 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> 
         }
         parts.join(", ")
     };
-    writeln!(w, "{flows}, {} payload bytes, {}", group(total_bytes), plural(retransmissions as usize, "retransmission", "retransmissions"))
+    writeln!(
+        w,
+        "{flows}, {} payload bytes, {}",
+        group(total_bytes),
+        plural(retransmissions as usize, "retransmission", "retransmissions")
+    )?;
+    let given_up = rows.iter().filter(|row| given_up(&row.summary)).count();
+    if given_up > 0 {
+        writeln!(
+            w,
+            "(given up?): {given_up} connection{} ESTABLISHED on both sides only on paper: no FIN, no RST, and data the peer never \
+             acknowledged; most likely abandoned after retransmission timeouts (or the capture stopped first)",
+            if given_up == 1 { "" } else { "s" }
+        )?;
+    }
+    Ok(())
+}
+
+/// Both sides still ESTABLISHED, no FIN or RST in the history, and data never acknowledged: the
+/// sender most likely gave up after its retransmission timeouts (RFC 9293 3.8.3), or the capture
+/// ended first. The table says so rather than showing a connection that looks alive.
+fn given_up(conn: &ConnSummary) -> bool {
+    conn.client_state == crate::track::tcp::TcpState::Established
+        && conn.server_state == crate::track::tcp::TcpState::Established
+        && !conn.history.contains(['F', 'f', 'R', 'r'])
+        && conn.unacked.iter().any(|&n| n > 0)
 }
 
 /// The unwrapped table, byte for byte the table comfy-table draws of all rows at once
@@ -611,6 +639,7 @@ mod tests {
                 dup_acks: u64::from(i),
                 zero_windows: 0,
                 missed_bytes: [0, 0],
+                unacked: [0, 0],
             };
             rows.push(ConnRow { summary, seams: [None, None] });
         }

@@ -328,17 +328,66 @@ fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOption
             group(summary.bytes[1]),
             summary.retransmissions
         );
+        let both_time_wait = summary.client_state == TcpState::TimeWait && summary.server_state == TcpState::TimeWait;
         for (who, state) in [("client", summary.client_state), ("server", summary.server_state)] {
+            if both_time_wait {
+                if who == "client" {
+                    let _ = writeln!(
+                        out,
+                        "{pad}client and server closed at once (their FINs crossed): both wait 2×MSL in TIME-WAIT (60 s on Linux);\n\
+                         {pad}    meanwhile bind() to either port fails with EADDRINUSE unless the old and the new socket both set SO_REUSEADDR"
+                    );
+                }
+                continue;
+            }
             let why = match state {
-                TcpState::TimeWait => "closed first: waits 2×MSL in TIME-WAIT before the port pair can be reused",
+                TcpState::TimeWait => {
+                    "closed first: waits 2×MSL in TIME-WAIT (60 s on Linux), so a lost last ACK can be resent and \
+                     late segments die out;\n    meanwhile bind() to its port fails with EADDRINUSE unless the old and \
+                     the new socket both set SO_REUSEADDR (which never allows two listeners at once)"
+                }
                 TcpState::CloseWait => "got the peer's FIN but its application never closed (CLOSE-WAIT)",
                 TcpState::FinWait2 => "sent FIN, acknowledged; still waiting for the peer's FIN",
                 _ => continue,
             };
+            let why = why.replace('\n', &format!("\n{pad}"));
             let _ = writeln!(out, "{pad}{who} {why}");
+        }
+        if let Some(note) = unfinished(events, summary) {
+            let _ = writeln!(out, "{pad}{note}");
         }
     }
     out
+}
+
+/// A connection that is still ESTABLISHED on both sides at its last segment, with no FIN or RST
+/// and data one side never acknowledged: it was given up by a timeout (the sender's retries ran
+/// out, RFC 9293 3.8.3), or the capture ended first. Says so instead of leaving it looking alive.
+fn unfinished(events: &[Event], summary: &ConnSummary) -> Option<String> {
+    if (summary.client_state, summary.server_state) != (TcpState::Established, TcpState::Established) {
+        return None;
+    }
+    if events.iter().any(|e| e.flags & (tcpflags::FIN | tcpflags::RST) != 0) {
+        return None;
+    }
+    // per direction: the highest sequence number sent (relative end) and acknowledged by the peer
+    let (mut sent, mut acked) = ([0u32; 2], [0u32; 2]);
+    for e in events {
+        let d = e.seg.dir.idx();
+        sent[d] = sent[d].max(e.seg.rseq.wrapping_add(e.len));
+        if let Some(rack) = e.seg.rack {
+            acked[1 - d] = acked[1 - d].max(rack);
+        }
+    }
+    let last = events.last()?;
+    let (who, unacked) =
+        [("client", sent[0].saturating_sub(acked[0])), ("server", sent[1].saturating_sub(acked[1]))].into_iter().find(|&(_, n)| n > 0)?;
+    Some(format!(
+        "no FIN, no RST, and {unacked} bytes from the {who} never acknowledged by frame {}: the connection was \
+         most likely given up after retransmission timeouts (or the capture stopped first); both states stay \
+         ESTABLISHED only on paper",
+        last.n
+    ))
 }
 
 /// One segment's line: frame, time, the client's new state, the arrow, the server's new state, notes.

@@ -46,6 +46,7 @@ pub struct TextSink<W: Write> {
     w: W,
     opts: TextOptions,
     waiting: super::Deferred,
+    causes: super::cause::Causes,
 }
 
 /// Width of the link column: two MAC addresses and the arrow between them.
@@ -54,7 +55,7 @@ const LINK_COL: usize = 37;
 impl<W: Write> TextSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W, opts: TextOptions) -> Self {
-        TextSink { w, opts, waiting: super::Deferred::default() }
+        TextSink { w, opts, waiting: super::Deferred::default(), causes: super::cause::Causes::default() }
     }
 
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
@@ -65,14 +66,15 @@ impl<W: Write> TextSink<W> {
 
 impl<W: Write> Sink for TextSink<W> {
     fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
+        let cause = self.causes.observe(view);
         if self.waiting.must_wait(&view.msgs) {
             let (mut head, mut tail) = self.waiting.buffers();
-            write_head(&self.opts, &mut head, view)?;
+            write_head(&self.opts, &mut head, view, &cause)?;
             write_tail(&self.opts, &mut tail, view)?;
             self.waiting.push(view.n, head, tail, &view.msgs);
             return self.flush_ready(false);
         }
-        write_head(&self.opts, &mut self.w, view)?;
+        write_head(&self.opts, &mut self.w, view, &cause)?;
         if let MsgNote::Known(carried) = &view.msgs {
             write_annotation(&mut self.w, Some(carried), self.opts.palette)?;
         }
@@ -98,7 +100,7 @@ impl<W: Write> TextSink<W> {
 }
 
 /// Everything on the frame's line before the message annotation.
-fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
+fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>, cause: &super::cause::Cause) -> io::Result<()> {
     let palette = opts.palette;
     let mut itoa_buf = itoa::Buffer::new();
     let number = itoa_buf.format(view.n);
@@ -135,7 +137,7 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>)
     w.write_all(b"  ")?;
     write_link_col(w, view.frame)?;
     w.write_all(b"  ")?;
-    write_summary(w, view, palette)
+    write_summary(w, view, palette, cause)
 }
 
 /// Warnings, the end of the line, then the -v and -x lines.
@@ -234,7 +236,7 @@ fn proto_label(frame: &Frame) -> &'static str {
 }
 
 /// The summary column: addresses, ports and the innermost layer's fields, tcpdump-like.
-fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette) -> io::Result<()> {
+fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette, cause: &super::cause::Cause) -> io::Result<()> {
     let frame = view.frame;
     palette.start(style::PROTO).write_to(w)?;
     let label = proto_label(frame);
@@ -368,6 +370,7 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
                     }
                     if let Some(seg) = &view.tcp {
                         write_tcp_story(w, seg, palette)?;
+                        super::cause::write(w, cause)?;
                     }
                 }
                 Transport::Udp(udp) => {

@@ -87,6 +87,7 @@ impl FlowStats {
             dup_acks: 0,
             zero_windows: 0,
             missed_bytes: [0; 2],
+            unacked: [0; 2],
         }
     }
 }

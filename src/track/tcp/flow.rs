@@ -261,6 +261,24 @@ impl Conn {
             dup_acks: self.dup_acks,
             zero_windows: self.zero_windows,
             missed_bytes: [self.gaps[0].missed, self.gaps[1].missed],
+            unacked: [self.unacked(Dir::C2S), self.unacked(Dir::S2C)],
+        }
+    }
+
+    /// See [`ConnSummary::unacked`]: what `from` sent beyond the peer's last acknowledgment, if
+    /// that acknowledgment falls within what `from` sent at all.
+    fn unacked(&self, from: Dir) -> u32 {
+        let (fwd, rev) = (&self.seq[from.idx()], &self.seq[from.rev().idx()]);
+        let Some(base) = fwd.seq_base else { return 0 };
+        if rev.lastacktime == 0 {
+            return 0;
+        }
+        let sent = fwd.nextseq.wrapping_sub(base);
+        let unacked = fwd.nextseq.wrapping_sub(rev.lastack);
+        if unacked <= sent {
+            unacked
+        } else {
+            0
         }
     }
 

@@ -281,6 +281,10 @@ pub struct ConnSummary {
     /// Per direction, sequence space never captured: acknowledged (or passed) without being
     /// seen, or cut by the snap length (Zeek's `missed_bytes`).
     pub missed_bytes: [u64; 2],
+    /// Per direction, sequence space sent that the peer had not acknowledged by the last segment
+    /// (the highest sequence number sent minus the peer's last acknowledgment number); 0 when the
+    /// peer never acknowledged anything in this direction's space.
+    pub unacked: [u32; 2],
 }
 
 /// Tracker limits.
