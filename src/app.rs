@@ -110,15 +110,41 @@ fn lab(cfg: &crate::lab::LabConfig) -> i32 {
         eprintln!("wireseam: gen {scenario}: --lab needs root (network namespaces); running on loopback instead");
         return gen(Some(&cfg.gen));
     }
+    // --report: the lab writes its capture to a file (the one -w names, or a temporary one),
+    // and the page is drawn from it as `wireseam report` would
+    let temporary = std::env::temp_dir().join(format!("wireseam-lab-{}.pcap", std::process::id()));
+    let cfg = &match (&cfg.report, &cfg.write) {
+        (Some(_), None) => crate::lab::LabConfig { write: Some(temporary.clone()), ..cfg.clone() },
+        _ => cfg.clone(),
+    };
     let mut out = io::LineWriter::new(io::stdout().lock());
     match crate::lab::run(cfg, &mut out) {
         Ok(report) => {
             let _ = writeln!(out, "{}", report.summary());
             let _ = out.flush();
-            EXIT_OK
+            let Some(page) = &cfg.report else { return EXIT_OK };
+            let pcap = cfg.write.clone().unwrap_or(temporary.clone());
+            let input = InputConfig {
+                file: pcap,
+                filter: None,
+                count: None,
+                framing: Default::default(),
+                max_conns: pipeline::DEFAULT_MAX_CONNS,
+                threads: 1,
+                checksums: pipeline::ChecksumMode::Off,
+            };
+            let code = self::report(&ReportConfig {
+                input,
+                output: page.clone(),
+                report: crate::output::report::ReportOptions::default(),
+                keep_bytes: 64 << 10,
+            });
+            let _ = std::fs::remove_file(&temporary);
+            code
         }
         Err(e) => {
             let _ = out.flush();
+            let _ = std::fs::remove_file(&temporary);
             eprintln!("wireseam: gen {scenario}: {e}");
             EXIT_ERROR
         }

@@ -348,3 +348,22 @@ fn demo_runs_in_the_lab() {
     // segments of a real link: the lab's MSS, not loopback's
     assert!(text.contains("<mss 1460"), "{text}");
 }
+
+/// `gen SCENARIO --lab --report FILE`: the lab's capture drawn as the report page, with the
+/// handshake's states and one ladder arrow per TCP frame; no temporary capture left behind.
+#[test]
+fn lab_report_draws_the_capture() {
+    need_lab!();
+    let page = common::tmp_file("lab-report.html");
+    let page_s = page.display().to_string();
+    let (out, pid) = run(&["gen", "handshake", "--lab", "--report", &page_s], Duration::from_secs(30));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains(&format!("wrote {page_s}")), "{said}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("SYN-SENT") && html.contains("TIME-WAIT") && html.contains("<svg"), "the page draws the handshake and the close");
+    assert!(!std::env::temp_dir().join(format!("wireseam-lab-{pid}.pcap")).exists(), "temporary capture removed");
+    let _ = std::fs::remove_file(&page);
+    let (o, _) = run(&["gen", "handshake", "--report", &page_s], Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(2), "--report without --lab is a usage error");
+}

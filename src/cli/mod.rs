@@ -217,6 +217,11 @@ pub struct GenArgs {
     #[arg(short = 'w', value_name = "FILE")]
     pub write: Option<std::path::PathBuf>,
 
+    /// With --lab or a scripted-peer scenario: draw the capture as one HTML page (as `wireseam
+    /// report`) in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
+
     /// No narration.
     #[arg(short, long)]
     pub quiet: bool,
@@ -984,8 +989,12 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                     rate: args.rate,
                     delay: args.delay.map(std::time::Duration::from_millis),
                     write: args.write,
+                    report: args.report,
                     color,
                 }));
+            }
+            if args.report.is_some() {
+                return Err("--report draws the lab's capture: add --lab (or `wireseam capture --report FILE` while gen runs)".into());
             }
             if args.write.is_some() {
                 return Err("-w writes the lab's capture: add --lab (or capture with `wireseam capture -w`)".into());
