@@ -222,3 +222,22 @@ fn report_errors() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("no TCP connection #99 in this input"));
 }
+
+/// An ICMP error is an event of the connection or flow it quotes: counted on its conn record and
+/// drawn in its ladder, never counted as one of its packets.
+#[test]
+fn icmp_errors_belong_to_their_flow() {
+    let f = fixture("frag-tcp.pcap");
+    let o = wireseam(&["conns", "--format", "json", "--proto", "tcp", f.to_str().unwrap()]);
+    let tcp: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(tcp["icmp_errors"], 2, "{tcp}");
+    assert_eq!(tcp["packets"]["c2s"], 5, "the quoted headers are not segments: {tcp}");
+    let ladder = String::from_utf8_lossy(&wireseam(&["flow", f.to_str().unwrap()]).stdout).into_owned();
+    assert!(ladder.contains("ICMP time exceeded in transit from 198.18.0.254"), "{ladder}");
+    assert!(ladder.contains("ICMP fragmentation needed from 198.18.0.254"), "{ladder}");
+    let udp = fixture("udp.pcap");
+    let o = wireseam(&["conns", "--format", "json", "--proto", "udp", udp.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let closed_port = out.lines().find(|l| l.contains(":9002")).unwrap();
+    assert!(closed_port.contains("\"icmp_errors\":1"), "{closed_port}");
+}

@@ -617,6 +617,7 @@ mod tests {
         for i in 0..23u32 {
             let summary = ConnSummary {
                 proto: Proto::Tcp,
+                icmp_errors: 0,
                 conn: i,
                 client: format!("10.0.{}.{}:{}", i, i * 7 % 256, 1000 + i * 997).parse().unwrap(),
                 server: if i % 3 == 0 { "[2001:db8::1]:443".parse().unwrap() } else { "10.1.1.1:80".parse().unwrap() },

@@ -76,6 +76,9 @@ impl Event {
 struct Conn {
     endpoints: Option<(String, String)>,
     events: Vec<Event>,
+    /// ICMP errors about it (they quote one of its segments): frame number, time since the first
+    /// frame, and what to show.
+    icmp: Vec<(u64, i64, String)>,
 }
 
 /// Collects TCP segments per connection and draws the ladders when the input ends.
@@ -100,11 +103,24 @@ const STATE_W: usize = 12;
 
 impl<W: Write> Sink for FlowSink<W> {
     fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
+        if let (Some(crate::track::FlowId::Tcp(id)), crate::decode::Transport::Icmp(icmp), Some(ip)) =
+            (view.icmp_about, &view.frame.transport, view.frame.ip())
+        {
+            // an ICMP error names the connection whose segment it quotes: an event of that ladder
+            if self.opts.conn.is_none_or(|conn| conn == id) {
+                let what =
+                    if icmp.v6 { crate::decode::names::icmp6(icmp.ty, icmp.code) } else { crate::decode::names::icmp4(icmp.ty, icmp.code) };
+                let text = format!("ICMP {what} from {}", ip.src);
+                let conn = self.conns.entry(id).or_insert(Conn { endpoints: None, events: Vec::new(), icmp: Vec::new() });
+                conn.icmp.push((view.n, view.rel_ns, text));
+            }
+            return Ok(());
+        }
         let (Some(seg), Some(tcp), Some(ip)) = (view.tcp, view.frame.tcp(), view.frame.ip()) else { return Ok(()) };
         if self.opts.conn.is_some_and(|conn| conn != seg.conn) {
             return Ok(());
         }
-        let conn = self.conns.entry(seg.conn).or_insert(Conn { endpoints: None, events: Vec::new() });
+        let conn = self.conns.entry(seg.conn).or_insert(Conn { endpoints: None, events: Vec::new(), icmp: Vec::new() });
         if conn.endpoints.is_none() {
             let src = Endpoint(ip.src, tcp.sport).to_string();
             let dst = Endpoint(ip.dst, tcp.dport).to_string();
@@ -130,7 +146,8 @@ impl<W: Write> Sink for FlowSink<W> {
         }
         let conns = std::mem::take(&mut self.conns);
         let mut first = true;
-        for (id, conn) in conns {
+        // a connection known only from ICMP errors quoting it (its segments filtered out) has no ladder
+        for (id, conn) in conns.into_iter().filter(|(_, conn)| !conn.events.is_empty()) {
             if !first {
                 writeln!(self.w)?;
             }
@@ -288,7 +305,27 @@ fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOption
     let _ = writeln!(out, "{pad}{} │{:MID$}│ {}", state_cell(Some(client_start)), "", server_start.name());
     let mut prev = (client_start, server_start);
     let events = &conn.events;
+    let mut icmp = conn.icmp.iter().peekable();
+    let mut icmp_line = |out: &mut String, before: u64| {
+        while let Some((n, rel_ns, text)) = icmp.next_if(|(n, _, _)| *n < before) {
+            let text: String = text.chars().take(MID - 2).collect();
+            let _ = writeln!(
+                out,
+                "{n:>6}  {:>10}  {} │{}{:^MID$}{}│",
+                secs_string(*rel_ns, false),
+                state_cell(None),
+                palette.start(style::WARN),
+                text,
+                palette.reset()
+            );
+        }
+    };
     for row in rows(events, opts.fold) {
+        let first_n = match &row {
+            Row::Seg(i) => events[*i].n,
+            Row::Fold(fold) => events[fold.hidden.start].n,
+        };
+        icmp_line(&mut out, first_n);
         match row {
             Row::Seg(i) => line(&mut out, &events[i], &mut prev, palette),
             Row::Fold(fold) => {
@@ -307,6 +344,7 @@ fn render(id: u32, conn: &Conn, summary: Option<&ConnSummary>, opts: &FlowOption
             }
         }
     }
+    icmp_line(&mut out, u64::MAX);
     if let Some(summary) = summary {
         let _ = write!(
             out,

@@ -477,6 +477,9 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
     w.write_all(b"\",\"duration\":")?;
     write_secs(w, conn.last_ts.saturating_sub(conn.first_ts), false)?;
     write!(w, ",\"first_frame\":{},\"last_frame\":{}", conn.first_frame, conn.last_frame)?;
+    if conn.icmp_errors > 0 {
+        write!(w, ",\"icmp_errors\":{}", conn.icmp_errors)?;
+    }
     if seams.iter().any(|dir| dir.is_some()) {
         let count =
             |field: &dyn Fn(&super::conns::DirCounts) -> u64| [seams[0].as_ref().map_or(0, field), seams[1].as_ref().map_or(0, field)];
@@ -541,6 +544,9 @@ fn write_flow(w: &mut impl Write, flow: &ConnSummary) -> io::Result<()> {
     w.write_all(b"\",\"duration\":")?;
     write_secs(w, flow.last_ts.saturating_sub(flow.first_ts), false)?;
     write!(w, ",\"first_frame\":{},\"last_frame\":{}", flow.first_frame, flow.last_frame)?;
+    if flow.icmp_errors > 0 {
+        write!(w, ",\"icmp_errors\":{}", flow.icmp_errors)?;
+    }
     if flow.proto == crate::track::Proto::Udp {
         write!(w, ",\"messages\":{{\"c2s\":{},\"s2c\":{}}}", flow.packets[0], flow.packets[1])?;
     }

@@ -22,6 +22,8 @@ pub struct FlowStats {
     /// Zeek's letters for UDP: `D` the originator sent data, `d` the responder did, in order of
     /// first occurrence.
     history: String,
+    /// ICMP errors that quoted one of its datagrams.
+    pub icmp_errors: u64,
 }
 
 impl FlowStats {
@@ -37,6 +39,7 @@ impl FlowStats {
             packets: [0; 2],
             bytes: [0; 2],
             history: String::new(),
+            icmp_errors: 0,
         }
     }
 
@@ -86,6 +89,7 @@ impl FlowStats {
             retransmissions: 0,
             dup_acks: 0,
             zero_windows: 0,
+            icmp_errors: self.icmp_errors,
             missed_bytes: [0; 2],
             unacked: [0; 2],
         }
@@ -111,6 +115,7 @@ pub fn merge_shares(mut flows: Vec<ConnSummary>) -> Vec<ConnSummary> {
                     o.last_frame = f.last_frame;
                 }
                 o.last_ts = o.last_ts.max(f.last_ts);
+                o.icmp_errors += f.icmp_errors;
                 for letter in f.history.chars() {
                     if !o.history.contains(letter) {
                         o.history.push(letter);

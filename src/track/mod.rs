@@ -180,8 +180,8 @@ impl Tracking {
                 }
                 if let Some((q, (sport, dport))) = icmp.quoted.and_then(|q| q.ports.map(|p| (q, p))) {
                     tracked.icmp_about = match q.proto {
-                        6 => self.tcp.find(q.src, sport, q.dst, dport).map(FlowId::Tcp),
-                        17 => self.udp.find(q.src, sport, q.dst, dport).map(FlowId::Udp),
+                        6 => self.tcp.icmp_error(q.src, sport, q.dst, dport).map(FlowId::Tcp),
+                        17 => self.udp.icmp_error(q.src, sport, q.dst, dport).map(FlowId::Udp),
                         _ => None,
                     };
                 }

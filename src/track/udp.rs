@@ -58,6 +58,16 @@ impl UdpFlows {
         }
     }
 
+    /// An ICMP error quoted a datagram between these endpoints: counted on that flow, whose id
+    /// is returned.
+    pub fn icmp_error(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
+        let id = self.find(src, sport, dst, dport)?;
+        if let Some(s) = self.stats.get_mut(id as usize) {
+            s.icmp_errors += 1;
+        }
+        Some(id)
+    }
+
     /// Every flow's record, in id order.
     pub fn summaries(&self) -> Vec<ConnSummary> {
         self.stats.iter().enumerate().map(|(id, s)| s.summary(id as u32, Proto::Udp)).collect()

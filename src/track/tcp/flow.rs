@@ -189,6 +189,8 @@ pub(crate) struct Conn {
     retransmissions: u64,
     dup_acks: u64,
     zero_windows: u64,
+    /// ICMP errors that quoted one of its segments.
+    icmp_errors: u64,
 }
 
 impl Conn {
@@ -215,6 +217,7 @@ impl Conn {
             retransmissions: 0,
             dup_acks: 0,
             zero_windows: 0,
+            icmp_errors: 0,
         }
     }
 
@@ -260,6 +263,7 @@ impl Conn {
             retransmissions: self.retransmissions,
             dup_acks: self.dup_acks,
             zero_windows: self.zero_windows,
+            icmp_errors: self.icmp_errors,
             missed_bytes: [self.gaps[0].missed, self.gaps[1].missed],
             unacked: [self.unacked(Dir::C2S), self.unacked(Dir::S2C)],
         }
@@ -570,6 +574,15 @@ impl Tracker {
     pub fn find(&self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
         let slot = *self.map.get(&FlowKey::between(&src, sport, &dst, dport))?;
         self.slots[slot as usize].conn.as_ref().map(|c| c.id)
+    }
+
+    /// An ICMP error quoted a segment between these endpoints: counted on that connection, whose
+    /// id is returned.
+    pub fn icmp_error(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
+        let slot = *self.map.get(&FlowKey::between(&src, sport, &dst, dport))?;
+        let conn = self.slots[slot as usize].conn.as_mut()?;
+        conn.icmp_errors += 1;
+        Some(conn.id)
     }
 
     fn unlink(&mut self, list: List, slot: u32) {

@@ -278,6 +278,8 @@ pub struct ConnSummary {
     pub dup_acks: u64,
     /// Segments flagged zero window.
     pub zero_windows: u64,
+    /// ICMP errors about it (that quoted one of its packets).
+    pub icmp_errors: u64,
     /// Per direction, sequence space never captured: acknowledged (or passed) without being
     /// seen, or cut by the snap length (Zeek's `missed_bytes`).
     pub missed_bytes: [u64; 2],
