@@ -156,11 +156,17 @@ fn syn_retry_until_the_connect_error() {
 #[test]
 fn simultaneous_open_and_close() {
     need_lab!();
-    let (narration, packets) = lab("simultaneous-open", &["--no-lab"], Duration::from_secs(30));
-    assert!(
-        tcp(&packets).iter().any(|p| p["tcp"]["state"]["client"] == "SYN-RECEIVED" && p["tcp"]["state"]["server"] == "SYN-RECEIVED"),
-        "{narration}"
-    );
+    // Under a loaded machine the kernel may retransmit its SYN before the peer's crosses it; the
+    // run is then another (valid) exchange, so one more attempt is allowed.
+    let both_received = |packets: &[Value]| {
+        tcp(packets).iter().any(|p| p["tcp"]["state"]["client"] == "SYN-RECEIVED" && p["tcp"]["state"]["server"] == "SYN-RECEIVED")
+    };
+    let (mut narration, mut packets) = lab("simultaneous-open", &["--no-lab"], Duration::from_secs(30));
+    if !both_received(&packets) {
+        eprintln!("simultaneous-open: the SYNs did not cross on the first run; trying once more:\n{narration}");
+        (narration, packets) = lab("simultaneous-open", &["--no-lab"], Duration::from_secs(30));
+    }
+    assert!(both_received(&packets), "{narration}");
     let (narration, packets) = lab("simultaneous-close", &["--no-lab"], Duration::from_secs(30));
     let segs = tcp(&packets);
     assert!(segs.iter().any(|p| p["tcp"]["state"]["client"] == "CLOSING" && p["tcp"]["state"]["server"] == "CLOSING"), "{narration}");

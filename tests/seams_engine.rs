@@ -214,9 +214,9 @@ fn http_head_pairing_across_directions() {
 fn udp_datagrams_are_messages() {
     let mut s = Seams::new(SeamConfig::default());
     let mut so = SegOut::default();
-    s.udp_datagram(3, C2S, 10, 0, b"ping", &[], &mut so);
-    s.udp_datagram(3, S2C, 11, 0, b"pong!", &[], &mut so);
-    s.udp_datagram(3, C2S, 12, 0, b"again", &[], &mut so);
+    s.udp_datagram(&wireseam::analyze::Datagram { flow: 3, dir: C2S, n: 10, ts: 0, payload: b"ping", fragments: &[] }, &mut so);
+    s.udp_datagram(&wireseam::analyze::Datagram { flow: 3, dir: S2C, n: 11, ts: 0, payload: b"pong!", fragments: &[] }, &mut so);
+    s.udp_datagram(&wireseam::analyze::Datagram { flow: 3, dir: C2S, n: 12, ts: 0, payload: b"again", fragments: &[] }, &mut so);
     let mut msgs = Vec::new();
     s.drain(&mut msgs);
     let v: Vec<(Dir, u64, u64, FlowId)> = msgs.iter().map(|m| (m.dir, m.index, m.len, m.flow)).collect();

@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         match h[0] >> 5 {
             1 => s.close_dir(conn, dir, Some(next[slot]), &mut out),
             2 => s.close_dir(conn, dir, None, &mut out),
-            3 => s.udp_datagram(conn, dir, n, 0, payload, &mut out),
+            3 => s.udp_datagram(&wireseam::analyze::Datagram { flow: conn, dir: dir, n: n, ts: 0, payload: payload, fragments: &[] }, &mut out),
             4 => {
                 let _ = s.summary(conn, dir);
                 s.release(conn, &mut out);

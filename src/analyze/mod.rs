@@ -326,6 +326,24 @@ pub struct Message {
     pub last_ts: i64,
 }
 
+/// A UDP datagram for [`Seams::udp_datagram`].
+#[derive(Clone, Copy, Debug)]
+pub struct Datagram<'a> {
+    /// The UDP flow id.
+    pub flow: u32,
+    /// Its direction in the flow.
+    pub dir: Dir,
+    /// The frame that carried it (the last fragment's, when reassembled).
+    pub n: u64,
+    /// That frame's capture time (ns).
+    pub ts: i64,
+    /// The payload.
+    pub payload: &'a [u8],
+    /// The frames of a datagram reassembled from IP fragments, in offset order (empty: frame
+    /// `n` alone).
+    pub fragments: &'a [u64],
+}
+
 /// A range of a direction's stream and when it became available in order:
 /// the capture time of the frame that completed contiguity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -493,10 +511,9 @@ impl Seams {
         }
     }
 
-    /// One UDP datagram: one `datagram` message, final at once. `fragments`: the frames of a
-    /// datagram reassembled from IP fragments, in offset order (empty: frame `n` alone).
-    #[allow(clippy::too_many_arguments)] // the datagram's place, its bytes and its frames
-    pub fn udp_datagram(&mut self, flow: u32, dir: Dir, n: u64, ts: i64, payload: &[u8], fragments: &[u64], out: &mut SegOut) {
+    /// One UDP datagram: one `datagram` message, final at once.
+    pub fn udp_datagram(&mut self, datagram: &Datagram<'_>, out: &mut SegOut) {
+        let Datagram { flow, dir, n, ts, payload, fragments } = *datagram;
         out.clear();
         let next = self.udp.entry((flow, dir)).or_insert(0);
         let index = *next;

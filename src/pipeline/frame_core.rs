@@ -21,7 +21,7 @@ use std::io;
 use std::sync::Arc;
 
 use super::{ChecksumMode, ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunSummary, Sink};
-use crate::analyze::{Carried, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
+use crate::analyze::{Carried, Datagram, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
 use crate::decode::{self, tcpflags, Frame, IpReasm, Net, Transport};
@@ -291,7 +291,10 @@ impl Back {
             }
             (_, Transport::Udp(_), Tracked { udp: Some(u), .. }) => {
                 let fragments = frame.reasm.datagram().map_or(&[][..], |d| &d.frames[..]);
-                st.seams.udp_datagram(u.flow, u.dir, n, ts, frame.transport_payload(), fragments, &mut st.out);
+                st.seams.udp_datagram(
+                    &Datagram { flow: u.flow, dir: u.dir, n, ts, payload: frame.transport_payload(), fragments },
+                    &mut st.out,
+                );
                 Ok(st.emit(n, sink)?.map_or(MsgNote::None, MsgNote::Known))
             }
             _ => Ok(MsgNote::None),

@@ -203,7 +203,7 @@ impl Defrag {
         let before = p.cost();
         p.seen = p.seen.saturating_add(1);
         let mut note = FragNote { index: p.seen, overlap: None, tiny };
-        let outcome = add(p, &ip, offset, more, len, bytes, n, &mut note);
+        let outcome = add(p, &ip, &Piece { offset, more, len, bytes, n }, &mut note);
         self.held = self.held - before + p.cost();
         if note.overlap.is_some() {
             self.counts.overlaps += 1;
@@ -314,19 +314,20 @@ fn min_transport(proto: u8) -> usize {
     }
 }
 
-/// Adds a fragment's bytes to `p`: `len` payload bytes at `offset`, of which `bytes` were
-/// captured. Updates `note.overlap`; `Err` when the datagram must be discarded.
-#[allow(clippy::too_many_arguments)]
-fn add(
-    p: &mut Pending,
-    ip: &crate::decode::Ip,
+/// One fragment's share of its datagram: `len` payload bytes at `offset` (of which `bytes` were
+/// captured), from frame `n`; `more`: more fragments follow.
+struct Piece<'a> {
     offset: u32,
     more: bool,
     len: u32,
-    bytes: &[u8],
+    bytes: &'a [u8],
     n: u64,
-    note: &mut FragNote,
-) -> Result<(), FragDrop> {
+}
+
+/// Adds a fragment's bytes to `p`. Updates `note.overlap`; `Err` when the datagram must be
+/// discarded.
+fn add(p: &mut Pending, ip: &crate::decode::Ip, piece: &Piece<'_>, note: &mut FragNote) -> Result<(), FragDrop> {
+    let Piece { offset, more, len, bytes, n } = *piece;
     if let Some(why) = p.dead {
         return Err(why);
     }

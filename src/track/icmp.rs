@@ -21,6 +21,25 @@ enum Kind {
 /// (originator, responder, kind).
 type Key = (IpAddr, IpAddr, Kind);
 
+/// One ICMP or ICMPv6 message, as flows count it.
+#[derive(Clone, Copy, Debug)]
+pub struct IcmpMessage {
+    /// ICMPv6 rather than ICMP.
+    pub v6: bool,
+    /// Sender.
+    pub src: IpAddr,
+    /// Receiver.
+    pub dst: IpAddr,
+    /// Message type.
+    pub ty: u8,
+    /// Message code.
+    pub code: u8,
+    /// The echo identifier of an echo request or reply.
+    pub echo: Option<u16>,
+    /// Bytes after the ICMP header.
+    pub len: u64,
+}
+
 /// The ICMP flows of a run.
 pub struct IcmpFlows {
     map: FxHashMap<Key, u32>,
@@ -34,10 +53,9 @@ impl IcmpFlows {
         IcmpFlows { map: FxHashMap::default(), stats: Vec::new(), cap }
     }
 
-    /// Frame `n` at `ts`: a message of type `ty`, code `code` (echo identifier `echo` for echo
-    /// requests and replies) from `src` to `dst` with `len` bytes after the ICMP header.
-    #[allow(clippy::too_many_arguments)]
-    pub fn message(&mut self, n: u64, ts: i64, v6: bool, src: IpAddr, dst: IpAddr, ty: u8, code: u8, echo: Option<u16>, len: u64) {
+    /// Frame `n` at `ts` carried message `m`.
+    pub fn message(&mut self, n: u64, ts: i64, m: &IcmpMessage) {
+        let IcmpMessage { v6, src, dst, ty, code, echo, len } = *m;
         let (request, reply) = if v6 { (128, 129) } else { (8, 0) };
         let (key, dir) = match echo {
             Some(id) if ty == request => ((src, dst, Kind::Echo(id)), Dir::C2S),
@@ -78,9 +96,10 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let mut f = IcmpFlows::new(10);
-        f.message(1, 0, false, a, b, 8, 0, Some(7), 56);
-        f.message(2, 5, false, b, a, 0, 0, Some(7), 56);
-        f.message(3, 9, false, b, a, 3, 3, None, 28);
+        let m = |src, dst, ty, code, echo, len| IcmpMessage { v6: false, src, dst, ty, code, echo, len };
+        f.message(1, 0, &m(a, b, 8, 0, Some(7), 56));
+        f.message(2, 5, &m(b, a, 0, 0, Some(7), 56));
+        f.message(3, 9, &m(b, a, 3, 3, None, 28));
         let s = f.summaries();
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].client.port(), s[0].server.port(), s[0].packets, s[0].bytes), (8, 0, [1, 1], [56, 56]));

@@ -176,7 +176,8 @@ impl Tracking {
                 if frame.is_whole() {
                     let len = frame.transport_payload().len() as u64;
                     let echo = icmp.echo.map(|(id, _)| id);
-                    self.icmp.message(n, ts, icmp.v6, ip.src, ip.dst, icmp.ty, icmp.code, echo, len);
+                    let m = icmp::IcmpMessage { v6: icmp.v6, src: ip.src, dst: ip.dst, ty: icmp.ty, code: icmp.code, echo, len };
+                    self.icmp.message(n, ts, &m);
                 }
                 if let Some((q, (sport, dport))) = icmp.quoted.and_then(|q| q.ports.map(|p| (q, p))) {
                     tracked.icmp_about = match q.proto {
