@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use super::record::{ConnFacts, DatagramRec, PacketRec, Recording, PREVIEW};
+use super::record::{ConnFacts, DatagramRec, MessageRec, PacketRec, Recording, PREVIEW};
 use super::{GoldenOptions, HostMode, Ignore, Level, PortMode, TimeMode};
 use crate::analyze::push_escaped;
 use crate::analyze::FramingSpec;
@@ -78,8 +78,31 @@ impl Flow<'_> {
     }
 }
 
+/// A recording's segments and messages by connection, gathered once.
+struct ByConn<'r> {
+    packets: HashMap<u32, Vec<&'r PacketRec>>,
+    messages: HashMap<(u32, Dir), Vec<&'r MessageRec>>,
+}
+
+impl<'r> ByConn<'r> {
+    fn of(rec: &'r Recording) -> Self {
+        let mut by = ByConn { packets: HashMap::new(), messages: HashMap::new() };
+        for p in &rec.packets {
+            by.packets.entry(p.conn).or_default().push(p);
+        }
+        for m in &rec.messages {
+            by.messages.entry((m.conn, m.dir)).or_default().push(m);
+        }
+        for list in by.messages.values_mut() {
+            list.sort_by_key(|m| m.index);
+        }
+        by
+    }
+}
+
 /// The golden text of `rec` (without the header).
 pub fn render(rec: &Recording, opts: &GoldenOptions) -> String {
+    let by = ByConn::of(rec);
     let mut flows: Vec<Flow<'_>> = rec.conns.iter().map(Flow::Tcp).collect();
     let mut udp: Vec<u32> = rec.datagrams.iter().map(|d| d.flow).collect();
     udp.sort_unstable();
@@ -99,7 +122,7 @@ pub fn render(rec: &Recording, opts: &GoldenOptions) -> String {
         match flow {
             Flow::Tcp(conn) => {
                 tcp_n += 1;
-                render_conn(&mut out, tcp_n, conn, rec, opts, &mut names);
+                render_conn(&mut out, tcp_n, conn, &by, opts, &mut names);
             }
             Flow::Udp(datagrams) => {
                 udp_n += 1;
@@ -172,7 +195,7 @@ fn opt_pair<T: std::fmt::Display>(pair: (Option<T>, Option<T>)) -> String {
     format!("{}/{}", one(pair.0), one(pair.1))
 }
 
-fn render_conn(out: &mut String, n: usize, conn: &ConnFacts, rec: &Recording, opts: &GoldenOptions, names: &mut Names) {
+fn render_conn(out: &mut String, n: usize, conn: &ConnFacts, by: &ByConn<'_>, opts: &GoldenOptions, names: &mut Names) {
     let s = &conn.summary;
     let client = names.client(s.client);
     let server = names.server(s.server);
@@ -198,11 +221,10 @@ fn render_conn(out: &mut String, n: usize, conn: &ConnFacts, rec: &Recording, op
         return;
     }
     for (d, dir) in [(0usize, Dir::C2S), (1, Dir::S2C)] {
-        render_messages(out, conn, d, dir, rec);
+        render_messages(out, conn, d, dir, by);
     }
     if opts.level == Level::Packets {
-        let packets: Vec<&PacketRec> = rec.packets.iter().filter(|p| p.conn == s.conn).collect();
-        render_packets(out, &packets, opts);
+        render_packets(out, by.packets.get(&s.conn).map_or(&[][..], |p| p.as_slice()), opts);
     }
 }
 
@@ -211,11 +233,8 @@ fn stream_len(conn: &ConnFacts, d: usize) -> usize {
     conn.bytes[d].len()
 }
 
-fn render_messages(out: &mut String, conn: &ConnFacts, d: usize, dir: Dir, rec: &Recording) {
-    let messages = rec.messages_of(conn.summary.conn, dir);
-    if messages.is_empty() {
-        return;
-    }
+fn render_messages(out: &mut String, conn: &ConnFacts, d: usize, dir: Dir, by: &ByConn<'_>) {
+    let Some(messages) = by.messages.get(&(conn.summary.conn, dir)).filter(|m| !m.is_empty()) else { return };
     let bytes = &conn.bytes[d];
     let framing = conn.framing[d].unwrap_or(messages[0].framing);
     if framing == FramingSpec::Segment {

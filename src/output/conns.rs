@@ -373,63 +373,57 @@ fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; COLUMNS]) {
     end(buf);
     let _ = write!(buf, "{} {}", conn.conn_state, conn.history);
     end(buf);
-    if conn.proto != Proto::Tcp {
-        // no TCP state, options or analysis; UDP: each datagram is one message
+    // UDP and ICMP flows have no TCP state, options or analysis: `-`
+    let tcp = conn.proto == Proto::Tcp;
+    if tcp {
+        let _ = write!(buf, "{} / {}", conn.client_state.name(), conn.server_state.name());
+        if given_up(conn) {
+            let _ = buf.write_all(b" (given up?)");
+        }
+        end(buf);
+        pair(buf, conn.mss, opt);
+        end(buf);
+        pair(buf, conn.ws, opt);
+        end(buf);
+        let _ = match conn.irtt {
+            Some(ns) => write!(buf, "{:.3} ms", ns as f64 / 1e6),
+            None => buf.write_all(b"-"),
+        };
+        end(buf);
+    } else {
         for _ in 0..4 {
             buf.push(b'-');
             end(buf);
         }
-        let _ = write_secs(buf, conn.last_ts.saturating_sub(conn.first_ts), false);
-        end(buf);
-        let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
-        end(buf);
-        pair(buf, (conn.bytes[0], conn.bytes[1]), grouped);
-        end(buf);
-        for _ in 0..3 {
-            buf.push(b'-');
-            end(buf);
-        }
-        if conn.proto == Proto::Udp {
-            buf.extend_from_slice(b"datagram");
-            end(buf);
-            let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
-        } else {
-            buf.push(b'-');
-            end(buf);
-            buf.push(b'-');
-        }
-        end(buf);
-        return;
     }
-    let _ = write!(buf, "{} / {}", conn.client_state.name(), conn.server_state.name());
-    if given_up(conn) {
-        let _ = buf.write_all(b" (given up?)");
-    }
-    end(buf);
-    pair(buf, conn.mss, opt);
-    end(buf);
-    pair(buf, conn.ws, opt);
-    end(buf);
-    let _ = match conn.irtt {
-        Some(ns) => write!(buf, "{:.3} ms", ns as f64 / 1e6),
-        None => buf.write_all(b"-"),
-    };
-    end(buf);
     let _ = write_secs(buf, conn.last_ts.saturating_sub(conn.first_ts), false);
     end(buf);
     let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
     end(buf);
     pair(buf, (conn.bytes[0], conn.bytes[1]), grouped);
     end(buf);
-    let _ = write!(buf, "{}", conn.retransmissions);
-    end(buf);
-    let _ = write!(buf, "{}", conn.dup_acks);
-    end(buf);
-    let _ = write!(buf, "{}", conn.zero_windows);
-    end(buf);
-    framing_cell(buf, &row.seams);
-    end(buf);
-    messages_cell(buf, &row.seams);
+    for count in [conn.retransmissions, conn.dup_acks, conn.zero_windows] {
+        let _ = if tcp { write!(buf, "{count}") } else { buf.write_all(b"-") };
+        end(buf);
+    }
+    match conn.proto {
+        Proto::Tcp => {
+            framing_cell(buf, &row.seams);
+            end(buf);
+            messages_cell(buf, &row.seams);
+        }
+        // each datagram is one message
+        Proto::Udp => {
+            buf.extend_from_slice(b"datagram");
+            end(buf);
+            let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
+        }
+        Proto::Icmp => {
+            buf.push(b'-');
+            end(buf);
+            buf.push(b'-');
+        }
+    }
     end(buf);
 }
 

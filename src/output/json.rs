@@ -472,14 +472,7 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
     write!(w, ",\"missed_bytes\":{{\"c2s\":{},\"s2c\":{}}}", conn.missed_bytes[0], conn.missed_bytes[1])?;
     write!(w, ",\"retransmissions\":{},\"dup_acks\":{},\"zero_windows\":{}", conn.retransmissions, conn.dup_acks, conn.zero_windows)?;
     write!(w, ",\"sack_perm\":{},\"timestamps\":{}", conn.sack_perm, conn.timestamps)?;
-    w.write_all(b",\"start\":\"")?;
-    write_rfc3339(w, conn.first_ts, false)?;
-    w.write_all(b"\",\"duration\":")?;
-    write_secs(w, conn.last_ts.saturating_sub(conn.first_ts), false)?;
-    write!(w, ",\"first_frame\":{},\"last_frame\":{}", conn.first_frame, conn.last_frame)?;
-    if conn.icmp_errors > 0 {
-        write!(w, ",\"icmp_errors\":{}", conn.icmp_errors)?;
-    }
+    write_span(w, conn)?;
     if seams.iter().any(|dir| dir.is_some()) {
         let count =
             |field: &dyn Fn(&super::conns::DirCounts) -> u64| [seams[0].as_ref().map_or(0, field), seams[1].as_ref().map_or(0, field)];
@@ -524,6 +517,20 @@ fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
     [dropped, overlap, tiny]
 }
 
+/// `start`, `duration`, the frame range and `icmp_errors` (when any): the keys every `conn`
+/// record has in that place, whatever its protocol.
+fn write_span(w: &mut impl Write, conn: &ConnSummary) -> io::Result<()> {
+    w.write_all(b",\"start\":\"")?;
+    write_rfc3339(w, conn.first_ts, false)?;
+    w.write_all(b"\",\"duration\":")?;
+    write_secs(w, conn.last_ts.saturating_sub(conn.first_ts), false)?;
+    write!(w, ",\"first_frame\":{},\"last_frame\":{}", conn.first_frame, conn.last_frame)?;
+    if conn.icmp_errors > 0 {
+        write!(w, ",\"icmp_errors\":{}", conn.icmp_errors)?;
+    }
+    Ok(())
+}
+
 /// The `conn` record of a UDP or ICMP flow: the contract's keys for those protocols (TCP-only
 /// keys absent); `messages` per direction for UDP, one per datagram.
 fn write_flow(w: &mut impl Write, flow: &ConnSummary) -> io::Result<()> {
@@ -539,14 +546,7 @@ fn write_flow(w: &mut impl Write, flow: &ConnSummary) -> io::Result<()> {
     write_str(w, &flow.history)?;
     write!(w, ",\"packets\":{{\"c2s\":{},\"s2c\":{}}}", flow.packets[0], flow.packets[1])?;
     write!(w, ",\"bytes\":{{\"c2s\":{},\"s2c\":{}}}", flow.bytes[0], flow.bytes[1])?;
-    w.write_all(b",\"start\":\"")?;
-    write_rfc3339(w, flow.first_ts, false)?;
-    w.write_all(b"\",\"duration\":")?;
-    write_secs(w, flow.last_ts.saturating_sub(flow.first_ts), false)?;
-    write!(w, ",\"first_frame\":{},\"last_frame\":{}", flow.first_frame, flow.last_frame)?;
-    if flow.icmp_errors > 0 {
-        write!(w, ",\"icmp_errors\":{}", flow.icmp_errors)?;
-    }
+    write_span(w, flow)?;
     if flow.proto == crate::track::Proto::Udp {
         write!(w, ",\"messages\":{{\"c2s\":{},\"s2c\":{}}}", flow.packets[0], flow.packets[1])?;
     }
