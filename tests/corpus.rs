@@ -108,7 +108,10 @@ impl wireseam::pipeline::Sink for Conns {
 /// and corpus file; and the same again with three threads.
 #[test]
 fn seam_counts_without_frame_lists() {
-    let mut files = corpus().unwrap_or_default();
+    let corpus_files = corpus();
+    // a checkout without ../shared (a clone elsewhere) has only the fixtures' connections
+    let enough = if corpus_files.is_some() { 100 } else { 50 };
+    let mut files = corpus_files.unwrap_or_default();
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     files.extend(
         std::fs::read_dir(fixtures)
@@ -134,6 +137,6 @@ fn seam_counts_without_frame_lists() {
         assert_eq!(without.out, sharded.out, "{} --threads 3", f.display());
         conns += with.out.len();
     }
-    assert!(conns > 100, "{conns} connections");
+    assert!(conns > enough, "{conns} connections");
     eprintln!("{} files, {conns} connections", files.len());
 }
