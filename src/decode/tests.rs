@@ -119,7 +119,10 @@ fn decode_lax_only(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
             frame.warn(layer, 0, WarnKind::Truncated { need: need as u32, have: data.len() as u32 });
             frame
         }
-        _ => decode_lax(frame, proto, data, l2_len, wire_len),
+        _ => {
+            let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
+            decode_lax(frame, proto, data, l2_len, wire_len)
+        }
     }
 }
 
@@ -155,6 +158,7 @@ fn frames_decode_the_same_on_both_paths() {
                 let lax_only = format!("{:?}", decode_lax_only(meta.linktype, data, meta.len));
                 assert_eq!(both_paths, lax_only, "{} frame {} cut to {cut}", path.display(), frames + 1);
                 let (link, l2_len, proto) = link::slice(meta.linktype, data);
+                let (data, wire_len) = link::trim(&link, data, l2_len, meta.len);
                 let mut frame = Frame::new(link);
                 let version = match proto {
                     link::Proto::Ether(0x0800) => Some(4),
@@ -162,7 +166,7 @@ fn frames_decode_the_same_on_both_paths() {
                     link::Proto::Ip => data.get(l2_len).map(|b| b >> 4),
                     _ => None,
                 };
-                fast += u64::from(version.is_some_and(|version| fast_ip(&mut frame, version, data, l2_len, meta.len)));
+                fast += u64::from(version.is_some_and(|version| fast_ip(&mut frame, version, data, l2_len, wire_len)));
             }
             frames += 1;
         }
