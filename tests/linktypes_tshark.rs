@@ -162,17 +162,15 @@ fn tcp_and_udp_on_other_link_types_agree_with_tshark() {
                 problems.push(format!("{} frame {n}: tshark {flow:?}, wireseam decodes no TCP/UDP", file.display()));
                 continue;
             };
-            let same_stream = if inside_tunnels == 0 {
-                mine.5 == flow.5
-            } else {
-                *matched.entry((flow.0, flow.5)).or_insert(mine.5) == mine.5
-            };
+            let same_stream =
+                if inside_tunnels == 0 { mine.5 == flow.5 } else { *matched.entry((flow.0, flow.5)).or_insert(mine.5) == mine.5 };
             if (mine.0, &mine.1, mine.2, &mine.3, mine.4) != (flow.0, &flow.1, flow.2, &flow.3, flow.4) || !same_stream {
                 problems.push(format!("{} frame {n}: tshark {flow:?}, wireseam {mine:?}", file.display()));
             }
         }
         for proto in ["tcp", "udp"] {
-            let ids: Vec<(u64, u64)> = matched.iter().filter(|((p, _), _)| *p == proto).map(|((_, theirs), mine)| (*theirs, *mine)).collect();
+            let ids: Vec<(u64, u64)> =
+                matched.iter().filter(|((p, _), _)| *p == proto).map(|((_, theirs), mine)| (*theirs, *mine)).collect();
             let mut mine: Vec<u64> = ids.iter().map(|(_, m)| *m).collect();
             let in_order = mine.windows(2).all(|w| w[0] < w[1]);
             mine.dedup();

@@ -132,8 +132,8 @@ pub enum Link<'a> {
     },
 }
 
-/// An FDDI MAC header (ANSI X3.139): frame control and the two addresses, as on the wire (no
-/// bit reversal, as tcpdump and tshark show them by default).
+/// An FDDI MAC header (ANSI X3.139): frame control and the two addresses, in canonical bit
+/// order (each byte bit-reversed from the wire's, as tshark shows them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fddi {
     /// Frame control: 0x50-0x57 asynchronous LLC, 0xd0-0xd7 synchronous LLC, 0x41/0x4f SMT,
@@ -344,7 +344,15 @@ fn slice_fddi(data: &[u8]) -> (Link<'_>, usize, Proto) {
     if data.len() < 13 {
         return short(Layer::Fddi, 13);
     }
-    let mac = |at: usize| MacAddr([data[at], data[at + 1], data[at + 2], data[at + 3], data[at + 4], data[at + 5]]);
+    // FDDI sends each address byte most significant bit first: reversed into canonical order,
+    // as tshark shows them (tcpdump on Linux shows the bytes unchanged)
+    let mac = |at: usize| {
+        let mut addr = [0u8; 6];
+        for (i, byte) in addr.iter_mut().enumerate() {
+            *byte = data[at + i].reverse_bits();
+        }
+        MacAddr(addr)
+    };
     let mut fddi = Fddi { fc: data[0], dst: mac(1), src: mac(7), llc: None };
     if fddi.fc_name() != "llc" {
         return (Link::Fddi(fddi), 13, Proto::None);
@@ -465,6 +473,39 @@ mod tests {
         assert_eq!(MacAddr([0xff; 6]).class(), Some("broadcast"));
         assert_eq!(MacAddr([1, 0, 0x5e, 0, 0, 1]).class(), Some("multicast"));
         assert_eq!(MacAddr([0, 0x1b, 0x21, 1, 2, 3]).class(), None);
+    }
+
+    #[test]
+    fn fddi_llc_snap_and_smt() {
+        let mut d = vec![0x50, 0x40, 0xee, 0xce, 0, 0, 0xd0, 0x80, 0, 0, 0, 0, 0x01];
+        d.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45]);
+        let (link, len, proto) = slice(LINKTYPE_FDDI, &d);
+        assert_eq!((len, proto), (21, Proto::Ether(0x0800)));
+        let Link::Fddi(f) = link else { panic!() };
+        assert_eq!((f.dst, f.src), (MacAddr([0x02, 0x77, 0x73, 0, 0, 0x0b]), MacAddr([0x01, 0, 0, 0, 0, 0x80])));
+        d[0] = 0x41;
+        assert_eq!(slice(LINKTYPE_FDDI, &d).2, Proto::None);
+        d[0] = 0x50;
+        d[13] = 0x42;
+        assert!(matches!(slice(LINKTYPE_FDDI, &d).0, Link::Fddi(Fddi { llc: Some((0x42, 0xaa)), .. })));
+        for cut in 0..d.len() {
+            let (_, len, _) = slice(LINKTYPE_FDDI, &d[..cut]);
+            assert!(len <= cut);
+        }
+    }
+
+    #[test]
+    fn trim_drops_fcs_and_never_the_header() {
+        let mut frame = vec![0x08, 0x02, 0, 0];
+        frame.extend_from_slice(&[2; 18]);
+        frame.extend_from_slice(&[0, 0, 0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45, 1, 2, 3, 4]);
+        let mut d = vec![0, 0, 9, 0, 2, 0, 0, 0, 0x10];
+        d.extend_from_slice(&frame);
+        let (link, len, _) = slice(LINKTYPE_IEEE802_11_RADIOTAP, &d);
+        assert_eq!(trim(&link, &d, len, d.len() as u32), (&d[..d.len() - 4], d.len() as u32 - 4));
+        // cut by the snap length: the FCS was not captured, nothing captured is dropped
+        assert_eq!(trim(&link, &d, len, d.len() as u32 + 4).0.len(), d.len());
+        assert_eq!(trim(&link, &d[..len], len, 100).0.len(), len);
     }
 
     #[test]
