@@ -226,6 +226,7 @@ fn proto_label(frame: &Frame) -> &'static str {
         (_, Transport::Udp(_)) => "UDP",
         (_, Transport::Icmp(Icmp { v6: false, .. })) => "ICMP",
         (_, Transport::Icmp(Icmp { v6: true, .. })) => "ICMPv6",
+        (Net::Arp(_), _) if frame.ethertype == Some(0x8035) => "RARP",
         (Net::Arp(_), _) => "ARP",
         (Net::Ip(ip), _) if ip.version == 4 => "IPv4",
         (Net::Ip(_), _) => "IPv6",
@@ -275,6 +276,9 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
                     }
                     write!(w, "{} is-at {}", addrs.spa, addrs.sha)?
                 }
+                // RFC 903, worded as tcpdump does
+                (Some(addrs), 3) => write!(w, "rarp who-is {} tell {}", addrs.tha, addrs.sha)?,
+                (Some(addrs), 4) => write!(w, "rarp reply {} at {}", addrs.tha, addrs.tpa)?,
                 (Some(addrs), op) => write!(w, "{} {} {} → {} {}", names::arp_op(op), addrs.spa, addrs.sha, addrs.tpa, addrs.tha)?,
                 (None, op) => write!(w, "{} op {op} hw type {} proto 0x{:04x}", names::arp_op(op), arp.htype, arp.ptype)?,
             }

@@ -154,7 +154,7 @@ mod tests {
             out.extend_from_slice(&ty.to_be_bytes());
         }
         out.extend_from_slice(value);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }
