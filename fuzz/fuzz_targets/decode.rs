@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-const LINKTYPES: [u32; 8] = [1, 113, 276, 0, 108, 101, 228, 147];
+const LINKTYPES: [u32; 16] = [1, 113, 276, 0, 108, 101, 228, 147, 9, 10, 50, 104, 105, 127, 192, 239];
 
 fuzz_target!(|data: &[u8]| {
     if data.is_empty() {

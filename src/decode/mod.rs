@@ -39,6 +39,20 @@ pub enum Layer {
     Sll2,
     /// BSD null/loopback header (LINKTYPE_NULL, LINKTYPE_LOOP).
     Null,
+    /// PPP header (RFC 1661/1662).
+    Ppp,
+    /// Cisco HDLC header.
+    Chdlc,
+    /// Linux netfilter log header and attributes.
+    Nflog,
+    /// IEEE 802.11 MAC header.
+    Wifi,
+    /// Radiotap header in front of an 802.11 frame.
+    Radiotap,
+    /// PPI header in front of an 802.11 frame.
+    Ppi,
+    /// FDDI MAC header.
+    Fddi,
     /// 802.1Q / 802.1ad VLAN tag.
     Vlan,
     /// 802.1AE MACsec header.
@@ -72,6 +86,13 @@ impl Layer {
             Layer::Sll => "sll",
             Layer::Sll2 => "sll2",
             Layer::Null => "null",
+            Layer::Ppp => "ppp",
+            Layer::Chdlc => "chdlc",
+            Layer::Nflog => "nflog",
+            Layer::Wifi => "802.11",
+            Layer::Radiotap => "radiotap",
+            Layer::Ppi => "ppi",
+            Layer::Fddi => "fddi",
             Layer::Vlan => "vlan",
             Layer::Macsec => "macsec",
             Layer::Ip => "ip",
@@ -411,7 +432,7 @@ pub enum Transport<'a> {
 #[derive(Clone, Debug)]
 pub struct Frame<'a> {
     /// The link-layer header.
-    pub link: Link,
+    pub link: Link<'a>,
     /// VLAN identifiers of the 802.1Q/802.1ad tags, outermost first; the first `nvlan` are set.
     pub vlans: [u16; 3],
     /// How many entries of `vlans` are set (tags beyond three are not recorded).
@@ -435,7 +456,7 @@ pub struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    fn new(link: Link) -> Self {
+    fn new(link: Link<'a>) -> Self {
         Frame {
             link,
             vlans: [0; 3],
@@ -520,6 +541,7 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
         }
         _ => {}
     }
+    let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
     let rest = &data[l2_len..];
     let version = match proto {
         link::Proto::Ether(0x0800) => Some(4),
@@ -540,6 +562,15 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
 fn decode_lax<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: usize, wire_len: u32) -> Frame<'a> {
     let rest = &data[l2_len..];
     let sliced = match proto {
+        // RARP (RFC 903): ARP's format, which etherparse reads only under ARP's EtherType
+        link::Proto::Ether(0x8035) => {
+            frame.ethertype = Some(0x8035);
+            match etherparse::ArpPacketSlice::from_slice(rest) {
+                Ok(arp) => frame.net = Net::Arp(arp_of(&arp)),
+                Err(e) => frame.warn(Layer::Arp, l2_len, WarnKind::Truncated { need: e.required_len as u32, have: e.len as u32 }),
+            }
+            return frame;
+        }
         link::Proto::Ether(ethertype) => LaxSlicedPacket::from_ether_type(EtherType(ethertype), rest),
         link::Proto::Ip => match LaxSlicedPacket::from_ip(rest) {
             Ok(sliced) => sliced,
@@ -561,6 +592,7 @@ fn decode_lax<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_l
             frame.net = Net::Other(ethertype);
             return frame;
         }
+        link::Proto::None => return frame,
     };
     fill(&mut frame, &sliced, data, l2_len, wire_len);
     frame
@@ -679,6 +711,10 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
     let offset_of = |bytes: &[u8]| (bytes.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
     // A length field cannot claim more than the frame had on the wire (Wireshark clips the same way).
     let on_wire_after = |start: usize| wire_len.saturating_sub(start as u32);
+    // the outer EtherType first, then each VLAN tag's: the innermost one wins
+    if let Some(LinkSlice::EtherPayload(ether_payload)) = &sliced.link {
+        frame.ethertype = Some(ether_payload.ether_type.0);
+    }
     for ext in &sliced.link_exts {
         if let etherparse::LaxLinkExtSlice::Vlan(vlan) = ext {
             if (frame.nvlan as usize) < frame.vlans.len() {
@@ -688,25 +724,10 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             frame.ethertype = Some(vlan.ether_type().0);
         }
     }
-    if let Some(LinkSlice::EtherPayload(ether_payload)) = &sliced.link {
-        frame.ethertype = Some(ether_payload.ether_type.0);
-    }
     match &sliced.net {
         Some(LaxNetSlice::Arp(arp)) => {
             frame.ethertype = Some(0x0806);
-            let eth_ipv4 = if arp.hw_addr_size() == 6 && arp.proto_addr_size() == 4 {
-                let mac = |bytes: &[u8]| MacAddr([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]]);
-                let ip = |bytes: &[u8]| Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]);
-                Some(ArpAddrs {
-                    sha: mac(arp.sender_hw_addr()),
-                    spa: ip(arp.sender_protocol_addr()),
-                    tha: mac(arp.target_hw_addr()),
-                    tpa: ip(arp.target_protocol_addr()),
-                })
-            } else {
-                None
-            };
-            frame.net = Net::Arp(Arp { op: arp.operation().0, htype: arp.hw_addr_type().0, ptype: arp.proto_addr_type().0, eth_ipv4 });
+            frame.net = Net::Arp(arp_of(arp));
         }
         Some(LaxNetSlice::Ipv4(v4)) => {
             frame.ethertype = Some(0x0800);
@@ -762,7 +783,13 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             }
             frame.net = Net::Ip(ip);
         }
-        None => {}
+        // an EtherType not decoded, after any VLAN tags: named by its number
+        None => match frame.ethertype {
+            Some(ethertype) if sliced.stop_err.is_none() && !matches!(ethertype, 0x0800 | 0x86dd | 0x0806) => {
+                frame.net = Net::Other(ethertype)
+            }
+            _ => {}
+        },
     }
     if let Some((error, _layer)) = &sliced.stop_err {
         let (layer, offset) = match error {
@@ -829,6 +856,23 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
             }
         }
     }
+}
+
+/// An ARP (or RARP) packet's operation and types, and its addresses when it is Ethernet/IPv4.
+fn arp_of(arp: &etherparse::ArpPacketSlice<'_>) -> Arp {
+    let eth_ipv4 = if arp.hw_addr_size() == 6 && arp.proto_addr_size() == 4 {
+        let mac = |bytes: &[u8]| MacAddr([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]]);
+        let ip = |bytes: &[u8]| Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]);
+        Some(ArpAddrs {
+            sha: mac(arp.sender_hw_addr()),
+            spa: ip(arp.sender_protocol_addr()),
+            tha: mac(arp.target_hw_addr()),
+            tpa: ip(arp.target_protocol_addr()),
+        })
+    } else {
+        None
+    };
+    Arp { op: arp.operation().0, htype: arp.hw_addr_type().0, ptype: arp.proto_addr_type().0, eth_ipv4 }
 }
 
 /// etherparse does not slice the transport header of fragments; the first fragment still carries

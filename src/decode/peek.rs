@@ -70,6 +70,7 @@ pub fn peek(linktype: u32, data: &[u8]) -> Peek {
         // decode stops at the link layer
         return Peek::NoFlow;
     }
+    let (data, _) = link::trim(&link, data, l2_len, data.len() as u32);
     let (mut ip, mut proto) = (&data[l2_len..], proto);
     // one 802.1Q or 802.1ad tag
     if let (Proto::Ether(0x8100 | 0x88a8), Some(tag)) = (proto, ip.get(..4)) {
@@ -80,6 +81,8 @@ pub fn peek(linktype: u32, data: &[u8]) -> Peek {
         Proto::Ether(0x0800) => 4,
         Proto::Ether(0x86dd) => 6,
         Proto::Ether(0x0806) => return Peek::NoFlow,
+        // the link layer is the whole frame (a control packet, a management frame)
+        Proto::None => return Peek::NoFlow,
         Proto::Ip => match ip.first() {
             Some(b) => b >> 4,
             None => return Peek::Unknown,

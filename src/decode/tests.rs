@@ -119,7 +119,10 @@ fn decode_lax_only(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
             frame.warn(layer, 0, WarnKind::Truncated { need: need as u32, have: data.len() as u32 });
             frame
         }
-        _ => decode_lax(frame, proto, data, l2_len, wire_len),
+        _ => {
+            let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
+            decode_lax(frame, proto, data, l2_len, wire_len)
+        }
     }
 }
 
@@ -155,6 +158,7 @@ fn frames_decode_the_same_on_both_paths() {
                 let lax_only = format!("{:?}", decode_lax_only(meta.linktype, data, meta.len));
                 assert_eq!(both_paths, lax_only, "{} frame {} cut to {cut}", path.display(), frames + 1);
                 let (link, l2_len, proto) = link::slice(meta.linktype, data);
+                let (data, wire_len) = link::trim(&link, data, l2_len, meta.len);
                 let mut frame = Frame::new(link);
                 let version = match proto {
                     link::Proto::Ether(0x0800) => Some(4),
@@ -162,7 +166,7 @@ fn frames_decode_the_same_on_both_paths() {
                     link::Proto::Ip => data.get(l2_len).map(|b| b >> 4),
                     _ => None,
                 };
-                fast += u64::from(version.is_some_and(|version| fast_ip(&mut frame, version, data, l2_len, meta.len)));
+                fast += u64::from(version.is_some_and(|version| fast_ip(&mut frame, version, data, l2_len, wire_len)));
             }
             frames += 1;
         }
@@ -202,4 +206,26 @@ fn peek_agrees_with_decode() {
     }
     assert!(frames > 100 && flows > frames / 4, "{frames} frames, {flows} flows peeked");
     eprintln!("{frames} frames: {known} peeks known, {flows} flows");
+}
+
+/// RARP (RFC 903) is read like ARP; a VLAN-tagged frame of an EtherType not decoded names the
+/// inner EtherType, not the tag's.
+#[test]
+fn rarp_and_vlan_inner_ethertype() {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x80, 0x35]);
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 3, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    let frame = decode(1, &f, f.len() as u32);
+    assert_eq!(frame.ethertype, Some(0x8035));
+    let Net::Arp(arp) = frame.net else { panic!("{:?}", frame.net) };
+    assert_eq!(arp.op, 3);
+    assert_eq!(arp.eth_ipv4.unwrap().tha, MacAddr([2, 0, 0, 0, 0, 1]));
+    let frame = decode(1, &f[..20], 60);
+    assert!(frame.warnings.iter().any(|w| w.layer == Layer::Arp), "{:?}", frame.warnings);
+
+    let mut v = vec![0xff; 6];
+    v.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x81, 0x00, 0x00, 0x64, 0x88, 0xcc, 1, 2, 3, 4]);
+    let frame = decode(1, &v, v.len() as u32);
+    assert_eq!((frame.ethertype, frame.vlans()), (Some(0x88cc), &[100][..]));
+    assert_eq!(frame.net, Net::Other(0x88cc));
 }

@@ -40,6 +40,7 @@ fields! {
     EthSrcVendor => "eth.src_vendor", EthDstVendor => "eth.dst_vendor",
     SllVersion => "sll.version", SllPkttype => "sll.pkttype", SllHatype => "sll.hatype",
     SllSrc => "sll.src", SllType => "sll.type",
+    LinkType => "link.type", LinkSrc => "link.src", LinkDst => "link.dst", LinkSsid => "link.ssid",
     ArpOp => "arp.op", ArpSha => "arp.sha", ArpSpa => "arp.spa", ArpTha => "arp.tha",
     ArpTpa => "arp.tpa", ArpKind => "arp.kind",
     IpVersion => "ip.version", IpSrc => "ip.src", IpDst => "ip.dst", IpTtl => "ip.ttl",
@@ -267,6 +268,29 @@ fn field_text(cell: &mut Vec<u8>, field: Field, view: &PacketView<'_, '_>, agg: 
         Field::SllSrc => {
             if sll.is_some() {
                 frame.link.sll_mac().iter().for_each(|m| mac(cell, m));
+            }
+        }
+        Field::LinkType => {
+            if !matches!(frame.link, Link::Ethernet { .. } | Link::Sll { .. } | Link::Unknown { .. } | Link::Truncated { .. }) {
+                cell.extend_from_slice(frame.link.type_name().as_bytes());
+            }
+        }
+        Field::LinkSrc | Field::LinkDst => {
+            let addr = match &frame.link {
+                Link::Wifi(w) if field == Field::LinkSrc => w.src().filter(|_| w.naddr >= 2),
+                Link::Wifi(w) => w.dst(),
+                Link::Fddi(f) => Some(if field == Field::LinkSrc { f.src } else { f.dst }),
+                _ => None,
+            };
+            if let Some(addr) = addr {
+                mac(cell, &addr);
+            }
+        }
+        Field::LinkSsid => {
+            if let Link::Wifi(w) = &frame.link {
+                if let Some(ssid) = w.ssid() {
+                    super::link::write_escaped(cell, ssid, 128)?;
+                }
             }
         }
         Field::SllType => {

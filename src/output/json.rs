@@ -133,7 +133,7 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
             }
             w.write_all(b"}")?;
         }
-        _ => {}
+        ref link => super::link::write_json(w, link, frame.ethertype)?,
     }
     match &frame.net {
         Net::Arp(arp) => {

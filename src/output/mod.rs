@@ -6,6 +6,7 @@ pub mod conns_log;
 pub mod fields;
 pub mod flow;
 pub mod json;
+pub mod link;
 pub mod report;
 pub mod stream;
 pub mod style;

@@ -187,8 +187,9 @@ fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()>
 
 /// The link column: MAC addresses, SLL packet type, or what the link layer is, padded to [`LINK_COL`].
 fn write_link_col(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
-    let mut col = [b' '; 64];
+    let mut col = [b' '; 192];
     let mut cursor = io::Cursor::new(&mut col[..]);
+    let mut cols = None;
     match frame.link {
         Link::Ethernet { src, dst } => {
             cursor.write_all(&src.fmt_buf())?;
@@ -206,10 +207,11 @@ fn write_link_col(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
         Link::Raw => cursor.write_all(b"raw ip")?,
         Link::Unknown { linktype } => write!(cursor, "link type {linktype}")?,
         Link::Truncated { layer, .. } => write!(cursor, "{layer} (cut)")?,
+        ref link => cols = super::link::write_col(&mut cursor, link, LINK_COL)?,
     }
     let used = cursor.position() as usize;
     // "→" is three bytes but one column
-    let shown = if matches!(frame.link, Link::Ethernet { .. }) { used - 2 } else { used };
+    let shown = cols.unwrap_or(if matches!(frame.link, Link::Ethernet { .. }) { used - 2 } else { used });
     w.write_all(&col[..used])?;
     for _ in shown..LINK_COL {
         w.write_all(b" ")?;
@@ -224,13 +226,14 @@ fn proto_label(frame: &Frame) -> &'static str {
         (_, Transport::Udp(_)) => "UDP",
         (_, Transport::Icmp(Icmp { v6: false, .. })) => "ICMP",
         (_, Transport::Icmp(Icmp { v6: true, .. })) => "ICMPv6",
+        (Net::Arp(_), _) if frame.ethertype == Some(0x8035) => "RARP",
         (Net::Arp(_), _) => "ARP",
         (Net::Ip(ip), _) if ip.version == 4 => "IPv4",
         (Net::Ip(_), _) => "IPv6",
         (Net::Other(t), _) => names::ethertype(*t).unwrap_or("ETH"),
         (Net::None, _) => match frame.link {
             Link::Unknown { .. } => "?",
-            _ => "-",
+            ref link => super::link::proto_label(link).unwrap_or("-"),
         },
     }
 }
@@ -273,6 +276,9 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
                     }
                     write!(w, "{} is-at {}", addrs.spa, addrs.sha)?
                 }
+                // RFC 903, worded as tcpdump does
+                (Some(addrs), 3) => write!(w, "rarp who-is {} tell {}", addrs.tha, addrs.sha)?,
+                (Some(addrs), 4) => write!(w, "rarp reply {} at {}", addrs.tha, addrs.tpa)?,
                 (Some(addrs), op) => write!(w, "{} {} {} → {} {}", names::arp_op(op), addrs.spa, addrs.sha, addrs.tpa, addrs.tha)?,
                 (None, op) => write!(w, "{} op {op} hw type {} proto 0x{:04x}", names::arp_op(op), arp.htype, arp.ptype)?,
             }
@@ -417,7 +423,11 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
         },
         (Net::None, _) => match frame.link {
             Link::Unknown { linktype } => write!(w, "link type {linktype} ({}) len {}", linktype_name(linktype), view.meta.len)?,
-            _ => write!(w, "len {}", view.meta.len)?,
+            ref link => {
+                if !super::link::write_summary(w, link, view.meta.len)? {
+                    write!(w, "len {}", view.meta.len)?
+                }
+            }
         },
     }
     Ok(())
@@ -585,7 +595,9 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
             }
             w.write_all(b"\n")?;
         }
-        _ => {}
+        ref link => {
+            super::link::write_details(w, link, frame.ethertype, IND)?;
+        }
     }
     if let Net::Arp(arp) = &frame.net {
         if let Some(addrs) = arp.eth_ipv4 {

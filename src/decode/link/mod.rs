@@ -1,8 +1,18 @@
-//! Link layers: Ethernet, Linux cooked capture v1/v2, BSD null/loop, raw IP.
+//! Link layers: Ethernet, Linux cooked capture v1/v2, BSD null/loop, raw IP, PPP and Cisco
+//! HDLC ([`ppp`]), Linux netfilter log ([`nflog`]), IEEE 802.11 with radiotap or PPI
+//! ([`wifi`]) and FDDI.
 
 use std::fmt;
 
 use super::Layer;
+
+pub mod nflog;
+pub mod ppp;
+pub mod wifi;
+
+pub use nflog::Nflog;
+pub use ppp::{ppp_proto, ppp_proto_name, Chdlc, Ppp, PppControl, PppFraming, Slarp};
+pub use wifi::{Radio, RadioHeader, Wifi, WifiBody, WifiKind};
 
 /// An IEEE 802 48-bit MAC address, in transmission order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
@@ -65,9 +75,9 @@ impl fmt::Debug for MacAddr {
     }
 }
 
-/// The link-layer header of a frame.
+/// The link-layer header of a frame (borrowing from the frame what it shows: an SSID, a log prefix).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Link {
+pub enum Link<'a> {
     /// Ethernet II (LINKTYPE_ETHERNET).
     Ethernet {
         /// Source address.
@@ -98,6 +108,16 @@ pub enum Link {
     },
     /// No link header: the frame starts with the IP header (LINKTYPE_RAW, IPV4, IPV6).
     Raw,
+    /// PPP, bare or in HDLC-like framing (LINKTYPE_PPP, LINKTYPE_PPP_HDLC).
+    Ppp(Ppp),
+    /// Cisco HDLC (LINKTYPE_C_HDLC, or LINKTYPE_PPP_HDLC frames with a Cisco address).
+    Chdlc(Chdlc),
+    /// Linux netfilter log record (LINKTYPE_NFLOG).
+    Nflog(Nflog<'a>),
+    /// IEEE 802.11, possibly behind radiotap or PPI.
+    Wifi(Wifi<'a>),
+    /// FDDI (LINKTYPE_FDDI).
+    Fddi(Fddi),
     /// A link type this decoder does not slice.
     Unknown {
         /// Its LINKTYPE_ number.
@@ -112,7 +132,65 @@ pub enum Link {
     },
 }
 
-impl Link {
+/// An FDDI MAC header (ANSI X3.139): frame control and the two addresses, in canonical bit
+/// order (each byte bit-reversed from the wire's, as tshark shows them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fddi {
+    /// Frame control: 0x50-0x57 asynchronous LLC, 0xd0-0xd7 synchronous LLC, 0x41/0x4f SMT,
+    /// 0xc1-0xcf MAC frames, 0x80/0xc0 token.
+    pub fc: u8,
+    /// Source address.
+    pub src: MacAddr,
+    /// Destination address.
+    pub dst: MacAddr,
+    /// The (DSAP, SSAP) of an LLC header that is not SNAP.
+    pub llc: Option<(u8, u8)>,
+}
+
+impl Fddi {
+    /// What the frame control says the frame is.
+    pub fn fc_name(&self) -> &'static str {
+        match self.fc {
+            0x50..=0x57 | 0xd0..=0xd7 => "llc",
+            0x41 | 0x4f => "smt",
+            0xc1..=0xcf => "mac",
+            0x80 | 0xc0 => "token",
+            0x00 | 0x40 => "void",
+            _ => "reserved",
+        }
+    }
+}
+
+impl Link<'_> {
+    /// The short name output uses for the link type: `eth`, `sll`, `ppp`, `802.11`, ...
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Link::Ethernet { .. } => "eth",
+            Link::Sll { .. } => "sll",
+            Link::Null { .. } => "null",
+            Link::Raw => "raw",
+            Link::Ppp(Ppp { framing: PppFraming::Bare, .. }) => "ppp",
+            Link::Ppp(Ppp { framing: PppFraming::Hdlc, .. }) => "ppp_hdlc",
+            Link::Chdlc(_) => "chdlc",
+            Link::Nflog(_) => "nflog",
+            Link::Wifi(_) => "802.11",
+            Link::Fddi(_) => "fddi",
+            Link::Unknown { .. } => "unknown",
+            Link::Truncated { .. } => "truncated",
+        }
+    }
+
+    /// (source, destination) of a link that has MAC addresses both ways: Ethernet, FDDI,
+    /// 802.11 frames with a source address.
+    pub fn macs(&self) -> Option<(MacAddr, MacAddr)> {
+        match self {
+            Link::Ethernet { src, dst } => Some((*src, *dst)),
+            Link::Fddi(f) => Some((f.src, f.dst)),
+            Link::Wifi(w) if w.naddr >= 2 => Some((w.src()?, w.dst()?)),
+            _ => None,
+        }
+    }
+
     /// (source, destination) of an Ethernet header.
     pub fn eth(&self) -> Option<(MacAddr, MacAddr)> {
         match *self {
@@ -151,6 +229,9 @@ pub enum Proto {
     Ip,
     /// Not an EtherType we can follow (802.3 length, LLC, CAN, netlink...).
     Other(u16),
+    /// Nothing decoding follows: the link layer itself says what the frame is (a PPP control
+    /// packet, an 802.11 management frame, protected data, ...).
+    None,
 }
 
 /// BSD loopback, address family in the capturing host's byte order (tcpdump.org link-layer header types).
@@ -169,6 +250,22 @@ pub const LINKTYPE_IPV4: u32 = 228;
 pub const LINKTYPE_IPV6: u32 = 229;
 /// Linux cooked capture v2.
 pub const LINKTYPE_LINUX_SLL2: u32 = 276;
+/// PPP (RFC 1661), with or without RFC 1662 address and control bytes.
+pub const LINKTYPE_PPP: u32 = 9;
+/// FDDI (ANSI X3.139), frame control first.
+pub const LINKTYPE_FDDI: u32 = 10;
+/// PPP in HDLC-like framing (RFC 1662), or Cisco PPP with HDLC framing.
+pub const LINKTYPE_PPP_HDLC: u32 = 50;
+/// Cisco HDLC.
+pub const LINKTYPE_C_HDLC: u32 = 104;
+/// IEEE 802.11 without a radio header.
+pub const LINKTYPE_IEEE802_11: u32 = 105;
+/// IEEE 802.11 behind a radiotap header.
+pub const LINKTYPE_IEEE802_11_RADIOTAP: u32 = 127;
+/// Per-Packet Information header, then the link type it names.
+pub const LINKTYPE_PPI: u32 = 192;
+/// Linux netfilter log.
+pub const LINKTYPE_NFLOG: u32 = 239;
 
 /// The DLT name tcpdump prints for a link type (`EN10MB`, `LINUX_SLL2`, ...), or `unsupported`.
 pub fn linktype_name(linktype: u32) -> &'static str {
@@ -181,6 +278,14 @@ pub fn linktype_name(linktype: u32) -> &'static str {
         LINKTYPE_IPV4 => "IPV4",
         LINKTYPE_IPV6 => "IPV6",
         LINKTYPE_LINUX_SLL2 => "LINUX_SLL2",
+        LINKTYPE_PPP => "PPP",
+        LINKTYPE_FDDI => "FDDI",
+        LINKTYPE_PPP_HDLC => "PPP_SERIAL",
+        LINKTYPE_C_HDLC => "C_HDLC",
+        LINKTYPE_IEEE802_11 => "IEEE802_11",
+        LINKTYPE_IEEE802_11_RADIOTAP => "IEEE802_11_RADIO",
+        LINKTYPE_PPI => "PPI",
+        LINKTYPE_NFLOG => "NFLOG",
         _ => "unsupported",
     }
 }
@@ -194,6 +299,92 @@ fn be16(bytes: &[u8]) -> u16 {
     u16::from_be_bytes([bytes[0], bytes[1]])
 }
 
+fn le16(bytes: &[u8]) -> u16 {
+    u16::from_le_bytes([bytes[0], bytes[1]])
+}
+
+fn le32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// The answer for a link header cut short.
+fn short<'a>(layer: Layer, need: usize) -> (Link<'a>, usize, Proto) {
+    (Link::Truncated { layer, need }, 0, Proto::None)
+}
+
+/// What an IEEE 802.2 LLC header says follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LlcPayload {
+    /// SNAP (0xaa 0xaa 0x03) with OUI 00-00-00 (RFC 1042) or 00-00-f8 (802.1H): the EtherType,
+    /// 8 bytes after the LLC header's start.
+    Snap(u16),
+    /// Another LLC header (or SNAP with another OUI).
+    Llc {
+        /// Destination service access point.
+        dsap: u8,
+        /// Source service access point.
+        ssap: u8,
+    },
+    /// Fewer than 3 bytes, or SNAP cut before its EtherType.
+    Cut,
+}
+
+/// Read an LLC header (and SNAP) from the start of `bytes`.
+pub fn llc(bytes: &[u8]) -> LlcPayload {
+    match bytes {
+        [0xaa, 0xaa, 0x03, 0, 0, 0 | 0xf8, t0, t1, ..] => LlcPayload::Snap(u16::from_be_bytes([*t0, *t1])),
+        [0xaa, 0xaa, 0x03, ..] if bytes.len() < 8 => LlcPayload::Cut,
+        [dsap, ssap, _, ..] => LlcPayload::Llc { dsap: *dsap, ssap: *ssap },
+        _ => LlcPayload::Cut,
+    }
+}
+
+/// FDDI: frame control, destination, source, then LLC for the LLC frame types.
+fn slice_fddi(data: &[u8]) -> (Link<'_>, usize, Proto) {
+    if data.len() < 13 {
+        return short(Layer::Fddi, 13);
+    }
+    // FDDI sends each address byte most significant bit first: reversed into canonical order,
+    // as tshark shows them (tcpdump on Linux shows the bytes unchanged)
+    let mac = |at: usize| {
+        let mut addr = [0u8; 6];
+        for (i, byte) in addr.iter_mut().enumerate() {
+            *byte = data[at + i].reverse_bits();
+        }
+        MacAddr(addr)
+    };
+    let mut fddi = Fddi { fc: data[0], dst: mac(1), src: mac(7), llc: None };
+    if fddi.fc_name() != "llc" {
+        return (Link::Fddi(fddi), 13, Proto::None);
+    }
+    match llc(&data[13..]) {
+        LlcPayload::Snap(ethertype) => (Link::Fddi(fddi), 21, Proto::Ether(ethertype)),
+        LlcPayload::Llc { dsap, ssap } => {
+            fddi.llc = Some((dsap, ssap));
+            (Link::Fddi(fddi), 13, Proto::None)
+        }
+        LlcPayload::Cut => (Link::Fddi(fddi), 13, Proto::None),
+    }
+}
+
+/// The frame without what the link layer puts after its payload: an 802.11 FCS (from the
+/// captured bytes, as far as they reach it, and from the wire length), the attributes and
+/// padding after an NFLOG payload. Never cuts into the first `l2_len` bytes (the link header
+/// [`slice`] measured). Returns the bytes and wire length to decode.
+pub fn trim<'a>(link: &Link, data: &'a [u8], l2_len: usize, wire_len: u32) -> (&'a [u8], u32) {
+    let end = match link {
+        Link::Wifi(w) if w.fcs => {
+            let wire = wire_len.max(data.len() as u32).saturating_sub(4);
+            let end = data.len().min(wire as usize).max(l2_len.min(data.len()));
+            return (&data[..end], wire);
+        }
+        Link::Nflog(n) => n.payload_end as usize,
+        _ => return (data, wire_len),
+    };
+    let end = end.min(data.len()).max(l2_len.min(data.len()));
+    (&data[..end], wire_len.saturating_sub((data.len() - end) as u32))
+}
+
 /// A type/length field: an EtherType from 0x0600 up (IEEE 802.3), a length or other below.
 fn ether_or_other(type_or_len: u16) -> Proto {
     if type_or_len >= 0x0600 {
@@ -204,8 +395,7 @@ fn ether_or_other(type_or_len: u16) -> Proto {
 }
 
 /// Slice the link header: (link, header length, what follows).
-pub fn slice(linktype: u32, data: &[u8]) -> (Link, usize, Proto) {
-    let short = |layer, need| (Link::Truncated { layer, need }, 0, Proto::Other(0));
+pub fn slice(linktype: u32, data: &[u8]) -> (Link<'_>, usize, Proto) {
     match linktype {
         LINKTYPE_ETHERNET => {
             if data.len() < 14 {
@@ -259,7 +449,15 @@ pub fn slice(linktype: u32, data: &[u8]) -> (Link, usize, Proto) {
             (Link::Null { family }, 4, proto)
         }
         LINKTYPE_RAW | 12 | 14 | LINKTYPE_IPV4 | LINKTYPE_IPV6 => (Link::Raw, 0, Proto::Ip),
-        other => (Link::Unknown { linktype: other }, 0, Proto::Other(0)),
+        LINKTYPE_PPP => ppp::slice_ppp(data),
+        LINKTYPE_PPP_HDLC => ppp::slice_ppp_hdlc(data),
+        LINKTYPE_C_HDLC => ppp::slice_chdlc(data),
+        LINKTYPE_NFLOG => nflog::slice(data),
+        LINKTYPE_IEEE802_11 => wifi::slice_plain(data),
+        LINKTYPE_IEEE802_11_RADIOTAP => wifi::slice_radiotap(data),
+        LINKTYPE_PPI => wifi::slice_ppi(data),
+        LINKTYPE_FDDI => slice_fddi(data),
+        other => (Link::Unknown { linktype: other }, 0, Proto::None),
     }
 }
 
@@ -275,6 +473,39 @@ mod tests {
         assert_eq!(MacAddr([0xff; 6]).class(), Some("broadcast"));
         assert_eq!(MacAddr([1, 0, 0x5e, 0, 0, 1]).class(), Some("multicast"));
         assert_eq!(MacAddr([0, 0x1b, 0x21, 1, 2, 3]).class(), None);
+    }
+
+    #[test]
+    fn fddi_llc_snap_and_smt() {
+        let mut d = vec![0x50, 0x40, 0xee, 0xce, 0, 0, 0xd0, 0x80, 0, 0, 0, 0, 0x01];
+        d.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45]);
+        let (link, len, proto) = slice(LINKTYPE_FDDI, &d);
+        assert_eq!((len, proto), (21, Proto::Ether(0x0800)));
+        let Link::Fddi(f) = link else { panic!() };
+        assert_eq!((f.dst, f.src), (MacAddr([0x02, 0x77, 0x73, 0, 0, 0x0b]), MacAddr([0x01, 0, 0, 0, 0, 0x80])));
+        d[0] = 0x41;
+        assert_eq!(slice(LINKTYPE_FDDI, &d).2, Proto::None);
+        d[0] = 0x50;
+        d[13] = 0x42;
+        assert!(matches!(slice(LINKTYPE_FDDI, &d).0, Link::Fddi(Fddi { llc: Some((0x42, 0xaa)), .. })));
+        for cut in 0..d.len() {
+            let (_, len, _) = slice(LINKTYPE_FDDI, &d[..cut]);
+            assert!(len <= cut);
+        }
+    }
+
+    #[test]
+    fn trim_drops_fcs_and_never_the_header() {
+        let mut frame = vec![0x08, 0x02, 0, 0];
+        frame.extend_from_slice(&[2; 18]);
+        frame.extend_from_slice(&[0, 0, 0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45, 1, 2, 3, 4]);
+        let mut d = vec![0, 0, 9, 0, 2, 0, 0, 0, 0x10];
+        d.extend_from_slice(&frame);
+        let (link, len, _) = slice(LINKTYPE_IEEE802_11_RADIOTAP, &d);
+        assert_eq!(trim(&link, &d, len, d.len() as u32), (&d[..d.len() - 4], d.len() as u32 - 4));
+        // cut by the snap length: the FCS was not captured, nothing captured is dropped
+        assert_eq!(trim(&link, &d, len, d.len() as u32 + 4).0.len(), d.len());
+        assert_eq!(trim(&link, &d[..len], len, 100).0.len(), len);
     }
 
     #[test]
