@@ -330,14 +330,16 @@ impl Source for LiveSource {
 /// write(2) early at a page boundary on a fatal signal), which readers report as a cut-short
 /// last record after reading every record before it.
 pub struct RecordWriter {
-    file: std::fs::File,
+    file: Box<dyn Write + Send>,
     buf: Vec<u8>,
 }
 
 impl RecordWriter {
-    /// Create `path` and write the file header (nanosecond pcap, version 2.4).
+    /// Create `path` (`-`: standard output) and write the file header (nanosecond pcap,
+    /// version 2.4).
     pub fn create(path: &std::path::Path, linktype: u32, snaplen: u32) -> std::io::Result<Self> {
-        let mut file = std::fs::File::create(path)?;
+        let mut file: Box<dyn Write + Send> =
+            if path.as_os_str() == "-" { Box::new(std::io::stdout()) } else { Box::new(std::fs::File::create(path)?) };
         let mut header = Vec::with_capacity(24);
         header.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes()); // nanosecond timestamps
         header.extend_from_slice(&2u16.to_le_bytes());
@@ -357,7 +359,8 @@ impl RecordWriter {
         self.buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(&wire_len.to_le_bytes());
         self.buf.extend_from_slice(data);
-        self.file.write_all(&self.buf)
+        self.file.write_all(&self.buf)?;
+        self.file.flush()
     }
 }
 

@@ -339,8 +339,9 @@ pub struct CaptureArgs {
     #[arg(short = 'D', long = "list-interfaces")]
     pub list: bool,
 
-    /// BPF filter expression (kernel-side), as for tcpdump.
-    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    /// BPF filter expression (kernel-side), as for tcpdump. Options may follow it; a word that
+    /// starts with `-` goes after `--`.
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 
     /// Stop after N frames.
@@ -384,13 +385,9 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub check_checksums: bool,
 
-    /// More detail per frame (as for read).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-
-    /// Hexdump of each frame's payload.
-    #[arg(short = 'x', long = "hex")]
-    pub hex: bool,
+    /// How each frame's line looks (as for read).
+    #[command(flatten)]
+    pub lines: LineArgs,
 
     /// Also write the HTML report of what was captured (as `wireseam report`) when the capture stops.
     #[arg(long, value_name = "FILE")]
@@ -441,12 +438,22 @@ Examples:
 #[derive(Args, Debug)]
 pub struct InputArgs {
     /// Capture file to read (pcap or pcapng; `-` for standard input).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(value_name = "FILE", required_unless_present = "read_file")]
+    pub file: Option<PathBuf>,
 
     /// BPF filter expression, as for tcpdump (e.g. `tcp port 9000`), compiled by libpcap.
-    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Options may follow it (`tcp port 9000 -c 5`); a word that starts with `-` goes after `--`.
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
+
+    /// The capture file, as tcpdump's and tshark's -r (instead of FILE; the words after the
+    /// options are then all filter).
+    #[arg(short = 'r', value_name = "FILE")]
+    pub read_file: Option<PathBuf>,
+
+    /// Accepted for tcpdump's -n/-nn: wireseam never resolves addresses or ports to names.
+    #[arg(short = 'n', action = clap::ArgAction::Count)]
+    pub numeric: u8,
 
     /// Stop after N frames (counted after the filter).
     #[arg(short = 'c', long, value_name = "N")]
@@ -549,7 +556,7 @@ pub struct ConnsArgs {
     pub sort: String,
 
     /// Reverse the order.
-    #[arg(short = 'r', long)]
+    #[arg(long)]
     pub reverse: bool,
 
     /// Keep only connections matching every condition: state=SF, client_state=TIME-WAIT,
@@ -594,17 +601,83 @@ pub struct ReadArgs {
     #[command(flatten)]
     pub fields: FieldArgs,
 
+    /// How each frame's line looks.
+    #[command(flatten)]
+    pub lines: LineArgs,
+
+    /// Which frames are shown besides the BPF filter.
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Write the frames shown (after the filter, -Y, --conn, --host, --port and -c) to FILE
+    /// instead of listing them, as tcpdump -w: link types and timestamps kept, pcap from a pcap,
+    /// pcapng from a pcapng (each interface its own). `-w -`: a pcap on standard output (for
+    /// `| tshark -r -`), and nothing else there.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+/// tcpdump's options for the look of each frame's line (`read`, `capture`).
+#[derive(Args, Debug)]
+pub struct LineArgs {
     /// More detail: every header field and all TCP options, one line per layer (-vv adds more).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Hexdump of each frame's transport payload.
+    /// Hexdump of each frame's transport payload (offset, hex and ASCII).
     #[arg(short = 'x', long = "hex")]
     pub hex: bool,
 
+    /// The same hexdump (tcpdump's -X: hex and ASCII).
+    #[arg(short = 'X')]
+    pub hex_ascii: bool,
+
+    /// Each frame's transport payload as ASCII text, other bytes as `.` (tcpdump's -A).
+    #[arg(short = 'A', long = "ascii", conflicts_with_all = ["hex", "hex_ascii"])]
+    pub ascii: bool,
+
+    /// Short lines: no link column; TCP with its endpoints, connection, flags and length only
+    /// (tcpdump's -q).
+    #[arg(short = 'q', long = "quick", conflicts_with = "verbose")]
+    pub quick: bool,
+
+    /// The link-layer column on every frame (tcpdump's -e), also loopback's zero MACs, which are
+    /// left out by default. With -T fields, -e names a field instead (tshark's).
+    #[arg(long = "link-layer")]
+    pub link: bool,
+
+    /// Time column as tcpdump: -t none, -tt seconds since the epoch, -ttt since the previous
+    /// frame, -tttt UTC date and time, -ttttt since the first frame (the default).
+    #[arg(short = 't', action = clap::ArgAction::Count, conflicts_with = "time")]
+    pub t: u8,
+
     /// Time column of text output.
-    #[arg(short = 't', long = "time", value_enum, default_value_t = Time::Relative, value_name = "FORMAT")]
-    pub time: Time,
+    #[arg(long = "time", value_enum, value_name = "FORMAT")]
+    pub time: Option<Time>,
+}
+
+/// Which frames `read` shows, besides the BPF filter.
+#[derive(Args, Debug)]
+pub struct SelectArgs {
+    /// Display filter over wireseam's own fields, the names of -T fields and of the JSON packet
+    /// record (tshark's -Y): `tcp.analysis == retransmission`, `tcp.state.client == "TIME-WAIT"`,
+    /// `ip.src == 10.0.0.1 && tcp.len > 0`, `tcp.messages`. Operators == != < <= > >= contains,
+    /// && || ! (and, or, not), parentheses; a bare field: the frame has it (and it is not 0 or
+    /// false). Grammar: docs/display-filter.md.
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
+    pub display: Option<String>,
+
+    /// Only the frames of connection N (the `#N` of text lines, tcp.conn; as for flow and stream).
+    #[arg(long = "conn", value_name = "N")]
+    pub conn: Option<u32>,
+
+    /// Only frames from or to this IP address.
+    #[arg(long, value_name = "IP")]
+    pub host: Option<std::net::IpAddr>,
+
+    /// Only TCP and UDP frames from or to this port.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
 }
 
 /// `-F`/`--format` of `read` and `capture`: the output format.
@@ -652,8 +725,19 @@ pub enum ConnsFormatArg {
 
 /// The packet-listing format of `format`, `-e` and `-E`; usage errors for options that do not
 /// go together.
-fn packet_format(format: Format, fields: FieldArgs, verbose: u8, hex: bool) -> Result<crate::output::OutputFormat, String> {
+fn packet_format(format: Format, fields: FieldArgs, lines: &LineArgs, look: &TextLook) -> Result<crate::output::OutputFormat, String> {
     use crate::output::OutputFormat;
+    let verbose = lines.verbose;
+    if format != Format::Text {
+        let name = match format {
+            Format::Json => "-F json",
+            _ => "-T fields",
+        };
+        // The JSON records have no payload key (contract version 2): refused, not dropped.
+        if let Some(option) = look.text_only_option(lines) {
+            return Err(format!("{option} applies only to text output, not to {name}"));
+        }
+    }
     if format != Format::Fields {
         if let Some(name) = fields.fields.first() {
             return Err(format!("-e {name}: fields are written only with -T fields"));
@@ -664,13 +748,11 @@ fn packet_format(format: Format, fields: FieldArgs, verbose: u8, hex: bool) -> R
     }
     Ok(match format {
         Format::Text => OutputFormat::Text,
+        Format::Json if verbose > 0 => return Err("-v applies only to text output, not to -F json (its records have every field)".into()),
         Format::Json => OutputFormat::Json,
         Format::Fields => {
             if verbose > 0 {
                 return Err("-v does not apply to -T fields (choose the fields with -e)".into());
-            }
-            if hex {
-                return Err("-x does not apply to -T fields".into());
             }
             OutputFormat::Fields(crate::output::fields::FieldsSpec::parse(&fields.fields, &fields.options)?)
         }
@@ -693,7 +775,7 @@ pub enum Color {
     Never,
 }
 
-/// `-t`/`--time`: the time column of text output.
+/// `--time`: the time column of text output.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Time {
     /// Seconds since the first frame.
@@ -702,6 +784,92 @@ pub enum Time {
     Absolute,
     /// Seconds since the previous frame shown.
     Delta,
+    /// Seconds since the Unix epoch.
+    Epoch,
+    /// No time column.
+    None,
+}
+
+/// The look of text lines from `-v`, `-x`/`-X`/`-A`, `-q`, `-e`, `-t...`/`--time`; usage
+/// errors for counts tcpdump does not have.
+fn text_look(args: &LineArgs) -> Result<TextLook, String> {
+    use crate::output::text::{LineDetail, LinkColumn, PayloadDump};
+    let time = match (args.time, args.t) {
+        (Some(Time::Relative), _) | (None, 0 | 5) => TimeFormat::Relative,
+        (Some(Time::Absolute), _) | (None, 4) => TimeFormat::Absolute,
+        (Some(Time::Delta), _) | (None, 3) => TimeFormat::Delta,
+        (Some(Time::Epoch), _) | (None, 2) => TimeFormat::Epoch,
+        (Some(Time::None), _) | (None, 1) => TimeFormat::Omitted,
+        (None, n) => return Err(format!("-{}: give -t to -ttttt (tcpdump's time formats)", "t".repeat(usize::from(n)))),
+    };
+    Ok(TextLook {
+        verbose: args.verbose,
+        payload: if args.ascii {
+            PayloadDump::Ascii
+        } else if args.hex || args.hex_ascii {
+            PayloadDump::Hex
+        } else {
+            PayloadDump::None
+        },
+        time,
+        link: match (args.link, args.quick) {
+            (true, _) => LinkColumn::Always,
+            (false, true) => LinkColumn::Never,
+            (false, false) => LinkColumn::Auto,
+        },
+        detail: if args.quick { LineDetail::Quick } else { LineDetail::Full },
+    })
+}
+
+/// How text lines look: [`crate::output::text::TextOptions`] without the colours, which
+/// depend on where the output goes.
+#[derive(Debug, Clone, Copy)]
+pub struct TextLook {
+    /// How many `-v` were given.
+    pub verbose: u8,
+    /// The payload under each line (`-x`, `-X`, `-A`).
+    pub payload: crate::output::text::PayloadDump,
+    /// The time column.
+    pub time: TimeFormat,
+    /// The link-layer column (`-e`).
+    pub link: crate::output::text::LinkColumn,
+    /// Full or quick (`-q`) lines.
+    pub detail: crate::output::text::LineDetail,
+}
+
+impl TextLook {
+    /// The text sink's options with `palette`.
+    pub fn options(self, palette: crate::output::style::Palette) -> crate::output::text::TextOptions {
+        crate::output::text::TextOptions {
+            verbose: self.verbose,
+            payload: self.payload,
+            time: self.time,
+            link: self.link,
+            detail: self.detail,
+            palette,
+        }
+    }
+
+    /// The first option that changes only text lines, for the error when another format is
+    /// chosen: `-x`, `-A`, `-q`, `-e`, `-t`.
+    fn text_only_option(&self, args: &LineArgs) -> Option<&'static str> {
+        use crate::output::text::PayloadDump;
+        match self.payload {
+            PayloadDump::Hex if args.hex => return Some("-x"),
+            PayloadDump::Hex => return Some("-X"),
+            PayloadDump::Ascii => return Some("-A"),
+            PayloadDump::None => {}
+        }
+        if args.quick {
+            Some("-q")
+        } else if args.link {
+            Some("-e")
+        } else if args.t > 0 || args.time.is_some() {
+            Some("-t/--time")
+        } else {
+            None
+        }
+    }
 }
 
 /// Where frames come from, and how a file command reads them (validated [`InputArgs`]).
@@ -765,14 +933,24 @@ pub struct ReadConfig {
     pub input: InputConfig,
     /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
-    /// Detail of text output: how many `-v` were given.
-    pub verbose: u8,
-    /// A hexdump of each frame's transport payload (`-x`).
-    pub hex: bool,
-    /// The time column of text output.
-    pub time: TimeFormat,
+    /// How text lines look.
+    pub look: TextLook,
+    /// Which frames are shown besides the BPF filter.
+    pub select: crate::output::select::Selection,
+    /// `-w FILE`: write the frames shown to this capture file (`-`: standard output) instead
+    /// of listing them.
+    pub write: Option<PathBuf>,
     /// When to colour the output.
     pub color: ColorMode,
+}
+
+/// `-Y`, `--conn`, `--host`, `--port`, validated.
+fn select_config(args: SelectArgs) -> Result<crate::output::select::Selection, String> {
+    let display = match &args.display {
+        Some(text) => Some(crate::output::display::Expr::parse(text).map_err(|e| format!("-Y: {e}"))?),
+        None => None,
+    };
+    Ok(crate::output::select::Selection { display, conn: args.conn, host: args.host, port: args.port })
 }
 
 /// Validated configuration for `conns`.
@@ -817,13 +995,11 @@ pub struct CaptureConfig {
     pub duration: Option<std::time::Duration>,
     /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
+    /// How text lines look.
+    pub look: TextLook,
     /// User to become after opening the capture when started as root (`-Z`); `None`: the
     /// default unprivileged user.
     pub user: Option<String>,
-    /// Detail of text output: how many `-v` were given.
-    pub verbose: u8,
-    /// A hexdump of each frame's payload (`-x`).
-    pub hex: bool,
     /// When to colour the output.
     pub color: ColorMode,
     /// `--check-checksums`: flag bad checksums (a live capture never leaves frames out for them).
@@ -879,7 +1055,13 @@ fn default_threads(max: usize) -> usize {
 
 /// `default_threads`: `--threads` when not given.
 fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, String> {
-    let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
+    // With -r FILE, the first word is the filter's (clap gave it to FILE).
+    let (file, words) = match (args.read_file, args.file) {
+        (Some(file), Some(first)) => (file, std::iter::once(first.to_string_lossy().into_owned()).chain(args.filter).collect()),
+        (Some(file), None) | (None, Some(file)) => (file, args.filter),
+        (None, None) => return Err("give the capture file (FILE or -r FILE)".into()),
+    };
+    let filter = if words.is_empty() { None } else { Some(words.join(" ")) };
     if let Some(expr) = &filter {
         crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
     }
@@ -901,7 +1083,7 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         (true, false) => crate::pipeline::ChecksumMode::Check,
         (false, false) => crate::pipeline::ChecksumMode::Off,
     };
-    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
+    Ok(InputConfig { file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -912,18 +1094,29 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Color::Never => ColorMode::Never,
     };
     match cli.command {
-        Command::Read(args) => Ok(Config::Read(ReadConfig {
-            input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
-            verbose: args.verbose,
-            hex: args.hex,
-            time: match args.time {
-                Time::Relative => TimeFormat::Relative,
-                Time::Absolute => TimeFormat::Absolute,
-                Time::Delta => TimeFormat::Delta,
-            },
-            color,
-        })),
+        Command::Read(args) => {
+            let look = text_look(&args.lines)?;
+            let write = match &args.write {
+                Some(path) => {
+                    if args.format != Format::Text {
+                        return Err(format!("-w {} writes the frames instead of listing them: leave out -F/-T", path.display()));
+                    }
+                    if let Some(option) = look.text_only_option(&args.lines).or((args.lines.verbose > 0).then_some("-v")) {
+                        return Err(format!("{option} changes listed lines, and -w {} lists none", path.display()));
+                    }
+                    Some(path.clone())
+                }
+                None => None,
+            };
+            Ok(Config::Read(ReadConfig {
+                input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+                format: packet_format(args.format, args.fields, &args.lines, &look)?,
+                look,
+                select: select_config(args.select)?,
+                write,
+                color,
+            }))
+        }
         Command::Conns(args) => {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
@@ -1024,6 +1217,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             }))
         }
         Command::Capture(args) => {
+            let look = text_look(&args.lines)?;
             let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
             if let Some(expr) = &filter {
                 crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
@@ -1061,10 +1255,9 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 list: args.list,
                 count: args.count,
                 duration,
-                format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
+                format: packet_format(args.format, args.fields, &args.lines, &look)?,
+                look,
                 user: args.user,
-                verbose: args.verbose,
-                hex: args.hex,
                 color,
                 checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
                 report: args.report,
@@ -1077,9 +1270,10 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             if args.top == 0 || args.rows == 0 || args.budget < 100 {
                 return Err("--top and --rows must be at least 1, --budget at least 100".into());
             }
-            let title = args.input.file.display().to_string();
+            let input = input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?;
+            let title = input.file.display().to_string();
             Ok(Config::Report(ReportConfig {
-                input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+                input,
                 output: args.output,
                 report: crate::output::report::ReportOptions {
                     title,
@@ -1101,6 +1295,44 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     }
 }
 
+/// tcpdump's `-e` (link-layer columns) beside tshark's `-e FIELD`: for `read` and `capture`,
+/// `-e` names a field only with `-T fields` (where tshark users write it); otherwise it is
+/// tcpdump's flag and becomes `--link-layer`, also inside a cluster of flags (`-nne`). Every
+/// other argument is left to clap. Words after `--` are not touched.
+pub fn tcpdump_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let owned: Vec<String> = args.iter().map(|a| a.to_str().unwrap_or("").to_string()).collect();
+    let words: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let end = words.iter().position(|w| *w == "--").unwrap_or(words.len());
+    let command =
+        words.iter().skip(1).take(end.saturating_sub(1)).find(|w| !w.starts_with('-') && !matches!(**w, "always" | "never" | "auto"));
+    if !matches!(command.copied(), Some("read" | "capture")) {
+        return args;
+    }
+    let fields = words[..end].windows(2).any(|w| matches!(w[0], "-T" | "-F" | "--format") && w[1] == "fields")
+        || words[..end].iter().any(|w| matches!(*w, "-Tfields" | "-Ffields" | "--format=fields"));
+    if fields {
+        return args;
+    }
+    // Flags without a value that tcpdump users cluster with -e.
+    const FLAGS: &str = "nqAXxvte";
+    let mut out = Vec::with_capacity(args.len() + 1);
+    for (i, arg) in args.into_iter().enumerate() {
+        let word = words[i];
+        let cluster = word.len() > 1 && word.starts_with('-') && !word.starts_with("--") && word[1..].chars().all(|c| FLAGS.contains(c));
+        if i >= end || !cluster || !word.contains('e') {
+            out.push(arg);
+            continue;
+        }
+        let rest: String = word[1..].chars().filter(|&c| c != 'e').collect();
+        if !rest.is_empty() {
+            out.push(format!("-{rest}").into());
+        }
+        out.push("--link-layer".into());
+    }
+    out
+}
+
 /// The clap command, for the man page and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
@@ -1110,6 +1342,24 @@ pub fn command() -> clap::Command {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    fn rewritten(args: &str) -> String {
+        let out = tcpdump_args(args.split(' ').map(std::ffi::OsString::from));
+        out.iter().map(|a| a.to_str().unwrap()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// tcpdump's -e is the link-layer flag, tshark's -e a field with -T fields.
+    #[test]
+    fn tcpdump_e_and_tshark_e() {
+        assert_eq!(rewritten("wireseam read -e f.pcap"), "wireseam read --link-layer f.pcap");
+        assert_eq!(rewritten("wireseam read -nne f.pcap tcp"), "wireseam read -nn --link-layer f.pcap tcp");
+        assert_eq!(rewritten("wireseam --color never capture -i lo -e"), "wireseam --color never capture -i lo --link-layer");
+        assert_eq!(rewritten("wireseam read f.pcap -T fields -e ip.src"), "wireseam read f.pcap -T fields -e ip.src");
+        assert_eq!(rewritten("wireseam read f.pcap --format=fields -e n"), "wireseam read f.pcap --format=fields -e n");
+        assert_eq!(rewritten("wireseam read f.pcap -- -e"), "wireseam read f.pcap -- -e");
+        assert_eq!(rewritten("wireseam golden --expect g -- cmd -e"), "wireseam golden --expect g -- cmd -e");
+        assert_eq!(rewritten("wireseam stream f.pcap -e"), "wireseam stream f.pcap -e");
+    }
 
     fn threads(args: &[&str]) -> usize {
         let cli = Cli::try_parse_from(args).expect("parses");

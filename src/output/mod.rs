@@ -3,10 +3,13 @@
 pub mod cause;
 pub mod conns;
 pub mod conns_log;
+pub mod display;
 pub mod fields;
 pub mod flow;
 pub mod json;
 pub mod report;
+pub mod savefile;
+pub mod select;
 pub mod stream;
 pub mod style;
 pub mod text;
