@@ -1320,7 +1320,9 @@ pub fn tcpdump_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<s
     for (i, arg) in args.into_iter().enumerate() {
         let word = words[i];
         let cluster = word.len() > 1 && word.starts_with('-') && !word.starts_with("--") && word[1..].chars().all(|c| FLAGS.contains(c));
-        if i >= end || !cluster || !word.contains('e') {
+        // `-e ip.src` without -T fields: tshark's, left for the error that asks for -T fields
+        let field_follows = word == "-e" && words.get(i + 1).is_some_and(|next| crate::output::fields::Field::parse(next).is_ok());
+        if i >= end || !cluster || !word.contains('e') || field_follows {
             out.push(arg);
             continue;
         }
@@ -1359,6 +1361,7 @@ mod tests {
         assert_eq!(rewritten("wireseam read f.pcap -- -e"), "wireseam read f.pcap -- -e");
         assert_eq!(rewritten("wireseam golden --expect g -- cmd -e"), "wireseam golden --expect g -- cmd -e");
         assert_eq!(rewritten("wireseam stream f.pcap -e"), "wireseam stream f.pcap -e");
+        assert_eq!(rewritten("wireseam read -e ip.src f.pcap"), "wireseam read -e ip.src f.pcap", "for the error naming -T fields");
     }
 
     fn threads(args: &[&str]) -> usize {
