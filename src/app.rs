@@ -168,7 +168,31 @@ fn stream(cfg: &StreamConfig) -> i32 {
     };
     let mut sink = StreamSink::new(out, shown);
     let result = pipeline::run_file(&opts, &mut sink);
-    finish(&cfg.input, result, Ok(()))
+    let code = finish(&cfg.input, result, Ok(()));
+    found(&cfg.input, sink.found(), code, "TCP connection or UDP flow")
+}
+
+/// The closing answer of `flow` and `stream` when they had nothing to show, the same for both:
+/// a `--conn` the input lacks is an error (exit 1); an input without what the view draws is
+/// said on stderr. `code`: the run's exit status so far (kept when it is already an error).
+fn found(input: &InputConfig, found: crate::output::Found, code: i32, what: &str) -> i32 {
+    use crate::output::Found;
+    if code != EXIT_OK {
+        return code;
+    }
+    let file = input.file.display();
+    let filtered = if input.filter.is_some() { " that passes the filter" } else { "" };
+    match found {
+        Found::Shown => EXIT_OK,
+        Found::Missing(id) => {
+            eprintln!("wireseam: {file}: no TCP connection #{id}{filtered} (connections are numbered from 0; `wireseam conns {file}` lists them)");
+            EXIT_ERROR
+        }
+        Found::Nothing => {
+            eprintln!("wireseam: {file}: no {what}{filtered}: nothing to show");
+            EXIT_OK
+        }
+    }
 }
 
 /// Where a report goes: a file, or standard output for `-`.
@@ -430,6 +454,20 @@ fn read_options(input: &InputConfig) -> ReadOptions {
 fn conns(cfg: &ConnsConfig) -> i32 {
     let mut sink = ConnsSink::default();
     let result = pipeline::run_file(&read_options(&cfg.input), &mut sink);
+    if result.is_err() {
+        // the input could not be read at all: its error, not an empty table
+        return finish(&cfg.input, result, Ok(()));
+    }
+    if sink.rows.is_empty() && cfg.format == ConnsFormat::Table {
+        // as flow and stream: said on stderr, not an empty table (CSV, TSV, zeek and JSON stay
+        // empty files with their headers, for programs)
+        let code = finish(&cfg.input, result, Ok(()));
+        let what = if cfg.input.filter.is_some() { " that passes the filter" } else { "" };
+        if code == EXIT_OK {
+            eprintln!("wireseam: {}: no connection or flow{what}: nothing to show", cfg.input.file.display());
+        }
+        return code;
+    }
     let rows = select(std::mem::take(&mut sink.rows), &cfg.filters, cfg.sort, cfg.reverse);
     let mut out = BufWriter::new(io::stdout().lock());
     let width = if io::stdout().is_terminal() { terminal_width() } else { None };
@@ -446,7 +484,8 @@ fn flow(cfg: &FlowConfig) -> i32 {
     let out = BufWriter::new(io::stdout().lock());
     let mut sink = FlowSink::new(out, FlowOptions { conn: cfg.conn, fold: cfg.fold, palette: Palette::for_stdout(cfg.color) });
     let result = pipeline::run_file(&read_options(&cfg.input), &mut sink);
-    finish(&cfg.input, result, Ok(()))
+    let code = finish(&cfg.input, result, Ok(()));
+    found(&cfg.input, sink.found(), code, "TCP connection")
 }
 
 /// Terminal width from COLUMNS, when a terminal is attached (comfy-table wraps to it).

@@ -44,6 +44,20 @@ pub fn packet_sink<'w, W: Write + 'w>(format: &OutputFormat, text: text::TextOpt
     }
 }
 
+/// What a per-connection view (`flow`, `stream`) found to show, for the closing message and
+/// the exit status: the same answer for every command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Found {
+    /// At least one connection (or flow) was shown.
+    #[default]
+    Shown,
+    /// `--conn N` named a connection the input does not have (an error: exit 1).
+    Missing(u32),
+    /// The input has nothing this view draws (no TCP connection; for `stream` no UDP flow
+    /// either).
+    Nothing,
+}
+
 /// Writes a frame's message annotation (`None`: the frame carries no message bytes).
 pub type Annotate<'a> = dyn FnMut(&mut dyn Write, Option<&Carried>) -> io::Result<()> + 'a;
 
