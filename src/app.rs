@@ -185,7 +185,9 @@ fn found(input: &InputConfig, found: crate::output::Found, code: i32, what: &str
     match found {
         Found::Shown => EXIT_OK,
         Found::Missing(id) => {
-            eprintln!("wireseam: {file}: no TCP connection #{id}{filtered} (connections are numbered from 0; `wireseam conns {file}` lists them)");
+            eprintln!(
+                "wireseam: {file}: no TCP connection #{id}{filtered} (connections are numbered from 0; `wireseam conns {file}` lists them)"
+            );
             EXIT_ERROR
         }
         Found::Nothing => {
