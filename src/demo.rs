@@ -309,6 +309,7 @@ fn capture_loopback(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io
         promisc: false,
         buffer_bytes: 64 << 20,
         write: None,
+        rotate: Default::default(),
     };
     let mut src = match LiveSource::open(&cfg) {
         Ok(source) => source,

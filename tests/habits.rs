@@ -174,6 +174,8 @@ fn text_only_options_are_refused_for_other_formats() {
     fails(&["read", "-F", "json", "-v", &f], 2, &["-v", "json"]);
     fails(&["read", "-T", "fields", "-e", "n", "-q", &f], 2, &["-q", "-T fields"]);
     fails(&["read", "-F", "json", "-tt", &f], 2, &["-t", "json"]);
+    fails(&["capture", "-i", "lo", "-w", "-", "-C", "1"], 2, &["-C/-G", "-w -"]);
+    fails(&["capture", "-i", "lo", "-C", "1"], 2, &["-w"]);
     fails(&["read", "-F", "json", "-w", "/tmp/never-written.pcap", &f], 2, &["-w"]);
     assert!(!std::path::Path::new("/tmp/never-written.pcap").exists());
 }
@@ -422,4 +424,102 @@ fn tempdir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("wireseam-habits-{}-{:?}", std::process::id(), std::thread::current().id()));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// A capture on lo (root) of `tcp port P` with `args`, while `traffic(P)` runs; its exit status.
+fn capture_during(args: &[&str], traffic: impl FnOnce(u16)) -> Option<i32> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let filter = format!("tcp port {port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["capture", "-i", "lo", "-q"])
+        .args(args)
+        .arg(&filter)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut first = [0u8; 256];
+    let n = err.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("listening on"), "{}", String::from_utf8_lossy(&first[..n]));
+    traffic(port);
+    child.wait().unwrap().code()
+}
+
+/// `bytes` from a client to a server on lo, in `chunks` writes `pause` apart.
+fn send(port: u16, bytes: usize, chunks: usize, pause: std::time::Duration) {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).unwrap();
+        sink.len()
+    });
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for _ in 0..chunks {
+        c.write_all(&vec![b'x'; bytes / chunks]).unwrap();
+        std::thread::sleep(pause);
+    }
+    drop(c);
+    assert_eq!(server.join().unwrap(), bytes / chunks * chunks);
+}
+
+fn frames_in(file: &std::path::Path) -> usize {
+    tshark(&["-r", file.to_str().unwrap(), "-T", "fields", "-e", "frame.number"]).unwrap().lines().count()
+}
+
+/// `-C 1`: FILE, FILE1, FILE2 ... each closed once past a million bytes; together every frame.
+#[test]
+fn capture_rotates_by_size() {
+    if !is_root() || Command::new("tshark").arg("-v").output().is_err() {
+        eprintln!("skipped: needs root and tshark");
+        return;
+    }
+    let dir = tempdir().join("size");
+    std::fs::create_dir_all(&dir).unwrap();
+    // the files after the first are opened after root is dropped
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let ring = dir.join("ring.pcap");
+    let code = capture_during(&["-w", ring.to_str().unwrap(), "-C", "1", "--duration", "4"], |port| {
+        send(port, 3_000_000, 30, std::time::Duration::from_millis(20))
+    });
+    assert_eq!(code, Some(0));
+    let files: Vec<std::path::PathBuf> = ["ring.pcap", "ring.pcap1", "ring.pcap2"].iter().map(|n| dir.join(n)).collect();
+    for f in &files[..2] {
+        let len = std::fs::metadata(f).unwrap_or_else(|e| panic!("{}: {e}", f.display())).len();
+        assert!(len > 1_000_000 && len < 1_000_000 + 70_000, "{}: {len} bytes: past the limit by one record at most", f.display());
+    }
+    assert!(files[2].exists(), "3 MB make a third file");
+    assert!(files.iter().all(|f| frames_in(f) > 0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `-G 1` with an strftime pattern: a file per second of the capture, named by its time.
+#[test]
+fn capture_rotates_by_time() {
+    if !is_root() || Command::new("tshark").arg("-v").output().is_err() {
+        eprintln!("skipped: needs root and tshark");
+        return;
+    }
+    let dir = tempdir().join("time");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let pattern = dir.join("cap-%s.pcap");
+    let code = capture_during(&["-w", pattern.to_str().unwrap(), "-G", "1", "--duration", "4"], |port| {
+        send(port, 30_000, 10, std::time::Duration::from_millis(300))
+    });
+    assert_eq!(code, Some(0));
+    let mut names: Vec<i64> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .map(|n| n.strip_prefix("cap-").and_then(|n| n.strip_suffix(".pcap")).unwrap_or_else(|| panic!("{n}")).parse().unwrap())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "3 s of traffic in 1 s files: {names:?}");
+    assert!(names.windows(2).all(|w| w[1] > w[0]), "{names:?}");
+    let total: usize = names.iter().map(|t| frames_in(&dir.join(format!("cap-{t}.pcap")))).sum();
+    assert!(total >= 20, "every segment of 10 writes is in some file: {total}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -326,6 +326,9 @@ then the connections seen and libpcap's received/dropped counts. Needs root or t
 Examples:
   sudo wireseam capture -i lo tcp port 9000
   sudo wireseam capture -i eth0 -w out.pcap --duration 10
+  sudo wireseam capture -i eth0 -w - | tshark -r -      the pcap into another tool
+  sudo wireseam capture -i eth0 -w ring.pcap -C 100      ring.pcap, ring.pcap1, ... of 100 MB
+  sudo wireseam capture -i eth0 -w 'cap-%H%M.pcap' -G 60 a file per minute
   sudo wireseam capture -i lo --format json -c 100 | jq .";
 
 /// Arguments of `wireseam capture`.
@@ -353,8 +356,20 @@ pub struct CaptureArgs {
     pub duration: Option<f64>,
 
     /// Also write the frames to a pcap file (nanosecond timestamps), flushed frame by frame.
+    /// `-w -`: the pcap on standard output, and no lines there (`| tshark -r -`).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// With -w: once the file is larger than MB million bytes, go on in the next one: FILE,
+    /// FILE1, FILE2, ... (tcpdump's -C).
+    #[arg(short = 'C', value_name = "MB", requires = "write")]
+    pub file_size: Option<u64>,
+
+    /// With -w: a new file every SECONDS seconds, named by FILE as an strftime(3) pattern of
+    /// the local time (`-w cap-%H%M%S.pcap`; without a % each file replaces the last), as
+    /// tcpdump's -G.
+    #[arg(short = 'G', value_name = "SECONDS", requires = "write")]
+    pub rotate_seconds: Option<u64>,
 
     /// Output format (`-T` is the same option, as in tshark: `-T fields -e ip.src`).
     #[arg(short = 'F', long, short_alias = 'T', value_enum, default_value_t = Format::Text)]
@@ -1250,6 +1265,19 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                     snaplen: args.snaplen,
                     promisc: !args.no_promisc,
                     buffer_bytes: args.buffer_mib * 1024 * 1024,
+                    rotate: {
+                        if args.file_size == Some(0) || args.rotate_seconds == Some(0) {
+                            return Err("-C and -G must be at least 1".into());
+                        }
+                        let rotating = args.file_size.is_some() || args.rotate_seconds.is_some();
+                        if rotating && args.write.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+                            return Err("-C/-G rotate files: they do not apply to -w - (standard output)".into());
+                        }
+                        crate::capture::live::Rotation {
+                            size: args.file_size.map(|mb| mb.saturating_mul(1_000_000)),
+                            seconds: args.rotate_seconds,
+                        }
+                    },
                     write: args.write,
                 },
                 list: args.list,

@@ -199,7 +199,15 @@ fn start_capture(ns: &Netns, iface: &str, write: Option<PathBuf>) -> Result<Runn
     let (tx, rx) = mpsc::channel();
     let iface = iface.to_string();
     let handle = ns.spawn(move || {
-        let live = LiveConfig { iface: iface.clone(), filter: None, snaplen: 262_144, promisc: false, buffer_bytes: 32 << 20, write };
+        let live = LiveConfig {
+            iface: iface.clone(),
+            filter: None,
+            snaplen: 262_144,
+            promisc: false,
+            buffer_bytes: 32 << 20,
+            write,
+            rotate: Default::default(),
+        };
         let mut src = match LiveSource::open(&live) {
             Ok(src) => src,
             Err(e) => {
