@@ -447,7 +447,15 @@ Examples:
   wireseam read capture.pcap
   wireseam read capture.pcapng tcp port 9000 -c 20
   wireseam read -vv -x capture.pcap
-  wireseam read capture.pcap --format json | jq 'select(.tcp.analysis | length > 0)'";
+  wireseam read capture.pcap --format json | jq 'select(.tcp.analysis | length > 0)'
+  wireseam read -r capture.pcap -nn -q -tttt tcp port 443     tcpdump's flags
+  wireseam read capture.pcap -Y 'tcp.analysis == retransmission'
+  wireseam read capture.pcap --conn 3 -A                       one connection, payload as text
+  wireseam read capture.pcap -Y 'tcp.len > 0' -w data.pcap     the frames shown, as a capture
+  wireseam read capture.pcap port 80 -w - | tshark -r -
+
+Options may come after the file and the filter; a filter word starting with `-` goes after `--`.
+-x/-X, -A, -q, -e and -t apply to text lines: with --format json or -T fields they are refused.";
 
 /// The input every file command takes.
 #[derive(Args, Debug)]
