@@ -239,16 +239,17 @@ fn write_to_stdout_pipes_into_tshark() {
         return;
     }
     let f = path("loss.pcap");
-    let ours = Command::new(env!("CARGO_BIN_EXE_wireseam"))
+    let mut ours = Command::new(env!("CARGO_BIN_EXE_wireseam"))
         .args(["read", &f, "tcp", "-w", "-", "-c", "7"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let piped = Command::new("tshark")
         .args(["-r", "-", "-T", "fields", "-e", "frame.len", "-e", "tcp.seq_raw"])
-        .stdin(ours.stdout.unwrap())
+        .stdin(ours.stdout.take().unwrap())
         .output()
         .unwrap();
+    assert_eq!(ours.wait().unwrap().code(), Some(0));
     assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
     let direct = tshark(&["-r", &f, "-c", "7", "-T", "fields", "-e", "frame.len", "-e", "tcp.seq_raw"]).unwrap();
     assert_eq!(String::from_utf8_lossy(&piped.stdout), direct);
