@@ -228,7 +228,16 @@ fn report(cfg: &ReportConfig) -> i32 {
     };
     let mut sink = ReportSink::new(out, cfg.report.clone());
     let result = pipeline::run_file(&opts, &mut sink);
+    let missing = cfg.report.conn.filter(|&id| result.is_ok() && !sink.has_conn(id));
     drop(sink);
+    if let Some(id) = missing {
+        // as flow and stream: an error, and no page that only says so
+        if cfg.output.as_os_str() != "-" {
+            let _ = std::fs::remove_file(&cfg.output);
+        }
+        let code = finish(&cfg.input, result, Ok(()));
+        return found(&cfg.input, crate::output::Found::Missing(id), code, "TCP connection");
+    }
     match &result {
         Ok(_) => report_written(&cfg.output, std::fs::metadata(&cfg.output).map_or(0, |m| m.len())),
         // no half-written page is left behind

@@ -348,6 +348,9 @@ fn odd_inputs_answered_the_same_everywhere() {
     for cmd in ["flow", "stream"] {
         fails(&[cmd, &f, "--conn", "99"], 1, &["no TCP connection #99", "wireseam conns"]);
     }
+    let page = tempdir().join("conn99.html");
+    fails(&["report", &f, "--conn", "99", "-o", page.to_str().unwrap()], 1, &["no TCP connection #99"]);
+    assert!(!page.exists(), "no page left that only says so");
     // an unknown state
     fails(&["conns", &f, "--filter", "state=XX"], 2, &["state=XX", "SF", "REJ"]);
     fails(&["conns", &f, "--filter", "client_state=WAITING"], 2, &["WAITING", "TIME-WAIT"]);
