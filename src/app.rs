@@ -520,7 +520,8 @@ fn read(cfg: &ReadConfig) -> i32 {
     if !cfg.select.is_empty() {
         // -c counts the frames shown, after the selection: the sink counts and stops the run.
         opts.count = None;
-        if cfg.input.count.is_some() {
+        if cfg.input.count.is_some() || cfg.select.within_ns.is_some() {
+            // only a run on one thread stops early (the sink says when)
             opts.threads = 1;
         }
     }

@@ -72,6 +72,7 @@ fn unknown_option_after_a_filter_is_an_option_error() {
     let f = path("http.pcap");
     let e = fails(&["read", &f, "tcp", "--cuont", "1"], 2, &["--cuont", "--count"]);
     assert!(!e.contains("pcap-filter"), "{e}");
+    fails(&["read", &f, "tcp", "and", "port", "9000", "--durtion", "5"], 2, &["--durtion", "--duration"]);
 }
 
 #[test]
@@ -292,6 +293,20 @@ fn display_filter_errors_point_at_the_token() {
     assert_eq!(lines[2].trim(), "^^^^^^^");
     let e = fails(&["read", &f, "-Y", "tcp.len = 3"], 2, &["=="]);
     assert_eq!(e.lines().nth(2).unwrap().find('^'), e.lines().nth(1).unwrap().find('='));
+}
+
+#[test]
+fn duration_on_read_keeps_the_first_seconds() {
+    let f = path("loss.pcap");
+    let times = ok(&["read", &f, "-T", "fields", "-e", "n", "-e", "t"]);
+    let within: Vec<u64> = times
+        .lines()
+        .filter(|l| l.split('\t').nth(1).unwrap().parse::<f64>().unwrap() <= 0.05)
+        .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!within.is_empty() && within.len() < times.lines().count());
+    assert_eq!(frame_numbers(&ok(&["read", "--color", "never", &f, "--duration", "0.05"])), within);
+    fails(&["read", &f, "--duration", "0"], 2, &["--duration"]);
 }
 
 #[test]

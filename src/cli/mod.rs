@@ -701,6 +701,11 @@ pub struct SelectArgs {
     /// Only TCP and UDP frames from or to this port.
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+
+    /// Only the frames of the first SECONDS of the capture (its own times, from the first frame),
+    /// as a `capture --duration SECONDS` would have recorded them.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
 }
 
 /// `-F`/`--format` of `read` and `capture`: the output format.
@@ -973,7 +978,12 @@ fn select_config(args: SelectArgs) -> Result<crate::output::select::Selection, S
         Some(text) => Some(crate::output::display::Expr::parse(text).map_err(|e| format!("-Y: {e}"))?),
         None => None,
     };
-    Ok(crate::output::select::Selection { display, conn: args.conn, host: args.host, port: args.port })
+    let within_ns = match args.duration {
+        Some(secs) if secs.is_finite() && secs > 0.0 => Some((secs * 1e9) as i64),
+        Some(secs) => return Err(format!("--duration {secs}: give a positive number of seconds")),
+        None => None,
+    };
+    Ok(crate::output::select::Selection { display, conn: args.conn, host: args.host, port: args.port, within_ns })
 }
 
 /// Validated configuration for `conns`.

@@ -24,12 +24,15 @@ pub struct Selection {
     pub host: Option<IpAddr>,
     /// `--port N`: a TCP or UDP segment from or to it.
     pub port: Option<u16>,
+    /// `--duration SECONDS`: a frame at most this many nanoseconds after the first; the run
+    /// stops at the first frame past it.
+    pub within_ns: Option<i64>,
 }
 
 impl Selection {
     /// No condition: every frame is shown.
     pub fn is_empty(&self) -> bool {
-        self.display.is_none() && self.conn.is_none() && self.host.is_none() && self.port.is_none()
+        self.display.is_none() && self.conn.is_none() && self.host.is_none() && self.port.is_none() && self.within_ns.is_none()
     }
 
     /// Does the frame meet every condition? `scratch`: see [`Expr::matches`].
@@ -80,19 +83,24 @@ pub struct SelectSink<'s> {
     selection: Selection,
     count: Option<u64>,
     shown: u64,
+    /// A frame past `--duration` was seen: nothing more is shown.
+    past: bool,
     scratch: Vec<u8>,
 }
 
 impl<'s> SelectSink<'s> {
     /// Frames of `selection`, at most `count` (`-c`, counted after the selection).
     pub fn new(inner: &'s mut dyn Sink, selection: Selection, count: Option<u64>) -> Self {
-        SelectSink { inner, selection, count, shown: 0, scratch: Vec::with_capacity(256) }
+        SelectSink { inner, selection, count, shown: 0, past: false, scratch: Vec::with_capacity(256) }
     }
 }
 
 impl Sink for SelectSink<'_> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
-        if self.count.is_some_and(|c| self.shown >= c) || !self.selection.matches(p, &mut self.scratch) {
+        if self.selection.within_ns.is_some_and(|limit| p.rel_ns > limit) {
+            self.past = true;
+        }
+        if self.past || self.count.is_some_and(|c| self.shown >= c) || !self.selection.matches(p, &mut self.scratch) {
             return Ok(());
         }
         self.shown += 1;
@@ -135,6 +143,6 @@ impl Sink for SelectSink<'_> {
         self.inner.wants_messages()
     }
     fn satisfied(&self) -> bool {
-        self.count.is_some_and(|c| self.shown >= c) || self.inner.satisfied()
+        self.past || self.count.is_some_and(|c| self.shown >= c) || self.inner.satisfied()
     }
 }
