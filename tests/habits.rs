@@ -177,6 +177,10 @@ fn text_only_options_are_refused_for_other_formats() {
     fails(&["read", "-F", "json", "-tt", &f], 2, &["-t", "json"]);
     fails(&["capture", "-i", "lo", "-w", "-", "-C", "1"], 2, &["-C/-G", "-w -"]);
     fails(&["capture", "-i", "lo", "-C", "1"], 2, &["-w"]);
+    fails(&["capture", "-i", "lo", "-w", "-", "-F", "json"], 2, &["-w -", "-F"]);
+    fails(&["capture", "-i", "lo", "-w", "-", "-A"], 2, &["-A", "-w -"]);
+    fails(&["capture", "-i", "lo", "-w", "-", "--report", "-"], 2, &["--report"]);
+    fails(&["read", &f, "-w", "-", "-q"], 2, &["-q", "-w -"]);
     fails(&["read", "-F", "json", "-w", "/tmp/never-written.pcap", &f], 2, &["-w"]);
     assert!(!std::path::Path::new("/tmp/never-written.pcap").exists());
 }

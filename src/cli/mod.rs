@@ -1251,6 +1251,18 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         }
         Command::Capture(args) => {
             let look = text_look(&args.lines)?;
+            if args.write.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+                // standard output holds the pcap: nothing else may go there
+                if args.format != Format::Text {
+                    return Err("-w - writes the pcap to standard output: leave out -F/-T (no lines are written)".into());
+                }
+                if let Some(option) = look.text_only_option(&args.lines).or((args.lines.verbose > 0).then_some("-v")) {
+                    return Err(format!("{option} changes listed lines, and -w - lists none"));
+                }
+                if args.report.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+                    return Err("-w - and --report - both want standard output: give --report a file".into());
+                }
+            }
             let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
             if let Some(expr) = &filter {
                 crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
