@@ -226,9 +226,15 @@ fn report(cfg: &ReportConfig) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let mut sink = ReportSink::new(out, cfg.report.clone());
-    let result = pipeline::run_file(&opts, &mut sink);
+    // Deferred: the page is written once the run shows that a --conn it draws exists.
+    let mut sink = ReportSink::deferred(out, cfg.report.clone());
+    let mut result = pipeline::run_file(&opts, &mut sink);
     let missing = cfg.report.conn.filter(|&id| result.is_ok() && !sink.has_conn(id));
+    if result.is_ok() && missing.is_none() {
+        if let Err(e) = sink.write_page(Vec::new()) {
+            result = Err(RunError::Io(e));
+        }
+    }
     drop(sink);
     if let Some(id) = missing {
         // as flow and stream: an error, and no page that only says so
