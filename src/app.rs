@@ -12,7 +12,6 @@ use crate::output::conns::{select, write_json, write_table, ConnsSink};
 use crate::output::conns_log::ConnsFormat;
 use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::style::Palette;
-use crate::output::text::{TextOptions, TimeFormat};
 use crate::output::{packet_sink, OutputFormat};
 use crate::pipeline::{self, ReadOptions, RunError, Sink};
 
@@ -27,7 +26,7 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Parses the arguments, runs the command and returns the process's exit status.
 pub fn main() -> i32 {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse_from(cli::tcpdump_args(std::env::args_os())) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -169,7 +168,33 @@ fn stream(cfg: &StreamConfig) -> i32 {
     };
     let mut sink = StreamSink::new(out, shown);
     let result = pipeline::run_file(&opts, &mut sink);
-    finish(&cfg.input, result, Ok(()))
+    let code = finish(&cfg.input, result, Ok(()));
+    found(&cfg.input, sink.found(), code, "TCP connection or UDP flow")
+}
+
+/// The closing answer of `flow` and `stream` when they had nothing to show, the same for both:
+/// a `--conn` the input lacks is an error (exit 1); an input without what the view draws is
+/// said on stderr. `code`: the run's exit status so far (kept when it is already an error).
+fn found(input: &InputConfig, found: crate::output::Found, code: i32, what: &str) -> i32 {
+    use crate::output::Found;
+    if code != EXIT_OK {
+        return code;
+    }
+    let file = input.file.display();
+    let filtered = if input.filter.is_some() { " that passes the filter" } else { "" };
+    match found {
+        Found::Shown => EXIT_OK,
+        Found::Missing(id) => {
+            eprintln!(
+                "wireseam: {file}: no TCP connection #{id}{filtered} (connections are numbered from 0; `wireseam conns {file}` lists them)"
+            );
+            EXIT_ERROR
+        }
+        Found::Nothing => {
+            eprintln!("wireseam: {file}: no {what}{filtered}: nothing to show");
+            EXIT_OK
+        }
+    }
 }
 
 /// Where a report goes: a file, or standard output for `-`.
@@ -201,9 +226,24 @@ fn report(cfg: &ReportConfig) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let mut sink = ReportSink::new(out, cfg.report.clone());
-    let result = pipeline::run_file(&opts, &mut sink);
+    // Deferred: the page is written once the run shows that a --conn it draws exists.
+    let mut sink = ReportSink::deferred(out, cfg.report.clone());
+    let mut result = pipeline::run_file(&opts, &mut sink);
+    let missing = cfg.report.conn.filter(|&id| result.is_ok() && !sink.has_conn(id));
+    if result.is_ok() && missing.is_none() {
+        if let Err(e) = sink.write_page(Vec::new()) {
+            result = Err(RunError::Io(e));
+        }
+    }
     drop(sink);
+    if let Some(id) = missing {
+        // as flow and stream: an error, and no page that only says so
+        if cfg.output.as_os_str() != "-" {
+            let _ = std::fs::remove_file(&cfg.output);
+        }
+        let code = finish(&cfg.input, result, Ok(()));
+        return found(&cfg.input, crate::output::Found::Missing(id), code, "TCP connection");
+    }
     match &result {
         Ok(_) => report_written(&cfg.output, std::fs::metadata(&cfg.output).map_or(0, |m| m.len())),
         // no half-written page is left behind
@@ -354,8 +394,10 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         }
     }
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
-    let out = io::LineWriter::new(io::stdout().lock());
-    let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: TimeFormat::Relative, palette: Palette::for_stdout(cfg.color) };
+    // With `-w -` the pcap is standard output: no line goes there.
+    let to_stdout = cfg.live.write.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let out: Box<dyn Write> = if to_stdout { Box::new(io::sink()) } else { Box::new(io::LineWriter::new(io::stdout().lock())) };
+    let text = cfg.look.options(Palette::for_stdout(cfg.color));
     let mut lines = packet_sink(&cfg.format, text, out);
     let mut both;
     let sink: &mut dyn Sink = match report.as_mut() {
@@ -365,7 +407,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         }
         None => lines.as_mut(),
     };
-    let result = if cfg.format != OutputFormat::Text {
+    let result = if cfg.format != OutputFormat::Text || to_stdout {
         pipeline::run(&mut src, &opts, sink)
     } else {
         let mut tee = Tee { inner: sink, conns: Vec::new() };
@@ -429,6 +471,20 @@ fn read_options(input: &InputConfig) -> ReadOptions {
 fn conns(cfg: &ConnsConfig) -> i32 {
     let mut sink = ConnsSink::default();
     let result = pipeline::run_file(&read_options(&cfg.input), &mut sink);
+    if result.is_err() {
+        // the input could not be read at all: its error, not an empty table
+        return finish(&cfg.input, result, Ok(()));
+    }
+    if sink.rows.is_empty() && cfg.format == ConnsFormat::Table {
+        // as flow and stream: said on stderr, not an empty table (CSV, TSV, zeek and JSON stay
+        // empty files with their headers, for programs)
+        let code = finish(&cfg.input, result, Ok(()));
+        let what = if cfg.input.filter.is_some() { " that passes the filter" } else { "" };
+        if code == EXIT_OK {
+            eprintln!("wireseam: {}: no connection or flow{what}: nothing to show", cfg.input.file.display());
+        }
+        return code;
+    }
     let rows = select(std::mem::take(&mut sink.rows), &cfg.filters, cfg.sort, cfg.reverse);
     let mut out = BufWriter::new(io::stdout().lock());
     let width = if io::stdout().is_terminal() { terminal_width() } else { None };
@@ -445,7 +501,8 @@ fn flow(cfg: &FlowConfig) -> i32 {
     let out = BufWriter::new(io::stdout().lock());
     let mut sink = FlowSink::new(out, FlowOptions { conn: cfg.conn, fold: cfg.fold, palette: Palette::for_stdout(cfg.color) });
     let result = pipeline::run_file(&read_options(&cfg.input), &mut sink);
-    finish(&cfg.input, result, Ok(()))
+    let code = finish(&cfg.input, result, Ok(()));
+    found(&cfg.input, sink.found(), code, "TCP connection")
 }
 
 /// Terminal width from COLUMNS, when a terminal is attached (comfy-table wraps to it).
@@ -465,10 +522,64 @@ fn is_broken_pipe(e: &io::Error) -> bool {
 fn read(cfg: &ReadConfig) -> i32 {
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let opts = read_options(&cfg.input);
-    let text = TextOptions { verbose: cfg.verbose, hex: cfg.hex, time: cfg.time, palette: Palette::for_stdout(cfg.color) };
-    let result = pipeline::run_file(&opts, packet_sink(&cfg.format, text, out).as_mut());
+    let mut opts = read_options(&cfg.input);
+    if !cfg.select.is_empty() {
+        // -c counts the frames shown, after the selection: the sink counts and stops the run.
+        opts.count = None;
+        if cfg.input.count.is_some() || cfg.select.within_ns.is_some() {
+            // only a run on one thread stops early (the sink says when)
+            opts.threads = 1;
+        }
+    }
+    let Some(path) = &cfg.write else {
+        let text = cfg.look.options(Palette::for_stdout(cfg.color));
+        let mut lines = packet_sink(&cfg.format, text, out);
+        let result = run_selected(&opts, cfg, lines.as_mut());
+        return finish(&cfg.input, result, Ok(()));
+    };
+    use crate::output::savefile::{SaveFormat, SaveSink};
+    let format = if input_is_pcapng(&cfg.input.file) { SaveFormat::Pcapng } else { SaveFormat::Pcap };
+    let to_stdout = path.as_os_str() == "-";
+    let file: Box<dyn Write> = if to_stdout {
+        Box::new(out)
+    } else {
+        match std::fs::File::create(path) {
+            Ok(f) => Box::new(BufWriter::with_capacity(256 * 1024, f)),
+            Err(e) => {
+                eprintln!("wireseam: cannot write {}: {e}", path.display());
+                return EXIT_ERROR;
+            }
+        }
+    };
+    let mut save = SaveSink::new(file, format);
+    let result = run_selected(&opts, cfg, &mut save);
+    if result.is_ok() && !to_stdout {
+        let kind = match format {
+            SaveFormat::Pcap => "pcap",
+            SaveFormat::Pcapng => "pcapng",
+        };
+        eprintln!("wireseam: {} frames written to {} ({kind})", crate::numbers::thousands(save.written), path.display());
+    }
     finish(&cfg.input, result, Ok(()))
+}
+
+/// A run of `read` into `sink`, through the selection (`-Y`, `--conn`, ...) when there is one.
+fn run_selected(opts: &ReadOptions, cfg: &ReadConfig, sink: &mut dyn Sink) -> Result<pipeline::RunSummary, RunError> {
+    if cfg.select.is_empty() {
+        return pipeline::run_file(opts, sink);
+    }
+    let mut selected = crate::output::select::SelectSink::new(sink, cfg.select.clone(), cfg.input.count);
+    pipeline::run_file(opts, &mut selected)
+}
+
+/// Is the capture file a pcapng (its first block a Section Header)? Standard input is taken
+/// for a pcap: it cannot be looked at twice.
+fn input_is_pcapng(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    path.as_os_str() != "-"
+        && std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+        && magic == [0x0a, 0x0d, 0x0d, 0x0a]
 }
 
 /// Closing messages and the exit status of a file run.

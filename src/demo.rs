@@ -13,7 +13,7 @@ use crate::gen::{self, CmdHeader, GenConfig, Scenario};
 use crate::output::flow::{FlowOptions, FlowSink};
 use crate::output::stream::{StreamOptions, StreamSink};
 use crate::output::style::{self, ColorMode, Palette};
-use crate::output::text::{TextOptions, TextSink, TimeFormat};
+use crate::output::text::{TextOptions, TextSink};
 use crate::pipeline::{self, PacketView, ReadOptions, Sink};
 
 /// One stop of the tour: what runs, on which port, and the bundled capture that shows the same.
@@ -203,7 +203,7 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
         };
         let opts = ReadOptions { filter: filter.clone(), ..ReadOptions::new(label.clone().into()) };
         sub(out, palette, &format!("packets ({label})"))?;
-        let text = TextOptions { verbose: 0, hex: false, time: TimeFormat::Relative, palette };
+        let text = TextOptions::new(0, palette);
         let mut buf = Vec::new();
         let result = pipeline::run(source(&recorded).as_mut(), &opts, &mut TextSink::new(&mut buf, text));
         write_limited(out, &buf, 24)?;
@@ -309,6 +309,7 @@ fn capture_loopback(stops: &[Stop], out: &mut dyn Write, palette: Palette) -> io
         promisc: false,
         buffer_bytes: 64 << 20,
         write: None,
+        rotate: Default::default(),
     };
     let mut src = match LiveSource::open(&cfg) {
         Ok(source) => source,

@@ -218,9 +218,10 @@ fn report_errors() {
     assert_clean_error(&wireseam(&["report", f, "-o", "-", "--recv", "0"]), 2, &["--recv"]);
     assert_clean_error(&wireseam(&["report", f, "-o", "/nonexistent/dir/x.html"]), 1, &["cannot write", "/nonexistent/dir/x.html"]);
     assert_clean_error(&wireseam(&["report", "/nonexistent/x.pcap", "-o", "-"]), 1, &["/nonexistent/x.pcap"]);
+    // as flow and stream: an error, and no page
     let o = wireseam(&["report", f, "-o", "-", "--conn", "99"]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("no TCP connection #99 in this input"));
+    assert_clean_error(&o, 1, &["no TCP connection #99"]);
+    assert!(o.stdout.is_empty());
 }
 
 /// An ICMP error is an event of the connection or flow it quotes: counted on its conn record and

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use wireseam::output::json::JsonSink;
 use wireseam::output::style::Palette;
-use wireseam::output::text::{TextOptions, TextSink, TimeFormat};
+use wireseam::output::text::{PayloadDump, TextOptions, TextSink};
 use wireseam::pipeline::{run_file, ReadOptions, RunError};
 
 fn corpus() -> Option<Vec<PathBuf>> {
@@ -56,7 +56,10 @@ fn corpus_survives_every_output() {
             let r = std::panic::catch_unwind(|| match fmt {
                 0 => run_file(&opts, &mut JsonSink::new(io::sink())),
                 _ => {
-                    let o = TextOptions { verbose: (fmt - 1) * 2, hex: fmt == 2, time: TimeFormat::Relative, palette: Palette::off() };
+                    let o = TextOptions {
+                        payload: if fmt == 2 { PayloadDump::Hex } else { PayloadDump::None },
+                        ..TextOptions::new((fmt - 1) * 2, Palette::off())
+                    };
                     run_file(&opts, &mut TextSink::new(io::sink(), o))
                 }
             });

@@ -19,7 +19,7 @@ fn usage_errors_name_the_problem() {
         (&["read", "--format", "json", "-E", "header=y", http], "-E header=y: applies only to -T fields"),
         (&["read", "-T", "fields", http], "-T fields needs at least one -e FIELD"),
         (&["read", "-T", "fields", "-e", "n", "-v", http], "-v does not apply to -T fields"),
-        (&["read", "-T", "fields", "-e", "n", "-x", http], "-x does not apply to -T fields"),
+        (&["read", "-T", "fields", "-e", "n", "-x", http], "-x applies only to text output, not to -T fields"),
         (&["read", "-T", "fields", "-e", "n", "-E", "header=maybe", http], "-E header=maybe: expected"),
         (&["read", "-T", "fields", "-e", "n", "-E", "separator=ab", http], "give one printable ASCII character"),
         (&["read", "-T", "fields", "-e", "tcp.messages", "-e", "udp.messages", http], "at most one of them"),

@@ -13,7 +13,7 @@ use wireseam::output::flow::{FlowOptions, FlowSink};
 use wireseam::output::json::JsonSink;
 use wireseam::output::stream::{StreamOptions, StreamSink};
 use wireseam::output::style::Palette;
-use wireseam::output::text::{TextOptions, TextSink, TimeFormat};
+use wireseam::output::text::{PayloadDump, TextOptions, TextSink};
 use wireseam::pipeline::{run, ReadOptions, Sink};
 
 /// xorshift64*: tiny, deterministic, good enough to pick offsets.
@@ -57,7 +57,7 @@ fn mutate(orig: &[u8], rng: &mut Rng) -> Vec<u8> {
 }
 
 fn sinks() -> Vec<Box<dyn Sink>> {
-    let text = TextOptions { verbose: 2, hex: true, time: TimeFormat::Relative, palette: Palette::off() };
+    let text = TextOptions { payload: PayloadDump::Hex, ..TextOptions::new(2, Palette::off()) };
     vec![
         Box::new(JsonSink::new(io::sink())),
         Box::new(TextSink::new(io::sink(), text)),

@@ -91,7 +91,7 @@ fn pipeline_does_not_allocate_per_frame() {
     use wireseam::capture::FileSource;
     use wireseam::output::json::JsonSink;
     use wireseam::output::style::Palette;
-    use wireseam::output::text::{TextOptions, TextSink, TimeFormat};
+    use wireseam::output::text::{TextOptions, TextSink};
     use wireseam::pipeline::{run, ReadOptions};
 
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/loss.pcap");
@@ -104,7 +104,7 @@ fn pipeline_does_not_allocate_per_frame() {
         let mut src = FileSource::from_bytes("loss.pcap", bytes.clone()).unwrap();
         let before = allocs();
         let frames = if text {
-            let o = TextOptions { verbose: 0, hex: false, time: TimeFormat::Relative, palette: Palette::off() };
+            let o = TextOptions::new(0, Palette::off());
             run(&mut src, &opts, &mut TextSink::new(std::io::sink(), o)).unwrap().frames
         } else {
             run(&mut src, &opts, &mut JsonSink::new(std::io::sink())).unwrap().frames

@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 use wireseam::capture::FileSource;
 use wireseam::output::json::JsonSink;
 use wireseam::output::style::Palette;
-use wireseam::output::text::{TextOptions, TextSink, TimeFormat};
+use wireseam::output::text::{PayloadDump, TextOptions, TextSink};
 use wireseam::pipeline::{run, ReadOptions};
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = run(&mut src, &opts, &mut JsonSink::new(std::io::sink()));
     }
     if let Ok(mut src) = FileSource::from_bytes("fuzz.pcap", data.to_vec()) {
-        let o = TextOptions { verbose: 2, hex: true, time: TimeFormat::Relative, palette: Palette::off() };
+        let o = TextOptions { payload: PayloadDump::Hex, ..TextOptions::new(2, Palette::off()) };
         let _ = run(&mut src, &opts, &mut TextSink::new(std::io::sink(), o));
     }
 });

@@ -27,8 +27,23 @@ pub struct LiveConfig {
     pub promisc: bool,
     /// Size of the kernel capture buffer (tcpdump's `-B`, in bytes here).
     pub buffer_bytes: i32,
-    /// Savefile to write every captured frame to (tcpdump's `-w`).
+    /// Savefile to write every captured frame to (tcpdump's `-w`; `-`: standard output).
     pub write: Option<PathBuf>,
+    /// When the savefile is closed and the next one opened (tcpdump's `-C`, `-G`).
+    pub rotate: Rotation,
+}
+
+/// Savefile rotation, as tcpdump's. `-C`: before a record is written, a file already larger
+/// than `size` bytes is closed and the next opened: FILE, FILE1, FILE2, ... `-G`: a file is
+/// closed `seconds` after it was opened; FILE is an strftime(3) pattern of the local time the
+/// new file opens (without a % conversion, each file replaces the last, as with tcpdump).
+/// Both: the pattern's name with the count after it, the count starting again at each -G turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// `-C`: bytes (tcpdump counts millions of bytes).
+    pub size: Option<u64>,
+    /// `-G`: seconds.
+    pub seconds: Option<u64>,
 }
 
 /// Why a live capture cannot start; each message says what to do about it.
@@ -193,7 +208,7 @@ impl LiveSource {
         let linktype = cap.get_datalink().0 as u32;
         let save = match &cfg.write {
             Some(path) => Some(
-                RecordWriter::create(path, linktype, cfg.snaplen as u32)
+                RecordWriter::rotating(path, linktype, cfg.snaplen as u32, cfg.rotate)
                     .map_err(|err| LiveError::Write { path: path.display().to_string(), msg: err.to_string() })?,
             ),
             None => None,
@@ -330,14 +345,93 @@ impl Source for LiveSource {
 /// write(2) early at a page boundary on a fatal signal), which readers report as a cut-short
 /// last record after reading every record before it.
 pub struct RecordWriter {
-    file: std::fs::File,
+    file: Box<dyn Write + Send>,
     buf: Vec<u8>,
+    /// Rotation, and what it needs: the -w name, the header fields, bytes in the current file,
+    /// its count within the -G turn, when the turn began (seconds since the epoch).
+    rotate: Rotation,
+    pattern: PathBuf,
+    linktype: u32,
+    snaplen: u32,
+    size: u64,
+    count: u64,
+    turn: i64,
+}
+
+/// The local time `secs` through strftime(3) `pattern` (tcpdump's `-G` file names): libc's
+/// own strftime, so every conversion means what it means to tcpdump.
+#[allow(unsafe_code)]
+fn strftime(pattern: &std::path::Path, secs: i64) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_pattern) = std::ffi::CString::new(pattern.as_os_str().as_bytes()) else { return pattern.to_path_buf() };
+    // SAFETY: libc::tm is plain integers (and a pointer localtime_r sets): all zeros is valid.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let t: libc::time_t = secs as libc::time_t;
+    let mut buf = vec![0u8; pattern.as_os_str().len() * 4 + 256];
+    // SAFETY: localtime_r fills `tm` from `t`; strftime writes at most buf.len() bytes into
+    // buf and returns how many (0: did not fit, the pattern is kept).
+    let n = unsafe {
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return pattern.to_path_buf();
+        }
+        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c_pattern.as_ptr(), &tm)
+    };
+    if n == 0 {
+        return pattern.to_path_buf();
+    }
+    PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..n]))
 }
 
 impl RecordWriter {
-    /// Create `path` and write the file header (nanosecond pcap, version 2.4).
+    /// Create the first file of `pattern` (see [`Rotation`]), with its header.
+    pub fn rotating(pattern: &std::path::Path, linktype: u32, snaplen: u32, rotate: Rotation) -> std::io::Result<Self> {
+        let turn = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let mut w = RecordWriter::create(&Self::name(pattern, rotate, turn, 0), linktype, snaplen)?;
+        w.rotate = rotate;
+        w.pattern = pattern.to_path_buf();
+        w.turn = turn;
+        Ok(w)
+    }
+
+    /// File `count` of the -G turn that began at `turn`.
+    fn name(pattern: &std::path::Path, rotate: Rotation, turn: i64, count: u64) -> PathBuf {
+        let base = if rotate.seconds.is_some() { strftime(pattern, turn) } else { pattern.to_path_buf() };
+        if count == 0 {
+            return base;
+        }
+        let mut name = base.into_os_string();
+        name.push(count.to_string());
+        name.into()
+    }
+
+    /// Close the current file and open the next before a record of time `sec`, when -C or -G
+    /// says so.
+    fn rotate_before(&mut self, sec: i64) -> std::io::Result<()> {
+        let turn_over = self.rotate.seconds.is_some_and(|g| sec >= self.turn + g as i64);
+        let full = self.rotate.size.is_some_and(|c| self.size > c);
+        if !turn_over && !full {
+            return Ok(());
+        }
+        if turn_over {
+            // the next turn begins at the boundary the record passed (tcpdump: the time now)
+            let g = self.rotate.seconds.unwrap_or(1).max(1) as i64;
+            self.turn += (sec - self.turn) / g * g;
+            self.count = 0;
+        } else {
+            self.count += 1;
+        }
+        self.file.flush()?;
+        let next = RecordWriter::create(&Self::name(&self.pattern, self.rotate, self.turn, self.count), self.linktype, self.snaplen)?;
+        self.file = next.file;
+        self.size = 24;
+        Ok(())
+    }
+
+    /// Create `path` (`-`: standard output) and write the file header (nanosecond pcap,
+    /// version 2.4).
     pub fn create(path: &std::path::Path, linktype: u32, snaplen: u32) -> std::io::Result<Self> {
-        let mut file = std::fs::File::create(path)?;
+        let mut file: Box<dyn Write + Send> =
+            if path.as_os_str() == "-" { Box::new(std::io::stdout()) } else { Box::new(std::fs::File::create(path)?) };
         let mut header = Vec::with_capacity(24);
         header.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes()); // nanosecond timestamps
         header.extend_from_slice(&2u16.to_le_bytes());
@@ -346,18 +440,33 @@ impl RecordWriter {
         header.extend_from_slice(&snaplen.to_le_bytes());
         header.extend_from_slice(&linktype.to_le_bytes());
         file.write_all(&header)?;
-        Ok(RecordWriter { file, buf: Vec::with_capacity(65_536 + 16) })
+        Ok(RecordWriter {
+            file,
+            buf: Vec::with_capacity(65_536 + 16),
+            rotate: Rotation::default(),
+            pattern: path.to_path_buf(),
+            linktype,
+            snaplen,
+            size: 24,
+            count: 0,
+            turn: 0,
+        })
     }
 
     /// Append one record: timestamp, captured and original length, captured bytes.
     pub fn record(&mut self, sec: i64, nsec: i64, wire_len: u32, data: &[u8]) -> std::io::Result<()> {
+        if self.rotate != Rotation::default() {
+            self.rotate_before(sec)?;
+        }
         self.buf.clear();
         self.buf.extend_from_slice(&(sec as u32).to_le_bytes());
         self.buf.extend_from_slice(&(nsec as u32).to_le_bytes());
         self.buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(&wire_len.to_le_bytes());
         self.buf.extend_from_slice(data);
-        self.file.write_all(&self.buf)
+        self.size += self.buf.len() as u64;
+        self.file.write_all(&self.buf)?;
+        self.file.flush()
     }
 }
 

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod golden;
+mod lines;
 mod man;
 pub use golden::{GoldenArgs, GoldenConfig, GoldenOverrides, GoldenSource};
+use lines::{select_config, text_look};
+pub use lines::{tcpdump_args, LineArgs, SelectArgs, TextLook, Time};
 pub use man::man_pages;
 
 use crate::output::style::ColorMode;
-use crate::output::text::TimeFormat;
 
 const ABOUT: &str = "Packet dissector that explains TCP: handshakes, teardowns and each endpoint's \
 state, windows and MSS, and where application messages stick together or split.";
@@ -326,6 +328,9 @@ then the connections seen and libpcap's received/dropped counts. Needs root or t
 Examples:
   sudo wireseam capture -i lo tcp port 9000
   sudo wireseam capture -i eth0 -w out.pcap --duration 10
+  sudo wireseam capture -i eth0 -w - | tshark -r -      the pcap into another tool
+  sudo wireseam capture -i eth0 -w ring.pcap -C 100      ring.pcap, ring.pcap1, ... of 100 MB
+  sudo wireseam capture -i eth0 -w 'cap-%H%M.pcap' -G 60 a file per minute
   sudo wireseam capture -i lo --format json -c 100 | jq .";
 
 /// Arguments of `wireseam capture`.
@@ -339,8 +344,9 @@ pub struct CaptureArgs {
     #[arg(short = 'D', long = "list-interfaces")]
     pub list: bool,
 
-    /// BPF filter expression (kernel-side), as for tcpdump.
-    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    /// BPF filter expression (kernel-side), as for tcpdump. Options may follow it; a word that
+    /// starts with `-` goes after `--`.
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 
     /// Stop after N frames.
@@ -352,8 +358,20 @@ pub struct CaptureArgs {
     pub duration: Option<f64>,
 
     /// Also write the frames to a pcap file (nanosecond timestamps), flushed frame by frame.
+    /// `-w -`: the pcap on standard output, and no lines there (`| tshark -r -`).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// With -w: once the file is larger than MB million bytes, go on in the next one: FILE,
+    /// FILE1, FILE2, ... (tcpdump's -C).
+    #[arg(short = 'C', value_name = "MB", requires = "write")]
+    pub file_size: Option<u64>,
+
+    /// With -w: a new file every SECONDS seconds, named by FILE as an strftime(3) pattern of
+    /// the local time (`-w cap-%H%M%S.pcap`; without a % each file replaces the last), as
+    /// tcpdump's -G.
+    #[arg(short = 'G', value_name = "SECONDS", requires = "write")]
+    pub rotate_seconds: Option<u64>,
 
     /// Output format (`-T` is the same option, as in tshark: `-T fields -e ip.src`).
     #[arg(short = 'F', long, short_alias = 'T', value_enum, default_value_t = Format::Text)]
@@ -384,13 +402,9 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub check_checksums: bool,
 
-    /// More detail per frame (as for read).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-
-    /// Hexdump of each frame's payload.
-    #[arg(short = 'x', long = "hex")]
-    pub hex: bool,
+    /// How each frame's line looks (as for read).
+    #[command(flatten)]
+    pub lines: LineArgs,
 
     /// Also write the HTML report of what was captured (as `wireseam report`) when the capture stops.
     #[arg(long, value_name = "FILE")]
@@ -435,18 +449,36 @@ Examples:
   wireseam read capture.pcap
   wireseam read capture.pcapng tcp port 9000 -c 20
   wireseam read -vv -x capture.pcap
-  wireseam read capture.pcap --format json | jq 'select(.tcp.analysis | length > 0)'";
+  wireseam read capture.pcap --format json | jq 'select(.tcp.analysis | length > 0)'
+  wireseam read -r capture.pcap -nn -q -tttt tcp port 443     tcpdump's flags
+  wireseam read capture.pcap -Y 'tcp.analysis == retransmission'
+  wireseam read capture.pcap --conn 3 -A                       one connection, payload as text
+  wireseam read capture.pcap -Y 'tcp.len > 0' -w data.pcap     the frames shown, as a capture
+  wireseam read capture.pcap port 80 -w - | tshark -r -
+
+Options may come after the file and the filter; a filter word starting with `-` goes after `--`.
+-x/-X, -A, -q, -e and -t apply to text lines: with --format json or -T fields they are refused.";
 
 /// The input every file command takes.
 #[derive(Args, Debug)]
 pub struct InputArgs {
     /// Capture file to read (pcap or pcapng; `-` for standard input).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(value_name = "FILE", required_unless_present = "read_file")]
+    pub file: Option<PathBuf>,
 
     /// BPF filter expression, as for tcpdump (e.g. `tcp port 9000`), compiled by libpcap.
-    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Options may follow it (`tcp port 9000 -c 5`); a word that starts with `-` goes after `--`.
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
+
+    /// The capture file, as tcpdump's and tshark's -r (instead of FILE; the words after the
+    /// options are then all filter).
+    #[arg(short = 'r', value_name = "FILE")]
+    pub read_file: Option<PathBuf>,
+
+    /// Accepted for tcpdump's -n/-nn: wireseam never resolves addresses or ports to names.
+    #[arg(short = 'n', action = clap::ArgAction::Count)]
+    pub numeric: u8,
 
     /// Stop after N frames (counted after the filter).
     #[arg(short = 'c', long, value_name = "N")]
@@ -549,7 +581,7 @@ pub struct ConnsArgs {
     pub sort: String,
 
     /// Reverse the order.
-    #[arg(short = 'r', long)]
+    #[arg(long)]
     pub reverse: bool,
 
     /// Keep only connections matching every condition: state=SF, client_state=TIME-WAIT,
@@ -594,17 +626,20 @@ pub struct ReadArgs {
     #[command(flatten)]
     pub fields: FieldArgs,
 
-    /// More detail: every header field and all TCP options, one line per layer (-vv adds more).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    /// How each frame's line looks.
+    #[command(flatten)]
+    pub lines: LineArgs,
 
-    /// Hexdump of each frame's transport payload.
-    #[arg(short = 'x', long = "hex")]
-    pub hex: bool,
+    /// Which frames are shown besides the BPF filter.
+    #[command(flatten)]
+    pub select: SelectArgs,
 
-    /// Time column of text output.
-    #[arg(short = 't', long = "time", value_enum, default_value_t = Time::Relative, value_name = "FORMAT")]
-    pub time: Time,
+    /// Write the frames shown (after the filter, -Y, --conn, --host, --port and -c) to FILE
+    /// instead of listing them, as tcpdump -w: link types and timestamps kept, pcap from a pcap,
+    /// pcapng from a pcapng (each interface its own). `-w -`: a pcap on standard output (for
+    /// `| tshark -r -`), and nothing else there.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
 }
 
 /// `-F`/`--format` of `read` and `capture`: the output format.
@@ -652,8 +687,19 @@ pub enum ConnsFormatArg {
 
 /// The packet-listing format of `format`, `-e` and `-E`; usage errors for options that do not
 /// go together.
-fn packet_format(format: Format, fields: FieldArgs, verbose: u8, hex: bool) -> Result<crate::output::OutputFormat, String> {
+fn packet_format(format: Format, fields: FieldArgs, lines: &LineArgs, look: &TextLook) -> Result<crate::output::OutputFormat, String> {
     use crate::output::OutputFormat;
+    let verbose = lines.verbose;
+    if format != Format::Text {
+        let name = match format {
+            Format::Json => "-F json",
+            _ => "-T fields",
+        };
+        // The JSON records have no payload key (contract version 2): refused, not dropped.
+        if let Some(option) = look.text_only_option(lines) {
+            return Err(format!("{option} applies only to text output, not to {name}"));
+        }
+    }
     if format != Format::Fields {
         if let Some(name) = fields.fields.first() {
             return Err(format!("-e {name}: fields are written only with -T fields"));
@@ -664,13 +710,11 @@ fn packet_format(format: Format, fields: FieldArgs, verbose: u8, hex: bool) -> R
     }
     Ok(match format {
         Format::Text => OutputFormat::Text,
+        Format::Json if verbose > 0 => return Err("-v applies only to text output, not to -F json (its records have every field)".into()),
         Format::Json => OutputFormat::Json,
         Format::Fields => {
             if verbose > 0 {
                 return Err("-v does not apply to -T fields (choose the fields with -e)".into());
-            }
-            if hex {
-                return Err("-x does not apply to -T fields".into());
             }
             OutputFormat::Fields(crate::output::fields::FieldsSpec::parse(&fields.fields, &fields.options)?)
         }
@@ -691,17 +735,6 @@ pub enum Color {
     /// Never.
     #[value(help = None)]
     Never,
-}
-
-/// `-t`/`--time`: the time column of text output.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Time {
-    /// Seconds since the first frame.
-    Relative,
-    /// UTC date and time (RFC 3339).
-    Absolute,
-    /// Seconds since the previous frame shown.
-    Delta,
 }
 
 /// Where frames come from, and how a file command reads them (validated [`InputArgs`]).
@@ -765,12 +798,13 @@ pub struct ReadConfig {
     pub input: InputConfig,
     /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
-    /// Detail of text output: how many `-v` were given.
-    pub verbose: u8,
-    /// A hexdump of each frame's transport payload (`-x`).
-    pub hex: bool,
-    /// The time column of text output.
-    pub time: TimeFormat,
+    /// How text lines look.
+    pub look: TextLook,
+    /// Which frames are shown besides the BPF filter.
+    pub select: crate::output::select::Selection,
+    /// `-w FILE`: write the frames shown to this capture file (`-`: standard output) instead
+    /// of listing them.
+    pub write: Option<PathBuf>,
     /// When to colour the output.
     pub color: ColorMode,
 }
@@ -817,13 +851,11 @@ pub struct CaptureConfig {
     pub duration: Option<std::time::Duration>,
     /// Annotated lines or JSON lines.
     pub format: crate::output::OutputFormat,
+    /// How text lines look.
+    pub look: TextLook,
     /// User to become after opening the capture when started as root (`-Z`); `None`: the
     /// default unprivileged user.
     pub user: Option<String>,
-    /// Detail of text output: how many `-v` were given.
-    pub verbose: u8,
-    /// A hexdump of each frame's payload (`-x`).
-    pub hex: bool,
     /// When to colour the output.
     pub color: ColorMode,
     /// `--check-checksums`: flag bad checksums (a live capture never leaves frames out for them).
@@ -879,7 +911,13 @@ fn default_threads(max: usize) -> usize {
 
 /// `default_threads`: `--threads` when not given.
 fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, String> {
-    let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
+    // With -r FILE, the first word is the filter's (clap gave it to FILE).
+    let (file, words) = match (args.read_file, args.file) {
+        (Some(file), Some(first)) => (file, std::iter::once(first.to_string_lossy().into_owned()).chain(args.filter).collect()),
+        (Some(file), None) | (None, Some(file)) => (file, args.filter),
+        (None, None) => return Err("give the capture file (FILE or -r FILE)".into()),
+    };
+    let filter = if words.is_empty() { None } else { Some(words.join(" ")) };
     if let Some(expr) = &filter {
         crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
     }
@@ -901,7 +939,7 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         (true, false) => crate::pipeline::ChecksumMode::Check,
         (false, false) => crate::pipeline::ChecksumMode::Off,
     };
-    Ok(InputConfig { file: args.file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
+    Ok(InputConfig { file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -912,18 +950,29 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Color::Never => ColorMode::Never,
     };
     match cli.command {
-        Command::Read(args) => Ok(Config::Read(ReadConfig {
-            input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-            format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
-            verbose: args.verbose,
-            hex: args.hex,
-            time: match args.time {
-                Time::Relative => TimeFormat::Relative,
-                Time::Absolute => TimeFormat::Absolute,
-                Time::Delta => TimeFormat::Delta,
-            },
-            color,
-        })),
+        Command::Read(args) => {
+            let look = text_look(&args.lines)?;
+            let write = match &args.write {
+                Some(path) => {
+                    if args.format != Format::Text {
+                        return Err(format!("-w {} writes the frames instead of listing them: leave out -F/-T", path.display()));
+                    }
+                    if let Some(option) = look.text_only_option(&args.lines).or((args.lines.verbose > 0).then_some("-v")) {
+                        return Err(format!("{option} changes listed lines, and -w {} lists none", path.display()));
+                    }
+                    Some(path.clone())
+                }
+                None => None,
+            };
+            Ok(Config::Read(ReadConfig {
+                input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+                format: packet_format(args.format, args.fields, &args.lines, &look)?,
+                look,
+                select: select_config(args.select)?,
+                write,
+                color,
+            }))
+        }
         Command::Conns(args) => {
             use crate::output::conns::{ConnFilter, SortKey};
             Ok(Config::Conns(ConnsConfig {
@@ -1024,6 +1073,19 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             }))
         }
         Command::Capture(args) => {
+            let look = text_look(&args.lines)?;
+            if args.write.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+                // standard output holds the pcap: nothing else may go there
+                if args.format != Format::Text {
+                    return Err("-w - writes the pcap to standard output: leave out -F/-T (no lines are written)".into());
+                }
+                if let Some(option) = look.text_only_option(&args.lines).or((args.lines.verbose > 0).then_some("-v")) {
+                    return Err(format!("{option} changes listed lines, and -w - lists none"));
+                }
+                if args.report.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+                    return Err("-w - and --report - both want standard output: give --report a file".into());
+                }
+            }
             let filter = if args.filter.is_empty() { None } else { Some(args.filter.join(" ")) };
             if let Some(expr) = &filter {
                 crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
@@ -1056,15 +1118,27 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                     snaplen: args.snaplen,
                     promisc: !args.no_promisc,
                     buffer_bytes: args.buffer_mib * 1024 * 1024,
+                    rotate: {
+                        if args.file_size == Some(0) || args.rotate_seconds == Some(0) {
+                            return Err("-C and -G must be at least 1".into());
+                        }
+                        let rotating = args.file_size.is_some() || args.rotate_seconds.is_some();
+                        if rotating && args.write.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+                            return Err("-C/-G rotate files: they do not apply to -w - (standard output)".into());
+                        }
+                        crate::capture::live::Rotation {
+                            size: args.file_size.map(|mb| mb.saturating_mul(1_000_000)),
+                            seconds: args.rotate_seconds,
+                        }
+                    },
                     write: args.write,
                 },
                 list: args.list,
                 count: args.count,
                 duration,
-                format: packet_format(args.format, args.fields, args.verbose, args.hex)?,
+                format: packet_format(args.format, args.fields, &args.lines, &look)?,
+                look,
                 user: args.user,
-                verbose: args.verbose,
-                hex: args.hex,
                 color,
                 checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
                 report: args.report,
@@ -1077,9 +1151,10 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             if args.top == 0 || args.rows == 0 || args.budget < 100 {
                 return Err("--top and --rows must be at least 1, --budget at least 100".into());
             }
-            let title = args.input.file.display().to_string();
+            let input = input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?;
+            let title = input.file.display().to_string();
             Ok(Config::Report(ReportConfig {
-                input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
+                input,
                 output: args.output,
                 report: crate::output::report::ReportOptions {
                     title,

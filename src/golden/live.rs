@@ -26,6 +26,7 @@ pub fn record_live<T>(iface: &str, opts: &GoldenOptions, during: impl FnOnce() -
         promisc: false,
         buffer_bytes: 64 << 20,
         write: None,
+        rotate: Default::default(),
     };
     let mut src = LiveSource::open(&live)?;
     let stopper = src.stopper();

@@ -20,7 +20,7 @@ use crate::capture::live::{LiveConfig, LiveError, LiveSource};
 use crate::capture::mem::MemSource;
 use crate::gen::{self, peer, GenConfig, GenError, GenReport, Role, Scenario};
 use crate::output::style::{ColorMode, Palette};
-use crate::output::text::{TextOptions, TextSink, TimeFormat};
+use crate::output::text::{TextOptions, TextSink};
 use crate::pipeline::{self, PacketView, ReadOptions, Sink};
 
 pub use netns::{LabError, Netns};
@@ -199,7 +199,15 @@ fn start_capture(ns: &Netns, iface: &str, write: Option<PathBuf>) -> Result<Runn
     let (tx, rx) = mpsc::channel();
     let iface = iface.to_string();
     let handle = ns.spawn(move || {
-        let live = LiveConfig { iface: iface.clone(), filter: None, snaplen: 262_144, promisc: false, buffer_bytes: 32 << 20, write };
+        let live = LiveConfig {
+            iface: iface.clone(),
+            filter: None,
+            snaplen: 262_144,
+            promisc: false,
+            buffer_bytes: 32 << 20,
+            write,
+            rotate: Default::default(),
+        };
         let mut src = match LiveSource::open(&live) {
             Ok(src) => src,
             Err(e) => {
@@ -321,7 +329,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
         writeln!(out, "\ncapture ({} frames, {linktype_note}):", frames.len())?;
         frames.rewind();
         let palette = Palette::for_stdout(cfg.color);
-        let text = TextOptions { verbose: 0, hex: false, time: TimeFormat::Relative, palette };
+        let text = TextOptions::new(0, palette);
         let opts = ReadOptions { progress: false, ..ReadOptions::new("lab".into()) };
         let _ = pipeline::run(&mut frames, &opts, &mut TextSink::new(&mut *out, text));
     }

@@ -164,6 +164,43 @@ pub enum NumField {
     Duration,
 }
 
+/// Zeek's conn_state codes.
+fn zeek_states() -> Vec<&'static str> {
+    use crate::track::tcp::ZeekConnState as Z;
+    [Z::S0, Z::S1, Z::Sf, Z::Rej, Z::S2, Z::S3, Z::Rsto, Z::Rstr, Z::Rstos0, Z::Rstrh, Z::Sh, Z::Shr, Z::Oth].map(Z::as_str).to_vec()
+}
+
+/// RFC 9293 state names, as the final states are written.
+fn tcp_states() -> Vec<&'static str> {
+    use crate::track::tcp::TcpState as T;
+    [
+        T::Unknown,
+        T::Closed,
+        T::Listen,
+        T::SynSent,
+        T::SynReceived,
+        T::Established,
+        T::FinWait1,
+        T::FinWait2,
+        T::CloseWait,
+        T::Closing,
+        T::LastAck,
+        T::TimeWait,
+    ]
+    .iter()
+    .map(T::name)
+    .collect()
+}
+
+/// `value` in upper case when it is one of `names`, else a usage error listing them.
+fn known(text: &str, value: &str, names: &[&str]) -> Result<String, String> {
+    let upper = value.to_ascii_uppercase();
+    if names.contains(&upper.as_str()) {
+        return Ok(upper);
+    }
+    Err(format!("--filter {text}: unknown state `{value}`; one of {}", names.join(" ")))
+}
+
 impl ConnFilter {
     /// `state=SF`, `client_state=TIME-WAIT`, `server_state=CLOSE-WAIT`, `host=198.18.0.1`,
     /// `port=9000`, `bytes>1000`, `packets<10`, `retrans>0`, `dupacks>0`, `zerowin>0`, `duration>1.5`.
@@ -177,9 +214,9 @@ impl ConnFilter {
         if let Some((key, value)) = text.split_once('=') {
             let value = value.trim();
             return Ok(match key.trim() {
-                "state" | "conn_state" => ConnFilter::State(value.to_ascii_uppercase()),
-                "client_state" => ConnFilter::ClientState(value.to_ascii_uppercase()),
-                "server_state" => ConnFilter::ServerState(value.to_ascii_uppercase()),
+                "state" | "conn_state" => ConnFilter::State(known(text, value, &zeek_states())?),
+                "client_state" => ConnFilter::ClientState(known(text, value, &tcp_states())?),
+                "server_state" => ConnFilter::ServerState(known(text, value, &tcp_states())?),
                 "host" => ConnFilter::Host(value.parse().map_err(|_| format!("--filter {text}: `{value}` is not an IP address"))?),
                 "port" => ConnFilter::Port(value.parse().map_err(|_| format!("--filter {text}: `{value}` is not a port number"))?),
                 "proto" => ConnFilter::protos(value).map_err(|e| format!("--filter {text}: {e}"))?,

@@ -195,7 +195,7 @@ fn mac(w: &mut Vec<u8>, mac: &MacAddr) {
 
 /// The text of `field` for this frame into `cell` (empty: the frame has no such field). Message
 /// fields are written by [`write_messages`].
-fn field_text(cell: &mut Vec<u8>, field: Field, view: &PacketView<'_, '_>, agg: u8) -> io::Result<()> {
+pub(crate) fn field_text(cell: &mut Vec<u8>, field: Field, view: &PacketView<'_, '_>, agg: u8) -> io::Result<()> {
     let frame = view.frame;
     let eth = match frame.link {
         Link::Ethernet { src, dst } => Some((src, dst)),

@@ -87,12 +87,18 @@ pub struct FlowSink<W: Write> {
     opts: FlowOptions,
     conns: BTreeMap<u32, Conn>,
     summaries: BTreeMap<u32, ConnSummary>,
+    found: super::Found,
 }
 
 impl<W: Write> FlowSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W, opts: FlowOptions) -> Self {
-        FlowSink { w, opts, conns: BTreeMap::new(), summaries: BTreeMap::new() }
+        FlowSink { w, opts, conns: BTreeMap::new(), summaries: BTreeMap::new(), found: super::Found::Shown }
+    }
+
+    /// What was drawn, once the run is over.
+    pub fn found(&self) -> super::Found {
+        self.found
     }
 }
 
@@ -139,11 +145,12 @@ impl<W: Write> Sink for FlowSink<W> {
     }
 
     fn finish(&mut self, _summary: &RunSummary) -> io::Result<()> {
-        if let Some(id) = self.opts.conn {
-            if !self.conns.contains_key(&id) {
-                writeln!(self.w, "no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)")?;
-            }
-        }
+        let drawn = |conn: &Conn| !conn.events.is_empty();
+        self.found = match self.opts.conn {
+            Some(id) if !self.conns.get(&id).is_some_and(drawn) => super::Found::Missing(id),
+            _ if !self.conns.values().any(drawn) => super::Found::Nothing,
+            _ => super::Found::Shown,
+        };
         let conns = std::mem::take(&mut self.conns);
         let mut first = true;
         // a connection known only from ICMP errors quoting it (its segments filtered out) has no ladder

@@ -3,11 +3,14 @@
 pub mod cause;
 pub mod conns;
 pub mod conns_log;
+pub mod display;
 pub mod fields;
 pub mod flow;
 pub mod json;
 pub mod link;
 pub mod report;
+pub mod savefile;
+pub mod select;
 pub mod stream;
 pub mod style;
 pub mod text;
@@ -40,6 +43,20 @@ pub fn packet_sink<'w, W: Write + 'w>(format: &OutputFormat, text: text::TextOpt
         OutputFormat::Json => Box::new(json::JsonSink::new(w)),
         OutputFormat::Fields(spec) => Box::new(fields::FieldsSink::new(w, spec.clone())),
     }
+}
+
+/// What a per-connection view (`flow`, `stream`) found to show, for the closing message and
+/// the exit status: the same answer for every command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Found {
+    /// At least one connection (or flow) was shown.
+    #[default]
+    Shown,
+    /// `--conn N` named a connection the input does not have (an error: exit 1).
+    Missing(u32),
+    /// The input has nothing this view draws (no TCP connection; for `stream` no UDP flow
+    /// either).
+    Nothing,
 }
 
 /// Writes a frame's message annotation (`None`: the frame carries no message bytes).

@@ -69,12 +69,18 @@ pub struct StreamSink<W: Write> {
     opts: StreamOptions,
     conns: BTreeMap<u32, ConnData>,
     udp: BTreeMap<u32, UdpData>,
+    found: super::Found,
 }
 
 impl<W: Write> StreamSink<W> {
     /// A sink writing to `w` what `o` asks for.
     pub fn new(w: W, opts: StreamOptions) -> Self {
-        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new() }
+        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new(), found: super::Found::Shown }
+    }
+
+    /// What was shown, once the run is over.
+    pub fn found(&self) -> super::Found {
+        self.found
     }
 
     fn wanted(&self, conn: u32) -> bool {
@@ -154,11 +160,11 @@ impl<W: Write> Sink for StreamSink<W> {
     }
 
     fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
-        if let Some(id) = self.opts.conn {
-            if !self.conns.contains_key(&id) {
-                writeln!(self.w, "no TCP connection #{id} in this input (connections are numbered from 0; see `wireseam conns`)")?;
-            }
-        }
+        self.found = match self.opts.conn {
+            Some(id) if !self.conns.contains_key(&id) => super::Found::Missing(id),
+            None if self.conns.is_empty() && self.udp.is_empty() => super::Found::Nothing,
+            _ => super::Found::Shown,
+        };
         let mut out = String::new();
         for (id, conn) in &self.conns {
             render_conn(&mut out, *id, conn, &self.opts);

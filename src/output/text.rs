@@ -1,8 +1,12 @@
-//! The human-readable line per frame: aligned columns, MACs always shown, colour on terminals.
+//! The human-readable line per frame: aligned columns, colour on terminals.
 //!
 //! ```text
 //!     n       time  link source → link destination          proto summary
 //! ```
+//!
+//! The link column is left out of an Ethernet frame whose two MACs are zero (loopback, where
+//! they say nothing) unless `-e` asks for it; `-q` leaves it out and shortens TCP lines to the
+//! endpoints, flags and length, as tcpdump's `-q`.
 
 use std::io::{self, Write};
 
@@ -26,6 +30,41 @@ pub enum TimeFormat {
     Absolute,
     /// Seconds since the previous frame shown.
     Delta,
+    /// Seconds since the Unix epoch (tcpdump's `-tt`).
+    Epoch,
+    /// No time column (tcpdump's `-t`).
+    Omitted,
+}
+
+/// The link-layer column (MACs, or the SLL direction and address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkColumn {
+    /// Shown, except on Ethernet frames whose MACs are both zero (loopback).
+    Auto,
+    /// Always shown (`-e`).
+    Always,
+    /// Never shown (`-q` without `-e`).
+    Never,
+}
+
+/// How much of each frame's line is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineDetail {
+    /// Every field of the summary, the TCP story and the message annotation.
+    Full,
+    /// Endpoints, connection, flags and length only (`-q`).
+    Quick,
+}
+
+/// What is printed of each frame's transport payload under its line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadDump {
+    /// Nothing.
+    None,
+    /// Offset, hex bytes and their ASCII (`-x`, `-X`).
+    Hex,
+    /// The bytes as ASCII text, other bytes as `.`, line breaks kept (`-A`).
+    Ascii,
 }
 
 /// How the text output looks.
@@ -33,12 +72,30 @@ pub enum TimeFormat {
 pub struct TextOptions {
     /// `-v` count: 1 adds a line per layer with every field, 2 adds timestamps and link types.
     pub verbose: u8,
-    /// `-x`: a hexdump of each frame's transport payload.
-    pub hex: bool,
+    /// `-x`/`-X`/`-A`: the transport payload under each line.
+    pub payload: PayloadDump,
     /// What the time column shows.
     pub time: TimeFormat,
+    /// The link-layer column.
+    pub link: LinkColumn,
+    /// Full or quick (`-q`) lines.
+    pub detail: LineDetail,
     /// Colours, or none.
     pub palette: Palette,
+}
+
+impl TextOptions {
+    /// Full lines, no payload, relative times, the link column unless it is all zero.
+    pub fn new(verbose: u8, palette: Palette) -> Self {
+        TextOptions {
+            verbose,
+            payload: PayloadDump::None,
+            time: TimeFormat::Relative,
+            link: LinkColumn::Auto,
+            detail: LineDetail::Full,
+            palette,
+        }
+    }
 }
 
 /// The default output: one aligned line per frame (and more with `-v`/`-x`).
@@ -75,7 +132,7 @@ impl<W: Write> Sink for TextSink<W> {
             return self.flush_ready(false);
         }
         write_head(&self.opts, &mut self.w, view, &cause)?;
-        if let MsgNote::Known(carried) = &view.msgs {
+        if let (MsgNote::Known(carried), LineDetail::Full) = (&view.msgs, self.opts.detail) {
             write_annotation(&mut self.w, Some(carried), self.opts.palette)?;
         }
         write_tail(&self.opts, &mut self.w, view)
@@ -95,7 +152,8 @@ impl<W: Write> Sink for TextSink<W> {
 impl<W: Write> TextSink<W> {
     fn flush_ready(&mut self, all: bool) -> io::Result<()> {
         let palette = self.opts.palette;
-        self.waiting.flush(&mut self.w, all, &mut |w, carried| write_annotation(w, carried, palette))
+        let quick = self.opts.detail == LineDetail::Quick;
+        self.waiting.flush(&mut self.w, all, &mut |w, carried| write_annotation(w, carried.filter(|_| !quick), palette))
     }
 }
 
@@ -110,9 +168,17 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>,
     w.write_all(number.as_bytes())?;
     w.write_all(b" ")?;
     match opts.time {
+        TimeFormat::Omitted => {}
         // A pcapng Simple Packet Block: no timestamp.
         _ if !view.meta.stamped => {
             let width = match opts.time {
+                TimeFormat::Epoch => {
+                    if view.meta.nanos {
+                        20
+                    } else {
+                        17
+                    }
+                }
                 TimeFormat::Absolute => {
                     if view.meta.nanos {
                         30
@@ -133,11 +199,22 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>,
         TimeFormat::Relative => write_padded_secs(w, view.rel_ns, view.meta.nanos)?,
         TimeFormat::Delta => write_padded_secs(w, view.delta_ns, view.meta.nanos)?,
         TimeFormat::Absolute => write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?,
+        TimeFormat::Epoch => write_secs(w, view.meta.ts_ns, view.meta.nanos)?,
     }
-    w.write_all(b"  ")?;
-    write_link_col(w, view.frame)?;
-    w.write_all(b"  ")?;
-    write_summary(w, view, palette, cause)
+    if opts.time != TimeFormat::Omitted {
+        w.write_all(b"  ")?;
+    }
+    let link = match (opts.link, view.frame.link) {
+        (LinkColumn::Always, _) => true,
+        (LinkColumn::Never, _) => false,
+        (LinkColumn::Auto, Link::Ethernet { src, dst }) => !(src.is_zero() && dst.is_zero()),
+        (LinkColumn::Auto, _) => true,
+    };
+    if link {
+        write_link_col(w, view.frame)?;
+        w.write_all(b"  ")?;
+    }
+    write_summary(w, view, palette, cause, opts.detail)
 }
 
 /// Warnings, the end of the line, then the -v and -x lines.
@@ -151,8 +228,12 @@ fn write_tail(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>)
         write_details(w, view, opts.verbose)?;
     }
     let payload = view.frame.transport_payload();
-    if opts.hex && !payload.is_empty() {
-        write_hex(w, payload, "        ")?;
+    if !payload.is_empty() {
+        match opts.payload {
+            PayloadDump::None => {}
+            PayloadDump::Hex => write_hex(w, payload, "        ")?,
+            PayloadDump::Ascii => write_ascii(w, payload)?,
+        }
     }
     Ok(())
 }
@@ -239,7 +320,13 @@ fn proto_label(frame: &Frame) -> &'static str {
 }
 
 /// The summary column: addresses, ports and the innermost layer's fields, tcpdump-like.
-fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette, cause: &super::cause::Cause) -> io::Result<()> {
+fn write_summary(
+    w: &mut impl Write,
+    view: &PacketView<'_, '_>,
+    palette: Palette,
+    cause: &super::cause::Cause,
+    detail: LineDetail,
+) -> io::Result<()> {
     let frame = view.frame;
     palette.start(style::PROTO).write_to(w)?;
     let label = proto_label(frame);
@@ -320,6 +407,10 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
                         palette.start(flag_style).write_to(w)?;
                         FlagLetters(tcp.flags).write_to(w)?;
                         w.write_all(palette.reset().as_bytes())?;
+                        if detail == LineDetail::Quick {
+                            w.write_all(b" len ")?;
+                            return num(w, tcp.len);
+                        }
                         w.write_all(b" seq ")?;
                         num(w, seg.rseq)?;
                         if let Some(rack) = seg.rack {
@@ -335,6 +426,9 @@ fn write_summary(w: &mut impl Write, view: &PacketView<'_, '_>, palette: Palette
                         num(w, tcp.len)?;
                     } else {
                         write!(w, "{}{}{}", palette.start(flag_style), FlagLetters(tcp.flags), palette.reset())?;
+                        if detail == LineDetail::Quick {
+                            return write!(w, " len {}", tcp.len);
+                        }
                         write!(w, " seq {}", tcp.seq)?;
                         if tcp.flags & 0x10 != 0 {
                             write!(w, " ack {}", tcp.ack)?;
@@ -698,7 +792,30 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
     Ok(())
 }
 
-/// A hexdump, 16 bytes a line with offset and printable column, each line after `indent`.
+/// tcpdump's `-A`: the payload as text, each byte that is not printable ASCII, a tab or a line
+/// feed as `.` (so no control sequence reaches a terminal), a CR before a line feed left out
+/// (as tcpdump does), ending with a line break.
+pub fn write_ascii(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if byte.is_ascii_graphic() || matches!(byte, b' ' | b'\t' | b'\n') {
+            continue;
+        }
+        w.write_all(&bytes[start..i])?;
+        if !(byte == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+            w.write_all(b".")?;
+        }
+        start = i + 1;
+    }
+    w.write_all(&bytes[start..])?;
+    if bytes.last() != Some(&b'\n') {
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// A hexdump, 16 bytes a line with offset and printable column, each line after `indent`
+/// (tcpdump's `-X`).
 pub fn write_hex(w: &mut impl Write, bytes: &[u8], indent: &str) -> io::Result<()> {
     for (i, chunk) in bytes.chunks(16).enumerate() {
         write!(w, "{indent}{:04x}  ", i * 16)?;

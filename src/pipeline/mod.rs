@@ -145,6 +145,11 @@ pub trait Sink {
     fn wants_messages(&self) -> bool {
         true
     }
+    /// True once the sink wants no more frames (it has shown its `-c` count after a selection
+    /// of its own): the run stops reading, as at `--count`.
+    fn satisfied(&self) -> bool {
+        false
+    }
 }
 
 /// What a run did, for the exit status and the closing messages.
@@ -327,7 +332,7 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
             core.expire(meta.ts_ns, sink)?;
         }
         sink.packet(&PacketView::new(n, meta, times, raw, &frame, &facts))?;
-        if opts.count.is_some_and(|c| core.front.counts.shown >= c) {
+        if opts.count.is_some_and(|c| core.front.counts.shown >= c) || sink.satisfied() {
             break;
         }
     }

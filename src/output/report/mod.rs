@@ -61,6 +61,11 @@ impl<W: Write> ReportSink<W> {
         Ok(())
     }
 
+    /// Did the run have TCP connection `id` (for `--conn`; after `finish`)?
+    pub fn has_conn(&self, id: u32) -> bool {
+        self.col.rows.iter().any(|row| row.summary.proto == crate::track::Proto::Tcp && row.summary.conn == id)
+    }
+
     /// Bytes of the page written (after `finish`).
     pub fn written(&self) -> u64 {
         self.written
