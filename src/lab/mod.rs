@@ -158,13 +158,20 @@ fn veth(cfg: &LabConfig) -> Result<Veth, LabError> {
         }
         if let Some(delay) = cfg.delay {
             let ms = format!("{}ms", delay.as_millis());
+            // netem below tbf (tbf's one class is 1:1) when both are asked for
             let parent: &[&str] = if cfg.rate.is_some() { &["parent", "1:1"] } else { &["root"] };
             let mut args = vec!["tc", "qdisc", "add", "dev", "eth0"];
             args.extend_from_slice(parent);
             args.extend_from_slice(&["netem", "delay", &ms]);
-            ns.exec(&args).map_err(|e| LabError::Setup {
-                what: format!("--delay {ms}"),
-                detail: format!("{e} (the delay needs the kernel's netem qdisc, sch_netem; leave out --delay where it is missing)"),
+            ns.exec(&args).map_err(|e| match e {
+                LabError::Setup { detail, .. } if detail.contains("qdisc kind is unknown") => LabError::MissingQdisc {
+                    flag: "--delay",
+                    value: delay.as_millis().to_string(),
+                    qdisc: "netem",
+                    module: "sch_netem",
+                },
+                LabError::Setup { detail, .. } => LabError::Setup { what: format!("--delay {}", delay.as_millis()), detail },
+                other => other,
             })?;
         }
     }
