@@ -404,6 +404,18 @@ fn lab_report_draws_the_capture() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("SYN-SENT") && html.contains("TIME-WAIT") && html.contains("<svg"), "the page draws the handshake and the close");
     assert!(!std::env::temp_dir().join(format!("wireseam-lab-{pid}.pcap")).exists(), "temporary capture removed");
+    // the same options as `wireseam report`: framing, the simulated reader, the connection, a filter
+    let args = [
+        "gen", "hello-world", "--lab", "-q", "--report", &page_s, "--recv", "3", "--recv-at", "end", "--framing", "segment", "--conn", "0",
+        "tcp",
+    ];
+    let (out, _) = run(&args, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("recv(3) calls by the server, which calls recv() only once everything has arrived"), "--recv and --recv-at");
+    assert!(html.contains("framing segment"), "--framing");
+    assert!(html.contains("2 messages glued"), "recv(3) at the end glues hello and world");
+    assert!(html.contains("· ARP 0 ·") && html.contains("· UDP 0 ·"), "the filter keeps TCP only (the lab's capture starts with ARP)");
     let _ = std::fs::remove_file(&page);
     let (o, _) = run(&["gen", "handshake", "--report", &page_s], Duration::from_secs(10));
     assert_eq!(o.status.code(), Some(2), "--report without --lab is a usage error");

@@ -43,8 +43,6 @@ pub struct LabConfig {
     pub delay: Option<Duration>,
     /// Write the capture to this pcap file instead of printing it.
     pub write: Option<PathBuf>,
-    /// Draw the capture as an HTML report in this file (the capture is then not printed).
-    pub report: Option<PathBuf>,
     /// `--color`.
     pub color: ColorMode,
 }
@@ -338,7 +336,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
 /// Capture in a veth lab while each of `runs` goes (server and client in their namespaces, one
 /// after the other, narration dropped): the frames, and how each run ended. For `wireseam demo`.
 pub fn record_runs(runs: &[GenConfig]) -> Result<(MemSource, Vec<Result<GenReport, GenError>>), LabRunError> {
-    let cfg = LabConfig { gen: GenConfig::default(), rate: None, delay: None, write: None, report: None, color: ColorMode::Never };
+    let cfg = LabConfig { gen: GenConfig::default(), rate: None, delay: None, write: None, color: ColorMode::Never };
     let lab = veth(&cfg)?;
     let capture = start_capture(&lab.client, "eth0", None)?;
     let results = runs.iter().map(|run| run_pair(run, &lab, |rx| for _ in rx {})).collect();
