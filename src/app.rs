@@ -127,7 +127,7 @@ fn lab(cfg: &crate::lab::LabConfig, page: Option<&crate::cli::LabPage>) -> i32 {
                 file: cfg.write.clone().unwrap_or(temporary.clone()),
                 filter: page.filter.clone(),
                 count: None,
-                framing: page.framing.clone(),
+                framing: page.framing,
                 max_conns: pipeline::DEFAULT_MAX_CONNS,
                 threads: 1,
                 checksums: pipeline::ChecksumMode::Off,

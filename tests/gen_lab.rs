@@ -406,7 +406,20 @@ fn lab_report_draws_the_capture() {
     assert!(!std::env::temp_dir().join(format!("wireseam-lab-{pid}.pcap")).exists(), "temporary capture removed");
     // the same options as `wireseam report`: framing, the simulated reader, the connection, a filter
     let args = [
-        "gen", "hello-world", "--lab", "-q", "--report", &page_s, "--recv", "3", "--recv-at", "end", "--framing", "segment", "--conn", "0",
+        "gen",
+        "hello-world",
+        "--lab",
+        "-q",
+        "--report",
+        &page_s,
+        "--recv",
+        "3",
+        "--recv-at",
+        "end",
+        "--framing",
+        "segment",
+        "--conn",
+        "0",
         "tcp",
     ];
     let (out, _) = run(&args, Duration::from_secs(30));

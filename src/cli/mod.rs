@@ -832,7 +832,14 @@ pub struct LabPage {
     pub keep_bytes: usize,
 }
 
-fn lab_page(title: String, output: PathBuf, filter: Vec<String>, framing: Option<String>, page: page::PageArgs, recv: Vec<usize>) -> Result<LabPage, String> {
+fn lab_page(
+    title: String,
+    output: PathBuf,
+    filter: Vec<String>,
+    framing: Option<String>,
+    page: page::PageArgs,
+    recv: Vec<usize>,
+) -> Result<LabPage, String> {
     let filter = if filter.is_empty() { None } else { Some(filter.join(" ")) };
     if let Some(expr) = &filter {
         crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
@@ -997,7 +1004,8 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             cfg.validate().map_err(|e| e.to_string())?;
             if args.report.is_none() && (args.page.any() || !args.filter.is_empty()) {
                 return Err(if args.filter.is_empty() {
-                    "--conn, --top, --rows, --fold, --budget, --recv-at, --preview and --keep shape the page of --report FILE: add it".into()
+                    "--conn, --top, --rows, --fold, --budget, --recv-at, --preview and --keep shape the page of --report FILE: add it"
+                        .into()
                 } else {
                     format!("unexpected argument '{}': a FILTER after the scenario selects what --report FILE draws", args.filter[0])
                 });
@@ -1007,7 +1015,9 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                     return Err("the lab runs both sides itself: leave out --role".into());
                 }
                 let page = match args.report {
-                    Some(output) => Some(lab_page(format!("wireseam gen {scenario} --lab"), output, args.filter, args.framing, args.page, page_recv)?),
+                    Some(output) => {
+                        Some(lab_page(format!("wireseam gen {scenario} --lab"), output, args.filter, args.framing, args.page, page_recv)?)
+                    }
                     None => None,
                 };
                 return Ok(Config::Lab(

@@ -162,12 +162,9 @@ fn veth(cfg: &LabConfig) -> Result<Veth, LabError> {
             args.extend_from_slice(parent);
             args.extend_from_slice(&["netem", "delay", &ms]);
             ns.exec(&args).map_err(|e| match e {
-                LabError::Setup { detail, .. } if detail.contains("qdisc kind is unknown") => LabError::MissingQdisc {
-                    flag: "--delay",
-                    value: delay.as_millis().to_string(),
-                    qdisc: "netem",
-                    module: "sch_netem",
-                },
+                LabError::Setup { detail, .. } if detail.contains("qdisc kind is unknown") => {
+                    LabError::MissingQdisc { flag: "--delay", value: delay.as_millis().to_string(), qdisc: "netem", module: "sch_netem" }
+                }
                 LabError::Setup { detail, .. } => LabError::Setup { what: format!("--delay {}", delay.as_millis()), detail },
                 other => other,
             })?;
