@@ -49,7 +49,7 @@ pub fn main() -> i32 {
         Config::Stream(cfg) => stream(&cfg),
         Config::Report(cfg) => report(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
-        Config::Lab(cfg) => lab(&cfg),
+        Config::Lab(cfg, page) => lab(&cfg, page.as_ref()),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
         Config::Completions(shell) => {
             let mut out = io::stdout().lock();
@@ -99,7 +99,7 @@ fn gen(cfg: Option<&crate::gen::GenConfig>) -> i32 {
     }
 }
 
-fn lab(cfg: &crate::lab::LabConfig) -> i32 {
+fn lab(cfg: &crate::lab::LabConfig, page: Option<&crate::cli::LabPage>) -> i32 {
     let scenario = cfg.gen.scenario;
     if !nix::unistd::geteuid().is_root() {
         if scenario.needs_peer() {
@@ -110,9 +110,9 @@ fn lab(cfg: &crate::lab::LabConfig) -> i32 {
         return gen(Some(&cfg.gen));
     }
     // --report: the lab writes its capture to a file (the one -w names, or a temporary one),
-    // and the page is drawn from it as `wireseam report` would
+    // and the page is drawn from it as `wireseam report` would, with the same options
     let temporary = std::env::temp_dir().join(format!("wireseam-lab-{}.pcap", std::process::id()));
-    let cfg = &match (&cfg.report, &cfg.write) {
+    let cfg = &match (page, &cfg.write) {
         (Some(_), None) => crate::lab::LabConfig { write: Some(temporary.clone()), ..cfg.clone() },
         _ => cfg.clone(),
     };
@@ -121,22 +121,21 @@ fn lab(cfg: &crate::lab::LabConfig) -> i32 {
         Ok(report) => {
             let _ = writeln!(out, "{}", report.summary());
             let _ = out.flush();
-            let Some(page) = &cfg.report else { return EXIT_OK };
-            let pcap = cfg.write.clone().unwrap_or(temporary.clone());
+            let Some(page) = page else { return EXIT_OK };
             let input = InputConfig {
-                file: pcap,
-                filter: None,
+                file: cfg.write.clone().unwrap_or(temporary.clone()),
+                filter: page.filter.clone(),
                 count: None,
-                framing: Default::default(),
+                framing: page.framing,
                 max_conns: pipeline::DEFAULT_MAX_CONNS,
                 threads: 1,
                 checksums: pipeline::ChecksumMode::Off,
             };
             let code = self::report(&ReportConfig {
                 input,
-                output: page.clone(),
-                report: crate::output::report::ReportOptions::default(),
-                keep_bytes: 64 << 10,
+                output: page.output.clone(),
+                report: page.report.clone(),
+                keep_bytes: page.keep_bytes,
             });
             let _ = std::fs::remove_file(&temporary);
             code

@@ -198,6 +198,14 @@ fn lab_options_are_checked() {
     assert_clean_error(&wireseam(&["gen", "syn-retry", "--count", "9"]), 2, &["--count 9 is out of range for syn-retry: 1 to 4"]);
     let o = wireseam(&["gen", "handshake", "--rate", "1mbit"]);
     assert_eq!(o.status.code(), Some(2), "--rate needs --lab");
+    // the page's options (as `report` takes them) need --report
+    assert_clean_error(&wireseam(&["gen", "handshake", "--lab", "--conn", "2"]), 2, &["shape the page of --report FILE"]);
+    assert_clean_error(&wireseam(&["gen", "handshake", "--lab", "tcp"]), 2, &["'tcp'", "selects what --report FILE draws"]);
+    let o = wireseam(&["gen", "handshake", "--lab", "--framing", "lines"]);
+    assert_eq!(o.status.code(), Some(2), "--framing needs --report: {}", stderr(&o));
+    assert_clean_error(&wireseam(&["gen", "handshake", "--lab", "--report", "x.html", "--top", "0"]), 2, &["--top"]);
+    assert_clean_error(&wireseam(&["gen", "handshake", "--lab", "--report", "x.html", "--framing", "nope"]), 2, &["--framing"]);
+    assert_clean_error(&wireseam(&["gen", "handshake", "--lab", "--report", "x.html", "tcp", "port"]), 2, &["pcap-filter(7)"]);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod golden;
 mod lines;
 mod man;
+pub mod page;
 pub use golden::{GoldenArgs, GoldenConfig, GoldenOverrides, GoldenSource};
 use lines::{select_config, text_look};
 pub use lines::{tcpdump_args, LineArgs, SelectArgs, TextLook, Time};
@@ -187,7 +188,8 @@ pub struct GenArgs {
     pub endian: Option<String>,
 
     /// Sizes of the server's recv() calls, in order (hello-world: default 1024,1024), or of its
-    /// one recvfrom() (udp-truncate: default 1024).
+    /// one recvfrom() (udp-truncate: default 1024). With --report also the reader the page
+    /// simulates, as `report --recv` (for the other scenarios only that).
     #[arg(long, value_name = "N[,M...]", value_delimiter = ',')]
     pub recv: Vec<usize>,
 
@@ -223,6 +225,18 @@ pub struct GenArgs {
     /// report`) in FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<std::path::PathBuf>,
+
+    /// With --report: how application messages are delimited, as for `report` (default auto).
+    #[arg(long, value_name = "SPEC", requires = "report", help_heading = "With --report")]
+    pub framing: Option<String>,
+
+    /// With --report: what the page draws, as for `report`.
+    #[command(flatten, next_help_heading = "With --report")]
+    pub page: page::PageArgs,
+
+    /// With --report: only the frames this BPF filter matches are drawn (as for `report`).
+    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub filter: Vec<String>,
 
     /// No narration.
     #[arg(short, long)]
@@ -279,44 +293,14 @@ pub struct ReportArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
 
-    /// Only connection N (the `#N` of `read` and the id of `conns`).
-    #[arg(long = "conn", value_name = "N")]
-    pub conn: Option<u32>,
-
-    /// Draw the N largest connections (by payload bytes) in full; the others are listed.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub top: usize,
-
-    /// Rows of the connection table at most (the largest, longest, slowest to set up and most
-    /// retransmitting connections).
-    #[arg(long, default_value_t = 2000, value_name = "N")]
-    pub rows: usize,
-
-    /// Fold runs of more than N uneventful segments in the ladders (0: never fold).
-    #[arg(long, default_value_t = 6, value_name = "N")]
-    pub fold: usize,
-
-    /// Points per graph before plain segments are thinned out (marked ones are always drawn).
-    #[arg(long, default_value_t = 2000, value_name = "N")]
-    pub budget: usize,
-
     /// Simulate an application calling recv(N) (as for `stream`) and draw its calls under the
     /// seams; a list (2,10) gives the size of each call in turn, the last repeating.
     #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
     pub recv: Vec<usize>,
 
-    /// With --recv: when the application calls recv(): arrival (default), after:MS, every:MS,
-    /// end or after-send (as for `stream`).
-    #[arg(long, value_name = "WHEN", requires = "recv")]
-    pub recv_at: Option<String>,
-
-    /// Bytes of each message shown in its preview.
-    #[arg(long, default_value_t = 48, value_name = "N")]
-    pub preview: usize,
-
-    /// Stream bytes kept per direction for message bytes and recv() results (KiB).
-    #[arg(long, default_value_t = 64, value_name = "KIB")]
-    pub keep: usize,
+    /// What the page draws.
+    #[command(flatten)]
+    pub page: page::PageArgs,
 }
 
 const CAPTURE_AFTER: &str = "\
@@ -864,6 +848,39 @@ pub struct CaptureConfig {
     pub report: Option<PathBuf>,
 }
 
+/// The page of `gen --lab --report FILE`: drawn from the lab's capture as `wireseam report`
+/// draws a file, with the same options.
+#[derive(Debug, Clone)]
+pub struct LabPage {
+    /// The HTML file to write.
+    pub output: PathBuf,
+    /// Only the frames this BPF filter matches are drawn.
+    pub filter: Option<String>,
+    /// Framing per TCP direction (`--framing`).
+    pub framing: crate::analyze::FramingChoice,
+    /// What the page draws.
+    pub report: crate::output::report::ReportOptions,
+    /// Stream bytes kept per direction (`--keep` KiB, in bytes).
+    pub keep_bytes: usize,
+}
+
+fn lab_page(
+    title: String,
+    output: PathBuf,
+    filter: Vec<String>,
+    framing: Option<String>,
+    page: page::PageArgs,
+    recv: Vec<usize>,
+) -> Result<LabPage, String> {
+    let filter = if filter.is_empty() { None } else { Some(filter.join(" ")) };
+    if let Some(expr) = &filter {
+        crate::capture::bpf::Filter::check(expr).map_err(|e| format!("{e}; see pcap-filter(7) for the syntax"))?;
+    }
+    let framing = crate::analyze::FramingChoice::parse(framing.as_deref().unwrap_or("auto")).map_err(|e| format!("--framing: {e}"))?;
+    let (report, keep_bytes) = page.options(title, recv)?;
+    Ok(LabPage { output, filter, framing, report, keep_bytes })
+}
+
 /// A command line turned into what to run (see [`to_config`]).
 #[derive(Debug)]
 pub enum Config {
@@ -881,8 +898,8 @@ pub enum Config {
     Report(ReportConfig),
     /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
-    /// `wireseam gen --lab`, and the scripted-peer scenarios.
-    Lab(crate::lab::LabConfig),
+    /// `wireseam gen --lab`, and the scripted-peer scenarios; with `--report`, its page.
+    Lab(crate::lab::LabConfig, Option<LabPage>),
     /// `wireseam demo`.
     Demo(crate::demo::DemoConfig),
     /// `wireseam golden`.
@@ -1011,6 +1028,11 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             let name = args.scenario.unwrap_or_default();
             let scenario: crate::gen::Scenario = name.parse().map_err(|e: crate::gen::UnknownScenario| e.to_string())?;
             let role: crate::gen::Role = args.role.parse().map_err(|e: crate::gen::UnknownRole| e.to_string())?;
+            // --recv is the scenario's own reads where it makes them; with --report it is also
+            // (for the other scenarios only) the page's simulated reader
+            let scenario_reads = matches!(scenario, crate::gen::Scenario::HelloWorld | crate::gen::Scenario::UdpTruncate);
+            let page_recv = if args.report.is_some() { args.recv.clone() } else { Vec::new() };
+            let recv = if args.report.is_some() && !scenario_reads { Vec::new() } else { args.recv };
             let cfg = crate::gen::GenConfig {
                 scenario,
                 addr: args.addr,
@@ -1023,24 +1045,40 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 // in the lab, the interface is the namespace's eth0
                 iface: args.iface.or_else(|| (args.lab && scenario.needs_iface()).then(|| "eth0".to_string())),
                 endian: args.endian.map(|text| text.parse()).transpose()?,
-                recv: args.recv,
+                recv,
                 read_after: args.read_after.map(std::time::Duration::from_millis),
                 header: args.header.map(|text| text.parse()).transpose()?,
                 quiet: args.quiet,
             };
             cfg.validate().map_err(|e| e.to_string())?;
+            if args.report.is_none() && (args.page.any() || !args.filter.is_empty()) {
+                return Err(if args.filter.is_empty() {
+                    "--conn, --top, --rows, --fold, --budget, --recv-at, --preview and --keep shape the page of --report FILE: add it"
+                        .into()
+                } else {
+                    format!("unexpected argument '{}': a FILTER after the scenario selects what --report FILE draws", args.filter[0])
+                });
+            }
             if args.lab || scenario.needs_peer() {
                 if role != crate::gen::Role::Both {
                     return Err("the lab runs both sides itself: leave out --role".into());
                 }
-                return Ok(Config::Lab(crate::lab::LabConfig {
-                    gen: cfg,
-                    rate: args.rate,
-                    delay: args.delay.map(std::time::Duration::from_millis),
-                    write: args.write,
-                    report: args.report,
-                    color,
-                }));
+                let page = match args.report {
+                    Some(output) => {
+                        Some(lab_page(format!("wireseam gen {scenario} --lab"), output, args.filter, args.framing, args.page, page_recv)?)
+                    }
+                    None => None,
+                };
+                return Ok(Config::Lab(
+                    crate::lab::LabConfig {
+                        gen: cfg,
+                        rate: args.rate,
+                        delay: args.delay.map(std::time::Duration::from_millis),
+                        write: args.write,
+                        color,
+                    },
+                    page,
+                ));
             }
             if args.report.is_some() {
                 return Err("--report draws the lab's capture: add --lab (or `wireseam capture --report FILE` while gen runs)".into());
@@ -1145,32 +1183,14 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             }))
         }
         Command::Report(args) => {
-            if args.recv.contains(&0) {
-                return Err("--recv sizes must be at least 1 byte".into());
-            }
-            if args.top == 0 || args.rows == 0 || args.budget < 100 {
-                return Err("--top and --rows must be at least 1, --budget at least 100".into());
-            }
             let input = input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?;
             let title = input.file.display().to_string();
+            let (report, keep_bytes) = args.page.options(title, args.recv)?;
             Ok(Config::Report(ReportConfig {
                 input,
                 output: args.output,
-                report: crate::output::report::ReportOptions {
-                    title,
-                    conn: args.conn,
-                    top: args.top,
-                    rows: args.rows,
-                    fold: args.fold,
-                    budget: args.budget,
-                    recv: args.recv,
-                    recv_at: match args.recv_at {
-                        Some(w) => w.parse().map_err(|e| format!("--recv-at {e}"))?,
-                        None => crate::analyze::RecvSchedule::Arrival,
-                    },
-                    preview: args.preview,
-                },
-                keep_bytes: args.keep.saturating_mul(1 << 10),
+                report,
+                keep_bytes,
             }))
         }
     }

@@ -43,8 +43,6 @@ pub struct LabConfig {
     pub delay: Option<Duration>,
     /// Write the capture to this pcap file instead of printing it.
     pub write: Option<PathBuf>,
-    /// Draw the capture as an HTML report in this file (the capture is then not printed).
-    pub report: Option<PathBuf>,
     /// `--color`.
     pub color: ColorMode,
 }
@@ -158,13 +156,17 @@ fn veth(cfg: &LabConfig) -> Result<Veth, LabError> {
         }
         if let Some(delay) = cfg.delay {
             let ms = format!("{}ms", delay.as_millis());
+            // netem below tbf (tbf's one class is 1:1) when both are asked for
             let parent: &[&str] = if cfg.rate.is_some() { &["parent", "1:1"] } else { &["root"] };
             let mut args = vec!["tc", "qdisc", "add", "dev", "eth0"];
             args.extend_from_slice(parent);
             args.extend_from_slice(&["netem", "delay", &ms]);
-            ns.exec(&args).map_err(|e| LabError::Setup {
-                what: format!("--delay {ms}"),
-                detail: format!("{e} (the delay needs the kernel's netem qdisc, sch_netem; leave out --delay where it is missing)"),
+            ns.exec(&args).map_err(|e| match e {
+                LabError::Setup { detail, .. } if detail.contains("qdisc kind is unknown") => {
+                    LabError::MissingQdisc { flag: "--delay", value: delay.as_millis().to_string(), qdisc: "netem", module: "sch_netem" }
+                }
+                LabError::Setup { detail, .. } => LabError::Setup { what: format!("--delay {}", delay.as_millis()), detail },
+                other => other,
             })?;
         }
     }
@@ -339,7 +341,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
 /// Capture in a veth lab while each of `runs` goes (server and client in their namespaces, one
 /// after the other, narration dropped): the frames, and how each run ended. For `wireseam demo`.
 pub fn record_runs(runs: &[GenConfig]) -> Result<(MemSource, Vec<Result<GenReport, GenError>>), LabRunError> {
-    let cfg = LabConfig { gen: GenConfig::default(), rate: None, delay: None, write: None, report: None, color: ColorMode::Never };
+    let cfg = LabConfig { gen: GenConfig::default(), rate: None, delay: None, write: None, color: ColorMode::Never };
     let lab = veth(&cfg)?;
     let capture = start_capture(&lab.client, "eth0", None)?;
     let results = runs.iter().map(|run| run_pair(run, &lab, |rx| for _ in rx {})).collect();

@@ -25,6 +25,22 @@ pub enum LabError {
     /// iproute2 is missing.
     #[error("the lab needs iproute2's `ip` command; install iproute2")]
     NoIp,
+    /// A link option needs a queueing discipline this kernel does not have (`tc` answers
+    /// "Specified qdisc kind is unknown").
+    #[error(
+        "{flag} {value} needs the kernel's {qdisc} queueing discipline (kernel module {module}), which this kernel does \
+         not have: load it with `modprobe {module}` (or use a kernel built with it), or leave out {flag}"
+    )]
+    MissingQdisc {
+        /// The option (`--delay`).
+        flag: &'static str,
+        /// Its value as given (`50`).
+        value: String,
+        /// The qdisc (`netem`).
+        qdisc: &'static str,
+        /// The kernel module that provides it (`sch_netem`).
+        module: &'static str,
+    },
     /// A setup command failed.
     #[error("{what} failed: {detail}")]
     Setup {
