@@ -125,6 +125,7 @@ fn lab(cfg: &crate::lab::LabConfig) -> i32 {
             let Some(page) = &cfg.report else { return EXIT_OK };
             let pcap = cfg.write.clone().unwrap_or(temporary.clone());
             let input = InputConfig {
+                merge: Vec::new(),
                 file: pcap,
                 filter: None,
                 count: None,
@@ -402,6 +403,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         )
     }
     let input = InputConfig {
+        merge: Vec::new(),
         file: cfg.live.iface.clone().into(),
         filter: None,
         count: cfg.count,
@@ -417,6 +419,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
 /// progress bar.
 fn read_options(input: &InputConfig) -> ReadOptions {
     let mut opts = ReadOptions { filter: input.filter.clone(), count: input.count, progress: true, ..ReadOptions::new(input.file.clone()) };
+    opts.merge = input.merge.clone();
     opts.track.max_conns = input.max_conns;
     opts.threads = input.threads;
     opts.checksums = input.checksums;

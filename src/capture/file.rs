@@ -77,12 +77,34 @@ pub enum FileError {
         /// Bytes the record needs.
         need: usize,
     },
+    /// A compressed file's data cannot be decompressed far enough to hold a capture header.
+    #[error("{path}: {format} data is damaged ({source}); no capture could be read from it")]
+    DecompressHeader {
+        /// The file.
+        path: PathBuf,
+        /// The compression format.
+        format: &'static str,
+        /// What the decompressor said.
+        source: std::io::Error,
+    },
+    /// The decompressor of a compressed capture failed: the file is damaged or cut short.
+    #[error("{path}: {format} data is damaged or cut short after {offset} bytes of capture ({source}); frames before it were processed")]
+    Decompress {
+        /// The file.
+        path: PathBuf,
+        /// The compression format (`gzip`, `zstd`, `xz`, `bzip2`).
+        format: &'static str,
+        /// Bytes of decompressed capture before the damage.
+        offset: u64,
+        /// What the decompressor said.
+        source: std::io::Error,
+    },
 }
 
 impl FileError {
     /// Errors after the header: the frames before were good and have been processed.
     pub fn is_partial(&self) -> bool {
-        matches!(self, FileError::Corrupt { .. } | FileError::TruncatedRecord { .. })
+        matches!(self, FileError::Corrupt { .. } | FileError::TruncatedRecord { .. } | FileError::Decompress { .. })
     }
 }
 
@@ -324,7 +346,8 @@ impl FileSource {
         Self::from_data(PathBuf::from(name), Data::Owned(bytes))
     }
 
-    fn from_data(path: PathBuf, data: Data) -> Result<Self, FileError> {
+    /// Walk `data`; `path` names it in errors.
+    pub(crate) fn from_data(path: PathBuf, data: Data) -> Result<Self, FileError> {
         let (walker, pos) = Walker::start(path, data.bytes())?;
         Ok(FileSource {
             walker,
@@ -341,6 +364,11 @@ impl FileSource {
     /// The path the source was opened with (`-` for standard input).
     pub fn path(&self) -> &Path {
         &self.walker.path
+    }
+
+    /// The file's bytes (what [`next_range`](Self::next_range)'s ranges index).
+    pub fn shared_bytes(&self) -> &[u8] {
+        self.data.bytes()
     }
 
     /// The file's bytes, for readers that keep frames beyond the next call: every range
@@ -427,6 +455,11 @@ impl FileSource {
 }
 
 impl Walker {
+    /// A walker for `path` before its header has been read (it walks as an empty pcap).
+    pub(crate) fn placeholder(path: PathBuf) -> Walker {
+        Walker { path, format: Format::Pcap { big_endian: false, nanos: false, rec_hdr: 16, linktype: 1 }, last_ts: 0, base: 0 }
+    }
+
     /// Read the file header at the start of `bytes`: the walker, and where the first record starts.
     pub(crate) fn start(path: PathBuf, bytes: &[u8]) -> Result<(Walker, usize), FileError> {
         if bytes.is_empty() {
@@ -541,7 +574,7 @@ impl Walker {
         let end = start + caplen as usize;
         *at = end;
         let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
-        Ok(Some((PacketMeta { ts_ns, caplen, len: len.max(caplen), linktype, iface: 0, nanos, stamped: true }, start, end)))
+        Ok(Some((PacketMeta { ts_ns, caplen, len: len.max(caplen), linktype, iface: 0, nanos, stamped: true, file: 0 }, start, end)))
     }
 
     fn next_pcapng(&mut self, bytes: &[u8], at: &mut usize) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
@@ -662,6 +695,7 @@ impl Walker {
                         iface: ifid,
                         nanos: iface.nanos,
                         stamped: true,
+                        file: 0,
                     };
                     self.last_ts = meta.ts_ns;
                     return Ok(Some((meta, start, start + caplen as usize)));
@@ -685,6 +719,7 @@ impl Walker {
                         iface: 0,
                         nanos: iface.nanos,
                         stamped: false,
+                        file: 0,
                     };
                     return Ok(Some((meta, start, start + caplen as usize)));
                 }

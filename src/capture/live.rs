@@ -293,6 +293,7 @@ impl Source for LiveSource {
                     iface: 0,
                     nanos: *nanos,
                     stamped: true,
+                    file: 0,
                 };
                 Next::Packet(meta, packet.data)
             }
