@@ -123,6 +123,7 @@ fn lab(cfg: &crate::lab::LabConfig, page: Option<&crate::cli::LabPage>) -> i32 {
             let _ = out.flush();
             let Some(page) = page else { return EXIT_OK };
             let input = InputConfig {
+                merge: Vec::new(),
                 file: cfg.write.clone().unwrap_or(temporary.clone()),
                 filter: page.filter.clone(),
                 count: None,
@@ -443,6 +444,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         )
     }
     let input = InputConfig {
+        merge: Vec::new(),
         file: cfg.live.iface.clone().into(),
         filter: None,
         count: cfg.count,
@@ -458,6 +460,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
 /// progress bar.
 fn read_options(input: &InputConfig) -> ReadOptions {
     let mut opts = ReadOptions { filter: input.filter.clone(), count: input.count, progress: true, ..ReadOptions::new(input.file.clone()) };
+    opts.merge = input.merge.clone();
     opts.track.max_conns = input.max_conns;
     opts.threads = input.threads;
     opts.checksums = input.checksums;

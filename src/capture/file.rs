@@ -77,12 +77,34 @@ pub enum FileError {
         /// Bytes the record needs.
         need: usize,
     },
+    /// A compressed file's data cannot be decompressed far enough to hold a capture header.
+    #[error("{path}: {format} data is damaged ({source}); no capture could be read from it")]
+    DecompressHeader {
+        /// The file.
+        path: PathBuf,
+        /// The compression format.
+        format: &'static str,
+        /// What the decompressor said.
+        source: std::io::Error,
+    },
+    /// The decompressor of a compressed capture failed: the file is damaged or cut short.
+    #[error("{path}: {format} data is damaged or cut short after {offset} bytes of capture ({source}); frames before it were processed")]
+    Decompress {
+        /// The file.
+        path: PathBuf,
+        /// The compression format (`gzip`, `zstd`, `xz`, `bzip2`).
+        format: &'static str,
+        /// Bytes of decompressed capture before the damage.
+        offset: u64,
+        /// What the decompressor said.
+        source: std::io::Error,
+    },
 }
 
 impl FileError {
     /// Errors after the header: the frames before were good and have been processed.
     pub fn is_partial(&self) -> bool {
-        matches!(self, FileError::Corrupt { .. } | FileError::TruncatedRecord { .. })
+        matches!(self, FileError::Corrupt { .. } | FileError::TruncatedRecord { .. } | FileError::Decompress { .. })
     }
 }
 
@@ -198,7 +220,7 @@ enum Format {
 
 /// A capture file, mapped into memory and walked record by record.
 pub struct FileSource {
-    path: PathBuf,
+    walker: Walker,
     data: Arc<Data>,
     pos: usize,
     /// Bytes before this offset have been handed back to the kernel (see `release_behind`).
@@ -210,10 +232,20 @@ pub struct FileSource {
     release_step: usize,
     /// Where to announce releases (see `announce_released`).
     announce: Option<Arc<AtomicUsize>>,
-    format: Format,
     done: bool,
+}
+
+/// The record walker over a capture's bytes, wherever they are held (a map, or the window of a
+/// streamed input): what the header said, and the time the last stamped packet had.
+pub(crate) struct Walker {
+    /// The input, for errors.
+    pub(crate) path: PathBuf,
+    format: Format,
     /// Time of the last packet with a timestamp (what a Simple Packet Block is given).
     last_ts: i64,
+    /// Offset in the input of the first byte of the slices walked (a streamed input's window
+    /// moves on): errors name offsets in the input.
+    pub(crate) base: u64,
 }
 
 /// Asks the CPU to load the next record's first two cache lines (its header and the frame's
@@ -314,72 +346,29 @@ impl FileSource {
         Self::from_data(PathBuf::from(name), Data::Owned(bytes))
     }
 
-    fn from_data(path: PathBuf, data: Data) -> Result<Self, FileError> {
-        let bytes = data.bytes();
-        if bytes.is_empty() {
-            return Err(FileError::Empty { path });
-        }
-        if bytes.len() < 4 {
-            return Err(FileError::NotCapture { path, magic: hex_prefix(bytes) });
-        }
-        let magic_le = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        let magic_be = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        let pcap = |magic: u32| match magic {
-            0xa1b2_c3d4 => Some((false, 16)),
-            0xa1b2_3c4d => Some((true, 16)),
-            0xa1b2_cd34 => Some((false, 24)), // Kuznetzov's modified pcap
-            _ => None,
-        };
-        let (format, pos) = if let Some((nanos, rec_hdr)) = pcap(magic_le) {
-            Self::pcap_header(&path, bytes, false, nanos, rec_hdr)?
-        } else if let Some((nanos, rec_hdr)) = pcap(magic_be) {
-            Self::pcap_header(&path, bytes, true, nanos, rec_hdr)?
-        } else if magic_le == SHB {
-            if bytes.len() < 12 {
-                return Err(FileError::ShortHeader { path, have: bytes.len(), need: 12 });
-            }
-            let big_endian = match u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) {
-                BOM => false,
-                magic if magic.swap_bytes() == BOM => true,
-                _ => {
-                    return Err(FileError::Corrupt {
-                        path,
-                        what: "pcapng section header",
-                        offset: 8,
-                        detail: "bad byte-order magic".into(),
-                    })
-                }
-            };
-            (Format::PcapNg { big_endian, ifaces: Vec::new() }, 0)
-        } else {
-            return Err(FileError::NotCapture { path, magic: hex_prefix(bytes) });
-        };
+    /// Walk `data`; `path` names it in errors.
+    pub(crate) fn from_data(path: PathBuf, data: Data) -> Result<Self, FileError> {
+        let (walker, pos) = Walker::start(path, data.bytes())?;
         Ok(FileSource {
-            path,
+            walker,
             data: Arc::new(data),
             pos,
             released: 0,
             release_limit: None,
             release_step: RELEASE_STEP,
             announce: None,
-            format,
-            last_ts: 0,
             done: false,
         })
     }
 
-    fn pcap_header(path: &Path, bytes: &[u8], big_endian: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
-        if bytes.len() < 24 {
-            return Err(FileError::ShortHeader { path: path.into(), have: bytes.len(), need: 24 });
-        }
-        // The upper bits of the link-type word carry FCS information (pcap spec §"LinkType").
-        let linktype = rd32(&bytes[20..24], big_endian) & 0x03ff_ffff;
-        Ok((Format::Pcap { big_endian, nanos, rec_hdr, linktype }, 24))
-    }
-
     /// The path the source was opened with (`-` for standard input).
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.walker.path
+    }
+
+    /// The file's bytes (what [`next_range`](Self::next_range)'s ranges index).
+    pub fn shared_bytes(&self) -> &[u8] {
+        self.data.bytes()
     }
 
     /// The file's bytes, for readers that keep frames beyond the next call: every range
@@ -409,12 +398,7 @@ impl FileSource {
 
     /// Link type of a classic pcap file, or of the first pcapng interface seen so far.
     pub fn info(&self) -> SourceInfo {
-        match &self.format {
-            Format::Pcap { linktype, nanos, .. } => SourceInfo { linktype: Some(*linktype), nanos: *nanos, pcapng: false },
-            Format::PcapNg { ifaces, .. } => {
-                SourceInfo { linktype: ifaces.first().map(|i| i.linktype), nanos: ifaces.iter().any(|i| i.nanos), pcapng: true }
-            }
-        }
+        self.walker.info()
     }
 
     /// The next frame, or `None` at the end of the file. After an error, returns `None`.
@@ -433,10 +417,7 @@ impl FileSource {
         if self.pos - self.released >= self.release_step {
             self.release_behind();
         }
-        let record = match self.format {
-            Format::Pcap { big_endian, nanos, rec_hdr, linktype } => self.next_pcap(big_endian, nanos, rec_hdr, linktype),
-            Format::PcapNg { .. } => self.next_pcapng(),
-        };
+        let record = self.walker.next(self.data.bytes(), &mut self.pos);
         match record {
             Ok(Some((meta, start, end))) => {
                 prefetch(self.data.bytes(), self.pos);
@@ -453,21 +434,128 @@ impl FileSource {
         }
     }
 
+    /// Drop the pages already walked from this process's resident set, so memory stays flat
+    /// however large the file is (they remain in the page cache).
+    fn release_behind(&mut self) {
+        const PAGE: usize = 4096;
+        let upto = match &self.release_limit {
+            Some(limit) => self.pos.min(limit.load(Ordering::Relaxed)),
+            None => self.pos,
+        };
+        let end = upto / PAGE * PAGE;
+        if end <= self.released {
+            return;
+        }
+        if let Some(mark) = &self.announce {
+            mark.store(end, Ordering::SeqCst);
+        }
+        self.data.release(self.released..end);
+        self.released = end;
+    }
+}
+
+impl Walker {
+    /// A walker for `path` before its header has been read (it walks as an empty pcap).
+    pub(crate) fn placeholder(path: PathBuf) -> Walker {
+        Walker { path, format: Format::Pcap { big_endian: false, nanos: false, rec_hdr: 16, linktype: 1 }, last_ts: 0, base: 0 }
+    }
+
+    /// Read the file header at the start of `bytes`: the walker, and where the first record starts.
+    pub(crate) fn start(path: PathBuf, bytes: &[u8]) -> Result<(Walker, usize), FileError> {
+        if bytes.is_empty() {
+            return Err(FileError::Empty { path });
+        }
+        if bytes.len() < 4 {
+            return Err(FileError::NotCapture { path, magic: hex_prefix(bytes) });
+        }
+        let magic_le = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let magic_be = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let pcap = |magic: u32| match magic {
+            0xa1b2_c3d4 => Some((false, 16)),
+            0xa1b2_3c4d => Some((true, 16)),
+            0xa1b2_cd34 => Some((false, 24)), // Kuznetzov's modified pcap
+            _ => None,
+        };
+        let (format, pos) = if let Some((nanos, rec_hdr)) = pcap(magic_le) {
+            Walker::pcap_header(&path, bytes, false, nanos, rec_hdr)?
+        } else if let Some((nanos, rec_hdr)) = pcap(magic_be) {
+            Walker::pcap_header(&path, bytes, true, nanos, rec_hdr)?
+        } else if magic_le == SHB {
+            if bytes.len() < 12 {
+                return Err(FileError::ShortHeader { path, have: bytes.len(), need: 12 });
+            }
+            let big_endian = match u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) {
+                BOM => false,
+                magic if magic.swap_bytes() == BOM => true,
+                _ => {
+                    return Err(FileError::Corrupt {
+                        path,
+                        what: "pcapng section header",
+                        offset: 8,
+                        detail: "bad byte-order magic".into(),
+                    })
+                }
+            };
+            (Format::PcapNg { big_endian, ifaces: Vec::new() }, 0)
+        } else {
+            return Err(FileError::NotCapture { path, magic: hex_prefix(bytes) });
+        };
+        Ok((Walker { path, format, last_ts: 0, base: 0 }, pos))
+    }
+
+    fn pcap_header(path: &Path, bytes: &[u8], big_endian: bool, nanos: bool, rec_hdr: usize) -> Result<(Format, usize), FileError> {
+        if bytes.len() < 24 {
+            return Err(FileError::ShortHeader { path: path.into(), have: bytes.len(), need: 24 });
+        }
+        // The upper bits of the link-type word carry FCS information (pcap spec §"LinkType").
+        let linktype = rd32(&bytes[20..24], big_endian) & 0x03ff_ffff;
+        Ok((Format::Pcap { big_endian, nanos, rec_hdr, linktype }, 24))
+    }
+
+    /// Link type of a classic pcap file, or of the first pcapng interface seen so far.
+    pub(crate) fn info(&self) -> SourceInfo {
+        match &self.format {
+            Format::Pcap { linktype, nanos, .. } => SourceInfo { linktype: Some(*linktype), nanos: *nanos, pcapng: false },
+            Format::PcapNg { ifaces, .. } => {
+                SourceInfo { linktype: ifaces.first().map(|i| i.linktype), nanos: ifaces.iter().any(|i| i.nanos), pcapng: true }
+            }
+        }
+    }
+
+    /// The record at `*at` in `bytes`: its metadata and where its frame lies; `*at` moves past
+    /// it. `Ok(None)`: `bytes` ends at `*at`. A record cut off by the end of `bytes` is
+    /// [`FileError::TruncatedRecord`] and leaves the walker as it was (a streamed input reads
+    /// more and asks again).
+    #[inline]
+    pub(crate) fn next(&mut self, bytes: &[u8], at: &mut usize) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
+        match self.format {
+            Format::Pcap { big_endian, nanos, rec_hdr, linktype } => self.next_pcap(bytes, at, big_endian, nanos, rec_hdr, linktype),
+            Format::PcapNg { .. } => self.next_pcapng(bytes, at),
+        }
+    }
+
+    #[inline]
     fn next_pcap(
         &mut self,
+        bytes: &[u8],
+        at: &mut usize,
         big_endian: bool,
         nanos: bool,
         rec_hdr: usize,
         linktype: u32,
     ) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
-        let bytes = self.data.bytes();
-        let pos = self.pos;
+        let pos = *at;
         if pos >= bytes.len() {
             return Ok(None);
         }
         let rest = &bytes[pos..];
         if rest.len() < rec_hdr {
-            return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: rec_hdr });
+            return Err(FileError::TruncatedRecord {
+                path: self.path.clone(),
+                offset: self.base + pos as u64,
+                have: rest.len(),
+                need: rec_hdr,
+            });
         }
         let sec = rd32(&rest[0..4], big_endian) as i64;
         let frac = rd32(&rest[4..8], big_endian) as i64;
@@ -475,25 +563,34 @@ impl FileSource {
         let len = rd32(&rest[12..16], big_endian);
         let need = rec_hdr as u64 + caplen as u64;
         if (rest.len() as u64) < need {
-            return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: need as usize });
+            return Err(FileError::TruncatedRecord {
+                path: self.path.clone(),
+                offset: self.base + pos as u64,
+                have: rest.len(),
+                need: need as usize,
+            });
         }
         let start = pos + rec_hdr;
         let end = start + caplen as usize;
-        self.pos = end;
+        *at = end;
         let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
-        Ok(Some((PacketMeta { ts_ns, caplen, len: len.max(caplen), linktype, iface: 0, nanos, stamped: true }, start, end)))
+        Ok(Some((PacketMeta { ts_ns, caplen, len: len.max(caplen), linktype, iface: 0, nanos, stamped: true, file: 0 }, start, end)))
     }
 
-    fn next_pcapng(&mut self) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
+    fn next_pcapng(&mut self, bytes: &[u8], at: &mut usize) -> Result<Option<(PacketMeta, usize, usize)>, FileError> {
         loop {
-            let bytes = self.data.bytes();
-            let pos = self.pos;
+            let pos = *at;
             if pos >= bytes.len() {
                 return Ok(None);
             }
             let rest = &bytes[pos..];
             if rest.len() < 12 {
-                return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: 12 });
+                return Err(FileError::TruncatedRecord {
+                    path: self.path.clone(),
+                    offset: self.base + pos as u64,
+                    have: rest.len(),
+                    need: 12,
+                });
             }
             let (big_endian_before, ifaces_len) = match &self.format {
                 Format::PcapNg { big_endian, ifaces } => (*big_endian, ifaces.len()),
@@ -515,10 +612,15 @@ impl FileSource {
                 return Err(self.corrupt("pcapng block", pos, format!("block length {blen} is not a multiple of 4 of at least 12")));
             }
             if rest.len() < blen {
-                return Err(FileError::TruncatedRecord { path: self.path.clone(), offset: pos as u64, have: rest.len(), need: blen });
+                return Err(FileError::TruncatedRecord {
+                    path: self.path.clone(),
+                    offset: self.base + pos as u64,
+                    have: rest.len(),
+                    need: blen,
+                });
             }
             let body = &rest[8..blen - 4];
-            self.pos = pos + blen;
+            *at = pos + blen;
             match btype {
                 SHB => {
                     if let Format::PcapNg { big_endian: section_big_endian, ifaces } = &mut self.format {
@@ -593,6 +695,7 @@ impl FileSource {
                         iface: ifid,
                         nanos: iface.nanos,
                         stamped: true,
+                        file: 0,
                     };
                     self.last_ts = meta.ts_ns;
                     return Ok(Some((meta, start, start + caplen as usize)));
@@ -616,31 +719,13 @@ impl FileSource {
                         iface: 0,
                         nanos: iface.nanos,
                         stamped: false,
+                        file: 0,
                     };
                     return Ok(Some((meta, start, start + caplen as usize)));
                 }
                 _ => {} // name resolution, statistics, custom, journal...: skipped
             }
         }
-    }
-
-    /// Drop the pages already walked from this process's resident set, so memory stays flat
-    /// however large the file is (they remain in the page cache).
-    fn release_behind(&mut self) {
-        const PAGE: usize = 4096;
-        let upto = match &self.release_limit {
-            Some(limit) => self.pos.min(limit.load(Ordering::Relaxed)),
-            None => self.pos,
-        };
-        let end = upto / PAGE * PAGE;
-        if end <= self.released {
-            return;
-        }
-        if let Some(mark) = &self.announce {
-            mark.store(end, Ordering::SeqCst);
-        }
-        self.data.release(self.released..end);
-        self.released = end;
     }
 
     fn iface(&self, id: usize, count: usize) -> Option<Iface> {
@@ -651,7 +736,7 @@ impl FileSource {
     }
 
     fn corrupt(&self, what: &'static str, offset: usize, detail: String) -> FileError {
-        FileError::Corrupt { path: self.path.clone(), what, offset: offset as u64, detail }
+        FileError::Corrupt { path: self.path.clone(), what, offset: self.base + offset as u64, detail }
     }
 }
 

@@ -308,6 +308,7 @@ impl Source for LiveSource {
                     iface: 0,
                     nanos: *nanos,
                     stamped: true,
+                    file: 0,
                 };
                 Next::Packet(meta, packet.data)
             }

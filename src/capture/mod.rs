@@ -3,10 +3,14 @@
 
 pub mod bpf;
 pub mod file;
+pub mod input;
 pub mod live;
 pub mod mem;
+pub mod stream;
 
 pub use file::{FileError, FileSource};
+pub use input::{Input, MergeSource};
+pub use stream::{Compression, StreamSource};
 
 use std::sync::Arc;
 
@@ -39,6 +43,9 @@ pub struct PacketMeta {
     /// the previous packet's time (so that capture time never goes back for tracking), and
     /// outputs show no time for it.
     pub stamped: bool,
+    /// Which of the run's input files it came from (0 when there is one; see
+    /// [`MergeSource`]).
+    pub file: u32,
 }
 
 /// Facts about a source as a whole.

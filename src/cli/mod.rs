@@ -468,6 +468,13 @@ pub struct InputArgs {
     #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u64>,
 
+    /// Another capture file read with FILE as one capture (rotated `tcpdump -G`/`-C` files):
+    /// frames merged by time as mergecap does, connections continuing across files, frame
+    /// numbers running on. Repeat for each file (e.g. `read a.pcap --merge
+    /// b.pcap --merge c.pcap tcp port 80`). Compressed or merged input is read on one thread.
+    #[arg(long = "merge", value_name = "FILE")]
+    pub merge: Vec<PathBuf>,
+
     /// How application messages are delimited: auto (guess per direction), lines, crlf,
     /// len:N:be / len:N:le (N = 1, 2, 4, 8; +K for K fixed header bytes after the length;
     /// :total when the length counts the header too), jsonhdr[:le|:be][:KEY] (a 4-byte header
@@ -726,6 +733,8 @@ pub enum Color {
 pub struct InputConfig {
     /// The capture file (`-`: standard input); for a live capture, the interface's name.
     pub file: PathBuf,
+    /// More capture files read with `file` as one, merged by time (`--merge`).
+    pub merge: Vec<PathBuf>,
     /// The BPF filter expression (pcap-filter(7)), its words joined by spaces; `None`: every frame.
     pub filter: Option<String>,
     /// Stop after this many frames shown (counted after the filter; at least 1).
@@ -956,7 +965,16 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         (true, false) => crate::pipeline::ChecksumMode::Check,
         (false, false) => crate::pipeline::ChecksumMode::Off,
     };
-    Ok(InputConfig { file, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
+    Ok(InputConfig {
+        file,
+        merge: args.merge,
+        filter,
+        count: args.count,
+        framing,
+        max_conns: args.max_conns,
+        threads,
+        checksums,
+    })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).

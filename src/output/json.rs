@@ -90,6 +90,10 @@ fn write_mac_notes(w: &mut impl Write, key: &str, mac: &MacAddr) -> io::Result<(
 fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
     let frame: &Frame = view.frame;
     int(w, b"{\"type\":\"packet\",\"n\":", view.n)?;
+    if let Some(file) = view.file {
+        w.write_all(b",\"file\":")?;
+        super::escape::write_json_bytes(w, file.as_os_str().as_encoded_bytes())?;
+    }
     if view.meta.stamped {
         w.write_all(b",\"t\":")?;
         write_secs(w, view.rel_ns, view.meta.nanos)?;

@@ -4,6 +4,7 @@ pub mod cause;
 pub mod conns;
 pub mod conns_log;
 pub mod display;
+pub mod escape;
 pub mod fields;
 pub mod flow;
 pub mod json;

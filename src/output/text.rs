@@ -662,6 +662,10 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
     let frame = view.frame;
     const IND: &str = "        ";
     write!(w, "{IND}frame len {} captured {}", view.meta.len, view.meta.caplen)?;
+    if let Some(file) = view.file {
+        w.write_all(b" file ")?;
+        super::escape::write_text(w, file.as_os_str().as_encoded_bytes())?;
+    }
     if verbose > 1 {
         w.write_all(b" at ")?;
         write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;

@@ -17,7 +17,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::analyze::{Arrival, Carried, DirSummary, Message, SeamConfig};
-use crate::capture::{FileError, FileSource, Next, PacketMeta, Source, SourceError};
+use crate::capture::{FileError, FileSource, Input, MergeSource, Next, PacketMeta, Source, SourceError};
 use crate::decode::Frame;
 use crate::track::arp::ArpConflict;
 use crate::track::defrag::DefragCounts;
@@ -88,6 +88,8 @@ pub struct PacketView<'a, 'f> {
     pub udp: Option<UdpInfo>,
     /// The tracked connection or UDP flow an ICMP error is about.
     pub icmp_about: Option<FlowId>,
+    /// The input file the frame came from, when several are read as one (`--merge`).
+    pub file: Option<&'f std::path::Path>,
 }
 
 impl<'a, 'f> PacketView<'a, 'f> {
@@ -105,6 +107,7 @@ impl<'a, 'f> PacketView<'a, 'f> {
             msgs: facts.msgs,
             udp: facts.tracked.udp,
             icmp_about: facts.tracked.icmp_about,
+            file: None,
         }
     }
 }
@@ -200,6 +203,8 @@ pub enum ChecksumMode {
 pub struct ReadOptions {
     /// The capture file (or, for live input, the interface's name).
     pub path: PathBuf,
+    /// More capture files read with `path` as one, merged by time (`--merge`).
+    pub merge: Vec<PathBuf>,
     /// A pcap-filter(7) expression; frames it rejects are not decoded.
     pub filter: Option<String>,
     /// Stop after this many frames shown.
@@ -217,10 +222,22 @@ pub struct ReadOptions {
 }
 
 impl ReadOptions {
+    /// The input file `index` ([`PacketMeta::file`]) when several are read as one, else `None`.
+    pub fn merged_file(&self, index: u32) -> Option<&std::path::Path> {
+        if self.merge.is_empty() {
+            return None;
+        }
+        match index {
+            0 => Some(&self.path),
+            n => self.merge.get(n as usize - 1).map(PathBuf::as_path),
+        }
+    }
+
     /// Defaults for reading `path`: no filter, seams on, one thread.
     pub fn new(path: PathBuf) -> Self {
         ReadOptions {
             path,
+            merge: Vec::new(),
             filter: None,
             count: None,
             track: TrackConfig { max_conns: DEFAULT_MAX_CONNS, ..TrackConfig::default() },
@@ -292,8 +309,17 @@ fn progress_bar(src: &dyn Source, wanted: bool) -> Option<indicatif::ProgressBar
 /// stops early; the output is the same. A sink of connections only has each thread run a whole
 /// core for its flows (`sharded`); a sink of packets or messages gets one reader thread that
 /// runs the core's front and workers that run its back (`parallel`).
+///
+/// A compressed file, or several files (`opts.merge`), are read on the calling thread.
 pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
-    let mut src = FileSource::open(&opts.path)?;
+    if !opts.merge.is_empty() {
+        let paths: Vec<PathBuf> = std::iter::once(opts.path.clone()).chain(opts.merge.iter().cloned()).collect();
+        return run(&mut MergeSource::open(&paths)?, opts, sink);
+    }
+    let mut src = match Input::open(&opts.path)? {
+        Input::Mapped(src) => src,
+        Input::Streamed(mut src) => return run(&mut src, opts, sink),
+    };
     if opts.threads > 1 && opts.count.is_none() {
         if !sink.wants_packets() && !sink.wants_messages() {
             return sharded::run(src, opts, sink);
@@ -331,7 +357,9 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         if frame_core::is_expiry_point(n) {
             core.expire(meta.ts_ns, sink)?;
         }
-        sink.packet(&PacketView::new(n, meta, times, raw, &frame, &facts))?;
+        let mut view = PacketView::new(n, meta, times, raw, &frame, &facts);
+        view.file = opts.merged_file(meta.file);
+        sink.packet(&view)?;
         if opts.count.is_some_and(|c| core.front.counts.shown >= c) || sink.satisfied() {
             break;
         }

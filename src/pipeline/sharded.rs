@@ -269,7 +269,16 @@ impl FrameRef {
 
     /// What the capture layer recorded of it (as far as the core reads it).
     fn meta(self) -> PacketMeta {
-        PacketMeta { ts_ns: self.ts_ns, caplen: self.caplen, len: self.len, linktype: self.linktype, iface: 0, nanos: false, stamped: true }
+        PacketMeta {
+            ts_ns: self.ts_ns,
+            caplen: self.caplen,
+            len: self.len,
+            linktype: self.linktype,
+            iface: 0,
+            nanos: false,
+            stamped: true,
+            file: 0,
+        }
     }
 }
 
