@@ -965,16 +965,7 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         (true, false) => crate::pipeline::ChecksumMode::Check,
         (false, false) => crate::pipeline::ChecksumMode::Off,
     };
-    Ok(InputConfig {
-        file,
-        merge: args.merge,
-        filter,
-        count: args.count,
-        framing,
-        max_conns: args.max_conns,
-        threads,
-        checksums,
-    })
+    Ok(InputConfig { file, merge: args.merge, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -1204,12 +1195,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             let input = input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?;
             let title = input.file.display().to_string();
             let (report, keep_bytes) = args.page.options(title, args.recv)?;
-            Ok(Config::Report(ReportConfig {
-                input,
-                output: args.output,
-                report,
-                keep_bytes,
-            }))
+            Ok(Config::Report(ReportConfig { input, output: args.output, report, keep_bytes }))
         }
     }
 }
