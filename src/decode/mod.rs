@@ -13,8 +13,10 @@ pub mod names;
 pub mod oui;
 mod peek;
 pub mod tcpopt;
+pub mod tunnel;
 
-pub use peek::{peek, FlowTuple, Peek};
+pub use peek::{peek, peek_with, FlowTuple, Peek};
+pub use tunnel::{DecodeOptions, Encap, EncapLayer, Encaps, TunnelPorts, UdpTunnel};
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -75,6 +77,24 @@ pub enum Layer {
     Icmpv6,
     /// IGMP.
     Igmp,
+    /// Tunnel nesting as a whole (the depth limit).
+    Tunnel,
+    /// GRE header (RFC 2784/2890).
+    Gre,
+    /// ERSPAN header.
+    Erspan,
+    /// VXLAN header (RFC 7348).
+    Vxlan,
+    /// Geneve header and options (RFC 8926).
+    Geneve,
+    /// GTP-U header and extension headers.
+    GtpU,
+    /// Teredo headers (RFC 4380).
+    Teredo,
+    /// MPLS label stack entry (RFC 3032).
+    Mpls,
+    /// PPPoE header (RFC 2516).
+    Pppoe,
 }
 
 impl Layer {
@@ -104,6 +124,15 @@ impl Layer {
             Layer::Icmp => "icmp",
             Layer::Icmpv6 => "icmpv6",
             Layer::Igmp => "igmp",
+            Layer::Tunnel => "tunnel",
+            Layer::Gre => "gre",
+            Layer::Erspan => "erspan",
+            Layer::Vxlan => "vxlan",
+            Layer::Geneve => "geneve",
+            Layer::GtpU => "gtpu",
+            Layer::Teredo => "teredo",
+            Layer::Mpls => "mpls",
+            Layer::Pppoe => "pppoe",
         }
     }
 }
@@ -453,6 +482,12 @@ pub struct Frame<'a> {
     pub reasm: IpReasm,
     /// What was malformed or cut, in the order found.
     pub warnings: Warnings,
+    /// The tunnels and encapsulations the frame was carried in, outermost first; `net`,
+    /// `transport` and the payloads are the innermost packet's ([`tunnel`]).
+    pub encaps: Encaps,
+    /// Offset in the frame of the network-layer header (after the link header, VLAN tags and
+    /// tunnel headers): where an undecoded EtherType's payload starts.
+    pub net_offset: u32,
 }
 
 impl<'a> Frame<'a> {
@@ -468,6 +503,8 @@ impl<'a> Frame<'a> {
             ip_payload: &[],
             reasm: IpReasm::NotFragment,
             warnings: Warnings::default(),
+            encaps: Encaps::NONE,
+            net_offset: 0,
         }
     }
 
@@ -525,9 +562,15 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// Decode one frame of link type `linktype`. `wire_len` is the original frame length, used to
-/// tell snap-length truncation from lying length fields.
+/// Decode one frame of link type `linktype`, tunnels peeled off on their registered ports.
+/// `wire_len` is the original frame length, used to tell snap-length truncation from lying
+/// length fields.
 pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
+    decode_with(&DecodeOptions::DEFAULT, linktype, data, wire_len)
+}
+
+/// [`decode`] with the tunnel options (`--no-decap`, `--tunnel-port`).
+pub fn decode_with<'a>(opts: &DecodeOptions, linktype: u32, data: &'a [u8], wire_len: u32) -> Frame<'a> {
     let (link, l2_len, proto) = link::slice(linktype, data);
     let mut frame = Frame::new(link);
     match link {
@@ -542,7 +585,18 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
         _ => {}
     }
     let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
-    let rest = &data[l2_len..];
+    let mut frame = decode_net(frame, proto, data, l2_len, wire_len);
+    if opts.decap {
+        tunnel::decap(&mut frame, opts, data, wire_len);
+    }
+    frame
+}
+
+/// Decode from the network layer on: `proto` (what the layer below said follows) at offset
+/// `l2_len` of `data`.
+fn decode_net<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: usize, wire_len: u32) -> Frame<'a> {
+    frame.net_offset = l2_len as u32;
+    let Some(rest) = data.get(l2_len..) else { return frame };
     let version = match proto {
         link::Proto::Ether(0x0800) => Some(4),
         link::Proto::Ether(0x86dd) => Some(6),
@@ -722,6 +776,7 @@ fn fill<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, data: &'a [u8],
                 frame.nvlan += 1;
             }
             frame.ethertype = Some(vlan.ether_type().0);
+            frame.net_offset = (offset_of(vlan.slice()) + vlan.header_len()) as u32;
         }
     }
     match &sliced.net {

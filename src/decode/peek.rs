@@ -10,7 +10,7 @@
 //! [`decode`]: super::decode
 
 use super::link::{self, Link, Proto};
-use super::{Frame, Net, Transport};
+use super::{Frame, Net, Transport, TunnelPorts};
 
 /// The addresses and ports of a TCP segment or UDP datagram, in the order of the frame.
 /// IPv4 addresses are their 32-bit value.
@@ -65,6 +65,14 @@ fn addr6(bytes: &[u8], at: usize) -> u128 {
 /// Peek at a frame of link type `linktype`: reads fixed offsets only, allocates nothing, and
 /// never contradicts [`decode`](super::decode) (see the module docs).
 pub fn peek(linktype: u32, data: &[u8]) -> Peek {
+    peek_with(&TunnelPorts::REGISTERED, linktype, data)
+}
+
+/// [`peek`] for a decoder whose UDP tunnels are on `tunnels` ([`DecodeOptions::peek_ports`]):
+/// a datagram to or from one of them is left to decoding (its flow is the one inside).
+///
+/// [`DecodeOptions::peek_ports`]: super::DecodeOptions::peek_ports
+pub fn peek_with(tunnels: &TunnelPorts, linktype: u32, data: &[u8]) -> Peek {
     let (link, l2_len, proto) = link::slice(linktype, data);
     if matches!(link, Link::Unknown { .. } | Link::Truncated { .. }) {
         // decode stops at the link layer
@@ -97,6 +105,7 @@ pub fn peek(linktype: u32, data: &[u8]) -> Peek {
                 return Peek::Unknown;
             }
             match ip[9] {
+                17 if tunnels.is_tunnel(be16(ip, hdr_len), be16(ip, hdr_len + 2)) => Peek::Unknown,
                 6 | 17 => {
                     Peek::Flow(FlowTuple { src: addr4(ip, 12), sport: be16(ip, hdr_len), dst: addr4(ip, 16), dport: be16(ip, hdr_len + 2) })
                 }
@@ -106,6 +115,7 @@ pub fn peek(linktype: u32, data: &[u8]) -> Peek {
             }
         }
         6 if ip.len() >= 44 && ip[0] >> 4 == 6 => match ip[6] {
+            17 if tunnels.is_tunnel(be16(ip, 40), be16(ip, 42)) => Peek::Unknown,
             6 | 17 => Peek::Flow(FlowTuple { src: addr6(ip, 8), sport: be16(ip, 40), dst: addr6(ip, 24), dport: be16(ip, 42) }),
             // ICMPv6 other than errors, no next header
             58 if !super::icmp::is_error(true, ip[40]) => Peek::NoFlow,

@@ -139,6 +139,9 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
         }
         ref link => super::link::write_json(w, link, frame.ethertype)?,
     }
+    if !frame.encaps.is_empty() {
+        write_encap(w, &frame.encaps)?;
+    }
     match &frame.net {
         Net::Arp(arp) => {
             w.write_all(b",\"arp\":{\"op\":")?;
@@ -600,4 +603,69 @@ mod tests {
         write_str(&mut v, "a\"b\\c\nd\u{1}é").unwrap();
         assert_eq!(String::from_utf8(v).unwrap(), r#""a\"b\\c\nd\u0001é""#);
     }
+}
+
+/// The `encap` list: each tunnel layer, outermost first, with its identifiers and the outer
+/// addresses that carried it.
+fn write_encap(w: &mut impl Write, encaps: &crate::decode::Encaps) -> io::Result<()> {
+    use crate::decode::Encap;
+    w.write_all(b",\"encap\":[")?;
+    for (i, layer) in encaps.iter().enumerate() {
+        write!(w, "{}{{\"kind\":\"{}\"", if i > 0 { "," } else { "" }, layer.encap.kind())?;
+        match layer.encap {
+            Encap::Gre { version, proto, key, seq } => {
+                write!(w, ",\"version\":{version},\"proto\":{proto}")?;
+                if let Some(key) = key {
+                    write!(w, ",\"key\":{key}")?;
+                }
+                if let Some(seq) = seq {
+                    write!(w, ",\"seq\":{seq}")?;
+                }
+            }
+            Encap::Erspan { kind, session, vlan } => {
+                write!(w, ",\"type\":{kind}")?;
+                if let Some(session) = session {
+                    write!(w, ",\"session\":{session}")?;
+                }
+                if let Some(vlan) = vlan {
+                    write!(w, ",\"vlan\":{vlan}")?;
+                }
+            }
+            Encap::Vxlan { vni } => write!(w, ",\"vni\":{vni}")?,
+            Encap::Geneve { vni, proto, opt_len } => write!(w, ",\"vni\":{vni},\"proto\":{proto},\"opt_len\":{opt_len}")?,
+            Encap::GtpU { teid } => write!(w, ",\"teid\":{teid}")?,
+            Encap::Teredo | Encap::IpInIp(_) => {}
+            Encap::Mpls { .. } => {
+                w.write_all(b",\"labels\":[")?;
+                for (j, label) in layer.encap.labels().iter().enumerate() {
+                    write!(w, "{}{label}", if j > 0 { "," } else { "" })?;
+                }
+                w.write_all(b"]")?;
+                if let Encap::Mpls { pseudowire, depth, .. } = layer.encap {
+                    write!(w, ",\"depth\":{depth}")?;
+                    match pseudowire {
+                        crate::decode::tunnel::Pseudowire::None => {}
+                        crate::decode::tunnel::Pseudowire::Ethernet => w.write_all(b",\"pw\":\"eth\"")?,
+                        crate::decode::tunnel::Pseudowire::EthernetWithControlWord => w.write_all(b",\"pw\":\"eth-cw\"")?,
+                    }
+                }
+            }
+            Encap::Pppoe { session, ppp } => write!(w, ",\"session\":{session},\"ppp\":{ppp}")?,
+            Encap::Ether { src, dst, ethertype } => {
+                w.write_all(b",\"src\":")?;
+                write_mac(w, &src)?;
+                w.write_all(b",\"dst\":")?;
+                write_mac(w, &dst)?;
+                write!(w, ",\"type\":{ethertype}")?;
+            }
+        }
+        if let Some((src, dst)) = layer.outer {
+            write!(w, ",\"src\":\"{src}\",\"dst\":\"{dst}\"")?;
+        }
+        if let Some((sport, dport)) = layer.udp {
+            write!(w, ",\"sport\":{sport},\"dport\":{dport}")?;
+        }
+        w.write_all(b"}")?;
+    }
+    w.write_all(b"]")
 }

@@ -346,6 +346,11 @@ fn write_summary(
         }
         w.write_all(b"] ")?;
     }
+    if !frame.encaps.is_empty() {
+        palette.start(style::PROTO).write_to(w)?;
+        write!(w, "{}", frame.encaps.tag())?;
+        w.write_all(palette.reset().as_bytes())?;
+    }
     match (&frame.net, &frame.transport) {
         (Net::Arp(arp), _) => {
             let kind = arp.kind();
@@ -696,6 +701,10 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
         ref link => {
             super::link::write_details(w, link, frame.ethertype, IND)?;
         }
+    }
+    // one line per tunnel layer, outermost first (`[vxlan 42]` in the summary)
+    for layer in frame.encaps.iter() {
+        writeln!(w, "{IND}{:<4} {}", layer.encap.kind(), crate::decode::tunnel::LongEncap(layer))?;
     }
     if let Net::Arp(arp) = &frame.net {
         if let Some(addrs) = arp.eth_ipv4 {

@@ -9,7 +9,7 @@ use super::{Dir, Proto};
 use crate::track::tcp::ConnSummary;
 
 /// (source address, source port, destination address, destination port) of a flow's first datagram.
-type Key = (IpAddr, u16, IpAddr, u16);
+type Key = (IpAddr, u16, IpAddr, u16, u64);
 
 /// The UDP flows of a run, keyed by their first datagram's addresses and ports.
 pub struct UdpFlows {
@@ -28,16 +28,18 @@ impl UdpFlows {
 
     /// The id of the flow between these endpoints (either direction), without creating one.
     pub fn find(&self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
-        self.map.get(&(src, sport, dst, dport)).or_else(|| self.map.get(&(dst, dport, src, sport))).copied()
+        self.map.get(&(src, sport, dst, dport, 0)).or_else(|| self.map.get(&(dst, dport, src, sport, 0))).copied()
     }
 
-    /// (flow id, direction: `C2S` from the first sender) of a datagram in frame `n` at `ts`.
+    /// (flow id, direction: `C2S` from the first sender) of a datagram in frame `n` at `ts`,
+    /// carried in the tunnels `tunnel` ([`Encaps::flow_id`](crate::decode::Encaps::flow_id)).
     /// `None` once `cap` flows exist.
-    pub fn flow(&mut self, n: u64, ts: i64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, Dir)> {
-        if let Some(&id) = self.map.get(&(src, sport, dst, dport)) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn flow(&mut self, n: u64, ts: i64, tunnel: u64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, Dir)> {
+        if let Some(&id) = self.map.get(&(src, sport, dst, dport, tunnel)) {
             return Some((id, Dir::C2S));
         }
-        if let Some(&id) = self.map.get(&(dst, dport, src, sport)) {
+        if let Some(&id) = self.map.get(&(dst, dport, src, sport, tunnel)) {
             return Some((id, Dir::S2C));
         }
         if self.map.len() >= self.cap {
@@ -45,7 +47,7 @@ impl UdpFlows {
         }
         let id = self.next;
         self.next += 1;
-        self.map.insert((src, sport, dst, dport), id);
+        self.map.insert((src, sport, dst, dport, tunnel), id);
         self.stats.push(FlowStats::new(n, ts, SocketAddr::new(src, sport), SocketAddr::new(dst, dport)));
         Some((id, Dir::C2S))
     }
@@ -83,9 +85,9 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let mut f = UdpFlows::new(2);
-        assert_eq!(f.flow(1, 0, a, 1, b, 2), Some((0, Dir::C2S)));
-        assert_eq!(f.flow(2, 0, b, 2, a, 1), Some((0, Dir::S2C)));
-        assert_eq!(f.flow(3, 0, a, 3, b, 2), Some((1, Dir::C2S)));
-        assert_eq!(f.flow(4, 0, a, 4, b, 2), None, "cap");
+        assert_eq!(f.flow(1, 0, 0, a, 1, b, 2), Some((0, Dir::C2S)));
+        assert_eq!(f.flow(2, 0, 0, b, 2, a, 1), Some((0, Dir::S2C)));
+        assert_eq!(f.flow(3, 0, 0, a, 3, b, 2), Some((1, Dir::C2S)));
+        assert_eq!(f.flow(4, 0, 0, a, 4, b, 2), None, "cap");
     }
 }

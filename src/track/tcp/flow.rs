@@ -32,13 +32,15 @@ pub(crate) struct FlowKey {
     second_addr: u128,
     /// IPv6 flag << 32 | port of `first_addr` << 16 | port of `second_addr`.
     ports: u64,
+    /// The tunnels' identity (0: none), see [`Segment::tunnel`].
+    tunnel: u64,
 }
 
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u64(self.first_addr as u64 ^ (self.first_addr >> 64) as u64);
         state.write_u64(self.second_addr as u64 ^ (self.second_addr >> 64) as u64);
-        state.write_u64(self.ports);
+        state.write_u64(self.ports ^ self.tunnel);
     }
 }
 
@@ -52,7 +54,7 @@ fn addr_bits(addr: &IpAddr) -> (bool, u128) {
 
 impl FlowKey {
     fn of(seg: &Segment<'_>) -> FlowKey {
-        FlowKey::between(&seg.src, seg.sport, &seg.dst, seg.dport)
+        FlowKey { tunnel: seg.tunnel, ..FlowKey::between(&seg.src, seg.sport, &seg.dst, seg.dport) }
     }
 
     /// The key of both directions between two endpoints.
@@ -61,9 +63,9 @@ impl FlowKey {
         let (dst_v6, dst) = addr_bits(dst);
         let v6 = u64::from(src_v6 || dst_v6) << 32;
         if (src_v6, src, sport) <= (dst_v6, dst, dport) {
-            FlowKey { first_addr: src, second_addr: dst, ports: v6 | u64::from(sport) << 16 | u64::from(dport) }
+            FlowKey { first_addr: src, second_addr: dst, ports: v6 | u64::from(sport) << 16 | u64::from(dport), tunnel: 0 }
         } else {
-            FlowKey { first_addr: dst, second_addr: src, ports: v6 | u64::from(dport) << 16 | u64::from(sport) }
+            FlowKey { first_addr: dst, second_addr: src, ports: v6 | u64::from(dport) << 16 | u64::from(sport), tunnel: 0 }
         }
     }
 }
@@ -759,6 +761,7 @@ mod key_tests {
 
     fn seg(src: &str, sport: u16, dst: &str, dport: u16) -> Segment<'static> {
         Segment {
+            tunnel: 0,
             n: 1,
             ts: 0,
             src: src.parse().unwrap(),

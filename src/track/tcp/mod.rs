@@ -92,6 +92,9 @@ pub struct Segment<'a> {
     pub n: u64,
     /// Capture time of the frame.
     pub ts: TsNanos,
+    /// The tunnels the segment came in ([`Encaps::flow_id`](crate::decode::Encaps::flow_id);
+    /// 0 for none): the same 4-tuple in two tunnels is two connections.
+    pub tunnel: u64,
     /// Source address (IP header).
     pub src: IpAddr,
     /// Destination address (IP header).
