@@ -3,6 +3,8 @@
 //! `ip.src`, `tcp.rseq`, `tcp.state.client`, ... A field the frame does not have is an empty
 //! cell; a list is joined with the aggregator (`,` by default, as tshark). Cells are written
 //! straight into the output (one reused scratch buffer for escaping): no allocation per frame.
+//! The application-layer fields (`app.*`, `http.*`, `tls.*`, `dns.*`, `ssh.*`) take tshark's
+//! names and formats instead; they allocate on the frames that have them.
 
 use std::io::{self, Write};
 
@@ -56,6 +58,13 @@ fields! {
     TcpStateServer => "tcp.state.server", TcpAnalysis => "tcp.analysis",
     TcpBytesInFlight => "tcp.bytes_in_flight", TcpDupAckNum => "tcp.dup_ack_num",
     TcpDupAckOf => "tcp.dup_ack_of", TcpMessages => "tcp.messages",
+    AppProto => "app.proto", AppInfo => "app.info",
+    HttpRequestMethod => "http.request.method", HttpRequestUri => "http.request.uri",
+    HttpResponseCode => "http.response.code",
+    TlsServerName => "tls.handshake.extensions_server_name", TlsAlpn => "tls.handshake.extensions_alpn_str",
+    DnsId => "dns.id", DnsResponse => "dns.flags.response", DnsQryName => "dns.qry.name",
+    DnsQryType => "dns.qry.type", DnsA => "dns.a", DnsAaaa => "dns.aaaa", DnsCname => "dns.cname",
+    SshProtocol => "ssh.protocol",
 }
 
 impl Field {
@@ -427,6 +436,7 @@ pub(crate) fn field_text(cell: &mut Vec<u8>, field: Field, view: &PacketView<'_,
         Field::TcpDupAckNum => seg.filter(|s| s.dup_ack_num > 0).iter().for_each(|s| int(cell, s.dup_ack_num)),
         Field::TcpDupAckOf => seg.filter(|s| s.dup_ack_num > 0).iter().for_each(|s| int(cell, s.dup_ack_of)),
         Field::TcpMessages | Field::UdpMessages => {}
+        app_field => super::app::field_text(cell, app_field, frame, agg)?,
     }
     Ok(())
 }

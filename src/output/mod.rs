@@ -1,5 +1,6 @@
 //! Sinks: text for people, JSON lines for programs. All write to any `io::Write`.
 
+pub mod app;
 pub mod cause;
 pub mod conns;
 pub mod conns_log;

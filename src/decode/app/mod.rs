@@ -15,9 +15,9 @@ mod tls;
 
 use std::io::{self, Write};
 
-pub use dns::{Dns, DnsAnswer, DnsData, DnsQuestion};
+pub use dns::{type_name as dns_type_name, Dns, DnsAnswer, DnsData, DnsQuestion};
 pub use lines::LineKind;
-pub use tls::TlsHello;
+pub use tls::{version_name as tls_version_name, TlsHello};
 
 use super::{Frame, Transport};
 
