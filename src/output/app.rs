@@ -139,7 +139,7 @@ pub fn field_text(cell: &mut Vec<u8>, field: Field, frame: &Frame, agg: u8) -> i
         }
         (Field::DnsA | Field::DnsAaaa | Field::DnsCname, AppInfo::Dns(dns)) => {
             let mut first = true;
-            for a in &dns.answers {
+            for a in dns.answers.iter().chain(&dns.others) {
                 let text = match (&a.data, field) {
                     (DnsData::A(ip), Field::DnsA) => ip.to_string().into_bytes(),
                     (DnsData::Aaaa(ip), Field::DnsAaaa) => ip.to_string().into_bytes(),

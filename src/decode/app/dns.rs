@@ -24,6 +24,9 @@ pub struct Dns {
     pub questions: Vec<DnsQuestion>,
     /// The answer section.
     pub answers: Vec<DnsAnswer>,
+    /// The authority and additional sections, in that order (not on the Info line, as tshark;
+    /// its `dns.a`, `dns.aaaa` and `dns.cname` fields hold their records too).
+    pub others: Vec<DnsAnswer>,
 }
 
 /// One question.
@@ -177,24 +180,8 @@ fn name_bytes(name: &Name) -> Vec<u8> {
     out
 }
 
-/// A whole DNS message in `msg`.
-pub(super) fn parse(msg: &[u8]) -> Option<Dns> {
-    // Cheap first look at the 12-byte header: some question or answer, and no more of them
-    // than the bytes could hold (a question takes at least 5, a record 11).
-    let header: &[u8; 12] = msg.first_chunk()?;
-    let count = |at: usize| usize::from(u16::from_be_bytes([header[at], header[at + 1]]));
-    let (qd, an) = (count(4), count(6));
-    if qd + an == 0 || qd * 5 + an * 11 > msg.len() - 12 {
-        return None;
-    }
-    let packet = Packet::parse(msg).ok()?;
-    let flags = u16::from_be_bytes([header[2], header[3]]);
-    let questions =
-        packet.questions.iter().map(|q| DnsQuestion { name: name_bytes(&q.qname), qtype: u16::from(q.qtype) }).collect();
-    let answers = packet
-        .answers
-        .iter()
-        .map(|rr| {
+/// One resource record as shown.
+fn record(rr: &simple_dns::ResourceRecord) -> DnsAnswer {
             let data = match &rr.rdata {
                 RData::A(a) => DnsData::A(Ipv4Addr::from(a.address)),
                 RData::AAAA(a) => DnsData::Aaaa(Ipv6Addr::from(a.address)),
@@ -216,8 +203,24 @@ pub(super) fn parse(msg: &[u8]) -> Option<Dns> {
                 _ => DnsData::Other,
             };
             DnsAnswer { name: name_bytes(&rr.name), rtype: u16::from(rr.rdata.type_code()), data }
-        })
-        .collect();
+        }
+
+/// A whole DNS message in `msg`.
+pub(super) fn parse(msg: &[u8]) -> Option<Dns> {
+    // Cheap first look at the 12-byte header: some question or answer, and no more of them
+    // than the bytes could hold (a question takes at least 5, a record 11).
+    let header: &[u8; 12] = msg.first_chunk()?;
+    let count = |at: usize| usize::from(u16::from_be_bytes([header[at], header[at + 1]]));
+    let (qd, an) = (count(4), count(6));
+    if qd + an == 0 || qd * 5 + an * 11 > msg.len() - 12 {
+        return None;
+    }
+    let packet = Packet::parse(msg).ok()?;
+    let flags = u16::from_be_bytes([header[2], header[3]]);
+    let questions =
+        packet.questions.iter().map(|q| DnsQuestion { name: name_bytes(&q.qname), qtype: u16::from(q.qtype) }).collect();
+    let answers = packet.answers.iter().map(record).collect();
+    let others = packet.name_servers.iter().chain(&packet.additional_records).map(record).collect();
     Some(Dns {
         id: u16::from_be_bytes([header[0], header[1]]),
         response: flags & 0x8000 != 0,
@@ -225,5 +228,6 @@ pub(super) fn parse(msg: &[u8]) -> Option<Dns> {
         rcode: (flags & 0x0f) as u8,
         questions,
         answers,
+        others,
     })
 }
