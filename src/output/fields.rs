@@ -171,23 +171,7 @@ fn write_cell(w: &mut impl Write, text: &[u8], spec: &FieldsSpec) -> io::Result<
     if let Some(q) = quote {
         w.write_all(&[q])?;
     }
-    let mut start = 0;
-    for (i, &b) in text.iter().enumerate() {
-        let escape = b < 0x20 || b == 0x7f || b == b'\\';
-        let double = quote == Some(b);
-        if !escape && !double {
-            continue;
-        }
-        w.write_all(&text[start..i])?;
-        if escape {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            w.write_all(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
-        } else {
-            w.write_all(&[b, b])?;
-        }
-        start = i + 1;
-    }
-    w.write_all(&text[start..])?;
+    super::escape::write_cell(w, text, quote)?;
     if let Some(q) = quote {
         w.write_all(&[q])?;
     }
