@@ -83,6 +83,19 @@ const LESSONS: &[(&str, &[&str], &str)] = &[
     ("conns-http.zeek", &["conns", "--format", "zeek"], "http.pcap"),
     ("conns-many.zeek", &["conns", "--format", "zeek"], "many.pcap"),
     ("conns-refused.zeek", &["conns", "--format", "zeek"], "refused.pcap"),
+    ("fields-app-dns.tsv", FIELDS_APP, "app-dns.pcap"),
+    ("fields-app-tls.tsv", FIELDS_APP, "app-tls.pcap"),
+    ("fields-app-http.tsv", FIELDS_APP, "app-http.pcap"),
+    ("fields-app-lines.csv", &["read", "-T", "fields", "-E", "separator=,", "-E", "header=y", "-e", "n", "-e", "app.proto", "-e", "app.info"], "app-lines.pcap"),
+    ("read-filter-app-lines.txt", &["read", "--color", "never", "-Y", "app.proto == smtp && app.info contains \"250\""], "app-lines.pcap"),
+];
+
+/// `-T fields` with the application-layer fields (tshark's names).
+const FIELDS_APP: &[&str] = &[
+    "read", "-T", "fields", "-E", "header=y", "-e", "n", "-e", "app.proto", "-e", "app.info",
+    "-e", "http.request.method", "-e", "http.request.uri", "-e", "http.response.code",
+    "-e", "tls.handshake.extensions_server_name", "-e", "tls.handshake.extensions_alpn_str",
+    "-e", "dns.id", "-e", "dns.qry.name", "-e", "dns.qry.type", "-e", "dns.a", "-e", "dns.aaaa", "-e", "dns.cname",
 ];
 
 /// `-T fields` with the TCP fields that tshark also has.
