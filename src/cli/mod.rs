@@ -649,8 +649,10 @@ pub enum Format {
 pub struct FieldArgs {
     /// With -T fields: a field to write, named as its path in the JSON packet record (n, t, ts,
     /// eth.src, ip.src, ip.ttl, tcp.sport, tcp.flags, tcp.rseq, tcp.rack, tcp.len, tcp.win_scaled,
-    /// tcp.conn, tcp.dir, tcp.phase, tcp.state.client, tcp.analysis, udp.sport, ...; an unknown
-    /// name lists them all). Repeat for more columns; a field the frame lacks is an empty cell.
+    /// tcp.conn, tcp.dir, tcp.phase, tcp.state.client, tcp.analysis, udp.sport, ...; the
+    /// application layer under tshark's names: app.proto, app.info, http.request.method,
+    /// tls.handshake.extensions_server_name, dns.qry.name, dns.a, ...; an unknown name lists
+    /// them all). Repeat for more columns; a field the frame lacks is an empty cell.
     #[arg(short = 'e', value_name = "FIELD")]
     pub fields: Vec<String>,
 
