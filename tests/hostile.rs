@@ -314,7 +314,7 @@ fn hostile_strings_keep_json_valid() {
     assert_eq!(apps[1]["queries"][0]["name"], format!("{evil}.example"));
     assert_eq!(apps[0]["reason"], "\u{202e}\u{9b}\tok\u{fffd}");
     // and the raw line holds no control byte, no bidi override unescaped
-    assert!(!text.chars().any(|c| terminal_unsafe(c)), "{text}");
+    assert!(!text.chars().any(terminal_unsafe), "{text}");
     std::fs::remove_file(path).ok();
 }
 
@@ -322,7 +322,20 @@ fn hostile_strings_keep_json_valid() {
 fn hostile_strings_keep_fields_and_logs_in_their_columns() {
     let path = hostile_file("fields");
     let file = path.to_str().unwrap();
-    let fields = ["-e", "n", "-e", "app.proto", "-e", "app.info", "-e", "dns.qry.name", "-e", "tls.handshake.extensions_server_name", "-e", "ssh.protocol"];
+    let fields = [
+        "-e",
+        "n",
+        "-e",
+        "app.proto",
+        "-e",
+        "app.info",
+        "-e",
+        "dns.qry.name",
+        "-e",
+        "tls.handshake.extensions_server_name",
+        "-e",
+        "ssh.protocol",
+    ];
     for (sep, cols) in [(None, '\t'), (Some("separator=,"), ',')] {
         let mut args = vec!["read", "-T", "fields"];
         if let Some(sep) = sep {

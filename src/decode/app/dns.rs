@@ -182,28 +182,28 @@ fn name_bytes(name: &Name) -> Vec<u8> {
 
 /// One resource record as shown.
 fn record(rr: &simple_dns::ResourceRecord) -> DnsAnswer {
-            let data = match &rr.rdata {
-                RData::A(a) => DnsData::A(Ipv4Addr::from(a.address)),
-                RData::AAAA(a) => DnsData::Aaaa(Ipv6Addr::from(a.address)),
-                RData::CNAME(n) => DnsData::Name(name_bytes(&n.0)),
-                RData::NS(n) => DnsData::Name(name_bytes(&n.0)),
-                RData::PTR(n) => DnsData::Name(name_bytes(&n.0)),
-                RData::MX(mx) => DnsData::Name(name_bytes(&mx.exchange)),
-                RData::TXT(txt) => {
-                    let mut text = Vec::new();
-                    for (key, value) in txt.iter_raw() {
-                        text.extend_from_slice(key);
-                        if let Some(value) = value {
-                            text.push(b'=');
-                            text.extend_from_slice(value);
-                        }
-                    }
-                    DnsData::Text(text)
+    let data = match &rr.rdata {
+        RData::A(a) => DnsData::A(Ipv4Addr::from(a.address)),
+        RData::AAAA(a) => DnsData::Aaaa(Ipv6Addr::from(a.address)),
+        RData::CNAME(n) => DnsData::Name(name_bytes(&n.0)),
+        RData::NS(n) => DnsData::Name(name_bytes(&n.0)),
+        RData::PTR(n) => DnsData::Name(name_bytes(&n.0)),
+        RData::MX(mx) => DnsData::Name(name_bytes(&mx.exchange)),
+        RData::TXT(txt) => {
+            let mut text = Vec::new();
+            for (key, value) in txt.iter_raw() {
+                text.extend_from_slice(key);
+                if let Some(value) = value {
+                    text.push(b'=');
+                    text.extend_from_slice(value);
                 }
-                _ => DnsData::Other,
-            };
-            DnsAnswer { name: name_bytes(&rr.name), rtype: u16::from(rr.rdata.type_code()), data }
+            }
+            DnsData::Text(text)
         }
+        _ => DnsData::Other,
+    };
+    DnsAnswer { name: name_bytes(&rr.name), rtype: u16::from(rr.rdata.type_code()), data }
+}
 
 /// A whole DNS message in `msg`.
 pub(super) fn parse(msg: &[u8]) -> Option<Dns> {
@@ -217,8 +217,7 @@ pub(super) fn parse(msg: &[u8]) -> Option<Dns> {
     }
     let packet = Packet::parse(msg).ok()?;
     let flags = u16::from_be_bytes([header[2], header[3]]);
-    let questions =
-        packet.questions.iter().map(|q| DnsQuestion { name: name_bytes(&q.qname), qtype: u16::from(q.qtype) }).collect();
+    let questions = packet.questions.iter().map(|q| DnsQuestion { name: name_bytes(&q.qname), qtype: u16::from(q.qtype) }).collect();
     let answers = packet.answers.iter().map(record).collect();
     let others = packet.name_servers.iter().chain(&packet.additional_records).map(record).collect();
     Some(Dns {

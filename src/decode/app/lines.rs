@@ -30,24 +30,46 @@ impl LineKind {
 /// RFC 4253 §4.2: the banner line is at most 255 bytes with its CR LF.
 const MAX_LINE: usize = 255;
 
-const SMTP_VERBS: &[&[u8]] = &[
-    b"HELO", b"EHLO", b"MAIL", b"RCPT", b"DATA", b"RSET", b"VRFY", b"EXPN", b"HELP", b"NOOP", b"QUIT", b"STARTTLS",
-    b"AUTH", b"BDAT",
-];
+const SMTP_VERBS: &[&[u8]] =
+    &[b"HELO", b"EHLO", b"MAIL", b"RCPT", b"DATA", b"RSET", b"VRFY", b"EXPN", b"HELP", b"NOOP", b"QUIT", b"STARTTLS", b"AUTH", b"BDAT"];
 const FTP_VERBS: &[&[u8]] = &[
-    b"USER", b"PASS", b"ACCT", b"CWD", b"CDUP", b"SMNT", b"QUIT", b"REIN", b"PORT", b"PASV", b"EPRT", b"EPSV", b"TYPE",
-    b"STRU", b"MODE", b"RETR", b"STOR", b"STOU", b"APPE", b"ALLO", b"REST", b"RNFR", b"RNTO", b"ABOR", b"DELE", b"RMD",
-    b"MKD", b"PWD", b"LIST", b"NLST", b"SITE", b"SYST", b"STAT", b"HELP", b"NOOP", b"FEAT", b"OPTS", b"AUTH", b"PBSZ",
-    b"PROT", b"MDTM", b"SIZE", b"MLSD", b"MLST",
+    b"USER", b"PASS", b"ACCT", b"CWD", b"CDUP", b"SMNT", b"QUIT", b"REIN", b"PORT", b"PASV", b"EPRT", b"EPSV", b"TYPE", b"STRU", b"MODE",
+    b"RETR", b"STOR", b"STOU", b"APPE", b"ALLO", b"REST", b"RNFR", b"RNTO", b"ABOR", b"DELE", b"RMD", b"MKD", b"PWD", b"LIST", b"NLST",
+    b"SITE", b"SYST", b"STAT", b"HELP", b"NOOP", b"FEAT", b"OPTS", b"AUTH", b"PBSZ", b"PROT", b"MDTM", b"SIZE", b"MLSD", b"MLST",
 ];
-const POP3_VERBS: &[&[u8]] = &[
-    b"USER", b"PASS", b"APOP", b"STAT", b"LIST", b"RETR", b"DELE", b"NOOP", b"RSET", b"QUIT", b"TOP", b"UIDL", b"CAPA",
-    b"STLS", b"AUTH",
-];
+const POP3_VERBS: &[&[u8]] =
+    &[b"USER", b"PASS", b"APOP", b"STAT", b"LIST", b"RETR", b"DELE", b"NOOP", b"RSET", b"QUIT", b"TOP", b"UIDL", b"CAPA", b"STLS", b"AUTH"];
 const IMAP_VERBS: &[&[u8]] = &[
-    b"CAPABILITY", b"NOOP", b"LOGOUT", b"STARTTLS", b"AUTHENTICATE", b"LOGIN", b"SELECT", b"EXAMINE", b"CREATE",
-    b"DELETE", b"RENAME", b"SUBSCRIBE", b"UNSUBSCRIBE", b"LIST", b"LSUB", b"STATUS", b"APPEND", b"CHECK", b"CLOSE",
-    b"EXPUNGE", b"SEARCH", b"FETCH", b"STORE", b"COPY", b"MOVE", b"UID", b"IDLE", b"ENABLE", b"NAMESPACE", b"ID",
+    b"CAPABILITY",
+    b"NOOP",
+    b"LOGOUT",
+    b"STARTTLS",
+    b"AUTHENTICATE",
+    b"LOGIN",
+    b"SELECT",
+    b"EXAMINE",
+    b"CREATE",
+    b"DELETE",
+    b"RENAME",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"LIST",
+    b"LSUB",
+    b"STATUS",
+    b"APPEND",
+    b"CHECK",
+    b"CLOSE",
+    b"EXPUNGE",
+    b"SEARCH",
+    b"FETCH",
+    b"STORE",
+    b"COPY",
+    b"MOVE",
+    b"UID",
+    b"IDLE",
+    b"ENABLE",
+    b"NAMESPACE",
+    b"ID",
     b"UNSELECT",
 ];
 
@@ -72,9 +94,7 @@ fn is_verb(word: &[u8], verbs: &[&[u8]]) -> bool {
 /// SMTP and FTP replies: three digits, the first 1-5, then a space, `-` or the line's end.
 fn three_digit_reply(line: &[u8]) -> Option<&[u8]> {
     match line {
-        [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9'] | [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9', b' ' | b'-', ..] => {
-            Some(&line[..3])
-        }
+        [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9'] | [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9', b' ' | b'-', ..] => Some(&line[..3]),
         _ => None,
     }
 }
