@@ -101,8 +101,10 @@ fn leftovers(pid: u32) -> Vec<String> {
 /// Whether `pid` still runs a second after it was killed (SIGKILL takes effect asynchronously).
 /// A zombie counts as gone: it holds no namespace.
 fn alive(pid: i32) -> bool {
-    let running =
-        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'));
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    };
     let start = Instant::now();
     while running() {
         if start.elapsed() > Duration::from_secs(1) {
@@ -267,4 +269,38 @@ fn lab_usage_errors() {
         assert_eq!(o.status.code(), Some(2), "{}: {err}", args.join(" "));
         assert!(err.contains(needle), "{}: {err}", args.join(" "));
     }
+}
+
+/// The Rust API of `record_lab`'s rustdoc, run: a server bound on a server-namespace thread, a
+/// client on a client-namespace thread, the recording rendered as `golden` would.
+#[test]
+fn rust_api_records_in_a_lab() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use wireseam::golden::{golden_text, record_lab, GoldenOptions};
+    need_lab!();
+    let lab = wireseam::lab::veth(None, None).expect("lab");
+    let opts = GoldenOptions { filter: Some("tcp port 9000".into()), framing: "auto".into(), ..GoldenOptions::default() };
+    let listener = lab.server.spawn(|| TcpListener::bind("0.0.0.0:9000")).unwrap().join().unwrap().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0; 64];
+        let n = conn.read(&mut buf).unwrap();
+        conn.write_all(&buf[..n]).unwrap();
+    });
+    let client = || {
+        let mut conn = TcpStream::connect((wireseam::lab::SERVER_ADDR, 9000)).unwrap();
+        conn.write_all(b"hello\n").unwrap();
+        conn.read_to_end(&mut Vec::new()).unwrap();
+    };
+    let (recording, ()) = record_lab(&lab, &opts, || lab.client.spawn(client).unwrap().join().unwrap()).expect("capture");
+    server.join().unwrap();
+    let text = golden_text(&recording, &opts);
+    assert!(text.contains("tcp 1  198.19.0.1:c1 → 198.19.0.2:9000"), "{text}");
+    assert!(text.contains("opened by the client; closed by the server first, then the client"), "{text}");
+    assert_eq!(text.matches("\"hello\\n\"").count(), 2, "one message each way: {text}");
+    let names = [lab.client.name().to_string(), lab.server.name().to_string()];
+    drop(lab);
+    let left = wireseam::lab::netns::list("wslab-");
+    assert!(names.iter().all(|n| !left.contains(n)), "{left:?}");
 }

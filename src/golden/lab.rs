@@ -48,7 +48,32 @@ pub fn lab_env(lab: &Veth) -> Vec<(&'static str, String)> {
 /// runs, and returns the recording with what `during` returned. The capture is open before
 /// `during` starts and goes on for [`DRAIN`] after it returns. `during` runs on the calling
 /// thread, in the calling thread's namespace: use [`Netns::spawn`](crate::lab::Netns::spawn) on
-/// `lab.client` or `lab.server` to act inside the lab.
+/// `lab.client` or `lab.server` to act inside the lab. A socket stays in the namespace it was
+/// made in, so a listener made on a server-namespace thread can be served from any thread.
+///
+/// ```no_run
+/// use std::io::{Read, Write};
+/// use std::net::{TcpListener, TcpStream};
+/// use wireseam::golden::{check, record_lab, GoldenOptions};
+///
+/// let lab = wireseam::lab::veth(None, None).expect("the lab needs root and iproute2");
+/// let opts = GoldenOptions { filter: Some("tcp port 9000".into()), ..GoldenOptions::default() };
+/// let listener = lab.server.spawn(|| TcpListener::bind("0.0.0.0:9000")).unwrap().join().unwrap().unwrap();
+/// let server = std::thread::spawn(move || {
+///     let (mut conn, _) = listener.accept().unwrap();
+///     let mut buf = [0; 64];
+///     let n = conn.read(&mut buf).unwrap();
+///     conn.write_all(&buf[..n]).unwrap();
+/// });
+/// let client = || {
+///     let mut conn = TcpStream::connect((wireseam::lab::SERVER_ADDR, 9000)).unwrap();
+///     conn.write_all(b"hello\n").unwrap();
+///     conn.read_to_end(&mut Vec::new()).unwrap();
+/// };
+/// let (recording, ()) = record_lab(&lab, &opts, || lab.client.spawn(client).unwrap().join().unwrap()).expect("capture");
+/// server.join().unwrap();
+/// check("tests/net/echo-lab.golden".as_ref(), &recording, &opts).unwrap_or_else(|diff| panic!("{diff}"));
+/// ```
 pub fn record_lab<T>(lab: &Veth, opts: &GoldenOptions, during: impl FnOnce() -> T) -> Result<(Recording, T), LiveError> {
     let iface = "eth0";
     let other = |msg: String| LiveError::Other { iface: format!("{iface} of {}", lab.client.name()), msg };
