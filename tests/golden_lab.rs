@@ -151,7 +151,7 @@ fn stable_change_bless(level: &str, changed: &str) {
     let base = ["hello", "world"];
     let (code, out, err) = golden(&lab_args(&s, &["--level", level, "--check-stable", "5"], &base), limit);
     assert_eq!(code, Some(0), "{level}: {out}{err}");
-    assert!(out.contains(&format!("stable: 5 runs gave the same")) && out.contains(&format!("at level {level}")), "{out}");
+    assert!(out.contains("stable: 5 runs gave the same") && out.contains(&format!("at level {level}")), "{out}");
     let pid = s.server_pid().expect("the server wrote its pid");
     assert!(!alive(pid), "the --server process {pid} outlived the run");
 
