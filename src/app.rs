@@ -48,6 +48,7 @@ pub fn main() -> i32 {
         Config::Capture(cfg) => capture(&cfg),
         Config::Stream(cfg) => stream(&cfg),
         Config::Report(cfg) => report(&cfg),
+        Config::Stats(cfg) => stats(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
         Config::Lab(cfg, page) => lab(&cfg, page.as_ref()),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
@@ -170,6 +171,18 @@ fn stream(cfg: &StreamConfig) -> i32 {
     let result = pipeline::run_file(&opts, &mut sink);
     let code = finish(&cfg.input, result, Ok(()));
     found(&cfg.input, sink.found(), code, "TCP connection or UDP flow")
+}
+
+fn stats(cfg: &crate::cli::StatsConfig) -> i32 {
+    use crate::output::stats::{StatsOptions, StatsSink, PIPE_WIDTH};
+    let mut opts = read_options(&cfg.input);
+    // counts frames and the tracker's flags: no reassembly or framing
+    opts.seams = None;
+    let width = if io::stdout().is_terminal() { terminal_width().map_or(PIPE_WIDTH, usize::from) } else { PIPE_WIDTH };
+    let shown = StatsOptions { interval_ns: cfg.interval_ns, top: cfg.top, format: cfg.format, width };
+    let mut sink = StatsSink::new(BufWriter::new(io::stdout().lock()), shown);
+    let result = pipeline::run_file(&opts, &mut sink);
+    finish(&cfg.input, result, Ok(()))
 }
 
 /// The closing answer of `flow` and `stream` when they had nothing to show, the same for both:

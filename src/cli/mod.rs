@@ -88,6 +88,11 @@ pub enum Command {
     /// the wire (ports, ISNs, times), and compare with a golden file; --bless writes it.
     #[command(after_help = golden::GOLDEN_AFTER)]
     Golden(GoldenArgs),
+    /// Statistics of a whole capture: protocol hierarchy, top hosts and conversations, an I/O
+    /// graph of frames and bytes per interval, and an expert summary of TCP analysis flags and
+    /// decode warnings.
+    #[command(after_help = STATS_AFTER)]
+    Stats(StatsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
     #[command(after_help = COMPLETIONS_AFTER)]
     Completions(CompletionsArgs),
@@ -555,6 +560,50 @@ pub struct StreamArgs {
     pub keep: usize,
 }
 
+const STATS_AFTER: &str = "\
+Sections: the protocol hierarchy (as `tshark -q -z io,phs`: frames and bytes of every frame that
+holds each layer, the layers wireseam decodes), the hosts and the conversations (TCP connections
+and UDP flows) with the most bytes (as `-z endpoints,ip` and `-z conv,tcp`), an I/O graph (frames
+and bytes per interval since the first frame, as bars that fit the terminal; 80 columns when
+piped), and the expert summary (each TCP analysis flag, ARP conflicts and each kind of decode
+warning: how many frames, and the first of them). Bytes are frame lengths on the wire, as
+tshark's frame.len. Without --interval the interval is 1, 2 or 5 times a power of ten seconds,
+chosen so that 20 to 60 rows cover the capture.
+
+Examples:
+  wireseam stats capture.pcap
+  wireseam stats capture.pcap --interval 0.5 --top 5
+  wireseam stats capture.pcap tcp port 443 --format json | jq .hierarchy";
+
+/// `--format` of `stats`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsFormatArg {
+    /// Sections of text with bars.
+    Text,
+    /// One {"type":"stats"} JSON object.
+    Json,
+}
+
+/// Arguments of `wireseam stats`.
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// The capture file and how to read it.
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Seconds per row of the I/O graph (e.g. 1, 0.01; default: 20 to 60 rows over the capture).
+    #[arg(long, value_name = "SECS")]
+    pub interval: Option<String>,
+
+    /// Hosts and conversations listed, the largest by bytes first (0: all).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = StatsFormatArg::Text)]
+    pub format: StatsFormatArg,
+}
+
 /// Arguments of `wireseam conns`.
 #[derive(Args, Debug)]
 pub struct ConnsArgs {
@@ -771,6 +820,19 @@ pub struct StreamConfig {
     pub color: ColorMode,
 }
 
+/// Validated configuration for `stats`.
+#[derive(Debug, Clone)]
+pub struct StatsConfig {
+    /// What to read.
+    pub input: InputConfig,
+    /// Nanoseconds per I/O graph row (`--interval`, at least 1 µs); `None`: chosen for the capture.
+    pub interval_ns: Option<u64>,
+    /// Hosts and conversations listed (`--top`; 0: all).
+    pub top: usize,
+    /// Text or JSON.
+    pub format: crate::output::stats::StatsFormat,
+}
+
 /// Validated configuration for `report`.
 #[derive(Debug, Clone)]
 pub struct ReportConfig {
@@ -905,6 +967,8 @@ pub enum Config {
     Stream(StreamConfig),
     /// `wireseam report`.
     Report(ReportConfig),
+    /// `wireseam stats`.
+    Stats(StatsConfig),
     /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
     /// `wireseam gen --lab`, and the scripted-peer scenarios; with `--report`, its page.
@@ -1100,6 +1164,15 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
         Command::Golden(args) => Ok(Config::Golden(golden::golden_config(args, color)?)),
         Command::Completions(args) => Ok(Config::Completions(args.shell)),
+        Command::Stats(args) => Ok(Config::Stats(StatsConfig {
+            input: input_config(args.input, 1)?,
+            interval_ns: args.interval.as_deref().map(interval_ns).transpose()?,
+            top: args.top,
+            format: match args.format {
+                StatsFormatArg::Text => crate::output::stats::StatsFormat::Text,
+                StatsFormatArg::Json => crate::output::stats::StatsFormat::Json,
+            },
+        })),
         Command::Stream(args) => {
             if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
@@ -1198,6 +1271,17 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             Ok(Config::Report(ReportConfig { input, output: args.output, report, keep_bytes }))
         }
     }
+}
+
+/// `--interval SECS` in nanoseconds: a positive number of seconds, at least 1 µs, at most a
+/// year.
+fn interval_ns(text: &str) -> Result<u64, String> {
+    let bad = || format!("--interval {text}: give a positive number of seconds, from 0.000001 to 31536000 (e.g. 1 or 0.01)");
+    let secs: f64 = text.trim().parse().map_err(|_| bad())?;
+    if !secs.is_finite() || !(0.000_001..=31_536_000.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok((secs * 1e9).round() as u64)
 }
 
 /// The clap command, for the man page and completions.

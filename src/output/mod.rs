@@ -12,6 +12,7 @@ pub mod link;
 pub mod report;
 pub mod savefile;
 pub mod select;
+pub mod stats;
 pub mod stream;
 pub mod style;
 pub mod text;
