@@ -156,10 +156,12 @@ fn stream(cfg: &StreamConfig) -> i32 {
     let mut opts = read_options(&cfg.input);
     if let Some(seams) = opts.seams.as_mut() {
         seams.keep_bytes = cfg.keep_bytes;
-        seams.keep_timeline = !cfg.recv.is_empty();
+        seams.keep_timeline = !cfg.recv.is_empty() || cfg.follow.is_some();
     }
     let out = BufWriter::new(io::stdout().lock());
     let shown = StreamOptions {
+        follow: cfg.follow,
+        keep_mib: cfg.keep_bytes >> 20,
         conn: cfg.conn,
         hex: cfg.hex,
         recv: cfg.recv.clone(),
@@ -170,7 +172,8 @@ fn stream(cfg: &StreamConfig) -> i32 {
     let mut sink = StreamSink::new(out, shown);
     let result = pipeline::run_file(&opts, &mut sink);
     let code = finish(&cfg.input, result, Ok(()));
-    found(&cfg.input, sink.found(), code, "TCP connection or UDP flow")
+    let what = if cfg.follow.is_some() { "TCP connection to follow" } else { "TCP connection or UDP flow" };
+    found(&cfg.input, sink.found(), code, what)
 }
 
 fn stats(cfg: &crate::cli::StatsConfig) -> i32 {

@@ -558,6 +558,25 @@ pub struct StreamArgs {
     /// Stream bytes kept per direction for previews and recv (MiB).
     #[arg(long, default_value_t = 16, value_name = "MIB")]
     pub keep: usize,
+
+    /// Instead of the messages, each TCP connection's bytes (--conn N: that one), both
+    /// directions interleaved in the order they arrived, as `tshark -z follow,tcp,MODE`: ascii
+    /// (text, control bytes escaped; the default), hex (a hexdump per chunk) or raw (hex-encoded,
+    /// a line per chunk). The server's chunks are indented by a tab; ascii and hex mark where each
+    /// message starts. A FILTER goes before --follow (or write --follow=ascii).
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "ascii", conflicts_with_all = ["hex", "recv"])]
+    pub follow: Option<FollowArg>,
+}
+
+/// `--follow` of `stream`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowArg {
+    /// Text, line ends kept, control bytes escaped.
+    Ascii,
+    /// A hexdump of every chunk.
+    Hex,
+    /// The bytes hex-encoded, a line per chunk (tshark's raw).
+    Raw,
 }
 
 const STATS_AFTER: &str = "\
@@ -818,6 +837,8 @@ pub struct StreamConfig {
     pub keep_bytes: usize,
     /// When to colour the output.
     pub color: ColorMode,
+    /// `--follow MODE`: each TCP connection's bytes interleaved instead of its messages.
+    pub follow: Option<crate::output::follow::FollowMode>,
 }
 
 /// Validated configuration for `stats`.
@@ -1190,6 +1211,11 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 preview: args.preview,
                 keep_bytes: args.keep.saturating_mul(1 << 20),
                 color,
+                follow: args.follow.map(|mode| match mode {
+                    FollowArg::Ascii => crate::output::follow::FollowMode::Ascii,
+                    FollowArg::Hex => crate::output::follow::FollowMode::Hex,
+                    FollowArg::Raw => crate::output::follow::FollowMode::Raw,
+                }),
             }))
         }
         Command::Capture(args) => {

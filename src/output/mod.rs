@@ -7,6 +7,7 @@ pub mod display;
 pub mod escape;
 pub mod fields;
 pub mod flow;
+pub mod follow;
 pub mod json;
 pub mod link;
 pub mod report;

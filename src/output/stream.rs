@@ -33,6 +33,11 @@ pub struct StreamOptions {
     pub preview: usize,
     /// Colours of the text (as `--color` chose).
     pub palette: Palette,
+    /// Instead of the messages: each TCP connection's bytes, both directions interleaved
+    /// (`--follow`).
+    pub follow: Option<super::follow::FollowMode>,
+    /// Stream bytes kept per direction, in MiB (`--keep`), named when a follow passes it.
+    pub keep_mib: usize,
 }
 
 #[derive(Default)]
@@ -166,6 +171,22 @@ impl<W: Write> Sink for StreamSink<W> {
             _ => super::Found::Shown,
         };
         let mut out = String::new();
+        if let Some(mode) = self.opts.follow {
+            // TCP only: a UDP flow has no stream to follow
+            if self.opts.conn.is_none() && self.conns.is_empty() {
+                self.found = super::Found::Nothing;
+            }
+            for (id, conn) in &mut self.conns {
+                let (client, server) = conn.endpoints.clone().unwrap_or_default();
+                for dir in &mut conn.dirs {
+                    dir.messages.sort_by_key(|m| m.offset);
+                }
+                let [c2s, s2c] = &conn.dirs;
+                super::follow::render(&mut out, *id, &client, &server, [follow_dir(c2s), follow_dir(s2c)], mode, self.opts.keep_mib);
+            }
+            self.w.write_all(out.as_bytes())?;
+            return self.w.flush();
+        }
         for (id, conn) in &self.conns {
             render_conn(&mut out, *id, conn, &self.opts);
         }
@@ -175,6 +196,10 @@ impl<W: Write> Sink for StreamSink<W> {
         self.w.write_all(out.as_bytes())?;
         self.w.flush()
     }
+}
+
+fn follow_dir(d: &DirData) -> super::follow::FollowDir<'_> {
+    super::follow::FollowDir { bytes: &d.bytes, timeline: &d.timeline, messages: &d.messages }
 }
 
 /// A printable preview: `"GET / HTTP/1.1\r\n…"`, escapes for control bytes.
