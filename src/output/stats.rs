@@ -374,8 +374,8 @@ fn layer_path(frame: &Frame<'_>, path: &mut [Proto; 10]) -> usize {
         }
     };
     match &frame.link {
+        // tshark's name for 802.11; a link type not decoded, or cut, is its own leaf
         Link::Wifi(_) => push(Proto::Named("wlan")),
-        Link::Truncated { .. } | Link::Unknown { .. } => {}
         link => push(Proto::Named(link.type_name())),
     }
     for _ in frame.vlans() {
