@@ -26,7 +26,7 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Parses the arguments, runs the command and returns the process's exit status.
 pub fn main() -> i32 {
-    let cli = match cli::Cli::try_parse_from(cli::tcpdump_args(std::env::args_os())) {
+    let cli = match cli::Cli::try_parse_from(cli::follow_args(cli::tcpdump_args(std::env::args_os()))) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };

@@ -1299,6 +1299,25 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     }
 }
 
+/// `stream --follow` without a mode: the next word is the capture file or the filter, not a
+/// mode, so `--follow` becomes `--follow=ascii` (clap would take the word for the mode). Words
+/// after `--` are not touched.
+pub fn follow_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let words: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("")).collect();
+    let end = words.iter().position(|w| *w == "--").unwrap_or(words.len());
+    if !words[..end].contains(&"stream") {
+        return args;
+    }
+    let mut out = args.clone();
+    for i in 0..end {
+        let mode = words.get(i + 1).filter(|_| i + 1 < end);
+        if words[i] == "--follow" && !mode.is_some_and(|w| matches!(*w, "ascii" | "hex" | "raw")) {
+            out[i] = "--follow=ascii".into();
+        }
+    }
+    out
+}
+
 /// `--interval SECS` in nanoseconds: a positive number of seconds, at least 1 µs, at most a
 /// year.
 fn interval_ns(text: &str) -> Result<u64, String> {
@@ -1319,6 +1338,22 @@ pub fn command() -> clap::Command {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    fn follow(args: &str) -> String {
+        let words = args.split(' ').map(std::ffi::OsString::from).collect();
+        follow_args(words).iter().map(|w| w.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// A bare `--follow` before the file (or a filter, or nothing) is `--follow=ascii`; a mode
+    /// after it stays; other commands and words after `--` are left alone.
+    #[test]
+    fn bare_follow_means_ascii() {
+        assert_eq!(follow("wireseam stream --follow x.pcap"), "wireseam stream --follow=ascii x.pcap");
+        assert_eq!(follow("wireseam stream x.pcap --follow"), "wireseam stream x.pcap --follow=ascii");
+        assert_eq!(follow("wireseam stream x.pcap --follow hex --conn 1"), "wireseam stream x.pcap --follow hex --conn 1");
+        assert_eq!(follow("wireseam stream x.pcap --follow -- --follow"), "wireseam stream x.pcap --follow=ascii -- --follow");
+        assert_eq!(follow("wireseam read x.pcap --follow"), "wireseam read x.pcap --follow");
+    }
 
     fn threads(args: &[&str]) -> usize {
         let cli = Cli::try_parse_from(args).expect("parses");
