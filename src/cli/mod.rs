@@ -611,7 +611,7 @@ pub struct StatsArgs {
     pub input: InputArgs,
 
     /// Seconds per row of the I/O graph (e.g. 1, 0.01; default: 20 to 60 rows over the capture).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub interval: Option<String>,
 
     /// Hosts and conversations listed, the largest by bytes first (0: all).
