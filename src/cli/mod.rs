@@ -28,6 +28,8 @@ Examples:
   wireseam flow capture.pcap --conn 0            ladder diagram: handshake, data, close, states
   wireseam conns capture.pcap --sort bytes       one row per connection
   wireseam stream capture.pcap --recv 1024       messages, sticky/split seams, what recv() returns
+  wireseam stream capture.pcap --follow          both directions' bytes interleaved, as tshark's follow
+  wireseam stats capture.pcap                    protocol hierarchy, top talkers, I/O graph, expert summary
   wireseam report capture.pcap -o report.html    all of it drawn in one HTML page
   sudo wireseam capture -i lo tcp port 9000      live, same annotations
   wireseam gen sticky                            make the traffic of a lesson
@@ -563,7 +565,7 @@ pub struct StreamArgs {
     /// directions interleaved in the order they arrived, as `tshark -z follow,tcp,MODE`: ascii
     /// (text, control bytes escaped; the default), hex (a hexdump per chunk) or raw (hex-encoded,
     /// a line per chunk). The server's chunks are indented by a tab; ascii and hex mark where each
-    /// message starts. A FILTER goes before --follow (or write --follow=ascii).
+    /// message starts. A bare --follow is ascii, before the file or a filter too.
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "ascii", conflicts_with_all = ["hex", "recv"])]
     pub follow: Option<FollowArg>,
 }
