@@ -95,8 +95,25 @@ fn hierarchy_and_conversations_agree_with_tshark() {
 
         // TCP conversations: tshark's tcp.stream, frame.len, per sending endpoint
         let fields = tshark(&[
-            "-n", "-r", file.to_str().unwrap(), "-Y", "tcp && !icmp && !icmpv6", "-T", "fields", "-E", "separator=|", "-e", "tcp.stream",
-            "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "frame.len",
+            "-n",
+            "-r",
+            file.to_str().unwrap(),
+            "-Y",
+            "tcp && !icmp && !icmpv6",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "frame.len",
         ]);
         let mut want: BTreeMap<(u64, String), (u64, u64)> = BTreeMap::new();
         for line in fields.lines() {
@@ -151,7 +168,9 @@ fn follow_raw_has_tshark_bytes() {
         return;
     }
     let mut compared = 0;
-    for name in ["http.pcap", "sticky.pcap", "split.pcap", "lines.pcap", "framed.pcap", "jsonhdr.pcap", "many.pcap", "loss.pcap", "tcp-ipv6.pcap"] {
+    for name in
+        ["http.pcap", "sticky.pcap", "split.pcap", "lines.pcap", "framed.pcap", "jsonhdr.pcap", "many.pcap", "loss.pcap", "tcp-ipv6.pcap"]
+    {
         let file = fixture(name);
         let path = file.to_str().unwrap();
         let streams = tshark(&["-n", "-r", path, "-Y", "tcp.len > 0", "-T", "fields", "-e", "tcp.stream"]);
@@ -166,8 +185,18 @@ fn follow_raw_has_tshark_bytes() {
             let ours = follow_raw(&String::from_utf8_lossy(&out.stdout));
             let ours = if ours.0 == theirs.0 { ours } else { (ours.1, ours.0, [ours.2[1].clone(), ours.2[0].clone()]) };
             assert_eq!((&ours.0, &ours.1), (&theirs.0, &theirs.1), "{name} #{id}: nodes");
-            assert!(ours.2[0] == theirs.2[0], "{name} #{id}: node 0's bytes differ ({} vs {} hex digits)", ours.2[0].len(), theirs.2[0].len());
-            assert!(ours.2[1] == theirs.2[1], "{name} #{id}: node 1's bytes differ ({} vs {} hex digits)", ours.2[1].len(), theirs.2[1].len());
+            assert!(
+                ours.2[0] == theirs.2[0],
+                "{name} #{id}: node 0's bytes differ ({} vs {} hex digits)",
+                ours.2[0].len(),
+                theirs.2[0].len()
+            );
+            assert!(
+                ours.2[1] == theirs.2[1],
+                "{name} #{id}: node 1's bytes differ ({} vs {} hex digits)",
+                ours.2[1].len(),
+                theirs.2[1].len()
+            );
             compared += 1;
         }
     }

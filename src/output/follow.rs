@@ -90,7 +90,11 @@ pub fn render(out: &mut String, id: u32, client: &str, server: &str, dirs: [Foll
             }
         }
         if kept_end < a.end {
-            let _ = writeln!(out, "{indent}[{} bytes not kept: --keep {keep_mib} MiB per direction is the limit]", thousands(a.end - kept_end.max(a.start)));
+            let _ = writeln!(
+                out,
+                "{indent}[{} bytes not kept: --keep {keep_mib} MiB per direction is the limit]",
+                thousands(a.end - kept_end.max(a.start))
+            );
         }
     }
     for (d, (node, other)) in [(0, 1), (1, 0)].into_iter().enumerate() {

@@ -56,7 +56,7 @@ pub struct StatsOptions {
 
 /// A name in the protocol hierarchy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Proto {
+enum LayerName {
     /// A layer with a fixed name (`eth`, `ip`, `tcp`, ...).
     Named(&'static str),
     /// An EtherType the decoder does not follow.
@@ -65,15 +65,15 @@ enum Proto {
     IpProto(u8),
 }
 
-impl std::fmt::Display for Proto {
+impl std::fmt::Display for LayerName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Proto::Named(name) => f.write_str(name),
-            Proto::EtherType(t) => match crate::decode::names::ethertype(*t) {
+            LayerName::Named(name) => f.write_str(name),
+            LayerName::EtherType(t) => match crate::decode::names::ethertype(*t) {
                 Some(name) => write!(f, "{}", name.to_ascii_lowercase()),
                 None => write!(f, "ethertype-0x{t:04x}"),
             },
-            Proto::IpProto(p) => match crate::decode::names::ip_proto(*p) {
+            LayerName::IpProto(p) => match crate::decode::names::ip_proto(*p) {
                 "proto" => write!(f, "ip-proto-{p}"),
                 name => write!(f, "{}", name.to_ascii_lowercase()),
             },
@@ -98,7 +98,7 @@ impl Count {
 /// One node of the protocol hierarchy: a layer reached by the path of its ancestors.
 #[derive(Debug)]
 struct Node {
-    proto: Proto,
+    proto: LayerName,
     count: Count,
     /// Indexes into the node list, in order of first appearance.
     children: Vec<usize>,
@@ -232,7 +232,10 @@ impl Graph {
         }
         let iv = iv.max(self.res);
         let per = (iv / self.res) as usize;
-        let rows = self.rows.chunks(per.max(1)).map(|c| Count { frames: c.iter().map(|r| r.frames).sum(), bytes: c.iter().map(|r| r.bytes).sum() });
+        let rows = self
+            .rows
+            .chunks(per.max(1))
+            .map(|c| Count { frames: c.iter().map(|r| r.frames).sum(), bytes: c.iter().map(|r| r.bytes).sum() });
         (iv, rows.collect())
     }
 }
@@ -281,7 +284,7 @@ impl<W: Write> StatsSink<W> {
     }
 
     /// Counts `bytes` at each layer of `path`, creating the nodes it lacks.
-    fn count_path(&mut self, path: &[Proto], bytes: u64) {
+    fn count_path(&mut self, path: &[LayerName], bytes: u64) {
         let mut parent: Option<usize> = None;
         for &proto in path {
             let siblings = match parent {
@@ -365,9 +368,9 @@ impl<W: Write> StatsSink<W> {
 }
 
 /// The layer path of a frame, outermost first, into `path`; returns how many are set.
-fn layer_path(frame: &Frame<'_>, path: &mut [Proto; 10]) -> usize {
+fn layer_path(frame: &Frame<'_>, path: &mut [LayerName; 10]) -> usize {
     let mut n = 0;
-    let mut push = |p: Proto| {
+    let mut push = |p: LayerName| {
         if n < path.len() {
             path[n] = p;
             n += 1;
@@ -375,24 +378,24 @@ fn layer_path(frame: &Frame<'_>, path: &mut [Proto; 10]) -> usize {
     };
     match &frame.link {
         // tshark's name for 802.11; a link type not decoded, or cut, is its own leaf
-        Link::Wifi(_) => push(Proto::Named("wlan")),
-        link => push(Proto::Named(link.type_name())),
+        Link::Wifi(_) => push(LayerName::Named("wlan")),
+        link => push(LayerName::Named(link.type_name())),
     }
     for _ in frame.vlans() {
-        push(Proto::Named("vlan"));
+        push(LayerName::Named("vlan"));
     }
     let v6 = match &frame.net {
         Net::None => return n,
         Net::Arp(_) => {
-            push(Proto::Named("arp"));
+            push(LayerName::Named("arp"));
             return n;
         }
         Net::Other(t) => {
-            push(Proto::EtherType(*t));
+            push(LayerName::EtherType(*t));
             return n;
         }
         Net::Ip(ip) => {
-            push(Proto::Named(if ip.version == 6 { "ipv6" } else { "ip" }));
+            push(LayerName::Named(if ip.version == 6 { "ipv6" } else { "ip" }));
             ip.version == 6
         }
     };
@@ -401,10 +404,10 @@ fn layer_path(frame: &Frame<'_>, path: &mut [Proto; 10]) -> usize {
     }
     match &frame.transport {
         Transport::None => {}
-        Transport::Tcp(_) => push(Proto::Named("tcp")),
-        Transport::Udp(_) => push(Proto::Named("udp")),
-        Transport::Icmp(_) => push(Proto::Named(if v6 { "icmpv6" } else { "icmp" })),
-        Transport::Other(p) => push(Proto::IpProto(*p)),
+        Transport::Tcp(_) => push(LayerName::Named("tcp")),
+        Transport::Udp(_) => push(LayerName::Named("udp")),
+        Transport::Icmp(_) => push(LayerName::Named(if v6 { "icmpv6" } else { "icmp" })),
+        Transport::Other(p) => push(LayerName::IpProto(*p)),
     }
     n
 }
@@ -419,7 +422,7 @@ impl<W: Write> Sink for StatsSink<W> {
         // frames stamped before the first one are counted in the first interval
         self.graph.add((ts - first).max(0) as u64, bytes);
 
-        let mut path = [Proto::Named(""); 10];
+        let mut path = [LayerName::Named(""); 10];
         let len = layer_path(p.frame, &mut path);
         self.count_path(&path[..len], bytes);
 
@@ -483,7 +486,7 @@ fn layer_name(layer: Layer) -> &'static str {
 fn secs(ns: u64, iv_ns: u64) -> String {
     let mut decimals = 0;
     let mut unit = 1_000_000_000u64;
-    while decimals < 9 && iv_ns % unit != 0 {
+    while decimals < 9 && !iv_ns.is_multiple_of(unit) {
         unit /= 10;
         decimals += 1;
     }
@@ -526,13 +529,7 @@ impl<W: Write> StatsSink<W> {
     fn text(&self) -> String {
         let mut o = String::new();
         let span = self.span_ns();
-        let _ = writeln!(
-            o,
-            "{} frames, {} bytes, {} s",
-            thousands(self.total.frames),
-            thousands(self.total.bytes),
-            secs(span, 1_000)
-        );
+        let _ = writeln!(o, "{} frames, {} bytes, {} s", thousands(self.total.frames), thousands(self.total.bytes), secs(span, 1_000));
 
         // protocol hierarchy
         let rows = self.hierarchy();
