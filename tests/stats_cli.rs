@@ -42,7 +42,7 @@ fn stats_errors_name_the_file_or_filter() {
     // a file cut short: the stats of every frame before the damage, then the error
     let o = wireseam(&["stats", &path("truncated-file.pcap")]);
     assert_clean_error(&o, 1, &["truncated"]);
-    assert!(stdout(&o).starts_with("9 frames,"), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("9 frames, 522 bytes in "), "{}", stdout(&o));
 }
 
 #[test]
@@ -50,7 +50,7 @@ fn stats_without_tcp_still_counts_everything() {
     let o = wireseam(&["stats", &path("arp.pcap")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("5 frames, 264 bytes"), "{out}");
+    assert!(out.starts_with("5 frames, 264 bytes in "), "{out}");
     assert!(out.contains("\n  arp "), "{out}");
     assert!(out.contains("(no IP traffic)") && out.contains("(no TCP connection or UDP flow)"), "{out}");
     let o = wireseam(&["stats", &path("arp.pcap"), "--format", "json"]);
@@ -165,4 +165,22 @@ fn follow_forms_agree_and_escape_the_payload() {
             assert!(o.stdout.iter().all(|&b| b == b'\n' || b == b'\t' || b >= 0x20 && b != 0x7f), "{name} {mode}: a control byte");
         }
     }
+}
+
+/// Threads change nothing, and `-c` and a filter narrow what is counted.
+#[test]
+fn stats_threads_count_and_filter() {
+    for name in ["loss.pcap", "many.pcap", "truncated-synth.pcap"] {
+        let one = wireseam(&["stats", &path(name), "--format", "json"]);
+        let three = wireseam(&["stats", &path(name), "--format", "json", "--threads", "3"]);
+        assert_eq!(String::from_utf8_lossy(&one.stdout), String::from_utf8_lossy(&three.stdout), "{name}");
+    }
+    let o = wireseam(&["stats", &path("loss.pcap"), "-c", "5", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frames"], 5);
+    let o = wireseam(&["stats", &path("udp.pcap"), "icmp", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frames"], 5);
+    assert_eq!(v["hierarchy"][2]["path"], "eth:ip:icmp");
+    assert_eq!(v["hierarchy"].as_array().unwrap().len(), 3, "only ICMP passed the filter");
 }

@@ -529,7 +529,7 @@ impl<W: Write> StatsSink<W> {
     fn text(&self) -> String {
         let mut o = String::new();
         let span = self.span_ns();
-        let _ = writeln!(o, "{} frames, {} bytes, {} s", thousands(self.total.frames), thousands(self.total.bytes), secs(span, 1_000));
+        let _ = writeln!(o, "{} frames, {} bytes in {} s", thousands(self.total.frames), thousands(self.total.bytes), secs(span, 1_000));
 
         // protocol hierarchy
         let rows = self.hierarchy();
