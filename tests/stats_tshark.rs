@@ -1,7 +1,8 @@
 //! `stats` and `stream --follow` checked against tshark on fixtures: every layer path of the
 //! protocol hierarchy has tshark's frames and bytes (`-z io,phs`), every TCP conversation has
 //! tshark's frames and bytes each way (its `tcp.stream` and `frame.len`, what `-z conv,tcp`
-//! sums), and `--follow raw` has the bytes of `-z follow,tcp,raw,N` in each direction. Skipped
+//! sums), the expert summary's TCP analysis flags are tshark's `tcp.analysis.*` (count and first
+//! frames), and `--follow raw` has the bytes of `-z follow,tcp,raw,N` in each direction. Skipped
 //! with a message when tshark is not installed.
 
 mod common;
@@ -201,4 +202,52 @@ fn follow_raw_has_tshark_bytes() {
         }
     }
     assert!(compared >= 9, "only {compared} connections compared");
+}
+
+/// The expert summary's TCP analysis flags: for every flag wireseam knows, the count and the
+/// first frames are those of tshark's `-Y tcp.analysis.FLAG`.
+#[test]
+fn expert_flags_agree_with_tshark() {
+    if !have_tshark() {
+        eprintln!("tshark not installed; skipped");
+        return;
+    }
+    const FLAGS: [&str; 15] = [
+        "retransmission",
+        "fast_retransmission",
+        "spurious_retransmission",
+        "out_of_order",
+        "lost_segment",
+        "ack_lost_segment",
+        "duplicate_ack",
+        "zero_window",
+        "zero_window_probe",
+        "zero_window_probe_ack",
+        "window_full",
+        "window_update",
+        "keep_alive",
+        "keep_alive_ack",
+        "reused_ports",
+    ];
+    let mut failures = Vec::new();
+    let mut seen = 0;
+    for name in ["loss.pcap", "zero-window.pcap", "lossy-stream.pcap", "keepalive.pcap", "gaps.pcap", "peer-fast-retransmit.pcap"] {
+        let file = fixture(name);
+        let ours = stats_json(&file);
+        for flag in FLAGS {
+            let entry = ours["expert"].as_array().unwrap().iter().find(|e| e["group"] == "tcp.analysis" && e["item"] == flag);
+            let got: (u64, Vec<u64>) = entry.map_or((0, Vec::new()), |e| {
+                (e["count"].as_u64().unwrap(), e["first_frames"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect())
+            });
+            let frames = tshark(&["-n", "-r", file.to_str().unwrap(), "-Y", &format!("tcp.analysis.{flag}"), "-T", "fields", "-e", "frame.number"]);
+            let all: Vec<u64> = frames.split_whitespace().map(|n| n.parse().unwrap()).collect();
+            let want = (all.len() as u64, all.iter().copied().take(5).collect::<Vec<_>>());
+            seen += want.0;
+            if got != want {
+                failures.push(format!("{name}: {flag}: wireseam {got:?}, tshark {want:?}"));
+            }
+        }
+    }
+    assert!(seen > 100, "the fixtures have flags to compare");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
