@@ -4,7 +4,8 @@
 //! Rules: each chunk is a range of one direction's reassembled stream that became available in
 //! order at one capture time (a segment, or the segments a late one made contiguous), so a
 //! retransmission shows nothing new and out-of-order data appears when the hole before it is
-//! filled. Chunks of both directions are merged by that time (the client's first on a tie).
+//! filled, in the chunk of the segment that filled it (tshark writes each held segment as a
+//! chunk of its own: the bytes and their order are the same). Chunks of both directions are merged by that time (the client's first on a tie).
 //! The client's chunks (node 0) are flush left, the server's (node 1) indented by a tab, as
 //! tshark does. A gap is `[N bytes missing]`. In `ascii` and `hex`, the start of every message
 //! the framing found is marked with its length; `raw` is the bytes alone, hex-encoded, a line per
