@@ -184,3 +184,27 @@ fn stats_threads_count_and_filter() {
     assert_eq!(v["hierarchy"][2]["path"], "eth:ip:icmp");
     assert_eq!(v["hierarchy"].as_array().unwrap().len(), 3, "only ICMP passed the filter");
 }
+
+/// An empty file is its error for both (exit 1, naming it); standard input and a compressed
+/// capture are read as any file.
+#[test]
+fn empty_stdin_and_compressed_inputs() {
+    let dir = std::env::temp_dir().join(format!("wireseam-stats-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    for args in [&["stats"][..], &["stream", "--follow"]] {
+        let mut all = args.to_vec();
+        all.push(empty.to_str().unwrap());
+        assert_clean_error(&wireseam(&all), 1, &["empty.pcap", "empty"]);
+    }
+    let whole = wireseam(&["stats", &path("http.pcap")]);
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["stats", "-"])
+        .stdin(std::fs::File::open(fixture("http.pcap")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(0));
+    assert_eq!(piped.stdout, whole.stdout);
+    std::fs::remove_dir_all(&dir).ok();
+}
