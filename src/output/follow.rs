@@ -4,8 +4,7 @@
 //! Rules: each chunk is a range of one direction's reassembled stream that became available in
 //! order at one capture time (a segment, or the segments a late one made contiguous), so a
 //! retransmission shows nothing new and out-of-order data appears when the hole before it is
-//! filled, in the chunk of the segment that filled it (tshark writes each held segment as a
-//! chunk of its own: the bytes and their order are the same). Chunks of both directions are merged by that time (the client's first on a tie).
+//! filled, after the segment that filled it, each held segment a chunk of its own (as tshark). Chunks of both directions are merged by that time (the client's first on a tie).
 //! The client's chunks (node 0) are flush left, the server's (node 1) indented by a tab, as
 //! tshark does. A gap is `[N bytes missing]`. In `ascii` and `hex`, the start of every message
 //! the framing found is marked with its length; `raw` is the bytes alone, hex-encoded, a line per
@@ -46,6 +45,23 @@ pub struct FollowDir<'a> {
     pub timeline: &'a [Arrival],
     /// The messages the framing found, in stream order.
     pub messages: &'a [Message],
+    /// (capture time, stream offset) of each captured segment with payload, in capture order:
+    /// where a range that became available at once is cut into the segments that carried it.
+    pub segments: &'a [(i64, u64)],
+}
+
+/// The chunks of one in-order range `a`: cut at the start of every segment captured by the
+/// range's time that starts inside it (segments held out of order, released together when the
+/// hole before them filled, are chunks of their own, as tshark writes them; a later
+/// retransmission does not cut what came before it).
+fn segment_cuts(a: &Arrival, segments: &[(i64, u64)]) -> Vec<(u64, u64)> {
+    let mut cuts: Vec<u64> =
+        segments.iter().filter(|&&(ts, off)| ts <= a.ts && off > a.start && off < a.end).map(|&(_, off)| off).collect();
+    cuts.push(a.start);
+    cuts.push(a.end);
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// Writes the follow block of connection `id` between `client` (node 0) and `server` (node 1).
@@ -53,12 +69,21 @@ pub struct FollowDir<'a> {
 pub fn render(out: &mut String, id: u32, client: &str, server: &str, dirs: [FollowDir<'_>; 2], mode: FollowMode, keep_mib: usize) {
     let rule = "=".repeat(67);
     let _ = writeln!(out, "\n{rule}\nFollow: tcp,{}\nFilter: tcp.stream eq {id}\nNode 0: {client}\nNode 1: {server}", mode.name());
-    let mut chunks: Vec<(i64, usize, &Arrival)> =
-        dirs.iter().enumerate().flat_map(|(d, dir)| dir.timeline.iter().filter(|a| a.end > a.start).map(move |a| (a.ts, d, a))).collect();
+    let mut chunks: Vec<(i64, usize, Arrival)> = Vec::new();
+    for (d, dir) in dirs.iter().enumerate() {
+        for a in dir.timeline.iter().filter(|a| a.end > a.start) {
+            if a.gap {
+                chunks.push((a.ts, d, *a));
+                continue;
+            }
+            chunks.extend(segment_cuts(a, dir.segments).into_iter().map(|(start, end)| (a.ts, d, Arrival { start, end, ..*a })));
+        }
+    }
     // stable: each direction stays in stream order; the client first on a tie
     chunks.sort_by_key(|&(ts, d, _)| (ts, d));
     let mut sent = [(0u64, 0u64); 2];
-    for (_, d, a) in chunks {
+    for (_, d, a) in &chunks {
+        let (d, a) = (*d, a);
         let dir = &dirs[d];
         let indent = if d == 0 { "" } else { "\t" };
         let len = a.end - a.start;

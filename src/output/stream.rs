@@ -46,6 +46,8 @@ struct DirData {
     bytes: Vec<u8>,
     timeline: Vec<Arrival>,
     summary: Option<DirSummary>,
+    /// With `--follow`: (capture time, stream offset) of each segment with payload.
+    segments: Vec<(i64, u64)>,
 }
 
 #[derive(Default)]
@@ -102,6 +104,12 @@ impl<W: Write> Sink for StreamSink<W> {
                     let src = Endpoint(ip.src, tcp.sport).to_string();
                     let dst = Endpoint(ip.dst, tcp.dport).to_string();
                     conn.endpoints = Some(if seg.dir == Dir::C2S { (src, dst) } else { (dst, src) });
+                }
+                if self.opts.follow.is_some() && tcp.len > 0 {
+                    // the stream offset of its first byte, as reassembly places it (relative
+                    // sequence number 1 is offset 0; a SYN's payload starts after the SYN)
+                    let first = if tcp.flags & 0x02 != 0 { seg.rseq.wrapping_add(1) } else { seg.rseq };
+                    conn.dirs[seg.dir.idx()].segments.push((p.meta.ts_ns, u64::from(first.wrapping_sub(1))));
                 }
             }
         }
@@ -199,7 +207,7 @@ impl<W: Write> Sink for StreamSink<W> {
 }
 
 fn follow_dir(d: &DirData) -> super::follow::FollowDir<'_> {
-    super::follow::FollowDir { bytes: &d.bytes, timeline: &d.timeline, messages: &d.messages }
+    super::follow::FollowDir { bytes: &d.bytes, timeline: &d.timeline, messages: &d.messages, segments: &d.segments }
 }
 
 /// A printable preview: `"GET / HTTP/1.1\r\n…"`, escapes for control bytes.
