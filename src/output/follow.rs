@@ -7,8 +7,9 @@
 //! filled, after the segment that filled it, each held segment a chunk of its own (as tshark). Chunks of both directions are merged by that time (the client's first on a tie).
 //! The client's chunks (node 0) are flush left, the server's (node 1) indented by a tab, as
 //! tshark does. A gap is `[N bytes missing]`. In `ascii` and `hex`, the start of every message
-//! the framing found is marked with its length; `raw` is the bytes alone, hex-encoded, a line per
-//! chunk (tshark's raw), with only the gap and keep marks.
+//! the framing found is marked with its length, and a closing line per direction counts bytes,
+//! chunks and messages; `raw` is the bytes alone, hex-encoded, a line per chunk, with only the
+//! gap and keep marks: tshark's raw output line for line.
 
 use std::fmt::Write as _;
 
@@ -123,7 +124,9 @@ pub fn render(out: &mut String, id: u32, client: &str, server: &str, dirs: [Foll
             );
         }
     }
-    for (d, (node, other)) in [(0, 1), (1, 0)].into_iter().enumerate() {
+    // raw is tshark's raw line for line: no summary
+    let summaries = if mode == FollowMode::Raw { 0 } else { 2 };
+    for (d, (node, other)) in [(0, 1), (1, 0)].into_iter().enumerate().take(summaries) {
         let messages = dirs[d].messages.len();
         let _ = writeln!(
             out,
