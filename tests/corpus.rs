@@ -145,7 +145,7 @@ fn seam_counts_without_frame_lists() {
 }
 
 /// `stats` (text and JSON) and `stream --follow` (each mode) survive every corpus capture: no
-/// panic, no hang, and the stats count every frame the run read.
+/// panic, no hang, the stats count every frame the run read, and their JSON is valid.
 #[test]
 fn corpus_survives_stats_and_follow() {
     use wireseam::output::follow::FollowMode;
@@ -162,10 +162,15 @@ fn corpus_survives_stats_and_follow() {
             let r = std::panic::catch_unwind(|| {
                 let mut opts = ReadOptions::new(f.clone());
                 opts.seams = None;
-                let mut sink = StatsSink::new(io::sink(), StatsOptions { interval_ns: None, top: 10, format, width: 80 });
+                let mut out = Vec::new();
+                let mut sink = StatsSink::new(&mut out, StatsOptions { interval_ns: None, top: 10, format, width: 80 });
                 let sum = run_file(&opts, &mut sink);
                 if let Ok(sum) = sum {
                     assert_eq!(sink.frames(), sum.shown, "{}: frames counted", f.display());
+                    if format == StatsFormat::Json {
+                        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+                        assert_eq!(v["frames"].as_u64(), Some(sum.shown), "{}", f.display());
+                    }
                 }
             });
             if r.is_err() {

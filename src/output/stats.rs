@@ -674,7 +674,7 @@ impl<W: Write> StatsSink<W> {
             if i > 0 {
                 o.push(',');
             }
-            let _ = write!(o, "{{\"path\":\"{}\",\"frames\":{},\"bytes\":{}}}", path.join(":"), c.frames, c.bytes);
+            let _ = write!(o, "{{\"path\":{},\"frames\":{},\"bytes\":{}}}", json_str(&path.join(":")), c.frames, c.bytes);
         }
         o.push(']');
         let hosts = self.sorted_hosts();
@@ -732,11 +732,18 @@ impl<W: Write> StatsSink<W> {
                 o.push(',');
             }
             let frames = item.frames.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-            let _ = write!(o, "{{\"group\":\"{group}\",\"item\":\"{name}\",\"count\":{},\"first_frames\":[{frames}]}}", item.count);
+            let _ = write!(o, "{{\"group\":{},\"item\":{},\"count\":{},\"first_frames\":[{frames}]}}", json_str(group), json_str(name), item.count);
         }
         o.push_str("]}\n");
         o
     }
+}
+
+/// A JSON string literal (the names are the decoder's own words, escaped all the same).
+fn json_str(text: &str) -> String {
+    let mut v = Vec::new();
+    let _ = super::escape::write_json_bytes(&mut v, text.as_bytes());
+    String::from_utf8_lossy(&v).into_owned()
 }
 
 /// Seconds with 9 decimals, as JSON numbers.
