@@ -218,6 +218,55 @@ mod tests {
         assert_eq!(out, "\tGET / HTTP/1.1\n\tX: \\x1b[31mred\n");
     }
 
+    fn msg(index: u64, offset: u64, len: u64) -> Message {
+        Message {
+            flow: crate::track::FlowId::Tcp(0),
+            dir: crate::track::Dir::C2S,
+            index,
+            offset,
+            len,
+            framing: crate::analyze::FramingSpec::Segment,
+            frames: Vec::new(),
+            nframes: 0,
+            sticky: false,
+            split: false,
+            wire_unknown: false,
+            complete: true,
+            first_ts: 0,
+            last_ts: 0,
+        }
+    }
+
+    #[test]
+    fn pieces_cut_at_message_starts_inside_the_chunk() {
+        let messages = [msg(0, 0, 10), msg(1, 10, 5), msg(2, 15, 30)];
+        assert_eq!(pieces(0, 20, &messages), vec![(0, 10), (10, 15), (15, 20)]);
+        assert_eq!(pieces(12, 40, &messages), vec![(12, 15), (15, 40)]);
+        assert_eq!(pieces(20, 40, &messages), vec![(20, 40)]);
+        assert_eq!(pieces(0, 5, &[]), vec![(0, 5)]);
+    }
+
+    #[test]
+    fn marks_say_where_a_message_starts_or_goes_on() {
+        let messages = [msg(0, 0, 10), msg(1, 10, 5)];
+        let mut out = String::new();
+        mark(&mut out, "\t", 10, 10, &messages);
+        mark(&mut out, "", 4, 4, &messages);
+        mark(&mut out, "", 4, 0, &messages);
+        mark(&mut out, "", 30, 30, &messages);
+        assert_eq!(out, "\t[message 1: 5 bytes]\n[message 0 continued: from byte 4 of 10]\n");
+    }
+
+    #[test]
+    fn held_segments_are_chunks_of_their_own() {
+        let released = Arrival { start: 0, end: 300, ts: 30, gap: false };
+        // held 100 and 200 (times 10, 20), the hole at 0 filled at 30; a retransmission of 150
+        // later does not cut it
+        let segments = [(10, 100), (20, 200), (30, 0), (40, 150)];
+        assert_eq!(segment_cuts(&released, &segments), vec![(0, 100), (100, 200), (200, 300)]);
+        assert_eq!(segment_cuts(&Arrival { start: 0, end: 50, ts: 5, gap: false }, &segments), vec![(0, 50)]);
+    }
+
     #[test]
     fn hexdump_matches_tshark_layout() {
         let mut out = String::new();

@@ -732,7 +732,13 @@ impl<W: Write> StatsSink<W> {
                 o.push(',');
             }
             let frames = item.frames.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-            let _ = write!(o, "{{\"group\":{},\"item\":{},\"count\":{},\"first_frames\":[{frames}]}}", json_str(group), json_str(name), item.count);
+            let _ = write!(
+                o,
+                "{{\"group\":{},\"item\":{},\"count\":{},\"first_frames\":[{frames}]}}",
+                json_str(group),
+                json_str(name),
+                item.count
+            );
         }
         o.push_str("]}\n");
         o
