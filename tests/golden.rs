@@ -92,6 +92,23 @@ const LESSONS: &[(&str, &[&str], &str)] = &[
         "app-lines.pcap",
     ),
     ("read-filter-app-lines.txt", &["read", "--color", "never", "-Y", "app.proto == smtp && app.info contains \"250\""], "app-lines.pcap"),
+    ("stats-http.txt", &["stats"], "http.pcap"),
+    ("stats-http.json", &["stats", "--format", "json"], "http.pcap"),
+    ("stats-loss.txt", &["stats", "--interval", "0.1"], "loss.pcap"),
+    ("stats-loss.json", &["stats", "--format", "json", "--interval", "0.1"], "loss.pcap"),
+    ("stats-many-top3.txt", &["stats", "--top", "3"], "many.pcap"),
+    ("stats-udp.txt", &["stats"], "udp.pcap"),
+    ("stats-vlan.txt", &["stats"], "vlan.pcap"),
+    ("stats-truncated-synth.txt", &["stats"], "truncated-synth.pcap"),
+    ("stats-truncated-synth.json", &["stats", "--format", "json"], "truncated-synth.pcap"),
+    ("follow-http.txt", &["stream", "--follow"], "http.pcap"),
+    ("follow-http-hex.txt", &["stream", "--follow", "hex"], "http.pcap"),
+    ("follow-http-raw.txt", &["stream", "--follow", "raw"], "http.pcap"),
+    ("follow-gaps.txt", &["stream", "--follow", "ascii"], "gaps.pcap"),
+    ("follow-gaps-hex.txt", &["stream", "--follow", "hex"], "gaps.pcap"),
+    ("follow-loss-raw.txt", &["stream", "--follow=raw", "--conn", "0"], "loss.pcap"),
+    ("follow-sticky.txt", &["stream", "--follow"], "sticky.pcap"),
+    ("follow-many-conn3.txt", &["stream", "--follow", "--conn", "3"], "many.pcap"),
 ];
 
 /// `-T fields` with the application-layer fields (tshark's names).
