@@ -26,7 +26,7 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Parses the arguments, runs the command and returns the process's exit status.
 pub fn main() -> i32 {
-    let cli = match cli::Cli::try_parse_from(cli::tcpdump_args(std::env::args_os())) {
+    let cli = match cli::Cli::try_parse_from(cli::follow_args(cli::tcpdump_args(std::env::args_os()))) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -48,6 +48,7 @@ pub fn main() -> i32 {
         Config::Capture(cfg) => capture(&cfg),
         Config::Stream(cfg) => stream(&cfg),
         Config::Report(cfg) => report(&cfg),
+        Config::Stats(cfg) => stats(&cfg),
         Config::Gen(cfg) => gen(cfg.as_ref()),
         Config::Lab(cfg, page) => lab(&cfg, page.as_ref()),
         Config::Golden(cfg) => crate::golden::command::run(&cfg),
@@ -155,10 +156,12 @@ fn stream(cfg: &StreamConfig) -> i32 {
     let mut opts = read_options(&cfg.input);
     if let Some(seams) = opts.seams.as_mut() {
         seams.keep_bytes = cfg.keep_bytes;
-        seams.keep_timeline = !cfg.recv.is_empty();
+        seams.keep_timeline = !cfg.recv.is_empty() || cfg.follow.is_some();
     }
     let out = BufWriter::new(io::stdout().lock());
     let shown = StreamOptions {
+        follow: cfg.follow,
+        keep_mib: cfg.keep_bytes >> 20,
         conn: cfg.conn,
         hex: cfg.hex,
         recv: cfg.recv.clone(),
@@ -169,7 +172,20 @@ fn stream(cfg: &StreamConfig) -> i32 {
     let mut sink = StreamSink::new(out, shown);
     let result = pipeline::run_file(&opts, &mut sink);
     let code = finish(&cfg.input, result, Ok(()));
-    found(&cfg.input, sink.found(), code, "TCP connection or UDP flow")
+    let what = if cfg.follow.is_some() { "TCP connection to follow" } else { "TCP connection or UDP flow" };
+    found(&cfg.input, sink.found(), code, what)
+}
+
+fn stats(cfg: &crate::cli::StatsConfig) -> i32 {
+    use crate::output::stats::{StatsOptions, StatsSink, PIPE_WIDTH};
+    let mut opts = read_options(&cfg.input);
+    // counts frames and the tracker's flags: no reassembly or framing
+    opts.seams = None;
+    let width = if io::stdout().is_terminal() { terminal_width().map_or(PIPE_WIDTH, usize::from) } else { PIPE_WIDTH };
+    let shown = StatsOptions { interval_ns: cfg.interval_ns, top: cfg.top, format: cfg.format, width };
+    let mut sink = StatsSink::new(BufWriter::new(io::stdout().lock()), shown);
+    let result = pipeline::run_file(&opts, &mut sink);
+    finish(&cfg.input, result, Ok(()))
 }
 
 /// The closing answer of `flow` and `stream` when they had nothing to show, the same for both:

@@ -234,8 +234,16 @@ pub fn run(cfg: &DemoConfig, out: &mut dyn Write) -> io::Result<i32> {
                 seams.keep_bytes = 1 << 20;
                 seams.keep_timeline = !stop.reader.0.is_empty();
             }
-            let stream_opts =
-                StreamOptions { conn: None, hex: false, recv: stop.reader.0.to_vec(), recv_at: stop.reader.1, preview: 24, palette };
+            let stream_opts = StreamOptions {
+                conn: None,
+                hex: false,
+                recv: stop.reader.0.to_vec(),
+                recv_at: stop.reader.1,
+                preview: 24,
+                palette,
+                follow: None,
+                keep_mib: 0,
+            };
             let mut buf = Vec::new();
             let _ = pipeline::run(source(&recorded).as_mut(), &seam_opts, &mut StreamSink::new(&mut buf, stream_opts.clone()));
             write_limited(out, &buf, 44)?;

@@ -143,3 +143,64 @@ fn seam_counts_without_frame_lists() {
     assert!(conns > enough, "{conns} connections");
     eprintln!("{} files, {conns} connections", files.len());
 }
+
+/// `stats` (text and JSON) and `stream --follow` (each mode) survive every corpus capture: no
+/// panic, no hang, the stats count every frame the run read, and their JSON is valid.
+#[test]
+fn corpus_survives_stats_and_follow() {
+    use wireseam::output::follow::FollowMode;
+    use wireseam::output::stats::{StatsFormat, StatsOptions, StatsSink};
+    use wireseam::output::stream::{StreamOptions, StreamSink};
+    let Some(files) = corpus() else {
+        eprintln!("corpus not found beside the repository; skipped");
+        return;
+    };
+    let mut panics = Vec::new();
+    for f in &files {
+        let start = Instant::now();
+        for format in [StatsFormat::Text, StatsFormat::Json] {
+            let r = std::panic::catch_unwind(|| {
+                let mut opts = ReadOptions::new(f.clone());
+                opts.seams = None;
+                let mut out = Vec::new();
+                let mut sink = StatsSink::new(&mut out, StatsOptions { interval_ns: None, top: 10, format, width: 80 });
+                let sum = run_file(&opts, &mut sink);
+                if let Ok(sum) = sum {
+                    assert_eq!(sink.frames(), sum.shown, "{}: frames counted", f.display());
+                    if format == StatsFormat::Json {
+                        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+                        assert_eq!(v["frames"].as_u64(), Some(sum.shown), "{}", f.display());
+                    }
+                }
+            });
+            if r.is_err() {
+                panics.push(format!("{} (stats {format:?})", f.display()));
+            }
+        }
+        for mode in [FollowMode::Ascii, FollowMode::Hex, FollowMode::Raw] {
+            let r = std::panic::catch_unwind(|| {
+                let mut opts = ReadOptions::new(f.clone());
+                if let Some(seams) = opts.seams.as_mut() {
+                    seams.keep_bytes = 1 << 20;
+                    seams.keep_timeline = true;
+                }
+                let shown = StreamOptions {
+                    conn: None,
+                    hex: false,
+                    recv: Vec::new(),
+                    recv_at: wireseam::analyze::RecvSchedule::Arrival,
+                    preview: 48,
+                    palette: Palette::off(),
+                    follow: Some(mode),
+                    keep_mib: 1,
+                };
+                let _ = run_file(&opts, &mut StreamSink::new(io::sink(), shown));
+            });
+            if r.is_err() {
+                panics.push(format!("{} (follow {mode:?})", f.display()));
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{}: too slow (hang?)", f.display());
+    }
+    assert!(panics.is_empty(), "panics on:\n{}", panics.join("\n"));
+}

@@ -187,3 +187,183 @@ fn fragments_that_never_complete() {
     eprintln!("{n} incomplete fragmented datagrams: peak heap {:.1} MB, {secs:.2} s", peak as f64 / 1e6);
     assert!(peak < CAP, "peak heap {peak} bytes over the 64 MB cap");
 }
+
+// ---------------------------------------------------------------- hostile strings
+// Wire strings that try to drive the terminal or break the line format: ESC[2J (clear screen),
+// an OSC title with BEL, CR, TAB, LF, NUL, U+202E (right-to-left override), the C1 CSI (U+009B)
+// and bytes that are not UTF-8, in an HTTP reason phrase, DNS names, a TLS server name, an SSH
+// banner and an SMTP command. Every output format must keep them inert.
+
+/// What a terminal must never get: C0 controls but LF, DEL, C1 controls, bidi overrides.
+fn terminal_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+const EVIL: &[u8] = b"\x1b[2J\x1b]0;pwned\x07\r\t\x00\xe2\x80\xae\xc2\x9b\xff";
+
+fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4([198, 51, 100, 1], [198, 51, 100, 2], 64);
+    let mut v = Vec::new();
+    b.udp(sport, dport).write(&mut v, payload).unwrap();
+    v
+}
+
+fn dns_query(label: &[u8]) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    m.push(label.len() as u8);
+    m.extend_from_slice(label);
+    m.extend_from_slice(b"\x07example\x00\x00\x01\x00\x01");
+    m
+}
+
+fn client_hello(sni: &[u8]) -> Vec<u8> {
+    let n = sni.len() as u16;
+    let mut ext = vec![0, 0];
+    ext.extend_from_slice(&(n + 5).to_be_bytes());
+    ext.extend_from_slice(&(n + 3).to_be_bytes());
+    ext.push(0);
+    ext.extend_from_slice(&n.to_be_bytes());
+    ext.extend_from_slice(sni);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[9; 32]);
+    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1, 0];
+    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    hs.extend_from_slice(&body);
+    let mut rec = vec![22, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+/// The hostile capture: (frames, how many of them carry an annotation).
+fn hostile_strings_pcap() -> (Vec<u8>, usize) {
+    let (c, s) = ([198, 51, 100, 1], [198, 51, 100, 2]);
+    let cat = |a: &[u8], b: &[u8], z: &[u8]| [a, b, z].concat();
+    let frames = vec![
+        tcp(s, 80, c, 40000, 1, Some(1), false, &cat(b"HTTP/1.1 200 ", b"\xe2\x80\xae\xc2\x9b\tok\xff", b"\r\nX: y\r\n\r\n")),
+        udp(40001, 53, &dns_query(EVIL)),
+        udp(40001, 53, &dns_query(b"a.b\n2nd line")),
+        tcp(c, 40002, s, 443, 1, Some(1), false, &client_hello(EVIL)),
+        tcp(s, 22, c, 40003, 1, Some(1), false, &cat(b"SSH-2.0-", EVIL, b"\r\n")),
+        tcp(c, 40004, s, 25, 1, Some(1), false, &cat(b"EHLO ", EVIL, b"\r\n")),
+        // the same bytes where no protocol is expected: only the -A/-X previews show them
+        tcp(c, 40005, s, 9000, 1, Some(1), false, &cat(b"GET / HTTP/1.1 ", EVIL, b"\n")),
+    ];
+    let n = frames.len();
+    (pcap(frames.into_iter().enumerate().map(|(i, f)| (i as u64 * 1000, f))), n - 1)
+}
+
+/// The capture in a file of its own per test (the tests run in parallel and remove theirs).
+fn hostile_file(test: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("wireseam-hostile-{test}-{}.pcap", std::process::id()));
+    std::fs::write(&path, hostile_strings_pcap().0).unwrap();
+    path
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = common::wireseam(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("{args:?}: output is not UTF-8: {e}"))
+}
+
+#[test]
+fn hostile_strings_stay_inert_on_the_terminal() {
+    let path = hostile_file("text");
+    let file = path.to_str().unwrap();
+    let (_, annotated) = hostile_strings_pcap();
+    for extra in [&[][..], &["-A"], &["-X"], &["-v"]] {
+        let mut args = vec!["read", "--color", "never"];
+        args.extend_from_slice(extra);
+        args.push(file);
+        let text = run_ok(&args);
+        // -A keeps tabs, as tcpdump -A: a tab moves the cursor, it is no control sequence
+        let bad: Vec<char> = text.chars().filter(|&c| terminal_unsafe(c) && !(c == '\t' && extra == ["-A"])).collect();
+        assert!(bad.is_empty(), "{extra:?}: {bad:?} reached the terminal:\n{text}");
+        if extra.is_empty() {
+            // one line per frame: no wire LF broke a line
+            assert_eq!(text.lines().count(), 7, "{text}");
+            let shown = ["  HTTP ", "  DNS ", "  TLS ", "  SSH ", "  SMTP "];
+            let with = text.lines().filter(|l| shown.iter().any(|s| l.contains(s))).count();
+            assert_eq!(with, annotated, "{text}");
+            assert!(text.contains(r"SSH SSH-2.0-\x1b[2J\x1b]0;pwned\x07\x0d\x09\x00\u{202e}\x9b\xff"), "{text}");
+            assert!(text.contains(r"a.b\x0a2nd line"), "{text}");
+        }
+    }
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn hostile_strings_keep_json_valid() {
+    let path = hostile_file("json");
+    let text = run_ok(&["read", "--format", "json", path.to_str().unwrap()]);
+    let mut apps = Vec::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if let Some(app) = v.get("app") {
+            apps.push(app.clone());
+        }
+    }
+    assert_eq!(apps.len(), hostile_strings_pcap().1);
+    // the reader gets the wire's characters back; bytes that are not UTF-8 as U+FFFD
+    let evil = "\u{1b}[2J\u{1b}]0;pwned\u{7}\r\t\u{0}\u{202e}\u{9b}\u{fffd}";
+    assert_eq!(apps[3]["sni"], evil);
+    assert_eq!(apps[4]["info"], format!("SSH-2.0-{evil}"));
+    assert_eq!(apps[1]["queries"][0]["name"], format!("{evil}.example"));
+    assert_eq!(apps[0]["reason"], "\u{202e}\u{9b}\tok\u{fffd}");
+    // and the raw line holds no control byte, no bidi override unescaped
+    assert!(!text.chars().any(terminal_unsafe), "{text}");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn hostile_strings_keep_fields_and_logs_in_their_columns() {
+    let path = hostile_file("fields");
+    let file = path.to_str().unwrap();
+    let fields = [
+        "-e",
+        "n",
+        "-e",
+        "app.proto",
+        "-e",
+        "app.info",
+        "-e",
+        "dns.qry.name",
+        "-e",
+        "tls.handshake.extensions_server_name",
+        "-e",
+        "ssh.protocol",
+    ];
+    for (sep, cols) in [(None, '\t'), (Some("separator=,"), ',')] {
+        let mut args = vec!["read", "-T", "fields"];
+        if let Some(sep) = sep {
+            args.extend(["-E", sep]);
+        }
+        args.extend(fields);
+        args.push(file);
+        let text = run_ok(&args);
+        assert_eq!(text.lines().count(), 7, "{text}");
+        assert!(!text.chars().any(|c| terminal_unsafe(c) && c != '\t'), "{text}");
+        for line in text.lines() {
+            // quoted CSV cells may hold the separator; the rest never
+            let mut n = 0;
+            let mut quoted = false;
+            for ch in line.chars() {
+                match ch {
+                    '"' => quoted = !quoted,
+                    c if c == cols && !quoted => n += 1,
+                    _ => {}
+                }
+            }
+            assert_eq!(n, 5, "{line}");
+        }
+        assert!(text.contains(r"\x1b[2J\x1b]0;pwned\x07\x0d\x09\x00\xe2\x80\xae\xc2\x9b\xff.example"), "{text}");
+    }
+    for format in ["zeek", "csv"] {
+        let text = run_ok(&["conns", "--format", format, file]);
+        assert!(!text.chars().any(|c| terminal_unsafe(c) && c != '\t'), "{format}: {text}");
+    }
+    std::fs::remove_file(path).ok();
+}

@@ -72,6 +72,30 @@ fn sinks() -> Vec<Box<dyn Sink>> {
                 recv_at: wireseam::analyze::RecvSchedule::Every { ms: 5 },
                 preview: 64,
                 palette: Palette::off(),
+                follow: None,
+                keep_mib: 0,
+            },
+        )),
+        Box::new(StreamSink::new(
+            io::sink(),
+            StreamOptions {
+                conn: None,
+                hex: false,
+                recv: Vec::new(),
+                recv_at: wireseam::analyze::RecvSchedule::Arrival,
+                preview: 48,
+                palette: Palette::off(),
+                follow: Some(wireseam::output::follow::FollowMode::Hex),
+                keep_mib: 1,
+            },
+        )),
+        Box::new(wireseam::output::stats::StatsSink::new(
+            io::sink(),
+            wireseam::output::stats::StatsOptions {
+                interval_ns: None,
+                top: 10,
+                format: wireseam::output::stats::StatsFormat::Text,
+                width: 80,
             },
         )),
     ]

@@ -165,3 +165,31 @@ fn seams_allocate_per_message_not_per_frame() {
     assert!(msgs.len() > 9_000);
     assert!(n <= msgs.len() as u64 + 16, "{n} allocations for {} messages over {segments} segments", msgs.len());
 }
+
+/// The application-layer summary allocates only for the frames it annotates: on the app
+/// fixtures (HTTP, TLS, DNS, SSH and mail traffic on their own ports), every frame it says
+/// nothing of (handshakes, ACKs, encrypted records, message bodies) costs no allocation.
+#[test]
+fn app_summary_allocates_only_when_it_annotates() {
+    use wireseam::capture::FileSource;
+    use wireseam::decode::{app, decode};
+    let (mut quiet, mut annotated) = (0, 0);
+    for name in ["app-http.pcap", "app-tls.pcap", "app-dns.pcap", "app-lines.pcap"] {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+        let mut src = FileSource::open(&path).unwrap();
+        while let Some(Ok((meta, data))) = src.next_packet() {
+            let frame = decode(meta.linktype, data, meta.len);
+            let before = allocs();
+            let info = app::summarize(&frame);
+            let n = allocs() - before;
+            match info {
+                Some(_) => annotated += 1,
+                None => {
+                    assert_eq!(n, 0, "{name}: {n} allocations for a frame without annotation");
+                    quiet += 1;
+                }
+            }
+        }
+    }
+    assert!(annotated > 50 && quiet >= 100, "{annotated} annotated, {quiet} quiet");
+}

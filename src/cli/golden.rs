@@ -14,6 +14,14 @@ and compares the normalised result with the golden file. Exit status: 0 equal; 1
 capture cannot start. The golden file's header records the level, filter and normalisation,
 and a later run uses them unless options say otherwise.
 
+With --lab (root), COMMAND runs in a private lab network instead: two network namespaces
+joined by a veth pair (MTU 1500, offloads off), the capture on the client's eth0, COMMAND in
+the client's namespace (198.19.0.1) and --server CMD (a shell command, started first; COMMAND
+starts once it listens) in the server's (198.19.0.2). Both get WIRESEAM_LAB_SERVER,
+WIRESEAM_LAB_CLIENT, WIRESEAM_LAB_SERVER_NS and WIRESEAM_LAB_CLIENT_NS in their environment.
+--rate shapes the link as for `gen --lab`. Everything is removed when the run ends, fails or is
+interrupted.
+
 Normalised: client (ephemeral) ports become c1, c2, ... in order of appearance (listening
 ports kept; --ports keep keeps all), sequence numbers are relative, times are dropped
 (--time round:MS keeps them rounded), IP ids, TCP timestamp values, MACs and checksums are
@@ -24,6 +32,7 @@ Examples:
   sudo wireseam golden --expect tests/net/echo.golden tcp port 9000 -- ./echo-test
   sudo wireseam golden --expect t.golden --level packets --ignore acks,window -- wireseam gen sticky
   sudo wireseam golden --check-stable 20 --expect t.golden -- wireseam gen handshake
+  sudo wireseam golden --expect t.golden --lab --server 'python3 srv.py' -- python3 cli.py
   wireseam golden --expect t.golden --from capture.pcap";
 
 /// Arguments of `wireseam golden`.
@@ -40,6 +49,24 @@ pub struct GoldenArgs {
     /// Interface to capture on while COMMAND runs.
     #[arg(short = 'i', long = "interface", default_value = "lo", value_name = "IFACE")]
     pub iface: String,
+
+    /// Run COMMAND in a private lab network (root): in the client's network namespace, joined to
+    /// the server's by a veth pair, capturing on the client's eth0.
+    #[arg(long, conflicts_with_all = ["iface", "from"])]
+    pub lab: bool,
+
+    /// With --lab: a shell command (run with `sh -c`) started in the server's namespace before
+    /// COMMAND, which starts once it listens; stopped (SIGTERM, then SIGKILL) after the capture.
+    #[arg(long, value_name = "CMD", requires = "lab")]
+    pub server: Option<String>,
+
+    /// With --lab: rate limit of the lab's link in each direction (tc tbf syntax: 1mbit, 500kbit).
+    #[arg(long, value_name = "RATE", requires = "lab")]
+    pub rate: Option<String>,
+
+    /// With --lab: one-way delay in milliseconds on the lab's link (needs the kernel's netem).
+    #[arg(long, value_name = "MS", requires = "lab")]
+    pub delay: Option<u64>,
 
     /// Compare a capture file instead of capturing (no COMMAND).
     #[arg(long, value_name = "PCAP", conflicts_with = "iface")]
@@ -97,6 +124,17 @@ pub enum GoldenSource {
         /// The program and its arguments.
         command: Vec<String>,
     },
+    /// A command run in a private lab network while the client's side of its link is captured.
+    Lab {
+        /// The program and its arguments, run in the client's namespace.
+        command: Vec<String>,
+        /// `--server`: a shell command run in the server's namespace first.
+        server: Option<String>,
+        /// `--rate`: the link's rate limit (tc tbf syntax).
+        rate: Option<String>,
+        /// `--delay`: the link's one-way delay.
+        delay: Option<std::time::Duration>,
+    },
     /// A capture file.
     File(PathBuf),
 }
@@ -145,6 +183,12 @@ pub(super) fn golden_config(args: GoldenArgs, color: ColorMode) -> Result<Golden
         (None, true) => {
             return Err("give the command to run after --, e.g. `wireseam golden --expect t.golden -- ./my-test`, or --from FILE".into())
         }
+        (None, false) if args.lab => GoldenSource::Lab {
+            command: args.command,
+            server: args.server,
+            rate: args.rate,
+            delay: args.delay.map(std::time::Duration::from_millis),
+        },
         (None, false) => GoldenSource::Live { iface: args.iface, command: args.command },
     };
     if args.check_stable == Some(0) || (args.check_stable.is_some() && matches!(source, GoldenSource::File(_))) {

@@ -28,6 +28,8 @@ Examples:
   wireseam flow capture.pcap --conn 0            ladder diagram: handshake, data, close, states
   wireseam conns capture.pcap --sort bytes       one row per connection
   wireseam stream capture.pcap --recv 1024       messages, sticky/split seams, what recv() returns
+  wireseam stream capture.pcap --follow          both directions' bytes interleaved, as tshark's follow
+  wireseam stats capture.pcap                    protocol hierarchy, top talkers, I/O graph, expert summary
   wireseam report capture.pcap -o report.html    all of it drawn in one HTML page
   sudo wireseam capture -i lo tcp port 9000      live, same annotations
   wireseam gen sticky                            make the traffic of a lesson
@@ -88,6 +90,11 @@ pub enum Command {
     /// the wire (ports, ISNs, times), and compare with a golden file; --bless writes it.
     #[command(after_help = golden::GOLDEN_AFTER)]
     Golden(GoldenArgs),
+    /// Statistics of a whole capture: protocol hierarchy, top hosts and conversations, an I/O
+    /// graph of frames and bytes per interval, and an expert summary of TCP analysis flags and
+    /// decode warnings.
+    #[command(after_help = STATS_AFTER)]
+    Stats(StatsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
     #[command(after_help = COMPLETIONS_AFTER)]
     Completions(CompletionsArgs),
@@ -553,6 +560,69 @@ pub struct StreamArgs {
     /// Stream bytes kept per direction for previews and recv (MiB).
     #[arg(long, default_value_t = 16, value_name = "MIB")]
     pub keep: usize,
+
+    /// Instead of the messages, each TCP connection's bytes (--conn N: that one), both
+    /// directions interleaved in the order they arrived, as `tshark -z follow,tcp,MODE`: ascii
+    /// (text, control bytes escaped; the default), hex (a hexdump per chunk) or raw (hex-encoded,
+    /// a line per chunk). The server's chunks are indented by a tab; ascii and hex mark where each
+    /// message starts. A bare --follow is ascii, before the file or a filter too.
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "ascii", conflicts_with_all = ["hex", "recv"])]
+    pub follow: Option<FollowArg>,
+}
+
+/// `--follow` of `stream`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowArg {
+    /// Text, line ends kept, control bytes escaped.
+    Ascii,
+    /// A hexdump of every chunk.
+    Hex,
+    /// The bytes hex-encoded, a line per chunk (tshark's raw).
+    Raw,
+}
+
+const STATS_AFTER: &str = "\
+Sections: the protocol hierarchy (as `tshark -q -z io,phs`: frames and bytes of every frame that
+holds each layer, the layers wireseam decodes), the hosts and the conversations (TCP connections
+and UDP flows) with the most bytes (as `-z endpoints,ip` and `-z conv,tcp`), an I/O graph (frames
+and bytes per interval since the first frame, as bars that fit the terminal; 80 columns when
+piped), and the expert summary (each TCP analysis flag, ARP conflicts and each kind of decode
+warning: how many frames, and the first of them). Bytes are frame lengths on the wire, as
+tshark's frame.len. Without --interval the interval is 1, 2 or 5 times a power of ten seconds,
+chosen so that 20 to 60 rows cover the capture.
+
+Examples:
+  wireseam stats capture.pcap
+  wireseam stats capture.pcap --interval 0.5 --top 5
+  wireseam stats capture.pcap tcp port 443 --format json | jq .hierarchy";
+
+/// `--format` of `stats`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsFormatArg {
+    /// Sections of text with bars.
+    Text,
+    /// One {"type":"stats"} JSON object.
+    Json,
+}
+
+/// Arguments of `wireseam stats`.
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// The capture file and how to read it.
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Seconds per row of the I/O graph (e.g. 1, 0.01; default: 20 to 60 rows over the capture).
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub interval: Option<String>,
+
+    /// Hosts and conversations listed, the largest by bytes first (0: all).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = StatsFormatArg::Text)]
+    pub format: StatsFormatArg,
 }
 
 /// Arguments of `wireseam conns`.
@@ -649,8 +719,10 @@ pub enum Format {
 pub struct FieldArgs {
     /// With -T fields: a field to write, named as its path in the JSON packet record (n, t, ts,
     /// eth.src, ip.src, ip.ttl, tcp.sport, tcp.flags, tcp.rseq, tcp.rack, tcp.len, tcp.win_scaled,
-    /// tcp.conn, tcp.dir, tcp.phase, tcp.state.client, tcp.analysis, udp.sport, ...; an unknown
-    /// name lists them all). Repeat for more columns; a field the frame lacks is an empty cell.
+    /// tcp.conn, tcp.dir, tcp.phase, tcp.state.client, tcp.analysis, udp.sport, ...; the
+    /// application layer under tshark's names: app.proto, app.info, http.request.method,
+    /// tls.handshake.extensions_server_name, dns.qry.name, dns.a, ...; an unknown name lists
+    /// them all). Repeat for more columns; a field the frame lacks is an empty cell.
     #[arg(short = 'e', value_name = "FIELD")]
     pub fields: Vec<String>,
 
@@ -769,6 +841,21 @@ pub struct StreamConfig {
     pub keep_bytes: usize,
     /// When to colour the output.
     pub color: ColorMode,
+    /// `--follow MODE`: each TCP connection's bytes interleaved instead of its messages.
+    pub follow: Option<crate::output::follow::FollowMode>,
+}
+
+/// Validated configuration for `stats`.
+#[derive(Debug, Clone)]
+pub struct StatsConfig {
+    /// What to read.
+    pub input: InputConfig,
+    /// Nanoseconds per I/O graph row (`--interval`, at least 1 µs); `None`: chosen for the capture.
+    pub interval_ns: Option<u64>,
+    /// Hosts and conversations listed (`--top`; 0: all).
+    pub top: usize,
+    /// Text or JSON.
+    pub format: crate::output::stats::StatsFormat,
 }
 
 /// Validated configuration for `report`.
@@ -905,6 +992,8 @@ pub enum Config {
     Stream(StreamConfig),
     /// `wireseam report`.
     Report(ReportConfig),
+    /// `wireseam stats`.
+    Stats(StatsConfig),
     /// `wireseam gen`: the scenario to run, or `None` to list them (`--list`).
     Gen(Option<crate::gen::GenConfig>),
     /// `wireseam gen --lab`, and the scripted-peer scenarios; with `--report`, its page.
@@ -1100,6 +1189,15 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
         Command::Demo(args) => Ok(Config::Demo(crate::demo::DemoConfig { color, offline: args.offline })),
         Command::Golden(args) => Ok(Config::Golden(golden::golden_config(args, color)?)),
         Command::Completions(args) => Ok(Config::Completions(args.shell)),
+        Command::Stats(args) => Ok(Config::Stats(StatsConfig {
+            input: input_config(args.input, 1)?,
+            interval_ns: args.interval.as_deref().map(interval_ns).transpose()?,
+            top: args.top,
+            format: match args.format {
+                StatsFormatArg::Text => crate::output::stats::StatsFormat::Text,
+                StatsFormatArg::Json => crate::output::stats::StatsFormat::Json,
+            },
+        })),
         Command::Stream(args) => {
             if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
@@ -1117,6 +1215,11 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 preview: args.preview,
                 keep_bytes: args.keep.saturating_mul(1 << 20),
                 color,
+                follow: args.follow.map(|mode| match mode {
+                    FollowArg::Ascii => crate::output::follow::FollowMode::Ascii,
+                    FollowArg::Hex => crate::output::follow::FollowMode::Hex,
+                    FollowArg::Raw => crate::output::follow::FollowMode::Raw,
+                }),
             }))
         }
         Command::Capture(args) => {
@@ -1200,6 +1303,36 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
     }
 }
 
+/// `stream --follow` without a mode: the next word is the capture file or the filter, not a
+/// mode, so `--follow` becomes `--follow=ascii` (clap would take the word for the mode). Words
+/// after `--` are not touched.
+pub fn follow_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let words: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("")).collect();
+    let end = words.iter().position(|w| *w == "--").unwrap_or(words.len());
+    if !words[..end].contains(&"stream") {
+        return args;
+    }
+    let mut out = args.clone();
+    for i in 0..end {
+        let mode = words.get(i + 1).filter(|_| i + 1 < end);
+        if words[i] == "--follow" && !mode.is_some_and(|w| matches!(*w, "ascii" | "hex" | "raw")) {
+            out[i] = "--follow=ascii".into();
+        }
+    }
+    out
+}
+
+/// `--interval SECS` in nanoseconds: a positive number of seconds, at least 1 µs, at most a
+/// year.
+fn interval_ns(text: &str) -> Result<u64, String> {
+    let bad = || format!("--interval {text}: give a positive number of seconds, from 0.000001 to 31536000 (e.g. 1 or 0.01)");
+    let secs: f64 = text.trim().parse().map_err(|_| bad())?;
+    if !secs.is_finite() || !(0.000_001..=31_536_000.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok((secs * 1e9).round() as u64)
+}
+
 /// The clap command, for the man page and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
@@ -1209,6 +1342,22 @@ pub fn command() -> clap::Command {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    fn follow(args: &str) -> String {
+        let words = args.split(' ').map(std::ffi::OsString::from).collect();
+        follow_args(words).iter().map(|w| w.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// A bare `--follow` before the file (or a filter, or nothing) is `--follow=ascii`; a mode
+    /// after it stays; other commands and words after `--` are left alone.
+    #[test]
+    fn bare_follow_means_ascii() {
+        assert_eq!(follow("wireseam stream --follow x.pcap"), "wireseam stream --follow=ascii x.pcap");
+        assert_eq!(follow("wireseam stream x.pcap --follow"), "wireseam stream x.pcap --follow=ascii");
+        assert_eq!(follow("wireseam stream x.pcap --follow hex --conn 1"), "wireseam stream x.pcap --follow hex --conn 1");
+        assert_eq!(follow("wireseam stream x.pcap --follow -- --follow"), "wireseam stream x.pcap --follow=ascii -- --follow");
+        assert_eq!(follow("wireseam read x.pcap --follow"), "wireseam read x.pcap --follow");
+    }
 
     fn threads(args: &[&str]) -> usize {
         let cli = Cli::try_parse_from(args).expect("parses");

@@ -5,6 +5,7 @@
 //! raw IP selection) are sliced here; everything from the EtherType down is etherparse's
 //! `LaxSlicedPacket`.
 
+pub mod app;
 pub mod checksum;
 pub mod frag;
 pub mod icmp;

@@ -50,6 +50,13 @@ fn record(source: &GoldenSource, opts: &GoldenOptions) -> Result<(Recording, Opt
                 Err(e) => Err((EXIT_USAGE, e.to_string())),
             }
         }
+        GoldenSource::Lab { command, server, rate, delay } => {
+            match super::lab::run(opts, command, server.as_deref(), rate.as_deref(), *delay) {
+                Ok((recording, status)) => Ok((recording, Some(status.code().unwrap_or(EXIT_ERROR)))),
+                Err(super::lab::LabFailure::Setup(msg)) => Err((EXIT_USAGE, msg)),
+                Err(super::lab::LabFailure::Run(msg)) => Err((EXIT_ERROR, msg)),
+            }
+        }
     }
 }
 

@@ -11,14 +11,16 @@
 //! [`Recording`] collects the records through the [`Sink`](crate::pipeline::Sink) interface (the
 //! same records `--format json` writes); [`render`] turns them into the golden text, whose
 //! [`Header`] says how it was made so that a later run uses the same settings; [`compare`] gives a
-//! unified diff. [`record_file`] and [`record_live`] run the pipeline; the `wireseam golden`
+//! unified diff. [`record_file`], [`record_live`] and [`record_lab`] (in a private lab network) run the pipeline; the `wireseam golden`
 //! command is built on them, and so can a test in another crate be.
 
 pub mod command;
+mod lab;
 mod live;
 mod record;
 mod render;
 
+pub use lab::{lab_env, record_lab};
 pub use live::{record_live, LiveError};
 pub use record::{ConnFacts, DatagramRec, MessageRec, PacketRec, Recording};
 pub use render::render;

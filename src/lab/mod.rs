@@ -129,14 +129,21 @@ impl Drop for Lines {
     }
 }
 
-/// The veth pair and its two namespaces.
-struct Veth {
-    client: Netns,
-    server: Netns,
-    notes: Vec<String>,
+/// The veth pair and its two namespaces: `eth0` in each, the client on [`CLIENT_ADDR`], the
+/// server on [`SERVER_ADDR`], MTU 1500, offloads off. Dropping it deletes both namespaces and
+/// with them the pair.
+pub struct Veth {
+    /// The client's namespace.
+    pub client: Netns,
+    /// The server's namespace.
+    pub server: Netns,
+    /// What could not be set up as asked but does not stop the lab (offloads left on).
+    pub notes: Vec<String>,
 }
 
-fn veth(cfg: &LabConfig) -> Result<Veth, LabError> {
+/// Sets up a veth lab. `rate` (tc tbf syntax) and `delay` (netem) shape the link in each
+/// direction, as `gen --lab --rate/--delay`.
+pub fn veth(rate: Option<&str>, delay: Option<Duration>) -> Result<Veth, LabError> {
     let client = Netns::create("client")?;
     let server = Netns::create("server")?;
     // created inside the client's namespace, so no interface ever appears in the host's
@@ -148,16 +155,16 @@ fn veth(cfg: &LabConfig) -> Result<Veth, LabError> {
         if let Err(e) = ns.exec(&["ethtool", "-K", "eth0", "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off"]) {
             notes.push(format!("offloads stay on ({e}): segments may be larger than the MTU in the capture"));
         }
-        if let Some(rate) = &cfg.rate {
+        if let Some(rate) = rate {
             ns.exec(&[
                 "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms",
             ])
             .map_err(|e| LabError::Setup { what: format!("--rate {rate}"), detail: e.to_string() })?;
         }
-        if let Some(delay) = cfg.delay {
+        if let Some(delay) = delay {
             let ms = format!("{}ms", delay.as_millis());
             // netem below tbf (tbf's one class is 1:1) when both are asked for
-            let parent: &[&str] = if cfg.rate.is_some() { &["parent", "1:1"] } else { &["root"] };
+            let parent: &[&str] = if rate.is_some() { &["parent", "1:1"] } else { &["root"] };
             let mut args = vec!["tc", "qdisc", "add", "dev", "eth0"];
             args.extend_from_slice(parent);
             args.extend_from_slice(&["netem", "delay", &ms]);
@@ -295,7 +302,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
         drop(p);
         (result?, frames, "raw IP on tun0")
     } else {
-        let lab = veth(cfg)?;
+        let lab = veth(cfg.rate.as_deref(), cfg.delay)?;
         let header = if cfg.gen.quiet { &mut io::sink() as &mut dyn Write } else { &mut *out };
         writeln!(
             header,
@@ -341,8 +348,7 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
 /// Capture in a veth lab while each of `runs` goes (server and client in their namespaces, one
 /// after the other, narration dropped): the frames, and how each run ended. For `wireseam demo`.
 pub fn record_runs(runs: &[GenConfig]) -> Result<(MemSource, Vec<Result<GenReport, GenError>>), LabRunError> {
-    let cfg = LabConfig { gen: GenConfig::default(), rate: None, delay: None, write: None, color: ColorMode::Never };
-    let lab = veth(&cfg)?;
+    let lab = veth(None, None)?;
     let capture = start_capture(&lab.client, "eth0", None)?;
     let results = runs.iter().map(|run| run_pair(run, &lab, |rx| for _ in rx {})).collect();
     let frames = capture.finish();

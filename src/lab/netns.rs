@@ -13,6 +13,9 @@ use std::sync::{Mutex, Once};
 
 /// Namespaces this process created and has not deleted yet (for the signal handler).
 static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Processes started inside this process's namespaces and still running, as kill(2) takes them
+/// (a pid, or minus a process group id), killed by the signal handler before the namespaces go.
+static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -83,8 +86,30 @@ fn install_handler() {
     });
 }
 
-/// Delete every namespace still registered (signal handler, and tests).
+/// Registers a process started in a lab namespace, so that Ctrl-C or SIGTERM kills it before
+/// the namespaces are deleted (a process keeps a deleted namespace alive). `target` is as
+/// kill(2) takes it: a pid, or minus a process group id for the whole group.
+pub fn track_child(target: i32) {
+    install_handler();
+    if let Ok(mut children) = CHILDREN.lock() {
+        children.push(target);
+    }
+}
+
+/// Forgets a process registered with [`track_child`] (it has ended, or was stopped).
+pub fn untrack_child(target: i32) {
+    if let Ok(mut children) = CHILDREN.lock() {
+        children.retain(|&t| t != target);
+    }
+}
+
+/// Kill every process still registered, then delete every namespace still registered (signal
+/// handler, and tests).
 pub fn delete_all() {
+    let children = CHILDREN.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default();
+    for target in children {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), nix::sys::signal::Signal::SIGKILL);
+    }
     let names = LIVE.lock().map(|mut live| std::mem::take(&mut *live)).unwrap_or_default();
     for name in names {
         let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();

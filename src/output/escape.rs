@@ -33,8 +33,8 @@ pub fn write_text(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Write `bytes` as a JSON string literal: valid UTF-8 as it is (JSON escapes; bidirectional
-/// controls as `\uNNNN`, the same string to a JSON reader), each byte that is not UTF-8 as
+/// Write `bytes` as a JSON string literal: valid UTF-8 as it is (JSON escapes; DEL, C1 and
+/// bidirectional controls as `\uNNNN`, the same string to a JSON reader), each byte that is not UTF-8 as
 /// U+FFFD, so the output is always valid JSON.
 pub fn write_json_bytes(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     w.write_all(b"\"")?;
@@ -46,7 +46,7 @@ pub fn write_json_bytes(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
                 '\n' => w.write_all(b"\\n")?,
                 '\r' => w.write_all(b"\\r")?,
                 '\t' => w.write_all(b"\\t")?,
-                c if (c as u32) < 0x20 || c == '\u{7f}' || is_bidi_control(c) => write!(w, "\\u{:04x}", c as u32)?,
+                c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) || is_bidi_control(c) => write!(w, "\\u{:04x}", c as u32)?,
                 c => {
                     let mut buf = [0; 4];
                     w.write_all(c.encode_utf8(&mut buf).as_bytes())?;
@@ -58,6 +58,39 @@ pub fn write_json_bytes(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
         }
     }
     w.write_all(b"\"")
+}
+
+/// Write `bytes` as one cell of a separated line (`-T fields`), as Zeek's ASCII writer escapes:
+/// C0 controls (the tab separator, line breaks), DEL, `\\`, C1 controls, bidirectional controls
+/// and bytes that are not UTF-8 become `\xNN` (each byte of a character), other UTF-8 stays as it
+/// is; `quote`, when the cell is quoted, is doubled (CSV, RFC 4180 §2).
+pub fn write_cell(w: &mut impl Write, bytes: &[u8], quote: Option<u8>) -> io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |w: &mut dyn Write, b: u8| w.write_all(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    // the common case: printable ASCII with nothing to escape or double
+    if bytes.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && Some(b) != quote) {
+        return w.write_all(bytes);
+    }
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let mut buf = [0; 4];
+            let encoded = c.encode_utf8(&mut buf).as_bytes();
+            let code = c as u32;
+            if code < 0x20 || (0x7f..0xa0).contains(&code) || c == '\\' || is_bidi_control(c) {
+                for &b in encoded.iter() {
+                    hex(w, b)?;
+                }
+            } else if quote.is_some_and(|q| u32::from(q) == code) {
+                w.write_all(&[encoded[0], encoded[0]])?;
+            } else {
+                w.write_all(encoded)?;
+            }
+        }
+        for &b in chunk.invalid() {
+            hex(w, b)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -73,6 +106,17 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text, "a\\x1b[2J\\x00\\x09b\\x0ac\\xff\\xfe\\\\ \\u{202e} rev \\x9b d\\x7f");
         assert!(!text.chars().any(|c| c.is_control() || is_bidi_control(c)));
+    }
+
+    #[test]
+    fn cells_escape_separators_and_controls() {
+        let mut out = Vec::new();
+        write_cell(&mut out, HOSTILE, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "a\\x1b[2J\\x00\\x09b\\x0ac\\xff\\xfe\\x5c \\xe2\\x80\\xae rev \\xc2\\x9b d\\x7f");
+        let mut out = Vec::new();
+        write_cell(&mut out, "say \"é\"".as_bytes(), Some(b'"')).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "say \"\"é\"\"");
     }
 
     #[test]

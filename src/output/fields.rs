@@ -3,6 +3,8 @@
 //! `ip.src`, `tcp.rseq`, `tcp.state.client`, ... A field the frame does not have is an empty
 //! cell; a list is joined with the aggregator (`,` by default, as tshark). Cells are written
 //! straight into the output (one reused scratch buffer for escaping): no allocation per frame.
+//! The application-layer fields (`app.*`, `http.*`, `tls.*`, `dns.*`, `ssh.*`) take tshark's
+//! names and formats instead; they allocate on the frames that have them.
 
 use std::io::{self, Write};
 
@@ -56,6 +58,13 @@ fields! {
     TcpStateServer => "tcp.state.server", TcpAnalysis => "tcp.analysis",
     TcpBytesInFlight => "tcp.bytes_in_flight", TcpDupAckNum => "tcp.dup_ack_num",
     TcpDupAckOf => "tcp.dup_ack_of", TcpMessages => "tcp.messages",
+    AppProto => "app.proto", AppInfo => "app.info",
+    HttpRequestMethod => "http.request.method", HttpRequestUri => "http.request.uri",
+    HttpResponseCode => "http.response.code",
+    TlsServerName => "tls.handshake.extensions_server_name", TlsAlpn => "tls.handshake.extensions_alpn_str",
+    DnsId => "dns.id", DnsResponse => "dns.flags.response", DnsQryName => "dns.qry.name",
+    DnsQryType => "dns.qry.type", DnsA => "dns.a", DnsAaaa => "dns.aaaa", DnsCname => "dns.cname",
+    SshProtocol => "ssh.protocol",
 }
 
 impl Field {
@@ -162,23 +171,7 @@ fn write_cell(w: &mut impl Write, text: &[u8], spec: &FieldsSpec) -> io::Result<
     if let Some(q) = quote {
         w.write_all(&[q])?;
     }
-    let mut start = 0;
-    for (i, &b) in text.iter().enumerate() {
-        let escape = b < 0x20 || b == 0x7f || b == b'\\';
-        let double = quote == Some(b);
-        if !escape && !double {
-            continue;
-        }
-        w.write_all(&text[start..i])?;
-        if escape {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            w.write_all(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
-        } else {
-            w.write_all(&[b, b])?;
-        }
-        start = i + 1;
-    }
-    w.write_all(&text[start..])?;
+    super::escape::write_cell(w, text, quote)?;
     if let Some(q) = quote {
         w.write_all(&[q])?;
     }
@@ -427,6 +420,7 @@ pub(crate) fn field_text(cell: &mut Vec<u8>, field: Field, view: &PacketView<'_,
         Field::TcpDupAckNum => seg.filter(|s| s.dup_ack_num > 0).iter().for_each(|s| int(cell, s.dup_ack_num)),
         Field::TcpDupAckOf => seg.filter(|s| s.dup_ack_num > 0).iter().for_each(|s| int(cell, s.dup_ack_of)),
         Field::TcpMessages | Field::UdpMessages => {}
+        app_field => super::app::field_text(cell, app_field, frame, agg)?,
     }
     Ok(())
 }

@@ -349,11 +349,12 @@ fn write_messages(w: &mut dyn Write, carried: Option<&Carried>) -> io::Result<()
     Ok(())
 }
 
-/// Close the transport object, then the record.
+/// Close the transport object, add the application layer, then close the record.
 fn write_tail(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
     if matches!(view.frame.transport, Transport::Tcp(_) | Transport::Udp(_)) {
         w.write_all(b"}")?;
     }
+    super::app::write_json(w, view.frame)?;
     w.write_all(b"}\n")
 }
 

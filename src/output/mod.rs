@@ -1,5 +1,6 @@
 //! Sinks: text for people, JSON lines for programs. All write to any `io::Write`.
 
+pub mod app;
 pub mod cause;
 pub mod conns;
 pub mod conns_log;
@@ -7,11 +8,13 @@ pub mod display;
 pub mod escape;
 pub mod fields;
 pub mod flow;
+pub mod follow;
 pub mod json;
 pub mod link;
 pub mod report;
 pub mod savefile;
 pub mod select;
+pub mod stats;
 pub mod stream;
 pub mod style;
 pub mod text;

@@ -33,6 +33,11 @@ pub struct StreamOptions {
     pub preview: usize,
     /// Colours of the text (as `--color` chose).
     pub palette: Palette,
+    /// Instead of the messages: each TCP connection's bytes, both directions interleaved
+    /// (`--follow`).
+    pub follow: Option<super::follow::FollowMode>,
+    /// Stream bytes kept per direction, in MiB (`--keep`), named when a follow passes it.
+    pub keep_mib: usize,
 }
 
 #[derive(Default)]
@@ -41,6 +46,8 @@ struct DirData {
     bytes: Vec<u8>,
     timeline: Vec<Arrival>,
     summary: Option<DirSummary>,
+    /// With `--follow`: (capture time, stream offset) of each segment with payload.
+    segments: Vec<(i64, u64)>,
 }
 
 #[derive(Default)]
@@ -97,6 +104,12 @@ impl<W: Write> Sink for StreamSink<W> {
                     let src = Endpoint(ip.src, tcp.sport).to_string();
                     let dst = Endpoint(ip.dst, tcp.dport).to_string();
                     conn.endpoints = Some(if seg.dir == Dir::C2S { (src, dst) } else { (dst, src) });
+                }
+                if self.opts.follow.is_some() && tcp.len > 0 {
+                    // the stream offset of its first byte, as reassembly places it (relative
+                    // sequence number 1 is offset 0; a SYN's payload starts after the SYN)
+                    let first = if tcp.flags & 0x02 != 0 { seg.rseq.wrapping_add(1) } else { seg.rseq };
+                    conn.dirs[seg.dir.idx()].segments.push((p.meta.ts_ns, u64::from(first.wrapping_sub(1))));
                 }
             }
         }
@@ -166,6 +179,22 @@ impl<W: Write> Sink for StreamSink<W> {
             _ => super::Found::Shown,
         };
         let mut out = String::new();
+        if let Some(mode) = self.opts.follow {
+            // TCP only: a UDP flow has no stream to follow
+            if self.opts.conn.is_none() && self.conns.is_empty() {
+                self.found = super::Found::Nothing;
+            }
+            for (id, conn) in &mut self.conns {
+                let (client, server) = conn.endpoints.clone().unwrap_or_default();
+                for dir in &mut conn.dirs {
+                    dir.messages.sort_by_key(|m| m.offset);
+                }
+                let [c2s, s2c] = &conn.dirs;
+                super::follow::render(&mut out, *id, &client, &server, [follow_dir(c2s), follow_dir(s2c)], mode, self.opts.keep_mib);
+            }
+            self.w.write_all(out.as_bytes())?;
+            return self.w.flush();
+        }
         for (id, conn) in &self.conns {
             render_conn(&mut out, *id, conn, &self.opts);
         }
@@ -175,6 +204,10 @@ impl<W: Write> Sink for StreamSink<W> {
         self.w.write_all(out.as_bytes())?;
         self.w.flush()
     }
+}
+
+fn follow_dir(d: &DirData) -> super::follow::FollowDir<'_> {
+    super::follow::FollowDir { bytes: &d.bytes, timeline: &d.timeline, messages: &d.messages, segments: &d.segments }
 }
 
 /// A printable preview: `"GET / HTTP/1.1\r\n…"`, escapes for control bytes.

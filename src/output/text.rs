@@ -217,9 +217,12 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>,
     write_summary(w, view, palette, cause, opts.detail)
 }
 
-/// Warnings, the end of the line, then the -v and -x lines.
+/// The application-layer info, warnings, the end of the line, then the -v and -x lines.
 fn write_tail(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
     let palette = opts.palette;
+    if opts.detail == LineDetail::Full {
+        super::app::write_text_info(w, view.frame, palette)?;
+    }
     for warn in view.frame.warnings.iter() {
         write!(w, "  {}! {warn}{}", palette.start(style::WARN), palette.reset())?;
     }
