@@ -132,6 +132,7 @@ fn lab(cfg: &crate::lab::LabConfig, page: Option<&crate::cli::LabPage>) -> i32 {
                 max_conns: pipeline::DEFAULT_MAX_CONNS,
                 threads: 1,
                 checksums: pipeline::ChecksumMode::Off,
+                tunnels: Default::default(),
             };
             let code = self::report(&ReportConfig {
                 input,
@@ -403,7 +404,13 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             stop.stop();
         });
     }
-    let mut opts = ReadOptions { count: cfg.count, checksums: cfg.checksums, ..ReadOptions::new(cfg.live.iface.clone().into()) };
+    let mut opts = ReadOptions {
+        count: cfg.count,
+        checksums: cfg.checksums,
+        decode: cfg.tunnels.decode,
+        inner: cfg.tunnels.inner.clone(),
+        ..ReadOptions::new(cfg.live.iface.clone().into())
+    };
     if report.is_some() {
         if let Some(seams) = opts.seams.as_mut() {
             seams.keep_bytes = 64 << 10;
@@ -468,6 +475,7 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         max_conns: opts.track.max_conns,
         threads: 1,
         checksums: cfg.checksums,
+        tunnels: cfg.tunnels.clone(),
     };
     finish(&input, result, Ok(()))
 }
@@ -480,6 +488,8 @@ fn read_options(input: &InputConfig) -> ReadOptions {
     opts.track.max_conns = input.max_conns;
     opts.threads = input.threads;
     opts.checksums = input.checksums;
+    opts.decode = input.tunnels.decode;
+    opts.inner = input.tunnels.inner.clone();
     if let Some(seams) = opts.seams.as_mut() {
         seams.framing = input.framing;
     }

@@ -38,7 +38,7 @@ fn segment_hot_path_does_not_allocate() {
     let mut t = Tracker::new(TrackConfig::default());
     let sack = [(5000u32, 6000u32)];
     let mk = |n: u64, from_c: bool, flags: u8, seq: u32, ack: u32, len: u32| Segment {
-        tunnel: 0,
+        encaps: None,
         n,
         ts: n as i64 * 1_000_000,
         src: if from_c { c } else { s },

@@ -151,7 +151,10 @@ fn flows_inside_tunnels_agree_with_tshark() {
                 continue;
             };
             let same_stream = *within.entry((flow.0, mine.5)).or_insert(flow.5) == flow.5;
-            if (mine.0, &mine.1, mine.2, &mine.3, mine.4) != (flow.0, &flow.1, flow.2, &flow.3, flow.4) || !same_stream || mine.5 == u64::MAX {
+            if (mine.0, &mine.1, mine.2, &mine.3, mine.4) != (flow.0, &flow.1, flow.2, &flow.3, flow.4)
+                || !same_stream
+                || mine.5 == u64::MAX
+            {
                 problems.push(format!("{} frame {n}: tshark {flow:?}, wireseam {mine:?}", file.display()));
             }
         }

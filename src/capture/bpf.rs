@@ -35,6 +35,26 @@ impl Filter {
         compile(expr, 1).map(|_| ())
     }
 
+    /// The link type inner filters are compiled for: raw IP (LINKTYPE_RAW), so that the
+    /// program reads an IP header at offset 0, whatever encapsulates it.
+    pub const INNER_LINKTYPE: u32 = 101;
+
+    /// Compile `expr` for headers that start at the IP layer (`--inner`).
+    pub fn new_inner(expr: &str) -> Result<Self, FilterError> {
+        Filter::new(expr, Self::INNER_LINKTYPE)
+    }
+
+    /// Check an `--inner` expression's syntax without keeping the program.
+    pub fn check_inner(expr: &str) -> Result<(), FilterError> {
+        compile(expr, Self::INNER_LINKTYPE).map(|_| ())
+    }
+
+    /// Does the IP packet `ip` (an IP header and what follows, as captured) match an
+    /// [`new_inner`](Self::new_inner) filter?
+    pub fn matches_inner(&mut self, ip: &[u8]) -> bool {
+        self.matches(Self::INNER_LINKTYPE, ip)
+    }
+
     /// The expression as given.
     pub fn expr(&self) -> &str {
         &self.expr

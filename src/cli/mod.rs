@@ -393,6 +393,10 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub check_checksums: bool,
 
+    /// How tunnels are decoded (as for read).
+    #[command(flatten)]
+    pub tunnels: TunnelArgs,
+
     /// How each frame's line looks (as for read).
     #[command(flatten)]
     pub lines: LineArgs,
@@ -512,6 +516,75 @@ pub struct InputArgs {
     /// seams, as the receiving stack (and Zeek) would.
     #[arg(long)]
     pub drop_bad_checksums: bool,
+
+    /// How tunnels are decoded (`--tunnel-port`, `--no-decap`, `--inner`).
+    #[command(flatten)]
+    pub tunnels: TunnelArgs,
+}
+
+/// How tunnels are decoded and selected, for file and live input.
+#[derive(Args, Debug, Default)]
+pub struct TunnelArgs {
+    /// Take UDP port PORT as tunnel KIND's (vxlan, geneve, gtpu, teredo), besides its registered
+    /// port (4789, 6081, 2152, 3544), as Zeek's `Tunnel::vxlan_ports`; `KIND=off` decodes that
+    /// tunnel on no port. Repeatable: `--tunnel-port vxlan=8472 --tunnel-port teredo=off`.
+    #[arg(long = "tunnel-port", value_name = "KIND=PORT")]
+    pub tunnel_port: Vec<String>,
+
+    /// Do not decode tunnels: GRE, VXLAN, MPLS, IP-in-IP ... are shown and tracked as their
+    /// outer layers (the flow is the outer one, if any).
+    #[arg(long = "no-decap")]
+    pub no_decap: bool,
+
+    /// A pcap-filter(7) expression matched against the innermost IP header (the one inside
+    /// every tunnel; for frames without a tunnel, their IP header): `--inner 'tcp port 80'`.
+    /// The trailing FILTER applies to the outer headers, as in tcpdump; frames without IP never
+    /// pass --inner. Link-layer words (`ether`, `vlan`, `mpls`) cannot be used in it.
+    #[arg(long = "inner", value_name = "FILTER")]
+    pub inner: Option<String>,
+}
+
+impl TunnelArgs {
+    /// The decoder's tunnel options and the inner filter, checked.
+    pub fn config(&self) -> Result<TunnelConfig, String> {
+        use crate::decode::tunnel::{DecodeOptions, UdpTunnel};
+        let mut decode = DecodeOptions::DEFAULT;
+        decode.decap = !self.no_decap;
+        let kinds = || UdpTunnel::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
+        for spec in &self.tunnel_port {
+            let Some((kind, port)) = spec.split_once('=') else {
+                return Err(format!("--tunnel-port {spec}: give KIND=PORT or KIND=off (KIND: {})", kinds()));
+            };
+            let Some(tunnel) = UdpTunnel::from_name(&kind.to_ascii_lowercase()) else {
+                return Err(format!("--tunnel-port {spec}: unknown tunnel `{kind}` (one of {})", kinds()));
+            };
+            if port.eq_ignore_ascii_case("off") {
+                decode.udp.remove(tunnel);
+                continue;
+            }
+            let port: u16 = match port.parse() {
+                Ok(0) | Err(_) => return Err(format!("--tunnel-port {spec}: `{port}` is no UDP port (1 to 65535, or off)")),
+                Ok(port) => port,
+            };
+            decode.udp.add(port, tunnel).map_err(|most| format!("--tunnel-port {spec}: at most {most} tunnel ports"))?;
+        }
+        if self.no_decap && (!self.tunnel_port.is_empty()) {
+            return Err("--no-decap decodes no tunnel: --tunnel-port does not apply".into());
+        }
+        if let Some(expr) = &self.inner {
+            crate::capture::bpf::Filter::check_inner(expr).map_err(|e| format!("--inner: {e}; see pcap-filter(7) for the syntax"))?;
+        }
+        Ok(TunnelConfig { decode, inner: self.inner.clone() })
+    }
+}
+
+/// Validated [`TunnelArgs`].
+#[derive(Debug, Clone, Default)]
+pub struct TunnelConfig {
+    /// What the decoder peels off, and on which UDP ports.
+    pub decode: crate::decode::tunnel::DecodeOptions,
+    /// The `--inner` filter expression.
+    pub inner: Option<String>,
 }
 
 /// Arguments of `wireseam stream`.
@@ -819,6 +892,8 @@ pub struct InputConfig {
     pub threads: usize,
     /// `--check-checksums` / `--drop-bad-checksums`.
     pub checksums: crate::pipeline::ChecksumMode,
+    /// `--tunnel-port`, `--no-decap`, `--inner`.
+    pub tunnels: TunnelConfig,
 }
 
 /// Validated configuration for `stream`.
@@ -940,6 +1015,8 @@ pub struct CaptureConfig {
     pub color: ColorMode,
     /// `--check-checksums`: flag bad checksums (a live capture never leaves frames out for them).
     pub checksums: crate::pipeline::ChecksumMode,
+    /// `--tunnel-port`, `--no-decap`, `--inner`.
+    pub tunnels: TunnelConfig,
     /// Write the HTML report here when the capture stops (`--report`).
     pub report: Option<PathBuf>,
 }
@@ -1054,7 +1131,8 @@ fn input_config(args: InputArgs, default_threads: usize) -> Result<InputConfig, 
         (true, false) => crate::pipeline::ChecksumMode::Check,
         (false, false) => crate::pipeline::ChecksumMode::Off,
     };
-    Ok(InputConfig { file, merge: args.merge, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums })
+    let tunnels = args.tunnels.config()?;
+    Ok(InputConfig { file, merge: args.merge, filter, count: args.count, framing, max_conns: args.max_conns, threads, checksums, tunnels })
 }
 
 /// Turn parsed arguments into configuration; errors are usage errors (exit 2).
@@ -1291,6 +1369,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 user: args.user,
                 color,
                 checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
+                tunnels: args.tunnels.config()?,
                 report: args.report,
             }))
         }

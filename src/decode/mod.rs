@@ -615,6 +615,7 @@ fn decode_net<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_l
 /// The general path: etherparse's lax slicing of everything after the link layer, with a
 /// warning for whatever is malformed or cut.
 fn decode_lax<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: usize, wire_len: u32) -> Frame<'a> {
+    frame.net_offset = l2_len as u32;
     let rest = &data[l2_len..];
     let sliced = match proto {
         // RARP (RFC 903): ARP's format, which etherparse reads only under ARP's EtherType

@@ -375,7 +375,9 @@ impl Encaps {
 
     /// The innermost Ethernet header inside a tunnel, if one was.
     pub fn inner_eth(&self) -> Option<(MacAddr, MacAddr, u16)> {
-        self.iter().filter_map(|l| if let Encap::Ether { src, dst, ethertype } = l.encap { Some((src, dst, ethertype)) } else { None }).last()
+        self.iter()
+            .filter_map(|l| if let Encap::Ether { src, dst, ethertype } = l.encap { Some((src, dst, ethertype)) } else { None })
+            .last()
     }
 
     /// Record a layer; false when the stack is full.
@@ -417,6 +419,28 @@ impl Encaps {
     /// `[mpls 16/17]`, several in order; empty when there is no tunnel.
     pub fn tag(&self) -> EncapTag<'_> {
         EncapTag(self)
+    }
+
+    /// The tags without brackets, joined by `, ` (`vxlan 42`, `mpls 16, gre key 7`): how a
+    /// connection's tunnels are named in `conns` and conn records.
+    pub fn label(&self) -> EncapLabel<'_> {
+        EncapLabel(self)
+    }
+}
+
+/// [`Encaps::label`].
+pub struct EncapLabel<'a>(&'a Encaps);
+
+impl fmt::Display for EncapLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tunnels = self.0.iter().filter(|l| !matches!(l.encap, Encap::Ether { .. }));
+        for (i, layer) in tunnels.enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", ShortEncap(&layer.encap))?;
+        }
+        Ok(())
     }
 }
 
@@ -598,7 +622,8 @@ pub(super) fn decap<'a>(frame: &mut Frame<'a>, opts: &DecodeOptions, data: &'a [
                 };
                 let mac = |b: &[u8]| MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]]);
                 let ethertype = be16(eth, 12);
-                let layer = EncapLayer { encap: Encap::Ether { dst: mac(&eth[..6]), src: mac(&eth[6..12]), ethertype }, outer: None, udp: None };
+                let layer =
+                    EncapLayer { encap: Encap::Ether { dst: mac(&eth[..6]), src: mac(&eth[6..12]), ethertype }, outer: None, udp: None };
                 if !frame.encaps.push(layer) {
                     frame.warn(Layer::Tunnel, start, WarnKind::Other(TOO_DEEP));
                     return;

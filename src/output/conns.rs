@@ -382,15 +382,26 @@ const HEADER: [&str; COLUMNS] = [
     "zero win",
     "framing c/s",
     "msgs c/s (sticky split)",
+    "tunnel",
 ];
-/// Columns of the table.
-const COLUMNS: usize = 17;
+/// Columns of the table. The last (tunnel) is shown only when a connection is inside one.
+const COLUMNS: usize = 18;
 /// Columns aligned right (numbers).
 const RIGHT: [usize; 8] = [0, 8, 9, 10, 11, 12, 13, 14];
 /// Rows per comfy-table when a table is written in parts.
 const CHUNK: usize = 1024;
 
-/// The 16 cells of a row, one after the other in `buf` (cleared first); cell `i` ends at
+/// How many columns `rows` are shown in: all of them when a connection came in a tunnel, else
+/// all but the tunnel column.
+fn shown_columns(rows: &[ConnRow]) -> usize {
+    if rows.iter().any(|row| row.summary.tunnel.is_some()) {
+        COLUMNS
+    } else {
+        COLUMNS - 1
+    }
+}
+
+/// The cells of a row, one after the other in `buf` (cleared first); cell `i` ends at
 /// `ends[i]`. One buffer for all rows: no allocation per cell.
 fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; COLUMNS]) {
     let conn = &row.summary;
@@ -462,6 +473,8 @@ fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; COLUMNS]) {
         }
     }
     end(buf);
+    buf.extend_from_slice(conn.tunnel.as_deref().unwrap_or("-").as_bytes());
+    end(buf);
 }
 
 /// Cell `i` of a row written by [`write_cells`].
@@ -470,19 +483,19 @@ fn cell<'b>(buf: &'b [u8], ends: &[usize; COLUMNS], i: usize) -> &'b str {
     std::str::from_utf8(&buf[from..ends[i]]).unwrap_or("")
 }
 
-/// The cells of a row as strings.
-fn cells(row: &ConnRow) -> [String; COLUMNS] {
+/// The first `columns` cells of a row as strings.
+fn cells(row: &ConnRow, columns: usize) -> Vec<String> {
     let mut buf = Vec::new();
     let mut ends = [0; COLUMNS];
     write_cells(row, &mut buf, &mut ends);
-    std::array::from_fn(|i| cell(&buf, &ends, i).to_string())
+    (0..columns).map(|i| cell(&buf, &ends, i).to_string()).collect()
 }
 
-/// An empty table with the header, the style and the alignments.
-fn new_table() -> Table {
+/// An empty table of the first `columns` columns, with the header, the style and the alignments.
+fn new_table(columns: usize) -> Table {
     let mut table = Table::new();
     table.load_style(presets::UTF8_FULL_CONDENSED).force_no_tty();
-    table.set_header(HEADER.to_vec());
+    table.set_header(HEADER[..columns].to_vec());
     for i in RIGHT {
         if let Some(col) = table.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
@@ -496,10 +509,11 @@ pub fn write_table(w: &mut impl Write, rows: &[ConnRow], width: Option<u16>) -> 
     match width {
         Some(columns) => {
             // Wrapping depends on every row at once: one table.
-            let mut table = new_table();
+            let shown = shown_columns(rows);
+            let mut table = new_table(shown);
             table.set_content_arrangement(ContentArrangement::Dynamic).set_width(columns);
             for row in rows {
-                table.add_row(cells(row).to_vec());
+                table.add_row(cells(row, shown));
             }
             writeln!(w, "{table}")?;
         }
@@ -559,7 +573,8 @@ fn given_up(conn: &ConnSummary) -> bool {
 /// padding, numbers right-aligned; this style has no lines between rows and nothing wraps).
 /// `chunk` is how many rows are written between flushes of the row buffer.
 fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result<()> {
-    let mut widths: [usize; COLUMNS] = HEADER.map(|h| h.chars().count());
+    let shown = shown_columns(rows);
+    let mut widths: Vec<usize> = HEADER[..shown].iter().map(|h| h.chars().count()).collect();
     let mut buf = Vec::with_capacity(256);
     let mut ends = [0usize; COLUMNS];
     for row in rows {
@@ -568,7 +583,7 @@ fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result
             *width = (*width).max(cell(&buf, &ends, i).chars().count());
         }
     }
-    let mut table = new_table();
+    let mut table = new_table(shown);
     table.set_content_arrangement(ContentArrangement::Disabled);
     for (i, width) in widths.iter().enumerate() {
         if let Some(col) = table.column_mut(i) {
@@ -580,7 +595,7 @@ fn write_parts(w: &mut impl Write, rows: &[ConnRow], chunk: usize) -> io::Result
         return writeln!(w, "{table}");
     }
     // Drawn with one empty row: top border, header, header rule, (the row), bottom border.
-    table.add_row(vec![""; COLUMNS]);
+    table.add_row(vec![""; shown]);
     let frame = table.to_string();
     let lines: Vec<&str> = frame.lines().collect();
     let [top, head, rule, _, bottom] = lines[..] else {
@@ -672,22 +687,27 @@ mod tests {
                 zero_windows: 0,
                 missed_bytes: [0, 0],
                 unacked: [0, 0],
+                // the tunnel column appears once a row has a tunnel (from row 3 on)
+                tunnel: (i % 5 == 3).then(|| format!("vxlan {i}, gre key 7").into_boxed_str()),
             };
             rows.push(ConnRow { summary, seams: [None, None] });
         }
-        let mut whole = new_table();
+        let shown = shown_columns(&rows);
+        let mut whole = new_table(shown);
         whole.set_content_arrangement(ContentArrangement::Disabled);
         for row in &rows {
-            whole.add_row(cells(row).to_vec());
+            whole.add_row(cells(row, shown));
         }
         let whole = format!("{whole}\n");
         for n in [0, 1, 5, 22, 23] {
             for chunk in [1, 2, 7, 22, 23, 1000] {
                 let mut out = Vec::new();
                 write_parts(&mut out, &rows[..n], chunk).unwrap();
-                let mut table = new_table();
+                let shown = shown_columns(&rows[..n]);
+                assert_eq!(shown == COLUMNS, n > 3, "the tunnel column with a tunnel");
+                let mut table = new_table(shown);
                 for row in &rows[..n] {
-                    table.add_row(cells(row).to_vec());
+                    table.add_row(cells(row, shown));
                 }
                 assert_eq!(String::from_utf8(out).unwrap(), format!("{table}\n"), "{n} rows in parts of {chunk}");
             }

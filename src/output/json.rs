@@ -536,6 +536,10 @@ fn write_span(w: &mut impl Write, conn: &ConnSummary) -> io::Result<()> {
     if conn.icmp_errors > 0 {
         write!(w, ",\"icmp_errors\":{}", conn.icmp_errors)?;
     }
+    if let Some(tunnel) = &conn.tunnel {
+        w.write_all(b",\"tunnel\":")?;
+        write_str(w, tunnel)?;
+    }
     Ok(())
 }
 
@@ -559,51 +563,6 @@ fn write_flow(w: &mut impl Write, flow: &ConnSummary) -> io::Result<()> {
         write!(w, ",\"messages\":{{\"c2s\":{},\"s2c\":{}}}", flow.packets[0], flow.packets[1])?;
     }
     w.write_all(b"}\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(index: u64, frames: &[u64], first_ts: i64, last_ts: i64) -> Message {
-        Message {
-            flow: FlowId::Tcp(0),
-            dir: Dir::C2S,
-            index,
-            offset: 0,
-            len: 5,
-            framing: FramingSpec::Lines,
-            frames: frames.to_vec(),
-            nframes: frames.len() as u64,
-            sticky: false,
-            split: false,
-            wire_unknown: false,
-            complete: true,
-            first_ts,
-            last_ts,
-        }
-    }
-
-    #[test]
-    fn next_gap_only_between_frames() {
-        // "hello" in frame 4 at 1.000 s, "world" in frame 6 at 1.041 ms later: 41 µs apart.
-        assert_eq!(next_gap(&msg(0, &[4], 1_000_000_000, 1_000_000_000), &msg(1, &[6], 1_000_041_000, 1_000_041_000)), Some(41_000));
-        // Both in frame 4: glued on the wire, no arrival gap.
-        assert_eq!(next_gap(&msg(0, &[3, 4], 0, 10), &msg(1, &[4], 10, 10)), None);
-        let mut sink = JsonSink::new(Vec::new());
-        sink.message_owned(msg(0, &[4], 1_000_000_000, 1_000_000_000)).unwrap();
-        assert!(sink.w.is_empty(), "held until the next message says its gap");
-        sink.message_owned(msg(1, &[6], 1_000_041_000, 1_000_041_000)).unwrap();
-        let out = String::from_utf8(sink.w.clone()).unwrap();
-        assert!(out.ends_with(",\"next_gap\":0.000041000}\n"), "{out}");
-    }
-
-    #[test]
-    fn escapes() {
-        let mut v = Vec::new();
-        write_str(&mut v, "a\"b\\c\nd\u{1}é").unwrap();
-        assert_eq!(String::from_utf8(v).unwrap(), r#""a\"b\\c\nd\u0001é""#);
-    }
 }
 
 /// The `encap` list: each tunnel layer, outermost first, with its identifiers and the outer
@@ -669,4 +628,49 @@ fn write_encap(w: &mut impl Write, encaps: &crate::decode::Encaps) -> io::Result
         w.write_all(b"}")?;
     }
     w.write_all(b"]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(index: u64, frames: &[u64], first_ts: i64, last_ts: i64) -> Message {
+        Message {
+            flow: FlowId::Tcp(0),
+            dir: Dir::C2S,
+            index,
+            offset: 0,
+            len: 5,
+            framing: FramingSpec::Lines,
+            frames: frames.to_vec(),
+            nframes: frames.len() as u64,
+            sticky: false,
+            split: false,
+            wire_unknown: false,
+            complete: true,
+            first_ts,
+            last_ts,
+        }
+    }
+
+    #[test]
+    fn next_gap_only_between_frames() {
+        // "hello" in frame 4 at 1.000 s, "world" in frame 6 at 1.041 ms later: 41 µs apart.
+        assert_eq!(next_gap(&msg(0, &[4], 1_000_000_000, 1_000_000_000), &msg(1, &[6], 1_000_041_000, 1_000_041_000)), Some(41_000));
+        // Both in frame 4: glued on the wire, no arrival gap.
+        assert_eq!(next_gap(&msg(0, &[3, 4], 0, 10), &msg(1, &[4], 10, 10)), None);
+        let mut sink = JsonSink::new(Vec::new());
+        sink.message_owned(msg(0, &[4], 1_000_000_000, 1_000_000_000)).unwrap();
+        assert!(sink.w.is_empty(), "held until the next message says its gap");
+        sink.message_owned(msg(1, &[6], 1_000_041_000, 1_000_041_000)).unwrap();
+        let out = String::from_utf8(sink.w.clone()).unwrap();
+        assert!(out.ends_with(",\"next_gap\":0.000041000}\n"), "{out}");
+    }
+
+    #[test]
+    fn escapes() {
+        let mut v = Vec::new();
+        write_str(&mut v, "a\"b\\c\nd\u{1}é").unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), r#""a\"b\\c\nd\u0001é""#);
+    }
 }

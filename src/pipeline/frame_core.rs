@@ -24,6 +24,7 @@ use super::{ChecksumMode, ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, Rea
 use crate::analyze::{Carried, Datagram, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
+use crate::decode::tunnel::DecodeOptions;
 use crate::decode::{self, tcpflags, Frame, IpReasm, Net, Transport};
 use crate::track::tcp::{Analysis, ConnSummary, Offload, TrackConfig};
 use crate::track::{Dir, Tracked, Tracking};
@@ -39,6 +40,11 @@ pub fn is_expiry_point(n: u64) -> bool {
 /// The run's filter, compiled for `linktype`: the one place a filter is built.
 pub fn filter(opts: &ReadOptions, linktype: u32) -> Result<Option<Filter>, FilterError> {
     opts.filter.as_deref().map(|expr| Filter::new(expr, linktype)).transpose()
+}
+
+/// The `--inner` filter of `opts`, compiled for headers that start at the IP layer.
+pub fn inner_filter(opts: &ReadOptions) -> Result<Option<Filter>, FilterError> {
+    opts.inner.as_deref().map(Filter::new_inner).transpose()
 }
 
 /// What the front counts of the frames it admits.
@@ -81,6 +87,9 @@ impl Clock {
 pub struct Front {
     filter: Option<Filter>,
     checksums: ChecksumMode,
+    /// Tunnels peeled off, and the `--inner` filter over the innermost IP header.
+    decode: DecodeOptions,
+    inner: Option<Filter>,
     clock: Clock,
     /// IP reassembly runs in [`admit`](Self::admit) (false where the driver reassembles before
     /// the front sees the frames: `sharded`, see [`Front::admit_reassembled`]).
@@ -98,6 +107,8 @@ impl Front {
         Ok(Front {
             filter: filter(opts, linktype)?,
             checksums: opts.checksums,
+            decode: opts.decode,
+            inner: inner_filter(opts)?,
             clock: Clock::default(),
             defrag_here: true,
             tracking: Tracking::new(track),
@@ -119,7 +130,14 @@ impl Front {
         if !self.passes(meta.linktype, raw) {
             return None;
         }
-        let mut frame = decode::decode(meta.linktype, raw, meta.len);
+        let mut frame = decode::decode_with(&self.decode, meta.linktype, raw, meta.len);
+        if let Some(inner) = self.inner.as_mut() {
+            // the innermost network layer starts at `net_offset`; only IP can match
+            let ip = raw.get(frame.net_offset as usize..).filter(|_| frame.ip().is_some());
+            if !ip.is_some_and(|ip| inner.matches_inner(ip)) {
+                return None;
+            }
+        }
         if self.defrag_here {
             self.tracking.defrag_frame(n, meta.ts_ns, &mut frame);
         }

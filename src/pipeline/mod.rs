@@ -219,6 +219,11 @@ pub struct ReadOptions {
     pub threads: usize,
     /// Checksum verification.
     pub checksums: ChecksumMode,
+    /// Which tunnels are peeled off, on which UDP ports (`--no-decap`, `--tunnel-port`).
+    pub decode: crate::decode::tunnel::DecodeOptions,
+    /// A pcap-filter(7) expression over the innermost IP header (`--inner`); frames it rejects
+    /// are decoded but neither shown nor tracked.
+    pub inner: Option<String>,
 }
 
 impl ReadOptions {
@@ -245,6 +250,8 @@ impl ReadOptions {
             seams: Some(SeamConfig::default()),
             threads: 1,
             checksums: ChecksumMode::Off,
+            decode: crate::decode::tunnel::DecodeOptions::DEFAULT,
+            inner: None,
         }
     }
 }

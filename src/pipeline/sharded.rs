@@ -48,6 +48,7 @@ use super::frame_core::{is_expiry_point, Core, Front, EXPIRE_EVERY};
 use super::{progress_bar, walk_next, ConnRecord, PacketView, ReadOptions, RunError, RunSummary, Sink};
 use crate::capture::file::{prefetch, Data};
 use crate::capture::{Backing, FileSource, PacketMeta, Source};
+use crate::decode::tunnel::{DecodeOptions, TunnelPorts};
 use crate::decode::{self, FlowTuple, IpReasm, Peek};
 use crate::track::defrag::{self, Defrag, DefragConfig};
 use crate::track::tcp::TrackConfig;
@@ -178,6 +179,8 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
             sum: RunSummary::default(),
             bar,
             limit,
+            decode: opts.decode,
+            ports: opts.decode.peek_ports(),
         }),
         steps: Mutex::new(Steps {
             queues: (0..shards).map(|_| VecDeque::new()).collect(),
@@ -327,6 +330,9 @@ struct Walk {
     bar: Option<indicatif::ProgressBar>,
     /// The walker releases the pages below this offset.
     limit: Arc<AtomicUsize>,
+    /// The run's tunnel options, and the UDP ports peeking leaves to decoding.
+    decode: DecodeOptions,
+    ports: TunnelPorts,
 }
 
 impl Walk {
@@ -342,11 +348,11 @@ impl Walk {
         while let Some((n, meta, range)) = walk_next(&mut self.src, &mut self.sum, self.bar.as_ref()) {
             let raw = &bytes[range.clone()];
             let mut reasm = IpReasm::NotFragment;
-            let flow = match decode::peek(meta.linktype, raw) {
+            let flow = match decode::peek_with(&self.ports, meta.linktype, raw) {
                 Peek::Flow(t) => Some(t),
                 Peek::NoFlow => None,
                 Peek::Unknown => {
-                    let mut frame = decode::decode(meta.linktype, raw, meta.len);
+                    let mut frame = decode::decode_with(&self.decode, meta.linktype, raw, meta.len);
                     // as the front would: only frames the filter passes are reassembled
                     if frame.ip().is_some_and(|ip| ip.frag.is_some()) && front.passes(meta.linktype, raw) {
                         reasm = self.defrag.verdict(n, meta.ts_ns, &frame);

@@ -24,6 +24,8 @@ pub struct FlowStats {
     history: String,
     /// ICMP errors that quoted one of its datagrams.
     pub icmp_errors: u64,
+    /// The tunnels its first packet came in ([`ConnSummary::tunnel`]).
+    pub tunnel: Option<Box<str>>,
 }
 
 impl FlowStats {
@@ -40,6 +42,7 @@ impl FlowStats {
             bytes: [0; 2],
             history: String::new(),
             icmp_errors: 0,
+            tunnel: None,
         }
     }
 
@@ -92,6 +95,7 @@ impl FlowStats {
             icmp_errors: self.icmp_errors,
             missed_bytes: [0; 2],
             unacked: [0; 2],
+            tunnel: self.tunnel.clone(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod tcp;
 pub mod udp;
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use crate::decode::{Frame, Net, Transport};
 use arp::{ArpConflict, ArpTable};
@@ -164,7 +165,16 @@ impl Tracking {
             (Net::Ip(_), Transport::Tcp(_)) => tracked.tcp = segment_of(n, ts, frame).map(|s| self.tcp.segment(&s)),
             // A fragment's UDP header covers a datagram this frame does not hold whole.
             (Net::Ip(ip), Transport::Udp(u)) if frame.is_whole() => {
-                tracked.udp = self.udp.flow(n, ts, frame.encaps.flow_id(), ip.src, u.sport, ip.dst, u.dport).map(|(flow, dir)| UdpInfo { flow, dir });
+                tracked.udp = self
+                    .udp
+                    .flow(
+                        n,
+                        ts,
+                        (!frame.encaps.is_empty()).then_some(&frame.encaps),
+                        SocketAddr::new(ip.src, u.sport),
+                        SocketAddr::new(ip.dst, u.dport),
+                    )
+                    .map(|(flow, dir)| UdpInfo { flow, dir });
                 if let Some(info) = tracked.udp {
                     // the payload on the wire (the length field), not what the snap length kept
                     self.udp.count(info.flow, info.dir, n, ts, u64::from(u.len.saturating_sub(8)));
@@ -230,7 +240,7 @@ pub fn segment_of<'a>(n: u64, ts: i64, f: &'a Frame<'a>) -> Option<Segment<'a>> 
     Some(Segment {
         n,
         ts,
-        tunnel: f.encaps.flow_id(),
+        encaps: (!f.encaps.is_empty()).then_some(&f.encaps),
         src: ip.src,
         dst: ip.dst,
         sport: t.sport,

@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 
 use super::flows::FlowStats;
 use super::{Dir, Proto};
+use crate::decode::Encaps;
 use crate::track::tcp::ConnSummary;
 
 /// (source address, source port, destination address, destination port) of a flow's first datagram.
@@ -31,15 +32,16 @@ impl UdpFlows {
         self.map.get(&(src, sport, dst, dport, 0)).or_else(|| self.map.get(&(dst, dport, src, sport, 0))).copied()
     }
 
-    /// (flow id, direction: `C2S` from the first sender) of a datagram in frame `n` at `ts`,
-    /// carried in the tunnels `tunnel` ([`Encaps::flow_id`](crate::decode::Encaps::flow_id)).
-    /// `None` once `cap` flows exist.
-    #[allow(clippy::too_many_arguments)]
-    pub fn flow(&mut self, n: u64, ts: i64, tunnel: u64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<(u32, Dir)> {
-        if let Some(&id) = self.map.get(&(src, sport, dst, dport, tunnel)) {
+    /// (flow id, direction: `C2S` from the first sender) of a datagram from `src` to `dst` in
+    /// frame `n` at `ts`, carried in the tunnels `encaps` (`None`: in none; the same addresses
+    /// and ports in two tunnels are two flows). `None` once `cap` flows exist.
+    pub fn flow(&mut self, n: u64, ts: i64, encaps: Option<&Encaps>, src: SocketAddr, dst: SocketAddr) -> Option<(u32, Dir)> {
+        let tunnel = encaps.map_or(0, Encaps::flow_id);
+        let (a, b) = ((src.ip(), src.port()), (dst.ip(), dst.port()));
+        if let Some(&id) = self.map.get(&(a.0, a.1, b.0, b.1, tunnel)) {
             return Some((id, Dir::C2S));
         }
-        if let Some(&id) = self.map.get(&(dst, dport, src, sport, tunnel)) {
+        if let Some(&id) = self.map.get(&(b.0, b.1, a.0, a.1, tunnel)) {
             return Some((id, Dir::S2C));
         }
         if self.map.len() >= self.cap {
@@ -47,8 +49,10 @@ impl UdpFlows {
         }
         let id = self.next;
         self.next += 1;
-        self.map.insert((src, sport, dst, dport, tunnel), id);
-        self.stats.push(FlowStats::new(n, ts, SocketAddr::new(src, sport), SocketAddr::new(dst, dport)));
+        self.map.insert((a.0, a.1, b.0, b.1, tunnel), id);
+        let mut stats = FlowStats::new(n, ts, src, dst);
+        stats.tunnel = encaps.map(|e| e.label().to_string().into_boxed_str());
+        self.stats.push(stats);
         Some((id, Dir::C2S))
     }
 
@@ -85,9 +89,9 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let mut f = UdpFlows::new(2);
-        assert_eq!(f.flow(1, 0, 0, a, 1, b, 2), Some((0, Dir::C2S)));
-        assert_eq!(f.flow(2, 0, 0, b, 2, a, 1), Some((0, Dir::S2C)));
-        assert_eq!(f.flow(3, 0, 0, a, 3, b, 2), Some((1, Dir::C2S)));
-        assert_eq!(f.flow(4, 0, 0, a, 4, b, 2), None, "cap");
+        assert_eq!(f.flow(1, 0, None, SocketAddr::new(a, 1), SocketAddr::new(b, 2)), Some((0, Dir::C2S)));
+        assert_eq!(f.flow(2, 0, None, SocketAddr::new(b, 2), SocketAddr::new(a, 1)), Some((0, Dir::S2C)));
+        assert_eq!(f.flow(3, 0, None, SocketAddr::new(a, 3), SocketAddr::new(b, 2)), Some((1, Dir::C2S)));
+        assert_eq!(f.flow(4, 0, None, SocketAddr::new(a, 4), SocketAddr::new(b, 2)), None, "cap");
     }
 }

@@ -75,7 +75,11 @@ fn gre_transparent_ethernet_bridging() {
 
 #[test]
 fn erspan_types() {
-    for (proto, seq, header, kind) in [(0x88beu16, false, vec![], 1u8), (0x88be, true, vec![0x10, 0x05, 0x00, 0x2a, 0, 0, 0, 0], 2), (0x22eb, true, vec![0x20, 0x05, 0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0], 3)] {
+    for (proto, seq, header, kind) in [
+        (0x88beu16, false, vec![], 1u8),
+        (0x88be, true, vec![0x10, 0x05, 0x00, 0x2a, 0, 0, 0, 0], 2),
+        (0x22eb, true, vec![0x20, 0x05, 0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0], 3),
+    ] {
         let mut gre = if seq { vec![0x10, 0x00] } else { vec![0x00, 0x00] };
         gre.extend_from_slice(&proto.to_be_bytes());
         if seq {

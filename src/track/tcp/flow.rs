@@ -54,7 +54,10 @@ fn addr_bits(addr: &IpAddr) -> (bool, u128) {
 
 impl FlowKey {
     fn of(seg: &Segment<'_>) -> FlowKey {
-        FlowKey { tunnel: seg.tunnel, ..FlowKey::between(&seg.src, seg.sport, &seg.dst, seg.dport) }
+        FlowKey {
+            tunnel: seg.encaps.map_or(0, crate::decode::Encaps::flow_id),
+            ..FlowKey::between(&seg.src, seg.sport, &seg.dst, seg.dport)
+        }
     }
 
     /// The key of both directions between two endpoints.
@@ -159,7 +162,8 @@ struct SynParams {
     timestamps: bool,
 }
 
-/// Everything known about one connection (fixed size, no heap). Per-direction arrays are
+/// Everything known about one connection (fixed size; on the heap only the tunnel label of a
+/// connection inside tunnels). Per-direction arrays are
 /// indexed by [`Dir::idx`].
 #[derive(Clone, Debug)]
 pub(crate) struct Conn {
@@ -193,6 +197,8 @@ pub(crate) struct Conn {
     zero_windows: u64,
     /// ICMP errors that quoted one of its segments.
     icmp_errors: u64,
+    /// [`ConnSummary::tunnel`].
+    tunnel: Option<Box<str>>,
 }
 
 impl Conn {
@@ -220,6 +226,7 @@ impl Conn {
             dup_acks: 0,
             zero_windows: 0,
             icmp_errors: 0,
+            tunnel: seg.encaps.map(|e| e.label().to_string().into_boxed_str()),
         }
     }
 
@@ -268,6 +275,7 @@ impl Conn {
             icmp_errors: self.icmp_errors,
             missed_bytes: [self.gaps[0].missed, self.gaps[1].missed],
             unacked: [self.unacked(Dir::C2S), self.unacked(Dir::S2C)],
+            tunnel: self.tunnel.clone(),
         }
     }
 
@@ -761,7 +769,7 @@ mod key_tests {
 
     fn seg(src: &str, sport: u16, dst: &str, dport: u16) -> Segment<'static> {
         Segment {
-            tunnel: 0,
+            encaps: None,
             n: 1,
             ts: 0,
             src: src.parse().unwrap(),

@@ -92,9 +92,9 @@ pub struct Segment<'a> {
     pub n: u64,
     /// Capture time of the frame.
     pub ts: TsNanos,
-    /// The tunnels the segment came in ([`Encaps::flow_id`](crate::decode::Encaps::flow_id);
-    /// 0 for none): the same 4-tuple in two tunnels is two connections.
-    pub tunnel: u64,
+    /// The tunnels the segment came in (`None`: none). The same 4-tuple in two tunnels is two
+    /// connections ([`Encaps::flow_id`](crate::decode::Encaps::flow_id)).
+    pub encaps: Option<&'a crate::decode::Encaps>,
     /// Source address (IP header).
     pub src: IpAddr,
     /// Destination address (IP header).
@@ -290,6 +290,9 @@ pub struct ConnSummary {
     /// (the highest sequence number sent minus the peer's last acknowledgment number); 0 when the
     /// peer never acknowledged anything in this direction's space.
     pub unacked: [u32; 2],
+    /// The tunnels its first packet came in, as `conns` shows them (`vxlan 42`, `gre key 7,
+    /// mpls 16`); `None` outside tunnels.
+    pub tunnel: Option<Box<str>>,
 }
 
 /// Tracker limits.

@@ -86,7 +86,7 @@ impl Conversation {
             Dir::S2C => (self.server_addr, self.client_addr, 80, self.client_port),
         };
         let seg = Segment {
-            tunnel: 0,
+            encaps: None,
             n: self.frame,
             ts: self.ts,
             src,
@@ -428,7 +428,7 @@ fn random_segments_never_panic() {
         let seq = base.wrapping_mul(0x4000_0000).wrapping_add((bits >> 24) as u32 % 5000);
         let ack = ((bits >> 32) as u32 % 5000).wrapping_add(((bits >> 60) as u32).wrapping_mul(0x3000_0000));
         let seg = Segment {
-            tunnel: 0,
+            encaps: None,
             n: frame,
             ts,
             src: if from_client { cli() } else { srv() },
@@ -505,7 +505,7 @@ fn snap_length_cut_is_a_gap() {
     let mut conv = Conversation::new();
     conv.handshake(1000, 5000);
     let seg = Segment {
-        tunnel: 0,
+        encaps: None,
         n: 4,
         ts: conv.ts + 1000,
         src: cli(),
