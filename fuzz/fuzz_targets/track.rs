@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         let len = (c[17] as u32) << (c[18] & 7);
         let seg = Segment {
             n: i as u64 + 1,
+            encaps: None,
             ts: i as i64 * (1 + c[19] as i64) * 1_000_000,
             src,
             dst,
