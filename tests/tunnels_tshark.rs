@@ -7,6 +7,9 @@
 //! a message when tshark is not installed.
 
 mod common;
+#[path = "common/flows.rs"]
+mod flows;
+use flows::{wireseam_flows, Flow};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +42,6 @@ fn files() -> Vec<PathBuf> {
 }
 
 /// A TCP or UDP frame: (protocol, src, sport, dst, dport, stream).
-type Flow = (&'static str, String, u16, String, u16, u64);
 
 /// tshark's TCP/UDP frames inside tunnels (innermost layers).
 fn tshark_flows(file: &Path) -> BTreeMap<u64, Flow> {
@@ -88,43 +90,6 @@ fn tshark_flows(file: &Path) -> BTreeMap<u64, Flow> {
         let (ports, stream) = if proto == "tcp" { ((last(6), last(7)), last(8)) } else { ((last(9), last(10)), last(11)) };
         let (Ok(sport), Ok(dport), Ok(stream)) = (ports.0.parse(), ports.1.parse(), stream.parse()) else { continue };
         flows.insert(n, (proto, src.to_string(), sport, dst.to_string(), dport, stream));
-    }
-    flows
-}
-
-/// wireseam's TCP/UDP frames from its JSON packet records.
-fn wireseam_flows(file: &Path) -> BTreeMap<u64, Flow> {
-    let out = common::wireseam(&["read", &file.display().to_string(), "--format", "json"]);
-    assert!(out.status.code().is_some_and(|c| c <= 1), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
-    let records: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
-    // a datagram's flow id is its message record's `conn` (docs/json-lines.md: no `udp.flow` yet)
-    let mut udp_flow = BTreeMap::new();
-    for record in records.iter().filter(|r| r["type"] == "message" && r["proto"] == "udp") {
-        for frame in record["frames"].as_array().into_iter().flatten() {
-            udp_flow.insert(frame.as_u64().unwrap(), record["conn"].as_u64().unwrap());
-        }
-    }
-    let mut flows = BTreeMap::new();
-    for record in &records {
-        if record["type"] != "packet" {
-            continue;
-        }
-        let n = record["n"].as_u64().unwrap();
-        let ip = &record["ip"];
-        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-        for proto in ["tcp", "udp"] {
-            let layer = &record[proto];
-            if layer.is_object() {
-                let port = |k: &str| layer[k].as_u64().unwrap_or(0) as u16;
-                let stream = match proto {
-                    "tcp" => layer["conn"].as_u64(),
-                    _ => udp_flow.get(&n).copied(),
-                };
-                let stream = stream.unwrap_or(u64::MAX);
-                flows.insert(n, (proto, text(&ip["src"]), port("sport"), text(&ip["dst"]), port("dport"), stream));
-            }
-        }
     }
     flows
 }
