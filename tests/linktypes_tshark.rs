@@ -50,8 +50,6 @@ fn files() -> Vec<PathBuf> {
     files
 }
 
-/// A TCP or UDP frame: (protocol, src, sport, dst, dport, stream).
-
 /// tshark's TCP/UDP frames, and how many it found inside a tunnel.
 fn tshark_flows(file: &Path) -> (BTreeMap<u64, Flow>, usize) {
     let fields = [

@@ -41,8 +41,6 @@ fn files() -> Vec<PathBuf> {
     files
 }
 
-/// A TCP or UDP frame: (protocol, src, sport, dst, dport, stream).
-
 /// tshark's TCP/UDP frames inside tunnels (innermost layers).
 fn tshark_flows(file: &Path) -> BTreeMap<u64, Flow> {
     let fields = [
