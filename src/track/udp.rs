@@ -94,4 +94,26 @@ mod tests {
         assert_eq!(f.flow(3, 0, None, SocketAddr::new(a, 3), SocketAddr::new(b, 2)), Some((1, Dir::C2S)));
         assert_eq!(f.flow(4, 0, None, SocketAddr::new(a, 4), SocketAddr::new(b, 2)), None, "cap");
     }
+
+    /// The same addresses and ports in two VXLAN segments are two flows, each named by its
+    /// tunnel; both directions inside one tunnel are one flow.
+    #[test]
+    fn tunnels_tell_flows_apart() {
+        use crate::decode::{Encap, EncapLayer};
+        let vxlan = |vni: u32| {
+            let mut e = Encaps::NONE;
+            let outer = Some(("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()));
+            assert!(e.push(EncapLayer { encap: Encap::Vxlan { vni }, outer, udp: Some((4000, 4789)) }));
+            e
+        };
+        let (a, b) = (SocketAddr::new("10.0.0.1".parse().unwrap(), 53), SocketAddr::new("10.0.0.2".parse().unwrap(), 5353));
+        let (ten, eleven) = (vxlan(10), vxlan(11));
+        let mut f = UdpFlows::new(8);
+        assert_eq!(f.flow(1, 0, Some(&ten), a, b), Some((0, Dir::C2S)));
+        assert_eq!(f.flow(2, 0, Some(&eleven), a, b), Some((1, Dir::C2S)), "another VNI");
+        assert_eq!(f.flow(3, 0, None, a, b), Some((2, Dir::C2S)), "outside the tunnel");
+        assert_eq!(f.flow(4, 0, Some(&ten), b, a), Some((0, Dir::S2C)), "the reply in VNI 10");
+        assert_eq!(f.stats[0].tunnel.as_deref(), Some("vxlan 10"));
+        assert_eq!(f.stats[2].tunnel, None);
+    }
 }
