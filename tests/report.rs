@@ -43,6 +43,8 @@ const GOLDEN: &[(&str, &[&str])] = &[
     ("report-tcp-basic.html", &["fixtures/tcp-basic.pcap"]),
     ("report-refused.html", &["fixtures/refused.pcap"]),
     ("report-udp.html", &["fixtures/udp.pcap"]),
+    ("report-lesson-udp.html", &["fixtures/lesson-udp.pcap", "--recv", "16"]),
+    ("report-gen-udp-truncate.html", &["fixtures/gen-udp-truncate.pcap", "--recv", "1024"]),
 ];
 
 #[test]
@@ -238,6 +240,59 @@ fn hostile_file_name_and_payloads_are_escaped() {
     assert_inert(&html);
     assert!(html.contains("&lt;svg onload=\\&quot;document"), "the payload shown, escaped");
     assert!(html.contains("x&lt;script&gt;document"), "the file name shown, escaped");
+    // the UDP datagrams' previews (strip titles, recvfrom() lines, table) are escaped too
+    let udp = &html[html.find("<section class=\"udp-flow\"").expect("the UDP flow is drawn")..];
+    assert_eq!(udp.matches("<g class=\"seg dgram").count(), HOSTILE.len(), "each datagram drawn");
+    assert!(udp.contains("&quot;&lt;svg onload=\\&quot;document"), "a datagram's preview, escaped");
+    assert!(udp.contains("recvfrom #2 (16) → 16 of"), "the recvfrom() line with its preview");
+    assert!(!udp.contains("<svg onload") && !udp.contains("<img"), "no markup from the wire");
+}
+
+/// A UDP flow of `n` datagrams of `size` bytes one way.
+fn udp_capture(n: u32, size: usize) -> Vec<u8> {
+    pcap((0..n).map(|i| {
+        let mut f = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+            .udp(40000, 9000)
+            .write(&mut f, &vec![b'a' + (i % 26) as u8; size])
+            .unwrap();
+        (u64::from(i) * 10, f)
+    }))
+}
+
+/// Each datagram one block and under it one recvfrom(), as `stream` reports them; a flow of
+/// many datagrams is drawn up to the strip's budget with a note saying what was left out.
+#[test]
+fn udp_datagrams_and_recvfrom_as_stream_says() {
+    let html = page(&["fixtures/gen-udp-truncate.pcap", "--recv", "1024"]);
+    let stream = Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["stream", "fixtures/gen-udp-truncate.pcap", "--recv", "1024"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stream = String::from_utf8(stream.stdout).unwrap();
+    let lines: Vec<&str> = stream.lines().map(str::trim).filter(|l| l.starts_with("recvfrom #")).collect();
+    assert_eq!(lines.len(), 2, "{stream}");
+    for l in lines {
+        let escaped = l.replace('"', "&quot;");
+        assert!(
+            html.contains(&format!("<li class=\"trunc\">{escaped}</li>")) || html.contains(&format!("<li class=\"\">{escaped}</li>")),
+            "{l}"
+        );
+    }
+    let drawn = &html[..html.find("id=\"legend\"").unwrap()];
+    assert_eq!(drawn.matches("class=\"rf-lost\"").count(), 1, "the 2,000-byte datagram cut at 1,024");
+    assert!(html.contains("976 B discarded"));
+
+    let path = temp("udp-many.pcap");
+    std::fs::write(&path, udp_capture(1000, 30)).unwrap();
+    let html = page(&[path.to_str().unwrap(), "--recv", "20"]);
+    assert!(html.len() < 1_500_000, "{} bytes", html.len());
+    assert_eq!(html.matches("<g class=\"seg dgram").count(), 120, "the strip's budget");
+    assert!(html.contains("the strip shows the first 120 of 1000 datagrams (200 kept)"), "the note");
+    assert_eq!(html.matches("<li class=\"trunc\">").count(), 200, "every kept datagram's call listed");
+    assert_inert(&html);
 }
 
 // ---- in the browser ----
@@ -291,7 +346,8 @@ fn selftest(browser: &Path, page: &Path) -> (serde_json::Value, Vec<String>) {
 }
 
 fn screenshot(browser: &Path, page: &Path, png: &Path) {
-    let profile = temp("profile-shot");
+    // a profile per picture: chromium locks its profile, and the browser tests run in parallel
+    let profile = temp(&format!("profile-shot-{}", png.file_stem().unwrap().to_string_lossy()));
     let url = format!("file://{}", page.display());
     let out =
         chromium(browser, &profile, &["--hide-scrollbars", "--window-size=1280,2400", &format!("--screenshot={}", png.display()), &url]);
@@ -384,6 +440,41 @@ fn in_the_browser_no_injected_script_runs() {
     let (r, console) = selftest(&browser, &html);
     check_common(&r, &console, "hostile");
     assert_eq!(r["conns"][0]["arrows"], r["conns"][0]["frames"]);
+    assert_eq!(r["udp"][0]["drawn"], r["udp"][0]["datagrams"], "the hostile datagrams drawn");
+    let shown = r["udp_clicked"]["text"].as_str().unwrap();
+    assert!(shown.contains("</script>") || shown.contains("<svg onload"), "a datagram's bytes shown as text: {shown}");
+}
+
+#[test]
+fn in_the_browser_udp_datagrams_and_recvfrom() {
+    let Some(browser) = browser() else { return };
+    let shots = root().join("target/report-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for (name, args, truncated) in [
+        ("lesson-udp", &["fixtures/lesson-udp.pcap", "--recv", "16"][..], 1),
+        ("gen-udp-truncate", &["fixtures/gen-udp-truncate.pcap", "--recv", "1024"][..], 1),
+        ("udp", &["fixtures/udp.pcap", "--recv", "8"][..], 0),
+    ] {
+        let html = shots.join(format!("{name}.html"));
+        write_report(args, &html);
+        let (r, console) = selftest(&browser, &html);
+        check_common(&r, &console, name);
+        let flows = r["udp"].as_array().unwrap();
+        assert!(!flows.is_empty(), "{name}: a UDP flow drawn");
+        for u in flows {
+            assert_eq!(u["drawn"], u["datagrams"], "{name}: one block per datagram of flow {}", u["flow"]);
+            assert_eq!(u["calls"], u["datagrams"], "{name}: one recvfrom() per datagram");
+            assert_eq!(u["drawn_truncated"], u["truncated"], "{name}");
+            assert_eq!(u["discarded"], u["truncated"], "{name}: the discarded rest drawn");
+        }
+        if name != "udp" {
+            let t: u64 = flows.iter().map(|u| u["truncated"].as_u64().unwrap()).sum();
+            assert_eq!(t, truncated, "{name}: the 2,000-byte datagram is cut");
+        }
+        assert_eq!(r["udp_clicked"]["shown"], true, "{name}: clicking a datagram shows it");
+        assert!(r["udp_clicked"]["text"].as_str().unwrap().starts_with("datagram "), "{name}");
+        screenshot(&browser, &html, &shots.join(format!("{name}.png")));
+    }
 }
 
 /// The page is the same whatever `--threads` (the sink sees the same calls in the same order).

@@ -9,8 +9,8 @@ use std::io::{self, Write};
 use super::style::{self, Palette};
 use super::Endpoint;
 use crate::analyze::{
-    buffer_glue, render_recv, simulate_reader, simulate_recvfrom, Arrival, Carried, DirSummary, FramingSpec, Message, Reader, RecvSchedule,
-    Returned, StreamEnd,
+    buffer_glue, render_recv, simulate_reader, simulate_recvfrom, Arrival, Carried, DirSummary, FramingSpec, Message, Reader, RecvFromCall,
+    RecvSchedule, Returned, StreamEnd,
 };
 use crate::numbers::thousands;
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, RunSummary, Sink};
@@ -558,32 +558,30 @@ fn render_recvfrom(out: &mut String, dir: &DirData, opts: &StreamOptions, previe
     let calls = simulate_recvfrom(&dir.messages, &opts.recv);
     let _ = writeln!(out, "    {} recvfrom() {}, one datagram each:", calls.len(), plural(calls.len() as u64, "call"));
     for call in calls.iter().take(200) {
-        let shown = previews.get(&(side, call.index)).map(|b| preview(&b[..b.len().min(call.returned as usize)], opts.preview.min(40)));
-        let pv = shown.map_or_else(String::new, |p| format!(" {p}"));
-        if call.lost() > 0 {
-            let _ = writeln!(
-                out,
-                "      recvfrom #{} ({}) → {} of {} bytes{pv} (msg {}); {} lost: UDP does not keep the rest for the next call",
-                call.call,
-                call.asked,
-                thousands(call.returned),
-                thousands(call.len),
-                call.index,
-                thousands(call.lost())
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "      recvfrom #{} ({}) → {} bytes{pv} (msg {}, whole)",
-                call.call,
-                call.asked,
-                thousands(call.returned),
-                call.index
-            );
-        }
+        let _ = writeln!(out, "      {}", recvfrom_text(call, previews.get(&(side, call.index)).map(Vec::as_slice), opts.preview));
     }
     if calls.len() > 200 {
         let _ = writeln!(out, "      … {} more calls", calls.len() - 200);
+    }
+}
+
+/// One `recvfrom()` call in words, with the escaped preview of what it returned (`bytes`: the
+/// datagram's first bytes, if kept); `stream` and the report page write the same line.
+pub(crate) fn recvfrom_text(call: &RecvFromCall, bytes: Option<&[u8]>, preview_len: usize) -> String {
+    let shown = bytes.map(|b| preview(&b[..b.len().min(call.returned as usize)], preview_len.min(40)));
+    let pv = shown.map_or_else(String::new, |p| format!(" {p}"));
+    if call.lost() > 0 {
+        format!(
+            "recvfrom #{} ({}) → {} of {} bytes{pv} (msg {}); {} lost: UDP does not keep the rest for the next call",
+            call.call,
+            call.asked,
+            thousands(call.returned),
+            thousands(call.len),
+            call.index,
+            thousands(call.lost())
+        )
+    } else {
+        format!("recvfrom #{} ({}) → {} bytes{pv} (msg {}, whole)", call.call, call.asked, thousands(call.returned), call.index)
     }
 }
 

@@ -13,6 +13,7 @@ mod escape;
 mod model;
 mod page;
 mod svg;
+mod udp;
 
 use std::io::{self, Write};
 
@@ -89,7 +90,7 @@ impl<W: Write> Sink for ReportSink<W> {
     }
 
     fn message(&mut self, m: &Message) -> io::Result<()> {
-        self.col.message(m);
+        self.col.message(&self.opts, m);
         Ok(())
     }
 

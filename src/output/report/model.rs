@@ -165,7 +165,8 @@ impl Detail {
     }
 }
 
-/// A UDP flow's row.
+/// A UDP flow's row, and the datagrams kept to draw it (each datagram one message: RFC 768
+/// keeps boundaries).
 #[derive(Clone, Debug, Default)]
 pub struct UdpRow {
     /// Flow id.
@@ -178,6 +179,21 @@ pub struct UdpRow {
     pub bytes: [u64; 2],
     /// First and last frame time, ns since the first frame.
     pub span: (i64, i64),
+    /// The datagrams' messages per direction, the first [`UDP_KEPT`] (fewer once
+    /// [`UDP_KEPT_TOTAL`] is reached).
+    pub messages: [Vec<Message>; 2],
+    /// Datagram messages not kept, per direction.
+    pub messages_dropped: [u64; 2],
+    /// The first bytes of each kept datagram, by (direction, message index): taken from the
+    /// frame as `wireseam stream` takes them.
+    pub previews: BTreeMap<(usize, u64), Vec<u8>>,
+}
+
+impl UdpRow {
+    /// Size for ranking: payload bytes both ways.
+    pub fn size(&self) -> u64 {
+        self.bytes[0] + self.bytes[1]
+    }
 }
 
 /// Frames by protocol.
@@ -199,6 +215,13 @@ pub struct ProtoCounts {
 
 /// Most UDP flows listed.
 pub const UDP_ROWS: usize = 2000;
+/// Datagrams kept per UDP flow and direction (the strip draws at most
+/// [`super::svg::UDP_STRIP`] of them).
+pub const UDP_KEPT: usize = 200;
+/// Datagrams kept over all UDP flows (bounds the memory of captures of many flows).
+pub const UDP_KEPT_TOTAL: usize = 40_000;
+/// Bytes of each datagram kept for its preview and hex (at least; `--preview` more).
+const UDP_PREVIEW_KEPT: usize = 128;
 
 /// Everything the page is drawn from.
 #[derive(Default)]
@@ -213,6 +236,8 @@ pub struct Collected {
     pub udp: BTreeMap<u32, UdpRow>,
     /// UDP flows not listed.
     pub udp_more: u64,
+    /// Datagrams kept over all UDP flows.
+    udp_kept: usize,
     /// Frames by protocol.
     pub protos: ProtoCounts,
     /// Time of the last frame, ns since the first.
@@ -239,18 +264,30 @@ impl Collected {
         }
         if let (Some(udp), Some(ip), Transport::Udp(header)) = (view.udp, view.frame.ip(), &view.frame.transport) {
             if opts.conn.is_none() {
-                if !self.udp.contains_key(&udp.flow) && self.udp.len() >= UDP_ROWS {
-                    self.udp_more += 1;
-                } else {
-                    let row = self.udp.entry(udp.flow).or_insert_with(|| {
+                if let Some(row) = self.udp_row(udp.flow) {
+                    if row.endpoints.0.is_empty() {
                         let src = crate::output::Endpoint(ip.src, header.sport).to_string();
                         let dst = crate::output::Endpoint(ip.dst, header.dport).to_string();
-                        let endpoints = if udp.dir == Dir::C2S { (src, dst) } else { (dst, src) };
-                        UdpRow { id: udp.flow, endpoints, span: (view.rel_ns, view.rel_ns), ..UdpRow::default() }
-                    });
+                        row.endpoints = if udp.dir == Dir::C2S { (src, dst) } else { (dst, src) };
+                    }
+                    if row.datagrams == [0, 0] {
+                        row.span.0 = view.rel_ns;
+                    }
                     row.datagrams[udp.dir.idx()] += 1;
-                    row.bytes[udp.dir.idx()] += view.frame.payload.len() as u64;
+                    // the whole datagram on the frame that completes one reassembled from IP fragments
+                    row.bytes[udp.dir.idx()] += view.frame.transport_payload().len() as u64;
                     row.span.1 = view.rel_ns;
+                    // the datagram's message came just before its frame (as for `stream`)
+                    if let crate::pipeline::MsgNote::Known(carried) = view.msgs {
+                        let d = udp.dir.idx();
+                        if row.messages[d].last().is_some_and(|m| m.index == carried.first) {
+                            let payload = view.frame.transport_payload();
+                            let keep = payload.len().min(opts.preview.max(UDP_PREVIEW_KEPT));
+                            row.previews.insert((d, carried.first), payload[..keep].to_vec());
+                        }
+                    }
+                } else {
+                    self.udp_more += 1;
                 }
             }
         }
@@ -278,9 +315,34 @@ impl Collected {
         detail.push(ev);
     }
 
+    /// The row of UDP flow `id`, made if there is room for it.
+    fn udp_row(&mut self, id: u32) -> Option<&mut UdpRow> {
+        if !self.udp.contains_key(&id) && self.udp.len() >= UDP_ROWS {
+            return None;
+        }
+        Some(self.udp.entry(id).or_insert_with(|| UdpRow { id, ..UdpRow::default() }))
+    }
+
     /// A final message.
-    pub fn message(&mut self, m: &Message) {
-        let FlowId::Tcp(conn) = m.flow else { return };
+    pub fn message(&mut self, opts: &ReportOptions, m: &Message) {
+        let conn = match m.flow {
+            FlowId::Tcp(conn) => conn,
+            FlowId::Udp(flow) => {
+                if opts.conn.is_some() {
+                    return;
+                }
+                let full = self.udp_kept >= UDP_KEPT_TOTAL;
+                let Some(row) = self.udp_row(flow) else { return };
+                let d = m.dir.idx();
+                if row.messages[d].len() < UDP_KEPT && !full {
+                    row.messages[d].push(m.clone());
+                    self.udp_kept += 1;
+                } else {
+                    row.messages_dropped[d] += 1;
+                }
+                return;
+            }
+        };
         if let Some(detail) = self.open.get_mut(&conn) {
             let d = m.dir.idx();
             if detail.messages[d].len() < MESSAGE_CAP {
@@ -322,6 +384,15 @@ impl Collected {
         let mut drawn = std::mem::take(&mut self.done);
         drawn.sort_by_key(|d| d.id);
         drawn
+    }
+
+    /// The UDP flows drawn in full, by id: the `top` largest that have datagrams kept.
+    pub fn udp_drawn(&self, top: usize) -> Vec<&UdpRow> {
+        let mut v: Vec<&UdpRow> = self.udp.values().filter(|u| u.messages.iter().any(|m| !m.is_empty())).collect();
+        v.sort_by(|a, b| b.size().cmp(&a.size()).then(a.id.cmp(&b.id)));
+        v.truncate(top);
+        v.sort_by_key(|u| u.id);
+        v
     }
 }
 

@@ -5,7 +5,7 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::escape::{csp, json_string};
-use super::model::{Collected, Detail, ReportOptions, MESSAGE_CAP, UDP_ROWS};
+use super::model::{Collected, Detail, ReportOptions, UdpRow, MESSAGE_CAP, UDP_ROWS};
 use super::svg::{self, call_text, dir_class, frame_list, message_class, message_marks, recv_calls, STRIP_MESSAGES};
 use crate::output::conns::{group, ConnRow};
 use crate::output::stream::preview;
@@ -95,10 +95,12 @@ fn ms(ns: i64) -> String {
 pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunFacts) -> String {
     let drawn = col.drawn(if opts.conn.is_some() { 1 } else { opts.top });
     let drawn_ids: Vec<u32> = drawn.iter().map(|d| d.id).collect();
+    let udp_drawn = col.udp_drawn(if opts.conn.is_some() { 0 } else { opts.top });
+    let udp_ids: Vec<u32> = udp_drawn.iter().map(|u| u.id).collect();
     let listed = listed(&col.rows, opts.rows);
     let first_ts = col.first_ts.unwrap_or(0);
     let policy = csp(SCRIPT, STYLE);
-    let expect = expectations(&drawn);
+    let expect = expectations(&drawn, &udp_drawn, opts);
     let body = html! {
         (DOCTYPE)
         html lang="en" {
@@ -122,16 +124,20 @@ pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunFacts) -> Stri
                     nav aria-label="connections" {
                         a href="#overview" { "Overview" }
                         @for d in &drawn { a href=(format!("#conn-{}", d.id)) { "#" (d.id) } }
+                        @for u in &udp_drawn { a href=(format!("#udp-{}", u.id)) { "UDP #" (u.id) } }
                         a href="#legend" { "Legend" }
-                        label { "Connection " select id="pick" {
-                            option value="" { "—" }
-                            @for d in &drawn { option value=(d.id) { "#" (d.id) " " (d.endpoints.0) " ⇄ " (d.endpoints.1) } }
-                        } }
+                        @if !drawn.is_empty() {
+                            label { "Connection " select id="pick" {
+                                option value="" { "—" }
+                                @for d in &drawn { option value=(d.id) { "#" (d.id) " " (d.endpoints.0) " ⇄ " (d.endpoints.1) } }
+                            } }
+                        }
                     }
                 }
                 main {
-                    (overview(col, sum, &listed, &drawn_ids, first_ts, opts.conn.filter(|_| drawn_ids.is_empty())))
+                    (overview(col, sum, &listed, &drawn_ids, &udp_ids, first_ts, opts.conn.filter(|_| drawn_ids.is_empty())))
                     @for d in &drawn { (connection(d, opts)) }
+                    @for u in &udp_drawn { (super::udp::flow(u, first_ts, opts)) }
                     (legend())
                 }
                 aside id="detail" aria-live="polite" hidden { button type="button" id="detail-close" aria-label="close" { "×" } pre id="detail-text" {} }
@@ -144,9 +150,18 @@ pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunFacts) -> Stri
 }
 
 /// What the page's self-check (`#selftest`) compares the drawing with: per drawn connection
-/// its TCP frames, retransmissions and endpoints, from the records (not from the drawing).
-fn expectations(drawn: &[Detail]) -> String {
-    let mut s = String::from("[");
+/// its TCP frames, retransmissions and endpoints, from the records (not from the drawing); per
+/// drawn UDP flow the datagrams drawn and the truncated `recvfrom()` calls, from the model.
+fn expectations(drawn: &[Detail], udp: &[&UdpRow], opts: &ReportOptions) -> String {
+    let mut s = String::from("{\"udp\":[");
+    for (i, u) in udp.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let (datagrams, truncated) = super::udp::drawn_counts(u, opts);
+        s.push_str(&format!("{{\"flow\":{},\"datagrams\":{datagrams},\"truncated\":{truncated}}}", u.id));
+    }
+    s.push_str("],\"conns\":[");
     for (i, d) in drawn.iter().enumerate() {
         if i > 0 {
             s.push(',');
@@ -164,11 +179,19 @@ fn expectations(drawn: &[Detail]) -> String {
             json_string(&d.endpoints.1)
         ));
     }
-    s.push(']');
+    s.push_str("]}");
     s
 }
 
-fn overview(col: &Collected, sum: &RunFacts, listed: &[&ConnRow], drawn: &[u32], first_ts: i64, missing: Option<u32>) -> Markup {
+fn overview(
+    col: &Collected,
+    sum: &RunFacts,
+    listed: &[&ConnRow],
+    drawn: &[u32],
+    udp_drawn: &[u32],
+    first_ts: i64,
+    missing: Option<u32>,
+) -> Markup {
     let p = col.protos;
     let mut warnings = sum.warnings.clone();
     if let Some(id) = missing {
@@ -227,11 +250,12 @@ fn overview(col: &Collected, sum: &RunFacts, listed: &[&ConnRow], drawn: &[u32],
                     thead { tr { @for (h, kind) in [("flow", "n"), ("first sender", "s"), ("peer", "s"), ("start s", "n"), ("datagrams →/←", "n"), ("bytes →/←", "n")] { th data-kind=(kind) { button type="button" { (h) } } } } }
                     tbody {
                         @for u in col.udp.values() {
-                            tr { td data-v=(u.id) { (u.id) } td { (u.endpoints.0) } td { (u.endpoints.1) } td data-v=(u.span.0) { (secs_string(u.span.0, false)) }
+                            tr { td data-v=(u.id) { @if udp_drawn.contains(&u.id) { a href=(format!("#udp-{}", u.id)) { (u.id) } } @else { (u.id) } } td { (u.endpoints.0) } td { (u.endpoints.1) } td data-v=(u.span.0) { (secs_string(u.span.0, false)) }
                                  td data-v=(u.datagrams[0] + u.datagrams[1]) { (u.datagrams[0]) "/" (u.datagrams[1]) } td data-v=(u.bytes[0] + u.bytes[1]) { (group(u.bytes[0])) "/" (group(u.bytes[1])) } }
                         }
                     }
                 }
+                @if col.udp.len() > udp_drawn.len() { p class="more" { "Flows with a link are drawn in full below (the " (udp_drawn.len()) " largest; " code { "--top" } ")." } }
                 @if col.udp_more > 0 { p class="more" { "the first " (UDP_ROWS) " flows are listed; " (col.udp_more) " datagrams of later flows are counted above only" } }
             }
         }
@@ -329,11 +353,17 @@ fn seams(d: &Detail, dir: Dir, opts: &ReportOptions) -> Markup {
 const HEX_SHOWN: usize = 128;
 
 fn hex(b: &[u8]) -> String {
+    hex_of(b, b.len() as u64)
+}
+
+/// The first bytes of `b` in hex, and how many of the `total` bytes it stands for are not shown.
+pub(crate) fn hex_of(b: &[u8], total: u64) -> String {
+    let shown = b.len().min(HEX_SHOWN);
     let mut v = Vec::new();
-    let _ = crate::output::text::write_hex(&mut v, &b[..b.len().min(HEX_SHOWN)], "");
+    let _ = crate::output::text::write_hex(&mut v, &b[..shown], "");
     let mut s = String::from_utf8_lossy(&v).into_owned();
-    if b.len() > HEX_SHOWN {
-        s.push_str(&format!("… {} more bytes\n", b.len() - HEX_SHOWN));
+    if total > shown as u64 {
+        s.push_str(&format!("… {} more bytes\n", total - shown as u64));
     }
     s
 }
@@ -351,6 +381,7 @@ fn legend() -> Markup {
                 li { (sw("m-retrans-fill")) " retransmission" } li { (sw("m-ooo-fill")) " out of order" } li { (sw("m-dup-fill")) " duplicate ACK" } li { (sw("m-zw-fill")) " zero window" } li { (sw("m-lost-fill")) " previous segment not captured" }
                 li { (ln("ack")) " ACK line (what the receiver acknowledged)" } li { (ln("win")) " receive window (ACK + window)" } li { (ln("sack")) " SACK block" }
                 li { (sw("msg-plain")) " message" } li { (sw("msg-sticky")) " sticky: shares a frame with another message" } li { (sw("msg-split")) " split over several frames" } li { (sw("msg-both")) " sticky and split" } li { (sw("msg-incomplete")) " incomplete" } li { (sw("gap")) " gap (bytes never captured)" }
+                li { (sw("dgram-c2s")) (sw("dgram-s2c")) " UDP datagram (one message; the space between two is a boundary)" } li { (sw("rf")) " what one recvfrom() returns" } li { (sw("rf-lost")) " the rest of a datagram, discarded" }
                 li { (sw("call")) " recv() call" } li { (sw("call glued")) " a call that returns several messages glued" } li { (sw("call cut")) " a call that ends inside a message" }
                 li { (sw("tbar st-closed")) " closed normally (SF)" } li { (sw("tbar st-reset")) " refused or reset" } li { (sw("tbar st-open")) " open at the end" } li { (sw("tbar st-odd")) " no full handshake seen" }
             }

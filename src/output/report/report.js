@@ -123,8 +123,23 @@
   // interactions; the result goes into the page for a headless browser to read.
   if (location.hash === "#selftest") {
     var expect = JSON.parse(document.getElementById("expect").textContent);
-    var out = { errors: errors, violations: violations, conns: [] };
-    expect.forEach(function (c) {
+    var out = { errors: errors, violations: violations, conns: [], udp: [] };
+    expect.udp.forEach(function (u) {
+      var s = document.getElementById("udp-" + u.flow);
+      out.udp.push({
+        flow: u.flow, datagrams: u.datagrams, truncated: u.truncated,
+        drawn: s.querySelectorAll(".udp-strip g.dgram").length,
+        calls: s.querySelectorAll(".udp-strip rect.rf").length,
+        drawn_truncated: s.querySelectorAll(".udp-strip rect.rf.trunc").length,
+        discarded: s.querySelectorAll(".udp-strip rect.rf-lost").length
+      });
+    });
+    var dg = document.querySelector(".udp-strip g.dgram");
+    if (dg) {
+      dg.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+      out.udp_clicked = { shown: !panel.hidden, text: text.textContent };
+    }
+    expect.conns.forEach(function (c) {
       var s = document.getElementById("conn-" + c.conn);
       out.conns.push({
         conn: c.conn, frames: c.frames, retransmissions: c.retransmissions, complete: c.complete,
@@ -139,7 +154,7 @@
         title: s.querySelector("h2").textContent
       });
     });
-    var first = expect.length ? expect[0].conn : null;
+    var first = expect.conns.length ? expect.conns[0].conn : null;
     out.selected = first !== null && select(first) !== null && document.querySelector("section.conn.current") !== null;
     var plot = document.querySelector("svg.plot");
     if (plot) {
