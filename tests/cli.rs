@@ -250,3 +250,41 @@ fn icmp_errors_belong_to_their_flow() {
     let closed_port = out.lines().find(|l| l.contains(":9002")).unwrap();
     assert!(closed_port.contains("\"icmp_errors\":1"), "{closed_port}");
 }
+
+/// The tunnel flags: a bad `--tunnel-port` or `--inner` is a usage error naming the flag; a
+/// registered port moved with `--tunnel-port` is decoded there (the corpus's VXLAN on 8472), and
+/// `--inner` selects by the innermost header.
+#[test]
+fn tunnel_flags() {
+    let f = root().join("fixtures/tcp-basic.pcap");
+    let f = f.to_str().unwrap();
+    for (flag, needles) in [
+        ("vxlan=abc", &["--tunnel-port vxlan=abc", "no UDP port"][..]),
+        ("vxlan=0", &["--tunnel-port vxlan=0", "no UDP port"]),
+        ("foo=1", &["--tunnel-port foo=1", "unknown tunnel `foo`", "vxlan"]),
+    ] {
+        assert_clean_error(&wireseam(&["read", f, "--tunnel-port", flag]), 2, needles);
+    }
+    assert_clean_error(&wireseam(&["read", f, "--inner", "tcp port"]), 2, &["--inner", "tcp port"]);
+
+    let corpus = root().join("../shared/corpora/tcpdump-tests/vxlan_port_8472.pcap");
+    if !corpus.exists() {
+        eprintln!("{} missing; the positive half skipped", corpus.display());
+        return;
+    }
+    let c = corpus.to_str().unwrap();
+    let text = |args: &[&str]| {
+        let o = wireseam(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let plain = text(&["read", c, "-c", "1"]);
+    assert!(!plain.contains("[vxlan") && plain.contains(":8472"), "8472 is not VXLAN's registered port: {plain}");
+    let moved = text(&["read", c, "-c", "1", "--tunnel-port", "vxlan=8472"]);
+    assert!(moved.contains("[vxlan 100]") && moved.contains("192.168.203.3 → 192.168.203.5"), "{moved}");
+    let icmp = text(&["read", c, "--tunnel-port", "vxlan=8472", "--inner", "icmp"]);
+    let lines: Vec<&str> = icmp.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).collect();
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.contains("ICMP") && l.contains("[vxlan 100]")), "{icmp}");
+    let outer = text(&["read", c, "--tunnel-port", "vxlan=8472", "--inner", "udp port 8472"]);
+    assert!(!outer.lines().any(|l| l.contains("ICMP")), "--inner looks at the inner header, not the outer UDP: {outer}");
+}
