@@ -266,6 +266,8 @@ fn tunnel_flags() {
         assert_clean_error(&wireseam(&["read", f, "--tunnel-port", flag]), 2, needles);
     }
     assert_clean_error(&wireseam(&["read", f, "--inner", "tcp port"]), 2, &["--inner", "tcp port"]);
+    assert_clean_error(&wireseam(&["read", f, "--no-decap", "--inner", "tcp"]), 2, &["--no-decap", "--inner", "trailing FILTER"]);
+    assert_clean_error(&wireseam(&["read", f, "--no-decap", "--tunnel-port", "vxlan=8472"]), 2, &["--no-decap", "--tunnel-port"]);
 
     let corpus = root().join("../shared/corpora/tcpdump-tests/vxlan_port_8472.pcap");
     if !corpus.exists() {

@@ -571,6 +571,9 @@ impl TunnelArgs {
         if self.no_decap && (!self.tunnel_port.is_empty()) {
             return Err("--no-decap decodes no tunnel: --tunnel-port does not apply".into());
         }
+        if self.no_decap && self.inner.is_some() {
+            return Err("--no-decap decodes no tunnel: --inner does not apply (use the trailing FILTER)".into());
+        }
         if let Some(expr) = &self.inner {
             crate::capture::bpf::Filter::check_inner(expr).map_err(|e| format!("--inner: {e}; see pcap-filter(7) for the syntax"))?;
         }
