@@ -12,7 +12,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 INSTALL_BIN ?= $(BIN)
 
-.PHONY: all deps test-deps build demo test lint man bless fuzz-smoke clean install install-files
+.PHONY: all deps lab-deps test-deps build demo test lint man bless fuzz-smoke clean install install-files
 
 all: build
 
@@ -30,9 +30,19 @@ deps:
 	    echo "wireseam: apt-get failed; please install: $(APT_PKGS)"; exit 1; }; \
 	fi
 
+# The lab (`gen --lab`, `demo` as root) switches the veth's offloads off with ethtool.
+LAB_APT_PKGS := ethtool
+lab-deps:
+	@if command -v ethtool >/dev/null 2>&1 || [ "$$(id -u)" != 0 ]; then :; else \
+	  echo "wireseam: installing $(LAB_APT_PKGS) (the lab network switches the veth's offloads off with it)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $(LAB_APT_PKGS) >/dev/null || \
+	    echo "wireseam: apt-get failed; install $(LAB_APT_PKGS) for the lab (gen --lab, demo as root)"; \
+	fi
+
 # For the tests only (`make demo` stays light): a headless browser for the report's page tests.
 TEST_APT_PKGS := chromium
-test-deps: deps
+test-deps: deps lab-deps
 	@if command -v chromium >/dev/null 2>&1; then :; else \
 	  echo "wireseam: installing $(TEST_APT_PKGS) (the report tests load the page in a headless browser)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
@@ -47,7 +57,7 @@ build: deps
 
 # The guided tour: live on loopback when it may capture (root or capabilities), otherwise on the
 # captures bundled in the binary.
-demo: build
+demo: build lab-deps
 	@$(BIN) demo
 
 # Formatting (rustfmt.toml) and every clippy warning fail the build; `make test` runs this first.

@@ -146,6 +146,11 @@ pub struct Veth {
 pub fn veth(rate: Option<&str>, delay: Option<Duration>) -> Result<Veth, LabError> {
     let client = Netns::create("client")?;
     let server = Netns::create("server")?;
+    // after the root check of create (dropping the namespaces removes them): a lab whose veth
+    // keeps its offloads would show segments no real NIC carries
+    if !netns::on_path("ethtool") {
+        return Err(LabError::NoEthtool);
+    }
     // created inside the client's namespace, so no interface ever appears in the host's
     client.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", server.name()])?;
     let mut notes = Vec::new();

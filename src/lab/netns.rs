@@ -28,6 +28,13 @@ pub enum LabError {
     /// iproute2 is missing.
     #[error("the lab needs iproute2's `ip` command; install iproute2")]
     NoIp,
+    /// ethtool is missing: the veth would keep its segmentation offloads, and the capture would
+    /// show frames far larger than the MTU instead of what a real NIC carries.
+    #[error(
+        "the lab needs ethtool to switch the veth's offloads off (without it the capture shows segments larger than \
+         the MTU): install ethtool (apt-get install ethtool), or leave out --lab to use loopback"
+    )]
+    NoEthtool,
     /// A link option needs a queueing discipline this kernel does not have (`tc` answers
     /// "Specified qdisc kind is unknown").
     #[error(
@@ -202,9 +209,31 @@ impl Drop for Netns {
     }
 }
 
+/// Whether `program` is an executable file in one of `$PATH`'s directories.
+pub(crate) fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    })
+}
+
 /// Namespaces whose name starts with `prefix` (`ip netns list`), for leak checks.
 pub fn list(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output();
     let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
     text.lines().filter_map(|line| line.split_whitespace().next()).filter(|name| name.starts_with(prefix)).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_path;
+
+    #[test]
+    fn on_path_finds_executables_only() {
+        assert!(on_path("sh"), "sh is on every PATH");
+        assert!(!on_path("wireseam-no-such-program"));
+        // a directory of that name is no program
+        assert!(!on_path("."));
+    }
 }
