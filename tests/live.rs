@@ -280,7 +280,7 @@ fn sigkill_leaves_a_valid_savefile() {
     let dir = std::env::temp_dir().join(format!("wireseam-kill-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for round in 0..3u16 {
-        let port = 47_400 + round;
+        let port = 29_410 + round; // below the ephemeral range (32768-60999): no client socket holds it
         let pcap = dir.join(format!("killed-{round}.pcap"));
         let filter = format!("tcp port {port}");
         let child = start_capture(&["-i", "lo", "--format", "json", "-w", pcap.to_str().unwrap(), &filter]);
