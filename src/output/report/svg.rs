@@ -283,8 +283,11 @@ const G_PH: f64 = 280.0;
 const PLOT_U: f64 = 10_000.0;
 
 /// Axes and ticks of a graph over `x` seconds (ns) and `y` (data units, labelled by `ylab`).
+/// Tick steps on each axis of a graph.
+const AXIS_TICKS: usize = 5;
+
 fn axes(x: (i64, i64), y: (f64, f64), xlab: &str, ylab: &str, yfmt: &dyn Fn(f64) -> String) -> Markup {
-    let ticks = 5;
+    let ticks = AXIS_TICKS;
     html! {
         g class="axes" {
             rect class="frame" x=(N(G_LEFT)) y=(N(G_TOP)) width=(N(G_PW)) height=(N(G_PH)) {}
@@ -302,6 +305,25 @@ fn axes(x: (i64, i64), y: (f64, f64), xlab: &str, ylab: &str, yfmt: &dyn Fn(f64)
             text class="axl" x="12" y=(N(G_TOP + G_PH / 2.0)) text-anchor="middle" transform=(format!("rotate(-90 12 {})", N(G_TOP + G_PH / 2.0))) { (ylab) }
         }
     }
+}
+
+/// The top of a y axis of `ticks` steps that holds `max`: the steps are round numbers
+/// (1, 2, 2.5 or 5 times a power of ten), so the tick labels are too.
+fn nice_top(max: f64, ticks: usize) -> f64 {
+    let raw = (max / ticks as f64).max(f64::MIN_POSITIVE);
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw * (1.0 - 1e-12)).unwrap_or(10.0 * mag);
+    step * ticks as f64
+}
+
+/// How many decimals write every multiple of `step` exactly (at most 6).
+fn tick_decimals(step: f64) -> usize {
+    (0..6)
+        .find(|&d| {
+            let scaled = step * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(6)
 }
 
 /// A graph frame with a zoomable plot; `plot` is drawn in 0..PLOT_U units, y up.
@@ -439,7 +461,7 @@ pub(crate) fn rtt_chart(d: &Detail, opts: &ReportOptions) -> Option<Markup> {
     }
     let t0 = d.segs.first().map_or(0, |s| s.ev.rel_ns);
     let t1 = d.segs.last().map_or(1, |s| s.ev.rel_ns).max(t0 + 1);
-    let max = samples.iter().map(|(_, s)| s.acked - s.sent).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let max = nice_top(samples.iter().map(|(_, s)| s.acked - s.sent).max().unwrap_or(1).max(1) as f64, AXIS_TICKS);
     let sc = Scale { t0, t1, y1: max };
     let pick = decimate(samples.len(), opts.budget / 2, |_| false);
     let plot = html! {
@@ -450,7 +472,8 @@ pub(crate) fn rtt_chart(d: &Detail, opts: &ReportOptions) -> Option<Markup> {
             }
         }
     };
-    let yfmt = |v: f64| format!("{:.2}", v / 1e6);
+    let decimals = tick_decimals(max / AXIS_TICKS as f64 / 1e6);
+    let yfmt = move |v: f64| format!("{:.*}", decimals, v / 1e6);
     Some(graph("rtt", &format!("conn {} RTT samples", d.id), axes((t0, t1), (0.0, max), "time (s)", "RTT (ms)", &yfmt), plot))
 }
 
@@ -466,7 +489,7 @@ pub(crate) fn throughput_chart(d: &Detail) -> Option<Markup> {
         return None;
     }
     let rate = |b: u64| b as f64 / bucket_s.max(1e-9);
-    let ymax = rate(max) * 1.1;
+    let ymax = nice_top(rate(max), AXIS_TICKS);
     let sc = Scale { t0: 0, t1: buckets as i64, y1: ymax };
     let lines = series.clone().map(|s| {
         let mut pts = String::new();
@@ -783,6 +806,19 @@ pub(crate) fn end_words(end: StreamEnd) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axis_tops_are_round_and_hold_the_maximum() {
+        for (max, top) in [(0.043, 0.05), (1.0, 1.0), (1.01, 1.25), (7.3e6, 1e7), (123.0, 125.0), (26.0, 50.0), (3.0, 5.0)] {
+            let got = nice_top(max, 5);
+            assert!((got - top).abs() < 1e-9 * top, "{max}: {got}, want {top}");
+            assert!(got >= max);
+        }
+        assert_eq!(tick_decimals(0.01), 2);
+        assert_eq!(tick_decimals(0.25), 2);
+        assert_eq!(tick_decimals(5.0), 0);
+        assert_eq!(tick_decimals(2e-5), 5);
+    }
 
     #[test]
     fn decimation_keeps_marks_and_budget() {
