@@ -133,7 +133,7 @@ fn usage_errors_exit_2() {
 
 /// `--check-stable 20` over `gen SCENARIO` on its own port (below Linux's ephemeral range,
 /// 32768-60999, so no client socket of a parallel test can hold it): nothing varies at level `messages`
-/// (which holds the `conns` facts too).
+/// (which holds the `conns` facts too), nor at level `packets` with every `--ignore`.
 fn stable_over_20_runs(scenario: &str, port: u16) {
     if !is_root() {
         eprintln!("skipped: live golden runs need root");
@@ -152,6 +152,17 @@ fn stable_over_20_runs(scenario: &str, port: u16) {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{scenario}: {out}{err}");
     assert!(out.contains("stable: 20 runs"), "{out}");
+    // Every segment, without what the kernel may vary (how data was cut, delayed ACKs, windows,
+    // the interleaving of the two directions).
+    let mut args = vec!["--expect", e.to_str().unwrap(), "--check-stable", "20", "--level", "packets"];
+    args.extend(["--ignore", "acks,window,timing,coalescing"]);
+    args.extend(filter);
+    args.extend(gen);
+    let o = golden(&args);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{scenario} packets: {out}{err}");
+    assert!(out.contains("stable: 20 runs gave the same"), "{out}");
+    assert!(out.contains("at level packets"), "{out}");
     // Bless, then pass, live.
     let mut bless = vec!["--expect", e.to_str().unwrap(), "--bless"];
     bless.extend(filter);

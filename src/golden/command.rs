@@ -88,6 +88,10 @@ pub fn run(cfg: &GoldenConfig) -> i32 {
         }
     };
     let actual = golden_text(&recording, &opts);
+    let frames = match cfg.source {
+        GoldenSource::File(_) => format!("{} frames read", recording.frames),
+        _ => format!("{} frames captured", recording.frames),
+    };
     let failed = status.filter(|&code| code != 0);
     if let Some(code) = failed {
         eprintln!("wireseam: the command exited with status {code}");
@@ -95,12 +99,7 @@ pub fn run(cfg: &GoldenConfig) -> i32 {
     if bless {
         return match write_golden(&cfg.expect, &actual) {
             Ok(()) => {
-                eprintln!(
-                    "wireseam: wrote {} ({} lines, {} frames captured)",
-                    cfg.expect.display(),
-                    actual.lines().count(),
-                    recording.frames
-                );
+                eprintln!("wireseam: wrote {} ({} lines, {frames})", cfg.expect.display(), actual.lines().count());
                 if failed.is_some() {
                     EXIT_ERROR
                 } else {
@@ -119,7 +118,7 @@ pub fn run(cfg: &GoldenConfig) -> i32 {
     };
     match compare(&expected, &actual, &cfg.expect.display().to_string()) {
         None => {
-            eprintln!("wireseam: {} matches ({} frames captured)", cfg.expect.display(), recording.frames);
+            eprintln!("wireseam: {} matches ({frames})", cfg.expect.display());
             if failed.is_some() {
                 EXIT_ERROR
             } else {

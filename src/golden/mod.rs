@@ -76,7 +76,9 @@ pub enum Ignore {
     Acks,
     /// Window values (autotuning changes them).
     Window,
-    /// The interleaving of the two directions: each direction's segments are listed on their own.
+    /// The interleaving of the two directions: each direction's segments are listed on their own,
+    /// without what depends on how far the other direction had got (ack numbers, phases, states,
+    /// the order of the Zeek history).
     Timing,
     /// How data was cut into segments: consecutive data segments of one direction are one line.
     Coalescing,

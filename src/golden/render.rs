@@ -203,7 +203,8 @@ fn render_conn(out: &mut String, n: usize, conn: &ConnFacts, by: &ByConn<'_>, op
     let (opened, closed) = open_close(&s.history);
     let _ = writeln!(out, "  {opened}; {closed}");
     let _ = writeln!(out, "  final: client {}, server {}", s.client_state.name(), s.server_state.name());
-    if opts.level == Level::Packets {
+    if opts.level == Level::Packets && !opts.ignores(Ignore::Timing) {
+        // The history's order is the interleaving of the two directions.
         let _ = writeln!(out, "  zeek: {} {}", s.conn_state, s.history);
     } else {
         let _ = writeln!(out, "  zeek: {} {}", s.conn_state, history_letters(&s.history));
@@ -285,30 +286,62 @@ fn render_packets(out: &mut String, packets: &[&PacketRec], opts: &GoldenOptions
     }
 }
 
-/// Lines for `packets`; with [`Ignore::Coalescing`] a run of data segments of one direction is
-/// one line with their total length.
+/// Lines for `packets`.
+///
+/// With [`Ignore::Coalescing`] a run of data segments of one direction is one line with their
+/// total length, without PSH; a FIN or RST that carries data gives its payload to the run before
+/// it and is written as its own line of length 0 (the kernel may or may not piggyback the last
+/// bytes on the FIN). With [`Ignore::Timing`] the lines leave out what depends on how far the
+/// other direction had got when the segment was sent: the ack number, the phase and both states
+/// (the connection's header keeps the final states and who opened and closed).
 fn segment_lines(out: &mut String, packets: &[&PacketRec], opts: &GoldenOptions) {
     use crate::decode::tcpflags::{FIN, PSH, RST, SYN};
+    let coalesce = opts.ignores(Ignore::Coalescing);
+    let timing = opts.ignores(Ignore::Timing);
+    let plain_data = |q: &PacketRec| q.len > 0 && q.flags & (SYN | FIN | RST) == 0 && q.analysis.is_empty();
+    // A closing segment with payload, whose payload may join a run.
+    let closing_data = |q: &PacketRec| q.len > 0 && q.flags & SYN == 0 && q.flags & (FIN | RST) != 0 && q.analysis.is_empty();
     let mut i = 0;
+    // Payload of packets[i] already written as part of the run before it.
+    let mut taken = false;
     while i < packets.len() {
         let p = packets[i];
-        let mut len = p.len;
-        let mut j = i + 1;
-        let plain_data = |q: &PacketRec| q.len > 0 && q.flags & (SYN | FIN | RST) == 0 && q.analysis.is_empty();
-        if opts.ignores(Ignore::Coalescing) && plain_data(p) {
-            while j < packets.len() && packets[j].dir == p.dir && plain_data(packets[j]) {
-                len += packets[j].len;
-                j += 1;
+        let (mut rseq, mut len, mut flags) = (p.rseq, p.len, p.flags);
+        let mut next = i + 1;
+        if coalesce {
+            flags &= !PSH;
+            if taken {
+                rseq = rseq.wrapping_add(len);
+                len = 0;
+                taken = false;
+            } else if plain_data(p) {
+                while next < packets.len() && packets[next].dir == p.dir {
+                    let q = packets[next];
+                    if plain_data(q) {
+                        len += q.len;
+                        next += 1;
+                    } else {
+                        if closing_data(q) {
+                            len += q.len;
+                            taken = true;
+                        }
+                        break;
+                    }
+                }
+            } else if closing_data(p) {
+                // No run before it: the payload on one line, the FIN or RST on the next.
+                flags &= !(FIN | RST);
+                taken = true;
+                next = i;
             }
         }
-        let flags = if opts.ignores(Ignore::Coalescing) { p.flags & !PSH } else { p.flags };
         let mut line = String::from("    ");
         if let TimeMode::Round(ms) = opts.time {
             let step = ms as i64 * 1_000_000;
             let _ = write!(line, "{:>8} ms  ", p.rel_ns / step * ms as i64);
         }
-        let _ = write!(line, "{} {:<6} seq {}", side(p.dir), FlagLetters(flags).to_string(), p.rseq);
-        if let Some(ack) = p.rack {
+        let _ = write!(line, "{} {:<6} seq {}", side(p.dir), FlagLetters(flags).to_string(), rseq);
+        if let (Some(ack), false) = (p.rack, timing) {
             let _ = write!(line, " ack {ack}");
         }
         let _ = write!(line, " len {len}");
@@ -318,13 +351,15 @@ fn segment_lines(out: &mut String, packets: &[&PacketRec], opts: &GoldenOptions)
         if !p.opts.is_empty() {
             let _ = write!(line, " <{}>", p.opts.join(","));
         }
-        let _ = write!(line, "  {}  client {} server {}", p.phase, p.client.name(), p.server.name());
+        if !timing {
+            let _ = write!(line, "  {}  client {} server {}", p.phase, p.client.name(), p.server.name());
+        }
         if !p.analysis.is_empty() {
             let _ = write!(line, "  [{}]", p.analysis.join(", "));
         }
         out.push_str(&line);
         out.push('\n');
-        i = j;
+        i = next;
     }
 }
 
@@ -416,5 +451,49 @@ mod tests {
         assert_eq!(names.client(a), "h1:c1");
         let mut kept = Names::new(&GoldenOptions::default());
         assert_eq!(kept.client("[::1]:5000".parse().unwrap()), "[::1]:c1");
+    }
+
+    fn seg(dir: Dir, flags: u8, rseq: u32, rack: u32, len: u32) -> PacketRec {
+        PacketRec {
+            conn: 1,
+            dir,
+            rel_ns: 0,
+            flags,
+            rseq,
+            rack: Some(rack),
+            len,
+            win: 512,
+            opts: Vec::new(),
+            phase: "data".into(),
+            client: crate::track::tcp::TcpState::Established,
+            server: crate::track::tcp::TcpState::Established,
+            analysis: Vec::new(),
+        }
+    }
+
+    /// The same 30 bytes and FIN, cut three ways by the kernel, give the same lines when
+    /// coalescing and timing are ignored; without them the lines differ.
+    #[test]
+    fn coalescing_and_timing_hide_how_data_was_cut() {
+        use crate::decode::tcpflags::{ACK, FIN, PSH};
+        let c = Dir::C2S;
+        let a = [seg(c, ACK | PSH, 1, 1, 10), seg(c, ACK | PSH, 11, 1, 20), seg(c, ACK | FIN, 31, 1, 0)];
+        let b = [seg(c, ACK | PSH, 1, 1, 10), seg(c, ACK | FIN | PSH, 11, 5, 20)];
+        let d = [seg(c, ACK | FIN | PSH, 1, 7, 30)];
+        let lines = |p: &[PacketRec], ignore: Vec<Ignore>| {
+            let opts = GoldenOptions { level: Level::Packets, ignore, ..GoldenOptions::default() };
+            let refs: Vec<&PacketRec> = p.iter().collect();
+            let mut out = String::new();
+            segment_lines(&mut out, &refs, &opts);
+            out
+        };
+        let both = || vec![Ignore::Timing, Ignore::Coalescing];
+        let want = "    c→s [.]    seq 1 len 30 win 512\n    c→s [F.]   seq 31 len 0 win 512\n";
+        assert_eq!(lines(&a, both()), want);
+        assert_eq!(lines(&b, both()), want);
+        assert_eq!(lines(&d, both()), want);
+        // Coalescing alone keeps the acks, which say how much of the other side had arrived.
+        assert_ne!(lines(&b, vec![Ignore::Coalescing]), lines(&d, vec![Ignore::Coalescing]));
+        assert_ne!(lines(&a, Vec::new()), lines(&b, Vec::new()));
     }
 }
