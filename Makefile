@@ -83,9 +83,10 @@ bless: deps
 	WIRESEAM_BLESS=1 $(CARGO) test --locked --test golden --test man
 
 # Each cargo-fuzz target for a bounded short time (CI runs it): frame decoding, capture files
-# (seeded with fixtures/), the tracker and the seam engine. Longer runs: FUZZ_SECONDS=600.
+# (seeded with fixtures/), the tracker, the seam engine and the application-layer parsers with
+# the escapes of their output. Longer runs: FUZZ_SECONDS=600.
 FUZZ_SECONDS ?= 20
-FUZZ_TARGETS := decode capture_file track seams
+FUZZ_TARGETS := decode capture_file track seams app
 fuzz-smoke: deps
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
 	@cd fuzz && for t in $(FUZZ_TARGETS); do \

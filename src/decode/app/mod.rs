@@ -167,15 +167,31 @@ pub fn summarize<'a>(frame: &'a Frame<'_>) -> Option<AppInfo<'a>> {
         return None;
     }
     match frame.transport {
-        Transport::Tcp(tcp) => tcp_payload(tcp.sport, tcp.dport, payload),
-        Transport::Udp(udp) => {
-            if on(DNS_UDP_PORTS, udp.sport) || on(DNS_UDP_PORTS, udp.dport) {
-                dns::parse(payload).map(AppInfo::Dns)
-            } else {
-                None
-            }
-        }
+        Transport::Tcp(tcp) => payload_info(Carrier::Tcp, tcp.sport, tcp.dport, payload),
+        Transport::Udp(udp) => payload_info(Carrier::Udp, udp.sport, udp.dport, payload),
         _ => None,
+    }
+}
+
+/// The transport a payload came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Carrier {
+    /// One TCP segment (no reassembly: only what this segment holds).
+    Tcp,
+    /// One UDP datagram.
+    Udp,
+}
+
+/// The application layer of one transport payload from `sport` to `dport` (what [`summarize`]
+/// does once it has the frame's payload; also the entry point of the `app` fuzz target).
+pub fn payload_info(carrier: Carrier, sport: u16, dport: u16, payload: &[u8]) -> Option<AppInfo<'_>> {
+    if payload.is_empty() {
+        return None;
+    }
+    match carrier {
+        Carrier::Tcp => tcp_payload(sport, dport, payload),
+        Carrier::Udp if on(DNS_UDP_PORTS, sport) || on(DNS_UDP_PORTS, dport) => dns::parse(payload).map(AppInfo::Dns),
+        Carrier::Udp => None,
     }
 }
 
