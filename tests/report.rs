@@ -43,7 +43,8 @@ const GOLDEN: &[(&str, &[&str])] = &[
     ("report-tcp-basic.html", &["fixtures/tcp-basic.pcap"]),
     ("report-refused.html", &["fixtures/refused.pcap"]),
     ("report-udp.html", &["fixtures/udp.pcap"]),
-    ("report-lesson-udp.html", &["fixtures/lesson-udp.pcap", "--recv", "16"]),
+    // the lesson's server calls recvfrom(1024) and printed 1,024 bytes (fixtures/lesson-udp.server.txt)
+    ("report-lesson-udp.html", &["fixtures/lesson-udp.pcap", "--recv", "1024"]),
     ("report-gen-udp-truncate.html", &["fixtures/gen-udp-truncate.pcap", "--recv", "1024"]),
 ];
 
@@ -246,6 +247,18 @@ fn hostile_file_name_and_payloads_are_escaped() {
     assert!(udp.contains("&quot;&lt;svg onload=\\&quot;document"), "a datagram's preview, escaped");
     assert!(udp.contains("recvfrom #2 (16) → 16 of"), "the recvfrom() line with its preview");
     assert!(!udp.contains("<svg onload") && !udp.contains("<img"), "no markup from the wire");
+}
+
+/// Fragments held for reassembly are counted as such in the overview, not as "other IP"; the
+/// frame that completes a datagram counts as the UDP it carries (frag-ipv4.pcap: 15 frames, 11
+/// held, 4 completing).
+#[test]
+fn overview_counts_fragments_apart() {
+    let html = page(&["fixtures/frag-ipv4.pcap"]);
+    assert!(html.contains("UDP 4 ·"), "{}", &html[..html.len().min(4000)]);
+    assert!(html.contains("IP fragments 11 · other IP 0 ·"), "{}", &html[..html.len().min(4000)]);
+    let plain = page(&["fixtures/tcp-basic.pcap"]);
+    assert!(!plain.contains("IP fragments"), "no fragments, no count");
 }
 
 /// A UDP flow of `n` datagrams of `size` bytes one way.
@@ -451,7 +464,7 @@ fn in_the_browser_udp_datagrams_and_recvfrom() {
     let shots = root().join("target/report-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     for (name, args, truncated) in [
-        ("lesson-udp", &["fixtures/lesson-udp.pcap", "--recv", "16"][..], 1),
+        ("lesson-udp", &["fixtures/lesson-udp.pcap", "--recv", "1024"][..], 1),
         ("gen-udp-truncate", &["fixtures/gen-udp-truncate.pcap", "--recv", "1024"][..], 1),
         ("udp", &["fixtures/udp.pcap", "--recv", "8"][..], 0),
     ] {

@@ -207,6 +207,9 @@ pub struct ProtoCounts {
     pub icmp: u64,
     /// ARP.
     pub arp: u64,
+    /// IP fragments held for reassembly (the frame that completes a datagram counts as what it
+    /// carries).
+    pub fragments: u64,
     /// Other IP protocols.
     pub other_ip: u64,
     /// No IP or ARP decoded.
@@ -259,6 +262,7 @@ impl Collected {
             (_, Transport::Udp(_)) => self.protos.udp += 1,
             (_, Transport::Icmp(_)) => self.protos.icmp += 1,
             (Net::Arp(_), _) => self.protos.arp += 1,
+            (Net::Ip(ip), _) if ip.frag.is_some() => self.protos.fragments += 1,
             (Net::Ip(_), _) => self.protos.other_ip += 1,
             _ => self.protos.other += 1,
         }

@@ -204,6 +204,7 @@ fn overview(
             p class="counts" {
                 (group(sum.frames)) " frames read, " (group(sum.shown)) " shown · "
                 "TCP " (group(p.tcp)) " · UDP " (group(p.udp)) " · ICMP " (group(p.icmp)) " · ARP " (group(p.arp))
+                @if p.fragments > 0 { " · IP fragments " (group(p.fragments)) }
                 " · other IP " (group(p.other_ip)) " · other " (group(p.other))
                 " · " (col.rows.len()) " TCP connections, " (col.udp.len() as u64 + col.udp_more) " UDP flows"
             }
