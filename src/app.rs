@@ -359,13 +359,10 @@ fn capture(cfg: &CaptureConfig) -> i32 {
     };
     // Opened before privileges are dropped, like the -w file.
     let mut report = match &cfg.report {
-        Some(path) => match report_writer(path) {
-            Ok(w) => {
-                let title = format!("live capture on {}", cfg.live.iface);
-                Some(crate::output::report::ReportSink::deferred(w, crate::output::report::ReportOptions { title, ..Default::default() }))
-            }
+        Some(page) => match report_writer(&page.output) {
+            Ok(w) => Some(crate::output::report::ReportSink::deferred(w, page.report.clone())),
             Err(e) => {
-                eprintln!("wireseam: cannot write {}: {e}", path.display());
+                eprintln!("wireseam: cannot write {}: {e}", page.output.display());
                 return EXIT_ERROR;
             }
         },
@@ -411,9 +408,11 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         inner: cfg.tunnels.inner.clone(),
         ..ReadOptions::new(cfg.live.iface.clone().into())
     };
-    if report.is_some() {
-        if let Some(seams) = opts.seams.as_mut() {
-            seams.keep_bytes = 64 << 10;
+    if let Some(seams) = opts.seams.as_mut() {
+        seams.framing = cfg.framing;
+        if let Some(page) = &cfg.report {
+            seams.keep_bytes = page.keep_bytes;
+            seams.keep_timeline = !page.report.recv.is_empty();
         }
     }
     // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
@@ -443,7 +442,8 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         run
     };
     let stats = src.stats;
-    if let (Some(path), Some(report), Ok(_)) = (&cfg.report, report.as_mut(), &result) {
+    if let (Some(page), Some(report), Ok(_)) = (&cfg.report, report.as_mut(), &result) {
+        let path = &page.output;
         let mut drops = Vec::new();
         if stats.dropped > 0 || stats.if_dropped > 0 {
             drops.push(format!(

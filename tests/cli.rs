@@ -254,6 +254,20 @@ fn icmp_errors_belong_to_their_flow() {
 /// The tunnel flags: a bad `--tunnel-port` or `--inner` is a usage error naming the flag; a
 /// registered port moved with `--tunnel-port` is decoded there (the corpus's VXLAN on 8472), and
 /// `--inner` selects by the innermost header.
+/// `capture`'s page options are errors without `--report`, and their values are checked as for
+/// `report` (before any capture starts: no root needed).
+#[test]
+fn capture_report_options() {
+    assert_clean_error(&wireseam(&["capture", "-i", "lo", "--top", "3"]), 2, &["--top", "--report FILE"]);
+    // clap's own error (several lines, with the usage)
+    let o = wireseam(&["capture", "-i", "lo", "--recv", "10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--report <FILE>"), "{}", stderr(&o));
+    assert_clean_error(&wireseam(&["capture", "-i", "lo", "--framing", "bogus"]), 2, &["--framing", "bogus"]);
+    assert_clean_error(&wireseam(&["capture", "-i", "lo", "--report", "/nonexistent/x.html", "--top", "0"]), 2, &["--top"]);
+    assert_clean_error(&wireseam(&["capture", "-i", "lo", "--report", "/nonexistent/x.html", "--recv", "0"]), 2, &["--recv", "at least 1 byte"]);
+}
+
 #[test]
 fn tunnel_flags() {
     let f = root().join("fixtures/tcp-basic.pcap");

@@ -361,3 +361,30 @@ fn capture_writes_the_report_when_it_stops() {
     assert_eq!(html.matches("class=\"seg arrow").count(), 10, "one arrow per captured frame");
     assert!(html.contains(">SYN-SENT<") && html.contains(">TIME-WAIT<"));
 }
+
+/// `capture --report` takes the page options of `report`: the reader of `--recv`, `--framing`
+/// (also the lines' message notes), `--conn`.
+#[test]
+fn capture_report_takes_the_page_options() {
+    if !is_root() {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("wireseam-live-report-opts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("live.html");
+    let filter = format!("tcp port {port}");
+    let args = ["-i", "lo", "--report", page.to_str().unwrap(), "--recv", "4", "--framing", "fixed:3", "--conn", "0", "-c", "10", &filter];
+    let child = start_capture(&args);
+    exchange(port);
+    let (code, text) = wait_with_timeout(child, Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(text.contains("msg 0-1 (2 stuck together)"), "fixed:3 cuts hello\\n in two messages on the line: {text}");
+    let html = std::fs::read_to_string(&page).expect("the report was written");
+    assert!(html.contains("framing fixed:3"), "the page uses --framing");
+    assert!(html.contains("recv(4) calls by the server"), "the page draws the reader of --recv");
+    // "hello\n" and "world\n" read 4 bytes at a time: 4 + 2 each way
+    assert_eq!(html.matches("data-call=").count(), 4, "four recv() calls drawn");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -404,6 +404,20 @@ pub struct CaptureArgs {
     /// Also write the HTML report of what was captured (as `wireseam report`) when the capture stops.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// How application messages are delimited, as for `read` (auto: guessed per direction); the
+    /// lines' message notes and the --report page use it.
+    #[arg(long, default_value = "auto", value_name = "SPEC")]
+    pub framing: String,
+
+    /// With --report: simulate an application calling recv(N) (as for `stream`) and draw its
+    /// calls under the seams; a list (2,10) gives the size of each call in turn.
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', requires = "report", help_heading = "With --report")]
+    pub recv: Vec<usize>,
+
+    /// With --report: what the page draws, as for `report`.
+    #[command(flatten, next_help_heading = "With --report")]
+    pub page: page::PageArgs,
 }
 
 const CONNS_AFTER: &str = "\
@@ -1020,8 +1034,21 @@ pub struct CaptureConfig {
     pub checksums: crate::pipeline::ChecksumMode,
     /// `--tunnel-port`, `--no-decap`, `--inner`.
     pub tunnels: TunnelConfig,
-    /// Write the HTML report here when the capture stops (`--report`).
-    pub report: Option<PathBuf>,
+    /// Framing per TCP direction (`--framing`).
+    pub framing: crate::analyze::FramingChoice,
+    /// Write the HTML report when the capture stops (`--report`), with what it draws.
+    pub report: Option<CaptureReport>,
+}
+
+/// The page of `capture --report FILE`, drawn as `wireseam report` draws a file.
+#[derive(Debug, Clone)]
+pub struct CaptureReport {
+    /// The HTML file to write (`-`: standard output).
+    pub output: PathBuf,
+    /// What the page draws (`--conn`, `--top`, `--recv`, ...).
+    pub report: crate::output::report::ReportOptions,
+    /// Stream bytes kept per direction (`--keep` KiB, in bytes).
+    pub keep_bytes: usize,
 }
 
 /// The page of `gen --lab --report FILE`: drawn from the lab's capture as `wireseam report`
@@ -1342,6 +1369,17 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                     pcap::Device::lookup().ok().flatten().map(|d| d.name).ok_or("no interface to capture on: give one with -i (see -D)")?
                 }
             };
+            let report = match args.report {
+                Some(output) => {
+                    let title = format!("live capture on {iface}");
+                    let (report, keep_bytes) = args.page.options(title, args.recv)?;
+                    Some(CaptureReport { output, report, keep_bytes })
+                }
+                None if args.page.any() => {
+                    return Err("--conn, --top, --rows, --fold, --budget, --recv-at, --preview and --keep say what the --report page draws: give --report FILE".into())
+                }
+                None => None,
+        };
             Ok(Config::Capture(CaptureConfig {
                 live: crate::capture::live::LiveConfig {
                     iface,
@@ -1373,7 +1411,8 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 color,
                 checksums: if args.check_checksums { crate::pipeline::ChecksumMode::Check } else { crate::pipeline::ChecksumMode::Off },
                 tunnels: args.tunnels.config()?,
-                report: args.report,
+                framing: crate::analyze::FramingChoice::parse(&args.framing).map_err(|e| format!("--framing: {e}"))?,
+                report,
             }))
         }
         Command::Report(args) => {
