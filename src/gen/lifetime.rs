@@ -128,9 +128,12 @@ fn dial_both(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError>
     part.note(
         voice,
         format!(
-            "short connections from ports {}: {n} request{} answered, {n} connect() calls ({n} handshake{}), {n} close{}; \
+            "short connection{} from port{} {}: {n} request{} answered, {n} connect() call{} ({n} handshake{}), {n} close{}; \
              {short_segments} segments sent by the client in all; {:.1} ms",
+            plural(n),
+            plural(n),
             ports_text(&short_ports),
+            plural(n),
             plural(n),
             plural(n),
             plural(n),

@@ -101,16 +101,17 @@ impl Model {
 /// Run `model`'s server against [`DEFAULT_CLIENTS`] (or `--count`) clients.
 pub(crate) fn run(cfg: &GenConfig, voice: &Voice, model: Model) -> Result<GenReport, GenError> {
     voice.why(model.why());
+    let clients = cfg.count_or(DEFAULT_CLIENTS);
     voice.why(format!(
-        "{} clients connect first (every handshake completes before any request), then each sends {REQUESTS} requests \
+        "{} connect{} first (every handshake completes before any request), then each sends {REQUESTS} requests \
          {} ms apart and closes first. The capture looks the same whatever the server's model: the kernel's TCP \
          completes the handshakes into the accept queue, acknowledges and buffers data whatever the program is \
          doing; the model decides only when each answer is written, so only the timing and the interleaving of the \
          connections differ.",
-        cfg.count_or(DEFAULT_CLIENTS),
+        if clients == 1 { "one client".to_string() } else { format!("{clients} clients") },
+        if clients == 1 { "s" } else { "" },
         PACE.as_millis()
     ));
-    let clients = cfg.count_or(DEFAULT_CLIENTS);
     let backlog = (clients as i32).clamp(16, 128);
     run_tcp(cfg, voice, ListenOpts { rcvbuf: None, backlog }, model.serve(), dial_clients)
 }
@@ -192,10 +193,10 @@ fn report(part: &mut Part, voice: &Voice, model: Model, journal: &[(Event, usize
     part.note(
         voice,
         format!(
-            "{}: {} connections served, at most {} in progress at the same time (taken on and not yet finished, \
+            "{}: {} served, at most {} in progress at the same time (taken on and not yet finished, \
              measured by the server)",
             model.label(),
-            summary.connections,
+            counted(summary.connections, "connection"),
             summary.max_in_progress
         ),
     );
@@ -222,6 +223,11 @@ fn report(part: &mut Part, voice: &Voice, model: Model, journal: &[(Event, usize
 fn answer(stream: &mut TcpStream, data: &[u8], tally: &mut Tally) -> Result<(), GenError> {
     tally.got(data.len());
     send(stream, &data.to_ascii_uppercase(), tally, "answering")
+}
+
+/// `1 client`, `4 clients`.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 fn panicked(what: &str) -> GenError {
@@ -626,7 +632,8 @@ fn dial_clients(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenErr
     let clients = env.cfg.count_or(DEFAULT_CLIENTS);
     let barrier = Barrier::new(clients);
     voice.say(format!(
-        "starting {clients} clients: all connect, then each sends {REQUESTS} requests {} ms apart and closes",
+        "starting {}: all connect, then each sends {REQUESTS} requests {} ms apart and closes",
+        counted(clients, "client"),
         PACE.as_millis()
     ));
     let results: Vec<Result<(Tally, SocketAddr), GenError>> = std::thread::scope(|scope| {
@@ -659,8 +666,9 @@ fn dial_clients(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenErr
     part.note(
         voice,
         format!(
-            "{} clients (ports {}) were all connected before any sent; each got its {REQUESTS} answers and closed first",
-            part.connections,
+            "{} (port{} {}) connected before any sent; each got its {REQUESTS} answers and closed first",
+            counted(part.connections, "client"),
+            if part.connections == 1 { "" } else { "s" },
             ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
         ),
     );
