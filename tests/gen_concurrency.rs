@@ -198,8 +198,11 @@ fn long_short_in_the_lab() {
     }
     let (narration, wire) = in_lab("long-short", &["--count", "4"]);
     check_long_short(&narration, &wire);
-    // the lab's capture starts before the first packet: ARP, then the first SYN
     assert!(narration.contains("a veth pair, MTU 1500, offloads off"), "{narration}");
+    // the lab says what its capture holds, counted from the capture
+    let said = "lab: the capture holds 5 TCP connections: 5 opened with a three-way handshake, 5 closed with a FIN each \
+                way; in 5 the client closed first (it ends in TIME-WAIT); at most 1 open at the same time, one after the other";
+    assert!(narration.contains(said), "{narration}");
 }
 
 #[test]
@@ -223,6 +226,9 @@ fn concurrent_servers_in_the_lab() {
     for model in MODELS {
         let (narration, wire) = in_lab(model, &["--count", "4"]);
         check_server(model, &narration, &wire);
+        let said = "lab: the capture holds 4 TCP connections: 4 opened with a three-way handshake, 4 closed with a FIN \
+                    each way; in 4 the client closed first (it ends in TIME-WAIT); at most 4 open at the same time";
+        assert!(narration.contains(said), "{model}: {narration}");
     }
 }
 

@@ -269,6 +269,12 @@ impl Scenario {
         )
     }
 
+    /// Whether the scenario's lesson is its connections' lives (how many, in turn or at the same
+    /// time, who closed first), so a lab run also says what its capture shows of them.
+    pub fn counts_connections(self) -> bool {
+        matches!(self, Scenario::LongShort | Scenario::Threads | Scenario::Fork | Scenario::Select | Scenario::Epoll)
+    }
+
     /// Whether the scenario needs `--iface` (and traffic leaves loopback).
     pub fn needs_iface(self) -> bool {
         matches!(self, Scenario::UdpBroadcast | Scenario::Arp)
