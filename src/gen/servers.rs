@@ -350,7 +350,13 @@ fn serve_fork(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, 
     drop(journal_write);
     let mut part = Part::default();
     for (pid, conn) in children {
-        match waitpid(pid, None) {
+        let status = loop {
+            match waitpid(pid, None) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                status => break status,
+            }
+        };
+        match status {
             Ok(WaitStatus::Exited(_, CHILD_READ_FAILED)) => {
                 failure.get_or_insert(GenError::Mismatch(format!("child {pid} (connection {conn}): read() failed or timed out")));
             }
