@@ -316,8 +316,8 @@ fn serve_fork(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, 
     use nix::unistd::{fork, ForkResult};
 
     let clients = env.cfg.count_or(DEFAULT_CLIENTS);
-    // Each child writes its events to this pipe, two bytes each (event, connection); writes of
-    // up to PIPE_BUF bytes are atomic, so the pipe holds them in the order they happened.
+    // Each child writes its events to this pipe, JOURNAL_ENTRY bytes each; writes of up to
+    // PIPE_BUF bytes are atomic, so the pipe holds them in the order they happened.
     let (journal_read, journal_write) = nix::unistd::pipe().map_err(|e| GenError::io("creating the journal pipe", e.into()))?;
     let mut children = Vec::new();
     let mut failure = None;
@@ -378,25 +378,46 @@ fn serve_fork(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, 
     if let Some(err) = failure {
         return Err(err);
     }
-    let journal = read_journal(journal_read)?;
-    part.tally.messages_received = journal.iter().filter(|(event, _)| *event == Event::Answer).count();
-    part.tally.messages_sent = part.tally.messages_received;
+    let entries = read_journal(journal_read)?;
+    for &(event, _, len) in &entries {
+        if event == Event::Answer {
+            // each answer is the read it answers, in upper case
+            part.tally.got(len);
+            part.tally.bytes_sent += len as u64;
+            part.tally.messages_sent += 1;
+        }
+    }
+    let journal: Vec<(Event, usize)> = entries.iter().map(|&(event, conn, _)| (event, conn)).collect();
     report(&mut part, voice, Model::Fork, &journal);
     Ok(part)
 }
 
-/// Everything the children wrote to the journal pipe (every writer has exited).
-fn read_journal(pipe: OwnedFd) -> Result<Vec<(Event, usize)>, GenError> {
+/// Bytes of one journal entry: the event's code, the connection's number, and the length of
+/// the read answered (little-endian u16; 0 for Start and End).
+const JOURNAL_ENTRY: usize = 4;
+
+/// One journal entry as a child writes it.
+const fn journal_entry(event: Event, conn: u8, len: u16) -> [u8; JOURNAL_ENTRY] {
+    let len = len.to_le_bytes();
+    [event.code(), conn, len[0], len[1]]
+}
+
+/// Everything the children wrote to the journal pipe (every writer has exited): (event,
+/// connection, bytes answered).
+fn read_journal(pipe: OwnedFd) -> Result<Vec<(Event, usize, usize)>, GenError> {
     let mut bytes = Vec::new();
     std::fs::File::from(pipe).read_to_end(&mut bytes).ctx("reading the children's journal")?;
+    parse_journal(&bytes).ok_or_else(|| GenError::Internal("the children's journal is damaged".into()))
+}
+
+fn parse_journal(bytes: &[u8]) -> Option<Vec<(Event, usize, usize)>> {
     bytes
-        .chunks(2)
+        .chunks(JOURNAL_ENTRY)
         .map(|record| match record {
-            [code, conn] => Event::from_code(*code).map(|event| (event, *conn as usize)),
+            [code, conn, lo, hi] => Event::from_code(*code).map(|event| (event, *conn as usize, u16::from_le_bytes([*lo, *hi]) as usize)),
             _ => None,
         })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| GenError::Internal("the children's journal is damaged".into()))
+        .collect()
 }
 
 /// The child's whole life: serve the connection on `conn` in upper case until end of stream,
@@ -404,12 +425,12 @@ fn read_journal(pipe: OwnedFd) -> Result<Vec<(Event, usize)>, GenError> {
 #[allow(unsafe_code)]
 fn child_serve(conn: RawFd, journal: RawFd, number: u8) -> ! {
     close_all_but(conn, journal);
-    let record = |event: Event| {
-        let entry = [event.code(), number];
-        // SAFETY: write(2) of a 2-byte stack buffer to an open pipe descriptor.
+    let record = |event: Event, len: usize| {
+        let entry = journal_entry(event, number, len as u16);
+        // SAFETY: write(2) of a stack buffer of JOURNAL_ENTRY bytes to an open pipe descriptor.
         unsafe { libc::write(journal, entry.as_ptr().cast(), entry.len()) };
     };
-    record(Event::Start);
+    record(Event::Start, 0);
     let mut buf = [0u8; 4096];
     let mut answers: i32 = 0;
     let status = loop {
@@ -439,9 +460,9 @@ fn child_serve(conn: RawFd, journal: RawFd, number: u8) -> ! {
             break CHILD_WRITE_FAILED;
         }
         answers = (answers + 1).min(CHILD_READ_FAILED - 1);
-        record(Event::Answer);
+        record(Event::Answer, len);
     };
-    record(Event::End);
+    record(Event::End, 0);
     // SAFETY: close(2) and _exit(2) are async-signal-safe; _exit runs no atexit handler and
     // flushes no stdio buffer that belongs to the parent.
     unsafe {
@@ -746,6 +767,12 @@ mod tests {
             assert_eq!(Event::from_code(event.code()), Some(event));
         }
         assert_eq!(Event::from_code(b'x'), None);
+        let mut bytes = journal_entry(Start, 2, 0).to_vec();
+        bytes.extend(journal_entry(Answer, 2, 4000));
+        bytes.extend(journal_entry(End, 2, 0));
+        assert_eq!(parse_journal(&bytes), Some(vec![(Start, 2, 0), (Answer, 2, 4000), (End, 2, 0)]));
+        assert_eq!(parse_journal(&bytes[..5]), None, "a torn entry");
+        assert_eq!(parse_journal(b"x\x01\x00\x00"), None);
     }
 
     #[test]
