@@ -777,7 +777,9 @@ mod tests {
 
     #[test]
     fn every_model_serves_clients_at_once_on_loopback() {
-        for scenario in [super::super::Scenario::Threads, super::super::Scenario::Select, super::super::Scenario::Epoll] {
+        use super::super::Scenario;
+        // fork too: its children close the descriptors of the other tests running meanwhile
+        for scenario in [Scenario::Threads, Scenario::Fork, Scenario::Select, Scenario::Epoll] {
             let cfg = GenConfig { port: 0, count: Some(3), ..GenConfig::new(scenario) };
             let mut log = Vec::new();
             let r = super::super::run(&cfg, &mut log).unwrap_or_else(|e| panic!("{scenario}: {e}"));
