@@ -127,10 +127,10 @@ Examples:
 
 const GEN_AFTER: &str = "\
 Scenarios (wireseam gen --list describes each): handshake half-close server-close reset refused
-keepalive zero-window sticky nodelay split framed jsonhdr hello-world remote-cmd echo many bulk
-udp-echo udp-truncate udp-fragments udp-broadcast arp backlog reuseaddr; with wireseam's scripted
-TCP peer (root): rto fast-retransmit syn-retry simultaneous-open simultaneous-close out-of-order
-zero-window-probe half-open.
+keepalive zero-window sticky nodelay split framed jsonhdr hello-world remote-cmd echo many
+long-short threads fork select epoll bulk udp-echo udp-truncate udp-fragments udp-broadcast arp
+backlog reuseaddr; with wireseam's scripted TCP peer (root): rto fast-retransmit syn-retry
+simultaneous-open simultaneous-close out-of-order zero-window-probe half-open.
 Server and client run in one process on --addr (default 127.0.0.1) unless --role says otherwise, so
 two machines or network namespaces can be driven. With --lab (root) they run in two network
 namespaces joined by a veth (MTU 1500, offloads off) and the annotated capture follows; the
@@ -140,6 +140,8 @@ Examples:
   wireseam gen sticky                         Nagle glues small writes into one segment
   wireseam gen split --mss 536 --size 6000    one message over several segments
   wireseam gen remote-cmd --header len        the lesson's fix: a struct.pack('i') length per reply
+  wireseam gen long-short --count 5           5 requests on one connection, then on 5 connections
+  wireseam gen epoll --count 4                one thread serves 4 clients at once
   wireseam gen handshake --role server --addr 198.18.0.2 --port 9000
   sudo wireseam gen arp --iface veth0
   sudo wireseam gen split --lab               MTU-sized segments and the ARP before them

@@ -19,9 +19,11 @@ mod arp;
 mod endian;
 mod flow;
 mod lessons;
+mod lifetime;
 mod net;
 pub mod peer;
 mod seams;
+mod servers;
 mod session;
 mod sockets;
 mod udp;
@@ -65,6 +67,16 @@ pub enum Scenario {
     Echo,
     /// Many concurrent short connections.
     Many,
+    /// The same requests over one long connection, then over one short connection each.
+    LongShort,
+    /// A concurrent server with a thread per connection.
+    Threads,
+    /// A concurrent server with a process per connection (fork).
+    Fork,
+    /// A concurrent server in one thread with a select() loop.
+    Select,
+    /// A concurrent server in one thread with an epoll loop.
+    Epoll,
     /// A large one-way transfer.
     Bulk,
     /// UDP datagrams echoed back.
@@ -99,7 +111,7 @@ pub enum Scenario {
     HalfOpen,
 }
 
-const ALL: [Scenario; 32] = [
+const ALL: [Scenario; 37] = [
     Scenario::Handshake,
     Scenario::HalfClose,
     Scenario::ServerClose,
@@ -116,6 +128,11 @@ const ALL: [Scenario; 32] = [
     Scenario::RemoteCmd,
     Scenario::Echo,
     Scenario::Many,
+    Scenario::LongShort,
+    Scenario::Threads,
+    Scenario::Fork,
+    Scenario::Select,
+    Scenario::Epoll,
     Scenario::Bulk,
     Scenario::UdpEcho,
     Scenario::UdpTruncate,
@@ -159,6 +176,11 @@ impl Scenario {
             Scenario::RemoteCmd => "remote-cmd",
             Scenario::Echo => "echo",
             Scenario::Many => "many",
+            Scenario::LongShort => "long-short",
+            Scenario::Threads => "threads",
+            Scenario::Fork => "fork",
+            Scenario::Select => "select",
+            Scenario::Epoll => "epoll",
             Scenario::Bulk => "bulk",
             Scenario::UdpEcho => "udp-echo",
             Scenario::UdpTruncate => "udp-truncate",
@@ -197,6 +219,11 @@ impl Scenario {
             Scenario::RemoteCmd => "the lesson's remote shell: recv(1024) replies shift; --header len|json fixes it",
             Scenario::Echo => "request/response echo: the server answers each message in upper case",
             Scenario::Many => "many concurrent clients, one short request/response connection each",
+            Scenario::LongShort => "N requests over one long connection, then N short ones: N handshakes, N TIME-WAITs",
+            Scenario::Threads => "a server with a thread per connection serves several clients at once",
+            Scenario::Fork => "a server with a process per connection (fork) serves several clients at once",
+            Scenario::Select => "one thread, a select() loop, serves several clients at once",
+            Scenario::Epoll => "one thread, an epoll loop (edge-triggered), serves several clients at once",
             Scenario::Bulk => "a large one-way transfer: window growth and MSS-sized segments",
             Scenario::UdpEcho => "UDP datagrams echoed back: each sendto() is one recvfrom(), boundaries kept",
             Scenario::UdpTruncate => "a 2,000-byte datagram read by recvfrom(1024): 1,024 bytes, the rest lost",
@@ -240,6 +267,12 @@ impl Scenario {
                 | Scenario::ZeroWindowProbe
                 | Scenario::HalfOpen
         )
+    }
+
+    /// Whether the scenario's lesson is its connections' lives (how many, in turn or at the same
+    /// time, who closed first), so a lab run also says what its capture shows of them.
+    pub fn counts_connections(self) -> bool {
+        matches!(self, Scenario::LongShort | Scenario::Threads | Scenario::Fork | Scenario::Select | Scenario::Epoll)
     }
 
     /// Whether the scenario needs `--iface` (and traffic leaves loopback).
@@ -465,6 +498,8 @@ mod limits {
             Scenario::Sticky | Scenario::Nodelay => (2, 1000),
             Scenario::Framed | Scenario::Jsonhdr | Scenario::Echo => (1, 10_000),
             Scenario::Many => (1, 500),
+            Scenario::LongShort => (1, 50),
+            Scenario::Threads | Scenario::Fork | Scenario::Select | Scenario::Epoll => (1, 32),
             Scenario::UdpEcho => (1, 1000),
             Scenario::UdpBroadcast => (1, 50),
             Scenario::RemoteCmd => (1, 20),
@@ -757,6 +792,11 @@ fn dispatch(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
         Scenario::ZeroWindow => flow::zero_window(cfg, voice),
         Scenario::Echo => flow::echo(cfg, voice),
         Scenario::Many => flow::many(cfg, voice),
+        Scenario::LongShort => lifetime::long_short(cfg, voice),
+        Scenario::Threads => servers::run(cfg, voice, servers::Model::Threads),
+        Scenario::Fork => servers::run(cfg, voice, servers::Model::Fork),
+        Scenario::Select => servers::run(cfg, voice, servers::Model::Select),
+        Scenario::Epoll => servers::run(cfg, voice, servers::Model::Epoll),
         Scenario::Bulk => flow::bulk(cfg, voice),
         Scenario::Sticky => seams::sticky(cfg, voice, false),
         Scenario::Nodelay => seams::sticky(cfg, voice, true),
@@ -936,7 +976,7 @@ mod tests {
             assert_eq!(sc.to_string().parse::<Scenario>().unwrap(), sc);
             assert!(!sc.describe().is_empty() && sc.describe().len() < 100, "{sc}: {}", sc.describe());
         }
-        assert_eq!(Scenario::all().len(), 32);
+        assert_eq!(Scenario::all().len(), 37);
         assert_eq!("hello_world".parse::<Scenario>().unwrap(), Scenario::HelloWorld);
         assert_eq!("ZERO_WINDOW".parse::<Scenario>().unwrap(), Scenario::ZeroWindow);
         assert_eq!(" udp-echo ".parse::<Scenario>().unwrap(), Scenario::UdpEcho);

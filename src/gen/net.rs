@@ -130,7 +130,7 @@ pub(crate) fn closed_port(addr: SocketAddr) -> Result<Socket, GenError> {
 }
 
 /// SO_RCVTIMEO and SO_SNDTIMEO of [`IO_TIMEOUT`].
-fn set_timeouts(stream: &TcpStream) -> Result<(), GenError> {
+pub(crate) fn set_timeouts(stream: &TcpStream) -> Result<(), GenError> {
     stream.set_read_timeout(Some(IO_TIMEOUT)).ctx("setting SO_RCVTIMEO")?;
     stream.set_write_timeout(Some(IO_TIMEOUT)).ctx("setting SO_SNDTIMEO")
 }

@@ -243,12 +243,14 @@ fn split_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError
              every segment."
         ));
     }
-    if at.ip().is_loopback() {
+    if at.ip().is_loopback() && segments > 1 {
+        // no number of packets here: this process does not see the capture, and how many
+        // segments the kernel bundles varies with the congestion window and the pacing rate
         voice.why(format!(
-            "on lo (and veth) the kernel passes GSO bundles of several MSS-sized segments to the capture, e.g. \
-             {} = 5 x {effective_mss} bytes, so tcpdump shows fewer, bigger packets than the count above; a real NIC \
-             (or `ethtool -K IF gso off tso off`) shows one packet per MSS, and so does `sudo wireseam gen split --lab`.",
-            5 * effective_mss
+            "on lo (and on a veth with offloads on) the kernel hands the capture GSO bundles, several MSS-sized \
+             segments in one packet that lo never cuts up (MTU 65536), so tcpdump may show fewer, bigger packets than \
+             the count above: each a whole number of {effective_mss}-byte segments, but the last. A real NIC (or \
+             `ethtool -K IF gso off tso off`) shows one packet per segment, and so does `sudo wireseam gen split --lab`."
         ));
     }
     voice.say(format!("the server answered \"{text}\""));

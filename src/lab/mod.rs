@@ -8,6 +8,7 @@
 //!
 //! Everything is removed when the run ends, fails, panics or is interrupted (see [`netns`]).
 
+mod lifetimes;
 pub mod netns;
 
 use std::io::{self, Write};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::capture::live::{LiveConfig, LiveError, LiveSource};
 use crate::capture::mem::MemSource;
 use crate::gen::{self, peer, GenConfig, GenError, GenReport, Role, Scenario};
+use crate::output::conns::ConnsSink;
 use crate::output::style::{ColorMode, Palette};
 use crate::output::text::{TextOptions, TextSink};
 use crate::pipeline::{self, PacketView, ReadOptions, Sink};
@@ -336,6 +338,14 @@ pub fn run(cfg: &LabConfig, out: &mut dyn Write) -> Result<GenReport, LabRunErro
     let mut report = report;
     report.elapsed = started.elapsed();
     let mut frames = frames;
+    if cfg.gen.scenario.counts_connections() && !cfg.gen.quiet {
+        // what the capture itself shows of the connections' lives, from the tracker's records
+        frames.rewind();
+        let mut conns = ConnsSink::default();
+        let opts = ReadOptions { progress: false, ..ReadOptions::new("lab".into()) };
+        let _ = pipeline::run(&mut frames, &opts, &mut conns);
+        writeln!(out, "lab: {}", lifetimes::describe(&lifetimes::lifetimes(conns.rows.iter().map(|row| &row.summary))))?;
+    }
     if let Some(path) = &cfg.write {
         let out = if cfg.gen.quiet { &mut io::sink() as &mut dyn Write } else { out };
         writeln!(out, "wrote {} frames ({linktype_note}) to {}", frames.len(), path.display())?;
