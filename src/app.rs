@@ -562,8 +562,8 @@ fn read(cfg: &ReadConfig) -> i32 {
     let Some(path) = &cfg.write else {
         let text = cfg.look.options(Palette::for_stdout(cfg.color));
         let mut lines = packet_sink(&cfg.format, text, out);
-        let result = run_selected(&opts, cfg, lines.as_mut());
-        return finish(&cfg.input, result, Ok(()));
+        let (result, missing) = run_selected(&opts, cfg, lines.as_mut());
+        return missing_conn(&cfg.input, finish(&cfg.input, result, Ok(())), missing);
     };
     use crate::output::savefile::{SaveFormat, SaveSink};
     let format = if input_is_pcapng(&cfg.input.file) { SaveFormat::Pcapng } else { SaveFormat::Pcap };
@@ -580,7 +580,7 @@ fn read(cfg: &ReadConfig) -> i32 {
         }
     };
     let mut save = SaveSink::new(file, format);
-    let result = run_selected(&opts, cfg, &mut save);
+    let (result, missing) = run_selected(&opts, cfg, &mut save);
     if result.is_ok() && !to_stdout {
         let kind = match format {
             SaveFormat::Pcap => "pcap",
@@ -588,16 +588,31 @@ fn read(cfg: &ReadConfig) -> i32 {
         };
         eprintln!("wireseam: {} frames written to {} ({kind})", crate::numbers::thousands(save.written), path.display());
     }
-    finish(&cfg.input, result, Ok(()))
+    missing_conn(&cfg.input, finish(&cfg.input, result, Ok(())), missing)
 }
 
-/// A run of `read` into `sink`, through the selection (`-Y`, `--conn`, ...) when there is one.
-fn run_selected(opts: &ReadOptions, cfg: &ReadConfig, sink: &mut dyn Sink) -> Result<pipeline::RunSummary, RunError> {
+/// A run of `read` into `sink`, through the selection (`-Y`, `--conn`, ...) when there is one;
+/// also the `--conn` connection the input turned out to lack (answered as `flow` answers it),
+/// unless `--duration` or damage stopped the run before its end.
+fn run_selected(opts: &ReadOptions, cfg: &ReadConfig, sink: &mut dyn Sink) -> (Result<pipeline::RunSummary, RunError>, Option<u32>) {
     if cfg.select.is_empty() {
-        return pipeline::run_file(opts, sink);
+        return (pipeline::run_file(opts, sink), None);
     }
     let mut selected = crate::output::select::SelectSink::new(sink, cfg.select.clone(), cfg.input.count);
-    pipeline::run_file(opts, &mut selected)
+    let result = pipeline::run_file(opts, &mut selected);
+    // -c stops the run only once frames of the connection were shown; --duration may stop it
+    // before the connection starts
+    let whole = result.as_ref().is_ok_and(|sum| sum.damage.is_none()) && cfg.select.within_ns.is_none();
+    let missing = selected.missing_conn().filter(|_| whole);
+    (result, missing)
+}
+
+/// `read --conn N` of a connection the input lacks: an error, as for `flow` and `stream`.
+fn missing_conn(input: &InputConfig, code: i32, missing: Option<u32>) -> i32 {
+    match missing {
+        Some(id) if code == EXIT_OK => found(input, crate::output::Found::Missing(id), code, "TCP connection"),
+        _ => code,
+    }
 }
 
 /// Is the capture file a pcapng (its first block a Section Header)? Standard input is taken

@@ -364,9 +364,13 @@ fn odd_inputs_answered_the_same_everywhere() {
     assert!(o.stdout.is_empty() && stderr(&o).contains("no TCP connection"), "{}", stderr(&o));
     // --conn 99: an error
     let f = path("http.pcap");
-    for cmd in ["flow", "stream"] {
+    for cmd in ["flow", "stream", "read"] {
         fails(&[cmd, &f, "--conn", "99"], 1, &["no TCP connection #99", "wireseam conns"]);
     }
+    fails(&["read", &f, "--conn", "99", "-c", "1"], 1, &["no TCP connection #99"]);
+    let o = wireseam(&["read", &f, "--conn", "0", "-c", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
     let page = tempdir().join("conn99.html");
     fails(&["report", &f, "--conn", "99", "-o", page.to_str().unwrap()], 1, &["no TCP connection #99"]);
     assert!(!page.exists(), "no page left that only says so");

@@ -85,13 +85,20 @@ pub struct SelectSink<'s> {
     shown: u64,
     /// A frame past `--duration` was seen: nothing more is shown.
     past: bool,
+    /// A segment of the `--conn` connection went by (shown or not).
+    conn_seen: bool,
     scratch: Vec<u8>,
 }
 
 impl<'s> SelectSink<'s> {
     /// Frames of `selection`, at most `count` (`-c`, counted after the selection).
     pub fn new(inner: &'s mut dyn Sink, selection: Selection, count: Option<u64>) -> Self {
-        SelectSink { inner, selection, count, shown: 0, past: false, scratch: Vec::with_capacity(256) }
+        SelectSink { inner, selection, count, shown: 0, past: false, conn_seen: false, scratch: Vec::with_capacity(256) }
+    }
+
+    /// The `--conn` connection the input lacks (no segment of it went by), if any.
+    pub fn missing_conn(&self) -> Option<u32> {
+        self.selection.conn.filter(|_| !self.conn_seen)
     }
 }
 
@@ -99,6 +106,9 @@ impl Sink for SelectSink<'_> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
         if self.selection.within_ns.is_some_and(|limit| p.rel_ns > limit) {
             self.past = true;
+        }
+        if let (Some(n), Some(seg)) = (self.selection.conn, p.tcp) {
+            self.conn_seen |= seg.conn == n;
         }
         if self.past || self.count.is_some_and(|c| self.shown >= c) || !self.selection.matches(p, &mut self.scratch) {
             return Ok(());
