@@ -360,7 +360,7 @@ fn write_tail(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
 
 /// Nanoseconds from the arrival of `msg`'s last byte to that of `next`'s first, when they came in
 /// different frames (in one frame they are glued on the wire, not in the receive buffer).
-fn next_gap(msg: &Message, next: &Message) -> Option<i64> {
+pub(crate) fn next_gap(msg: &Message, next: &Message) -> Option<i64> {
     let apart = msg.frames.last() != next.frames.first() || msg.frames.is_empty();
     apart.then(|| next.first_ts.saturating_sub(msg.last_ts).max(0))
 }

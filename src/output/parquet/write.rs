@@ -1,0 +1,1126 @@
+//! The Parquet writer (feature `parquet`): typed columns built from the same values the
+//! JSON-lines sink writes ([`PacketView`], [`Message`], [`ConnRow`]), so both formats say the
+//! same thing; zstd-compressed row groups of at most [`ParquetOptions::row_group_rows`] rows,
+//! written as the run goes: memory holds one unfinished row group per table, not the run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Int64Builder, ListBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
+    UInt8Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::{ConnOrigin, ParquetOptions, Partition, Tables};
+use crate::analyze::{FramingSpec, Message};
+use crate::decode::{tcpflags, Link, Net, Transport};
+use crate::output::conns::{ConnRow, DirCounts};
+use crate::pipeline::{ConnRecord, PacketView, RunSummary, Sink};
+use crate::track::tcp::Dir;
+use crate::track::FlowId;
+
+fn to_io(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
+    io::Error::other(e)
+}
+
+/// The table names, which are also the file names (`packets.parquet`, ...).
+const PACKETS: &str = "packets";
+const MESSAGES: &str = "messages";
+const CONNS: &str = "conns";
+
+/// The columns of one table: its builders, and the batch they make.
+pub trait Columns: Default {
+    /// The table's schema (its column order is the builders' order in [`Columns::finish`]).
+    fn schema() -> SchemaRef;
+    /// Rows appended so far.
+    fn len(&self) -> usize;
+    /// The rows appended so far as arrays in schema order; the builders are empty after.
+    fn finish(&mut self) -> Vec<ArrayRef>;
+}
+
+/// One partition's file of a table: its writer and unfinished row group.
+struct Part<C> {
+    writer: ArrowWriter<File>,
+    cols: C,
+}
+
+/// A table written as the run goes: one file, or one per hour directory.
+struct Table<C: Columns> {
+    name: &'static str,
+    opts: ParquetOptions,
+    schema: SchemaRef,
+    /// By partition value (`None` without `--partition`).
+    parts: BTreeMap<Option<String>, Part<C>>,
+    /// The partition the last row went to (the others' rows were flushed when it opened).
+    current: Option<Option<String>>,
+    rows: u64,
+}
+
+impl<C: Columns> Table<C> {
+    fn new(name: &'static str, opts: &ParquetOptions) -> Self {
+        Table { name, opts: opts.clone(), schema: C::schema(), parts: BTreeMap::new(), current: None, rows: 0 }
+    }
+
+    fn open(&self, part: &Option<String>) -> io::Result<Part<C>> {
+        let dir = match part {
+            Some(hour) => self.opts.dir.join(format!("hour={hour}")),
+            None => self.opts.dir.clone(),
+        };
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}.parquet", self.name));
+        let file = File::create(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(self.opts.row_group_rows))
+            .set_created_by(concat!("wireseam ", env!("CARGO_PKG_VERSION")).to_string())
+            .build();
+        let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(to_io)?;
+        Ok(Part { writer, cols: C::default() })
+    }
+
+    /// The columns to append the next row to, in partition `part`.
+    fn cols(&mut self, part: Option<String>) -> io::Result<&mut C> {
+        if self.current.as_ref() != Some(&part) {
+            // a new hour: the rows of the others are written out, so only one partition holds
+            // an unfinished row group (rows mostly come in time order)
+            let others: Vec<_> = self.parts.keys().filter(|key| **key != part).cloned().collect();
+            for key in others {
+                self.flush(&key)?;
+            }
+            if !self.parts.contains_key(&part) {
+                let opened = self.open(&part)?;
+                self.parts.insert(part.clone(), opened);
+            }
+            self.current = Some(part.clone());
+        }
+        Ok(&mut self.parts.get_mut(&part).expect("opened above").cols)
+    }
+
+    /// After a row was appended: a full row group is written out.
+    fn appended(&mut self) -> io::Result<()> {
+        self.rows += 1;
+        let Some(part) = self.current.clone() else { return Ok(()) };
+        if self.parts.get(&part).is_some_and(|p| p.cols.len() >= self.opts.row_group_rows) {
+            self.flush(&part)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, part: &Option<String>) -> io::Result<()> {
+        let Some(p) = self.parts.get_mut(part) else { return Ok(()) };
+        if p.cols.len() == 0 {
+            return Ok(());
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), p.cols.finish()).map_err(to_io)?;
+        p.writer.write(&batch).map_err(to_io)?;
+        p.writer.flush().map_err(to_io)
+    }
+
+    /// Writes every partition out and closes its file. A table that got no row still gets its
+    /// file (without `--partition`), so a reader finds every table with its schema.
+    fn close(&mut self) -> io::Result<()> {
+        if self.parts.is_empty() && self.opts.partition == Partition::None {
+            let opened = self.open(&None)?;
+            self.parts.insert(None, opened);
+        }
+        let keys: Vec<_> = self.parts.keys().cloned().collect();
+        for key in keys {
+            self.flush(&key)?;
+        }
+        for (_, part) in std::mem::take(&mut self.parts) {
+            part.writer.close().map_err(to_io)?;
+        }
+        Ok(())
+    }
+
+    /// The partition of a row at `ts_ns` (`None` without a time).
+    fn partition_of(&self, ts_ns: Option<i64>) -> Option<String> {
+        match self.opts.partition {
+            Partition::None => None,
+            Partition::Hour => Some(match ts_ns {
+                Some(ts) => {
+                    let mut text = Vec::with_capacity(32);
+                    let _ = crate::output::time::write_rfc3339(&mut text, ts, false);
+                    String::from_utf8_lossy(&text[..13]).into_owned()
+                }
+                None => "__HIVE_DEFAULT_PARTITION__".to_string(),
+            }),
+        }
+    }
+}
+
+fn utc_ns() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+fn list_of(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(item, true)))
+}
+
+fn utc_builder() -> TimestampNanosecondBuilder {
+    TimestampNanosecondBuilder::new().with_timezone("UTC")
+}
+
+/// An IPv4 address as a number (`ip_src_v4`, ...: ranges and subnets as integer comparisons).
+fn v4(ip: &IpAddr) -> Option<u32> {
+    match ip {
+        IpAddr::V4(a) => Some(u32::from(*a)),
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn put_display(b: &mut StringBuilder, value: impl std::fmt::Display) {
+    let _ = write!(b, "{value}");
+    b.append_value("");
+}
+
+/// The `packets` table: one row per frame shown (the JSON `packet` record).
+pub struct PacketCols {
+    file: StringBuilder,
+    n: UInt64Builder,
+    ts: TimestampNanosecondBuilder,
+    t_ns: Int64Builder,
+    len: UInt32Builder,
+    caplen: UInt32Builder,
+    eth_src: StringBuilder,
+    eth_dst: StringBuilder,
+    ethertype: UInt16Builder,
+    vlan: ListBuilder<UInt16Builder>,
+    ip_version: UInt8Builder,
+    ip_src: StringBuilder,
+    ip_dst: StringBuilder,
+    ip_src_v4: UInt32Builder,
+    ip_dst_v4: UInt32Builder,
+    ip_ttl: UInt8Builder,
+    ip_proto: UInt8Builder,
+    transport: StringBuilder,
+    sport: UInt16Builder,
+    dport: UInt16Builder,
+    udp_len: UInt16Builder,
+    icmp_type: UInt8Builder,
+    icmp_code: UInt8Builder,
+    tcp_flags: ListBuilder<StringBuilder>,
+    tcp_seq: UInt32Builder,
+    tcp_ack: UInt32Builder,
+    tcp_rseq: UInt32Builder,
+    tcp_rack: UInt32Builder,
+    tcp_len: UInt32Builder,
+    tcp_win: UInt16Builder,
+    tcp_win_scaled: UInt32Builder,
+    tcp_mss: UInt16Builder,
+    tcp_ws: UInt8Builder,
+    conn: UInt32Builder,
+    dir: StringBuilder,
+    phase: StringBuilder,
+    state_client: StringBuilder,
+    state_server: StringBuilder,
+    analysis: ListBuilder<StringBuilder>,
+    bytes_in_flight: UInt32Builder,
+    warnings: ListBuilder<StringBuilder>,
+    rows: usize,
+}
+
+impl Default for PacketCols {
+    fn default() -> Self {
+        PacketCols {
+            file: StringBuilder::new(),
+            n: UInt64Builder::new(),
+            ts: utc_builder(),
+            t_ns: Int64Builder::new(),
+            len: UInt32Builder::new(),
+            caplen: UInt32Builder::new(),
+            eth_src: StringBuilder::new(),
+            eth_dst: StringBuilder::new(),
+            ethertype: UInt16Builder::new(),
+            vlan: ListBuilder::new(UInt16Builder::new()),
+            ip_version: UInt8Builder::new(),
+            ip_src: StringBuilder::new(),
+            ip_dst: StringBuilder::new(),
+            ip_src_v4: UInt32Builder::new(),
+            ip_dst_v4: UInt32Builder::new(),
+            ip_ttl: UInt8Builder::new(),
+            ip_proto: UInt8Builder::new(),
+            transport: StringBuilder::new(),
+            sport: UInt16Builder::new(),
+            dport: UInt16Builder::new(),
+            udp_len: UInt16Builder::new(),
+            icmp_type: UInt8Builder::new(),
+            icmp_code: UInt8Builder::new(),
+            tcp_flags: ListBuilder::new(StringBuilder::new()),
+            tcp_seq: UInt32Builder::new(),
+            tcp_ack: UInt32Builder::new(),
+            tcp_rseq: UInt32Builder::new(),
+            tcp_rack: UInt32Builder::new(),
+            tcp_len: UInt32Builder::new(),
+            tcp_win: UInt16Builder::new(),
+            tcp_win_scaled: UInt32Builder::new(),
+            tcp_mss: UInt16Builder::new(),
+            tcp_ws: UInt8Builder::new(),
+            conn: UInt32Builder::new(),
+            dir: StringBuilder::new(),
+            phase: StringBuilder::new(),
+            state_client: StringBuilder::new(),
+            state_server: StringBuilder::new(),
+            analysis: ListBuilder::new(StringBuilder::new()),
+            bytes_in_flight: UInt32Builder::new(),
+            warnings: ListBuilder::new(StringBuilder::new()),
+            rows: 0,
+        }
+    }
+}
+
+impl Columns for PacketCols {
+    fn schema() -> SchemaRef {
+        use DataType::*;
+        let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
+        Arc::new(Schema::new(vec![
+            f("file", Utf8, true),
+            f("n", UInt64, false),
+            f("ts", utc_ns(), true),
+            f("t_ns", Int64, true),
+            f("len", UInt32, false),
+            f("caplen", UInt32, false),
+            f("eth_src", Utf8, true),
+            f("eth_dst", Utf8, true),
+            f("ethertype", UInt16, true),
+            f("vlan", list_of(UInt16), true),
+            f("ip_version", UInt8, true),
+            f("ip_src", Utf8, true),
+            f("ip_dst", Utf8, true),
+            f("ip_src_v4", UInt32, true),
+            f("ip_dst_v4", UInt32, true),
+            f("ip_ttl", UInt8, true),
+            f("ip_proto", UInt8, true),
+            f("transport", Utf8, true),
+            f("sport", UInt16, true),
+            f("dport", UInt16, true),
+            f("udp_len", UInt16, true),
+            f("icmp_type", UInt8, true),
+            f("icmp_code", UInt8, true),
+            f("tcp_flags", list_of(Utf8), true),
+            f("tcp_seq", UInt32, true),
+            f("tcp_ack", UInt32, true),
+            f("tcp_rseq", UInt32, true),
+            f("tcp_rack", UInt32, true),
+            f("tcp_len", UInt32, true),
+            f("tcp_win", UInt16, true),
+            f("tcp_win_scaled", UInt32, true),
+            f("tcp_mss", UInt16, true),
+            f("tcp_ws", UInt8, true),
+            f("conn", UInt32, true),
+            f("dir", Utf8, true),
+            f("phase", Utf8, true),
+            f("state_client", Utf8, true),
+            f("state_server", Utf8, true),
+            f("analysis", list_of(Utf8), true),
+            f("bytes_in_flight", UInt32, true),
+            f("warnings", list_of(Utf8), true),
+        ]))
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        self.rows = 0;
+        vec![
+            Arc::new(self.file.finish()),
+            Arc::new(self.n.finish()),
+            Arc::new(self.ts.finish()),
+            Arc::new(self.t_ns.finish()),
+            Arc::new(self.len.finish()),
+            Arc::new(self.caplen.finish()),
+            Arc::new(self.eth_src.finish()),
+            Arc::new(self.eth_dst.finish()),
+            Arc::new(self.ethertype.finish()),
+            Arc::new(self.vlan.finish()),
+            Arc::new(self.ip_version.finish()),
+            Arc::new(self.ip_src.finish()),
+            Arc::new(self.ip_dst.finish()),
+            Arc::new(self.ip_src_v4.finish()),
+            Arc::new(self.ip_dst_v4.finish()),
+            Arc::new(self.ip_ttl.finish()),
+            Arc::new(self.ip_proto.finish()),
+            Arc::new(self.transport.finish()),
+            Arc::new(self.sport.finish()),
+            Arc::new(self.dport.finish()),
+            Arc::new(self.udp_len.finish()),
+            Arc::new(self.icmp_type.finish()),
+            Arc::new(self.icmp_code.finish()),
+            Arc::new(self.tcp_flags.finish()),
+            Arc::new(self.tcp_seq.finish()),
+            Arc::new(self.tcp_ack.finish()),
+            Arc::new(self.tcp_rseq.finish()),
+            Arc::new(self.tcp_rack.finish()),
+            Arc::new(self.tcp_len.finish()),
+            Arc::new(self.tcp_win.finish()),
+            Arc::new(self.tcp_win_scaled.finish()),
+            Arc::new(self.tcp_mss.finish()),
+            Arc::new(self.tcp_ws.finish()),
+            Arc::new(self.conn.finish()),
+            Arc::new(self.dir.finish()),
+            Arc::new(self.phase.finish()),
+            Arc::new(self.state_client.finish()),
+            Arc::new(self.state_server.finish()),
+            Arc::new(self.analysis.finish()),
+            Arc::new(self.bytes_in_flight.finish()),
+            Arc::new(self.warnings.finish()),
+        ]
+    }
+}
+
+impl PacketCols {
+    /// One packet record's row, from the values `json::write_head` writes.
+    fn push(&mut self, view: &PacketView<'_, '_>) {
+        let frame = view.frame;
+        match view.file {
+            Some(file) => put_display(&mut self.file, file.display()),
+            None => self.file.append_null(),
+        }
+        self.n.append_value(view.n);
+        if view.meta.stamped {
+            self.ts.append_value(view.meta.ts_ns);
+            self.t_ns.append_value(view.rel_ns);
+        } else {
+            self.ts.append_null();
+            self.t_ns.append_null();
+        }
+        self.len.append_value(view.meta.len);
+        self.caplen.append_value(view.meta.caplen);
+        match frame.link {
+            Link::Ethernet { src, dst } => {
+                self.eth_src.append_value(std::str::from_utf8(&src.fmt_buf()).unwrap_or("?"));
+                self.eth_dst.append_value(std::str::from_utf8(&dst.fmt_buf()).unwrap_or("?"));
+                if frame.nvlan > 0 {
+                    for vlan in frame.vlans() {
+                        self.vlan.values().append_value(*vlan);
+                    }
+                    self.vlan.append(true);
+                } else {
+                    self.vlan.append_null();
+                }
+            }
+            _ => {
+                self.eth_src.append_null();
+                self.eth_dst.append_null();
+                self.vlan.append_null();
+            }
+        }
+        self.ethertype.append_option(frame.ethertype);
+        match &frame.net {
+            Net::Ip(ip) => {
+                self.ip_version.append_value(ip.version);
+                put_display(&mut self.ip_src, ip.src);
+                put_display(&mut self.ip_dst, ip.dst);
+                self.ip_src_v4.append_option(v4(&ip.src));
+                self.ip_dst_v4.append_option(v4(&ip.dst));
+                self.ip_ttl.append_value(ip.ttl);
+                self.ip_proto.append_value(ip.proto);
+            }
+            _ => {
+                self.ip_version.append_null();
+                self.ip_src.append_null();
+                self.ip_dst.append_null();
+                self.ip_src_v4.append_null();
+                self.ip_dst_v4.append_null();
+                self.ip_ttl.append_null();
+                self.ip_proto.append_null();
+            }
+        }
+        let (transport, ports) = match &frame.transport {
+            Transport::Tcp(tcp) => (Some("tcp"), Some((tcp.sport, tcp.dport))),
+            Transport::Udp(udp) => (Some("udp"), Some((udp.sport, udp.dport))),
+            Transport::Icmp(_) => (Some("icmp"), None),
+            Transport::Other(_) | Transport::None => (matches!(frame.net, Net::Arp(_)).then_some("arp"), None),
+        };
+        self.transport.append_option(transport);
+        self.sport.append_option(ports.map(|p| p.0));
+        self.dport.append_option(ports.map(|p| p.1));
+        match &frame.transport {
+            Transport::Udp(udp) => self.udp_len.append_value(udp.len),
+            _ => self.udp_len.append_null(),
+        }
+        match &frame.transport {
+            Transport::Icmp(icmp) => {
+                self.icmp_type.append_value(icmp.ty);
+                self.icmp_code.append_value(icmp.code);
+            }
+            _ => {
+                self.icmp_type.append_null();
+                self.icmp_code.append_null();
+            }
+        }
+        match &frame.transport {
+            Transport::Tcp(tcp) => {
+                for (i, name) in tcpflags::NAMES.iter().enumerate() {
+                    if tcp.flags & (1 << i) != 0 {
+                        self.tcp_flags.values().append_value(name);
+                    }
+                }
+                self.tcp_flags.append(true);
+                self.tcp_seq.append_value(tcp.seq);
+                self.tcp_ack.append_value(tcp.ack);
+                self.tcp_len.append_value(tcp.len);
+                self.tcp_win.append_value(tcp.win);
+                self.tcp_mss.append_option(tcp.opts.mss);
+                self.tcp_ws.append_option(tcp.opts.ws);
+            }
+            _ => {
+                self.tcp_flags.append_null();
+                self.tcp_seq.append_null();
+                self.tcp_ack.append_null();
+                self.tcp_len.append_null();
+                self.tcp_win.append_null();
+                self.tcp_mss.append_null();
+                self.tcp_ws.append_null();
+            }
+        }
+        match (&view.tcp, &view.udp) {
+            (Some(seg), _) => {
+                self.tcp_rseq.append_value(seg.rseq);
+                self.tcp_rack.append_option(seg.rack);
+                self.tcp_win_scaled.append_option(seg.win_scaled);
+                self.conn.append_value(seg.conn);
+                put_display(&mut self.dir, seg.dir);
+                put_display(&mut self.phase, seg.phase);
+                self.state_client.append_value(seg.client.name());
+                self.state_server.append_value(seg.server.name());
+                for name in seg.analysis.names() {
+                    self.analysis.values().append_value(name);
+                }
+                self.analysis.append(true);
+                self.bytes_in_flight.append_option(seg.bytes_in_flight);
+            }
+            (None, udp) => {
+                self.tcp_rseq.append_null();
+                self.tcp_rack.append_null();
+                self.tcp_win_scaled.append_null();
+                // a UDP datagram's flow id: the `conn` of its messages and its conn row
+                self.conn.append_option(udp.map(|u| u.flow));
+                match udp {
+                    Some(u) => put_display(&mut self.dir, u.dir),
+                    None => self.dir.append_null(),
+                }
+                self.phase.append_null();
+                self.state_client.append_null();
+                self.state_server.append_null();
+                self.analysis.append_null();
+                self.bytes_in_flight.append_null();
+            }
+        }
+        if frame.warnings.is_empty() {
+            self.warnings.append_null();
+        } else {
+            for warn in frame.warnings.iter() {
+                put_display(self.warnings.values(), warn);
+            }
+            self.warnings.append(true);
+        }
+        self.rows += 1;
+    }
+}
+
+/// The `messages` table: one row per application message (the JSON `message` record).
+pub struct MessageCols {
+    file: StringBuilder,
+    conn: UInt32Builder,
+    proto: StringBuilder,
+    dir: StringBuilder,
+    index: UInt64Builder,
+    offset: UInt64Builder,
+    len: UInt64Builder,
+    framing: StringBuilder,
+    frames: ListBuilder<UInt64Builder>,
+    nframes: UInt64Builder,
+    sticky: BooleanBuilder,
+    split: BooleanBuilder,
+    complete: BooleanBuilder,
+    first_ts: TimestampNanosecondBuilder,
+    last_ts: TimestampNanosecondBuilder,
+    next_gap_ns: Int64Builder,
+    rows: usize,
+}
+
+impl Default for MessageCols {
+    fn default() -> Self {
+        MessageCols {
+            file: StringBuilder::new(),
+            conn: UInt32Builder::new(),
+            proto: StringBuilder::new(),
+            dir: StringBuilder::new(),
+            index: UInt64Builder::new(),
+            offset: UInt64Builder::new(),
+            len: UInt64Builder::new(),
+            framing: StringBuilder::new(),
+            frames: ListBuilder::new(UInt64Builder::new()),
+            nframes: UInt64Builder::new(),
+            sticky: BooleanBuilder::new(),
+            split: BooleanBuilder::new(),
+            complete: BooleanBuilder::new(),
+            first_ts: utc_builder(),
+            last_ts: utc_builder(),
+            next_gap_ns: Int64Builder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl Columns for MessageCols {
+    fn schema() -> SchemaRef {
+        use DataType::*;
+        let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
+        Arc::new(Schema::new(vec![
+            f("file", Utf8, true),
+            f("conn", UInt32, false),
+            f("proto", Utf8, false),
+            f("dir", Utf8, false),
+            f("index", UInt64, false),
+            f("offset", UInt64, false),
+            f("len", UInt64, false),
+            f("framing", Utf8, false),
+            f("frames", list_of(UInt64), false),
+            f("nframes", UInt64, false),
+            f("sticky", Boolean, true),
+            f("split", Boolean, true),
+            f("complete", Boolean, false),
+            f("first_ts", utc_ns(), false),
+            f("last_ts", utc_ns(), false),
+            f("next_gap_ns", Int64, true),
+        ]))
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        self.rows = 0;
+        vec![
+            Arc::new(self.file.finish()),
+            Arc::new(self.conn.finish()),
+            Arc::new(self.proto.finish()),
+            Arc::new(self.dir.finish()),
+            Arc::new(self.index.finish()),
+            Arc::new(self.offset.finish()),
+            Arc::new(self.len.finish()),
+            Arc::new(self.framing.finish()),
+            Arc::new(self.frames.finish()),
+            Arc::new(self.nframes.finish()),
+            Arc::new(self.sticky.finish()),
+            Arc::new(self.split.finish()),
+            Arc::new(self.complete.finish()),
+            Arc::new(self.first_ts.finish()),
+            Arc::new(self.last_ts.finish()),
+            Arc::new(self.next_gap_ns.finish()),
+        ]
+    }
+}
+
+impl MessageCols {
+    /// One message record's row, from the values `json::write_message` writes.
+    fn push(&mut self, file: Option<&str>, msg: &Message, next_gap: Option<i64>) {
+        self.file.append_option(file);
+        self.conn.append_value(msg.flow.id());
+        self.proto.append_value(if msg.flow.is_udp() { "udp" } else { "tcp" });
+        put_display(&mut self.dir, msg.dir);
+        self.index.append_value(msg.index);
+        self.offset.append_value(msg.offset);
+        self.len.append_value(msg.len);
+        put_display(&mut self.framing, msg.framing);
+        for frame in &msg.frames {
+            self.frames.values().append_value(*frame);
+        }
+        self.frames.append(true);
+        self.nframes.append_value(msg.nframes);
+        // unknown under segment framing or an offloaded frame of unknown wire segmentation
+        let known = !(msg.framing == FramingSpec::Segment || msg.wire_unknown);
+        self.sticky.append_option(known.then_some(msg.sticky));
+        self.split.append_option(known.then_some(msg.split));
+        self.complete.append_value(msg.complete);
+        self.first_ts.append_value(msg.first_ts);
+        self.last_ts.append_value(msg.last_ts);
+        self.next_gap_ns.append_option(next_gap);
+        self.rows += 1;
+    }
+}
+
+/// The `conns` table: one row per TCP connection, UDP or ICMP flow (the JSON `conn` record).
+pub struct ConnCols {
+    file: StringBuilder,
+    file_last: StringBuilder,
+    pieces: UInt32Builder,
+    conn: UInt32Builder,
+    proto: StringBuilder,
+    client: StringBuilder,
+    server: StringBuilder,
+    client_ip: StringBuilder,
+    client_port: UInt16Builder,
+    server_ip: StringBuilder,
+    server_port: UInt16Builder,
+    client_ip_v4: UInt32Builder,
+    server_ip_v4: UInt32Builder,
+    conn_state: StringBuilder,
+    history: StringBuilder,
+    client_state: StringBuilder,
+    server_state: StringBuilder,
+    mss_client: UInt16Builder,
+    mss_server: UInt16Builder,
+    ws_client: UInt8Builder,
+    ws_server: UInt8Builder,
+    irtt_ns: Int64Builder,
+    packets_c2s: UInt64Builder,
+    packets_s2c: UInt64Builder,
+    bytes_c2s: UInt64Builder,
+    bytes_s2c: UInt64Builder,
+    missed_bytes_c2s: UInt64Builder,
+    missed_bytes_s2c: UInt64Builder,
+    retransmissions: UInt64Builder,
+    dup_acks: UInt64Builder,
+    zero_windows: UInt64Builder,
+    sack_perm: BooleanBuilder,
+    timestamps: BooleanBuilder,
+    start: TimestampNanosecondBuilder,
+    end: TimestampNanosecondBuilder,
+    duration_ns: Int64Builder,
+    first_frame: UInt64Builder,
+    last_frame: UInt64Builder,
+    icmp_errors: UInt64Builder,
+    tunnel: StringBuilder,
+    messages_c2s: UInt64Builder,
+    messages_s2c: UInt64Builder,
+    framing_c2s: StringBuilder,
+    framing_s2c: StringBuilder,
+    sticky_c2s: UInt64Builder,
+    sticky_s2c: UInt64Builder,
+    split_c2s: UInt64Builder,
+    split_s2c: UInt64Builder,
+    gaps_c2s: UInt64Builder,
+    gaps_s2c: UInt64Builder,
+    rows: usize,
+}
+
+impl Default for ConnCols {
+    fn default() -> Self {
+        ConnCols {
+            file: StringBuilder::new(),
+            file_last: StringBuilder::new(),
+            pieces: UInt32Builder::new(),
+            conn: UInt32Builder::new(),
+            proto: StringBuilder::new(),
+            client: StringBuilder::new(),
+            server: StringBuilder::new(),
+            client_ip: StringBuilder::new(),
+            client_port: UInt16Builder::new(),
+            server_ip: StringBuilder::new(),
+            server_port: UInt16Builder::new(),
+            client_ip_v4: UInt32Builder::new(),
+            server_ip_v4: UInt32Builder::new(),
+            conn_state: StringBuilder::new(),
+            history: StringBuilder::new(),
+            client_state: StringBuilder::new(),
+            server_state: StringBuilder::new(),
+            mss_client: UInt16Builder::new(),
+            mss_server: UInt16Builder::new(),
+            ws_client: UInt8Builder::new(),
+            ws_server: UInt8Builder::new(),
+            irtt_ns: Int64Builder::new(),
+            packets_c2s: UInt64Builder::new(),
+            packets_s2c: UInt64Builder::new(),
+            bytes_c2s: UInt64Builder::new(),
+            bytes_s2c: UInt64Builder::new(),
+            missed_bytes_c2s: UInt64Builder::new(),
+            missed_bytes_s2c: UInt64Builder::new(),
+            retransmissions: UInt64Builder::new(),
+            dup_acks: UInt64Builder::new(),
+            zero_windows: UInt64Builder::new(),
+            sack_perm: BooleanBuilder::new(),
+            timestamps: BooleanBuilder::new(),
+            start: utc_builder(),
+            end: utc_builder(),
+            duration_ns: Int64Builder::new(),
+            first_frame: UInt64Builder::new(),
+            last_frame: UInt64Builder::new(),
+            icmp_errors: UInt64Builder::new(),
+            tunnel: StringBuilder::new(),
+            messages_c2s: UInt64Builder::new(),
+            messages_s2c: UInt64Builder::new(),
+            framing_c2s: StringBuilder::new(),
+            framing_s2c: StringBuilder::new(),
+            sticky_c2s: UInt64Builder::new(),
+            sticky_s2c: UInt64Builder::new(),
+            split_c2s: UInt64Builder::new(),
+            split_s2c: UInt64Builder::new(),
+            gaps_c2s: UInt64Builder::new(),
+            gaps_s2c: UInt64Builder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl Columns for ConnCols {
+    fn schema() -> SchemaRef {
+        use DataType::*;
+        let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
+        Arc::new(Schema::new(vec![
+            f("file", Utf8, true),
+            f("file_last", Utf8, true),
+            f("pieces", UInt32, false),
+            f("conn", UInt32, false),
+            f("proto", Utf8, false),
+            f("client", Utf8, false),
+            f("server", Utf8, false),
+            f("client_ip", Utf8, false),
+            f("client_port", UInt16, false),
+            f("server_ip", Utf8, false),
+            f("server_port", UInt16, false),
+            f("client_ip_v4", UInt32, true),
+            f("server_ip_v4", UInt32, true),
+            f("conn_state", Utf8, false),
+            f("history", Utf8, false),
+            f("client_state", Utf8, true),
+            f("server_state", Utf8, true),
+            f("mss_client", UInt16, true),
+            f("mss_server", UInt16, true),
+            f("ws_client", UInt8, true),
+            f("ws_server", UInt8, true),
+            f("irtt_ns", Int64, true),
+            f("packets_c2s", UInt64, false),
+            f("packets_s2c", UInt64, false),
+            f("bytes_c2s", UInt64, false),
+            f("bytes_s2c", UInt64, false),
+            f("missed_bytes_c2s", UInt64, true),
+            f("missed_bytes_s2c", UInt64, true),
+            f("retransmissions", UInt64, true),
+            f("dup_acks", UInt64, true),
+            f("zero_windows", UInt64, true),
+            f("sack_perm", Boolean, true),
+            f("timestamps", Boolean, true),
+            f("start", utc_ns(), false),
+            f("end", utc_ns(), false),
+            f("duration_ns", Int64, false),
+            f("first_frame", UInt64, false),
+            f("last_frame", UInt64, false),
+            f("icmp_errors", UInt64, false),
+            f("tunnel", Utf8, true),
+            f("messages_c2s", UInt64, true),
+            f("messages_s2c", UInt64, true),
+            f("framing_c2s", Utf8, true),
+            f("framing_s2c", Utf8, true),
+            f("sticky_c2s", UInt64, true),
+            f("sticky_s2c", UInt64, true),
+            f("split_c2s", UInt64, true),
+            f("split_s2c", UInt64, true),
+            f("gaps_c2s", UInt64, true),
+            f("gaps_s2c", UInt64, true),
+        ]))
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        self.rows = 0;
+        vec![
+            Arc::new(self.file.finish()),
+            Arc::new(self.file_last.finish()),
+            Arc::new(self.pieces.finish()),
+            Arc::new(self.conn.finish()),
+            Arc::new(self.proto.finish()),
+            Arc::new(self.client.finish()),
+            Arc::new(self.server.finish()),
+            Arc::new(self.client_ip.finish()),
+            Arc::new(self.client_port.finish()),
+            Arc::new(self.server_ip.finish()),
+            Arc::new(self.server_port.finish()),
+            Arc::new(self.client_ip_v4.finish()),
+            Arc::new(self.server_ip_v4.finish()),
+            Arc::new(self.conn_state.finish()),
+            Arc::new(self.history.finish()),
+            Arc::new(self.client_state.finish()),
+            Arc::new(self.server_state.finish()),
+            Arc::new(self.mss_client.finish()),
+            Arc::new(self.mss_server.finish()),
+            Arc::new(self.ws_client.finish()),
+            Arc::new(self.ws_server.finish()),
+            Arc::new(self.irtt_ns.finish()),
+            Arc::new(self.packets_c2s.finish()),
+            Arc::new(self.packets_s2c.finish()),
+            Arc::new(self.bytes_c2s.finish()),
+            Arc::new(self.bytes_s2c.finish()),
+            Arc::new(self.missed_bytes_c2s.finish()),
+            Arc::new(self.missed_bytes_s2c.finish()),
+            Arc::new(self.retransmissions.finish()),
+            Arc::new(self.dup_acks.finish()),
+            Arc::new(self.zero_windows.finish()),
+            Arc::new(self.sack_perm.finish()),
+            Arc::new(self.timestamps.finish()),
+            Arc::new(self.start.finish()),
+            Arc::new(self.end.finish()),
+            Arc::new(self.duration_ns.finish()),
+            Arc::new(self.first_frame.finish()),
+            Arc::new(self.last_frame.finish()),
+            Arc::new(self.icmp_errors.finish()),
+            Arc::new(self.tunnel.finish()),
+            Arc::new(self.messages_c2s.finish()),
+            Arc::new(self.messages_s2c.finish()),
+            Arc::new(self.framing_c2s.finish()),
+            Arc::new(self.framing_s2c.finish()),
+            Arc::new(self.sticky_c2s.finish()),
+            Arc::new(self.sticky_s2c.finish()),
+            Arc::new(self.split_c2s.finish()),
+            Arc::new(self.split_s2c.finish()),
+            Arc::new(self.gaps_c2s.finish()),
+            Arc::new(self.gaps_s2c.finish()),
+        ]
+    }
+}
+
+impl ConnCols {
+    /// One conn record's row, from the values `json::write_conn` writes.
+    fn push(&mut self, origin: &ConnOrigin, row: &ConnRow) {
+        let c = &row.summary;
+        let tcp = c.proto == crate::track::Proto::Tcp;
+        self.file.append_option(origin.file.as_deref());
+        self.file_last.append_option(origin.file_last.as_deref().or(origin.file.as_deref()));
+        self.pieces.append_value(origin.pieces.max(1));
+        self.conn.append_value(c.conn);
+        self.proto.append_value(c.proto.name());
+        put_display(&mut self.client, c.client);
+        put_display(&mut self.server, c.server);
+        let endpoint = |ip: &mut StringBuilder, port: &mut UInt16Builder, v4col: &mut UInt32Builder, a: &SocketAddr| {
+            put_display(ip, a.ip());
+            port.append_value(a.port());
+            v4col.append_option(v4(&a.ip()));
+        };
+        endpoint(&mut self.client_ip, &mut self.client_port, &mut self.client_ip_v4, &c.client);
+        endpoint(&mut self.server_ip, &mut self.server_port, &mut self.server_ip_v4, &c.server);
+        put_display(&mut self.conn_state, &c.conn_state);
+        self.history.append_value(&c.history);
+        // TCP-only columns are null for UDP and ICMP flows, as their JSON records lack the keys
+        let tcp_u64 = |b: &mut UInt64Builder, v: u64| b.append_option(tcp.then_some(v));
+        if tcp {
+            self.client_state.append_value(c.client_state.name());
+            self.server_state.append_value(c.server_state.name());
+        } else {
+            self.client_state.append_null();
+            self.server_state.append_null();
+        }
+        self.mss_client.append_option(c.mss.0.filter(|_| tcp));
+        self.mss_server.append_option(c.mss.1.filter(|_| tcp));
+        self.ws_client.append_option(c.ws.0.filter(|_| tcp));
+        self.ws_server.append_option(c.ws.1.filter(|_| tcp));
+        self.irtt_ns.append_option(c.irtt.filter(|_| tcp));
+        self.packets_c2s.append_value(c.packets[0]);
+        self.packets_s2c.append_value(c.packets[1]);
+        self.bytes_c2s.append_value(c.bytes[0]);
+        self.bytes_s2c.append_value(c.bytes[1]);
+        tcp_u64(&mut self.missed_bytes_c2s, c.missed_bytes[0]);
+        tcp_u64(&mut self.missed_bytes_s2c, c.missed_bytes[1]);
+        tcp_u64(&mut self.retransmissions, c.retransmissions);
+        tcp_u64(&mut self.dup_acks, c.dup_acks);
+        tcp_u64(&mut self.zero_windows, c.zero_windows);
+        self.sack_perm.append_option(tcp.then_some(c.sack_perm));
+        self.timestamps.append_option(tcp.then_some(c.timestamps));
+        self.start.append_value(c.first_ts);
+        self.end.append_value(c.last_ts);
+        self.duration_ns.append_value(c.last_ts.saturating_sub(c.first_ts));
+        self.first_frame.append_value(c.first_frame);
+        self.last_frame.append_value(c.last_frame);
+        self.icmp_errors.append_value(c.icmp_errors);
+        self.tunnel.append_option(c.tunnel.as_deref());
+        // seam columns: as the JSON record, present for TCP when seams were read (0 for a
+        // direction without payload; sticky/split null where unknown), the datagram count for UDP
+        let seams = &row.seams;
+        let any_seams = seams.iter().any(Option::is_some);
+        let count = |dir: &Option<DirCounts>, field: fn(&DirCounts) -> u64| dir.as_ref().map_or(0, field);
+        let known = |dir: &Option<DirCounts>, field: fn(&DirCounts) -> Option<u64>| dir.as_ref().map_or(Some(0), field);
+        if tcp && any_seams {
+            self.messages_c2s.append_value(count(&seams[0], |d| d.messages));
+            self.messages_s2c.append_value(count(&seams[1], |d| d.messages));
+            for (b, dir) in [(&mut self.framing_c2s, &seams[0]), (&mut self.framing_s2c, &seams[1])] {
+                match dir.as_ref().and_then(|d| d.framing) {
+                    Some(spec) => put_display(b, spec),
+                    None => b.append_null(),
+                }
+            }
+            self.sticky_c2s.append_option(known(&seams[0], |d| d.sticky));
+            self.sticky_s2c.append_option(known(&seams[1], |d| d.sticky));
+            self.split_c2s.append_option(known(&seams[0], |d| d.split));
+            self.split_s2c.append_option(known(&seams[1], |d| d.split));
+            self.gaps_c2s.append_value(count(&seams[0], |d| d.gaps));
+            self.gaps_s2c.append_value(count(&seams[1], |d| d.gaps));
+        } else {
+            if c.proto == crate::track::Proto::Udp {
+                self.messages_c2s.append_value(c.packets[0]);
+                self.messages_s2c.append_value(c.packets[1]);
+            } else {
+                self.messages_c2s.append_null();
+                self.messages_s2c.append_null();
+            }
+            for b in [&mut self.framing_c2s, &mut self.framing_s2c] {
+                b.append_null();
+            }
+            for b in [
+                &mut self.sticky_c2s,
+                &mut self.sticky_s2c,
+                &mut self.split_c2s,
+                &mut self.split_s2c,
+                &mut self.gaps_c2s,
+                &mut self.gaps_s2c,
+            ] {
+                b.append_null();
+            }
+        }
+        self.rows += 1;
+    }
+}
+
+/// Writes conn rows to `conns.parquet` (or its hour partitions), in the order given.
+pub struct ConnWriter {
+    table: Table<ConnCols>,
+}
+
+impl ConnWriter {
+    /// A writer into `opts.dir`.
+    pub fn new(opts: &ParquetOptions) -> Self {
+        ConnWriter { table: Table::new(CONNS, opts) }
+    }
+
+    /// One row.
+    pub fn push(&mut self, origin: &ConnOrigin, row: &ConnRow) -> io::Result<()> {
+        let part = self.table.partition_of(Some(row.summary.first_ts));
+        self.table.cols(part)?.push(origin, row);
+        self.table.appended()
+    }
+
+    /// Rows written.
+    pub fn rows(&self) -> u64 {
+        self.table.rows
+    }
+
+    /// Writes what is held and closes the files.
+    pub fn close(mut self) -> io::Result<u64> {
+        self.table.close()?;
+        Ok(self.table.rows)
+    }
+}
+
+/// `read`/`stream --format parquet`: packets, messages and conns as the run goes.
+pub struct ParquetSink {
+    tables: Tables,
+    packets: Table<PacketCols>,
+    messages: Table<MessageCols>,
+    conns: ConnWriter,
+    /// The latest message of each direction, written once the next one (or the end) says its
+    /// `next_gap` (as the JSON sink).
+    held: BTreeMap<(FlowId, Dir), Message>,
+}
+
+impl ParquetSink {
+    /// A sink writing into `opts.dir` (checked with [`super::check_dir`] first).
+    pub fn new(opts: &ParquetOptions, tables: Tables) -> Self {
+        ParquetSink {
+            tables,
+            packets: Table::new(PACKETS, opts),
+            messages: Table::new(MESSAGES, opts),
+            conns: ConnWriter::new(opts),
+            held: BTreeMap::new(),
+        }
+    }
+
+    /// Rows written: (packets, messages, conns).
+    pub fn rows(&self) -> (u64, u64, u64) {
+        (self.packets.rows, self.messages.rows, self.conns.rows())
+    }
+
+    fn write_message(&mut self, msg: &Message, next_gap: Option<i64>) -> io::Result<()> {
+        let part = self.messages.partition_of(Some(msg.first_ts));
+        self.messages.cols(part)?.push(None, msg, next_gap);
+        self.messages.appended()
+    }
+}
+
+impl Sink for ParquetSink {
+    fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
+        if self.tables == Tables::MessagesAndConns {
+            return Ok(());
+        }
+        let part = self.packets.partition_of(view.meta.stamped.then_some(view.meta.ts_ns));
+        self.packets.cols(part)?.push(view);
+        self.packets.appended()
+    }
+
+    fn message(&mut self, msg: &Message) -> io::Result<()> {
+        self.message_owned(msg.clone())
+    }
+
+    fn message_owned(&mut self, msg: Message) -> io::Result<()> {
+        // Messages of a direction are final in index order, so the one held is the previous.
+        if let Some(previous) = self.held.insert((msg.flow, msg.dir), msg) {
+            let gap = crate::output::json::next_gap(&previous, &self.held[&(previous.flow, previous.dir)]);
+            self.write_message(&previous, gap)?;
+        }
+        Ok(())
+    }
+
+    fn conn(&mut self, record: &ConnRecord) -> io::Result<()> {
+        let flow = FlowId::Tcp(record.summary.conn);
+        for dir in [Dir::C2S, Dir::S2C] {
+            if let Some(last) = self.held.remove(&(flow, dir)) {
+                self.write_message(&last, None)?;
+            }
+        }
+        self.conns.push(&ConnOrigin::default(), &ConnRow::new(&record.summary, &record.seams))
+    }
+
+    fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
+        for last in std::mem::take(&mut self.held).into_values() {
+            self.write_message(&last, None)?;
+        }
+        for flow in &summary.flows {
+            self.conns.push(&ConnOrigin::default(), &ConnRow::new(flow, &[None, None]))?;
+        }
+        if self.tables == Tables::All {
+            self.packets.close()?;
+        }
+        self.messages.close()?;
+        self.conns.table.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every table's builders make arrays that fit its schema (a batch of zero rows).
+    #[test]
+    fn schemas_match_builders() {
+        RecordBatch::try_new(PacketCols::schema(), PacketCols::default().finish()).unwrap();
+        RecordBatch::try_new(MessageCols::schema(), MessageCols::default().finish()).unwrap();
+        RecordBatch::try_new(ConnCols::schema(), ConnCols::default().finish()).unwrap();
+    }
+
+    #[test]
+    fn hour_partitions_by_utc_time() {
+        let opts = ParquetOptions { partition: Partition::Hour, ..ParquetOptions::new("x".into()) };
+        let t: Table<ConnCols> = Table::new(CONNS, &opts);
+        // 2026-12-04T16:59:59.999999999Z and one nanosecond later
+        let ts = 1_796_403_599_999_999_999;
+        assert_eq!(t.partition_of(Some(ts)).as_deref(), Some("2026-12-04T16"));
+        assert_eq!(t.partition_of(Some(ts + 1)).as_deref(), Some("2026-12-04T17"));
+        assert_eq!(t.partition_of(None).as_deref(), Some("__HIVE_DEFAULT_PARTITION__"));
+        let flat: Table<ConnCols> = Table::new(CONNS, &ParquetOptions::new("x".into()));
+        assert_eq!(flat.partition_of(Some(ts)), None);
+    }
+}
