@@ -590,8 +590,9 @@ fn conns_parquet(cfg: &ConnsConfig, export: &crate::cli::ConnsExport) -> i32 {
         Ok(rows) => {
             let continued = joined.iter().filter(|(origin, _)| origin.pieces > 1).count();
             eprintln!(
-                "wireseam: {} connections from {nfiles} file{} written to {} ({continued} continued across files)",
+                "wireseam: {} connection{} from {nfiles} file{} written to {} ({continued} continued across files)",
                 crate::numbers::thousands(rows),
+                if rows == 1 { "" } else { "s" },
                 if nfiles == 1 { "" } else { "s" },
                 export.options.dir.display()
             );
@@ -624,13 +625,14 @@ fn parquet_run(
     let result = run(&mut sink);
     if result.is_ok() {
         let (packets, messages, conns) = sink.rows();
-        eprintln!(
-            "wireseam: {} packets, {} messages, {} connections written to {}",
-            crate::numbers::thousands(packets),
-            crate::numbers::thousands(messages),
-            crate::numbers::thousands(conns),
-            options.dir.display()
-        );
+        let count = |n: u64, one: &str, many: &str| format!("{} {}", crate::numbers::thousands(n), if n == 1 { one } else { many });
+        let mut counts = Vec::new();
+        if tables == crate::output::parquet::Tables::All {
+            counts.push(count(packets, "packet", "packets"));
+        }
+        counts.push(count(messages, "message", "messages"));
+        counts.push(count(conns, "connection", "connections"));
+        eprintln!("wireseam: {} written to {}", counts.join(", "), options.dir.display());
     }
     finish(input, result, Ok(()))
 }
