@@ -510,7 +510,7 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
 
 /// What IP reassembly says of a frame beyond `ip.frag`/`ip.reassembled`, as warning strings:
 /// a discarded datagram, an overlap, a tiny first fragment.
-fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
+pub(crate) fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
     use crate::decode::{IpReasm, Overlap};
     let Some(note) = frame.reasm.note() else { return [None; 3] };
     let dropped = match &frame.reasm {

@@ -87,4 +87,7 @@ pub struct ConnOrigin {
     pub file_last: Option<String>,
     /// How many files' records were joined into this row (1: none joined).
     pub pieces: u32,
+    /// A file boundary fell inside the handshake (SYN in one file, SYN-ACK in the next): the
+    /// facts that need both (iRTT, SACK-permitted and timestamps by both sides) are unknown.
+    pub handshake_cut: bool,
 }

@@ -2,12 +2,14 @@
 //! continue across consecutive rotated files (`tcpdump -C`/`-G`) joined into one row.
 //!
 //! The join rule (docs/parquet.md): files are taken in the order of their first connection's
-//! start. A TCP row of a later file continues an earlier file's row when
-//! - both have the same 4-tuple (either orientation: a piece that starts mid-stream names as
-//!   client whichever side sent first),
-//! - the earlier row was still open at the end of its file (no RST, and not both FINs),
-//! - the later row saw no SYN (it started mid-stream), and
-//! - it started at most [`JOIN_GAP_NS`] after the earlier row's last packet.
+//! start. A TCP row of a later file continues the latest earlier row of the same 4-tuple
+//! (either orientation: a piece that starts mid-stream names as client whichever side sent
+//! first) when
+//! - the later row has no SYN from the earlier row's client (a new SYN is a new connection; a
+//!   SYN-ACK or anything else continues a handshake or stream cut by the file boundary), and
+//! - it started at most [`JOIN_GAP_NS`] after the earlier row's last packet, or at most
+//!   [`CLOSED_GAP_NS`] when the earlier row had closed (both FINs or a RST: the tracker of one
+//!   file lets a closed connection go after that linger, and a later packet starts a new one).
 //!
 //! Sequence numbers are not compared: the connection summaries carry none.
 //!
@@ -29,9 +31,13 @@ use crate::output::conns::{ConnRow, DirCounts};
 use crate::track::tcp::{TcpState, ZeekConnState};
 use crate::track::Proto;
 
-/// The longest pause between a connection's last packet in one file and its first in the
-/// next for the two to be joined: 120 s.
+/// The longest pause between an open connection's last packet in one file and its first in a
+/// later one for the two to be joined: 120 s.
 pub const JOIN_GAP_NS: i64 = 120_000_000_000;
+
+/// The same for a connection that had closed: the tracker's linger after a close (60 s of
+/// capture time, `TrackConfig::default().close_linger`).
+pub const CLOSED_GAP_NS: i64 = 60_000_000_000;
 
 /// One file's rows.
 pub struct FileRows {
@@ -41,13 +47,19 @@ pub struct FileRows {
     pub rows: Vec<ConnRow>,
 }
 
-fn open_at_end(row: &ConnRow) -> bool {
-    let h = &row.summary.history;
-    !(h.contains('R') || h.contains('r') || (h.contains('F') && h.contains('f')))
+fn closed(row: &ConnRow) -> bool {
+    row.summary.history.contains(['R', 'r']) || row.summary.history.contains('F') && row.summary.history.contains('f')
 }
 
-fn saw_syn(row: &ConnRow) -> bool {
-    row.summary.history.contains('S') || row.summary.history.contains('s')
+/// Does `later` carry a SYN from `earlier`'s client (a new connection on the 4-tuple)?
+fn new_syn(earlier: &ConnRow, later: &ConnRow) -> bool {
+    let syn_of_its_client = later.summary.history.contains('S');
+    let syn_of_its_server = later.summary.history.contains('s');
+    if later.summary.client == earlier.summary.client {
+        syn_of_its_client
+    } else {
+        syn_of_its_server
+    }
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -124,8 +136,9 @@ pub fn joined_conn_state(first: ZeekConnState, history: &str) -> ZeekConnState {
 }
 
 /// `later` appended to `row`: counts summed, the handshake's facts kept from the first piece,
-/// the end and final states from the later one (see the module's rules).
-fn join(row: &mut ConnRow, first_state: ZeekConnState, mut later: ConnRow) {
+/// the end and final states from the later one (see the module's rules). True when the
+/// boundary cut the handshake (the SYN before it, the SYN-ACK after).
+fn join(row: &mut ConnRow, first_state: ZeekConnState, mut later: ConnRow) -> bool {
     if later.summary.client != row.summary.client {
         // the later piece named the server as client: its directions are the other way round
         let s = &mut later.summary;
@@ -138,7 +151,13 @@ fn join(row: &mut ConnRow, first_state: ZeekConnState, mut later: ConnRow) {
         later.seams.swap(0, 1);
     }
     let closed_before = row.summary.history.contains(['F', 'f', 'R', 'r']);
+    let handshake_cut = !row.summary.history.contains('h') && later.summary.history.contains('h');
     let (a, b) = (&mut row.summary, later.summary);
+    if handshake_cut {
+        // the server's SYN-ACK options are in the later piece
+        a.mss.1 = a.mss.1.or(b.mss.1);
+        a.ws.1 = a.ws.1.or(b.ws.1);
+    }
     for i in 0..2 {
         a.packets[i] += b.packets[i];
         a.bytes[i] += b.bytes[i];
@@ -165,42 +184,50 @@ fn join(row: &mut ConnRow, first_state: ZeekConnState, mut later: ConnRow) {
     for i in 0..2 {
         row.seams[i] = add_dir(row.seams[i], later.seams[i]);
     }
+    handshake_cut
 }
 
-/// The rows of all files, joined where a connection continues into the next file, in file
+/// The rows of all files, joined where a connection continues into a later file, in file
 /// order (by first start) and each file's row order.
 pub fn join_files(mut files: Vec<FileRows>) -> Vec<(ConnOrigin, ConnRow)> {
     files.sort_by_key(|f| f.rows.iter().map(|r| r.summary.first_ts).min().unwrap_or(i64::MAX));
     let mut out: Vec<(ConnOrigin, ConnRow)> = Vec::new();
     // the first piece's own conn_state, by row of `out` (the handshake the join rule builds on)
     let mut first_states: Vec<ZeekConnState> = Vec::new();
-    // rows of the previous file still open at its end, by 4-tuple: the candidates to continue
-    let mut open: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    // the latest row of each TCP 4-tuple in the files before this one: the one to continue
+    let mut latest: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     for file in files {
-        let mut next_open = HashMap::new();
+        let mut this_file = Vec::new();
         for row in file.rows {
             let tuple = key(row.summary.client, row.summary.server);
             let tcp = row.summary.proto == Proto::Tcp;
-            let earlier = if tcp && !saw_syn(&row) { open.remove(&tuple) } else { None };
-            let at = match earlier {
-                Some(i) if (0..=JOIN_GAP_NS).contains(&row.summary.first_ts.saturating_sub(out[i].1.summary.last_ts)) => {
+            let continues = latest.get(&tuple).copied().filter(|&i| {
+                let earlier = &out[i].1;
+                let gap = row.summary.first_ts.saturating_sub(earlier.summary.last_ts);
+                let max_gap = if closed(earlier) { CLOSED_GAP_NS } else { JOIN_GAP_NS };
+                tcp && !new_syn(earlier, &row) && (0..=max_gap).contains(&gap)
+            });
+            let at = match continues {
+                Some(i) => {
                     let (origin, joined) = &mut out[i];
-                    join(joined, first_states[i], row);
+                    origin.handshake_cut |= join(joined, first_states[i], row);
                     origin.file_last = Some(file.file.clone());
                     origin.pieces += 1;
                     i
                 }
-                _ => {
+                None => {
                     first_states.push(row.summary.conn_state);
-                    out.push((ConnOrigin { file: Some(file.file.clone()), file_last: None, pieces: 1 }, row));
+                    out.push((ConnOrigin { file: Some(file.file.clone()), file_last: None, pieces: 1, handshake_cut: false }, row));
                     out.len() - 1
                 }
             };
-            if tcp && open_at_end(&out[at].1) {
-                next_open.insert(tuple, at);
+            if tcp {
+                this_file.push((tuple, at));
             }
         }
-        open = next_open;
+        // a file's rows become candidates only for the files after it (two rows of one file
+        // on one 4-tuple are two connections: its tracker said so)
+        latest.extend(this_file);
     }
     out
 }
@@ -259,7 +286,7 @@ mod tests {
         let out = join_files(files);
         assert_eq!(out.len(), 2, "{out:?}");
         let (origin, joined) = &out[0];
-        assert_eq!(origin, &ConnOrigin { file: Some("a".into()), file_last: Some("c".into()), pieces: 3 });
+        assert_eq!(origin, &ConnOrigin { file: Some("a".into()), file_last: Some("c".into()), pieces: 3, handshake_cut: false });
         assert_eq!(joined.summary.client, c.parse().unwrap());
         assert_eq!(joined.summary.packets, [5 + 3 + 5, 3 + 5 + 3], "b's directions swapped back");
         assert_eq!(joined.summary.retransmissions, 3);
@@ -275,12 +302,31 @@ mod tests {
         let c = "10.0.0.1:40000";
         let s = "10.0.0.2:80";
         for (first, second) in [
-            (row(0, c, s, "ShADadFf", 0, S), row(0, c, s, "Da", 2 * S, 3 * S)),
+            (row(0, c, s, "ShADadFf", 0, S), row(0, c, s, "Da", S + CLOSED_GAP_NS + 1, S + CLOSED_GAP_NS + 2)),
             (row(0, c, s, "ShADad", 0, S), row(0, c, s, "ShA", 2 * S, 3 * S)),
+            (row(0, c, s, "ShADad", 0, S), row(0, s, c, "sHa", 2 * S, 3 * S)),
             (row(0, c, s, "ShADad", 0, S), row(0, c, s, "Da", S + JOIN_GAP_NS + 1, S + JOIN_GAP_NS + 2)),
         ] {
             let files = vec![FileRows { file: "a".into(), rows: vec![first] }, FileRows { file: "b".into(), rows: vec![second] }];
             assert_eq!(join_files(files).len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_handshake_or_close_cut_by_the_boundary_is_joined() {
+        let c = "10.0.0.1:40000";
+        let s = "10.0.0.2:80";
+        for (first, second, history) in [
+            // the SYN at the end of one file, the SYN-ACK at the start of the next
+            (row(0, c, s, "S", 0, S), row(0, c, s, "^hADad", 2 * S, 3 * S), "ShADad"),
+            // both FINs in one file, the last ACK in the next
+            (row(0, c, s, "ShADadFf", 0, S), row(0, c, s, "A", 2 * S, 2 * S), "ShADadFf"),
+        ] {
+            let files = vec![FileRows { file: "a".into(), rows: vec![first] }, FileRows { file: "b".into(), rows: vec![second] }];
+            let out = join_files(files);
+            assert_eq!(out.len(), 1, "{out:?}");
+            assert_eq!(out[0].1.summary.history, history);
+            assert_eq!(out[0].0.handshake_cut, history == "ShADad", "the SYN-ACK came in the second file");
         }
     }
 

@@ -518,11 +518,16 @@ impl PacketCols {
                 self.bytes_in_flight.append_null();
             }
         }
-        if frame.warnings.is_empty() {
+        // as the JSON record: the decoder's warnings, then what IP reassembly says of the frame
+        let reasm = crate::output::json::reasm_warnings(frame);
+        if frame.warnings.is_empty() && reasm.iter().all(Option::is_none) {
             self.warnings.append_null();
         } else {
             for warn in frame.warnings.iter() {
                 put_display(self.warnings.values(), warn);
+            }
+            for text in reasm.iter().flatten() {
+                self.warnings.values().append_value(text);
             }
             self.warnings.append(true);
         }
@@ -930,8 +935,10 @@ impl ConnCols {
         tcp_u64(&mut self.retransmissions, c.retransmissions);
         tcp_u64(&mut self.dup_acks, c.dup_acks);
         tcp_u64(&mut self.zero_windows, c.zero_windows);
-        self.sack_perm.append_option(tcp.then_some(c.sack_perm));
-        self.timestamps.append_option(tcp.then_some(c.timestamps));
+        // both SYNs decide them: unknown when a file boundary cut the handshake
+        let both_syns = tcp && !origin.handshake_cut;
+        self.sack_perm.append_option(both_syns.then_some(c.sack_perm));
+        self.timestamps.append_option(both_syns.then_some(c.timestamps));
         self.start.append_value(c.first_ts);
         self.end.append_value(c.last_ts);
         self.duration_ns.append_value(c.last_ts.saturating_sub(c.first_ts));
