@@ -555,8 +555,9 @@ fn conns_parquet(cfg: &ConnsConfig, export: &crate::cli::ConnsExport) -> i32 {
     // the cores are shared out: each file's run gets its share of --threads
     let per_file = InputConfig { threads: (cfg.input.threads / jobs).max(1), ..cfg.input.clone() };
     let next = AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<(Result<pipeline::RunSummary, RunError>, Vec<crate::output::conns::ConnRow>)>>> =
-        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    // each file's run and rows, by its place in `files`
+    type FileRun = (Result<pipeline::RunSummary, RunError>, Vec<crate::output::conns::ConnRow>);
+    let results: Vec<std::sync::Mutex<Option<FileRun>>> = files.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
@@ -621,7 +622,8 @@ fn parquet_run(
     if let Err(code) = parquet_dir(&options.dir) {
         return code;
     }
-    let mut sink = crate::output::parquet::ParquetSink::new(options, tables);
+    let file = input.merge.is_empty().then(|| input.file.display().to_string());
+    let mut sink = crate::output::parquet::ParquetSink::new(options, tables, file);
     let result = run(&mut sink);
     if result.is_ok() {
         let (packets, messages, conns) = sink.rows();

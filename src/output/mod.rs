@@ -52,7 +52,7 @@ pub fn packet_sink<'w, W: Write + 'w>(format: &OutputFormat, text: text::TextOpt
         OutputFormat::Fields(spec) => Box::new(fields::FieldsSink::new(w, spec.clone())),
         // refused by the configuration of every command that lists packets to a writer
         #[cfg(feature = "parquet")]
-        OutputFormat::Parquet(opts) => Box::new(parquet::ParquetSink::new(opts, parquet::Tables::All)),
+        OutputFormat::Parquet(opts) => Box::new(parquet::ParquetSink::new(opts, parquet::Tables::All, None)),
         #[cfg(not(feature = "parquet"))]
         OutputFormat::Parquet(_) => unreachable!("the configuration refuses -F parquet without the feature"),
     }

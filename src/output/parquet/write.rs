@@ -381,11 +381,11 @@ impl Columns for PacketCols {
 
 impl PacketCols {
     /// One packet record's row, from the values `json::write_head` writes.
-    fn push(&mut self, view: &PacketView<'_, '_>) {
+    fn push(&mut self, view: &PacketView<'_, '_>, input: Option<&str>) {
         let frame = view.frame;
         match view.file {
             Some(file) => put_display(&mut self.file, file.display()),
-            None => self.file.append_null(),
+            None => self.file.append_option(input),
         }
         self.n.append_value(view.n);
         if view.meta.stamped {
@@ -910,7 +910,7 @@ impl ConnCols {
         };
         endpoint(&mut self.client_ip, &mut self.client_port, &mut self.client_ip_v4, &c.client);
         endpoint(&mut self.server_ip, &mut self.server_port, &mut self.server_ip_v4, &c.server);
-        put_display(&mut self.conn_state, &c.conn_state);
+        put_display(&mut self.conn_state, c.conn_state);
         self.history.append_value(&c.history);
         // TCP-only columns are null for UDP and ICMP flows, as their JSON records lack the keys
         let tcp_u64 = |b: &mut UInt64Builder, v: u64| b.append_option(tcp.then_some(v));
@@ -1026,6 +1026,9 @@ impl ConnWriter {
 /// `read`/`stream --format parquet`: packets, messages and conns as the run goes.
 pub struct ParquetSink {
     tables: Tables,
+    /// The input file every row is tagged with (`None` with `--merge`: packet rows then name
+    /// their own file, message and conn rows none).
+    file: Option<String>,
     packets: Table<PacketCols>,
     messages: Table<MessageCols>,
     conns: ConnWriter,
@@ -1035,15 +1038,21 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    /// A sink writing into `opts.dir` (checked with [`super::check_dir`] first).
-    pub fn new(opts: &ParquetOptions, tables: Tables) -> Self {
+    /// A sink writing into `opts.dir` (checked with [`super::check_dir`] first), its rows
+    /// tagged with `file`.
+    pub fn new(opts: &ParquetOptions, tables: Tables, file: Option<String>) -> Self {
         ParquetSink {
             tables,
+            file,
             packets: Table::new(PACKETS, opts),
             messages: Table::new(MESSAGES, opts),
             conns: ConnWriter::new(opts),
             held: BTreeMap::new(),
         }
+    }
+
+    fn origin(&self) -> ConnOrigin {
+        ConnOrigin { file: self.file.clone(), file_last: None, pieces: 1, handshake_cut: false }
     }
 
     /// Rows written: (packets, messages, conns).
@@ -1053,7 +1062,7 @@ impl ParquetSink {
 
     fn write_message(&mut self, msg: &Message, next_gap: Option<i64>) -> io::Result<()> {
         let part = self.messages.partition_of(Some(msg.first_ts));
-        self.messages.cols(part)?.push(None, msg, next_gap);
+        self.messages.cols(part)?.push(self.file.as_deref(), msg, next_gap);
         self.messages.appended()
     }
 }
@@ -1064,7 +1073,7 @@ impl Sink for ParquetSink {
             return Ok(());
         }
         let part = self.packets.partition_of(view.meta.stamped.then_some(view.meta.ts_ns));
-        self.packets.cols(part)?.push(view);
+        self.packets.cols(part)?.push(view, self.file.as_deref());
         self.packets.appended()
     }
 
@@ -1088,7 +1097,7 @@ impl Sink for ParquetSink {
                 self.write_message(&last, None)?;
             }
         }
-        self.conns.push(&ConnOrigin::default(), &ConnRow::new(&record.summary, &record.seams))
+        self.conns.push(&self.origin(), &ConnRow::new(&record.summary, &record.seams))
     }
 
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
@@ -1096,7 +1105,7 @@ impl Sink for ParquetSink {
             self.write_message(&last, None)?;
         }
         for flow in &summary.flows {
-            self.conns.push(&ConnOrigin::default(), &ConnRow::new(flow, &[None, None]))?;
+            self.conns.push(&self.origin(), &ConnRow::new(flow, &[None, None]))?;
         }
         if self.tables == Tables::All {
             self.packets.close()?;
