@@ -677,7 +677,8 @@ pub struct StreamArgs {
 pub enum StreamFormatArg {
     /// Each connection's messages for people.
     Text,
-    /// messages.parquet and conns.parquet in the directory of -o.
+    /// messages.parquet and conns.parquet in the directory of -o (builds with the `parquet`
+    /// feature).
     Parquet,
 }
 
@@ -836,7 +837,8 @@ pub enum Format {
     Json,
     /// The fields named by -e, one line per frame (tshark's -T fields).
     Fields,
-    /// Parquet files in the directory of -o (`read` only; docs/parquet.md).
+    /// Parquet files in the directory of -o (`read` only; builds with the `parquet` feature;
+    /// docs/parquet.md).
     Parquet,
 }
 
@@ -872,7 +874,8 @@ pub enum ConnsFormatArg {
     Tsv,
     /// A Zeek conn.log (ASCII writer: #fields, #types header lines).
     Zeek,
-    /// conns.parquet in the directory of -o (docs/parquet.md); several FILEs make one table.
+    /// conns.parquet in the directory of -o (builds with the `parquet` feature;
+    /// docs/parquet.md); several FILEs make one table.
     Parquet,
 }
 
