@@ -233,11 +233,12 @@ pub fn join_files(mut files: Vec<FileRows>) -> Vec<(ConnOrigin, ConnRow)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::track::tcp::{ConnSummary, TcpState, ZeekConnState};
 
-    fn row(conn: u32, client: &str, server: &str, history: &str, first_ts: i64, last_ts: i64) -> ConnRow {
+    /// A TCP conn row of `conn` between `client` and `server` (other tests build on it).
+    pub(crate) fn row(conn: u32, client: &str, server: &str, history: &str, first_ts: i64, last_ts: i64) -> ConnRow {
         ConnRow {
             summary: ConnSummary {
                 conn,

@@ -1127,6 +1127,31 @@ mod tests {
         RecordBatch::try_new(ConnCols::schema(), ConnCols::default().finish()).unwrap();
     }
 
+    /// Rows are written out in row groups of `row_group_rows` as they come (what bounds the
+    /// memory), and every row is in the file.
+    #[test]
+    fn row_groups_of_the_given_size() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = std::env::temp_dir().join(format!("wireseam-rowgroups-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        super::super::check_dir(&dir).unwrap();
+        let opts = ParquetOptions { row_group_rows: 2, ..ParquetOptions::new(dir.clone()) };
+        let mut writer = ConnWriter::new(&opts);
+        for conn in 0..5 {
+            let row = crate::output::parquet::set::tests::row(conn, "10.0.0.1:40000", "10.0.0.2:80", "ShADadFf", 0, 1);
+            writer.push(&ConnOrigin::default(), &row).unwrap();
+        }
+        assert_eq!(writer.close().unwrap(), 5);
+        let reader = SerializedFileReader::new(File::open(dir.join("conns.parquet")).unwrap()).unwrap();
+        let groups: Vec<i64> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(groups, [2, 2, 1]);
+        // the unsigned columns are stored as Parquet's unsigned logical types
+        let schema = reader.metadata().file_metadata().schema_descr();
+        let packets = schema.columns().iter().find(|c| c.name() == "packets_c2s").unwrap();
+        assert_eq!(format!("{:?}", packets.logical_type_ref()), "Some(Integer(IntType { bit_width: 64, is_signed: false }))");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn hour_partitions_by_utc_time() {
         let opts = ParquetOptions { partition: Partition::Hour, ..ParquetOptions::new("x".into()) };
