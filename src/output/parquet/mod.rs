@@ -6,6 +6,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "parquet")]
+mod cols;
 pub mod set;
 #[cfg(feature = "parquet")]
 mod write;
