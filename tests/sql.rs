@@ -3,6 +3,7 @@
 //! (computed here from them), and the page shows the output DuckDB gives (`WIRESEAM_BLESS=1`
 //! rewrites the result tables; review the diff). Skipped with a message where python3 or its
 //! duckdb package is missing, unless `WIRESEAM_REQUIRE_DUCKDB=1` (`make test` installs it).
+//! scripts/spark-sql.py's Spark rows are checked the same way where Java and pyspark exist.
 #![cfg(feature = "parquet")]
 
 mod common;
@@ -321,4 +322,41 @@ fn documented_queries_answer_what_the_json_records_say() {
         std::fs::write(&doc_path, new_doc).unwrap();
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// scripts/spark-sql.py: Spark (pyspark in local mode) reads the same export and its queries
+/// give the rows the JSON records say. Skipped with a message without Java or pyspark (`make
+/// test` installs neither: a JVM and pyspark are some 400 MB).
+#[test]
+fn spark_reads_the_same_files() {
+    let java = Command::new("java").arg("-version").output().is_ok_and(|o| o.status.success());
+    let pyspark = Command::new("python3").args(["-c", "import pyspark"]).output().is_ok_and(|o| o.status.success());
+    if !java || !pyspark {
+        eprintln!("skipped: Spark needs java and python3's pyspark (python3 -m pip install pyspark)");
+        return;
+    }
+    let dir: PathBuf = std::env::temp_dir().join(format!("wireseam-spark-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    export(&dir);
+    let o = Command::new("python3").arg(root().join("scripts/spark-sql.py")).arg(dir.join("out")).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(o.status.success(), "spark-sql.py: {}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let mut sections: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current = None;
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix("-- ") {
+            current = Some(name.to_string());
+            sections.entry(name.to_string()).or_default();
+        } else if let Some(name) = &current {
+            sections.get_mut(name).unwrap().push(line.to_string());
+        }
+    }
+    assert!(sections.len() >= 3, "spark-sql.py ran its queries: {stdout}");
+    let records: Vec<Value> = CAPTURES.iter().flat_map(|name| json_records(&format!("fixtures/{name}.pcap"))).collect();
+    for (name, rows) in &sections {
+        let want: Vec<String> =
+            expected(name, &records).iter().map(|row| row.iter().map(cell_text).collect::<Vec<_>>().join(" | ")).collect();
+        assert_eq!(rows, &want, "{name}: Spark's rows against the JSON records");
+    }
 }
