@@ -132,6 +132,7 @@ fn compare_packets(what: &str, pq: &[BTreeMap<String, Value>], js: &[Value], fai
             ("ip_dst", at(rec, "/ip/dst")),
             ("ip_ttl", at(rec, "/ip/ttl")),
             ("ip_proto", at(rec, "/ip/proto")),
+            ("ip_id", at(rec, "/ip/id")),
             ("sport", if tcp { at(rec, "/tcp/sport") } else { at(rec, "/udp/sport") }),
             ("dport", if tcp { at(rec, "/tcp/dport") } else { at(rec, "/udp/dport") }),
             ("udp_len", at(rec, "/udp/len")),
@@ -153,6 +154,8 @@ fn compare_packets(what: &str, pq: &[BTreeMap<String, Value>], js: &[Value], fai
             ("analysis", at(rec, "/tcp/analysis")),
             ("bytes_in_flight", at(rec, "/tcp/bytes_in_flight")),
             ("warnings", at(rec, "/warnings")),
+            ("app_proto", at(rec, "/app/proto")),
+            ("app_info", at(rec, "/app/info")),
         ];
         for (column, json) in pairs {
             check(&w, failures, column, &row[column], &json);

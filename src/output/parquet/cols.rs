@@ -63,6 +63,7 @@ pub struct PacketCols {
     ip_dst_v4: UInt32Builder,
     ip_ttl: UInt8Builder,
     ip_proto: UInt8Builder,
+    ip_id: UInt32Builder,
     transport: StringBuilder,
     sport: UInt16Builder,
     dport: UInt16Builder,
@@ -87,6 +88,8 @@ pub struct PacketCols {
     analysis: ListBuilder<StringBuilder>,
     bytes_in_flight: UInt32Builder,
     warnings: ListBuilder<StringBuilder>,
+    app_proto: StringBuilder,
+    app_info: StringBuilder,
     rows: usize,
 }
 
@@ -110,6 +113,7 @@ impl Default for PacketCols {
             ip_dst_v4: UInt32Builder::new(),
             ip_ttl: UInt8Builder::new(),
             ip_proto: UInt8Builder::new(),
+            ip_id: UInt32Builder::new(),
             transport: StringBuilder::new(),
             sport: UInt16Builder::new(),
             dport: UInt16Builder::new(),
@@ -134,6 +138,8 @@ impl Default for PacketCols {
             analysis: ListBuilder::new(StringBuilder::new()),
             bytes_in_flight: UInt32Builder::new(),
             warnings: ListBuilder::new(StringBuilder::new()),
+            app_proto: StringBuilder::new(),
+            app_info: StringBuilder::new(),
             rows: 0,
         }
     }
@@ -161,6 +167,7 @@ impl Columns for PacketCols {
             f("ip_dst_v4", UInt32, true),
             f("ip_ttl", UInt8, true),
             f("ip_proto", UInt8, true),
+            f("ip_id", UInt32, true),
             f("transport", Utf8, true),
             f("sport", UInt16, true),
             f("dport", UInt16, true),
@@ -185,6 +192,8 @@ impl Columns for PacketCols {
             f("analysis", list_of(Utf8), true),
             f("bytes_in_flight", UInt32, true),
             f("warnings", list_of(Utf8), true),
+            f("app_proto", Utf8, true),
+            f("app_info", Utf8, true),
         ]))
     }
 
@@ -212,6 +221,7 @@ impl Columns for PacketCols {
             Arc::new(self.ip_dst_v4.finish()),
             Arc::new(self.ip_ttl.finish()),
             Arc::new(self.ip_proto.finish()),
+            Arc::new(self.ip_id.finish()),
             Arc::new(self.transport.finish()),
             Arc::new(self.sport.finish()),
             Arc::new(self.dport.finish()),
@@ -236,6 +246,8 @@ impl Columns for PacketCols {
             Arc::new(self.analysis.finish()),
             Arc::new(self.bytes_in_flight.finish()),
             Arc::new(self.warnings.finish()),
+            Arc::new(self.app_proto.finish()),
+            Arc::new(self.app_info.finish()),
         ]
     }
 }
@@ -287,6 +299,7 @@ impl PacketCols {
                 self.ip_dst_v4.append_option(v4(&ip.dst));
                 self.ip_ttl.append_value(ip.ttl);
                 self.ip_proto.append_value(ip.proto);
+                self.ip_id.append_option(ip.id);
             }
             _ => {
                 self.ip_version.append_null();
@@ -296,6 +309,7 @@ impl PacketCols {
                 self.ip_dst_v4.append_null();
                 self.ip_ttl.append_null();
                 self.ip_proto.append_null();
+                self.ip_id.append_null();
             }
         }
         let (transport, ports) = match &frame.transport {
@@ -391,6 +405,19 @@ impl PacketCols {
                 self.warnings.values().append_value(text);
             }
             self.warnings.append(true);
+        }
+        // the JSON record's `app.proto` and `app.info` (the wire's bytes; not UTF-8 as U+FFFD)
+        match crate::decode::app::summarize(frame) {
+            Some(info) => {
+                let mut raw = Vec::with_capacity(128);
+                let _ = info.write_info(&mut raw);
+                self.app_proto.append_value(info.proto().name());
+                self.app_info.append_value(String::from_utf8_lossy(&raw));
+            }
+            None => {
+                self.app_proto.append_null();
+                self.app_info.append_null();
+            }
         }
         self.rows += 1;
     }
