@@ -510,3 +510,22 @@ fn usage_errors_and_unwritable_directories() {
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn merged_files_name_each_packets_file() {
+    let (a, b) = (fixture("tcp-basic.pcap"), fixture("udp.pcap"));
+    let (_, json) = json_records(&["read", s(&a), "--merge", s(&b), "-F", "json"]);
+    let dir = tempdir("merge");
+    let o = wireseam(&["read", s(&a), "--merge", s(&b), "-F", "parquet", "-o", s(&dir)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let packets = rows(&dir.join("packets.parquet"));
+    let mut failures = Vec::new();
+    compare_packets("merge", &packets, &json["packet"], &mut failures);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let files: Vec<&Value> = packets.iter().map(|r| &r["file"]).collect();
+    let json_files: Vec<&Value> = json["packet"].iter().map(|r| &r["file"]).collect();
+    assert_eq!(files, json_files);
+    // messages and conns of a merged run belong to no one file
+    assert!(rows(&dir.join("conns.parquet")).iter().all(|r| r["file"].is_null()));
+    let _ = std::fs::remove_dir_all(dir);
+}
