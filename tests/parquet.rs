@@ -488,6 +488,11 @@ fn usage_errors_and_unwritable_directories() {
     assert_error(&wireseam(&["read", s(&f), "-o", "x"]), 2, &["-o x", "--format parquet"]);
     assert_error(&wireseam(&["read", s(&f), "--partition", "hour"]), 2, &["--partition"]);
     assert_error(&wireseam(&["conns", s(&f), s(&f)]), 2, &["--format parquet -o DIR", "--merge"]);
+    assert_error(
+        &wireseam(&["conns", s(&f), "/nonexistent/b.pcap", "-F", "parquet", "-o", "x"]),
+        2,
+        &["/nonexistent/b.pcap", "no such capture file"],
+    );
     assert_error(&wireseam(&["conns", s(&f), "-F", "parquet", "-o", "x", "--jobs", "0"]), 2, &["--jobs 0"]);
     assert_error(&wireseam(&["stream", s(&f), "-F", "parquet", "-o", "x", "--follow"]), 2, &["--follow"]);
 

@@ -879,6 +879,14 @@ pub enum ConnsFormatArg {
     Parquet,
 }
 
+/// A word of the trailing filter that names a capture file (`.pcap`, `.pcapng`, `.cap`,
+/// compressed or not), which no BPF expression word does.
+fn looks_like_capture_file(word: &str) -> bool {
+    let name = word.to_ascii_lowercase();
+    let name = [".gz", ".bz2", ".xz", ".zst"].iter().find_map(|z| name.strip_suffix(z)).unwrap_or(&name);
+    [".pcap", ".pcapng", ".cap"].iter().any(|ext| name.ends_with(ext))
+}
+
 /// The packet-listing format of `format`, `-e` and `-E`; usage errors for options that do not
 /// go together.
 fn packet_format(
@@ -1278,6 +1286,10 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                     ));
                 }
                 files.push(PathBuf::from(word));
+            }
+            // a capture file's name that is no file: say so, not "bad filter"
+            if let Some(word) = args.input.filter.first().filter(|w| looks_like_capture_file(w)) {
+                return Err(format!("{word}: no such capture file (the words after the files are the BPF filter)"));
             }
             if parquet.is_some() && (args.sort != "id" || args.reverse) {
                 return Err("--sort and --reverse order the table and text rows; order Parquet rows in SQL (ORDER BY)".into());
