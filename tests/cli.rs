@@ -265,7 +265,11 @@ fn capture_report_options() {
     assert!(stderr(&o).contains("--report <FILE>"), "{}", stderr(&o));
     assert_clean_error(&wireseam(&["capture", "-i", "lo", "--framing", "bogus"]), 2, &["--framing", "bogus"]);
     assert_clean_error(&wireseam(&["capture", "-i", "lo", "--report", "/nonexistent/x.html", "--top", "0"]), 2, &["--top"]);
-    assert_clean_error(&wireseam(&["capture", "-i", "lo", "--report", "/nonexistent/x.html", "--recv", "0"]), 2, &["--recv", "at least 1 byte"]);
+    assert_clean_error(
+        &wireseam(&["capture", "-i", "lo", "--report", "/nonexistent/x.html", "--recv", "0"]),
+        2,
+        &["--recv", "at least 1 byte"],
+    );
 }
 
 #[test]
