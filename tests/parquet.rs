@@ -534,3 +534,18 @@ fn merged_files_name_each_packets_file() {
     assert!(rows(&dir.join("conns.parquet")).iter().all(|r| r["file"].is_null()));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn frames_without_a_timestamp_go_to_the_null_hour() {
+    // pcapng Simple Packet Blocks carry no timestamp
+    let f = fixture("simple-packets.pcapng");
+    let dir = tempdir("nullhour");
+    let o = wireseam(&["read", s(&f), "-F", "parquet", "-o", s(&dir), "--partition", "hour"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let null_hour = rows(&dir.join("hour=__HIVE_DEFAULT_PARTITION__").join("packets.parquet"));
+    assert!(!null_hour.is_empty() && null_hour.iter().all(|r| r["ts"].is_null() && r["t_ns"].is_null()));
+    let (_, json) = json_records(&["read", s(&f), "-F", "json"]);
+    let unstamped = json["packet"].iter().filter(|p| p["ts"].is_null()).count();
+    assert_eq!(null_hour.len(), unstamped);
+    let _ = std::fs::remove_dir_all(dir);
+}
