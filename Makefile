@@ -51,6 +51,13 @@ test-deps: deps lab-deps
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(TEST_APT_PKGS) >/dev/null || { \
 	    echo "wireseam: apt-get failed; please install: $(TEST_APT_PKGS)"; exit 1; }; \
 	fi
+	@if python3 -c 'import duckdb' 2>/dev/null; then :; else \
+	  echo "wireseam: installing DuckDB's Python package (tests/sql.rs runs the queries of docs/sql.md with it)"; \
+	  python3 -m pip --version >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null; } || true; \
+	  python3 -m pip install -q duckdb 2>/dev/null || python3 -m pip install -q --break-system-packages duckdb || { \
+	    echo "wireseam: pip install duckdb failed; please run: python3 -m pip install duckdb"; exit 1; }; \
+	fi
 
 build: deps
 	$(CARGO) build --release --locked
@@ -61,20 +68,27 @@ demo: build lab-deps
 	@$(BIN) demo
 
 # Formatting (rustfmt.toml) and every clippy warning fail the build; `make test` runs this first.
+# Clippy runs on the default build and on the one with the `parquet` feature (`make test`'s):
+# code behind a feature, and code only without it, are each checked once.
 lint: deps
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features parquet -- -D warnings
 
 # The suite, then the golden-test API example (examples/echo_golden.rs: skipped without the
-# right to capture).
+# right to capture). One build with the `parquet` feature, not the default one: the suite then
+# includes the Parquet round trips and the SQL queries of docs/sql.md (DuckDB, required here),
+# and the default build's own difference (the not-compiled error) is unit-tested in both
+# builds; a second full build would double the time on CI.
+TEST_FEATURES := --features parquet
 test: test-deps lint
-	mkdir -p target; WIRESEAM_REQUIRE_BROWSER=1 $(CARGO) test --locked --all-targets 2>&1 | tee target/test.log; \
+	mkdir -p target; WIRESEAM_REQUIRE_BROWSER=1 WIRESEAM_REQUIRE_DUCKDB=1 $(CARGO) test --locked --all-targets $(TEST_FEATURES) 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'; \
 	  [ $$status = 0 ] || exit $$status; \
-	  $(CARGO) run --locked -q --example echo_golden
+	  $(CARGO) run --locked -q $(TEST_FEATURES) --example echo_golden
 
 # Regenerate the man pages and golden files after an intended change; review the diff.
 man: deps

@@ -159,6 +159,9 @@ fn stream(cfg: &StreamConfig) -> i32 {
         seams.keep_bytes = cfg.keep_bytes;
         seams.keep_timeline = !cfg.recv.is_empty() || cfg.follow.is_some();
     }
+    if let Some(options) = &cfg.parquet {
+        return parquet_run(&cfg.input, |sink| pipeline::run_file(&opts, sink), options, crate::output::parquet::Tables::MessagesAndConns);
+    }
     let out = BufWriter::new(io::stdout().lock());
     let shown = StreamOptions {
         follow: cfg.follow,
@@ -497,6 +500,9 @@ fn read_options(input: &InputConfig) -> ReadOptions {
 }
 
 fn conns(cfg: &ConnsConfig) -> i32 {
+    if let Some(export) = &cfg.parquet {
+        return conns_parquet(cfg, export);
+    }
     let mut sink = ConnsSink::default();
     let result = pipeline::run_file(&read_options(&cfg.input), &mut sink);
     if result.is_err() {
@@ -520,9 +526,127 @@ fn conns(cfg: &ConnsConfig) -> i32 {
         ConnsFormat::Json => write_json(&mut out, &rows),
         ConnsFormat::Table => write_table(&mut out, &rows, width),
         ConnsFormat::Delimited(kind) => crate::output::conns_log::write_delimited(&mut out, &rows, kind),
+        ConnsFormat::Parquet => unreachable!("conns_parquet writes it"),
     };
     let written = written.and_then(|_| out.flush());
     finish(&cfg.input, result, written)
+}
+
+/// The directory of `-o` checked (created when missing) before a run: its error and exit 1.
+#[cfg(feature = "parquet")]
+fn parquet_dir(dir: &std::path::Path) -> Result<(), i32> {
+    crate::output::parquet::check_dir(dir).map_err(|e| {
+        eprintln!("wireseam: {e}");
+        EXIT_ERROR
+    })
+}
+
+/// `conns --format parquet -o DIR FILE...`: every file's connections (at most `--jobs` files
+/// read at once), joined across rotated files, into conns.parquet.
+#[cfg(feature = "parquet")]
+fn conns_parquet(cfg: &ConnsConfig, export: &crate::cli::ConnsExport) -> i32 {
+    use crate::output::parquet::set::{join_files, FileRows};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    if let Err(code) = parquet_dir(&export.options.dir) {
+        return code;
+    }
+    let files: Vec<std::path::PathBuf> = std::iter::once(cfg.input.file.clone()).chain(export.files.iter().cloned()).collect();
+    let jobs = export.jobs.min(files.len()).max(1);
+    // the cores are shared out: each file's run gets its share of --threads
+    let per_file = InputConfig { threads: (cfg.input.threads / jobs).max(1), ..cfg.input.clone() };
+    let next = AtomicUsize::new(0);
+    // each file's run and rows, by its place in `files`
+    type FileRun = (Result<pipeline::RunSummary, RunError>, Vec<crate::output::conns::ConnRow>);
+    let results: Vec<std::sync::Mutex<Option<FileRun>>> = files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break };
+                let input = InputConfig { file: file.clone(), ..per_file.clone() };
+                let mut opts = read_options(&input);
+                // several bars at once would garble each other
+                opts.progress = files.len() == 1;
+                let mut sink = ConnsSink::default();
+                let result = pipeline::run_file(&opts, &mut sink);
+                *results[i].lock().expect("no worker panics holding it") = Some((result, sink.rows));
+            });
+        }
+    });
+    let mut code = EXIT_OK;
+    let mut sets = Vec::new();
+    for (file, slot) in files.iter().zip(results) {
+        let (result, rows) = slot.into_inner().expect("no worker panics holding it").expect("every file was read");
+        let input = InputConfig { file: file.clone(), ..cfg.input.clone() };
+        let file_code = finish(&input, result, Ok(()));
+        code = code.max(file_code);
+        sets.push(FileRows { file: file.display().to_string(), rows });
+    }
+    let nfiles = sets.len();
+    let mut joined = join_files(sets);
+    joined.retain(|(_, row)| cfg.filters.iter().all(|filter| filter.matches(&row.summary)));
+    let mut writer = crate::output::parquet::ConnWriter::new(&export.options);
+    let written = joined.iter().try_for_each(|(origin, row)| writer.push(origin, row)).and_then(|_| writer.close());
+    match written {
+        Ok(rows) => {
+            let continued = joined.iter().filter(|(origin, _)| origin.pieces > 1).count();
+            eprintln!(
+                "wireseam: {} connection{} from {nfiles} file{} written to {} ({continued} continued across files)",
+                crate::numbers::thousands(rows),
+                if rows == 1 { "" } else { "s" },
+                if nfiles == 1 { "" } else { "s" },
+                export.options.dir.display()
+            );
+            code
+        }
+        Err(e) => {
+            eprintln!("wireseam: writing {}: {e}", export.options.dir.display());
+            EXIT_ERROR
+        }
+    }
+}
+
+#[cfg(not(feature = "parquet"))]
+fn conns_parquet(_cfg: &ConnsConfig, _export: &crate::cli::ConnsExport) -> i32 {
+    unreachable!("the configuration refuses --format parquet without the feature")
+}
+
+/// `read`/`stream --format parquet -o DIR`: the run's records into Parquet files.
+#[cfg(feature = "parquet")]
+fn parquet_run(
+    input: &InputConfig,
+    run: impl FnOnce(&mut dyn Sink) -> Result<pipeline::RunSummary, RunError>,
+    options: &crate::output::parquet::ParquetOptions,
+    tables: crate::output::parquet::Tables,
+) -> i32 {
+    if let Err(code) = parquet_dir(&options.dir) {
+        return code;
+    }
+    let file = input.merge.is_empty().then(|| input.file.display().to_string());
+    let mut sink = crate::output::parquet::ParquetSink::new(options, tables, file);
+    let result = run(&mut sink);
+    if result.is_ok() {
+        let (packets, messages, conns) = sink.rows();
+        let count = |n: u64, one: &str, many: &str| format!("{} {}", crate::numbers::thousands(n), if n == 1 { one } else { many });
+        let mut counts = Vec::new();
+        if tables == crate::output::parquet::Tables::All {
+            counts.push(count(packets, "packet", "packets"));
+        }
+        counts.push(count(messages, "message", "messages"));
+        counts.push(count(conns, "connection", "connections"));
+        eprintln!("wireseam: {} written to {}", counts.join(", "), options.dir.display());
+    }
+    finish(input, result, Ok(()))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_run(
+    _: &InputConfig,
+    _: impl FnOnce(&mut dyn Sink) -> Result<pipeline::RunSummary, RunError>,
+    _: &crate::output::parquet::ParquetOptions,
+    _: crate::output::parquet::Tables,
+) -> i32 {
+    unreachable!("the configuration refuses --format parquet without the feature")
 }
 
 fn flow(cfg: &FlowConfig) -> i32 {
@@ -558,6 +682,9 @@ fn read(cfg: &ReadConfig) -> i32 {
             // only a run on one thread stops early (the sink says when)
             opts.threads = 1;
         }
+    }
+    if let OutputFormat::Parquet(options) = &cfg.format {
+        return parquet_run(&cfg.input, |sink| run_selected(&opts, cfg, sink), options, crate::output::parquet::Tables::All);
     }
     let Some(path) = &cfg.write else {
         let text = cfg.look.options(Palette::for_stdout(cfg.color));

@@ -308,3 +308,15 @@ fn tunnel_flags() {
     let outer = text(&["read", c, "--tunnel-port", "vxlan=8472", "--inner", "udp port 8472"]);
     assert!(!outer.lines().any(|l| l.contains("ICMP")), "--inner looks at the inner header, not the outer UDP: {outer}");
 }
+
+/// A build without the `parquet` feature says so and how to build it (the build with it is
+/// tested in tests/parquet.rs).
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn parquet_without_the_feature_names_it() {
+    let f = fixture("tcp-basic.pcap");
+    for cmd in ["read", "stream", "conns"] {
+        let o = wireseam(&[cmd, f.to_str().unwrap(), "-F", "parquet", "-o", "x"]);
+        assert_clean_error(&o, 2, &["`parquet` feature", "--features parquet"]);
+    }
+}

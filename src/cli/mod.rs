@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod export;
 mod golden;
 mod lines;
 mod man;
@@ -660,6 +661,25 @@ pub struct StreamArgs {
     /// message starts. A bare --follow is ascii, before the file or a filter too.
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "ascii", conflicts_with_all = ["hex", "recv"])]
     pub follow: Option<FollowArg>,
+
+    /// Output format: the messages for people, or Parquet files of the message and conn
+    /// records in the directory of -o (docs/parquet.md).
+    #[arg(short = 'F', long, value_enum, default_value_t = StreamFormatArg::Text)]
+    pub format: StreamFormatArg,
+
+    /// Where --format parquet writes.
+    #[command(flatten)]
+    pub export: export::ExportArgs,
+}
+
+/// `-F`/`--format` of `stream`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamFormatArg {
+    /// Each connection's messages for people.
+    Text,
+    /// messages.parquet and conns.parquet in the directory of -o (builds with the `parquet`
+    /// feature).
+    Parquet,
 }
 
 /// `--follow` of `stream`.
@@ -746,6 +766,15 @@ pub struct ConnsArgs {
     /// Only these protocols: tcp, udp, icmp, comma-separated (default: all, as Zeek's conn.log).
     #[arg(long, value_name = "LIST")]
     pub proto: Option<String>,
+
+    /// Where --format parquet writes.
+    #[command(flatten)]
+    pub export: export::ExportArgs,
+
+    /// With --format parquet and several FILEs: files read at once (default: the available
+    /// cores, at most 4).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// Arguments of `wireseam flow`.
@@ -793,6 +822,10 @@ pub struct ReadArgs {
     /// `| tshark -r -`), and nothing else there.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// Where --format parquet writes.
+    #[command(flatten)]
+    pub export: export::ExportArgs,
 }
 
 /// `-F`/`--format` of `read` and `capture`: the output format.
@@ -804,6 +837,9 @@ pub enum Format {
     Json,
     /// The fields named by -e, one line per frame (tshark's -T fields).
     Fields,
+    /// Parquet files in the directory of -o (`read` only; builds with the `parquet` feature;
+    /// docs/parquet.md).
+    Parquet,
 }
 
 /// `-e` and `-E` of `read` and `capture` (tshark's).
@@ -838,16 +874,35 @@ pub enum ConnsFormatArg {
     Tsv,
     /// A Zeek conn.log (ASCII writer: #fields, #types header lines).
     Zeek,
+    /// conns.parquet in the directory of -o (builds with the `parquet` feature;
+    /// docs/parquet.md); several FILEs make one table.
+    Parquet,
+}
+
+/// A word of the trailing filter that names a capture file (`.pcap`, `.pcapng`, `.cap`,
+/// compressed or not), which no BPF expression word does.
+fn looks_like_capture_file(word: &str) -> bool {
+    let name = word.to_ascii_lowercase();
+    let name = [".gz", ".bz2", ".xz", ".zst"].iter().find_map(|z| name.strip_suffix(z)).unwrap_or(&name);
+    [".pcap", ".pcapng", ".cap"].iter().any(|ext| name.ends_with(ext))
 }
 
 /// The packet-listing format of `format`, `-e` and `-E`; usage errors for options that do not
 /// go together.
-fn packet_format(format: Format, fields: FieldArgs, lines: &LineArgs, look: &TextLook) -> Result<crate::output::OutputFormat, String> {
+fn packet_format(
+    format: Format,
+    fields: FieldArgs,
+    lines: &LineArgs,
+    look: &TextLook,
+    export: &export::ExportArgs,
+) -> Result<crate::output::OutputFormat, String> {
     use crate::output::OutputFormat;
     let verbose = lines.verbose;
+    let parquet = export.options(format == Format::Parquet)?;
     if format != Format::Text {
         let name = match format {
             Format::Json => "-F json",
+            Format::Parquet => "-F parquet",
             _ => "-T fields",
         };
         // The JSON records have no payload key (contract version 2): refused, not dropped.
@@ -873,6 +928,10 @@ fn packet_format(format: Format, fields: FieldArgs, lines: &LineArgs, look: &Tex
             }
             OutputFormat::Fields(crate::output::fields::FieldsSpec::parse(&fields.fields, &fields.options)?)
         }
+        Format::Parquet if verbose > 0 => {
+            return Err("-v applies only to text output, not to -F parquet (its rows have every field)".into())
+        }
+        Format::Parquet => OutputFormat::Parquet(parquet.expect("options given for parquet")),
     })
 }
 
@@ -937,6 +996,8 @@ pub struct StreamConfig {
     pub color: ColorMode,
     /// `--follow MODE`: each TCP connection's bytes interleaved instead of its messages.
     pub follow: Option<crate::output::follow::FollowMode>,
+    /// `--format parquet`: the message and conn records written there instead.
+    pub parquet: Option<crate::output::parquet::ParquetOptions>,
 }
 
 /// Validated configuration for `stats`.
@@ -996,6 +1057,20 @@ pub struct ConnsConfig {
     pub reverse: bool,
     /// Conditions a row must all meet (`--filter`).
     pub filters: Vec<crate::output::conns::ConnFilter>,
+    /// `--format parquet`: where, and the further files of a capture set (`Some` exactly when
+    /// `format` is [`ConnsFormat::Parquet`](crate::output::conns_log::ConnsFormat::Parquet)).
+    pub parquet: Option<ConnsExport>,
+}
+
+/// `conns --format parquet -o DIR FILE...`: the Parquet options and the capture set.
+#[derive(Debug, Clone)]
+pub struct ConnsExport {
+    /// The directory and its layout.
+    pub options: crate::output::parquet::ParquetOptions,
+    /// Files after the first (`InputConfig::file`), read as one capture set.
+    pub files: Vec<PathBuf>,
+    /// Files read at once (`--jobs`).
+    pub jobs: usize,
 }
 
 /// Validated configuration for `flow`.
@@ -1191,16 +1266,41 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             };
             Ok(Config::Read(ReadConfig {
                 input: input_config(args.input, default_threads(MAX_DEFAULT_READ_THREADS))?,
-                format: packet_format(args.format, args.fields, &args.lines, &look)?,
+                format: packet_format(args.format, args.fields, &args.lines, &look, &args.export)?,
                 look,
                 select: select_config(args.select)?,
                 write,
                 color,
             }))
         }
-        Command::Conns(args) => {
+        Command::Conns(mut args) => {
             use crate::output::conns::{ConnFilter, SortKey};
+            let parquet = args.export.options(args.format == ConnsFormatArg::Parquet)?;
+            // a capture set: the filter words before the first that is not a file are more files
+            let mut files = Vec::new();
+            while args.input.filter.first().is_some_and(|word| std::path::Path::new(word).is_file()) {
+                let word = args.input.filter.remove(0);
+                if parquet.is_none() {
+                    return Err(format!(
+                        "{word}: several capture files make one table only with --format parquet -o DIR; --merge {word} reads them as one capture"
+                    ));
+                }
+                files.push(PathBuf::from(word));
+            }
+            // a capture file's name that is no file: say so, not "bad filter"
+            if let Some(word) = args.input.filter.first().filter(|w| looks_like_capture_file(w)) {
+                return Err(format!("{word}: no such capture file (the words after the files are the BPF filter)"));
+            }
+            if parquet.is_some() && (args.sort != "id" || args.reverse) {
+                return Err("--sort and --reverse order the table and text rows; order Parquet rows in SQL (ORDER BY)".into());
+            }
+            let jobs = match args.jobs {
+                Some(0) => return Err("--jobs 0: give at least 1".into()),
+                Some(n) => n,
+                None => default_threads(MAX_DEFAULT_CONNS_THREADS),
+            };
             Ok(Config::Conns(ConnsConfig {
+                parquet: parquet.map(|options| ConnsExport { options, files, jobs }),
                 input: input_config(args.input, default_threads(MAX_DEFAULT_CONNS_THREADS))?,
                 format: {
                     use crate::output::conns_log::{ConnsFormat, Delimited};
@@ -1210,6 +1310,7 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                         ConnsFormatArg::Csv => ConnsFormat::Delimited(Delimited::Csv),
                         ConnsFormatArg::Tsv => ConnsFormat::Delimited(Delimited::Tsv),
                         ConnsFormatArg::Zeek => ConnsFormat::Delimited(Delimited::Zeek),
+                        ConnsFormatArg::Parquet => ConnsFormat::Parquet,
                     }
                 },
                 sort: SortKey::parse(&args.sort)?,
@@ -1312,7 +1413,12 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
             if args.recv.contains(&0) {
                 return Err("--recv sizes must be at least 1 byte".into());
             }
+            let parquet = args.export.options(args.format == StreamFormatArg::Parquet)?;
+            if parquet.is_some() && (args.conn.is_some() || args.hex || !args.recv.is_empty() || args.follow.is_some()) {
+                return Err("--conn, -x, --recv and --follow shape the text view; -F parquet writes every message (select in SQL)".into());
+            }
             Ok(Config::Stream(StreamConfig {
+                parquet,
                 input: input_config(args.input, 1)?,
                 conn: args.conn,
                 hex: args.hex,
@@ -1407,7 +1513,12 @@ pub fn to_config(cli: Cli) -> Result<Config, String> {
                 list: args.list,
                 count: args.count,
                 duration,
-                format: packet_format(args.format, args.fields, &args.lines, &look)?,
+                format: {
+                    if args.format == Format::Parquet {
+                        return Err("-F parquet writes files from a capture file: capture with -w FILE, then `wireseam read FILE -F parquet -o DIR`".into());
+                    }
+                    packet_format(args.format, args.fields, &args.lines, &look, &Default::default())?
+                },
                 look,
                 user: args.user,
                 color,

@@ -20,6 +20,8 @@ pub enum ConnsFormat {
     Json,
     /// Delimited text.
     Delimited(Delimited),
+    /// `conns.parquet` files (`docs/parquet.md`), written by `app` from the rows.
+    Parquet,
 }
 
 /// The delimited formats.

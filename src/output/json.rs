@@ -360,7 +360,7 @@ fn write_tail(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
 
 /// Nanoseconds from the arrival of `msg`'s last byte to that of `next`'s first, when they came in
 /// different frames (in one frame they are glued on the wire, not in the receive buffer).
-fn next_gap(msg: &Message, next: &Message) -> Option<i64> {
+pub(crate) fn next_gap(msg: &Message, next: &Message) -> Option<i64> {
     let apart = msg.frames.last() != next.frames.first() || msg.frames.is_empty();
     apart.then(|| next.first_ts.saturating_sub(msg.last_ts).max(0))
 }
@@ -510,7 +510,7 @@ pub fn write_conn(w: &mut impl Write, conn: &ConnSummary, seams: &super::conns::
 
 /// What IP reassembly says of a frame beyond `ip.frag`/`ip.reassembled`, as warning strings:
 /// a discarded datagram, an overlap, a tiny first fragment.
-fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
+pub(crate) fn reasm_warnings(frame: &Frame<'_>) -> [Option<&'static str>; 3] {
     use crate::decode::{IpReasm, Overlap};
     let Some(note) = frame.reasm.note() else { return [None; 3] };
     let dropped = match &frame.reasm {

@@ -11,6 +11,7 @@ pub mod flow;
 pub mod follow;
 pub mod json;
 pub mod link;
+pub mod parquet;
 pub mod report;
 pub mod savefile;
 pub mod select;
@@ -37,6 +38,9 @@ pub enum OutputFormat {
     Json,
     /// Chosen fields of the packet records, one line per frame (`-T fields -e ...`).
     Fields(fields::FieldsSpec),
+    /// Parquet files in a directory (`docs/parquet.md`; refused by the configuration in a build
+    /// without the `parquet` feature).
+    Parquet(parquet::ParquetOptions),
 }
 
 /// The sink of a packet listing (`read`, `capture`) in `format`, writing to `w`: the one place
@@ -46,6 +50,11 @@ pub fn packet_sink<'w, W: Write + 'w>(format: &OutputFormat, text: text::TextOpt
         OutputFormat::Text => Box::new(text::TextSink::new(w, text)),
         OutputFormat::Json => Box::new(json::JsonSink::new(w)),
         OutputFormat::Fields(spec) => Box::new(fields::FieldsSink::new(w, spec.clone())),
+        // refused by the configuration of every command that lists packets to a writer
+        #[cfg(feature = "parquet")]
+        OutputFormat::Parquet(opts) => Box::new(parquet::ParquetSink::new(opts, parquet::Tables::All, None)),
+        #[cfg(not(feature = "parquet"))]
+        OutputFormat::Parquet(_) => unreachable!("the configuration refuses -F parquet without the feature"),
     }
 }
 
