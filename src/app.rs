@@ -684,7 +684,18 @@ fn read(cfg: &ReadConfig) -> i32 {
         }
     }
     if let OutputFormat::Parquet(options) = &cfg.format {
-        return parquet_run(&cfg.input, |sink| run_selected(&opts, cfg, sink), options, crate::output::parquet::Tables::All);
+        let mut missing = None;
+        let code = parquet_run(
+            &cfg.input,
+            |sink| {
+                let (result, lacks) = run_selected(&opts, cfg, sink);
+                missing = lacks;
+                result
+            },
+            options,
+            crate::output::parquet::Tables::All,
+        );
+        return missing_conn(&cfg.input, code, missing);
     }
     let Some(path) = &cfg.write else {
         let text = cfg.look.options(Palette::for_stdout(cfg.color));
