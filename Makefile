@@ -81,10 +81,11 @@ lint: deps
 # right to capture). One build with the `parquet` feature, not the default one: the suite then
 # includes the Parquet round trips and the SQL queries of docs/sql.md (DuckDB, required here),
 # and the default build's own difference (the not-compiled error) is unit-tested in both
-# builds; a second full build would double the time on CI.
+# builds; a second full build would double the time on CI. --no-fail-fast: one failing test
+# binary does not hide the results of the others.
 TEST_FEATURES := --features parquet
 test: test-deps lint
-	mkdir -p target; WIRESEAM_REQUIRE_BROWSER=1 WIRESEAM_REQUIRE_DUCKDB=1 $(CARGO) test --locked --all-targets $(TEST_FEATURES) 2>&1 | tee target/test.log; \
+	mkdir -p target; WIRESEAM_REQUIRE_BROWSER=1 WIRESEAM_REQUIRE_DUCKDB=1 $(CARGO) test --locked --no-fail-fast --all-targets $(TEST_FEATURES) 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'; \
 	  [ $$status = 0 ] || exit $$status; \

@@ -170,9 +170,11 @@ fn simultaneous_open_and_close() {
     let (narration, packets) = lab("simultaneous-close", &["--no-lab"], Duration::from_secs(30));
     let segs = tcp(&packets);
     assert!(segs.iter().any(|p| p["tcp"]["state"]["client"] == "CLOSING" && p["tcp"]["state"]["server"] == "CLOSING"), "{narration}");
-    let last = segs.last().unwrap();
-    assert_eq!(last["tcp"]["state"]["client"], "TIME-WAIT");
-    assert_eq!(last["tcp"]["state"]["server"], "TIME-WAIT");
+    // each side reaches TIME-WAIT with the ACK of its FIN (the two ACKs cross, so which one the
+    // capture holds last depends on timing)
+    for side in ["client", "server"] {
+        assert!(segs.iter().any(|p| p["tcp"]["state"][side] == "TIME-WAIT"), "{side} never in TIME-WAIT:\n{narration}");
+    }
     assert!(narration.contains("CLOSING"), "the kernel's own TCP_INFO says CLOSING:\n{narration}");
 }
 
@@ -189,7 +191,9 @@ fn zero_window_probes_and_out_of_order() {
     let gaps: Vec<f64> = probes.windows(2).map(|w| t(w[1]) - t(w[0])).collect();
     assert!(gaps[1] > 1.6 * gaps[0], "{gaps:?}");
     let (narration, packets) = lab("out-of-order", &["--no-lab"], Duration::from_secs(30));
-    assert!(tcp(&packets).iter().any(|p| has(p, "duplicate_ack") && p.to_string().contains("sack")), "{narration}");
+    // the kernel's ACK of segment 1 again, with segment 3 in a SACK block (Wireshark calls it a
+    // duplicate ACK only if the window did not move meanwhile, which depends on when read() ran)
+    assert!(tcp(&packets).iter().any(|p| p["tcp"]["dir"] == "c2s" && p["tcp"]["sack"].is_array()), "{narration}");
     assert!(narration.contains("read() returned 1000 bytes (1500 in all)"), "2 and 3 released together:\n{narration}");
     assert!(narration.contains("D-SACK"), "the duplicate is reported:\n{narration}");
     assert!(tcp(&packets).iter().any(|p| has(p, "spurious_retransmission")), "{narration}");
