@@ -153,16 +153,23 @@ fn stable_over_20_runs(scenario: &str, port: u16) {
     assert_eq!(o.status.code(), Some(0), "{scenario}: {out}{err}");
     assert!(out.contains("stable: 20 runs"), "{out}");
     // Every segment, without what the kernel may vary (how data was cut, delayed ACKs, windows,
-    // the interleaving of the two directions).
+    // the interleaving of the two directions). A loaded machine can still make the kernel
+    // retransmit (a FIN whose ACK came late): the only lines allowed to vary are those.
     let mut args = vec!["--expect", e.to_str().unwrap(), "--check-stable", "20", "--level", "packets"];
     args.extend(["--ignore", "acks,window,timing,coalescing"]);
     args.extend(filter);
     args.extend(gen);
     let o = golden(&args);
     let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{scenario} packets: {out}{err}");
-    assert!(out.contains("stable: 20 runs gave the same"), "{out}");
-    assert!(out.contains("at level packets"), "{out}");
+    match o.status.code() {
+        Some(0) => assert!(out.contains("stable: 20 runs gave the same") && out.contains("at level packets"), "{out}"),
+        Some(1) => {
+            let varying: Vec<&str> = out.lines().skip_while(|l| !l.contains("the lines that vary")).skip(1).filter(|l| !l.trim().is_empty()).collect();
+            assert!(!varying.is_empty(), "{scenario} packets: {out}{err}");
+            assert!(varying.iter().all(|l| l.contains("retransmission")), "{scenario} packets vary beyond retransmissions: {out}");
+        }
+        code => panic!("{scenario} packets: exit {code:?}: {out}{err}"),
+    }
     // Bless, then pass, live.
     let mut bless = vec!["--expect", e.to_str().unwrap(), "--bless"];
     bless.extend(filter);
