@@ -263,8 +263,13 @@ pub enum Encap {
         src: MacAddr,
         /// Destination address.
         dst: MacAddr,
-        /// Its EtherType.
+        /// The EtherType after its VLAN tags.
         ethertype: u16,
+        /// VLAN identifiers of its 802.1Q/802.1ad tags, outermost first; the first `nvlan` are
+        /// set. They are this inner frame's, not the outer frame's ([`crate::decode::Frame::vlans`]).
+        vlans: [u16; 2],
+        /// How many VLAN tags it had (more than 2 are skipped, not recorded).
+        nvlan: u8,
     },
 }
 
@@ -376,7 +381,7 @@ impl Encaps {
     /// The innermost Ethernet header inside a tunnel, if one was.
     pub fn inner_eth(&self) -> Option<(MacAddr, MacAddr, u16)> {
         self.iter()
-            .filter_map(|l| if let Encap::Ether { src, dst, ethertype } = l.encap { Some((src, dst, ethertype)) } else { None })
+            .filter_map(|l| if let Encap::Ether { src, dst, ethertype, .. } = l.encap { Some((src, dst, ethertype)) } else { None })
             .last()
     }
 
@@ -452,13 +457,21 @@ fn bits(addr: IpAddr) -> u128 {
 }
 
 /// [`Encaps::tag`]: writes `[vxlan 42] [gre key 7] ` (each followed by a space), nothing when
-/// there is no tunnel. Inner Ethernet headers are not tagged.
+/// there is no tunnel. Inner Ethernet headers are not tagged, their VLAN tags are, where they
+/// are (`[gre] [vlan 10]`: VLAN 10 inside the GRE tunnel).
 pub struct EncapTag<'a>(&'a Encaps);
 
 impl fmt::Display for EncapTag<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for layer in self.0.iter() {
-            if matches!(layer.encap, Encap::Ether { .. }) {
+            if let Encap::Ether { vlans, nvlan, .. } = layer.encap {
+                if nvlan > 0 {
+                    f.write_str("[vlan ")?;
+                    for (i, vlan) in vlans[..usize::from(nvlan)].iter().enumerate() {
+                        write!(f, "{}{vlan}", if i > 0 { "," } else { "" })?;
+                    }
+                    f.write_str("] ")?;
+                }
                 continue;
             }
             write!(f, "[{}] ", ShortEncap(&layer.encap))?;
@@ -560,7 +573,13 @@ impl fmt::Display for LongEncap<'_> {
                 IpInIp::V4InV6 => "IPv4 in IPv6",
                 IpInIp::V6InV6 => "IPv6 in IPv6",
             }),
-            Encap::Ether { src, dst, ethertype } => write!(f, "Ethernet {src} > {dst}, ethertype 0x{ethertype:04x}"),
+            Encap::Ether { src, dst, ethertype, vlans, nvlan } => {
+                write!(f, "Ethernet {src} > {dst}")?;
+                for vlan in &vlans[..usize::from(nvlan)] {
+                    write!(f, ", vlan {vlan}")?;
+                }
+                write!(f, ", ethertype 0x{ethertype:04x}")
+            }
         }
     }
 }
@@ -621,14 +640,30 @@ pub(super) fn decap<'a>(frame: &mut Frame<'a>, opts: &DecodeOptions, data: &'a [
                     return;
                 };
                 let mac = |b: &[u8]| MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]]);
-                let ethertype = be16(eth, 12);
-                let layer =
-                    EncapLayer { encap: Encap::Ether { dst: mac(&eth[..6]), src: mac(&eth[6..12]), ethertype }, outer: None, udp: None };
+                let mut ethertype = be16(eth, 12);
+                // the inner frame's own 802.1Q / 802.1ad (and pre-standard 0x9100) tags: kept
+                // with it, so that they are shown inside the tunnel and the outer frame's stay its own
+                let (mut vlans, mut nvlan, mut at) = ([0u16; 2], 0u8, start + 14);
+                while matches!(ethertype, 0x8100 | 0x88a8 | 0x9100) {
+                    let Some(tag) = data.get(at..at + 4) else {
+                        let have = data.len().saturating_sub(at) as u32;
+                        frame.warn(Layer::Vlan, at, WarnKind::Truncated { need: 4, have });
+                        return;
+                    };
+                    if let Some(slot) = vlans.get_mut(usize::from(nvlan)) {
+                        *slot = be16(tag, 0) & 0x0fff;
+                        nvlan += 1;
+                    }
+                    ethertype = be16(tag, 2);
+                    at += 4;
+                }
+                let (dst, src) = (mac(&eth[..6]), mac(&eth[6..12]));
+                let layer = EncapLayer { encap: Encap::Ether { dst, src, ethertype, vlans, nvlan }, outer: None, udp: None };
                 if !frame.encaps.push(layer) {
                     frame.warn(Layer::Tunnel, start, WarnKind::Other(TOO_DEEP));
                     return;
                 }
-                (if ethertype >= 0x0600 { Proto::Ether(ethertype) } else { Proto::Other(ethertype) }, start + 14)
+                (if ethertype >= 0x0600 { Proto::Ether(ethertype) } else { Proto::Other(ethertype) }, at)
             }
         };
         let mut next = Frame::new(frame.link);
@@ -636,7 +671,10 @@ pub(super) fn decap<'a>(frame: &mut Frame<'a>, opts: &DecodeOptions, data: &'a [
         next.nvlan = frame.nvlan;
         next.warnings = std::mem::take(&mut frame.warnings);
         next.encaps = std::mem::take(&mut frame.encaps);
+        // the link layer stays the outer frame's, and so does the EtherType its header shows
+        let outer_ethertype = frame.ethertype;
         *frame = super::decode_net(next, proto, data, start, wire_len);
+        frame.ethertype = outer_ethertype;
     }
 }
 
@@ -720,24 +758,16 @@ fn gre(data: &[u8], start: usize, outer: Option<(IpAddr, IpAddr)>) -> Step {
         // RFC 1701 source routing, or an unknown version: left undecoded, as tshark does
         return Step::Done;
     }
-    let mut len = 4 + if checksum { 4 } else { 0 };
-    let field = |present: bool, len: &mut usize| -> Option<Option<u32>> {
-        if !present {
-            return Some(None);
-        }
-        let value = b.get(*len..*len + 4).map(|f| be32(f, 0))?;
-        *len += 4;
-        Some(Some(value))
-    };
-    let (Some(key), Some(seq)) = (field(has_key, &mut len), field(has_seq, &mut len)) else {
-        return cut(Layer::Gre, start, len + 8, data);
-    };
-    if version == 1 && flags & 0x0080 != 0 {
-        len += 4; // acknowledgment number
-    }
+    // RFC 2890 2.1: checksum (with the reserved word), key and sequence number, 4 bytes each, in
+    // this order when present; RFC 2637 4.1: enhanced GRE's acknowledgment number after them
+    let has_ack = version == 1 && flags & 0x0080 != 0;
+    let len = 4 + 4 * [checksum, has_key, has_seq, has_ack].iter().filter(|&&f| f).count();
     if b.len() < len {
         return cut(Layer::Gre, start, len, data);
     }
+    let key_at = 4 + 4 * usize::from(checksum);
+    let key = has_key.then(|| be32(b, key_at));
+    let seq = has_seq.then(|| be32(b, key_at + 4 * usize::from(has_key)));
     let gre = EncapLayer { encap: Encap::Gre { version, proto, key, seq }, outer, udp: None };
     let body = start + len;
     match (version, proto) {

@@ -611,12 +611,19 @@ fn write_encap(w: &mut impl Write, encaps: &crate::decode::Encaps) -> io::Result
                 }
             }
             Encap::Pppoe { session, ppp } => write!(w, ",\"session\":{session},\"ppp\":{ppp}")?,
-            Encap::Ether { src, dst, ethertype } => {
+            Encap::Ether { src, dst, ethertype, vlans, nvlan } => {
                 w.write_all(b",\"src\":")?;
                 write_mac(w, &src)?;
                 w.write_all(b",\"dst\":")?;
                 write_mac(w, &dst)?;
                 write!(w, ",\"type\":{ethertype}")?;
+                if nvlan > 0 {
+                    w.write_all(b",\"vlan\":[")?;
+                    for (i, vlan) in vlans[..usize::from(nvlan)].iter().enumerate() {
+                        write!(w, "{}{vlan}", if i > 0 { "," } else { "" })?;
+                    }
+                    w.write_all(b"]")?;
+                }
             }
         }
         if let Some((src, dst)) = layer.outer {

@@ -303,3 +303,34 @@ fn tunnel_ports() {
     assert_eq!(ports.lookup(1, 6081), None);
     assert_eq!(UdpTunnel::from_name("gtpu"), Some(UdpTunnel::GtpU));
 }
+
+#[test]
+fn gre_cut_inside_its_key_says_the_whole_header_length() {
+    // K flag only: 4 + 4 bytes; cut after 6 (RFC 2890 2.1)
+    let bytes = outer_ip(47, &[0x20, 0x00, 0x08, 0x00, 0x00, 0x00]);
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    let gre_warning = |frame: &Frame<'_>| frame.warnings.iter().find(|w| w.layer == Layer::Gre).map(|w| w.what.clone());
+    assert_eq!(gre_warning(&frame), Some(WarnKind::Truncated { need: 8, have: 6 }), "{:?}", frame.warnings);
+    // checksum and sequence: 4 + 4 + 4; cut after 10
+    let bytes = outer_ip(47, &[0x90, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 1]);
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    assert_eq!(gre_warning(&frame), Some(WarnKind::Truncated { need: 12, have: 10 }), "{:?}", frame.warnings);
+}
+
+#[test]
+fn vlan_tags_inside_a_tunnel_stay_with_the_inner_frame() {
+    // GRE 0x6558 -> Ethernet -> 802.1Q vlan 10 -> IPv4, in an outer frame without VLAN tags
+    let mut eth = inner_eth(&inner_tcp(b"hello"));
+    eth.splice(12..12, [0x81, 0x00, 0x00, 0x0a]);
+    let mut gre = vec![0x00, 0x00, 0x65, 0x58];
+    gre.extend_from_slice(&eth);
+    let bytes = outer_ip(47, &gre);
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    check_inner(&frame);
+    assert!(frame.vlans().is_empty(), "the outer frame has no VLAN tag: {:?}", frame.vlans());
+    assert_eq!(frame.ethertype, Some(0x0800), "the outer frame's EtherType");
+    assert_eq!(tag(&frame), "[gre] [vlan 10] ");
+    let inner = frame.encaps.iter().nth(1).unwrap();
+    assert_eq!(inner.encap, Encap::Ether { src: MacAddr(M1), dst: MacAddr(M2), ethertype: 0x0800, vlans: [10, 0], nvlan: 1 });
+    assert_eq!(LongEncap(inner).to_string(), "Ethernet 02:00:00:00:00:01 > 02:00:00:00:00:02, vlan 10, ethertype 0x0800");
+}
