@@ -667,14 +667,14 @@ pub(super) fn decap<'a>(frame: &mut Frame<'a>, opts: &DecodeOptions, data: &'a [
             }
         };
         let mut next = Frame::new(frame.link);
-        next.vlans = frame.vlans;
-        next.nvlan = frame.nvlan;
         next.warnings = std::mem::take(&mut frame.warnings);
         next.encaps = std::mem::take(&mut frame.encaps);
-        // the link layer stays the outer frame's, and so does the EtherType its header shows
-        let outer_ethertype = frame.ethertype;
+        // The inner packet is decoded without the outer VLAN tags (the inner Ethernet header's
+        // own are in its layer, above), so that offsets inside it do not count them; then the
+        // link layer, its tags and the EtherType its header shows are the outer frame's again.
+        let (vlans, nvlan, ethertype) = (frame.vlans, frame.nvlan, frame.ethertype);
         *frame = super::decode_net(next, proto, data, start, wire_len);
-        frame.ethertype = outer_ethertype;
+        (frame.vlans, frame.nvlan, frame.ethertype) = (vlans, nvlan, ethertype);
     }
 }
 

@@ -334,3 +334,28 @@ fn vlan_tags_inside_a_tunnel_stay_with_the_inner_frame() {
     assert_eq!(inner.encap, Encap::Ether { src: MacAddr(M1), dst: MacAddr(M2), ethertype: 0x0800, vlans: [10, 0], nvlan: 1 });
     assert_eq!(LongEncap(inner).to_string(), "Ethernet 02:00:00:00:00:01 > 02:00:00:00:00:02, vlan 10, ethertype 0x0800");
 }
+
+#[test]
+fn warnings_inside_a_tunnel_under_an_outer_vlan_have_the_right_offset() {
+    // 802.1Q vlan 20 -> MPLS 16 (bottom) -> an IPv4 header with IHL 3, or cut inside TCP
+    for (ihl3, layers, offset) in [(true, &[Layer::Ip, Layer::Ipv4][..], 22), (false, &[Layer::Tcp][..], 42)] {
+        let mut ip = inner_tcp(b"hello");
+        if ihl3 {
+            ip[0] = 0x43;
+        } else {
+            ip.truncate(30);
+        }
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&M2);
+        bytes.extend_from_slice(&M1);
+        bytes.extend_from_slice(&[0x81, 0x00, 0x00, 20, 0x88, 0x47]);
+        bytes.extend_from_slice(&((16u32 << 12) | 0x100 | 64).to_be_bytes());
+        bytes.extend_from_slice(&ip);
+        let frame = decode(1, &bytes, bytes.len() as u32);
+        assert_eq!(frame.vlans(), &[20], "the outer frame's tag");
+        assert_eq!(frame.ethertype, Some(0x8847));
+        let warning = frame.warnings.iter().find(|w| layers.contains(&w.layer)).expect("a warning");
+        // Ethernet 14 + VLAN 4 + MPLS 4 (+ IPv4 20)
+        assert_eq!(warning.offset, offset, "{:?}", frame.warnings);
+    }
+}
