@@ -217,6 +217,10 @@ pub enum Encap {
         session: Option<u16>,
         /// The original frame's VLAN (types II and III).
         vlan: Option<u16>,
+        /// The original frame's class of service (types II and III).
+        cos: Option<u8>,
+        /// The port index (type II) or the timestamp (type III).
+        index_or_time: Option<ErspanExtra>,
     },
     /// VXLAN (RFC 7348).
     Vxlan {
@@ -236,9 +240,17 @@ pub enum Encap {
     GtpU {
         /// Tunnel endpoint identifier of the receiving side.
         teid: u32,
+        /// Sequence number (the S flag).
+        seq: Option<u16>,
+        /// How many extension headers were skipped.
+        extensions: u8,
     },
     /// Teredo (RFC 4380): IPv6 in UDP.
-    Teredo,
+    Teredo {
+        /// The origin indication (RFC 4380 5.1.1), un-obfuscated: the client's mapped port and
+        /// IPv4 address as the server or relay saw them.
+        origin: Option<(u16, std::net::Ipv4Addr)>,
+    },
     /// An MPLS label stack (RFC 3032).
     Mpls {
         /// The labels, outermost first; the first `depth` (at most 4) are set.
@@ -273,6 +285,15 @@ pub enum Encap {
     },
 }
 
+/// ERSPAN's per-type field after the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErspanExtra {
+    /// Type II: the port index (20 bits).
+    Index(u32),
+    /// Type III: the timestamp (32 bits, in the granularity the header names).
+    Timestamp(u32),
+}
+
 /// What follows an MPLS stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pseudowire {
@@ -294,7 +315,7 @@ impl Encap {
             Encap::Vxlan { .. } => "vxlan",
             Encap::Geneve { .. } => "geneve",
             Encap::GtpU { .. } => "gtpu",
-            Encap::Teredo => "teredo",
+            Encap::Teredo { .. } => "teredo",
             Encap::Mpls { .. } => "mpls",
             Encap::Pppoe { .. } => "pppoe",
             Encap::IpInIp(IpInIp::V4InV4) => "ipip",
@@ -325,7 +346,7 @@ impl Encap {
             Encap::Vxlan { vni } => (3, u64::from(vni)),
             Encap::Geneve { vni, .. } => (4, u64::from(vni)),
             Encap::GtpU { .. } => (5, 0),
-            Encap::Teredo => (6, 0),
+            Encap::Teredo { .. } => (6, 0),
             Encap::Mpls { .. } => (7, 0),
             Encap::Pppoe { session, .. } => (8, u64::from(session)),
             Encap::IpInIp(kind) => (9, kind as u64),
@@ -499,8 +520,8 @@ impl fmt::Display for ShortEncap<'_> {
             }
             Encap::Vxlan { vni } => write!(f, "vxlan {vni}"),
             Encap::Geneve { vni, .. } => write!(f, "geneve {vni}"),
-            Encap::GtpU { teid } => write!(f, "gtpu teid 0x{teid:x}"),
-            Encap::Teredo => f.write_str("teredo"),
+            Encap::GtpU { teid, .. } => write!(f, "gtpu teid 0x{teid:x}"),
+            Encap::Teredo { .. } => f.write_str("teredo"),
             Encap::Mpls { .. } => {
                 f.write_str("mpls ")?;
                 for (i, label) in encap.labels().iter().enumerate() {
@@ -541,7 +562,7 @@ impl fmt::Display for LongEncap<'_> {
                 }
                 Ok(())
             }
-            Encap::Erspan { kind, session, vlan } => {
+            Encap::Erspan { kind, session, vlan, cos, index_or_time } => {
                 write!(f, "ERSPAN type {kind}")?;
                 if let Some(s) = session {
                     write!(f, ", session {s}")?;
@@ -549,12 +570,35 @@ impl fmt::Display for LongEncap<'_> {
                 if let Some(v) = vlan {
                     write!(f, ", vlan {v}")?;
                 }
-                Ok(())
+                if let Some(c) = cos {
+                    write!(f, ", cos {c}")?;
+                }
+                match index_or_time {
+                    Some(ErspanExtra::Index(i)) => write!(f, ", index {i}"),
+                    Some(ErspanExtra::Timestamp(t)) => write!(f, ", timestamp {t}"),
+                    None => Ok(()),
+                }
             }
             Encap::Vxlan { vni } => write!(f, "VXLAN vni {vni}"),
             Encap::Geneve { vni, proto, opt_len } => write!(f, "Geneve vni {vni}, protocol 0x{proto:04x}, {opt_len} option bytes"),
-            Encap::GtpU { teid } => write!(f, "GTP-U G-PDU, teid 0x{teid:08x}"),
-            Encap::Teredo => f.write_str("Teredo (IPv6 in UDP)"),
+            Encap::GtpU { teid, seq, extensions } => {
+                write!(f, "GTP-U G-PDU, teid 0x{teid:08x}")?;
+                if let Some(seq) = seq {
+                    write!(f, ", seq {seq}")?;
+                }
+                match extensions {
+                    0 => Ok(()),
+                    1 => f.write_str(", 1 extension header"),
+                    n => write!(f, ", {n} extension headers"),
+                }
+            }
+            Encap::Teredo { origin } => {
+                f.write_str("Teredo (IPv6 in UDP)")?;
+                match origin {
+                    Some((port, addr)) => write!(f, ", origin {addr} port {port}"),
+                    None => Ok(()),
+                }
+            }
             Encap::Mpls { depth, pseudowire, .. } => {
                 write!(f, "MPLS {depth} label{}:", if depth == 1 { "" } else { "s" })?;
                 for label in layer.encap.labels() {
@@ -774,18 +818,33 @@ fn gre(data: &[u8], start: usize, outer: Option<(IpAddr, IpAddr)>) -> Step {
         (1, 0x880b) => ppp_in_gre(data, body, gre),
         (0, 0x88be) if !has_seq => {
             // ERSPAN type I: the mirrored frame directly
-            erspan_then(gre, Encap::Erspan { kind: 1, session: None, vlan: None }, body, data)
+            erspan_then(gre, Encap::Erspan { kind: 1, session: None, vlan: None, cos: None, index_or_time: None }, body, data)
         }
         (0, 0x88be) => {
             let Some(h) = data.get(body..body + 8) else { return cut(Layer::Erspan, body, 8, data) };
-            let erspan = Encap::Erspan { kind: 2, session: Some(be16(h, 2) & 0x3ff), vlan: Some(be16(h, 0) & 0xfff) };
+            // version (4 bits), VLAN (12); COS (3), encapsulation type (2), truncated (1),
+            // session (10); reserved (12), index (20)
+            let erspan = Encap::Erspan {
+                kind: 2,
+                session: Some(be16(h, 2) & 0x3ff),
+                vlan: Some(be16(h, 0) & 0xfff),
+                cos: Some(h[2] >> 5),
+                index_or_time: Some(ErspanExtra::Index(be32(h, 4) & 0xf_ffff)),
+            };
             erspan_then(gre, erspan, body + 8, data)
         }
         (0, 0x22eb) => {
             let Some(h) = data.get(body..body + 12) else { return cut(Layer::Erspan, body, 12, data) };
             // the O flag (lowest bit of the last byte): an 8-byte platform-specific sub-header follows
             let sub = if h[11] & 1 != 0 { 8 } else { 0 };
-            let erspan = Encap::Erspan { kind: 3, session: Some(be16(h, 2) & 0x3ff), vlan: Some(be16(h, 0) & 0xfff) };
+            // as type II in the first word, then the timestamp, SGT and flags
+            let erspan = Encap::Erspan {
+                kind: 3,
+                session: Some(be16(h, 2) & 0x3ff),
+                vlan: Some(be16(h, 0) & 0xfff),
+                cos: Some(h[2] >> 5),
+                index_or_time: Some(ErspanExtra::Timestamp(be32(h, 4))),
+            };
             erspan_then(gre, erspan, body + 12 + sub, data)
         }
         // WCCP redirection (0x883e): IPv4 directly (WCCPv1) or after a 4-byte redirect header
@@ -860,12 +919,16 @@ fn gtpu(data: &[u8], start: usize) -> Step {
         return Step::Done;
     }
     let teid = be32(h, 4);
-    let mut off = start + 8;
+    let (mut off, mut seq, mut extensions) = (start + 8, None, 0u8);
     if h[0] & 0x07 != 0 {
         let Some(opt) = data.get(off..off + 4) else { return cut(Layer::GtpU, start, 12, data) };
         let mut next = if h[0] & 0x04 != 0 { opt[3] } else { 0 };
+        if h[0] & 0x02 != 0 {
+            seq = Some(be16(opt, 0));
+        }
         off += 4;
         while next != 0 {
+            extensions = extensions.saturating_add(1);
             let Some(&units) = data.get(off) else { return cut(Layer::GtpU, off, 4, data) };
             let len = usize::from(units) * 4;
             if len == 0 {
@@ -877,7 +940,7 @@ fn gtpu(data: &[u8], start: usize) -> Step {
         }
     }
     match data.get(off).map(|b| b >> 4) {
-        Some(4 | 6) => Step::Layer(layer(Encap::GtpU { teid }), Inner::Net(Proto::Ip), off),
+        Some(4 | 6) => Step::Layer(layer(Encap::GtpU { teid, seq, extensions }), Inner::Net(Proto::Ip), off),
         _ => Step::Done,
     }
 }
@@ -890,11 +953,14 @@ fn teredo(data: &[u8], start: usize) -> Step {
         let Some(h) = data.get(off..off + 4) else { return cut(Layer::Teredo, off, 4, data) };
         off += 4 + usize::from(h[2]) + usize::from(h[3]) + 9;
     }
-    if data.get(off..off + 2) == Some(&[0, 0]) {
+    let mut origin = None;
+    if let Some(o) = data.get(off..off + 8).filter(|o| o[..2] == [0, 0]) {
+        // port and address are sent inverted (RFC 4380 5.1.1)
+        origin = Some((!be16(o, 2), std::net::Ipv4Addr::from(!be32(o, 4))));
         off += 8;
     }
     match data.get(off..off + 40) {
-        Some(ip) if ip[0] >> 4 == 6 => Step::Layer(layer(Encap::Teredo), Inner::Net(Proto::Ether(0x86dd)), off),
+        Some(ip) if ip[0] >> 4 == 6 => Step::Layer(layer(Encap::Teredo { origin }), Inner::Net(Proto::Ether(0x86dd)), off),
         _ => Step::Done,
     }
 }

@@ -94,11 +94,17 @@ fn erspan_types() {
         assert_eq!(layers, ["gre", "erspan", "eth"], "type {kind}");
         let erspan = frame.encaps.iter().nth(1).unwrap().encap;
         match erspan {
-            Encap::Erspan { kind: k, session, vlan } => {
+            Encap::Erspan { kind: k, session, vlan, cos, index_or_time } => {
                 assert_eq!(k, kind);
                 if kind > 1 {
-                    assert_eq!((session, vlan), (Some(42), Some(5)));
+                    assert_eq!((session, vlan, cos), (Some(42), Some(5), Some(0)));
                 }
+                let extra = match kind {
+                    2 => Some(ErspanExtra::Index(0)),
+                    3 => Some(ErspanExtra::Timestamp(0)),
+                    _ => None,
+                };
+                assert_eq!(index_or_time, extra);
             }
             other => panic!("{other:?}"),
         }
@@ -181,6 +187,7 @@ fn gtpu_with_an_extension_header() {
     let frame = decode(1, &bytes, bytes.len() as u32);
     check_inner(&frame);
     assert_eq!(tag(&frame), "[gtpu teid 0x12345678] ");
+    assert_eq!(frame.encaps.iter().next().unwrap().encap, Encap::GtpU { teid: 0x1234_5678, seq: None, extensions: 1 });
 }
 
 #[test]
@@ -195,6 +202,8 @@ fn teredo_with_origin_indication() {
     let bytes = outer_udp(3544, 50000, &h);
     let frame = decode(1, &bytes, bytes.len() as u32);
     assert_eq!(tag(&frame), "[teredo] ");
+    let origin = Some((!0x1234u16, std::net::Ipv4Addr::new(!1, !2, !3, !4)));
+    assert_eq!(frame.encaps.iter().next().unwrap().encap, Encap::Teredo { origin });
     assert_eq!(frame.tcp().unwrap().dport, 80);
     assert_eq!(frame.ip().unwrap().version, 6);
 }
