@@ -21,8 +21,9 @@
 //! Nesting stops at [`MAX_LAYERS`] layers with a warning. A tunnel header that is cut or
 //! malformed stops the peeling with a warning, leaving the layers decoded so far.
 //!
-//! A frame without a tunnel carries no stack and allocates nothing; a tunnelled frame boxes its
-//! stack once (a `Frame` stays small for the many frames that have none).
+//! A frame without a tunnel carries no stack and allocates nothing; a tunnelled frame holds its
+//! stack in a box (a `Frame` stays small for the many frames that have none), taken from and
+//! given back to a per-thread pool, so a run of tunnelled frames allocates only for the first.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -368,16 +369,48 @@ pub struct EncapLayer {
 }
 
 /// The tunnel and encapsulation layers of a frame, outermost first. Empty (and unallocated)
-/// for a frame carried in none.
+/// for a frame carried in none. The boxed stack of a tunnelled frame comes from, and goes back
+/// to, a small per-thread pool ([`STACKS`]), so decoding frame after frame in tunnels does not
+/// allocate once the pool holds one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Encaps {
     stack: Option<Box<Stack>>,
+}
+
+/// How many freed stacks a thread keeps for reuse: a frame is decoded, shown and dropped before
+/// the next, so one or two are in use at a time; a few more cover frames held across threads.
+const POOLED_STACKS: usize = 16;
+
+thread_local! {
+    /// Stacks of dropped [`Encaps`], for the next tunnelled frame decoded on this thread.
+    // the boxes are what is reused: a `Vec<Stack>` would free them and box again on the way out
+    #[allow(clippy::vec_box)]
+    static STACKS: std::cell::RefCell<Vec<Box<Stack>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Drop for Encaps {
+    fn drop(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            // during thread teardown the pool may be gone: the box is then freed
+            let _ = STACKS.try_with(|pool| {
+                if let Ok(mut pool) = pool.try_borrow_mut() {
+                    if pool.len() < POOLED_STACKS {
+                        pool.push(stack);
+                    }
+                }
+            });
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stack {
     layers: [Option<EncapLayer>; MAX_LAYERS],
     len: u8,
+}
+
+impl Stack {
+    const EMPTY: Stack = Stack { layers: [None; MAX_LAYERS], len: 0 };
 }
 
 impl Encaps {
@@ -408,7 +441,16 @@ impl Encaps {
 
     /// Record a layer; false when the stack is full.
     pub fn push(&mut self, layer: EncapLayer) -> bool {
-        let stack = self.stack.get_or_insert_with(|| Box::new(Stack { layers: [None; MAX_LAYERS], len: 0 }));
+        let stack = self.stack.get_or_insert_with(|| {
+            let pooled = STACKS.try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut pool| pool.pop())).ok().flatten();
+            match pooled {
+                Some(mut stack) => {
+                    *stack = Stack::EMPTY;
+                    stack
+                }
+                None => Box::new(Stack::EMPTY),
+            }
+        });
         if usize::from(stack.len) == MAX_LAYERS {
             return false;
         }
