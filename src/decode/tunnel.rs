@@ -370,7 +370,7 @@ pub struct EncapLayer {
 
 /// The tunnel and encapsulation layers of a frame, outermost first. Empty (and unallocated)
 /// for a frame carried in none. The boxed stack of a tunnelled frame comes from, and goes back
-/// to, a small per-thread pool ([`STACKS`]), so decoding frame after frame in tunnels does not
+/// to, a small per-thread pool (`STACKS`), so decoding frame after frame in tunnels does not
 /// allocate once the pool holds one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Encaps {
