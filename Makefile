@@ -100,12 +100,13 @@ bless: deps
 # Each cargo-fuzz target for a bounded short time (CI runs it): frame decoding, capture files
 # (seeded with fixtures/), the tracker, the seam engine and the application-layer parsers with
 # the escapes of their output. Longer runs: FUZZ_SECONDS=600.
+# fuzz/seeds/decode: one frame per tunnel kind (a link-type byte, 0 = Ethernet, then the frame).
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := decode capture_file track seams app
 fuzz-smoke: deps
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
 	@cd fuzz && for t in $(FUZZ_TARGETS); do \
-	  mkdir -p corpus/$$t; seeds=; [ $$t = capture_file ] && seeds=../fixtures; \
+	  mkdir -p corpus/$$t; seeds=; [ $$t = capture_file ] && seeds=../fixtures; [ $$t = decode ] && seeds=seeds/decode; \
 	  echo "fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t corpus/$$t $$seeds -- \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 2>&1 \

@@ -99,6 +99,7 @@ const LESSONS: &[(&str, &[&str], &str)] = &[
     ("stats-many-top3.txt", &["stats", "--top", "3"], "many.pcap"),
     ("stats-udp.txt", &["stats"], "udp.pcap"),
     ("stats-vlan.txt", &["stats"], "vlan.pcap"),
+    ("stats-tunnel-multi.txt", &["stats"], "tunnel-multi.pcap"),
     ("stats-truncated-synth.txt", &["stats"], "truncated-synth.pcap"),
     ("stats-truncated-synth.json", &["stats", "--format", "json"], "truncated-synth.pcap"),
     ("follow-http.txt", &["stream", "--follow"], "http.pcap"),

@@ -121,6 +121,29 @@ fn pipeline_does_not_allocate_per_frame() {
     }
 }
 
+/// Frames in tunnels do not allocate each: their layer stack comes from a per-thread pool.
+/// tunnel-multi.pcap: 160 frames in 16 connections (one per encapsulation), each connection
+/// costing a few allocations (its state, its tunnel label); one per frame would add 160.
+#[test]
+fn tunnelled_frames_do_not_allocate_per_frame() {
+    use wireseam::capture::FileSource;
+    use wireseam::output::style::Palette;
+    use wireseam::output::text::{TextOptions, TextSink};
+    use wireseam::pipeline::{run, ReadOptions};
+
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tunnel-multi.pcap");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut opts = ReadOptions::new(path.clone());
+    opts.seams = None;
+    let mut src = FileSource::from_bytes("tunnel-multi.pcap", bytes).unwrap();
+    let before = allocs();
+    let o = TextOptions::new(0, Palette::off());
+    let frames = run(&mut src, &opts, &mut TextSink::new(std::io::sink(), o)).unwrap().frames;
+    let n = allocs() - before;
+    assert_eq!(frames, 160);
+    assert!(n < 120, "{n} allocations for {frames} tunnelled frames in 16 connections");
+}
+
 /// Steady state with seams on: after the framing is detected, a long length-prefixed stream costs
 /// allocations per message (its record), not per frame or per byte.
 #[test]

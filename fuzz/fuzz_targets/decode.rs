@@ -16,6 +16,11 @@ fuzz_target!(|data: &[u8]| {
     for w in f.warnings.iter() {
         let _ = w.to_string();
     }
+    // the tunnel layers as the printers and flow tables use them
+    let _ = (f.encaps.tag().to_string(), f.encaps.label().to_string(), f.encaps.flow_id());
+    for layer in f.encaps.iter() {
+        let _ = wireseam::decode::tunnel::LongEncap(layer).to_string();
+    }
     if let Some(t) = f.tcp() {
         for o in wireseam::decode::tcpopt::options(t.opt_bytes) {
             let _ = o;

@@ -21,8 +21,9 @@
 //! Nesting stops at [`MAX_LAYERS`] layers with a warning. A tunnel header that is cut or
 //! malformed stops the peeling with a warning, leaving the layers decoded so far.
 //!
-//! A frame without a tunnel carries no stack and allocates nothing; a tunnelled frame boxes its
-//! stack once (a `Frame` stays small for the many frames that have none).
+//! A frame without a tunnel carries no stack and allocates nothing; a tunnelled frame holds its
+//! stack in a box (a `Frame` stays small for the many frames that have none), taken from and
+//! given back to a per-thread pool, so a run of tunnelled frames allocates only for the first.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -217,6 +218,10 @@ pub enum Encap {
         session: Option<u16>,
         /// The original frame's VLAN (types II and III).
         vlan: Option<u16>,
+        /// The original frame's class of service (types II and III).
+        cos: Option<u8>,
+        /// The port index (type II) or the timestamp (type III).
+        index_or_time: Option<ErspanExtra>,
     },
     /// VXLAN (RFC 7348).
     Vxlan {
@@ -236,9 +241,17 @@ pub enum Encap {
     GtpU {
         /// Tunnel endpoint identifier of the receiving side.
         teid: u32,
+        /// Sequence number (the S flag).
+        seq: Option<u16>,
+        /// How many extension headers were skipped.
+        extensions: u8,
     },
     /// Teredo (RFC 4380): IPv6 in UDP.
-    Teredo,
+    Teredo {
+        /// The origin indication (RFC 4380 5.1.1), un-obfuscated: the client's mapped port and
+        /// IPv4 address as the server or relay saw them.
+        origin: Option<(u16, std::net::Ipv4Addr)>,
+    },
     /// An MPLS label stack (RFC 3032).
     Mpls {
         /// The labels, outermost first; the first `depth` (at most 4) are set.
@@ -263,9 +276,23 @@ pub enum Encap {
         src: MacAddr,
         /// Destination address.
         dst: MacAddr,
-        /// Its EtherType.
+        /// The EtherType after its VLAN tags.
         ethertype: u16,
+        /// VLAN identifiers of its 802.1Q/802.1ad tags, outermost first; the first `nvlan` are
+        /// set. They are this inner frame's, not the outer frame's ([`crate::decode::Frame::vlans`]).
+        vlans: [u16; 2],
+        /// How many VLAN tags it had (more than 2 are skipped, not recorded).
+        nvlan: u8,
     },
+}
+
+/// ERSPAN's per-type field after the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErspanExtra {
+    /// Type II: the port index (20 bits).
+    Index(u32),
+    /// Type III: the timestamp (32 bits, in the granularity the header names).
+    Timestamp(u32),
 }
 
 /// What follows an MPLS stack.
@@ -289,7 +316,7 @@ impl Encap {
             Encap::Vxlan { .. } => "vxlan",
             Encap::Geneve { .. } => "geneve",
             Encap::GtpU { .. } => "gtpu",
-            Encap::Teredo => "teredo",
+            Encap::Teredo { .. } => "teredo",
             Encap::Mpls { .. } => "mpls",
             Encap::Pppoe { .. } => "pppoe",
             Encap::IpInIp(IpInIp::V4InV4) => "ipip",
@@ -320,7 +347,7 @@ impl Encap {
             Encap::Vxlan { vni } => (3, u64::from(vni)),
             Encap::Geneve { vni, .. } => (4, u64::from(vni)),
             Encap::GtpU { .. } => (5, 0),
-            Encap::Teredo => (6, 0),
+            Encap::Teredo { .. } => (6, 0),
             Encap::Mpls { .. } => (7, 0),
             Encap::Pppoe { session, .. } => (8, u64::from(session)),
             Encap::IpInIp(kind) => (9, kind as u64),
@@ -342,16 +369,48 @@ pub struct EncapLayer {
 }
 
 /// The tunnel and encapsulation layers of a frame, outermost first. Empty (and unallocated)
-/// for a frame carried in none.
+/// for a frame carried in none. The boxed stack of a tunnelled frame comes from, and goes back
+/// to, a small per-thread pool (`STACKS`), so decoding frame after frame in tunnels does not
+/// allocate once the pool holds one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Encaps {
     stack: Option<Box<Stack>>,
+}
+
+/// How many freed stacks a thread keeps for reuse: a frame is decoded, shown and dropped before
+/// the next, so one or two are in use at a time; a few more cover frames held across threads.
+const POOLED_STACKS: usize = 16;
+
+thread_local! {
+    /// Stacks of dropped [`Encaps`], for the next tunnelled frame decoded on this thread.
+    // the boxes are what is reused: a `Vec<Stack>` would free them and box again on the way out
+    #[allow(clippy::vec_box)]
+    static STACKS: std::cell::RefCell<Vec<Box<Stack>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Drop for Encaps {
+    fn drop(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            // during thread teardown the pool may be gone: the box is then freed
+            let _ = STACKS.try_with(|pool| {
+                if let Ok(mut pool) = pool.try_borrow_mut() {
+                    if pool.len() < POOLED_STACKS {
+                        pool.push(stack);
+                    }
+                }
+            });
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stack {
     layers: [Option<EncapLayer>; MAX_LAYERS],
     len: u8,
+}
+
+impl Stack {
+    const EMPTY: Stack = Stack { layers: [None; MAX_LAYERS], len: 0 };
 }
 
 impl Encaps {
@@ -376,13 +435,22 @@ impl Encaps {
     /// The innermost Ethernet header inside a tunnel, if one was.
     pub fn inner_eth(&self) -> Option<(MacAddr, MacAddr, u16)> {
         self.iter()
-            .filter_map(|l| if let Encap::Ether { src, dst, ethertype } = l.encap { Some((src, dst, ethertype)) } else { None })
+            .filter_map(|l| if let Encap::Ether { src, dst, ethertype, .. } = l.encap { Some((src, dst, ethertype)) } else { None })
             .last()
     }
 
     /// Record a layer; false when the stack is full.
     pub fn push(&mut self, layer: EncapLayer) -> bool {
-        let stack = self.stack.get_or_insert_with(|| Box::new(Stack { layers: [None; MAX_LAYERS], len: 0 }));
+        let stack = self.stack.get_or_insert_with(|| {
+            let pooled = STACKS.try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut pool| pool.pop())).ok().flatten();
+            match pooled {
+                Some(mut stack) => {
+                    *stack = Stack::EMPTY;
+                    stack
+                }
+                None => Box::new(Stack::EMPTY),
+            }
+        });
         if usize::from(stack.len) == MAX_LAYERS {
             return false;
         }
@@ -452,13 +520,21 @@ fn bits(addr: IpAddr) -> u128 {
 }
 
 /// [`Encaps::tag`]: writes `[vxlan 42] [gre key 7] ` (each followed by a space), nothing when
-/// there is no tunnel. Inner Ethernet headers are not tagged.
+/// there is no tunnel. Inner Ethernet headers are not tagged, their VLAN tags are, where they
+/// are (`[gre] [vlan 10]`: VLAN 10 inside the GRE tunnel).
 pub struct EncapTag<'a>(&'a Encaps);
 
 impl fmt::Display for EncapTag<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for layer in self.0.iter() {
-            if matches!(layer.encap, Encap::Ether { .. }) {
+            if let Encap::Ether { vlans, nvlan, .. } = layer.encap {
+                if nvlan > 0 {
+                    f.write_str("[vlan ")?;
+                    for (i, vlan) in vlans[..usize::from(nvlan)].iter().enumerate() {
+                        write!(f, "{}{vlan}", if i > 0 { "," } else { "" })?;
+                    }
+                    f.write_str("] ")?;
+                }
                 continue;
             }
             write!(f, "[{}] ", ShortEncap(&layer.encap))?;
@@ -486,8 +562,8 @@ impl fmt::Display for ShortEncap<'_> {
             }
             Encap::Vxlan { vni } => write!(f, "vxlan {vni}"),
             Encap::Geneve { vni, .. } => write!(f, "geneve {vni}"),
-            Encap::GtpU { teid } => write!(f, "gtpu teid 0x{teid:x}"),
-            Encap::Teredo => f.write_str("teredo"),
+            Encap::GtpU { teid, .. } => write!(f, "gtpu teid 0x{teid:x}"),
+            Encap::Teredo { .. } => f.write_str("teredo"),
             Encap::Mpls { .. } => {
                 f.write_str("mpls ")?;
                 for (i, label) in encap.labels().iter().enumerate() {
@@ -528,7 +604,7 @@ impl fmt::Display for LongEncap<'_> {
                 }
                 Ok(())
             }
-            Encap::Erspan { kind, session, vlan } => {
+            Encap::Erspan { kind, session, vlan, cos, index_or_time } => {
                 write!(f, "ERSPAN type {kind}")?;
                 if let Some(s) = session {
                     write!(f, ", session {s}")?;
@@ -536,12 +612,35 @@ impl fmt::Display for LongEncap<'_> {
                 if let Some(v) = vlan {
                     write!(f, ", vlan {v}")?;
                 }
-                Ok(())
+                if let Some(c) = cos {
+                    write!(f, ", cos {c}")?;
+                }
+                match index_or_time {
+                    Some(ErspanExtra::Index(i)) => write!(f, ", index {i}"),
+                    Some(ErspanExtra::Timestamp(t)) => write!(f, ", timestamp {t}"),
+                    None => Ok(()),
+                }
             }
             Encap::Vxlan { vni } => write!(f, "VXLAN vni {vni}"),
             Encap::Geneve { vni, proto, opt_len } => write!(f, "Geneve vni {vni}, protocol 0x{proto:04x}, {opt_len} option bytes"),
-            Encap::GtpU { teid } => write!(f, "GTP-U G-PDU, teid 0x{teid:08x}"),
-            Encap::Teredo => f.write_str("Teredo (IPv6 in UDP)"),
+            Encap::GtpU { teid, seq, extensions } => {
+                write!(f, "GTP-U G-PDU, teid 0x{teid:08x}")?;
+                if let Some(seq) = seq {
+                    write!(f, ", seq {seq}")?;
+                }
+                match extensions {
+                    0 => Ok(()),
+                    1 => f.write_str(", 1 extension header"),
+                    n => write!(f, ", {n} extension headers"),
+                }
+            }
+            Encap::Teredo { origin } => {
+                f.write_str("Teredo (IPv6 in UDP)")?;
+                match origin {
+                    Some((port, addr)) => write!(f, ", origin {addr} port {port}"),
+                    None => Ok(()),
+                }
+            }
             Encap::Mpls { depth, pseudowire, .. } => {
                 write!(f, "MPLS {depth} label{}:", if depth == 1 { "" } else { "s" })?;
                 for label in layer.encap.labels() {
@@ -560,7 +659,13 @@ impl fmt::Display for LongEncap<'_> {
                 IpInIp::V4InV6 => "IPv4 in IPv6",
                 IpInIp::V6InV6 => "IPv6 in IPv6",
             }),
-            Encap::Ether { src, dst, ethertype } => write!(f, "Ethernet {src} > {dst}, ethertype 0x{ethertype:04x}"),
+            Encap::Ether { src, dst, ethertype, vlans, nvlan } => {
+                write!(f, "Ethernet {src} > {dst}")?;
+                for vlan in &vlans[..usize::from(nvlan)] {
+                    write!(f, ", vlan {vlan}")?;
+                }
+                write!(f, ", ethertype 0x{ethertype:04x}")
+            }
         }
     }
 }
@@ -621,22 +726,41 @@ pub(super) fn decap<'a>(frame: &mut Frame<'a>, opts: &DecodeOptions, data: &'a [
                     return;
                 };
                 let mac = |b: &[u8]| MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]]);
-                let ethertype = be16(eth, 12);
-                let layer =
-                    EncapLayer { encap: Encap::Ether { dst: mac(&eth[..6]), src: mac(&eth[6..12]), ethertype }, outer: None, udp: None };
+                let mut ethertype = be16(eth, 12);
+                // the inner frame's own 802.1Q / 802.1ad (and pre-standard 0x9100) tags: kept
+                // with it, so that they are shown inside the tunnel and the outer frame's stay its own
+                let (mut vlans, mut nvlan, mut at) = ([0u16; 2], 0u8, start + 14);
+                while matches!(ethertype, 0x8100 | 0x88a8 | 0x9100) {
+                    let Some(tag) = data.get(at..at + 4) else {
+                        let have = data.len().saturating_sub(at) as u32;
+                        frame.warn(Layer::Vlan, at, WarnKind::Truncated { need: 4, have });
+                        return;
+                    };
+                    if let Some(slot) = vlans.get_mut(usize::from(nvlan)) {
+                        *slot = be16(tag, 0) & 0x0fff;
+                        nvlan += 1;
+                    }
+                    ethertype = be16(tag, 2);
+                    at += 4;
+                }
+                let (dst, src) = (mac(&eth[..6]), mac(&eth[6..12]));
+                let layer = EncapLayer { encap: Encap::Ether { dst, src, ethertype, vlans, nvlan }, outer: None, udp: None };
                 if !frame.encaps.push(layer) {
                     frame.warn(Layer::Tunnel, start, WarnKind::Other(TOO_DEEP));
                     return;
                 }
-                (if ethertype >= 0x0600 { Proto::Ether(ethertype) } else { Proto::Other(ethertype) }, start + 14)
+                (if ethertype >= 0x0600 { Proto::Ether(ethertype) } else { Proto::Other(ethertype) }, at)
             }
         };
         let mut next = Frame::new(frame.link);
-        next.vlans = frame.vlans;
-        next.nvlan = frame.nvlan;
         next.warnings = std::mem::take(&mut frame.warnings);
         next.encaps = std::mem::take(&mut frame.encaps);
+        // The inner packet is decoded without the outer VLAN tags (the inner Ethernet header's
+        // own are in its layer, above), so that offsets inside it do not count them; then the
+        // link layer, its tags and the EtherType its header shows are the outer frame's again.
+        let (vlans, nvlan, ethertype) = (frame.vlans, frame.nvlan, frame.ethertype);
         *frame = super::decode_net(next, proto, data, start, wire_len);
+        (frame.vlans, frame.nvlan, frame.ethertype) = (vlans, nvlan, ethertype);
     }
 }
 
@@ -720,42 +844,49 @@ fn gre(data: &[u8], start: usize, outer: Option<(IpAddr, IpAddr)>) -> Step {
         // RFC 1701 source routing, or an unknown version: left undecoded, as tshark does
         return Step::Done;
     }
-    let mut len = 4 + if checksum { 4 } else { 0 };
-    let field = |present: bool, len: &mut usize| -> Option<Option<u32>> {
-        if !present {
-            return Some(None);
-        }
-        let value = b.get(*len..*len + 4).map(|f| be32(f, 0))?;
-        *len += 4;
-        Some(Some(value))
-    };
-    let (Some(key), Some(seq)) = (field(has_key, &mut len), field(has_seq, &mut len)) else {
-        return cut(Layer::Gre, start, len + 8, data);
-    };
-    if version == 1 && flags & 0x0080 != 0 {
-        len += 4; // acknowledgment number
-    }
+    // RFC 2890 2.1: checksum (with the reserved word), key and sequence number, 4 bytes each, in
+    // this order when present; RFC 2637 4.1: enhanced GRE's acknowledgment number after them
+    let has_ack = version == 1 && flags & 0x0080 != 0;
+    let len = 4 + 4 * [checksum, has_key, has_seq, has_ack].iter().filter(|&&f| f).count();
     if b.len() < len {
         return cut(Layer::Gre, start, len, data);
     }
+    let key_at = 4 + 4 * usize::from(checksum);
+    let key = has_key.then(|| be32(b, key_at));
+    let seq = has_seq.then(|| be32(b, key_at + 4 * usize::from(has_key)));
     let gre = EncapLayer { encap: Encap::Gre { version, proto, key, seq }, outer, udp: None };
     let body = start + len;
     match (version, proto) {
         (1, 0x880b) => ppp_in_gre(data, body, gre),
         (0, 0x88be) if !has_seq => {
             // ERSPAN type I: the mirrored frame directly
-            erspan_then(gre, Encap::Erspan { kind: 1, session: None, vlan: None }, body, data)
+            erspan_then(gre, Encap::Erspan { kind: 1, session: None, vlan: None, cos: None, index_or_time: None }, body, data)
         }
         (0, 0x88be) => {
             let Some(h) = data.get(body..body + 8) else { return cut(Layer::Erspan, body, 8, data) };
-            let erspan = Encap::Erspan { kind: 2, session: Some(be16(h, 2) & 0x3ff), vlan: Some(be16(h, 0) & 0xfff) };
+            // version (4 bits), VLAN (12); COS (3), encapsulation type (2), truncated (1),
+            // session (10); reserved (12), index (20)
+            let erspan = Encap::Erspan {
+                kind: 2,
+                session: Some(be16(h, 2) & 0x3ff),
+                vlan: Some(be16(h, 0) & 0xfff),
+                cos: Some(h[2] >> 5),
+                index_or_time: Some(ErspanExtra::Index(be32(h, 4) & 0xf_ffff)),
+            };
             erspan_then(gre, erspan, body + 8, data)
         }
         (0, 0x22eb) => {
             let Some(h) = data.get(body..body + 12) else { return cut(Layer::Erspan, body, 12, data) };
             // the O flag (lowest bit of the last byte): an 8-byte platform-specific sub-header follows
             let sub = if h[11] & 1 != 0 { 8 } else { 0 };
-            let erspan = Encap::Erspan { kind: 3, session: Some(be16(h, 2) & 0x3ff), vlan: Some(be16(h, 0) & 0xfff) };
+            // as type II in the first word, then the timestamp, SGT and flags
+            let erspan = Encap::Erspan {
+                kind: 3,
+                session: Some(be16(h, 2) & 0x3ff),
+                vlan: Some(be16(h, 0) & 0xfff),
+                cos: Some(h[2] >> 5),
+                index_or_time: Some(ErspanExtra::Timestamp(be32(h, 4))),
+            };
             erspan_then(gre, erspan, body + 12 + sub, data)
         }
         // WCCP redirection (0x883e): IPv4 directly (WCCPv1) or after a 4-byte redirect header
@@ -830,12 +961,16 @@ fn gtpu(data: &[u8], start: usize) -> Step {
         return Step::Done;
     }
     let teid = be32(h, 4);
-    let mut off = start + 8;
+    let (mut off, mut seq, mut extensions) = (start + 8, None, 0u8);
     if h[0] & 0x07 != 0 {
         let Some(opt) = data.get(off..off + 4) else { return cut(Layer::GtpU, start, 12, data) };
         let mut next = if h[0] & 0x04 != 0 { opt[3] } else { 0 };
+        if h[0] & 0x02 != 0 {
+            seq = Some(be16(opt, 0));
+        }
         off += 4;
         while next != 0 {
+            extensions = extensions.saturating_add(1);
             let Some(&units) = data.get(off) else { return cut(Layer::GtpU, off, 4, data) };
             let len = usize::from(units) * 4;
             if len == 0 {
@@ -847,7 +982,7 @@ fn gtpu(data: &[u8], start: usize) -> Step {
         }
     }
     match data.get(off).map(|b| b >> 4) {
-        Some(4 | 6) => Step::Layer(layer(Encap::GtpU { teid }), Inner::Net(Proto::Ip), off),
+        Some(4 | 6) => Step::Layer(layer(Encap::GtpU { teid, seq, extensions }), Inner::Net(Proto::Ip), off),
         _ => Step::Done,
     }
 }
@@ -860,11 +995,14 @@ fn teredo(data: &[u8], start: usize) -> Step {
         let Some(h) = data.get(off..off + 4) else { return cut(Layer::Teredo, off, 4, data) };
         off += 4 + usize::from(h[2]) + usize::from(h[3]) + 9;
     }
-    if data.get(off..off + 2) == Some(&[0, 0]) {
+    let mut origin = None;
+    if let Some(o) = data.get(off..off + 8).filter(|o| o[..2] == [0, 0]) {
+        // port and address are sent inverted (RFC 4380 5.1.1)
+        origin = Some((!be16(o, 2), std::net::Ipv4Addr::from(!be32(o, 4))));
         off += 8;
     }
     match data.get(off..off + 40) {
-        Some(ip) if ip[0] >> 4 == 6 => Step::Layer(layer(Encap::Teredo), Inner::Net(Proto::Ether(0x86dd)), off),
+        Some(ip) if ip[0] >> 4 == 6 => Step::Layer(layer(Encap::Teredo { origin }), Inner::Net(Proto::Ether(0x86dd)), off),
         _ => Step::Done,
     }
 }

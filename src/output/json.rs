@@ -582,7 +582,7 @@ fn write_encap(w: &mut impl Write, encaps: &crate::decode::Encaps) -> io::Result
                     write!(w, ",\"seq\":{seq}")?;
                 }
             }
-            Encap::Erspan { kind, session, vlan } => {
+            Encap::Erspan { kind, session, vlan, cos, index_or_time } => {
                 write!(w, ",\"type\":{kind}")?;
                 if let Some(session) = session {
                     write!(w, ",\"session\":{session}")?;
@@ -590,11 +590,32 @@ fn write_encap(w: &mut impl Write, encaps: &crate::decode::Encaps) -> io::Result
                 if let Some(vlan) = vlan {
                     write!(w, ",\"vlan\":{vlan}")?;
                 }
+                if let Some(cos) = cos {
+                    write!(w, ",\"cos\":{cos}")?;
+                }
+                match index_or_time {
+                    Some(crate::decode::tunnel::ErspanExtra::Index(i)) => write!(w, ",\"index\":{i}")?,
+                    Some(crate::decode::tunnel::ErspanExtra::Timestamp(t)) => write!(w, ",\"timestamp\":{t}")?,
+                    None => {}
+                }
             }
             Encap::Vxlan { vni } => write!(w, ",\"vni\":{vni}")?,
             Encap::Geneve { vni, proto, opt_len } => write!(w, ",\"vni\":{vni},\"proto\":{proto},\"opt_len\":{opt_len}")?,
-            Encap::GtpU { teid } => write!(w, ",\"teid\":{teid}")?,
-            Encap::Teredo | Encap::IpInIp(_) => {}
+            Encap::GtpU { teid, seq, extensions } => {
+                write!(w, ",\"teid\":{teid}")?;
+                if let Some(seq) = seq {
+                    write!(w, ",\"seq\":{seq}")?;
+                }
+                if extensions > 0 {
+                    write!(w, ",\"extensions\":{extensions}")?;
+                }
+            }
+            Encap::Teredo { origin } => {
+                if let Some((port, addr)) = origin {
+                    write!(w, ",\"origin_addr\":\"{addr}\",\"origin_port\":{port}")?;
+                }
+            }
+            Encap::IpInIp(_) => {}
             Encap::Mpls { .. } => {
                 w.write_all(b",\"labels\":[")?;
                 for (j, label) in layer.encap.labels().iter().enumerate() {
@@ -611,12 +632,19 @@ fn write_encap(w: &mut impl Write, encaps: &crate::decode::Encaps) -> io::Result
                 }
             }
             Encap::Pppoe { session, ppp } => write!(w, ",\"session\":{session},\"ppp\":{ppp}")?,
-            Encap::Ether { src, dst, ethertype } => {
+            Encap::Ether { src, dst, ethertype, vlans, nvlan } => {
                 w.write_all(b",\"src\":")?;
                 write_mac(w, &src)?;
                 w.write_all(b",\"dst\":")?;
                 write_mac(w, &dst)?;
                 write!(w, ",\"type\":{ethertype}")?;
+                if nvlan > 0 {
+                    w.write_all(b",\"vlan\":[")?;
+                    for (i, vlan) in vlans[..usize::from(nvlan)].iter().enumerate() {
+                        write!(w, "{}{vlan}", if i > 0 { "," } else { "" })?;
+                    }
+                    w.write_all(b"]")?;
+                }
             }
         }
         if let Some((src, dst)) = layer.outer {

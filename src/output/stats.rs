@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
-use crate::decode::{Frame, Layer, Link, Net, Transport, WarnKind};
+use crate::decode::{Encap, Frame, Layer, Link, Net, Transport, WarnKind};
 use crate::numbers::thousands;
 use crate::pipeline::{PacketView, RunSummary, Sink};
 use crate::track::tcp::Analysis;
@@ -367,8 +367,14 @@ impl<W: Write> StatsSink<W> {
     }
 }
 
-/// The layer path of a frame, outermost first, into `path`; returns how many are set.
-fn layer_path(frame: &Frame<'_>, path: &mut [LayerName; 10]) -> usize {
+/// Most layer names in one frame's path: link, 2 VLAN tags, up to 3 names for each of the
+/// tunnel layers (outer IP, UDP, the tunnel), network, transport.
+const MAX_PATH: usize = 6 + 3 * crate::decode::tunnel::MAX_LAYERS;
+
+/// The layer path of a frame, outermost first, into `path`; returns how many are set. Tunnels
+/// and encapsulations are layers of the path as tshark names them (`eth:ip:udp:vxlan:eth:ip:tcp`,
+/// `eth:mpls:mpls:ip:tcp`, `eth:pppoes:ppp:ip:tcp`).
+fn layer_path(frame: &Frame<'_>, path: &mut [LayerName; MAX_PATH]) -> usize {
     let mut n = 0;
     let mut push = |p: LayerName| {
         if n < path.len() {
@@ -383,6 +389,46 @@ fn layer_path(frame: &Frame<'_>, path: &mut [LayerName; 10]) -> usize {
     }
     for _ in frame.vlans() {
         push(LayerName::Named("vlan"));
+    }
+    for layer in frame.encaps.iter() {
+        use crate::decode::tunnel::Pseudowire;
+        if let Some((src, _)) = layer.outer {
+            push(LayerName::Named(if src.is_ipv6() { "ipv6" } else { "ip" }));
+        }
+        if layer.udp.is_some() {
+            push(LayerName::Named("udp"));
+        }
+        match layer.encap {
+            Encap::Gre { .. } => push(LayerName::Named("gre")),
+            Encap::Erspan { .. } => push(LayerName::Named("erspan")),
+            Encap::Vxlan { .. } => push(LayerName::Named("vxlan")),
+            Encap::Geneve { .. } => push(LayerName::Named("geneve")),
+            Encap::GtpU { .. } => push(LayerName::Named("gtp")),
+            Encap::Teredo { .. } => push(LayerName::Named("teredo")),
+            Encap::Mpls { depth, pseudowire, .. } => {
+                // one per label stack entry, as tshark counts them
+                for _ in 0..depth {
+                    push(LayerName::Named("mpls"));
+                }
+                match pseudowire {
+                    Pseudowire::None => {}
+                    Pseudowire::EthernetWithControlWord => push(LayerName::Named("pwethcw")),
+                    Pseudowire::Ethernet => push(LayerName::Named("pweth")),
+                }
+            }
+            Encap::Pppoe { .. } => {
+                push(LayerName::Named("pppoes"));
+                push(LayerName::Named("ppp"));
+            }
+            // the outer IP header is the layer; the inner one follows
+            Encap::IpInIp(_) => {}
+            Encap::Ether { nvlan, .. } => {
+                push(LayerName::Named("eth"));
+                for _ in 0..nvlan {
+                    push(LayerName::Named("vlan"));
+                }
+            }
+        }
     }
     let v6 = match &frame.net {
         Net::None => return n,
@@ -422,7 +468,7 @@ impl<W: Write> Sink for StatsSink<W> {
         // frames stamped before the first one are counted in the first interval
         self.graph.add((ts - first).max(0) as u64, bytes);
 
-        let mut path = [LayerName::Named(""); 10];
+        let mut path = [LayerName::Named(""); MAX_PATH];
         let len = layer_path(p.frame, &mut path);
         self.count_path(&path[..len], bytes);
 

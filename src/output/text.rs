@@ -683,6 +683,10 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
     match frame.link {
         Link::Ethernet { src, dst } => {
             write!(w, "{IND}eth  src {} dst {}", mac_note(&src), mac_note(&dst))?;
+            // the 802.1Q / 802.1ad tags, outermost first; the type is the EtherType after them
+            for vlan in frame.vlans() {
+                write!(w, " vlan {vlan}")?;
+            }
             if let Some(ethertype) = frame.ethertype {
                 write!(w, " type 0x{ethertype:04x}")?;
                 if let Some(name) = names::ethertype(ethertype) {

@@ -187,12 +187,12 @@ impl Tracking {
                     let len = frame.transport_payload().len() as u64;
                     let echo = icmp.echo.map(|(id, _)| id);
                     let m = icmp::IcmpMessage { v6: icmp.v6, src: ip.src, dst: ip.dst, ty: icmp.ty, code: icmp.code, echo, len };
-                    self.icmp.message(n, ts, &m);
+                    self.icmp.message(n, ts, &m, (!frame.encaps.is_empty()).then_some(&frame.encaps));
                 }
                 if let Some((q, (sport, dport))) = icmp.quoted.and_then(|q| q.ports.map(|p| (q, p))) {
                     tracked.icmp_about = match q.proto {
-                        6 => self.tcp.icmp_error(q.src, sport, q.dst, dport).map(FlowId::Tcp),
-                        17 => self.udp.icmp_error(q.src, sport, q.dst, dport).map(FlowId::Udp),
+                        6 => self.tcp.icmp_error(q.src, sport, q.dst, dport, frame.encaps.flow_id()).map(FlowId::Tcp),
+                        17 => self.udp.icmp_error(q.src, sport, q.dst, dport, frame.encaps.flow_id()).map(FlowId::Udp),
                         _ => None,
                     };
                 }

@@ -66,8 +66,10 @@ impl UdpFlows {
 
     /// An ICMP error quoted a datagram between these endpoints: counted on that flow, whose id
     /// is returned.
-    pub fn icmp_error(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
-        let id = self.find(src, sport, dst, dport)?;
+    /// `tunnel` is the [`Encaps::flow_id`] of the ICMP message's own tunnels (0: none): an error
+    /// about a datagram in a tunnel comes back through that tunnel.
+    pub fn icmp_error(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, tunnel: u64) -> Option<u32> {
+        let id = *self.map.get(&(src, sport, dst, dport, tunnel)).or_else(|| self.map.get(&(dst, dport, src, sport, tunnel)))?;
         if let Some(s) = self.stats.get_mut(id as usize) {
             s.icmp_errors += 1;
         }
@@ -115,5 +117,9 @@ mod tests {
         assert_eq!(f.flow(4, 0, Some(&ten), b, a), Some((0, Dir::S2C)), "the reply in VNI 10");
         assert_eq!(f.stats[0].tunnel.as_deref(), Some("vxlan 10"));
         assert_eq!(f.stats[2].tunnel, None);
+        // an ICMP error quoting the datagram counts on the flow of the tunnel it came back in
+        assert_eq!(f.icmp_error(a.ip(), 53, b.ip(), 5353, eleven.flow_id()), Some(1));
+        assert_eq!(f.icmp_error(a.ip(), 53, b.ip(), 5353, 0), Some(2));
+        assert_eq!((f.stats[0].icmp_errors, f.stats[1].icmp_errors, f.stats[2].icmp_errors), (0, 1, 1));
     }
 }

@@ -94,11 +94,17 @@ fn erspan_types() {
         assert_eq!(layers, ["gre", "erspan", "eth"], "type {kind}");
         let erspan = frame.encaps.iter().nth(1).unwrap().encap;
         match erspan {
-            Encap::Erspan { kind: k, session, vlan } => {
+            Encap::Erspan { kind: k, session, vlan, cos, index_or_time } => {
                 assert_eq!(k, kind);
                 if kind > 1 {
-                    assert_eq!((session, vlan), (Some(42), Some(5)));
+                    assert_eq!((session, vlan, cos), (Some(42), Some(5), Some(0)));
                 }
+                let extra = match kind {
+                    2 => Some(ErspanExtra::Index(0)),
+                    3 => Some(ErspanExtra::Timestamp(0)),
+                    _ => None,
+                };
+                assert_eq!(index_or_time, extra);
             }
             other => panic!("{other:?}"),
         }
@@ -181,6 +187,7 @@ fn gtpu_with_an_extension_header() {
     let frame = decode(1, &bytes, bytes.len() as u32);
     check_inner(&frame);
     assert_eq!(tag(&frame), "[gtpu teid 0x12345678] ");
+    assert_eq!(frame.encaps.iter().next().unwrap().encap, Encap::GtpU { teid: 0x1234_5678, seq: None, extensions: 1 });
 }
 
 #[test]
@@ -195,6 +202,8 @@ fn teredo_with_origin_indication() {
     let bytes = outer_udp(3544, 50000, &h);
     let frame = decode(1, &bytes, bytes.len() as u32);
     assert_eq!(tag(&frame), "[teredo] ");
+    let origin = Some((!0x1234u16, std::net::Ipv4Addr::new(!1, !2, !3, !4)));
+    assert_eq!(frame.encaps.iter().next().unwrap().encap, Encap::Teredo { origin });
     assert_eq!(frame.tcp().unwrap().dport, 80);
     assert_eq!(frame.ip().unwrap().version, 6);
 }
@@ -302,4 +311,60 @@ fn tunnel_ports() {
     assert_eq!(ports.lookup(1, 4789), None);
     assert_eq!(ports.lookup(1, 6081), None);
     assert_eq!(UdpTunnel::from_name("gtpu"), Some(UdpTunnel::GtpU));
+}
+
+#[test]
+fn gre_cut_inside_its_key_says_the_whole_header_length() {
+    // K flag only: 4 + 4 bytes; cut after 6 (RFC 2890 2.1)
+    let bytes = outer_ip(47, &[0x20, 0x00, 0x08, 0x00, 0x00, 0x00]);
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    let gre_warning = |frame: &Frame<'_>| frame.warnings.iter().find(|w| w.layer == Layer::Gre).map(|w| w.what.clone());
+    assert_eq!(gre_warning(&frame), Some(WarnKind::Truncated { need: 8, have: 6 }), "{:?}", frame.warnings);
+    // checksum and sequence: 4 + 4 + 4; cut after 10
+    let bytes = outer_ip(47, &[0x90, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 1]);
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    assert_eq!(gre_warning(&frame), Some(WarnKind::Truncated { need: 12, have: 10 }), "{:?}", frame.warnings);
+}
+
+#[test]
+fn vlan_tags_inside_a_tunnel_stay_with_the_inner_frame() {
+    // GRE 0x6558 -> Ethernet -> 802.1Q vlan 10 -> IPv4, in an outer frame without VLAN tags
+    let mut eth = inner_eth(&inner_tcp(b"hello"));
+    eth.splice(12..12, [0x81, 0x00, 0x00, 0x0a]);
+    let mut gre = vec![0x00, 0x00, 0x65, 0x58];
+    gre.extend_from_slice(&eth);
+    let bytes = outer_ip(47, &gre);
+    let frame = decode(1, &bytes, bytes.len() as u32);
+    check_inner(&frame);
+    assert!(frame.vlans().is_empty(), "the outer frame has no VLAN tag: {:?}", frame.vlans());
+    assert_eq!(frame.ethertype, Some(0x0800), "the outer frame's EtherType");
+    assert_eq!(tag(&frame), "[gre] [vlan 10] ");
+    let inner = frame.encaps.iter().nth(1).unwrap();
+    assert_eq!(inner.encap, Encap::Ether { src: MacAddr(M1), dst: MacAddr(M2), ethertype: 0x0800, vlans: [10, 0], nvlan: 1 });
+    assert_eq!(LongEncap(inner).to_string(), "Ethernet 02:00:00:00:00:01 > 02:00:00:00:00:02, vlan 10, ethertype 0x0800");
+}
+
+#[test]
+fn warnings_inside_a_tunnel_under_an_outer_vlan_have_the_right_offset() {
+    // 802.1Q vlan 20 -> MPLS 16 (bottom) -> an IPv4 header with IHL 3, or cut inside TCP
+    for (ihl3, layers, offset) in [(true, &[Layer::Ip, Layer::Ipv4][..], 22), (false, &[Layer::Tcp][..], 42)] {
+        let mut ip = inner_tcp(b"hello");
+        if ihl3 {
+            ip[0] = 0x43;
+        } else {
+            ip.truncate(30);
+        }
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&M2);
+        bytes.extend_from_slice(&M1);
+        bytes.extend_from_slice(&[0x81, 0x00, 0x00, 20, 0x88, 0x47]);
+        bytes.extend_from_slice(&((16u32 << 12) | 0x100 | 64).to_be_bytes());
+        bytes.extend_from_slice(&ip);
+        let frame = decode(1, &bytes, bytes.len() as u32);
+        assert_eq!(frame.vlans(), &[20], "the outer frame's tag");
+        assert_eq!(frame.ethertype, Some(0x8847));
+        let warning = frame.warnings.iter().find(|w| layers.contains(&w.layer)).expect("a warning");
+        // Ethernet 14 + VLAN 4 + MPLS 4 (+ IPv4 20)
+        assert_eq!(warning.offset, offset, "{:?}", frame.warnings);
+    }
 }

@@ -588,8 +588,10 @@ impl Tracker {
 
     /// An ICMP error quoted a segment between these endpoints: counted on that connection, whose
     /// id is returned.
-    pub fn icmp_error(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Option<u32> {
-        let slot = *self.map.get(&FlowKey::between(&src, sport, &dst, dport))?;
+    /// `tunnel` is the [`crate::decode::Encaps::flow_id`] of the ICMP message's own tunnels (0:
+    /// none): an error about a segment in a tunnel comes back through that tunnel.
+    pub fn icmp_error(&mut self, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, tunnel: u64) -> Option<u32> {
+        let slot = *self.map.get(&FlowKey { tunnel, ..FlowKey::between(&src, sport, &dst, dport) })?;
         let conn = self.slots[slot as usize].conn.as_mut()?;
         conn.icmp_errors += 1;
         Some(conn.id)
