@@ -208,6 +208,22 @@ impl FromStr for FramingSpec {
     }
 }
 
+impl FramingSpec {
+    /// The name of a framing without parameters (`lines`, `http`, ...), as `Display` writes it:
+    /// a per-message writer takes it without core::fmt. `None` for `len:`, `jsonhdr`, `fixed:`.
+    pub fn plain_name(&self) -> Option<&'static str> {
+        match self {
+            FramingSpec::Lines => Some("lines"),
+            FramingSpec::Crlf => Some("crlf"),
+            FramingSpec::Http => Some("http"),
+            FramingSpec::Tls => Some("tls"),
+            FramingSpec::Segment => Some("segment"),
+            FramingSpec::Datagram => Some("datagram"),
+            FramingSpec::Len(_) | FramingSpec::JsonHdr(_) | FramingSpec::Fixed(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for FramingSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {

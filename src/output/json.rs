@@ -342,7 +342,9 @@ fn write_messages(w: &mut dyn Write, carried: Option<&Carried>) -> io::Result<()
     if let Some(carried) = carried {
         w.write_all(b",\"messages\":[")?;
         for (i, idx) in carried.indices().enumerate() {
-            write!(w, "{}{idx}", if i > 0 { "," } else { "" })?;
+            let mut digits = itoa::Buffer::new();
+            w.write_all(if i > 0 { b"," } else { b"" })?;
+            w.write_all(digits.format(idx).as_bytes())?;
         }
         w.write_all(b"]")?;
     }
@@ -368,27 +370,42 @@ pub(crate) fn next_gap(msg: &Message, next: &Message) -> Option<i64> {
 /// The `message` record of `docs/json-lines.md`; `next_gap` in ns (absent for the last message
 /// of a direction, or when the next came in the same frame).
 pub fn write_message(w: &mut impl Write, msg: &Message, next_gap: Option<i64>) -> io::Result<()> {
-    write!(w, "{{\"type\":\"message\",\"conn\":{}", msg.flow.id())?;
+    // Without core::fmt: one record per message, and on small messages as many as packets.
+    let bool_ = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
+    int(w, b"{\"type\":\"message\",\"conn\":", msg.flow.id())?;
     if msg.flow.is_udp() {
         w.write_all(b",\"proto\":\"udp\"")?;
     }
-    write!(
-        w,
-        ",\"dir\":\"{}\",\"index\":{},\"offset\":{},\"len\":{},\"framing\":\"{}\",\"frames\":[",
-        msg.dir, msg.index, msg.offset, msg.len, msg.framing
-    )?;
-    for (i, frame) in msg.frames.iter().enumerate() {
-        write!(w, "{}{frame}", if i > 0 { "," } else { "" })?;
+    w.write_all(match msg.dir {
+        Dir::C2S => b",\"dir\":\"c2s\"",
+        Dir::S2C => b",\"dir\":\"s2c\"",
+    })?;
+    int(w, b",\"index\":", msg.index)?;
+    int(w, b",\"offset\":", msg.offset)?;
+    int(w, b",\"len\":", msg.len)?;
+    w.write_all(b",\"framing\":\"")?;
+    match msg.framing.plain_name() {
+        Some(name) => w.write_all(name.as_bytes())?,
+        None => write!(w, "{}", msg.framing)?,
+    }
+    w.write_all(b"\",\"frames\":[")?;
+    for (i, &frame) in msg.frames.iter().enumerate() {
+        int(w, if i > 0 { b"," } else { b"" }, frame)?;
     }
     if msg.framing == FramingSpec::Segment || msg.wire_unknown {
         // No framing recognised: where the sender's messages end is unknown; or an offloaded
         // frame of unknown wire segmentation carried it.
-        write!(w, "],\"sticky\":null,\"split\":null,\"complete\":{}", msg.complete)?;
+        w.write_all(b"],\"sticky\":null,\"split\":null,\"complete\":")?;
     } else {
-        write!(w, "],\"sticky\":{},\"split\":{},\"complete\":{}", msg.sticky, msg.split, msg.complete)?;
+        w.write_all(b"],\"sticky\":")?;
+        w.write_all(bool_(msg.sticky))?;
+        w.write_all(b",\"split\":")?;
+        w.write_all(bool_(msg.split))?;
+        w.write_all(b",\"complete\":")?;
     }
+    w.write_all(bool_(msg.complete))?;
     if msg.nframes as usize > msg.frames.len() {
-        write!(w, ",\"nframes\":{}", msg.nframes)?;
+        int(w, b",\"nframes\":", msg.nframes)?;
     }
     if let Some(gap) = next_gap {
         w.write_all(b",\"next_gap\":")?;

@@ -157,31 +157,77 @@ impl Deferred {
 /// `msg 3`, `msg 7 part 2 (continues)`, `msg 3-5 (3 stuck together)`: which application messages
 /// a frame carries.
 pub fn write_msg_note(w: &mut dyn Write, c: &Carried) -> io::Result<()> {
+    // Built in a stack buffer and written once: this runs for every frame that carries message
+    // bytes, and core::fmt through `dyn Write` cost as much as the rest of the line's numbers.
+    let mut b = NoteBuf::default();
     if c.dup {
-        return if c.first == c.last { write!(w, "again msg {}", c.first) } else { write!(w, "again msg {}-{}", c.first, c.last) };
+        b.push(b"again ");
     }
+    b.push(b"msg ");
+    b.num(c.first);
     if c.first == c.last {
-        write!(w, "msg {}", c.first)?;
-        match (c.first_part, c.continues) {
-            (1, false) => Ok(()),
-            (1, true) => w.write_all(b" part 1 (split, continues)"),
-            (p, true) => write!(w, " part {p} (continues)"),
-            (p, false) => write!(w, " part {p} (last)"),
+        match (c.first_part, c.continues, c.dup) {
+            (_, _, true) | (1, false, _) => {}
+            (1, true, _) => b.push(b" part 1 (split, continues)"),
+            (p, true, _) => {
+                b.push(b" part ");
+                b.num(u64::from(p));
+                b.push(b" (continues)");
+            }
+            (p, false, _) => {
+                b.push(b" part ");
+                b.num(u64::from(p));
+                b.push(b" (last)");
+            }
         }
-    } else {
-        if c.offloaded {
-            // Together in the captured frame, not necessarily in one wire segment.
-            write!(w, "msg {}-{} ({} in one offloaded frame", c.first, c.last, c.last - c.first + 1)?;
-        } else {
-            write!(w, "msg {}-{} ({} stuck together", c.first, c.last, c.last - c.first + 1)?;
-        }
-        if c.first_part > 1 {
-            write!(w, "; msg {} part {}", c.first, c.first_part)?;
-        }
-        if c.continues {
-            write!(w, "; msg {} continues", c.last)?;
-        }
-        w.write_all(b")")
+        return w.write_all(b.bytes());
+    }
+    b.push(b"-");
+    b.num(c.last);
+    if c.dup {
+        return w.write_all(b.bytes());
+    }
+    b.push(b" (");
+    b.num(c.last - c.first + 1);
+    // Together in the captured frame, not necessarily in one wire segment.
+    b.push(if c.offloaded { b" in one offloaded frame" } else { b" stuck together" });
+    if c.first_part > 1 {
+        b.push(b"; msg ");
+        b.num(c.first);
+        b.push(b" part ");
+        b.num(u64::from(c.first_part));
+    }
+    if c.continues {
+        b.push(b"; msg ");
+        b.num(c.last);
+        b.push(b" continues");
+    }
+    b.push(b")");
+    w.write_all(b.bytes())
+}
+
+/// The bytes of one message note (at most 5 numbers of 20 digits and 80 bytes of words).
+struct NoteBuf {
+    buf: [u8; 192],
+    len: usize,
+}
+
+impl Default for NoteBuf {
+    fn default() -> Self {
+        NoteBuf { buf: [0; 192], len: 0 }
+    }
+}
+
+impl NoteBuf {
+    fn push(&mut self, s: &[u8]) {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
+    fn num(&mut self, v: u64) {
+        self.push(itoa::Buffer::new().format(v).as_bytes());
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -203,31 +249,65 @@ pub fn write_ip(w: &mut impl Write, a: &IpAddr) -> io::Result<()> {
     match a {
         IpAddr::V4(v) => {
             let mut buf = [0u8; 15];
-            let mut n = 0;
-            let mut it = itoa::Buffer::new();
-            for (i, o) in v.octets().iter().enumerate() {
-                if i > 0 {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                let d = it.format(*o).as_bytes();
-                buf[n..n + d.len()].copy_from_slice(d);
-                n += d.len();
-            }
+            let n = put_ipv4(&mut buf, v.octets());
             w.write_all(&buf[..n])
         }
         IpAddr::V6(v) => write!(w, "{v}"),
     }
 }
 
+/// Dotted-quad digits of `octets` into `buf` (at least 15 bytes); the length written. Digits are
+/// stored directly (no formatter, no copy of a temporary: the per-frame path writes two).
+fn put_ipv4(buf: &mut [u8], octets: [u8; 4]) -> usize {
+    let mut n = 0;
+    for (i, o) in octets.into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
+    }
+    n
+}
+
+/// Decimal digits of `v` into `buf` (at least 5 bytes); the length written.
+fn put_u16(buf: &mut [u8], mut v: u16) -> usize {
+    let mut digits = [0u8; 5];
+    let mut k = digits.len();
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - k;
+    buf[..len].copy_from_slice(&digits[k..]);
+    len
+}
+
 impl Endpoint {
-    /// Write without core::fmt for IPv4 (the per-frame case); IPv6 through Display.
+    /// Write without core::fmt for IPv4 (the per-frame case: one write of `a.b.c.d:port`);
+    /// IPv6 through Display.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
         match self.0 {
-            IpAddr::V4(_) => {
-                write_ip(w, &self.0)?;
-                w.write_all(b":")?;
-                w.write_all(itoa::Buffer::new().format(self.1).as_bytes())
+            IpAddr::V4(v) => {
+                let mut buf = [0u8; 21];
+                let mut n = put_ipv4(&mut buf, v.octets());
+                buf[n] = b':';
+                n += 1;
+                n += put_u16(&mut buf[n..], self.1);
+                w.write_all(&buf[..n])
             }
             IpAddr::V6(_) => write!(w, "{self}"),
         }
@@ -275,6 +355,72 @@ impl fmt::Display for FlagLetters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The note written into its buffer says what the core::fmt version said, for every shape
+    /// of carried messages.
+    #[test]
+    fn msg_note_as_formatted() {
+        fn formatted(c: &Carried) -> String {
+            if c.dup {
+                return if c.first == c.last { format!("again msg {}", c.first) } else { format!("again msg {}-{}", c.first, c.last) };
+            }
+            if c.first == c.last {
+                let tail = match (c.first_part, c.continues) {
+                    (1, false) => String::new(),
+                    (1, true) => " part 1 (split, continues)".into(),
+                    (p, true) => format!(" part {p} (continues)"),
+                    (p, false) => format!(" part {p} (last)"),
+                };
+                return format!("msg {}{tail}", c.first);
+            }
+            let how = if c.offloaded { "in one offloaded frame" } else { "stuck together" };
+            let mut s = format!("msg {}-{} ({} {how}", c.first, c.last, c.last - c.first + 1);
+            if c.first_part > 1 {
+                s += &format!("; msg {} part {}", c.first, c.first_part);
+            }
+            if c.continues {
+                s += &format!("; msg {} continues", c.last);
+            }
+            s + ")"
+        }
+        for (first, last) in [(0, 0), (7, 7), (3, 9), (u64::MAX - 1, u64::MAX), (0, u64::MAX - 1)] {
+            for first_part in [1, 2, u32::MAX] {
+                for bits in 0..8u8 {
+                    let c = Carried {
+                        n: 1,
+                        flow: crate::track::FlowId::Tcp(0),
+                        dir: crate::track::Dir::C2S,
+                        first,
+                        last,
+                        first_part,
+                        continues: bits & 1 != 0,
+                        offloaded: bits & 2 != 0,
+                        dup: bits & 4 != 0,
+                    };
+                    let mut out = Vec::new();
+                    write_msg_note(&mut out, &c).unwrap();
+                    assert_eq!(String::from_utf8(out).unwrap(), formatted(&c), "{c:?}");
+                }
+            }
+        }
+    }
+
+    /// The hand-written digits equal Display's for every octet value and the port's range.
+    #[test]
+    fn endpoint_digits_equal_display() {
+        for o in 0..=255u8 {
+            let a = std::net::Ipv4Addr::new(o, 255 - o, o / 3, 7);
+            for port in [0u16, 9, 10, 99, 100, 9000, 65_535, u16::from(o) * 257] {
+                let e = Endpoint(IpAddr::V4(a), port);
+                let mut out = Vec::new();
+                e.write_to(&mut out).unwrap();
+                assert_eq!(String::from_utf8(out).unwrap(), format!("{a}:{port}"));
+            }
+            let mut ip = Vec::new();
+            write_ip(&mut ip, &IpAddr::V4(a)).unwrap();
+            assert_eq!(String::from_utf8(ip).unwrap(), a.to_string());
+        }
+    }
 
     /// Waiting lines come out in frame order with their annotations, and their buffers are
     /// handed out again, empty.

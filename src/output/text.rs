@@ -161,12 +161,12 @@ impl<W: Write> TextSink<W> {
 fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>, cause: &super::cause::Cause) -> io::Result<()> {
     let palette = opts.palette;
     let mut itoa_buf = itoa::Buffer::new();
-    let number = itoa_buf.format(view.n);
-    for _ in number.len()..5 {
-        w.write_all(b" ")?;
-    }
-    w.write_all(number.as_bytes())?;
-    w.write_all(b" ")?;
+    let number = itoa_buf.format(view.n).as_bytes();
+    // right-aligned in 5 columns, then a space: one write
+    let mut col = [b' '; 26];
+    let pad = 5usize.saturating_sub(number.len());
+    col[pad..pad + number.len()].copy_from_slice(number);
+    w.write_all(&col[..pad + number.len() + 1])?;
     match opts.time {
         TimeFormat::Omitted => {}
         // A pcapng Simple Packet Block: no timestamp.
@@ -262,10 +262,8 @@ fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()>
     let mut cursor = io::Cursor::new(&mut buf[..]);
     write_secs(&mut cursor, ns, nanos)?;
     let len = cursor.position() as usize;
-    let width = if nanos { 13 } else { 10 };
-    for _ in len..width {
-        w.write_all(b" ")?;
-    }
+    let width: usize = if nanos { 13 } else { 10 };
+    w.write_all(&b"             "[..width.saturating_sub(len)])?;
     w.write_all(&buf[..len])
 }
 
