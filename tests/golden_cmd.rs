@@ -164,7 +164,8 @@ fn stable_over_20_runs(scenario: &str, port: u16) {
     match o.status.code() {
         Some(0) => assert!(out.contains("stable: 20 runs gave the same") && out.contains("at level packets"), "{out}"),
         Some(1) => {
-            let varying: Vec<&str> = out.lines().skip_while(|l| !l.contains("the lines that vary")).skip(1).filter(|l| !l.trim().is_empty()).collect();
+            let varying: Vec<&str> =
+                out.lines().skip_while(|l| !l.contains("the lines that vary")).skip(1).filter(|l| !l.trim().is_empty()).collect();
             assert!(!varying.is_empty(), "{scenario} packets: {out}{err}");
             assert!(varying.iter().all(|l| l.contains("retransmission")), "{scenario} packets vary beyond retransmissions: {out}");
         }

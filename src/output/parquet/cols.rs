@@ -19,6 +19,42 @@ use crate::decode::{tcpflags, Link, Net, Transport};
 use crate::output::conns::{ConnRow, DirCounts};
 use crate::pipeline::PacketView;
 
+/// A table's columns declared once: the struct of builders, their `Default`, and the
+/// [`Columns`] impl whose schema and arrays follow the same order (each line: the column's name,
+/// its builder type, how the builder is made, its Arrow type, whether it may be null).
+macro_rules! columns {
+    ($(#[$doc:meta])* $name:ident { $($col:ident: $builder:ty = $new:expr, $dtype:expr, $nullable:expr;)* }) => {
+        $(#[$doc])*
+        pub struct $name {
+            $($col: $builder,)*
+            rows: usize,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $($col: $new,)* rows: 0 }
+            }
+        }
+
+        impl Columns for $name {
+            fn schema() -> SchemaRef {
+                #[allow(unused_imports)]
+                use DataType::*;
+                Arc::new(Schema::new(vec![$(Field::new(stringify!($col), $dtype, $nullable)),*]))
+            }
+
+            fn len(&self) -> usize {
+                self.rows
+            }
+
+            fn finish(&mut self) -> Vec<ArrayRef> {
+                self.rows = 0;
+                vec![$(Arc::new(self.$col.finish()) as ArrayRef),*]
+            }
+        }
+    };
+}
+
 fn utc_ns() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
@@ -44,211 +80,53 @@ fn put_display(b: &mut StringBuilder, value: impl std::fmt::Display) {
     b.append_value("");
 }
 
-/// The `packets` table: one row per frame shown (the JSON `packet` record).
-pub struct PacketCols {
-    file: StringBuilder,
-    n: UInt64Builder,
-    ts: TimestampNanosecondBuilder,
-    t_ns: Int64Builder,
-    len: UInt32Builder,
-    caplen: UInt32Builder,
-    eth_src: StringBuilder,
-    eth_dst: StringBuilder,
-    ethertype: UInt16Builder,
-    vlan: ListBuilder<UInt16Builder>,
-    ip_version: UInt8Builder,
-    ip_src: StringBuilder,
-    ip_dst: StringBuilder,
-    ip_src_v4: UInt32Builder,
-    ip_dst_v4: UInt32Builder,
-    ip_ttl: UInt8Builder,
-    ip_proto: UInt8Builder,
-    ip_id: UInt32Builder,
-    transport: StringBuilder,
-    sport: UInt16Builder,
-    dport: UInt16Builder,
-    udp_len: UInt16Builder,
-    icmp_type: UInt8Builder,
-    icmp_code: UInt8Builder,
-    tcp_flags: ListBuilder<StringBuilder>,
-    tcp_seq: UInt32Builder,
-    tcp_ack: UInt32Builder,
-    tcp_rseq: UInt32Builder,
-    tcp_rack: UInt32Builder,
-    tcp_len: UInt32Builder,
-    tcp_win: UInt16Builder,
-    tcp_win_scaled: UInt32Builder,
-    tcp_mss: UInt16Builder,
-    tcp_ws: UInt8Builder,
-    conn: UInt32Builder,
-    dir: StringBuilder,
-    phase: StringBuilder,
-    state_client: StringBuilder,
-    state_server: StringBuilder,
-    analysis: ListBuilder<StringBuilder>,
-    bytes_in_flight: UInt32Builder,
-    warnings: ListBuilder<StringBuilder>,
-    app_proto: StringBuilder,
-    app_info: StringBuilder,
-    rows: usize,
-}
-
-impl Default for PacketCols {
-    fn default() -> Self {
-        PacketCols {
-            file: StringBuilder::new(),
-            n: UInt64Builder::new(),
-            ts: utc_builder(),
-            t_ns: Int64Builder::new(),
-            len: UInt32Builder::new(),
-            caplen: UInt32Builder::new(),
-            eth_src: StringBuilder::new(),
-            eth_dst: StringBuilder::new(),
-            ethertype: UInt16Builder::new(),
-            vlan: ListBuilder::new(UInt16Builder::new()),
-            ip_version: UInt8Builder::new(),
-            ip_src: StringBuilder::new(),
-            ip_dst: StringBuilder::new(),
-            ip_src_v4: UInt32Builder::new(),
-            ip_dst_v4: UInt32Builder::new(),
-            ip_ttl: UInt8Builder::new(),
-            ip_proto: UInt8Builder::new(),
-            ip_id: UInt32Builder::new(),
-            transport: StringBuilder::new(),
-            sport: UInt16Builder::new(),
-            dport: UInt16Builder::new(),
-            udp_len: UInt16Builder::new(),
-            icmp_type: UInt8Builder::new(),
-            icmp_code: UInt8Builder::new(),
-            tcp_flags: ListBuilder::new(StringBuilder::new()),
-            tcp_seq: UInt32Builder::new(),
-            tcp_ack: UInt32Builder::new(),
-            tcp_rseq: UInt32Builder::new(),
-            tcp_rack: UInt32Builder::new(),
-            tcp_len: UInt32Builder::new(),
-            tcp_win: UInt16Builder::new(),
-            tcp_win_scaled: UInt32Builder::new(),
-            tcp_mss: UInt16Builder::new(),
-            tcp_ws: UInt8Builder::new(),
-            conn: UInt32Builder::new(),
-            dir: StringBuilder::new(),
-            phase: StringBuilder::new(),
-            state_client: StringBuilder::new(),
-            state_server: StringBuilder::new(),
-            analysis: ListBuilder::new(StringBuilder::new()),
-            bytes_in_flight: UInt32Builder::new(),
-            warnings: ListBuilder::new(StringBuilder::new()),
-            app_proto: StringBuilder::new(),
-            app_info: StringBuilder::new(),
-            rows: 0,
-        }
-    }
-}
-
-impl Columns for PacketCols {
-    fn schema() -> SchemaRef {
-        use DataType::*;
-        let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
-        Arc::new(Schema::new(vec![
-            f("file", Utf8, true),
-            f("n", UInt64, false),
-            f("ts", utc_ns(), true),
-            f("t_ns", Int64, true),
-            f("len", UInt32, false),
-            f("caplen", UInt32, false),
-            f("eth_src", Utf8, true),
-            f("eth_dst", Utf8, true),
-            f("ethertype", UInt16, true),
-            f("vlan", list_of(UInt16), true),
-            f("ip_version", UInt8, true),
-            f("ip_src", Utf8, true),
-            f("ip_dst", Utf8, true),
-            f("ip_src_v4", UInt32, true),
-            f("ip_dst_v4", UInt32, true),
-            f("ip_ttl", UInt8, true),
-            f("ip_proto", UInt8, true),
-            f("ip_id", UInt32, true),
-            f("transport", Utf8, true),
-            f("sport", UInt16, true),
-            f("dport", UInt16, true),
-            f("udp_len", UInt16, true),
-            f("icmp_type", UInt8, true),
-            f("icmp_code", UInt8, true),
-            f("tcp_flags", list_of(Utf8), true),
-            f("tcp_seq", UInt32, true),
-            f("tcp_ack", UInt32, true),
-            f("tcp_rseq", UInt32, true),
-            f("tcp_rack", UInt32, true),
-            f("tcp_len", UInt32, true),
-            f("tcp_win", UInt16, true),
-            f("tcp_win_scaled", UInt32, true),
-            f("tcp_mss", UInt16, true),
-            f("tcp_ws", UInt8, true),
-            f("conn", UInt32, true),
-            f("dir", Utf8, true),
-            f("phase", Utf8, true),
-            f("state_client", Utf8, true),
-            f("state_server", Utf8, true),
-            f("analysis", list_of(Utf8), true),
-            f("bytes_in_flight", UInt32, true),
-            f("warnings", list_of(Utf8), true),
-            f("app_proto", Utf8, true),
-            f("app_info", Utf8, true),
-        ]))
-    }
-
-    fn len(&self) -> usize {
-        self.rows
-    }
-
-    fn finish(&mut self) -> Vec<ArrayRef> {
-        self.rows = 0;
-        vec![
-            Arc::new(self.file.finish()),
-            Arc::new(self.n.finish()),
-            Arc::new(self.ts.finish()),
-            Arc::new(self.t_ns.finish()),
-            Arc::new(self.len.finish()),
-            Arc::new(self.caplen.finish()),
-            Arc::new(self.eth_src.finish()),
-            Arc::new(self.eth_dst.finish()),
-            Arc::new(self.ethertype.finish()),
-            Arc::new(self.vlan.finish()),
-            Arc::new(self.ip_version.finish()),
-            Arc::new(self.ip_src.finish()),
-            Arc::new(self.ip_dst.finish()),
-            Arc::new(self.ip_src_v4.finish()),
-            Arc::new(self.ip_dst_v4.finish()),
-            Arc::new(self.ip_ttl.finish()),
-            Arc::new(self.ip_proto.finish()),
-            Arc::new(self.ip_id.finish()),
-            Arc::new(self.transport.finish()),
-            Arc::new(self.sport.finish()),
-            Arc::new(self.dport.finish()),
-            Arc::new(self.udp_len.finish()),
-            Arc::new(self.icmp_type.finish()),
-            Arc::new(self.icmp_code.finish()),
-            Arc::new(self.tcp_flags.finish()),
-            Arc::new(self.tcp_seq.finish()),
-            Arc::new(self.tcp_ack.finish()),
-            Arc::new(self.tcp_rseq.finish()),
-            Arc::new(self.tcp_rack.finish()),
-            Arc::new(self.tcp_len.finish()),
-            Arc::new(self.tcp_win.finish()),
-            Arc::new(self.tcp_win_scaled.finish()),
-            Arc::new(self.tcp_mss.finish()),
-            Arc::new(self.tcp_ws.finish()),
-            Arc::new(self.conn.finish()),
-            Arc::new(self.dir.finish()),
-            Arc::new(self.phase.finish()),
-            Arc::new(self.state_client.finish()),
-            Arc::new(self.state_server.finish()),
-            Arc::new(self.analysis.finish()),
-            Arc::new(self.bytes_in_flight.finish()),
-            Arc::new(self.warnings.finish()),
-            Arc::new(self.app_proto.finish()),
-            Arc::new(self.app_info.finish()),
-        ]
+columns! {
+    /// The `packets` table: one row per frame shown (the JSON `packet` record).
+    PacketCols {
+        file: StringBuilder = StringBuilder::new(), Utf8, true;
+        n: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        ts: TimestampNanosecondBuilder = utc_builder(), utc_ns(), true;
+        t_ns: Int64Builder = Int64Builder::new(), Int64, true;
+        len: UInt32Builder = UInt32Builder::new(), UInt32, false;
+        caplen: UInt32Builder = UInt32Builder::new(), UInt32, false;
+        eth_src: StringBuilder = StringBuilder::new(), Utf8, true;
+        eth_dst: StringBuilder = StringBuilder::new(), Utf8, true;
+        ethertype: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        vlan: ListBuilder<UInt16Builder> = ListBuilder::new(UInt16Builder::new()), list_of(UInt16), true;
+        ip_version: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        ip_src: StringBuilder = StringBuilder::new(), Utf8, true;
+        ip_dst: StringBuilder = StringBuilder::new(), Utf8, true;
+        ip_src_v4: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        ip_dst_v4: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        ip_ttl: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        ip_proto: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        ip_id: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        transport: StringBuilder = StringBuilder::new(), Utf8, true;
+        sport: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        dport: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        udp_len: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        icmp_type: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        icmp_code: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        tcp_flags: ListBuilder<StringBuilder> = ListBuilder::new(StringBuilder::new()), list_of(Utf8), true;
+        tcp_seq: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        tcp_ack: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        tcp_rseq: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        tcp_rack: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        tcp_len: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        tcp_win: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        tcp_win_scaled: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        tcp_mss: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        tcp_ws: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        conn: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        dir: StringBuilder = StringBuilder::new(), Utf8, true;
+        phase: StringBuilder = StringBuilder::new(), Utf8, true;
+        state_client: StringBuilder = StringBuilder::new(), Utf8, true;
+        state_server: StringBuilder = StringBuilder::new(), Utf8, true;
+        analysis: ListBuilder<StringBuilder> = ListBuilder::new(StringBuilder::new()), list_of(Utf8), true;
+        bytes_in_flight: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        warnings: ListBuilder<StringBuilder> = ListBuilder::new(StringBuilder::new()), list_of(Utf8), true;
+        app_proto: StringBuilder = StringBuilder::new(), Utf8, true;
+        app_info: StringBuilder = StringBuilder::new(), Utf8, true;
     }
 }
 
@@ -423,99 +301,25 @@ impl PacketCols {
     }
 }
 
-/// The `messages` table: one row per application message (the JSON `message` record).
-pub struct MessageCols {
-    file: StringBuilder,
-    conn: UInt32Builder,
-    proto: StringBuilder,
-    dir: StringBuilder,
-    index: UInt64Builder,
-    offset: UInt64Builder,
-    len: UInt64Builder,
-    framing: StringBuilder,
-    frames: ListBuilder<UInt64Builder>,
-    nframes: UInt64Builder,
-    sticky: BooleanBuilder,
-    split: BooleanBuilder,
-    complete: BooleanBuilder,
-    first_ts: TimestampNanosecondBuilder,
-    last_ts: TimestampNanosecondBuilder,
-    next_gap_ns: Int64Builder,
-    rows: usize,
-}
-
-impl Default for MessageCols {
-    fn default() -> Self {
-        MessageCols {
-            file: StringBuilder::new(),
-            conn: UInt32Builder::new(),
-            proto: StringBuilder::new(),
-            dir: StringBuilder::new(),
-            index: UInt64Builder::new(),
-            offset: UInt64Builder::new(),
-            len: UInt64Builder::new(),
-            framing: StringBuilder::new(),
-            frames: ListBuilder::new(UInt64Builder::new()),
-            nframes: UInt64Builder::new(),
-            sticky: BooleanBuilder::new(),
-            split: BooleanBuilder::new(),
-            complete: BooleanBuilder::new(),
-            first_ts: utc_builder(),
-            last_ts: utc_builder(),
-            next_gap_ns: Int64Builder::new(),
-            rows: 0,
-        }
-    }
-}
-
-impl Columns for MessageCols {
-    fn schema() -> SchemaRef {
-        use DataType::*;
-        let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
-        Arc::new(Schema::new(vec![
-            f("file", Utf8, true),
-            f("conn", UInt32, false),
-            f("proto", Utf8, false),
-            f("dir", Utf8, false),
-            f("index", UInt64, false),
-            f("offset", UInt64, false),
-            f("len", UInt64, false),
-            f("framing", Utf8, false),
-            f("frames", list_of(UInt64), false),
-            f("nframes", UInt64, false),
-            f("sticky", Boolean, true),
-            f("split", Boolean, true),
-            f("complete", Boolean, false),
-            f("first_ts", utc_ns(), false),
-            f("last_ts", utc_ns(), false),
-            f("next_gap_ns", Int64, true),
-        ]))
-    }
-
-    fn len(&self) -> usize {
-        self.rows
-    }
-
-    fn finish(&mut self) -> Vec<ArrayRef> {
-        self.rows = 0;
-        vec![
-            Arc::new(self.file.finish()),
-            Arc::new(self.conn.finish()),
-            Arc::new(self.proto.finish()),
-            Arc::new(self.dir.finish()),
-            Arc::new(self.index.finish()),
-            Arc::new(self.offset.finish()),
-            Arc::new(self.len.finish()),
-            Arc::new(self.framing.finish()),
-            Arc::new(self.frames.finish()),
-            Arc::new(self.nframes.finish()),
-            Arc::new(self.sticky.finish()),
-            Arc::new(self.split.finish()),
-            Arc::new(self.complete.finish()),
-            Arc::new(self.first_ts.finish()),
-            Arc::new(self.last_ts.finish()),
-            Arc::new(self.next_gap_ns.finish()),
-        ]
+columns! {
+    /// The `messages` table: one row per application message (the JSON `message` record).
+    MessageCols {
+        file: StringBuilder = StringBuilder::new(), Utf8, true;
+        conn: UInt32Builder = UInt32Builder::new(), UInt32, false;
+        proto: StringBuilder = StringBuilder::new(), Utf8, false;
+        dir: StringBuilder = StringBuilder::new(), Utf8, false;
+        index: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        offset: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        len: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        framing: StringBuilder = StringBuilder::new(), Utf8, false;
+        frames: ListBuilder<UInt64Builder> = ListBuilder::new(UInt64Builder::new()), list_of(UInt64), false;
+        nframes: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        sticky: BooleanBuilder = BooleanBuilder::new(), Boolean, true;
+        split: BooleanBuilder = BooleanBuilder::new(), Boolean, true;
+        complete: BooleanBuilder = BooleanBuilder::new(), Boolean, false;
+        first_ts: TimestampNanosecondBuilder = utc_builder(), utc_ns(), false;
+        last_ts: TimestampNanosecondBuilder = utc_builder(), utc_ns(), false;
+        next_gap_ns: Int64Builder = Int64Builder::new(), Int64, true;
     }
 }
 
@@ -547,235 +351,59 @@ impl MessageCols {
     }
 }
 
-/// The `conns` table: one row per TCP connection, UDP or ICMP flow (the JSON `conn` record).
-pub struct ConnCols {
-    file: StringBuilder,
-    file_last: StringBuilder,
-    pieces: UInt32Builder,
-    conn: UInt32Builder,
-    proto: StringBuilder,
-    client: StringBuilder,
-    server: StringBuilder,
-    client_ip: StringBuilder,
-    client_port: UInt16Builder,
-    server_ip: StringBuilder,
-    server_port: UInt16Builder,
-    client_ip_v4: UInt32Builder,
-    server_ip_v4: UInt32Builder,
-    conn_state: StringBuilder,
-    history: StringBuilder,
-    client_state: StringBuilder,
-    server_state: StringBuilder,
-    mss_client: UInt16Builder,
-    mss_server: UInt16Builder,
-    ws_client: UInt8Builder,
-    ws_server: UInt8Builder,
-    irtt_ns: Int64Builder,
-    packets_c2s: UInt64Builder,
-    packets_s2c: UInt64Builder,
-    bytes_c2s: UInt64Builder,
-    bytes_s2c: UInt64Builder,
-    missed_bytes_c2s: UInt64Builder,
-    missed_bytes_s2c: UInt64Builder,
-    retransmissions: UInt64Builder,
-    dup_acks: UInt64Builder,
-    zero_windows: UInt64Builder,
-    sack_perm: BooleanBuilder,
-    timestamps: BooleanBuilder,
-    start: TimestampNanosecondBuilder,
-    end: TimestampNanosecondBuilder,
-    duration_ns: Int64Builder,
-    first_frame: UInt64Builder,
-    last_frame: UInt64Builder,
-    icmp_errors: UInt64Builder,
-    tunnel: StringBuilder,
-    messages_c2s: UInt64Builder,
-    messages_s2c: UInt64Builder,
-    framing_c2s: StringBuilder,
-    framing_s2c: StringBuilder,
-    sticky_c2s: UInt64Builder,
-    sticky_s2c: UInt64Builder,
-    split_c2s: UInt64Builder,
-    split_s2c: UInt64Builder,
-    gaps_c2s: UInt64Builder,
-    gaps_s2c: UInt64Builder,
-    rows: usize,
-}
-
-impl Default for ConnCols {
-    fn default() -> Self {
-        ConnCols {
-            file: StringBuilder::new(),
-            file_last: StringBuilder::new(),
-            pieces: UInt32Builder::new(),
-            conn: UInt32Builder::new(),
-            proto: StringBuilder::new(),
-            client: StringBuilder::new(),
-            server: StringBuilder::new(),
-            client_ip: StringBuilder::new(),
-            client_port: UInt16Builder::new(),
-            server_ip: StringBuilder::new(),
-            server_port: UInt16Builder::new(),
-            client_ip_v4: UInt32Builder::new(),
-            server_ip_v4: UInt32Builder::new(),
-            conn_state: StringBuilder::new(),
-            history: StringBuilder::new(),
-            client_state: StringBuilder::new(),
-            server_state: StringBuilder::new(),
-            mss_client: UInt16Builder::new(),
-            mss_server: UInt16Builder::new(),
-            ws_client: UInt8Builder::new(),
-            ws_server: UInt8Builder::new(),
-            irtt_ns: Int64Builder::new(),
-            packets_c2s: UInt64Builder::new(),
-            packets_s2c: UInt64Builder::new(),
-            bytes_c2s: UInt64Builder::new(),
-            bytes_s2c: UInt64Builder::new(),
-            missed_bytes_c2s: UInt64Builder::new(),
-            missed_bytes_s2c: UInt64Builder::new(),
-            retransmissions: UInt64Builder::new(),
-            dup_acks: UInt64Builder::new(),
-            zero_windows: UInt64Builder::new(),
-            sack_perm: BooleanBuilder::new(),
-            timestamps: BooleanBuilder::new(),
-            start: utc_builder(),
-            end: utc_builder(),
-            duration_ns: Int64Builder::new(),
-            first_frame: UInt64Builder::new(),
-            last_frame: UInt64Builder::new(),
-            icmp_errors: UInt64Builder::new(),
-            tunnel: StringBuilder::new(),
-            messages_c2s: UInt64Builder::new(),
-            messages_s2c: UInt64Builder::new(),
-            framing_c2s: StringBuilder::new(),
-            framing_s2c: StringBuilder::new(),
-            sticky_c2s: UInt64Builder::new(),
-            sticky_s2c: UInt64Builder::new(),
-            split_c2s: UInt64Builder::new(),
-            split_s2c: UInt64Builder::new(),
-            gaps_c2s: UInt64Builder::new(),
-            gaps_s2c: UInt64Builder::new(),
-            rows: 0,
-        }
-    }
-}
-
-impl Columns for ConnCols {
-    fn schema() -> SchemaRef {
-        use DataType::*;
-        let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
-        Arc::new(Schema::new(vec![
-            f("file", Utf8, true),
-            f("file_last", Utf8, true),
-            f("pieces", UInt32, false),
-            f("conn", UInt32, false),
-            f("proto", Utf8, false),
-            f("client", Utf8, false),
-            f("server", Utf8, false),
-            f("client_ip", Utf8, false),
-            f("client_port", UInt16, false),
-            f("server_ip", Utf8, false),
-            f("server_port", UInt16, false),
-            f("client_ip_v4", UInt32, true),
-            f("server_ip_v4", UInt32, true),
-            f("conn_state", Utf8, false),
-            f("history", Utf8, false),
-            f("client_state", Utf8, true),
-            f("server_state", Utf8, true),
-            f("mss_client", UInt16, true),
-            f("mss_server", UInt16, true),
-            f("ws_client", UInt8, true),
-            f("ws_server", UInt8, true),
-            f("irtt_ns", Int64, true),
-            f("packets_c2s", UInt64, false),
-            f("packets_s2c", UInt64, false),
-            f("bytes_c2s", UInt64, false),
-            f("bytes_s2c", UInt64, false),
-            f("missed_bytes_c2s", UInt64, true),
-            f("missed_bytes_s2c", UInt64, true),
-            f("retransmissions", UInt64, true),
-            f("dup_acks", UInt64, true),
-            f("zero_windows", UInt64, true),
-            f("sack_perm", Boolean, true),
-            f("timestamps", Boolean, true),
-            f("start", utc_ns(), false),
-            f("end", utc_ns(), false),
-            f("duration_ns", Int64, false),
-            f("first_frame", UInt64, false),
-            f("last_frame", UInt64, false),
-            f("icmp_errors", UInt64, false),
-            f("tunnel", Utf8, true),
-            f("messages_c2s", UInt64, true),
-            f("messages_s2c", UInt64, true),
-            f("framing_c2s", Utf8, true),
-            f("framing_s2c", Utf8, true),
-            f("sticky_c2s", UInt64, true),
-            f("sticky_s2c", UInt64, true),
-            f("split_c2s", UInt64, true),
-            f("split_s2c", UInt64, true),
-            f("gaps_c2s", UInt64, true),
-            f("gaps_s2c", UInt64, true),
-        ]))
-    }
-
-    fn len(&self) -> usize {
-        self.rows
-    }
-
-    fn finish(&mut self) -> Vec<ArrayRef> {
-        self.rows = 0;
-        vec![
-            Arc::new(self.file.finish()),
-            Arc::new(self.file_last.finish()),
-            Arc::new(self.pieces.finish()),
-            Arc::new(self.conn.finish()),
-            Arc::new(self.proto.finish()),
-            Arc::new(self.client.finish()),
-            Arc::new(self.server.finish()),
-            Arc::new(self.client_ip.finish()),
-            Arc::new(self.client_port.finish()),
-            Arc::new(self.server_ip.finish()),
-            Arc::new(self.server_port.finish()),
-            Arc::new(self.client_ip_v4.finish()),
-            Arc::new(self.server_ip_v4.finish()),
-            Arc::new(self.conn_state.finish()),
-            Arc::new(self.history.finish()),
-            Arc::new(self.client_state.finish()),
-            Arc::new(self.server_state.finish()),
-            Arc::new(self.mss_client.finish()),
-            Arc::new(self.mss_server.finish()),
-            Arc::new(self.ws_client.finish()),
-            Arc::new(self.ws_server.finish()),
-            Arc::new(self.irtt_ns.finish()),
-            Arc::new(self.packets_c2s.finish()),
-            Arc::new(self.packets_s2c.finish()),
-            Arc::new(self.bytes_c2s.finish()),
-            Arc::new(self.bytes_s2c.finish()),
-            Arc::new(self.missed_bytes_c2s.finish()),
-            Arc::new(self.missed_bytes_s2c.finish()),
-            Arc::new(self.retransmissions.finish()),
-            Arc::new(self.dup_acks.finish()),
-            Arc::new(self.zero_windows.finish()),
-            Arc::new(self.sack_perm.finish()),
-            Arc::new(self.timestamps.finish()),
-            Arc::new(self.start.finish()),
-            Arc::new(self.end.finish()),
-            Arc::new(self.duration_ns.finish()),
-            Arc::new(self.first_frame.finish()),
-            Arc::new(self.last_frame.finish()),
-            Arc::new(self.icmp_errors.finish()),
-            Arc::new(self.tunnel.finish()),
-            Arc::new(self.messages_c2s.finish()),
-            Arc::new(self.messages_s2c.finish()),
-            Arc::new(self.framing_c2s.finish()),
-            Arc::new(self.framing_s2c.finish()),
-            Arc::new(self.sticky_c2s.finish()),
-            Arc::new(self.sticky_s2c.finish()),
-            Arc::new(self.split_c2s.finish()),
-            Arc::new(self.split_s2c.finish()),
-            Arc::new(self.gaps_c2s.finish()),
-            Arc::new(self.gaps_s2c.finish()),
-        ]
+columns! {
+    /// The `conns` table: one row per TCP connection, UDP or ICMP flow (the JSON `conn` record).
+    ConnCols {
+        file: StringBuilder = StringBuilder::new(), Utf8, true;
+        file_last: StringBuilder = StringBuilder::new(), Utf8, true;
+        pieces: UInt32Builder = UInt32Builder::new(), UInt32, false;
+        conn: UInt32Builder = UInt32Builder::new(), UInt32, false;
+        proto: StringBuilder = StringBuilder::new(), Utf8, false;
+        client: StringBuilder = StringBuilder::new(), Utf8, false;
+        server: StringBuilder = StringBuilder::new(), Utf8, false;
+        client_ip: StringBuilder = StringBuilder::new(), Utf8, false;
+        client_port: UInt16Builder = UInt16Builder::new(), UInt16, false;
+        server_ip: StringBuilder = StringBuilder::new(), Utf8, false;
+        server_port: UInt16Builder = UInt16Builder::new(), UInt16, false;
+        client_ip_v4: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        server_ip_v4: UInt32Builder = UInt32Builder::new(), UInt32, true;
+        conn_state: StringBuilder = StringBuilder::new(), Utf8, false;
+        history: StringBuilder = StringBuilder::new(), Utf8, false;
+        client_state: StringBuilder = StringBuilder::new(), Utf8, true;
+        server_state: StringBuilder = StringBuilder::new(), Utf8, true;
+        mss_client: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        mss_server: UInt16Builder = UInt16Builder::new(), UInt16, true;
+        ws_client: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        ws_server: UInt8Builder = UInt8Builder::new(), UInt8, true;
+        irtt_ns: Int64Builder = Int64Builder::new(), Int64, true;
+        packets_c2s: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        packets_s2c: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        bytes_c2s: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        bytes_s2c: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        missed_bytes_c2s: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        missed_bytes_s2c: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        retransmissions: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        dup_acks: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        zero_windows: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        sack_perm: BooleanBuilder = BooleanBuilder::new(), Boolean, true;
+        timestamps: BooleanBuilder = BooleanBuilder::new(), Boolean, true;
+        start: TimestampNanosecondBuilder = utc_builder(), utc_ns(), false;
+        end: TimestampNanosecondBuilder = utc_builder(), utc_ns(), false;
+        duration_ns: Int64Builder = Int64Builder::new(), Int64, false;
+        first_frame: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        last_frame: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        icmp_errors: UInt64Builder = UInt64Builder::new(), UInt64, false;
+        tunnel: StringBuilder = StringBuilder::new(), Utf8, true;
+        messages_c2s: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        messages_s2c: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        framing_c2s: StringBuilder = StringBuilder::new(), Utf8, true;
+        framing_s2c: StringBuilder = StringBuilder::new(), Utf8, true;
+        sticky_c2s: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        sticky_s2c: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        split_c2s: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        split_s2c: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        gaps_c2s: UInt64Builder = UInt64Builder::new(), UInt64, true;
+        gaps_s2c: UInt64Builder = UInt64Builder::new(), UInt64, true;
     }
 }
 
