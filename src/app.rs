@@ -282,6 +282,10 @@ struct Both<'a> {
 }
 
 impl Sink for Both<'_> {
+    fn source(&mut self, info: &crate::capture::SourceInfo) {
+        self.first.source(info);
+        self.second.source(info);
+    }
     fn packet(&mut self, p: &pipeline::PacketView<'_, '_>) -> io::Result<()> {
         self.first.packet(p)?;
         self.second.packet(p)
@@ -311,6 +315,9 @@ struct Tee<'a> {
 }
 
 impl Sink for Tee<'_> {
+    fn source(&mut self, info: &crate::capture::SourceInfo) {
+        self.inner.source(info);
+    }
     fn packet(&mut self, p: &pipeline::PacketView<'_, '_>) -> io::Result<()> {
         self.inner.packet(p)
     }
@@ -704,7 +711,8 @@ fn read(cfg: &ReadConfig) -> i32 {
         return missing_conn(&cfg.input, finish(&cfg.input, result, Ok(())), missing);
     };
     use crate::output::savefile::{SaveFormat, SaveSink};
-    let format = if input_is_pcapng(&cfg.input.file) { SaveFormat::Pcapng } else { SaveFormat::Pcap };
+    // The input's own format; a pcapng as soon as files of several link types are merged.
+    let format = SaveFormat::FollowInput;
     let to_stdout = path.as_os_str() == "-";
     let file: Box<dyn Write> = if to_stdout {
         Box::new(out)
@@ -720,9 +728,9 @@ fn read(cfg: &ReadConfig) -> i32 {
     let mut save = SaveSink::new(file, format);
     let (result, missing) = run_selected(&opts, cfg, &mut save);
     if result.is_ok() && !to_stdout {
-        let kind = match format {
-            SaveFormat::Pcap => "pcap",
+        let kind = match save.format() {
             SaveFormat::Pcapng => "pcapng",
+            SaveFormat::Pcap | SaveFormat::FollowInput => "pcap",
         };
         eprintln!("wireseam: {} frames written to {} ({kind})", crate::numbers::thousands(save.written), path.display());
     }
@@ -751,16 +759,6 @@ fn missing_conn(input: &InputConfig, code: i32, missing: Option<u32>) -> i32 {
         Some(id) if code == EXIT_OK => found(input, crate::output::Found::Missing(id), code, "TCP connection"),
         _ => code,
     }
-}
-
-/// Is the capture file a pcapng (its first block a Section Header)? Standard input is taken
-/// for a pcap: it cannot be looked at twice.
-fn input_is_pcapng(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    path.as_os_str() != "-"
-        && std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
-        && magic == [0x0a, 0x0d, 0x0d, 0x0a]
 }
 
 /// Closing messages and the exit status of a file run.

@@ -236,6 +236,36 @@ fn write_keeps_the_frames_shown() {
     }
 }
 
+/// `-w` keeps the input's format also when the input is a pipe (`cat x.pcapng | read - -w`):
+/// both link types of multi.pcapng are kept; and `--merge` of files of two link types writes a
+/// pcapng (a pcap holds one).
+#[test]
+fn write_follows_the_input_through_a_pipe_and_a_merge() {
+    let dir = tempdir();
+    let magic = |p: &std::path::Path| std::fs::read(p).unwrap()[..4].to_vec();
+    let piped = dir.join("piped.out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wireseam"))
+        .args(["read", "-", "-w", piped.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(path("multi.pcapng")).unwrap()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(pcapng)"));
+    assert_eq!(magic(&piped), [0x0a, 0x0d, 0x0d, 0x0a], "pcapng from a piped pcapng");
+    let direct = dir.join("direct.out");
+    ok(&["read", &path("multi.pcapng"), "-w", direct.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&piped).unwrap(), std::fs::read(&direct).unwrap(), "the same file as from the file itself");
+    let merged = dir.join("merged.out");
+    ok(&["read", &path("tcp-basic.pcap"), "--merge", &path("sll.pcap"), "-w", merged.to_str().unwrap()]);
+    assert_eq!(magic(&merged), [0x0a, 0x0d, 0x0d, 0x0a], "pcapng for two link types");
+    let same = dir.join("same.out");
+    ok(&["read", &path("tcp-basic.pcap"), "--merge", &path("http.pcap"), "-w", same.to_str().unwrap()]);
+    assert_ne!(magic(&same), [0x0a, 0x0d, 0x0d, 0x0a], "pcap for pcaps of one link type");
+}
+
 /// `read -w - | tshark -r -`: the pcap alone on standard output.
 #[test]
 fn write_to_stdout_pipes_into_tshark() {

@@ -119,6 +119,9 @@ impl Source for Input {
     fn linktype_hint(&self) -> u32 {
         self.info().linktype.unwrap_or(1)
     }
+    fn source_info(&self) -> Option<SourceInfo> {
+        Some(self.info())
+    }
     fn progress(&self) -> Option<(u64, u64)> {
         match self {
             Input::Mapped(src) => Some(src.progress()),
@@ -210,6 +213,14 @@ impl Source for MergeSource {
     }
     fn linktype_hint(&self) -> u32 {
         self.inputs.first().map_or(1, |input| input.linktype_hint())
+    }
+    /// The first file's facts, except that the set counts as pcapng when any file is one or
+    /// their link types differ (one pcap holds one link type).
+    fn source_info(&self) -> Option<SourceInfo> {
+        let infos: Vec<SourceInfo> = self.inputs.iter().map(Input::info).collect();
+        let first = *infos.first()?;
+        let mixed = infos.iter().any(|i| i.linktype.is_some() && i.linktype != first.linktype);
+        Some(SourceInfo { pcapng: infos.iter().any(|i| i.pcapng) || mixed, nanos: infos.iter().any(|i| i.nanos), ..first })
     }
     fn progress(&self) -> Option<(u64, u64)> {
         let mut sum = (0, 0);

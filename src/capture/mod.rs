@@ -94,6 +94,11 @@ pub trait Source {
     fn progress(&self) -> Option<(u64, u64)> {
         None
     }
+    /// What a capture file says of itself (its format, link type, time resolution); `None` for
+    /// a live or in-memory source.
+    fn source_info(&self) -> Option<SourceInfo> {
+        None
+    }
     /// Memory every packet of this source lies in for the whole run (a file), if any.
     fn backing(&self) -> Option<Arc<dyn Backing>> {
         None
@@ -110,6 +115,9 @@ impl Source for FileSource {
     }
     fn linktype_hint(&self) -> u32 {
         self.info().linktype.unwrap_or(1)
+    }
+    fn source_info(&self) -> Option<SourceInfo> {
+        Some(self.info())
     }
     fn progress(&self) -> Option<(u64, u64)> {
         Some(FileSource::progress(self))

@@ -15,6 +15,11 @@ pub enum SaveFormat {
     Pcap,
     /// pcapng: one interface per input interface and link type.
     Pcapng,
+    /// The input's own: pcapng when the input file (or one of a merged set) is pcapng, or the
+    /// set mixes link types; else pcap. Decided when the run says what its input is
+    /// ([`Sink::source`]), which a pipe (standard input) can only say once it is read; a pcap
+    /// when it never does.
+    FollowInput,
 }
 
 /// LINKTYPE_ETHERNET: the link type of an empty pcap (no frame said otherwise).
@@ -98,13 +103,30 @@ impl<W: Write> SaveSink<W> {
     }
 }
 
+impl<W: Write> SaveSink<W> {
+    /// The format written (`FollowInput` resolved once the input said what it is).
+    pub fn format(&self) -> SaveFormat {
+        match self.format {
+            SaveFormat::FollowInput => SaveFormat::Pcap,
+            format => format,
+        }
+    }
+}
+
 impl<W: Write> Sink for SaveSink<W> {
+    fn source(&mut self, info: &crate::capture::SourceInfo) {
+        if self.format == SaveFormat::FollowInput {
+            self.format = if info.pcapng { SaveFormat::Pcapng } else { SaveFormat::Pcap };
+        }
+    }
+
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
         let meta = &p.meta;
         let data = p.raw;
         self.buf.clear();
-        match self.format {
-            SaveFormat::Pcap => {
+        match self.format() {
+            // (format() never answers FollowInput)
+            SaveFormat::Pcap | SaveFormat::FollowInput => {
                 let (linktype, nanos) = match self.pcap {
                     Some(header) => header,
                     None => {
@@ -152,7 +174,7 @@ impl<W: Write> Sink for SaveSink<W> {
 
     fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
         // Nothing shown: still a valid, empty capture (as tcpdump -w leaves).
-        match self.format {
+        match self.format() {
             SaveFormat::Pcap if self.pcap.is_none() => self.pcap_header(LINKTYPE_ETHERNET, false)?,
             SaveFormat::Pcapng if !self.section => self.section_header()?,
             _ => {}

@@ -103,6 +103,9 @@ impl<'s> SelectSink<'s> {
 }
 
 impl Sink for SelectSink<'_> {
+    fn source(&mut self, info: &crate::capture::SourceInfo) {
+        self.inner.source(info);
+    }
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
         if self.selection.within_ns.is_some_and(|limit| p.rel_ns > limit) {
             self.past = true;

@@ -114,6 +114,9 @@ impl<'a, 'f> PacketView<'a, 'f> {
 
 /// An output format.
 pub trait Sink {
+    /// What the input file says of itself, once, before its first frame (not called for live
+    /// or in-memory sources). A sink that writes a capture file picks its format from it.
+    fn source(&mut self, _info: &crate::capture::SourceInfo) {}
     /// A frame that passed the filter, in capture order.
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()>;
     /// A connection is over (closed and lingered, evicted, or the input ended).
@@ -340,6 +343,9 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
 pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let annotated = sink.wants_packets() || sink.wants_messages();
     let mut core = Core::new(opts, src.linktype_hint(), opts.track, 1, src.backing(), annotated)?;
+    if let Some(info) = src.source_info() {
+        sink.source(&info);
+    }
     let mut sum = RunSummary::default();
     let bar = progress_bar(src, opts.progress);
     loop {

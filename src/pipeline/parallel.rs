@@ -146,6 +146,7 @@ fn shard_of(flow: Option<FlowId>, n: u64, shards: usize) -> usize {
 /// sharded (no `--count`).
 pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let front = Front::new(opts, src.linktype_hint(), opts.track)?;
+    sink.source(&src.info());
     let data = src.shared();
     let bytes: &[u8] = data.bytes();
     let merged = Arc::new(AtomicUsize::new(0));

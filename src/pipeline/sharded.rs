@@ -157,6 +157,7 @@ impl Sink for RoundSink<'_> {
 /// messages. The caller checks that the run can be sharded (no `--count`).
 pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let shards = opts.threads.max(1);
+    sink.source(&src.info());
     let track = TrackConfig { max_conns: table_share(opts.track.max_conns, shards), ..opts.track };
     let data = src.shared();
     let mut cores = Vec::with_capacity(shards);
