@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use super::escape::{write_json_bytes, write_text};
 use super::fields::Field;
 use super::style::{self, Palette};
-use crate::decode::app::{self, AppInfo, DnsData};
+use crate::decode::app::{self, AppInfo, DnsData, LineKind};
 use crate::decode::Frame;
 
 /// `  HTTP GET /index.html HTTP/1.1` after a text line's summary, when the payload says something.
@@ -17,6 +17,105 @@ pub fn write_text_info(w: &mut impl Write, frame: &Frame, palette: Palette) -> i
     info.write_info(&mut raw)?;
     write!(w, "  {}{}{} ", palette.start(style::PROTO), info.proto().label(), palette.reset())?;
     write_text(w, &raw)
+}
+
+/// `-v`: the application layer's own line (or lines: a DNS message's records), with the fields
+/// the JSON `app` object holds; `ind` is the layer lines' indent.
+pub fn write_details(w: &mut impl Write, frame: &Frame, ind: &str) -> io::Result<()> {
+    let Some(info) = app::summarize(frame) else { return Ok(()) };
+    write!(w, "{ind}{:<4} ", info.proto().name())?;
+    match &info {
+        AppInfo::HttpRequest { method, uri, minor } => {
+            w.write_all(b"request method ")?;
+            write_text(w, method.as_bytes())?;
+            w.write_all(b" uri ")?;
+            write_text(w, uri.as_bytes())?;
+            write!(w, " version HTTP/1.{minor}")?;
+        }
+        AppInfo::HttpResponse { minor, code, reason } => {
+            write!(w, "response version HTTP/1.{minor} status {code}")?;
+            if !reason.is_empty() {
+                w.write_all(b" reason ")?;
+                write_text(w, reason)?;
+            }
+        }
+        AppInfo::Tls(hello) => {
+            w.write_all(if hello.client { b"client hello" } else { b"server hello" })?;
+            match app::tls_version_name(hello.version) {
+                Some(name) => write!(w, " version {name} (0x{:04x})", hello.version)?,
+                None => write!(w, " version 0x{:04x}", hello.version)?,
+            }
+            if let Some(sni) = hello.sni {
+                w.write_all(b" server name ")?;
+                write_text(w, sni)?;
+            }
+            for (i, p) in hello.alpn.iter().enumerate() {
+                w.write_all(if i == 0 { b" alpn " } else { b"," })?;
+                write_text(w, p)?;
+            }
+        }
+        AppInfo::Dns(dns) => {
+            // RFC 1035 4.1.1, RFC 1996 (NOTIFY), RFC 2136 (UPDATE)
+            let opcode = match dns.opcode {
+                0 => " (QUERY)",
+                1 => " (IQUERY)",
+                2 => " (STATUS)",
+                4 => " (NOTIFY)",
+                5 => " (UPDATE)",
+                _ => "",
+            };
+            let rcode = match dns.rcode {
+                0 => " (NOERROR)",
+                1 => " (FORMERR)",
+                2 => " (SERVFAIL)",
+                3 => " (NXDOMAIN)",
+                4 => " (NOTIMP)",
+                5 => " (REFUSED)",
+                _ => "",
+            };
+            write!(
+                w,
+                "{} id 0x{:04x} opcode {}{opcode} rcode {}{rcode} questions {} answers {} other records {}",
+                if dns.response { "response" } else { "query" },
+                dns.id,
+                dns.opcode,
+                dns.rcode,
+                dns.questions.len(),
+                dns.answers.len(),
+                dns.others.len()
+            )?;
+            for q in &dns.questions {
+                write!(w, "\n{ind}     question ")?;
+                write_text(w, &q.name)?;
+                write!(w, " {}", dns_type(q.qtype))?;
+            }
+            for a in &dns.answers {
+                write!(w, "\n{ind}     answer ")?;
+                write_text(w, &a.name)?;
+                write!(w, " {}", dns_type(a.rtype))?;
+                match &a.data {
+                    DnsData::A(ip) => write!(w, " {ip}")?,
+                    DnsData::Aaaa(ip) => write!(w, " {ip}")?,
+                    DnsData::Name(b) | DnsData::Text(b) => {
+                        w.write_all(b" ")?;
+                        write_text(w, b)?;
+                    }
+                    DnsData::Other => {}
+                }
+            }
+        }
+        AppInfo::Line { kind, verb, line, .. } => {
+            w.write_all(match kind {
+                LineKind::Banner => b"banner version ",
+                LineKind::Command => b"command ",
+                LineKind::Reply => b"reply ",
+            })?;
+            write_text(w, verb)?;
+            w.write_all(b" line ")?;
+            write_text(w, line)?;
+        }
+    }
+    w.write_all(b"\n")
 }
 
 fn key(w: &mut impl Write, name: &str) -> io::Result<()> {

@@ -770,7 +770,7 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
                 None => w.write_all(b" window scale unknown")?,
             }
             if let Some(in_flight) = seg.bytes_in_flight {
-                write!(w, " in flight {in_flight}")?;
+                write!(w, ", {in_flight} bytes in flight")?;
             }
         }
         let opt_bytes = frame.tcp_opt_bytes();
@@ -807,7 +807,7 @@ fn write_details(w: &mut impl Write, view: &PacketView<'_, '_>, verbose: u8) -> 
     if let Transport::Icmp(icmp) = &frame.transport {
         writeln!(w, "{IND}icmp type {} code {}", icmp.ty, icmp.code)?;
     }
-    Ok(())
+    super::app::write_details(w, frame, IND)
 }
 
 /// tcpdump's `-A`: the payload as text, each byte that is not printable ASCII, a tab or a line
