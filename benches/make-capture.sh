@@ -2,14 +2,24 @@
 # Build a large benchmark capture from real traffic: wireseam's own generators between two
 # network namespaces over a veth pair (offloads off, MTU 1500, so frames are MTU-sized like a
 # real NIC), captured by `wireseam capture -w`. Run as root.
-#   benches/make-capture.sh [OUT] [MB] [LANES]   default benches/data/big.pcap, 500 MB, 8 lanes
+#   benches/make-capture.sh [OUT] [MB] [LANES] [PROFILE]
+#   default benches/data/big.pcap, 500 MB, 8 lanes, PROFILE mixed
 # LANES clients run side by side (as on a busy server), each its own sequence of scenarios on
 # its own ports; LANES=1 gives a strictly sequential capture (one connection at a time).
+# PROFILE mixed: framed, many, jsonhdr and 2 MiB bulk transfers in turn (large segments).
+# PROFILE small: request/response exchanges of 16-200 byte messages (`gen echo`: each request
+# waits for its answer, so every message is a segment of its own, as with TCP_NODELAY), about
+# 8,000 frames a connection: where per-frame costs (decoding, a line, a JSON record) dominate.
+# Give it 2 lanes: 8 make about 150,000 frames a second, more than the capture (annotating
+# JSON as it writes) keeps up with, and the kernel drops some (the last line says how many).
+#   benches/make-capture.sh benches/data/small.pcap 113 2 small
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-benches/data/big.pcap}
 mb=${2:-500}
 lanes=${3:-8}
+profile=${4:-mixed}
+case $profile in mixed|small) ;; *) echo "PROFILE is mixed or small, not $profile"; exit 1;; esac
 bin=$PWD/target/release/wireseam
 [ -x "$bin" ] || cargo build --release --locked
 command -v ethtool >/dev/null || { echo "needs ethtool (apt-get install ethtool)"; exit 1; }
@@ -54,6 +64,10 @@ lane() { # lane number: scenarios in turn on ports 9100+200*lane .. +199
   }
   while [ "$(size)" -lt "$limit" ]; do
     round=$((round + 1))
+    if [ "$profile" = small ]; then
+      run echo --count 4000 --seed $((round * 16 + $1))
+      continue
+    fi
     run framed --count 200 --seed $((round * 16 + $1))
     run many --count 20
     run jsonhdr --count 50 --seed $((round * 16 + $1))
