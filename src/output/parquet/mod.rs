@@ -55,7 +55,7 @@ pub enum Tables {
 impl ParquetOptions {
     /// Rows per row group unless a test asks for fewer: large enough for good compression and
     /// fast scans, small enough (tens of MB for packets) to bound memory.
-    pub const DEFAULT_ROW_GROUP_ROWS: usize = 65_536;
+    pub const DEFAULT_ROW_GROUP_ROWS: usize = 16_384;
 
     /// Files in `dir`, one per kind, default row groups.
     pub fn new(dir: PathBuf) -> Self {
