@@ -145,11 +145,22 @@ fn tunnelled_frames_do_not_allocate_per_frame() {
 }
 
 /// Steady state with seams on: after the framing is detected, a long length-prefixed stream costs
-/// allocations per message (its record), not per frame or per byte.
+/// allocations per message (its record's frame list), not per frame or per byte; and none at
+/// all when the sink reads no frame lists (annotated text lines: `frame_lists` off).
 #[test]
 fn seams_allocate_per_message_not_per_frame() {
+    for frame_lists in [true, false] {
+        let (n, messages, segments) = steady_state_allocations(frame_lists);
+        assert!(messages > 9_000);
+        let bound = if frame_lists { messages as u64 + 16 } else { 16 };
+        assert!(n <= bound, "frame lists {frame_lists}: {n} allocations for {messages} messages over {segments} segments");
+    }
+}
+
+/// (allocations, messages, segments) of the second half of a long length-prefixed stream.
+fn steady_state_allocations(frame_lists: bool) -> (u64, usize, usize) {
     use wireseam::analyze::{Message, SeamConfig, Seams, SegIn, SegOut};
-    let mut s = Seams::new(SeamConfig::default());
+    let mut s = Seams::new(SeamConfig { frame_lists, ..SeamConfig::default() });
     let mut out = SegOut::default();
     let mut msgs: Vec<Message> = Vec::with_capacity(1 << 16);
     // 4-byte big-endian length + 100-byte body, cut into 1448-byte segments
@@ -185,8 +196,7 @@ fn seams_allocate_per_message_not_per_frame() {
     s.drain(&mut msgs);
     let n = allocs() - before;
     let segments = (stream.len() - half) / 1448;
-    assert!(msgs.len() > 9_000);
-    assert!(n <= msgs.len() as u64 + 16, "{n} allocations for {} messages over {segments} segments", msgs.len());
+    (n, msgs.len(), segments)
 }
 
 /// The application-layer summary allocates only for the frames it annotates: on the app

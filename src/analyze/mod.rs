@@ -77,6 +77,12 @@ pub struct SeamConfig {
     /// show no message or frame annotation (`conns`); the counts stay exact, only the part
     /// number of a frame whose bytes came in pieces goes unreported.
     pub max_frames: usize,
+    /// Whether an emitted [`Message`] carries its `frames` list (else it is empty and only
+    /// `nframes` counts). The list is kept either way while the message is open (on the stack
+    /// for up to 4 frames): it gives the part number of a frame whose bytes came in pieces.
+    /// False for sinks that read no message's frames (annotated text lines): no allocation
+    /// per message.
+    pub frame_lists: bool,
 }
 
 impl Default for SeamConfig {
@@ -90,6 +96,7 @@ impl Default for SeamConfig {
             keep_timeline: false,
             keep_bytes: 0,
             max_frames: 4096,
+            frame_lists: true,
         }
     }
 }
@@ -469,6 +476,13 @@ impl Seams {
     pub fn set_backing(&mut self, backing: Arc<dyn Backing>) {
         debug_assert!(self.conns.is_empty());
         self.backing = Some(backing);
+    }
+
+    /// Whether emitted messages carry their frame lists ([`SeamConfig::frame_lists`]). Call
+    /// before the first segment.
+    pub fn set_frame_lists(&mut self, on: bool) {
+        debug_assert!(self.conns.is_empty());
+        self.cfg.frame_lists = on;
     }
 
     /// The configuration it was made with.

@@ -8,6 +8,7 @@
 //! each of those segments): by then every other message sharing one of its frames
 //! is known, so `sticky` cannot change any more.
 
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 
 use super::framing::detect::{detect, Detection, Level};
@@ -28,8 +29,9 @@ struct OpenMsg {
     offset: u64,
     /// Where the framer said it ends (`None` while open).
     end: Option<u64>,
-    /// Frames that carried its bytes, at most `max_frames` listed.
-    frames: Vec<u64>,
+    /// Frames that carried its bytes, at most `max_frames` listed (inline up to 4: most
+    /// messages are carried by one or two frames).
+    frames: SmallVec<[u64; 4]>,
     nframes: u64,
     last_frame: Option<u64>,
     sticky: bool,
@@ -459,7 +461,7 @@ impl StageCx<'_> {
                 index,
                 offset: cur,
                 end: None,
-                frames: Vec::new(),
+                frames: SmallVec::new(),
                 nframes: 0,
                 last_frame: None,
                 sticky: false,
@@ -531,7 +533,7 @@ impl StageCx<'_> {
                 offset: m.offset,
                 len: end - m.offset,
                 framing: m.framing,
-                frames: m.frames,
+                frames: if self.cfg.frame_lists { m.frames.into_vec() } else { Vec::new() },
                 nframes: m.nframes,
                 sticky: m.sticky,
                 split: m.nframes > 1 || m.wire_split,

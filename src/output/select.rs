@@ -155,6 +155,9 @@ impl Sink for SelectSink<'_> {
     fn wants_messages(&self) -> bool {
         self.inner.wants_messages()
     }
+    fn wants_message_frames(&self) -> bool {
+        self.inner.wants_message_frames()
+    }
     fn satisfied(&self) -> bool {
         self.past || self.count.is_some_and(|c| self.shown >= c) || self.inner.satisfied()
     }

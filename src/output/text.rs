@@ -147,6 +147,11 @@ impl<W: Write> Sink for TextSink<W> {
         self.flush_ready(true)?;
         self.w.flush()
     }
+
+    /// The lines name messages by index ([`Carried`]); none shows a message's frame list.
+    fn wants_message_frames(&self) -> bool {
+        false
+    }
 }
 
 impl<W: Write> TextSink<W> {

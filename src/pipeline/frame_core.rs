@@ -248,6 +248,14 @@ impl SeamState {
 }
 
 impl Back {
+    /// Whether the messages handed to the sink carry their frame lists (the sink's
+    /// [`Sink::wants_message_frames`]); call before the first frame.
+    pub fn frame_lists(&mut self, on: bool) {
+        if let Some(state) = self.0.as_mut() {
+            state.seams.set_frame_lists(on);
+        }
+    }
+
     /// The seam stage of a run of `opts`; `shares` stages of one run share its limits (each gets
     /// its part of the reassembly memory). `backing`: the run's frames all lie in it (file
     /// input; see [`Seams::set_backing`]). `annotated`: the sink looks at packets or messages

@@ -151,6 +151,12 @@ pub trait Sink {
     fn wants_messages(&self) -> bool {
         true
     }
+    /// False if the messages it takes are read without their frame lists
+    /// ([`Message::frames`](crate::analyze::Message) left empty, `nframes` still counts): an
+    /// allocation per message saved.
+    fn wants_message_frames(&self) -> bool {
+        self.wants_messages()
+    }
     /// True once the sink wants no more frames (it has shown its `-c` count after a selection
     /// of its own): the run stops reading, as at `--count`.
     fn satisfied(&self) -> bool {
@@ -343,6 +349,7 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
 pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
     let annotated = sink.wants_packets() || sink.wants_messages();
     let mut core = Core::new(opts, src.linktype_hint(), opts.track, 1, src.backing(), annotated)?;
+    core.back.frame_lists(sink.wants_message_frames());
     if let Some(info) = src.source_info() {
         sink.source(&info);
     }

@@ -154,6 +154,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
     let shards = opts.threads.max(1);
     let messages = sink.wants_messages();
     let annotated = messages || sink.wants_packets();
+    let frame_lists = sink.wants_message_frames();
     std::thread::scope(|s| {
         let mut to_workers = Vec::new();
         let mut from_workers = Vec::new();
@@ -167,7 +168,8 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
             from_workers.push(Shard::new(out_rx, out_back_tx, batch_back_tx));
             let builder = std::thread::Builder::new().name(format!("ws-worker{k}"));
             let backing: Arc<dyn Backing> = data.clone();
-            let back = Back::new(opts, shards, Some(backing), annotated);
+            let mut back = Back::new(opts, shards, Some(backing), annotated);
+            back.frame_lists(frame_lists);
             let channels = WorkerChannels { batches: batch_rx, outputs: out_tx, spent: out_back_rx };
             workers.push(builder.spawn_scoped(s, move || worker(back, messages, channels)).map_err(RunError::Io)?);
         }
