@@ -586,7 +586,7 @@ pub fn decode_with<'a>(opts: &DecodeOptions, linktype: u32, data: &'a [u8], wire
         _ => {}
     }
     let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
-    let mut frame = decode_net(frame, proto, data, l2_len, wire_len);
+    decode_net(&mut frame, proto, data, l2_len, wire_len);
     if opts.decap {
         tunnel::decap(&mut frame, opts, data, wire_len);
     }
@@ -595,9 +595,11 @@ pub fn decode_with<'a>(opts: &DecodeOptions, linktype: u32, data: &'a [u8], wire
 
 /// Decode from the network layer on: `proto` (what the layer below said follows) at offset
 /// `l2_len` of `data`.
-fn decode_net<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: usize, wire_len: u32) -> Frame<'a> {
+/// Fills `frame` in place (a `Frame` is a few hundred bytes: passing it by value cost a copy in
+/// and one out per frame).
+pub(crate) fn decode_net<'a>(frame: &mut Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: usize, wire_len: u32) {
     frame.net_offset = l2_len as u32;
-    let Some(rest) = data.get(l2_len..) else { return frame };
+    let Some(rest) = data.get(l2_len..) else { return };
     let version = match proto {
         link::Proto::Ether(0x0800) => Some(4),
         link::Proto::Ether(0x86dd) => Some(6),
@@ -605,8 +607,8 @@ fn decode_net<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_l
         _ => None,
     };
     if let Some(version) = version {
-        if fast_ip(&mut frame, version, data, l2_len, wire_len) {
-            return frame;
+        if fast_ip(frame, version, data, l2_len, wire_len) {
+            return;
         }
     }
     decode_lax(frame, proto, data, l2_len, wire_len)
@@ -614,7 +616,7 @@ fn decode_net<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_l
 
 /// The general path: etherparse's lax slicing of everything after the link layer, with a
 /// warning for whatever is malformed or cut.
-fn decode_lax<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: usize, wire_len: u32) -> Frame<'a> {
+fn decode_lax<'a>(frame: &mut Frame<'a>, proto: link::Proto, data: &'a [u8], l2_len: usize, wire_len: u32) {
     frame.net_offset = l2_len as u32;
     let rest = &data[l2_len..];
     let sliced = match proto {
@@ -625,7 +627,7 @@ fn decode_lax<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_l
                 Ok(arp) => frame.net = Net::Arp(arp_of(&arp)),
                 Err(e) => frame.warn(Layer::Arp, l2_len, WarnKind::Truncated { need: e.required_len as u32, have: e.len as u32 }),
             }
-            return frame;
+            return;
         }
         link::Proto::Ether(ethertype) => LaxSlicedPacket::from_ether_type(EtherType(ethertype), rest),
         link::Proto::Ip => match LaxSlicedPacket::from_ip(rest) {
@@ -640,18 +642,17 @@ fn decode_lax<'a>(mut frame: Frame<'a>, proto: link::Proto, data: &'a [u8], l2_l
                     }
                 };
                 frame.warn(layer, l2_len, what);
-                return frame;
+                return;
             }
         },
         link::Proto::Other(ethertype) => {
             frame.ethertype = Some(ethertype);
             frame.net = Net::Other(ethertype);
-            return frame;
+            return;
         }
-        link::Proto::None => return frame,
+        link::Proto::None => return,
     };
-    fill(&mut frame, &sliced, data, l2_len, wire_len);
-    frame
+    fill(frame, &sliced, data, l2_len, wire_len);
 }
 
 /// The common case without the general machinery: a whole, unfragmented IPv4 packet or an

@@ -121,7 +121,8 @@ fn decode_lax_only(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
         }
         _ => {
             let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
-            decode_lax(frame, proto, data, l2_len, wire_len)
+            decode_lax(&mut frame, proto, data, l2_len, wire_len);
+            frame
         }
     }
 }

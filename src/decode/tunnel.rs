@@ -759,7 +759,8 @@ pub(super) fn decap<'a>(frame: &mut Frame<'a>, opts: &DecodeOptions, data: &'a [
         // own are in its layer, above), so that offsets inside it do not count them; then the
         // link layer, its tags and the EtherType its header shows are the outer frame's again.
         let (vlans, nvlan, ethertype) = (frame.vlans, frame.nvlan, frame.ethertype);
-        *frame = super::decode_net(next, proto, data, start, wire_len);
+        super::decode_net(&mut next, proto, data, start, wire_len);
+        *frame = next;
         (frame.vlans, frame.nvlan, frame.ethertype) = (vlans, nvlan, ethertype);
     }
 }
