@@ -288,6 +288,8 @@ const AXIS_TICKS: usize = 5;
 
 fn axes(x: (i64, i64), y: (f64, f64), xlab: &str, ylab: &str, yfmt: &dyn Fn(f64) -> String) -> Markup {
     let ticks = AXIS_TICKS;
+    // x spans come from nice_span: every tick is a round number of seconds
+    let xdec = tick_decimals((x.1 - x.0) as f64 / ticks as f64 / 1e9);
     html! {
         g class="axes" {
             rect class="frame" x=(N(G_LEFT)) y=(N(G_TOP)) width=(N(G_PW)) height=(N(G_PH)) {}
@@ -295,7 +297,7 @@ fn axes(x: (i64, i64), y: (f64, f64), xlab: &str, ylab: &str, yfmt: &dyn Fn(f64)
                 @let fx = G_LEFT + G_PW * i as f64 / ticks as f64;
                 @let tx = x.0 + ((x.1 - x.0) as f64 * i as f64 / ticks as f64) as i64;
                 line class="tick" x1=(N(fx)) y1=(N(G_TOP + G_PH)) x2=(N(fx)) y2=(N(G_TOP + G_PH + 5.0)) {}
-                text class="tl" x=(N(fx)) y=(N(G_TOP + G_PH + 18.0)) text-anchor=(if i == ticks { "end" } else if i == 0 { "start" } else { "middle" }) { (secs_string(tx, false)) }
+                text class="tl" x=(N(fx)) y=(N(G_TOP + G_PH + 18.0)) text-anchor=(if i == ticks { "end" } else if i == 0 { "start" } else { "middle" }) { (format!("{:.*}", xdec, tx as f64 / 1e9)) }
                 @let fy = G_TOP + G_PH - G_PH * i as f64 / ticks as f64;
                 @let ty = y.0 + (y.1 - y.0) * i as f64 / ticks as f64;
                 line class="tick" x1=(N(G_LEFT - 5.0)) y1=(N(fy)) x2=(N(G_LEFT)) y2=(N(fy)) {}
@@ -314,6 +316,23 @@ fn nice_top(max: f64, ticks: usize) -> f64 {
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw * (1.0 - 1e-12)).unwrap_or(10.0 * mag);
     step * ticks as f64
+}
+
+/// A time axis from `t0` to `t1` (ns) widened to `ticks` round steps (1, 2, 2.5 or 5 times a
+/// power of ten seconds) that start on a multiple of the step, so every tick label is round.
+fn nice_span(t0: i64, t1: i64, ticks: usize) -> (i64, i64) {
+    let span = (t1 - t0).max(1) as f64;
+    let mut mag = 10f64.powf((span / ticks as f64).log10().floor());
+    loop {
+        for m in [1.0, 2.0, 2.5, 5.0] {
+            let step = ((m * mag).round() as i64).max(1);
+            let lo = t0.div_euclid(step) * step;
+            if lo + step * ticks as i64 >= t1 {
+                return (lo, lo + step * ticks as i64);
+            }
+        }
+        mag *= 10.0;
+    }
 }
 
 /// How many decimals write every multiple of `step` exactly (at most 6).
@@ -381,7 +400,12 @@ pub(crate) fn time_sequence(d: &Detail, dir: Dir, opts: &ReportOptions) -> Optio
         acks.iter().map(|s| u64::from(s.ev.seg.rack.unwrap_or(0)) + u64::from(s.ev.seg.win_scaled.unwrap_or(0))).max().unwrap_or(0);
     // The data decides the scale: a window far larger than what was sent runs off the top (the
     // page says so under the graph).
-    let y1 = (top_data.max(top_win.min(top_data.saturating_mul(3) / 2)) as f64 * 1.05).max(10.0);
+    let mut y1 = nice_top((top_data.max(top_win.min(top_data.saturating_mul(3) / 2)) as f64 * 1.05).max(10.0), AXIS_TICKS);
+    if (y1 / AXIS_TICKS as f64).fract() != 0.0 {
+        // sequence numbers are whole: a step of 2.5 becomes 5
+        y1 = nice_top(y1 * 1.0001, AXIS_TICKS);
+    }
+    let (t0, t1) = nice_span(t0, t1, AXIS_TICKS);
     let sc = Scale { t0, t1, y1 };
     let bars = decimate(data.len(), opts.budget, |i| data[i].marked);
     let ack_pts = decimate(acks.len(), opts.budget, |i| acks[i].marked);
@@ -462,6 +486,7 @@ pub(crate) fn rtt_chart(d: &Detail, opts: &ReportOptions) -> Option<Markup> {
     let t0 = d.segs.first().map_or(0, |s| s.ev.rel_ns);
     let t1 = d.segs.last().map_or(1, |s| s.ev.rel_ns).max(t0 + 1);
     let max = nice_top(samples.iter().map(|(_, s)| s.acked - s.sent).max().unwrap_or(1).max(1) as f64, AXIS_TICKS);
+    let (t0, t1) = nice_span(t0, t1, AXIS_TICKS);
     let sc = Scale { t0, t1, y1: max };
     let pick = decimate(samples.len(), opts.budget / 2, |_| false);
     let plot = html! {
@@ -481,6 +506,7 @@ pub(crate) fn rtt_chart(d: &Detail, opts: &ReportOptions) -> Option<Markup> {
 pub(crate) fn throughput_chart(d: &Detail) -> Option<Markup> {
     let t0 = d.segs.first().map_or(0, |s| s.ev.rel_ns);
     let t1 = d.segs.last().map_or(1, |s| s.ev.rel_ns).max(t0 + 1);
+    let (t0, t1) = nice_span(t0, t1, AXIS_TICKS);
     let buckets = 100;
     let series = [Dir::C2S, Dir::S2C].map(|dir| throughput(&d.segs, dir, t0, t1, buckets));
     let bucket_s = (t1 - t0) as f64 / buckets as f64 / 1e9;
@@ -818,6 +844,21 @@ mod tests {
         assert_eq!(tick_decimals(0.25), 2);
         assert_eq!(tick_decimals(5.0), 0);
         assert_eq!(tick_decimals(2e-5), 5);
+    }
+
+    #[test]
+    fn time_spans_are_round_and_hold_the_range() {
+        // (t0, t1) ns -> (lo, hi)
+        for ((t0, t1), want) in [
+            ((0, 403_543_000), (0, 500_000_000)),
+            ((120_000, 403_543_000), (0, 500_000_000)),
+            ((1_234_567_000, 1_298_000_000), (1_220_000_000, 1_320_000_000)),
+            ((0, 1), (0, 5)),
+        ] {
+            let got = nice_span(t0, t1, 5);
+            assert_eq!(got, want, "{t0}..{t1}");
+            assert!(got.0 <= t0 && got.1 >= t1);
+        }
     }
 
     #[test]
