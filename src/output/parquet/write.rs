@@ -40,6 +40,32 @@ pub trait Columns: Default {
     fn finish(&mut self) -> Vec<ArrayRef>;
 }
 
+/// The partition a row goes to under `--partition hour`: kept as a number per row (no text is
+/// made until a partition's file is opened).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum PartKey {
+    /// Hours since the Unix epoch (UTC).
+    Hour(i64),
+    /// A frame without a timestamp: Hive's null partition.
+    NoTime,
+}
+
+impl PartKey {
+    /// The value of the `hour=` directory: `2026-12-04T16`, or Hive's null.
+    fn dir_value(self) -> String {
+        match self {
+            PartKey::Hour(hour) => {
+                let mut text = Vec::with_capacity(32);
+                let _ = crate::output::time::write_rfc3339(&mut text, hour * HOUR_NS, false);
+                String::from_utf8_lossy(&text[..13]).into_owned()
+            }
+            PartKey::NoTime => "__HIVE_DEFAULT_PARTITION__".to_string(),
+        }
+    }
+}
+
+const HOUR_NS: i64 = 3_600_000_000_000;
+
 /// One partition's file of a table: its writer and unfinished row group.
 struct Part<C> {
     writer: ArrowWriter<File>,
@@ -52,9 +78,9 @@ struct Table<C: Columns> {
     opts: ParquetOptions,
     schema: SchemaRef,
     /// By partition value (`None` without `--partition`).
-    parts: BTreeMap<Option<String>, Part<C>>,
+    parts: BTreeMap<Option<PartKey>, Part<C>>,
     /// The partition the last row went to (the others' rows were flushed when it opened).
-    current: Option<Option<String>>,
+    current: Option<Option<PartKey>>,
     rows: u64,
 }
 
@@ -63,9 +89,9 @@ impl<C: Columns> Table<C> {
         Table { name, opts: opts.clone(), schema: C::schema(), parts: BTreeMap::new(), current: None, rows: 0 }
     }
 
-    fn open(&self, part: &Option<String>) -> io::Result<Part<C>> {
+    fn open(&self, part: &Option<PartKey>) -> io::Result<Part<C>> {
         let dir = match part {
-            Some(hour) => self.opts.dir.join(format!("hour={hour}")),
+            Some(key) => self.opts.dir.join(format!("hour={}", key.dir_value())),
             None => self.opts.dir.clone(),
         };
         std::fs::create_dir_all(&dir)?;
@@ -81,19 +107,19 @@ impl<C: Columns> Table<C> {
     }
 
     /// The columns to append the next row to, in partition `part`.
-    fn cols(&mut self, part: Option<String>) -> io::Result<&mut C> {
+    fn cols(&mut self, part: Option<PartKey>) -> io::Result<&mut C> {
         if self.current.as_ref() != Some(&part) {
             // a new hour: the rows of the others are written out, so only one partition holds
             // an unfinished row group (rows mostly come in time order)
-            let others: Vec<_> = self.parts.keys().filter(|key| **key != part).cloned().collect();
+            let others: Vec<_> = self.parts.keys().filter(|key| **key != part).copied().collect();
             for key in others {
                 self.flush(&key)?;
             }
             if !self.parts.contains_key(&part) {
                 let opened = self.open(&part)?;
-                self.parts.insert(part.clone(), opened);
+                self.parts.insert(part, opened);
             }
-            self.current = Some(part.clone());
+            self.current = Some(part);
         }
         Ok(&mut self.parts.get_mut(&part).expect("opened above").cols)
     }
@@ -101,14 +127,14 @@ impl<C: Columns> Table<C> {
     /// After a row was appended: a full row group is written out.
     fn appended(&mut self) -> io::Result<()> {
         self.rows += 1;
-        let Some(part) = self.current.clone() else { return Ok(()) };
+        let Some(part) = self.current else { return Ok(()) };
         if self.parts.get(&part).is_some_and(|p| p.cols.len() >= self.opts.row_group_rows) {
             self.flush(&part)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self, part: &Option<String>) -> io::Result<()> {
+    fn flush(&mut self, part: &Option<PartKey>) -> io::Result<()> {
         let Some(p) = self.parts.get_mut(part) else { return Ok(()) };
         if p.cols.len() == 0 {
             return Ok(());
@@ -136,17 +162,10 @@ impl<C: Columns> Table<C> {
     }
 
     /// The partition of a row at `ts_ns` (`None` without a time).
-    fn partition_of(&self, ts_ns: Option<i64>) -> Option<String> {
+    fn partition_of(&self, ts_ns: Option<i64>) -> Option<PartKey> {
         match self.opts.partition {
             Partition::None => None,
-            Partition::Hour => Some(match ts_ns {
-                Some(ts) => {
-                    let mut text = Vec::with_capacity(32);
-                    let _ = crate::output::time::write_rfc3339(&mut text, ts, false);
-                    String::from_utf8_lossy(&text[..13]).into_owned()
-                }
-                None => "__HIVE_DEFAULT_PARTITION__".to_string(),
-            }),
+            Partition::Hour => Some(ts_ns.map_or(PartKey::NoTime, |ts| PartKey::Hour(ts.div_euclid(HOUR_NS)))),
         }
     }
 }
@@ -316,9 +335,10 @@ mod tests {
         let t: Table<ConnCols> = Table::new(CONNS, &opts);
         // 2026-12-04T16:59:59.999999999Z and one nanosecond later
         let ts = 1_796_403_599_999_999_999;
-        assert_eq!(t.partition_of(Some(ts)).as_deref(), Some("2026-12-04T16"));
-        assert_eq!(t.partition_of(Some(ts + 1)).as_deref(), Some("2026-12-04T17"));
-        assert_eq!(t.partition_of(None).as_deref(), Some("__HIVE_DEFAULT_PARTITION__"));
+        let dir = |ts: Option<i64>| t.partition_of(ts).map(PartKey::dir_value);
+        assert_eq!(dir(Some(ts)).as_deref(), Some("2026-12-04T16"));
+        assert_eq!(dir(Some(ts + 1)).as_deref(), Some("2026-12-04T17"));
+        assert_eq!(dir(None).as_deref(), Some("__HIVE_DEFAULT_PARTITION__"));
         let flat: Table<ConnCols> = Table::new(CONNS, &ParquetOptions::new("x".into()));
         assert_eq!(flat.partition_of(Some(ts)), None);
     }
