@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Barrier;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -167,8 +166,6 @@ fn echo_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError>
 // ---------------------------------------------------------------------------------------------
 // many
 
-const SMALL_STACK: usize = 128 * 1024;
-
 pub(crate) fn many(cfg: &GenConfig, voice: &Voice) -> Result<GenReport, GenError> {
     voice.why(
         "many clients at once, each with its own connection: the 4-tuples differ only in the client's \
@@ -192,7 +189,7 @@ fn many_serve(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part, 
                     break;
                 }
             };
-            let handle = std::thread::Builder::new().stack_size(SMALL_STACK).spawn_scoped(scope, move || serve_one(stream));
+            let handle = std::thread::Builder::new().stack_size(net::SMALL_STACK).spawn_scoped(scope, move || serve_one(stream));
             handles.push(handle.map_err(|err| GenError::io("starting a thread", err)));
         }
         handles
@@ -226,36 +223,14 @@ fn serve_one(mut stream: TcpStream) -> Result<Tally, GenError> {
 
 fn many_dial(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
     let clients = env.cfg.count_or(10);
-    let barrier = Barrier::new(clients);
     voice.say(format!("starting {clients} clients; all connect, then all send at once"));
-    let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..clients)
-            .map(|i| {
-                let barrier_ref = &barrier;
-                std::thread::Builder::new().stack_size(SMALL_STACK).spawn_scoped(scope, move || {
-                    let stream = dial(at);
-                    barrier_ref.wait(); // every thread reaches the barrier once, connected or not
-                    client_one(stream?, i)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| match handle {
-                Ok(handle) => handle.join().unwrap_or_else(|_| Err(GenError::Internal("a client thread panicked".into()))),
-                Err(err) => Err(GenError::io("starting a thread", err)),
-            })
-            .collect::<Vec<_>>()
-    });
+    let results = net::clients_at_once(clients, 0, at, client_one);
     let mut part = Part::default();
     for result in results {
         let (tally, local) = result?;
         part.connections += 1;
         part.local.get_or_insert(local);
-        part.tally.bytes_sent += tally.bytes_sent;
-        part.tally.bytes_received += tally.bytes_received;
-        part.tally.messages_sent += tally.messages_sent;
-        part.tally.messages_received += tally.messages_received;
+        part.tally.add(&tally);
     }
     part.note(voice, format!("{} clients got their answers and closed", part.connections));
     Ok(part)

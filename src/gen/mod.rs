@@ -546,6 +546,14 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Add another tally's counts (one connection's, to a side's total).
+    pub(crate) fn add(&mut self, other: &Tally) {
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.messages_sent += other.messages_sent;
+        self.messages_received += other.messages_received;
+    }
+
     /// Count one message of `bytes` received.
     pub(crate) fn got(&mut self, bytes: usize) {
         self.bytes_received += bytes as u64;

@@ -167,6 +167,41 @@ pub(crate) fn connect(addr: SocketAddr, prep: impl FnOnce(&Socket) -> io::Result
     Ok(stream)
 }
 
+/// Stack of the threads gen starts per client or connection: each holds a socket and small
+/// buffers, and there may be hundreds.
+pub(crate) const SMALL_STACK: usize = 128 * 1024;
+
+/// `clients` clients of `at` at once, each on a thread of its own: every one dials, waits until
+/// all have dialled (connected or not), then runs `talk` with its stream and its number
+/// (`first`, `first + 1`, ...). Their results, in client order.
+pub(crate) fn clients_at_once<T: Send>(
+    clients: usize,
+    first: usize,
+    at: SocketAddr,
+    talk: impl Fn(TcpStream, usize) -> Result<T, GenError> + Sync,
+) -> Vec<Result<T, GenError>> {
+    let barrier = std::sync::Barrier::new(clients);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (first..first + clients)
+            .map(|client| {
+                let (barrier, talk) = (&barrier, &talk);
+                std::thread::Builder::new().stack_size(SMALL_STACK).spawn_scoped(scope, move || {
+                    let stream = dial(at);
+                    barrier.wait(); // every client reaches the barrier once, connected or not
+                    talk(stream?, client)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle {
+                Ok(handle) => handle.join().unwrap_or_else(|_| Err(GenError::Internal("a client thread panicked".into()))),
+                Err(err) => Err(GenError::io("starting a thread", err)),
+            })
+            .collect()
+    })
+}
+
 /// A plain connect with no options.
 pub(crate) fn dial(addr: SocketAddr) -> Result<TcpStream, GenError> {
     connect(addr, |_| Ok(()))

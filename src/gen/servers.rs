@@ -12,10 +12,10 @@
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::sync::{Barrier, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::net::{self, accept, dial, read_exact, run_tcp, send, set_timeouts, show, Ctx, Env, ListenOpts, Part, Serve};
+use super::net::{self, accept, read_exact, run_tcp, send, set_timeouts, show, Ctx, Env, ListenOpts, Part, Serve};
 use super::{GenConfig, GenError, GenReport, Tally, Voice};
 
 /// Clients served at once unless `--count` says otherwise.
@@ -28,8 +28,6 @@ const PACE: Duration = Duration::from_millis(60);
 const STAGGER: Duration = Duration::from_millis(8);
 /// How long a select() or epoll_wait() call sleeps before the loop checks its deadline.
 const TICK_MS: u16 = 100;
-/// Stack of the per-connection and client threads (they hold a few small buffers).
-const SMALL_STACK: usize = 128 * 1024;
 
 /// How the server takes on several connections at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,7 +259,7 @@ fn serve_threads(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Par
             let record = &record;
             let handle = std::thread::Builder::new()
                 .name(format!("conn-{conn}"))
-                .stack_size(SMALL_STACK)
+                .stack_size(net::SMALL_STACK)
                 .spawn_scoped(scope, move || serve_blocking(stream, conn, record, voice));
             handles.push(handle.map_err(|err| GenError::io("starting a thread", err)));
         }
@@ -296,10 +294,7 @@ fn serve_blocking(mut stream: TcpStream, conn: usize, record: &dyn Fn(Event, usi
 
 fn add(part: &mut Part, tally: Tally) {
     part.connections += 1;
-    part.tally.bytes_sent += tally.bytes_sent;
-    part.tally.bytes_received += tally.bytes_received;
-    part.tally.messages_sent += tally.messages_sent;
-    part.tally.messages_received += tally.messages_received;
+    part.tally.add(&tally);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -657,31 +652,12 @@ fn serve_epoll(env: &Env, listener: &TcpListener, voice: &Voice) -> Result<Part,
 
 fn dial_clients(env: &Env, at: SocketAddr, voice: &Voice) -> Result<Part, GenError> {
     let clients = env.cfg.count_or(DEFAULT_CLIENTS);
-    let barrier = Barrier::new(clients);
     voice.say(format!(
         "starting {}: all connect, then each sends {REQUESTS} requests {} ms apart and closes",
         counted(clients, "client"),
         PACE.as_millis()
     ));
-    let results: Vec<Result<(Tally, SocketAddr), GenError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..=clients)
-            .map(|client| {
-                let barrier = &barrier;
-                std::thread::Builder::new().stack_size(SMALL_STACK).spawn_scoped(scope, move || {
-                    let stream = dial(at);
-                    barrier.wait(); // every client reaches the barrier once, connected or not
-                    one_client(stream?, client)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| match handle {
-                Ok(handle) => handle.join().unwrap_or_else(|_| Err(panicked("a client thread"))),
-                Err(err) => Err(GenError::io("starting a thread", err)),
-            })
-            .collect()
-    });
+    let results = net::clients_at_once(clients, 1, at, one_client);
     let mut part = Part::default();
     let mut ports = Vec::new();
     for result in results {
