@@ -531,10 +531,10 @@ impl<W: Write> Sink for FieldsSink<W> {
         let (mut head, mut tail) = self.waiting.buffers();
         write_cells(&mut head, &mut self.cell, &self.spec, view, 0..at)?;
         if at > 0 {
-            head.push(self.spec.separator);
+            head.byte(self.spec.separator);
         }
         write_cells(&mut tail, &mut self.cell, &self.spec, view, at + 1..n)?;
-        tail.push(b'\n');
+        tail.byte(b'\n');
         self.waiting.push(view.n, head, tail, &view.msgs);
         self.waiting.flush(&mut self.w, false, &mut Self::annotate(&self.spec, at))
     }

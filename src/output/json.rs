@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use super::line::{Decimal, Line};
 use super::time::{write_rfc3339, write_secs};
 use crate::analyze::{Carried, FramingSpec, Message};
 use crate::decode::{oui, tcpflags, Frame, Link, MacAddr, Net, Transport};
@@ -18,12 +19,14 @@ pub struct JsonSink<W: Write> {
     /// The latest message of each direction, written once the next one (or the end) says its
     /// `next_gap`.
     held: BTreeMap<(FlowId, Dir), Message>,
+    /// The record being written, handed to `w` in one write (see [`Line`]).
+    line: Line,
 }
 
 impl<W: Write> JsonSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W) -> Self {
-        JsonSink { w, waiting: super::Deferred::default(), held: BTreeMap::new() }
+        JsonSink { w, waiting: super::Deferred::default(), held: BTreeMap::new(), line: Line::with_capacity(1024) }
     }
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
     pub fn into_inner(self) -> W {
@@ -32,9 +35,10 @@ impl<W: Write> JsonSink<W> {
 }
 
 /// `,"key":123` without going through core::fmt (the per-frame fields).
-fn int(w: &mut impl Write, key: &[u8], value: impl itoa::Integer) -> io::Result<()> {
-    w.write_all(key)?;
-    w.write_all(itoa::Buffer::new().format(value).as_bytes())
+fn int(w: &mut Line, key: &[u8], value: impl Decimal) -> io::Result<()> {
+    w.put(key);
+    value.put_into(w);
+    Ok(())
 }
 
 /// Write `text` as a JSON string literal (RFC 8259 escapes; other control characters as `\u00XX`).
@@ -87,7 +91,7 @@ fn write_mac_notes(w: &mut impl Write, key: &str, mac: &MacAddr) -> io::Result<(
 }
 
 /// The packet record up to the open transport object (TCP/UDP), whose `messages` may come later.
-fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
+fn write_head(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
     let frame: &Frame = view.frame;
     int(w, b"{\"type\":\"packet\",\"n\":", view.n)?;
     if let Some(file) = view.file {
@@ -341,8 +345,8 @@ fn write_head(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
 fn write_messages(w: &mut dyn Write, carried: Option<&Carried>) -> io::Result<()> {
     if let Some(carried) = carried {
         w.write_all(b",\"messages\":[")?;
+        let mut digits = itoa::Buffer::new();
         for (i, idx) in carried.indices().enumerate() {
-            let mut digits = itoa::Buffer::new();
             w.write_all(if i > 0 { b"," } else { b"" })?;
             w.write_all(digits.format(idx).as_bytes())?;
         }
@@ -352,7 +356,7 @@ fn write_messages(w: &mut dyn Write, carried: Option<&Carried>) -> io::Result<()
 }
 
 /// Close the transport object, add the application layer, then close the record.
-fn write_tail(w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
+fn write_tail(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
     if matches!(view.frame.transport, Transport::Tcp(_) | Transport::Udp(_)) {
         w.write_all(b"}")?;
     }
@@ -369,7 +373,7 @@ pub(crate) fn next_gap(msg: &Message, next: &Message) -> Option<i64> {
 
 /// The `message` record of `docs/json-lines.md`; `next_gap` in ns (absent for the last message
 /// of a direction, or when the next came in the same frame).
-pub fn write_message(w: &mut impl Write, msg: &Message, next_gap: Option<i64>) -> io::Result<()> {
+pub fn write_message(w: &mut Line, msg: &Message, next_gap: Option<i64>) -> io::Result<()> {
     // Without core::fmt: one record per message, and on small messages as many as packets.
     let bool_ = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
     int(w, b"{\"type\":\"message\",\"conn\":", msg.flow.id())?;
@@ -423,11 +427,14 @@ impl<W: Write> Sink for JsonSink<W> {
             self.waiting.push(view.n, head, tail, &view.msgs);
             return self.waiting.flush(&mut self.w, false, &mut write_messages);
         }
-        write_head(&mut self.w, view)?;
+        let line = &mut self.line;
+        line.clear();
+        write_head(line, view)?;
         if let MsgNote::Known(carried) = &view.msgs {
-            write_messages(&mut self.w, Some(carried))?;
+            write_messages(line, Some(carried))?;
         }
-        write_tail(&mut self.w, view)
+        write_tail(line, view)?;
+        self.w.write_all(line.as_bytes())
     }
 
     fn late(&mut self, carried: &Carried) -> io::Result<()> {
@@ -443,7 +450,9 @@ impl<W: Write> Sink for JsonSink<W> {
         // Messages of a direction are final in index order, so the one held is the previous.
         if let Some(previous) = self.held.insert((msg.flow, msg.dir), msg) {
             let next = &self.held[&(previous.flow, previous.dir)];
-            write_message(&mut self.w, &previous, next_gap(&previous, next))?;
+            self.line.clear();
+            write_message(&mut self.line, &previous, next_gap(&previous, next))?;
+            self.w.write_all(self.line.as_bytes())?;
         }
         Ok(())
     }
@@ -452,7 +461,9 @@ impl<W: Write> Sink for JsonSink<W> {
         let flow = FlowId::Tcp(record.summary.conn);
         for dir in [Dir::C2S, Dir::S2C] {
             if let Some(last) = self.held.remove(&(flow, dir)) {
-                write_message(&mut self.w, &last, None)?;
+                self.line.clear();
+                write_message(&mut self.line, &last, None)?;
+                self.w.write_all(self.line.as_bytes())?;
             }
         }
         write_conn(&mut self.w, &record.summary, &super::conns::seam_counts(&record.seams))
@@ -460,7 +471,9 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn finish(&mut self, summary: &crate::pipeline::RunSummary) -> io::Result<()> {
         for last in std::mem::take(&mut self.held).into_values() {
-            write_message(&mut self.w, &last, None)?;
+            self.line.clear();
+            write_message(&mut self.line, &last, None)?;
+            self.w.write_all(self.line.as_bytes())?;
         }
         // UDP and ICMP flows: final only now, after their message records
         for flow in &summary.flows {

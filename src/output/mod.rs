@@ -10,6 +10,7 @@ pub mod fields;
 pub mod flow;
 pub mod follow;
 pub mod json;
+pub mod line;
 pub mod link;
 pub mod parquet;
 pub mod report;
@@ -84,13 +85,13 @@ pub struct Deferred {
     queue: VecDeque<Waiting>,
     /// Buffers of lines already written, cleared, for the next lines that wait: a waiting line
     /// costs no allocation once as many have waited at once.
-    spare: Vec<Vec<u8>>,
+    spare: Vec<line::Line>,
 }
 
 struct Waiting {
     n: u64,
-    head: Vec<u8>,
-    tail: Vec<u8>,
+    head: line::Line,
+    tail: line::Line,
     /// `None` while pending.
     note: Option<Option<Carried>>,
 }
@@ -109,13 +110,13 @@ impl Deferred {
     }
 
     /// Two empty buffers for a line's head and tail (recycled from lines already written).
-    pub fn buffers(&mut self) -> (Vec<u8>, Vec<u8>) {
+    pub fn buffers(&mut self) -> (line::Line, line::Line) {
         (self.spare.pop().unwrap_or_default(), self.spare.pop().unwrap_or_default())
     }
 
     /// Frame `n`'s line waits, as `head` + its annotation + `tail`; `note` is its annotation when
     /// known (call in frame order, once per frame).
-    pub fn push(&mut self, n: u64, head: Vec<u8>, tail: Vec<u8>, note: &MsgNote) {
+    pub fn push(&mut self, n: u64, head: line::Line, tail: line::Line, note: &MsgNote) {
         let note = match note {
             MsgNote::Pending => None,
             MsgNote::Known(c) => Some(Some(*c)),
@@ -140,9 +141,9 @@ impl Deferred {
                 break;
             }
             let mut line = self.queue.pop_front().expect("front exists");
-            w.write_all(&line.head)?;
+            w.write_all(line.head.as_bytes())?;
             annotate(w, line.note.flatten().as_ref())?;
-            w.write_all(&line.tail)?;
+            w.write_all(line.tail.as_bytes())?;
             for mut buf in [std::mem::take(&mut line.head), std::mem::take(&mut line.tail)] {
                 if self.spare.len() < 2 * Self::MAX && buf.capacity() <= 4096 {
                     buf.clear();
@@ -440,8 +441,8 @@ mod tests {
         };
         for n in 1..=3u64 {
             let (mut h, mut t) = d.buffers();
-            h.extend_from_slice(format!("{n}:").as_bytes());
-            t.extend_from_slice(b";");
+            h.put(format!("{n}:").as_bytes());
+            t.put(b";");
             d.push(n, h, t, &MsgNote::Pending);
         }
         let mut out = Vec::new();

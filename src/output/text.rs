@@ -10,6 +10,7 @@
 
 use std::io::{self, Write};
 
+use super::line::{Decimal, Line};
 use super::style::{self, Palette};
 use super::time::{write_rfc3339, write_secs};
 use super::{Endpoint, FlagLetters};
@@ -104,6 +105,9 @@ pub struct TextSink<W: Write> {
     opts: TextOptions,
     waiting: super::Deferred,
     causes: super::cause::Causes,
+    /// The line being written: built here and handed to `w` in one write. Dozens of short
+    /// pieces go into a `Vec` as inlined copies; through a `BufWriter` each was a call.
+    line: Line,
 }
 
 /// Width of the link column: two MAC addresses and the arrow between them.
@@ -112,7 +116,7 @@ const LINK_COL: usize = 37;
 impl<W: Write> TextSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W, opts: TextOptions) -> Self {
-        TextSink { w, opts, waiting: super::Deferred::default(), causes: super::cause::Causes::default() }
+        TextSink { w, opts, waiting: super::Deferred::default(), causes: super::cause::Causes::default(), line: Line::with_capacity(512) }
     }
 
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
@@ -131,11 +135,19 @@ impl<W: Write> Sink for TextSink<W> {
             self.waiting.push(view.n, head, tail, &view.msgs);
             return self.flush_ready(false);
         }
-        write_head(&self.opts, &mut self.w, view, &cause)?;
+        let line = &mut self.line;
+        line.clear();
+        write_head(&self.opts, line, view, &cause)?;
         if let (MsgNote::Known(carried), LineDetail::Full) = (&view.msgs, self.opts.detail) {
-            write_annotation(&mut self.w, Some(carried), self.opts.palette)?;
+            write_annotation(line, Some(carried), self.opts.palette)?;
         }
-        write_tail(&self.opts, &mut self.w, view)
+        write_tail(&self.opts, line, view)?;
+        self.w.write_all(line.as_bytes())?;
+        if line.capacity() > 64 * 1024 {
+            // a -x dump of a jumbo frame: do not keep its buffer
+            *line = Line::with_capacity(512);
+        }
+        Ok(())
     }
 
     fn late(&mut self, carried: &Carried) -> io::Result<()> {
@@ -163,7 +175,7 @@ impl<W: Write> TextSink<W> {
 }
 
 /// Everything on the frame's line before the message annotation.
-fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>, cause: &super::cause::Cause) -> io::Result<()> {
+fn write_head(opts: &TextOptions, w: &mut Line, view: &PacketView<'_, '_>, cause: &super::cause::Cause) -> io::Result<()> {
     let palette = opts.palette;
     let mut itoa_buf = itoa::Buffer::new();
     let number = itoa_buf.format(view.n).as_bytes();
@@ -223,7 +235,7 @@ fn write_head(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>,
 }
 
 /// The application-layer info, warnings, the end of the line, then the -v and -x lines.
-fn write_tail(opts: &TextOptions, w: &mut impl Write, view: &PacketView<'_, '_>) -> io::Result<()> {
+fn write_tail(opts: &TextOptions, w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
     let palette = opts.palette;
     if opts.detail == LineDetail::Full {
         super::app::write_text_info(w, view.frame, palette)?;
@@ -257,12 +269,13 @@ fn write_annotation(w: &mut dyn Write, carried: Option<&Carried>, palette: Palet
 }
 
 /// An integer without `core::fmt`.
-fn num(w: &mut impl Write, value: impl itoa::Integer) -> io::Result<()> {
-    w.write_all(itoa::Buffer::new().format(value).as_bytes())
+fn num(w: &mut Line, value: impl Decimal) -> io::Result<()> {
+    value.put_into(w);
+    Ok(())
 }
 
 /// Seconds right-aligned to the time column's width.
-fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()> {
+fn write_padded_secs(w: &mut Line, ns: i64, nanos: bool) -> io::Result<()> {
     let mut buf = [0u8; 32];
     let mut cursor = io::Cursor::new(&mut buf[..]);
     write_secs(&mut cursor, ns, nanos)?;
@@ -273,7 +286,7 @@ fn write_padded_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()>
 }
 
 /// The link column: MAC addresses, SLL packet type, or what the link layer is, padded to [`LINK_COL`].
-fn write_link_col(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
+fn write_link_col(w: &mut Line, frame: &Frame) -> io::Result<()> {
     let mut col = [b' '; 192];
     let mut cursor = io::Cursor::new(&mut col[..]);
     let mut cols = None;
@@ -327,7 +340,7 @@ fn proto_label(frame: &Frame) -> &'static str {
 
 /// The summary column: addresses, ports and the innermost layer's fields, tcpdump-like.
 fn write_summary(
-    w: &mut impl Write,
+    w: &mut Line,
     view: &PacketView<'_, '_>,
     palette: Palette,
     cause: &super::cause::Cause,
@@ -540,7 +553,7 @@ fn write_summary(
 
 /// What IP reassembly made of the frame. A fragment's line is written when it arrives, before
 /// the frame that completes its datagram is known: the completing frame names them all.
-fn write_reasm(w: &mut impl Write, frame: &Frame, palette: Palette) -> io::Result<()> {
+fn write_reasm(w: &mut Line, frame: &Frame, palette: Palette) -> io::Result<()> {
     let note = match &frame.reasm {
         IpReasm::NotFragment => return Ok(()),
         IpReasm::Atomic => {
@@ -588,7 +601,7 @@ fn write_reasm(w: &mut impl Write, frame: &Frame, palette: Palette) -> io::Resul
 }
 
 /// ` for udp 198.18.0.1:40000 → 198.18.0.2:9002 (flow #3)`: the flow an ICMP error is about.
-fn write_quoted(w: &mut impl Write, q: &Quoted, about: Option<FlowId>) -> io::Result<()> {
+fn write_quoted(w: &mut Line, q: &Quoted, about: Option<FlowId>) -> io::Result<()> {
     let proto = match q.proto {
         6 => "tcp",
         17 => "udp",
@@ -615,7 +628,7 @@ fn write_quoted(w: &mut impl Write, q: &Quoted, about: Option<FlowId>) -> io::Re
 }
 
 /// Phase, both endpoints' states and the analysis flags in words.
-fn write_tcp_story(w: &mut impl Write, seg: &SegInfo, palette: Palette) -> io::Result<()> {
+fn write_tcp_story(w: &mut Line, seg: &SegInfo, palette: Palette) -> io::Result<()> {
     w.write_all(b"  ")?;
     palette.start(style::NOTE).write_to(w)?;
     match seg.phase {
