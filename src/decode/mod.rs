@@ -492,6 +492,11 @@ pub struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
+    /// A frame of nothing: the slot a driver decodes the next frame into.
+    pub fn blank() -> Self {
+        Frame::new(Link::Raw)
+    }
+
     fn new(link: Link<'a>) -> Self {
         Frame {
             link,
@@ -572,25 +577,32 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Frame<'_> {
 
 /// [`decode`] with the tunnel options (`--no-decap`, `--tunnel-port`).
 pub fn decode_with<'a>(opts: &DecodeOptions, linktype: u32, data: &'a [u8], wire_len: u32) -> Frame<'a> {
+    let mut frame = Frame::new(Link::Raw);
+    decode_into(opts, linktype, data, wire_len, &mut frame);
+    frame
+}
+
+/// [`decode_with`] into `frame`, which it overwrites whole. The per-frame drivers decode into a
+/// frame slot of their own: returned by value, a `Frame` was copied out of every call.
+pub fn decode_into<'a>(opts: &DecodeOptions, linktype: u32, data: &'a [u8], wire_len: u32, frame: &mut Frame<'a>) {
     let (link, l2_len, proto) = link::slice(linktype, data);
-    let mut frame = Frame::new(link);
+    *frame = Frame::new(link);
     match link {
         Link::Unknown { linktype } => {
             frame.warn(Layer::Link, 0, WarnKind::UnknownLinkType(linktype));
-            return frame;
+            return;
         }
         Link::Truncated { layer, need } => {
             frame.warn(layer, 0, WarnKind::Truncated { need: need as u32, have: data.len() as u32 });
-            return frame;
+            return;
         }
         _ => {}
     }
     let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
-    decode_net(&mut frame, proto, data, l2_len, wire_len);
+    decode_net(frame, proto, data, l2_len, wire_len);
     if opts.decap {
-        tunnel::decap(&mut frame, opts, data, wire_len);
+        tunnel::decap(frame, opts, data, wire_len);
     }
-    frame
 }
 
 /// Decode from the network layer on: `proto` (what the layer below said follows) at offset

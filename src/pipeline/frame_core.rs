@@ -121,16 +121,16 @@ impl Front {
         self.filter.as_mut().is_none_or(|f| f.matches(linktype, raw))
     }
 
-    /// Frame `n`: `None` if the filter drops it, else decoded (with its display times). Call
-    /// for every frame read, in order.
-    pub fn admit<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8]) -> Option<(Frame<'a>, FrameTimes)> {
+    /// Frame `n`: `None` if the filter drops it, else decoded into `frame` (which it
+    /// overwrites) and its display times. Call for every frame read, in order.
+    pub fn admit<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8], frame: &mut Frame<'a>) -> Option<FrameTimes> {
         if meta.stamped {
             self.clock.saw(meta.ts_ns);
         }
         if !self.passes(meta.linktype, raw) {
             return None;
         }
-        let mut frame = decode::decode_with(&self.decode, meta.linktype, raw, meta.len);
+        decode::decode_into(&self.decode, meta.linktype, raw, meta.len, frame);
         if let Some(inner) = self.inner.as_mut() {
             // the innermost network layer starts at `net_offset`; only IP can match
             let ip = raw.get(frame.net_offset as usize..).filter(|_| frame.ip().is_some());
@@ -139,12 +139,12 @@ impl Front {
             }
         }
         if self.defrag_here {
-            self.tracking.defrag_frame(n, meta.ts_ns, &mut frame);
+            self.tracking.defrag_frame(n, meta.ts_ns, frame);
         }
         self.counts.shown += 1;
         if self.checksums != ChecksumMode::Off {
-            decode::checksum::verify(&mut frame, raw);
-            if decode::checksum::has_bad_checksum(&frame) {
+            decode::checksum::verify(frame, raw);
+            if decode::checksum::has_bad_checksum(frame) {
                 self.counts.bad_checksums += 1;
             }
         }
@@ -155,7 +155,7 @@ impl Front {
         if !decode::link::linktype_supported(linktype) && !self.counts.unsupported.iter().any(|&(_, seen)| seen == linktype) {
             self.counts.unsupported.push((n, linktype));
         }
-        Some((frame, self.clock.shown(meta.ts_ns)))
+        Some(self.clock.shown(meta.ts_ns))
     }
 
     /// The driver reassembles IP fragments before this front sees them, and passes each
@@ -166,12 +166,19 @@ impl Front {
 
     /// [`admit`](Self::admit), for a front whose driver reassembled the frame already
     /// (`reasm`: its verdict, [`IpReasm::NotFragment`] for frames that are no fragments).
-    pub fn admit_reassembled<'a>(&mut self, n: u64, meta: PacketMeta, raw: &'a [u8], reasm: IpReasm) -> Option<(Frame<'a>, FrameTimes)> {
-        let (mut frame, times) = self.admit(n, meta, raw)?;
+    pub fn admit_reassembled<'a>(
+        &mut self,
+        n: u64,
+        meta: PacketMeta,
+        raw: &'a [u8],
+        reasm: IpReasm,
+        frame: &mut Frame<'a>,
+    ) -> Option<FrameTimes> {
+        let times = self.admit(n, meta, raw, frame)?;
         if reasm != IpReasm::NotFragment {
-            crate::track::defrag::apply(&mut frame, reasm);
+            crate::track::defrag::apply(frame, reasm);
         }
-        Some((frame, times))
+        Some(times)
     }
 
     /// Track an admitted frame.

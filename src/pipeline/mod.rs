@@ -372,7 +372,8 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         };
         sum.frames += 1;
         let n = sum.frames;
-        let Some((frame, times)) = core.front.admit(n, meta, raw) else { continue };
+        let mut frame = Frame::blank();
+        let Some(times) = core.front.admit(n, meta, raw, &mut frame) else { continue };
         let facts = core.frame(n, meta.ts_ns, &frame, sink)?;
         if frame_core::is_expiry_point(n) {
             core.expire(meta.ts_ns, sink)?;

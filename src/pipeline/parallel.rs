@@ -221,7 +221,8 @@ fn read<'a>(
     while let Some((n, meta, range)) = walk_next(src, &mut sum, bar.as_ref()) {
         let end = range.end;
         let raw = &bytes[range];
-        let Some((frame, times)) = front.admit(n, meta, raw) else { continue };
+        let mut frame = Frame::blank();
+        let Some(times) = front.admit(n, meta, raw, &mut frame) else { continue };
         let tracked = front.track(n, meta.ts_ns, &frame);
         let k = shard_of(tracked.flow(), n, shards);
         let expire = is_expiry_point(n);

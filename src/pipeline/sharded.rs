@@ -549,7 +549,10 @@ fn shard(k: usize, shared: &Shared, data: Arc<Data>, mut core: Core, opts: &Read
                 Some((_, r)) => std::mem::take(r),
                 None => IpReasm::NotFragment,
             };
-            let Some((frame, _)) = core.front.admit_reassembled(n, f.meta(), raw, verdict) else { continue };
+            let mut frame = decode::Frame::blank();
+            if core.front.admit_reassembled(n, f.meta(), raw, verdict, &mut frame).is_none() {
+                continue;
+            }
             let created = core.front.tracking.tcp_created();
             core.frame(n, f.ts_ns, &frame, &mut keep).expect("a round sink never fails");
             if core.front.tracking.tcp_created() != created {
