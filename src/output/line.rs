@@ -31,10 +31,26 @@ const POW10: [u64; 20] = {
 /// How many decimal digits `value` has: log2 scaled by log10(2) (1233 / 4096) guesses the
 /// number of digits less one, and one comparison with a power of ten corrects the guess.
 #[inline(always)]
-fn decimal_len(value: u64) -> usize {
+pub(crate) fn decimal_len(value: u64) -> usize {
     let bits = 64 - (value | 1).leading_zeros() as usize;
     let guess = (bits * 1233) >> 12;
     (guess + usize::from(value >= POW10[guess])).max(1)
+}
+
+/// `value` as exactly `out.len()` decimal digits, with leading zeros (digits beyond the width
+/// are dropped), two at a time.
+#[inline]
+pub(crate) fn fixed_digits(out: &mut [u8], mut value: u64) {
+    let mut at = out.len();
+    while at >= 2 {
+        let pair = (value % 100) as usize * 2;
+        value /= 100;
+        at -= 2;
+        out[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if at == 1 {
+        out[0] = b'0' + (value % 10) as u8;
+    }
 }
 
 /// A growable byte buffer whose `io::Write` never fails and is inlined at every call.
@@ -250,6 +266,23 @@ mod tests {
         let mut line = Line::default();
         line.int(i64::MIN);
         assert_eq!(line.as_bytes(), i64::MIN.to_string().as_bytes());
+    }
+
+    #[test]
+    fn fixed_width_digits() {
+        for (value, width, want) in [
+            (0u64, 1, "0"),
+            (7, 3, "007"),
+            (123_456, 9, "000123456"),
+            (999_999_999, 9, "999999999"),
+            (2026, 4, "2026"),
+            (5, 2, "05"),
+            (12_345, 2, "45"),
+        ] {
+            let mut out = vec![b'x'; width];
+            fixed_digits(&mut out, value);
+            assert_eq!(out, want.as_bytes(), "{value} in {width}");
+        }
     }
 
     #[test]

@@ -276,13 +276,13 @@ fn num(w: &mut Line, value: impl Decimal) -> io::Result<()> {
 
 /// Seconds right-aligned to the time column's width.
 fn write_padded_secs(w: &mut Line, ns: i64, nanos: bool) -> io::Result<()> {
-    let mut buf = [0u8; 32];
-    let mut cursor = io::Cursor::new(&mut buf[..]);
-    write_secs(&mut cursor, ns, nanos)?;
-    let len = cursor.position() as usize;
+    let (text, len) = super::time::secs_buf(ns, nanos);
     let width: usize = if nanos { 13 } else { 10 };
-    w.write_all(&b"             "[..width.saturating_sub(len)])?;
-    w.write_all(&buf[..len])
+    for _ in len..width {
+        w.byte(b' ');
+    }
+    w.put(&text[..len]);
+    Ok(())
 }
 
 /// The link column: MAC addresses, SLL packet type, or what the link layer is, padded to [`LINK_COL`].

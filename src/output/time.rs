@@ -2,6 +2,8 @@
 
 use std::io::{self, Write};
 
+use super::line::{decimal_len, fixed_digits};
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let days = days + 719_468;
@@ -18,47 +20,56 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// `2026-01-01T00:00:00.000123Z` (nine fraction digits when `nanos`).
 pub fn write_rfc3339(w: &mut impl Write, ts_ns: i64, nanos: bool) -> io::Result<()> {
+    let (text, len) = rfc3339_buf(ts_ns, nanos);
+    w.write_all(&text[..len])
+}
+
+/// [`write_rfc3339`]'s text in a fixed buffer, and its length. By hand, two digits at a time:
+/// every JSON packet record has one. Nanoseconds in an i64 span the years 1677 to 2262: the
+/// year has four digits.
+pub(crate) fn rfc3339_buf(ts_ns: i64, nanos: bool) -> ([u8; 30], usize) {
     let secs = ts_ns.div_euclid(1_000_000_000);
-    let frac = ts_ns.rem_euclid(1_000_000_000);
+    let frac = ts_ns.rem_euclid(1_000_000_000) as u64;
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let secs_of_day = secs.rem_euclid(86_400);
-    // By hand into a fixed buffer (every JSON packet record has one): `YYYY-MM-DDTHH:MM:SS.` then
-    // 6 or 9 digits and `Z`. Nanoseconds in an i64 span the years 1677 to 2262: four digits.
+    let secs_of_day = secs.rem_euclid(86_400) as u64;
     let mut text = *b"0000-00-00T00:00:00.000000000Z";
-    let put = |text: &mut [u8; 30], at: usize, width: usize, mut value: u64| {
-        for i in (at..at + width).rev() {
-            text[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(&mut text, 0, 4, year as u64);
-    put(&mut text, 5, 2, u64::from(month));
-    put(&mut text, 8, 2, u64::from(day));
-    put(&mut text, 11, 2, (secs_of_day / 3600) as u64);
-    put(&mut text, 14, 2, (secs_of_day / 60 % 60) as u64);
-    put(&mut text, 17, 2, (secs_of_day % 60) as u64);
+    fixed_digits(&mut text[0..4], year as u64);
+    fixed_digits(&mut text[5..7], u64::from(month));
+    fixed_digits(&mut text[8..10], u64::from(day));
+    fixed_digits(&mut text[11..13], secs_of_day / 3600);
+    fixed_digits(&mut text[14..16], secs_of_day / 60 % 60);
+    fixed_digits(&mut text[17..19], secs_of_day % 60);
     let digits = if nanos { 9 } else { 6 };
-    put(&mut text, 20, digits, if nanos { frac as u64 } else { frac as u64 / 1000 });
+    fixed_digits(&mut text[20..20 + digits], if nanos { frac } else { frac / 1000 });
     text[20 + digits] = b'Z';
-    w.write_all(&text[..21 + digits])
+    (text, 21 + digits)
 }
 
 /// Seconds with six (or nine) decimals, e.g. `12.000345`; negative values keep their sign.
 pub fn write_secs(w: &mut impl Write, ns: i64, nanos: bool) -> io::Result<()> {
-    // by hand (itoa and a fixed-width fraction): written for every frame of text and JSON
+    let (text, len) = secs_buf(ns, nanos);
+    w.write_all(&text[..len])
+}
+
+/// [`write_secs`]'s text in a fixed buffer, and its length (written for every frame of text
+/// and JSON: by hand, two digits at a time).
+pub(crate) fn secs_buf(ns: i64, nanos: bool) -> ([u8; 32], usize) {
+    let mut text = [0u8; 32];
+    let mut at = 0;
     if ns < 0 {
-        w.write_all(b"-")?;
+        text[0] = b'-';
+        at = 1;
     }
     let magnitude = ns.unsigned_abs();
-    w.write_all(itoa::Buffer::new().format(magnitude / 1_000_000_000).as_bytes())?;
-    let (mut frac, digits) = if nanos { (magnitude % 1_000_000_000, 9) } else { (magnitude % 1_000_000_000 / 1000, 6) };
-    let mut buf = [b'0'; 10];
-    buf[0] = b'.';
-    for i in (1..=digits).rev() {
-        buf[i] = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
-    w.write_all(&buf[..=digits])
+    let whole = magnitude / 1_000_000_000;
+    let digits = decimal_len(whole);
+    fixed_digits(&mut text[at..at + digits], whole);
+    at += digits;
+    text[at] = b'.';
+    at += 1;
+    let (frac, digits) = if nanos { (magnitude % 1_000_000_000, 9) } else { (magnitude % 1_000_000_000 / 1000, 6) };
+    fixed_digits(&mut text[at..at + digits], frac);
+    (text, at + digits)
 }
 
 /// [`write_secs`] into a `String`.
@@ -89,6 +100,26 @@ mod tests {
 
     /// The by-hand digits against `core::fmt`'s padding, over the whole i64 range (years
     /// 1677 to 2262) and both precisions.
+    #[test]
+    fn secs_by_hand_match_fmt() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut values = vec![0i64, 1, -1, 999_999_999, 1_000_000_000, -1_000_000_001, i64::MAX, i64::MIN + 1];
+        for _ in 0..5000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values.push((state >> (state % 64)) as i64 * if state & 1 == 0 { 1 } else { -1 });
+        }
+        for ns in values {
+            let sign = if ns < 0 { "-" } else { "" };
+            let m = ns.unsigned_abs();
+            let want9 = format!("{sign}{}.{:09}", m / 1_000_000_000, m % 1_000_000_000);
+            let want6 = format!("{sign}{}.{:06}", m / 1_000_000_000, m % 1_000_000_000 / 1000);
+            assert_eq!(secs_string(ns, true), want9);
+            assert_eq!(secs_string(ns, false), want6);
+        }
+    }
+
     #[test]
     fn rfc3339_by_hand_matches_fmt() {
         let fmt = |ts: i64, nanos: bool| {
