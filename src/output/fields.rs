@@ -477,7 +477,7 @@ impl<W: Write> FieldsSink<W> {
     pub fn new(w: W, spec: FieldsSpec) -> Self {
         let messages_at = spec.fields.iter().position(|f| f.is_messages());
         let header_due = spec.header;
-        FieldsSink { w, spec, messages_at, header_due, cell: Vec::with_capacity(256), waiting: super::Deferred::default() }
+        FieldsSink { w, spec, messages_at, header_due, cell: Vec::with_capacity(256), waiting: super::Deferred::new(128) }
     }
 
     fn write_header(&mut self) -> io::Result<()> {

@@ -82,10 +82,12 @@ pub type Annotate<'a> = dyn FnMut(&mut dyn Write, Option<&Carried>) -> io::Resul
 /// in capture order. Bounded: past `MAX` waiting lines the oldest go out unannotated.
 #[derive(Default)]
 pub struct Deferred {
+    /// Room a new line's buffers start with: about one record, so that they do not grow.
+    line_capacity: usize,
     queue: VecDeque<Waiting>,
     /// Buffers of lines already written, cleared, for the next lines that wait: a waiting line
     /// costs no allocation once as many have waited at once.
-    spare: Vec<line::Line>,
+    spare: Vec<(line::Line, line::Line)>,
 }
 
 struct Waiting {
@@ -99,6 +101,11 @@ struct Waiting {
 impl Deferred {
     const MAX: usize = 4096;
 
+    /// No line waits yet; new lines' buffers start with `line_capacity` bytes of room.
+    pub fn new(line_capacity: usize) -> Self {
+        Deferred { line_capacity, ..Deferred::default() }
+    }
+
     /// No line waits.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
@@ -111,8 +118,8 @@ impl Deferred {
 
     /// Two empty buffers for a line's head and tail (recycled from lines already written).
     pub fn buffers(&mut self) -> (line::Line, line::Line) {
-        let fresh = || line::Line::with_capacity(256);
-        (self.spare.pop().unwrap_or_else(fresh), self.spare.pop().unwrap_or_else(fresh))
+        let head = self.line_capacity.max(64);
+        self.spare.pop().unwrap_or_else(|| (line::Line::with_capacity(head), line::Line::with_capacity(64)))
     }
 
     /// Frame `n`'s line waits, as `head` + its annotation + `tail`; `note` is its annotation when
@@ -145,11 +152,10 @@ impl Deferred {
             w.write_all(line.head.as_bytes())?;
             annotate(w, line.note.flatten().as_ref())?;
             w.write_all(line.tail.as_bytes())?;
-            for mut buf in [std::mem::take(&mut line.head), std::mem::take(&mut line.tail)] {
-                if self.spare.len() < 2 * Self::MAX && buf.capacity() <= 4096 {
-                    buf.clear();
-                    self.spare.push(buf);
-                }
+            if self.spare.len() < Self::MAX && line.head.capacity() <= 4096 && line.tail.capacity() <= 4096 {
+                line.head.clear();
+                line.tail.clear();
+                self.spare.push((line.head, line.tail));
             }
         }
         Ok(())

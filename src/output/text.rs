@@ -116,7 +116,7 @@ const LINK_COL: usize = 37;
 impl<W: Write> TextSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W, opts: TextOptions) -> Self {
-        TextSink { w, opts, waiting: super::Deferred::default(), causes: super::cause::Causes::default(), line: Line::with_capacity(512) }
+        TextSink { w, opts, waiting: super::Deferred::new(256), causes: super::cause::Causes::default(), line: Line::with_capacity(512) }
     }
 
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
