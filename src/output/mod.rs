@@ -327,25 +327,40 @@ impl Endpoint {
 /// tcpdump's flag letters: `S` SYN, `F` FIN, `R` RST, `P` PSH, `.` ACK, `U` URG, `E` ECE, `W` CWR.
 pub struct FlagLetters(pub u8);
 
-impl FlagLetters {
-    /// `[S.]`, `[none]`: the bracketed letters in a fixed buffer.
-    fn letters(&self) -> ([u8; 10], usize) {
-        use crate::decode::tcpflags::*;
+/// The bracketed letters of every flag byte, and their length (see [`FlagLetters`]).
+const FLAG_LETTERS: [([u8; 10], u8); 256] = {
+    use crate::decode::tcpflags::*;
+    let order = [(SYN, b'S'), (FIN, b'F'), (RST, b'R'), (PSH, b'P'), (URG, b'U'), (ECE, b'E'), (CWR, b'W'), (ACK, b'.')];
+    let mut table = [([0u8; 10], 0u8); 256];
+    let mut flags = 0;
+    while flags < 256 {
         let mut buf = [0u8; 10];
         buf[0] = b'[';
         let mut n = 1;
-        for (bit, c) in [(SYN, b'S'), (FIN, b'F'), (RST, b'R'), (PSH, b'P'), (URG, b'U'), (ECE, b'E'), (CWR, b'W'), (ACK, b'.')] {
-            if self.0 & bit != 0 {
-                buf[n] = c;
+        let mut k = 0;
+        while k < order.len() {
+            if flags as u8 & order[k].0 != 0 {
+                buf[n] = order[k].1;
                 n += 1;
             }
+            k += 1;
         }
-        if n == 1 {
-            buf[..6].copy_from_slice(b"[none]");
-            return (buf, 6);
-        }
-        buf[n] = b']';
-        (buf, n + 1)
+        table[flags] = if n == 1 {
+            ([b'[', b'n', b'o', b'n', b'e', b']', 0, 0, 0, 0], 6)
+        } else {
+            buf[n] = b']';
+            (buf, n as u8 + 1)
+        };
+        flags += 1;
+    }
+    table
+};
+
+impl FlagLetters {
+    /// `[S.]`, `[none]`: the bracketed letters, from a table.
+    fn letters(&self) -> ([u8; 10], usize) {
+        let (buf, n) = FLAG_LETTERS[usize::from(self.0)];
+        (buf, usize::from(n))
     }
 
     /// As `Display`, without `core::fmt` (once per TCP line of the text output).
@@ -476,6 +491,16 @@ mod tests {
         assert_eq!(FlagLetters(0x04).to_string(), "[R]");
         assert_eq!(FlagLetters(0xc2).to_string(), "[SEW]");
         assert_eq!(FlagLetters(0).to_string(), "[none]");
+        for f in 0..=255u8 {
+            let mut want = String::new();
+            for (bit, c) in [(0x02, 'S'), (0x01, 'F'), (0x04, 'R'), (0x08, 'P'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W'), (0x10, '.')] {
+                if f & bit != 0 {
+                    want.push(c);
+                }
+            }
+            let want = if want.is_empty() { "[none]".to_string() } else { format!("[{want}]") };
+            assert_eq!(FlagLetters(f).to_string(), want, "flags {f:#04x}");
+        }
         for f in 0..=255u8 {
             let mut v = Vec::new();
             FlagLetters(f).write_to(&mut v).unwrap();

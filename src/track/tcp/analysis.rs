@@ -104,8 +104,17 @@ impl Analysis {
         self.0 |= bits;
     }
     /// Names of the set flags, in the fixed order of [`Analysis::NAMES`].
+    /// Walks the set bits only (most segments have none: the iterator ends at once).
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES.iter().enumerate().filter(move |(i, _)| self.0 & (1 << i) != 0).map(|(_, n)| *n)
+        let mut bits = self.0 & ((1 << Self::NAMES.len()) - 1);
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let bit = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(Self::NAMES[bit])
+        })
     }
 }
 
@@ -483,6 +492,14 @@ pub(crate) fn analyze(fwd: &mut FlowSeq, rev: &mut FlowSeq, seg: &SeqInput, firs
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_in_bit_order_for_every_set() {
+        for bits in 0..(1u32 << Analysis::NAMES.len()) {
+            let want: Vec<_> = Analysis::NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n).collect();
+            assert_eq!(Analysis(bits).names().collect::<Vec<_>>(), want);
+        }
+    }
 
     fn seg(frame: u64, ts_ms: i64, seq: u32, ack: u32, len: u32, win: u32) -> SeqInput {
         SeqInput { frame, ts: ts_ms * 1_000_000, seq, ack, seglen: len, flags: TcpFlags(TcpFlags::ACK), window: win }
