@@ -135,6 +135,22 @@ impl Line {
         }
     }
 
+    /// Append the first `len` bytes of `buf` (at most `N`): all `N` are copied, a copy of known
+    /// size, and the end moves on by `len`. For short texts of varying length built in a stack
+    /// buffer (an address, a number): no `memcpy` call.
+    #[inline(always)]
+    pub fn put_first<const N: usize>(&mut self, buf: &[u8; N], len: usize) {
+        let len = len.min(N);
+        let end = self.end + N;
+        match self.buf.get_mut(self.end..end) {
+            Some(room) => {
+                room.copy_from_slice(buf);
+                self.end += len;
+            }
+            None => self.put_grown(&buf[..len]),
+        }
+    }
+
     /// Append one byte.
     #[inline(always)]
     pub fn byte(&mut self, b: u8) {
@@ -305,9 +321,16 @@ mod tests {
         7u16.put_into(&mut line);
         (-3i32).put_into(&mut line);
         line.write_all(&[b'x'; 300]).unwrap();
+        line.put_first(b"abcdef", 2);
         let mut want = b"seq 42 win 7-3".to_vec();
         want.extend([b'x'; 300]);
+        want.extend(b"ab");
         assert_eq!(line.as_bytes(), &want[..]);
+        // at the very end of the room: the whole buffer must fit, only `len` bytes count
+        let mut tight = Line::with_capacity(3);
+        tight.put_first(b"xyz12", 3);
+        tight.put_first(&[b'7'; 32], 1);
+        assert_eq!(tight.as_bytes(), b"xyz7");
         line.clear();
         assert!(line.is_empty());
     }

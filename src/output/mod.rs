@@ -307,6 +307,23 @@ fn put_u16(buf: &mut [u8], v: u16) -> usize {
 }
 
 impl Endpoint {
+    /// [`write_to`](Self::write_to) into a [`line::Line`]: the IPv4 text goes in as one copy of
+    /// known size.
+    pub fn put_to(&self, w: &mut line::Line) -> io::Result<()> {
+        match self.0 {
+            IpAddr::V4(v) => {
+                let mut buf = [0u8; 22];
+                let mut n = put_ipv4(&mut buf, v.octets());
+                buf[n] = b':';
+                n += 1;
+                n += put_u16(&mut buf[n..], self.1);
+                w.put_first(&buf, n);
+                Ok(())
+            }
+            IpAddr::V6(_) => write!(w, "{self}"),
+        }
+    }
+
     /// Write without core::fmt for IPv4 (the per-frame case: one write of `a.b.c.d:port`);
     /// IPv6 through Display.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {

@@ -80,7 +80,7 @@ pub struct Start(Option<Style>);
 
 impl Start {
     /// Writes the sequence (nothing when colour is off) without `core::fmt` in that case.
-    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    pub fn write_to<W: std::io::Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
         match self.0 {
             Some(style) => write!(w, "{}", style.render()),
             None => Ok(()),

@@ -261,7 +261,8 @@ fn write_tail(opts: &TextOptions, w: &mut Line, view: &PacketView<'_, '_>) -> io
 /// The messages a frame carries, in the seam colour.
 fn write_annotation(w: &mut dyn Write, carried: Option<&Carried>, palette: Palette) -> io::Result<()> {
     if let Some(carried) = carried {
-        write!(w, "  {}", palette.start(style::SEAM))?;
+        w.write_all(b"  ")?;
+        palette.start(style::SEAM).write_to(w)?;
         super::write_msg_note(w, carried)?;
         w.write_all(palette.reset().as_bytes())?;
     }
@@ -281,7 +282,7 @@ fn write_padded_secs(w: &mut Line, ns: i64, nanos: bool) -> io::Result<()> {
     for _ in len..width {
         w.byte(b' ');
     }
-    w.put(&text[..len]);
+    w.put_first(&text, len);
     Ok(())
 }
 
@@ -408,9 +409,9 @@ fn write_summary(
         (Net::Ip(ip), transport) => {
             match transport {
                 Transport::Tcp(tcp) => {
-                    Endpoint(ip.src, tcp.sport).write_to(w)?;
+                    Endpoint(ip.src, tcp.sport).put_to(w)?;
                     w.write_all(" → ".as_bytes())?;
-                    Endpoint(ip.dst, tcp.dport).write_to(w)?;
+                    Endpoint(ip.dst, tcp.dport).put_to(w)?;
                     w.write_all(b" ")?;
                     let flag_style = if tcp.flags & 0x04 != 0 {
                         style::RST
