@@ -102,9 +102,11 @@ fn write_head(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
     }
     if view.meta.stamped {
         w.write_all(b",\"t\":")?;
-        write_secs(w, view.rel_ns, view.meta.nanos)?;
+        let (text, len) = super::time::secs_buf(view.rel_ns, view.meta.nanos);
+        w.put_first(&text, len);
         w.write_all(b",\"ts\":\"")?;
-        write_rfc3339(w, view.meta.ts_ns, view.meta.nanos)?;
+        let (text, len) = super::time::rfc3339_buf(view.meta.ts_ns, view.meta.nanos);
+        w.put_first(&text, len);
         w.write_all(b"\"")?;
     } else {
         // A pcapng Simple Packet Block: no timestamp.
@@ -176,9 +178,9 @@ fn write_head(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
         Net::Ip(ip) => {
             int(w, b",\"ip\":{\"version\":", ip.version)?;
             w.write_all(b",\"src\":\"")?;
-            super::write_ip(w, &ip.src)?;
+            super::put_ip(w, &ip.src)?;
             w.write_all(b"\",\"dst\":\"")?;
-            super::write_ip(w, &ip.dst)?;
+            super::put_ip(w, &ip.dst)?;
             int(w, b"\",\"ttl\":", ip.ttl)?;
             int(w, b",\"proto\":", ip.proto)?;
             if let Some(id) = ip.id {

@@ -264,6 +264,19 @@ pub fn write_ip(w: &mut impl Write, a: &IpAddr) -> io::Result<()> {
     }
 }
 
+/// [`write_ip`] into a [`line::Line`]: IPv4 as one copy of known size.
+pub fn put_ip(w: &mut line::Line, a: &IpAddr) -> io::Result<()> {
+    match a {
+        IpAddr::V4(v) => {
+            let mut buf = [0u8; 16];
+            let n = put_ipv4(&mut buf, v.octets());
+            w.put_first(&buf, n);
+            Ok(())
+        }
+        IpAddr::V6(v) => write!(w, "{v}"),
+    }
+}
+
 /// The decimal text of every octet value, padded to four bytes, and its length.
 const OCTETS: [([u8; 4], u8); 256] = {
     let mut table = [([0u8; 4], 0u8); 256];
