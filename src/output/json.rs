@@ -1,7 +1,9 @@
 //! JSON lines following `docs/json-lines.md`: one object per line, fields in a fixed order,
 //! written straight into the output buffer (no intermediate values, no allocation).
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+
+use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
 use super::line::{Decimal, Line};
@@ -17,8 +19,8 @@ pub struct JsonSink<W: Write> {
     w: W,
     waiting: super::Deferred,
     /// The latest message of each direction, written once the next one (or the end) says its
-    /// `next_gap`.
-    held: BTreeMap<(FlowId, Dir), Message>,
+    /// `next_gap`. A hash map: a message record is one lookup; the end sorts what is left.
+    held: FxHashMap<(FlowId, Dir), Message>,
     /// The record being written, handed to `w` in one write (see [`Line`]).
     line: Line,
 }
@@ -26,7 +28,7 @@ pub struct JsonSink<W: Write> {
 impl<W: Write> JsonSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W) -> Self {
-        JsonSink { w, waiting: super::Deferred::new(768), held: BTreeMap::new(), line: Line::with_capacity(1024) }
+        JsonSink { w, waiting: super::Deferred::new(768), held: FxHashMap::default(), line: Line::with_capacity(1024) }
     }
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
     pub fn into_inner(self) -> W {
@@ -452,11 +454,16 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn message_owned(&mut self, msg: Message) -> io::Result<()> {
         // Messages of a direction are final in index order, so the one held is the previous.
-        if let Some(previous) = self.held.insert((msg.flow, msg.dir), msg) {
-            let next = &self.held[&(previous.flow, previous.dir)];
-            self.line.clear();
-            write_message(&mut self.line, &previous, next_gap(&previous, next))?;
-            self.w.write_all(self.line.as_bytes())?;
+        match self.held.entry((msg.flow, msg.dir)) {
+            Entry::Occupied(mut held) => {
+                let previous = held.insert(msg);
+                self.line.clear();
+                write_message(&mut self.line, &previous, next_gap(&previous, held.get()))?;
+                self.w.write_all(self.line.as_bytes())?;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(msg);
+            }
         }
         Ok(())
     }
@@ -474,7 +481,9 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn finish(&mut self, summary: &crate::pipeline::RunSummary) -> io::Result<()> {
-        for last in std::mem::take(&mut self.held).into_values() {
+        let mut left: Vec<_> = std::mem::take(&mut self.held).into_iter().collect();
+        left.sort_unstable_by_key(|(key, _)| *key);
+        for (_, last) in left {
             self.line.clear();
             write_message(&mut self.line, &last, None)?;
             self.w.write_all(self.line.as_bytes())?;
