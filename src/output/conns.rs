@@ -411,13 +411,16 @@ fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; COLUMNS]) {
         ends[i] = buf.len();
         i += 1;
     };
-    let _ = write!(buf, "{}", conn.conn);
+    // Written twice per connection (widths, then the row) after the run: no core::fmt for
+    // the numbers and IPv4 endpoints.
+    let mut digits = itoa::Buffer::new();
+    buf.extend_from_slice(digits.format(conn.conn).as_bytes());
     end(buf);
     buf.extend_from_slice(conn.proto.name().as_bytes());
     end(buf);
-    let _ = write!(buf, "{}", conn.client);
+    let _ = super::Endpoint(conn.client.ip(), conn.client.port()).write_to(buf);
     end(buf);
-    let _ = write!(buf, "{}", conn.server);
+    let _ = super::Endpoint(conn.server.ip(), conn.server.port()).write_to(buf);
     end(buf);
     let _ = write!(buf, "{} {}", conn.conn_state, conn.history);
     end(buf);
@@ -446,12 +449,12 @@ fn write_cells(row: &ConnRow, buf: &mut Vec<u8>, ends: &mut [usize; COLUMNS]) {
     }
     let _ = write_secs(buf, conn.last_ts.saturating_sub(conn.first_ts), false);
     end(buf);
-    let _ = write!(buf, "{}/{}", conn.packets[0], conn.packets[1]);
+    pair(buf, (conn.packets[0], conn.packets[1]), |buf, n| buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()));
     end(buf);
     pair(buf, (conn.bytes[0], conn.bytes[1]), grouped);
     end(buf);
     for count in [conn.retransmissions, conn.dup_acks, conn.zero_windows] {
-        let _ = if tcp { write!(buf, "{count}") } else { buf.write_all(b"-") };
+        let _ = if tcp { buf.write_all(digits.format(count).as_bytes()) } else { buf.write_all(b"-") };
         end(buf);
     }
     match conn.proto {
