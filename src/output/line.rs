@@ -158,7 +158,7 @@ impl Line {
     }
 
     /// Append `value` in decimal, the digits written in place: four at a time, then two.
-    #[inline]
+    #[inline(always)]
     pub fn uint(&mut self, mut value: u64) {
         let digits = decimal_len(value);
         let out = self.room(digits);
