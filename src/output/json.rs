@@ -23,12 +23,27 @@ pub struct JsonSink<W: Write> {
     held: FxHashMap<(FlowId, Dir), Message>,
     /// The record being written, handed to `w` in one write (see [`Line`]).
     line: Line,
+    /// Text that repeats from frame to frame.
+    recent: Recent,
+}
+
+/// What a packet record repeats from the frames before it.
+#[derive(Default)]
+struct Recent {
+    macs: super::recent::MacPairs,
+    second: super::recent::Second,
 }
 
 impl<W: Write> JsonSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W) -> Self {
-        JsonSink { w, waiting: super::Deferred::new(768), held: FxHashMap::default(), line: Line::with_capacity(1024) }
+        JsonSink {
+            w,
+            waiting: super::Deferred::new(768),
+            held: FxHashMap::default(),
+            line: Line::with_capacity(1024),
+            recent: Recent::default(),
+        }
     }
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
     pub fn into_inner(self) -> W {
@@ -95,7 +110,7 @@ fn write_mac_notes(w: &mut impl Write, key: &str, mac: &MacAddr) -> io::Result<(
 }
 
 /// The packet record up to the open transport object (TCP/UDP), whose `messages` may come later.
-fn write_head(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
+fn write_head(w: &mut Line, view: &PacketView<'_, '_>, recent: &mut Recent) -> io::Result<()> {
     let frame: &Frame = view.frame;
     int(w, b"{\"type\":\"packet\",\"n\":", view.n)?;
     if let Some(file) = view.file {
@@ -107,7 +122,7 @@ fn write_head(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
         let (text, len) = super::time::secs_buf(view.rel_ns, view.meta.nanos);
         w.put_first(&text, len);
         w.write_all(b",\"ts\":\"")?;
-        let (text, len) = super::time::rfc3339_buf(view.meta.ts_ns, view.meta.nanos);
+        let (text, len) = recent.second.rfc3339(view.meta.ts_ns, view.meta.nanos);
         w.put_first(&text, len);
         w.write_all(b"\"")?;
     } else {
@@ -118,10 +133,15 @@ fn write_head(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
     int(w, b",\"caplen\":", view.meta.caplen)?;
     match frame.link {
         Link::Ethernet { src, dst } => {
-            w.write_all(b",\"eth\":{\"src\":")?;
-            write_mac(w, &src)?;
-            w.write_all(b",\"dst\":")?;
-            write_mac(w, &dst)?;
+            let pair = recent.macs.get(src, dst, |src, dst, addrs, notes| {
+                let _ = addrs.write_all(b",\"eth\":{\"src\":");
+                let _ = write_mac(addrs, &src);
+                let _ = addrs.write_all(b",\"dst\":");
+                let _ = write_mac(addrs, &dst);
+                let _ = write_mac_notes(notes, "src", &src);
+                let _ = write_mac_notes(notes, "dst", &dst);
+            });
+            w.put(&pair.addrs);
             if let Some(ethertype) = frame.ethertype {
                 int(w, b",\"type\":", ethertype)?;
             }
@@ -132,8 +152,7 @@ fn write_head(w: &mut Line, view: &PacketView<'_, '_>) -> io::Result<()> {
                 }
                 w.write_all(b"]")?;
             }
-            write_mac_notes(w, "src", &src)?;
-            write_mac_notes(w, "dst", &dst)?;
+            w.put(&pair.notes);
             w.write_all(b"}")?;
         }
         Link::Sll { v2, pkttype, hatype, .. } => {
@@ -428,14 +447,14 @@ impl<W: Write> Sink for JsonSink<W> {
     fn packet(&mut self, view: &PacketView<'_, '_>) -> io::Result<()> {
         if self.waiting.must_wait(&view.msgs) {
             let (mut head, mut tail) = self.waiting.buffers();
-            write_head(&mut head, view)?;
+            write_head(&mut head, view, &mut self.recent)?;
             write_tail(&mut tail, view)?;
             self.waiting.push(view.n, head, tail, &view.msgs);
             return self.waiting.flush(&mut self.w, false, &mut write_messages);
         }
         let line = &mut self.line;
         line.clear();
-        write_head(line, view)?;
+        write_head(line, view, &mut self.recent)?;
         if let MsgNote::Known(carried) = &view.msgs {
             write_messages(line, Some(carried))?;
         }

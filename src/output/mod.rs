@@ -13,6 +13,7 @@ pub mod json;
 pub mod line;
 pub mod link;
 pub mod parquet;
+pub mod recent;
 pub mod report;
 pub mod savefile;
 pub mod select;
