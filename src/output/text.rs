@@ -108,6 +108,8 @@ pub struct TextSink<W: Write> {
     /// The line being written: built here and handed to `w` in one write. Dozens of short
     /// pieces go into a `Vec` as inlined copies; through a `BufWriter` each was a call.
     line: Line,
+    /// The link column of the last MAC pairs (see [`super::recent`]).
+    macs: super::recent::MacPairs,
 }
 
 /// Width of the link column: two MAC addresses and the arrow between them.
@@ -116,7 +118,14 @@ const LINK_COL: usize = 37;
 impl<W: Write> TextSink<W> {
     /// A sink writing to `w`.
     pub fn new(w: W, opts: TextOptions) -> Self {
-        TextSink { w, opts, waiting: super::Deferred::new(256), causes: super::cause::Causes::default(), line: Line::with_capacity(512) }
+        TextSink {
+            w,
+            opts,
+            waiting: super::Deferred::new(256),
+            causes: super::cause::Causes::default(),
+            line: Line::with_capacity(512),
+            macs: Default::default(),
+        }
     }
 
     /// The writer back, after [`Sink::finish`] has flushed everything held back.
@@ -130,14 +139,14 @@ impl<W: Write> Sink for TextSink<W> {
         let cause = self.causes.observe(view);
         if self.waiting.must_wait(&view.msgs) {
             let (mut head, mut tail) = self.waiting.buffers();
-            write_head(&self.opts, &mut head, view, &cause)?;
+            write_head(&self.opts, &mut head, view, &cause, &mut self.macs)?;
             write_tail(&self.opts, &mut tail, view)?;
             self.waiting.push(view.n, head, tail, &view.msgs);
             return self.flush_ready(false);
         }
         let line = &mut self.line;
         line.clear();
-        write_head(&self.opts, line, view, &cause)?;
+        write_head(&self.opts, line, view, &cause, &mut self.macs)?;
         if let (MsgNote::Known(carried), LineDetail::Full) = (&view.msgs, self.opts.detail) {
             write_annotation(line, Some(carried), self.opts.palette)?;
         }
@@ -175,7 +184,13 @@ impl<W: Write> TextSink<W> {
 }
 
 /// Everything on the frame's line before the message annotation.
-fn write_head(opts: &TextOptions, w: &mut Line, view: &PacketView<'_, '_>, cause: &super::cause::Cause) -> io::Result<()> {
+fn write_head(
+    opts: &TextOptions,
+    w: &mut Line,
+    view: &PacketView<'_, '_>,
+    cause: &super::cause::Cause,
+    macs: &mut super::recent::MacPairs,
+) -> io::Result<()> {
     let palette = opts.palette;
     let mut itoa_buf = itoa::Buffer::new();
     let number = itoa_buf.format(view.n).as_bytes();
@@ -228,7 +243,15 @@ fn write_head(opts: &TextOptions, w: &mut Line, view: &PacketView<'_, '_>, cause
         (LinkColumn::Auto, _) => true,
     };
     if link {
-        write_link_col(w, view.frame)?;
+        match view.frame.link {
+            Link::Ethernet { src, dst } => {
+                let pair = macs.get(src, dst, |_, _, col, _| {
+                    let _ = write_link_col(col, view.frame);
+                });
+                w.put(&pair.addrs);
+            }
+            _ => write_link_col(w, view.frame)?,
+        }
         w.write_all(b"  ")?;
     }
     write_summary(w, view, palette, cause, opts.detail)
@@ -287,7 +310,7 @@ fn write_padded_secs(w: &mut Line, ns: i64, nanos: bool) -> io::Result<()> {
 }
 
 /// The link column: MAC addresses, SLL packet type, or what the link layer is, padded to [`LINK_COL`].
-fn write_link_col(w: &mut Line, frame: &Frame) -> io::Result<()> {
+fn write_link_col(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
     let mut col = [b' '; 192];
     let mut cursor = io::Cursor::new(&mut col[..]);
     let mut cols = None;
