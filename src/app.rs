@@ -158,6 +158,7 @@ fn stream(cfg: &StreamConfig) -> i32 {
     if let Some(seams) = opts.seams.as_mut() {
         seams.keep_bytes = cfg.keep_bytes;
         seams.keep_timeline = !cfg.recv.is_empty() || cfg.follow.is_some();
+        seams.keep_only = cfg.conn;
     }
     if let Some(options) = &cfg.parquet {
         return parquet_run(&cfg.input, |sink| pipeline::run_file(&opts, sink), options, crate::output::parquet::Tables::MessagesAndConns);
