@@ -109,7 +109,7 @@ impl<W: Write> StreamSink<W> {
         while let Some(entry) = self.conns.first_entry() {
             let id = *entry.key();
             let in_turn = self.opts.conn.is_some() || id == self.written;
-            if !all && !(in_turn && entry.get().summary.is_some()) {
+            if !(all || (in_turn && entry.get().summary.is_some())) {
                 break;
             }
             let mut conn = entry.remove();
