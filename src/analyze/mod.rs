@@ -72,9 +72,9 @@ pub struct SeamConfig {
     /// Keep the first this many bytes of each direction's stream (to print `recv`
     /// results). Default 0.
     pub keep_bytes: usize,
-    /// Keep the timeline and bytes above only for this connection (`stream`/`report
-    /// --conn N`, which show no other); `None`: for every connection. Default `None`.
-    pub keep_only: Option<u32>,
+    /// Keep the timeline and bytes above only for these connections, ids ascending (`stream
+    /// --conn N` and `report` show no other); `None`: for every connection. Default `None`.
+    pub keep_only: Option<std::sync::Arc<[u32]>>,
     /// Most frame numbers listed in one message's `frames` (the count goes on in
     /// `nframes`). Default 4096. 0: no lists and no allocation per message, for runs that
     /// show no message or frame annotation (`conns`); the counts stay exact, only the part
@@ -444,7 +444,7 @@ struct ConnStreams {
 impl SeamConfig {
     /// Whether connection `conn` keeps its timeline or bytes ([`keep_only`](Self::keep_only)).
     pub fn keeps(&self, conn: u32) -> bool {
-        (self.keep_timeline || self.keep_bytes > 0) && self.keep_only.is_none_or(|c| c == conn)
+        (self.keep_timeline || self.keep_bytes > 0) && self.keep_only.as_deref().is_none_or(|ids| ids.binary_search(&conn).is_ok())
     }
 }
 
