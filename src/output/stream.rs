@@ -656,6 +656,74 @@ mod tests {
         assert_eq!(preview(b"\x00\x01abc", 3), "\"\\x00\\x01a\"…");
     }
 
+    /// Collects a run's messages and connection records, to replay them in another order.
+    #[derive(Default)]
+    struct Recorded {
+        messages: Vec<Message>,
+        records: Vec<ConnRecord>,
+    }
+
+    impl Sink for Recorded {
+        fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
+            Ok(())
+        }
+        fn message(&mut self, m: &Message) -> io::Result<()> {
+            self.messages.push(m.clone());
+            Ok(())
+        }
+        fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+            self.records.push(c.clone());
+            Ok(())
+        }
+    }
+
+    fn options(conn: Option<u32>) -> StreamOptions {
+        StreamOptions {
+            conn,
+            hex: false,
+            recv: Vec::new(),
+            recv_at: RecvSchedule::Arrival,
+            preview: 48,
+            palette: Palette::off(),
+            follow: None,
+            keep_mib: 16,
+        }
+    }
+
+    /// A connection is written as soon as it and every one before it are over, not at the end:
+    /// one that ends before an earlier one waits for it.
+    #[test]
+    fn connections_are_written_in_id_order_as_they_end() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/many.pcap");
+        let mut run = Recorded::default();
+        crate::pipeline::run_file(&crate::pipeline::ReadOptions::new(path), &mut run).unwrap();
+        let record = |id: u32| run.records.iter().find(|r| r.summary.conn == id).unwrap().clone();
+        let mut sink = StreamSink::new(Vec::new(), options(None));
+        for m in run.messages.iter().filter(|m| matches!(m.flow, FlowId::Tcp(0..=2))) {
+            sink.message(m).unwrap();
+        }
+        sink.conn_owned(record(1)).unwrap();
+        assert!(sink.w.is_empty(), "#1 waits for #0");
+        sink.conn_owned(record(0)).unwrap();
+        let text = String::from_utf8(sink.w.clone()).unwrap();
+        let (at0, at1) = (text.find("conn #0 ").unwrap(), text.find("conn #1 ").unwrap());
+        assert!(at0 < at1 && !text.contains("conn #2 "), "{text}");
+        let written = sink.w.len();
+        sink.conn_owned(record(2)).unwrap();
+        assert!(sink.w.len() > written && sink.conns.is_empty(), "nothing is kept once written");
+        sink.finish(&RunSummary::default()).unwrap();
+        assert_eq!(sink.found(), crate::output::Found::Shown);
+
+        // --conn N: N alone, as soon as it is over
+        let mut one = StreamSink::new(Vec::new(), options(Some(2)));
+        for m in &run.messages {
+            one.message(m).unwrap();
+        }
+        one.conn_owned(record(2)).unwrap();
+        let text = String::from_utf8(one.w.clone()).unwrap();
+        assert!(text.starts_with("conn #2 ") && !text.contains("conn #0 "), "{text}");
+    }
+
     #[test]
     fn stream_end_counts_only_the_sender() {
         // The server read part of the data and closed: its RST (`r`) came before the client's FIN.

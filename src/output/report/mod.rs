@@ -153,3 +153,17 @@ impl<W: Write> Sink for ReportSink<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first pass ranks as the page does: payload bytes both ways, ties to the lower id.
+    #[test]
+    fn ranking_keeps_the_largest_ties_to_the_lower_id() {
+        let mut r = Ranking { sizes: vec![(10, 4), (30, 7), (10, 2), (5, 1), (30, 9)] };
+        assert_eq!(r.largest(3), vec![2, 7, 9]);
+        assert_eq!(r.largest(0), Vec::<u32>::new());
+        assert_eq!(r.largest(10), vec![1, 2, 4, 7, 9]);
+    }
+}
