@@ -158,6 +158,7 @@ fn stream(cfg: &StreamConfig) -> i32 {
     if let Some(seams) = opts.seams.as_mut() {
         seams.keep_bytes = cfg.keep_bytes;
         seams.keep_timeline = !cfg.recv.is_empty() || cfg.follow.is_some();
+        seams.keep_only = cfg.conn.map(|id| [id].into());
     }
     if let Some(options) = &cfg.parquet {
         return parquet_run(&cfg.input, |sink| pipeline::run_file(&opts, sink), options, crate::output::parquet::Tables::MessagesAndConns);
@@ -246,8 +247,23 @@ fn report(cfg: &ReportConfig) -> i32 {
             return EXIT_ERROR;
         }
     };
+    // The connections drawn in full are the largest: a first pass over a file finds them, so
+    // that the run keeps the details and bytes of those alone (the page is the same).
+    let mut report = cfg.report.clone();
+    if report.conn.is_none() && cfg.input.file.as_os_str() != "-" && cfg.input.merge.is_empty() {
+        let mut rank = crate::output::report::Ranking::default();
+        // one thread: tracking as the second pass's (sharded `conns` runs split the table)
+        let first = ReadOptions { progress: false, threads: 1, ..read_options(&cfg.input) };
+        if pipeline::run_file(&first, &mut rank).is_ok() {
+            let top: std::sync::Arc<[u32]> = rank.largest(report.top).into();
+            if let Some(seams) = opts.seams.as_mut() {
+                seams.keep_only = Some(top.clone());
+            }
+            report.only = Some(top);
+        }
+    }
     // Deferred: the page is written once the run shows that a --conn it draws exists.
-    let mut sink = ReportSink::deferred(out, cfg.report.clone());
+    let mut sink = ReportSink::deferred(out, report);
     let mut result = pipeline::run_file(&opts, &mut sink);
     let missing = cfg.report.conn.filter(|&id| result.is_ok() && !sink.has_conn(id));
     if result.is_ok() && missing.is_none() {

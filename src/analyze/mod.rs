@@ -72,6 +72,9 @@ pub struct SeamConfig {
     /// Keep the first this many bytes of each direction's stream (to print `recv`
     /// results). Default 0.
     pub keep_bytes: usize,
+    /// Keep the timeline and bytes above only for these connections, ids ascending (`stream
+    /// --conn N` and `report` show no other); `None`: for every connection. Default `None`.
+    pub keep_only: Option<std::sync::Arc<[u32]>>,
     /// Most frame numbers listed in one message's `frames` (the count goes on in
     /// `nframes`). Default 4096. 0: no lists and no allocation per message, for runs that
     /// show no message or frame annotation (`conns`); the counts stay exact, only the part
@@ -95,6 +98,7 @@ impl Default for SeamConfig {
             conflict_window: 256 << 10,
             keep_timeline: false,
             keep_bytes: 0,
+            keep_only: None,
             max_frames: 4096,
             frame_lists: true,
         }
@@ -437,9 +441,16 @@ struct ConnStreams {
     pair: PairState,
 }
 
-/// Reduces a direction that just finished to its [`Finished`] form.
-fn settle(slot: &mut Option<DirState>, cfg: &SeamConfig) {
-    if cfg.keep_timeline || cfg.keep_bytes > 0 {
+impl SeamConfig {
+    /// Whether connection `conn` keeps its timeline or bytes ([`keep_only`](Self::keep_only)).
+    pub fn keeps(&self, conn: u32) -> bool {
+        (self.keep_timeline || self.keep_bytes > 0) && self.keep_only.as_deref().is_none_or(|ids| ids.binary_search(&conn).is_ok())
+    }
+}
+
+/// Reduces a direction of `conn` that just finished to its [`Finished`] form.
+fn settle(slot: &mut Option<DirState>, conn: u32, cfg: &SeamConfig) {
+    if cfg.keeps(conn) {
         return;
     }
     let done = matches!(slot, Some(DirState::Live(s)) if s.reasm.is_finished() && s.stage.pending() == 0 && s.stage.held() == 0);
@@ -521,7 +532,7 @@ impl Seams {
         stream.reasm.segment(&rcfg, mem, &mut cx, seg.reasm());
         if stream.close_pending && stream.reasm.is_complete() && !stream.reasm.is_finished() {
             finish_stream(stream, &mut conn.pair, backing, cfg, mem, out, ready);
-            settle(slot, cfg);
+            settle(slot, seg.conn, cfg);
         }
     }
 
@@ -591,7 +602,7 @@ impl Seams {
             }
             None => finish_stream(stream, &mut streams.pair, backing, cfg, mem, out, ready),
         }
-        settle(slot, cfg);
+        settle(slot, conn, cfg);
     }
 
     /// Moves the final messages so far to `out`: per direction in index order;

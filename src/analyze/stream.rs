@@ -256,7 +256,7 @@ impl Stage {
 
 impl StageCx<'_> {
     fn timeline(&mut self, start: u64, end: u64, ts: i64, gap: bool) {
-        if !self.cfg.keep_timeline {
+        if !self.cfg.keep_timeline || !self.cfg.keeps(self.st.conn) {
             return;
         }
         if let Some(last) = self.st.timeline.last_mut() {
@@ -272,7 +272,7 @@ impl StageCx<'_> {
     /// `keep_bytes` of the stream are not all kept.
     fn keep(&mut self, off: u64, bytes: Option<&[u8]>, len: u64) {
         let kept = &mut self.st.kept;
-        if off != kept.len() as u64 || kept.len() >= self.cfg.keep_bytes {
+        if off != kept.len() as u64 || kept.len() >= self.cfg.keep_bytes || !self.cfg.keeps(self.st.conn) {
             return;
         }
         let room = (self.cfg.keep_bytes - kept.len()).min(len as usize);

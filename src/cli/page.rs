@@ -91,6 +91,7 @@ impl PageArgs {
             recv,
             recv_at,
             preview: self.preview.unwrap_or(PREVIEW),
+            only: None,
         };
         Ok((opts, self.keep.unwrap_or(KEEP_KIB).saturating_mul(1 << 10)))
     }

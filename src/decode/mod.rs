@@ -600,7 +600,9 @@ pub fn decode_into<'a>(opts: &DecodeOptions, linktype: u32, data: &'a [u8], wire
     }
     let (data, wire_len) = link::trim(&link, data, l2_len, wire_len);
     decode_net(frame, proto, data, l2_len, wire_len);
-    if opts.decap {
+    // No tunnel decoded here rides on TCP (they are carried by IP, GRE, UDP, MPLS or PPPoE):
+    // a TCP segment, the common frame, skips the tunnel step.
+    if opts.decap && !matches!(frame.transport, Transport::Tcp(_)) {
         tunnel::decap(frame, opts, data, wire_len);
     }
 }

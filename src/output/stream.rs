@@ -69,20 +69,26 @@ struct UdpData {
     previews: Previews,
 }
 
-/// The sink of `wireseam stream`: keeps every message and connection record, and writes them
-/// all, per connection and direction, when the run finishes.
+/// The sink of `wireseam stream`: keeps the messages of each connection until its record
+/// comes, and writes the connections in id order, each as soon as it and every connection
+/// before it are over (so a long capture, or a flood of connections, holds only those still
+/// open or waiting for an earlier one). UDP flows are written after them, at the end.
 pub struct StreamSink<W: Write> {
     w: W,
     opts: StreamOptions,
     conns: BTreeMap<u32, ConnData>,
     udp: BTreeMap<u32, UdpData>,
+    /// Connections below this id are written (or were not wanted): nothing more of them is kept.
+    written: u32,
+    /// Connections written so far.
+    shown: u64,
     found: super::Found,
 }
 
 impl<W: Write> StreamSink<W> {
     /// A sink writing to `w` what `o` asks for.
     pub fn new(w: W, opts: StreamOptions) -> Self {
-        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new(), found: super::Found::Shown }
+        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new(), written: 0, shown: 0, found: super::Found::Shown }
     }
 
     /// What was shown, once the run is over.
@@ -90,8 +96,40 @@ impl<W: Write> StreamSink<W> {
         self.found
     }
 
+    /// A connection whose lines are still to come.
     fn wanted(&self, conn: u32) -> bool {
-        self.opts.conn.is_none_or(|c| c == conn)
+        self.opts.conn.is_none_or(|c| c == conn) && conn >= self.written
+    }
+
+    /// Writes the connections that are over, from the lowest id not yet written up to the first
+    /// one still open (with `--conn N`, only N is ever kept, so it is written as soon as it is
+    /// over); all of them at the end of input (`all`).
+    fn write_ready(&mut self, all: bool) -> io::Result<()> {
+        let mut out = String::new();
+        while let Some(entry) = self.conns.first_entry() {
+            let id = *entry.key();
+            let in_turn = self.opts.conn.is_some() || id == self.written;
+            if !(all || (in_turn && entry.get().summary.is_some())) {
+                break;
+            }
+            let mut conn = entry.remove();
+            self.written = id.saturating_add(1);
+            self.shown += 1;
+            out.clear();
+            match self.opts.follow {
+                Some(mode) => {
+                    let (client, server) = conn.endpoints.clone().unwrap_or_default();
+                    for dir in &mut conn.dirs {
+                        dir.messages.sort_by_key(|m| m.offset);
+                    }
+                    let [c2s, s2c] = &conn.dirs;
+                    super::follow::render(&mut out, id, &client, &server, [follow_dir(c2s), follow_dir(s2c)], mode, self.opts.keep_mib);
+                }
+                None => render_conn(&mut out, id, &conn, &self.opts),
+            }
+            self.w.write_all(out.as_bytes())?;
+        }
+        Ok(())
     }
 }
 
@@ -165,6 +203,7 @@ impl<W: Write> Sink for StreamSink<W> {
                 conn.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
             }
             conn.summary = Some(summary);
+            return self.write_ready(false);
         }
         Ok(())
     }
@@ -173,31 +212,21 @@ impl<W: Write> Sink for StreamSink<W> {
     }
 
     fn finish(&mut self, _s: &RunSummary) -> io::Result<()> {
+        self.write_ready(true)?;
+        let nothing_tcp = self.shown == 0;
         self.found = match self.opts.conn {
-            Some(id) if !self.conns.contains_key(&id) => super::Found::Missing(id),
-            None if self.conns.is_empty() && self.udp.is_empty() => super::Found::Nothing,
+            Some(id) if nothing_tcp => super::Found::Missing(id),
+            None if nothing_tcp && self.udp.is_empty() => super::Found::Nothing,
             _ => super::Found::Shown,
         };
-        let mut out = String::new();
-        if let Some(mode) = self.opts.follow {
+        if self.opts.follow.is_some() {
             // TCP only: a UDP flow has no stream to follow
-            if self.opts.conn.is_none() && self.conns.is_empty() {
+            if self.opts.conn.is_none() && nothing_tcp {
                 self.found = super::Found::Nothing;
             }
-            for (id, conn) in &mut self.conns {
-                let (client, server) = conn.endpoints.clone().unwrap_or_default();
-                for dir in &mut conn.dirs {
-                    dir.messages.sort_by_key(|m| m.offset);
-                }
-                let [c2s, s2c] = &conn.dirs;
-                super::follow::render(&mut out, *id, &client, &server, [follow_dir(c2s), follow_dir(s2c)], mode, self.opts.keep_mib);
-            }
-            self.w.write_all(out.as_bytes())?;
             return self.w.flush();
         }
-        for (id, conn) in &self.conns {
-            render_conn(&mut out, *id, conn, &self.opts);
-        }
+        let mut out = String::new();
         for (id, flow) in &self.udp {
             render_udp(&mut out, *id, flow, &self.opts);
         }
@@ -625,6 +654,74 @@ mod tests {
     fn previews_escape() {
         assert_eq!(preview(b"GET /\r\n", 20), "\"GET /\\r\\n\"");
         assert_eq!(preview(b"\x00\x01abc", 3), "\"\\x00\\x01a\"…");
+    }
+
+    /// Collects a run's messages and connection records, to replay them in another order.
+    #[derive(Default)]
+    struct Recorded {
+        messages: Vec<Message>,
+        records: Vec<ConnRecord>,
+    }
+
+    impl Sink for Recorded {
+        fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
+            Ok(())
+        }
+        fn message(&mut self, m: &Message) -> io::Result<()> {
+            self.messages.push(m.clone());
+            Ok(())
+        }
+        fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+            self.records.push(c.clone());
+            Ok(())
+        }
+    }
+
+    fn options(conn: Option<u32>) -> StreamOptions {
+        StreamOptions {
+            conn,
+            hex: false,
+            recv: Vec::new(),
+            recv_at: RecvSchedule::Arrival,
+            preview: 48,
+            palette: Palette::off(),
+            follow: None,
+            keep_mib: 16,
+        }
+    }
+
+    /// A connection is written as soon as it and every one before it are over, not at the end:
+    /// one that ends before an earlier one waits for it.
+    #[test]
+    fn connections_are_written_in_id_order_as_they_end() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/many.pcap");
+        let mut run = Recorded::default();
+        crate::pipeline::run_file(&crate::pipeline::ReadOptions::new(path), &mut run).unwrap();
+        let record = |id: u32| run.records.iter().find(|r| r.summary.conn == id).unwrap().clone();
+        let mut sink = StreamSink::new(Vec::new(), options(None));
+        for m in run.messages.iter().filter(|m| matches!(m.flow, FlowId::Tcp(0..=2))) {
+            sink.message(m).unwrap();
+        }
+        sink.conn_owned(record(1)).unwrap();
+        assert!(sink.w.is_empty(), "#1 waits for #0");
+        sink.conn_owned(record(0)).unwrap();
+        let text = String::from_utf8(sink.w.clone()).unwrap();
+        let (at0, at1) = (text.find("conn #0 ").unwrap(), text.find("conn #1 ").unwrap());
+        assert!(at0 < at1 && !text.contains("conn #2 "), "{text}");
+        let written = sink.w.len();
+        sink.conn_owned(record(2)).unwrap();
+        assert!(sink.w.len() > written && sink.conns.is_empty(), "nothing is kept once written");
+        sink.finish(&RunSummary::default()).unwrap();
+        assert_eq!(sink.found(), crate::output::Found::Shown);
+
+        // --conn N: N alone, as soon as it is over
+        let mut one = StreamSink::new(Vec::new(), options(Some(2)));
+        for m in &run.messages {
+            one.message(m).unwrap();
+        }
+        one.conn_owned(record(2)).unwrap();
+        let text = String::from_utf8(one.w.clone()).unwrap();
+        assert!(text.starts_with("conn #2 ") && !text.contains("conn #0 "), "{text}");
     }
 
     #[test]

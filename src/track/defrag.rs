@@ -160,19 +160,23 @@ impl Defrag {
     /// Other frames are left alone (an atomic fragment is marked [`IpReasm::Atomic`]).
     pub fn frame(&mut self, n: u64, ts: i64, frame: &mut Frame<'_>) {
         let reasm = self.verdict(n, ts, frame);
-        apply(frame, reasm);
+        // a frame is decoded as no fragment: nothing to change then
+        if !matches!(reasm, IpReasm::NotFragment) {
+            apply(frame, reasm);
+        }
     }
 
     /// What [`frame`](Self::frame) makes of frame `n`, without changing the frame.
     pub fn verdict(&mut self, n: u64, ts: i64, frame: &Frame<'_>) -> IpReasm {
         let Net::Ip(ip) = &frame.net else { return IpReasm::NotFragment };
-        let ip = *ip;
+        // the common case first, before the header is copied: no fragment
         let Some((offset, more)) = ip.frag else {
             if ip.version == 6 && ip.exts().contains(&44) {
                 return IpReasm::Atomic;
             }
             return IpReasm::NotFragment;
         };
+        let ip = *ip;
         self.expire(ts);
         self.counts.fragments += 1;
         let key = Key { src: ip.src, dst: ip.dst, id: ip.id.unwrap_or(0), proto: ip.proto };

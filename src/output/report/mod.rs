@@ -73,6 +73,50 @@ impl<W: Write> ReportSink<W> {
     }
 }
 
+/// The first pass of `report` over a file: every TCP connection's size as the page ranks it
+/// (payload bytes both ways, ties to the lower id), so that the second pass keeps the details
+/// of the largest alone.
+#[derive(Debug, Default)]
+pub struct Ranking {
+    sizes: Vec<(u64, u32)>,
+}
+
+impl Ranking {
+    /// The ids of the `top` largest connections, ascending.
+    pub fn largest(&mut self, top: usize) -> Vec<u32> {
+        self.sizes.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut ids: Vec<u32> = self.sizes.iter().take(top).map(|&(_, id)| id).collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+impl Sink for Ranking {
+    fn packet(&mut self, _p: &PacketView<'_, '_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn conn(&mut self, c: &ConnRecord) -> io::Result<()> {
+        let s = &c.summary;
+        if s.proto == crate::track::Proto::Tcp {
+            self.sizes.push((s.bytes[0] + s.bytes[1], s.conn));
+        }
+        Ok(())
+    }
+
+    fn conn_owned(&mut self, c: ConnRecord) -> io::Result<()> {
+        self.conn(&c)
+    }
+
+    fn wants_packets(&self) -> bool {
+        false
+    }
+
+    fn wants_messages(&self) -> bool {
+        false
+    }
+}
+
 impl<W: Write> Sink for ReportSink<W> {
     fn packet(&mut self, p: &PacketView<'_, '_>) -> io::Result<()> {
         self.col.packet(&self.opts, p);
@@ -107,5 +151,19 @@ impl<W: Write> Sink for ReportSink<W> {
             }
             None => self.write(&facts),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first pass ranks as the page does: payload bytes both ways, ties to the lower id.
+    #[test]
+    fn ranking_keeps_the_largest_ties_to_the_lower_id() {
+        let mut r = Ranking { sizes: vec![(10, 4), (30, 7), (10, 2), (5, 1), (30, 9)] };
+        assert_eq!(r.largest(3), vec![2, 7, 9]);
+        assert_eq!(r.largest(0), Vec::<u32>::new());
+        assert_eq!(r.largest(10), vec![1, 2, 4, 7, 9]);
     }
 }

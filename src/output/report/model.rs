@@ -34,6 +34,17 @@ pub struct ReportOptions {
     pub recv_at: RecvSchedule,
     /// Bytes of each message preview.
     pub preview: usize,
+    /// The TCP connections that may be drawn in full, ids ascending (the largest, found by a
+    /// first pass over the file: [`Ranking`](super::Ranking)); the others are only listed, and
+    /// nothing more of them is kept. `None`: any (every connection kept until it ranks).
+    pub only: Option<std::sync::Arc<[u32]>>,
+}
+
+impl ReportOptions {
+    /// Whether TCP connection `conn` may be drawn in full ([`only`](Self::only)).
+    fn may_draw(&self, conn: u32) -> bool {
+        self.only.as_deref().is_none_or(|ids| ids.binary_search(&conn).is_ok())
+    }
 }
 
 impl Default for ReportOptions {
@@ -48,6 +59,7 @@ impl Default for ReportOptions {
             recv: Vec::new(),
             recv_at: RecvSchedule::Arrival,
             preview: 48,
+            only: None,
         }
     }
 }
@@ -296,7 +308,7 @@ impl Collected {
             }
         }
         let (Some(ev), Some(tcp), Some(ip)) = (Event::of(view), view.frame.tcp(), view.frame.ip()) else { return };
-        if opts.conn.is_some_and(|c| c != ev.seg.conn) {
+        if opts.conn.is_some_and(|c| c != ev.seg.conn) || !opts.may_draw(ev.seg.conn) {
             return;
         }
         let detail = self.open.entry(ev.seg.conn).or_insert_with(|| {
