@@ -250,7 +250,9 @@ fn report(cfg: &ReportConfig) -> i32 {
     // The connections drawn in full are the largest: a first pass over a file finds them, so
     // that the run keeps the details and bytes of those alone (the page is the same).
     let mut report = cfg.report.clone();
-    if report.conn.is_none() && cfg.input.file.as_os_str() != "-" && cfg.input.merge.is_empty() {
+    // Only a regular file can be read twice (not `-`, a FIFO or `<(...)`).
+    let rereadable = std::fs::metadata(&cfg.input.file).is_ok_and(|m| m.is_file());
+    if report.conn.is_none() && rereadable && cfg.input.merge.is_empty() {
         let mut rank = crate::output::report::Ranking::default();
         // one thread: tracking as the second pass's (sharded `conns` runs split the table)
         let first = ReadOptions { progress: false, threads: 1, ..read_options(&cfg.input) };
