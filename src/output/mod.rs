@@ -321,36 +321,36 @@ fn put_u16(buf: &mut [u8], v: u16) -> usize {
 }
 
 impl Endpoint {
+    /// `a.b.c.d:port` in a fixed buffer, and its length: `None` for IPv6.
+    #[inline(always)]
+    fn v4_text(&self) -> Option<([u8; 22], usize)> {
+        let IpAddr::V4(v) = self.0 else { return None };
+        let mut buf = [0u8; 22];
+        let mut n = put_ipv4(&mut buf, v.octets());
+        buf[n] = b':';
+        n += 1;
+        n += put_u16(&mut buf[n..], self.1);
+        Some((buf, n))
+    }
+
     /// [`write_to`](Self::write_to) into a [`line::Line`]: the IPv4 text goes in as one copy of
     /// known size.
     pub fn put_to(&self, w: &mut line::Line) -> io::Result<()> {
-        match self.0 {
-            IpAddr::V4(v) => {
-                let mut buf = [0u8; 22];
-                let mut n = put_ipv4(&mut buf, v.octets());
-                buf[n] = b':';
-                n += 1;
-                n += put_u16(&mut buf[n..], self.1);
+        match self.v4_text() {
+            Some((buf, n)) => {
                 w.put_first(&buf, n);
                 Ok(())
             }
-            IpAddr::V6(_) => write!(w, "{self}"),
+            None => write!(w, "{self}"),
         }
     }
 
     /// Write without core::fmt for IPv4 (the per-frame case: one write of `a.b.c.d:port`);
     /// IPv6 through Display.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
-        match self.0 {
-            IpAddr::V4(v) => {
-                let mut buf = [0u8; 22];
-                let mut n = put_ipv4(&mut buf, v.octets());
-                buf[n] = b':';
-                n += 1;
-                n += put_u16(&mut buf[n..], self.1);
-                w.write_all(&buf[..n])
-            }
-            IpAddr::V6(_) => write!(w, "{self}"),
+        match self.v4_text() {
+            Some((buf, n)) => w.write_all(&buf[..n]),
+            None => write!(w, "{self}"),
         }
     }
 }
