@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # Live capture at 1 Gbit/s on a veth: two network namespaces joined by a veth pair (MTU 1500,
-# offloads off, so every frame is at most 1,514 bytes), a tbf at RATE on both ends, one bulk
-# transfer of BYTES from A to B (about 30 s at 1 Gbit/s by default). Alternating rounds:
+# offloads off, so every frame is at most 1,514 bytes), a tbf at RATE on both ends, bulk
+# transfers of 250 MB from A to B one after another for SECONDS. Alternating rounds:
 #   wireseam capture -i IF --format json -w F.pcap > F.jsonl
 #   tcpdump -i IF -B 65536 -w F.pcap
 # each printing libpcap's counts (and, for wireseam, its queue's) and the rate it saw.
-#   sudo benches/live-veth.sh [ROUNDS] [BYTES] [RATE]   default 2 rounds, 3750000000, 1gbit
+#   sudo benches/live-veth.sh [ROUNDS] [SECONDS] [RATE]   default 2 rounds, 30 s, 1gbit
 # Environment: WIRESEAM_LIVE_WHEN_FULL=drop makes the capture thread drop instead of wait
 # when its queue is full (benches/README.md compares the two).
 # Run it under the CPU lock: flock -x /tmp/ws-cpu.lock benches/live-veth.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
-bytes=${2:-3750000000}
+seconds=${2:-30}
 rate=${3:-1gbit}
-bin=${WIRESEAM_BIN:-$PWD/target/release/wireseam}
+bin=${WIRESEAM_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/wireseam}
 [ -x "$bin" ] || cargo build --release --locked
 [ "$(id -u)" = 0 ] || { echo "live-veth.sh: needs root (namespaces, capture)"; exit 1; }
 command -v ethtool >/dev/null || { echo "live-veth.sh: needs ethtool (apt-get install ethtool)"; exit 1; }
@@ -50,18 +50,21 @@ port=9600
 # then SIGINT.   round WHAT OUT COMMAND...
 round() {
   local what=$1 out=$2; shift 2
-  port=$((port + 1))
-  ip netns exec $A "$@" "tcp port $port" >"$out" 2>"$tmp/err" &
+  ip netns exec $A "$@" tcp >"$out" 2>"$tmp/err" &
   local cap=$!
   for _ in $(seq 50); do grep -q "listening on" "$tmp/err" 2>/dev/null && break; sleep 0.1; done
-  ip netns exec $B "$bin" gen bulk --role server --addr 198.18.9.2 --port $port -q >/dev/null &
-  local srv=$!
-  sleep 0.2
-  local t0 t1
+  local t0 t1 bytes=0 chunk=250000000
   t0=$(date +%s.%N)
-  ip netns exec $A "$bin" gen bulk --role client --addr 198.18.9.2 --port $port --size "$bytes" -q >/dev/null
+  while awk -v t0="$t0" -v now="$(date +%s.%N)" -v s="$seconds" 'BEGIN { exit !(now - t0 < s) }'; do
+    port=$((port + 1))
+    ip netns exec $B "$bin" gen bulk --role server --addr 198.18.9.2 --port $port -q >/dev/null &
+    local srv=$!
+    sleep 0.05
+    ip netns exec $A "$bin" gen bulk --role client --addr 198.18.9.2 --port $port --size $chunk -q >/dev/null
+    wait $srv || true
+    bytes=$((bytes + chunk))
+  done
   t1=$(date +%s.%N)
-  wait $srv || true
   sleep 0.5
   kill -INT $cap; wait $cap || true
   local mbit

@@ -364,7 +364,15 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let mut src = match LiveSource::open(&cfg.live) {
+    let ring = match std::env::var("WIRESEAM_LIVE_RING").as_deref() {
+        Err(_) | Ok("immediate") => live::Ring::Immediate,
+        Ok("blocks") => live::Ring::Blocks,
+        Ok(other) => {
+            eprintln!("wireseam: WIRESEAM_LIVE_RING={other}: give `immediate` (the default) or `blocks`");
+            return EXIT_USAGE;
+        }
+    };
+    let mut src = match LiveSource::open_with(&cfg.live, ring) {
         Ok(s) => s,
         Err(e @ live::LiveError::Filter { .. }) => {
             eprintln!("wireseam: {e}; see pcap-filter(7) for the syntax");

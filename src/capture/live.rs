@@ -136,6 +136,22 @@ pub struct LiveStats {
     pub queue_dropped: u64,
 }
 
+/// How libpcap hands the kernel's capture ring over (pcap_set_immediate_mode(3PCAP)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ring {
+    /// Immediate mode: libpcap uses TPACKET_V2, one fixed-size ring slot per frame (the snap
+    /// length or the interface's MTU, whichever is smaller), each frame readable as soon as
+    /// the kernel has put it there.
+    #[default]
+    Immediate,
+    /// TPACKET_V3: frames packed one after another into 256 KiB blocks, each handed over when
+    /// full or [`BLOCK_MS`] after its first frame (tcpdump's way, with its timeout shorter).
+    Blocks,
+}
+
+/// The block timeout of [`Ring::Blocks`], in milliseconds: how late a line can be.
+pub const BLOCK_MS: i32 = 10;
+
 /// How long the capture thread waits for the interface before it looks at the stop flag again.
 const POLL_MS: i32 = 50;
 
@@ -156,6 +172,7 @@ enum Stage {
 /// A live capture on one interface, read frame by frame as a [`Source`].
 pub struct LiveSource {
     stage: Stage,
+    ring: Ring,
     save: Option<RecordWriter>,
     linktype: u32,
     stop: Stopper,
@@ -213,9 +230,15 @@ pub fn list_interfaces() -> Result<Vec<String>, String> {
 }
 
 impl LiveSource {
-    /// Open `cfg.iface` in immediate mode with nanosecond timestamps, install the filter in the
-    /// kernel and create the `-w` file. The capture thread starts at the first read.
+    /// Open `cfg.iface` with the default [`Ring`] and nanosecond timestamps, install the
+    /// filter in the kernel and create the `-w` file. The capture thread starts at the first
+    /// read.
     pub fn open(cfg: &LiveConfig) -> Result<Self, LiveError> {
+        Self::open_with(cfg, Ring::default())
+    }
+
+    /// [`LiveSource::open`] with the kernel ring handed over as `ring` says.
+    pub fn open_with(cfg: &LiveConfig, ring: Ring) -> Result<Self, LiveError> {
         let iface = cfg.iface.clone();
         let other = |err: pcap::Error| LiveError::Other { iface: iface.clone(), msg: err.to_string() };
         let known = Device::list().map(|devices| devices.iter().any(|dev| dev.name == cfg.iface)).unwrap_or(true);
@@ -223,12 +246,11 @@ impl LiveSource {
             return Err(LiveError::NoSuchInterface { iface, available: interface_names() });
         }
         let inactive = Capture::from_device(cfg.iface.as_str()).map_err(other)?;
-        // Immediate mode: libpcap then uses TPACKET_V2, one ring slot per frame, each frame
-        // readable as soon as the kernel has put it there. (TPACKET_V3 hands frames over a block
-        // at a time, when the block is full or its timeout expires: lines would lag, and a stop
-        // would have to wait for the timeout to read the last partly filled block.)
+        let inactive = match ring {
+            Ring::Immediate => inactive.immediate_mode(true),
+            Ring::Blocks => inactive.immediate_mode(false).timeout(BLOCK_MS),
+        };
         let mut cap = inactive
-            .immediate_mode(true)
             .promisc(cfg.promisc)
             .snaplen(cfg.snaplen)
             .buffer_size(cfg.buffer_bytes)
@@ -251,6 +273,7 @@ impl LiveSource {
         };
         Ok(LiveSource {
             stage: Stage::Opened(Box::new(cap)),
+            ring,
             save,
             linktype,
             stop: Stopper::default(),
@@ -295,9 +318,10 @@ impl LiveSource {
         let stop = self.stop.clone();
         let limit = self.stop_after;
         let iface = self.iface.clone();
+        let ring = self.ring;
         let spawned = std::thread::Builder::new()
             .name("capture".into())
-            .spawn(move || capture_thread(*cap, producer, &stop, limit, &iface));
+            .spawn(move || capture_thread(*cap, ring, producer, &stop, limit, &iface));
         match spawned {
             Ok(thread) => self.stage = Stage::Running { consumer, thread },
             Err(err) => {
@@ -339,21 +363,21 @@ fn pcap_counts(cap: &mut Capture<Active>, queue_dropped: u64) -> LiveStats {
     }
 }
 
-/// Wait until the capture's descriptor is readable or [`POLL_MS`] have passed.
+/// Wait until the capture's descriptor is readable or `ms` milliseconds have passed.
 #[allow(unsafe_code)]
-fn wait_readable(fd: std::os::unix::io::RawFd) {
+fn wait_readable(fd: std::os::unix::io::RawFd, ms: i32) {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd, for a descriptor the capture handle keeps open; an error
     // (EINTR) only ends the wait early.
     unsafe {
-        libc::poll(&mut pfd, 1, POLL_MS);
+        libc::poll(&mut pfd, 1, ms);
     }
 }
 
 /// The capture thread: read libpcap without blocking, queue every frame, hand the batch on
 /// whenever libpcap has nothing more, wait for the interface, stop on request once libpcap is
 /// drained, after `limit` frames, or when the reading side is gone.
-fn capture_thread(cap: Capture<Active>, mut producer: queue::Producer, stop: &Stopper, limit: Option<u64>, iface: &str) -> Ending {
+fn capture_thread(cap: Capture<Active>, ring: Ring, mut producer: queue::Producer, stop: &Stopper, limit: Option<u64>, iface: &str) -> Ending {
     use std::os::unix::io::AsRawFd;
     let mut cap = match cap.setnonblock() {
         Ok(cap) => cap,
@@ -362,6 +386,9 @@ fn capture_thread(cap: Capture<Active>, mut producer: queue::Producer, stop: &St
     let fd = cap.as_raw_fd();
     let mut taken = 0u64;
     let mut error = None;
+    // With Ring::Blocks the block being filled is handed over only at its timeout: a stop
+    // waits for it once before the read that finds nothing ends the capture.
+    let mut waited_for_block = ring == Ring::Immediate;
     loop {
         if limit.is_some_and(|limit| taken >= limit) {
             break;
@@ -378,10 +405,15 @@ fn capture_thread(cap: Capture<Active>, mut producer: queue::Producer, stop: &St
             }
             Err(pcap::Error::TimeoutExpired) => {
                 // a non-blocking read found nothing: libpcap holds no frame now
-                if producer.flush().is_err() || stopping {
+                if producer.flush().is_err() || (stopping && waited_for_block) {
                     break;
                 }
-                wait_readable(fd);
+                if stopping {
+                    waited_for_block = true;
+                    wait_readable(fd, 2 * BLOCK_MS);
+                } else {
+                    wait_readable(fd, POLL_MS);
+                }
             }
             Err(err) => {
                 error = Some(format!("capture on {iface}: {err}"));
