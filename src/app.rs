@@ -365,10 +365,10 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         }
     };
     let ring = match std::env::var("WIRESEAM_LIVE_RING").as_deref() {
-        Err(_) | Ok("immediate") => live::Ring::Immediate,
-        Ok("blocks") => live::Ring::Blocks,
+        Ok("immediate") => live::Ring::Immediate,
+        Err(_) | Ok("blocks") => live::Ring::Blocks,
         Ok(other) => {
-            eprintln!("wireseam: WIRESEAM_LIVE_RING={other}: give `immediate` (the default) or `blocks`");
+            eprintln!("wireseam: WIRESEAM_LIVE_RING={other}: give `blocks` (the default) or `immediate`");
             return EXIT_USAGE;
         }
     };

@@ -1,5 +1,5 @@
-//! Live capture through libpcap: immediate mode, a kernel BPF filter, a large ring buffer,
-//! nanosecond timestamps, and a `-w` savefile that holds every record before its frame is shown.
+//! Live capture through libpcap: TPACKET_V3 blocks with a 10 ms timeout ([`Ring`]), a kernel
+//! BPF filter, a large ring buffer, nanosecond timestamps, and a `-w` savefile that holds every record before its frame is shown.
 //!
 //! Two threads. The capture thread does nothing but drain libpcap into a bounded queue of
 //! reusable batches ([`queue`]): frames are copied into pcap records, and a batch is handed on
@@ -10,7 +10,8 @@
 //!
 //! Stopping: a signal handler thread or a timer calls [`Stopper::stop`]; the capture thread
 //! (which waits for the interface with a 50 ms poll) then reads until libpcap holds nothing
-//! more, hands its last batch on and ends; the source yields what is queued, then ends.
+//! more (with blocks: until no block has come for four block timeouts), hands its last batch
+//! on and ends; the source yields what is queued, then ends.
 
 mod queue;
 
@@ -139,18 +140,28 @@ pub struct LiveStats {
 /// How libpcap hands the kernel's capture ring over (pcap_set_immediate_mode(3PCAP)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Ring {
-    /// Immediate mode: libpcap uses TPACKET_V2, one fixed-size ring slot per frame (the snap
-    /// length or the interface's MTU, whichever is smaller), each frame readable as soon as
-    /// the kernel has put it there.
-    #[default]
+    /// Immediate mode: libpcap uses TPACKET_V2, one fixed-size ring slot per frame (sized for
+    /// the snap length or the interface's MTU, whichever is smaller), each frame readable as
+    /// soon as the kernel has put it there. On `lo` (MTU 65536) every slot is larger than
+    /// 64 KiB, whatever the size of the frame in it.
     Immediate,
-    /// TPACKET_V3: frames packed one after another into 256 KiB blocks, each handed over when
-    /// full or [`BLOCK_MS`] after its first frame (tcpdump's way, with its timeout shorter).
+    /// TPACKET_V3 (tcpdump's way, with a shorter timeout): frames packed one after another
+    /// into blocks, each handed over when full or when its timeout ([`BLOCK_MS`]) expires, so a
+    /// line can come up to about two timeouts late. Measured to lose far fewer frames than
+    /// [`Ring::Immediate`] in loopback bursts (benches/README.md, "Live capture").
+    #[default]
     Blocks,
 }
 
-/// The block timeout of [`Ring::Blocks`], in milliseconds: how late a line can be.
+/// The block timeout of [`Ring::Blocks`], in milliseconds.
 pub const BLOCK_MS: i32 = 10;
+
+/// The queue holds this many times the kernel buffer's size in records (256 MiB with the
+/// default `-B 64`). Its memory is touched only as far as a burst fills it, and the batch given
+/// back last is taken first, so a capture that keeps up uses a few batches. Measured on
+/// loopback bursts (benches/README.md, "Live capture"): a queue as large as the kernel buffer
+/// still overflowed where one four times as large did not.
+const QUEUE_PER_BUFFER: usize = 4;
 
 /// How long the capture thread waits for the interface before it looks at the stop flag again.
 const POLL_MS: i32 = 50;
@@ -278,8 +289,7 @@ impl LiveSource {
             linktype,
             stop: Stopper::default(),
             iface,
-            // the queue holds as much again as the kernel buffer
-            bounds: queue::Bounds::for_bytes(cfg.buffer_bytes.max(0) as usize, cfg.snaplen.max(0) as usize),
+            bounds: queue::Bounds::for_bytes(QUEUE_PER_BUFFER * cfg.buffer_bytes.max(0) as usize, cfg.snaplen.max(0) as usize),
             when_full: WhenFull::default(),
             stop_after: None,
             batch: None,
@@ -311,7 +321,8 @@ impl LiveSource {
         self.when_full = when_full;
     }
 
-    /// Start the capture thread on the opened handle.
+    /// Start the capture thread on the opened handle (at the first read: after privileges are
+    /// dropped).
     fn start(&mut self) {
         let Stage::Opened(cap) = std::mem::replace(&mut self.stage, Stage::Over) else { return };
         let (producer, consumer) = queue::queue(self.bounds, self.when_full);
@@ -319,14 +330,16 @@ impl LiveSource {
         let limit = self.stop_after;
         let iface = self.iface.clone();
         let ring = self.ring;
-        let spawned = std::thread::Builder::new()
-            .name("capture".into())
-            .spawn(move || capture_thread(*cap, ring, producer, &stop, limit, &iface));
+        let spawned =
+            std::thread::Builder::new().name("capture".into()).spawn(move || capture_thread(*cap, ring, producer, &stop, limit, &iface));
         match spawned {
             Ok(thread) => self.stage = Stage::Running { consumer, thread },
             Err(err) => {
                 let msg = format!("capture on {}: cannot start the capture thread: {err}", self.iface);
-                self.stage = Stage::Running { consumer, thread: std::thread::spawn(move || Ending { stats: LiveStats::default(), error: Some(msg) }) };
+                self.stage = Stage::Running {
+                    consumer,
+                    thread: std::thread::spawn(move || Ending { stats: LiveStats::default(), error: Some(msg) }),
+                };
             }
         }
     }
@@ -363,21 +376,27 @@ fn pcap_counts(cap: &mut Capture<Active>, queue_dropped: u64) -> LiveStats {
     }
 }
 
-/// Wait until the capture's descriptor is readable or `ms` milliseconds have passed.
+/// Wait until the capture's descriptor is readable or `ms` milliseconds have passed; true when
+/// it is readable (or the wait was interrupted: the caller reads again).
 #[allow(unsafe_code)]
-fn wait_readable(fd: std::os::unix::io::RawFd, ms: i32) {
+fn wait_readable(fd: std::os::unix::io::RawFd, ms: i32) -> bool {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd, for a descriptor the capture handle keeps open; an error
-    // (EINTR) only ends the wait early.
-    unsafe {
-        libc::poll(&mut pfd, 1, ms);
-    }
+    // SAFETY: one valid pollfd, for a descriptor the capture handle keeps open.
+    let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+    ready != 0
 }
 
 /// The capture thread: read libpcap without blocking, queue every frame, hand the batch on
 /// whenever libpcap has nothing more, wait for the interface, stop on request once libpcap is
 /// drained, after `limit` frames, or when the reading side is gone.
-fn capture_thread(cap: Capture<Active>, ring: Ring, mut producer: queue::Producer, stop: &Stopper, limit: Option<u64>, iface: &str) -> Ending {
+fn capture_thread(
+    cap: Capture<Active>,
+    ring: Ring,
+    mut producer: queue::Producer,
+    stop: &Stopper,
+    limit: Option<u64>,
+    iface: &str,
+) -> Ending {
     use std::os::unix::io::AsRawFd;
     let mut cap = match cap.setnonblock() {
         Ok(cap) => cap,
@@ -386,9 +405,6 @@ fn capture_thread(cap: Capture<Active>, ring: Ring, mut producer: queue::Produce
     let fd = cap.as_raw_fd();
     let mut taken = 0u64;
     let mut error = None;
-    // With Ring::Blocks the block being filled is handed over only at its timeout: a stop
-    // waits for it once before the read that finds nothing ends the capture.
-    let mut waited_for_block = ring == Ring::Immediate;
     loop {
         if limit.is_some_and(|limit| taken >= limit) {
             break;
@@ -405,14 +421,16 @@ fn capture_thread(cap: Capture<Active>, ring: Ring, mut producer: queue::Produce
             }
             Err(pcap::Error::TimeoutExpired) => {
                 // a non-blocking read found nothing: libpcap holds no frame now
-                if producer.flush().is_err() || (stopping && waited_for_block) {
+                if producer.flush().is_err() {
                     break;
                 }
-                if stopping {
-                    waited_for_block = true;
-                    wait_readable(fd, 2 * BLOCK_MS);
-                } else {
+                if !stopping {
                     wait_readable(fd, POLL_MS);
+                } else if ring == Ring::Immediate || !wait_readable(fd, 4 * BLOCK_MS) {
+                    // drained: with blocks, the kernel hands a partly filled block over within
+                    // about two timeouts (it closes a block that was active at two successive
+                    // timer expiries), so four without a block mean there is none
+                    break;
                 }
             }
             Err(err) => {
@@ -618,16 +636,7 @@ impl RecordWriter {
         header.extend_from_slice(&snaplen.to_le_bytes());
         header.extend_from_slice(&linktype.to_le_bytes());
         file.write_all(&header)?;
-        Ok(RecordWriter {
-            file,
-            rotate: Rotation::default(),
-            pattern: path.to_path_buf(),
-            linktype,
-            snaplen,
-            size: 24,
-            count: 0,
-            turn: 0,
-        })
+        Ok(RecordWriter { file, rotate: Rotation::default(), pattern: path.to_path_buf(), linktype, snaplen, size: 24, count: 0, turn: 0 })
     }
 
     /// Append every record of `batch`: in one write(2) when the file does not rotate, else

@@ -351,8 +351,8 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
 
-    /// Also write the frames to a pcap file (nanosecond timestamps), flushed frame by frame.
-    /// `-w -`: the pcap on standard output, and no lines there (`| tshark -r -`).
+    /// Also write the frames to a pcap file (nanosecond timestamps), each batch of records
+    /// written before any of its frames is shown. `-w -`: the pcap on standard output, and no lines there (`| tshark -r -`).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 

@@ -7,7 +7,8 @@
 //! the pipeline. Nothing is allocated per frame: the pool is made once and its buffers are
 //! reused. When every batch is in use, [`WhenFull`] says what the capture thread does.
 
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// Bytes of a pcap record header: seconds, nanoseconds, captured length, wire length.
 pub const RECORD_HEADER: usize = 16;
@@ -97,9 +98,10 @@ impl Batch {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WhenFull {
     /// Wait for the annotating thread to give a batch back; meanwhile frames wait in the
-    /// kernel's capture buffer, and what overflows it is libpcap's drop count. Measured to lose
-    /// less than [`WhenFull::Drop`] (benches/README.md, "Live capture"): a waiting capture
-    /// thread leaves its CPU to the annotation that frees batches.
+    /// kernel's capture buffer, and what overflows it is libpcap's drop count. A waiting
+    /// capture thread leaves its CPU to the annotation that frees batches. In the loopback
+    /// bursts of benches/README.md ("Live capture") the two lost alike: with a queue four
+    /// times the kernel buffer it never filled, so neither came into play.
     #[default]
     Block,
     /// Throw the frame away and count it ([`Producer::dropped`]), so that the kernel buffer
@@ -132,10 +134,55 @@ impl Bounds {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gone;
 
+/// The batches not in use, the last given back on top: the capture thread takes the batch used
+/// most recently, whose pages are in memory and likely in the cache (a batch first touched
+/// costs a page fault per 4 KiB, which, in a burst, is what made the capture thread fall
+/// behind with a first-in-first-out pool).
+#[derive(Default)]
+struct Pool {
+    state: Mutex<PoolState>,
+    given_back: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    free: Vec<Batch>,
+    consumer_gone: bool,
+}
+
+impl Pool {
+    /// A free batch; with `wait`, waiting for one to be given back; `Ok(None)` without.
+    fn take(&self, wait: bool) -> Result<Option<Batch>, Gone> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(batch) = state.free.pop() {
+                return Ok(Some(batch));
+            }
+            if state.consumer_gone {
+                return Err(Gone);
+            }
+            if !wait {
+                return Ok(None);
+            }
+            state = self.given_back.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn give_back(&self, batch: Batch) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).free.push(batch);
+        self.given_back.notify_one();
+    }
+
+    fn consumer_gone(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).consumer_gone = true;
+        self.given_back.notify_all();
+    }
+}
+
 /// The capture thread's end of the queue.
 pub struct Producer {
     full: SyncSender<Batch>,
-    free: Receiver<Batch>,
+    free: Arc<Pool>,
     filling: Option<Batch>,
     when_full: WhenFull,
     dropped: u64,
@@ -144,18 +191,23 @@ pub struct Producer {
 /// The annotating thread's end of the queue.
 pub struct Consumer {
     full: Receiver<Batch>,
-    free: Sender<Batch>,
+    free: Arc<Pool>,
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.free.consumer_gone();
+    }
 }
 
 /// A queue of `bounds.batches` batches, all made now.
 pub fn queue(bounds: Bounds, when_full: WhenFull) -> (Producer, Consumer) {
     // Each channel can hold the whole pool, so handing a batch on never waits.
     let (full_tx, full_rx) = mpsc::sync_channel(bounds.batches);
-    let (free_tx, free_rx) = mpsc::channel();
-    for _ in 0..bounds.batches {
-        let _ = free_tx.send(Batch::with_capacity(bounds.batch_bytes));
-    }
-    (Producer { full: full_tx, free: free_rx, filling: None, when_full, dropped: 0 }, Consumer { full: full_rx, free: free_tx })
+    let pool = Arc::new(Pool::default());
+    pool.state.lock().unwrap_or_else(PoisonError::into_inner).free =
+        (0..bounds.batches).map(|_| Batch::with_capacity(bounds.batch_bytes)).collect();
+    (Producer { full: full_tx, free: Arc::clone(&pool), filling: None, when_full, dropped: 0 }, Consumer { full: full_rx, free: pool })
 }
 
 impl Producer {
@@ -167,14 +219,7 @@ impl Producer {
             }
             self.hand_on()?;
         }
-        let fresh = match self.when_full {
-            WhenFull::Block => Some(self.free.recv().map_err(|_| Gone)?),
-            WhenFull::Drop => match self.free.try_recv() {
-                Ok(batch) => Some(batch),
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => return Err(Gone),
-            },
-        };
+        let fresh = self.free.take(self.when_full == WhenFull::Block)?;
         let Some(mut batch) = fresh else {
             self.dropped += 1;
             return Ok(());
@@ -247,8 +292,7 @@ impl Consumer {
     /// Give a batch whose frames are through back to the pool.
     pub fn give_back(&self, mut batch: Batch) {
         batch.clear();
-        // the capture thread may have ended: the batch is then simply freed
-        let _ = self.free.send(batch);
+        self.free.give_back(batch);
     }
 }
 
