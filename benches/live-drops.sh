@@ -6,7 +6,8 @@
 #   sudo benches/live-drops.sh [BYTES] [ROUNDS]     default 8 MiB (gen bulk's default), 5 rounds
 #   sudo benches/live-drops.sh 268435456 5           the 256 MiB case of benches/README.md
 # Environment: WIRESEAM_LIVE_WHEN_FULL=drop makes wireseam's capture thread drop instead of wait
-# when its queue is full. Run it under the CPU lock: flock -x /tmp/ws-cpu.lock benches/live-drops.sh
+# when its queue is full; WIRESEAM_ARGS adds options to wireseam's command line (`-B 256`).
+# Run it under the CPU lock: flock -x /tmp/ws-cpu.lock benches/live-drops.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-8388608}
@@ -32,7 +33,8 @@ run() {
 count() { grep -oE "[0-9]+ $1" "$tmp/err" | head -1 | grep -oE '^[0-9]+' || echo 0; }
 ws_drop=0 ws_seen=0 td_drop=0 td_seen=0
 for i in $(seq "$runs"); do
-  run "$tmp/ws.jsonl" "$bin" capture -i lo --format json -w "$tmp/ws.pcap" "tcp port $port"
+  # shellcheck disable=SC2086 # WIRESEAM_ARGS is split into words on purpose
+  run "$tmp/ws.jsonl" "$bin" capture -i lo ${WIRESEAM_ARGS:-} --format json -w "$tmp/ws.pcap" "tcp port $port"
   echo "wireseam run $i: $(tail -1 "$tmp/err" | sed 's/^wireseam: //')"
   ws_drop=$((ws_drop + $(count "dropped by kernel") + $(count "dropped by wireseam's queue")))
   ws_seen=$((ws_seen + $(count "packets captured")))

@@ -157,11 +157,10 @@ pub enum Ring {
 pub const BLOCK_MS: i32 = 10;
 
 /// The queue holds this many times the kernel buffer's size in records (256 MiB with the
-/// default `-B 64`). Its memory is touched only as far as a burst fills it, and the batch given
+/// default `-B 128`). Its memory is touched only as far as a burst fills it, and the batch given
 /// back last is taken first, so a capture that keeps up uses a few batches. Measured on
-/// loopback bursts (benches/README.md, "Live capture"): a queue as large as the kernel buffer
-/// still overflowed where one four times as large did not.
-const QUEUE_PER_BUFFER: usize = 4;
+/// loopback bursts (benches/README.md, "Live capture"): 256 MiB of queue never filled.
+const QUEUE_PER_BUFFER: usize = 2;
 
 /// How long the capture thread waits for the interface before it looks at the stop flag again.
 const POLL_MS: i32 = 50;

@@ -383,8 +383,9 @@ pub struct CaptureArgs {
     #[arg(short = 'p', long = "no-promiscuous-mode")]
     pub no_promisc: bool,
 
-    /// Kernel capture buffer in MiB (large buffers avoid drops in bursts).
-    #[arg(short = 'B', long = "buffer-size", default_value_t = 64, value_name = "MIB")]
+    /// Kernel capture buffer in MiB (large buffers avoid drops in bursts); wireseam's own queue
+    /// behind it holds twice as much, touched only as far as a burst fills it.
+    #[arg(short = 'B', long = "buffer-size", default_value_t = 128, value_name = "MIB")]
     pub buffer_mib: i32,
 
     /// User to become after opening the capture (when started as root); `root` keeps root.
