@@ -683,3 +683,45 @@ pub fn drop_privileges(user: &str) -> Result<Option<(u32, u32)>, String> {
 pub fn default_user() -> Option<String> {
     nix::unistd::User::from_name("nobody").ok().flatten().map(|account| account.name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of `frames` frames of `len` bytes each (byte i of frame n is n), one second apart.
+    fn batch_of(frames: u8, len: usize) -> queue::Batch {
+        let (mut producer, consumer) = queue::queue(queue::Bounds { batches: 1, batch_bytes: 4096 }, WhenFull::Block);
+        for n in 0..frames {
+            producer.push(i64::from(n), 5, len as u32, &vec![n; len]).unwrap();
+        }
+        producer.flush().unwrap();
+        match consumer.try_take() {
+            queue::Taken::Batch(batch) => batch,
+            _ => panic!("the batch was handed on"),
+        }
+    }
+
+    #[test]
+    fn a_batch_goes_to_the_file_as_its_records_and_rotates_by_size() {
+        let dir = std::env::temp_dir().join(format!("wireseam-batch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("plain.pcap");
+        let mut writer = RecordWriter::rotating(&plain, 1, 262_144, Rotation::default()).unwrap();
+        let batch = batch_of(3, 60);
+        writer.write_batch(&batch).unwrap();
+        let bytes = std::fs::read(&plain).unwrap();
+        assert_eq!(bytes.len(), 24 + 3 * (16 + 60));
+        assert_eq!(&bytes[24..], batch.records());
+        // -C 100: a file past 100 bytes is closed before the next record
+        let ring = dir.join("ring.pcap");
+        let mut writer = RecordWriter::rotating(&ring, 1, 262_144, Rotation { size: Some(100), seconds: None }).unwrap();
+        writer.write_batch(&batch).unwrap();
+        let first = std::fs::read(&ring).unwrap();
+        let second = std::fs::read(dir.join("ring.pcap1")).unwrap();
+        assert_eq!(first.len(), 24 + 2 * 76, "24 + 76 = 100 is not past 100: the second record still goes in");
+        assert_eq!(&first[24..], batch.records_of(0, 2));
+        assert_eq!(&second[24..], batch.records_of(2, 3));
+        assert_eq!(&second[..24], &first[..24], "each file has the header");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
