@@ -394,6 +394,12 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         },
         None => None,
     };
+    src.stop_after(cfg.count);
+    src.when_full(when_full);
+    if std::env::var_os("WIRESEAM_LIVE_NO_RAISE").is_none() {
+        // started before privileges are dropped, so that its priority can be raised
+        src.start();
+    }
     let user = cfg.user.clone().or_else(live::default_user).unwrap_or_else(|| "root".into());
     let dropped = match live::drop_privileges(&user) {
         Ok(d) => d,
@@ -413,8 +419,6 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             None => String::new(),
         }
     );
-    src.stop_after(cfg.count);
-    src.when_full(when_full);
     let stopper = src.stopper();
     {
         let stop = stopper.clone();

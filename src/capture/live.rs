@@ -320,19 +320,28 @@ impl LiveSource {
         self.when_full = when_full;
     }
 
-    /// Start the capture thread on the opened handle (at the first read: after privileges are
-    /// dropped).
-    fn start(&mut self) {
+    /// Start the capture thread on the opened handle, if it is not running yet (the first read
+    /// does it otherwise). Started while the process may still raise priorities (root), the
+    /// thread runs at nice [`CAPTURE_NICE`].
+    pub fn start(&mut self) {
         let Stage::Opened(cap) = std::mem::replace(&mut self.stage, Stage::Over) else { return };
         let (producer, consumer) = queue::queue(self.bounds, self.when_full);
         let stop = self.stop.clone();
         let limit = self.stop_after;
         let iface = self.iface.clone();
         let ring = self.ring;
-        let spawned =
-            std::thread::Builder::new().name("capture".into()).spawn(move || capture_thread(*cap, ring, producer, &stop, limit, &iface));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("capture".into()).spawn(move || {
+            raise_priority();
+            let _ = ready_tx.send(());
+            capture_thread(*cap, ring, producer, &stop, limit, &iface)
+        });
         match spawned {
-            Ok(thread) => self.stage = Stage::Running { consumer, thread },
+            Ok(thread) => {
+                // the priority is raised before the caller goes on (and drops privileges)
+                let _ = ready_rx.recv();
+                self.stage = Stage::Running { consumer, thread };
+            }
             Err(err) => {
                 let msg = format!("capture on {}: cannot start the capture thread: {err}", self.iface);
                 self.stage = Stage::Running {
@@ -372,6 +381,21 @@ fn pcap_counts(cap: &mut Capture<Active>, queue_dropped: u64) -> LiveStats {
     match cap.stats() {
         Ok(counts) => LiveStats { received: counts.received, dropped: counts.dropped, if_dropped: counts.if_dropped, queue_dropped },
         Err(_) => LiveStats { queue_dropped, ..LiveStats::default() },
+    }
+}
+
+/// The capture thread's nice value when the process may raise it (CAP_SYS_NICE, as root): the
+/// thread that empties the kernel buffer runs before the annotation and the traffic's own
+/// programs, which can wait (its own work is a copy per frame).
+pub const CAPTURE_NICE: i32 = -10;
+
+/// Give the calling thread [`CAPTURE_NICE`] (Linux: the nice value is per thread); without the
+/// right to, it stays as it is.
+#[allow(unsafe_code)]
+fn raise_priority() {
+    // SAFETY: a plain system call on the calling thread (who = 0).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, CAPTURE_NICE);
     }
 }
 
@@ -453,6 +477,13 @@ fn classify_open_error(iface: &str, err: pcap::Error) -> LiveError {
         LiveError::NoSuchInterface { iface: iface.to_string(), available: interface_names() }
     } else {
         LiveError::Other { iface: iface.to_string(), msg }
+    }
+}
+
+impl Drop for LiveSource {
+    /// A source dropped before its end (an error after it started) stops its capture thread.
+    fn drop(&mut self) {
+        let _ = self.finish();
     }
 }
 
