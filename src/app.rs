@@ -374,7 +374,23 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             }
         };
     }
-    let mut src = match LiveSource::open(&cfg.live) {
+    let when_full = match std::env::var("WIRESEAM_LIVE_WHEN_FULL").as_deref() {
+        Err(_) | Ok("block") => live::WhenFull::Block,
+        Ok("drop") => live::WhenFull::Drop,
+        Ok(other) => {
+            eprintln!("wireseam: WIRESEAM_LIVE_WHEN_FULL={other}: give `block` (the default) or `drop`");
+            return EXIT_USAGE;
+        }
+    };
+    let ring = match std::env::var("WIRESEAM_LIVE_RING").as_deref() {
+        Ok("immediate") => live::Ring::Immediate,
+        Err(_) | Ok("blocks") => live::Ring::Blocks,
+        Ok(other) => {
+            eprintln!("wireseam: WIRESEAM_LIVE_RING={other}: give `blocks` (the default) or `immediate`");
+            return EXIT_USAGE;
+        }
+    };
+    let mut src = match LiveSource::open_with(&cfg.live, ring) {
         Ok(s) => s,
         Err(e @ live::LiveError::Filter { .. }) => {
             eprintln!("wireseam: {e}; see pcap-filter(7) for the syntax");
@@ -396,6 +412,12 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         },
         None => None,
     };
+    src.stop_after(cfg.count);
+    src.when_full(when_full);
+    if std::env::var_os("WIRESEAM_LIVE_NO_RAISE").is_none() {
+        // started before privileges are dropped, so that its priority can be raised
+        src.start();
+    }
     let user = cfg.user.clone().or_else(live::default_user).unwrap_or_else(|| "root".into());
     let dropped = match live::drop_privileges(&user) {
         Ok(d) => d,
@@ -443,10 +465,13 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             seams.keep_timeline = !page.report.recv.is_empty();
         }
     }
-    // Live lines must appear as frames arrive: flush at every line (the capture buffer absorbs bursts).
+    // Live lines must appear as frames arrive: the output is flushed whenever the capture queue
+    // is empty (under load, lines then go out in large writes; when traffic is light, at once).
     // With `-w -` the pcap is standard output: no line goes there.
     let to_stdout = cfg.live.write.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    let out: Box<dyn Write> = if to_stdout { Box::new(io::sink()) } else { Box::new(io::LineWriter::new(io::stdout().lock())) };
+    let mut shared = SharedOut(std::rc::Rc::new(std::cell::RefCell::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()))));
+    let out: Box<dyn Write> = if to_stdout { Box::new(io::sink()) } else { Box::new(shared.clone()) };
+    let mut src = FlushWhenIdle { src: &mut src, out: shared.clone() };
     let text = cfg.look.options(Palette::for_stdout(cfg.color));
     let mut lines = packet_sink(&cfg.format, text, out);
     let mut both;
@@ -469,7 +494,9 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         }
         run
     };
-    let stats = src.stats;
+    let _ = shared.flush();
+    drop(lines);
+    let stats = src.src.stats;
     if let (Some(page), Some(report), Ok(_)) = (&cfg.report, report.as_mut(), &result) {
         let path = &page.output;
         let mut drops = Vec::new();
@@ -479,6 +506,9 @@ fn capture(cfg: &CaptureConfig) -> i32 {
                 stats.dropped, stats.if_dropped
             ));
         }
+        if stats.queue_dropped > 0 {
+            drops.push(format!("{} frames were dropped in wireseam's capture queue: the capture misses them", stats.queue_dropped));
+        }
         match report.write_page(drops) {
             Ok(()) => report_written(path, report.written()),
             Err(e) => eprintln!("wireseam: writing {}: {e}", path.display()),
@@ -486,12 +516,13 @@ fn capture(cfg: &CaptureConfig) -> i32 {
     }
     if let Ok(sum) = &result {
         eprintln!(
-            "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface",
+            "wireseam: {} packets captured, {} received by filter{}, {} dropped by kernel, {} dropped by interface, {} dropped by wireseam's queue",
             sum.frames,
             stats.received,
             if cfg.live.iface == "lo" { " (loopback counts each frame twice)" } else { "" },
             stats.dropped,
-            stats.if_dropped
+            stats.if_dropped,
+            stats.queue_dropped
         )
     }
     let input = InputConfig {
@@ -506,6 +537,51 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         tunnels: cfg.tunnels.clone(),
     };
     finish(&input, result, Ok(()))
+}
+
+/// Standard output shared by the line sink (which writes) and [`FlushWhenIdle`] (which
+/// flushes): one thread, so a `RefCell` (a flag test per write) instead of a lock.
+struct SharedOut<W: Write>(std::rc::Rc<std::cell::RefCell<W>>);
+
+impl<W: Write> Clone for SharedOut<W> {
+    fn clone(&self) -> Self {
+        SharedOut(std::rc::Rc::clone(&self.0))
+    }
+}
+
+impl<W: Write> Write for SharedOut<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.borrow_mut().write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
+/// A live source whose lines are flushed whenever it has no frame ready ([`Next::Again`]).
+struct FlushWhenIdle<'s, W: Write> {
+    src: &'s mut crate::capture::live::LiveSource,
+    out: SharedOut<W>,
+}
+
+impl<W: Write> crate::capture::Source for FlushWhenIdle<'_, W> {
+    fn next_packet(&mut self) -> crate::capture::Next<'_> {
+        let next = self.src.next_packet();
+        if matches!(next, crate::capture::Next::Again) {
+            // a failed flush shows again at the sink's next write or its finish
+            let _ = self.out.0.borrow_mut().flush();
+        }
+        next
+    }
+    fn linktype_hint(&self) -> u32 {
+        self.src.linktype_hint()
+    }
+    fn end(&mut self) {
+        self.src.end();
+    }
 }
 
 /// How a file command reads `input`: its filter, count, limits, threads and framing, with a

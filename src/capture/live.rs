@@ -1,18 +1,30 @@
-//! Live capture through libpcap: immediate mode, a kernel BPF filter, a large ring buffer,
-//! nanosecond timestamps, `-w` savefile flushed per packet, stop on request with nothing lost.
+//! Live capture through libpcap: TPACKET_V3 blocks with a 10 ms timeout ([`Ring`]), a kernel
+//! BPF filter, a large ring buffer, nanosecond timestamps, and a `-w` savefile that holds every record before its frame is shown.
 //!
-//! Stopping: a signal handler thread or a timer calls [`Stopper::stop`], which calls
-//! `pcap_breakloop`; the blocked read returns, the handle switches to non-blocking mode and
-//! everything libpcap still holds is drained before the source reports its end.
+//! Two threads. The capture thread does nothing but drain libpcap into a bounded queue of
+//! reusable batches ([`queue`]): frames are copied into pcap records, and a batch is handed on
+//! when it is full or when libpcap has nothing more for the moment. The thread that reads this
+//! [`Source`] (the pipeline's) takes a batch, writes all its records to the `-w` file in one
+//! write(2), then yields its frames; so a record reaches the file before its frame's line is
+//! shown, and the savefile costs one system call per batch instead of one per frame.
+//!
+//! Stopping: a signal handler thread or a timer calls [`Stopper::stop`]; the capture thread
+//! (which waits for the interface with a 50 ms poll) then reads until libpcap holds nothing
+//! more (with blocks: until no block has come for four block timeouts), hands its last batch
+//! on and ends; the source yields what is queued, then ends.
+
+mod queue;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use pcap::{Active, BreakLoop, Capture, Device, Precision};
+use pcap::{Active, Capture, Device, Precision};
 use std::io::Write;
 
 use super::{Next, PacketMeta, Source, SourceError};
+
+pub use queue::WhenFull;
 
 /// How to open a live capture.
 #[derive(Debug, Clone)]
@@ -94,18 +106,16 @@ pub enum LiveError {
 }
 
 /// Stops a running capture from another thread (signal handler thread, timer, demo driver).
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Stopper {
     flag: Arc<AtomicBool>,
-    break_loop: Arc<BreakLoop>,
 }
 
 impl Stopper {
-    /// Ask the capture to stop: the blocked read returns, and the source drains what libpcap
-    /// still holds before it ends. Safe to call from any thread, any number of times.
+    /// Ask the capture to stop: within one poll interval the capture thread reads what libpcap
+    /// still holds, hands it on and ends. Safe to call from any thread, any number of times.
     pub fn stop(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        self.break_loop.breakloop();
     }
     /// True once [`stop`](Self::stop) has been called.
     pub fn stopped(&self) -> bool {
@@ -113,7 +123,7 @@ impl Stopper {
     }
 }
 
-/// Counts from libpcap at the end of a capture.
+/// Counts at the end of a capture: libpcap's, and the frames wireseam's own queue lost.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LiveStats {
     /// Packets the filter passed (`ps_recv`, pcap_stats(3PCAP)).
@@ -122,21 +132,70 @@ pub struct LiveStats {
     pub dropped: u32,
     /// Packets dropped by the interface or its driver (`ps_ifdrop`).
     pub if_dropped: u32,
+    /// Frames libpcap delivered that the queue to the annotating thread had no room for
+    /// ([`WhenFull::Drop`]; always 0 with [`WhenFull::Block`]).
+    pub queue_dropped: u64,
+}
+
+/// How libpcap hands the kernel's capture ring over (pcap_set_immediate_mode(3PCAP)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ring {
+    /// Immediate mode: libpcap uses TPACKET_V2, one fixed-size ring slot per frame (sized for
+    /// the snap length or the interface's MTU, whichever is smaller), each frame readable as
+    /// soon as the kernel has put it there. On `lo` (MTU 65536) every slot is larger than
+    /// 64 KiB, whatever the size of the frame in it.
+    Immediate,
+    /// TPACKET_V3 (tcpdump's way, with a shorter timeout): frames packed one after another
+    /// into blocks, each handed over when full or when its timeout ([`BLOCK_MS`]) expires, so a
+    /// line can come up to about two timeouts late. Measured to lose far fewer frames than
+    /// [`Ring::Immediate`] in loopback bursts (benches/README.md, "Live capture").
+    #[default]
+    Blocks,
+}
+
+/// The block timeout of [`Ring::Blocks`], in milliseconds.
+pub const BLOCK_MS: i32 = 10;
+
+/// The queue holds this many times the kernel buffer's size in records (256 MiB with the
+/// default `-B 128`). Its memory is touched only as far as a burst fills it, and the batch given
+/// back last is taken first, so a capture that keeps up uses a few batches. Measured on
+/// loopback bursts (benches/README.md, "Live capture"): 256 MiB of queue never filled.
+const QUEUE_PER_BUFFER: usize = 2;
+
+/// How long the capture thread waits for the interface before it looks at the stop flag again.
+const POLL_MS: i32 = 50;
+
+/// What the capture thread ends with.
+struct Ending {
+    stats: LiveStats,
+    error: Option<String>,
+}
+
+/// Where the capture is: opened (the handle waits for the first read, so that the thread starts
+/// after privileges are dropped), running on its thread, or over.
+enum Stage {
+    Opened(Box<Capture<Active>>),
+    Running { consumer: queue::Consumer, thread: std::thread::JoinHandle<Ending> },
+    Over,
 }
 
 /// A live capture on one interface, read frame by frame as a [`Source`].
 pub struct LiveSource {
-    cap: Option<Capture<Active>>,
+    stage: Stage,
+    ring: Ring,
     save: Option<RecordWriter>,
     linktype: u32,
-    nanos: bool,
-    draining: bool,
-    drained: bool,
-    break_seen: bool,
-    finished: bool,
     stop: Stopper,
     iface: String,
-    /// libpcap's counts, filled in when the source ends.
+    bounds: queue::Bounds,
+    when_full: WhenFull,
+    stop_after: Option<u64>,
+    /// The batch being yielded, and the index of its next frame.
+    batch: Option<queue::Batch>,
+    next: usize,
+    /// The queue was found empty and [`Next::Again`] said so; the next read waits.
+    idle_told: bool,
+    /// libpcap's counts and the queue's drops, filled in when the source ends.
     pub stats: LiveStats,
 }
 
@@ -181,9 +240,15 @@ pub fn list_interfaces() -> Result<Vec<String>, String> {
 }
 
 impl LiveSource {
-    /// Open `cfg.iface` in immediate mode with nanosecond timestamps, install the filter in the
-    /// kernel and create the `-w` file.
+    /// Open `cfg.iface` with the default [`Ring`] and nanosecond timestamps, install the
+    /// filter in the kernel and create the `-w` file. The capture thread starts at the first
+    /// read.
     pub fn open(cfg: &LiveConfig) -> Result<Self, LiveError> {
+        Self::open_with(cfg, Ring::default())
+    }
+
+    /// [`LiveSource::open`] with the kernel ring handed over as `ring` says.
+    pub fn open_with(cfg: &LiveConfig, ring: Ring) -> Result<Self, LiveError> {
         let iface = cfg.iface.clone();
         let other = |err: pcap::Error| LiveError::Other { iface: iface.clone(), msg: err.to_string() };
         let known = Device::list().map(|devices| devices.iter().any(|dev| dev.name == cfg.iface)).unwrap_or(true);
@@ -191,8 +256,11 @@ impl LiveSource {
             return Err(LiveError::NoSuchInterface { iface, available: interface_names() });
         }
         let inactive = Capture::from_device(cfg.iface.as_str()).map_err(other)?;
+        let inactive = match ring {
+            Ring::Immediate => inactive.immediate_mode(true),
+            Ring::Blocks => inactive.immediate_mode(false).timeout(BLOCK_MS),
+        };
         let mut cap = inactive
-            .immediate_mode(true)
             .promisc(cfg.promisc)
             .snaplen(cfg.snaplen)
             .buffer_size(cfg.buffer_bytes)
@@ -213,18 +281,19 @@ impl LiveSource {
             ),
             None => None,
         };
-        let break_loop = Arc::new(cap.breakloop_handle());
         Ok(LiveSource {
-            cap: Some(cap),
+            stage: Stage::Opened(Box::new(cap)),
+            ring,
             save,
             linktype,
-            nanos: true,
-            draining: false,
-            drained: false,
-            break_seen: false,
-            finished: false,
-            stop: Stopper { flag: Arc::new(AtomicBool::new(false)), break_loop },
+            stop: Stopper::default(),
             iface,
+            bounds: queue::Bounds::for_bytes(QUEUE_PER_BUFFER * cfg.buffer_bytes.max(0) as usize, cfg.snaplen.max(0) as usize),
+            when_full: WhenFull::default(),
+            stop_after: None,
+            batch: None,
+            next: 0,
+            idle_told: false,
             stats: LiveStats::default(),
         })
     }
@@ -239,22 +308,162 @@ impl LiveSource {
         self.linktype
     }
 
-    fn finish_stats(&mut self) {
-        if let Some(cap) = self.cap.as_mut() {
-            if let Ok(counts) = cap.stats() {
-                self.stats = LiveStats { received: counts.received, dropped: counts.dropped, if_dropped: counts.if_dropped };
+    /// Stop capturing after `count` frames (`-c`): the capture thread takes no more from
+    /// libpcap, so the `-w` file holds exactly those. Call before the first read.
+    pub fn stop_after(&mut self, count: Option<u64>) {
+        self.stop_after = count;
+    }
+
+    /// What the capture thread does when the queue is full (the default: wait). Call before
+    /// the first read.
+    pub fn when_full(&mut self, when_full: WhenFull) {
+        self.when_full = when_full;
+    }
+
+    /// Start the capture thread on the opened handle, if it is not running yet (the first read
+    /// does it otherwise). Started while the process may still raise priorities (root), the
+    /// thread runs at nice [`CAPTURE_NICE`].
+    pub fn start(&mut self) {
+        let Stage::Opened(cap) = std::mem::replace(&mut self.stage, Stage::Over) else { return };
+        let (producer, consumer) = queue::queue(self.bounds, self.when_full);
+        let stop = self.stop.clone();
+        let limit = self.stop_after;
+        let iface = self.iface.clone();
+        let ring = self.ring;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("capture".into()).spawn(move || {
+            raise_priority();
+            let _ = ready_tx.send(());
+            capture_thread(*cap, ring, producer, &stop, limit, &iface)
+        });
+        match spawned {
+            Ok(thread) => {
+                // the priority is raised before the caller goes on (and drops privileges)
+                let _ = ready_rx.recv();
+                self.stage = Stage::Running { consumer, thread };
+            }
+            Err(err) => {
+                let msg = format!("capture on {}: cannot start the capture thread: {err}", self.iface);
+                self.stage = Stage::Running {
+                    consumer,
+                    thread: std::thread::spawn(move || Ending { stats: LiveStats::default(), error: Some(msg) }),
+                };
             }
         }
     }
 
-    /// Switch to non-blocking reads to drain what libpcap still holds.
-    fn start_draining(&mut self) -> Result<(), pcap::Error> {
-        self.draining = true;
-        if let Some(cap) = self.cap.take() {
-            self.cap = Some(cap.setnonblock()?);
+    /// Wait for the capture thread and keep its counts; its error, if it had one.
+    fn finish(&mut self) -> Option<String> {
+        match std::mem::replace(&mut self.stage, Stage::Over) {
+            Stage::Running { consumer, thread } => {
+                // the thread sees the queue gone at its next hand-on and ends without draining
+                self.stop.stop();
+                drop(consumer);
+                match thread.join() {
+                    Ok(ending) => {
+                        self.stats = ending.stats;
+                        ending.error
+                    }
+                    Err(_) => Some(format!("capture on {}: the capture thread panicked", self.iface)),
+                }
+            }
+            Stage::Opened(mut cap) => {
+                self.stats = pcap_counts(&mut cap, 0);
+                None
+            }
+            Stage::Over => None,
         }
-        Ok(())
     }
+}
+
+/// libpcap's counts, with the queue's drops beside them.
+fn pcap_counts(cap: &mut Capture<Active>, queue_dropped: u64) -> LiveStats {
+    match cap.stats() {
+        Ok(counts) => LiveStats { received: counts.received, dropped: counts.dropped, if_dropped: counts.if_dropped, queue_dropped },
+        Err(_) => LiveStats { queue_dropped, ..LiveStats::default() },
+    }
+}
+
+/// The capture thread's nice value when the process may raise it (CAP_SYS_NICE, as root): the
+/// thread that empties the kernel buffer runs before the annotation and the traffic's own
+/// programs, which can wait (its own work is a copy per frame).
+pub const CAPTURE_NICE: i32 = -10;
+
+/// Give the calling thread [`CAPTURE_NICE`] (Linux: the nice value is per thread); without the
+/// right to, it stays as it is.
+#[allow(unsafe_code)]
+fn raise_priority() {
+    // SAFETY: a plain system call on the calling thread (who = 0).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, CAPTURE_NICE);
+    }
+}
+
+/// Wait until the capture's descriptor is readable or `ms` milliseconds have passed; true when
+/// it is readable (or the wait was interrupted: the caller reads again).
+#[allow(unsafe_code)]
+fn wait_readable(fd: std::os::unix::io::RawFd, ms: i32) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, for a descriptor the capture handle keeps open.
+    let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+    ready != 0
+}
+
+/// The capture thread: read libpcap without blocking, queue every frame, hand the batch on
+/// whenever libpcap has nothing more, wait for the interface, stop on request once libpcap is
+/// drained, after `limit` frames, or when the reading side is gone.
+fn capture_thread(
+    cap: Capture<Active>,
+    ring: Ring,
+    mut producer: queue::Producer,
+    stop: &Stopper,
+    limit: Option<u64>,
+    iface: &str,
+) -> Ending {
+    use std::os::unix::io::AsRawFd;
+    let mut cap = match cap.setnonblock() {
+        Ok(cap) => cap,
+        Err(err) => return Ending { stats: LiveStats::default(), error: Some(format!("capture on {iface}: {err}")) },
+    };
+    let fd = cap.as_raw_fd();
+    let mut taken = 0u64;
+    let mut error = None;
+    loop {
+        if limit.is_some_and(|limit| taken >= limit) {
+            break;
+        }
+        // looked at before the read: a stop ends the loop at the first read that finds nothing
+        let stopping = stop.stopped();
+        match cap.next_packet() {
+            Ok(packet) => {
+                taken += 1;
+                let header = packet.header;
+                if producer.push(header.ts.tv_sec, header.ts.tv_usec, header.len, packet.data).is_err() {
+                    break;
+                }
+            }
+            Err(pcap::Error::TimeoutExpired) => {
+                // a non-blocking read found nothing: libpcap holds no frame now
+                if producer.flush().is_err() {
+                    break;
+                }
+                if !stopping {
+                    wait_readable(fd, POLL_MS);
+                } else if ring == Ring::Immediate || !wait_readable(fd, 4 * BLOCK_MS) {
+                    // drained: with blocks, the kernel hands a partly filled block over within
+                    // about two timeouts (it closes a block that was active at two successive
+                    // timer expiries), so four without a block mean there is none
+                    break;
+                }
+            }
+            Err(err) => {
+                error = Some(format!("capture on {iface}: {err}"));
+                break;
+            }
+        }
+    }
+    let _ = producer.flush();
+    Ending { stats: pcap_counts(&mut cap, producer.dropped()), error }
 }
 
 /// The [`LiveError`] that says what to do about a failed open.
@@ -271,60 +480,75 @@ fn classify_open_error(iface: &str, err: pcap::Error) -> LiveError {
     }
 }
 
+impl Drop for LiveSource {
+    /// A source dropped before its end (an error after it started) stops its capture thread.
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
 impl Source for LiveSource {
     fn next_packet(&mut self) -> Next<'_> {
-        // Work that needs the whole handle happens here, before a packet borrow is taken
-        // (a packet returned from the read below borrows the handle).
-        if self.finished {
-            return Next::End;
-        }
-        if self.drained {
-            self.finish_stats();
-            self.finished = true;
-            return Next::End;
-        }
-        if (self.stop.stopped() || self.break_seen) && !self.draining {
-            if let Err(err) = self.start_draining() {
-                return Next::Err(SourceError::Live(err.to_string()));
+        // Batches are taken and written here; the frame is borrowed only at the end.
+        loop {
+            if self.batch.as_ref().is_some_and(|batch| self.next < batch.len()) {
+                break;
             }
-        }
-        let LiveSource { cap, save, linktype, nanos, draining, iface, drained, break_seen, .. } = self;
-        let Some(cap) = cap.as_mut() else { return Next::End };
-        match cap.next_packet() {
-            Ok(packet) => {
-                let header = packet.header;
-                if let Some(writer) = save.as_mut() {
-                    // The record reaches the file before the frame is shown, in one write(2).
-                    if let Err(err) = writer.record(header.ts.tv_sec, header.ts.tv_usec, header.len, packet.data) {
-                        return Next::Err(SourceError::Live(format!("-w: {err}")));
+            let consumer = match &self.stage {
+                Stage::Running { consumer, .. } => consumer,
+                Stage::Opened(_) => {
+                    self.start();
+                    continue;
+                }
+                Stage::Over => return Next::End,
+            };
+            if let Some(done) = self.batch.take() {
+                consumer.give_back(done);
+            }
+            let taken = match consumer.try_take() {
+                queue::Taken::Empty if !self.idle_told => {
+                    // said once, so that the reader can flush its output before the wait
+                    self.idle_told = true;
+                    return Next::Again;
+                }
+                queue::Taken::Empty => consumer.take(),
+                taken => taken,
+            };
+            match taken {
+                queue::Taken::Batch(batch) => {
+                    self.idle_told = false;
+                    if let Some(writer) = self.save.as_mut() {
+                        // every record of the batch reaches the file before any of its frames is shown
+                        if let Err(err) = writer.write_batch(&batch) {
+                            consumer.give_back(batch);
+                            return Next::Err(SourceError::Live(format!("-w: {err}")));
+                        }
                     }
+                    self.batch = Some(batch);
+                    self.next = 0;
                 }
-                let ts_ns = header.ts.tv_sec * 1_000_000_000 + header.ts.tv_usec;
-                let meta = PacketMeta {
-                    ts_ns,
-                    caplen: header.caplen,
-                    len: header.len,
-                    linktype: *linktype,
-                    iface: 0,
-                    nanos: *nanos,
-                    stamped: true,
-                    file: 0,
-                };
-                Next::Packet(meta, packet.data)
-            }
-            Err(pcap::Error::TimeoutExpired) => {
-                if *draining {
-                    *drained = true;
+                queue::Taken::Empty | queue::Taken::Ended => {
+                    return match self.finish() {
+                        Some(msg) => Next::Err(SourceError::Live(msg)),
+                        None => Next::End,
+                    };
                 }
-                Next::Again
             }
-            Err(pcap::Error::NoMorePackets) => {
-                // pcap_breakloop returned the read: drain on the next call, then end
-                *break_seen = true;
-                Next::Again
-            }
-            Err(err) => Next::Err(SourceError::Live(format!("capture on {iface}: {err}"))),
         }
+        let Some(batch) = self.batch.as_ref() else { return Next::End };
+        let (slot, data) = batch.frame(self.next);
+        self.next += 1;
+        let meta = PacketMeta {
+            ts_ns: slot.ts_ns,
+            caplen: slot.caplen,
+            len: slot.len,
+            linktype: self.linktype,
+            iface: 0,
+            nanos: true,
+            stamped: true,
+            file: 0,
+        };
+        Next::Packet(meta, data)
     }
 
     fn linktype_hint(&self) -> u32 {
@@ -332,22 +556,18 @@ impl Source for LiveSource {
     }
 
     fn end(&mut self) {
-        if !self.finished {
-            self.finish_stats();
-            self.finished = true;
-        }
+        let _ = self.finish();
     }
 }
 
-/// A nanosecond pcap written one whole record per write(2), before the frame is shown.
-/// libpcap's `pcap_dump` goes through a stdio buffer that holds records back and splits large
-/// ones across writes. Here a record reaches the kernel at once: a crash loses nothing that
-/// was shown, and a SIGKILL can cut at most the record being written (the kernel ends a
-/// write(2) early at a page boundary on a fatal signal), which readers report as a cut-short
-/// last record after reading every record before it.
+/// A nanosecond pcap written a batch of whole records per write(2), before the batch's frames
+/// are shown. libpcap's `pcap_dump` goes through a stdio buffer that holds records back. Here
+/// the records of a batch reach the kernel before any of its frames is annotated: a crash
+/// loses nothing that was shown, and a SIGKILL can cut only the batch being written (the
+/// kernel ends a write(2) early at a page boundary on a fatal signal), which readers report as
+/// a cut-short last record after reading every record before it.
 pub struct RecordWriter {
     file: Box<dyn Write + Send>,
-    buf: Vec<u8>,
     /// Rotation, and what it needs: the -w name, the header fields, bytes in the current file,
     /// its count within the -G turn, when the turn began (seconds since the epoch).
     rotate: Rotation,
@@ -405,12 +625,17 @@ impl RecordWriter {
         name.into()
     }
 
+    /// Whether -C or -G closes the current file before a record of time `sec`: the -G turn is
+    /// over, or the file is already larger than -C.
+    fn rotation_due(&self, sec: i64) -> bool {
+        self.rotate.seconds.is_some_and(|g| sec >= self.turn + g as i64) || self.rotate.size.is_some_and(|c| self.size > c)
+    }
+
     /// Close the current file and open the next before a record of time `sec`, when -C or -G
     /// says so.
     fn rotate_before(&mut self, sec: i64) -> std::io::Result<()> {
         let turn_over = self.rotate.seconds.is_some_and(|g| sec >= self.turn + g as i64);
-        let full = self.rotate.size.is_some_and(|c| self.size > c);
-        if !turn_over && !full {
+        if !self.rotation_due(sec) {
             return Ok(());
         }
         if turn_over {
@@ -441,32 +666,29 @@ impl RecordWriter {
         header.extend_from_slice(&snaplen.to_le_bytes());
         header.extend_from_slice(&linktype.to_le_bytes());
         file.write_all(&header)?;
-        Ok(RecordWriter {
-            file,
-            buf: Vec::with_capacity(65_536 + 16),
-            rotate: Rotation::default(),
-            pattern: path.to_path_buf(),
-            linktype,
-            snaplen,
-            size: 24,
-            count: 0,
-            turn: 0,
-        })
+        Ok(RecordWriter { file, rotate: Rotation::default(), pattern: path.to_path_buf(), linktype, snaplen, size: 24, count: 0, turn: 0 })
     }
 
-    /// Append one record: timestamp, captured and original length, captured bytes.
-    pub fn record(&mut self, sec: i64, nsec: i64, wire_len: u32, data: &[u8]) -> std::io::Result<()> {
-        if self.rotate != Rotation::default() {
-            self.rotate_before(sec)?;
+    /// Append every record of `batch`: in one write(2) when the file does not rotate, else
+    /// in one write per run of records that go to the same file.
+    fn write_batch(&mut self, batch: &queue::Batch) -> std::io::Result<()> {
+        if self.rotate == Rotation::default() {
+            self.size += batch.records().len() as u64;
+            self.file.write_all(batch.records())?;
+            return self.file.flush();
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(&(sec as u32).to_le_bytes());
-        self.buf.extend_from_slice(&(nsec as u32).to_le_bytes());
-        self.buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(&wire_len.to_le_bytes());
-        self.buf.extend_from_slice(data);
-        self.size += self.buf.len() as u64;
-        self.file.write_all(&self.buf)?;
+        let mut from = 0;
+        for i in 0..batch.len() {
+            let (slot, data) = batch.frame(i);
+            let sec = slot.ts_ns.div_euclid(1_000_000_000);
+            if self.rotation_due(sec) {
+                self.file.write_all(batch.records_of(from, i))?;
+                self.rotate_before(sec)?;
+                from = i;
+            }
+            self.size += (queue::RECORD_HEADER + data.len()) as u64;
+        }
+        self.file.write_all(batch.records_of(from, batch.len()))?;
         self.file.flush()
     }
 }
@@ -491,4 +713,46 @@ pub fn drop_privileges(user: &str) -> Result<Option<(u32, u32)>, String> {
 /// The default unprivileged user to become: `nobody` when it exists.
 pub fn default_user() -> Option<String> {
     nix::unistd::User::from_name("nobody").ok().flatten().map(|account| account.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of `frames` frames of `len` bytes each (byte i of frame n is n), one second apart.
+    fn batch_of(frames: u8, len: usize) -> queue::Batch {
+        let (mut producer, consumer) = queue::queue(queue::Bounds { batches: 1, batch_bytes: 4096 }, WhenFull::Block);
+        for n in 0..frames {
+            producer.push(i64::from(n), 5, len as u32, &vec![n; len]).unwrap();
+        }
+        producer.flush().unwrap();
+        match consumer.try_take() {
+            queue::Taken::Batch(batch) => batch,
+            _ => panic!("the batch was handed on"),
+        }
+    }
+
+    #[test]
+    fn a_batch_goes_to_the_file_as_its_records_and_rotates_by_size() {
+        let dir = std::env::temp_dir().join(format!("wireseam-batch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("plain.pcap");
+        let mut writer = RecordWriter::rotating(&plain, 1, 262_144, Rotation::default()).unwrap();
+        let batch = batch_of(3, 60);
+        writer.write_batch(&batch).unwrap();
+        let bytes = std::fs::read(&plain).unwrap();
+        assert_eq!(bytes.len(), 24 + 3 * (16 + 60));
+        assert_eq!(&bytes[24..], batch.records());
+        // -C 100: a file past 100 bytes is closed before the next record
+        let ring = dir.join("ring.pcap");
+        let mut writer = RecordWriter::rotating(&ring, 1, 262_144, Rotation { size: Some(100), seconds: None }).unwrap();
+        writer.write_batch(&batch).unwrap();
+        let first = std::fs::read(&ring).unwrap();
+        let second = std::fs::read(dir.join("ring.pcap1")).unwrap();
+        assert_eq!(first.len(), 24 + 2 * 76, "24 + 76 = 100 is not past 100: the second record still goes in");
+        assert_eq!(&first[24..], batch.records_of(0, 2));
+        assert_eq!(&second[24..], batch.records_of(2, 3));
+        assert_eq!(&second[..24], &first[..24], "each file has the header");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -351,8 +351,8 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
 
-    /// Also write the frames to a pcap file (nanosecond timestamps), flushed frame by frame.
-    /// `-w -`: the pcap on standard output, and no lines there (`| tshark -r -`).
+    /// Also write the frames to a pcap file (nanosecond timestamps), each batch of records
+    /// written before any of its frames is shown. `-w -`: the pcap on standard output, and no lines there (`| tshark -r -`).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
@@ -383,8 +383,9 @@ pub struct CaptureArgs {
     #[arg(short = 'p', long = "no-promiscuous-mode")]
     pub no_promisc: bool,
 
-    /// Kernel capture buffer in MiB (large buffers avoid drops in bursts).
-    #[arg(short = 'B', long = "buffer-size", default_value_t = 64, value_name = "MIB")]
+    /// Kernel capture buffer in MiB (large buffers avoid drops in bursts); wireseam's own queue
+    /// behind it holds twice as much, touched only as far as a burst fills it.
+    #[arg(short = 'B', long = "buffer-size", default_value_t = 128, value_name = "MIB")]
     pub buffer_mib: i32,
 
     /// User to become after opening the capture (when started as root); `root` keeps root.
