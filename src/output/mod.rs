@@ -101,6 +101,9 @@ struct Waiting {
 
 impl Deferred {
     const MAX: usize = 4096;
+    /// Buffers kept for reuse: enough for the lines that usually wait at once (a message's
+    /// frames); a longer wait allocates, and its buffers are not all kept.
+    const SPARE: usize = 256;
 
     /// No line waits yet; new lines' buffers start with `line_capacity` bytes of room.
     pub fn new(line_capacity: usize) -> Self {
@@ -153,7 +156,7 @@ impl Deferred {
             w.write_all(line.head.as_bytes())?;
             annotate(w, line.note.flatten().as_ref())?;
             w.write_all(line.tail.as_bytes())?;
-            if self.spare.len() < Self::MAX && line.head.capacity() <= 4096 && line.tail.capacity() <= 4096 {
+            if self.spare.len() < Self::SPARE && line.head.capacity() <= 4096 && line.tail.capacity() <= 4096 {
                 line.head.clear();
                 line.tail.clear();
                 self.spare.push((line.head, line.tail));
