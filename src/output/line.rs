@@ -304,9 +304,9 @@ mod tests {
     #[test]
     fn decimal_lengths() {
         assert_eq!(decimal_len(0), 1);
-        for p in 1..20 {
-            assert_eq!(decimal_len(POW10[p] - 1), p, "10^{p} - 1");
-            assert_eq!(decimal_len(POW10[p]), p + 1, "10^{p}");
+        for (p, &power) in POW10.iter().enumerate().skip(1) {
+            assert_eq!(decimal_len(power - 1), p, "10^{p} - 1");
+            assert_eq!(decimal_len(power), p + 1, "10^{p}");
         }
         assert_eq!(decimal_len(u64::MAX), 20);
     }
@@ -316,7 +316,8 @@ mod tests {
         let mut line = Line::with_capacity(1);
         line.put(b"seq ");
         line.uint(42);
-        write!(line, " {}", "win").unwrap();
+        let word = "win";
+        write!(line, " {word}").unwrap();
         line.byte(b' ');
         7u16.put_into(&mut line);
         (-3i32).put_into(&mut line);

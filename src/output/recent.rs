@@ -102,7 +102,7 @@ mod tests {
         let (a, b, c) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 3]));
         let mut pairs = MacPairs::default();
         let mut made = 0;
-        let mut make = |s: MacAddr, d: MacAddr, addrs: &mut Vec<u8>, notes: &mut Vec<u8>| {
+        let make = |s: MacAddr, d: MacAddr, addrs: &mut Vec<u8>, notes: &mut Vec<u8>| {
             addrs.extend([s.0[5], d.0[5]]);
             notes.push(s.0[5] + d.0[5]);
         };
