@@ -8,7 +8,7 @@ use crate::decode::MacAddr;
 /// The text written for the last few (source, destination) MAC pairs.
 #[derive(Default)]
 pub struct MacPairs {
-    /// Most recent first is not kept: two entries, replaced in turn.
+    /// Two entries (a link carries both directions of a conversation), replaced in turn.
     entries: [Option<MacPairText>; 2],
     next: usize,
 }
