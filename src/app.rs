@@ -41,6 +41,7 @@ pub fn main() -> i32 {
             return EXIT_USAGE;
         }
     };
+    widen_stdout_pipe();
     match config {
         Config::Read(cfg) => read(&cfg),
         Config::Conns(cfg) => conns(&cfg),
@@ -770,6 +771,13 @@ fn terminal_width() -> Option<u16> {
 
 fn is_broken_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// When standard output is a pipe, ask for a 1 MiB pipe buffer (Linux `F_SETPIPE_SZ`; the
+/// default is 64 KiB): the output then goes out in fewer, larger writes, with fewer switches to
+/// the reader on the other end. Anything else (a file, a terminal, a refusal) is left as it is.
+fn widen_stdout_pipe() {
+    let _ = nix::fcntl::fcntl(io::stdout(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
 }
 
 fn read(cfg: &ReadConfig) -> i32 {
