@@ -384,10 +384,10 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         }
     };
     let ring = match std::env::var("WIRESEAM_LIVE_RING").as_deref() {
-        Ok("immediate") => live::Ring::Immediate,
-        Err(_) | Ok("blocks") => live::Ring::Blocks,
+        Err(_) | Ok("immediate") => live::Ring::Immediate,
+        Ok("blocks") => live::Ring::Blocks,
         Ok(other) => {
-            eprintln!("wireseam: WIRESEAM_LIVE_RING={other}: give `blocks` (the default) or `immediate`");
+            eprintln!("wireseam: WIRESEAM_LIVE_RING={other}: give `immediate` (the default) or `blocks`");
             return EXIT_USAGE;
         }
     };

@@ -143,13 +143,17 @@ pub enum Ring {
     /// Immediate mode: libpcap uses TPACKET_V2, one fixed-size ring slot per frame (sized for
     /// the snap length or the interface's MTU, whichever is smaller), each frame readable as
     /// soon as the kernel has put it there. On `lo` (MTU 65536) every slot is larger than
-    /// 64 KiB, whatever the size of the frame in it.
+    /// 64 KiB, whatever the size of the frame in it. The default: every frame captured before
+    /// a stop is read (see [`Ring::Blocks`]).
+    #[default]
     Immediate,
     /// TPACKET_V3 (tcpdump's way, with a shorter timeout): frames packed one after another
     /// into blocks, each handed over when full or when its timeout ([`BLOCK_MS`]) expires, so a
     /// line can come up to about two timeouts late. Measured to lose far fewer frames than
-    /// [`Ring::Immediate`] in loopback bursts (benches/README.md, "Live capture").
-    #[default]
+    /// [`Ring::Immediate`] in loopback bursts (benches/README.md, "Live capture"), but on a
+    /// TUN device in a network namespace (the lab's scripted peer) the last, partly filled
+    /// block of a slow exchange was not handed over before the stop's drain ended, and its
+    /// frames were lost: not the default (`WIRESEAM_LIVE_RING=blocks` selects it).
     Blocks,
 }
 
