@@ -375,22 +375,10 @@ fn capture(cfg: &CaptureConfig) -> i32 {
             }
         };
     }
-    let when_full = match std::env::var("WIRESEAM_LIVE_WHEN_FULL").as_deref() {
-        Err(_) | Ok("block") => live::WhenFull::Block,
-        Ok("drop") => live::WhenFull::Drop,
-        Ok(other) => {
-            eprintln!("wireseam: WIRESEAM_LIVE_WHEN_FULL={other}: give `block` (the default) or `drop`");
-            return EXIT_USAGE;
-        }
-    };
-    let ring = match std::env::var("WIRESEAM_LIVE_RING").as_deref() {
-        Err(_) | Ok("immediate") => live::Ring::Immediate,
-        Ok("blocks") => live::Ring::Blocks,
-        Ok(other) => {
-            eprintln!("wireseam: WIRESEAM_LIVE_RING={other}: give `immediate` (the default) or `blocks`");
-            return EXIT_USAGE;
-        }
-    };
+    // Benchmark knobs (benches/README.md, "Live capture"): the first choice is the default.
+    let when_full = bench_choice("WIRESEAM_LIVE_WHEN_FULL", &[("block", live::WhenFull::Block), ("drop", live::WhenFull::Drop)]);
+    let ring = bench_choice("WIRESEAM_LIVE_RING", &[("immediate", live::Ring::Immediate), ("blocks", live::Ring::Blocks)]);
+    let (Some(when_full), Some(ring)) = (when_full, ring) else { return EXIT_USAGE };
     let mut src = match LiveSource::open_with(&cfg.live, ring) {
         Ok(s) => s,
         Err(e @ live::LiveError::Filter { .. }) => {
@@ -538,6 +526,18 @@ fn capture(cfg: &CaptureConfig) -> i32 {
         tunnels: cfg.tunnels.clone(),
     };
     finish(&input, result, Ok(()))
+}
+
+/// The value an environment variable names among `choices` (unset: the first); `None`, with
+/// the error said, for a value that is not among them.
+fn bench_choice<T: Copy>(name: &str, choices: &[(&str, T)]) -> Option<T> {
+    let Ok(given) = std::env::var(name) else { return Some(choices[0].1) };
+    if let Some(&(_, value)) = choices.iter().find(|(word, _)| *word == given) {
+        return Some(value);
+    }
+    let words: Vec<String> = choices.iter().map(|(word, _)| format!("`{word}`")).collect();
+    eprintln!("wireseam: {name}={given}: give {} ({} is the default)", words.join(" or "), words[0]);
+    None
 }
 
 /// Standard output shared by the line sink (which writes) and [`FlushWhenIdle`] (which
