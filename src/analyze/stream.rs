@@ -11,7 +11,7 @@
 use smallvec::SmallVec;
 use std::collections::VecDeque;
 
-use super::framing::detect::{detect, Detection, Level};
+use super::framing::detect::{detect, detect_more, Detection, Level, TextScan};
 use super::framing::{make_framer, FrameCx, Framer, PairState};
 use super::reassembly::{FrameSpan, GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, Reassembler, WireGrid};
 use super::spec::{DirFraming, FramingSpec};
@@ -92,7 +92,7 @@ enum Mode {
     /// grown by half (by [`DETECT_MAX`](super::framing::detect::DETECT_MAX) at the latest), so
     /// the rescans of the buffer cost linear time in all. Detection is monotone (a longer prefix
     /// gives the answer a shorter one gave), so trying less often only delays the same decision.
-    Detect { buf: Vec<u8>, held: Vec<Held>, next_try: usize },
+    Detect { buf: Vec<u8>, held: Vec<Held>, next_try: usize, scan: TextScan },
     /// Framing with this framer.
     Frame(Box<dyn Framer>),
     /// The direction is finished.
@@ -206,7 +206,7 @@ impl Stage {
     /// A stage for direction `dir` of `conn`: detecting (`auto`) or framing with the spec given.
     pub fn new(conn: u32, dir: Dir, choice: DirFraming) -> Self {
         let (mode, detection) = match choice {
-            DirFraming::Auto => (Mode::Detect { buf: Vec::new(), held: Vec::new(), next_try: 0 }, None),
+            DirFraming::Auto => (Mode::Detect { buf: Vec::new(), held: Vec::new(), next_try: 0, scan: TextScan::default() }, None),
             DirFraming::Spec(spec) => {
                 (Mode::Frame(make_framer(spec, 0)), Some(Detection { spec, level: Level::Given, reason: "--framing".into() }))
             }
@@ -627,7 +627,7 @@ impl ReasmSink for StageCx<'_> {
         self.timeline(off, off + bytes.len() as u64, ts, false);
         self.keep(off, Some(bytes), bytes.len() as u64);
         match &mut self.st.mode {
-            Mode::Detect { buf, held, next_try } => {
+            Mode::Detect { buf, held, next_try, scan } => {
                 if mem.try_take(bytes.len()) {
                     buf.extend_from_slice(bytes);
                     held.push(Held { off, len: bytes.len(), n, frame_end, grid, ts });
@@ -636,7 +636,7 @@ impl ReasmSink for StageCx<'_> {
                         // every segment while small (prompt live output), then geometrically
                         *next_try =
                             if buf.len() < 8192 { 0 } else { (buf.len() + buf.len() / 2).min(crate::analyze::framing::detect::DETECT_MAX) };
-                        if let Some(det) = detect(buf, false) {
+                        if let Some(det) = detect_more(buf, false, scan) {
                             self.decide(mem, det);
                         }
                     }

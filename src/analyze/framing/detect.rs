@@ -110,18 +110,53 @@ fn yes(spec: FramingSpec, level: Level, reason: String) -> Verdict {
 /// Decides the framing of a direction from its first bytes `buf`; `ended`: the
 /// stream has no more bytes (closed, or a gap follows). `None`: need more bytes.
 pub fn detect(buf: &[u8], ended: bool) -> Option<Detection> {
+    detect_more(buf, ended, &mut TextScan::default())
+}
+
+/// How far the text rule has looked into a direction's first bytes, kept between the tries of
+/// one direction: bytes already known to be text are not scanned again when the same bytes come
+/// back with more after them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextScan {
+    /// The first `upto` bytes were scanned: all text up to `upto`, or the byte at `upto` is not.
+    upto: usize,
+}
+
+impl TextScan {
+    /// Index of the first byte of `b` that is not text, or `b.len()`; `b` must begin with the
+    /// bytes of every earlier call.
+    fn first_non_text(&mut self, b: &[u8]) -> usize {
+        let from = self.upto.min(b.len());
+        self.upto = from + first_non_text(&b[from..]);
+        self.upto
+    }
+}
+
+/// [`detect`] for the next try on a direction's growing first bytes: `buf` holds the bytes of
+/// the previous try and more, `scan` is what the previous tries learnt. Answers as [`detect`].
+pub fn detect_more(buf: &[u8], ended: bool, scan: &mut TextScan) -> Option<Detection> {
     let ended = ended || buf.len() >= DETECT_MAX;
     let buf = &buf[..buf.len().min(DETECT_MAX)];
     if buf.is_empty() {
         return ended.then(|| Detection { spec: FramingSpec::Segment, level: Level::Low, reason: "no bytes".into() });
     }
-    let rules: [fn(&[u8], bool) -> Verdict; 5] = [rule_http, rule_tls, rule_jsonhdr, rule_text, rule_len];
+    let rules: [fn(&[u8], bool) -> Verdict; 3] = [rule_http, rule_tls, rule_jsonhdr];
     for rule in rules {
         match rule(buf, ended) {
             Verdict::No => {}
             Verdict::More => return None,
             Verdict::Yes(d) => return Some(d),
         }
+    }
+    match rule_text(buf, ended, scan.first_non_text(buf)) {
+        Verdict::No => {}
+        Verdict::More => return None,
+        Verdict::Yes(d) => return Some(d),
+    }
+    match rule_len(buf, ended) {
+        Verdict::No => {}
+        Verdict::More => return None,
+        Verdict::Yes(d) => return Some(d),
     }
     Some(Detection {
         spec: FramingSpec::Segment,
@@ -368,10 +403,10 @@ fn text_at_end(nl: u32, all_crlf: bool, ended: bool, len: usize) -> Verdict {
 /// Rule 4, in the order of the bytes: a non-text byte says no; the [`TEXT_LINES`]th newline,
 /// a newline at or past [`WINDOW`], or reaching [`WINDOW`] with a newline seen says yes. Jumps
 /// from newline to newline (`memchr`) up to the first non-text byte.
-fn rule_text(b: &[u8], ended: bool) -> Verdict {
+/// `bad`: the index of the first byte of `b` that is not text, or `b.len()`.
+fn rule_text(b: &[u8], ended: bool, bad: usize) -> Verdict {
     let mut nl: u32 = 0;
     let mut all_crlf = true;
-    let bad = first_non_text(b);
     for i in memchr::memchr_iter(b'\n', &b[..bad]) {
         if i >= WINDOW && nl > 0 {
             // Byte WINDOW - 1 was passed with a line seen.
@@ -602,7 +637,12 @@ mod tests {
                 if crlf && i > 0 && (x >> (i % 64)) & 1 == 1 { b[i - 1] = b'\r'; }
             }
             if let Some(k) = bad_at.filter(|&k| k < len) { b[k] = if seed % 3 == 0 { 0x80 } else { 0x07 }; }
-            prop_assert_eq!(verdict(rule_text(&b, ended)), verdict(rule_text_byte_by_byte(&b, ended)));
+            prop_assert_eq!(verdict(rule_text(&b, ended, first_non_text(&b))), verdict(rule_text_byte_by_byte(&b, ended)));
+            // Tries on growing prefixes answer as a fresh detection of each prefix.
+            let mut scan = TextScan::default();
+            for cut in [len / 5, len / 3, len / 2, len] {
+                prop_assert_eq!(detect_more(&b[..cut], ended, &mut scan), detect(&b[..cut], ended));
+            }
         }
     }
 
