@@ -86,6 +86,22 @@ pub struct SeamConfig {
     /// False for sinks that read no message's frames (annotated text lines): no allocation
     /// per message.
     pub frame_lists: bool,
+    /// What the engine reports besides each direction's counters. Default
+    /// [`SeamReports::Messages`].
+    pub reports: SeamReports,
+}
+
+/// What the seam engine reports as it goes, besides the counters of each direction's summary
+/// ([`Seams::summary`]), which are the same either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SeamReports {
+    /// Every final message ([`Seams::drain`]) and, per frame, which messages it carries
+    /// ([`SegOut::carried`]): for sinks that show packets or messages.
+    #[default]
+    Messages,
+    /// Only the counters: no message records and no per-frame notes, for runs that show
+    /// neither (`conns`). Events ([`SegOut::events`]) are reported as with `Messages`.
+    Counts,
 }
 
 impl Default for SeamConfig {
@@ -101,6 +117,7 @@ impl Default for SeamConfig {
             keep_only: None,
             max_frames: 4096,
             frame_lists: true,
+            reports: SeamReports::Messages,
         }
     }
 }

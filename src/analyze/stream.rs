@@ -15,7 +15,7 @@ use super::framing::detect::{detect, detect_more, Detection, Level, TextScan};
 use super::framing::{make_framer, FrameCx, Framer, PairState};
 use super::reassembly::{FrameSpan, GapReason, Mem, ReasmCfg, ReasmEvent, ReasmSink, Reassembler, WireGrid};
 use super::spec::{DirFraming, FramingSpec};
-use super::{Arrival, Carried, Event, Message, SeamConfig, SegOut};
+use super::{Arrival, Carried, Event, Message, SeamConfig, SeamReports, SegOut};
 use crate::capture::Backing;
 use crate::track::{Dir, FlowId};
 
@@ -425,6 +425,9 @@ impl StageCx<'_> {
         } else if frame_end > upto {
             st.partial.push((n, frame_end, last_idx));
         }
+        if self.cfg.reports == SeamReports::Counts {
+            return;
+        }
         let continues = st.open && st.pending.back().is_some_and(|m| m.index == last_idx);
         let (flow, dir) = (FlowId::Tcp(st.conn), st.dir);
         if let Some(c) = self.out.carried.last_mut() {
@@ -474,7 +477,9 @@ impl StageCx<'_> {
                 framing,
             });
             st.open = true;
-            if st.recent.len() >= RECENT_STARTS {
+            if cfg.reports == SeamReports::Counts {
+                // `recent` maps retransmitted bytes to messages for the frame notes: none made.
+            } else if st.recent.len() >= RECENT_STARTS {
                 st.recent.pop_front();
             }
             st.recent.push_back((cur, index));
@@ -526,32 +531,35 @@ impl StageCx<'_> {
                 st.open = false;
             }
             let end = m.end.unwrap_or(pos);
-            let msg = Message {
+            let stats = &mut st.stats;
+            let (split, complete, len) = (m.nframes > 1 || m.wire_split, m.complete && m.end.is_some(), end - m.offset);
+            stats.messages += 1;
+            stats.sticky += u64::from(m.sticky);
+            stats.wire_unknown += u64::from(m.wire_unknown);
+            stats.split += u64::from(split);
+            stats.incomplete += u64::from(!complete);
+            stats.largest = stats.largest.max(len);
+            stats.max_segments = stats.max_segments.max(m.nframes);
+            stats.sum_segments += m.nframes;
+            if self.cfg.reports == SeamReports::Counts {
+                continue;
+            }
+            self.ready.push(Message {
                 flow: FlowId::Tcp(st.conn),
                 dir: st.dir,
                 index: m.index,
                 offset: m.offset,
-                len: end - m.offset,
+                len,
                 framing: m.framing,
                 frames: if self.cfg.frame_lists { m.frames.into_vec() } else { Vec::new() },
                 nframes: m.nframes,
                 sticky: m.sticky,
-                split: m.nframes > 1 || m.wire_split,
+                split,
                 wire_unknown: m.wire_unknown,
-                complete: m.complete && m.end.is_some(),
+                complete,
                 first_ts: m.first_ts,
                 last_ts: m.last_ts,
-            };
-            let stats = &mut st.stats;
-            stats.messages += 1;
-            stats.sticky += u64::from(msg.sticky);
-            stats.wire_unknown += u64::from(msg.wire_unknown);
-            stats.split += u64::from(msg.split);
-            stats.incomplete += u64::from(!msg.complete);
-            stats.largest = stats.largest.max(msg.len);
-            stats.max_segments = stats.max_segments.max(msg.nframes);
-            stats.sum_segments += msg.nframes;
-            self.ready.push(msg);
+            });
         }
     }
 
@@ -680,6 +688,7 @@ impl ReasmSink for StageCx<'_> {
     }
 
     fn old(&mut self, off: u64, len: u64, n: u64) {
+        // With `SeamReports::Counts` nothing is kept in `recent`, so no note is made.
         let recent = &self.st.recent;
         if recent.is_empty() || len == 0 {
             return;

@@ -21,7 +21,7 @@ use std::io;
 use std::sync::Arc;
 
 use super::{ChecksumMode, ConnRecord, FrameFacts, FrameTimes, Kept, MsgNote, ReadOptions, RunSummary, Sink};
-use crate::analyze::{Carried, Datagram, Event, Message, SeamConfig, Seams, SegIn, SegOut, WireSegs};
+use crate::analyze::{Carried, Datagram, Event, Message, SeamConfig, SeamReports, Seams, SegIn, SegOut, WireSegs};
 use crate::capture::bpf::{Filter, FilterError};
 use crate::capture::{Backing, PacketMeta};
 use crate::decode::tunnel::DecodeOptions;
@@ -272,6 +272,7 @@ impl Back {
             let mut seams = Seams::new(SeamConfig {
                 global_cap: cfg.global_cap / shares.max(1),
                 max_frames: if annotated { cfg.max_frames } else { 0 },
+                reports: if annotated { cfg.reports } else { SeamReports::Counts },
                 ..cfg
             });
             if let Some(b) = backing {
