@@ -347,7 +347,8 @@ pub fn run_file(opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, R
 
 /// Every frame of `src`, in order, through one core on the calling thread.
 pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<RunSummary, RunError> {
-    let annotated = sink.wants_packets() || sink.wants_messages();
+    let wants_packets = sink.wants_packets();
+    let annotated = wants_packets || sink.wants_messages();
     let mut core = Core::new(opts, src.linktype_hint(), opts.track, 1, src.backing(), annotated)?;
     core.back.frame_lists(sink.wants_message_frames());
     if let Some(info) = src.source_info() {
@@ -378,9 +379,11 @@ pub fn run(src: &mut dyn Source, opts: &ReadOptions, sink: &mut dyn Sink) -> Res
         if frame_core::is_expiry_point(n) {
             core.expire(meta.ts_ns, sink)?;
         }
-        let mut view = PacketView::new(n, meta, times, raw, &frame, &facts);
-        view.file = opts.merged_file(meta.file);
-        sink.packet(&view)?;
+        if wants_packets {
+            let mut view = PacketView::new(n, meta, times, raw, &frame, &facts);
+            view.file = opts.merged_file(meta.file);
+            sink.packet(&view)?;
+        }
         if opts.count.is_some_and(|c| core.front.counts.shown >= c) || sink.satisfied() {
             break;
         }
