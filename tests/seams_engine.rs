@@ -7,7 +7,7 @@ use wireseam::track::FlowId;
 
 use proptest::prelude::*;
 use wireseam::analyze::{
-    render_recv, simulate_recv_sizes, Event, FramingChoice, FramingSpec, Level, Message, SeamConfig, Seams, SegIn, SegOut,
+    render_recv, simulate_recv_sizes, Event, FramingChoice, FramingSpec, Level, Message, SeamConfig, SeamReports, Seams, SegIn, SegOut,
 };
 
 fn cfg(framing: &str) -> SeamConfig {
@@ -363,6 +363,15 @@ proptest! {
         prop_assert_eq!(counts(&msgs0), counts(&msgs));
         prop_assert!(msgs0.iter().all(|m| m.frames.is_empty()));
         prop_assert_eq!(format!("{:?}", s0.summary(0, C2S)), format!("{:?}", s.summary(0, C2S)));
+        // With only the counters reported (as `conns` runs): the same summary, and no message
+        // record or frame note made.
+        let mut sc = Seams::new(SeamConfig { max_frames: 0, reports: SeamReports::Counts, ..cfg(if auto { "auto" } else { "len:4:be" }) });
+        let (mut msgsc, mut sosc) = (Vec::new(), Vec::new());
+        feed(&mut sc, &input, &mut msgsc, &mut sosc);
+        sosc.push(finish(&mut sc, &mut msgsc));
+        prop_assert!(msgsc.is_empty());
+        prop_assert!(sosc.iter().all(|so| so.carried.is_empty()));
+        prop_assert_eq!(format!("{:?}", sc.summary(0, C2S)), format!("{:?}", s.summary(0, C2S)));
         let det = s.summary(0, C2S).unwrap().framing.unwrap();
         if det.spec.to_string() != "len:4:be" {
             // auto may choose otherwise on a tiny stream; nothing more to check then.

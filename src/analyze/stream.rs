@@ -477,12 +477,14 @@ impl StageCx<'_> {
                 framing,
             });
             st.open = true;
-            if cfg.reports == SeamReports::Counts {
-                // `recent` maps retransmitted bytes to messages for the frame notes: none made.
-            } else if st.recent.len() >= RECENT_STARTS {
-                st.recent.pop_front();
+            // `recent` maps retransmitted bytes to messages for the frame notes: with
+            // `SeamReports::Counts` none are made, and nothing is kept.
+            if cfg.reports == SeamReports::Messages {
+                if st.recent.len() >= RECENT_STARTS {
+                    st.recent.pop_front();
+                }
+                st.recent.push_back((cur, index));
             }
-            st.recent.push_back((cur, index));
         }
         // A frame whose bytes arrive in parts (around bytes buffered out of order): the message
         // index its earlier parts reached.
