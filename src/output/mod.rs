@@ -101,9 +101,12 @@ struct Waiting {
 
 impl Deferred {
     const MAX: usize = 4096;
-    /// Buffers kept for reuse: enough for the lines that usually wait at once (a message's
-    /// frames); a longer wait allocates, and its buffers are not all kept.
-    const SPARE: usize = 256;
+    /// Buffers kept for reuse: as many as lines may wait at once. A new line takes a spare
+    /// pair before it allocates, so the spare pairs and the waiting lines together never hold
+    /// more buffers than the longest wait did (the peak is not raised by keeping them), and a
+    /// capture whose lines often wait long (large messages of interleaved connections) does not
+    /// allocate and free a pair for most of its frames.
+    const SPARE: usize = 1024;
 
     /// No line waits yet; new lines' buffers start with `line_capacity` bytes of room.
     pub fn new(line_capacity: usize) -> Self {
