@@ -189,6 +189,7 @@ pub fn run(mut src: FileSource, opts: &ReadOptions, sink: &mut dyn Sink) -> Resu
             walked: 0,
             done: vec![(0, 0); shards],
             ended: false,
+            walking: false,
         }),
         ready: Condvar::new(),
         released,
@@ -398,6 +399,9 @@ struct Steps {
     done: Vec<(u64, usize)>,
     /// The input's last step has been walked.
     ended: bool,
+    /// A thread is walking: the others wait for the steps it walks (it announces each one)
+    /// instead of for the walk itself, which may go on for a few steps.
+    walking: bool,
 }
 
 impl Steps {
@@ -424,6 +428,10 @@ impl Shared {
 
     /// Thread `k`'s next step: walked already, or walked now by this thread (with the one after
     /// it, so that the others find theirs ready). `None` after the last step.
+    ///
+    /// While another thread walks, `k` waits for its own next step to be announced, not for the
+    /// walk to end: a walker goes on until its own queue holds two steps, and a thread that
+    /// waited for the walk lock sat idle through steps already queued for it.
     fn step(&self, k: usize, front: &mut Front) -> Option<(Frames, StepEnd)> {
         loop {
             {
@@ -435,12 +443,14 @@ impl Shared {
                     if st.ended {
                         return None;
                     }
-                    if st.walked < st.slowest().0.saturating_add(AHEAD) {
+                    if !st.walking && st.walked < st.slowest().0.saturating_add(AHEAD) {
                         break;
                     }
                     st = self.ready.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
+                st.walking = true;
             }
+            let _walking = Walking(self);
             let mut walk = self.walk.lock().unwrap_or_else(PoisonError::into_inner);
             loop {
                 let mut frames = {
@@ -484,6 +494,17 @@ impl Shared {
     fn leave(&self, k: usize) {
         self.steps().done[k] = (u64::MAX, usize::MAX);
         self.ready.notify_all();
+    }
+}
+
+/// Ends a thread's walk ([`Steps::walking`]) however it ends, a panic included (the others
+/// would wait for it for ever).
+struct Walking<'s>(&'s Shared);
+
+impl Drop for Walking<'_> {
+    fn drop(&mut self) {
+        self.0.steps().walking = false;
+        self.0.ready.notify_all();
     }
 }
 
