@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use super::spool::{Extents, Spool};
 use super::style::{self, Palette};
 use super::Endpoint;
 use crate::analyze::{
     buffer_glue, render_recv, simulate_reader, simulate_recvfrom, Arrival, Carried, DirSummary, FramingSpec, Message, Reader, RecvFromCall,
-    RecvSchedule, Returned, StreamEnd,
+    RecvSchedule, Returned, StreamEnd, StreamHead,
 };
 use crate::numbers::thousands;
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, RunSummary, Sink};
@@ -40,11 +41,35 @@ pub struct StreamOptions {
     pub keep_mib: usize,
 }
 
+/// Bytes of encoded message records the sink keeps in memory, all connections together, before
+/// the largest buffers go to its spool file.
+const SPOOL_BUDGET: usize = 4 << 20;
+
+impl StreamOptions {
+    /// The bytes of each message the output needs, when that is all it needs of the stream
+    /// ([`SeamConfig::message_heads`](crate::analyze::SeamConfig::message_heads)): twice the
+    /// preview and one more, for the glued preview of two messages and its `…`. `None` when an
+    /// option needs the stream itself (`-x`, `--recv`, `--follow`) or with `--conn N` (one
+    /// connection's bytes are kept whole, as before).
+    pub fn message_heads(&self) -> Option<usize> {
+        let whole = self.hex || !self.recv.is_empty() || self.follow.is_some() || self.conn.is_some();
+        (!whole).then(|| self.preview.saturating_mul(2).saturating_add(1))
+    }
+}
+
 #[derive(Default)]
 struct DirData {
+    /// The messages (with [`StreamOptions::message_heads`], only once the record is due: till
+    /// then they wait encoded in `spooled`).
     messages: Vec<Message>,
+    /// With [`StreamOptions::message_heads`]: the encoded messages.
+    spooled: Extents,
+    /// The framings the encoded messages name by number.
+    framings: Vec<FramingSpec>,
     bytes: Vec<u8>,
     timeline: Vec<Arrival>,
+    /// What the first bytes of the stream look like (from the record).
+    head: StreamHead,
     summary: Option<DirSummary>,
     /// With `--follow`: (capture time, stream offset) of each segment with payload.
     segments: Vec<(i64, u64)>,
@@ -83,12 +108,29 @@ pub struct StreamSink<W: Write> {
     /// Connections written so far.
     shown: u64,
     found: super::Found,
+    /// Messages are encoded into `spool` as they come ([`StreamOptions::message_heads`]).
+    spooling: bool,
+    spool: Spool,
+    /// A message being encoded (kept for its capacity).
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> StreamSink<W> {
     /// A sink writing to `w` what `o` asks for.
     pub fn new(w: W, opts: StreamOptions) -> Self {
-        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new(), written: 0, shown: 0, found: super::Found::Shown }
+        let spooling = opts.message_heads().is_some();
+        StreamSink {
+            w,
+            opts,
+            conns: BTreeMap::new(),
+            udp: BTreeMap::new(),
+            written: 0,
+            shown: 0,
+            found: super::Found::Shown,
+            spooling,
+            spool: Spool::new(SPOOL_BUDGET),
+            scratch: Vec::new(),
+        }
     }
 
     /// What was shown, once the run is over.
@@ -113,6 +155,12 @@ impl<W: Write> StreamSink<W> {
                 break;
             }
             let mut conn = entry.remove();
+            for (dir, side) in conn.dirs.iter_mut().zip([Dir::C2S, Dir::S2C]) {
+                if !dir.spooled.is_empty() {
+                    let bytes = self.spool.take(&mut dir.spooled)?;
+                    dir.messages = decode_messages(&bytes, FlowId::Tcp(id), side, &dir.framings)?;
+                }
+            }
             self.written = id.saturating_add(1);
             self.shown += 1;
             out.clear();
@@ -177,7 +225,16 @@ impl<W: Write> Sink for StreamSink<W> {
                 }
             }
             FlowId::Tcp(conn) => {
-                if self.wanted(conn) {
+                if !self.wanted(conn) {
+                } else if self.spooling {
+                    let dir = &mut self.conns.entry(conn).or_default().dirs[m.dir.idx()];
+                    self.scratch.clear();
+                    encode_message(&mut self.scratch, m, &mut dir.framings);
+                    self.spool.append(&mut dir.spooled, &self.scratch);
+                    if self.spool.over_budget() {
+                        self.spool.spill(self.conns.values_mut().flat_map(|c| c.dirs.iter_mut().map(|d| &mut d.spooled)))?;
+                    }
+                } else {
                     self.conns.entry(conn).or_default().dirs[m.dir.idx()].messages.push(m.clone());
                 }
             }
@@ -198,6 +255,7 @@ impl<W: Write> Sink for StreamSink<W> {
                 dir.summary = seams;
                 dir.bytes = kept.bytes;
                 dir.timeline = kept.timeline;
+                dir.head = kept.head;
             }
             if conn.endpoints.is_none() {
                 conn.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
@@ -334,8 +392,11 @@ fn ms(ns: i64) -> String {
     format!("{}.{:03} ms", ns / 1_000_000, (ns % 1_000_000) / 1_000)
 }
 
-/// A message's bytes, if kept.
-fn body_of<'d>(dir: &'d DirData, m: &Message, udp_previews: Option<(&'d Previews, usize)>) -> Option<&'d [u8]> {
+/// A message's bytes, if kept (its first bytes, with [`StreamOptions::message_heads`]).
+fn body_of<'d>(dir: &'d DirData, m: &'d Message, udp_previews: Option<(&'d Previews, usize)>) -> Option<&'d [u8]> {
+    if let Some(head) = &m.head {
+        return Some(head);
+    }
     match udp_previews {
         Some((previews, side)) => previews.get(&(side, m.index)).map(|v| v.as_slice()),
         None => {
@@ -390,8 +451,7 @@ fn suggest_framing(dir: &DirData) -> String {
     if lens.len() >= 2 && lens.windows(2).all(|w| w[0] == w[1]) {
         tries.push(format!("--framing fixed:{} (every chunk is {} bytes)", lens[0], lens[0]));
     }
-    let head = &dir.bytes[..dir.bytes.len().min(4096)];
-    if head.len() >= 5 {
+    if let Some(head) = dir.head.first5() {
         let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let be = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let (v, order) = if le <= be { (le, "le") } else { (be, "be") };
@@ -403,7 +463,7 @@ fn suggest_framing(dir: &DirData) -> String {
             }
         }
     }
-    if head.contains(&b'\n') {
+    if dir.head.newline {
         tries.push("--framing lines".to_string());
     }
     if tries.is_empty() {
@@ -612,6 +672,121 @@ pub(crate) fn recvfrom_text(call: &RecvFromCall, bytes: Option<&[u8]>, preview_l
     } else {
         format!("recvfrom #{} ({}) → {} bytes{pv} (msg {}, whole)", call.call, call.asked, thousands(call.returned), call.index)
     }
+}
+
+/// LEB128.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_signed(out: &mut Vec<u8>, v: i64) {
+    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+const FLAG_STICKY: u8 = 1;
+const FLAG_SPLIT: u8 = 2;
+const FLAG_WIRE_UNKNOWN: u8 = 4;
+const FLAG_COMPLETE: u8 = 8;
+const FLAG_HEAD: u8 = 16;
+
+/// Appends message `m` of one direction to `out` as a record (its flow and direction are the
+/// owner's; its framing is a number into `framings`, which gains it if new).
+fn encode_message(out: &mut Vec<u8>, m: &Message, framings: &mut Vec<FramingSpec>) {
+    let framing = match framings.iter().position(|f| *f == m.framing) {
+        Some(i) => i,
+        None => {
+            framings.push(m.framing);
+            framings.len() - 1
+        }
+    };
+    let flags = [(m.sticky, FLAG_STICKY), (m.split, FLAG_SPLIT), (m.wire_unknown, FLAG_WIRE_UNKNOWN), (m.complete, FLAG_COMPLETE)]
+        .iter()
+        .fold(if m.head.is_some() { FLAG_HEAD } else { 0 }, |acc, &(on, f)| if on { acc | f } else { acc });
+    out.push(flags);
+    put_varint(out, framing as u64);
+    put_varint(out, m.index);
+    put_varint(out, m.offset);
+    put_varint(out, m.len);
+    put_varint(out, m.nframes);
+    put_varint(out, m.frames.len() as u64);
+    for &f in &m.frames {
+        put_varint(out, f);
+    }
+    put_signed(out, m.first_ts);
+    put_signed(out, m.last_ts.wrapping_sub(m.first_ts));
+    if let Some(head) = &m.head {
+        put_varint(out, head.len() as u64);
+        out.extend_from_slice(head);
+    }
+}
+
+/// Reads back the records [`encode_message`] wrote.
+fn decode_messages(mut b: &[u8], flow: FlowId, dir: Dir, framings: &[FramingSpec]) -> io::Result<Vec<Message>> {
+    fn bad() -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, "stream: a message record in the spool file is damaged")
+    }
+    fn varint(b: &mut &[u8]) -> io::Result<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&x, rest) = b.split_first().ok_or_else(bad)?;
+            *b = rest;
+            v |= u64::from(x & 0x7f) << shift;
+            if x & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(bad())
+    }
+    fn signed(b: &mut &[u8]) -> io::Result<i64> {
+        let v = varint(b)?;
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+    let mut out = Vec::new();
+    while let Some((&flags, rest)) = b.split_first() {
+        b = rest;
+        let framing = *framings.get(varint(&mut b)? as usize).ok_or_else(bad)?;
+        let (index, offset, len, nframes) = (varint(&mut b)?, varint(&mut b)?, varint(&mut b)?, varint(&mut b)?);
+        let listed = varint(&mut b)? as usize;
+        let mut frames = Vec::with_capacity(listed.min(b.len()));
+        for _ in 0..listed {
+            frames.push(varint(&mut b)?);
+        }
+        let first_ts = signed(&mut b)?;
+        let last_ts = first_ts.wrapping_add(signed(&mut b)?);
+        let head = if flags & FLAG_HEAD != 0 {
+            let n = varint(&mut b)? as usize;
+            if n > b.len() {
+                return Err(bad());
+            }
+            let (h, rest) = b.split_at(n);
+            b = rest;
+            Some(h.to_vec())
+        } else {
+            None
+        };
+        out.push(Message {
+            flow,
+            dir,
+            index,
+            offset,
+            len,
+            framing,
+            frames,
+            nframes,
+            sticky: flags & FLAG_STICKY != 0,
+            split: flags & FLAG_SPLIT != 0,
+            wire_unknown: flags & FLAG_WIRE_UNKNOWN != 0,
+            complete: flags & FLAG_COMPLETE != 0,
+            first_ts,
+            last_ts,
+            head,
+        });
+    }
+    Ok(out)
 }
 
 fn render_conn(out: &mut String, id: u32, conn: &ConnData, opts: &StreamOptions) {
