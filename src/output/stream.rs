@@ -64,13 +64,13 @@ struct DirData {
     messages: Vec<Message>,
     /// With [`StreamOptions::message_heads`]: the encoded messages.
     spooled: Extents,
-    /// The framings the encoded messages name by number.
-    framings: Vec<FramingSpec>,
     bytes: Vec<u8>,
     timeline: Vec<Arrival>,
     /// What the first bytes of the stream look like (from the record).
     head: StreamHead,
-    summary: Option<DirSummary>,
+    /// Boxed, as every field that fills only when the record comes: a connection waiting for
+    /// its record (all of them, in a capture shorter than the linger) costs only what it uses.
+    summary: Option<Box<DirSummary>>,
     /// With `--follow`: (capture time, stream offset) of each segment with payload.
     segments: Vec<(i64, u64)>,
 }
@@ -80,7 +80,7 @@ struct ConnData {
     endpoints: Option<(String, String)>,
     dirs: [DirData; 2],
     /// The tracker's summary, once the connection is over.
-    summary: Option<ConnSummary>,
+    summary: Option<Box<ConnSummary>>,
 }
 
 /// The first bytes of each UDP datagram, by (direction, message index).
@@ -101,7 +101,8 @@ struct UdpData {
 pub struct StreamSink<W: Write> {
     w: W,
     opts: StreamOptions,
-    conns: BTreeMap<u32, ConnData>,
+    /// Boxed: the tree's nodes hold room for 11 entries each, filled or not.
+    conns: BTreeMap<u32, Box<ConnData>>,
     udp: BTreeMap<u32, UdpData>,
     /// Connections below this id are written (or were not wanted): nothing more of them is kept.
     written: u32,
@@ -113,6 +114,8 @@ pub struct StreamSink<W: Write> {
     spool: Spool,
     /// A message being encoded (kept for its capacity).
     scratch: Vec<u8>,
+    /// The framings the encoded messages name by number (a handful in any run).
+    framings: Vec<FramingSpec>,
 }
 
 impl<W: Write> StreamSink<W> {
@@ -130,6 +133,7 @@ impl<W: Write> StreamSink<W> {
             spooling,
             spool: Spool::new(SPOOL_BUDGET),
             scratch: Vec::new(),
+            framings: Vec::new(),
         }
     }
 
@@ -158,7 +162,7 @@ impl<W: Write> StreamSink<W> {
             for (dir, side) in conn.dirs.iter_mut().zip([Dir::C2S, Dir::S2C]) {
                 if !dir.spooled.is_empty() {
                     let bytes = self.spool.take(&mut dir.spooled)?;
-                    dir.messages = decode_messages(&bytes, FlowId::Tcp(id), side, &dir.framings)?;
+                    dir.messages = decode_messages(&bytes, FlowId::Tcp(id), side, &self.framings)?;
                 }
             }
             self.written = id.saturating_add(1);
@@ -229,7 +233,7 @@ impl<W: Write> Sink for StreamSink<W> {
                 } else if self.spooling {
                     let dir = &mut self.conns.entry(conn).or_default().dirs[m.dir.idx()];
                     self.scratch.clear();
-                    encode_message(&mut self.scratch, m, &mut dir.framings);
+                    encode_message(&mut self.scratch, m, &mut self.framings);
                     self.spool.append(&mut dir.spooled, &self.scratch);
                     if self.spool.over_budget() {
                         self.spool.spill(self.conns.values_mut().flat_map(|c| c.dirs.iter_mut().map(|d| &mut d.spooled)))?;
@@ -252,7 +256,7 @@ impl<W: Write> Sink for StreamSink<W> {
             let conn = self.conns.entry(id).or_default();
             let ConnRecord { summary, seams: [c2s, s2c], kept: [kept_c2s, kept_s2c] } = record;
             for (dir, (seams, kept)) in conn.dirs.iter_mut().zip([(c2s, kept_c2s), (s2c, kept_s2c)]) {
-                dir.summary = seams;
+                dir.summary = seams.map(Box::new);
                 dir.bytes = kept.bytes;
                 dir.timeline = kept.timeline;
                 dir.head = kept.head;
@@ -260,7 +264,7 @@ impl<W: Write> Sink for StreamSink<W> {
             if conn.endpoints.is_none() {
                 conn.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
             }
-            conn.summary = Some(summary);
+            conn.summary = Some(Box::new(summary));
             return self.write_ready(false);
         }
         Ok(())
