@@ -903,6 +903,108 @@ mod tests {
         assert!(text.starts_with("conn #2 ") && !text.contains("conn #0 "), "{text}");
     }
 
+    /// Fixtures with framed, unframed (segment), glued, gapped and lossy streams.
+    const FIXTURES: [&str; 10] = [
+        "many.pcap",
+        "gaps.pcap",
+        "framed.pcap",
+        "lines.pcap",
+        "http.pcap",
+        "loss.pcap",
+        "lossy-stream.pcap",
+        "midstream.pcap",
+        "app-tls.pcap",
+        "gen-hello-world.pcap",
+    ];
+
+    fn run_with(name: &str, keep_bytes: usize, heads: Option<usize>, sink: &mut dyn Sink) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+        let mut opts = crate::pipeline::ReadOptions::new(path);
+        let seams = opts.seams.as_mut().unwrap();
+        seams.keep_bytes = keep_bytes;
+        seams.message_heads = heads;
+        crate::pipeline::run_file(&opts, sink).unwrap();
+    }
+
+    /// A message's head is the start of the bytes the kept prefix holds for it (`None` where
+    /// the prefix does not hold it all), and the stream head is that of the prefix.
+    #[test]
+    fn message_heads_are_the_kept_prefix() {
+        for name in FIXTURES {
+            for keep in [1 << 20, 100] {
+                let (mut prefix, mut heads) = (Recorded::default(), Recorded::default());
+                run_with(name, keep, None, &mut prefix);
+                run_with(name, keep, Some(9), &mut heads);
+                assert_eq!(prefix.messages.len(), heads.messages.len(), "{name}");
+                let kept = |r: &Recorded, m: &Message| {
+                    r.records
+                        .iter()
+                        .find(|r| FlowId::Tcp(r.summary.conn) == m.flow)
+                        .map(|r| r.kept[m.dir.idx()].clone())
+                        .unwrap_or_default()
+                };
+                for (p, h) in prefix.messages.iter().zip(&heads.messages) {
+                    assert!(p.head.is_none(), "{name}: no heads unless asked");
+                    if let FlowId::Udp(_) = p.flow {
+                        continue;
+                    }
+                    let bytes = kept(&prefix, p).bytes;
+                    let end = (p.offset + p.len) as usize;
+                    let want = (end <= bytes.len()).then(|| bytes[p.offset as usize..end.min(p.offset as usize + 9)].to_vec());
+                    assert_eq!(h.head, want, "{name} keep {keep}: message {:?} {} {}", p.flow, p.dir.idx(), p.index);
+                    let mut h = h.clone();
+                    h.head = None;
+                    assert_eq!(&h, p, "{name}: the rest of the message is the same");
+                }
+                for (p, h) in prefix.records.iter().zip(&heads.records) {
+                    for d in 0..2 {
+                        assert_eq!(p.kept[d].head, StreamHead::of(&p.kept[d].bytes), "{name}");
+                        assert_eq!(h.kept[d].head, p.kept[d].head, "{name}");
+                        assert!(h.kept[d].bytes.is_empty(), "{name}: no prefix with message heads");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The output from message heads, spooled to the file past a tiny budget, is the output
+    /// from the kept prefix, byte for byte.
+    #[test]
+    fn spooled_heads_write_what_the_prefix_wrote() {
+        for name in FIXTURES {
+            for preview in [4, 48] {
+                let mut opts = options(None);
+                opts.preview = preview;
+                let heads = opts.message_heads();
+                assert_eq!(heads, Some(2 * preview + 1));
+                let mut spooled = StreamSink::new(Vec::new(), opts.clone());
+                spooled.spool = Spool::new(64);
+                run_with(name, 16 << 20, heads, &mut spooled);
+                let mut whole = StreamSink::new(Vec::new(), opts);
+                whole.spooling = false;
+                run_with(name, 16 << 20, None, &mut whole);
+                assert!(!whole.w.is_empty(), "{name}");
+                assert_eq!(String::from_utf8_lossy(&spooled.w), String::from_utf8_lossy(&whole.w), "{name} preview {preview}");
+                if name == "many.pcap" {
+                    assert!(spooled.spool.spilled() > 0, "the spool file was used");
+                }
+                assert_eq!(spooled.spool.buffered(), 0, "{name}: nothing left buffered");
+            }
+        }
+    }
+
+    /// Options that need the stream itself keep the prefix.
+    #[test]
+    fn options_needing_the_stream_keep_the_prefix() {
+        let mut o = options(None);
+        o.hex = true;
+        assert_eq!(o.message_heads(), None);
+        let mut o = options(None);
+        o.recv = vec![10];
+        assert_eq!(o.message_heads(), None);
+        assert_eq!(options(Some(3)).message_heads(), None);
+    }
+
     #[test]
     fn stream_end_counts_only_the_sender() {
         // The server read part of the data and closed: its RST (`r`) came before the client's FIN.
