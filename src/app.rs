@@ -175,6 +175,10 @@ fn stream(cfg: &StreamConfig) -> i32 {
         preview: cfg.preview,
         palette: Palette::for_stdout(cfg.color),
     };
+    if let Some(seams) = opts.seams.as_mut() {
+        // each message's first bytes leave with it, instead of every stream's prefix waiting
+        seams.message_heads = shown.message_heads();
+    }
     let mut sink = StreamSink::new(out, shown);
     let result = pipeline::run_file(&opts, &mut sink);
     let code = finish(&cfg.input, result, Ok(()));

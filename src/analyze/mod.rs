@@ -45,6 +45,7 @@ use crate::capture::Backing;
 use framing::PairState;
 use reassembly::Mem;
 use std::sync::Arc;
+pub use stream::StreamHead;
 use stream::{reasm_cfg, Finished, MsgStats, StageCx, Stream};
 
 /// Configuration of [`Seams`].
@@ -75,6 +76,14 @@ pub struct SeamConfig {
     /// Keep the timeline and bytes above only for these connections, ids ascending (`stream
     /// --conn N` and `report` show no other); `None`: for every connection. Default `None`.
     pub keep_only: Option<std::sync::Arc<[u32]>>,
+    /// Instead of the stream prefix above, keep the first this many bytes of each message
+    /// that lies within the first `keep_bytes` of its stream, handed on with the message
+    /// ([`Message::head`]) as it becomes final; a direction then keeps nothing until its
+    /// connection's record but its [`StreamHead`]. `None` (the default): the prefix itself.
+    /// For sinks that show each message's first bytes and nothing that needs the whole stream
+    /// (`stream` without `-x`, `--recv` or `--follow`): the memory held no longer grows with
+    /// the payload of the connections waiting for their records.
+    pub message_heads: Option<usize>,
     /// Most frame numbers listed in one message's `frames` (the count goes on in
     /// `nframes`). Default 4096. 0: no lists and no allocation per message, for runs that
     /// show no message or frame annotation (`conns`); the counts stay exact, only the part
@@ -115,6 +124,7 @@ impl Default for SeamConfig {
             keep_timeline: false,
             keep_bytes: 0,
             keep_only: None,
+            message_heads: None,
             max_frames: 4096,
             frame_lists: true,
             reports: SeamReports::Messages,
@@ -352,6 +362,9 @@ pub struct Message {
     pub first_ts: i64,
     /// The same for its last byte.
     pub last_ts: i64,
+    /// Its first [`SeamConfig::message_heads`] bytes (gaps as zeros), when asked for and the
+    /// whole message lies within the first [`SeamConfig::keep_bytes`] of its stream; else `None`.
+    pub head: Option<Vec<u8>>,
 }
 
 /// A UDP datagram for [`Seams::udp_datagram`].
@@ -463,11 +476,17 @@ impl SeamConfig {
     pub fn keeps(&self, conn: u32) -> bool {
         (self.keep_timeline || self.keep_bytes > 0) && self.keep_only.as_deref().is_none_or(|ids| ids.binary_search(&conn).is_ok())
     }
+
+    /// Whether a finished direction of `conn` must stay whole until its record: it holds a
+    /// timeline or a stream prefix for it (message heads leave with their messages).
+    fn holds_stream(&self, conn: u32) -> bool {
+        self.keeps(conn) && (self.keep_timeline || self.message_heads.is_none())
+    }
 }
 
 /// Reduces a direction of `conn` that just finished to its [`Finished`] form.
 fn settle(slot: &mut Option<DirState>, conn: u32, cfg: &SeamConfig) {
-    if cfg.keeps(conn) {
+    if cfg.holds_stream(conn) {
         return;
     }
     let done = matches!(slot, Some(DirState::Live(s)) if s.reasm.is_finished() && s.stage.pending() == 0 && s.stage.held() == 0);
@@ -588,6 +607,7 @@ impl Seams {
             complete: true,
             first_ts: ts,
             last_ts: ts,
+            head: None,
         });
     }
 
@@ -665,10 +685,13 @@ impl Seams {
 
     /// Moves out what a direction kept for the reader of its stream: its first `keep_bytes`
     /// bytes and its arrival timeline (both empty unless asked for in [`SeamConfig`]).
-    pub fn take_kept(&mut self, conn: u32, dir: Dir) -> (Vec<u8>, Vec<Arrival>) {
+    /// With them, the [`StreamHead`] of the bytes kept (or counted, with
+    /// [`SeamConfig::message_heads`]).
+    pub fn take_kept(&mut self, conn: u32, dir: Dir) -> (Vec<u8>, Vec<Arrival>, StreamHead) {
         match self.conns.get_mut(&conn).and_then(|c| c.dirs[dir.idx()].as_mut()) {
-            Some(DirState::Live(s)) => (std::mem::take(&mut s.stage.kept), std::mem::take(&mut s.stage.timeline)),
-            _ => (Vec::new(), Vec::new()),
+            Some(DirState::Live(s)) => (std::mem::take(&mut s.stage.kept), std::mem::take(&mut s.stage.timeline), s.stage.head),
+            Some(DirState::Done(f)) => (Vec::new(), Vec::new(), f.head),
+            None => (Vec::new(), Vec::new(), StreamHead::default()),
         }
     }
 

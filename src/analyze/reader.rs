@@ -421,6 +421,7 @@ mod tests {
             complete: true,
             first_ts: ts,
             last_ts: ts,
+            head: None,
         }
     }
 

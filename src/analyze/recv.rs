@@ -138,6 +138,7 @@ mod tests {
             complete: true,
             first_ts: 0,
             last_ts: 0,
+            head: None,
         }
     }
 

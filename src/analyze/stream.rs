@@ -22,6 +22,52 @@ use crate::track::{Dir, FlowId};
 /// Recent message starts remembered for mapping retransmitted bytes to messages.
 const RECENT_STARTS: usize = 1024;
 
+/// Bytes at the start of a stream that [`StreamHead`] looks at.
+pub const STREAM_HEAD_LEN: usize = 4096;
+
+/// What the first [`STREAM_HEAD_LEN`] bytes kept of a direction's stream (gaps as zeros) look
+/// like, for suggesting a framing when none was recognised: taken as the bytes pass, so that
+/// it needs neither the bytes nor the messages kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamHead {
+    /// The first 5 bytes (as many as `len` says).
+    pub first: [u8; 5],
+    /// How many of the first [`STREAM_HEAD_LEN`] bytes were kept.
+    pub len: u16,
+    /// A `\n` is among them.
+    pub newline: bool,
+}
+
+impl StreamHead {
+    /// The head of `bytes`, a stream's first bytes.
+    pub fn of(bytes: &[u8]) -> Self {
+        let mut h = StreamHead::default();
+        h.add(0, Some(bytes), bytes.len());
+        h
+    }
+
+    /// Adds `len` bytes at stream offset `at` (`None`: zeros), which must be `self.len` or
+    /// beyond [`STREAM_HEAD_LEN`].
+    fn add(&mut self, at: usize, bytes: Option<&[u8]>, len: usize) {
+        if at >= STREAM_HEAD_LEN {
+            return;
+        }
+        debug_assert_eq!(at, usize::from(self.len));
+        let take = len.min(STREAM_HEAD_LEN - at);
+        let b = bytes.map(|b| &b[..take]);
+        for i in at..(at + take).min(5) {
+            self.first[i] = b.map_or(0, |b| b[i - at]);
+        }
+        self.newline |= b.is_some_and(|b| b.contains(&b'\n'));
+        self.len = (at + take) as u16;
+    }
+
+    /// Its first bytes: the first 5 when at least 5 were kept.
+    pub fn first5(&self) -> Option<[u8; 5]> {
+        (self.len >= 5).then_some(self.first)
+    }
+}
+
 /// A message opened and not yet emitted (see the module documentation for its life).
 #[derive(Debug)]
 struct OpenMsg {
@@ -46,6 +92,8 @@ struct OpenMsg {
     first_ts: i64,
     last_ts: i64,
     framing: FramingSpec,
+    /// Its first bytes, with [`SeamConfig::message_heads`].
+    head: Vec<u8>,
 }
 
 /// Where bytes being assigned to messages came from: frame `n` (`None` for a gap), whose segment
@@ -143,8 +191,13 @@ pub(super) struct Stage {
     ends: Vec<u64>,
     /// The arrival timeline, when `keep_timeline`.
     pub timeline: Vec<Arrival>,
-    /// The first `keep_bytes` bytes of the stream (gaps as zeros).
+    /// The first `keep_bytes` bytes of the stream (gaps as zeros); with
+    /// [`SeamConfig::message_heads`] they are only counted, in `kept_len`.
     pub kept: Vec<u8>,
+    /// How many of the first `keep_bytes` bytes passed (= `kept.len()` unless only counted).
+    kept_len: u64,
+    /// What the first of them look like.
+    pub head: StreamHead,
     /// Counters over the messages emitted.
     pub stats: MsgStats,
     /// Where the framer lost sync and `segment` took over.
@@ -225,6 +278,8 @@ impl Stage {
             ends: Vec::new(),
             timeline: Vec::new(),
             kept: Vec::new(),
+            kept_len: 0,
+            head: StreamHead::default(),
             stats: MsgStats::default(),
             fallback_at: None,
             base: 0,
@@ -270,15 +325,50 @@ impl StageCx<'_> {
 
     /// Keeps `len` bytes at `off` (`None`: a gap, kept as zeros) while the first
     /// `keep_bytes` of the stream are not all kept.
+    /// With [`SeamConfig::message_heads`] the bytes are only counted (and looked at for the
+    /// [`StreamHead`]): each message takes its own first bytes ([`Self::fill_heads`]).
     fn keep(&mut self, off: u64, bytes: Option<&[u8]>, len: u64) {
-        let kept = &mut self.st.kept;
-        if off != kept.len() as u64 || kept.len() >= self.cfg.keep_bytes || !self.cfg.keeps(self.st.conn) {
+        let st = &mut *self.st;
+        let at = st.kept_len as usize;
+        if off != at as u64 || at >= self.cfg.keep_bytes || !self.cfg.keeps(st.conn) {
             return;
         }
-        let room = (self.cfg.keep_bytes - kept.len()).min(len as usize);
+        let room = (self.cfg.keep_bytes - at).min(len as usize);
+        st.head.add(at, bytes, room);
+        st.kept_len += room as u64;
+        if self.cfg.message_heads.is_some() {
+            return;
+        }
+        let kept = &mut st.kept;
         match bytes {
             Some(b) => kept.extend_from_slice(&b[..room]),
             None => kept.resize(kept.len() + room, 0),
+        }
+    }
+
+    /// With [`SeamConfig::message_heads`]: the bytes `[off, off + len)` just framed (`None`:
+    /// a gap, zeros) go into the first bytes of the pending messages they belong to.
+    fn fill_heads(&mut self, off: u64, bytes: Option<&[u8]>, len: u64) {
+        let Some(cap) = self.cfg.message_heads else { return };
+        if !self.cfg.keeps(self.st.conn) {
+            return;
+        }
+        let end = off + len;
+        for m in self.st.pending.iter_mut().rev() {
+            let m_end = m.end.unwrap_or(u64::MAX);
+            if m_end <= off {
+                break; // and so do the earlier ones
+            }
+            let from = m.offset + m.head.len() as u64;
+            let to = m.offset.saturating_add(cap as u64).min(m_end).min(end);
+            if from < off || from >= to {
+                continue;
+            }
+            let (a, b) = ((from - off) as usize, (to - off) as usize);
+            match bytes {
+                Some(bytes) => m.head.extend_from_slice(&bytes[a..b]),
+                None => m.head.resize(m.head.len() + (b - a), 0),
+            }
         }
     }
 
@@ -332,6 +422,7 @@ impl StageCx<'_> {
         }
         self.st.ends = ends;
         self.st.pos = end;
+        self.fill_heads(off, Some(bytes), bytes.len() as u64);
     }
 
     fn frame_gap(&mut self, off: u64, len: u64, n: Option<u64>, ts: i64) {
@@ -360,6 +451,7 @@ impl StageCx<'_> {
         }
         self.st.ends = ends;
         self.st.pos = end;
+        self.fill_heads(off, None, len);
     }
 
     /// The framer cannot go on at `at`: the open message ends there, incomplete,
@@ -475,6 +567,7 @@ impl StageCx<'_> {
                 first_ts: ts,
                 last_ts: ts,
                 framing,
+                head: Vec::new(),
             });
             st.open = true;
             // `recent` maps retransmitted bytes to messages for the frame notes: with
@@ -546,6 +639,8 @@ impl StageCx<'_> {
             if self.cfg.reports == SeamReports::Counts {
                 continue;
             }
+            // the whole message passed within the first `keep_bytes` (as a kept prefix holds it)
+            let head = (self.cfg.message_heads.is_some() && self.cfg.keeps(st.conn) && end <= st.kept_len).then_some(m.head);
             self.ready.push(Message {
                 flow: FlowId::Tcp(st.conn),
                 dir: st.dir,
@@ -561,6 +656,7 @@ impl StageCx<'_> {
                 complete,
                 first_ts: m.first_ts,
                 last_ts: m.last_ts,
+                head,
             });
         }
     }
@@ -750,6 +846,8 @@ pub(super) struct Finished {
     pub retransmissions: u64,
     /// As [`Stream::segments`].
     pub segments: u64,
+    /// As [`Stage::head`].
+    pub head: StreamHead,
 }
 
 impl Finished {
@@ -766,6 +864,7 @@ impl Finished {
             last_ts: s.last_ts,
             retransmissions: s.retransmissions,
             segments: s.segments,
+            head: s.stage.head,
         }
     }
 

@@ -740,6 +740,7 @@ mod tests {
             complete: true,
             first_ts,
             last_ts,
+            head: None,
         }
     }
 

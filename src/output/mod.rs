@@ -17,6 +17,7 @@ pub mod recent;
 pub mod report;
 pub mod savefile;
 pub mod select;
+pub mod spool;
 pub mod stats;
 pub mod stream;
 pub mod style;

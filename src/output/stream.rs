@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use super::spool::{Extents, Spool};
 use super::style::{self, Palette};
 use super::Endpoint;
 use crate::analyze::{
     buffer_glue, render_recv, simulate_reader, simulate_recvfrom, Arrival, Carried, DirSummary, FramingSpec, Message, Reader, RecvFromCall,
-    RecvSchedule, Returned, StreamEnd,
+    RecvSchedule, Returned, StreamEnd, StreamHead,
 };
 use crate::numbers::thousands;
 use crate::pipeline::{ConnRecord, MsgNote, PacketView, RunSummary, Sink};
@@ -40,12 +41,36 @@ pub struct StreamOptions {
     pub keep_mib: usize,
 }
 
+/// Bytes of encoded message records the sink keeps in memory, all connections together, before
+/// the largest buffers go to its spool file.
+const SPOOL_BUDGET: usize = 4 << 20;
+
+impl StreamOptions {
+    /// The bytes of each message the output needs, when that is all it needs of the stream
+    /// ([`SeamConfig::message_heads`](crate::analyze::SeamConfig::message_heads)): twice the
+    /// preview and one more, for the glued preview of two messages and its `…`. `None` when an
+    /// option needs the stream itself (`-x`, `--recv`, `--follow`) or with `--conn N` (one
+    /// connection's bytes are kept whole, as before).
+    pub fn message_heads(&self) -> Option<usize> {
+        let whole = self.hex || !self.recv.is_empty() || self.follow.is_some() || self.conn.is_some();
+        (!whole).then(|| self.preview.saturating_mul(2).saturating_add(1))
+    }
+}
+
 #[derive(Default)]
 struct DirData {
+    /// The messages (with [`StreamOptions::message_heads`], only once the record is due: till
+    /// then they wait encoded in `spooled`).
     messages: Vec<Message>,
+    /// With [`StreamOptions::message_heads`]: the encoded messages.
+    spooled: Extents,
     bytes: Vec<u8>,
     timeline: Vec<Arrival>,
-    summary: Option<DirSummary>,
+    /// What the first bytes of the stream look like (from the record).
+    head: StreamHead,
+    /// Boxed, as every field that fills only when the record comes: a connection waiting for
+    /// its record (all of them, in a capture shorter than the linger) costs only what it uses.
+    summary: Option<Box<DirSummary>>,
     /// With `--follow`: (capture time, stream offset) of each segment with payload.
     segments: Vec<(i64, u64)>,
 }
@@ -55,7 +80,7 @@ struct ConnData {
     endpoints: Option<(String, String)>,
     dirs: [DirData; 2],
     /// The tracker's summary, once the connection is over.
-    summary: Option<ConnSummary>,
+    summary: Option<Box<ConnSummary>>,
 }
 
 /// The first bytes of each UDP datagram, by (direction, message index).
@@ -76,19 +101,40 @@ struct UdpData {
 pub struct StreamSink<W: Write> {
     w: W,
     opts: StreamOptions,
-    conns: BTreeMap<u32, ConnData>,
+    /// Boxed: the tree's nodes hold room for 11 entries each, filled or not.
+    conns: BTreeMap<u32, Box<ConnData>>,
     udp: BTreeMap<u32, UdpData>,
     /// Connections below this id are written (or were not wanted): nothing more of them is kept.
     written: u32,
     /// Connections written so far.
     shown: u64,
     found: super::Found,
+    /// Messages are encoded into `spool` as they come ([`StreamOptions::message_heads`]).
+    spooling: bool,
+    spool: Spool,
+    /// A message being encoded (kept for its capacity).
+    scratch: Vec<u8>,
+    /// The framings the encoded messages name by number (a handful in any run).
+    framings: Vec<FramingSpec>,
 }
 
 impl<W: Write> StreamSink<W> {
     /// A sink writing to `w` what `o` asks for.
     pub fn new(w: W, opts: StreamOptions) -> Self {
-        StreamSink { w, opts, conns: BTreeMap::new(), udp: BTreeMap::new(), written: 0, shown: 0, found: super::Found::Shown }
+        let spooling = opts.message_heads().is_some();
+        StreamSink {
+            w,
+            opts,
+            conns: BTreeMap::new(),
+            udp: BTreeMap::new(),
+            written: 0,
+            shown: 0,
+            found: super::Found::Shown,
+            spooling,
+            spool: Spool::new(SPOOL_BUDGET),
+            scratch: Vec::new(),
+            framings: Vec::new(),
+        }
     }
 
     /// What was shown, once the run is over.
@@ -113,6 +159,12 @@ impl<W: Write> StreamSink<W> {
                 break;
             }
             let mut conn = entry.remove();
+            for (dir, side) in conn.dirs.iter_mut().zip([Dir::C2S, Dir::S2C]) {
+                if !dir.spooled.is_empty() {
+                    let bytes = self.spool.take(&mut dir.spooled)?;
+                    dir.messages = decode_messages(&bytes, FlowId::Tcp(id), side, &self.framings)?;
+                }
+            }
             self.written = id.saturating_add(1);
             self.shown += 1;
             out.clear();
@@ -177,7 +229,16 @@ impl<W: Write> Sink for StreamSink<W> {
                 }
             }
             FlowId::Tcp(conn) => {
-                if self.wanted(conn) {
+                if !self.wanted(conn) {
+                } else if self.spooling {
+                    let dir = &mut self.conns.entry(conn).or_default().dirs[m.dir.idx()];
+                    self.scratch.clear();
+                    encode_message(&mut self.scratch, m, &mut self.framings);
+                    self.spool.append(&mut dir.spooled, &self.scratch);
+                    if self.spool.over_budget() {
+                        self.spool.spill(self.conns.values_mut().flat_map(|c| c.dirs.iter_mut().map(|d| &mut d.spooled)))?;
+                    }
+                } else {
                     self.conns.entry(conn).or_default().dirs[m.dir.idx()].messages.push(m.clone());
                 }
             }
@@ -195,14 +256,15 @@ impl<W: Write> Sink for StreamSink<W> {
             let conn = self.conns.entry(id).or_default();
             let ConnRecord { summary, seams: [c2s, s2c], kept: [kept_c2s, kept_s2c] } = record;
             for (dir, (seams, kept)) in conn.dirs.iter_mut().zip([(c2s, kept_c2s), (s2c, kept_s2c)]) {
-                dir.summary = seams;
+                dir.summary = seams.map(Box::new);
                 dir.bytes = kept.bytes;
                 dir.timeline = kept.timeline;
+                dir.head = kept.head;
             }
             if conn.endpoints.is_none() {
                 conn.endpoints = Some((summary.client.to_string(), summary.server.to_string()));
             }
-            conn.summary = Some(summary);
+            conn.summary = Some(Box::new(summary));
             return self.write_ready(false);
         }
         Ok(())
@@ -334,8 +396,11 @@ fn ms(ns: i64) -> String {
     format!("{}.{:03} ms", ns / 1_000_000, (ns % 1_000_000) / 1_000)
 }
 
-/// A message's bytes, if kept.
-fn body_of<'d>(dir: &'d DirData, m: &Message, udp_previews: Option<(&'d Previews, usize)>) -> Option<&'d [u8]> {
+/// A message's bytes, if kept (its first bytes, with [`StreamOptions::message_heads`]).
+fn body_of<'d>(dir: &'d DirData, m: &'d Message, udp_previews: Option<(&'d Previews, usize)>) -> Option<&'d [u8]> {
+    if let Some(head) = &m.head {
+        return Some(head);
+    }
     match udp_previews {
         Some((previews, side)) => previews.get(&(side, m.index)).map(|v| v.as_slice()),
         None => {
@@ -390,8 +455,7 @@ fn suggest_framing(dir: &DirData) -> String {
     if lens.len() >= 2 && lens.windows(2).all(|w| w[0] == w[1]) {
         tries.push(format!("--framing fixed:{} (every chunk is {} bytes)", lens[0], lens[0]));
     }
-    let head = &dir.bytes[..dir.bytes.len().min(4096)];
-    if head.len() >= 5 {
+    if let Some(head) = dir.head.first5() {
         let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let be = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let (v, order) = if le <= be { (le, "le") } else { (be, "be") };
@@ -403,7 +467,7 @@ fn suggest_framing(dir: &DirData) -> String {
             }
         }
     }
-    if head.contains(&b'\n') {
+    if dir.head.newline {
         tries.push("--framing lines".to_string());
     }
     if tries.is_empty() {
@@ -614,6 +678,121 @@ pub(crate) fn recvfrom_text(call: &RecvFromCall, bytes: Option<&[u8]>, preview_l
     }
 }
 
+/// LEB128.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_signed(out: &mut Vec<u8>, v: i64) {
+    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+const FLAG_STICKY: u8 = 1;
+const FLAG_SPLIT: u8 = 2;
+const FLAG_WIRE_UNKNOWN: u8 = 4;
+const FLAG_COMPLETE: u8 = 8;
+const FLAG_HEAD: u8 = 16;
+
+/// Appends message `m` of one direction to `out` as a record (its flow and direction are the
+/// owner's; its framing is a number into `framings`, which gains it if new).
+fn encode_message(out: &mut Vec<u8>, m: &Message, framings: &mut Vec<FramingSpec>) {
+    let framing = match framings.iter().position(|f| *f == m.framing) {
+        Some(i) => i,
+        None => {
+            framings.push(m.framing);
+            framings.len() - 1
+        }
+    };
+    let flags = [(m.sticky, FLAG_STICKY), (m.split, FLAG_SPLIT), (m.wire_unknown, FLAG_WIRE_UNKNOWN), (m.complete, FLAG_COMPLETE)]
+        .iter()
+        .fold(if m.head.is_some() { FLAG_HEAD } else { 0 }, |acc, &(on, f)| if on { acc | f } else { acc });
+    out.push(flags);
+    put_varint(out, framing as u64);
+    put_varint(out, m.index);
+    put_varint(out, m.offset);
+    put_varint(out, m.len);
+    put_varint(out, m.nframes);
+    put_varint(out, m.frames.len() as u64);
+    for &f in &m.frames {
+        put_varint(out, f);
+    }
+    put_signed(out, m.first_ts);
+    put_signed(out, m.last_ts.wrapping_sub(m.first_ts));
+    if let Some(head) = &m.head {
+        put_varint(out, head.len() as u64);
+        out.extend_from_slice(head);
+    }
+}
+
+/// Reads back the records [`encode_message`] wrote.
+fn decode_messages(mut b: &[u8], flow: FlowId, dir: Dir, framings: &[FramingSpec]) -> io::Result<Vec<Message>> {
+    fn bad() -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, "stream: a message record in the spool file is damaged")
+    }
+    fn varint(b: &mut &[u8]) -> io::Result<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&x, rest) = b.split_first().ok_or_else(bad)?;
+            *b = rest;
+            v |= u64::from(x & 0x7f) << shift;
+            if x & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(bad())
+    }
+    fn signed(b: &mut &[u8]) -> io::Result<i64> {
+        let v = varint(b)?;
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+    let mut out = Vec::new();
+    while let Some((&flags, rest)) = b.split_first() {
+        b = rest;
+        let framing = *framings.get(varint(&mut b)? as usize).ok_or_else(bad)?;
+        let (index, offset, len, nframes) = (varint(&mut b)?, varint(&mut b)?, varint(&mut b)?, varint(&mut b)?);
+        let listed = varint(&mut b)? as usize;
+        let mut frames = Vec::with_capacity(listed.min(b.len()));
+        for _ in 0..listed {
+            frames.push(varint(&mut b)?);
+        }
+        let first_ts = signed(&mut b)?;
+        let last_ts = first_ts.wrapping_add(signed(&mut b)?);
+        let head = if flags & FLAG_HEAD != 0 {
+            let n = varint(&mut b)? as usize;
+            if n > b.len() {
+                return Err(bad());
+            }
+            let (h, rest) = b.split_at(n);
+            b = rest;
+            Some(h.to_vec())
+        } else {
+            None
+        };
+        out.push(Message {
+            flow,
+            dir,
+            index,
+            offset,
+            len,
+            framing,
+            frames,
+            nframes,
+            sticky: flags & FLAG_STICKY != 0,
+            split: flags & FLAG_SPLIT != 0,
+            wire_unknown: flags & FLAG_WIRE_UNKNOWN != 0,
+            complete: flags & FLAG_COMPLETE != 0,
+            first_ts,
+            last_ts,
+            head,
+        });
+    }
+    Ok(out)
+}
+
 fn render_conn(out: &mut String, id: u32, conn: &ConnData, opts: &StreamOptions) {
     let pal = opts.palette;
     let (cl, sv) = conn.endpoints.clone().unwrap_or_default();
@@ -722,6 +901,108 @@ mod tests {
         one.conn_owned(record(2)).unwrap();
         let text = String::from_utf8(one.w.clone()).unwrap();
         assert!(text.starts_with("conn #2 ") && !text.contains("conn #0 "), "{text}");
+    }
+
+    /// Fixtures with framed, unframed (segment), glued, gapped and lossy streams.
+    const FIXTURES: [&str; 10] = [
+        "many.pcap",
+        "gaps.pcap",
+        "framed.pcap",
+        "lines.pcap",
+        "http.pcap",
+        "loss.pcap",
+        "lossy-stream.pcap",
+        "midstream.pcap",
+        "app-tls.pcap",
+        "gen-hello-world.pcap",
+    ];
+
+    fn run_with(name: &str, keep_bytes: usize, heads: Option<usize>, sink: &mut dyn Sink) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+        let mut opts = crate::pipeline::ReadOptions::new(path);
+        let seams = opts.seams.as_mut().unwrap();
+        seams.keep_bytes = keep_bytes;
+        seams.message_heads = heads;
+        crate::pipeline::run_file(&opts, sink).unwrap();
+    }
+
+    /// A message's head is the start of the bytes the kept prefix holds for it (`None` where
+    /// the prefix does not hold it all), and the stream head is that of the prefix.
+    #[test]
+    fn message_heads_are_the_kept_prefix() {
+        for name in FIXTURES {
+            for keep in [1 << 20, 100] {
+                let (mut prefix, mut heads) = (Recorded::default(), Recorded::default());
+                run_with(name, keep, None, &mut prefix);
+                run_with(name, keep, Some(9), &mut heads);
+                assert_eq!(prefix.messages.len(), heads.messages.len(), "{name}");
+                let kept = |r: &Recorded, m: &Message| {
+                    r.records
+                        .iter()
+                        .find(|r| FlowId::Tcp(r.summary.conn) == m.flow)
+                        .map(|r| r.kept[m.dir.idx()].clone())
+                        .unwrap_or_default()
+                };
+                for (p, h) in prefix.messages.iter().zip(&heads.messages) {
+                    assert!(p.head.is_none(), "{name}: no heads unless asked");
+                    if let FlowId::Udp(_) = p.flow {
+                        continue;
+                    }
+                    let bytes = kept(&prefix, p).bytes;
+                    let end = (p.offset + p.len) as usize;
+                    let want = (end <= bytes.len()).then(|| bytes[p.offset as usize..end.min(p.offset as usize + 9)].to_vec());
+                    assert_eq!(h.head, want, "{name} keep {keep}: message {:?} {} {}", p.flow, p.dir.idx(), p.index);
+                    let mut h = h.clone();
+                    h.head = None;
+                    assert_eq!(&h, p, "{name}: the rest of the message is the same");
+                }
+                for (p, h) in prefix.records.iter().zip(&heads.records) {
+                    for d in 0..2 {
+                        assert_eq!(p.kept[d].head, StreamHead::of(&p.kept[d].bytes), "{name}");
+                        assert_eq!(h.kept[d].head, p.kept[d].head, "{name}");
+                        assert!(h.kept[d].bytes.is_empty(), "{name}: no prefix with message heads");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The output from message heads, spooled to the file past a tiny budget, is the output
+    /// from the kept prefix, byte for byte.
+    #[test]
+    fn spooled_heads_write_what_the_prefix_wrote() {
+        for name in FIXTURES {
+            for preview in [4, 48] {
+                let mut opts = options(None);
+                opts.preview = preview;
+                let heads = opts.message_heads();
+                assert_eq!(heads, Some(2 * preview + 1));
+                let mut spooled = StreamSink::new(Vec::new(), opts.clone());
+                spooled.spool = Spool::new(64);
+                run_with(name, 16 << 20, heads, &mut spooled);
+                let mut whole = StreamSink::new(Vec::new(), opts);
+                whole.spooling = false;
+                run_with(name, 16 << 20, None, &mut whole);
+                assert!(!whole.w.is_empty(), "{name}");
+                assert_eq!(String::from_utf8_lossy(&spooled.w), String::from_utf8_lossy(&whole.w), "{name} preview {preview}");
+                if name == "many.pcap" {
+                    assert!(spooled.spool.spilled() > 0, "the spool file was used");
+                }
+                assert_eq!(spooled.spool.buffered(), 0, "{name}: nothing left buffered");
+            }
+        }
+    }
+
+    /// Options that need the stream itself keep the prefix.
+    #[test]
+    fn options_needing_the_stream_keep_the_prefix() {
+        let mut o = options(None);
+        o.hex = true;
+        assert_eq!(o.message_heads(), None);
+        let mut o = options(None);
+        o.recv = vec![10];
+        assert_eq!(o.message_heads(), None);
+        assert_eq!(options(Some(3)).message_heads(), None);
     }
 
     #[test]

@@ -356,8 +356,8 @@ impl Back {
         }
         let seams = [st.seams.summary(conn, Dir::C2S), st.seams.summary(conn, Dir::S2C)];
         let kept = [Dir::C2S, Dir::S2C].map(|d| {
-            let (bytes, timeline) = st.seams.take_kept(conn, d);
-            Kept { bytes, timeline }
+            let (bytes, timeline, head) = st.seams.take_kept(conn, d);
+            Kept { bytes, timeline, head }
         });
         sink.conn_owned(ConnRecord { summary, seams, kept })?;
         st.seams.release(conn, &mut st.out);

@@ -50,6 +50,8 @@ pub struct Kept {
     pub bytes: Vec<u8>,
     /// When each range of the stream became available in order.
     pub timeline: Vec<Arrival>,
+    /// What the first bytes kept (or only counted, with [`SeamConfig::message_heads`]) look like.
+    pub head: crate::analyze::StreamHead,
 }
 
 /// Everything a finished connection leaves for the sinks: the tracker's summary, the seam

@@ -55,11 +55,8 @@ impl<W: Write> ReportSink<W> {
     }
 
     fn write(&mut self, facts: &page::RunFacts) -> io::Result<()> {
-        let html = page::render(&self.opts, &mut self.col, facts);
-        self.w.write_all(html.as_bytes())?;
-        self.w.flush()?;
-        self.written = html.len() as u64;
-        Ok(())
+        self.written = page::render(&mut self.w, &self.opts, &mut self.col, facts)?;
+        self.w.flush()
     }
 
     /// Did the run have TCP connection `id` (for `--conn`; after `finish`)?

@@ -3,6 +3,7 @@
 //! interpolated value for HTML; data for the script goes through [`super::escape::json_string`].
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::io::{self, Write};
 
 use super::escape::{csp, json_string};
 use super::model::{Collected, Detail, ReportOptions, UdpRow, MESSAGE_CAP, UDP_ROWS};
@@ -91,8 +92,14 @@ fn ms(ns: i64) -> String {
     format!("{:.3}", ns as f64 / 1e6)
 }
 
-/// The whole page.
-pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunFacts) -> String {
+/// Where the sections of `<main>` go in the page's frame (not text the page can hold: a
+/// control character, escaped everywhere else).
+const MAIN_AT: &str = "\u{1}main\u{1}";
+
+/// Writes the whole page to `w`, section by section (the overview, each connection drawn, each
+/// UDP flow, the legend), so that no more than one section is held as text at a time; returns
+/// the bytes written.
+pub fn render(w: &mut dyn Write, opts: &ReportOptions, col: &mut Collected, sum: &RunFacts) -> io::Result<u64> {
     let drawn = col.drawn(if opts.conn.is_some() { 1 } else { opts.top });
     let drawn_ids: Vec<u32> = drawn.iter().map(|d| d.id).collect();
     let udp_drawn = col.udp_drawn(if opts.conn.is_some() { 0 } else { opts.top });
@@ -134,19 +141,31 @@ pub fn render(opts: &ReportOptions, col: &mut Collected, sum: &RunFacts) -> Stri
                         }
                     }
                 }
-                main {
-                    (overview(col, sum, &listed, &drawn_ids, &udp_ids, first_ts, opts.conn.filter(|_| drawn_ids.is_empty())))
-                    @for d in &drawn { (connection(d, opts)) }
-                    @for u in &udp_drawn { (super::udp::flow(u, first_ts, opts)) }
-                    (legend())
-                }
+                main { (PreEscaped(MAIN_AT)) }
                 aside id="detail" aria-live="polite" hidden { button type="button" id="detail-close" aria-label="close" { "×" } pre id="detail-text" {} }
                 script type="application/json" id="expect" { (PreEscaped(expect)) }
                 script { (PreEscaped(SCRIPT)) }
             }
         }
     };
-    body.into_string()
+    let frame = body.into_string();
+    let (before, after) = frame.split_once(MAIN_AT).expect("the frame has its <main>");
+    let mut written = 0u64;
+    let mut put = |w: &mut dyn Write, text: &str| {
+        written += text.len() as u64;
+        w.write_all(text.as_bytes())
+    };
+    put(w, before)?;
+    put(w, &overview(col, sum, &listed, &drawn_ids, &udp_ids, first_ts, opts.conn.filter(|_| drawn_ids.is_empty())).into_string())?;
+    for d in &drawn {
+        put(w, &connection(d, opts).into_string())?;
+    }
+    for u in &udp_drawn {
+        put(w, &super::udp::flow(u, first_ts, opts).into_string())?;
+    }
+    put(w, &legend().into_string())?;
+    put(w, after)?;
+    Ok(written)
 }
 
 /// What the page's self-check (`#selftest`) compares the drawing with: per drawn connection
