@@ -1,9 +1,10 @@
-//! Live capture through libpcap: TPACKET_V3 blocks with a 10 ms timeout ([`Ring`]), a kernel
+//! Live capture through libpcap: immediate mode or TPACKET_V3 blocks ([`Ring`]), a kernel
 //! BPF filter, a large ring buffer, nanosecond timestamps, and a `-w` savefile that holds every record before its frame is shown.
 //!
 //! Two threads. The capture thread does nothing but drain libpcap into a bounded queue of
-//! reusable batches ([`queue`]): frames are copied into pcap records, and a batch is handed on
-//! when it is full or when libpcap has nothing more for the moment. The thread that reads this
+//! reusable batches ([`queue`]): frames are taken from the kernel's ring with pcap_dispatch and
+//! copied into pcap records, and a batch is handed on when it is full, or when libpcap has
+//! nothing more for the moment and the reading thread waits for one. The thread that reads this
 //! [`Source`] (the pipeline's) takes a batch, writes all its records to the `-w` file in one
 //! write(2), then yields its frames; so a record reaches the file before its frame's line is
 //! shown, and the savefile costs one system call per batch instead of one per frame.
@@ -166,6 +167,12 @@ pub const BLOCK_MS: i32 = 10;
 /// loopback bursts (benches/README.md, "Live capture"): 256 MiB of queue never filled.
 const QUEUE_PER_BUFFER: usize = 2;
 
+/// Bytes of the queue made resident when the capture starts: the first two batches, which a
+/// capture that keeps up fills and reuses. The rest fault their pages in when a burst first
+/// reaches them, one fault per 2 MiB huge page (making all of the 256 MiB queue resident
+/// would keep that much memory for the whole capture, for a burst that may never come).
+const RESIDENT_BYTES: usize = 4 << 20;
+
 /// How long the capture thread waits for the interface before it looks at the stop flag again.
 const POLL_MS: i32 = 50;
 
@@ -304,7 +311,7 @@ impl LiveSource {
             bounds: queue::Bounds::for_bytes(
                 QUEUE_PER_BUFFER * cfg.buffer_bytes.max(0) as usize,
                 cfg.snaplen.max(0) as usize,
-                std::env::var("WIRESEAM_LIVE_RESIDENT").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0) << 20,
+                RESIDENT_BYTES,
             ),
             when_full: WhenFull::default(),
             stop_after: None,
@@ -348,7 +355,7 @@ impl LiveSource {
                 let msg = format!(
                     "capture on {}: cannot map {} MiB for the capture queue ({err}); give a smaller -B",
                     self.iface,
-                    self.bounds.batches * self.bounds.batch_bytes >> 20
+                    (self.bounds.batches * self.bounds.batch_bytes) >> 20
                 );
                 // an ended queue, so that the source reports the error at its next read
                 let (_, consumer) = queue::queue(queue::Bounds { batches: 0, batch_bytes: 0, resident: 0 }, self.when_full)
@@ -427,13 +434,6 @@ pub const CAPTURE_NICE: i32 = -10;
 /// right to, it stays as it is.
 #[allow(unsafe_code)]
 fn raise_priority() {
-    if std::env::var_os("WIRESEAM_LIVE_FIFO").is_some() {
-        let param = libc::sched_param { sched_priority: 10 };
-        // SAFETY: a plain system call on the calling thread (pid 0), with a valid parameter.
-        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0 {
-            return;
-        }
-    }
     // SAFETY: a plain system call on the calling thread (who = 0).
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, CAPTURE_NICE);
@@ -467,7 +467,6 @@ fn capture_thread(
         Err(err) => return Ending { stats: LiveStats::default(), error: Some(format!("capture on {iface}: {err}")) },
     };
     let fd = cap.as_raw_fd();
-    let eager = std::env::var_os("WIRESEAM_LIVE_EAGER").is_some();
     let mut taken = 0u64;
     let mut error = None;
     loop {
@@ -488,7 +487,7 @@ fn capture_thread(
         match read {
             Ok(0) => {
                 // a non-blocking read found nothing: libpcap holds no frame now
-                let holding = if stopping || eager { producer.flush().map(|()| false) } else { producer.offer() };
+                let holding = if stopping { producer.flush().map(|()| false) } else { producer.offer() };
                 let Ok(holding) = holding else { break };
                 if !stopping {
                     wait_readable(fd, if holding { HOLD_MS } else { POLL_MS });
