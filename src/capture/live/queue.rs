@@ -127,8 +127,8 @@ pub enum WhenFull {
     /// Wait for the annotating thread to give a batch back; meanwhile frames wait in the
     /// kernel's capture buffer, and what overflows it is libpcap's drop count. A waiting
     /// capture thread leaves its CPU to the annotation that frees batches. In the loopback
-    /// bursts of benches/README.md ("Live capture") the two lost alike: with a queue four
-    /// times the kernel buffer it never filled, so neither came into play.
+    /// bursts of benches/README.md ("Live capture") the two lost alike: with a queue twice
+    /// the kernel buffer it never filled, so neither came into play.
     #[default]
     Block,
     /// Throw the frame away and count it ([`Producer::dropped`]), so that the kernel buffer
