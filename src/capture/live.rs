@@ -1,9 +1,10 @@
-//! Live capture through libpcap: TPACKET_V3 blocks with a 10 ms timeout ([`Ring`]), a kernel
+//! Live capture through libpcap: immediate mode or TPACKET_V3 blocks ([`Ring`]), a kernel
 //! BPF filter, a large ring buffer, nanosecond timestamps, and a `-w` savefile that holds every record before its frame is shown.
 //!
 //! Two threads. The capture thread does nothing but drain libpcap into a bounded queue of
-//! reusable batches ([`queue`]): frames are copied into pcap records, and a batch is handed on
-//! when it is full or when libpcap has nothing more for the moment. The thread that reads this
+//! reusable batches ([`queue`]): frames are taken from the kernel's ring with pcap_dispatch and
+//! copied into pcap records, and a batch is handed on when it is full, or when libpcap has
+//! nothing more for the moment and the reading thread waits for one. The thread that reads this
 //! [`Source`] (the pipeline's) takes a batch, writes all its records to the `-w` file in one
 //! write(2), then yields its frames; so a record reaches the file before its frame's line is
 //! shown, and the savefile costs one system call per batch instead of one per frame.
@@ -166,8 +167,23 @@ pub const BLOCK_MS: i32 = 10;
 /// loopback bursts (benches/README.md, "Live capture"): 256 MiB of queue never filled.
 const QUEUE_PER_BUFFER: usize = 2;
 
+/// Bytes of the queue made resident when the capture starts: the first two batches, which a
+/// capture that keeps up fills and reuses. The rest fault their pages in when a burst first
+/// reaches them, one fault per 2 MiB huge page (making all of the 256 MiB queue resident
+/// would keep that much memory for the whole capture, for a burst that may never come).
+const RESIDENT_BYTES: usize = 4 << 20;
+
 /// How long the capture thread waits for the interface before it looks at the stop flag again.
 const POLL_MS: i32 = 50;
+
+/// Frames the capture thread takes from libpcap in one call, at most (between two looks at the
+/// stop flag).
+const DISPATCH_MAX: usize = 4096;
+
+/// How long the capture thread waits for the interface while it holds a partly filled batch
+/// that the annotating thread, busy with earlier ones, has not asked for yet: the longest a
+/// frame waits, once that thread is idle, before it is handed on.
+const HOLD_MS: i32 = 1;
 
 /// What the capture thread ends with.
 struct Ending {
@@ -292,7 +308,11 @@ impl LiveSource {
             linktype,
             stop: Stopper::default(),
             iface,
-            bounds: queue::Bounds::for_bytes(QUEUE_PER_BUFFER * cfg.buffer_bytes.max(0) as usize, cfg.snaplen.max(0) as usize),
+            bounds: queue::Bounds::for_bytes(
+                QUEUE_PER_BUFFER * cfg.buffer_bytes.max(0) as usize,
+                cfg.snaplen.max(0) as usize,
+                RESIDENT_BYTES,
+            ),
             when_full: WhenFull::default(),
             stop_after: None,
             batch: None,
@@ -329,7 +349,24 @@ impl LiveSource {
     /// thread runs at nice [`CAPTURE_NICE`].
     pub fn start(&mut self) {
         let Stage::Opened(cap) = std::mem::replace(&mut self.stage, Stage::Over) else { return };
-        let (producer, consumer) = queue::queue(self.bounds, self.when_full);
+        let (producer, consumer) = match queue::queue(self.bounds, self.when_full) {
+            Ok(ends) => ends,
+            Err(err) => {
+                let msg = format!(
+                    "capture on {}: cannot map {} MiB for the capture queue ({err}); give a smaller -B",
+                    self.iface,
+                    (self.bounds.batches * self.bounds.batch_bytes) >> 20
+                );
+                // an ended queue, so that the source reports the error at its next read
+                let (_, consumer) = queue::queue(queue::Bounds { batches: 0, batch_bytes: 0, resident: 0 }, self.when_full)
+                    .expect("an empty queue maps nothing");
+                self.stage = Stage::Running {
+                    consumer,
+                    thread: std::thread::spawn(move || Ending { stats: LiveStats::default(), error: Some(msg) }),
+                };
+                return;
+            }
+        };
         let stop = self.stop.clone();
         let limit = self.stop_after;
         let iface = self.iface.clone();
@@ -433,30 +470,37 @@ fn capture_thread(
     let mut taken = 0u64;
     let mut error = None;
     loop {
-        if limit.is_some_and(|limit| taken >= limit) {
+        let room = limit.map_or(DISPATCH_MAX, |limit| limit.saturating_sub(taken).min(DISPATCH_MAX as u64) as usize);
+        if room == 0 {
             break;
         }
         // looked at before the read: a stop ends the loop at the first read that finds nothing
         let stopping = stop.stopped();
-        match cap.next_packet() {
-            Ok(packet) => {
-                taken += 1;
-                let header = packet.header;
-                if producer.push(header.ts.tv_sec, header.ts.tv_usec, header.len, packet.data).is_err() {
-                    break;
-                }
-            }
-            Err(pcap::Error::TimeoutExpired) => {
+        let mut gone = false;
+        // pcap_dispatch(3PCAP) hands each frame over where it lies in the kernel's ring and
+        // gives its slot back after the copy into the batch (pcap_next_ex copies every frame
+        // once more, into a buffer of libpcap's, and costs a call per frame)
+        let read = cap.dispatch(Some(room), |packet| {
+            let header = packet.header;
+            gone = gone || producer.push(header.ts.tv_sec, header.ts.tv_usec, header.len, packet.data).is_err();
+        });
+        match read {
+            Ok(0) => {
                 // a non-blocking read found nothing: libpcap holds no frame now
-                if producer.flush().is_err() {
-                    break;
-                }
+                let holding = if stopping { producer.flush().map(|()| false) } else { producer.offer() };
+                let Ok(holding) = holding else { break };
                 if !stopping {
-                    wait_readable(fd, POLL_MS);
+                    wait_readable(fd, if holding { HOLD_MS } else { POLL_MS });
                 } else if ring == Ring::Immediate || !wait_readable(fd, 4 * BLOCK_MS) {
                     // drained: with blocks, the kernel hands a partly filled block over within
                     // about two timeouts (it closes a block that was active at two successive
                     // timer expiries), so four without a block mean there is none
+                    break;
+                }
+            }
+            Ok(frames) => {
+                taken += frames as u64;
+                if gone {
                     break;
                 }
             }
@@ -725,7 +769,7 @@ mod tests {
 
     /// A batch of `frames` frames of `len` bytes each (byte i of frame n is n), one second apart.
     fn batch_of(frames: u8, len: usize) -> queue::Batch {
-        let (mut producer, consumer) = queue::queue(queue::Bounds { batches: 1, batch_bytes: 4096 }, WhenFull::Block);
+        let (mut producer, consumer) = queue::queue(queue::Bounds { batches: 1, batch_bytes: 4096, resident: 1 }, WhenFull::Block).unwrap();
         for n in 0..frames {
             producer.push(i64::from(n), 5, len as u32, &vec![n; len]).unwrap();
         }

@@ -7,8 +7,12 @@
 //! the pipeline. Nothing is allocated per frame: the pool is made once and its buffers are
 //! reused. When every batch is in use, [`WhenFull`] says what the capture thread does.
 
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use memmap2::{Advice, MmapMut};
 
 /// Bytes of a pcap record header: seconds, nanoseconds, captured length, wire length.
 pub const RECORD_HEADER: usize = 16;
@@ -30,31 +34,54 @@ pub struct Slot {
 }
 
 /// Frames captured one after another, as pcap records in one buffer.
+///
+/// The buffer is an anonymous mapping of its own ([`Bounds::BATCH_BYTES`], 2 MiB), advised
+/// for transparent huge pages (madvise(2) `MADV_HUGEPAGE`): the kernel places a mapping of a
+/// multiple of 2 MiB on a 2 MiB boundary, so a batch first touched costs one page fault
+/// instead of 512. Batches the capture starts with are made resident at once
+/// (`MADV_POPULATE_WRITE`, [`Bounds::resident`]).
 #[derive(Debug)]
 pub struct Batch {
-    bytes: Vec<u8>,
+    bytes: MmapMut,
+    /// Bytes of records in `bytes`.
+    used: usize,
     slots: Vec<Slot>,
 }
 
 impl Batch {
-    /// An empty batch with room for `bytes` bytes of records.
-    fn with_capacity(bytes: usize) -> Self {
-        Batch { bytes: Vec::with_capacity(bytes), slots: Vec::with_capacity(FRAMES_PER_BATCH) }
+    /// An empty batch with room for `bytes` bytes of records (its pages not yet touched).
+    fn with_capacity(bytes: usize) -> io::Result<Self> {
+        let map = MmapMut::map_anon(bytes)?;
+        // only a hint: without transparent huge pages the batch is in 4 KiB pages
+        let _ = map.advise(Advice::HugePage);
+        Ok(Batch { bytes: map, used: 0, slots: Vec::with_capacity(FRAMES_PER_BATCH) })
+    }
+
+    /// Make every page of the batch resident now, so that filling it faults no page in.
+    fn make_resident(&mut self) {
+        if self.bytes.advise(Advice::PopulateWrite).is_err() {
+            // before Linux 5.14: touch a byte of every 4 KiB page
+            for at in (0..self.bytes.len()).step_by(4096) {
+                self.bytes[at] = 0;
+            }
+        }
     }
 
     /// Append a frame as a pcap record (nanosecond timestamp); false, and nothing appended,
     /// when the batch has no room for it.
     pub fn push(&mut self, sec: i64, nsec: i64, wire_len: u32, data: &[u8]) -> bool {
         let need = RECORD_HEADER + data.len();
-        if self.slots.len() == self.slots.capacity() || self.bytes.capacity() - self.bytes.len() < need {
+        if self.slots.len() == self.slots.capacity() || self.bytes.len() - self.used < need {
             return false;
         }
-        let at = self.bytes.len();
-        self.bytes.extend_from_slice(&(sec as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&(nsec as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&wire_len.to_le_bytes());
-        self.bytes.extend_from_slice(data);
+        let at = self.used;
+        let record = &mut self.bytes[at..at + need];
+        record[0..4].copy_from_slice(&(sec as u32).to_le_bytes());
+        record[4..8].copy_from_slice(&(nsec as u32).to_le_bytes());
+        record[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        record[12..16].copy_from_slice(&wire_len.to_le_bytes());
+        record[RECORD_HEADER..].copy_from_slice(data);
+        self.used += need;
         self.slots.push(Slot { at, ts_ns: sec * 1_000_000_000 + nsec, caplen: data.len() as u32, len: wire_len });
         true
     }
@@ -78,18 +105,18 @@ impl Batch {
 
     /// Every record, back to back, as a pcap file holds them.
     pub fn records(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[..self.used]
     }
 
     /// The records from frame `from` to frame `to` (exclusive), back to back.
     pub fn records_of(&self, from: usize, to: usize) -> &[u8] {
-        let start = self.slots.get(from).map_or(self.bytes.len(), |slot| slot.at);
-        let end = self.slots.get(to).map_or(self.bytes.len(), |slot| slot.at);
+        let start = self.slots.get(from).map_or(self.used, |slot| slot.at);
+        let end = self.slots.get(to).map_or(self.used, |slot| slot.at);
         &self.bytes[start..end]
     }
 
     fn clear(&mut self) {
-        self.bytes.clear();
+        self.used = 0;
         self.slots.clear();
     }
 }
@@ -100,8 +127,8 @@ pub enum WhenFull {
     /// Wait for the annotating thread to give a batch back; meanwhile frames wait in the
     /// kernel's capture buffer, and what overflows it is libpcap's drop count. A waiting
     /// capture thread leaves its CPU to the annotation that frees batches. In the loopback
-    /// bursts of benches/README.md ("Live capture") the two lost alike: with a queue four
-    /// times the kernel buffer it never filled, so neither came into play.
+    /// bursts of benches/README.md ("Live capture") the two lost alike: with a queue twice
+    /// the kernel buffer it never filled, so neither came into play.
     #[default]
     Block,
     /// Throw the frame away and count it ([`Producer::dropped`]), so that the kernel buffer
@@ -109,24 +136,31 @@ pub enum WhenFull {
     Drop,
 }
 
-/// The queue's bounds: how many batches, and the bytes of records each holds.
+/// The queue's bounds: how many batches, the bytes of records each holds, and how many are
+/// made resident when the queue is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bounds {
     /// Batches in the pool.
     pub batches: usize,
     /// Bytes of records per batch (at least one record of the largest frame).
     pub batch_bytes: usize,
+    /// Batches whose pages are made resident when the queue is made (the first taken); the
+    /// others fault their pages in when a burst first fills them.
+    pub resident: usize,
 }
 
 impl Bounds {
-    /// Bytes of records per batch, unless a frame of the snap length needs more.
-    pub const BATCH_BYTES: usize = 1 << 20;
+    /// Bytes of records per batch, unless a frame of the snap length needs more: one
+    /// transparent huge page.
+    pub const BATCH_BYTES: usize = 2 << 20;
 
     /// About `total` bytes of records in batches of [`Bounds::BATCH_BYTES`] (at least 4
-    /// batches), each large enough for a frame of `snaplen` bytes.
-    pub fn for_bytes(total: usize, snaplen: usize) -> Self {
-        let batch_bytes = Self::BATCH_BYTES.max(RECORD_HEADER + snaplen);
-        Bounds { batches: (total / batch_bytes).max(4), batch_bytes }
+    /// batches), each large enough for a frame of `snaplen` bytes (a multiple of 2 MiB, for
+    /// huge pages), the first `resident` bytes of them made resident at once.
+    pub fn for_bytes(total: usize, snaplen: usize, resident: usize) -> Self {
+        let batch_bytes = (RECORD_HEADER + snaplen).div_ceil(Self::BATCH_BYTES).max(1) * Self::BATCH_BYTES;
+        let batches = (total / batch_bytes).max(4);
+        Bounds { batches, batch_bytes, resident: (resident / batch_bytes).min(batches) }
     }
 }
 
@@ -183,6 +217,7 @@ impl Pool {
 pub struct Producer {
     full: SyncSender<Batch>,
     free: Arc<Pool>,
+    waiting: Arc<AtomicBool>,
     filling: Option<Batch>,
     when_full: WhenFull,
     dropped: u64,
@@ -192,6 +227,9 @@ pub struct Producer {
 pub struct Consumer {
     full: Receiver<Batch>,
     free: Arc<Pool>,
+    /// Set when the consumer found no batch handed on (it is about to wait), cleared when it
+    /// takes one: the producer hands a partly filled batch on only then ([`Producer::offer`]).
+    waiting: Arc<AtomicBool>,
 }
 
 impl Drop for Consumer {
@@ -200,14 +238,24 @@ impl Drop for Consumer {
     }
 }
 
-/// A queue of `bounds.batches` batches, all made now.
-pub fn queue(bounds: Bounds, when_full: WhenFull) -> (Producer, Consumer) {
+/// A queue of `bounds.batches` batches, all made now, `bounds.resident` of them resident; Err
+/// when the system has no memory to map for them.
+pub fn queue(bounds: Bounds, when_full: WhenFull) -> io::Result<(Producer, Consumer)> {
     // Each channel can hold the whole pool, so handing a batch on never waits.
     let (full_tx, full_rx) = mpsc::sync_channel(bounds.batches);
-    let pool = Arc::new(Pool::default());
-    pool.state.lock().unwrap_or_else(PoisonError::into_inner).free =
-        (0..bounds.batches).map(|_| Batch::with_capacity(bounds.batch_bytes)).collect();
-    (Producer { full: full_tx, free: Arc::clone(&pool), filling: None, when_full, dropped: 0 }, Consumer { full: full_rx, free: pool })
+    let mut free = Vec::with_capacity(bounds.batches);
+    for made in 0..bounds.batches {
+        let mut batch = Batch::with_capacity(bounds.batch_bytes)?;
+        // the resident batches go on top of the stack, so they are taken first
+        if made >= bounds.batches - bounds.resident {
+            batch.make_resident();
+        }
+        free.push(batch);
+    }
+    let pool = Arc::new(Pool { state: Mutex::new(PoolState { free, consumer_gone: false }), given_back: Condvar::new() });
+    let waiting = Arc::new(AtomicBool::new(true));
+    let producer = Producer { full: full_tx, free: Arc::clone(&pool), waiting: Arc::clone(&waiting), filling: None, when_full, dropped: 0 };
+    Ok((producer, Consumer { full: full_rx, free: pool, waiting }))
 }
 
 impl Producer {
@@ -243,6 +291,23 @@ impl Producer {
         Ok(())
     }
 
+    /// libpcap has nothing more for the moment: hand the batch being filled on if the
+    /// consumer waits for one, else keep filling it (a consumer still busy with earlier
+    /// batches gains nothing from a partly filled one, and a queue of batches each holding a
+    /// few frames would fill by count long before its bytes are used). True when a partly
+    /// filled batch is still held: the caller comes back soon ([`Producer::offer`] again),
+    /// as the consumer may start waiting at any moment.
+    pub fn offer(&mut self) -> Result<bool, Gone> {
+        if self.filling.as_ref().is_none_or(Batch::is_empty) {
+            return Ok(false);
+        }
+        if self.waiting.load(Ordering::Acquire) {
+            self.hand_on()?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     fn hand_on(&mut self) -> Result<(), Gone> {
         if let Some(batch) = self.filling.take() {
             match self.full.try_send(batch) {
@@ -275,16 +340,30 @@ impl Consumer {
     /// The next batch if one is waiting.
     pub fn try_take(&self) -> Taken {
         match self.full.try_recv() {
-            Ok(batch) => Taken::Batch(batch),
-            Err(TryRecvError::Empty) => Taken::Empty,
+            Ok(batch) => {
+                self.waiting.store(false, Ordering::Release);
+                Taken::Batch(batch)
+            }
+            Err(TryRecvError::Empty) => {
+                self.waiting.store(true, Ordering::Release);
+                Taken::Empty
+            }
             Err(TryRecvError::Disconnected) => Taken::Ended,
         }
     }
 
     /// The next batch, waiting for it.
     pub fn take(&self) -> Taken {
+        if let Ok(batch) = self.full.try_recv() {
+            self.waiting.store(false, Ordering::Release);
+            return Taken::Batch(batch);
+        }
+        self.waiting.store(true, Ordering::Release);
         match self.full.recv() {
-            Ok(batch) => Taken::Batch(batch),
+            Ok(batch) => {
+                self.waiting.store(false, Ordering::Release);
+                Taken::Batch(batch)
+            }
             Err(_) => Taken::Ended,
         }
     }
@@ -312,7 +391,7 @@ mod tests {
 
     #[test]
     fn batch_holds_pcap_records_and_refuses_what_does_not_fit() {
-        let mut batch = Batch::with_capacity(100);
+        let mut batch = Batch::with_capacity(100).unwrap();
         assert!(batch.push(7, 9, 1500, &[1, 2, 3]));
         assert!(!batch.push(7, 10, 100, &[0; 90]), "16 + 3 + 16 + 90 > 100");
         assert_eq!(batch.len(), 1);
@@ -330,7 +409,7 @@ mod tests {
 
     #[test]
     fn every_frame_arrives_once_in_order_across_threads() {
-        let (mut producer, consumer) = queue(Bounds { batches: 3, batch_bytes: 4096 }, WhenFull::Block);
+        let (mut producer, consumer) = queue(Bounds { batches: 3, batch_bytes: 4096, resident: 1 }, WhenFull::Block).unwrap();
         let capture = std::thread::spawn(move || {
             for i in 0..20_000u32 {
                 producer.push(i64::from(i), 0, 1500, &frame(i)).unwrap();
@@ -362,7 +441,7 @@ mod tests {
 
     #[test]
     fn a_full_blocking_queue_waits_for_a_batch_back() {
-        let (mut producer, consumer) = queue(Bounds { batches: 2, batch_bytes: 256 }, WhenFull::Block);
+        let (mut producer, consumer) = queue(Bounds { batches: 2, batch_bytes: 256, resident: 0 }, WhenFull::Block).unwrap();
         let (done_tx, done_rx) = mpsc::channel();
         let capture = std::thread::spawn(move || {
             // 200-byte frames: one per batch; the third waits for a batch to come back
@@ -392,7 +471,7 @@ mod tests {
 
     #[test]
     fn a_full_dropping_queue_counts_what_it_throws_away() {
-        let (mut producer, consumer) = queue(Bounds { batches: 2, batch_bytes: 256 }, WhenFull::Drop);
+        let (mut producer, consumer) = queue(Bounds { batches: 2, batch_bytes: 256, resident: 2 }, WhenFull::Drop).unwrap();
         for i in 0..5u8 {
             producer.push(0, 0, 200, &[i; 200]).unwrap();
         }
@@ -422,7 +501,7 @@ mod tests {
 
     #[test]
     fn the_producer_learns_that_the_consumer_is_gone() {
-        let (mut producer, consumer) = queue(Bounds { batches: 1, batch_bytes: 256 }, WhenFull::Block);
+        let (mut producer, consumer) = queue(Bounds { batches: 1, batch_bytes: 256, resident: 0 }, WhenFull::Block).unwrap();
         drop(consumer);
         producer.push(0, 0, 200, &[0; 200]).unwrap();
         assert_eq!(producer.push(0, 0, 200, &[0; 200]), Err(Gone));
@@ -430,7 +509,7 @@ mod tests {
 
     #[test]
     fn bounds_fit_a_frame_of_the_snap_length() {
-        assert_eq!(Bounds::for_bytes(64 << 20, 262_144), Bounds { batches: 64, batch_bytes: 1 << 20 });
-        assert_eq!(Bounds::for_bytes(1 << 20, 4 << 20), Bounds { batches: 4, batch_bytes: (4 << 20) + 16 });
+        assert_eq!(Bounds::for_bytes(64 << 20, 262_144, 16 << 20), Bounds { batches: 32, batch_bytes: 2 << 20, resident: 8 });
+        assert_eq!(Bounds::for_bytes(1 << 20, 4 << 20, 1 << 30), Bounds { batches: 4, batch_bytes: 6 << 20, resident: 4 });
     }
 }
