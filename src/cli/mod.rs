@@ -1206,7 +1206,7 @@ const MAX_DEFAULT_READ_THREADS: usize = 2;
 
 /// `--threads` of `report` when not given. Its second pass keeps details for the largest
 /// connections alone, so a worker gains it about 2 % of wall time on the bench captures, while
-/// the worker's own tables and malloc arena cost 33 MB of peak RSS on the 2 GB one (90 MB
+/// the worker's own tables and malloc arena cost about 39 MB of peak RSS on the 2 GB one (96 MB
 /// against 57 MB: `benches/README.md`, Memory).
 const DEFAULT_REPORT_THREADS: usize = 1;
 
